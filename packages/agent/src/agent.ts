@@ -1,0 +1,80 @@
+// createAgent(config, deps): one tunnel per hub, the allow-list and the gateway key shared by all of them.
+import { hostname as osHostname } from 'node:os';
+import { writeFileSync, renameSync } from 'node:fs';
+import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
+import type { AgentConfig } from './config.js';
+import { checkAllow } from './config.js';
+import { ExecError, createDispatcher } from './executor/http-executor.js';
+import type { Logger } from './log.js';
+import { Tunnel } from './tunnel/tunnel.js';
+
+export interface AgentDeps {
+  log: Logger;
+  version: string;
+  /** Where `run` publishes its state for `gatehouse-agent status`; undefined: nowhere. */
+  statusPath?: string;
+  random?: () => number;
+}
+
+export interface RunningAgent {
+  tunnels: Tunnel[];
+  /** SIGTERM path: GoAway to every hub, finish in-flight calls (at most maxMs), close. */
+  drain(maxMs: number): Promise<void>;
+  /** Resolves when every tunnel has stopped for good (fatal errors). */
+  stopped: Promise<void>;
+}
+
+export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
+  const allow = checkAllow(config.allow);
+  const dispatcher = createDispatcher();
+  // Opening a sealed credential costs an RSA decryption; cache the last few (they are this agent's own secrets).
+  const opened = new Map<string, Secret>();
+
+  function prepare(head: RequestHeadMessage): { url: URL; auth: Secret | null } {
+    const check = isAllowed(head.url, allow);
+    if (!check.ok) {
+      deps.log.warn({ requestId: head.requestId, why: check.reason }, 'refused: url outside --allow');
+      throw new ExecError('UrlNotAllowed', `the url is not under this agent's --allow prefixes (${check.reason})`);
+    }
+    if (!head.credentials) return { url: check.url, auth: null };
+    let secret = opened.get(head.credentials.sealed);
+    if (!secret) {
+      try { secret = openSecret(head.credentials.sealed, config.privateKeyPem, config.gatewayId); } catch {
+        throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key');
+      }
+      if (opened.size >= 256) opened.delete(opened.keys().next().value!);
+      opened.set(head.credentials.sealed, secret);
+    }
+    return { url: check.url, auth: secret };
+  }
+
+  let stoppedResolve!: () => void;
+  const stopped = new Promise<void>((r) => { stoppedResolve = r; });
+  const writeStatus = () => {
+    if (tunnels.every((t) => t.state === 'stopped')) stoppedResolve();
+    if (!deps.statusPath) return;
+    const status = {
+      pid: process.pid, gatewayId: config.gatewayId, memberId: config.memberId, updatedAt: new Date().toISOString(),
+      hubs: tunnels.map((t) => ({ url: t.hubUrl, state: t.state, since: t.since.toISOString(), lastError: t.fatal ?? t.lastError })),
+    };
+    try {
+      const tmp = `${deps.statusPath}.tmp`;
+      writeFileSync(tmp, JSON.stringify(status, null, 2), { mode: 0o600 });
+      renameSync(tmp, deps.statusPath);
+    } catch (err) { deps.log.warn({ err: (err as Error).message }, 'cannot write status file'); }
+  };
+
+  const tunnels: Tunnel[] = config.hubs.map((hubUrl) => new Tunnel({
+    hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), dispatcher, log: deps.log.child({ hub: hubUrl }),
+    prepare, onState: () => writeStatus(), random: deps.random,
+  }));
+  for (const t of tunnels) t.start();
+  return {
+    tunnels,
+    stopped,
+    async drain(maxMs) {
+      await Promise.all(tunnels.map((t) => t.drain(maxMs)));
+      await dispatcher.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+// The agent's config file: what `register` writes and `run` reads. Owner-only permissions: it holds the
+// member credential and the gateway's private key.
+import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseBaseUrl } from '@gatehouse/shared';
+
+export interface AgentConfig {
+  version: 1;
+  hubs: string[];
+  gatewayId: string;
+  memberId: string;
+  credential: string;
+  name: string;
+  /** URL prefixes the agent will call, whatever the hub asks. */
+  allow: string[];
+  privateKeyPem: string;
+}
+
+export const DEFAULT_CONFIG_PATH = process.platform === 'win32'
+  ? `${process.env.ProgramData ?? 'C:\\ProgramData'}\\Gatehouse\\agent.json`
+  : process.getuid?.() === 0 ? '/etc/gatehouse/agent.json' : `${process.env.HOME ?? '.'}/.config/gatehouse/agent.json`;
+
+export class AgentConfigError extends Error {
+  readonly code = 'GATEHOUSE_AGENT_CONFIG';
+}
+
+export function checkHubUrl(raw: string): string {
+  let u: URL;
+  try { u = new URL(raw); } catch { throw new AgentConfigError(`--hub ${raw} is not a URL`); }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`--hub ${raw} must be https:// (http:// only for loopback tests)`);
+  if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`--hub ${raw} must not carry userinfo, query or fragment`);
+  return u.href.replace(/\/+$/, '');
+}
+
+export function checkAllow(prefixes: string[]): URL[] {
+  if (prefixes.length === 0) throw new AgentConfigError('at least one --allow URL prefix is required: the agent calls nothing else');
+  return prefixes.map((p) => {
+    const r = parseBaseUrl(p);
+    if (!r.ok) throw new AgentConfigError(`--allow ${p}: ${r.reason}`);
+    return r.url;
+  });
+}
+
+export function writeAgentConfig(path: string, config: AgentConfig): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export function readAgentConfig(path: string): AgentConfig {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch { throw new AgentConfigError(`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`); }
+  if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) {
+    throw new AgentConfigError(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
+  }
+  let c: AgentConfig;
+  try { c = JSON.parse(text) as AgentConfig; } catch { throw new AgentConfigError(`${path} is not valid JSON`); }
+  if (c.version !== 1 || !Array.isArray(c.hubs) || c.hubs.length === 0 || !c.credential || !c.privateKeyPem || !Array.isArray(c.allow)) {
+    throw new AgentConfigError(`${path} is not a gatehouse agent config`);
+  }
+  c.hubs.forEach(checkHubUrl);
+  checkAllow(c.allow);
+  return c;
+}

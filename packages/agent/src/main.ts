@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// gatehouse-agent: process entry only.
+import { existsSync, readFileSync } from 'node:fs';
+import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig } from './config.js';
+import { createAgent } from './agent.js';
+import { createLogger } from './log.js';
+import { register } from './register.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const HELP = `gatehouse-agent: runs inside the corporate network, dials the hub, calls intranet services
+
+Usage:
+  gatehouse-agent register --hub URL [--hub URL...] --gateway ID --key KEY --allow URL-PREFIX [--allow ...]
+                           [--name NAME] [--recovery-key SECRET] [--config PATH]
+      Makes this machine the first member of a gateway: trades the one-time registration key for a member
+      credential, creates the gateway key pair (connection credentials are sealed to it; only agents can open
+      them), uploads the private key sealed under the recovery key (generated and printed once if not given),
+      and writes the config with owner-only permissions.
+  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS]
+      Connects to every hub in the config and serves relayed calls. SIGTERM/SIGINT: stop taking new calls,
+      finish those in flight (at most --drain-timeout, default 600 s), exit.
+  gatehouse-agent status [--config PATH]
+      Says whether a running agent is connected (exit 0 when connected to at least one hub, 1 otherwise).
+  gatehouse-agent join | install-service | uninstall-service
+      Not built yet.
+
+The agent calls only URLs under its --allow prefixes, whatever the hub asks.
+Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info).
+`;
+
+type Flags = Record<string, string[]>;
+function parseFlags(args: string[], repeatable: ReadonlySet<string>): Flags {
+  const out: Flags = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) throw new AgentConfigError(`unexpected argument ${a}`);
+    let name = a.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq > 0) { value = name.slice(eq + 1); name = name.slice(0, eq); } else {
+      value = args[i + 1];
+      if (value === undefined || value.startsWith('--')) throw new AgentConfigError(`flag ${a} needs a value`);
+      i++;
+    }
+    if (out[name] && !repeatable.has(name)) throw new AgentConfigError(`flag --${name} given twice`);
+    (out[name] ??= []).push(value);
+  }
+  return out;
+}
+function only(flags: Flags, allowed: string[]): void {
+  for (const k of Object.keys(flags)) if (!allowed.includes(k)) throw new AgentConfigError(`unknown flag --${k}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return 0; }
+  if (command === '--version') { process.stdout.write(`${VERSION}\n`); return 0; }
+  const flags = parseFlags(rest, new Set(['hub', 'allow']));
+  const configPath = flags.config?.[0] ?? DEFAULT_CONFIG_PATH;
+  switch (command) {
+    case 'register': {
+      only(flags, ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config']);
+      const r = await register({
+        hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
+        name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0], version: VERSION,
+      });
+      process.stdout.write(`registered member ${r.config.memberId} of gateway ${r.config.gatewayId}; config written to ${configPath}\n`);
+      if (r.generatedRecoveryKey) {
+        process.stdout.write(`recovery key (shown once; needed to add members with \`join\`; the hub cannot recover it):\n  ${r.generatedRecoveryKey}\n`);
+      }
+      return 0;
+    }
+    case 'run': {
+      only(flags, ['config', 'drain-timeout']);
+      const drainSec = Number(flags['drain-timeout']?.[0] ?? '600');
+      if (!Number.isFinite(drainSec) || drainSec < 0) throw new AgentConfigError('--drain-timeout must be seconds');
+      const config = readAgentConfig(configPath);
+      const log = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'info');
+      const agent = createAgent(config, { log, version: VERSION, statusPath: `${configPath}.status.json` });
+      log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');
+      return await new Promise<number>((resolve) => {
+        let draining = false;
+        const onSignal = (sig: string) => {
+          if (draining) { log.warn('second signal: exiting now'); resolve(1); return; }
+          draining = true;
+          log.info({ signal: sig }, 'draining: finishing in-flight calls');
+          void agent.drain(drainSec * 1000).then(() => { log.info('drained; exiting'); resolve(0); });
+        };
+        process.on('SIGTERM', () => onSignal('SIGTERM'));
+        process.on('SIGINT', () => onSignal('SIGINT'));
+        void agent.stopped.then(() => {
+          if (draining) return;
+          const why = agent.tunnels.map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
+          process.stderr.write(`gatehouse-agent: no hub left to serve (${why})\n`);
+          resolve(1);
+        });
+      });
+    }
+    case 'status': {
+      only(flags, ['config']);
+      const statusPath = `${configPath}.status.json`;
+      if (!existsSync(statusPath)) { process.stdout.write(`not running (no status at ${statusPath})\n`); return 1; }
+      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; lastError: string | null }> };
+      let alive = true;
+      try { process.kill(s.pid, 0); } catch { alive = false; }
+      if (!alive) { process.stdout.write(`not running (last pid ${s.pid} is gone)\n`); return 1; }
+      process.stdout.write(`agent pid ${s.pid}, gateway ${s.gatewayId}, member ${s.memberId}\n`);
+      for (const h of s.hubs) process.stdout.write(`  ${h.url}: ${h.state} since ${h.since}${h.lastError ? ` (${h.lastError})` : ''}\n`);
+      return s.hubs.some((h) => h.state === 'connected') ? 0 : 1;
+    }
+    case 'join': case 'install-service': case 'uninstall-service':
+      throw new AgentConfigError(`${command} is not built yet`);
+    default:
+      throw new AgentConfigError(`unknown command ${command} (try --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+  process.stderr.write(`gatehouse-agent: ${(err as Error).message}\n`);
+  process.exit(2);
+});

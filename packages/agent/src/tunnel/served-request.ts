@@ -1,0 +1,83 @@
+// The agent's side of one relayed request: request body in under our credit, the service's answer out under
+// the hub's credit, a deadline, and cancellation from either end.
+import { PassThrough, Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import {
+  FrameType, InboundBody, OutboundBody, encodeData, encodeFrame, forwardResponseHeaders,
+  type FailureMessage, type RequestHeadMessage, type WriteGate,
+} from '@gatehouse/shared';
+import { ExecError, execute } from '../executor/http-executor.js';
+import type { Logger } from '../log.js';
+
+export interface ServeContext {
+  gate: WriteGate;
+  windowBytes: number;
+  maxDataBytes: number;
+  dispatcher: Dispatcher;
+  log: Logger;
+  /** Opens sealed credentials and checks the allow-list; throws ExecError on refusal. */
+  prepare(head: RequestHeadMessage): { url: URL; auth: { username: string; password: string } | null };
+  done(stream: number): void;
+}
+
+export class ServedRequest {
+  readonly requestBody: InboundBody;
+  readonly responseBody: OutboundBody;
+  private readonly abort = new AbortController();
+  private cancelled = false;
+
+  constructor(readonly stream: number, private readonly head: RequestHeadMessage, private readonly c: ServeContext) {
+    this.requestBody = new InboundBody(c.windowBytes, (bytes) => {
+      if (!this.cancelled) c.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
+    });
+    this.responseBody = new OutboundBody(c.windowBytes);
+  }
+
+  /** The hub gave up on this call (caller gone, deadline): stop the backend call, send nothing more. */
+  cancel(reason: string): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.abort.abort(new Error(reason));
+    this.requestBody.abort(new Error(reason));
+    this.responseBody.close(reason);
+    this.c.log.info({ stream: this.stream, requestId: this.head.requestId, reason }, 'call cancelled by hub');
+  }
+
+  async run(): Promise<void> {
+    const { head, c } = this;
+    const started = Date.now();
+    const timer = setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs);
+    let status = 0;
+    try {
+      const { url, auth } = c.prepare(head);
+      let body: PassThrough | null = null;
+      if (head.bodyLength === 0) this.requestBody.attach(new Writable({ write: (_c, _e, cb) => cb() }));
+      else { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
+      const res = await execute(c.dispatcher, { method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
+      status = res.status;
+      if (this.cancelled) { res.body.destroy(); return; }
+      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers) } }));
+      try {
+        const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.send(encodeData(this.stream, chunk)),
+          () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
+        if (!complete) res.body.destroy();
+      } catch (err) {
+        res.body.destroy();
+        if (!this.cancelled) {
+          const reason = this.abort.signal.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
+          c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));
+        }
+      }
+    } catch (err) {
+      if (this.cancelled) return;
+      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message } : { code: 'BadGateway', message: 'agent fault' };
+      if (!(err instanceof ExecError)) c.log.error({ err }, 'agent fault serving a call');
+      c.gate.send(encodeFrame({ type: FrameType.Failure, stream: this.stream, msg: f }));
+      this.requestBody.abort(new Error('call failed'));
+    } finally {
+      clearTimeout(timer);
+      c.log.info({ requestId: head.requestId, method: head.method, status, ms: Date.now() - started, cancelled: this.cancelled }, 'call served');
+      c.done(this.stream);
+    }
+  }
+}

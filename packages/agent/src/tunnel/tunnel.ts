@@ -1,0 +1,220 @@
+// One outbound WebSocket to one hub: dial, HELLO/WELCOME, heartbeat, dispatch of validated frames, and
+// reconnect with backoff. An agent keeps one Tunnel per --hub address.
+import { randomBytes } from 'node:crypto';
+import { WebSocket } from 'ws';
+import type { Dispatcher } from 'undici';
+import {
+  AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
+  ProtocolError, WriteGate, decodeFrame, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+} from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import { backoffDelay } from './backoff.js';
+import { ServedRequest } from './served-request.js';
+
+export type TunnelState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+export interface TunnelOptions {
+  hubUrl: string;
+  credential: string;
+  agentVersion: string;
+  hostname: string;
+  dispatcher: Dispatcher;
+  log: Logger;
+  prepare: (head: RequestHeadMessage) => { url: URL; auth: { username: string; password: string } | null };
+  onState: (t: Tunnel) => void;
+  random?: () => number;
+}
+
+export class Tunnel {
+  state: TunnelState = 'disconnected';
+  lastError: string | null = null;
+  since = new Date();
+  /** Set when retrying cannot help (credential refused, no common version). */
+  fatal: string | null = null;
+  private ws: WebSocket | undefined;
+  private gate: WriteGate | undefined;
+  private welcome: WelcomeMessage | undefined;
+  private readonly served = new Map<number, ServedRequest>();
+  private lastStream = 0;
+  private attempt = 0;
+  private stopped = false;
+  private draining = false;
+  private timers: NodeJS.Timeout[] = [];
+  private retry: NodeJS.Timeout | undefined;
+  private lastSeen = Date.now();
+  private drained: (() => void) | undefined;
+
+  constructor(private readonly o: TunnelOptions) {}
+
+  get hubUrl(): string { return this.o.hubUrl; }
+
+  get inFlight(): number { return this.served.size; }
+
+  start(): void { this.connect(); }
+
+  /** SIGTERM: tell the hub to route nothing new here, let in-flight calls finish (up to `maxMs`), then close. */
+  async drain(maxMs: number): Promise<void> {
+    this.draining = true;
+    if (this.retry) clearTimeout(this.retry);
+    if (this.state === 'connected' && this.gate) this.gate.send(encodeFrame({ type: FrameType.GoAway, stream: 0, msg: { reason: 'agent shutting down' } }));
+    if (this.served.size > 0) {
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        setTimeout(resolve, maxMs).unref();
+      });
+    }
+    this.stop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    for (const s of this.served.values()) s.cancel('agent stopping');
+    this.ws?.close(CloseCode.GoingAway, 'agent stopping');
+    const ws = this.ws;
+    setTimeout(() => ws?.terminate(), 2000).unref();
+    this.setState('stopped');
+  }
+
+  private setState(s: TunnelState, error?: string): void {
+    this.state = s;
+    this.since = new Date();
+    if (error !== undefined) this.lastError = error;
+    this.o.onState(this);
+  }
+
+  private connect(): void {
+    if (this.stopped || this.draining) return;
+    this.setState('connecting');
+    const url = `${this.o.hubUrl.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.o.credential}` },
+      maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
+    });
+    this.ws = ws;
+    this.lastSeen = Date.now();
+    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes);
+    this.gate = gate;
+    ws.on('unexpected-response', (_req, res) => {
+      const status = res.statusCode ?? 0;
+      res.resume();
+      if (status === 401) this.fatal = 'the hub refused the agent credential (401): the member was removed or the config belongs to another hub';
+      this.lastError = `hub answered ${status} to the WebSocket upgrade`;
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      gate.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [...PROTOCOL_VERSIONS], agentVersion: this.o.agentVersion, hostname: this.o.hostname, capabilities: ['basic'] } }));
+      this.timers.push(setTimeout(() => { if (!this.welcome) this.closeWith(CloseCode.HandshakeTimeout, 'no WELCOME in time'); }, Limits.handshakeTimeoutMs));
+    });
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('error', (err) => { this.lastError = err.message; });
+    ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.lastSeen = Date.now();
+    try {
+      if (!isBinary) throw new ProtocolError(CloseCode.MalformedFrame, 'text messages are not part of the protocol');
+      this.dispatch(decodeFrame(data, AGENT_RECEIVES));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.o.log.warn({ closeCode: err.closeCode, why: err.message }, 'protocol violation by hub');
+        this.closeWith(err.closeCode, err.message);
+      } else {
+        this.o.log.error({ err }, 'fault handling hub frame');
+        this.closeWith(CloseCode.MalformedFrame, 'internal fault');
+      }
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    if (!this.welcome) {
+      if (f.type !== FrameType.Welcome) throw new ProtocolError(CloseCode.UnexpectedFrame, `expected WELCOME, got frame type ${f.type}`);
+      if (!(PROTOCOL_VERSIONS as readonly number[]).includes(f.msg.version)) throw new ProtocolError(CloseCode.UnsupportedVersion, `hub chose version ${f.msg.version}`);
+      this.welcome = f.msg;
+      this.attempt = 0;
+      this.lastError = null;
+      this.startHeartbeat(f.msg);
+      this.o.log.info({ hub: this.o.hubUrl, version: f.msg.version, member: f.msg.memberId }, 'connected to hub');
+      this.setState('connected');
+      return;
+    }
+    const gate = this.gate!;
+    switch (f.type) {
+      case FrameType.Welcome: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second WELCOME');
+      case FrameType.Ping: gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
+      case FrameType.Pong: return;
+      case FrameType.RequestHead: {
+        if (f.stream <= this.lastStream || f.stream % 2 !== 1) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
+        this.lastStream = f.stream;
+        const w = this.welcome;
+        const s = new ServedRequest(f.stream, f.msg, {
+          gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, dispatcher: this.o.dispatcher,
+          log: this.o.log, prepare: this.o.prepare,
+          done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
+        });
+        this.served.set(f.stream, s);
+        void s.run();
+        return;
+      }
+      case FrameType.Data: {
+        const s = this.stream(f.stream);
+        if (s && !s.requestBody.onData(f.data as Buffer)) throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit`);
+        return;
+      }
+      case FrameType.End: this.stream(f.stream)?.requestBody.onEnd(); return;
+      case FrameType.Cancel: this.stream(f.stream)?.cancel(f.msg.reason); return;
+      case FrameType.Credit: this.stream(f.stream)?.responseBody.addCredit(f.bytes); return;
+      default: throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
+    }
+  }
+
+  private stream(id: number): ServedRequest | undefined {
+    const s = this.served.get(id);
+    if (s) return s;
+    if (id <= this.lastStream) return undefined; // a call that already finished: late frames are dropped
+    throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${id} was never opened`);
+  }
+
+  private startHeartbeat(w: WelcomeMessage): void {
+    this.timers.push(setInterval(() => {
+      if (Date.now() - this.lastSeen > w.heartbeatTimeoutMs) {
+        this.o.log.warn({ hub: this.o.hubUrl }, 'hub silent past the heartbeat timeout; reconnecting');
+        this.ws?.terminate();
+        return;
+      }
+      this.gate?.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: randomBytes(8) }));
+    }, w.heartbeatIntervalMs));
+  }
+
+  private closeWith(code: number, reason: string): void {
+    this.ws?.close(code, reason.slice(0, 120));
+    const ws = this.ws;
+    setTimeout(() => ws?.terminate(), 2000).unref();
+  }
+
+  private onClose(code: number, reason: string): void {
+    for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
+    this.gate?.close();
+    for (const s of this.served.values()) s.cancel('hub connection lost');
+    this.served.clear();
+    this.drained?.();
+    const wasConnected = this.welcome !== undefined;
+    this.welcome = undefined;
+    this.lastStream = 0;
+    if (FATAL_CLOSE_CODES.has(code)) this.fatal = `the hub closed the connection with ${code} (${reason || 'no reason'})`;
+    if (wasConnected) this.o.log.warn({ hub: this.o.hubUrl, code, reason }, 'disconnected from hub');
+    if (this.stopped) return;
+    if (this.fatal) {
+      this.o.log.error({ hub: this.o.hubUrl, why: this.fatal }, 'giving up on this hub');
+      this.stopped = true;
+      this.setState('stopped', this.fatal);
+      return;
+    }
+    if (this.draining) { this.setState('stopped'); return; }
+    const delay = backoffDelay(this.attempt++, this.o.random);
+    this.setState('disconnected', this.lastError ?? `closed with ${code}`);
+    this.o.log.info({ hub: this.o.hubUrl, delayMs: delay, attempt: this.attempt }, 'reconnecting');
+    this.retry = setTimeout(() => this.connect(), delay);
+  }
+}

@@ -1,0 +1,97 @@
+// One request relayed over an agent session: a stream id, the request body going out under the agent's
+// credit, the response body coming in under ours. Everything the hub knows about a call in flight.
+import {
+  FrameType, GatehouseError, InboundBody, OutboundBody, encodeData, encodeFrame,
+  type FailureMessage, type ResponseHeadMessage, type WriteGate,
+} from '@gatehouse/shared';
+import type { Writable } from 'node:stream';
+
+export interface CallTransport {
+  gate: WriteGate;
+  windowBytes: number;
+  maxDataBytes: number;
+  /** Called once when the call is over, whatever the outcome, so the session forgets the stream. */
+  forget(stream: number): void;
+}
+
+const FAILURE_PREFIX: Record<FailureMessage['code'], string> = {
+  BackendUnreachable: 'agent -> service',
+  GatewayTimeout: 'agent -> service',
+  UrlNotAllowed: 'agent',
+  BadGateway: 'agent -> service',
+  InvalidRequest: 'hub -> agent',
+};
+
+export function failureToError(f: FailureMessage): GatehouseError {
+  return new GatehouseError(f.code, `${FAILURE_PREFIX[f.code]}: ${f.message}`);
+}
+
+export class RelayCall {
+  readonly requestBody: OutboundBody;
+  readonly responseBody: InboundBody;
+  readonly response: Promise<ResponseHeadMessage>;
+  private resolveHead!: (h: ResponseHeadMessage) => void;
+  private rejectHead!: (e: Error) => void;
+  private headSeen = false;
+  private over = false;
+
+  constructor(readonly stream: number, private readonly t: CallTransport) {
+    this.requestBody = new OutboundBody(t.windowBytes);
+    this.responseBody = new InboundBody(t.windowBytes, (bytes) => {
+      if (!this.over) t.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
+    });
+    this.response = new Promise((resolve, reject) => { this.resolveHead = resolve; this.rejectHead = reject; });
+    this.response.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+  }
+
+  /** Streams the request body to the agent (or just End for none). False when the call ended first. */
+  sendBody(source: AsyncIterable<Uint8Array> | null): Promise<boolean> {
+    const { gate, maxDataBytes } = this.t;
+    const src = source ?? (async function* () { /* no body */ })();
+    return this.requestBody.pump(src, gate, (c) => gate.send(encodeData(this.stream, c)),
+      () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), maxDataBytes);
+  }
+
+  /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */
+  pipeResponse(sink: Writable): void { this.responseBody.attach(sink); }
+
+  /** Caller gone, deadline passed or the hub gives up: tell the agent, release everything. */
+  cancel(reason: string, err: Error = new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)): void {
+    if (this.over) return;
+    this.t.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));
+    this.finish(err);
+  }
+
+  // ---- frames from the agent, dispatched by the session ----
+  onHead(h: ResponseHeadMessage): boolean {
+    if (this.headSeen) return false;
+    this.headSeen = true;
+    this.resolveHead(h);
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    return this.headSeen && this.responseBody.onData(chunk);
+  }
+  onEnd(): boolean {
+    if (!this.headSeen) return false;
+    this.responseBody.onEnd();
+    this.over = true;
+    this.requestBody.close('response complete');
+    this.t.forget(this.stream);
+    return true;
+  }
+  onFailure(f: FailureMessage): void { this.finish(failureToError(f)); }
+  onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call (${reason.slice(0, 200)})`)); }
+  onSessionLost(why: string): void { this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`)); }
+
+  get isOver(): boolean { return this.over; }
+
+  private finish(err: Error): void {
+    if (this.over) return;
+    this.over = true;
+    this.requestBody.close(err.message);
+    if (!this.headSeen) this.rejectHead(err);
+    else this.responseBody.abort(err);
+    this.t.forget(this.stream);
+  }
+}

@@ -1,0 +1,138 @@
+// The hub's end of one agent WebSocket: handshake, heartbeat, frame validation and dispatch to calls.
+// Any protocol violation closes this socket with its 4xxx code; other sessions never notice.
+import type { WebSocket } from 'ws';
+import {
+  CloseCode, FrameType, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, encodeFrame, HUB_RECEIVES,
+  type Frame, type HelloMessage, type RequestHeadMessage,
+} from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import { RelayCall } from './relay-call.js';
+
+export interface SessionMember { memberId: string; gatewayId: string; name: string }
+
+export interface SessionEvents {
+  onOpen(s: AgentSession): void;
+  onClose(s: AgentSession): void;
+}
+
+export class AgentSession {
+  readonly connectedAt = new Date();
+  lastSeenAt = new Date();
+  hello: HelloMessage | undefined;
+  version = 0;
+  draining = false;
+  private state: 'handshake' | 'open' | 'closed' = 'handshake';
+  private readonly gate: WriteGate;
+  private readonly calls = new Map<number, RelayCall>();
+  private nextStream = 1;
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
+    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes);
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
+    ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
+    this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, Limits.handshakeTimeoutMs));
+    this.timers.push(setInterval(() => {
+      if (Date.now() - this.lastSeenAt.getTime() > Limits.heartbeatTimeoutMs) this.close(CloseCode.HeartbeatTimeout, 'agent silent');
+    }, 1000));
+  }
+
+  get isOpen(): boolean { return this.state === 'open'; }
+  get isAvailable(): boolean { return this.state === 'open' && !this.draining; }
+  get inFlight(): number { return this.calls.size; }
+
+  /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */
+  open(head: RequestHeadMessage): RelayCall {
+    const stream = this.nextStream;
+    this.nextStream += 2;
+    const call = new RelayCall(stream, {
+      gate: this.gate, windowBytes: Limits.streamWindowBytes, maxDataBytes: Limits.maxDataBytes,
+      forget: (s) => { this.calls.delete(s); },
+    });
+    this.calls.set(stream, call);
+    this.gate.send(encodeFrame({ type: FrameType.RequestHead, stream, msg: head }));
+    return call;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
+    this.ws.close(code, reason.slice(0, 120));
+    // A peer that ignores the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 5000).unref();
+    this.onClosed(code, reason);
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.lastSeenAt = new Date();
+    try {
+      if (!isBinary) throw new ProtocolError(CloseCode.MalformedFrame, 'text messages are not part of the protocol');
+      this.dispatch(decodeFrame(data, HUB_RECEIVES));
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.log.warn({ member: this.member.memberId, closeCode: err.closeCode, why: err.message }, 'protocol violation by agent');
+        this.close(err.closeCode, err.message);
+      } else {
+        this.log.error({ member: this.member.memberId, err }, 'fault handling agent frame');
+        this.close(CloseCode.MalformedFrame, 'internal fault');
+      }
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    if (this.state === 'handshake') {
+      if (f.type !== FrameType.Hello) throw new ProtocolError(CloseCode.UnexpectedFrame, `expected HELLO, got frame type ${f.type}`);
+      const version = Math.max(0, ...f.msg.versions.filter((v) => (PROTOCOL_VERSIONS as readonly number[]).includes(v)));
+      if (!version) throw new ProtocolError(CloseCode.UnsupportedVersion, `no common protocol version (hub speaks ${PROTOCOL_VERSIONS.join(',')})`);
+      this.hello = f.msg;
+      this.version = version;
+      this.state = 'open';
+      this.gate.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: {
+        version, memberId: this.member.memberId, gatewayId: this.member.gatewayId,
+        heartbeatIntervalMs: Limits.heartbeatIntervalMs, heartbeatTimeoutMs: Limits.heartbeatTimeoutMs,
+        streamWindowBytes: Limits.streamWindowBytes, maxDataBytes: Limits.maxDataBytes,
+      } }));
+      this.log.info({ member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname }, 'agent connected');
+      this.events.onOpen(this);
+      return;
+    }
+    switch (f.type) {
+      case FrameType.Hello: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second HELLO');
+      case FrameType.Ping: this.gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
+      case FrameType.Pong: return;
+      case FrameType.GoAway:
+        this.draining = true;
+        this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
+        return;
+      case FrameType.ResponseHead: { const c = this.call(f.stream); if (c && !c.onHead(f.msg)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head'); return; }
+      case FrameType.Data: { const c = this.call(f.stream); if (c && !c.onData(f.data as Buffer)) throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit or before the head`); return; }
+      case FrameType.End: { const c = this.call(f.stream); if (c && !c.onEnd()) throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${f.stream}: end before the head`); return; }
+      case FrameType.Failure: this.call(f.stream)?.onFailure(f.msg); return;
+      case FrameType.Cancel: this.call(f.stream)?.onPeerCancel(f.msg.reason); return;
+      case FrameType.Credit: this.call(f.stream)?.requestBody.addCredit(f.bytes); return;
+      default: throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
+    }
+  }
+
+  /** The call on a stream. Late frames for a finished call are dropped; a stream never opened is a violation. */
+  private call(stream: number): RelayCall | undefined {
+    const c = this.calls.get(stream);
+    if (c) return c;
+    if (stream % 2 === 1 && stream < this.nextStream) return undefined;
+    throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${stream} was never opened`);
+  }
+
+  private onClosed(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
+    this.gate.close();
+    for (const c of [...this.calls.values()]) c.onSessionLost(`close code ${code}`);
+    this.calls.clear();
+    if (wasOpen) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
+    this.events.onClose(this);
+  }
+}

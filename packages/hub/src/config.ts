@@ -1,0 +1,148 @@
+// Hub configuration: the only file that reads process.env. Validated once, every error collected, then frozen.
+import { readFileSync } from 'node:fs';
+
+export type Cloud = 'AzurePublic' | 'AzureUSGovernment' | 'AzureUSGovernmentDoD' | 'AzureChina';
+
+export const CLOUD_AUTHORITY: Record<Cloud, string> = {
+  AzurePublic: 'https://login.microsoftonline.com',
+  AzureUSGovernment: 'https://login.microsoftonline.us',
+  AzureUSGovernmentDoD: 'https://login.microsoftonline.us',
+  AzureChina: 'https://login.chinacloudapi.cn',
+};
+
+export interface HubConfig {
+  listen: { host: string; port: number };
+  database: string;
+  redisUrl: string | undefined;
+  clientId: string;
+  clientSecret: string | undefined;
+  appIdUri: string;
+  scope: string;
+  cloud: Cloud;
+  authorityHost: string;
+  /** 'common' (any tenant) or the allowed tenant ids. */
+  allowedTenants: 'common' | readonly string[];
+  throttle: { limit: number; periodMs: number };
+  /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
+  maxBodyBytes: number;
+  /** Longest request URL and invoke target URL. Default 8192 characters. */
+  maxUrlLength: number;
+  /** Largest per-connection timeout a caller may set. Default 600 s. */
+  maxTimeoutMs: number;
+  /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
+  defaultTimeoutMs: number;
+  logLevel: string;
+}
+
+/** Every setting: environment name, flag name, default, help line. `serve --help` prints this table. */
+export const SETTINGS = [
+  ['GATEHOUSE_LISTEN', '--listen', '127.0.0.1:8080', 'host:port to listen on'],
+  ['GATEHOUSE_DATABASE', '--database', 'sqlite:./gatehouse.db', 'sqlite:PATH (postgres://... arrives with scale-out)'],
+  ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'shared state for several hubs (not yet supported: leave unset)'],
+  ['GATEHOUSE_CLIENT_ID', '--client-id', '', "the hub's Entra app (client) id (required)"],
+  ['GATEHOUSE_CLIENT_SECRET', '--client-secret', '', "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)"],
+  ['GATEHOUSE_APP_ID_URI', '--app-id-uri', 'api://{client id}', 'second accepted audience'],
+  ['GATEHOUSE_SCOPE', '--scope', 'user_impersonation', 'delegated scope callers need in scp'],
+  ['GATEHOUSE_CLOUD', '--cloud', 'AzurePublic', 'AzurePublic | AzureUSGovernment | AzureUSGovernmentDoD | AzureChina'],
+  ['GATEHOUSE_AUTHORITY_HOST', '--authority-host', "the cloud's", 'sign-in host override (https only)'],
+  ['GATEHOUSE_ALLOWED_TENANTS', '--allowed-tenants', 'common', 'common, or tenant ids separated by commas'],
+  ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
+  ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
+  ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '8192', 'longest request URL and invoke target URL, in characters'],
+  ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout (default per connection: 120s)'],
+  ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],
+] as const;
+
+export class ConfigError extends Error {
+  readonly code = 'GATEHOUSE_CONFIG_ERROR';
+  constructor(readonly problems: string[]) { super(problems.join('; ')); this.name = 'ConfigError'; }
+}
+
+const SIZE = /^(\d+)\s*(B|KiB|MiB|GiB)?$/i;
+const UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+export function parseSize(v: string): number | undefined {
+  const m = SIZE.exec(v.trim());
+  return m ? Number(m[1]) * UNITS[(m[2] ?? 'b').toLowerCase()]! : undefined;
+}
+const DURATION = /^(\d+)\s*(ms|s|m|h)?$/;
+const DUR_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+export function parseDuration(v: string, defaultUnit = 's'): number | undefined {
+  const m = DURATION.exec(v.trim());
+  return m ? Number(m[1]) * DUR_UNITS[m[2] ?? defaultUnit]! : undefined;
+}
+export function parseListen(v: string): { host: string; port: number } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port <= 65535 ? { host: m[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
+}
+
+export type Source = Record<string, string | undefined>;
+
+/** Merges flags (already parsed into GATEHOUSE_* names) over the environment; NAME_FILE reads a secret from a file. */
+export function loadConfig(env: Source, flags: Source = {}, opts: { requireClientId?: boolean } = {}): Readonly<HubConfig> {
+  const problems: string[] = [];
+  const get = (name: string): string | undefined => {
+    const direct = flags[name] ?? env[name];
+    if (direct !== undefined && direct !== '') return direct;
+    const file = flags[`${name}_FILE`] ?? env[`${name}_FILE`];
+    if (file) {
+      try { return readFileSync(file, 'utf8').trim(); } catch { problems.push(`${name}_FILE: cannot read ${file}`); }
+    }
+    return undefined;
+  };
+
+  const listen = parseListen(get('GATEHOUSE_LISTEN') ?? '127.0.0.1:8080');
+  if (!listen) problems.push('GATEHOUSE_LISTEN must be host:port');
+
+  const database = get('GATEHOUSE_DATABASE') ?? 'sqlite:./gatehouse.db';
+  if (!database.startsWith('sqlite:')) problems.push('GATEHOUSE_DATABASE must be sqlite:PATH (PostgreSQL support is not built yet)');
+  const redisUrl = get('GATEHOUSE_REDIS_URL');
+  if (redisUrl) problems.push('GATEHOUSE_REDIS_URL is not supported yet: run a single hub');
+
+  const clientId = get('GATEHOUSE_CLIENT_ID') ?? '';
+  if (!clientId && opts.requireClientId !== false) problems.push('GATEHOUSE_CLIENT_ID is required (the hub\'s Entra app id)');
+
+  const cloud = (get('GATEHOUSE_CLOUD') ?? 'AzurePublic') as Cloud;
+  if (!(cloud in CLOUD_AUTHORITY)) problems.push(`GATEHOUSE_CLOUD must be one of ${Object.keys(CLOUD_AUTHORITY).join(', ')}`);
+  const authorityHost = (get('GATEHOUSE_AUTHORITY_HOST') ?? CLOUD_AUTHORITY[cloud] ?? '').replace(/\/+$/, '');
+  if (!/^https:\/\/[^/?#@]+$/.test(authorityHost)) problems.push('GATEHOUSE_AUTHORITY_HOST must be https://host[:port]');
+
+  const tenantsRaw = get('GATEHOUSE_ALLOWED_TENANTS') ?? 'common';
+  const tenants = tenantsRaw.split(',').map((s) => s.trim()).filter(Boolean);
+  const allowedTenants = tenants.length === 1 && tenants[0]!.toLowerCase() === 'common' ? 'common' as const : tenants.map((t) => t.toLowerCase());
+  if (allowedTenants !== 'common' && allowedTenants.length === 0) problems.push('GATEHOUSE_ALLOWED_TENANTS must be common or tenant ids');
+
+  const throttleRaw = get('GATEHOUSE_THROTTLE') ?? '100/60s';
+  const tm = /^(\d+)\s*\/\s*(\S+)$/.exec(throttleRaw);
+  const periodMs = tm ? parseDuration(tm[2]!) : undefined;
+  const limit = tm ? Number(tm[1]) : NaN;
+  if (!tm || !periodMs || !(limit > 0)) problems.push('GATEHOUSE_THROTTLE must look like 100/60s');
+
+  const maxBodyBytes = parseSize(get('GATEHOUSE_MAX_BODY') ?? '100MiB');
+  if (!maxBodyBytes) problems.push('GATEHOUSE_MAX_BODY must be a size like 100MiB');
+  const maxUrlLength = Number(get('GATEHOUSE_MAX_URL_LENGTH') ?? '8192');
+  if (!Number.isInteger(maxUrlLength) || maxUrlLength < 256) problems.push('GATEHOUSE_MAX_URL_LENGTH must be an integer >= 256');
+  const maxTimeoutMs = parseDuration(get('GATEHOUSE_MAX_TIMEOUT') ?? '600s');
+  if (!maxTimeoutMs) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration like 600s');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    listen: listen!,
+    database,
+    redisUrl,
+    clientId,
+    clientSecret: get('GATEHOUSE_CLIENT_SECRET'),
+    appIdUri: get('GATEHOUSE_APP_ID_URI') ?? `api://${clientId}`,
+    scope: get('GATEHOUSE_SCOPE') ?? 'user_impersonation',
+    cloud,
+    authorityHost,
+    allowedTenants,
+    throttle: { limit, periodMs: periodMs! },
+    maxBodyBytes: maxBodyBytes!,
+    maxUrlLength,
+    maxTimeoutMs: maxTimeoutMs!,
+    defaultTimeoutMs: Math.min(120_000, maxTimeoutMs!),
+    logLevel: get('GATEHOUSE_LOG_LEVEL') ?? 'info',
+  });
+}

@@ -1,0 +1,20 @@
+// What route handlers get: built once in hub.ts, never read from globals.
+import type { HubConfig } from './config.js';
+import type { Logger } from './log.js';
+import type { Store } from './store/store.js';
+import type { AgentRegistry } from './agents/registry.js';
+import type { Authenticate, Caller } from './auth/caller-auth.js';
+import type { Throttle } from './throttle/memory-throttle.js';
+import type { Ctx } from './http/router.js';
+
+export interface HubDeps {
+  config: Readonly<HubConfig>;
+  log: Logger;
+  store: Store;
+  registry: AgentRegistry;
+  authenticate: Authenticate;
+  throttle: Throttle;
+  now: () => Date;
+  /** Resolves the caller or throws Unauthorized (logs the reason). */
+  caller(ctx: Ctx): Promise<Caller>;
+}

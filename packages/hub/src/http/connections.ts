@@ -1,0 +1,144 @@
+// Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
+import { randomUUID } from 'node:crypto';
+import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { AuthType, ConnectionRecord } from '../store/store.js';
+import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
+import { route, type Ctx, type Route } from './router.js';
+
+const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
+/** Built so far; the others answer a clear 400 until their issue lands. */
+const SUPPORTED: ReadonlySet<AuthType> = new Set(['AnonymousGateway', 'BasicGateway']);
+const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic: 'BasicGateway', windows: 'WindowsGateway' };
+
+export function connectionView(c: ConnectionRecord) {
+  return {
+    id: c.id, authType: c.authType, displayName: c.displayName, baseResourceUrl: c.baseResourceUrl,
+    ...(c.resourceUri ? { resourceUri: c.resourceUri } : {}),
+    ...(c.gatewayId ? { gatewayId: c.gatewayId } : {}),
+    hasCredentials: c.sealedCredentials !== null, bodyEncoding: c.bodyEncoding, timeoutSeconds: c.timeoutMs / 1000,
+    createdAt: c.createdAt, updatedAt: c.updatedAt,
+  };
+}
+
+export async function ownConnection(deps: HubDeps, ctx: Ctx, id: string): Promise<ConnectionRecord> {
+  const caller = await deps.caller(ctx);
+  const c = await deps.store.getConnection(id);
+  // Another user's connection is indistinguishable from none (connections are not shareable).
+  if (!c || c.ownerTid !== caller.tid || c.ownerOid !== caller.oid) throw new GatehouseError('NotFound', 'caller -> hub: no such connection');
+  return c;
+}
+
+/** The connector's single form (authenticationType + gatewayId) mapped onto authType. */
+function authTypeOf(body: JsonObject): AuthType {
+  const explicit = optString(body, 'authType', 32);
+  if (explicit !== undefined) {
+    if (!(AUTH_TYPES as readonly string[]).includes(explicit)) throw invalid(`authType must be one of ${AUTH_TYPES.join(', ')}`);
+    return explicit as AuthType;
+  }
+  const legacy = optString(body, 'authenticationType', 32);
+  if (legacy !== undefined) {
+    const t = LEGACY[legacy.toLowerCase()];
+    if (!t) throw invalid('authenticationType must be Anonymous, Basic or Windows');
+    return t;
+  }
+  if (body.gatewayId !== undefined) return 'AnonymousGateway';
+  if (body.resourceUri !== undefined) return 'EntraAuth';
+  throw invalid('authType is required');
+}
+
+function timeoutOf(deps: HubDeps, body: JsonObject, current: number): number {
+  const v = body.timeoutSeconds;
+  if (v === undefined || v === null) return current;
+  const max = deps.config.maxTimeoutMs / 1000;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw invalid(`timeoutSeconds must be an integer from 1 to ${max}`);
+  return v * 1000;
+}
+
+function bodyEncodingOf(body: JsonObject, current: 'raw' | 'base64'): 'raw' | 'base64' {
+  const v = optString(body, 'bodyEncoding', 16);
+  if (v === undefined) return current;
+  if (v !== 'raw' && v !== 'base64') throw invalid('bodyEncoding must be raw or base64');
+  return v;
+}
+
+function baseUrlOf(deps: HubDeps, raw: unknown): string {
+  if (typeof raw !== 'string') throw invalid('baseResourceUrl is required');
+  if (raw.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: baseResourceUrl is over ${deps.config.maxUrlLength} characters`);
+  const p = parseBaseUrl(raw);
+  if (!p.ok) throw invalid(`baseResourceUrl ${p.reason}`);
+  return normaliseBaseUrl(p.url);
+}
+
+/** Seals username+password to the gateway key. The plaintext lives only in this function's frame. */
+async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Promise<string> {
+  const username = optString(body, 'username', 256);
+  const password = body.password;
+  if (!username) throw invalid('username is required');
+  if (typeof password !== 'string' || password.length > 1024) throw invalid('password is required (a string of at most 1024 characters)');
+  if (username.includes(':')) throw invalid('username must not contain ":" (Basic authentication)');
+  const g = await deps.store.getGateway(gatewayId);
+  if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
+  return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
+}
+
+export function connectionRoutes(deps: HubDeps): Route[] {
+  return [
+    route('POST', '/v1/connections', async (ctx) => {
+      const caller = await deps.caller(ctx);
+      const body = await readJson(ctx.req, 64 * 1024);
+      const authType = authTypeOf(body);
+      if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
+      const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
+      const gatewayId = optString(body, 'gatewayId', 64);
+      if (!gatewayId) throw invalid('gatewayId is required for gateway connections');
+      const g = await deps.store.getGateway(gatewayId);
+      if (!g || g.ownerTid !== caller.tid || g.ownerOid !== caller.oid) throw invalid('gatewayId does not name a gateway you can use');
+      const now = deps.now().toISOString();
+      const c: ConnectionRecord = {
+        id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
+        displayName: optString(body, 'displayName', 256) ?? null, authType, baseResourceUrl,
+        resourceUri: optString(body, 'resourceUri', 2048) ?? null, gatewayId,
+        sealedCredentials: authType === 'BasicGateway' ? await sealFor(deps, gatewayId, body) : null,
+        bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
+        createdAt: now, updatedAt: now,
+      };
+      await deps.store.createConnection(c);
+      ctx.log.info({ connection: c.id, authType, gateway: gatewayId }, 'connection created');
+      sendJson(ctx.res, 201, connectionView(c));
+    }),
+    route('GET', '/v1/connections', async (ctx) => {
+      const caller = await deps.caller(ctx);
+      sendJson(ctx.res, 200, { value: (await deps.store.listConnections(caller)).map(connectionView) });
+    }),
+    route('GET', '/v1/connections/{id}', async (ctx) => {
+      sendJson(ctx.res, 200, connectionView(await ownConnection(deps, ctx, ctx.params[0]!)));
+    }),
+    route('PATCH', '/v1/connections/{id}', async (ctx) => {
+      const c = await ownConnection(deps, ctx, ctx.params[0]!);
+      const body = await readJson(ctx.req, 64 * 1024);
+      for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
+        if (body[k] !== undefined) throw invalid(`${k} cannot be changed: create a new connection`);
+      }
+      const next: ConnectionRecord = {
+        ...c,
+        displayName: body.displayName === undefined ? c.displayName : optString(body, 'displayName', 256) ?? null,
+        baseResourceUrl: body.baseResourceUrl === undefined ? c.baseResourceUrl : baseUrlOf(deps, body.baseResourceUrl),
+        bodyEncoding: bodyEncodingOf(body, c.bodyEncoding),
+        timeoutMs: timeoutOf(deps, body, c.timeoutMs),
+        updatedAt: deps.now().toISOString(),
+      };
+      if (body.username !== undefined || body.password !== undefined) {
+        if (c.authType !== 'BasicGateway') throw invalid(`${c.authType} connections have no credentials`);
+        next.sealedCredentials = await sealFor(deps, c.gatewayId!, body);
+      }
+      await deps.store.updateConnection(next);
+      sendJson(ctx.res, 200, connectionView(next));
+    }),
+    route('DELETE', '/v1/connections/{id}', async (ctx) => {
+      const c = await ownConnection(deps, ctx, ctx.params[0]!);
+      await deps.store.deleteConnection(c.id);
+      ctx.res.writeHead(204).end();
+    }),
+  ];
+}

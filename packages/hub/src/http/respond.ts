@@ -1,0 +1,64 @@
+// Writing answers and reading bodies, with every limit enforced before bytes pile up.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Buffer } from 'node:buffer';
+import { GatehouseError } from '@gatehouse/shared';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.destroy(); return; }
+  const json = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': json.length });
+  res.end(json);
+}
+
+export function sendError(res: ServerResponse, err: GatehouseError, requestId: string): void {
+  sendJson(res, err.status, { error: { code: err.code, message: err.message, requestId } }, err.headers);
+}
+
+/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further. */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}
+
+function tooLarge(limit: number): GatehouseError {
+  return new GatehouseError('PayloadTooLarge', `caller -> hub: the request body is over the ${limit}-byte limit`);
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export async function readJson(req: IncomingMessage, limit: number): Promise<JsonObject> {
+  const type = String(req.headers['content-type'] ?? '');
+  if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
+    throw new GatehouseError('InvalidRequest', 'caller -> hub: the body must be application/json');
+  }
+  const raw = await readBody(req, limit);
+  let v: unknown;
+  try { v = JSON.parse(raw.toString('utf8')); } catch {
+    throw new GatehouseError('InvalidRequest', 'caller -> hub: the body is not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatehouseError('InvalidRequest', 'caller -> hub: the body must be a JSON object');
+  return v as JsonObject;
+}
+
+export const invalid = (message: string): GatehouseError => new GatehouseError('InvalidRequest', `caller -> hub: ${message}`);
+
+export function optString(o: JsonObject, key: string, max: number): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || v.length > max) throw invalid(`${key} must be a string of at most ${max} characters`);
+  return v;
+}
+
+export function reqString(o: JsonObject, key: string, max: number): string {
+  const v = optString(o, key, max);
+  if (v === undefined || v === '') throw invalid(`${key} is required`);
+  return v;
+}

@@ -1,0 +1,32 @@
+// A small method+path router: routes are data, so the API surface is readable in one place (hub.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../log.js';
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  requestId: string;
+  log: Logger;
+  params: string[];
+}
+
+export type Handler = (ctx: Ctx) => Promise<void>;
+
+export interface Route { method: string; pattern: RegExp; handler: Handler }
+
+export function route(method: string, path: string, handler: Handler): Route {
+  // '{id}' segments match one path segment of safe characters.
+  const pattern = new RegExp(`^${path.replace(/\{[a-zA-Z]+\}/g, '([A-Za-z0-9_-]{1,64})')}$`);
+  return { method, pattern, handler };
+}
+
+export function match(routes: readonly Route[], method: string, path: string): { route: Route; params: string[] } | 'method' | undefined {
+  let pathMatched = false;
+  for (const r of routes) {
+    const m = r.pattern.exec(path);
+    if (!m) continue;
+    pathMatched = true;
+    if (r.method === method) return { route: r, params: m.slice(1) };
+  }
+  return pathMatched ? 'method' : undefined;
+}

@@ -1,0 +1,159 @@
+// createHub(config, deps): builds the whole hub without listening; start() listens, stop() drains.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits } from '@gatehouse/shared';
+import type { HubConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { openStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+import { AgentRegistry } from './agents/registry.js';
+import { AgentSession } from './agents/session.js';
+import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type KeySource } from './auth/caller-auth.js';
+import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
+import type { HubDeps } from './deps.js';
+import { match, type Route } from './http/router.js';
+import { sendError, sendJson } from './http/respond.js';
+import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
+import { connectionRoutes } from './http/connections.js';
+import { invokeRoutes } from './relay/invoke.js';
+
+export interface HubOptions {
+  log?: Logger;
+  store?: Store;
+  keySource?: KeySource;
+  throttle?: Throttle;
+  now?: () => Date;
+}
+
+export interface Hub {
+  server: Server;
+  deps: HubDeps;
+  start(): Promise<{ host: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Hub {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const store = opts.store ?? openStore(config.database);
+  const registry = new AgentRegistry();
+  const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost), {
+    audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
+  });
+  const deps: HubDeps = {
+    config, log, store, registry, authenticate,
+    throttle: opts.throttle ?? createMemoryThrottle(config.throttle.limit, config.throttle.periodMs),
+    now: opts.now ?? (() => new Date()),
+    async caller(ctx) {
+      const auth = ctx.req.headers.authorization;
+      try {
+        return await authenticate(auth);
+      } catch (err) {
+        if (err instanceof AuthFailure) {
+          ctx.log.info({ why: err.reason }, 'caller refused');
+          throw unauthorized(auth !== undefined);
+        }
+        ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
+        throw new GatehouseError('ServiceUnavailable', 'hub -> Entra ID: signing keys are unavailable, try again shortly');
+      }
+    },
+  };
+
+  let stopping = false;
+  const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps)];
+
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+    const requestId = randomUUID();
+    const rlog = log.child({ requestId });
+    res.setHeader('x-request-id', requestId);
+    const url = req.url ?? '/';
+    const path = url.split('?')[0]!;
+    void (async () => {
+      if (url.length > config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the request URL is over ${config.maxUrlLength} characters`);
+      if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (req.method === 'GET' && path === '/readyz') {
+        if (stopping) throw new GatehouseError('ServiceUnavailable', 'hub: shutting down');
+        try { await store.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> store: the database is unreachable'); }
+        return sendJson(res, 200, { status: 'ready' });
+      }
+      const m = match(routes, req.method ?? '', path);
+      if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
+      if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
+      await m.route.handler({ req, res, requestId, log: rlog, params: m.params });
+    })().catch((err: unknown) => {
+      if (err instanceof GatehouseError) {
+        if (err.status >= 500) rlog.warn({ code: err.code, msg: err.message }, 'call failed');
+        // The rest of an unread oversized body is not wanted; close instead of draining it.
+        if (err.code === 'PayloadTooLarge') res.setHeader('connection', 'close');
+        sendError(res, err, requestId);
+      } else {
+        rlog.error({ err }, 'unexpected fault');
+        sendError(res, new GatehouseError('InternalError', 'hub: unexpected fault'), requestId);
+      }
+    });
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    void handleUpgrade(req, socket, head).catch((err: unknown) => {
+      log.error({ err }, 'agent upgrade fault');
+      refuse(socket, 500, 'Internal Server Error');
+    });
+  });
+
+  async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
+    if (stopping) return refuse(socket, 503, 'Service Unavailable');
+    const auth = req.headers.authorization ?? '';
+    const prefix = `${AGENT_AUTH_SCHEME} `;
+    const member = auth.startsWith(prefix) ? await verifyAgentCredential(deps, auth.slice(prefix.length).trim()) : undefined;
+    if (!member) {
+      log.warn({ remote: req.socket.remoteAddress }, 'agent refused at upgrade: bad credential');
+      return refuse(socket, 401, 'Unauthorized');
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name }, log, {
+        onOpen: (s) => {
+          const previous = registry.add(s);
+          previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
+          void store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() });
+        },
+        onClose: (s) => {
+          registry.remove(s);
+          void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
+        },
+      });
+      void session;
+    });
+  }
+
+  return {
+    server,
+    deps,
+    start: () => new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        const a = server.address();
+        const addr = typeof a === 'object' && a ? { host: a.address, port: a.port } : config.listen;
+        log.info(addr, 'hub listening');
+        resolve(addr);
+      });
+    }),
+    async stop() {
+      stopping = true;
+      server.close();
+      for (const s of registry.all()) s.close(CloseCode.HubShuttingDown, 'hub shutting down');
+      server.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 100));
+      server.closeAllConnections();
+      await store.close();
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// gatehouse-hub: process entry only. Parses the command line, builds the hub, starts it.
+import { readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { ConfigError, SETTINGS, loadConfig } from './config.js';
+import { createHub } from './hub.js';
+import { runDev } from './dev.js';
+import { mintDevToken } from './auth/dev-identity.js';
+
+const HELP = `gatehouse-hub: the Gatehouse cloud service
+
+Usage:
+  gatehouse-hub serve [flags]      run the hub (Entra ID callers, agent endpoint, API)
+  gatehouse-hub dev [--listen 127.0.0.1:8080] [--dir .gatehouse-dev]
+                                   quick start on loopback: hub with a development identity, a sample
+                                   Basic-auth intranet service, an agent, and a printed invoke command
+  gatehouse-hub token [--dir .gatehouse-dev] [--ttl 3600]
+                                   print a caller token of the development identity (dev only)
+  gatehouse-hub grant              manage oAuth2PermissionGrants (not built yet)
+  gatehouse-hub --help | --version
+
+serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
+${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(18)} ${env.padEnd(26)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
+`;
+
+function parseFlags(args: string[]): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const eq = a.indexOf('=');
+    if (eq > 0) { out[a.slice(2, eq)] = a.slice(eq + 1); continue; }
+    const v = args[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`flag ${a} needs a value`);
+    out[a.slice(2)] = v;
+    i++;
+  }
+  return out;
+}
+
+function serveFlags(flags: Record<string, string | undefined>): Record<string, string | undefined> {
+  const byFlag = new Map<string, string>(SETTINGS.map(([env, flag]) => [flag.slice(2), env]));
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(flags)) {
+    const fileFlag = k.endsWith('-file') ? byFlag.get(k.slice(0, -5)) : undefined;
+    const env = byFlag.get(k) ?? (fileFlag && `${fileFlag}_FILE`);
+    if (!env) throw new Error(`unknown flag --${k}`);
+    out[env] = v;
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return; }
+  if (command === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return;
+  }
+  switch (command) {
+    case 'serve': {
+      const config = loadConfig(process.env, serveFlags(parseFlags(rest)));
+      const hub = createHub(config);
+      await hub.start();
+      const stop = () => { void hub.stop().then(() => process.exit(0)); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return;
+    }
+    case 'dev':
+      await runDev(parseFlags(rest), process.env);
+      return;
+    case 'token': {
+      const flags = parseFlags(rest);
+      const dir = resolve(flags.dir ?? '.gatehouse-dev');
+      let key;
+      try { key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8')); } catch {
+        throw new Error(`no development identity in ${dir}: start \`gatehouse-hub dev\` (npm start) first`);
+      }
+      const ttl = Number(flags.ttl ?? '3600');
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400) throw new Error('--ttl must be seconds from 1 to 86400');
+      process.stdout.write(`${await mintDevToken(key, { ttlSec: ttl, oid: flags.oid })}\n`);
+      return;
+    }
+    case 'grant':
+      throw new Error('grant is not built yet (see the Entra ID issue)');
+    default:
+      throw new Error(`unknown command ${command} (try --help)`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const msg = err instanceof ConfigError ? `configuration: ${err.problems.join('; ')}` : (err as Error).message;
+  process.stderr.write(`gatehouse-hub: ${msg}\n`);
+  process.exit(2);
+});

@@ -1,0 +1,31 @@
+// Versioned schema. Append a migration, never edit one that has shipped.
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'gateways, members, registration keys, connections',
+    sql: `
+      CREATE TABLE gateways (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, owner_tid TEXT NOT NULL, owner_oid TEXT NOT NULL,
+        public_key_pem TEXT, sealed_private_key TEXT, routing TEXT NOT NULL DEFAULT 'primary', created_at TEXT NOT NULL
+      );
+      CREATE INDEX gateways_owner ON gateways (owner_tid, owner_oid);
+      CREATE TABLE registration_keys (
+        key_hash TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways (id) ON DELETE CASCADE,
+        expires_at BIGINT NOT NULL, used_at BIGINT
+      );
+      CREATE TABLE members (
+        id TEXT PRIMARY KEY, gateway_id TEXT NOT NULL REFERENCES gateways (id) ON DELETE CASCADE,
+        name TEXT NOT NULL, hostname TEXT NOT NULL, version TEXT NOT NULL, credential_hash TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, last_seen_at TEXT
+      );
+      CREATE INDEX members_gateway ON members (gateway_id);
+      CREATE TABLE connections (
+        id TEXT PRIMARY KEY, owner_tid TEXT NOT NULL, owner_oid TEXT NOT NULL, display_name TEXT,
+        auth_type TEXT NOT NULL, base_resource_url TEXT NOT NULL, resource_uri TEXT, gateway_id TEXT,
+        sealed_credentials TEXT, body_encoding TEXT NOT NULL DEFAULT 'raw', timeout_ms INTEGER NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+      );
+      CREATE INDEX connections_owner ON connections (owner_tid, owner_oid);
+    `,
+  },
+];

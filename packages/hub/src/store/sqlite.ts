@@ -1,0 +1,92 @@
+// SQLite store (better-sqlite3): the single-node default. Migrations run in one transaction at open.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+import type { ConnectionRecord, GatewayRecord, MemberRecord, Owner, Store } from './store.js';
+
+type Row = Record<string, unknown>;
+
+const gatewayFrom = (r: Row): GatewayRecord => ({
+  id: r.id as string, name: r.name as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
+  publicKeyPem: (r.public_key_pem as string | null) ?? null, sealedPrivateKey: (r.sealed_private_key as string | null) ?? null,
+  routing: r.routing as GatewayRecord['routing'], createdAt: r.created_at as string,
+});
+const memberFrom = (r: Row): MemberRecord => ({
+  id: r.id as string, gatewayId: r.gateway_id as string, name: r.name as string, hostname: r.hostname as string,
+  version: r.version as string, credentialHash: r.credential_hash as string, enabled: r.enabled === 1,
+  createdAt: r.created_at as string, lastSeenAt: (r.last_seen_at as string | null) ?? null,
+});
+const connectionFrom = (r: Row): ConnectionRecord => ({
+  id: r.id as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
+  displayName: (r.display_name as string | null) ?? null, authType: r.auth_type as ConnectionRecord['authType'],
+  baseResourceUrl: r.base_resource_url as string, resourceUri: (r.resource_uri as string | null) ?? null,
+  gatewayId: (r.gateway_id as string | null) ?? null, sealedCredentials: (r.sealed_credentials as string | null) ?? null,
+  bodyEncoding: r.body_encoding as ConnectionRecord['bodyEncoding'], timeoutMs: r.timeout_ms as number,
+  createdAt: r.created_at as string, updatedAt: r.updated_at as string,
+});
+
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+
+  const q = {
+    createGateway: db.prepare('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt)'),
+    getGateway: db.prepare('SELECT * FROM gateways WHERE id = ?'),
+    listGateways: db.prepare('SELECT * FROM gateways WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
+    setGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ?'),
+    addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
+    useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
+    addMember: db.prepare('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES (@id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt)'),
+    getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
+    listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
+    touchMember: db.prepare('UPDATE members SET hostname = COALESCE(@hostname, hostname), version = COALESCE(@version, version), last_seen_at = @lastSeenAt WHERE id = @id'),
+    createConnection: db.prepare('INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt)'),
+    getConnection: db.prepare('SELECT * FROM connections WHERE id = ?'),
+    listConnections: db.prepare('SELECT * FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
+    updateConnection: db.prepare('UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id'),
+    deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
+  };
+
+  return {
+    async createGateway(g) { q.createGateway.run(g); },
+    async getGateway(id) { const r = q.getGateway.get(id) as Row | undefined; return r && gatewayFrom(r); },
+    async listGateways(o: Owner) { return (q.listGateways.all(o.tid, o.oid) as Row[]).map(gatewayFrom); },
+    async setGatewayKeys(id, pub, sealed) { q.setGatewayKeys.run(pub, sealed, id); },
+    async addRegistrationKey(hash, gatewayId, expiresAt) { q.addKey.run(hash, gatewayId, expiresAt); },
+    async consumeRegistrationKey(hash, now) { const r = q.useKey.get(now, hash, now) as Row | undefined; return r?.gateway_id as string | undefined; },
+    async addMember(m: MemberRecord) { q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0 }); },
+    async getMember(id) { const r = q.getMember.get(id) as Row | undefined; return r && memberFrom(r); },
+    async listMembers(gatewayId) { return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom); },
+    async touchMember(id, f) { q.touchMember.run({ id, hostname: f.hostname ?? null, version: f.version ?? null, lastSeenAt: f.lastSeenAt }); },
+    async createConnection(c) { q.createConnection.run(c); },
+    async getConnection(id) { const r = q.getConnection.get(id) as Row | undefined; return r && connectionFrom(r); },
+    async listConnections(o) { return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom); },
+    async updateConnection(c) { q.updateConnection.run(c); },
+    async deleteConnection(id) { q.deleteConnection.run(id); },
+    async ping() { db.prepare('SELECT 1').get(); },
+    async close() { db.close(); },
+  };
+}
+
+function migrate(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Array<{ version: number }>).map((r) => r.version));
+  const apply = db.transaction(() => {
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    }
+  });
+  apply.immediate();
+}
+
+export function openStore(database: string): Store {
+  if (database.startsWith('sqlite:')) return openSqliteStore(database.slice('sqlite:'.length));
+  throw new Error(`unsupported database ${database.split(':')[0]}`);
+}

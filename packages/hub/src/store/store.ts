@@ -1,0 +1,68 @@
+// What the hub keeps. One interface, async so a networked store (PostgreSQL) fits the same shape.
+
+export interface Owner { tid: string; oid: string }
+
+export interface GatewayRecord {
+  id: string;
+  name: string;
+  ownerTid: string;
+  ownerOid: string;
+  /** Set when the first member registers (the agent generates the key pair). */
+  publicKeyPem: string | null;
+  /** The private key sealed under the recovery key: the hub cannot open it. */
+  sealedPrivateKey: string | null;
+  routing: 'primary' | 'distribute';
+  createdAt: string;
+}
+
+export interface MemberRecord {
+  id: string;
+  gatewayId: string;
+  name: string;
+  hostname: string;
+  version: string;
+  credentialHash: string;
+  enabled: boolean;
+  createdAt: string;
+  lastSeenAt: string | null;
+}
+
+export type AuthType = 'EntraAuth' | 'AnonymousGateway' | 'BasicGateway' | 'WindowsGateway';
+
+export interface ConnectionRecord {
+  id: string;
+  ownerTid: string;
+  ownerOid: string;
+  displayName: string | null;
+  authType: AuthType;
+  baseResourceUrl: string;
+  resourceUri: string | null;
+  gatewayId: string | null;
+  /** Username and password sealed to the gateway's public key; never readable by the hub. */
+  sealedCredentials: string | null;
+  bodyEncoding: 'raw' | 'base64';
+  timeoutMs: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Store {
+  createGateway(g: GatewayRecord): Promise<void>;
+  getGateway(id: string): Promise<GatewayRecord | undefined>;
+  listGateways(owner: Owner): Promise<GatewayRecord[]>;
+  setGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<void>;
+  addRegistrationKey(hash: string, gatewayId: string, expiresAt: number): Promise<void>;
+  /** Marks the key used and returns its gateway, atomically; undefined when unknown, used or expired. */
+  consumeRegistrationKey(hash: string, now: number): Promise<string | undefined>;
+  addMember(m: MemberRecord): Promise<void>;
+  getMember(id: string): Promise<MemberRecord | undefined>;
+  listMembers(gatewayId: string): Promise<MemberRecord[]>;
+  touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;
+  createConnection(c: ConnectionRecord): Promise<void>;
+  getConnection(id: string): Promise<ConnectionRecord | undefined>;
+  listConnections(owner: Owner): Promise<ConnectionRecord[]>;
+  updateConnection(c: ConnectionRecord): Promise<void>;
+  deleteConnection(id: string): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,45 @@
+// The one registry of hub error codes (SPEC section 8). docs/errors.md lists the same codes; a test pins both.
+
+export interface ErrorSpec {
+  status: number;
+  /** Whether the same call may succeed if retried later without changes. */
+  retryable: boolean;
+  /** One line for docs/errors.md. */
+  meaning: string;
+}
+
+export const ErrorCodes = {
+  InvalidRequest: { status: 400, retryable: false, meaning: 'The request is malformed: bad JSON, a missing or invalid field, bad base64, a method outside GET/DELETE/PATCH/POST/PUT.' },
+  UrlNotAllowed: { status: 400, retryable: false, meaning: "The target URL is not under the connection's baseResourceUrl (hub) or the agent's --allow prefixes (agent)." },
+  Unauthorized: { status: 401, retryable: false, meaning: 'The caller token is missing or invalid (signature, issuer, audience, expiry, tenant, scope). The reason is logged, not returned.' },
+  Forbidden: { status: 403, retryable: false, meaning: 'The caller is authenticated but may not do this (for example administer a gateway it did not create).' },
+  ConsentRequired: { status: 403, retryable: false, meaning: 'Entra ID refused the On-Behalf-Of token because consent is missing; the message carries the admin-consent URL.' },
+  NotFound: { status: 404, retryable: false, meaning: 'No such route, or no such connection/gateway owned by the caller (another user\'s connection answers 404 too).' },
+  PayloadTooLarge: { status: 413, retryable: false, meaning: 'The request body is over the hub limit (GATEHOUSE_MAX_BODY, default 100 MiB).' },
+  UriTooLong: { status: 414, retryable: false, meaning: 'The request URL or the invoke target URL is over the hub limit (GATEHOUSE_MAX_URL_LENGTH, default 8192 characters).' },
+  TooManyRequests: { status: 429, retryable: true, meaning: 'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s); Retry-After says when to try again.' },
+  GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
+  BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },
+  BadGateway: { status: 502, retryable: true, meaning: 'A link failed mid-call: the agent disconnected, the service broke off its answer, or the answer was over a limit.' },
+  ServiceUnavailable: { status: 503, retryable: true, meaning: 'The hub is starting or shutting down, or a store it needs is unreachable.' },
+  GatewayTimeout: { status: 504, retryable: true, meaning: "The call did not complete within the connection's timeout (default 120 s); the agent abandons the backend call." },
+  InternalError: { status: 500, retryable: true, meaning: 'An unexpected hub fault; the requestId finds it in the logs.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ErrorCodes, code);
+}
+
+/** An error meant for a caller: stable code, HTTP status from the registry, message free of secrets. */
+export class GatehouseError extends Error {
+  readonly status: number;
+  readonly retryable: boolean;
+  constructor(readonly code: ErrorCode, message: string, readonly headers: Record<string, string> = {}) {
+    super(message);
+    this.name = 'GatehouseError';
+    this.status = ErrorCodes[code].status;
+    this.retryable = ErrorCodes[code].retryable;
+  }
+}

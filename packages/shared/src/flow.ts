@@ -1,0 +1,169 @@
+// Per-request flow control over one shared WebSocket, used identically by hub and agent.
+//
+// - WriteGate: one per socket. Tracks bytes handed to the socket but not yet written; senders wait while
+//   it is above the high-water mark, so a slow link pushes back instead of growing memory.
+// - OutboundBody: one per stream and direction. A sender may only have `credit` bytes in flight; the
+//   receiver returns credit as its destination consumes them. A slow caller or backend therefore stalls
+//   only its own stream, and a stream's memory is bounded by its window.
+// - InboundBody: the receiving half. Writes every Data chunk into a destination Writable and grants credit
+//   back from the write callback, i.e. only once the destination has really taken the bytes.
+import { Buffer } from 'node:buffer';
+import type { Writable } from 'node:stream';
+
+export type RawSend = (frame: Buffer, done: (err?: Error) => void) => void;
+
+export class WriteGate {
+  private pending = 0;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly rawSend: RawSend, private readonly highWater: number) {}
+
+  send(frame: Buffer): void {
+    if (this.closed) return;
+    this.pending += frame.length;
+    this.rawSend(frame, () => {
+      this.pending -= frame.length;
+      if (this.pending <= this.highWater / 2) this.wake();
+    });
+  }
+
+  /** Resolves when the socket can take more; undefined when it already can (no allocation on the fast path). */
+  ready(): Promise<void> | undefined {
+    if (this.pending < this.highWater || this.closed) return undefined;
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  get queuedBytes(): number { return this.pending; }
+
+  close(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+}
+
+export class StreamClosedError extends Error {
+  readonly code = 'GATEHOUSE_STREAM_CLOSED';
+  constructor(reason: string) { super(reason); this.name = 'StreamClosedError'; }
+}
+
+/** The sending half of one stream direction: body bytes out, bounded by the peer's credit. */
+export class OutboundBody {
+  private credit: number;
+  private waiter: (() => void) | undefined;
+  private closedReason: string | undefined;
+  sentBytes = 0;
+
+  constructor(initialCredit: number) { this.credit = initialCredit; }
+
+  addCredit(bytes: number): void {
+    this.credit += bytes;
+    this.wakeup();
+  }
+
+  close(reason: string): void {
+    this.closedReason ??= reason;
+    this.wakeup();
+  }
+
+  get isClosed(): boolean { return this.closedReason !== undefined; }
+
+  /**
+   * Sends every chunk of `source` as Data frames (at most `maxChunk` bytes each, never beyond credit), then End.
+   * Returns false if the stream was closed (cancelled) before the whole body went out.
+   */
+  async pump(source: AsyncIterable<Uint8Array>, gate: WriteGate, sendData: (chunk: Uint8Array) => void, sendEnd: () => void, maxChunk: number): Promise<boolean> {
+    for await (const item of source) {
+      const chunk = typeof item === 'string' ? Buffer.from(item) : item;
+      let off = 0;
+      while (off < chunk.length) {
+        if (this.closedReason !== undefined) return false;
+        if (this.credit <= 0) { await new Promise<void>((r) => { this.waiter = r; }); continue; }
+        const wait = gate.ready();
+        if (wait) { await wait; continue; }
+        const n = Math.min(chunk.length - off, this.credit, maxChunk);
+        sendData(chunk.subarray(off, off + n));
+        this.credit -= n;
+        this.sentBytes += n;
+        off += n;
+      }
+    }
+    if (this.closedReason !== undefined) return false;
+    sendEnd();
+    return true;
+  }
+
+  private wakeup(): void {
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.();
+  }
+}
+
+/** The receiving half of one stream direction. Returns false from onData when the peer overran its credit. */
+export class InboundBody {
+  private queue: Buffer[] = [];
+  private ended = false;
+  private sink: Writable | undefined;
+  private received = 0;
+  private consumed = 0;
+  private granted: number;
+  private finished = false;
+
+  constructor(private readonly window: number, private readonly grant: (bytes: number) => void) {
+    this.granted = window;
+  }
+
+  get receivedBytes(): number { return this.received; }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return true; // late data after a local abort: drop it
+    this.received += chunk.length;
+    if (this.received > this.granted) return false;
+    if (this.sink) this.write(chunk);
+    else this.queue.push(chunk);
+    return true;
+  }
+
+  onEnd(): void {
+    this.ended = true;
+    if (this.sink && !this.finished) { this.finished = true; this.sink.end(); }
+  }
+
+  /** Starts delivering into `sink` (queued chunks first). */
+  attach(sink: Writable): void {
+    this.sink = sink;
+    const q = this.queue;
+    this.queue = [];
+    for (const c of q) this.write(c);
+    if (this.ended && !this.finished) { this.finished = true; sink.end(); }
+  }
+
+  /** Ends delivery with an error (peer failure or cancel); the sink is destroyed. */
+  abort(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.queue = [];
+    this.sink?.destroy(err);
+  }
+
+  private write(chunk: Buffer): void {
+    this.sink!.write(chunk, (err) => {
+      if (err || this.finished && !this.ended) return;
+      this.consumed += chunk.length;
+      // Return credit in batches of a quarter window: few Credit frames, and the peer never idles
+      // while at least three quarters of the window are still open.
+      const limit = this.consumed + this.window;
+      if (limit - this.granted >= this.window / 4) {
+        this.grant(limit - this.granted);
+        this.granted = limit;
+      }
+    });
+  }
+}

@@ -1,0 +1,67 @@
+// Header rules shared by hub and agent: what never crosses a proxy (hop-by-hop), what a gateway drops.
+import type { HeaderList } from './protocol.js';
+
+/** RFC 9110 section 7.6.1 hop-by-hop headers, plus the legacy ones proxies strip in practice. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
+  'te', 'trailer', 'transfer-encoding', 'upgrade',
+]);
+
+/** Set by the relay itself from the body it really sends, never copied. */
+const FRAMING = new Set(['content-length', 'host']);
+
+export const VIA_VALUE = '1.1 gatehouse';
+
+export interface HeaderRuleOptions {
+  /** Gateway connections drop Cookie (the connector's documented limitation). */
+  dropCookie: boolean;
+  /** Names the relay sets itself and must not take from the caller (e.g. authorization when it injects credentials). */
+  drop?: ReadonlySet<string>;
+}
+
+/** Names listed in Connection headers are hop-by-hop for this message too (RFC 9110 7.6.1). */
+function connectionListed(headers: HeaderList): Set<string> {
+  const out = new Set<string>();
+  for (const [k, v] of headers) {
+    if (k.toLowerCase() === 'connection') for (const t of v.split(',')) { const n = t.trim().toLowerCase(); if (n) out.add(n); }
+  }
+  return out;
+}
+
+/** Headers forwarded toward the service: hop-by-hop, framing and (for gateways) Cookie removed, Via appended. */
+export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptions): HeaderList {
+  const listed = connectionListed(headers);
+  const out: HeaderList = [];
+  let via: string | undefined;
+  for (const [k, v] of headers) {
+    const n = k.toLowerCase();
+    if (HOP_BY_HOP.has(n) || listed.has(n) || FRAMING.has(n)) continue;
+    if (opts.dropCookie && n === 'cookie') continue;
+    if (opts.drop?.has(n)) continue;
+    if (n === 'via') { via = via ? `${via}, ${v}` : v; continue; }
+    out.push([n, v]);
+  }
+  out.push(['via', via ? `${via}, ${VIA_VALUE}` : VIA_VALUE]);
+  return out;
+}
+
+/** Headers of the service's answer passed back to the caller: hop-by-hop and framing removed. */
+export function forwardResponseHeaders(headers: HeaderList): HeaderList {
+  const listed = connectionListed(headers);
+  return headers.filter(([k]) => {
+    const n = k.toLowerCase();
+    return !HOP_BY_HOP.has(n) && !listed.has(n) && n !== 'content-length';
+  }).map(([k, v]) => [k.toLowerCase(), v]);
+}
+
+/** Response headers as the invoke envelope's object: repeated names joined with ", " (set-cookie with "\n" is not safe; kept as ", " like the connector). */
+export function headersToObject(headers: HeaderList): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of headers) out[k] = k in out ? `${out[k]}, ${v}` : v;
+  return out;
+}
+
+/** Header names and values that HTTP allows (RFC 9110 token / field-value without CR, LF, NUL). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export function isValidHeaderName(name: string): boolean { return name.length <= 256 && TOKEN.test(name); }
+export function isValidHeaderValue(value: string): boolean { return !/[\r\n\0]/.test(value); }

@@ -1,0 +1,154 @@
+// Every hub<->agent message, the protocol versions, limits and WebSocket close codes.
+// The wire format is documented in docs/protocol.md; test/suites/protocol.test.ts pins the numbers below,
+// so nobody renumbers a frame type or a close code by accident.
+
+/** Protocol versions this build speaks, newest first. The agent offers them in HELLO; the hub picks one. */
+export const PROTOCOL_VERSIONS = [1] as const;
+
+/** Frame type ids (first byte of every binary WebSocket message). Stable forever: add, never renumber. */
+export const FrameType = {
+  Hello: 1, //         agent -> hub, stream 0, JSON
+  Welcome: 2, //       hub -> agent, stream 0, JSON
+  RequestHead: 3, //   hub -> agent, JSON
+  ResponseHead: 4, //  agent -> hub, JSON
+  Data: 5, //          both, raw body bytes
+  End: 6, //           both, end of body, empty
+  Cancel: 7, //        both, JSON {reason}
+  Failure: 8, //       agent -> hub, JSON {code, message}
+  Credit: 9, //        both, uint32 bytes the sender may add to its window
+  Ping: 10, //         both, stream 0, 8 opaque bytes echoed in Pong
+  Pong: 11, //         both, stream 0
+  GoAway: 12, //       agent -> hub, stream 0, JSON {reason}: draining, route no new requests here
+} as const;
+export type FrameTypeId = (typeof FrameType)[keyof typeof FrameType];
+
+/** Close codes sent with the WebSocket close frame. 1009 (message too big) comes from `ws` itself. */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  MessageTooBig: 1009,
+  MalformedFrame: 4000,
+  UnknownFrameType: 4001,
+  UnexpectedFrame: 4002,
+  FlowControlViolation: 4003,
+  UnsupportedVersion: 4004,
+  HandshakeTimeout: 4005,
+  HeartbeatTimeout: 4006,
+  Replaced: 4007,
+  CredentialRevoked: 4008,
+  HubShuttingDown: 4009,
+} as const;
+export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Close codes after which reconnecting cannot help (the agent stops and says why). */
+export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.UnsupportedVersion, CloseCode.CredentialRevoked]);
+
+export const Limits = {
+  /** Frame header: 1 byte type + 4 bytes stream id. */
+  frameHeaderBytes: 5,
+  /** Largest body chunk in one Data frame. */
+  maxDataBytes: 64 * 1024,
+  /** Largest JSON payload (hello, heads, failures). Request/response heads carry the headers, so this caps them. */
+  maxJsonBytes: 64 * 1024,
+  /** `ws` maxPayload on both ends: anything larger is closed with 1009 before it is buffered. */
+  maxFrameBytes: 64 * 1024 + 5,
+  /** Per-stream, per-direction credit window: the most body bytes one request can have in flight or buffered. */
+  streamWindowBytes: 256 * 1024,
+  /** Per-socket write high-water mark: senders wait while more than this is queued in the socket. */
+  socketHighWaterBytes: 1024 * 1024,
+  /** Time the agent has to send HELLO after the upgrade. */
+  handshakeTimeoutMs: 10_000,
+  /** Agent ping interval, announced in WELCOME. */
+  heartbeatIntervalMs: 10_000,
+  /** Silence after which either side declares the other dead (hub: member offline). */
+  heartbeatTimeoutMs: 25_000,
+} as const;
+
+export type HeaderList = Array<[name: string, value: string]>;
+
+export interface HelloMessage {
+  versions: number[];
+  agentVersion: string;
+  hostname: string;
+  capabilities: string[];
+}
+
+export interface WelcomeMessage {
+  version: number;
+  memberId: string;
+  gatewayId: string;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  streamWindowBytes: number;
+  maxDataBytes: number;
+}
+
+/** Credentials travel sealed to the gateway's public key; only the agent can open them (see sealing.ts). */
+export interface SealedCredentials {
+  scheme: 'basic' | 'windows';
+  sealed: string;
+}
+
+export interface RequestHeadMessage {
+  requestId: string;
+  method: string;
+  /** Absolute URL, already checked by the hub against the connection's base URL. */
+  url: string;
+  headers: HeaderList;
+  /** Exact body length when known (sets Content-Length), null when streamed, 0 for no body. */
+  bodyLength: number | null;
+  timeoutMs: number;
+  credentials: SealedCredentials | null;
+}
+
+export interface ResponseHeadMessage {
+  status: number;
+  headers: HeaderList;
+}
+
+export interface CancelMessage {
+  reason: string;
+}
+
+/** Codes an agent may report in a Failure frame; the hub maps them onto its HTTP errors. */
+export const AgentFailureCodes = ['BackendUnreachable', 'GatewayTimeout', 'UrlNotAllowed', 'BadGateway', 'InvalidRequest'] as const;
+export type AgentFailureCode = (typeof AgentFailureCodes)[number];
+
+export interface FailureMessage {
+  code: AgentFailureCode;
+  message: string;
+}
+
+export interface GoAwayMessage {
+  reason: string;
+}
+
+/** Every frame, as a discriminated union on `type`. Stream 0 is the connection itself. */
+export type Frame =
+  | { type: typeof FrameType.Hello; stream: 0; msg: HelloMessage }
+  | { type: typeof FrameType.Welcome; stream: 0; msg: WelcomeMessage }
+  | { type: typeof FrameType.RequestHead; stream: number; msg: RequestHeadMessage }
+  | { type: typeof FrameType.ResponseHead; stream: number; msg: ResponseHeadMessage }
+  | { type: typeof FrameType.Data; stream: number; data: Uint8Array }
+  | { type: typeof FrameType.End; stream: number }
+  | { type: typeof FrameType.Cancel; stream: number; msg: CancelMessage }
+  | { type: typeof FrameType.Failure; stream: number; msg: FailureMessage }
+  | { type: typeof FrameType.Credit; stream: number; bytes: number }
+  | { type: typeof FrameType.Ping; stream: 0; data: Uint8Array }
+  | { type: typeof FrameType.Pong; stream: 0; data: Uint8Array }
+  | { type: typeof FrameType.GoAway; stream: 0; msg: GoAwayMessage };
+
+/** Frames each side may receive. A frame of the other direction is UnexpectedFrame. */
+export const HUB_RECEIVES: ReadonlySet<number> = new Set([
+  FrameType.Hello, FrameType.ResponseHead, FrameType.Data, FrameType.End, FrameType.Cancel,
+  FrameType.Failure, FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.GoAway,
+]);
+export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
+  FrameType.Welcome, FrameType.RequestHead, FrameType.Data, FrameType.End, FrameType.Cancel,
+  FrameType.Credit, FrameType.Ping, FrameType.Pong,
+]);
+
+/** WebSocket path on the hub; the agent authenticates in the upgrade with this header scheme. */
+export const AGENT_CONNECT_PATH = '/v1/agent/connect';
+export const AGENT_REGISTER_PATH = '/v1/agent/register';
+export const AGENT_AUTH_SCHEME = 'GatehouseAgent';

@@ -1,0 +1,91 @@
+// Credentials the cloud cannot read (SPEC section 3 ★). The agent owns the gateway's RSA key pair; the hub
+// seals a connection's username and password to the public key (RSA-OAEP-SHA256 wrapping a fresh AES-256-GCM
+// key) and keeps only the result. Only an agent of that gateway can open it. The gateway id is bound in as
+// additional data, so a sealed blob cannot be replayed against another gateway.
+import { Buffer } from 'node:buffer';
+import {
+  constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, scryptSync,
+} from 'node:crypto';
+
+const VERSION = 1;
+
+export interface GatewayKeyPair { publicKeyPem: string; privateKeyPem: string }
+
+export function generateGatewayKeyPair(): GatewayKeyPair {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  return {
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+export interface Secret { username: string; password: string }
+
+const aad = (gatewayId: string) => Buffer.from(`gatehouse-credentials-v1:${gatewayId}`);
+
+/** Seals a secret to a gateway public key. Output: base64 of [version][keyLen u16][wrapped key][iv 12][tag 16][ciphertext]. */
+export function sealSecret(secret: Secret, publicKeyPem: string, gatewayId: string): string {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad(gatewayId));
+  const ct = Buffer.concat([cipher.update(JSON.stringify(secret), 'utf8'), cipher.final()]);
+  const wrapped = publicEncrypt({ key: publicKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, key);
+  const len = Buffer.alloc(2);
+  len.writeUInt16BE(wrapped.length);
+  return Buffer.concat([Buffer.from([VERSION]), len, wrapped, iv, cipher.getAuthTag(), ct]).toString('base64');
+}
+
+export class SealError extends Error {
+  readonly code = 'GATEHOUSE_SEAL_ERROR';
+  constructor(message: string) { super(message); this.name = 'SealError'; }
+}
+
+export function openSecret(sealed: string, privateKeyPem: string, gatewayId: string): Secret {
+  try {
+    const buf = Buffer.from(sealed, 'base64');
+    if (buf[0] !== VERSION) throw new SealError(`unknown sealed-credential version ${buf[0]}`);
+    const klen = buf.readUInt16BE(1);
+    let off = 3;
+    const wrapped = buf.subarray(off, off += klen);
+    const iv = buf.subarray(off, off += 12);
+    const tag = buf.subarray(off, off += 16);
+    const ct = buf.subarray(off);
+    const key = privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+    const d = createDecipheriv('aes-256-gcm', key, iv);
+    d.setAAD(aad(gatewayId));
+    d.setAuthTag(tag);
+    const obj = JSON.parse(Buffer.concat([d.update(ct), d.final()]).toString('utf8')) as Secret;
+    if (typeof obj.username !== 'string' || typeof obj.password !== 'string') throw new SealError('sealed credentials have the wrong shape');
+    return obj;
+  } catch (err) {
+    if (err instanceof SealError) throw err;
+    throw new SealError('sealed credentials cannot be opened with this gateway key');
+  }
+}
+
+/** Seals the gateway private key under a recovery key (scrypt + AES-256-GCM) for upload: the hub cannot open it. */
+export function sealWithRecoveryKey(plain: string, recoveryKey: string): string {
+  const salt = randomBytes(16);
+  const key = scryptSync(recoveryKey, salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return Buffer.concat([Buffer.from([VERSION]), salt, iv, c.getAuthTag(), ct]).toString('base64');
+}
+
+export function openWithRecoveryKey(sealed: string, recoveryKey: string): string {
+  try {
+    const buf = Buffer.from(sealed, 'base64');
+    if (buf[0] !== VERSION) throw new Error('version');
+    const salt = buf.subarray(1, 17);
+    const iv = buf.subarray(17, 29);
+    const tag = buf.subarray(29, 45);
+    const key = scryptSync(recoveryKey, salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 });
+    const d = createDecipheriv('aes-256-gcm', key, iv);
+    d.setAuthTag(tag);
+    return Buffer.concat([d.update(buf.subarray(45)), d.final()]).toString('utf8');
+  } catch {
+    throw new SealError('the recovery key does not open this gateway key');
+  }
+}
