@@ -1,0 +1,82 @@
+// A loopback intranet service that records what it received and answers in kind:
+//   /echo...   streams the request body back; x-echo-method, x-echo-bytes (trailer-free: sha256 is recorded)
+//   /stall     never answers; records when the agent abandons it
+//   /slow?ms=N answers after N ms
+//   /big?bytes=N  streams N deterministic bytes
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+export interface Received { method: string; url: string; headers: IncomingHttpHeaders; bytes: number; sha256: string }
+
+export interface EchoServer {
+  url: string;
+  port: number;
+  received: Received[];
+  stalled: number;
+  abandoned: number;
+  close(): Promise<void>;
+}
+
+export function patternBytes(n: number, seed = 7): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  let x = seed;
+  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; b[i] = x >>> 16 & 0xff; }
+  return b;
+}
+
+export async function startEchoServer(): Promise<EchoServer> {
+  const state = { received: [] as Received[], stalled: 0, abandoned: 0 };
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const record = () => state.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bytes, sha256: hash.digest('hex') });
+    if (url.pathname.includes('/stall')) {
+      state.stalled++;
+      res.on('close', () => { if (!res.writableFinished) state.abandoned++; });
+      req.resume();
+      return;
+    }
+    if (url.pathname.includes('/slow')) {
+      req.resume();
+      req.on('end', () => { record(); setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('slow done'), Number(url.searchParams.get('ms') ?? 1000)); });
+      return;
+    }
+    if (url.pathname.includes('/big')) {
+      req.resume();
+      const total = Number(url.searchParams.get('bytes') ?? 0);
+      req.on('end', () => {
+        record();
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': total });
+        const data = patternBytes(Math.min(total, 1 << 20), 11);
+        let sent = 0;
+        const pump = () => {
+          while (sent < total) {
+            const n = Math.min(data.length, total - sent);
+            sent += n;
+            if (!res.write(data.subarray(0, n))) { res.once('drain', pump); return; }
+          }
+          res.end();
+        };
+        pump();
+      });
+      return;
+    }
+    // /echo and anything else: stream the body back
+    res.writeHead(200, {
+      'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'x-echo-method': req.method ?? '',
+      'set-cookie': 'session=abc; Path=/', 'connection': 'keep-alive, x-hop', 'x-hop': 'drop me', 'keep-alive': 'timeout=5',
+    });
+    req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); if (!res.write(c)) { req.pause(); res.once('drain', () => req.resume()); } });
+    req.on('end', () => { record(); res.end(); });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}`, port,
+    get received() { return state.received; },
+    get stalled() { return state.stalled; },
+    get abandoned() { return state.abandoned; },
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}

@@ -1,0 +1,125 @@
+// Starts the real hub and agent binaries (built dist/) as child processes, and talks to the hub's API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { FakeEntra } from './fake-entra.js';
+import { CLIENT_ID } from './fake-entra.js';
+import { tempDir } from './tmp.js';
+
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const HUB_MAIN = join(ROOT, 'packages/hub/dist/main.js');
+export const AGENT_MAIN = join(ROOT, 'packages/agent/dist/main.js');
+
+export interface Proc {
+  child: ChildProcess;
+  /** Every log line so far (JSON lines from pino, or plain text). */
+  lines: string[];
+  waitForLine(pred: (line: string) => boolean, timeoutMs?: number): Promise<string>;
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Peak resident memory (VmHWM) in bytes, from /proc. */
+  peakRss(): number;
+}
+
+export function startProc(args: string[], env: Record<string, string | undefined>): Proc {
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = [];
+  const onLine = (l: string) => {
+    lines.push(l);
+    if (process.env.GATEHOUSE_TEST_LOGS) process.stderr.write(`[${args[1]}] ${l}\n`);
+    for (const w of [...waiters]) if (w.pred(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+  };
+  createInterface({ input: child.stdout! }).on('line', onLine);
+  createInterface({ input: child.stderr! }).on('line', onLine);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child, lines, exited,
+    waitForLine(pred, timeoutMs = 20_000) {
+      const found = lines.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolveLine, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for a log line; last lines:\n${lines.slice(-15).join('\n')}`)), timeoutMs);
+        waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolveLine(l); } });
+        void exited.then((code) => { clearTimeout(t); reject(new Error(`process exited (${code}) while waiting; last lines:\n${lines.slice(-15).join('\n')}`)); });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+    peakRss() {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) * 1024 : NaN;
+    },
+  };
+}
+
+export interface HubProc extends Proc { url: string; port: number; dbDir: string }
+
+export async function startHub(entra: FakeEntra, env: Record<string, string> = {}, opts: { port?: number; dbDir?: string } = {}): Promise<HubProc> {
+  const dbDir = opts.dbDir ?? tempDir('gatehouse-hub-');
+  const p = startProc([HUB_MAIN, 'serve'], {
+    NODE_EXTRA_CA_CERTS: entra.ca.caPath,
+    GATEHOUSE_LISTEN: `127.0.0.1:${opts.port ?? 0}`,
+    GATEHOUSE_DATABASE: `sqlite:${join(dbDir, 'hub.db')}`,
+    GATEHOUSE_CLIENT_ID: CLIENT_ID,
+    GATEHOUSE_AUTHORITY_HOST: entra.authorityHost,
+    GATEHOUSE_LOG_LEVEL: 'info',
+    ...env,
+  });
+  const line = await p.waitForLine((l) => l.includes('"hub listening"'));
+  const port = (JSON.parse(line) as { port: number }).port;
+  return Object.assign(p, { url: `http://127.0.0.1:${port}`, port, dbDir });
+}
+
+export interface ApiResult { status: number; headers: Record<string, string | string[] | undefined>; json: any; text: string }
+
+export async function api(hubUrl: string, token: string | undefined, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResult> {
+  const headers: Record<string, string> = { ...extraHeaders };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  let payload: string | Buffer | undefined;
+  if (body !== undefined) { headers['content-type'] ??= 'application/json'; payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body); }
+  const res = await request(`${hubUrl}${path}`, { method: method as 'GET', headers, body: payload });
+  const text = await res.body.text();
+  let json: unknown;
+  try { json = JSON.parse(text); } catch { json = undefined; }
+  return { status: res.statusCode, headers: res.headers, json, text };
+}
+
+export interface AgentProc extends Proc { configPath: string; memberId: string }
+
+/** Registers a new agent for `gatewayId` with the registration key, then runs it until it is connected. */
+export async function startAgent(hubUrls: string[], gatewayId: string, key: string, allow: string[], env: Record<string, string> = {}): Promise<AgentProc> {
+  const dir = tempDir('gatehouse-agent-');
+  const configPath = join(dir, 'agent.json');
+  const reg = startProc([AGENT_MAIN, 'register', ...hubUrls.flatMap((h) => ['--hub', h]), '--gateway', gatewayId, '--key', key,
+    ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', 'test-recovery-key-0123456789'], {});
+  const code = await reg.exited;
+  if (code !== 0) throw new Error(`register failed: ${reg.lines.join('\n')}`);
+  return runAgent(configPath, env);
+}
+
+export async function runAgent(configPath: string, env: Record<string, string> = {}): Promise<AgentProc> {
+  const p = startProc([AGENT_MAIN, 'run', '--config', configPath], { GATEHOUSE_LOG_LEVEL: 'info', ...env });
+  await p.waitForLine((l) => l.includes('"connected to hub"'));
+  const memberId = (JSON.parse(readFileSync(configPath, 'utf8')) as { memberId: string }).memberId;
+  return Object.assign(p, { configPath, memberId });
+}
+
+/** Creates a gateway, registers and runs an agent for it. */
+export async function gatewayWithAgent(hubUrl: string, token: string, allow: string[], name = 'gw'): Promise<{ gatewayId: string; agent: AgentProc }> {
+  const gw = await api(hubUrl, token, 'POST', '/v1/gateways', { name });
+  if (gw.status !== 201) throw new Error(`gateway create: ${gw.status} ${gw.text}`);
+  const agent = await startAgent([hubUrl], gw.json.id, gw.json.registrationKey, allow);
+  return { gatewayId: gw.json.id, agent };
+}
+
+export function b64(s: string | Buffer): string { return Buffer.from(s).toString('base64'); }

@@ -1,0 +1,139 @@
+// What goes wrong between the links, each with its coded answer: the agent's own allow-list, no agent,
+// no service, a slow service, throttling.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let gatewayId: string;
+
+async function connection(baseResourceUrl: string, extra: Record<string, unknown> = {}, gw = gatewayId): Promise<string> {
+  const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl, gatewayId: gw, ...extra });
+  expect(c.status, c.text).toBe(201);
+  return c.json.id;
+}
+const invoke = (id: string, body: unknown) => api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, body);
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100/8s' });
+  token = await entra.token();
+  // The agent allows only /api on the echo server; connections below are deliberately broader.
+  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/api`]));
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe("the agent's --allow list, whatever the hub asks", () => {
+  it.each([
+    ['prefix without segment boundary', () => echo.url, '/apix'],
+    ['.. escape (resolved by the hub, still outside)', () => echo.url, '/api/../secret'],
+    ['%2e%2e escape', () => echo.url, '/api/%2e%2e/secret'],
+    ['other path', () => echo.url, '/other'],
+    ['other host', () => `http://localhost:${echo.port}`, '/api/x'],
+    ['other port', () => `http://127.0.0.1:${echo.port + 1}`, '/api/x'],
+    ['other scheme', () => `https://127.0.0.1:${echo.port}`, '/api/x'],
+  ])('%s is refused by the agent', async (_name, base, url) => {
+    const id = await connection(base());
+    const before = echo.received.length;
+    const r = await invoke(id, { method: 'GET', url });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('UrlNotAllowed');
+    expect(r.json.error.message).toMatch(/^agent: .*--allow/);
+    expect(echo.received.length).toBe(before);
+  });
+
+  it('a URL under the prefix is served', async () => {
+    const id = await connection(echo.url);
+    const r = await invoke(id, { method: 'GET', url: '/api/ok' });
+    expect(r.status).toBe(200);
+    expect(echo.received.at(-1)!.url).toBe('/api/ok');
+  });
+});
+
+describe('link failures', () => {
+  it('no online agent: 502 GatewayOffline at once', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'empty' });
+    // A gateway without members has no key: an anonymous connection still works to create.
+    const id = await connection(`${echo.url}/api`, {}, gw.json.id);
+    const started = Date.now();
+    const r = await invoke(id, { method: 'GET', url: 'x' });
+    expect(r.status).toBe(502);
+    expect(r.json.error.code).toBe('GatewayOffline');
+    expect(r.json.error.message).toMatch(/hub -> agent/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const status = await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`);
+    expect(status.json.status).toBe('offline');
+  });
+
+  it('service down: 502 BackendUnreachable', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const port = await new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
+    const broad = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${port}/`], 'down');
+    try {
+      const id = await connection(`http://127.0.0.1:${port}`, {}, broad.gatewayId);
+      const r = await invoke(id, { method: 'GET', url: 'x' });
+      expect(r.status).toBe(502);
+      expect(r.json.error.code).toBe('BackendUnreachable');
+      expect(r.json.error.message).toMatch(/^agent -> service: .*ECONNREFUSED/);
+    } finally {
+      await broad.agent.stop();
+    }
+  });
+
+  it('service slower than the timeout: 504 GatewayTimeout and the agent abandons the call', async () => {
+    const id = await connection(`${echo.url}/api`, { timeoutSeconds: 2 });
+    const before = echo.abandoned;
+    const r = await invoke(id, { method: 'GET', url: 'stall' });
+    expect(r.status).toBe(504);
+    expect(r.json.error.code).toBe('GatewayTimeout');
+    await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
+  });
+
+  it('timeoutSeconds above the hub maximum is refused', async () => {
+    const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId, timeoutSeconds: 601 });
+    expect(c.status).toBe(400);
+  });
+});
+
+describe('throttling per connection', () => {
+  it('the 101st call in the window gets 429 with Retry-After; a new window admits calls again', async () => {
+    const id = await connection(`${echo.url}/api`);
+    const other = await connection(`${echo.url}/api`);
+    const results = [];
+    for (let i = 0; i < 100; i++) results.push(await invoke(id, { method: 'GET', url: 'n' }));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(results[0]!.headers['ratelimit-limit']).toBe('100');
+    expect(results[0]!.headers['ratelimit-remaining']).toBe('99');
+    expect(results[99]!.headers['ratelimit-remaining']).toBe('0');
+    const over = await invoke(id, { method: 'GET', url: 'n' });
+    expect(over.status).toBe(429);
+    expect(over.json.error.code).toBe('TooManyRequests');
+    const retry = Number(over.headers['retry-after']);
+    expect(retry).toBeGreaterThanOrEqual(1);
+    expect(retry).toBeLessThanOrEqual(8);
+    expect(over.json.error.message).toBe(`Rate limit is exceeded. Try again in ${retry} seconds.`);
+    expect(over.headers['ratelimit-remaining']).toBe('0');
+    expect(over.headers['ratelimit-reset']).toBe(String(retry));
+    // another connection has its own budget
+    expect((await invoke(other, { method: 'GET', url: 'n' })).status).toBe(200);
+    await new Promise((r) => setTimeout(r, retry * 1000 + 200));
+    const again = await invoke(id, { method: 'GET', url: 'n' });
+    expect(again.status).toBe(200);
+    expect(again.headers['ratelimit-remaining']).toBe('99');
+  });
+});

@@ -1,0 +1,171 @@
+// End to end through the real hub and agent processes: methods, binary bodies, header rules, input errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let gatewayId: string;
+let connId: string;
+
+const invoke = (body: unknown, id = connId, t = token) => api(hub.url, t, 'POST', `/v1/connections/${id}/invoke`, body);
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra);
+  token = await entra.token();
+  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+  const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${echo.url}/echo`, gatewayId });
+  expect(c.status).toBe(201);
+  connId = c.json.id;
+});
+
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('invoke through hub and agent', () => {
+  it.each(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])('%s round trip keeps binary bytes intact both ways', async (method) => {
+    const body = patternBytes(300_000 + method.length, method.charCodeAt(0));
+    const r = await invoke({ method, url: 'binary', headers: { 'content-type': 'application/octet-stream' }, body: b64(body) });
+    expect(r.status).toBe(200);
+    expect(r.json.statusCode).toBe(200);
+    expect(r.json.headers['x-echo-method']).toBe(method);
+    const back = Buffer.from(r.json.body, 'base64');
+    expect(back.equals(body)).toBe(true);
+    const seen = echo.received.at(-1)!;
+    expect(seen.method).toBe(method);
+    expect(seen.url).toBe('/echo/binary');
+    expect(seen.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('sends no body when none is given', async () => {
+    const r = await invoke({ method: 'GET', url: '/nobody' });
+    expect(r.status).toBe(200);
+    expect(r.json.body).toBe('');
+    expect(echo.received.at(-1)!.bytes).toBe(0);
+  });
+});
+
+describe('header rules', () => {
+  it('drops Cookie, strips hop-by-hop both ways, adds Via', async () => {
+    const r = await invoke({ method: 'POST', url: 'headers', body: b64('x'), headers: {
+      cookie: 'secret=1', 'x-custom': 'kept', connection: 'x-conn-listed', 'x-conn-listed': 'gone', 'keep-alive': 'timeout=1',
+      te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'Basic Zm9vOmJhcg==', via: '1.0 upstream',
+    } });
+    expect(r.status).toBe(200);
+    const h = echo.received.at(-1)!.headers;
+    expect(h.cookie).toBeUndefined();
+    expect(h['x-custom']).toBe('kept');
+    expect(h['x-conn-listed']).toBeUndefined();
+    expect(h['keep-alive']).toBeUndefined();
+    expect(h.te).toBeUndefined();
+    expect(h.upgrade).toBeUndefined();
+    expect(h['proxy-authorization']).toBeUndefined();
+    expect(h.via).toBe('1.0 upstream, 1.1 gatehouse');
+    expect(h['x-request-id']).toMatch(/.+/);
+    // the service's answer: hop-by-hop (and what its Connection header lists) removed, the rest kept
+    expect(r.json.headers['x-hop']).toBeUndefined();
+    expect(r.json.headers['keep-alive']).toBeUndefined();
+    expect(r.json.headers.connection).toBeUndefined();
+    expect(r.json.headers['set-cookie']).toBe('session=abc; Path=/');
+  });
+
+  it('passes a caller request id through to the service', async () => {
+    await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'rid' }, { 'x-request-id': 'trace-123' });
+    expect(echo.received.at(-1)!.headers['x-request-id']).toBe('trace-123');
+  });
+});
+
+describe('bad input gets a coded 4xx and the hub keeps serving', () => {
+  it.each([
+    ['method outside the five', { method: 'HEAD', url: 'x' }, 400, 'InvalidRequest'],
+    ['method TRACE', { method: 'TRACE', url: 'x' }, 400, 'InvalidRequest'],
+    ['missing url', { method: 'GET' }, 400, 'InvalidRequest'],
+    ['bad base64', { method: 'POST', url: 'x', body: 'not base64!!' }, 400, 'InvalidRequest'],
+    ['headers not strings', { method: 'GET', url: 'x', headers: { a: 1 } }, 400, 'InvalidRequest'],
+    ['header with CRLF', { method: 'GET', url: 'x', headers: { a: 'b\r\nx-injected: 1' } }, 400, 'InvalidRequest'],
+    ['url too long', { method: 'GET', url: `x${'a'.repeat(9000)}` }, 414, 'UriTooLong'],
+  ])('%s', async (_name, body, status, code) => {
+    const r = await invoke(body);
+    expect(r.status).toBe(status);
+    expect(r.json.error.code).toBe(code);
+    expect(r.json.error.requestId).toMatch(/.+/);
+    expect((await invoke({ method: 'GET', url: 'alive' })).status).toBe(200);
+  });
+
+  it('malformed JSON', async () => {
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, '{"method": "GET", ');
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('InvalidRequest');
+    expect((await invoke({ method: 'GET', url: 'alive' })).status).toBe(200);
+  });
+
+  it('unknown route and unknown connection', async () => {
+    expect((await api(hub.url, token, 'GET', '/v1/nothing')).json.error.code).toBe('NotFound');
+    const r = await invoke({ method: 'GET', url: 'x' }, '00000000-0000-4000-8000-000000000000');
+    expect(r.status).toBe(404);
+    expect(r.json.error.code).toBe('NotFound');
+  });
+
+  it('connection create validation', async () => {
+    const bad = [
+      { authType: 'Nope', baseResourceUrl: echo.url, gatewayId },
+      { authType: 'AnonymousGateway', baseResourceUrl: 'ftp://x', gatewayId },
+      { authType: 'AnonymousGateway', baseResourceUrl: 'http://u:p@127.0.0.1/', gatewayId },
+      { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: 'no-such' },
+      { authType: 'BasicGateway', baseResourceUrl: echo.url, gatewayId, username: 'u' },
+    ];
+    for (const b of bad) {
+      const r = await api(hub.url, token, 'POST', '/v1/connections', b);
+      expect(r.status, JSON.stringify(b)).toBe(400);
+      expect(r.json.error.code).toBe('InvalidRequest');
+    }
+  });
+});
+
+describe('URL containment at the hub', () => {
+  const port = () => echo.port;
+  it.each([
+    ['other host', () => `http://localhost:${port()}/echo/x`],
+    ['other port', () => `http://127.0.0.1:${port() + 1}/echo/x`],
+    ['other scheme', () => `https://127.0.0.1:${port()}/echo/x`],
+    ['.. escape', () => '../secret'],
+    ['%2e%2e escape', () => '%2e%2e/secret'],
+    ['absolute .. escape', () => `http://127.0.0.1:${port()}/echo/../secret`],
+    ['userinfo', () => `http://user:pw@127.0.0.1:${port()}/echo/x`],
+    ['host suffix', () => `http://127.0.0.1.evil:${port()}/echo/x`],
+    ['backslash', () => '..\\secret'],
+    ['%5c', () => '..%5csecret'],
+    ['prefix without segment boundary', () => `http://127.0.0.1:${port()}/echox`],
+  ])('%s is refused with UrlNotAllowed', async (_name, url) => {
+    const before = echo.received.length;
+    const r = await invoke({ method: 'GET', url: url() });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('UrlNotAllowed');
+    expect(echo.received.length).toBe(before);
+  });
+
+  it.each([
+    ['relative', 'a/b', '/echo/a/b'],
+    ['relative with leading slash', '/a/b?q=1', '/echo/a/b?q=1'],
+    ['absolute inside', () => `${echo.url}/echo/in`, '/echo/in'],
+    ['the base itself', () => `${echo.url}/echo`, '/echo'],
+    ['dot segments that stay inside', 'a/../b', '/echo/b'],
+  ])('%s is allowed', async (_name, url, path) => {
+    const r = await invoke({ method: 'GET', url: typeof url === 'function' ? url() : url });
+    expect(r.status).toBe(200);
+    expect(echo.received.at(-1)!.url).toBe(path);
+  });
+});
