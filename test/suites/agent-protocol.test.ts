@@ -1,0 +1,164 @@
+// A raw WebSocket client playing a misbehaving agent: every violation closes only its own socket with the
+// documented code, and a real agent on the same hub keeps serving.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WebSocket } from 'ws';
+import { connect as netConnect } from 'node:net';
+import { AGENT_CONNECT_PATH, CloseCode, FrameType, Limits, decodeFrame, encodeFrame, AGENT_RECEIVES } from '@gatehouse/shared';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { AGENT_MAIN, api, gatewayWithAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let goodConn: string;
+let rawCredential: string;
+let rawGateway: string;
+
+async function registerOnly(): Promise<{ credential: string; gatewayId: string }> {
+  const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'raw' });
+  const configPath = join(tempDir(), 'agent.json');
+  const p = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], {});
+  expect(await p.exited).toBe(0);
+  const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { credential: string };
+  return { credential: cfg.credential, gatewayId: gw.json.id };
+}
+
+function connect(credential = rawCredential): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${hub.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, { headers: { authorization: `GatehouseAgent ${credential}` } });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })));
+    ws.once('error', reject);
+  });
+}
+const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
+const hello = (versions = [1]) => encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions, agentVersion: 'raw', hostname: 'raw', capabilities: [] } });
+
+async function handshake(ws: WebSocket): Promise<void> {
+  const welcome = new Promise<Buffer>((r) => ws.once('message', (d) => r(d as Buffer)));
+  ws.send(hello());
+  const f = decodeFrame(await welcome, AGENT_RECEIVES);
+  expect(f.type).toBe(FrameType.Welcome);
+}
+
+async function othersUnaffected(): Promise<void> {
+  const r = await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'still-ok' });
+  expect(r.status).toBe(200);
+}
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra);
+  token = await entra.token();
+  const good = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]);
+  agent = good.agent;
+  goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: good.gatewayId })).json.id;
+  ({ credential: rawCredential, gatewayId: rawGateway } = await registerOnly());
+});
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('agent authentication at the upgrade', () => {
+  it('a bad credential gets 401 before any WebSocket exists', async () => {
+    const [memberId] = rawCredential.split('.');
+    await expect(connect(`${memberId}.wrong-secret`)).rejects.toMatchObject({ status: 401 });
+    await expect(connect('')).rejects.toMatchObject({ status: 401 });
+    await othersUnaffected();
+  });
+  it('the right credential connects', async () => {
+    const ws = await connect();
+    await handshake(ws);
+    ws.close();
+  });
+});
+
+describe('frame violations close with their code', () => {
+  it.each([
+    ['too short to be a frame', () => Buffer.from([1, 0]), CloseCode.MalformedFrame],
+    ['unknown frame type', () => Buffer.from([99, 0, 0, 0, 0]), CloseCode.UnknownFrameType],
+    ['hub-to-agent frame type sent by an agent', () => encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version: 1, memberId: 'x', gatewayId: 'y', heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 2000, streamWindowBytes: 4096, maxDataBytes: 4096 } }), CloseCode.UnexpectedFrame],
+    ['data before HELLO', () => Buffer.concat([Buffer.from([FrameType.Data, 0, 0, 0, 1]), Buffer.from('x')]), CloseCode.UnexpectedFrame],
+    ['HELLO with bad JSON', () => Buffer.concat([Buffer.from([FrameType.Hello, 0, 0, 0, 0]), Buffer.from('{nope')]), CloseCode.MalformedFrame],
+    ['HELLO with no common version', () => hello([99]), CloseCode.UnsupportedVersion],
+  ])('%s', async (_name, frame, code) => {
+    const ws = await connect();
+    const c = closed(ws);
+    ws.send(frame());
+    expect(await c).toBe(code);
+    await othersUnaffected();
+  });
+
+  it('a text message', async () => {
+    const ws = await connect();
+    const c = closed(ws);
+    ws.send('hello');
+    expect(await c).toBe(CloseCode.MalformedFrame);
+  });
+
+  it('an oversized message is refused by maxPayload (1009)', async () => {
+    const ws = await connect();
+    const c = closed(ws);
+    ws.send(Buffer.alloc(Limits.maxFrameBytes + 1));
+    expect(await c).toBe(CloseCode.MessageTooBig);
+    await othersUnaffected();
+  });
+
+  it('out of order after the handshake: second HELLO, response for a stream never opened', async () => {
+    let ws = await connect();
+    await handshake(ws);
+    let c = closed(ws);
+    ws.send(hello());
+    expect(await c).toBe(CloseCode.UnexpectedFrame);
+    ws = await connect();
+    await handshake(ws);
+    c = closed(ws);
+    ws.send(encodeFrame({ type: FrameType.ResponseHead, stream: 41, msg: { status: 200, headers: [] } }));
+    expect(await c).toBe(CloseCode.UnexpectedFrame);
+    await othersUnaffected();
+  });
+
+  it('data beyond the credit window closes with 4003; the stalled caller is cut off', async () => {
+    const ws = await connect();
+    await handshake(ws);
+    const conn = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: rawGateway });
+    const headSeen = new Promise<number>((r) => ws.on('message', (d) => {
+      const f = decodeFrame(d as Buffer, AGENT_RECEIVES);
+      if (f.type === FrameType.RequestHead) r(f.stream);
+    }));
+    // A caller that sends its request and then never reads: the hub stops granting credit once it backs up.
+    const body = JSON.stringify({ method: 'GET', url: 'x' });
+    const caller = netConnect(hub.port, '127.0.0.1');
+    caller.on('error', () => {});
+    caller.write(`POST /v1/connections/${conn.json.id}/invoke HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    caller.pause();
+    const stream = await headSeen;
+    const c = closed(ws);
+    let isClosed = false;
+    void c.then(() => { isClosed = true; });
+    ws.send(encodeFrame({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [] } }));
+    const chunk = Buffer.alloc(Limits.maxDataBytes, 1);
+    // Bounded: the hub must object long before 256 MiB (its window is 256 KiB plus what the caller's socket absorbed).
+    for (let sent = 0; sent < 256 * 1024 * 1024 && !isClosed; sent += chunk.length) {
+      await new Promise<void>((r) => ws.send(encodeFrame({ type: FrameType.Data, stream, data: chunk }), () => r()));
+    }
+    expect(await c).toBe(CloseCode.FlowControlViolation);
+    caller.destroy();
+    await othersUnaffected();
+  });
+
+  it('the gateway shows offline once its only raw session is gone', async () => {
+    await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${rawGateway}`)).json.status).toBe('offline');
+  });
+});

@@ -1,0 +1,116 @@
+// Caller authentication (SPEC section 2) against the fake Entra ID: every bad token is a 401 with
+// WWW-Authenticate, and connections are private to their creator.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT, base64url } from 'jose';
+import { CLIENT_ID, TENANT_A, TENANT_B, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { api, startHub, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let hub: HubProc;
+let restricted: HubProc;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  hub = await startHub(entra);
+  restricted = await startHub(entra, { GATEHOUSE_ALLOWED_TENANTS: TENANT_A });
+});
+afterAll(async () => {
+  await hub?.stop();
+  await restricted?.stop();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+async function expect401(token: string | undefined, h = hub) {
+  const r = await api(h.url, token, 'GET', '/v1/connections');
+  expect(r.status).toBe(401);
+  expect(r.json.error.code).toBe('Unauthorized');
+  expect(String(r.headers['www-authenticate'])).toMatch(/^Bearer/);
+  return r;
+}
+
+describe('caller tokens', () => {
+  it('a valid token is accepted, with either audience form', async () => {
+    expect((await api(hub.url, await entra.token(), 'GET', '/v1/connections')).status).toBe(200);
+    expect((await api(hub.url, await entra.token({ aud: CLIENT_ID }), 'GET', '/v1/connections')).status).toBe(200);
+  });
+
+  it('missing token', async () => {
+    const r = await expect401(undefined);
+    expect(r.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it('expired beyond the 5-minute skew', async () => {
+    const r = await expect401(await entra.token({ iat: Math.floor(Date.now() / 1000) - 7200 }, { expSec: -400 }));
+    expect(r.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+  });
+
+  it('expired within the skew is still accepted', async () => {
+    expect((await api(hub.url, await entra.token({}, { expSec: -60 }), 'GET', '/v1/connections')).status).toBe(200);
+  });
+
+  it('wrong audience', async () => { await expect401(await entra.token({ aud: 'api://someone-else' })); });
+  it('wrong issuer', async () => { await expect401(await entra.token({ iss: 'https://evil.example/x/v2.0' })); });
+  it('issuer of another tenant than tid', async () => { await expect401(await entra.token({ iss: entra.issuer(TENANT_B) })); });
+  it('bad signature', async () => { await expect401(await entra.token({}, { key: 'rogue' })); });
+  it('missing scope', async () => { await expect401(await entra.token({ scp: 'other.scope' })); });
+
+  it('alg none', async () => {
+    const good = await entra.token();
+    const [, payload] = good.split('.');
+    const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }));
+    await expect401(`${header}.${payload}.`);
+  });
+
+  it('HS256 signed with the public modulus is refused (alg allow-list)', async () => {
+    const t = await new SignJWT(JSON.parse(Buffer.from((await entra.token()).split('.')[1]!, 'base64url').toString()))
+      .setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('a-shared-secret-of-enough-length-000'));
+    await expect401(t);
+  });
+
+  it('garbage', async () => { await expect401('not-a-jwt'); });
+
+  it('another tenant when tenants are restricted', async () => {
+    expect((await api(restricted.url, await entra.token(), 'GET', '/v1/connections')).status).toBe(200);
+    await expect401(await entra.token({ tid: TENANT_B }), restricted);
+    // the unrestricted hub takes any tenant
+    expect((await api(hub.url, await entra.token({ tid: TENANT_B }), 'GET', '/v1/connections')).status).toBe(200);
+  });
+
+  it('the reason is logged, not echoed', async () => {
+    const r = await expect401(await entra.token({ aud: 'api://someone-else' }));
+    expect(r.text).not.toMatch(/aud/);
+    await hub.waitForLine((l) => l.includes('caller refused') && l.includes('aud'));
+  });
+});
+
+describe('ownership', () => {
+  it("another user's connection and gateway answer 404", async () => {
+    const owner = await entra.token();
+    const other = await entra.token({ oid: USER_2 });
+    const gw = await api(hub.url, owner, 'POST', '/v1/gateways', { name: 'mine' });
+    const c = await api(hub.url, owner, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: 'http://127.0.0.1:9/', gatewayId: gw.json.id });
+    expect(c.status).toBe(201);
+    for (const [method, path] of [['GET', `/v1/connections/${c.json.id}`], ['DELETE', `/v1/connections/${c.json.id}`], ['GET', `/v1/gateways/${gw.json.id}`]] as const) {
+      const r = await api(hub.url, other, method, path);
+      expect(r.status).toBe(404);
+      expect(r.json.error.code).toBe('NotFound');
+    }
+    const inv = await api(hub.url, other, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'GET', url: 'x' });
+    expect(inv.status).toBe(404);
+    expect((await api(hub.url, other, 'GET', '/v1/connections')).json.value).toEqual([]);
+    // the other user cannot use the gateway either
+    const steal = await api(hub.url, other, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: 'http://127.0.0.1:9/', gatewayId: gw.json.id });
+    expect(steal.status).toBe(400);
+    expect((await api(hub.url, owner, 'GET', `/v1/connections/${c.json.id}`)).status).toBe(200);
+  });
+
+  it('the same object id in another tenant is another user', async () => {
+    const a = await entra.token();
+    const b = await entra.token({ tid: TENANT_B });
+    const gw = await api(hub.url, a, 'POST', '/v1/gateways', { name: 'tenant-a' });
+    expect((await api(hub.url, b, 'GET', `/v1/gateways/${gw.json.id}`)).status).toBe(404);
+    expect(TENANT_A).not.toBe(TENANT_B);
+  });
+});
