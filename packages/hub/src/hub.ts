@@ -84,8 +84,8 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog.warn({ code: err.code, msg: err.message }, 'call failed');
-        // The rest of an unread oversized body is not wanted; close instead of draining it.
-        if (err.code === 'PayloadTooLarge') res.setHeader('connection', 'close');
+        // The rest of an unread request body is not wanted; close instead of draining it.
+        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         sendError(res, err, requestId);
       } else {
         rlog.error({ err }, 'unexpected fault');

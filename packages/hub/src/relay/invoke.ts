@@ -6,17 +6,17 @@ import {
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
-import { invalid, readJson } from '../http/respond.js';
+import { invalid } from '../http/respond.js';
 import { route, type Ctx, type Route } from '../http/router.js';
 import { rateLimitHeaders } from '../throttle/memory-throttle.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
+import { MAX_SKELETON_CHARS, readInvoke } from './invoke-body.js';
 
 const METHODS = new Set(['GET', 'DELETE', 'PATCH', 'POST', 'PUT']);
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-interface InvokeRequest { method: string; url: URL; headers: HeaderList; body: Buffer | null }
+interface InvokeHead { method: string; url: URL; headers: HeaderList }
 
-function parseInvoke(deps: HubDeps, o: Record<string, unknown>, baseResourceUrl: string): InvokeRequest {
+function parseInvokeHead(deps: HubDeps, o: Record<string, unknown>, baseResourceUrl: string): InvokeHead {
   const method = typeof o.method === 'string' ? o.method.toUpperCase() : '';
   if (!METHODS.has(method)) throw invalid('method must be GET, DELETE, PATCH, POST or PUT');
   if (typeof o.url !== 'string' || o.url === '') throw invalid('url is required');
@@ -34,13 +34,19 @@ function parseInvoke(deps: HubDeps, o: Record<string, unknown>, baseResourceUrl:
       headers.push([k, v]);
     }
   }
-  let body: Buffer | null = null;
-  if (o.body !== undefined && o.body !== null) {
-    if (typeof o.body !== 'string' || o.body.length % 4 !== 0 || !BASE64.test(o.body)) throw invalid('body must be a base64 string');
-    body = Buffer.from(o.body, 'base64');
-    if (body.length > deps.config.maxBodyBytes) throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
+  return { method, url: target.url, headers };
+}
+
+/** bodyEncoding "base64": the connector's documented behaviour, the service gets the base64 text. */
+async function* asBase64Text(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let carry = Buffer.alloc(0);
+  for await (const chunk of source) {
+    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const whole = data.length - (data.length % 3);
+    carry = Buffer.from(data.subarray(whole));
+    if (whole) yield Buffer.from(data.subarray(0, whole).toString('base64'));
   }
-  return { method, url: target.url, headers, body };
+  if (carry.length) yield Buffer.from(carry.toString('base64'));
 }
 
 /** A request id given by the caller (if it is a sane token) follows the call to the service. */
@@ -57,10 +63,14 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     if (!decision.allowed) {
       throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
     }
-    // base64 is 4/3 of the bytes; the JSON around it is small.
-    const raw = await readJson(ctx.req, Math.ceil(deps.config.maxBodyBytes / 3) * 4 + 1024 * 1024);
-    const inv = parseInvoke(deps, raw, conn.baseResourceUrl);
-    delete raw.body; // drop the base64 text as soon as it is decoded
+    const declared = Number(ctx.req.headers['content-length'] ?? 0);
+    if (declared > Math.ceil(deps.config.maxBodyBytes / 3) * 4 + MAX_SKELETON_CHARS) {
+      throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
+    }
+    const type = String(ctx.req.headers['content-type'] ?? '');
+    if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw invalid('the body must be application/json');
+    const input = await readInvoke(ctx.req, deps.config.maxBodyBytes);
+    const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const requestId = requestIdFrom(ctx);
 
     const gateway = await deps.store.getGateway(conn.gatewayId!);
@@ -68,21 +78,25 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     if (!session) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
 
     const credentials = conn.sealedCredentials ? { scheme: 'basic' as const, sealed: conn.sealedCredentials } : null;
-    const bodyBytes = inv.body && conn.bodyEncoding === 'base64' ? Buffer.from(inv.body.toString('base64')) : inv.body;
+    const asText = conn.bodyEncoding === 'base64';
+    const body = input.body && asText ? asBase64Text(input.body) : input.body;
+    const bodyLength = input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength;
     const headers = forwardRequestHeaders(inv.headers, { dropCookie: true, drop: credentials ? new Set(['authorization']) : undefined });
     headers.push(['x-request-id', requestId]);
-    const head: RequestHeadMessage = {
-      requestId, method: inv.method, url: inv.url.href, headers,
-      bodyLength: bodyBytes ? bodyBytes.length : 0, timeoutMs: conn.timeoutMs, credentials,
-    };
+    const head: RequestHeadMessage = { requestId, method: inv.method, url: inv.url.href, headers, bodyLength, timeoutMs: conn.timeoutMs, credentials };
     const log = ctx.log.child({ connection: conn.id, member: session.member.memberId });
     log.info({ method: inv.method, host: inv.url.host }, 'invoke relayed');
     const call = session.open(head);
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no complete answer within ${conn.timeoutMs / 1000} s`)), conn.timeoutMs);
     ctx.res.on('close', () => { clearTimeout(deadline); if (!ctx.res.writableFinished) call.cancel('caller disconnected'); });
-    void call.sendBody(bodyBytes && bodyBytes.length ? (async function* () { yield bodyBytes; })() : null);
-
-    const rh = await call.response;
+    // A body that turns out bad while streaming (bad base64, over the limit) cancels the call.
+    const bodyFailed = call.sendBody(body).then(() => new Promise<never>(() => {}), (err: unknown) => {
+      const e = err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
+      call.cancel('request body failed', e);
+      throw e;
+    });
+    bodyFailed.catch(() => {});
+    const rh = await Promise.race([call.response, bodyFailed]);
     const out = new Base64Envelope(envelopePrefix(rh.status, headersToObject(forwardResponseHeaders(rh.headers))), deps.config.maxBodyBytes);
     ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
     pipeline(out, ctx.res, (err) => {

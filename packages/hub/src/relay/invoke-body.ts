@@ -1,0 +1,104 @@
+// Turns an invoke request into its fields and a body source, streaming the body when the object is in the
+// usual order (method, url, headers before body) and buffering it (bounded) otherwise.
+import type { IncomingMessage } from 'node:http';
+import { Buffer } from 'node:buffer';
+import { GatehouseError } from '@gatehouse/shared';
+import { InvokeParseError, InvokeParser, type ParseEvent } from './invoke-parser.js';
+
+/** Bodies up to this size are read whole so the service gets an exact Content-Length. */
+export const SMALL_BODY_BYTES = 1024 * 1024;
+/** The invoke object without its body (method, url, headers) may hold at most this many characters. */
+export const MAX_SKELETON_CHARS = 1024 * 1024;
+
+export function toGatehouseError(err: unknown): unknown {
+  if (err instanceof InvokeParseError) {
+    return err.kind === 'too-large'
+      ? new GatehouseError('PayloadTooLarge', `caller -> hub: ${err.message}`)
+      : new GatehouseError('InvalidRequest', `caller -> hub: ${err.message}`);
+  }
+  return err;
+}
+
+class EventReader {
+  private queue: ParseEvent[] = [];
+  private readonly it: AsyncIterator<Buffer>;
+  private ended = false;
+  constructor(req: IncomingMessage, private readonly parser: InvokeParser) {
+    this.it = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+  async next(): Promise<ParseEvent | undefined> {
+    while (this.queue.length === 0) {
+      if (this.ended) return undefined;
+      const r = await this.it.next();
+      if (r.done) { this.ended = true; this.queue.push(...this.parser.end()); } else this.queue.push(...this.parser.feed(r.value));
+    }
+    return this.queue.shift();
+  }
+}
+
+export interface InvokeInput {
+  fields: Record<string, unknown>;
+  /** Exact decoded length when known (the body was read whole), null while it streams. */
+  bodyLength: number | null;
+  body: AsyncIterable<Buffer> | null;
+}
+
+const HEAD_KEYS = ['method', 'url', 'headers'] as const;
+const sameHead = (a: Record<string, unknown>, b: Record<string, unknown>) => HEAD_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+
+export async function readInvoke(req: IncomingMessage, maxBody: number): Promise<InvokeInput> {
+  const parser = new InvokeParser(MAX_SKELETON_CHARS, maxBody);
+  const reader = new EventReader(req, parser);
+  const pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let partial: Record<string, unknown> | undefined;
+  let streaming = false;
+  try {
+    for (;;) {
+      const ev = await reader.next();
+      if (!ev) throw new InvokeParseError('invalid', 'the body is not valid JSON');
+      if (ev.kind === 'body-start') {
+        partial = ev.partial;
+        streaming = HEAD_KEYS.every((k) => k in ev.partial);
+      } else if (ev.kind === 'body-data') {
+        pending.push(ev.data);
+        pendingBytes += ev.data.length;
+        if (streaming && pendingBytes > SMALL_BODY_BYTES) break;
+      } else {
+        return finishWhole(ev.skeleton, pending, pendingBytes, partial);
+      }
+    }
+  } catch (err) { throw toGatehouseError(err); }
+
+  // Large body in the usual order: hand back what was read, then the rest as it arrives.
+  const head = partial!;
+  async function* rest(): AsyncGenerator<Buffer> {
+    try {
+      yield* pending.splice(0);
+      for (;;) {
+        const ev = await reader.next();
+        if (!ev) return;
+        if (ev.kind === 'body-data') yield ev.data;
+        else if (ev.kind === 'done' && !sameHead(head, ev.skeleton)) {
+          throw new InvokeParseError('invalid', 'method, url and headers must not appear again after body');
+        }
+      }
+    } catch (err) { throw toGatehouseError(err); }
+  }
+  return { fields: head, bodyLength: null, body: rest() };
+}
+
+function finishWhole(skeleton: Record<string, unknown>, pending: Buffer[], bytes: number, partial: Record<string, unknown> | undefined): InvokeInput {
+  const fields = skeleton;
+  if (partial === undefined && typeof fields.body === 'string') {
+    // `body` spelled with escapes in its name reaches the skeleton as text: decode it the same strict way.
+    const p = new InvokeParser(MAX_SKELETON_CHARS, Number.MAX_SAFE_INTEGER);
+    const evs = [...p.feed(Buffer.from(JSON.stringify({ body: fields.body }))), ...p.end()];
+    for (const e of evs) if (e.kind === 'body-data') { pending.push(e.data); bytes += e.data.length; }
+  } else if (fields.body !== undefined && fields.body !== null && partial === undefined) {
+    throw new GatehouseError('InvalidRequest', 'caller -> hub: body must be a base64 string');
+  }
+  if (partial === undefined && fields.body === undefined) return { fields, bodyLength: 0, body: null };
+  const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes);
+  return { fields, bodyLength: data.length, body: data.length ? (async function* () { yield data; })() : null };
+}

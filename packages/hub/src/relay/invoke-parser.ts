@@ -1,0 +1,187 @@
+// Incremental reader for the invoke object {"method","url","headers","body"}. The `body` member (base64, the
+// bulk of the bytes) is decoded as it arrives and never held as text; every other member is kept in a small
+// "skeleton" with `"body": null` in its place and parsed with JSON.parse. So a 100 MiB body streams through
+// the hub with memory bounded by the relay window.
+import { Buffer } from 'node:buffer';
+import { StringDecoder } from 'node:string_decoder';
+
+export class InvokeParseError extends Error {
+  constructor(readonly kind: 'invalid' | 'too-large', message: string) { super(message); }
+}
+
+export type ParseEvent =
+  | { kind: 'body-start'; partial: Record<string, unknown> }
+  | { kind: 'body-data'; data: Buffer }
+  | { kind: 'done'; skeleton: Record<string, unknown> };
+
+const B64_RUN = /^[A-Za-z0-9+/]*$/;
+
+export class InvokeParser {
+  private readonly text = new StringDecoder('utf8');
+  private skeleton = '';
+  private depth = 0;
+  private inStr = false;
+  private esc = false;
+  private expectKey = false;
+  private afterColon = false;
+  private capturingKey = false;
+  private key = '';
+  private lastKey = '';
+  private inBody = false;
+  private bodyEsc = false;
+  private b64carry = '';
+  private pads = 0;
+  private b64chars = 0;
+  private decoded = 0;
+  private finished = false;
+
+  constructor(private readonly maxSkeleton: number, private readonly maxBody: number) {}
+
+  get decodedBytes(): number { return this.decoded; }
+
+  feed(chunk: Buffer): ParseEvent[] {
+    return this.scan(this.text.write(chunk));
+  }
+
+  end(): ParseEvent[] {
+    const events = this.scan(this.text.end());
+    if (!this.finished) throw new InvokeParseError('invalid', 'the body is not valid JSON');
+    return events;
+  }
+
+  private scan(s: string): ParseEvent[] {
+    const events: ParseEvent[] = [];
+    let i = 0;
+    let copyFrom = 0;
+    const flush = (to: number) => {
+      if (to > copyFrom) {
+        this.skeleton += s.slice(copyFrom, to);
+        if (this.skeleton.length > this.maxSkeleton) throw new InvokeParseError('too-large', `the invoke object without its body is over ${this.maxSkeleton} characters`);
+      }
+    };
+    while (i < s.length) {
+      if (this.inBody) {
+        if (this.bodyEsc) {
+          // the only escape base64 text can carry is \/ (some serializers escape the slash)
+          if (s[i] !== '/') throw new InvokeParseError('invalid', 'body must be a base64 string');
+          this.bodyEsc = false;
+          this.b64(events, '/');
+          i += 1;
+          continue;
+        }
+        // Fast path: find the closing quote (or an escape) with native search, decode the run in between.
+        const q = s.indexOf('"', i);
+        const bs = s.indexOf('\\', i);
+        const stop = q === -1 ? (bs === -1 ? s.length : bs) : (bs !== -1 && bs < q ? bs : q);
+        if (stop > i) this.b64(events, s.slice(i, stop));
+        i = stop;
+        if (i >= s.length) break;
+        if (s[i] === '\\') { this.bodyEsc = true; i += 1; continue; }
+        // closing quote: the body value ends; the skeleton continues after it
+        this.b64end(events);
+        this.inBody = false;
+        i += 1;
+        copyFrom = i;
+        continue;
+      }
+      const c = s[i]!;
+      if (this.finished) {
+        if (!/\s/.test(c)) throw new InvokeParseError('invalid', 'the body is not valid JSON');
+        i += 1;
+        continue;
+      }
+      if (this.inStr) {
+        if (this.esc) this.esc = false;
+        else if (c === '\\') this.esc = true;
+        else if (c === '"') {
+          this.inStr = false;
+          if (this.capturingKey) { this.capturingKey = false; this.lastKey = this.key; this.expectKey = false; }
+        }
+        if (this.capturingKey && this.inStr) { this.key += c; if (this.key.length > 256) throw new InvokeParseError('invalid', 'member name too long'); }
+        i += 1;
+        continue;
+      }
+      switch (c) {
+        case '"':
+          if (this.depth === 1 && this.expectKey) { this.capturingKey = true; this.key = ''; }
+          else if (this.depth === 1 && this.afterColon && this.lastKey === 'body') {
+            // the body value starts: keep `null` in the skeleton instead
+            flush(i);
+            this.skeleton += 'null';
+            this.afterColon = false;
+            this.inBody = true;
+            let partial: Record<string, unknown>;
+            try { partial = JSON.parse(`${this.skeleton}}`) as Record<string, unknown>; } catch {
+              throw new InvokeParseError('invalid', 'the body is not valid JSON');
+            }
+            events.push({ kind: 'body-start', partial });
+            i += 1;
+            copyFrom = i;
+            continue;
+          }
+          this.afterColon = false;
+          this.inStr = true;
+          break;
+        case '{': case '[':
+          if (this.depth === 0) { if (c !== '{') throw new InvokeParseError('invalid', 'the body must be a JSON object'); this.expectKey = true; }
+          this.depth += 1;
+          this.afterColon = false;
+          break;
+        case '}': case ']':
+          this.depth -= 1;
+          if (this.depth < 0) throw new InvokeParseError('invalid', 'the body is not valid JSON');
+          if (this.depth === 0) { this.finished = true; flush(i + 1); copyFrom = i + 1; this.done(events); }
+          break;
+        case ':':
+          if (this.depth === 1) this.afterColon = true;
+          break;
+        case ',':
+          if (this.depth === 1) { this.expectKey = true; this.afterColon = false; }
+          break;
+        default:
+          if (!/\s/.test(c)) this.afterColon = false;
+      }
+      i += 1;
+    }
+    if (!this.inBody && !this.finished) flush(s.length);
+    return events;
+  }
+
+  private done(events: ParseEvent[]): void {
+    let skeleton: unknown;
+    try { skeleton = JSON.parse(this.skeleton); } catch { throw new InvokeParseError('invalid', 'the body is not valid JSON'); }
+    if (typeof skeleton !== 'object' || skeleton === null || Array.isArray(skeleton)) throw new InvokeParseError('invalid', 'the body must be a JSON object');
+    events.push({ kind: 'done', skeleton: skeleton as Record<string, unknown> });
+  }
+
+  private b64(events: ParseEvent[], run: string): void {
+    // '=' is allowed only as the final one or two characters of the whole value
+    if (this.pads > 0) {
+      if (!/^=*$/.test(run)) throw new InvokeParseError('invalid', 'body must be a base64 string');
+      this.pads += run.length;
+    } else if (!B64_RUN.test(run)) {
+      const m = /^[A-Za-z0-9+/]*(=*)$/.exec(run);
+      if (!m) throw new InvokeParseError('invalid', 'body must be a base64 string');
+      this.pads = m[1]!.length;
+    }
+    if (this.pads > 2) throw new InvokeParseError('invalid', 'body must be a base64 string');
+    this.b64chars += run.length;
+    const all = this.b64carry + run;
+    const whole = all.length - (all.length % 4);
+    this.b64carry = all.slice(whole);
+    if (whole > 0) this.emit(events, Buffer.from(all.slice(0, whole), 'base64'));
+  }
+
+  private b64end(events: ParseEvent[]): void {
+    if (this.b64chars % 4 !== 0) throw new InvokeParseError('invalid', 'body must be a base64 string');
+    if (this.b64carry) this.emit(events, Buffer.from(this.b64carry, 'base64'));
+    this.b64carry = '';
+  }
+
+  private emit(events: ParseEvent[], data: Buffer): void {
+    if (data.length === 0) return;
+    this.decoded += data.length;
+    if (this.decoded > this.maxBody) throw new InvokeParseError('too-large', `the body is over the ${this.maxBody}-byte limit`);
+    events.push({ kind: 'body-data', data });
+  }
+}
