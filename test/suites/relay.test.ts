@@ -169,3 +169,47 @@ describe('URL containment at the hub', () => {
     expect(echo.received.at(-1)!.url).toBe(path);
   });
 });
+
+describe('the invoke object is read as a stream', () => {
+  it('body before method and url still works (buffered)', async () => {
+    const body = patternBytes(50_000, 5);
+    const raw = `{"body":"${b64(body)}","url":"first","method":"POST"}`;
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, raw);
+    expect(r.status).toBe(200);
+    expect(echo.received.at(-1)!.url).toBe('/echo/first');
+    expect(echo.received.at(-1)!.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+  });
+
+  it('a slash escaped as \\/ in the base64 text is decoded', async () => {
+    const body = Buffer.from([0xff, 0xff, 0xff, 0xfb, 0xef, 0xbe]); // base64 "////++++"
+    const raw = `{"method":"POST","url":"esc","headers":{},"body":"${b64(body).replace(/\//g, '\\/')}"}`;
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, raw);
+    expect(r.status).toBe(200);
+    expect(Buffer.from(r.json.body, 'base64').equals(body)).toBe(true);
+  });
+
+  it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {
+    const good = b64(patternBytes(3 * 1024 * 1024, 9));
+    const raw = `{"method":"POST","url":"slow?ms=10","headers":{},"body":"${good.slice(0, -8)}!!!!${good.slice(-4)}"}`;
+    const before = echo.received.length;
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, raw);
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('InvalidRequest');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(echo.received.length).toBe(before);
+    expect((await invoke({ method: 'GET', url: 'alive' })).status).toBe(200);
+  });
+
+  it('padding in the middle is refused', async () => {
+    const r = await invoke({ method: 'POST', url: 'x', headers: {}, body: 'QQ==QUFB' });
+    expect(r.status).toBe(400);
+  });
+
+  it('bodyEncoding base64 sends the base64 text, as the connector documents', async () => {
+    const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${echo.url}/echo`, gatewayId, bodyEncoding: 'base64' });
+    const body = patternBytes(2 * 1024 * 1024 + 1, 2);
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'POST', url: 'text', headers: {}, body: b64(body) });
+    expect(r.status).toBe(200);
+    expect(Buffer.from(r.json.body, 'base64').toString()).toBe(b64(body));
+  });
+});

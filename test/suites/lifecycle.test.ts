@@ -1,0 +1,110 @@
+// Registration, status, reconnect after a hub restart, and a graceful SIGTERM that lets calls finish.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { AGENT_MAIN, api, gatewayWithAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let token: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra);
+  token = await entra.token();
+});
+afterAll(async () => {
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('registration', () => {
+  it('writes an owner-only config, and the registration key works once', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'once' });
+    expect(gw.status).toBe(201);
+    expect(gw.json.registrationKey).toMatch(/^ghr_/);
+    const configPath = join(tempDir(), 'agent.json');
+    const reg = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], {});
+    expect(await reg.exited).toBe(0);
+    expect(reg.lines.join('\n')).toMatch(/recovery key \(shown once/);
+    expect(statSync(configPath).mode & 0o777).toBe(0o600);
+    const again = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', join(tempDir(), 'b.json')], {});
+    expect(await again.exited).not.toBe(0);
+    expect(again.lines.join('\n')).toMatch(/refused the registration/);
+  });
+
+  it('a wrong key is refused with a one-line reason', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'wrong' });
+    const p = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', 'ghr_wrong', '--allow', `${echo.url}/`, '--config', join(tempDir(), 'c.json')], {});
+    expect(await p.exited).toBe(2);
+    expect(p.lines).toHaveLength(1);
+    expect(p.lines[0]).toMatch(/^gatehouse-agent: the hub refused the registration \(401\)/);
+  });
+
+  it('bad command lines exit non-zero with one line', async () => {
+    for (const args of [['register'], ['run', '--config', '/nonexistent/agent.json'], ['frobnicate'], ['register', '--hub']]) {
+      const p = startProc([AGENT_MAIN, ...args], {});
+      expect(await p.exited, args.join(' ')).toBe(2);
+      expect(p.lines.length).toBe(1);
+    }
+    const help = startProc([AGENT_MAIN, '--help'], {});
+    expect(await help.exited).toBe(0);
+    expect(help.lines.join('\n')).toMatch(/gatehouse-agent register --hub URL/);
+  });
+});
+
+describe('running agent', () => {
+  it('gateway status shows the member; `status` reports it; hub restart → the agent reconnects and serves', async () => {
+    const { gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]);
+    try {
+      const g = await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`);
+      expect(g.json.status).toBe('online');
+      expect(g.json.members).toHaveLength(1);
+      expect(g.json.members[0]).toMatchObject({ id: agent.memberId, status: 'online', version: '0.1.0' });
+      expect(g.json.members[0].connectedAt).toMatch(/^\d{4}-/);
+      const st = startProc([AGENT_MAIN, 'status', '--config', agent.configPath], {});
+      expect(await st.exited).toBe(0);
+      expect(st.lines.join('\n')).toMatch(/connected/);
+
+      const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+      expect((await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'before' })).status).toBe(200);
+
+      // restart the hub on the same port and database
+      const { port, dbDir } = hub;
+      await hub.stop();
+      await agent.waitForLine((l) => l.includes('disconnected from hub'));
+      const st2 = startProc([AGENT_MAIN, 'status', '--config', agent.configPath], {});
+      expect(await st2.exited).toBe(1);
+      hub = await startHub(entra, {}, { port, dbDir });
+      await agent.waitForLine(() => agent.lines.filter((l) => l.includes('"connected to hub"')).length >= 2, 30_000);
+      await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.status, { timeout: 30_000 }).toBe('online');
+      const r = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'after' });
+      expect(r.status).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe('/after');
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('SIGTERM lets an in-flight call finish, then the agent exits 0 and the gateway goes offline', async () => {
+    const { gatewayId, agent }: { gatewayId: string; agent: AgentProc } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]);
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+    const inFlight = api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'slow?ms=1500' });
+    await expect.poll(() => echo.received.some((r) => r.url === '/slow?ms=1500')).toBe(true);
+    agent.child.kill('SIGTERM');
+    const r = await inFlight;
+    expect(r.status).toBe(200);
+    expect(Buffer.from(r.json.body, 'base64').toString()).toBe('slow done');
+    expect(await agent.exited).toBe(0);
+    await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.status).toBe('offline');
+    const after = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'x' });
+    expect(after.json.error.code).toBe('GatewayOffline');
+  });
+});
