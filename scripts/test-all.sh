@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command, and what CI runs: installs what the tests need (the Debian packages of the real
+# test servers where missing, then the npm packages) and runs typecheck, lint and the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/sbin/apache2 ] || missing+=(apache2)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test-all: installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+node -e 'const [maj] = process.versions.node.split(".").map(Number); if (maj < 20) { console.error("Node.js 20+ is required, found " + process.version); process.exit(1); }'
+npm ci --no-audit --no-fund
+npm run typecheck
+npm run lint
+npm test

@@ -1,0 +1,82 @@
+// Pins the wire numbers and error codes: docs/protocol.md and docs/errors.md must list exactly what the code
+// uses, and nobody renumbers a frame type or a close code by accident.
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  CloseCode, ErrorCodes, FrameType, Limits, ProtocolError, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
+} from '@gatehouse/shared';
+
+const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
+const tableRows = (md: string, firstCell: RegExp) => md.split('\n').filter((l) => firstCell.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+
+describe('frame types', () => {
+  it('keep their ids forever', () => {
+    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12 });
+  });
+  it('docs/protocol.md lists each with its id', () => {
+    const rows = tableRows(doc('protocol.md'), /^\| +\d+ \| [A-Z_]+ \|/);
+    const documented = Object.fromEntries(rows.map((r) => [r[2]!.replace(/_/g, '').toLowerCase(), Number(r[1])]));
+    const actual = Object.fromEntries(Object.entries(FrameType).map(([k, v]) => [k.toLowerCase(), v]));
+    expect(documented).toEqual(actual);
+  });
+});
+
+describe('close codes', () => {
+  it('keep their numbers', () => {
+    expect(CloseCode).toEqual({ Normal: 1000, GoingAway: 1001, MessageTooBig: 1009, MalformedFrame: 4000, UnknownFrameType: 4001, UnexpectedFrame: 4002, FlowControlViolation: 4003, UnsupportedVersion: 4004, HandshakeTimeout: 4005, HeartbeatTimeout: 4006, Replaced: 4007, CredentialRevoked: 4008, HubShuttingDown: 4009 });
+  });
+  it('docs/protocol.md lists each with its number', () => {
+    const rows = tableRows(doc('protocol.md'), /^\| +\d{4} \| [A-Za-z]+ \|/);
+    expect(Object.fromEntries(rows.map((r) => [r[2], Number(r[1])]))).toEqual(CloseCode);
+  });
+  it('the documented limits are the code limits', () => {
+    const md = doc('protocol.md');
+    expect(md).toContain(`${(Limits.maxFrameBytes).toLocaleString('en-US').replace(/,/g, ' ')} bytes`);
+    expect(md).toContain(`(${Limits.streamWindowBytes / 1024} KiB)`);
+    expect(Limits.maxDataBytes).toBe(65536);
+  });
+});
+
+describe('error codes', () => {
+  it('docs/errors.md lists every code with its status and retryability, and nothing else', () => {
+    const rows = tableRows(doc('errors.md'), /^\| `[A-Za-z]+` \|/);
+    const documented = Object.fromEntries(rows.map((r) => [r[1]!.replace(/`/g, ''), { status: Number(r[2]), retryable: r[3] === 'yes', meaning: r[4] }]));
+    expect(documented).toEqual(ErrorCodes);
+  });
+  it('every SPEC section 8 code is present with its status', () => {
+    const spec: Record<string, number> = { InvalidRequest: 400, UrlNotAllowed: 400, Unauthorized: 401, Forbidden: 403, ConsentRequired: 403, NotFound: 404, PayloadTooLarge: 413, UriTooLong: 414, TooManyRequests: 429, GatewayOffline: 502, BackendUnreachable: 502, BadGateway: 502, GatewayTimeout: 504 };
+    for (const [code, status] of Object.entries(spec)) expect(ErrorCodes[code as keyof typeof ErrorCodes].status).toBe(status);
+  });
+});
+
+describe('codec', () => {
+  it('round-trips every frame kind', () => {
+    const frames = [
+      { type: FrameType.RequestHead, stream: 3, msg: { requestId: 'r', method: 'GET', url: 'http://x/', headers: [['a', 'b']], bodyLength: null, timeoutMs: 1000, credentials: null } },
+      { type: FrameType.Data, stream: 3, data: Buffer.from([0, 255, 1]) },
+      { type: FrameType.End, stream: 3 },
+      { type: FrameType.Credit, stream: 3, bytes: 65536 },
+      { type: FrameType.Cancel, stream: 3, msg: { reason: 'x' } },
+      { type: FrameType.Ping, stream: 0, data: Buffer.alloc(8, 7) },
+    ] as const;
+    for (const f of frames) {
+      const back = decodeFrame(encodeFrame(f as never), f.type === FrameType.RequestHead ? AGENT_RECEIVES : new Set([...HUB_RECEIVES, ...AGENT_RECEIVES]));
+      expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(f)));
+    }
+  });
+  it.each([
+    ['connection frame on a stream', Buffer.from([FrameType.Ping, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]), CloseCode.MalformedFrame],
+    ['stream frame on stream 0', Buffer.from([FrameType.End, 0, 0, 0, 0]), CloseCode.MalformedFrame],
+    ['credit of 0', Buffer.from([FrameType.Credit, 0, 0, 0, 1, 0, 0, 0, 0]), CloseCode.MalformedFrame],
+    ['empty data', Buffer.from([FrameType.Data, 0, 0, 0, 1]), CloseCode.MalformedFrame],
+    ['unknown failure code', Buffer.concat([Buffer.from([FrameType.Failure, 0, 0, 0, 1]), Buffer.from('{"code":"Nope","message":"x"}')]), CloseCode.MalformedFrame],
+    ['status out of range', Buffer.concat([Buffer.from([FrameType.ResponseHead, 0, 0, 0, 1]), Buffer.from('{"status":700,"headers":[]}')]), CloseCode.MalformedFrame],
+    ['headers not pairs', Buffer.concat([Buffer.from([FrameType.ResponseHead, 0, 0, 0, 1]), Buffer.from('{"status":200,"headers":[["a"]]}')]), CloseCode.MalformedFrame],
+  ])('%s is refused with its close code', (_n, raw, code) => {
+    try { decodeFrame(raw, HUB_RECEIVES); expect.unreachable(); } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).closeCode).toBe(code);
+    }
+  });
+});
