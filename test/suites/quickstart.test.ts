@@ -1,0 +1,59 @@
+// The README's first command: `gatehouse-hub dev` starts everything and prints a command that works.
+// Also: the development identity exists only in `dev`; `serve` refuses its tokens.
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { HUB_MAIN, api, startHub, startProc, type Proc } from '../helpers/stack.js';
+import { freePort } from '../helpers/apache.js';
+import { startFakeEntra } from '../helpers/fake-entra.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+let dev: Proc | undefined;
+afterAll(async () => {
+  await dev?.stop('SIGINT');
+  cleanupTempDirs();
+});
+
+describe('gatehouse-hub dev', () => {
+  it('prints a ready-to-paste command that invokes the sample service through the gateway', async () => {
+    const dir = join(tempDir(), 'dev');
+    const port = await freePort();
+    dev = startProc([HUB_MAIN, 'dev', '--listen', `127.0.0.1:${port}`, '--dir', dir], {});
+    await dev.waitForLine((l) => l.includes('Stop with Ctrl+C'), 60_000);
+    const out = dev.lines.join('\n');
+    const start = out.indexOf('  curl ');
+    const command = out.slice(start, out.indexOf('\n\n', start)).replace(/\\\n/g, ' ');
+    expect(command).toContain(`http://127.0.0.1:${port}/v1/connections/`);
+    const answer = JSON.parse(execFileSync('bash', ['-c', command], { encoding: 'utf8' })) as { statusCode: number; body: string };
+    expect(answer.statusCode).toBe(200);
+    const body = JSON.parse(Buffer.from(answer.body, 'base64').toString()) as { message: string; path: string; via: string };
+    expect(body.message).toMatch(/Hello from the intranet/);
+    expect(body.path).toBe('/hello');
+    expect(body.via).toBe('1.1 gatehouse');
+
+    // `token` mints for the dev identity; a token of the dev identity means nothing to `serve`.
+    const token = execFileSync(process.execPath, [HUB_MAIN, 'token', '--dir', dir], { encoding: 'utf8' }).trim();
+    expect((await api(`http://127.0.0.1:${port}`, token, 'GET', '/v1/connections')).status).toBe(200);
+    const entra = await startFakeEntra();
+    const serve = await startHub(entra);
+    try {
+      expect((await api(serve.url, token, 'GET', '/v1/connections')).status).toBe(401);
+    } finally {
+      await serve.stop();
+      await entra.close();
+    }
+  });
+
+  it('dev refuses a non-loopback address; serve without a client id exits 2 with one line', async () => {
+    const p = startProc([HUB_MAIN, 'dev', '--listen', '0.0.0.0:8089', '--dir', tempDir()], {});
+    expect(await p.exited).toBe(2);
+    expect(p.lines[0]).toMatch(/loopback only/);
+    const s = startProc([HUB_MAIN, 'serve'], {});
+    expect(await s.exited).toBe(2);
+    expect(s.lines).toHaveLength(1);
+    expect(s.lines[0]).toMatch(/GATEHOUSE_CLIENT_ID is required/);
+    const h = startProc([HUB_MAIN, '--help'], {});
+    expect(await h.exited).toBe(0);
+    expect(h.lines.join('\n')).toMatch(/GATEHOUSE_THROTTLE/);
+  });
+});
