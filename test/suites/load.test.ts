@@ -22,7 +22,7 @@ beforeAll(async () => {
   const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]);
   agent = g.agent;
   connId = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
-  slowConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId, timeoutSeconds: 20 })).json.id;
+  slowConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId, timeoutSeconds: 5 })).json.id;
 });
 afterAll(async () => {
   await agent?.stop();
