@@ -3,6 +3,8 @@
 //   /stall     never answers; records when the agent abandons it
 //   /slow?ms=N answers after N ms
 //   /big?bytes=N  streams N deterministic bytes
+//   /status?code=N answers status N
+//   /headstall answers a head and 7 bytes, then goes quiet
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 
@@ -35,6 +37,20 @@ export async function startEchoServer(): Promise<EchoServer> {
       state.stalled++;
       res.on('close', () => { if (!res.writableFinished) state.abandoned++; });
       req.resume();
+      return;
+    }
+    if (url.pathname.includes('/status')) {
+      req.resume();
+      req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), { 'x-status-test': 'yes', 'content-type': 'text/plain' }).end('status body'); });
+      return;
+    }
+    if (url.pathname.includes('/headstall')) {
+      // answers the head and a few bytes, then goes quiet
+      state.stalled++;
+      res.on('close', () => { if (!res.writableFinished) state.abandoned++; });
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('partial');
       return;
     }
     if (url.pathname.includes('/slow')) {

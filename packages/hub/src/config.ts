@@ -25,8 +25,14 @@ export interface HubConfig {
   throttle: { limit: number; periodMs: number };
   /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
   maxBodyBytes: number;
-  /** Longest request URL and invoke target URL. Default 8192 characters. */
+  /** Largest body on the raw proxy route, each way (streamed). Default 1 GiB. */
+  maxRawBodyBytes: number;
+  /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
   maxUrlLength: number;
+  /** Largest request head (request line and headers). Default 32 KiB; over it Node answers 431. */
+  maxHeaderBytes: number;
+  /** Raw route: a call with no body bytes moving either way for this long is cancelled. Default 60 s. */
+  idleTimeoutMs: number;
   /** Largest per-connection timeout a caller may set. Default 600 s. */
   maxTimeoutMs: number;
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
@@ -48,7 +54,10 @@ export const SETTINGS = [
   ['GATEHOUSE_ALLOWED_TENANTS', '--allowed-tenants', 'common', 'common, or tenant ids separated by commas'],
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
-  ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '8192', 'longest request URL and invoke target URL, in characters'],
+  ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
+  ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
+  ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
+  ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long'],
   ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout (default per connection: 120s)'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],
 ] as const;
@@ -121,7 +130,13 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
 
   const maxBodyBytes = parseSize(get('GATEHOUSE_MAX_BODY') ?? '100MiB');
   if (!maxBodyBytes) problems.push('GATEHOUSE_MAX_BODY must be a size like 100MiB');
-  const maxUrlLength = Number(get('GATEHOUSE_MAX_URL_LENGTH') ?? '8192');
+  const maxRawBodyBytes = parseSize(get('GATEHOUSE_MAX_RAW_BODY') ?? '1GiB');
+  if (!maxRawBodyBytes) problems.push('GATEHOUSE_MAX_RAW_BODY must be a size like 1GiB');
+  const maxHeaderBytes = parseSize(get('GATEHOUSE_MAX_HEADER_BYTES') ?? '32KiB');
+  if (!maxHeaderBytes || maxHeaderBytes < 4096) problems.push('GATEHOUSE_MAX_HEADER_BYTES must be a size of at least 4KiB');
+  const idleTimeoutMs = parseDuration(get('GATEHOUSE_IDLE_TIMEOUT') ?? '60s');
+  if (!idleTimeoutMs) problems.push('GATEHOUSE_IDLE_TIMEOUT must be a duration like 60s');
+  const maxUrlLength = Number(get('GATEHOUSE_MAX_URL_LENGTH') ?? '2048');
   if (!Number.isInteger(maxUrlLength) || maxUrlLength < 256) problems.push('GATEHOUSE_MAX_URL_LENGTH must be an integer >= 256');
   const maxTimeoutMs = parseDuration(get('GATEHOUSE_MAX_TIMEOUT') ?? '600s');
   if (!maxTimeoutMs) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration like 600s');
@@ -140,7 +155,10 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     allowedTenants,
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,
+    maxRawBodyBytes: maxRawBodyBytes!,
     maxUrlLength,
+    maxHeaderBytes: maxHeaderBytes!,
+    idleTimeoutMs: idleTimeoutMs!,
     maxTimeoutMs: maxTimeoutMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs!),
     logLevel: get('GATEHOUSE_LOG_LEVEL') ?? 'info',

@@ -18,6 +18,7 @@ import { sendError, sendJson } from './http/respond.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
+import { proxyRoutes } from './relay/proxy.js';
 
 export interface HubOptions {
   log?: Logger;
@@ -61,9 +62,9 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
   };
 
   let stopping = false;
-  const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps)];
+  const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps)];
 
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: 32 * 1024 }, (req, res) => {
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
     const requestId = randomUUID();
     const rlog = log.child({ requestId });
     res.setHeader('x-request-id', requestId);

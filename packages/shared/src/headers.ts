@@ -45,12 +45,15 @@ export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptio
   return out;
 }
 
-/** Headers of the service's answer passed back to the caller: hop-by-hop and framing removed. */
-export function forwardResponseHeaders(headers: HeaderList): HeaderList {
+/**
+ * Headers of the service's answer passed back to the caller: hop-by-hop (and what Connection lists) removed.
+ * Content-Length is kept only where the bytes are relayed exactly (the raw route), not for the invoke envelope.
+ */
+export function forwardResponseHeaders(headers: HeaderList, keepContentLength = false): HeaderList {
   const listed = connectionListed(headers);
   return headers.filter(([k]) => {
     const n = k.toLowerCase();
-    return !HOP_BY_HOP.has(n) && !listed.has(n) && n !== 'content-length';
+    return !HOP_BY_HOP.has(n) && !listed.has(n) && (keepContentLength || n !== 'content-length');
   }).map(([k, v]) => [k.toLowerCase(), v]);
 }
 

@@ -56,7 +56,10 @@ export class ServedRequest {
       const res = await execute(c.dispatcher, { method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
       if (this.cancelled) { res.body.destroy(); return; }
-      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers) } }));
+      // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
+      // undici's bodyTimeout still ends a service that stops sending.
+      clearTimeout(timer);
+      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true) } }));
       try {
         const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.send(encodeData(this.stream, chunk)),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
@@ -81,3 +84,4 @@ export class ServedRequest {
     }
   }
 }
+

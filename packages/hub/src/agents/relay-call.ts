@@ -34,6 +34,8 @@ export class RelayCall {
   private rejectHead!: (e: Error) => void;
   private headSeen = false;
   private over = false;
+  /** When body bytes last moved either way (idle-time limit of the raw route). */
+  lastActivity = Date.now();
 
   constructor(readonly stream: number, private readonly t: CallTransport) {
     this.requestBody = new OutboundBody(t.windowBytes);
@@ -48,7 +50,7 @@ export class RelayCall {
   sendBody(source: AsyncIterable<Uint8Array> | null): Promise<boolean> {
     const { gate, maxDataBytes } = this.t;
     const src = source ?? (async function* () { /* no body */ })();
-    return this.requestBody.pump(src, gate, (c) => gate.send(encodeData(this.stream, c)),
+    return this.requestBody.pump(src, gate, (c) => { this.lastActivity = Date.now(); gate.send(encodeData(this.stream, c)); },
       () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), maxDataBytes);
   }
 
@@ -70,6 +72,7 @@ export class RelayCall {
     return true;
   }
   onData(chunk: Buffer): boolean {
+    this.lastActivity = Date.now();
     return this.headSeen && this.responseBody.onData(chunk);
   }
   onEnd(): boolean {

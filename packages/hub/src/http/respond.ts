@@ -10,8 +10,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(json);
 }
 
+/** Every hub-side error: the JSON body, and the code in `x-gatehouse-error` (how the raw route tells its own
+ *  failures from the service's answers). */
 export function sendError(res: ServerResponse, err: GatehouseError, requestId: string): void {
-  sendJson(res, err.status, { error: { code: err.code, message: err.message, requestId } }, err.headers);
+  sendJson(res, err.status, { error: { code: err.code, message: err.message, requestId } }, { ...err.headers, 'x-gatehouse-error': err.code });
 }
 
 /** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further. */

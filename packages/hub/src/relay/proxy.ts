@@ -1,0 +1,66 @@
+// ANY /v1/connections/{id}/proxy/{path}?{query} (SPEC section 4 ★): the same call as invoke, as plain HTTP.
+// Bodies stream both ways under the relay's credit windows; the service's status and headers pass through.
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import { ownConnection } from '../http/connections.js';
+import type { Ctx, Route } from '../http/router.js';
+import { startRelay, takeThrottle } from './relay.js';
+
+export const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+const PATTERN = /^\/v1\/connections\/([A-Za-z0-9_-]{1,64})\/proxy(?:\/.*)?$/;
+
+function headerPairs(raw: string[]): HeaderList {
+  const out: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+/** The request body, counted: over the limit the stream fails with 413 (and the call is cancelled). */
+async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
+  let total = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > limit) throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the raw route's ${limit}-byte limit`);
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof GatehouseError) throw err;
+    throw new GatehouseError('BadGateway', 'caller -> hub: the caller broke off the request body');
+  }
+  if (!req.complete) throw new GatehouseError('BadGateway', 'caller -> hub: the caller broke off the request body');
+}
+
+async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
+  const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+  await takeThrottle(deps, ctx, conn);
+  const raw = ctx.req.url ?? '';
+  const prefix = `/v1/connections/${conn.id}/proxy`;
+  const rest = raw.slice(prefix.length);
+  // "/proxy" or "/proxy?q" is the base itself; "/proxy/a/b?q" is relative to it.
+  const target = rest === '' || rest.startsWith('?') ? `${conn.baseResourceUrl}${rest}` : rest.slice(1);
+  const url = resolveTarget(conn.baseResourceUrl, target);
+  if (!url.ok) throw new GatehouseError('UrlNotAllowed', `caller -> hub: the path is not under the connection's baseResourceUrl (${url.reason})`);
+  if (url.url.href.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the target URL is over ${deps.config.maxUrlLength} characters`);
+
+  const chunked = ctx.req.headers['transfer-encoding'] !== undefined;
+  const declared = ctx.req.headers['content-length'] === undefined ? 0 : Number(ctx.req.headers['content-length']);
+  if (!chunked && declared > deps.config.maxRawBodyBytes) {
+    throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the raw route's ${deps.config.maxRawBodyBytes}-byte limit`);
+  }
+  const bodyLength = chunked ? null : declared;
+  const { call, head, settle } = await startRelay(deps, ctx, conn, {
+    method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
+    body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
+    // The caller's Authorization is its token for the hub, never the service's.
+    drop: ['authorization'],
+  }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs });
+  ctx.res.writeHead(head.status, forwardResponseHeaders(head.headers, true).flat());
+  ctx.res.once('finish', settle);
+  call.pipeResponse(ctx.res);
+}
+
+export function proxyRoutes(deps: HubDeps): Route[] {
+  return PROXY_METHODS.map((method) => ({ method, pattern: PATTERN, handler: (ctx: Ctx) => proxy(deps, ctx) }));
+}

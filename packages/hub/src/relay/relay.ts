@@ -1,0 +1,100 @@
+// What invoke and the raw proxy route share: throttling, choosing an agent, opening the relayed call,
+// the deadline, idle time and caller-disconnect cancellation, and sending the request body.
+import {
+  GatehouseError, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
+} from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { Ctx } from '../http/router.js';
+import type { Logger } from '../log.js';
+import type { ConnectionRecord } from '../store/store.js';
+import type { RelayCall } from '../agents/relay-call.js';
+import { rateLimitHeaders } from '../throttle/memory-throttle.js';
+
+export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
+  const decision = await deps.throttle.take(conn.id);
+  for (const [k, v] of Object.entries(rateLimitHeaders(decision))) ctx.res.setHeader(k, v);
+  if (!decision.allowed) {
+    throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
+  }
+}
+
+/** A request id given by the caller (if it is a sane token) follows the call to the service. */
+export function requestIdFrom(ctx: Ctx): string {
+  const given = ctx.req.headers['x-request-id'] ?? ctx.req.headers['x-ms-client-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : ctx.requestId;
+}
+
+export interface RelayRequest {
+  method: string;
+  url: URL;
+  /** The caller's headers for the service, before the header rules. */
+  headers: HeaderList;
+  body: AsyncIterable<Uint8Array> | null;
+  bodyLength: number | null;
+  /** Header names never forwarded on this route (the raw route's Authorization belongs to the hub). */
+  drop?: readonly string[];
+}
+
+export interface RelayTiming {
+  /** invoke: the whole call must complete within the connection timeout (the Power Automate contract).
+   *  proxy: the response head must arrive within it; afterwards only idle time counts. */
+  wholeCall: boolean;
+  idleMs: number;
+}
+
+export interface StartedCall {
+  call: RelayCall;
+  head: ResponseHeadMessage;
+  log: Logger;
+  /** Call when the answer has been written (or abandoned): clears the timers. */
+  settle(): void;
+}
+
+export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
+  const gateway = await deps.store.getGateway(conn.gatewayId!);
+  const session = gateway && deps.registry.pick(gateway.id, gateway.routing);
+  if (!session) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
+
+  const requestId = requestIdFrom(ctx);
+  const credentials = conn.sealedCredentials ? { scheme: 'basic' as const, sealed: conn.sealedCredentials } : null;
+  const drop = new Set(req.drop ?? []);
+  if (credentials) drop.add('authorization');
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop });
+  headers.push(['x-request-id', requestId]);
+  const head: RequestHeadMessage = {
+    requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
+  };
+  const log = ctx.log.child({ connection: conn.id, member: session.member.memberId });
+  log.info({ method: req.method, host: req.url.host }, 'call relayed');
+  const call = session.open(head);
+
+  const timeout = () => new GatehouseError('GatewayTimeout', `agent -> service: no ${timing.wholeCall ? 'complete ' : ''}answer within ${conn.timeoutMs / 1000} s`);
+  let deadline: NodeJS.Timeout | undefined = setTimeout(() => call.cancel('deadline', timeout()), conn.timeoutMs);
+  let idle: NodeJS.Timeout | undefined;
+  const settle = () => { clearTimeout(deadline); clearTimeout(idle); };
+  ctx.res.on('close', () => {
+    settle();
+    if (!ctx.res.writableFinished) call.cancel('caller disconnected');
+  });
+
+  // A body that turns out bad while streaming (bad base64, over a limit, caller gone) cancels the call.
+  const bodyFailed = call.sendBody(req.body).then(() => new Promise<never>(() => {}), (err: unknown) => {
+    const e = err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
+    call.cancel('request body failed', e);
+    throw e;
+  });
+  bodyFailed.catch(() => {});
+  const rh = await Promise.race([call.response, bodyFailed]);
+
+  if (!timing.wholeCall) {
+    clearTimeout(deadline);
+    deadline = undefined;
+    const check = () => {
+      const quiet = Date.now() - call.lastActivity;
+      if (quiet >= timing.idleMs) call.cancel('idle', new GatehouseError('GatewayTimeout', `no bytes moved for ${timing.idleMs / 1000} s`));
+      else idle = setTimeout(check, timing.idleMs - quiet);
+    };
+    idle = setTimeout(check, timing.idleMs);
+  }
+  return { call, head: rh, log, settle };
+}

@@ -1,0 +1,171 @@
+// The raw proxy route: plain HTTP both ways, streamed, with the same rules as invoke.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let gatewayId: string;
+let connId: string;
+
+async function newConnection(h = hub, gw = gatewayId, extra: Record<string, unknown> = {}): Promise<string> {
+  const c = await api(h.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${echo.url}/svc`, gatewayId: gw, ...extra });
+  expect(c.status, c.text).toBe(201);
+  return c.json.id;
+}
+const proxyUrl = (path: string, id = connId, h = hub) => `${h.url}/v1/connections/${id}/proxy${path}`;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra, { GATEHOUSE_IDLE_TIMEOUT: '2s' });
+  token = await entra.token();
+  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+  connId = await newConnection();
+});
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('raw proxy route', () => {
+  it('binary round trip with the service status and headers passed through', async () => {
+    const body = patternBytes(5 * 1024 * 1024 + 3, 4);
+    const res = await request(proxyUrl('/echo/bin?x=1&y=%20z'), { method: 'PUT', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-test', cookie: 'a=b', 'x-custom': 'v' } });
+    const back = Buffer.from(await res.body.arrayBuffer());
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-echo-method']).toBe('PUT');
+    expect(res.headers['content-type']).toBe('application/x-test');
+    expect(res.headers['x-hop']).toBeUndefined();
+    expect(back.equals(body)).toBe(true);
+    const seen = echo.received.at(-1)!;
+    expect(seen.url).toBe('/svc/echo/bin?x=1&y=%20z');
+    expect(seen.headers.cookie).toBeUndefined();
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.headers['x-custom']).toBe('v');
+    expect(seen.headers.via).toBe('1.1 gatehouse');
+    expect(seen.headers['content-length']).toBe(String(body.length));
+    expect(res.headers['ratelimit-limit']).toBe('100');
+  });
+
+  it('a service status other than 200, HEAD, and the base path itself', async () => {
+    const r = await request(proxyUrl('/status?code=418'), { headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(418);
+    expect(r.headers['x-status-test']).toBe('yes');
+    expect(await r.body.text()).toBe('status body');
+    const h = await request(proxyUrl('/status?code=204'), { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
+    expect(h.statusCode).toBe(204);
+    await h.body.text();
+    const base = await request(proxyUrl('?q=1'), { headers: { authorization: `Bearer ${token}` } });
+    await base.body.text();
+    expect(echo.received.at(-1)!.url).toBe('/svc?q=1');
+  });
+
+  it('hub-side failures carry x-gatehouse-error', async () => {
+    const noToken = await request(proxyUrl('/x'));
+    expect(noToken.statusCode).toBe(401);
+    expect(noToken.headers['x-gatehouse-error']).toBe('Unauthorized');
+    await noToken.body.text();
+    const escape = await request(proxyUrl('/..%2fsecret'), { headers: { authorization: `Bearer ${token}` } });
+    expect(escape.statusCode).toBe(400);
+    expect(escape.headers['x-gatehouse-error']).toBe('UrlNotAllowed');
+    expect(((await escape.body.json()) as { error: { code: string } }).error.code).toBe('UrlNotAllowed');
+    const long = await request(proxyUrl(`/${'a'.repeat(2100)}`), { headers: { authorization: `Bearer ${token}` } });
+    expect(long.statusCode).toBe(414);
+    expect(long.headers['x-gatehouse-error']).toBe('UriTooLong');
+    await long.body.text();
+  });
+
+  it('is throttled like invoke: the 101st call gets 429', async () => {
+    const id = await newConnection();
+    for (let i = 0; i < 100; i++) {
+      const r = await request(proxyUrl('/n', id), { headers: { authorization: `Bearer ${token}` } });
+      await r.body.text();
+      expect(r.statusCode).toBe(200);
+    }
+    const over = await request(proxyUrl('/n', id), { headers: { authorization: `Bearer ${token}` } });
+    expect(over.statusCode).toBe(429);
+    expect(over.headers['x-gatehouse-error']).toBe('TooManyRequests');
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    await over.body.text();
+  });
+
+  it('a caller that disconnects cancels the backend call', async () => {
+    const before = echo.abandoned;
+    const ac = new AbortController();
+    const pending = request(proxyUrl('/stall'), { headers: { authorization: `Bearer ${token}` }, signal: ac.signal }).catch(() => 'aborted');
+    await expect.poll(() => echo.stalled).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 200));
+    ac.abort();
+    expect(await pending).toBe('aborted');
+    await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
+  });
+
+  it('a service that goes quiet after its head is cut off after the idle time', async () => {
+    const before = echo.abandoned;
+    const r = await request(proxyUrl('/headstall'), { headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(200);
+    await expect(r.body.text()).rejects.toThrow();
+    await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
+  });
+
+  it('limits: a declared body over the raw limit is 413 at once; a chunked one over it is 413 too', async () => {
+    const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
+    try {
+      const g = await gatewayWithAgent(small.url, token, [`${echo.url}/`]);
+      const id = await newConnection(small, g.gatewayId);
+      const big = Buffer.alloc(2 * 1024 * 1024);
+      const r = await request(proxyUrl('/slow?ms=1', id, small), { method: 'POST', body: big, headers: { authorization: `Bearer ${token}` } }).catch((e: Error) => e);
+      if (!(r instanceof Error)) {
+        expect(r.statusCode).toBe(413);
+        expect(r.headers['x-gatehouse-error']).toBe('PayloadTooLarge');
+      }
+      const chunks = async function* () { for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024); };
+      const before = echo.received.length;
+      const c = await request(proxyUrl('/slow?ms=1', id, small), { method: 'POST', body: chunks(), headers: { authorization: `Bearer ${token}` } }).catch((e: Error) => e);
+      if (!(c instanceof Error)) {
+        expect(c.statusCode).toBe(413);
+        await c.body.text();
+      }
+      expect(echo.received.length).toBe(before);
+      // and the hub still serves
+      const ok = await request(proxyUrl('/status?code=200', id, small), { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.statusCode).toBe(200);
+      await ok.body.text();
+      await g.agent.stop();
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it('1 GiB streams through with bounded memory in hub and agent', async () => {
+    const total = 1024 * 1024 * 1024;
+    const chunk = patternBytes(1024 * 1024, 21);
+    const sent = createHash('sha256');
+    async function* upload() { for (let i = 0; i < total / chunk.length; i++) { sent.update(chunk); yield chunk; } }
+    const hubBefore = hub.peakRss();
+    const agentBefore = agent.peakRss();
+    const res = await request(proxyUrl('/echo/gig'), { method: 'POST', body: upload(), headers: { authorization: `Bearer ${token}`, 'content-length': String(total) } });
+    const got = createHash('sha256');
+    let n = 0;
+    for await (const c of res.body) { got.update(c); n += c.length; }
+    expect(res.statusCode).toBe(200);
+    expect(n).toBe(total);
+    expect(got.digest('hex')).toBe(sent.digest('hex'));
+    const hubGrowth = hub.peakRss() - hubBefore;
+    const agentGrowth = agent.peakRss() - agentBefore;
+    process.stdout.write(`1 GiB raw route: hub peak RSS +${(hubGrowth / 2 ** 20).toFixed(0)} MiB, agent +${(agentGrowth / 2 ** 20).toFixed(0)} MiB\n`);
+    expect(hubGrowth).toBeLessThan(256 * 2 ** 20);
+    expect(agentGrowth).toBeLessThan(256 * 2 ** 20);
+  }, 120_000);
+});
