@@ -97,28 +97,28 @@ export async function api(hubUrl: string, token: string | undefined, method: str
 export interface AgentProc extends Proc { configPath: string; memberId: string }
 
 /** Registers a new agent for `gatewayId` with the registration key, then runs it until it is connected. */
-export async function startAgent(hubUrls: string[], gatewayId: string, key: string, allow: string[], env: Record<string, string> = {}): Promise<AgentProc> {
+export async function startAgent(hubUrls: string[], gatewayId: string, key: string, allow: string[], env: Record<string, string> = {}, args: string[] = []): Promise<AgentProc> {
   const dir = tempDir('gatehouse-agent-');
   const configPath = join(dir, 'agent.json');
   const reg = startProc([AGENT_MAIN, 'register', ...hubUrls.flatMap((h) => ['--hub', h]), '--gateway', gatewayId, '--key', key,
     ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', 'test-recovery-key-0123456789'], {});
   const code = await reg.exited;
   if (code !== 0) throw new Error(`register failed: ${reg.lines.join('\n')}`);
-  return runAgent(configPath, env);
+  return runAgent(configPath, env, args);
 }
 
-export async function runAgent(configPath: string, env: Record<string, string> = {}): Promise<AgentProc> {
-  const p = startProc([AGENT_MAIN, 'run', '--config', configPath], { GATEHOUSE_LOG_LEVEL: 'info', ...env });
+export async function runAgent(configPath: string, env: Record<string, string> = {}, args: string[] = []): Promise<AgentProc> {
+  const p = startProc([AGENT_MAIN, 'run', '--config', configPath, ...args], { GATEHOUSE_LOG_LEVEL: 'info', ...env });
   await p.waitForLine((l) => l.includes('"connected to hub"'));
   const memberId = (JSON.parse(readFileSync(configPath, 'utf8')) as { memberId: string }).memberId;
   return Object.assign(p, { configPath, memberId });
 }
 
 /** Creates a gateway, registers and runs an agent for it. */
-export async function gatewayWithAgent(hubUrl: string, token: string, allow: string[], name = 'gw'): Promise<{ gatewayId: string; agent: AgentProc }> {
+export async function gatewayWithAgent(hubUrl: string, token: string, allow: string[], name = 'gw', args: string[] = []): Promise<{ gatewayId: string; agent: AgentProc }> {
   const gw = await api(hubUrl, token, 'POST', '/v1/gateways', { name });
   if (gw.status !== 201) throw new Error(`gateway create: ${gw.status} ${gw.text}`);
-  const agent = await startAgent([hubUrl], gw.json.id, gw.json.registrationKey, allow);
+  const agent = await startAgent([hubUrl], gw.json.id, gw.json.registrationKey, allow, {}, args);
   return { gatewayId: gw.json.id, agent };
 }
 

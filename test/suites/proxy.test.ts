@@ -1,6 +1,7 @@
 // The raw proxy route: plain HTTP both ways, streamed, with the same rules as invoke.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
@@ -132,7 +133,7 @@ describe('raw proxy route', () => {
       }
       const chunks = async function* () { for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024); };
       const before = echo.received.length;
-      const c = await request(proxyUrl('/slow?ms=1', id, small), { method: 'POST', body: chunks(), headers: { authorization: `Bearer ${token}` } }).catch((e: Error) => e);
+      const c = await request(proxyUrl('/slow?ms=1', id, small), { method: 'POST', body: Readable.from(chunks()), headers: { authorization: `Bearer ${token}` } }).catch((e: Error) => e);
       if (!(c instanceof Error)) {
         expect(c.statusCode).toBe(413);
         await c.body.text();
@@ -155,7 +156,7 @@ describe('raw proxy route', () => {
     async function* upload() { for (let i = 0; i < total / chunk.length; i++) { sent.update(chunk); yield chunk; } }
     const hubBefore = hub.peakRss();
     const agentBefore = agent.peakRss();
-    const res = await request(proxyUrl('/echo/gig'), { method: 'POST', body: upload(), headers: { authorization: `Bearer ${token}`, 'content-length': String(total) } });
+    const res = await request(proxyUrl('/echo/gig'), { method: 'POST', body: Readable.from(upload()), headers: { authorization: `Bearer ${token}`, 'content-length': String(total) } });
     const got = createHash('sha256');
     let n = 0;
     for await (const c of res.body) { got.update(c); n += c.length; }

@@ -7,6 +7,7 @@ import { checkAllow } from './config.js';
 import { ExecError, createDispatcher } from './executor/http-executor.js';
 import type { Logger } from './log.js';
 import { Tunnel } from './tunnel/tunnel.js';
+import type { AgentMetrics } from './metrics.js';
 
 export interface AgentDeps {
   log: Logger;
@@ -14,6 +15,7 @@ export interface AgentDeps {
   /** Where `run` publishes its state for `gatehouse-agent status`; undefined: nowhere. */
   statusPath?: string;
   random?: () => number;
+  metrics?: AgentMetrics;
 }
 
 export interface RunningAgent {
@@ -66,7 +68,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
 
   const tunnels: Tunnel[] = config.hubs.map((hubUrl) => new Tunnel({
     hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), dispatcher, log: deps.log.child({ hub: hubUrl }),
-    prepare, onState: () => writeStatus(), random: deps.random,
+    prepare, onState: () => writeStatus(), random: deps.random, metrics: deps.metrics,
   }));
   for (const t of tunnels) t.start();
   return {

@@ -5,6 +5,7 @@ import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig } from './config
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
 import { register } from './register.js';
+import { createAgentMetrics, serveMetrics } from './metrics.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -17,9 +18,10 @@ Usage:
       credential, creates the gateway key pair (connection credentials are sealed to it; only agents can open
       them), uploads the private key sealed under the recovery key (generated and printed once if not given),
       and writes the config with owner-only permissions.
-  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS]
+  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS] [--metrics-listen HOST:PORT]
       Connects to every hub in the config and serves relayed calls. SIGTERM/SIGINT: stop taking new calls,
-      finish those in flight (at most --drain-timeout, default 600 s), exit.
+      finish those in flight (at most --drain-timeout, default 600 s), exit. --metrics-listen serves
+      Prometheus metrics at http://HOST:PORT/metrics (default: off; use a loopback address).
   gatehouse-agent status [--config PATH]
       Says whether a running agent is connected (exit 0 when connected to at least one hub, 1 otherwise).
   gatehouse-agent join | install-service | uninstall-service
@@ -72,12 +74,26 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      only(flags, ['config', 'drain-timeout']);
+      only(flags, ['config', 'drain-timeout', 'metrics-listen']);
+      const ml = flags['metrics-listen']?.[0];
+      const mm = ml === undefined ? undefined : /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(ml);
+      if (ml !== undefined && !mm) throw new AgentConfigError('--metrics-listen must be HOST:PORT');
       const drainSec = Number(flags['drain-timeout']?.[0] ?? '600');
       if (!Number.isFinite(drainSec) || drainSec < 0) throw new AgentConfigError('--drain-timeout must be seconds');
       const config = readAgentConfig(configPath);
       const log = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'info');
-      const agent = createAgent(config, { log, version: VERSION, statusPath: `${configPath}.status.json` });
+      let agentRef: ReturnType<typeof createAgent> | undefined;
+      const metrics = createAgentMetrics(() => ({
+        connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
+        inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
+      }));
+      const agent = createAgent(config, { log, version: VERSION, statusPath: `${configPath}.status.json`, metrics });
+      agentRef = agent;
+      if (mm) {
+        const host = mm[1]!.replace(/^\[|\]$/g, '');
+        await serveMetrics(metrics, host, Number(mm[2])).catch((err: Error) => { throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`); });
+        log.info({ metrics: `http://${ml}/metrics` }, 'serving metrics');
+      }
       log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');
       return await new Promise<number>((resolve) => {
         let draining = false;

@@ -6,6 +6,7 @@ import type { AgentRegistry } from './agents/registry.js';
 import type { Authenticate, Caller } from './auth/caller-auth.js';
 import type { Throttle } from './throttle/memory-throttle.js';
 import type { Ctx } from './http/router.js';
+import type { HubMetrics } from './metrics.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -15,6 +16,7 @@ export interface HubDeps {
   authenticate: Authenticate;
   throttle: Throttle;
   now: () => Date;
+  metrics: HubMetrics;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

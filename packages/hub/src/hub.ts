@@ -19,6 +19,7 @@ import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
+import { createHubMetrics } from './metrics.js';
 
 export interface HubOptions {
   log?: Logger;
@@ -42,8 +43,9 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
   });
+  const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length);
   const deps: HubDeps = {
-    config, log, store, registry, authenticate,
+    config, log, store, registry, authenticate, metrics,
     throttle: opts.throttle ?? createMemoryThrottle(config.throttle.limit, config.throttle.periodMs),
     now: opts.now ?? (() => new Date()),
     async caller(ctx) {
@@ -66,7 +68,12 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
     const requestId = randomUUID();
+    const started = performance.now();
+    const tags: { route?: 'invoke' | 'proxy'; authType?: string } = {};
     const rlog = log.child({ requestId });
+    res.once('close', () => {
+      if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
+    });
     res.setHeader('x-request-id', requestId);
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
@@ -78,10 +85,15 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
         try { await store.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> store: the database is unreachable'); }
         return sendJson(res, 200, { status: 'ready' });
       }
+      if (req.method === 'GET' && path === '/metrics') {
+        const text = await metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+        return;
+      }
       const m = match(routes, req.method ?? '', path);
       if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
       if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
-      await m.route.handler({ req, res, requestId, log: rlog, params: m.params });
+      await m.route.handler({ req, res, requestId, log: rlog, params: m.params, started, tags });
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog.warn({ code: err.code, msg: err.message }, 'call failed');

@@ -3,7 +3,7 @@
 import { Buffer } from 'node:buffer';
 import {
   AgentFailureCodes, CloseCode, FrameType, Limits,
-  type CloseCodeValue, type Frame, type HeaderList,
+  type CloseCodeValue, type Frame, type HeaderList, type ResponseHeadMessage,
 } from './protocol.js';
 
 export class ProtocolError extends Error {
@@ -151,7 +151,9 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
     }
     case FrameType.ResponseHead: {
       const o = parseJson(payload);
-      return { type, stream, msg: { status: int(o, 'status', 100, 599), headers: headerList(o, 'headers') } };
+      const msg: ResponseHeadMessage = { status: int(o, 'status', 100, 599), headers: headerList(o, 'headers') };
+      if (o.backendMs !== undefined) msg.backendMs = int(o, 'backendMs', 0, 86_400_000);
+      return { type, stream, msg };
     }
     case FrameType.Cancel:
     case FrameType.GoAway: {

@@ -104,6 +104,8 @@ export interface RequestHeadMessage {
 export interface ResponseHeadMessage {
   status: number;
   headers: HeaderList;
+  /** Milliseconds the service took from the agent sending the request to its response head (metrics). */
+  backendMs?: number;
 }
 
 export interface CancelMessage {

@@ -8,6 +8,7 @@ import {
 } from '@gatehouse/shared';
 import { ExecError, execute } from '../executor/http-executor.js';
 import type { Logger } from '../log.js';
+import type { AgentMetrics } from '../metrics.js';
 
 export interface ServeContext {
   gate: WriteGate;
@@ -18,6 +19,7 @@ export interface ServeContext {
   /** Opens sealed credentials and checks the allow-list; throws ExecError on refusal. */
   prepare(head: RequestHeadMessage): { url: URL; auth: { username: string; password: string } | null };
   done(stream: number): void;
+  metrics?: AgentMetrics;
 }
 
 export class ServedRequest {
@@ -53,13 +55,15 @@ export class ServedRequest {
       let body: PassThrough | null = null;
       if (head.bodyLength === 0) this.requestBody.attach(new Writable({ write: (_c, _e, cb) => cb() }));
       else { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
+      const sent = performance.now();
       const res = await execute(c.dispatcher, { method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
       if (this.cancelled) { res.body.destroy(); return; }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
       // undici's bodyTimeout still ends a service that stops sending.
       clearTimeout(timer);
-      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true) } }));
+      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } }));
+      c.metrics?.backend.observe((performance.now() - sent) / 1000);
       try {
         const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.send(encodeData(this.stream, chunk)),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
@@ -80,6 +84,9 @@ export class ServedRequest {
     } finally {
       clearTimeout(timer);
       c.log.info({ requestId: head.requestId, method: head.method, status, ms: Date.now() - started, cancelled: this.cancelled }, 'call served');
+      c.metrics?.calls.inc({ status: this.cancelled ? 'cancelled' : status ? String(status) : 'failed' });
+      c.metrics?.bytes.inc({ direction: 'request' }, this.requestBody.receivedBytes);
+      c.metrics?.bytes.inc({ direction: 'response' }, this.responseBody.sentBytes);
       c.done(this.stream);
     }
   }

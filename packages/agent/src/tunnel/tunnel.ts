@@ -9,6 +9,7 @@ import {
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
+import type { AgentMetrics } from '../metrics.js';
 import { ServedRequest } from './served-request.js';
 
 export type TunnelState = 'connecting' | 'connected' | 'disconnected' | 'stopped';
@@ -23,6 +24,7 @@ export interface TunnelOptions {
   prepare: (head: RequestHeadMessage) => { url: URL; auth: { username: string; password: string } | null };
   onState: (t: Tunnel) => void;
   random?: () => number;
+  metrics?: AgentMetrics;
 }
 
 export class Tunnel {
@@ -152,6 +154,7 @@ export class Tunnel {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, dispatcher: this.o.dispatcher,
           log: this.o.log, prepare: this.o.prepare,
           done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
+          metrics: this.o.metrics,
         });
         this.served.set(f.stream, s);
         void s.run();

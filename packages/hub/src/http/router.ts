@@ -8,6 +8,10 @@ export interface Ctx {
   requestId: string;
   log: Logger;
   params: string[];
+  /** When the request arrived (performance.now()). */
+  started: number;
+  /** Set by handlers for metrics: which relay route, which connection type. */
+  tags: { route?: 'invoke' | 'proxy'; authType?: string };
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;

@@ -50,7 +50,9 @@ async function* asBase64Text(source: AsyncIterable<Buffer>): AsyncGenerator<Buff
 
 export function invokeRoutes(deps: HubDeps): Route[] {
   return [route('POST', '/v1/connections/{id}/invoke', async (ctx) => {
+    ctx.tags.route = 'invoke';
     const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+    ctx.tags.authType = conn.authType;
     await takeThrottle(deps, ctx, conn);
     const declared = Number(ctx.req.headers['content-length'] ?? 0);
     if (declared > Math.ceil(deps.config.maxBodyBytes / 3) * 4 + MAX_SKELETON_CHARS) {

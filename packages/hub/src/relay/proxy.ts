@@ -33,7 +33,9 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
 }
 
 async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
+  ctx.tags.route = 'proxy';
   const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+  ctx.tags.authType = conn.authType;
   await takeThrottle(deps, ctx, conn);
   const raw = ctx.req.url ?? '';
   const prefix = `/v1/connections/${conn.id}/proxy`;

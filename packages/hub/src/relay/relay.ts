@@ -14,6 +14,7 @@ export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionReco
   const decision = await deps.throttle.take(conn.id);
   for (const [k, v] of Object.entries(rateLimitHeaders(decision))) ctx.res.setHeader(k, v);
   if (!decision.allowed) {
+    if (ctx.tags.route) deps.metrics.throttled.inc({ route: ctx.tags.route });
     throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
   }
 }
@@ -66,12 +67,24 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   };
   const log = ctx.log.child({ connection: conn.id, member: session.member.memberId });
   log.info({ method: req.method, host: req.url.host }, 'call relayed');
+  const opened = performance.now();
   const call = session.open(head);
+  const route = ctx.tags.route ?? 'invoke';
+  deps.metrics.inflight.inc();
+  let settled = false;
 
   const timeout = () => new GatehouseError('GatewayTimeout', `agent -> service: no ${timing.wholeCall ? 'complete ' : ''}answer within ${conn.timeoutMs / 1000} s`);
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => call.cancel('deadline', timeout()), conn.timeoutMs);
   let idle: NodeJS.Timeout | undefined;
-  const settle = () => { clearTimeout(deadline); clearTimeout(idle); };
+  const settle = () => {
+    clearTimeout(deadline);
+    clearTimeout(idle);
+    if (settled) return;
+    settled = true;
+    deps.metrics.inflight.dec();
+    deps.metrics.bytes.inc({ direction: 'request' }, call.requestBody.sentBytes);
+    deps.metrics.bytes.inc({ direction: 'response' }, call.responseBody.receivedBytes);
+  };
   ctx.res.on('close', () => {
     settle();
     if (!ctx.res.writableFinished) call.cancel('caller disconnected');
@@ -85,6 +98,11 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   });
   bodyFailed.catch(() => {});
   const rh = await Promise.race([call.response, bodyFailed]);
+  const toHead = (performance.now() - opened) / 1000;
+  const backend = (rh.backendMs ?? 0) / 1000;
+  deps.metrics.phase.observe({ route, phase: 'hub' }, (opened - ctx.started) / 1000);
+  deps.metrics.phase.observe({ route, phase: 'relay' }, Math.max(0, toHead - backend));
+  deps.metrics.phase.observe({ route, phase: 'backend' }, backend);
 
   if (!timing.wholeCall) {
     clearTimeout(deadline);

@@ -1,0 +1,81 @@
+// GET /metrics on the hub and the agent's --metrics-listen: the named series exist and move with traffic.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { freePort } from '../helpers/apache.js';
+import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let connId: string;
+let agentMetricsUrl: string;
+
+async function scrape(url: string): Promise<string> {
+  const r = await request(url);
+  expect(r.statusCode).toBe(200);
+  expect(String(r.headers['content-type'])).toMatch(/^text\/plain/);
+  return r.body.text();
+}
+function value(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '3/60s' });
+  token = await entra.token();
+  const port = await freePort();
+  agentMetricsUrl = `http://127.0.0.1:${port}/metrics`;
+  const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'm', ['--metrics-listen', `127.0.0.1:${port}`]);
+  agent = g.agent;
+  connId = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+});
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('metrics', () => {
+  it('hub series move when calls flow', async () => {
+    const before = await scrape(`${hub.url}/metrics`);
+    for (const name of ['gatehouse_requests_total', 'gatehouse_throttled_total', 'gatehouse_call_phase_seconds', 'gatehouse_inflight_requests', 'gatehouse_relayed_bytes_total', 'gatehouse_agents_online']) {
+      expect(before).toContain(`# TYPE ${name} `);
+    }
+    expect(value(before, 'gatehouse_agents_online')).toBe(1);
+    const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'POST', url: 'echo', body: b64(Buffer.alloc(1000, 1)) });
+    expect(inv.status).toBe(200);
+    const px = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'POST', body: Buffer.alloc(500), headers: { authorization: `Bearer ${token}` } });
+    await px.body.text();
+    await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'x' });
+    const throttled = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'x' });
+    expect(throttled.status).toBe(429);
+    const after = await scrape(`${hub.url}/metrics`);
+    expect(value(after, 'gatehouse_requests_total{route="invoke",auth_type="AnonymousGateway",status="200"}')).toBe(2);
+    expect(value(after, 'gatehouse_requests_total{route="proxy",auth_type="AnonymousGateway",status="200"}')).toBe(1);
+    expect(value(after, 'gatehouse_requests_total{route="invoke",auth_type="AnonymousGateway",status="429"}')).toBe(1);
+    expect(value(after, 'gatehouse_throttled_total{route="invoke"}')).toBe(1);
+    expect(value(after, 'gatehouse_relayed_bytes_total{direction="request"}')).toBe(1500);
+    expect(value(after, 'gatehouse_relayed_bytes_total{direction="response"}')).toBe(1500);
+    expect(value(after, 'gatehouse_call_phase_seconds_count{route="invoke",phase="backend"}')).toBe(2);
+    expect(value(after, 'gatehouse_call_phase_seconds_count{route="proxy",phase="relay"}')).toBe(1);
+    expect(value(after, 'gatehouse_inflight_requests')).toBe(0);
+  });
+
+  it('agent series on --metrics-listen', async () => {
+    const text = await scrape(agentMetricsUrl);
+    expect(value(text, 'gatehouse_agent_hubs_connected')).toBe(1);
+    expect(value(text, 'gatehouse_agent_calls_total{status="200"}')).toBeGreaterThanOrEqual(3);
+    expect(value(text, 'gatehouse_agent_relayed_bytes_total{direction="request"}')).toBe(1500);
+    expect(text).toContain('# TYPE gatehouse_agent_backend_seconds histogram');
+  });
+});
