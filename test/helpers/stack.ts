@@ -2,16 +2,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { request } from 'undici';
 import type { FakeEntra } from './fake-entra.js';
 import { CLIENT_ID } from './fake-entra.js';
 import { tempDir } from './tmp.js';
 
-const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const HUB_MAIN = join(ROOT, 'packages/hub/dist/main.js');
-export const AGENT_MAIN = join(ROOT, 'packages/agent/dist/main.js');
+// Resolved through the workspace packages, so the helpers work from test/ and compiled into bench/dist alike.
+const require = createRequire(import.meta.url);
+export const HUB_MAIN = join(dirname(require.resolve('@gatehouse/hub/package.json')), 'dist/main.js');
+export const AGENT_MAIN = join(dirname(require.resolve('@gatehouse/agent/package.json')), 'dist/main.js');
 
 export interface Proc {
   child: ChildProcess;
@@ -24,8 +25,13 @@ export interface Proc {
   peakRss(): number;
 }
 
+/** A command prefix for every process started (the benchmark pins the system under test with taskset). */
+let prefix: string[] = [];
+export function setProcessPrefix(p: string[]): void { prefix = p; }
+
 export function startProc(args: string[], env: Record<string, string | undefined>): Proc {
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, ...rest] = [...prefix, process.execPath, ...args];
+  const child = spawn(cmd!, rest, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = [];
   const onLine = (l: string) => {

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,5 +6,5 @@ export function createLogger(level: string): Logger {
   return pino({
     name: 'gatehouse-agent', level,
     redact: { paths: ['credential', 'password', 'authorization', 'headers', '*.credential', '*.password', '*.authorization', '*.headers'], censor: '[redacted]' },
-  });
+  }, destination({ dest: 1, sync: false }));
 }

@@ -8,6 +8,7 @@ import type { HubConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { openStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
+import { withReadCache } from './store/read-cache.js';
 import { AgentRegistry } from './agents/registry.js';
 import { AgentSession } from './agents/session.js';
 import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type KeySource } from './auth/caller-auth.js';
@@ -38,7 +39,7 @@ export interface Hub {
 
 export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Hub {
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = opts.store ?? openStore(config.database);
+  const store = withReadCache(opts.store ?? openStore(config.database), 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
@@ -70,7 +71,9 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
     const requestId = randomUUID();
     const started = performance.now();
     const tags: { route?: 'invoke' | 'proxy'; authType?: string } = {};
-    const rlog = log.child({ requestId });
+    // The request's logger is made on first use: most calls log once, at the end, if at all.
+    let child: Logger | undefined;
+    const rlog = () => (child ??= log.child({ requestId }));
     res.once('close', () => {
       if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
     });
@@ -93,15 +96,15 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
       const m = match(routes, req.method ?? '', path);
       if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
       if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
-      await m.route.handler({ req, res, requestId, log: rlog, params: m.params, started, tags });
+      await m.route.handler({ req, res, requestId, get log() { return rlog(); }, params: m.params, started, tags });
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
-        if (err.status >= 500) rlog.warn({ code: err.code, msg: err.message }, 'call failed');
+        if (err.status >= 500) rlog().warn({ code: err.code, msg: err.message }, 'call failed');
         // The rest of an unread request body is not wanted; close instead of draining it.
         if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         sendError(res, err, requestId);
       } else {
-        rlog.error({ err }, 'unexpected fault');
+        rlog().error({ err }, 'unexpected fault');
         sendError(res, new GatehouseError('InternalError', 'hub: unexpected fault'), requestId);
       }
     });

@@ -12,15 +12,24 @@ import type { Writable } from 'node:stream';
 
 export type RawSend = (frame: Buffer, done: (err?: Error) => void) => void;
 
+/** Optional socket corking: frames sent in the same tick leave in one write (one syscall, one TCP segment). */
+export interface Corkable { cork(): void; uncork(): void }
+
 export class WriteGate {
   private pending = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
+  private corked = false;
 
-  constructor(private readonly rawSend: RawSend, private readonly highWater: number) {}
+  constructor(private readonly rawSend: RawSend, private readonly highWater: number, private readonly socket?: Corkable) {}
 
   send(frame: Buffer): void {
     if (this.closed) return;
+    if (this.socket && !this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => { this.corked = false; this.socket!.uncork(); });
+    }
     this.pending += frame.length;
     this.rawSend(frame, () => {
       this.pending -= frame.length;

@@ -83,7 +83,7 @@ export class ServedRequest {
       this.requestBody.abort(new Error('call failed'));
     } finally {
       clearTimeout(timer);
-      c.log.info({ requestId: head.requestId, method: head.method, status, ms: Date.now() - started, cancelled: this.cancelled }, 'call served');
+      c.log.debug({ requestId: head.requestId, method: head.method, status, ms: Date.now() - started, cancelled: this.cancelled }, 'call served');
       c.metrics?.calls.inc({ status: this.cancelled ? 'cancelled' : status ? String(status) : 'failed' });
       c.metrics?.bytes.inc({ direction: 'request' }, this.requestBody.receivedBytes);
       c.metrics?.bytes.inc({ direction: 'response' }, this.responseBody.sentBytes);

@@ -1,6 +1,7 @@
 // One outbound WebSocket to one hub: dial, HELLO/WELCOME, heartbeat, dispatch of validated frames, and
 // reconnect with backoff. An agent keeps one Tunnel per --hub address.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { Dispatcher } from 'undici';
 import {
@@ -95,7 +96,10 @@ export class Tunnel {
     });
     this.ws = ws;
     this.lastSeen = Date.now();
-    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes);
+    // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one tick into one write.
+    const socket = () => (ws as unknown as { _socket?: Socket })._socket;
+    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes,
+      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() });
     this.gate = gate;
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;

@@ -1,5 +1,6 @@
 // The hub's end of one agent WebSocket: handshake, heartbeat, frame validation and dispatch to calls.
 // Any protocol violation closes this socket with its 4xxx code; other sessions never notice.
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
   CloseCode, FrameType, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, encodeFrame, HUB_RECEIVES,
@@ -28,7 +29,9 @@ export class AgentSession {
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
-    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes);
+    // ws keeps its net.Socket in _socket; corking it batches the frames of one tick into one write.
+    const socket = (ws as unknown as { _socket: Socket })._socket;
+    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));

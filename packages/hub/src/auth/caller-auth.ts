@@ -46,12 +46,26 @@ export class AuthFailure extends Error {
   constructor(readonly reason: string) { super(reason); }
 }
 
-export function createCallerAuth(source: KeySource, opts: CallerAuthOptions) {
+/** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the whole token. */
+const CACHE_MAX = 10_000;
+
+export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now: () => number = Date.now) {
   const tenants = opts.allowedTenants === 'common' ? undefined : new Set(opts.allowedTenants);
+  const cache = new Map<string, { caller: Caller; until: number }>();
   return async function authenticate(authorization: string | undefined): Promise<Caller> {
     const m = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)\s*$/i.exec(authorization ?? '');
     if (!m) throw new AuthFailure(authorization ? 'authorization is not a Bearer JWT' : 'no bearer token');
     const token = m[1]!;
+    const hit = cache.get(token);
+    if (hit) {
+      if (now() < hit.until) return hit.caller;
+      cache.delete(token);
+    }
+    const caller = await verify(token);
+    return caller;
+  };
+
+  async function verify(token: string): Promise<Caller> {
     let claims;
     try { claims = decodeJwt(token); } catch { throw new AuthFailure('token does not decode'); }
     const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
@@ -73,8 +87,13 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions) {
     if (typeof payload.oid !== 'string' || !payload.oid) throw new AuthFailure('token has no oid');
     const scp = typeof payload.scp === 'string' ? payload.scp.split(' ') : [];
     if (!scp.includes(opts.scope)) throw new AuthFailure(`scp lacks ${opts.scope}`);
-    return { tid, oid: payload.oid.toLowerCase(), name: typeof payload.name === 'string' ? payload.name : undefined };
-  };
+    const caller = { tid, oid: payload.oid.toLowerCase(), name: typeof payload.name === 'string' ? payload.name : undefined };
+    // Valid until the token itself expires (with the same tolerance), re-verified at least every 5 minutes.
+    const until = Math.min((payload.exp! + opts.clockToleranceSec) * 1000, now() + 5 * 60_000);
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(token, { caller, until });
+    return caller;
+  }
 }
 
 export type Authenticate = ReturnType<typeof createCallerAuth>;

@@ -65,13 +65,13 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
   };
-  const log = ctx.log.child({ connection: conn.id, member: session.member.memberId });
-  log.info({ method: req.method, host: req.url.host }, 'call relayed');
+  const fields = { connection: conn.id, member: session.member.memberId };
   const opened = performance.now();
   const call = session.open(head);
   const route = ctx.tags.route ?? 'invoke';
   deps.metrics.inflight.inc();
   let settled = false;
+  let answered = 0;
 
   const timeout = () => new GatehouseError('GatewayTimeout', `agent -> service: no ${timing.wholeCall ? 'complete ' : ''}answer within ${conn.timeoutMs / 1000} s`);
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => call.cancel('deadline', timeout()), conn.timeoutMs);
@@ -84,6 +84,9 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     deps.metrics.inflight.dec();
     deps.metrics.bytes.inc({ direction: 'request' }, call.requestBody.sentBytes);
     deps.metrics.bytes.inc({ direction: 'response' }, call.responseBody.receivedBytes);
+    // The access log: one line per relayed call, when it is over.
+    ctx.log.info({ ...fields, route, method: req.method, host: req.url.host, status: answered, finished: ctx.res.writableFinished,
+      requestBytes: call.requestBody.sentBytes, responseBytes: call.responseBody.receivedBytes, ms: Math.round(performance.now() - ctx.started) }, 'call done');
   };
   ctx.res.on('close', () => {
     settle();
@@ -98,6 +101,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   });
   bodyFailed.catch(() => {});
   const rh = await Promise.race([call.response, bodyFailed]);
+  answered = rh.status;
   const toHead = (performance.now() - opened) / 1000;
   const backend = (rh.backendMs ?? 0) / 1000;
   deps.metrics.phase.observe({ route, phase: 'hub' }, (opened - ctx.started) / 1000);
@@ -114,5 +118,5 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     };
     idle = setTimeout(check, timing.idleMs);
   }
-  return { call, head: rh, log, settle };
+  return { call, head: rh, get log() { return ctx.log.child(fields); }, settle };
 }

@@ -1,0 +1,207 @@
+// npm run bench: direct-to-backend against through Gatehouse (invoke and the raw route) and against OpenSSH's
+// `ssh -R`, in one run, on loopback. Prints one table; every ratio is taken against direct runs measured right
+// before and after it (this machine's speed drifts by minutes). The system under test (origin, hub, agent,
+// sshd, ssh) is pinned to CPU 0 and the load generator (wrk, this process) to CPU 1 when taskset exists.
+//
+// Environment: ROUNDS (default 2), DUR (seconds per run, default 2), BIG_MB (default 256), SKIP_BIG=1.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { startFakeEntra } from '../test/helpers/fake-entra.js';
+import { freePort } from '../test/helpers/apache.js';
+import { api, gatewayWithAgent, setProcessPrefix, startHub, startProc, type Proc } from '../test/helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
+
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+if (TASKSET && !process.env.GATEHOUSE_BENCH_PINNED) {
+  const r = spawnSync(TASKSET, ['-c', '1', process.execPath, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, GATEHOUSE_BENCH_PINNED: '1' } });
+  process.exit(r.status ?? 1);
+}
+const ROUNDS = Number(process.env.ROUNDS ?? 2);
+const DUR = Number(process.env.DUR ?? 2);
+const BIG_MB = Number(process.env.BIG_MB ?? 256);
+const which = (cmd: string) => { try { return execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim() || undefined; } catch { return undefined; } };
+const WRK = which('wrk');
+const SSHD = ['/usr/sbin/sshd'].find((p) => existsSync(p));
+const log = (s: string) => process.stdout.write(`${s}\n`);
+
+interface Path { name: string; url: (suffix: string) => string; headers: Record<string, string>; invoke?: boolean }
+interface Run { rps: number; p50: number; p99: number; errors: number }
+
+function toMs(v: string): number {
+  const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
+/** One wrk run (C, one thread, pinned to CPU 1 with this process). */
+function wrk(path: Path, suffix: string, c: number, dir: string): Run {
+  const args = ['-t1', `-c${c}`, `-d${DUR}s`, '--latency'];
+  for (const [k, v] of Object.entries(path.headers)) args.push('-H', `${k}: ${v}`);
+  let target = path.url(suffix);
+  if (path.invoke) {
+    const script = join(dir, `invoke${suffix.replace(/\W/g, '_')}.lua`);
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = '${JSON.stringify({ method: 'GET', url: suffix || '/' })}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+    args.push('-s', script);
+    target = path.url('');
+  }
+  const out = execFileSync(WRK!, [...args, target], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
+  const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(out)?.[1] ?? 0);
+  return { rps, p50, p99, errors };
+}
+
+async function startSsh(originPort: number): Promise<{ port: number; procs: Proc[] } | undefined> {
+  if (!SSHD || !which('ssh') || !which('ssh-keygen')) return undefined;
+  const dir = tempDir('gatehouse-bench-ssh-');
+  chmodSync(dir, 0o700);
+  mkdirSync('/run/sshd', { recursive: true });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'hostkey')]);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id_ed')]);
+  execFileSync('cp', [join(dir, 'id_ed.pub'), join(dir, 'authorized_keys')]);
+  const sshdPort = await freePort();
+  const fwdPort = await freePort();
+  writeFileSync(join(dir, 'sshd_config'), [
+    `Port ${sshdPort}`, 'ListenAddress 127.0.0.1', `HostKey ${dir}/hostkey`, `AuthorizedKeysFile ${dir}/authorized_keys`,
+    'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'StrictModes no',
+    'AllowTcpForwarding yes', 'GatewayPorts no', `PidFile ${dir}/sshd.pid`, '',
+  ].join('\n'));
+  const pin = TASKSET ? [TASKSET, '-c', '0'] : [];
+  const { spawn } = await import('node:child_process');
+  const sshd = spawn(pin[0] ?? SSHD, [...pin.slice(1), ...(pin.length ? [SSHD] : []), '-f', join(dir, 'sshd_config'), '-D', '-e'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 500));
+  const user = process.env.USER ?? 'root';
+  const ssh = spawn(pin[0] ?? 'ssh', [...pin.slice(1), ...(pin.length ? ['ssh'] : []), '-N', '-p', String(sshdPort), '-i', join(dir, 'id_ed'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
+    '-o', 'ExitOnForwardFailure=yes', '-o', 'LogLevel=ERROR', '-R', `127.0.0.1:${fwdPort}:127.0.0.1:${originPort}`, `${user}@127.0.0.1`], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    try { const r = await request(`http://127.0.0.1:${fwdPort}/`); await r.body.text(); if (r.statusCode === 200) break; } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+    if (i === 49) { sshd.kill(); ssh.kill(); return undefined; }
+  }
+  const wrap = (child: typeof sshd): Proc => ({ child, lines: [], waitForLine: async () => '', exited: new Promise((r) => child.once('exit', r)), stop: async () => { child.kill(); return null; }, peakRss: () => NaN });
+  return { port: fwdPort, procs: [wrap(sshd), wrap(ssh)] };
+}
+
+async function transfer(kind: 'upload' | 'download', url: string, headers: Record<string, string>, mb: number, invoke: boolean): Promise<number> {
+  const started = performance.now();
+  if (invoke) {
+    // invoke carries bodies as base64 inside JSON: measure the decoded bytes moved
+    if (kind === 'upload') {
+      const chunk = Buffer.alloc(3 * 256 * 1024, 'u').toString('base64');
+      const n = Math.ceil((mb * 1024 * 1024) / (3 * 256 * 1024));
+      async function* body() { yield Buffer.from('{"method":"POST","url":"/upload","headers":{},"body":"'); for (let i = 0; i < n; i++) yield Buffer.from(chunk); yield Buffer.from('"}'); }
+      const r = await request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: Readable.from(body()) });
+      const text = await r.body.text();
+      if (r.statusCode !== 200) throw new Error(`invoke upload: ${r.statusCode} ${text.slice(0, 200)}`);
+    } else {
+      const r = await request(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ method: 'GET', url: `/big?mb=${mb}` }) });
+      let n = 0;
+      for await (const c of r.body) n += c.length;
+      if (r.statusCode !== 200 || n < mb * 1024 * 1024) throw new Error(`invoke download: ${r.statusCode}, ${n} bytes`);
+    }
+  } else if (kind === 'upload') {
+    const chunk = Buffer.alloc(1024 * 1024, 'u');
+    async function* body() { for (let i = 0; i < mb; i++) yield chunk; }
+    const r = await request(url, { method: 'POST', headers: { ...headers, 'content-length': String(mb * 1024 * 1024) }, body: Readable.from(body()) });
+    const text = await r.body.text();
+    if (text !== String(mb * 1024 * 1024)) throw new Error(`upload: ${r.statusCode} ${text.slice(0, 200)}`);
+  } else {
+    const r = await request(url, { headers });
+    let n = 0;
+    for await (const c of r.body) n += c.length;
+    if (n !== mb * 1024 * 1024) throw new Error(`download: ${r.statusCode}, ${n} bytes`);
+  }
+  return (performance.now() - started) / 1000;
+}
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN; };
+const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+
+async function main(): Promise<void> {
+  if (!WRK) { log('bench: wrk is not installed (apt-get install wrk); it is the load generator. Stopping.'); process.exit(2); }
+  if (TASKSET) setProcessPrefix([TASKSET, '-c', '0']);
+  const dir = tempDir('gatehouse-bench-');
+  const origin = startProc([new URL('./origin.js', import.meta.url).pathname, '0'], {});
+  const originPort = Number((await origin.waitForLine((l) => l.startsWith('origin listening'))).split(' ')[2]);
+  const direct = `http://127.0.0.1:${originPort}`;
+  const entra = await startFakeEntra();
+  const hub = await startHub(entra, { GATEHOUSE_THROTTLE: '1000000000/60s', GATEHOUSE_MAX_BODY: `${BIG_MB + 16}MiB`, GATEHOUSE_MAX_RAW_BODY: `${BIG_MB + 16}MiB` });
+  const token = await entra.token({}, { expSec: 3 * 3600 });
+  const { gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${direct}/`]);
+  const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 })).json.id as string;
+  const ssh = await startSsh(originPort);
+  const auth = { Authorization: `Bearer ${token}` };
+
+  const paths: Path[] = [
+    { name: 'raw route', url: (s) => `${hub.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
+    { name: 'invoke', url: () => `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true },
+    ...(ssh ? [{ name: 'ssh -R', url: (s: string) => `http://127.0.0.1:${ssh.port}${s}`, headers: {} }] : []),
+  ];
+  const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
+  log(`Gatehouse relay benchmark: ${ROUNDS} rounds x ${DUR} s per run, wrk -t1; SUT ${TASKSET ? 'on CPU 0, load generator on CPU 1' : 'unpinned (no taskset)'}; node ${process.version}`);
+  if (!ssh) log('note: ssh -R skipped (openssh-server or ssh not installed)');
+
+  const tests: Array<[string, number]> = [['/', 1], ['/', 16], ['/', 64], ['/64k', 1], ['/64k', 16], ['/64k', 64]];
+  const rows: string[] = [];
+  for (const [suffix, c] of tests) {
+    const results = new Map<string, { ratio: number[]; rps: number[]; p50: number[]; p99: number[]; added: number[]; errors: number }>();
+    for (let r = 0; r < ROUNDS; r++) {
+      let before = wrk(directPath, suffix, c, dir);
+      const d = results.get('direct') ?? { ratio: [], rps: [], p50: [], p99: [], added: [], errors: 0 };
+      d.rps.push(before.rps); d.p50.push(before.p50); d.p99.push(before.p99); d.ratio.push(1); d.added.push(0);
+      results.set('direct', d);
+      for (const p of paths) {
+        const run = wrk(p, suffix, c, dir);
+        const after = wrk(directPath, suffix, c, dir);
+        const x = results.get(p.name) ?? { ratio: [], rps: [], p50: [], p99: [], added: [], errors: 0 };
+        x.ratio.push(run.rps / ((before.rps + after.rps) / 2));
+        x.rps.push(run.rps); x.p50.push(run.p50); x.p99.push(run.p99);
+        x.added.push(run.p50 - (before.p50 + after.p50) / 2);
+        x.errors += run.errors;
+        results.set(p.name, x);
+        before = after;
+      }
+    }
+    for (const [name, x] of results) {
+      rows.push(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${name === 'direct' ? '' : fmt(median(x.added), 3)} | ${x.errors || ''} |`);
+    }
+    log(`done: ${suffix === '/' ? '12 B' : '64 KiB'} at c=${c}`);
+  }
+  log('');
+  log('| response | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | added p50 ms | errors |');
+  log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) log(r);
+
+  if (!process.env.SKIP_BIG) {
+    log('');
+    log(`| ${BIG_MB} MiB | path | seconds | MiB/s | ratio to direct | hub peak RSS MiB | agent peak RSS MiB |`);
+    log('|---|---|---:|---:|---:|---:|---:|');
+    for (const kind of ['upload', 'download'] as const) {
+      const tail = kind === 'upload' ? '/upload' : `/big?mb=${BIG_MB}`;
+      const d = await transfer(kind, `${direct}${tail}`, {}, BIG_MB, false);
+      log(`| ${kind} | direct | ${fmt(d)} | ${fmt(BIG_MB / d, 0)} | 1.00 | | |`);
+      const targets: Array<[string, string, Record<string, string>, boolean]> = [
+        ['raw route', `${hub.url}/v1/connections/${conn}/proxy${tail}`, auth, false],
+        ['invoke', `${hub.url}/v1/connections/${conn}/invoke`, auth, true],
+        ...(ssh ? [['ssh -R', `http://127.0.0.1:${ssh.port}${tail}`, {}, false] as [string, string, Record<string, string>, boolean]] : []),
+      ];
+      for (const [name, url, headers, inv] of targets) {
+        const t = await transfer(kind, url, headers, BIG_MB, inv);
+        const mine = name === 'raw route' || name === 'invoke';
+        log(`| ${kind} | ${name} | ${fmt(t)} | ${fmt(BIG_MB / t, 0)} | ${fmt(d / t)} | ${mine ? fmt(hub.peakRss() / 2 ** 20, 0) : ''} | ${mine ? fmt(agent.peakRss() / 2 ** 20, 0) : ''} |`);
+      }
+    }
+  }
+  for (const p of [...(ssh?.procs ?? [])]) await p.stop();
+  await agent.stop();
+  await hub.stop();
+  await origin.stop();
+  await entra.close();
+  cleanupTempDirs();
+}
+
+main().catch((err: unknown) => { process.stderr.write(`bench: ${(err as Error).stack}\n`); process.exit(1); });
