@@ -88,11 +88,9 @@ describe('raw proxy route', () => {
   });
 
   it('a request head over the header limit gets 431 and the hub keeps serving', async () => {
-    const r = await request(proxyUrl('/x'), { headers: { authorization: `Bearer ${token}`, 'x-big': 'a'.repeat(40 * 1024) } }).catch((e: Error) => e);
-    if (!(r instanceof Error)) {
-      expect(r.statusCode).toBe(431);
-      await r.body.text();
-    }
+    const r = await request(proxyUrl('/x'), { headers: { authorization: `Bearer ${token}`, 'x-big': 'a'.repeat(40 * 1024) } });
+    expect(r.statusCode).toBe(431);
+    await r.body.text();
     const ok = await request(proxyUrl('/status?code=200'), { headers: { authorization: `Bearer ${token}` } });
     expect(ok.statusCode).toBe(200);
     await ok.body.text();
