@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { request } from 'undici';
 import type { FakeEntra } from './fake-entra.js';
-import { CLIENT_ID } from './fake-entra.js';
+import { CLIENT_ID, CLIENT_SECRET } from './fake-entra.js';
 import { tempDir } from './tmp.js';
 
 // Resolved through the workspace packages, so the helpers work from test/ and compiled into bench/dist alike.
@@ -77,6 +77,7 @@ export async function startHub(entra: FakeEntra, env: Record<string, string> = {
     GATEHOUSE_LISTEN: `127.0.0.1:${opts.port ?? 0}`,
     GATEHOUSE_DATABASE: `sqlite:${join(dbDir, 'hub.db')}`,
     GATEHOUSE_CLIENT_ID: CLIENT_ID,
+    GATEHOUSE_CLIENT_SECRET: CLIENT_SECRET,
     GATEHOUSE_AUTHORITY_HOST: entra.authorityHost,
     GATEHOUSE_LOG_LEVEL: 'info',
     ...env,

@@ -1,5 +1,6 @@
 // Hub configuration: the only file that reads process.env. Validated once, every error collected, then frozen.
 import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 
 export type Cloud = 'AzurePublic' | 'AzureUSGovernment' | 'AzureUSGovernmentDoD' | 'AzureChina';
 
@@ -16,10 +17,14 @@ export interface HubConfig {
   redisUrl: string | undefined;
   clientId: string;
   clientSecret: string | undefined;
+  /** Certificate credential for On-Behalf-Of, instead of a secret (GATEHOUSE_CLIENT_CERTIFICATE: a PEM file with key and certificate). */
+  clientCertificate: { thumbprintSha256: string; privateKey: string; x5c: string } | undefined;
   appIdUri: string;
   scope: string;
   cloud: Cloud;
   authorityHost: string;
+  /** Least time between two signing-key fetches caused by tokens with unknown key ids. Default 30 s. */
+  jwksCooldownMs: number;
   /** 'common' (any tenant) or the allowed tenant ids. */
   allowedTenants: 'common' | readonly string[];
   throttle: { limit: number; periodMs: number };
@@ -47,11 +52,13 @@ export const SETTINGS = [
   ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'shared state for several hubs (not yet supported: leave unset)'],
   ['GATEHOUSE_CLIENT_ID', '--client-id', '', "the hub's Entra app (client) id (required)"],
   ['GATEHOUSE_CLIENT_SECRET', '--client-secret', '', "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)"],
+  ['GATEHOUSE_CLIENT_CERTIFICATE', '--client-certificate', '', 'PEM file with private key and certificate, used instead of a client secret'],
   ['GATEHOUSE_APP_ID_URI', '--app-id-uri', 'api://{client id}', 'second accepted audience'],
   ['GATEHOUSE_SCOPE', '--scope', 'user_impersonation', 'delegated scope callers need in scp'],
   ['GATEHOUSE_CLOUD', '--cloud', 'AzurePublic', 'AzurePublic | AzureUSGovernment | AzureUSGovernmentDoD | AzureChina'],
   ['GATEHOUSE_AUTHORITY_HOST', '--authority-host', "the cloud's", 'sign-in host override (https only)'],
   ['GATEHOUSE_ALLOWED_TENANTS', '--allowed-tenants', 'common', 'common, or tenant ids separated by commas'],
+  ['GATEHOUSE_JWKS_COOLDOWN', '--jwks-cooldown', '30s', 'least time between signing-key refetches caused by unknown key ids'],
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
@@ -138,8 +145,23 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!idleTimeoutMs) problems.push('GATEHOUSE_IDLE_TIMEOUT must be a duration like 60s');
   const maxUrlLength = Number(get('GATEHOUSE_MAX_URL_LENGTH') ?? '2048');
   if (!Number.isInteger(maxUrlLength) || maxUrlLength < 256) problems.push('GATEHOUSE_MAX_URL_LENGTH must be an integer >= 256');
+  const jwksCooldownMs = parseDuration(get('GATEHOUSE_JWKS_COOLDOWN') ?? '30s');
+  if (jwksCooldownMs === undefined) problems.push('GATEHOUSE_JWKS_COOLDOWN must be a duration like 30s');
   const maxTimeoutMs = parseDuration(get('GATEHOUSE_MAX_TIMEOUT') ?? '600s');
   if (!maxTimeoutMs) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration like 600s');
+
+  let clientCertificate: HubConfig['clientCertificate'];
+  const certPath = get('GATEHOUSE_CLIENT_CERTIFICATE');
+  if (certPath) {
+    try {
+      const pem = readFileSync(certPath, 'utf8');
+      const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+      const key = /-----BEGIN (?:RSA )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA )?PRIVATE KEY-----/.exec(pem)?.[0];
+      if (!cert || !key) throw new Error('needs both');
+      const x509 = new X509Certificate(cert);
+      clientCertificate = { thumbprintSha256: x509.fingerprint256.replace(/:/g, '').toLowerCase(), privateKey: key, x5c: x509.raw.toString('base64') };
+    } catch { problems.push('GATEHOUSE_CLIENT_CERTIFICATE must be a readable PEM file with a private key and a certificate'); }
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
@@ -148,11 +170,13 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     redisUrl,
     clientId,
     clientSecret: get('GATEHOUSE_CLIENT_SECRET'),
+    clientCertificate,
     appIdUri: get('GATEHOUSE_APP_ID_URI') ?? `api://${clientId}`,
     scope: get('GATEHOUSE_SCOPE') ?? 'user_impersonation',
     cloud,
     authorityHost,
     allowedTenants,
+    jwksCooldownMs: jwksCooldownMs!,
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,
     maxRawBodyBytes: maxRawBodyBytes!,

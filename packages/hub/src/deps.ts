@@ -7,6 +7,8 @@ import type { Authenticate, Caller } from './auth/caller-auth.js';
 import type { Throttle } from './throttle/memory-throttle.js';
 import type { Ctx } from './http/router.js';
 import type { HubMetrics } from './metrics.js';
+import type { OboClient } from './auth/obo.js';
+import type { Dispatcher } from 'undici';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -17,6 +19,10 @@ export interface HubDeps {
   throttle: Throttle;
   now: () => Date;
   metrics: HubMetrics;
+  /** On-Behalf-Of tokens for EntraAuth connections. */
+  obo: OboClient;
+  /** HTTP client pool for the calls the hub makes itself (EntraAuth). */
+  dispatcher: Dispatcher;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

@@ -21,6 +21,8 @@ import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { createHubMetrics } from './metrics.js';
+import { createOboClient, type OboClient } from './auth/obo.js';
+import { Agent as UndiciAgent } from 'undici';
 
 export interface HubOptions {
   log?: Logger;
@@ -28,6 +30,7 @@ export interface HubOptions {
   keySource?: KeySource;
   throttle?: Throttle;
   now?: () => Date;
+  obo?: OboClient;
 }
 
 export interface Hub {
@@ -41,12 +44,18 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
   const log = opts.log ?? createLogger(config.logLevel);
   const store = withReadCache(opts.store ?? openStore(config.database), 2000);
   const registry = new AgentRegistry();
-  const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost), {
+  const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
   });
   const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length);
+  const audiences = [config.clientId, config.appIdUri];
+  const obo = opts.obo ?? createOboClient({
+    authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,
+    clientCertificate: config.clientCertificate, audiences, log,
+  });
+  const dispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000 });
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics,
+    config, log, store, registry, authenticate, metrics, obo, dispatcher,
     throttle: opts.throttle ?? createMemoryThrottle(config.throttle.limit, config.throttle.periodMs),
     now: opts.now ?? (() => new Date()),
     async caller(ctx) {
@@ -58,6 +67,7 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
           ctx.log.info({ why: err.reason }, 'caller refused');
           throw unauthorized(auth !== undefined);
         }
+        if (err instanceof GatehouseError) throw err;
         ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
         throw new GatehouseError('ServiceUnavailable', 'hub -> Entra ID: signing keys are unavailable, try again shortly');
       }
@@ -166,6 +176,7 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
       await new Promise((r) => setTimeout(r, 100));
       server.closeAllConnections();
       await store.close();
+      await dispatcher.close();
     },
   };
 }

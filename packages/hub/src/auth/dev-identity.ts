@@ -4,8 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
-import type { KeySource } from './caller-auth.js';
+import { exportJWK, generateKeyPair, importJWK, SignJWT, type JWK } from 'jose';
+import type { KeySource, SigningKey } from './key-source.js';
 
 export const DEV_CLIENT_ID = '00000000-0000-4000-8000-000000000001';
 export const DEV_TENANT = '00000000-0000-4000-8000-0000000000aa';
@@ -26,8 +26,11 @@ export async function loadOrCreateDevKey(dir: string): Promise<DevKeyFile> {
 }
 
 export function devKeySource(key: DevKeyFile): KeySource {
-  const jwks = createLocalJWKSet({ keys: [key.publicJwk] });
-  return { keys: async () => jwks, issuerFor: async (tid) => DEV_ISSUER_TEMPLATE.replace('{tenantid}', tid) };
+  let signing: Promise<SigningKey> | undefined;
+  return {
+    key: async (_v, kid) => (kid === key.kid ? (signing ??= importJWK(key.publicJwk, 'RS256').then((k) => ({ key: k, issuer: undefined }))) : undefined),
+    issuerFor: async (_v, tid) => DEV_ISSUER_TEMPLATE.replace('{tenantid}', tid),
+  };
 }
 
 export async function mintDevToken(key: DevKeyFile, opts: { oid?: string; ttlSec?: number } = {}): Promise<string> {

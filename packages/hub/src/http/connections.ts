@@ -2,13 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import type { Caller } from '../auth/caller-auth.js';
+import { cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
-const SUPPORTED: ReadonlySet<AuthType> = new Set(['AnonymousGateway', 'BasicGateway']);
+const SUPPORTED: ReadonlySet<AuthType> = new Set(['EntraAuth', 'AnonymousGateway', 'BasicGateway']);
 const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic: 'BasicGateway', windows: 'WindowsGateway' };
 
 export function connectionView(c: ConnectionRecord) {
@@ -36,13 +38,16 @@ function authTypeOf(body: JsonObject): AuthType {
     if (!(AUTH_TYPES as readonly string[]).includes(explicit)) throw invalid(`authType must be one of ${AUTH_TYPES.join(', ')}`);
     return explicit as AuthType;
   }
+  // The connector's form: with a gateway, authenticationType picks the gateway type; without one, the
+  // connection calls an Entra ID-protected resource.
   const legacy = optString(body, 'authenticationType', 32);
-  if (legacy !== undefined) {
+  const hasGateway = typeof body.gatewayId === 'string' && body.gatewayId !== '';
+  if (legacy !== undefined && hasGateway) {
     const t = LEGACY[legacy.toLowerCase()];
     if (!t) throw invalid('authenticationType must be Anonymous, Basic or Windows');
     return t;
   }
-  if (body.gatewayId !== undefined) return 'AnonymousGateway';
+  if (hasGateway) return 'AnonymousGateway';
   if (body.resourceUri !== undefined) return 'EntraAuth';
   throw invalid('authType is required');
 }
@@ -82,6 +87,38 @@ async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Prom
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
 }
 
+/** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash. */
+function resourceUriOf(deps: HubDeps, body: JsonObject): string {
+  const raw = optString(body, 'resourceUri', 2048);
+  if (!raw) throw invalid('resourceUri is required for EntraAuth connections (the Application ID URI of the resource)');
+  let u: URL;
+  try { u = new URL(raw); } catch { throw invalid('resourceUri must be a URI such as https://graph.microsoft.com or api://…'); }
+  if (u.username || u.password || u.search || u.hash) throw invalid('resourceUri must not carry userinfo, query or fragment');
+  const uri = raw.replace(/\/+$/, '');
+  const clouds = cloudsOfResource(uri);
+  if (clouds && !clouds.includes(deps.config.cloud)) {
+    throw invalid(`resourceUri ${uri} belongs to ${clouds.join(' or ')}, but this hub signs in to ${deps.config.cloud} (GATEHOUSE_CLOUD): use the resource's ${deps.config.cloud} equivalent`);
+  }
+  return uri;
+}
+
+async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonObject, baseResourceUrl: string): Promise<ConnectionRecord> {
+  if (typeof body.gatewayId === 'string' && body.gatewayId !== '') throw invalid('EntraAuth connections have no gatewayId');
+  const resourceUri = resourceUriOf(deps, body);
+  // Acquiring a token once proves consent now instead of at the first call (ConsentRequired with the URL).
+  await deps.obo.token(caller, resourceUri);
+  const now = deps.now().toISOString();
+  const c: ConnectionRecord = {
+    id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
+    displayName: optString(body, 'displayName', 256) ?? null, authType: 'EntraAuth', baseResourceUrl, resourceUri,
+    gatewayId: null, sealedCredentials: null,
+    bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
+    createdAt: now, updatedAt: now,
+  };
+  await deps.store.createConnection(c);
+  return c;
+}
+
 export function connectionRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/connections', async (ctx) => {
@@ -90,6 +127,12 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       const authType = authTypeOf(body);
       if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
+      if (authType === 'EntraAuth') {
+        const c = await createEntraConnection(deps, caller, body, baseResourceUrl);
+        ctx.log.info({ connection: c.id, authType, resource: c.resourceUri }, 'connection created');
+        sendJson(ctx.res, 201, connectionView(c));
+        return;
+      }
       const gatewayId = optString(body, 'gatewayId', 64);
       if (!gatewayId) throw invalid('gatewayId is required for gateway connections');
       const g = await deps.store.getGateway(gatewayId);

@@ -7,7 +7,7 @@ import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
 import { invalid } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
-import { startRelay, takeThrottle } from './relay.js';
+import { startCall, takeThrottle } from './relay.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
 import { MAX_SKELETON_CHARS, readInvoke } from './invoke-body.js';
 
@@ -63,17 +63,17 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     const input = await readInvoke(ctx.req, deps.config.maxBodyBytes);
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const asText = conn.bodyEncoding === 'base64';
-    const { call, head: rh, log, settle } = await startRelay(deps, ctx, conn, {
+    const call = await startCall(deps, ctx, conn, {
       method: inv.method, url: inv.url, headers: inv.headers,
       body: input.body && asText ? asBase64Text(input.body) : input.body,
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs });
-    const out = new Base64Envelope(envelopePrefix(rh.status, headersToObject(forwardResponseHeaders(rh.headers))), deps.config.maxBodyBytes);
+    const out = new Base64Envelope(envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers))), deps.config.maxBodyBytes);
     ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
     pipeline(out, ctx.res, (err) => {
-      settle();
+      call.settle();
       if (err) {
-        log.warn({ err: err.message }, 'response stream ended early');
+        call.log.warn({ err: err.message }, 'response stream ended early');
         call.cancel(err.message);
         ctx.res.destroy();
       }

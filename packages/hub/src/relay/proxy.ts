@@ -5,7 +5,7 @@ import { GatehouseError, forwardResponseHeaders, resolveTarget, type HeaderList 
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
 import type { Ctx, Route } from '../http/router.js';
-import { startRelay, takeThrottle } from './relay.js';
+import { startCall, takeThrottle } from './relay.js';
 
 export const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const PATTERN = /^\/v1\/connections\/([A-Za-z0-9_-]{1,64})\/proxy(?:\/.*)?$/;
@@ -52,14 +52,14 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the raw route's ${deps.config.maxRawBodyBytes}-byte limit`);
   }
   const bodyLength = chunked ? null : declared;
-  const { call, head, settle } = await startRelay(deps, ctx, conn, {
+  const call = await startCall(deps, ctx, conn, {
     method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
     // The caller's Authorization is its token for the hub, never the service's.
     drop: ['authorization'],
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs });
-  ctx.res.writeHead(head.status, forwardResponseHeaders(head.headers, true).flat());
-  ctx.res.once('finish', settle);
+  ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).flat());
+  ctx.res.once('finish', call.settle);
   call.pipeResponse(ctx.res);
 }
 

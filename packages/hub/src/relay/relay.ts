@@ -7,7 +7,8 @@ import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
 import type { ConnectionRecord } from '../store/store.js';
-import type { RelayCall } from '../agents/relay-call.js';
+import type { Writable } from 'node:stream';
+import { startDirect } from './direct.js';
 import { rateLimitHeaders } from '../throttle/memory-throttle.js';
 
 export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
@@ -43,12 +44,21 @@ export interface RelayTiming {
   idleMs: number;
 }
 
+/** A call whose response head has arrived, however it runs (through an agent, or from the hub itself). */
 export interface StartedCall {
-  call: RelayCall;
   head: ResponseHeadMessage;
-  log: Logger;
+  readonly log: Logger;
+  /** Delivers the response body into `sink` with backpressure. */
+  pipeResponse(sink: Writable): void;
+  /** Abandons the call (the caller's answer broke): the service's request is aborted. */
+  cancel(reason: string): void;
   /** Call when the answer has been written (or abandoned): clears the timers. */
   settle(): void;
+}
+
+/** Runs a call for any connection type: EntraAuth from the hub, gateway types through an agent. */
+export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
+  return conn.authType === 'EntraAuth' ? startDirect(deps, ctx, conn, req, timing) : startRelay(deps, ctx, conn, req, timing);
 }
 
 export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
@@ -118,5 +128,10 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     };
     idle = setTimeout(check, timing.idleMs);
   }
-  return { call, head: rh, get log() { return ctx.log.child(fields); }, settle };
+  return {
+    head: rh, settle,
+    get log() { return ctx.log.child(fields); },
+    pipeResponse: (sink) => call.pipeResponse(sink),
+    cancel: (reason) => call.cancel(reason),
+  };
 }

@@ -1,0 +1,82 @@
+// EntraAuth calls: the hub calls the service itself with an On-Behalf-Of token for the connection's resource.
+// The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
+import { Readable, pipeline } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { GatehouseError, forwardRequestHeaders, type HeaderList } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { Ctx } from '../http/router.js';
+import type { ConnectionRecord } from '../store/store.js';
+import { requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+
+function fromUndici(h: Record<string, string | string[] | undefined>): HeaderList {
+  const out: HeaderList = [];
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
+  return out;
+}
+
+export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
+  const caller = await deps.caller(ctx);
+  const token = await deps.obo.token(caller, conn.resourceUri!);
+  const requestId = requestIdFrom(ctx);
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: new Set([...(req.drop ?? []), 'authorization']) });
+  headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
+  if (req.bodyLength !== null && (req.bodyLength > 0 || req.body)) headers.push(['content-length', String(req.bodyLength)]);
+  const target = `${req.url.protocol}//${req.url.host}`;
+  const route = ctx.tags.route ?? 'invoke';
+  const fields = { connection: conn.id, resource: conn.resourceUri };
+
+  const ac = new AbortController();
+  let timedOut = false;
+  const deadline = setTimeout(() => { timedOut = true; ac.abort(); }, conn.timeoutMs);
+  let settled = false;
+  let status = 0;
+  let responseBytes = 0;
+  deps.metrics.inflight.inc();
+  const settle = () => {
+    clearTimeout(deadline);
+    if (settled) return;
+    settled = true;
+    deps.metrics.inflight.dec();
+    deps.metrics.bytes.inc({ direction: 'response' }, responseBytes);
+    ctx.log.info({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes, ms: Math.round(performance.now() - ctx.started) }, 'call done');
+  };
+  ctx.res.on('close', () => { settle(); if (!ctx.res.writableFinished) ac.abort(); });
+
+  let requestBytes = 0;
+  const counted = req.body && (async function* () { for await (const c of req.body!) { requestBytes += c.length; yield c; } })();
+  const opened = performance.now();
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(req.url, {
+      method: req.method as Dispatcher.HttpMethod, headers: headers.flat(), body: counted ? Readable.from(counted) : undefined,
+      signal: ac.signal, dispatcher: deps.dispatcher, headersTimeout: conn.timeoutMs, bodyTimeout: timing.idleMs,
+    });
+  } catch (err) {
+    settle();
+    const e = err as Error & { code?: string; cause?: unknown };
+    if (e instanceof GatehouseError) throw e;
+    if (e.cause instanceof GatehouseError) throw e.cause;
+    if (timedOut || e.code === 'UND_ERR_HEADERS_TIMEOUT') throw new GatehouseError('GatewayTimeout', `hub -> service: no answer from ${target} within ${conn.timeoutMs / 1000} s`);
+    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? '';
+    if (UNREACHABLE.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
+    throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || e.name})`);
+  } finally {
+    deps.metrics.bytes.inc({ direction: 'request' }, requestBytes);
+  }
+  status = res.statusCode;
+  const backend = (performance.now() - opened) / 1000;
+  deps.metrics.phase.observe({ route, phase: 'hub' }, (opened - ctx.started) / 1000);
+  deps.metrics.phase.observe({ route, phase: 'backend' }, backend);
+  if (!timing.wholeCall) clearTimeout(deadline);
+  res.body.on('data', (c: Buffer) => { responseBytes += c.length; });
+  return {
+    head: { status: res.statusCode, headers: fromUndici(res.headers) },
+    get log() { return ctx.log.child(fields); },
+    pipeResponse: (sink) => pipeline(res.body, sink, () => settle()),
+    cancel: () => { ac.abort(); res.body.destroy(); },
+    settle,
+  };
+}

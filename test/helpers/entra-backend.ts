@@ -1,0 +1,56 @@
+// An HTTPS web API protected by Entra ID (the fake one): it checks the bearer token it receives the way a
+// real resource does (signature from the JWKS, issuer of the token's tenant, audience = the resource, scp)
+// and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied.
+import { createServer, type Server } from 'node:https';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import type { FakeEntra } from './fake-entra.js';
+
+export interface EntraBackend {
+  url: string;
+  resource: string;
+  seen: Array<{ method: string; url: string; authorization: string | undefined; claims: JWTPayload | undefined; bytes: number; sha256: string; cookie: string | undefined }>;
+  close(): Promise<void>;
+}
+
+export async function startEntraBackend(entra: FakeEntra, resource: string): Promise<EntraBackend> {
+  const dispatcher = new Agent({ connect: { ca: readFileSync(entra.ca.caPath, 'utf8') } });
+  const seen: EntraBackend['seen'] = [];
+  const keys = async () => {
+    const r = await request(`${entra.authorityHost}/common/discovery/v2.0/keys`, { dispatcher });
+    return createLocalJWKSet(await r.body.json() as { keys: [] });
+  };
+  const server: Server = createServer({ key: entra.ca.key, cert: entra.ca.cert }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void (async () => {
+      const body = Buffer.concat(chunks);
+      const auth = req.headers.authorization;
+      let claims: JWTPayload | undefined;
+      try {
+        const token = /^Bearer (.+)$/.exec(auth ?? '')?.[1] ?? '';
+        const tid = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}').tid as string;
+        ({ payload: claims } = await jwtVerify(token, await keys(), { issuer: entra.issuer(tid), audience: resource, algorithms: ['RS256'] }));
+        if (!String(claims.scp ?? '').split(' ').includes('Data.Read')) throw new Error('scope');
+      } catch { claims = undefined; }
+      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: auth, claims, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), cookie: req.headers.cookie });
+      if (!claims) { res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end(); return; }
+      if ((req.url ?? '').includes('/forbidden')) {
+        res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } }));
+        return;
+      }
+      if ((req.url ?? '').includes('/echo')) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body); return; }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, oid: claims.oid, scp: claims.scp, path: req.url }));
+    })());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+    resource,
+    seen,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); void dispatcher.close(); }),
+  };
+}
+

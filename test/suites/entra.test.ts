@@ -1,0 +1,258 @@
+// EntraAuth connections end to end: caller tokens v1 and v2, key rotation and kid floods, On-Behalf-Of
+// through msal-node against the fake Entra ID, the hub calling an HTTPS API that checks the OBO token,
+// Entra's errors mapped to the hub's, caching and consent, national clouds.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { decodeJwt } from 'jose';
+import { request } from 'undici';
+import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEntraBackend, type EntraBackend } from '../helpers/entra-backend.js';
+import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+const RESOURCE = 'api://backend-api';
+let entra: FakeEntra;
+let backend: EntraBackend;
+let hub: HubProc;
+let token: string;
+
+const oboCount = (resource = RESOURCE) => entra.tokenRequests.filter((r) => r.grant === 'obo' && r.resource === resource).length;
+async function entraConnection(extra: Record<string, unknown> = {}, t = token, h = hub) {
+  return api(h.url, t, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: `${backend.url}/api`, ...extra });
+}
+const invoke = (id: string, body: unknown, t = token, h = hub) => api(h.url, t, 'POST', `/v1/connections/${id}/invoke`, body);
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  backend = await startEntraBackend(entra, RESOURCE);
+  hub = await startHub(entra, { GATEHOUSE_JWKS_COOLDOWN: '3s' });
+  token = await entra.token();
+});
+afterAll(async () => {
+  await hub?.stop();
+  await backend?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('caller tokens, complete', () => {
+  it('a v1 token (sts.windows.net issuer, client id audience) and a v2 token are both accepted', async () => {
+    const v1 = await entra.token({}, { version: '1.0' });
+    expect(decodeJwt(v1).iss).toBe(`https://sts.windows.net/${TENANT_A}/`);
+    expect((await api(hub.url, v1, 'GET', '/v1/connections')).status).toBe(200);
+    expect((await api(hub.url, token, 'GET', '/v1/connections')).status).toBe(200);
+    // a v1 token claiming the v2 issuer is refused: the version picks the issuer
+    const mixed = await entra.token({ iss: entra.issuer(TENANT_A, '2.0') }, { version: '1.0' });
+    expect((await api(hub.url, mixed, 'GET', '/v1/connections')).status).toBe(401);
+  });
+
+  it('a rotated signing key is picked up', async () => {
+    await new Promise((r) => setTimeout(r, 3100)); // past the refetch cooldown since the first fetch
+    await entra.rotate();
+    const fresh = await entra.token();
+    expect((await api(hub.url, fresh, 'GET', '/v1/connections')).status).toBe(200);
+  });
+
+  it('a flood of made-up key ids reaches the authority at most once per cooldown', async () => {
+    await new Promise((r) => setTimeout(r, 3100));
+    const before = entra.requests.filter((p) => p.includes('/discovery/')).length;
+    const started = Date.now();
+    const forged = await Promise.all(Array.from({ length: 60 }, () => entra.token({}, { key: 'rogue', header: { kid: randomUUID() } })));
+    const results = await Promise.all(forged.map((t) => api(hub.url, t, 'GET', '/v1/connections')));
+    expect(results.every((r) => r.status === 401)).toBe(true);
+    const fetched = entra.requests.filter((p) => p.includes('/discovery/')).length - before;
+    const allowed = 1 + Math.floor((Date.now() - started) / 3000);
+    expect(fetched).toBeGreaterThanOrEqual(1);
+    expect(fetched).toBeLessThanOrEqual(allowed);
+  });
+
+  it('app-only tokens are refused with a clear message', async () => {
+    const app = await entra.token({ scp: undefined, roles: ['Access.All'], idtyp: 'app' });
+    const r = await api(hub.url, app, 'GET', '/v1/connections');
+    expect(r.status).toBe(403);
+    expect(r.json.error.code).toBe('Forbidden');
+    expect(r.json.error.message).toMatch(/app-only/);
+  });
+});
+
+describe('EntraAuth connections and On-Behalf-Of', () => {
+  let connId: string;
+
+  it('creating one acquires a token once; N invokes cost no more token requests', async () => {
+    const before = oboCount();
+    const c = await entraConnection();
+    expect(c.status, c.text).toBe(201);
+    expect(c.json).toMatchObject({ authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: `${backend.url}/api` });
+    connId = c.json.id;
+    expect(oboCount()).toBe(before + 1);
+    for (let i = 0; i < 5; i++) {
+      const r = await invoke(connId, { method: 'GET', url: `me/events?i=${i}` });
+      expect(r.status).toBe(200);
+      expect(r.json.statusCode).toBe(200);
+    }
+    expect(oboCount()).toBe(before + 1);
+  });
+
+  it('the service gets an OBO token for its own audience, never the caller\'s token', async () => {
+    const r = await invoke(connId, { method: 'POST', url: '/echo', headers: { authorization: `Bearer ${token}`, cookie: 'k=v' }, body: b64('payload') });
+    expect(r.json.statusCode).toBe(200);
+    expect(Buffer.from(r.json.body, 'base64').toString()).toBe('payload');
+    const seen = backend.seen.at(-1)!;
+    expect(seen.claims).toMatchObject({ aud: RESOURCE, scp: 'Data.Read', oid: decodeJwt(token).oid, tid: TENANT_A });
+    expect(seen.authorization).not.toContain(token);
+    expect(seen.cookie).toBe('k=v'); // only gateway connections drop Cookie
+  });
+
+  it('relative and absolute URLs under baseResourceUrl; outside is refused', async () => {
+    expect((await invoke(connId, { method: 'GET', url: `${backend.url}/api/abs` })).json.statusCode).toBe(200);
+    expect(backend.seen.at(-1)!.url).toBe('/api/abs');
+    expect((await invoke(connId, { method: 'GET', url: 'rel/x' })).json.statusCode).toBe(200);
+    expect(backend.seen.at(-1)!.url).toBe('/api/rel/x');
+    for (const url of ['../outside', `${backend.url}/apix`, 'https://127.0.0.1:1/api/x']) {
+      const r = await invoke(connId, { method: 'GET', url });
+      expect(r.status).toBe(400);
+      expect(r.json.error.code).toBe('UrlNotAllowed');
+    }
+  });
+
+  it("the service's 403 Authorization_RequestDenied comes back unchanged in the envelope", async () => {
+    const r = await invoke(connId, { method: 'GET', url: 'forbidden' });
+    expect(r.status).toBe(200);
+    expect(r.json.statusCode).toBe(403);
+    expect(JSON.parse(Buffer.from(r.json.body, 'base64').toString()).error.code).toBe('Authorization_RequestDenied');
+  });
+
+  it('the raw proxy route works for EntraAuth too', async () => {
+    const r = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'PUT', body: 'raw bytes', headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('raw bytes');
+    expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
+  });
+
+  it('another user gets their own token (cache per tid, oid, resource)', async () => {
+    const other = await entra.token({ oid: USER_2 });
+    const before = oboCount();
+    const c = await entraConnection({}, other);
+    expect(c.status).toBe(201);
+    expect((await invoke(c.json.id, { method: 'GET', url: 'x' }, other)).json.statusCode).toBe(200);
+    expect(oboCount()).toBe(before + 1);
+    expect(backend.seen.at(-1)!.claims?.oid).toBe(USER_2);
+  });
+});
+
+describe('token lifetime and consent', () => {
+  it('expiry triggers a new token request', async () => {
+    const resource = 'api://short-lived';
+    const b2 = await startEntraBackend(entra, resource);
+    try {
+      entra.oboLifetimeSec = 302; // refreshed 5 minutes before expiry: after about 2 s
+      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: resource, baseResourceUrl: b2.url });
+      expect(c.status).toBe(201);
+      const before = oboCount(resource);
+      await invoke(c.json.id, { method: 'GET', url: 'a' });
+      expect(oboCount(resource)).toBe(before);
+      await new Promise((r) => setTimeout(r, 2600));
+      expect((await invoke(c.json.id, { method: 'GET', url: 'b' })).json.statusCode).toBe(200);
+      expect(oboCount(resource)).toBe(before + 1);
+    } finally {
+      entra.oboLifetimeSec = 3600;
+      await b2.close();
+    }
+  });
+
+  it('no consent → 403 ConsentRequired with the admin-consent URL; a grant afterwards works on the next call', async () => {
+    const resource = 'api://needs-consent';
+    const b3 = await startEntraBackend(entra, resource);
+    try {
+      entra.obo.set(resource, 'consent');
+      const refused = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: resource, baseResourceUrl: b3.url });
+      expect(refused.status).toBe(403);
+      expect(refused.json.error.code).toBe('ConsentRequired');
+      expect(refused.json.error.message).toContain(`${resource}/.default`);
+      expect(refused.json.error.message).toContain(`${entra.authorityHost}/${TENANT_A}/adminconsent?client_id=${CLIENT_ID}`);
+      expect((await api(hub.url, token, 'GET', '/v1/connections')).json.value.some((c: { resourceUri?: string }) => c.resourceUri === resource)).toBe(false);
+
+      entra.obo.set(resource, 'ok');
+      entra.oboLifetimeSec = 302;
+      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: resource, baseResourceUrl: b3.url });
+      expect(c.status).toBe(201);
+      // consent revoked; once the cached token is due, the call is refused...
+      entra.obo.set(resource, 'consent');
+      await new Promise((r) => setTimeout(r, 2600));
+      const r1 = await invoke(c.json.id, { method: 'GET', url: 'x' });
+      expect(r1.status).toBe(403);
+      expect(r1.json.error.code).toBe('ConsentRequired');
+      // ...and granted again: the very next call works (nothing negative is cached)
+      entra.obo.set(resource, 'ok');
+      const r2 = await invoke(c.json.id, { method: 'GET', url: 'x' });
+      expect(r2.status).toBe(200);
+      expect(r2.json.statusCode).toBe(200);
+    } finally {
+      entra.oboLifetimeSec = 3600;
+      await b3.close();
+    }
+  });
+
+  it.each([
+    ['mfa', 401, 'Unauthorized', /AADSTS50076/],
+    ['assertion-expired', 401, 'Unauthorized', /AADSTS500133.*sign in again/],
+    [{ aadsts: 7000112, error: 'unauthorized_client', status: 400 }, 502, 'BadGateway', /AADSTS7000112/],
+  ] as const)('Entra error %j → %i %s', async (behaviour, status, code, message) => {
+    const resource = `api://err-${randomUUID()}`;
+    entra.obo.set(resource, behaviour as never);
+    const r = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: resource, baseResourceUrl: backend.url });
+    expect(r.status).toBe(status);
+    expect(r.json.error.code).toBe(code);
+    expect(r.json.error.message).toMatch(message);
+    if (behaviour === 'mfa') {
+      const www = String(r.headers['www-authenticate']);
+      expect(www).toMatch(/^Bearer error="insufficient_claims"/);
+      const claims = /claims="([^"]+)"/.exec(www)![1]!;
+      expect(JSON.parse(Buffer.from(claims, 'base64').toString())).toEqual({ access_token: { capolids: { essential: true, values: ['cap-1'] } } });
+    }
+    expect(r.text).not.toContain(token);
+  });
+});
+
+describe('national clouds and credentials', () => {
+  it('a resource of another cloud is refused when the connection is created', async () => {
+    const before = entra.tokenRequests.length;
+    const r = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://microsoftgraph.chinacloudapi.cn', baseResourceUrl: 'https://microsoftgraph.chinacloudapi.cn/v1.0' });
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toMatch(/belongs to AzureChina.*AzurePublic/);
+    expect(entra.tokenRequests.length).toBe(before);
+    const gov = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://graph.microsoft.us', baseResourceUrl: 'https://graph.microsoft.us/v1.0' });
+    expect(gov.json.error.message).toMatch(/belongs to AzureUSGovernment/);
+  });
+
+  it('a hub configured for a national cloud refuses a public-cloud resource', async () => {
+    const cn = await startHub(entra, { GATEHOUSE_CLOUD: 'AzureChina' });
+    try {
+      const r = await api(cn.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://graph.microsoft.com', baseResourceUrl: 'https://graph.microsoft.com/v1.0' });
+      expect(r.status).toBe(400);
+      expect(r.json.error.message).toMatch(/belongs to AzurePublic.*AzureChina/);
+    } finally { await cn.stop(); }
+  });
+
+  it('the legacy connector form without a gateway makes an EntraAuth connection', async () => {
+    const r = await api(hub.url, token, 'POST', '/v1/connections', { resourceUri: RESOURCE, baseResourceUrl: backend.url, authenticationType: 'Anonymous', username: '', password: '' });
+    expect(r.status).toBe(201);
+    expect(r.json.authType).toBe('EntraAuth');
+  });
+
+  it('a certificate instead of a client secret', async () => {
+    const dir = tempDir();
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=gatehouse-hub'], { stdio: 'pipe' });
+    writeFileSync(join(dir, 'hub.pem'), readFileSync(join(dir, 'k.pem'), 'utf8') + readFileSync(join(dir, 'c.pem'), 'utf8'));
+    entra.clientCertificates.set(CLIENT_ID, readFileSync(join(dir, 'c.pem'), 'utf8'));
+    const certHub = await startHub(entra, { GATEHOUSE_CLIENT_SECRET: '', GATEHOUSE_CLIENT_CERTIFICATE: join(dir, 'hub.pem') });
+    try {
+      const c = await entraConnection({}, token, certHub);
+      expect(c.status, c.text).toBe(201);
+      expect(entra.tokenRequests.at(-1)).toMatchObject({ grant: 'obo', clientAuth: 'certificate' });
+    } finally { await certHub.stop(); }
+  });
+});
