@@ -68,3 +68,10 @@ export function headersToObject(headers: HeaderList): Record<string, string> {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 export function isValidHeaderName(name: string): boolean { return name.length <= 256 && TOKEN.test(name); }
 export function isValidHeaderValue(value: string): boolean { return !/[\r\n\0]/.test(value); }
+
+/** A header object as Node and undici give it (repeated names as arrays) turned into a list of pairs. */
+export function headerListFrom(h: Record<string, string | string[] | undefined>): HeaderList {
+  const out: HeaderList = [];
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
+  return out;
+}

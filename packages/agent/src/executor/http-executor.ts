@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { HOP_BY_HOP, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -25,10 +25,6 @@ export class ExecError extends Error {
   constructor(readonly code: AgentFailureCode, message: string) { super(message); this.name = 'ExecError'; }
 }
 
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
-
 export function createDispatcher(): Dispatcher {
   return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256 });
 }
@@ -48,15 +44,6 @@ function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, str
   return out;
 }
 
-export function fromUndiciHeaders(h: Record<string, string | string[] | undefined>): HeaderList {
-  const out: HeaderList = [];
-  for (const [k, v] of Object.entries(h)) {
-    if (v === undefined) continue;
-    for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
-  }
-  return out;
-}
-
 export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
   const target = `${req.url.protocol}//${req.url.host}`;
   try {
@@ -69,12 +56,12 @@ export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
     });
-    return { status: res.statusCode, headers: fromUndiciHeaders(res.headers), body: res.body };
+    return { status: res.statusCode, headers: headerListFrom(res.headers), body: res.body };
   } catch (err) {
     if (req.signal.aborted) throw new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
     if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new ExecError('GatewayTimeout', `${target} did not answer in time`);
-    if (UNREACHABLE.has(code)) throw new ExecError('BackendUnreachable', `could not reach ${target} (${code})`);
+    if (UNREACHABLE_CODES.has(code)) throw new ExecError('BackendUnreachable', `could not reach ${target} (${code})`);
     throw new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
   }
 }

@@ -2,20 +2,11 @@
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
 import { Readable, pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, forwardRequestHeaders, type HeaderList } from '@gatehouse/shared';
+import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
 import { requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET',
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
-
-function fromUndici(h: Record<string, string | string[] | undefined>): HeaderList {
-  const out: HeaderList = [];
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) for (const one of Array.isArray(v) ? v : [v]) out.push([k, one]);
-  return out;
-}
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const caller = await deps.caller(ctx);
@@ -61,7 +52,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     if (e.cause instanceof GatehouseError) throw e.cause;
     if (timedOut || e.code === 'UND_ERR_HEADERS_TIMEOUT') throw new GatehouseError('GatewayTimeout', `hub -> service: no answer from ${target} within ${conn.timeoutMs / 1000} s`);
     const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? '';
-    if (UNREACHABLE.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
+    if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
     throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || e.name})`);
   } finally {
     deps.metrics.bytes.inc({ direction: 'request' }, requestBytes);
@@ -73,7 +64,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   if (!timing.wholeCall) clearTimeout(deadline);
   res.body.on('data', (c: Buffer) => { responseBytes += c.length; });
   return {
-    head: { status: res.statusCode, headers: fromUndici(res.headers) },
+    head: { status: res.statusCode, headers: headerListFrom(res.headers) },
     get log() { return ctx.log.child(fields); },
     pipeResponse: (sink) => pipeline(res.body, sink, () => settle()),
     cancel: () => { ac.abort(); res.body.destroy(); },
