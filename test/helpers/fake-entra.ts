@@ -29,6 +29,7 @@ export const TENANT_A = 'aaaaaaaa-0000-4000-8000-000000000001';
 export const TENANT_B = 'bbbbbbbb-0000-4000-8000-000000000002';
 export const USER_1 = '0000aaaa-1111-4111-8111-000000000001';
 export const USER_2 = '0000aaaa-1111-4111-8111-000000000002';
+export const ADMIN = '0000aaaa-1111-4111-8111-0000000000ad';
 
 /** How the token endpoint answers an On-Behalf-Of request for a resource. */
 export type OboBehaviour = 'ok' | 'consent' | 'mfa' | 'assertion-expired' | { aadsts: number; error: string; status: number };
@@ -127,6 +128,16 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
         client_info: Buffer.from(JSON.stringify({ uid: assertion.oid, utid: tid })).toString('base64url'),
       });
     }
+    if (grant === 'device_code' || grant === 'urn:ietf:params:oauth:grant-type:device_code') {
+      // The administrator "signs in" at once: the first poll succeeds.
+      const scopes = (form.get('scope') ?? '').split(' ').filter((x) => x.includes('/'));
+      const audience = scopes[0]!.slice(0, scopes[0]!.lastIndexOf('/'));
+      tokenRequests.push({ grant: 'device_code', resource: audience, tid, oid: ADMIN, clientAuth });
+      const access = await sign({ aud: audience, iss: issuer(tid), tid, oid: ADMIN, scp: scopes.map((x) => x.slice(audience.length + 1)).join(' '), azp: clientId, ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
+      const idToken = await sign({ aud: clientId, iss: issuer(tid), tid, oid: ADMIN, preferred_username: 'admin@contoso.example', name: 'Admin', ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
+      return json(res, 200, { token_type: 'Bearer', scope: scopes.join(' '), expires_in: 3600, ext_expires_in: 3600, access_token: access, id_token: idToken,
+        client_info: Buffer.from(JSON.stringify({ uid: ADMIN, utid: tid })).toString('base64url') });
+    }
     if (grant === 'client_credentials') {
       tokenRequests.push({ grant: 'client_credentials', resource, tid, oid: undefined, clientAuth });
       const access = await sign({ aud: resource, iss: issuer(tid), tid, oid: randomUUID(), roles: ['Access.All'], idtyp: 'app', azp: clientId, ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
@@ -150,6 +161,9 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
     } else if ((m = /^\/([0-9a-f-]{36})\/v2\.0\/\.well-known\/openid-configuration$/.exec(path))) {
       const tid = m[1]!;
       json(res, 200, { issuer: issuer(tid), jwks_uri: `${base}/common/discovery/v2.0/keys`, authorization_endpoint: `${base}/${tid}/oauth2/v2.0/authorize`, token_endpoint: `${base}/${tid}/oauth2/v2.0/token`, device_authorization_endpoint: `${base}/${tid}/oauth2/v2.0/devicecode`, end_session_endpoint: `${base}/${tid}/oauth2/v2.0/logout`, id_token_signing_alg_values_supported: ['RS256'] });
+    } else if ((m = /^\/([0-9a-f-]{36})\/oauth2\/v2\.0\/devicecode$/.exec(path)) && req.method === 'POST') {
+      void readBody(req).then(() => json(res, 200, { device_code: randomUUID(), user_code: 'FAKE-CODE', verification_uri: `${base}/devicelogin`, expires_in: 900, interval: 1,
+        message: `To sign in, open ${base}/devicelogin and enter the code FAKE-CODE.` }));
     } else if ((m = /^\/([0-9a-f-]{36})\/oauth2\/v2\.0\/token$/.exec(path)) && req.method === 'POST') {
       void tokenEndpoint(m[1]!, req, res).catch(() => { res.writeHead(500).end(); });
     } else {

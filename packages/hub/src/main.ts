@@ -6,6 +6,7 @@ import { ConfigError, SETTINGS, loadConfig } from './config.js';
 import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
+import { GRANT_HELP, runGrant } from './grant/command.js';
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 
@@ -16,7 +17,8 @@ Usage:
                                    Basic-auth intranet service, an agent, and a printed invoke command
   gatehouse-hub token [--dir .gatehouse-dev] [--ttl 3600]
                                    print a caller token of the development identity (dev only)
-  gatehouse-hub grant              manage oAuth2PermissionGrants (not built yet)
+  gatehouse-hub grant [list|scopes|create|delete] --resource R [...]
+                                   manage the delegated permission grants the hub needs (grant --help)
   gatehouse-hub --help | --version
 
 serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
@@ -52,6 +54,7 @@ function serveFlags(flags: Record<string, string | undefined>): Record<string, s
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'grant' && (rest.includes('--help') || rest.includes('-h'))) { process.stdout.write(GRANT_HELP); return; }
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return; }
   if (command === '--version') {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -84,7 +87,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'grant':
-      throw new Error('grant is not built yet (see the Entra ID issue)');
+      await runGrant(rest, process.env, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+      return;
     default:
       throw new Error(`unknown command ${command} (try --help)`);
   }
