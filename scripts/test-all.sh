@@ -9,6 +9,13 @@ missing=()
 command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
+# Windows authentication test servers: Samba (NTLM), an MIT KDC and Apache mod_auth_gssapi (Kerberos);
+# libkrb5-dev lets npm build the agent's optional `kerberos` addon.
+[ -x /usr/sbin/winbindd ] || missing+=(samba winbind)
+[ -x /usr/sbin/krb5kdc ] || missing+=(krb5-kdc krb5-admin-server)
+command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
+[ -f /usr/include/krb5.h ] || [ -f /usr/include/krb5/krb5.h ] || missing+=(libkrb5-dev)
+[ -f /usr/lib/apache2/modules/mod_auth_gssapi.so ] || missing+=(libapache2-mod-auth-gssapi)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)

@@ -15,50 +15,36 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startApacheBasic(user: string, password: string): Promise<Apache> {
+/** A standalone Apache (its own config, not the system's) on a free loopback port, with `body` appended to the config. */
+export async function startApache(opts: { serverName?: string; modules?: string[]; body: (dir: string) => string; env?: Record<string, string> }): Promise<Apache> {
   if (!APACHE_BIN) throw new Error('apache2 is not installed: run scripts/test-all.sh (it installs the test servers)');
   const dir = tempDir('gatehouse-apache-');
   chmodSync(dir, 0o755);
   const port = await freePort();
-  for (const d of ['htdocs/basic', 'logs', 'run']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
-  writeFileSync(join(dir, 'htdocs/basic/index.html'), 'hello from apache basic\n');
-  execFileSync('htpasswd', ['-cbB', join(dir, 'htpasswd'), user, password], { stdio: 'pipe' });
-  chmodSync(join(dir, 'htpasswd'), 0o644);
+  for (const d of ['htdocs', 'logs', 'run']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   const mods = '/usr/lib/apache2/modules';
+  const modules = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'headers', 'mime', 'dir', ...(opts.modules ?? [])];
   writeFileSync(join(dir, 'httpd.conf'), `
 ServerRoot ${dir}
-ServerName 127.0.0.1
+ServerName ${opts.serverName ?? '127.0.0.1'}
 Listen 127.0.0.1:${port}
 PidFile ${dir}/run/httpd.pid
 ErrorLog ${dir}/logs/error.log
 LogLevel warn
 User www-data
 Group www-data
-LoadModule mpm_event_module ${mods}/mod_mpm_event.so
-LoadModule authn_core_module ${mods}/mod_authn_core.so
-LoadModule authz_core_module ${mods}/mod_authz_core.so
-LoadModule authz_user_module ${mods}/mod_authz_user.so
-LoadModule auth_basic_module ${mods}/mod_auth_basic.so
-LoadModule authn_file_module ${mods}/mod_authn_file.so
-LoadModule headers_module ${mods}/mod_headers.so
-LoadModule mime_module ${mods}/mod_mime.so
-LoadModule dir_module ${mods}/mod_dir.so
+KeepAlive On
+${modules.map((m) => `LoadModule ${m}_module ${mods}/mod_${m}.so`).join('\n')}
 TypesConfig /etc/mime.types
 DirectoryIndex index.html
 DocumentRoot ${dir}/htdocs
-Header always set X-Remote-User "expr=%{REMOTE_USER}"
 <Directory ${dir}/htdocs>
   Require all granted
 </Directory>
-<Location /basic>
-  AuthType Basic
-  AuthName "Basic test"
-  AuthUserFile ${dir}/htpasswd
-  Require valid-user
-</Location>
+${opts.body(dir)}
 `);
   execFileSync('chmod', ['-R', 'o+rX', dir]);
-  execFileSync(APACHE_BIN, ['-f', join(dir, 'httpd.conf'), '-k', 'start'], { stdio: 'pipe', env: { ...process.env, APACHE_RUN_DIR: join(dir, 'run'), APACHE_LOG_DIR: join(dir, 'logs') } });
+  execFileSync(APACHE_BIN, ['-f', join(dir, 'httpd.conf'), '-k', 'start'], { stdio: 'pipe', env: { ...process.env, ...opts.env, APACHE_RUN_DIR: join(dir, 'run'), APACHE_LOG_DIR: join(dir, 'logs') } });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try { await fetch(`${url}/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
@@ -66,10 +52,27 @@ Header always set X-Remote-User "expr=%{REMOTE_USER}"
   return {
     url, port,
     stop() {
-      try {
-        const pid = Number(readFileSync(join(dir, 'run/httpd.pid'), 'utf8'));
-        process.kill(pid, 'SIGTERM');
-      } catch { /* already gone */ }
+      try { process.kill(Number(readFileSync(join(dir, 'run/httpd.pid'), 'utf8')), 'SIGTERM'); } catch { /* already gone */ }
     },
   };
+}
+
+/** Apache with Basic auth (htpasswd) on /basic. */
+export async function startApacheBasic(user: string, password: string): Promise<Apache> {
+  return startApache({
+    modules: ['auth_basic', 'authn_file'],
+    body: (dir) => {
+      mkdirSync(join(dir, 'htdocs/basic'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(dir, 'htdocs/basic/index.html'), 'hello from apache basic\n');
+      execFileSync('htpasswd', ['-cbB', join(dir, 'htpasswd'), user, password], { stdio: 'pipe' });
+      chmodSync(join(dir, 'htpasswd'), 0o644);
+      return `Header always set X-Remote-User "expr=%{REMOTE_USER}"
+<Location /basic>
+  AuthType Basic
+  AuthName "Basic test"
+  AuthUserFile ${dir}/htpasswd
+  Require valid-user
+</Location>`;
+    },
+  });
 }

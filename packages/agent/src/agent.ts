@@ -4,7 +4,9 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
 import type { AgentConfig } from './config.js';
 import { checkAllow } from './config.js';
-import { ExecError, createDispatcher } from './executor/http-executor.js';
+import { ExecError, createDispatcher, execute, type ExecRequest } from './executor/http-executor.js';
+import { WindowsExecutor } from './executor/windows.js';
+import { KerberosAuth } from './executor/kerberos.js';
 import type { Logger } from './log.js';
 import { Tunnel } from './tunnel/tunnel.js';
 import type { AgentMetrics } from './metrics.js';
@@ -16,6 +18,10 @@ export interface AgentDeps {
   statusPath?: string;
   random?: () => number;
   metrics?: AgentMetrics;
+  /** Private (0700) directory for the Kerberos credential caches of WindowsGateway users. */
+  kerberosCacheDir: string;
+  /** Keytab for connections that carry no password (`run --keytab`). */
+  keytab?: string;
 }
 
 export interface RunningAgent {
@@ -32,7 +38,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   // Opening a sealed credential costs an RSA decryption; cache the last few (they are this agent's own secrets).
   const opened = new Map<string, Secret>();
 
-  function prepare(head: RequestHeadMessage): { url: URL; auth: Secret | null } {
+  function prepare(head: RequestHeadMessage): { url: URL; auth: ExecRequest['auth'] } {
     const check = isAllowed(head.url, allow);
     if (!check.ok) {
       deps.log.warn({ requestId: head.requestId, why: check.reason }, 'refused: url outside --allow');
@@ -47,8 +53,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
       if (opened.size >= 256) opened.delete(opened.keys().next().value!);
       opened.set(head.credentials.sealed, secret);
     }
-    return { url: check.url, auth: secret };
+    return { url: check.url, auth: { scheme: head.credentials.scheme, ...secret } };
   }
+
+  const windows = new WindowsExecutor(dispatcher, new KerberosAuth(deps.kerberosCacheDir, deps.keytab), deps.log);
+  const executeCall = (req: ExecRequest) => (req.auth?.scheme === 'windows' ? windows.execute(req) : execute(dispatcher, req));
 
   let stoppedResolve!: () => void;
   const stopped = new Promise<void>((r) => { stoppedResolve = r; });
@@ -67,7 +76,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   };
 
   const tunnels: Tunnel[] = config.hubs.map((hubUrl) => new Tunnel({
-    hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), dispatcher, log: deps.log.child({ hub: hubUrl }),
+    hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), execute: executeCall, log: deps.log.child({ hub: hubUrl }),
     prepare, onState: () => writeStatus(), random: deps.random, metrics: deps.metrics,
   }));
   for (const t of tunnels) t.start();
@@ -76,6 +85,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     stopped,
     async drain(maxMs) {
       await Promise.all(tunnels.map((t) => t.drain(maxMs)));
+      await windows.close();
       await dispatcher.close();
     },
   };

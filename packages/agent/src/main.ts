@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // gatehouse-agent: process entry only.
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig } from './config.js';
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
@@ -18,10 +19,11 @@ Usage:
       credential, creates the gateway key pair (connection credentials are sealed to it; only agents can open
       them), uploads the private key sealed under the recovery key (generated and printed once if not given),
       and writes the config with owner-only permissions.
-  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS] [--metrics-listen HOST:PORT]
+  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS] [--metrics-listen HOST:PORT] [--keytab PATH]
       Connects to every hub in the config and serves relayed calls. SIGTERM/SIGINT: stop taking new calls,
       finish those in flight (at most --drain-timeout, default 600 s), exit. --metrics-listen serves
-      Prometheus metrics at http://HOST:PORT/metrics (default: off; use a loopback address).
+      Prometheus metrics at http://HOST:PORT/metrics (default: off; use a loopback address). --keytab: the
+      Kerberos identity for WindowsGateway connections that carry no password (docs/windows-auth.md).
   gatehouse-agent status [--config PATH]
       Says whether a running agent is connected (exit 0 when connected to at least one hub, 1 otherwise).
   gatehouse-agent join | install-service | uninstall-service
@@ -74,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      only(flags, ['config', 'drain-timeout', 'metrics-listen']);
+      only(flags, ['config', 'drain-timeout', 'metrics-listen', 'keytab']);
       const ml = flags['metrics-listen']?.[0];
       const mm = ml === undefined ? undefined : /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(ml);
       if (ml !== undefined && !mm) throw new AgentConfigError('--metrics-listen must be HOST:PORT');
@@ -87,7 +89,12 @@ async function main(argv: string[]): Promise<number> {
         connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
         inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
       }));
-      const agent = createAgent(config, { log, version: VERSION, statusPath: `${configPath}.status.json`, metrics });
+      const keytab = flags.keytab?.[0];
+      if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
+      const agent = createAgent(config, {
+        log, version: VERSION, statusPath: `${configPath}.status.json`, metrics, keytab,
+        kerberosCacheDir: join(dirname(configPath), 'kerberos-ccache'),
+      });
       agentRef = agent;
       if (mm) {
         const host = mm[1]!.replace(/^\[|\]$/g, '');

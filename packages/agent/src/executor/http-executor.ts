@@ -9,7 +9,7 @@ export interface ExecRequest {
   headers: HeaderList;
   body: Readable | null;
   bodyLength: number | null;
-  auth: { username: string; password: string } | null;
+  auth: { scheme: 'basic' | 'windows'; username: string; password: string } | null;
   signal: AbortSignal;
   timeoutMs: number;
 }
@@ -30,7 +30,7 @@ export function createDispatcher(): Dispatcher {
 }
 
 /** Request headers as undici wants them; the agent drops Cookie and hop-by-hop headers whatever the hub sent. */
-function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, string | string[]> {
+export function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of list) {
     const n = k.toLowerCase();
@@ -39,13 +39,23 @@ function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, str
     const prev = out[n];
     out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }
-  if (req.auth) out.authorization = `Basic ${Buffer.from(`${req.auth.username}:${req.auth.password}`, 'utf8').toString('base64')}`;
+  if (req.auth?.scheme === 'basic') out.authorization = `Basic ${Buffer.from(`${req.auth.username}:${req.auth.password}`, 'utf8').toString('base64')}`;
   if (req.bodyLength !== null && (req.bodyLength > 0 || req.body)) out['content-length'] = String(req.bodyLength);
   return out;
 }
 
-export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
+/** Maps a failed call to the service onto the codes the hub knows. */
+export function execFailure(err: unknown, req: ExecRequest): ExecError {
   const target = `${req.url.protocol}//${req.url.host}`;
+  if (err instanceof ExecError) return err;
+  if (req.signal.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
+  const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ExecError('GatewayTimeout', `${target} did not answer in time`);
+  if (UNREACHABLE_CODES.has(code)) return new ExecError('BackendUnreachable', `could not reach ${target} (${code})`);
+  return new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
+}
+
+export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
   try {
     const res = await request(req.url, {
       dispatcher,
@@ -58,10 +68,6 @@ export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise
     });
     return { status: res.statusCode, headers: headerListFrom(res.headers), body: res.body };
   } catch (err) {
-    if (req.signal.aborted) throw new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
-    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new ExecError('GatewayTimeout', `${target} did not answer in time`);
-    if (UNREACHABLE_CODES.has(code)) throw new ExecError('BackendUnreachable', `could not reach ${target} (${code})`);
-    throw new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
+    throw execFailure(err, req);
   }
 }

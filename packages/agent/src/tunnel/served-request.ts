@@ -1,12 +1,11 @@
 // The agent's side of one relayed request: request body in under our credit, the service's answer out under
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, Writable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import {
   FrameType, InboundBody, OutboundBody, encodeData, encodeFrame, forwardResponseHeaders,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
-import { ExecError, execute } from '../executor/http-executor.js';
+import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics.js';
 
@@ -14,10 +13,11 @@ export interface ServeContext {
   gate: WriteGate;
   windowBytes: number;
   maxDataBytes: number;
-  dispatcher: Dispatcher;
+  /** Runs the call against the service (Anonymous, Basic or Windows). */
+  execute(req: ExecRequest): Promise<ExecResponse>;
   log: Logger;
   /** Opens sealed credentials and checks the allow-list; throws ExecError on refusal. */
-  prepare(head: RequestHeadMessage): { url: URL; auth: { username: string; password: string } | null };
+  prepare(head: RequestHeadMessage): { url: URL; auth: ExecRequest['auth'] };
   done(stream: number): void;
   metrics?: AgentMetrics;
 }
@@ -56,7 +56,7 @@ export class ServedRequest {
       if (head.bodyLength === 0) this.requestBody.attach(new Writable({ write: (_c, _e, cb) => cb() }));
       else { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
       const sent = performance.now();
-      const res = await execute(c.dispatcher, { method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
+      const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
       if (this.cancelled) { res.body.destroy(); return; }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import type { Dispatcher } from 'undici';
+import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
   ProtocolError, WriteGate, decodeFrame, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
@@ -20,9 +20,9 @@ export interface TunnelOptions {
   credential: string;
   agentVersion: string;
   hostname: string;
-  dispatcher: Dispatcher;
+  execute: (req: ExecRequest) => Promise<ExecResponse>;
   log: Logger;
-  prepare: (head: RequestHeadMessage) => { url: URL; auth: { username: string; password: string } | null };
+  prepare: (head: RequestHeadMessage) => { url: URL; auth: ExecRequest['auth'] };
   onState: (t: Tunnel) => void;
   random?: () => number;
   metrics?: AgentMetrics;
@@ -109,7 +109,7 @@ export class Tunnel {
       ws.terminate();
     });
     ws.on('open', () => {
-      gate.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [...PROTOCOL_VERSIONS], agentVersion: this.o.agentVersion, hostname: this.o.hostname, capabilities: ['basic'] } }));
+      gate.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [...PROTOCOL_VERSIONS], agentVersion: this.o.agentVersion, hostname: this.o.hostname, capabilities: ['basic', 'windows'] } }));
       this.timers.push(setTimeout(() => { if (!this.welcome) this.closeWith(CloseCode.HandshakeTimeout, 'no WELCOME in time'); }, Limits.handshakeTimeoutMs));
     });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -155,7 +155,7 @@ export class Tunnel {
         this.lastStream = f.stream;
         const w = this.welcome;
         const s = new ServedRequest(f.stream, f.msg, {
-          gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, dispatcher: this.o.dispatcher,
+          gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
           log: this.o.log, prepare: this.o.prepare,
           done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
           metrics: this.o.metrics,

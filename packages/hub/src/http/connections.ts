@@ -10,7 +10,7 @@ import { route, type Ctx, type Route } from './router.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
-const SUPPORTED: ReadonlySet<AuthType> = new Set(['EntraAuth', 'AnonymousGateway', 'BasicGateway']);
+const SUPPORTED: ReadonlySet<AuthType> = new Set(['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway']);
 const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic: 'BasicGateway', windows: 'WindowsGateway' };
 
 export function connectionView(c: ConnectionRecord) {
@@ -81,7 +81,7 @@ async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Prom
   const password = body.password;
   if (!username) throw invalid('username is required');
   if (typeof password !== 'string' || password.length > 1024) throw invalid('password is required (a string of at most 1024 characters)');
-  if (username.includes(':')) throw invalid('username must not contain ":" (Basic authentication)');
+  if (username.includes(':')) throw invalid('username must not contain ":"');
   const g = await deps.store.getGateway(gatewayId);
   if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
@@ -142,7 +142,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
         displayName: optString(body, 'displayName', 256) ?? null, authType, baseResourceUrl,
         resourceUri: optString(body, 'resourceUri', 2048) ?? null, gatewayId,
-        sealedCredentials: authType === 'BasicGateway' ? await sealFor(deps, gatewayId, body) : null,
+        sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await sealFor(deps, gatewayId, body) : null,
         bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
         createdAt: now, updatedAt: now,
       };
@@ -172,7 +172,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         updatedAt: deps.now().toISOString(),
       };
       if (body.username !== undefined || body.password !== undefined) {
-        if (c.authType !== 'BasicGateway') throw invalid(`${c.authType} connections have no credentials`);
+        if (c.authType !== 'BasicGateway' && c.authType !== 'WindowsGateway') throw invalid(`${c.authType} connections have no credentials`);
         next.sealedCredentials = await sealFor(deps, c.gatewayId!, body);
       }
       await deps.store.updateConnection(next);

@@ -67,7 +67,9 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   if (!session) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
 
   const requestId = requestIdFrom(ctx);
-  const credentials = conn.sealedCredentials ? { scheme: 'basic' as const, sealed: conn.sealedCredentials } : null;
+  const credentials = conn.sealedCredentials
+    ? { scheme: conn.authType === 'WindowsGateway' ? 'windows' as const : 'basic' as const, sealed: conn.sealedCredentials }
+    : null;
   const drop = new Set(req.drop ?? []);
   if (credentials) drop.add('authorization');
   const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop });

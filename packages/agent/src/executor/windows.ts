@@ -1,0 +1,105 @@
+// WindowsGateway calls: Negotiate/Kerberos when the service offers it and a ticket can be had, NTLM otherwise.
+// The request body is sent once, on the authenticated leg; negotiation legs carry an empty body.
+import { Readable } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { headerListFrom, type HeaderList } from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
+import { KerberosAuth, KerberosError } from './kerberos.js';
+import { NtlmConnections, NtlmError } from './ntlm.js';
+import { parseWindowsUser } from './windows-user.js';
+
+/** Added to the service's 401 when Windows authentication failed: which way, and (without secrets) why. */
+export const WINDOWS_AUTH_HINT = 'x-gatehouse-windows-auth';
+
+type Offer = Set<'negotiate' | 'ntlm'>;
+
+function offered(h: Record<string, string | string[] | undefined>): Offer {
+  const out: Offer = new Set();
+  for (const v of [h['www-authenticate'] ?? []].flat()) {
+    const scheme = v.trim().split(/\s+/)[0]!.toLowerCase();
+    if (scheme === 'negotiate' || scheme === 'ntlm') out.add(scheme);
+  }
+  return out;
+}
+
+export class WindowsExecutor {
+  private readonly offers = new Map<string, { offer: Offer; at: number }>();
+  readonly ntlm = new NtlmConnections();
+
+  constructor(private readonly dispatcher: Dispatcher, private readonly kerberos: KerberosAuth, private readonly log: Logger) {}
+
+  async execute(req: ExecRequest): Promise<ExecResponse> {
+    const auth = req.auth!;
+    const user = parseWindowsUser(auth.username);
+    const origin = req.url.origin;
+    const path = `${req.url.pathname}${req.url.search}`;
+    const headers = toUndiciHeaders(req.headers, req);
+    const hasBody = req.body !== null && req.bodyLength !== 0;
+    const kerberosUsable = await this.kerberos.available();
+    let unauthorized: { status: number; headers: HeaderList } | undefined;
+    try {
+      let offer = this.cachedOffer(origin);
+      if (!offer && kerberosUsable) {
+        // Learn what the service offers with a request that carries no credentials and no body.
+        const probe = await request(req.url, {
+          dispatcher: this.dispatcher, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? { ...headers, 'content-length': '0' } : headers,
+          signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+        });
+        if (probe.statusCode !== 401) {
+          if (!hasBody) return { status: probe.statusCode, headers: headerListFrom(probe.headers), body: probe.body };
+          await probe.body.dump();
+          throw new ExecError('BadGateway', 'the service did not ask for Windows authentication (use an Anonymous or Basic connection)');
+        }
+        await probe.body.dump();
+        offer = offered(probe.headers);
+        unauthorized = { status: 401, headers: headerListFrom(probe.headers) };
+        this.offers.set(origin, { offer, at: Date.now() });
+      }
+      if (kerberosUsable && offer?.has('negotiate')) {
+        try {
+          const token = await this.kerberos.token(req.url.hostname, user, auth.password);
+          const res = await request(req.url, {
+            dispatcher: this.dispatcher, method: req.method as Dispatcher.HttpMethod,
+            headers: { ...headers, authorization: `Negotiate ${token}`, ...(req.bodyLength !== null && hasBody ? { 'content-length': String(req.bodyLength) } : {}) },
+            body: req.body ?? undefined, signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+          });
+          this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
+          return this.answer(res.statusCode, headerListFrom(res.headers), res.body, 'kerberos: the service refused the ticket');
+        } catch (err) {
+          if (!(err instanceof KerberosError)) throw err;
+          this.log.debug({ host: req.url.host, why: err.message, fallback: offer.has('ntlm') }, 'kerberos not possible');
+          if (!offer.has('ntlm')) {
+            return this.answer(401, unauthorized?.headers ?? [['www-authenticate', 'Negotiate']], Readable.from([]), `kerberos: ${err.message}`);
+          }
+        }
+      }
+      const scheme = offer && !offer.has('ntlm') && offer.has('negotiate') ? 'Negotiate' : 'NTLM';
+      const r = await this.ntlm.request(origin, user, auth.password, {
+        method: req.method, path, headers: { ...headers, ...(req.bodyLength !== null && hasBody ? { 'content-length': String(req.bodyLength) } : {}) },
+        body: hasBody ? req.body : null, signal: req.signal, timeoutMs: req.timeoutMs,
+      }, scheme);
+      if (!offer) this.offers.set(origin, { offer: new Set(['ntlm']), at: Date.now() });
+      this.log.debug({ host: req.url.host, scheme: 'ntlm', status: r.res.statusCode }, 'windows authentication');
+      return this.answer(r.res.statusCode, headerListFrom(r.res.headers), r.res.body, 'ntlm: the service refused the credentials');
+    } catch (err) {
+      if (err instanceof NtlmError) {
+        if (unauthorized) return this.answer(401, unauthorized.headers, Readable.from([]), `ntlm: ${err.message}`);
+        throw new ExecError('BadGateway', `Windows authentication failed: ${err.message}`);
+      }
+      throw execFailure(err, req);
+    }
+  }
+
+  private cachedOffer(origin: string): Offer | undefined {
+    const c = this.offers.get(origin);
+    return c && Date.now() - c.at < 10 * 60_000 ? c.offer : undefined;
+  }
+
+  /** A 401 after authenticating means the credentials were refused: say so in a header, never why in detail. */
+  private answer(status: number, headers: HeaderList, body: Readable, whyIf401: string): ExecResponse {
+    return { status, headers: status === 401 ? [...headers, [WINDOWS_AUTH_HINT, `failed (${whyIf401})`]] : headers, body };
+  }
+
+  close(): Promise<void> { return this.ntlm.close(); }
+}
