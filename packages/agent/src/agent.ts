@@ -42,13 +42,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     const check = isAllowed(head.url, allow);
     if (!check.ok) {
       deps.log.warn({ requestId: head.requestId, why: check.reason }, 'refused: url outside --allow');
-      throw new ExecError('UrlNotAllowed', `the url is not under this agent's --allow prefixes (${check.reason})`);
+      throw new ExecError('UrlNotAllowed', `the url is not under this agent's --allow prefixes (${check.reason})`, true);
     }
     if (!head.credentials) return { url: check.url, auth: null };
     let secret = opened.get(head.credentials.sealed);
     if (!secret) {
       try { secret = openSecret(head.credentials.sealed, config.privateKeyPem, config.gatewayId); } catch {
-        throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key');
+        throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key', true);
       }
       if (opened.size >= 256) opened.delete(opened.keys().next().value!);
       opened.set(head.credentials.sealed, secret);

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig } from './config.js';
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
-import { register } from './register.js';
+import { join as joinGateway, register } from './register.js';
 import { createAgentMetrics, serveMetrics } from './metrics.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -26,7 +26,11 @@ Usage:
       Kerberos identity for WindowsGateway connections that carry no password (docs/windows-auth.md).
   gatehouse-agent status [--config PATH]
       Says whether a running agent is connected (exit 0 when connected to at least one hub, 1 otherwise).
-  gatehouse-agent join | install-service | uninstall-service
+  gatehouse-agent join --hub URL [--hub URL...] --gateway ID --key KEY --recovery-key SECRET --allow URL-PREFIX...
+                       [--name NAME] [--config PATH]
+      Adds this machine as another member of a gateway (up to 10): the recovery key opens the gateway key
+      (checked before anything is registered); the key comes from POST /v1/gateways/{id}/registration-keys.
+  gatehouse-agent install-service | uninstall-service
       Not built yet.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
@@ -132,7 +136,16 @@ async function main(argv: string[]): Promise<number> {
       for (const h of s.hubs) process.stdout.write(`  ${h.url}: ${h.state} since ${h.since}${h.lastError ? ` (${h.lastError})` : ''}\n`);
       return s.hubs.some((h) => h.state === 'connected') ? 0 : 1;
     }
-    case 'join': case 'install-service': case 'uninstall-service':
+    case 'join': {
+      only(flags, ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config']);
+      const c = await joinGateway({
+        hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
+        name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0] ?? '', version: VERSION,
+      });
+      process.stdout.write(`joined gateway ${c.gatewayId} as member ${c.memberId}; config written to ${configPath}\n`);
+      return 0;
+    }
+    case 'install-service': case 'uninstall-service':
       throw new AgentConfigError(`${command} is not built yet`);
     default:
       throw new AgentConfigError(`unknown command ${command} (try --help)`);

@@ -140,7 +140,7 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
       return refuse(socket, 401, 'Unauthorized');
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name }, log, {
+      const session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
         onOpen: (s) => {
           const previous = registry.add(s);
           previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
@@ -151,7 +151,7 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
           void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
         },
       });
-      void session;
+      session.enabled = member.enabled;
     });
   }
 

@@ -164,7 +164,8 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
       const o = parseJson(payload);
       const code = str(o, 'code', 64);
       if (!(AgentFailureCodes as readonly string[]).includes(code)) malformed(`unknown failure code ${code}`);
-      return { type, stream, msg: { code: code as (typeof AgentFailureCodes)[number], message: str(o, 'message', 2048) } };
+      if (o.notSent !== undefined && typeof o.notSent !== 'boolean') malformed('field notSent must be a boolean');
+      return { type, stream, msg: { code: code as (typeof AgentFailureCodes)[number], message: str(o, 'message', 2048), ...(o.notSent === true ? { notSent: true } : {}) } };
     }
     default:
       throw new ProtocolError(CloseCode.UnknownFrameType, `unknown frame type ${type}`);

@@ -119,6 +119,9 @@ export type AgentFailureCode = (typeof AgentFailureCodes)[number];
 export interface FailureMessage {
   code: AgentFailureCode;
   message: string;
+  /** True when the agent knows the service never received the request (refused before sending, or the
+   *  connection to the service could not be made); the hub may then try another member. */
+  notSent?: boolean;
 }
 
 export interface GoAwayMessage {
@@ -153,4 +156,5 @@ export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
 /** WebSocket path on the hub; the agent authenticates in the upgrade with this header scheme. */
 export const AGENT_CONNECT_PATH = '/v1/agent/connect';
 export const AGENT_REGISTER_PATH = '/v1/agent/register';
+export const AGENT_JOIN_INFO_PATH = '/v1/agent/join-info';
 export const AGENT_AUTH_SCHEME = 'GatehouseAgent';

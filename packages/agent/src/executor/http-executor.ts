@@ -22,8 +22,13 @@ export interface ExecResponse {
 
 /** A failure with the code the hub maps to its HTTP error. Messages name the link, never the URL's path or query. */
 export class ExecError extends Error {
-  constructor(readonly code: AgentFailureCode, message: string) { super(message); this.name = 'ExecError'; }
+  /** `notSent`: the service certainly never received the request (the hub may try another member). */
+  constructor(readonly code: AgentFailureCode, message: string, readonly notSent = false) { super(message); this.name = 'ExecError'; }
 }
+
+/** Failures that happen before a request can leave: no connection, no TLS session. */
+const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
 export function createDispatcher(): Dispatcher {
   return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256 });
@@ -51,7 +56,7 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
   if (req.signal.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ExecError('GatewayTimeout', `${target} did not answer in time`);
-  if (UNREACHABLE_CODES.has(code)) return new ExecError('BackendUnreachable', `could not reach ${target} (${code})`);
+  if (UNREACHABLE_CODES.has(code)) return new ExecError('BackendUnreachable', `could not reach ${target} (${code})`, BEFORE_SENDING.has(code));
   return new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
 }
 

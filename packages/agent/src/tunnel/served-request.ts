@@ -77,7 +77,7 @@ export class ServedRequest {
       }
     } catch (err) {
       if (this.cancelled) return;
-      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message } : { code: 'BadGateway', message: 'agent fault' };
+      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message, ...(err.notSent ? { notSent: true } : {}) } : { code: 'BadGateway', message: 'agent fault' };
       if (!(err instanceof ExecError)) c.log.error({ err }, 'agent fault serving a call');
       c.gate.send(encodeFrame({ type: FrameType.Failure, stream: this.stream, msg: f }));
       this.requestBody.abort(new Error('call failed'));

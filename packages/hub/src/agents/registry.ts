@@ -24,12 +24,22 @@ export class AgentRegistry {
     return this.sessions(gatewayId).find((s) => s.member.memberId === memberId && s.isOpen);
   }
 
-  /** Routing 'primary': the first available member in connection order (failover when it goes). */
-  pick(gatewayId: string, routing: 'primary' | 'distribute'): AgentSession | undefined {
-    const ok = this.sessions(gatewayId).filter((s) => s.isAvailable);
+  private turn = 0;
+
+  /**
+   * 'primary': the first available member in registration order (the next one while it is away).
+   * 'distribute': the least busy available member, taking turns among equals. `exclude` skips members a
+   * call has already failed on.
+   */
+  pick(gatewayId: string, routing: 'primary' | 'distribute', exclude: ReadonlySet<string> = new Set()): AgentSession | undefined {
+    const byAge = (a: AgentSession, b: AgentSession) => a.member.createdAt.localeCompare(b.member.createdAt) || a.member.memberId.localeCompare(b.member.memberId);
+    const ok = this.sessions(gatewayId).filter((s) => s.isAvailable && !exclude.has(s.member.memberId)).sort(byAge);
     if (ok.length === 0) return undefined;
-    if (routing === 'distribute') return ok.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-    return ok[0];
+    if (routing === 'primary') return ok[0];
+    const least = Math.min(...ok.map((s) => s.inFlight));
+    const idle = ok.filter((s) => s.inFlight === least);
+    this.turn = (this.turn + 1) % 1_000_000;
+    return idle[this.turn % idle.length];
   }
 
   all(): AgentSession[] { return [...this.byGateway.values()].flat(); }

@@ -34,6 +34,8 @@ export class RelayCall {
   private rejectHead!: (e: Error) => void;
   private headSeen = false;
   private over = false;
+  /** The agent said the service never received this request (see FailureMessage.notSent). */
+  notSent = false;
   /** When body bytes last moved either way (idle-time limit of the raw route). */
   lastActivity = Date.now();
 
@@ -83,7 +85,7 @@ export class RelayCall {
     this.t.forget(this.stream);
     return true;
   }
-  onFailure(f: FailureMessage): void { this.finish(failureToError(f)); }
+  onFailure(f: FailureMessage): void { this.notSent = f.notSent === true; this.finish(failureToError(f)); }
   onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call (${reason.slice(0, 200)})`)); }
   onSessionLost(why: string): void { this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`)); }
 

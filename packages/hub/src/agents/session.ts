@@ -9,7 +9,7 @@ import {
 import type { Logger } from '../log.js';
 import { RelayCall } from './relay-call.js';
 
-export interface SessionMember { memberId: string; gatewayId: string; name: string }
+export interface SessionMember { memberId: string; gatewayId: string; name: string; createdAt: string }
 
 export interface SessionEvents {
   onOpen(s: AgentSession): void;
@@ -22,6 +22,8 @@ export class AgentSession {
   hello: HelloMessage | undefined;
   version = 0;
   draining = false;
+  /** A disabled member stays connected but takes no calls (PATCH …/members/{id} {"enabled": false}). */
+  enabled = true;
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private readonly gate: WriteGate;
   private readonly calls = new Map<number, RelayCall>();
@@ -42,7 +44,7 @@ export class AgentSession {
   }
 
   get isOpen(): boolean { return this.state === 'open'; }
-  get isAvailable(): boolean { return this.state === 'open' && !this.draining; }
+  get isAvailable(): boolean { return this.state === 'open' && !this.draining && this.enabled; }
   get inFlight(): number { return this.calls.size; }
 
   /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */

@@ -1,13 +1,27 @@
 // Gateways API (SPEC section 6) and the agent registration endpoint.
-import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { GatehouseError } from '@gatehouse/shared';
+import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { CloseCode, GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { GatewayRecord, MemberRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 
 const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
+/** Members per gateway (a cluster), as Microsoft's gateway allows. */
+export const MAX_MEMBERS = 10;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The gateway a registration key opens; `consume` uses the key up (one registration per key). */
+async function gatewayForKey(deps: HubDeps, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
+  const refused = new GatehouseError('Unauthorized', 'agent -> hub: the registration key is unknown, used, expired or for another gateway');
+  const g = await deps.store.getGateway(gatewayId);
+  if (!g) throw refused;
+  const ok = consume
+    ? (await deps.store.consumeRegistrationKey(sha256(key), deps.now().getTime())) === gatewayId
+    : await deps.store.registrationKeyValid(sha256(key), gatewayId, deps.now().getTime());
+  if (!ok) throw refused;
+  return g;
+}
 
 function notFound(): GatehouseError { return new GatehouseError('NotFound', 'caller -> hub: no such gateway'); }
 
@@ -48,7 +62,8 @@ export async function verifyAgentCredential(deps: HubDeps, credential: string): 
   const memberId = credential.split('.')[0] ?? '';
   if (!/^[0-9a-f-]{36}$/.test(memberId)) return undefined;
   const m = await deps.store.getMember(memberId);
-  if (!m || !m.enabled) return undefined;
+  // A disabled member may connect (so enabling it takes effect at once); it is given no calls.
+  if (!m) return undefined;
   const a = Buffer.from(sha256(credential), 'hex');
   const b = Buffer.from(m.credentialHash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b) ? m : undefined;
@@ -81,7 +96,42 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       sendJson(ctx.res, 201, { registrationKey: await newRegistrationKey(deps, g.id) });
     }),
-    // The agent's own endpoint: authenticated by the one-time registration key, not a bearer token.
+    route('PATCH', '/v1/gateways/{id}', async (ctx) => {
+      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      const body = await readJson(ctx.req, 64 * 1024);
+      const routing = optString(body, 'routing', 16);
+      if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
+      await deps.store.setGatewayRouting(g.id, routing);
+      sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }));
+    }),
+    route('PATCH', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      const m = await deps.store.getMember(ctx.params[1]!);
+      if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
+      const body = await readJson(ctx.req, 64 * 1024);
+      if (typeof body.enabled !== 'boolean') throw invalid('enabled must be true or false');
+      await deps.store.setMemberEnabled(m.id, body.enabled);
+      for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.enabled = body.enabled;
+      ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
+      sendJson(ctx.res, 200, await gatewayView(deps, g));
+    }),
+    route('DELETE', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      const m = await deps.store.getMember(ctx.params[1]!);
+      if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
+      await deps.store.deleteMember(m.id);
+      for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.close(CloseCode.CredentialRevoked, 'member removed');
+      ctx.log.info({ gateway: g.id, member: m.id }, 'member removed');
+      ctx.res.writeHead(204).end();
+    }),
+    // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
+    route('POST', '/v1/agent/join-info', async (ctx) => {
+      // What `join` needs to check the recovery key before anything is registered; the key is not used up.
+      const body = await readJson(ctx.req, 64 * 1024);
+      const g = await gatewayForKey(deps, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
+      if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
+      sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
+    }),
     route('POST', '/v1/agent/register', async (ctx) => {
       const body = await readJson(ctx.req, 64 * 1024);
       const gatewayId = reqString(body, 'gatewayId', 64);
@@ -89,23 +139,30 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const name = optString(body, 'name', 128) ?? 'agent';
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';
-      const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
-      const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
-      try {
-        const k = createPublicKey(publicKeyPem);
-        if (k.asymmetricKeyType !== 'rsa' || (k.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('weak');
-      } catch { throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits'); }
-      const g = await deps.store.getGateway(gatewayId);
-      const refused = new GatehouseError('Unauthorized', 'agent -> hub: the registration key is unknown, used, expired or for another gateway');
-      if (!g) throw refused;
-      if (g.publicKeyPem) throw invalid('this gateway already has its key pair: add members with `gatehouse-agent join`');
-      const keyGateway = await deps.store.consumeRegistrationKey(sha256(key), deps.now().getTime());
-      if (keyGateway !== gatewayId) throw refused;
-      await deps.store.setGatewayKeys(g.id, publicKeyPem, sealedPrivateKey);
+      const g = await gatewayForKey(deps, gatewayId, key, false);
+      const members = await deps.store.listMembers(g.id);
+      if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
+      if (g.publicKeyPem) {
+        // join: the new member proves it holds the gateway's private key (opened with the recovery key).
+        const proof = reqString(body, 'proof', 2048);
+        let ok = false;
+        try { ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64')); } catch { ok = false; }
+        if (!ok) throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
+        await gatewayForKey(deps, gatewayId, key, true);
+      } else {
+        const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
+        const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
+        try {
+          const k = createPublicKey(publicKeyPem);
+          if (k.asymmetricKeyType !== 'rsa' || (k.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('weak');
+        } catch { throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits'); }
+        await gatewayForKey(deps, gatewayId, key, true);
+        await deps.store.setGatewayKeys(g.id, publicKeyPem, sealedPrivateKey);
+      }
       const memberId = randomUUID();
       const { credential, hash } = newAgentCredential(memberId);
       await deps.store.addMember({ id: memberId, gatewayId, name, hostname, version, credentialHash: hash, enabled: true, createdAt: deps.now().toISOString(), lastSeenAt: null });
-      ctx.log.info({ gateway: gatewayId, member: memberId }, 'agent registered');
+      ctx.log.info({ gateway: gatewayId, member: memberId, join: members.length > 0 }, 'agent registered');
       sendJson(ctx.res, 201, { gatewayId, memberId, credential });
     }),
   ];

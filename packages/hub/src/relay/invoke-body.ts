@@ -41,6 +41,8 @@ export interface InvokeInput {
   /** Exact decoded length when known (the body was read whole), null while it streams. */
   bodyLength: number | null;
   body: AsyncIterable<Buffer> | null;
+  /** For a body read whole: the same bytes again (a call the service never saw may move to another member). */
+  replay?: () => AsyncIterable<Buffer> | null;
 }
 
 const HEAD_KEYS = ['method', 'url', 'headers'] as const;
@@ -98,7 +100,8 @@ function finishWhole(skeleton: Record<string, unknown>, pending: Buffer[], bytes
   } else if (fields.body !== undefined && fields.body !== null && partial === undefined) {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: body must be a base64 string');
   }
-  if (partial === undefined && fields.body === undefined) return { fields, bodyLength: 0, body: null };
+  if (partial === undefined && fields.body === undefined) return { fields, bodyLength: 0, body: null, replay: () => null };
   const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes);
-  return { fields, bodyLength: data.length, body: data.length ? (async function* () { yield data; })() : null };
+  const replay = () => (data.length ? (async function* () { yield data; })() : null);
+  return { fields, bodyLength: data.length, body: replay(), replay };
 }

@@ -66,6 +66,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     const call = await startCall(deps, ctx, conn, {
       method: inv.method, url: inv.url, headers: inv.headers,
       body: input.body && asText ? asBase64Text(input.body) : input.body,
+      replayBody: input.replay && (() => { const b = input.replay!(); return b && asText ? asBase64Text(b) : b; }),
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs });
     const out = new Base64Envelope(envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers))), deps.config.maxBodyBytes);

@@ -55,6 +55,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   const call = await startCall(deps, ctx, conn, {
     method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
+    ...(bodyLength === 0 ? { replayBody: () => null } : {}),
     // The caller's Authorization is its token for the hub, never the service's.
     drop: ['authorization'],
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs });

@@ -8,6 +8,8 @@ import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
 import type { ConnectionRecord } from '../store/store.js';
 import type { Writable } from 'node:stream';
+import type { RelayCall } from '../agents/relay-call.js';
+import type { AgentSession } from '../agents/session.js';
 import { startDirect } from './direct.js';
 import { rateLimitHeaders } from '../throttle/memory-throttle.js';
 
@@ -33,6 +35,8 @@ export interface RelayRequest {
   headers: HeaderList;
   body: AsyncIterable<Uint8Array> | null;
   bodyLength: number | null;
+  /** For bodies held in memory: the same body again, so a call the service never saw can move to another member. */
+  replayBody?: () => AsyncIterable<Uint8Array> | null;
   /** Header names never forwarded on this route (the raw route's Authorization belongs to the hub). */
   drop?: readonly string[];
 }
@@ -63,8 +67,8 @@ export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: 
 
 export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const gateway = await deps.store.getGateway(conn.gatewayId!);
-  const session = gateway && deps.registry.pick(gateway.id, gateway.routing);
-  if (!session) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
+  const first = gateway && deps.registry.pick(gateway.id, gateway.routing);
+  if (!gateway || !first) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
 
   const requestId = requestIdFrom(ctx);
   const credentials = conn.sealedCredentials
@@ -77,13 +81,13 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
   };
-  const fields = { connection: conn.id, member: session.member.memberId };
-  const opened = performance.now();
-  const call = session.open(head);
   const route = ctx.tags.route ?? 'invoke';
+  const fields = { connection: conn.id, member: first.member.memberId };
+  const opened = performance.now();
   deps.metrics.inflight.inc();
   let settled = false;
   let answered = 0;
+  let call!: RelayCall;
 
   const timeout = () => new GatehouseError('GatewayTimeout', `agent -> service: no ${timing.wholeCall ? 'complete ' : ''}answer within ${conn.timeoutMs / 1000} s`);
   let deadline: NodeJS.Timeout | undefined = setTimeout(() => call.cancel('deadline', timeout()), conn.timeoutMs);
@@ -105,14 +109,34 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     if (!ctx.res.writableFinished) call.cancel('caller disconnected');
   });
 
-  // A body that turns out bad while streaming (bad base64, over a limit, caller gone) cancels the call.
-  const bodyFailed = call.sendBody(req.body).then(() => new Promise<never>(() => {}), (err: unknown) => {
-    const e = err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
-    call.cancel('request body failed', e);
-    throw e;
-  });
-  bodyFailed.catch(() => {});
-  const rh = await Promise.race([call.response, bodyFailed]);
+  // A call moves to another member only when the agent proves the service never saw it (it refused before
+  // sending, or could not connect) and its body can be sent again. A POST is never duplicated.
+  const tried = new Set<string>();
+  let session: AgentSession | undefined = first;
+  let rh: ResponseHeadMessage;
+  for (;;) {
+    tried.add(session.member.memberId);
+    fields.member = session.member.memberId;
+    call = session.open(head);
+    const body = tried.size === 1 || !req.replayBody ? req.body : req.replayBody();
+    // A body that turns out bad while streaming (bad base64, over a limit, caller gone) cancels the call.
+    const bodyFailed = call.sendBody(body).then(() => new Promise<never>(() => {}), (err: unknown) => {
+      const e = err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
+      call.cancel('request body failed', e);
+      throw e;
+    });
+    bodyFailed.catch(() => {});
+    try {
+      rh = await Promise.race([call.response, bodyFailed]);
+      break;
+    } catch (err) {
+      const replayable = req.replayBody !== undefined || req.body === null;
+      const next = call.notSent && replayable && !ctx.res.destroyed ? deps.registry.pick(gateway.id, gateway.routing, tried) : undefined;
+      if (!next) { settle(); throw err; }
+      ctx.log.info({ ...fields, next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
+      session = next;
+    }
+  }
   answered = rh.status;
   const toHead = (performance.now() - opened) / 1000;
   const backend = (rh.backendMs ?? 0) / 1000;
@@ -130,10 +154,11 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     };
     idle = setTimeout(check, timing.idleMs);
   }
+  const done = call;
   return {
     head: rh, settle,
     get log() { return ctx.log.child(fields); },
-    pipeResponse: (sink) => call.pipeResponse(sink),
-    cancel: (reason) => call.cancel(reason),
+    pipeResponse: (sink) => done.pipeResponse(sink),
+    cancel: (reason) => done.cancel(reason),
   };
 }

@@ -31,5 +31,11 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },
     async createGateway(g) { gateways.delete(g.id); await store.createGateway(g); },
     async setGatewayKeys(id, pub, sealed) { gateways.delete(id); await store.setGatewayKeys(id, pub, sealed); },
+    async setGatewayRouting(id, routing) { gateways.delete(id); await store.setGatewayRouting(id, routing); },
+    async rotateGatewayKey(id, pub, sealed, resealed) {
+      gateways.delete(id);
+      for (const r of resealed) connections.delete(r.connectionId);
+      await store.rotateGatewayKey(id, pub, sealed, resealed);
+    },
   };
 }

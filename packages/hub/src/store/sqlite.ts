@@ -41,6 +41,7 @@ export function openSqliteStore(path: string): Store {
     setGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ?'),
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
     useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
+    keyValid: db.prepare('SELECT 1 FROM registration_keys WHERE key_hash = ? AND gateway_id = ? AND used_at IS NULL AND expires_at > ?'),
     addMember: db.prepare('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES (@id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt)'),
     getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
     listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
@@ -50,6 +51,11 @@ export function openSqliteStore(path: string): Store {
     listConnections: db.prepare('SELECT * FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
     updateConnection: db.prepare('UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id'),
     deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
+    setRouting: db.prepare('UPDATE gateways SET routing = ? WHERE id = ?'),
+    setEnabled: db.prepare('UPDATE members SET enabled = ? WHERE id = ?'),
+    deleteMember: db.prepare('DELETE FROM members WHERE id = ?'),
+    gatewayConnections: db.prepare('SELECT * FROM connections WHERE gateway_id = ? ORDER BY created_at, id'),
+    reseal: db.prepare('UPDATE connections SET sealed_credentials = ? WHERE id = ? AND gateway_id = ?'),
   };
 
   return {
@@ -59,6 +65,7 @@ export function openSqliteStore(path: string): Store {
     async setGatewayKeys(id, pub, sealed) { q.setGatewayKeys.run(pub, sealed, id); },
     async addRegistrationKey(hash, gatewayId, expiresAt) { q.addKey.run(hash, gatewayId, expiresAt); },
     async consumeRegistrationKey(hash, now) { const r = q.useKey.get(now, hash, now) as Row | undefined; return r?.gateway_id as string | undefined; },
+    async registrationKeyValid(hash, gatewayId, now) { return q.keyValid.get(hash, gatewayId, now) !== undefined; },
     async addMember(m: MemberRecord) { q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0 }); },
     async getMember(id) { const r = q.getMember.get(id) as Row | undefined; return r && memberFrom(r); },
     async listMembers(gatewayId) { return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom); },
@@ -68,6 +75,16 @@ export function openSqliteStore(path: string): Store {
     async listConnections(o) { return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom); },
     async updateConnection(c) { q.updateConnection.run(c); },
     async deleteConnection(id) { q.deleteConnection.run(id); },
+    async setGatewayRouting(id, routing) { q.setRouting.run(routing, id); },
+    async rotateGatewayKey(id, pub, sealed, resealed) {
+      db.transaction(() => {
+        q.setGatewayKeys.run(pub, sealed, id);
+        for (const r of resealed) q.reseal.run(r.sealed, r.connectionId, id);
+      }).immediate();
+    },
+    async listGatewayConnections(gatewayId) { return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionFrom); },
+    async setMemberEnabled(id, enabled) { q.setEnabled.run(enabled ? 1 : 0, id); },
+    async deleteMember(id) { q.deleteMember.run(id); },
     async ping() { db.prepare('SELECT 1').get(); },
     async close() { db.close(); },
   };

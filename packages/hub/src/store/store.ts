@@ -51,13 +51,21 @@ export interface Store {
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   listGateways(owner: Owner): Promise<GatewayRecord[]>;
   setGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<void>;
+  setGatewayRouting(id: string, routing: GatewayRecord['routing']): Promise<void>;
+  /** Key rotation: the new key and every connection's credentials re-sealed to it, in one transaction. */
+  rotateGatewayKey(id: string, publicKeyPem: string, sealedPrivateKey: string, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
+  listGatewayConnections(gatewayId: string): Promise<ConnectionRecord[]>;
   addRegistrationKey(hash: string, gatewayId: string, expiresAt: number): Promise<void>;
   /** Marks the key used and returns its gateway, atomically; undefined when unknown, used or expired. */
   consumeRegistrationKey(hash: string, now: number): Promise<string | undefined>;
+  /** Whether the key is unused, unexpired and for this gateway, without using it up. */
+  registrationKeyValid(hash: string, gatewayId: string, now: number): Promise<boolean>;
   addMember(m: MemberRecord): Promise<void>;
   getMember(id: string): Promise<MemberRecord | undefined>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
   touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;
+  setMemberEnabled(id: string, enabled: boolean): Promise<void>;
+  deleteMember(id: string): Promise<void>;
   createConnection(c: ConnectionRecord): Promise<void>;
   getConnection(id: string): Promise<ConnectionRecord | undefined>;
   listConnections(owner: Owner): Promise<ConnectionRecord[]>;
