@@ -108,7 +108,7 @@ export async function startAgent(hubUrls: string[], gatewayId: string, key: stri
   const dir = tempDir('gatehouse-agent-');
   const configPath = join(dir, 'agent.json');
   const reg = startProc([AGENT_MAIN, 'register', ...hubUrls.flatMap((h) => ['--hub', h]), '--gateway', gatewayId, '--key', key,
-    ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', 'test-recovery-key-0123456789'], {});
+    ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', RECOVERY_KEY], {});
   const code = await reg.exited;
   if (code !== 0) throw new Error(`register failed: ${reg.lines.join('\n')}`);
   return runAgent(configPath, env, args);
@@ -130,3 +130,18 @@ export async function gatewayWithAgent(hubUrl: string, token: string, allow: str
 }
 
 export function b64(s: string | Buffer): string { return Buffer.from(s).toString('base64'); }
+
+export const RECOVERY_KEY = 'test-recovery-key-0123456789';
+
+/** Adds a member to an existing gateway with `gatehouse-agent join` (fresh registration key, the shared recovery key). */
+export async function joinAgent(hubUrl: string, token: string, gatewayId: string, allow: string[], env: Record<string, string> = {}, recoveryKey = RECOVERY_KEY): Promise<AgentProc> {
+  const k = await api(hubUrl, token, 'POST', `/v1/gateways/${gatewayId}/registration-keys`);
+  if (k.status !== 201) throw new Error(`registration key: ${k.status} ${k.text}`);
+  const configPath = join(tempDir('gatehouse-agent-'), 'agent.json');
+  const p = startProc([AGENT_MAIN, 'join', '--hub', hubUrl, '--gateway', gatewayId, '--key', k.json.registrationKey, ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', recoveryKey], {});
+  if (await p.exited !== 0) throw new Error(`join failed: ${p.lines.join('\n')}`);
+  return runAgent(configPath, env);
+}
+
+/** Calls an agent served, from its debug log. */
+export function served(agent: Proc): number { return agent.lines.filter((l) => l.includes('"call served"')).length; }
