@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { AGENT_MAIN, api, b64, joinAgent, runAgent, served, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import Database from 'better-sqlite3';
+import { AGENT_MAIN, RECOVERY_KEY, api, b64, joinAgent, runAgent, served, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -106,6 +107,52 @@ describe('routing', () => {
     await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}/members/${target.memberId}`, { enabled: true });
     for (let i = 0; i < 30; i++) await invoke();
     await expect.poll(() => served(target)).toBeGreaterThan(before);
+  });
+});
+
+describe('key rotation', () => {
+  it('rotating the gateway key keeps every connection working on every member, without re-entering passwords', async () => {
+    await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}`, { routing: 'primary' });
+    const basic = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'BasicGateway', baseResourceUrl: echo.url, gatewayId, username: 'svc', password: 'rot-pw-1' })).json.id;
+    const expected = `Basic ${Buffer.from('svc:rot-pw-1').toString('base64')}`;
+    const callBasic = async () => {
+      const r = await api(hub.url, token, 'POST', `/v1/connections/${basic}/invoke`, { method: 'GET', url: 'rot' });
+      expect(r.json.statusCode).toBe(200);
+      return echo.received.at(-1)!.headers.authorization;
+    };
+    expect(await callBasic()).toBe(expected);
+    const db = () => new Database(join(hub.dbDir, 'hub.db'), { readonly: true });
+    const sealedBefore = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string }).sealed_credentials;
+
+    // rotate from the second member, with the recovery key
+    const wrong = startProc([AGENT_MAIN, 'rotate-key', '--config', agents[1]!.configPath, '--recovery-key', 'not-the-recovery-key'], {});
+    expect(await wrong.exited).toBe(2);
+    expect(wrong.lines.join('\n')).toMatch(/recovery key does not open the current gateway key: nothing was changed/);
+    const rot = startProc([AGENT_MAIN, 'rotate-key', '--config', agents[1]!.configPath, '--recovery-key', RECOVERY_KEY], {});
+    expect(await rot.exited, rot.lines.join('\n')).toBe(0);
+    expect(rot.lines.join('\n')).toMatch(/re-sealed/);
+    const sealedAfter = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string }).sealed_credentials;
+    expect(sealedAfter).not.toBe(sealedBefore);
+
+    // every member reconnects, takes up the new key, and serves the connection
+    await expect.poll(async () => (await status()).members.filter((m: { status: string }) => m.status === 'online').length, { timeout: 15_000 }).toBe(3);
+    for (const a of agents) {
+      for (const other of agents) await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}/members/${other.memberId}`, { enabled: other === a });
+      const before = served(a);
+      expect(await callBasic()).toBe(expected);
+      await expect.poll(() => served(a)).toBe(before + 1);
+    }
+    for (const a of agents) await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}/members/${a.memberId}`, { enabled: true });
+    // a member joining after the rotation gets the new key through the recovery key
+    const late = await joinAgent(hub.url, token, gatewayId, [`${echo.url}/`], DEBUG);
+    try {
+      for (const a of agents) await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}/members/${a.memberId}`, { enabled: false });
+      expect(await callBasic()).toBe(expected);
+    } finally {
+      for (const a of agents) await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}/members/${a.memberId}`, { enabled: true });
+      await api(hub.url, token, 'DELETE', `/v1/gateways/${gatewayId}/members/${late.memberId}`);
+      await late.stop();
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { WindowsExecutor } from './executor/windows.js';
 import { KerberosAuth } from './executor/kerberos.js';
 import type { Logger } from './log.js';
 import { Tunnel } from './tunnel/tunnel.js';
+import { currentPrivateKey, fetchKey } from './key-sync.js';
 import type { AgentMetrics } from './metrics.js';
 
 export interface AgentDeps {
@@ -22,6 +23,8 @@ export interface AgentDeps {
   kerberosCacheDir: string;
   /** Keytab for connections that carry no password (`run --keytab`). */
   keytab?: string;
+  /** Persists the config after the agent took up a rotated gateway key. */
+  saveConfig?: (c: AgentConfig) => void;
 }
 
 export interface RunningAgent {
@@ -38,7 +41,25 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   // Opening a sealed credential costs an RSA decryption; cache the last few (they are this agent's own secrets).
   const opened = new Map<string, Secret>();
 
-  function prepare(head: RequestHeadMessage): { url: URL; auth: ExecRequest['auth'] } {
+  // The gateway key can change under a running agent (rotation from another member): it is refreshed from
+  // the hub after every (re)connection, and when a sealed credential does not open.
+  let privateKeyPem = config.privateKeyPem;
+  let refreshing: Promise<void> | undefined;
+  const refreshKey = (): Promise<void> => (refreshing ??= (async () => {
+    try {
+      const next = currentPrivateKey({ ...config, privateKeyPem }, await fetchKey(config));
+      if (next !== privateKeyPem) {
+        privateKeyPem = next;
+        opened.clear();
+        deps.saveConfig?.({ ...config, privateKeyPem });
+        deps.log.info({ gateway: config.gatewayId }, 'took up the rotated gateway key');
+      }
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message }, 'cannot refresh the gateway key');
+    } finally { refreshing = undefined; }
+  })());
+
+  async function prepare(head: RequestHeadMessage): Promise<{ url: URL; auth: ExecRequest['auth'] }> {
     const check = isAllowed(head.url, allow);
     if (!check.ok) {
       deps.log.warn({ requestId: head.requestId, why: check.reason }, 'refused: url outside --allow');
@@ -47,8 +68,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     if (!head.credentials) return { url: check.url, auth: null };
     let secret = opened.get(head.credentials.sealed);
     if (!secret) {
-      try { secret = openSecret(head.credentials.sealed, config.privateKeyPem, config.gatewayId); } catch {
-        throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key', true);
+      try { secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId); } catch {
+        await refreshKey();
+        try { secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId); } catch {
+          throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key', true);
+        }
       }
       if (opened.size >= 256) opened.delete(opened.keys().next().value!);
       opened.set(head.credentials.sealed, secret);
@@ -77,7 +101,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
 
   const tunnels: Tunnel[] = config.hubs.map((hubUrl) => new Tunnel({
     hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), execute: executeCall, log: deps.log.child({ hub: hubUrl }),
-    prepare, onState: () => writeStatus(), random: deps.random, metrics: deps.metrics,
+    prepare, onState: (t) => { writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
   }));
   for (const t of tunnels) t.start();
   return {

@@ -2,7 +2,8 @@
 // gatehouse-agent: process entry only.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig } from './config.js';
+import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
+import { rotateKey } from './key-sync.js';
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
 import { join as joinGateway, register } from './register.js';
@@ -30,6 +31,10 @@ Usage:
                        [--name NAME] [--config PATH]
       Adds this machine as another member of a gateway (up to 10): the recovery key opens the gateway key
       (checked before anything is registered); the key comes from POST /v1/gateways/{id}/registration-keys.
+  gatehouse-agent rotate-key --recovery-key SECRET [--config PATH]
+      Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
+      re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
+      take it up from a hand-off sealed to the old key when they reconnect.
   gatehouse-agent install-service | uninstall-service
       Not built yet.
 
@@ -98,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
       const agent = createAgent(config, {
         log, version: VERSION, statusPath: `${configPath}.status.json`, metrics, keytab,
         kerberosCacheDir: join(dirname(configPath), 'kerberos-ccache'),
+        saveConfig: (c) => writeAgentConfig(configPath, c),
       });
       agentRef = agent;
       if (mm) {
@@ -143,6 +149,16 @@ async function main(argv: string[]): Promise<number> {
         name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0] ?? '', version: VERSION,
       });
       process.stdout.write(`joined gateway ${c.gatewayId} as member ${c.memberId}; config written to ${configPath}\n`);
+      return 0;
+    }
+    case 'rotate-key': {
+      only(flags, ['config', 'recovery-key']);
+      const recovery = flags['recovery-key']?.[0];
+      if (!recovery) throw new AgentConfigError('--recovery-key is required (the new key is sealed under it for `join`)');
+      const config = readAgentConfig(configPath);
+      const r = await rotateKey(config, recovery);
+      writeAgentConfig(configPath, { ...config, privateKeyPem: r.privateKeyPem });
+      process.stdout.write(`rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`);
       return 0;
     }
     case 'install-service': case 'uninstall-service':

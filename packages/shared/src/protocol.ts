@@ -37,6 +37,7 @@ export const CloseCode = {
   Replaced: 4007,
   CredentialRevoked: 4008,
   HubShuttingDown: 4009,
+  KeyRotated: 4010,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -157,4 +158,7 @@ export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
 export const AGENT_CONNECT_PATH = '/v1/agent/connect';
 export const AGENT_REGISTER_PATH = '/v1/agent/register';
 export const AGENT_JOIN_INFO_PATH = '/v1/agent/join-info';
+export const AGENT_KEY_PATH = '/v1/agent/key';
+export const AGENT_ROTATE_BEGIN_PATH = '/v1/agent/rotate/begin';
+export const AGENT_ROTATE_COMMIT_PATH = '/v1/agent/rotate/commit';
 export const AGENT_AUTH_SCHEME = 'GatehouseAgent';

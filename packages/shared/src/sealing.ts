@@ -4,7 +4,7 @@
 // additional data, so a sealed blob cannot be replayed against another gateway.
 import { Buffer } from 'node:buffer';
 import {
-  constants, createCipheriv, createDecipheriv, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, scryptSync,
+  constants, createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, scryptSync,
 } from 'node:crypto';
 
 const VERSION = 1;
@@ -22,14 +22,35 @@ export function generateGatewayKeyPair(): GatewayKeyPair {
 export interface Secret { username: string; password: string }
 
 const aad = (gatewayId: string) => Buffer.from(`gatehouse-credentials-v1:${gatewayId}`);
+const handoffAad = (gatewayId: string) => Buffer.from(`gatehouse-key-handoff-v1:${gatewayId}`);
 
 /** Seals a secret to a gateway public key. Output: base64 of [version][keyLen u16][wrapped key][iv 12][tag 16][ciphertext]. */
 export function sealSecret(secret: Secret, publicKeyPem: string, gatewayId: string): string {
+  return sealBytes(Buffer.from(JSON.stringify(secret), 'utf8'), publicKeyPem, aad(gatewayId));
+}
+
+/** Key rotation: the new private key sealed to the previous public key, so the other members can take it up. */
+export function sealHandoff(newPrivateKeyPem: string, previousPublicKeyPem: string, gatewayId: string): string {
+  return sealBytes(Buffer.from(newPrivateKeyPem, 'utf8'), previousPublicKeyPem, handoffAad(gatewayId));
+}
+
+export function openHandoff(sealed: string, previousPrivateKeyPem: string, gatewayId: string): string {
+  try { return openBytes(sealed, previousPrivateKeyPem, handoffAad(gatewayId)).toString('utf8'); } catch {
+    throw new SealError('the key handoff cannot be opened with this member\'s key');
+  }
+}
+
+/** The public key that belongs to a private key, in the PEM form used on the wire. */
+export function publicKeyOf(privateKeyPem: string): string {
+  return createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+}
+
+function sealBytes(plain: Buffer, publicKeyPem: string, additional: Buffer): string {
   const key = randomBytes(32);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
-  cipher.setAAD(aad(gatewayId));
-  const ct = Buffer.concat([cipher.update(JSON.stringify(secret), 'utf8'), cipher.final()]);
+  cipher.setAAD(additional);
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
   const wrapped = publicEncrypt({ key: publicKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, key);
   const len = Buffer.alloc(2);
   len.writeUInt16BE(wrapped.length);
@@ -41,21 +62,25 @@ export class SealError extends Error {
   constructor(message: string) { super(message); this.name = 'SealError'; }
 }
 
+function openBytes(sealed: string, privateKeyPem: string, additional: Buffer): Buffer {
+  const buf = Buffer.from(sealed, 'base64');
+  if (buf[0] !== VERSION) throw new SealError(`unknown sealed-credential version ${buf[0]}`);
+  const klen = buf.readUInt16BE(1);
+  let off = 3;
+  const wrapped = buf.subarray(off, off += klen);
+  const iv = buf.subarray(off, off += 12);
+  const tag = buf.subarray(off, off += 16);
+  const ct = buf.subarray(off);
+  const key = privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
+  const d = createDecipheriv('aes-256-gcm', key, iv);
+  d.setAAD(additional);
+  d.setAuthTag(tag);
+  return Buffer.concat([d.update(ct), d.final()]);
+}
+
 export function openSecret(sealed: string, privateKeyPem: string, gatewayId: string): Secret {
   try {
-    const buf = Buffer.from(sealed, 'base64');
-    if (buf[0] !== VERSION) throw new SealError(`unknown sealed-credential version ${buf[0]}`);
-    const klen = buf.readUInt16BE(1);
-    let off = 3;
-    const wrapped = buf.subarray(off, off += klen);
-    const iv = buf.subarray(off, off += 12);
-    const tag = buf.subarray(off, off += 16);
-    const ct = buf.subarray(off);
-    const key = privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
-    const d = createDecipheriv('aes-256-gcm', key, iv);
-    d.setAAD(aad(gatewayId));
-    d.setAuthTag(tag);
-    const obj = JSON.parse(Buffer.concat([d.update(ct), d.final()]).toString('utf8')) as Secret;
+    const obj = JSON.parse(openBytes(sealed, privateKeyPem, aad(gatewayId)).toString('utf8')) as Secret;
     if (typeof obj.username !== 'string' || typeof obj.password !== 'string') throw new SealError('sealed credentials have the wrong shape');
     return obj;
   } catch (err) {

@@ -17,7 +17,7 @@ export interface ServeContext {
   execute(req: ExecRequest): Promise<ExecResponse>;
   log: Logger;
   /** Opens sealed credentials and checks the allow-list; throws ExecError on refusal. */
-  prepare(head: RequestHeadMessage): { url: URL; auth: ExecRequest['auth'] };
+  prepare(head: RequestHeadMessage): Promise<{ url: URL; auth: ExecRequest['auth'] }>;
   done(stream: number): void;
   metrics?: AgentMetrics;
 }
@@ -51,7 +51,7 @@ export class ServedRequest {
     const timer = setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs);
     let status = 0;
     try {
-      const { url, auth } = c.prepare(head);
+      const { url, auth } = await c.prepare(head);
       let body: PassThrough | null = null;
       if (head.bodyLength === 0) this.requestBody.attach(new Writable({ write: (_c, _e, cb) => cb() }));
       else { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }

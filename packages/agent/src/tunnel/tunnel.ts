@@ -22,7 +22,7 @@ export interface TunnelOptions {
   hostname: string;
   execute: (req: ExecRequest) => Promise<ExecResponse>;
   log: Logger;
-  prepare: (head: RequestHeadMessage) => { url: URL; auth: ExecRequest['auth'] };
+  prepare: (head: RequestHeadMessage) => Promise<{ url: URL; auth: ExecRequest['auth'] }>;
   onState: (t: Tunnel) => void;
   random?: () => number;
   metrics?: AgentMetrics;

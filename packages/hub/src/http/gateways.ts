@@ -1,6 +1,6 @@
 // Gateways API (SPEC section 6) and the agent registration endpoint.
 import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
-import { CloseCode, GatehouseError } from '@gatehouse/shared';
+import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { GatewayRecord, MemberRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
@@ -58,6 +58,13 @@ export function newAgentCredential(memberId: string): { credential: string; hash
   return { credential, hash: sha256(credential) };
 }
 
+async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
+  const auth = ctx.req.headers.authorization ?? '';
+  const m = auth.startsWith(`${AGENT_AUTH_SCHEME} `) ? await verifyAgentCredential(deps, auth.slice(AGENT_AUTH_SCHEME.length + 1).trim()) : undefined;
+  if (!m) throw new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid');
+  return m;
+}
+
 export async function verifyAgentCredential(deps: HubDeps, credential: string): Promise<MemberRecord | undefined> {
   const memberId = credential.split('.')[0] ?? '';
   if (!/^[0-9a-f-]{36}$/.test(memberId)) return undefined;
@@ -77,7 +84,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const name = reqString(body, 'name', 128);
       const g: GatewayRecord = {
         id: randomUUID(), name, ownerTid: caller.tid, ownerOid: caller.oid, publicKeyPem: null, sealedPrivateKey: null,
-        routing: 'primary', createdAt: deps.now().toISOString(),
+        routing: 'primary', createdAt: deps.now().toISOString(), keyHandoff: null, previousPublicKeyPem: null,
       };
       await deps.store.createGateway(g);
       const registrationKey = await newRegistrationKey(deps, g.id);
@@ -131,6 +138,42 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const g = await gatewayForKey(deps, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
+    }),
+    // Members authenticated by their credential: the current gateway key (and the hand-off after a rotation),
+    // and the two steps of a rotation.
+    route('GET', '/v1/agent/key', async (ctx) => {
+      const m = await agentMember(deps, ctx);
+      const g = (await deps.store.getGateway(m.gatewayId))!;
+      sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey, keyHandoff: g.keyHandoff, previousPublicKeyPem: g.previousPublicKeyPem });
+    }),
+    route('POST', '/v1/agent/rotate/begin', async (ctx) => {
+      const m = await agentMember(deps, ctx);
+      const list = (await deps.store.listGatewayConnections(m.gatewayId)).filter((c) => c.sealedCredentials);
+      sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealedCredentials })) });
+    }),
+    route('POST', '/v1/agent/rotate/commit', async (ctx) => {
+      const m = await agentMember(deps, ctx);
+      const body = await readJson(ctx.req, 16 * 1024 * 1024);
+      const g = (await deps.store.getGateway(m.gatewayId))!;
+      const previous = reqString(body, 'previousPublicKeyPem', 8192);
+      if (!g.publicKeyPem || createPublicKey(previous).export({ type: 'spki', format: 'der' }).compare(createPublicKey(g.publicKeyPem).export({ type: 'spki', format: 'der' })) !== 0) {
+        throw invalid('the gateway key changed since this rotation began: run it again');
+      }
+      const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
+      try { if ((createPublicKey(publicKeyPem).asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('weak'); } catch { throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits'); }
+      const resealed = Array.isArray(body.resealed) ? body.resealed as Array<{ connectionId: unknown; sealed: unknown }> : [];
+      const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).map((c) => c.id));
+      const got = new Set(resealed.map((r) => String(r.connectionId)));
+      if (want.size !== got.size || [...want].some((id) => !got.has(id)) || resealed.some((r) => typeof r.sealed !== 'string')) {
+        throw invalid('the connections changed since this rotation began: run it again');
+      }
+      await deps.store.rotateGatewayKey(g.id, {
+        publicKeyPem, sealedPrivateKey: reqString(body, 'sealedPrivateKey', 16384), keyHandoff: reqString(body, 'keyHandoff', 16384), previousPublicKeyPem: g.publicKeyPem,
+      }, resealed.map((r) => ({ connectionId: String(r.connectionId), sealed: String(r.sealed) })));
+      ctx.log.info({ gateway: g.id, member: m.id, connections: resealed.length }, 'gateway key rotated');
+      // Every member reconnects and takes up the new key from the hand-off before it serves again.
+      for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.KeyRotated, 'gateway key rotated');
+      sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
     route('POST', '/v1/agent/register', async (ctx) => {
       const body = await readJson(ctx.req, 64 * 1024);

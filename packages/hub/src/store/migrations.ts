@@ -28,4 +28,12 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX connections_owner ON connections (owner_tid, owner_oid);
     `,
   },
+  {
+    version: 2,
+    name: 'gateway key rotation hand-off',
+    sql: `
+      ALTER TABLE gateways ADD COLUMN key_handoff TEXT;
+      ALTER TABLE gateways ADD COLUMN previous_public_key_pem TEXT;
+    `,
+  },
 ];

@@ -32,10 +32,10 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async createGateway(g) { gateways.delete(g.id); await store.createGateway(g); },
     async setGatewayKeys(id, pub, sealed) { gateways.delete(id); await store.setGatewayKeys(id, pub, sealed); },
     async setGatewayRouting(id, routing) { gateways.delete(id); await store.setGatewayRouting(id, routing); },
-    async rotateGatewayKey(id, pub, sealed, resealed) {
+    async rotateGatewayKey(id, keys, resealed) {
       gateways.delete(id);
       for (const r of resealed) connections.delete(r.connectionId);
-      await store.rotateGatewayKey(id, pub, sealed, resealed);
+      await store.rotateGatewayKey(id, keys, resealed);
     },
   };
 }

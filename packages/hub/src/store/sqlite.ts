@@ -11,6 +11,7 @@ const gatewayFrom = (r: Row): GatewayRecord => ({
   id: r.id as string, name: r.name as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
   publicKeyPem: (r.public_key_pem as string | null) ?? null, sealedPrivateKey: (r.sealed_private_key as string | null) ?? null,
   routing: r.routing as GatewayRecord['routing'], createdAt: r.created_at as string,
+  keyHandoff: (r.key_handoff as string | null) ?? null, previousPublicKeyPem: (r.previous_public_key_pem as string | null) ?? null,
 });
 const memberFrom = (r: Row): MemberRecord => ({
   id: r.id as string, gatewayId: r.gateway_id as string, name: r.name as string, hostname: r.hostname as string,
@@ -35,7 +36,7 @@ export function openSqliteStore(path: string): Store {
   migrate(db);
 
   const q = {
-    createGateway: db.prepare('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt)'),
+    createGateway: db.prepare('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt, @keyHandoff, @previousPublicKeyPem)'),
     getGateway: db.prepare('SELECT * FROM gateways WHERE id = ?'),
     listGateways: db.prepare('SELECT * FROM gateways WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
     setGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ?'),
@@ -52,6 +53,7 @@ export function openSqliteStore(path: string): Store {
     updateConnection: db.prepare('UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id'),
     deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
     setRouting: db.prepare('UPDATE gateways SET routing = ? WHERE id = ?'),
+    rotate: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ?, key_handoff = ?, previous_public_key_pem = ? WHERE id = ?'),
     setEnabled: db.prepare('UPDATE members SET enabled = ? WHERE id = ?'),
     deleteMember: db.prepare('DELETE FROM members WHERE id = ?'),
     gatewayConnections: db.prepare('SELECT * FROM connections WHERE gateway_id = ? ORDER BY created_at, id'),
@@ -76,9 +78,9 @@ export function openSqliteStore(path: string): Store {
     async updateConnection(c) { q.updateConnection.run(c); },
     async deleteConnection(id) { q.deleteConnection.run(id); },
     async setGatewayRouting(id, routing) { q.setRouting.run(routing, id); },
-    async rotateGatewayKey(id, pub, sealed, resealed) {
+    async rotateGatewayKey(id, k, resealed) {
       db.transaction(() => {
-        q.setGatewayKeys.run(pub, sealed, id);
+        q.rotate.run(k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id);
         for (const r of resealed) q.reseal.run(r.sealed, r.connectionId, id);
       }).immediate();
     },

@@ -13,6 +13,9 @@ export interface GatewayRecord {
   sealedPrivateKey: string | null;
   routing: 'primary' | 'distribute';
   createdAt: string;
+  /** After a key rotation: the new private key sealed to the previous public key, for the other members. */
+  keyHandoff: string | null;
+  previousPublicKeyPem: string | null;
 }
 
 export interface MemberRecord {
@@ -53,7 +56,7 @@ export interface Store {
   setGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<void>;
   setGatewayRouting(id: string, routing: GatewayRecord['routing']): Promise<void>;
   /** Key rotation: the new key and every connection's credentials re-sealed to it, in one transaction. */
-  rotateGatewayKey(id: string, publicKeyPem: string, sealedPrivateKey: string, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
+  rotateGatewayKey(id: string, keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string }, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
   listGatewayConnections(gatewayId: string): Promise<ConnectionRecord[]>;
   addRegistrationKey(hash: string, gatewayId: string, expiresAt: number): Promise<void>;
   /** Marks the key used and returns its gateway, atomically; undefined when unknown, used or expired. */

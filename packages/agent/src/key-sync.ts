@@ -1,0 +1,63 @@
+// The gateway key on an agent: fetched from the hub, taken up from the hand-off after another member rotated
+// it, and rotated by `gatehouse-agent rotate-key` (every connection's credentials re-sealed, nobody re-enters
+// a password).
+import { request } from 'undici';
+import {
+  AGENT_AUTH_SCHEME, AGENT_KEY_PATH, AGENT_ROTATE_BEGIN_PATH, AGENT_ROTATE_COMMIT_PATH,
+  generateGatewayKeyPair, openHandoff, openSecret, openWithRecoveryKey, publicKeyOf, sealHandoff, sealSecret, sealWithRecoveryKey,
+} from '@gatehouse/shared';
+import { AgentConfigError, type AgentConfig } from './config.js';
+
+export interface KeyInfo { publicKeyPem: string | null; sealedPrivateKey: string | null; keyHandoff: string | null; previousPublicKeyPem: string | null }
+
+const samePublic = (a: string | null, b: string | null) => a !== null && b !== null && a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
+
+async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const res = await request(`${hub}${path}`, {
+    method, headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body), headersTimeout: 30_000, bodyTimeout: 30_000,
+  }).catch((err: Error & { code?: string }) => { throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`); });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) {
+    let message = text.slice(0, 300);
+    try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* raw */ }
+    throw new AgentConfigError(`the hub refused ${path} (${res.statusCode}): ${message}`);
+  }
+  return JSON.parse(text) as T;
+}
+
+export function fetchKey(config: AgentConfig): Promise<KeyInfo> {
+  return call<KeyInfo>(config.hubs[0]!, config.credential, 'GET', AGENT_KEY_PATH);
+}
+
+/** The private key this member should hold now: its own, or the rotated one from the hand-off. */
+export function currentPrivateKey(config: AgentConfig, info: KeyInfo): string {
+  const mine = publicKeyOf(config.privateKeyPem);
+  if (samePublic(mine, info.publicKeyPem)) return config.privateKeyPem;
+  if (info.keyHandoff && samePublic(mine, info.previousPublicKeyPem)) {
+    const next = openHandoff(info.keyHandoff, config.privateKeyPem, config.gatewayId);
+    if (!samePublic(publicKeyOf(next), info.publicKeyPem)) throw new AgentConfigError('the key hand-off does not match the gateway key');
+    return next;
+  }
+  throw new AgentConfigError('this member holds a gateway key older than the last rotation: add it again with `gatehouse-agent join`');
+}
+
+/** Rotates the gateway key from this member. Returns the new private key and how many connections were re-sealed. */
+export async function rotateKey(config: AgentConfig, recoveryKey: string): Promise<{ privateKeyPem: string; resealed: number }> {
+  const info = await fetchKey(config);
+  const current = currentPrivateKey(config, info);
+  if (!info.sealedPrivateKey) throw new AgentConfigError('the gateway has no key to rotate');
+  try { openWithRecoveryKey(info.sealedPrivateKey, recoveryKey); } catch {
+    throw new AgentConfigError('the recovery key does not open the current gateway key: nothing was changed');
+  }
+  const begun = await call<{ connections: Array<{ id: string; sealed: string }> }>(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_BEGIN_PATH, {});
+  const next = generateGatewayKeyPair();
+  const resealed = begun.connections.map((c) => ({ connectionId: c.id, sealed: sealSecret(openSecret(c.sealed, current, config.gatewayId), next.publicKeyPem, config.gatewayId) }));
+  await call(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_COMMIT_PATH, {
+    previousPublicKeyPem: info.publicKeyPem, publicKeyPem: next.publicKeyPem,
+    sealedPrivateKey: sealWithRecoveryKey(next.privateKeyPem, recoveryKey),
+    keyHandoff: sealHandoff(next.privateKeyPem, info.publicKeyPem!, config.gatewayId),
+    resealed,
+  });
+  return { privateKeyPem: next.privateKeyPem, resealed: resealed.length };
+}
