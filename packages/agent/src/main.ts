@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // gatehouse-agent: process entry only.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
+import { manageService } from './service/install.js';
+import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
 import { join as joinGateway, register } from './register.js';
@@ -35,14 +37,19 @@ Usage:
       Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
       re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
       take it up from a hand-off sealed to the old key when they reconnect.
-  gatehouse-agent install-service | uninstall-service
-      Not built yet.
+  gatehouse-agent install-service [--config PATH] [--user gatehouse] [--drain-timeout 600] [--print]
+                                  [--platform linux|windows] [--winsw PATH]
+  gatehouse-agent uninstall-service [--print] [--platform linux|windows] [--winsw PATH]
+      Linux: a hardened systemd unit running as a dedicated system user (created if missing), enabled and
+      started. Windows: a WinSW service definition (--winsw names the WinSW executable). --print shows the
+      unit or XML and every command without changing anything. The config file is never overwritten.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
 Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info).
 `;
 
 type Flags = Record<string, string[]>;
+const BOOLEAN_FLAGS = new Set(['print']);
 function parseFlags(args: string[], repeatable: ReadonlySet<string>): Flags {
   const out: Flags = {};
   for (let i = 0; i < args.length; i++) {
@@ -51,7 +58,7 @@ function parseFlags(args: string[], repeatable: ReadonlySet<string>): Flags {
     let name = a.slice(2);
     let value: string | undefined;
     const eq = name.indexOf('=');
-    if (eq > 0) { value = name.slice(eq + 1); name = name.slice(0, eq); } else {
+    if (eq > 0) { value = name.slice(eq + 1); name = name.slice(0, eq); } else if (BOOLEAN_FLAGS.has(name)) { value = 'true'; } else {
       value = args[i + 1];
       if (value === undefined || value.startsWith('--')) throw new AgentConfigError(`flag ${a} needs a value`);
       i++;
@@ -161,8 +168,19 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`);
       return 0;
     }
-    case 'install-service': case 'uninstall-service':
-      throw new AgentConfigError(`${command} is not built yet`);
+    case 'install-service': case 'uninstall-service': {
+      only(flags, ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout']);
+      const platform = (flags.platform?.[0] ?? (process.platform === 'win32' ? 'windows' : 'linux')) as 'linux' | 'windows';
+      if (platform !== 'linux' && platform !== 'windows') throw new AgentConfigError('--platform must be linux or windows');
+      const drain = Number(flags['drain-timeout']?.[0] ?? '600');
+      if (!Number.isInteger(drain) || drain < 0) throw new AgentConfigError('--drain-timeout must be whole seconds');
+      manageService({
+        platform, print: flags.print !== undefined, uninstall: command === 'uninstall-service', winsw: flags.winsw?.[0],
+        spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: flags.user?.[0] ?? 'gatehouse', drainSeconds: drain },
+        out: (l) => process.stdout.write(`${l}\n`),
+      });
+      return 0;
+    }
     default:
       throw new AgentConfigError(`unknown command ${command} (try --help)`);
   }

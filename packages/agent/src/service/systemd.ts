@@ -1,0 +1,75 @@
+// Linux service: a hardened systemd unit for `gatehouse-agent run`, a dedicated system user, and the
+// commands that install it. `install-service --print` shows all of it without changing anything.
+export interface ServiceSpec {
+  nodePath: string;
+  mainPath: string;
+  configPath: string;
+  user: string;
+  /** Drain time the agent gets on stop (run --drain-timeout), in seconds. */
+  drainSeconds: number;
+}
+
+export const UNIT_NAME = 'gatehouse-agent.service';
+export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
+
+const q = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
+
+export function systemdUnit(s: ServiceSpec): string {
+  const configDir = s.configPath.slice(0, s.configPath.lastIndexOf('/')) || '/';
+  return `[Unit]
+Description=Gatehouse agent (relays calls from the Gatehouse hub to intranet services)
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+User=${s.user}
+Group=${s.user}
+ExecStart=${q(s.nodePath)} ${q(s.mainPath)} run --config ${q(s.configPath)} --drain-timeout ${s.drainSeconds}
+Restart=on-failure
+RestartSec=5
+KillSignal=SIGTERM
+TimeoutStopSec=${s.drainSeconds + 20}
+UMask=0077
+# The config (credential, gateway key), the status file and Kerberos caches live in one directory.
+ReadWritePaths=${configDir}
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictSUIDSGID=yes
+RestrictRealtime=yes
+RestrictNamespaces=yes
+LockPersonality=yes
+RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX
+CapabilityBoundingSet=
+AmbientCapabilities=
+SystemCallArchitectures=native
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** What install-service runs, in order (printed by --print). */
+export function linuxInstallSteps(s: ServiceSpec): string[][] {
+  const configDir = s.configPath.slice(0, s.configPath.lastIndexOf('/')) || '/';
+  return [
+    ['useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', s.user],
+    ['chown', '-R', `${s.user}:${s.user}`, configDir],
+    ['chmod', '0700', configDir],
+    ['systemctl', 'daemon-reload'],
+    ['systemctl', 'enable', '--now', UNIT_NAME],
+  ];
+}
+
+export function linuxUninstallSteps(): string[][] {
+  return [['systemctl', 'disable', '--now', UNIT_NAME], ['rm', '-f', UNIT_PATH], ['systemctl', 'daemon-reload']];
+}
