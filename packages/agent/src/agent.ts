@@ -90,7 +90,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     if (!deps.statusPath) return;
     const status = {
       pid: process.pid, gatewayId: config.gatewayId, memberId: config.memberId, updatedAt: new Date().toISOString(),
-      hubs: tunnels.map((t) => ({ url: t.hubUrl, state: t.state, since: t.since.toISOString(), lastError: t.fatal ?? t.lastError })),
+      hubs: tunnels.map((t) => ({ url: t.hubUrl, state: t.state, since: t.since.toISOString(), rttMs: t.rttMs, inFlight: t.inFlight, lastError: t.fatal ?? t.lastError })),
     };
     try {
       const tmp = `${deps.statusPath}.tmp`;
@@ -104,6 +104,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     prepare, onState: (t) => { writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
   }));
   for (const t of tunnels) t.start();
+  // Round-trip times and in-flight counts change without state changes: refresh the status file now and then.
+  const statusTimer = setInterval(writeStatus, 5000);
+  statusTimer.unref();
   return {
     tunnels,
     stopped,

@@ -64,3 +64,18 @@ export function readAgentConfig(path: string): AgentConfig {
   checkAllow(c.allow);
   return c;
 }
+
+/**
+ * The proxy for a hub URL, from the usual variables: HTTPS_PROXY / https_proxy for https hubs, HTTP_PROXY /
+ * http_proxy for http ones, skipped for hosts NO_PROXY / no_proxy lists (comma-separated names, .suffixes, *).
+ * Proxy Basic credentials go in the proxy URL (http://user:pass@proxy:3128). Intranet calls never use it.
+ */
+export function proxyForHub(hubUrl: string, env: Record<string, string | undefined> = process.env): URL | undefined {
+  const u = new URL(hubUrl);
+  const raw = u.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
+  if (!raw) return undefined;
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const host = u.hostname.toLowerCase();
+  if (noProxy.some((n) => n === '*' || host === n.replace(/^\./, '') || (n.startsWith('.') ? host.endsWith(n) : host.endsWith(`.${n}`)))) return undefined;
+  try { return new URL(raw.includes('://') ? raw : `http://${raw}`); } catch { throw new AgentConfigError('the proxy variable does not hold a URL'); }
+}

@@ -1,19 +1,21 @@
 // The gateway key on an agent: fetched from the hub, taken up from the hand-off after another member rotated
 // it, and rotated by `gatehouse-agent rotate-key` (every connection's credentials re-sealed, nobody re-enters
 // a password).
-import { request } from 'undici';
+import { ProxyAgent, request } from 'undici';
 import {
   AGENT_AUTH_SCHEME, AGENT_KEY_PATH, AGENT_ROTATE_BEGIN_PATH, AGENT_ROTATE_COMMIT_PATH,
   generateGatewayKeyPair, openHandoff, openSecret, openWithRecoveryKey, publicKeyOf, sealHandoff, sealSecret, sealWithRecoveryKey,
 } from '@gatehouse/shared';
-import { AgentConfigError, type AgentConfig } from './config.js';
+import { AgentConfigError, proxyForHub, type AgentConfig } from './config.js';
 
 export interface KeyInfo { publicKeyPem: string | null; sealedPrivateKey: string | null; keyHandoff: string | null; previousPublicKeyPem: string | null }
 
 const samePublic = (a: string | null, b: string | null) => a !== null && b !== null && a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
 
 async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {
+    ...(proxy ? { dispatcher: new ProxyAgent(proxy.href) } : {}),
     method, headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body), headersTimeout: 30_000, bodyTimeout: 30_000,
   }).catch((err: Error & { code?: string }) => { throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`); });

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
+import { doctor } from './doctor.js';
 import { manageService } from './service/install.js';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
@@ -33,6 +34,10 @@ Usage:
                        [--name NAME] [--config PATH]
       Adds this machine as another member of a gateway (up to 10): the recovery key opens the gateway key
       (checked before anything is registered); the key comes from POST /v1/gateways/{id}/registration-keys.
+  gatehouse-agent doctor [--config PATH]
+      Checks each link in order, for every hub: DNS, TCP (to the proxy if one is set), the proxy's CONNECT,
+      TLS, the WebSocket upgrade, the agent's credential; then that each --allow service answers. Prints
+      which link fails and why; exit 1 when one does.
   gatehouse-agent rotate-key --recovery-key SECRET [--config PATH]
       Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
       re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
@@ -45,7 +50,8 @@ Usage:
       unit or XML and every command without changing anything. The config file is never overwritten.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
-Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info).
+Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info); HTTPS_PROXY /
+HTTP_PROXY / NO_PROXY for the way to the hub (proxy credentials in the URL); KRB5_CONFIG for Kerberos.
 `;
 
 type Flags = Record<string, string[]>;
@@ -141,12 +147,15 @@ async function main(argv: string[]): Promise<number> {
       only(flags, ['config']);
       const statusPath = `${configPath}.status.json`;
       if (!existsSync(statusPath)) { process.stdout.write(`not running (no status at ${statusPath})\n`); return 1; }
-      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; lastError: string | null }> };
+      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; rttMs?: number | null; inFlight?: number; lastError: string | null }> };
       let alive = true;
       try { process.kill(s.pid, 0); } catch { alive = false; }
       if (!alive) { process.stdout.write(`not running (last pid ${s.pid} is gone)\n`); return 1; }
       process.stdout.write(`agent pid ${s.pid}, gateway ${s.gatewayId}, member ${s.memberId}\n`);
-      for (const h of s.hubs) process.stdout.write(`  ${h.url}: ${h.state} since ${h.since}${h.lastError ? ` (${h.lastError})` : ''}\n`);
+      for (const h of s.hubs) {
+        const extra = h.state === 'connected' ? `, round trip ${h.rttMs ?? '?'} ms, ${h.inFlight ?? 0} in flight` : '';
+        process.stdout.write(`  ${h.url}: ${h.state} since ${h.since}${extra}${h.lastError ? `, last error: ${h.lastError}` : ''}\n`);
+      }
       return s.hubs.some((h) => h.state === 'connected') ? 0 : 1;
     }
     case 'join': {
@@ -157,6 +166,11 @@ async function main(argv: string[]): Promise<number> {
       });
       process.stdout.write(`joined gateway ${c.gatewayId} as member ${c.memberId}; config written to ${configPath}\n`);
       return 0;
+    }
+    case 'doctor': {
+      only(flags, ['config']);
+      const ok = await doctor(readAgentConfig(configPath), (l) => process.stdout.write(`${l}\n`));
+      return ok ? 0 : 1;
     }
     case 'rotate-key': {
       only(flags, ['config', 'recovery-key']);

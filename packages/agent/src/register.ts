@@ -3,8 +3,8 @@
 import { hostname } from 'node:os';
 import { createPublicKey, randomBytes, sign } from 'node:crypto';
 import { AGENT_JOIN_INFO_PATH, AGENT_REGISTER_PATH, generateGatewayKeyPair, openWithRecoveryKey, sealWithRecoveryKey } from '@gatehouse/shared';
-import { request } from 'undici';
-import { type AgentConfig, AgentConfigError, checkAllow, checkHubUrl, writeAgentConfig } from './config.js';
+import { ProxyAgent, request } from 'undici';
+import { type AgentConfig, AgentConfigError, checkAllow, checkHubUrl, proxyForHub, writeAgentConfig } from './config.js';
 
 export interface RegisterOptions {
   hubs: string[];
@@ -66,8 +66,10 @@ export async function join(o: RegisterOptions & { recoveryKey: string }): Promis
 }
 
 async function postToHub<T>(hub: string, path: string, payload: unknown, what: string, expect: number): Promise<T> {
+  const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload), headersTimeout: 30_000, bodyTimeout: 30_000,
+    ...(proxy ? { dispatcher: new ProxyAgent(proxy.href) } : {}),
   }).catch((err: Error & { code?: string }) => { throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`); });
   const text = await res.body.text();
   if (res.statusCode !== expect) {

@@ -1,6 +1,5 @@
 // One outbound WebSocket to one hub: dial, HELLO/WELCOME, heartbeat, dispatch of validated frames, and
 // reconnect with backoff. An agent keeps one Tunnel per --hub address.
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
@@ -10,6 +9,8 @@ import {
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
+import { HttpsProxyAgent } from 'https-proxy-agent';
+import { proxyForHub } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
 import { ServedRequest } from './served-request.js';
 
@@ -31,6 +32,8 @@ export interface TunnelOptions {
 export class Tunnel {
   state: TunnelState = 'disconnected';
   lastError: string | null = null;
+  /** Last measured round trip to the hub (ping/pong), in ms. */
+  rttMs: number | null = null;
   since = new Date();
   /** Set when retrying cannot help (credential refused, no common version). */
   fatal: string | null = null;
@@ -90,8 +93,10 @@ export class Tunnel {
     if (this.stopped || this.draining) return;
     this.setState('connecting');
     const url = `${this.o.hubUrl.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
+    const proxy = proxyForHub(this.o.hubUrl);
     const ws = new WebSocket(url, {
       headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.o.credential}` },
+      ...(proxy ? { agent: new HttpsProxyAgent(proxy) } : {}),
       maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
     });
     this.ws = ws;
@@ -149,7 +154,11 @@ export class Tunnel {
     switch (f.type) {
       case FrameType.Welcome: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second WELCOME');
       case FrameType.Ping: gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
-      case FrameType.Pong: return;
+      case FrameType.Pong: {
+        const sent = Buffer.from(f.data).readDoubleBE(0);
+        if (sent > 0 && sent <= performance.now()) this.rttMs = Math.round((performance.now() - sent) * 10) / 10;
+        return;
+      }
       case FrameType.RequestHead: {
         if (f.stream <= this.lastStream || f.stream % 2 !== 1) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
         this.lastStream = f.stream;
@@ -184,13 +193,20 @@ export class Tunnel {
   }
 
   private startHeartbeat(w: WelcomeMessage): void {
+    const ping = () => {
+      // The ping carries its send time, so the pong gives the round trip (shown by `status`).
+      const payload = Buffer.alloc(8);
+      payload.writeDoubleBE(performance.now());
+      this.gate?.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: payload }));
+    };
+    ping();
     this.timers.push(setInterval(() => {
       if (Date.now() - this.lastSeen > w.heartbeatTimeoutMs) {
         this.o.log.warn({ hub: this.o.hubUrl }, 'hub silent past the heartbeat timeout; reconnecting');
         this.ws?.terminate();
         return;
       }
-      this.gate?.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: randomBytes(8) }));
+      ping();
     }, w.heartbeatIntervalMs));
   }
 

@@ -1,0 +1,124 @@
+// Agent operations: doctor names the failing link, the agent works behind a CONNECT proxy with proxy
+// credentials, and status shows the round trip and calls in flight.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
+import { freePort } from '../helpers/apache.js';
+import { AGENT_MAIN, api, gatewayWithAgent, runAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let agent: AgentProc;
+let token: string;
+let gatewayId: string;
+
+async function doctor(configPath: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
+  const p = startProc([AGENT_MAIN, 'doctor', '--config', configPath], env);
+  return { code: await p.exited, out: p.lines.join('\n') };
+}
+function variant(change: (c: Record<string, unknown>) => void): string {
+  const c = JSON.parse(readFileSync(agent.configPath, 'utf8')) as Record<string, unknown>;
+  change(c);
+  const p = join(tempDir(), 'agent.json');
+  writeFileSync(p, JSON.stringify(c), { mode: 0o600 });
+  return p;
+}
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  hub = await startHub(entra);
+  token = await entra.token();
+  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+});
+afterAll(async () => {
+  await agent?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('doctor', () => {
+  it('all links fine: exit 0, every link ok, and the running agent is not disturbed', async () => {
+    const r = await doctor(agent.configPath);
+    expect(r.code, r.out).toBe(0);
+    for (const link of ['tcp', 'upgrade', 'auth', 'service']) expect(r.out).toMatch(new RegExp(`^ok\\s+${link}\\s`, 'm'));
+    expect((await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.status).toBe('online');
+    expect(agent.lines.some((l) => l.includes('disconnected from hub'))).toBe(false);
+  });
+
+  it('a wrong hub address fails at TCP', async () => {
+    const closed = await freePort();
+    const r = await doctor(variant((c) => { c.hubs = [`http://127.0.0.1:${closed}`]; }));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^FAIL\s+tcp\s+.*ECONNREFUSED/m);
+    expect(r.out).not.toMatch(/^\w+\s+upgrade/m);
+  });
+
+  it('an address that is not a hub fails at the upgrade', async () => {
+    const r = await doctor(variant((c) => { c.hubs = [echo.url]; }));
+    expect(r.out).toMatch(/^FAIL\s+upgrade\s+/m);
+  });
+
+  it('a bad credential fails at authentication', async () => {
+    const r = await doctor(variant((c) => { c.credential = `${String(c.memberId)}.not-the-secret`; }));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ok\s+upgrade/m);
+    expect(r.out).toMatch(/^FAIL\s+auth\s+the hub refused the agent credential \(401\)/m);
+  });
+
+  it('an unreachable service is named', async () => {
+    const closed = await freePort();
+    const r = await doctor(variant((c) => { c.allow = [`${echo.url}/`, `http://127.0.0.1:${closed}/api`]; }));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(new RegExp(`^ok\\s+service\\s+${echo.url}`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^FAIL\\s+service\\s+http://127.0.0.1:${closed} \\(ECONNREFUSED\\)`, 'm'));
+  });
+});
+
+describe('behind a corporate proxy', () => {
+  let proxy: ConnectProxy;
+  beforeAll(async () => { proxy = await startConnectProxy(); });
+  afterAll(async () => { await proxy?.close(); });
+
+  it('registers, connects and serves through a CONNECT proxy with proxy credentials', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'proxied' });
+    const configPath = join(tempDir(), 'agent.json');
+    const env = { HTTP_PROXY: proxy.authUrl };
+    const reg = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], env);
+    expect(await reg.exited, reg.lines.join('\n')).toBe(0);
+    const proxied = await runAgent(configPath, env);
+    try {
+      const hubPort = new URL(hub.url).port;
+      expect(proxy.tunnels.filter((t) => t.endsWith(`:${hubPort}`)).length).toBeGreaterThanOrEqual(2); // register + WebSocket
+      const c = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      expect((await api(hub.url, token, 'POST', `/v1/connections/${c}/invoke`, { method: 'GET', url: 'via-proxy' })).json.statusCode).toBe(200);
+      const d = await doctor(configPath, env);
+      expect(d.out).toMatch(/^ok\s+proxy\s+CONNECT/m);
+      const bad = await doctor(configPath, { HTTP_PROXY: proxy.url });
+      expect(bad.out).toMatch(/^FAIL\s+proxy\s+the proxy wants credentials \(407\)/m);
+      // NO_PROXY bypasses it
+      const before = proxy.tunnels.length;
+      const direct = await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: '127.0.0.1' });
+      expect(direct.code).toBe(0);
+      expect(proxy.tunnels.length).toBe(before);
+    } finally {
+      await proxied.stop();
+    }
+  });
+});
+
+describe('status', () => {
+  it('shows the hub, connected since, round trip and calls in flight', async () => {
+    await new Promise((r) => setTimeout(r, 5500)); // the status file is refreshed every 5 s
+    const p = startProc([AGENT_MAIN, 'status', '--config', agent.configPath], {});
+    expect(await p.exited).toBe(0);
+    expect(p.lines.join('\n')).toMatch(new RegExp(`${hub.url}: connected since \\S+, round trip [\\d.]+ ms, 0 in flight`));
+  });
+});
