@@ -114,6 +114,25 @@ describe('behind a corporate proxy', () => {
   });
 });
 
+describe('a member that vanishes without closing its connection', () => {
+  it('shows offline within 30 s (heartbeat), and serves again when it comes back', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'frozen' });
+    const { startAgent } = await import('../helpers/stack.js');
+    const frozen = await startAgent([hub.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
+    try {
+      frozen.child.kill('SIGSTOP'); // the socket stays open; only the heartbeat can tell
+      const started = Date.now();
+      await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 32_000, interval: 500 }).toBe('offline');
+      expect(Date.now() - started).toBeLessThan(30_000);
+      frozen.child.kill('SIGCONT');
+      await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 20_000, interval: 500 }).toBe('online');
+    } finally {
+      frozen.child.kill('SIGCONT');
+      await frozen.stop();
+    }
+  }, 60_000);
+});
+
 describe('status', () => {
   it('shows the hub, connected since, round trip and calls in flight', async () => {
     await new Promise((r) => setTimeout(r, 5500)); // the status file is refreshed every 5 s
