@@ -15,6 +15,10 @@ export interface HubConfig {
   listen: { host: string; port: number };
   database: string;
   redisUrl: string | undefined;
+  /** Several hubs: how the other hubs reach this one (relaying calls to agents connected here). */
+  advertiseUrl: string | undefined;
+  /** Several hubs: the shared secret hubs use to authenticate relays to each other. */
+  clusterSecret: string | undefined;
   clientId: string;
   clientSecret: string | undefined;
   /** Certificate credential for On-Behalf-Of, instead of a secret (GATEHOUSE_CLIENT_CERTIFICATE: a PEM file with key and certificate). */
@@ -48,8 +52,10 @@ export interface HubConfig {
 /** Every setting: environment name, flag name, default, help line. `serve --help` prints this table. */
 export const SETTINGS = [
   ['GATEHOUSE_LISTEN', '--listen', '127.0.0.1:8080', 'host:port to listen on'],
-  ['GATEHOUSE_DATABASE', '--database', 'sqlite:./gatehouse.db', 'sqlite:PATH (postgres://... arrives with scale-out)'],
-  ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'shared state for several hubs (not yet supported: leave unset)'],
+  ['GATEHOUSE_DATABASE', '--database', 'sqlite:./gatehouse.db', 'sqlite:PATH, or postgres://user:pass@host/db for several hubs'],
+  ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'redis://host:port: shared throttling and agent presence for several hubs'],
+  ['GATEHOUSE_ADVERTISE_URL', '--advertise-url', '', 'several hubs: the URL other hubs use to reach this one (http://10.0.0.5:8080)'],
+  ['GATEHOUSE_CLUSTER_SECRET', '--cluster-secret', '', 'several hubs: shared secret for hub-to-hub relays (also _FILE), 32+ characters'],
   ['GATEHOUSE_CLIENT_ID', '--client-id', '', "the hub's Entra app (client) id (required)"],
   ['GATEHOUSE_CLIENT_SECRET', '--client-secret', '', "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)"],
   ['GATEHOUSE_CLIENT_CERTIFICATE', '--client-certificate', '', 'PEM file with private key and certificate, used instead of a client secret'],
@@ -112,9 +118,16 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!listen) problems.push('GATEHOUSE_LISTEN must be host:port');
 
   const database = get('GATEHOUSE_DATABASE') ?? 'sqlite:./gatehouse.db';
-  if (!database.startsWith('sqlite:')) problems.push('GATEHOUSE_DATABASE must be sqlite:PATH (PostgreSQL support is not built yet)');
+  if (!database.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(database)) problems.push('GATEHOUSE_DATABASE must be sqlite:PATH or postgres://…');
   const redisUrl = get('GATEHOUSE_REDIS_URL');
-  if (redisUrl) problems.push('GATEHOUSE_REDIS_URL is not supported yet: run a single hub');
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('GATEHOUSE_REDIS_URL must be redis://host:port');
+  const advertiseUrl = get('GATEHOUSE_ADVERTISE_URL')?.replace(/\/+$/, '');
+  const clusterSecret = get('GATEHOUSE_CLUSTER_SECRET');
+  if (redisUrl) {
+    if (!advertiseUrl || !/^https?:\/\/[^/]+$/.test(advertiseUrl)) problems.push('GATEHOUSE_ADVERTISE_URL (http(s)://host:port other hubs reach this one at) is required with GATEHOUSE_REDIS_URL');
+    if (!clusterSecret || clusterSecret.length < 32) problems.push('GATEHOUSE_CLUSTER_SECRET of at least 32 characters is required with GATEHOUSE_REDIS_URL');
+    if (database.startsWith('sqlite:')) problems.push('several hubs (GATEHOUSE_REDIS_URL) need a shared database: GATEHOUSE_DATABASE=postgres://…');
+  }
 
   const clientId = get('GATEHOUSE_CLIENT_ID') ?? '';
   if (!clientId && opts.requireClientId !== false) problems.push('GATEHOUSE_CLIENT_ID is required (the hub\'s Entra app id)');
@@ -168,6 +181,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     listen: listen!,
     database,
     redisUrl,
+    advertiseUrl,
+    clusterSecret,
     clientId,
     clientSecret: get('GATEHOUSE_CLIENT_SECRET'),
     clientCertificate,

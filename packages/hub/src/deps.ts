@@ -8,6 +8,7 @@ import type { Throttle } from './throttle/memory-throttle.js';
 import type { Ctx } from './http/router.js';
 import type { HubMetrics } from './metrics.js';
 import type { OboClient } from './auth/obo.js';
+import type { Presence } from './cluster/presence.js';
 import type { Dispatcher } from 'undici';
 
 export interface HubDeps {
@@ -21,7 +22,9 @@ export interface HubDeps {
   metrics: HubMetrics;
   /** On-Behalf-Of tokens for EntraAuth connections. */
   obo: OboClient;
-  /** HTTP client pool for the calls the hub makes itself (EntraAuth). */
+  /** Where each gateway member is connected (this hub, or another one of the cluster). */
+  presence: Presence;
+  /** HTTP client pool for the calls the hub makes itself (EntraAuth, relays to other hubs). */
   dispatcher: Dispatcher;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;

@@ -44,7 +44,7 @@ export async function runDev(flags: Record<string, string | undefined>, env: Nod
     GATEHOUSE_CLIENT_ID: DEV_CLIENT_ID, GATEHOUSE_DATABASE: `sqlite:${join(dir, 'gatehouse.db')}`,
     GATEHOUSE_LISTEN: `${listen.host}:${listen.port}`, GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn',
   });
-  const hub = createHub(config, { keySource: devKeySource(key) });
+  const hub = await createHub(config, { keySource: devKeySource(key) });
   const addr = await hub.start();
   const hubUrl = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
 

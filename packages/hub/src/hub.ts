@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws';
 import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { openStore } from './store/sqlite.js';
+import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { withReadCache } from './store/read-cache.js';
 import { AgentRegistry } from './agents/registry.js';
@@ -22,6 +22,10 @@ import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { createHubMetrics } from './metrics.js';
 import { createOboClient, type OboClient } from './auth/obo.js';
+import { localPresence, redisPresence } from './cluster/presence.js';
+import { relayRoutes } from './cluster/hub-relay.js';
+import { connectRedis } from './cluster/redis.js';
+import { createRedisThrottle } from './throttle/redis-throttle.js';
 import { Agent as UndiciAgent } from 'undici';
 
 export interface HubOptions {
@@ -40,9 +44,9 @@ export interface Hub {
   stop(): Promise<void>;
 }
 
-export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Hub {
+export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const store = withReadCache(opts.store ?? openStore(config.database), 2000);
+  const store = withReadCache(opts.store ?? await openStore(config.database), 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
@@ -54,9 +58,13 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
     clientCertificate: config.clientCertificate, audiences, log,
   });
   const dispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000 });
+  const hubId = randomUUID();
+  // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
+  const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher,
-    throttle: opts.throttle ?? createMemoryThrottle(config.throttle.limit, config.throttle.periodMs),
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, presence,
+    throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
     async caller(ctx) {
       const auth = ctx.req.headers.authorization;
@@ -75,7 +83,7 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
   };
 
   let stopping = false;
-  const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps)];
+  const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps), ...(redis ? relayRoutes(deps) : [])];
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
     const requestId = randomUUID();
@@ -96,6 +104,9 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
       if (req.method === 'GET' && path === '/readyz') {
         if (stopping) throw new GatehouseError('ServiceUnavailable', 'hub: shutting down');
         try { await store.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> store: the database is unreachable'); }
+        if (redis) {
+          try { await redis.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: shared state is unreachable'); }
+        }
         return sendJson(res, 200, { status: 'ready' });
       }
       if (req.method === 'GET' && path === '/metrics') {
@@ -144,10 +155,12 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
         onOpen: (s) => {
           const previous = registry.add(s);
           previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
+          presence.announce(s);
           void store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() });
         },
         onClose: (s) => {
           registry.remove(s);
+          presence.withdraw(s);
           void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
         },
       });
@@ -175,8 +188,10 @@ export function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): H
       server.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 100));
       server.closeAllConnections();
+      presence.close();
       await store.close();
       await dispatcher.close();
+      await redis?.quit().catch(() => {});
     },
   };
 }

@@ -64,7 +64,7 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve': {
       const config = loadConfig(process.env, serveFlags(parseFlags(rest)));
-      const hub = createHub(config);
+      const hub = await createHub(config);
       await hub.start();
       const stop = () => { void hub.stop().then(() => process.exit(0)); };
       process.once('SIGINT', stop);

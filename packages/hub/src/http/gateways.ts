@@ -39,14 +39,16 @@ async function newRegistrationKey(deps: HubDeps, gatewayId: string): Promise<str
 }
 
 export async function gatewayView(deps: HubDeps, g: GatewayRecord) {
-  const members = await deps.store.listMembers(g.id);
+  const [members, entries] = await Promise.all([deps.store.listMembers(g.id), deps.presence.entries(g.id)]);
   const view = members.map((m) => {
-    const s = deps.registry.member(m.id, g.id);
+    // A member may be connected to several hubs: the earliest connection speaks for it.
+    const here = entries.filter((e) => e.memberId === m.id).sort((a, b) => a.connectedAt.localeCompare(b.connectedAt));
+    const e = here[0];
     return {
-      id: m.id, name: m.name, hostname: s?.hello?.hostname ?? m.hostname, version: s?.hello?.agentVersion ?? m.version,
-      status: s ? 'online' : 'offline', enabled: m.enabled,
-      connectedAt: s ? s.connectedAt.toISOString() : null,
-      lastSeenAt: s ? s.lastSeenAt.toISOString() : m.lastSeenAt,
+      id: m.id, name: m.name, hostname: e?.hostname || m.hostname, version: e?.version || m.version,
+      status: e ? 'online' : 'offline', enabled: m.enabled, hubs: here.length,
+      connectedAt: e?.connectedAt ?? null,
+      lastSeenAt: here.map((x) => x.lastSeenAt).sort().at(-1) ?? m.lastSeenAt,
     };
   });
   return { id: g.id, name: g.name, status: view.some((m) => m.status === 'online') ? 'online' : 'offline', routing: g.routing, members: view, createdAt: g.createdAt };
@@ -118,7 +120,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const body = await readJson(ctx.req, 64 * 1024);
       if (typeof body.enabled !== 'boolean') throw invalid('enabled must be true or false');
       await deps.store.setMemberEnabled(m.id, body.enabled);
-      for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.enabled = body.enabled;
+      for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) { s.enabled = body.enabled; deps.presence.announce(s); }
       ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
       sendJson(ctx.res, 200, await gatewayView(deps, g));
     }),

@@ -11,6 +11,7 @@ import type { Writable } from 'node:stream';
 import type { RelayCall } from '../agents/relay-call.js';
 import type { AgentSession } from '../agents/session.js';
 import { startDirect } from './direct.js';
+import { startRemote } from '../cluster/hub-relay.js';
 import { rateLimitHeaders } from '../throttle/memory-throttle.js';
 
 export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
@@ -68,7 +69,8 @@ export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: 
 export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const gateway = await deps.store.getGateway(conn.gatewayId!);
   const first = gateway && deps.registry.pick(gateway.id, gateway.routing);
-  if (!gateway || !first) throw new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
+  const offline = () => new GatehouseError('GatewayOffline', `hub -> agent: gateway ${conn.gatewayId} has no online member`);
+  if (!gateway) throw offline();
 
   const requestId = requestIdFrom(ctx);
   const credentials = conn.sealedCredentials
@@ -81,6 +83,17 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
   };
+  if (!first) {
+    // No member on this hub: relay through the hub that holds one (several hubs).
+    const members = await deps.store.listMembers(gateway.id);
+    const order = new Map(members.map((m, i) => [m.id, i]));
+    const remote = (await deps.presence.entries(gateway.id))
+      .filter((e) => e.available && e.hubId !== deps.presence.hubId && e.hubUrl)
+      .sort((a, b) => (order.get(a.memberId) ?? 99) - (order.get(b.memberId) ?? 99));
+    const entry = gateway.routing === 'distribute' ? remote[Math.floor(Math.random() * remote.length)] : remote[0];
+    if (!entry) throw offline();
+    return startRemote(deps, ctx, entry, gateway.id, head, req.body);
+  }
   const route = ctx.tags.route ?? 'invoke';
   const fields = { connection: conn.id, member: first.member.memberId };
   const opened = performance.now();

@@ -3,29 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import type { ConnectionRecord, GatewayRecord, MemberRecord, Owner, Store } from './store.js';
-
-type Row = Record<string, unknown>;
-
-const gatewayFrom = (r: Row): GatewayRecord => ({
-  id: r.id as string, name: r.name as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
-  publicKeyPem: (r.public_key_pem as string | null) ?? null, sealedPrivateKey: (r.sealed_private_key as string | null) ?? null,
-  routing: r.routing as GatewayRecord['routing'], createdAt: r.created_at as string,
-  keyHandoff: (r.key_handoff as string | null) ?? null, previousPublicKeyPem: (r.previous_public_key_pem as string | null) ?? null,
-});
-const memberFrom = (r: Row): MemberRecord => ({
-  id: r.id as string, gatewayId: r.gateway_id as string, name: r.name as string, hostname: r.hostname as string,
-  version: r.version as string, credentialHash: r.credential_hash as string, enabled: r.enabled === 1,
-  createdAt: r.created_at as string, lastSeenAt: (r.last_seen_at as string | null) ?? null,
-});
-const connectionFrom = (r: Row): ConnectionRecord => ({
-  id: r.id as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
-  displayName: (r.display_name as string | null) ?? null, authType: r.auth_type as ConnectionRecord['authType'],
-  baseResourceUrl: r.base_resource_url as string, resourceUri: (r.resource_uri as string | null) ?? null,
-  gatewayId: (r.gateway_id as string | null) ?? null, sealedCredentials: (r.sealed_credentials as string | null) ?? null,
-  bodyEncoding: r.body_encoding as ConnectionRecord['bodyEncoding'], timeoutMs: r.timeout_ms as number,
-  createdAt: r.created_at as string, updatedAt: r.updated_at as string,
-});
+import type { MemberRecord, Owner, Store } from './store.js';
+import { connectionFrom, gatewayFrom, memberFrom, type Row } from './rows.js';
 
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -105,7 +84,4 @@ function migrate(db: Database.Database): void {
   apply.immediate();
 }
 
-export function openStore(database: string): Store {
-  if (database.startsWith('sqlite:')) return openSqliteStore(database.slice('sqlite:'.length));
-  throw new Error(`unsupported database ${database.split(':')[0]}`);
-}
+

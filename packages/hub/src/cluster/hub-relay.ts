@@ -1,0 +1,101 @@
+// Hub-to-hub relay: a call that reaches hub A for a gateway whose agents are connected to hub B goes to B
+// as plain HTTP, the request head in a header, bodies streamed both ways (TCP backpressure carries the flow
+// control across), the caller's abort carried as an aborted request, the deadline in the head.
+// Authenticated with an HMAC over the head under GATEHOUSE_CLUSTER_SECRET.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Readable, pipeline } from 'node:stream';
+import { request, type Dispatcher } from 'undici';
+import { GatehouseError, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { Ctx, Route } from '../http/router.js';
+import type { StartedCall } from '../relay/relay.js';
+import type { PresenceEntry } from './presence.js';
+
+export const RELAY_PATH = '/internal/v1/relay';
+const HEAD = 'x-gatehouse-relay-head';
+const SIG = 'x-gatehouse-relay-signature';
+const ERR = 'x-gatehouse-relay-error';
+const BACKEND = 'x-gatehouse-relay-backend-ms';
+
+interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHeadMessage; ts: number }
+
+const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
+
+/** Hub A: relays the call to the hub holding `entry`. */
+export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
+  body: AsyncIterable<Uint8Array> | null): Promise<StartedCall> {
+  const envelope = Buffer.from(JSON.stringify({ gatewayId, memberId: entry.memberId, head, ts: Date.now() } satisfies RelayEnvelope)).toString('base64url');
+  const ac = new AbortController();
+  const deadline = setTimeout(() => ac.abort(), head.timeoutMs + 1000);
+  ctx.res.on('close', () => { if (!ctx.res.writableFinished) ac.abort(); });
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
+      method: 'POST', dispatcher: deps.dispatcher, signal: ac.signal,
+      headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
+      body: body ? Readable.from(body) : undefined, headersTimeout: head.timeoutMs + 1000, bodyTimeout: head.timeoutMs,
+    });
+  } catch (err) {
+    clearTimeout(deadline);
+    if (err instanceof GatehouseError) throw err;
+    if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
+    throw new GatehouseError(ac.signal.aborted ? 'GatewayTimeout' : 'BadGateway', `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) ${ac.signal.aborted ? 'did not answer in time' : 'cannot be reached'}`);
+  }
+  const relayError = res.headers[ERR];
+  if (typeof relayError === 'string') {
+    const text = await res.body.text();
+    clearTimeout(deadline);
+    let message = 'hub -> hub: the other hub failed the call';
+    try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep */ }
+    throw new GatehouseError(isErrorCode(relayError) ? relayError : 'BadGateway', message);
+  }
+  const headers = headerListFrom(res.headers).filter(([k]) => !k.startsWith('x-gatehouse-relay-'));
+  const backendMs = Number(res.headers[BACKEND] ?? 0);
+  let settled = false;
+  return {
+    head: { status: res.statusCode, headers, backendMs },
+    get log() { return ctx.log.child({ viaHub: entry.hubId }); },
+    pipeResponse: (sink) => pipeline(res.body, sink, () => clearTimeout(deadline)),
+    cancel: () => { ac.abort(); res.body.destroy(); },
+    settle: () => { if (!settled) { settled = true; clearTimeout(deadline); } },
+  };
+}
+
+/** Hub B: serves a relayed call with one of its own agent sessions. */
+export function relayRoutes(deps: HubDeps): Route[] {
+  const handler = async (ctx: Ctx): Promise<void> => {
+    const secret = deps.config.clusterSecret;
+    const envelope = String(ctx.req.headers[HEAD] ?? '');
+    const signature = String(ctx.req.headers[SIG] ?? '');
+    const fail = (e: GatehouseError): void => {
+      ctx.res.setHeader(ERR, e.code);
+      throw e;
+    };
+    const expected = secret ? Buffer.from(sign(secret, envelope)) : Buffer.alloc(0);
+    if (!secret || expected.length !== Buffer.byteLength(signature) || !timingSafeEqual(expected, Buffer.from(signature))) {
+      return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is not signed with this cluster\'s secret'));
+    }
+    const env = JSON.parse(Buffer.from(envelope, 'base64url').toString()) as RelayEnvelope;
+    if (Math.abs(Date.now() - env.ts) > 60_000) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old'));
+    const sessions = deps.registry.sessions(env.gatewayId).filter((s) => s.isAvailable);
+    const session = sessions.find((s) => s.member.memberId === env.memberId) ?? sessions[0];
+    if (!session) return fail(new GatehouseError('GatewayOffline', `hub -> agent: gateway ${env.gatewayId} has no online member on this hub`));
+    const call = session.open(env.head);
+    ctx.res.on('close', () => { if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)'); });
+    const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
+    const bodyFailed = call.sendBody(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>)).then(() => new Promise<never>(() => {}), (err: unknown) => {
+      call.cancel('relayed body broke off');
+      throw err;
+    });
+    bodyFailed.catch(() => {});
+    let head;
+    try { head = await Promise.race([call.response, bodyFailed]); } catch (err) {
+      clearTimeout(deadline);
+      return fail(err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
+    }
+    clearTimeout(deadline);
+    ctx.res.writeHead(head.status, [...head.headers.flat(), BACKEND, String(head.backendMs ?? 0)]);
+    call.pipeResponse(ctx.res);
+  };
+  return [{ method: 'POST', pattern: new RegExp(`^${RELAY_PATH}$`), handler }];
+}

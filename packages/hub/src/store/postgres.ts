@@ -1,0 +1,105 @@
+// PostgreSQL store (pg) for several hubs: the same schema and migrations as SQLite, applied under an advisory
+// lock so hubs starting together migrate once. A database that cannot be reached is a coded 503.
+import pg from 'pg';
+import { GatehouseError } from '@gatehouse/shared';
+import { MIGRATIONS } from './migrations.js';
+import { connectionFrom, gatewayFrom, memberFrom, type Row } from './rows.js';
+import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
+
+const MIGRATION_LOCK = 0x6761_7465; // "gate": the advisory lock every hub takes to migrate
+
+function unavailable(err: unknown): never {
+  const code = (err as { code?: string }).code ?? '';
+  // Connection-level failures (and the server shutting down) mean the database is unreachable.
+  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EPIPE|57P0[123]|08\w\w)$/.test(code) || /Connection terminated|connect|timeout/i.test((err as Error).message ?? '')) {
+    throw new GatehouseError('ServiceUnavailable', 'hub -> database: PostgreSQL is unreachable');
+  }
+  throw err;
+}
+
+export async function openPostgresStore(url: string): Promise<Store> {
+  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
+  pool.on('error', () => { /* a dropped idle client; the next query reconnects or reports 503 */ });
+  const q = async (text: string, values: unknown[] = []): Promise<Row[]> => {
+    try { return (await pool.query(text, values)).rows as Row[]; } catch (err) { return unavailable(err); }
+  };
+  await migrate(pool);
+  const conn = (c: ConnectionRecord) => [c.id, c.ownerTid, c.ownerOid, c.displayName, c.authType, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.createdAt, c.updatedAt];
+  return {
+    async createGateway(g: GatewayRecord) {
+      await q('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        [g.id, g.name, g.ownerTid, g.ownerOid, g.publicKeyPem, g.sealedPrivateKey, g.routing, g.createdAt, g.keyHandoff, g.previousPublicKeyPem]);
+    },
+    async getGateway(id) { const r = await q('SELECT * FROM gateways WHERE id = $1', [id]); return r[0] && gatewayFrom(r[0]); },
+    async listGateways(o) { return (await q('SELECT * FROM gateways WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(gatewayFrom); },
+    async setGatewayKeys(id, pub, sealed) { await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3', [pub, sealed, id]); },
+    async setGatewayRouting(id, routing) { await q('UPDATE gateways SET routing = $1 WHERE id = $2', [routing, id]); },
+    async rotateGatewayKey(id, k, resealed) {
+      let client: pg.PoolClient;
+      try { client = await pool.connect(); } catch (err) { return unavailable(err); }
+      try {
+        await client.query('BEGIN');
+        await client.query('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2, key_handoff = $3, previous_public_key_pem = $4 WHERE id = $5', [k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id]);
+        for (const r of resealed) await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2 AND gateway_id = $3', [r.sealed, r.connectionId, id]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        unavailable(err);
+      } finally { client.release(); }
+    },
+    async listGatewayConnections(gatewayId) { return (await q('SELECT * FROM connections WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(connectionFrom); },
+    async addRegistrationKey(hash, gatewayId, expiresAt) { await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]); },
+    async consumeRegistrationKey(hash, now) {
+      const r = await q('UPDATE registration_keys SET used_at = $1 WHERE key_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING gateway_id', [now, hash]);
+      return r[0]?.gateway_id as string | undefined;
+    },
+    async registrationKeyValid(hash, gatewayId, now) {
+      return (await q('SELECT 1 FROM registration_keys WHERE key_hash = $1 AND gateway_id = $2 AND used_at IS NULL AND expires_at > $3', [hash, gatewayId, now])).length > 0;
+    },
+    async addMember(m: MemberRecord) {
+      await q('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
+        [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
+    },
+    async getMember(id) { const r = await q('SELECT * FROM members WHERE id = $1', [id]); return r[0] && memberFrom(r[0]); },
+    async listMembers(gatewayId) { return (await q('SELECT * FROM members WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(memberFrom); },
+    async touchMember(id, f) {
+      await q('UPDATE members SET hostname = COALESCE($1, hostname), version = COALESCE($2, version), last_seen_at = $3 WHERE id = $4', [f.hostname ?? null, f.version ?? null, f.lastSeenAt, id]);
+    },
+    async setMemberEnabled(id, enabled) { await q('UPDATE members SET enabled = $1 WHERE id = $2', [enabled ? 1 : 0, id]); },
+    async deleteMember(id) { await q('DELETE FROM members WHERE id = $1', [id]); },
+    async createConnection(c) {
+      await q('INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)', conn(c));
+    },
+    async getConnection(id) { const r = await q('SELECT * FROM connections WHERE id = $1', [id]); return r[0] && connectionFrom(r[0]); },
+    async listConnections(o) { return (await q('SELECT * FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(connectionFrom); },
+    async updateConnection(c) {
+      await q('UPDATE connections SET display_name = $1, base_resource_url = $2, resource_uri = $3, gateway_id = $4, sealed_credentials = $5, body_encoding = $6, timeout_ms = $7, updated_at = $8 WHERE id = $9',
+        [c.displayName, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.updatedAt, c.id]);
+    },
+    async deleteConnection(id) { await q('DELETE FROM connections WHERE id = $1', [id]); },
+    async ping() { await q('SELECT 1'); },
+    async close() { await pool.end(); },
+  };
+}
+
+async function migrate(pool: pg.Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const done = new Set((await client.query('SELECT version FROM schema_migrations')).rows.map((r: { version: number }) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query('BEGIN');
+      await client.query(m.sql);
+      await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+      await client.query('COMMIT');
+    }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+    client.release();
+  }
+}

@@ -1,0 +1,25 @@
+// Database rows -> records, shared by the SQLite and PostgreSQL stores.
+import type { ConnectionRecord, GatewayRecord, MemberRecord } from './store.js';
+
+export type Row = Record<string, unknown>;
+
+export const gatewayFrom = (r: Row): GatewayRecord => ({
+  id: r.id as string, name: r.name as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
+  publicKeyPem: (r.public_key_pem as string | null) ?? null, sealedPrivateKey: (r.sealed_private_key as string | null) ?? null,
+  routing: r.routing as GatewayRecord['routing'], createdAt: r.created_at as string,
+  keyHandoff: (r.key_handoff as string | null) ?? null, previousPublicKeyPem: (r.previous_public_key_pem as string | null) ?? null,
+});
+export const memberFrom = (r: Row): MemberRecord => ({
+  id: r.id as string, gatewayId: r.gateway_id as string, name: r.name as string, hostname: r.hostname as string,
+  version: r.version as string, credentialHash: r.credential_hash as string, enabled: r.enabled === 1,
+  createdAt: r.created_at as string, lastSeenAt: (r.last_seen_at as string | null) ?? null,
+});
+export const connectionFrom = (r: Row): ConnectionRecord => ({
+  id: r.id as string, ownerTid: r.owner_tid as string, ownerOid: r.owner_oid as string,
+  displayName: (r.display_name as string | null) ?? null, authType: r.auth_type as ConnectionRecord['authType'],
+  baseResourceUrl: r.base_resource_url as string, resourceUri: (r.resource_uri as string | null) ?? null,
+  gatewayId: (r.gateway_id as string | null) ?? null, sealedCredentials: (r.sealed_credentials as string | null) ?? null,
+  bodyEncoding: r.body_encoding as ConnectionRecord['bodyEncoding'], timeoutMs: r.timeout_ms as number,
+  createdAt: r.created_at as string, updatedAt: r.updated_at as string,
+});
+

@@ -1,0 +1,164 @@
+// Several hubs on real PostgreSQL and Redis: shared store and migrations, exact throttling, agent presence,
+// calls relayed to the hub that holds an agent, and the faults an operator meets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { freePort } from '../helpers/apache.js';
+import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
+import { api, joinAgent, startAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let pg: Postgres;
+let redis: Redis;
+const hubs: HubProc[] = [];
+const agents: AgentProc[] = [];
+let token: string;
+let gatewayId: string;
+let conn: string;
+const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
+
+async function clusterHub(): Promise<HubProc> {
+  const port = await freePort();
+  return startHub(entra, {
+    GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s',
+  }, { port });
+}
+const invokeOn = (h: HubProc, body: unknown = { method: 'GET', url: 'x' }, id = conn) => api(h.url, token, 'POST', `/v1/connections/${id}/invoke`, body);
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  pg = await startPostgres();
+  redis = await startRedis();
+  // two hubs migrate one fresh database at once
+  hubs.push(...await Promise.all([clusterHub(), clusterHub()]));
+  hubs.push(await clusterHub());
+  token = await entra.token();
+  const gw = await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'scaled' });
+  gatewayId = gw.json.id;
+  agents.push(await startAgent([hubs[0]!.url], gatewayId, gw.json.registrationKey, [`${echo.url}/`]));
+  agents.push(await joinAgent(hubs[1]!.url, token, gatewayId, [`${echo.url}/`]));
+  conn = (await api(hubs[2]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+}, 180_000);
+afterAll(async () => {
+  for (const a of agents) await a.stop();
+  for (const h of hubs) await h.stop();
+  await redis?.stop();
+  await pg?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('several hubs', () => {
+  it('both hubs that migrated the fresh database at once started, and every hub sees the same data', async () => {
+    for (const h of hubs) {
+      expect((await api(h.url, undefined, 'GET', '/readyz')).status).toBe(200);
+      expect((await api(h.url, token, 'GET', `/v1/connections/${conn}`)).status).toBe(200);
+    }
+  });
+
+  it('a call on every hub reaches the service (hub 3 has no agent: it relays)', async () => {
+    for (const [i, h] of hubs.entries()) {
+      const r = await invokeOn(h, { method: 'GET', url: `from-hub-${i}` });
+      expect(r.status, r.text).toBe(200);
+      expect(r.json.statusCode).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe(`/from-hub-${i}`);
+    }
+  });
+
+  it('gateway status is identical on every hub', async () => {
+    const views = await Promise.all(hubs.map(async (h) => (await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json));
+    const shape = (v: { status: string; members: Array<{ id: string; status: string; connectedAt: string }> }) => ({ status: v.status, members: v.members.map((m) => [m.id, m.status, m.connectedAt]) });
+    expect(views[0].status).toBe('online');
+    expect(views[0].members.map((m: { status: string }) => m.status)).toEqual(['online', 'online']);
+    for (const v of views) expect(shape(v)).toEqual(shape(views[0]));
+  });
+
+  it('exactly 100 of 300 calls spread over the 3 hubs pass', async () => {
+    const id = (await api(hubs[0]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+    const results: number[] = [];
+    for (let round = 0; round < 10; round++) {
+      const batch = await Promise.all(Array.from({ length: 30 }, (_, i) => invokeOn(hubs[i % 3]!, { method: 'GET', url: 'count' }, id)));
+      results.push(...batch.map((r) => r.status));
+    }
+    expect(results.filter((s) => s === 200)).toHaveLength(100);
+    expect(results.filter((s) => s === 429)).toHaveLength(200);
+    const last = await invokeOn(hubs[1]!, { method: 'GET', url: 'count' }, id);
+    expect(last.headers['ratelimit-remaining']).toBe('0');
+    expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('a 32 MiB body routed across hubs arrives intact both ways', async () => {
+    const body = patternBytes(32 * 1024 * 1024, 17);
+    const res = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/echo/large`, { method: 'PUT', body: Readable.from([body]), headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length) } });
+    const hash = createHash('sha256');
+    let n = 0;
+    for await (const c of res.body) { hash.update(c); n += c.length; }
+    expect(res.statusCode).toBe(200);
+    expect(n).toBe(body.length);
+    expect(hash.digest('hex')).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(echo.received.at(-1)!.bytes).toBe(body.length);
+  });
+
+  it('a caller that disconnects cancels the backend call across hubs', async () => {
+    const before = echo.abandoned;
+    const stalled = echo.stalled;
+    const ac = new AbortController();
+    const pending = request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/stall`, { headers: { authorization: `Bearer ${token}` }, signal: ac.signal }).catch(() => 'aborted');
+    await expect.poll(() => echo.stalled).toBe(stalled + 1);
+    ac.abort();
+    expect(await pending).toBe('aborted');
+    await expect.poll(() => echo.abandoned, { timeout: 10_000 }).toBe(before + 1);
+  });
+});
+
+describe('faults', () => {
+  it('Redis stopped: calls get a coded 503 and /readyz is red; Redis back: service resumes without restarting hubs', async () => {
+    await redis.stop();
+    for (const h of hubs) {
+      const r = await invokeOn(h);
+      expect(r.status).toBe(503);
+      expect(r.json.error.code).toBe('ServiceUnavailable');
+      expect(r.json.error.message).toMatch(/Redis/);
+      expect((await api(h.url, undefined, 'GET', '/readyz')).status).toBe(503);
+    }
+    await redis.start();
+    for (const h of hubs) await expect.poll(async () => (await api(h.url, undefined, 'GET', '/readyz')).status, { timeout: 15_000 }).toBe(200);
+    // presence comes back with the next refresh (every 10 s)
+    await expect.poll(async () => (await invokeOn(hubs[2]!)).status, { timeout: 20_000, interval: 1000 }).toBe(200);
+  }, 60_000);
+
+  it('PostgreSQL stopped: the same coded 503 and red /readyz; back: service resumes', async () => {
+    await pg.stop();
+    const r = await api(hubs[0]!.url, token, 'GET', '/v1/gateways');
+    expect(r.status).toBe(503);
+    expect(r.json.error.code).toBe('ServiceUnavailable');
+    expect((await api(hubs[0]!.url, undefined, 'GET', '/readyz')).status).toBe(503);
+    await pg.start();
+    await expect.poll(async () => (await api(hubs[0]!.url, token, 'GET', '/v1/gateways')).status, { timeout: 15_000 }).toBe(200);
+  }, 60_000);
+
+  it('SIGKILL of a hub: an agent with two hub addresses keeps serving through the other', async () => {
+    const extra = await clusterHub();
+    hubs.push(extra);
+    const gw = await api(hubs[1]!.url, token, 'POST', '/v1/gateways', { name: 'two-hubs' });
+    const both = await startAgent([extra.url, hubs[1]!.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
+    agents.push(both);
+    await both.waitForLine(() => both.lines.filter((l) => l.includes('"connected to hub"')).length >= 2);
+    const id = (await api(hubs[1]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+    expect((await invokeOn(extra, { method: 'GET', url: 'before' }, id)).json.statusCode).toBe(200);
+    extra.child.kill('SIGKILL');
+    await extra.exited;
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await invokeOn(hubs[1]!, { method: 'GET', url: `after-${i}` }, id)).status);
+    expect(statuses.slice(1).every((s) => s === 200)).toBe(true);
+    hubs.pop();
+  }, 60_000);
+});
