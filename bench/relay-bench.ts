@@ -3,7 +3,8 @@
 // before and after it (this machine's speed drifts by minutes). The system under test (origin, hub, agent,
 // sshd, ssh) is pinned to CPU 0 and the load generator (wrk, this process) to CPU 1 when taskset exists.
 //
-// Environment: ROUNDS (default 2), DUR (seconds per run, default 2), BIG_MB (default 256), SKIP_BIG=1.
+// Environment: ROUNDS (default 2), DUR (seconds per run, default 2), BIG_MB (default 256), SKIP_BIG=1,
+// SKIP_CLUSTER=1 (the cross-hub case needs redis-server and PostgreSQL 15).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { startFakeEntra } from '../test/helpers/fake-entra.js';
 import { freePort } from '../test/helpers/apache.js';
 import { api, gatewayWithAgent, setProcessPrefix, startHub, startProc, type Proc } from '../test/helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
+import { postgresAvailable, startPostgres, startRedis } from '../test/helpers/datastores.js';
 
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 if (TASKSET && !process.env.GATEHOUSE_BENCH_PINNED) {
@@ -196,12 +198,61 @@ async function main(): Promise<void> {
       }
     }
   }
+  if (!process.env.SKIP_CLUSTER) await crossHub(direct, dir);
   for (const p of [...(ssh?.procs ?? [])]) await p.stop();
   await agent.stop();
   await hub.stop();
   await origin.stop();
   await entra.close();
   cleanupTempDirs();
+}
+
+/** Several hubs: the same raw-route call on the agent's own hub and through a second hub that relays it. */
+async function crossHub(direct: string, dir: string): Promise<void> {
+  if (!postgresAvailable()) { log('\nnote: cross-hub case skipped (needs redis-server and PostgreSQL 15)'); return; }
+  const pg = await startPostgres();
+  const redis = await startRedis();
+  const entra = await startFakeEntra();
+  const secret = 'bench-cluster-secret-0123456789abcdef0123';
+  const hubAt = async () => {
+    const port = await freePort();
+    return startHub(entra, { GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_CLUSTER_SECRET: secret, GATEHOUSE_THROTTLE: '1000000000/60s' }, { port });
+  };
+  const own = await hubAt();
+  const other = await hubAt();
+  const token = await entra.token({}, { expSec: 3 * 3600 });
+  const { gatewayId, agent } = await gatewayWithAgent(own.url, token, [`${direct}/`]);
+  const conn = (await api(own.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId })).json.id as string;
+  const auth = { Authorization: `Bearer ${token}` };
+  const paths: Path[] = [
+    { name: "agent's own hub", url: (s) => `${own.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
+    { name: 'through a second hub', url: (s) => `${other.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
+  ];
+  const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
+  log('');
+  log('| cross-hub (raw route) | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | errors |');
+  log('|---|---:|---|---:|---:|---:|---:|---:|');
+  for (const [suffix, c] of [['/', 1], ['/', 16], ['/64k', 16]] as Array<[string, number]>) {
+    const rows = new Map<string, { rps: number[]; ratio: number[]; p50: number[]; p99: number[]; errors: number }>();
+    for (let r = 0; r < ROUNDS; r++) {
+      let before = wrk(directPath, suffix, c, dir);
+      for (const p of paths) {
+        const run = wrk(p, suffix, c, dir);
+        const after = wrk(directPath, suffix, c, dir);
+        const x = rows.get(p.name) ?? { rps: [], ratio: [], p50: [], p99: [], errors: 0 };
+        x.rps.push(run.rps); x.ratio.push(run.rps / ((before.rps + after.rps) / 2)); x.p50.push(run.p50); x.p99.push(run.p99); x.errors += run.errors;
+        rows.set(p.name, x);
+        before = after;
+      }
+    }
+    for (const [name, x] of rows) log(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${x.errors || ''} |`);
+  }
+  await agent.stop();
+  await other.stop();
+  await own.stop();
+  await entra.close();
+  await redis.stop();
+  await pg.stop();
 }
 
 main().catch((err: unknown) => { process.stderr.write(`bench: ${(err as Error).stack}\n`); process.exit(1); });
