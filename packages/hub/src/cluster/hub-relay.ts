@@ -57,7 +57,13 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
     get log() { return ctx.log.child({ viaHub: entry.hubId }); },
     pipeResponse: (sink) => pipeline(res.body, sink, () => clearTimeout(deadline)),
     cancel: () => { ac.abort(); res.body.destroy(); },
-    settle: () => { if (!settled) { settled = true; clearTimeout(deadline); } },
+    settle: () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      ctx.log.info({ viaHub: entry.hubId, member: entry.memberId, route: ctx.tags.route, method: head.method, host: new URL(head.url).host, status: res.statusCode,
+        finished: ctx.res.writableFinished, ms: Math.round(performance.now() - ctx.started) }, 'call done');
+    },
   };
 }
 
