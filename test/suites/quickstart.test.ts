@@ -1,7 +1,8 @@
 // The README's first command: `gatehouse-hub dev` starts everything and prints a command that works.
 // Also: the development identity exists only in `dev`; `serve` refuses its tokens.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { HUB_MAIN, api, startHub, startProc, type Proc } from '../helpers/stack.js';
 import { freePort } from '../helpers/apache.js';
@@ -55,5 +56,14 @@ describe('gatehouse-hub dev', () => {
     const h = startProc([HUB_MAIN, '--help'], {});
     expect(await h.exited).toBe(0);
     expect(h.lines.join('\n')).toMatch(/GATEHOUSE_THROTTLE/);
+  });
+
+  it('both binaries run through the workspace with npx, as the README says', () => {
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    for (const [bin, expected] of [['gatehouse-hub', /gatehouse-hub serve/], ['gatehouse-agent', /gatehouse-agent register/]] as const) {
+      const r = spawnSync('npx', ['--no-install', bin, '--help'], { cwd: root, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(expected);
+    }
   });
 });
