@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+// The workspace binary: a committed launcher, so npm links it at install time, before dist/ is built.
+import { existsSync } from 'node:fs';
+
+const main = new URL('../dist/main.js', import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write('gatehouse-hub: not built yet: run `npm run build` (or `npm start`) in the repository first\n');
+  process.exit(2);
+}
+await import(main.href);
