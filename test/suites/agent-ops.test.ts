@@ -3,18 +3,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { type EchoServer } from '../helpers/echo-server.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { freePort } from '../helpers/apache.js';
-import { AGENT_MAIN, api, gatewayWithAgent, runAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+import { AGENT_MAIN, api, runAgent, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { tempDir } from '../helpers/tmp.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
-let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
 let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let gatewayId: string;
 
 async function doctor(configPath: string, env: Record<string, string> = {}): Promise<{ code: number | null; out: string }> {
@@ -30,19 +30,10 @@ function variant(change: (c: Record<string, unknown>) => void): string {
 }
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra);
-  token = await entra.token();
-  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+  stack = await startStandardStack();
+  ({ echo, hub, token, gatewayId, agent } = stack);
 });
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe('doctor', () => {
   it('all links fine: exit 0, every link ok, and the running agent is not disturbed', async () => {

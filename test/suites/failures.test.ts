@@ -2,16 +2,14 @@
 // no service, a slow service, throttling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:net';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
+import { type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, type HubProc } from '../helpers/stack.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
-let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
-let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let gatewayId: string;
 
 async function connection(baseResourceUrl: string, extra: Record<string, unknown> = {}, gw = gatewayId): Promise<string> {
@@ -22,21 +20,12 @@ async function connection(baseResourceUrl: string, extra: Record<string, unknown
 const invoke = (id: string, body: unknown) => api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, body);
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100/8s' });
-  token = await entra.token();
   // The agent allows only /api on the echo server; connections below are deliberately broader.
-  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/api`]));
+  stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '100/8s' }, allow: (url) => [`${url}/api`] });
+  ({ echo, hub, token, gatewayId } = stack);
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe("the agent's --allow list, whatever the hub asks", () => {
   it.each([

@@ -1,36 +1,28 @@
 // Many calls on one socket, one of them stuck; and a 64 MiB body through invoke with bounded memory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { type FakeEntra } from '../helpers/fake-entra.js';
+import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
 let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let connId: string;
 let slowConn: string;
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '1000/60s' });
-  token = await entra.token();
-  const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]);
-  agent = g.agent;
+  stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '1000/60s' } });
+  ({ entra, echo, hub, token, agent } = stack);
+  const g = stack;
   connId = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
   slowConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId, timeoutSeconds: 5 })).json.id;
 });
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe('concurrency on one agent socket', () => {
   it('50 concurrent calls, one to a stalled service: the other 49 are answered correctly', async () => {

@@ -1,17 +1,15 @@
 // GET /metrics on the hub and the agent's --metrics-listen: the named series exist and move with traffic.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
-import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
+import { api, b64, type HubProc } from '../helpers/stack.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
-let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
-let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let connId: string;
 let agentMetricsUrl: string;
 
@@ -27,23 +25,14 @@ function value(text: string, series: string): number {
 }
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '3/60s' });
-  token = await entra.token();
   const port = await freePort();
   agentMetricsUrl = `http://127.0.0.1:${port}/metrics`;
-  const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'm', ['--metrics-listen', `127.0.0.1:${port}`]);
-  agent = g.agent;
+  stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '3/60s' }, agentArgs: ['--metrics-listen', `127.0.0.1:${port}`] });
+  ({ echo, hub, token } = stack);
+  const g = stack;
   connId = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
 });
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe('metrics', () => {
   it('hub series move when calls flow', async () => {

@@ -3,16 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { type FakeEntra } from '../helpers/fake-entra.js';
+import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
 let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let gatewayId: string;
 let connId: string;
 
@@ -24,20 +25,11 @@ async function newConnection(h = hub, gw = gatewayId, extra: Record<string, unkn
 const proxyUrl = (path: string, id = connId, h = hub) => `${h.url}/v1/connections/${id}/proxy${path}`;
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra, { GATEHOUSE_IDLE_TIMEOUT: '2s' });
-  token = await entra.token();
-  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+  stack = await startStandardStack({ hubEnv: { GATEHOUSE_IDLE_TIMEOUT: '2s' } });
+  ({ entra, echo, hub, token, gatewayId, agent } = stack);
   connId = await newConnection();
 });
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe('raw proxy route', () => {
   it('binary round trip with the service status and headers passed through', async () => {

@@ -1,39 +1,28 @@
 // End to end through the real hub and agent processes: methods, binary bodies, header rules, input errors.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
+import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
+import { api, b64, type HubProc } from '../helpers/stack.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
-let entra: FakeEntra;
 let echo: EchoServer;
 let hub: HubProc;
-let agent: AgentProc;
 let token: string;
+let stack: StandardStack | undefined;
 let gatewayId: string;
 let connId: string;
 
 const invoke = (body: unknown, id = connId, t = token) => api(hub.url, t, 'POST', `/v1/connections/${id}/invoke`, body);
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  hub = await startHub(entra);
-  token = await entra.token();
-  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`]));
+  stack = await startStandardStack();
+  ({ echo, hub, token, gatewayId } = stack);
   const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${echo.url}/echo`, gatewayId });
   expect(c.status).toBe(201);
   connId = c.json.id;
 });
 
-afterAll(async () => {
-  await agent?.stop();
-  await hub?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
-});
+afterAll(async () => { await stack?.stop(); });
 
 describe('invoke through hub and agent', () => {
   it.each(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])('%s round trip keeps binary bytes intact both ways', async (method) => {
