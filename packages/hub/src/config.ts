@@ -2,14 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
-export type Cloud = 'AzurePublic' | 'AzureUSGovernment' | 'AzureUSGovernmentDoD' | 'AzureChina';
+import { CLOUDS, type Cloud } from './auth/clouds.js';
 
-export const CLOUD_AUTHORITY: Record<Cloud, string> = {
-  AzurePublic: 'https://login.microsoftonline.com',
-  AzureUSGovernment: 'https://login.microsoftonline.us',
-  AzureUSGovernmentDoD: 'https://login.microsoftonline.us',
-  AzureChina: 'https://login.chinacloudapi.cn',
-};
+export type { Cloud } from './auth/clouds.js';
 
 export interface HubConfig {
   listen: { host: string; port: number };
@@ -133,8 +128,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!clientId && opts.requireClientId !== false) problems.push('GATEHOUSE_CLIENT_ID is required (the hub\'s Entra app id)');
 
   const cloud = (get('GATEHOUSE_CLOUD') ?? 'AzurePublic') as Cloud;
-  if (!(cloud in CLOUD_AUTHORITY)) problems.push(`GATEHOUSE_CLOUD must be one of ${Object.keys(CLOUD_AUTHORITY).join(', ')}`);
-  const authorityHost = (get('GATEHOUSE_AUTHORITY_HOST') ?? CLOUD_AUTHORITY[cloud] ?? '').replace(/\/+$/, '');
+  if (!(cloud in CLOUDS)) problems.push(`GATEHOUSE_CLOUD must be one of ${Object.keys(CLOUDS).join(', ')}`);
+  const authorityHost = (get('GATEHOUSE_AUTHORITY_HOST') ?? CLOUDS[cloud]?.login ?? '').replace(/\/+$/, '');
   if (!/^https:\/\/[^/?#@]+$/.test(authorityHost)) problems.push('GATEHOUSE_AUTHORITY_HOST must be https://host[:port]');
 
   const tenantsRaw = get('GATEHOUSE_ALLOWED_TENANTS') ?? 'common';

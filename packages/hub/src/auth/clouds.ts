@@ -1,6 +1,6 @@
 // National clouds: sign-in and Graph hosts, and which cloud a resource belongs to, so a connection to a
 // resource of another cloud is refused when it is created instead of failing at sign-in.
-import type { Cloud } from '../config.js';
+export type Cloud = 'AzurePublic' | 'AzureUSGovernment' | 'AzureUSGovernmentDoD' | 'AzureChina';
 
 export interface CloudInfo { login: string; graph: string }
 
@@ -10,6 +10,9 @@ export const CLOUDS: Record<Cloud, CloudInfo> = {
   AzureUSGovernmentDoD: { login: 'https://login.microsoftonline.us', graph: 'https://dod-graph.microsoft.us' },
   AzureChina: { login: 'https://login.chinacloudapi.cn', graph: 'https://microsoftgraph.chinacloudapi.cn' },
 };
+
+/** Sign-in hosts msal-node knows itself; any other authority host must be passed as a knownAuthority. */
+export const KNOWN_LOGIN_HOSTS: ReadonlySet<string> = new Set(Object.values(CLOUDS).map((c) => new URL(c.login).host));
 
 /** Hosts that name one cloud exactly (checked first), then DNS suffixes that name a family of clouds. */
 const EXACT: Record<string, Cloud[]> = {

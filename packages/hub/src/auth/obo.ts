@@ -6,6 +6,7 @@ import { ConfidentialClientApplication, LogLevel, type Configuration } from '@az
 import { decodeJwt } from 'jose';
 import { GatehouseError } from '@gatehouse/shared';
 import type { Caller } from './caller-auth.js';
+import { KNOWN_LOGIN_HOSTS } from './clouds.js';
 import type { Logger } from '../log.js';
 
 export interface OboOptions {
@@ -27,7 +28,6 @@ export interface OboClient {
   readonly requests: number;
 }
 
-const KNOWN_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn']);
 
 interface MsalError { errorCode?: string; subError?: string; errorNo?: string | number; errorMessage?: string; claims?: string; message?: string }
 
@@ -54,7 +54,7 @@ export function createOboClient(o: OboOptions): OboClient {
           ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
           ...(o.clientCertificate ? { clientCertificate: o.clientCertificate } : {}),
           // A host msal does not know (GATEHOUSE_AUTHORITY_HOST) must be listed, with its port.
-          ...(KNOWN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
+          ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
         },
         system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: (_l, m) => o.log.warn({ msal: m.slice(0, 500) }, 'msal') } },
       };

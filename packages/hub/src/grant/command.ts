@@ -1,7 +1,6 @@
 // Command line of `gatehouse-hub grant`: flags for everything (no prompts), device-code sign-in or a token.
 import { PublicClientApplication, LogLevel } from '@azure/msal-node';
-import { CLOUDS } from '../auth/clouds.js';
-import { CLOUD_AUTHORITY, type Cloud } from '../config.js';
+import { CLOUDS, KNOWN_LOGIN_HOSTS, type Cloud } from '../auth/clouds.js';
 import { createGraph, GraphError } from './graph.js';
 import { GrantError, createGrant, delegatedScopes, deleteGrants, findServicePrincipal, listGrants, userId } from './grant.js';
 
@@ -60,9 +59,8 @@ async function signIn(flags: Flags, env: Flags, authorityHost: string, graphHost
   if (given) return given;
   if (!flags.tenant) throw new GrantError('--tenant is required to sign in (or pass --token)');
   const host = new URL(authorityHost).host;
-  const known = Object.values(CLOUD_AUTHORITY).map((u) => new URL(u).host);
   const app = new PublicClientApplication({
-    auth: { clientId: flags['admin-client-id'] ?? DEFAULT_ADMIN_CLIENT_ID, authority: `${authorityHost}/${flags.tenant}`, ...(known.includes(host) ? {} : { knownAuthorities: [host] }) },
+    auth: { clientId: flags['admin-client-id'] ?? DEFAULT_ADMIN_CLIENT_ID, authority: `${authorityHost}/${flags.tenant}`, ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }) },
     system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => {} } },
   });
   const result = await app.acquireTokenByDeviceCode({
