@@ -4,13 +4,12 @@
 import { ProxyAgent, request } from 'undici';
 import {
   AGENT_AUTH_SCHEME, AGENT_KEY_PATH, AGENT_ROTATE_BEGIN_PATH, AGENT_ROTATE_COMMIT_PATH,
-  generateGatewayKeyPair, openHandoff, openSecret, openWithRecoveryKey, publicKeyOf, sealHandoff, sealSecret, sealWithRecoveryKey,
+  generateGatewayKeyPair, openHandoff, openSecret, openWithRecoveryKey, publicKeyOf, samePublicKey, sealHandoff, sealSecret, sealWithRecoveryKey,
 } from '@gatehouse/shared';
 import { AgentConfigError, proxyForHub, type AgentConfig } from './config.js';
 
 export interface KeyInfo { publicKeyPem: string | null; sealedPrivateKey: string | null; keyHandoff: string | null; previousPublicKeyPem: string | null }
 
-const samePublic = (a: string | null, b: string | null) => a !== null && b !== null && a.replace(/\s+/g, '') === b.replace(/\s+/g, '');
 
 async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const proxy = proxyForHub(hub);
@@ -35,10 +34,10 @@ export function fetchKey(config: AgentConfig): Promise<KeyInfo> {
 /** The private key this member should hold now: its own, or the rotated one from the hand-off. */
 export function currentPrivateKey(config: AgentConfig, info: KeyInfo): string {
   const mine = publicKeyOf(config.privateKeyPem);
-  if (samePublic(mine, info.publicKeyPem)) return config.privateKeyPem;
-  if (info.keyHandoff && samePublic(mine, info.previousPublicKeyPem)) {
+  if (samePublicKey(mine, info.publicKeyPem)) return config.privateKeyPem;
+  if (info.keyHandoff && samePublicKey(mine, info.previousPublicKeyPem)) {
     const next = openHandoff(info.keyHandoff, config.privateKeyPem, config.gatewayId);
-    if (!samePublic(publicKeyOf(next), info.publicKeyPem)) throw new AgentConfigError('the key hand-off does not match the gateway key');
+    if (!samePublicKey(publicKeyOf(next), info.publicKeyPem)) throw new AgentConfigError('the key hand-off does not match the gateway key');
     return next;
   }
   throw new AgentConfigError('this member holds a gateway key older than the last rotation: add it again with `gatehouse-agent join`');

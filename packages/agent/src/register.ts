@@ -1,8 +1,8 @@
 // `gatehouse-agent register`: trades a one-time registration key for a member credential, creates the
 // gateway key pair, uploads the private key sealed under the recovery key, writes the config (0600).
 import { hostname } from 'node:os';
-import { createPublicKey, randomBytes, sign } from 'node:crypto';
-import { AGENT_JOIN_INFO_PATH, AGENT_REGISTER_PATH, generateGatewayKeyPair, openWithRecoveryKey, sealWithRecoveryKey } from '@gatehouse/shared';
+import { randomBytes, sign } from 'node:crypto';
+import { AGENT_JOIN_INFO_PATH, AGENT_REGISTER_PATH, generateGatewayKeyPair, openWithRecoveryKey, publicKeyOf, samePublicKey, sealWithRecoveryKey } from '@gatehouse/shared';
 import { ProxyAgent, request } from 'undici';
 import { type AgentConfig, AgentConfigError, checkAllow, checkHubUrl, proxyForHub, writeAgentConfig } from './config.js';
 
@@ -52,8 +52,7 @@ export async function join(o: RegisterOptions & { recoveryKey: string }): Promis
   try { privateKeyPem = openWithRecoveryKey(info.sealedPrivateKey, o.recoveryKey); } catch {
     throw new AgentConfigError('the recovery key does not open this gateway\'s key: nothing was registered');
   }
-  const derived = createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
-  if (derived.trim() !== createPublicKey(info.publicKeyPem).export({ type: 'spki', format: 'pem' }).toString().trim()) {
+  if (!samePublicKey(publicKeyOf(privateKeyPem), info.publicKeyPem)) {
     throw new AgentConfigError('the opened key does not match the gateway\'s public key: nothing was registered');
   }
   const proof = sign('sha256', Buffer.from(`gatehouse-join:${o.gatewayId}:${o.key}`), privateKeyPem).toString('base64');

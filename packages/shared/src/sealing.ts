@@ -45,6 +45,22 @@ export function publicKeyOf(privateKeyPem: string): string {
   return createPublicKey(privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
 }
 
+/** Whether two PEM public keys are the same key (compared as DER, whatever their line breaks). */
+export function samePublicKey(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  try {
+    return createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
+  } catch { return false; }
+}
+
+/** A gateway key must be RSA with at least 2048 bits (RSA-OAEP seals credentials to it). */
+export function isGatewayPublicKey(pem: string): boolean {
+  try {
+    const k = createPublicKey(pem);
+    return k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
+  } catch { return false; }
+}
+
 function sealBytes(plain: Buffer, publicKeyPem: string, additional: Buffer): string {
   const key = randomBytes(32);
   const iv = randomBytes(12);

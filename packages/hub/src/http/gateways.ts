@@ -1,6 +1,6 @@
 // Gateways API (SPEC section 6) and the agent registration endpoint.
-import { createHash, createPublicKey, randomBytes, randomUUID, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
-import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError } from '@gatehouse/shared';
+import { createHash, randomBytes, randomUUID, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { GatewayRecord, MemberRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
@@ -158,11 +158,11 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const body = await readJson(ctx.req, 16 * 1024 * 1024);
       const g = (await deps.store.getGateway(m.gatewayId))!;
       const previous = reqString(body, 'previousPublicKeyPem', 8192);
-      if (!g.publicKeyPem || createPublicKey(previous).export({ type: 'spki', format: 'der' }).compare(createPublicKey(g.publicKeyPem).export({ type: 'spki', format: 'der' })) !== 0) {
+      if (!samePublicKey(previous, g.publicKeyPem)) {
         throw invalid('the gateway key changed since this rotation began: run it again');
       }
       const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
-      try { if ((createPublicKey(publicKeyPem).asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('weak'); } catch { throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits'); }
+      if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
       const resealed = Array.isArray(body.resealed) ? body.resealed as Array<{ connectionId: unknown; sealed: unknown }> : [];
       const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).map((c) => c.id));
       const got = new Set(resealed.map((r) => String(r.connectionId)));
@@ -170,7 +170,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
         throw invalid('the connections changed since this rotation began: run it again');
       }
       await deps.store.rotateGatewayKey(g.id, {
-        publicKeyPem, sealedPrivateKey: reqString(body, 'sealedPrivateKey', 16384), keyHandoff: reqString(body, 'keyHandoff', 16384), previousPublicKeyPem: g.publicKeyPem,
+        publicKeyPem, sealedPrivateKey: reqString(body, 'sealedPrivateKey', 16384), keyHandoff: reqString(body, 'keyHandoff', 16384), previousPublicKeyPem: g.publicKeyPem!,
       }, resealed.map((r) => ({ connectionId: String(r.connectionId), sealed: String(r.sealed) })));
       ctx.log.info({ gateway: g.id, member: m.id, connections: resealed.length }, 'gateway key rotated');
       // Every member reconnects and takes up the new key from the hand-off before it serves again.
@@ -197,10 +197,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       } else {
         const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
         const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
-        try {
-          const k = createPublicKey(publicKeyPem);
-          if (k.asymmetricKeyType !== 'rsa' || (k.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('weak');
-        } catch { throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits'); }
+        if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
         await gatewayForKey(deps, gatewayId, key, true);
         await deps.store.setGatewayKeys(g.id, publicKeyPem, sealedPrivateKey);
       }
