@@ -36,11 +36,16 @@ function tooLarge(limit: number): GatehouseError {
 
 export type JsonObject = Record<string, unknown>;
 
-export async function readJson(req: IncomingMessage, limit: number): Promise<JsonObject> {
+/** A body without a type is taken as JSON; any other type than JSON is refused. */
+export function requireJson(req: IncomingMessage): void {
   const type = String(req.headers['content-type'] ?? '');
   if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type)) {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: the body must be application/json');
   }
+}
+
+export async function readJson(req: IncomingMessage, limit: number): Promise<JsonObject> {
+  requireJson(req);
   const raw = await readBody(req, limit);
   let v: unknown;
   try { v = JSON.parse(raw.toString('utf8')); } catch {

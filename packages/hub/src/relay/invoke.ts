@@ -5,7 +5,7 @@ import {
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
-import { invalid } from '../http/respond.js';
+import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
 import { startCall, takeThrottle } from './relay.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
@@ -58,8 +58,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     if (declared > Math.ceil(deps.config.maxBodyBytes / 3) * 4 + MAX_SKELETON_CHARS) {
       throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
     }
-    const type = String(ctx.req.headers['content-type'] ?? '');
-    if (type && !/^application\/([a-z.+-]*\+)?json\b/i.test(type)) throw invalid('the body must be application/json');
+    requireJson(ctx.req);
     const input = await readInvoke(ctx.req, deps.config.maxBodyBytes);
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const asText = conn.bodyEncoding === 'base64';
