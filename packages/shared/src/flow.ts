@@ -43,8 +43,6 @@ export class WriteGate {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  get queuedBytes(): number { return this.pending; }
-
   close(): void {
     this.closed = true;
     this.wake();
@@ -55,11 +53,6 @@ export class WriteGate {
     this.waiters = [];
     for (const fn of w) fn();
   }
-}
-
-export class StreamClosedError extends Error {
-  readonly code = 'GATEHOUSE_STREAM_CLOSED';
-  constructor(reason: string) { super(reason); this.name = 'StreamClosedError'; }
 }
 
 /** The sending half of one stream direction: body bytes out, bounded by the peer's credit. */

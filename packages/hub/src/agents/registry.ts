@@ -20,10 +20,6 @@ export class AgentRegistry {
 
   sessions(gatewayId: string): readonly AgentSession[] { return this.byGateway.get(gatewayId) ?? []; }
 
-  member(memberId: string, gatewayId: string): AgentSession | undefined {
-    return this.sessions(gatewayId).find((s) => s.member.memberId === memberId && s.isOpen);
-  }
-
   private turn = 0;
 
   /**

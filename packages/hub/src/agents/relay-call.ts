@@ -89,8 +89,6 @@ export class RelayCall {
   onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call (${reason.slice(0, 200)})`)); }
   onSessionLost(why: string): void { this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`)); }
 
-  get isOver(): boolean { return this.over; }
-
   private finish(err: Error): void {
     if (this.over) return;
     this.over = true;
