@@ -34,6 +34,7 @@ export class WindowsExecutor {
     const user = parseWindowsUser(auth.username);
     const origin = req.url.origin;
     const path = `${req.url.pathname}${req.url.search}`;
+    // Content-Length (the real body's) is set here; negotiation legs override it with 0.
     const headers = toUndiciHeaders(req.headers, req);
     const hasBody = req.body !== null && req.bodyLength !== 0;
     const kerberosUsable = await this.kerberos.available();
@@ -61,7 +62,7 @@ export class WindowsExecutor {
           const token = await this.kerberos.token(req.url.hostname, user, auth.password);
           const res = await request(req.url, {
             dispatcher: this.dispatcher, method: req.method as Dispatcher.HttpMethod,
-            headers: { ...headers, authorization: `Negotiate ${token}`, ...(req.bodyLength !== null && hasBody ? { 'content-length': String(req.bodyLength) } : {}) },
+            headers: { ...headers, authorization: `Negotiate ${token}` },
             body: req.body ?? undefined, signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
           });
           this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
@@ -76,7 +77,7 @@ export class WindowsExecutor {
       }
       const scheme = offer && !offer.has('ntlm') && offer.has('negotiate') ? 'Negotiate' : 'NTLM';
       const r = await this.ntlm.request(origin, user, auth.password, {
-        method: req.method, path, headers: { ...headers, ...(req.bodyLength !== null && hasBody ? { 'content-length': String(req.bodyLength) } : {}) },
+        method: req.method, path, headers,
         body: hasBody ? req.body : null, signal: req.signal, timeoutMs: req.timeoutMs,
       }, scheme);
       if (!offer) this.offers.set(origin, { offer: new Set(['ntlm']), at: Date.now() });
