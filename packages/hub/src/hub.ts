@@ -11,10 +11,10 @@ import type { Store } from './store/store.js';
 import { withReadCache } from './store/read-cache.js';
 import { AgentRegistry } from './agents/registry.js';
 import { AgentSession } from './agents/session.js';
-import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type KeySource } from './auth/caller-auth.js';
+import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Caller, type KeySource } from './auth/caller-auth.js';
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import type { HubDeps } from './deps.js';
-import { match, type Route } from './http/router.js';
+import { match, type Ctx, type Route } from './http/router.js';
 import { sendError, sendJson } from './http/respond.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
@@ -51,6 +51,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
   });
+  const callers = new WeakMap<IncomingMessage, Promise<Caller>>();
   const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length);
   const audiences = [config.clientId, config.appIdUri];
   const obo = opts.obo ?? createOboClient({
@@ -66,21 +67,29 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     config, log, store, registry, authenticate, metrics, obo, dispatcher, presence,
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
-    async caller(ctx) {
-      const auth = ctx.req.headers.authorization;
-      try {
-        return await authenticate(auth);
-      } catch (err) {
-        if (err instanceof AuthFailure) {
-          ctx.log.info({ why: err.reason }, 'caller refused');
-          throw unauthorized(auth !== undefined);
-        }
-        if (err instanceof GatehouseError) throw err;
-        ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
-        throw new GatehouseError('ServiceUnavailable', 'hub -> Entra ID: signing keys are unavailable, try again shortly');
-      }
+    caller(ctx) {
+      // One answer per request: routes that need the caller twice (EntraAuth: ownership, then On-Behalf-Of)
+      // do not validate the token twice.
+      let p = callers.get(ctx.req);
+      if (!p) { p = identify(ctx); callers.set(ctx.req, p); }
+      return p;
     },
   };
+
+  async function identify(ctx: Ctx): Promise<Caller> {
+    const auth = ctx.req.headers.authorization;
+    try {
+      return await authenticate(auth);
+    } catch (err) {
+      if (err instanceof AuthFailure) {
+        ctx.log.info({ why: err.reason }, 'caller refused');
+        throw unauthorized(auth !== undefined);
+      }
+      if (err instanceof GatehouseError) throw err;
+      ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
+      throw new GatehouseError('ServiceUnavailable', 'hub -> Entra ID: signing keys are unavailable, try again shortly');
+    }
+  }
 
   let stopping = false;
   const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps), ...(redis ? relayRoutes(deps) : [])];
