@@ -2,30 +2,29 @@
 // Writes through this store invalidate at once; the TTL bounds staleness when another process writes.
 import type { Store } from './store.js';
 
-export function withReadCache(store: Store, ttlMs: number, now: () => number = Date.now): Store {
-  const connections = new Map<string, { at: number; value: Awaited<ReturnType<Store['getConnection']>> }>();
-  const gateways = new Map<string, { at: number; value: Awaited<ReturnType<Store['getGateway']>> }>();
-  const MAX = 10_000;
-  const remember = <T>(m: Map<string, { at: number; value: T }>, id: string, value: T) => {
-    if (m.size >= MAX) m.delete(m.keys().next().value!);
-    m.set(id, { at: now(), value });
+const MAX_ENTRIES = 10_000;
+
+/** A lookup by id whose answers are kept for `ttlMs` (the oldest dropped past MAX_ENTRIES). */
+function cachedLookup<T>(load: (id: string) => Promise<T>, ttlMs: number, now: () => number) {
+  const entries = new Map<string, { at: number; value: T }>();
+  const get = async (id: string): Promise<T> => {
+    const hit = entries.get(id);
+    if (hit && now() - hit.at < ttlMs) return hit.value;
+    const value = await load(id);
+    if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!);
+    entries.set(id, { at: now(), value });
+    return value;
   };
+  return { get, delete: (id: string) => { entries.delete(id); } };
+}
+
+export function withReadCache(store: Store, ttlMs: number, now: () => number = Date.now): Store {
+  const connections = cachedLookup((id) => store.getConnection(id), ttlMs, now);
+  const gateways = cachedLookup((id) => store.getGateway(id), ttlMs, now);
   return {
     ...store,
-    async getConnection(id) {
-      const hit = connections.get(id);
-      if (hit && now() - hit.at < ttlMs) return hit.value;
-      const value = await store.getConnection(id);
-      remember(connections, id, value);
-      return value;
-    },
-    async getGateway(id) {
-      const hit = gateways.get(id);
-      if (hit && now() - hit.at < ttlMs) return hit.value;
-      const value = await store.getGateway(id);
-      remember(gateways, id, value);
-      return value;
-    },
+    getConnection: connections.get,
+    getGateway: gateways.get,
     async createConnection(c) { connections.delete(c.id); await store.createConnection(c); },
     async updateConnection(c) { connections.delete(c.id); await store.updateConnection(c); },
     async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },
