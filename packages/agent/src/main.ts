@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
 import { doctor } from './doctor.js';
+import { parseHostPort } from '@gatehouse/shared';
 import { manageService } from './service/install.js';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
@@ -100,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       only(flags, ['config', 'drain-timeout', 'metrics-listen', 'keytab']);
       const ml = flags['metrics-listen']?.[0];
-      const mm = ml === undefined ? undefined : /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(ml);
+      const mm = ml === undefined ? undefined : parseHostPort(ml);
       if (ml !== undefined && !mm) throw new AgentConfigError('--metrics-listen must be HOST:PORT');
       const drainSec = Number(flags['drain-timeout']?.[0] ?? '600');
       if (!Number.isFinite(drainSec) || drainSec < 0) throw new AgentConfigError('--drain-timeout must be seconds');
@@ -120,8 +121,7 @@ async function main(argv: string[]): Promise<number> {
       });
       agentRef = agent;
       if (mm) {
-        const host = mm[1]!.replace(/^\[|\]$/g, '');
-        await serveMetrics(metrics, host, Number(mm[2])).catch((err: Error) => { throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`); });
+        await serveMetrics(metrics, mm.host, mm.port).catch((err: Error) => { throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`); });
         log.info({ metrics: `http://${ml}/metrics` }, 'serving metrics');
       }
       log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
+import { parseHostPort } from '@gatehouse/shared';
 import { CLOUDS, type Cloud } from './auth/clouds.js';
 
 export type { Cloud } from './auth/clouds.js';
@@ -87,12 +88,8 @@ export function parseDuration(v: string, defaultUnit = 's'): number | undefined 
   const m = DURATION.exec(v.trim());
   return m ? Number(m[1]) * DUR_UNITS[m[2] ?? defaultUnit]! : undefined;
 }
-export function parseListen(v: string): { host: string; port: number } | undefined {
-  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v.trim());
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port <= 65535 ? { host: m[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
-}
+/** host:port as the hub listens on it ([v6]:port allowed). */
+export const parseListen = parseHostPort;
 
 export type Source = Record<string, string | undefined>;
 

@@ -88,3 +88,11 @@ export function isAllowed(url: string, prefixes: readonly URL[]): UrlCheck {
   for (const p of prefixes) if (isUnder(parsed, p).ok) return { ok: true, url: parsed };
   return { ok: false, reason: 'not under any --allow prefix' };
 }
+
+/** "host:port" (or "[v6]:port") as listen and bind options give it; undefined when it is not one. */
+export function parseHostPort(v: string): { host: string; port: number } | undefined {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(v.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port <= 65535 ? { host: m[1]!.replace(/^\[|\]$/g, ''), port } : undefined;
+}
