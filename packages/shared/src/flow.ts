@@ -28,7 +28,9 @@ export class WriteGate {
     if (this.socket && !this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => { this.corked = false; this.socket!.uncork(); });
+      // Uncork after this turn of the event loop's I/O phase: the frames of every call that moved in it
+      // (a response's head, data and end arrive over several microtask turns) leave in one write.
+      setImmediate(() => { this.corked = false; this.socket!.uncork(); });
     }
     this.pending += frame.length;
     this.rawSend(frame, () => {
