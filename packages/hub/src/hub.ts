@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
-import { createLogger, type Logger } from './log.js';
+import { accessLogger, createLogger, type Logger } from './log.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { withReadCache } from './store/read-cache.js';
@@ -46,6 +46,7 @@ export interface Hub {
 
 export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.logLevel);
+  const access = accessLogger(log);
   const store = withReadCache(opts.store ?? await openStore(config.database), 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
@@ -126,7 +127,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       const m = match(routes, req.method ?? '', path);
       if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
       if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
-      await m.route.handler({ req, res, requestId, get log() { return rlog(); }, params: m.params, started, tags });
+      await m.route.handler({ req, res, requestId, get log() { return rlog(); }, access: (fields) => access(requestId, fields), params: m.params, started, tags });
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, msg: err.message }, 'call failed');

@@ -1,5 +1,8 @@
 // JSON logs (pino). Code logs chosen fields only; redaction of fixed paths is the backstop for mistakes.
-import { destination, pino, type Logger } from 'pino';
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import { LineOutput } from '@gatehouse/shared';
+import { writeSync } from 'node:fs';
 
 export type { Logger };
 
@@ -8,7 +11,39 @@ export const REDACT_PATHS = [
   '*.authorization', '*.password', '*.credential', '*.registrationKey', '*.token', '*.secret', '*.headers', '*.body',
 ];
 
-/** Asynchronous stdout: lines written while a write is in flight go out together (pino flushes at exit). */
+/** Lines to stdout, one write per event-loop turn (LineOutput). */
 export function createLogger(level: string, name = 'gatehouse-hub'): Logger {
-  return pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination({ dest: 1, sync: false }));
+  const out = new LineOutput(stdoutWriter());
+  const log = pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, out);
+  outputs.set(log, { out, name });
+  return log;
+}
+
+const outputs = new WeakMap<Logger, { out: LineOutput; name: string }>();
+
+/** What the access line of a relayed call says: ids, method, host, status, sizes, time. Never headers or bodies. */
+export type AccessFields = Record<string, string | number | boolean | null | undefined>;
+
+/**
+ * The access log ("call done", one line per relayed call). Its fields are chosen by our code and hold no
+ * secrets, so on a logger from createLogger the line is written directly, in pino's format, without a child
+ * logger and the redaction pass (about 20 µs per call, the largest single cost of a small relayed call).
+ */
+export function accessLogger(log: Logger): (requestId: string, fields: AccessFields) => void {
+  const fast = outputs.get(log);
+  if (!fast) return (requestId, fields) => log.info({ requestId, ...fields }, 'call done');
+  const { out, name } = fast;
+  const pid = process.pid;
+  const host = hostname();
+  return (requestId, fields) => {
+    if (!log.isLevelEnabled('info')) return;
+    out.write(`${JSON.stringify({ level: 30, time: Date.now(), pid, hostname: host, name, requestId, ...fields, msg: 'call done' })}\n`);
+  };
+}
+
+/** stdout for LineOutput. Opening process.stdout makes a pipe non-blocking (Node does that), so a log reader
+ *  that falls behind gets EAGAIN instead of blocking the event loop. */
+function stdoutWriter(): (buf: Buffer) => number {
+  void process.stdout;
+  return (buf) => writeSync(1, buf);
 }

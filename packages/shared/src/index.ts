@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './headers.js';
 export * from './url-rules.js';
 export * from './sealing.js';
+export * from './line-output.js';

@@ -61,8 +61,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      ctx.log.info({ viaHub: entry.hubId, member: entry.memberId, route: ctx.tags.route, method: head.method, host: new URL(head.url).host, status: res.statusCode,
-        finished: ctx.res.writableFinished, ms: Math.round(performance.now() - ctx.started) }, 'call done');
+      ctx.access({ viaHub: entry.hubId, member: entry.memberId, route: ctx.tags.route, method: head.method, host: new URL(head.url).host, status: res.statusCode,
+        finished: ctx.res.writableFinished, ms: Math.round(performance.now() - ctx.started) });
     },
   };
 }

@@ -1,12 +1,14 @@
 // A small method+path router: routes are data, so the API surface is readable in one place (hub.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../log.js';
+import type { AccessFields, Logger } from '../log.js';
 
 export interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
   requestId: string;
   log: Logger;
+  /** Writes the call's access line ("call done"). */
+  access(fields: AccessFields): void;
   params: string[];
   /** When the request arrived (performance.now()). */
   started: number;

@@ -32,7 +32,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     settled = true;
     deps.metrics.inflight.dec();
     deps.metrics.bytes.inc({ direction: 'response' }, responseBytes);
-    ctx.log.info({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes, ms: Math.round(performance.now() - ctx.started) }, 'call done');
+    ctx.access({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes, ms: Math.round(performance.now() - ctx.started) });
   };
   ctx.res.on('close', () => { settle(); if (!ctx.res.writableFinished) ac.abort(); });
 

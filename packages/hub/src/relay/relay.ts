@@ -114,8 +114,8 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     deps.metrics.bytes.inc({ direction: 'request' }, call.requestBody.sentBytes);
     deps.metrics.bytes.inc({ direction: 'response' }, call.responseBody.receivedBytes);
     // The access log: one line per relayed call, when it is over.
-    ctx.log.info({ ...fields, route, method: req.method, host: req.url.host, status: answered, finished: ctx.res.writableFinished,
-      requestBytes: call.requestBody.sentBytes, responseBytes: call.responseBody.receivedBytes, ms: Math.round(performance.now() - ctx.started) }, 'call done');
+    ctx.access({ ...fields, route, method: req.method, host: req.url.host, status: answered, finished: ctx.res.writableFinished,
+      requestBytes: call.requestBody.sentBytes, responseBytes: call.responseBody.receivedBytes, ms: Math.round(performance.now() - ctx.started) });
   };
   ctx.res.on('close', () => {
     settle();

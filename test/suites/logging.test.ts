@@ -1,0 +1,102 @@
+// Log output: the access line of a relayed call, and log writing that never stalls the relay.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { api } from '../helpers/stack.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
+
+let stack: StandardStack;
+beforeAll(async () => { stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '100000/60s' } }); });
+afterAll(async () => { await stack?.stop(); });
+
+describe('access log', () => {
+  it('one JSON line per relayed call, in the logger format, with ids, status and sizes and no secrets', async () => {
+    const { hub, token, gatewayId, echo } = stack;
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/logged`, { method: 'POST', body: 'twelve bytes', headers: { authorization: `Bearer ${token}`, cookie: 'session=secret-cookie' } });
+    await res.body.text();
+    expect(res.statusCode).toBe(200);
+    const requestId = res.headers['x-request-id'] as string;
+    const line = await hub.waitForLine((l) => l.includes('"call done"') && l.includes(requestId));
+    const entry = JSON.parse(line);
+    expect(entry).toMatchObject({
+      level: 30, name: 'gatehouse-hub', pid: hub.child.pid, requestId, connection: conn, route: 'proxy', method: 'POST',
+      status: 200, finished: true, requestBytes: 12, msg: 'call done',
+    });
+    expect(typeof entry.time).toBe('number');
+    expect(entry.responseBytes).toBeGreaterThan(0);
+    expect(entry.host).toBe(new URL(echo.url).host);
+    expect(hub.lines.filter((l) => l.includes(requestId) && l.includes('"call done"'))).toHaveLength(1);
+    for (const l of hub.lines) {
+      expect(l).not.toContain(token);
+      expect(l).not.toContain('secret-cookie');
+    }
+  });
+});
+
+describe('log output', () => {
+  it('the hub keeps relaying while nobody reads its log, and no line is lost once the reader is back', async () => {
+    const { hub, token, gatewayId, echo } = stack;
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const before = hub.lines.filter((l) => l.includes('"call done"')).length;
+    hub.child.stdout!.pause();
+    // 1,200 access lines (~500 KiB) are more than a pipe holds: a hub writing its log with blocking writes
+    // would stop serving part way through.
+    const ids: string[] = [];
+    const worker = async () => {
+      while (ids.length < 1200) {
+        const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/quiet-reader`, { headers: { authorization: `Bearer ${token}` } });
+        await res.body.text();
+        expect(res.statusCode).toBe(200);
+        ids.push(res.headers['x-request-id'] as string);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    hub.child.stdout!.resume();
+    await hub.waitForLine((l) => l.includes(ids.at(-1)!) && l.includes('"call done"'));
+    await new Promise((r) => setTimeout(r, 300));
+    const done = hub.lines.filter((l) => l.includes('"call done"'));
+    expect(done.length - before).toBe(ids.length);
+    for (const id of ids.slice(0, 50)) expect(done.some((l) => l.includes(id))).toBe(true);
+  });
+
+  it('a log reader that stops reading neither blocks the process nor tears lines; drops are counted; the last line is kept', async () => {
+    const shared = fileURLToPath(new URL('../../packages/shared/dist/index.js', import.meta.url));
+    // Writes 20 lines of ~1 KiB per event-loop turn for 1.5 s with a 256 KiB bound, reports how many turns
+    // ran in the first 0.9 s (while nobody reads its stdout), then writes a last line and exits.
+    const script = `
+      import { LineOutput } from ${JSON.stringify(shared)};
+      import { writeSync } from 'node:fs';
+      void process.stdout; // as the hub and agent do: a pipe on stdout becomes non-blocking
+      const out = new LineOutput((buf) => writeSync(1, buf), 256 * 1024);
+      const pad = 'x'.repeat(1000);
+      const t0 = Date.now();
+      let turns = 0, reported = false;
+      const tick = () => {
+        for (let i = 0; i < 20; i++) out.write('{"turn":' + turns + ',"pad":"' + pad + '"}\\n');
+        turns++;
+        if (!reported && Date.now() - t0 >= 900) { reported = true; process.stderr.write('turns ' + turns + '\\n'); }
+        if (Date.now() - t0 < 1500) setImmediate(tick);
+        else { out.write('{"msg":"last line"}\\n'); process.exit(0); }
+      };
+      tick();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    const chunks: Buffer[] = [];
+    setTimeout(() => { child.stdout.on('data', (c: Buffer) => chunks.push(c)); child.stdout.resume(); }, 1000);
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    expect(code, stderr).toBe(0);
+    // With blocking writes the first full pipe (a few hundred KiB, a dozen turns) would have stopped it.
+    const turns = Number(/turns (\d+)/.exec(stderr)?.[1]);
+    expect(turns).toBeGreaterThan(200);
+    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+    for (const l of lines) expect(() => JSON.parse(l), l.slice(0, 80)).not.toThrow();
+    const dropped = lines.map((l) => JSON.parse(l)).filter((e) => /log output was not read in time: \d+ lines dropped/.test(e.msg ?? ''));
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped[0].level).toBe(40);
+    expect(lines.at(-1)).toBe('{"msg":"last line"}');
+  });
+});
