@@ -5,8 +5,9 @@
 //
 // Environment: ROUNDS (default 2), DUR (seconds per run, default 2), BIG_MB (default 256), SKIP_BIG=1,
 // SKIP_CLUSTER=1 (the cross-hub case needs redis-server and PostgreSQL 15), SKIP_MAIN=1 (only the cross-hub case).
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
@@ -29,8 +30,21 @@ const WRK = which('wrk');
 const SSHD = ['/usr/sbin/sshd'].find((p) => existsSync(p));
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
-interface Path { name: string; url: (suffix: string) => string; headers: Record<string, string>; invoke?: boolean }
-interface Run { rps: number; p50: number; p99: number; errors: number }
+interface Path { name: string; url: (suffix: string) => string; headers: Record<string, string>; invoke?: boolean; relayPids?: () => number[] }
+interface Run { rps: number; p50: number; p99: number; errors: number; cpuUs: number }
+
+const run = promisify(execFile);
+
+/** CPU time (user + system, µs) of a process and everything it started (sshd forks a process per session). */
+function treeCpuUs(pid: number): number {
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    total += (Number(stat[11]) + Number(stat[12])) * (1e6 / 100);
+    for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) total += treeCpuUs(Number(task));
+  } catch { /* gone, or no /proc */ }
+  return total;
+}
 
 function toMs(v: string): number {
   const m = /^([\d.]+)(us|ms|s)$/.exec(v.trim());
@@ -38,9 +52,13 @@ function toMs(v: string): number {
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
 }
 
-/** One wrk run (C, one thread, pinned to CPU 1 with this process). */
-function wrk(path: Path, suffix: string, c: number, dir: string): Run {
-  const args = ['-t1', `-c${c}`, `-d${DUR}s`, '--latency'];
+/**
+ * One wrk run (C, one thread, pinned to CPU 1 with this process). wrk runs as a child while this process keeps
+ * serving the fake Entra ID and reading the hub's and agent's logs. `cpuUs`: CPU the relay's own processes
+ * spent per request (hub + agent, or sshd + ssh), from /proc; NaN for direct.
+ */
+async function wrk(path: Path, suffix: string, c: number, dir: string, seconds = DUR): Promise<Run> {
+  const args = ['-t1', `-c${c}`, `-d${seconds}s`, '--latency'];
   for (const [k, v] of Object.entries(path.headers)) args.push('-H', `${k}: ${v}`);
   let target = path.url(suffix);
   if (path.invoke) {
@@ -49,12 +67,17 @@ function wrk(path: Path, suffix: string, c: number, dir: string): Run {
     args.push('-s', script);
     target = path.url('');
   }
-  const out = execFileSync(WRK!, [...args, target], { encoding: 'utf8' });
+  const pids = path.relayPids?.() ?? [];
+  const cpu0 = pids.reduce((a, p) => a + treeCpuUs(p), 0);
+  const { stdout: out } = await run(WRK!, [...args, target], { encoding: 'utf8' });
+  const cpu1 = pids.reduce((a, p) => a + treeCpuUs(p), 0);
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const cpuUs = pids.length && requests ? (cpu1 - cpu0) / requests : NaN;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p50, p99, errors };
+  return { rps, p50, p99, errors, cpuUs };
 }
 
 async function startSsh(originPort: number): Promise<{ port: number; procs: Proc[] } | undefined> {
@@ -138,30 +161,33 @@ async function main(): Promise<void> {
   const ssh = await startSsh(originPort);
   const auth = { Authorization: `Bearer ${token}` };
 
+  const ours = () => [hub.child.pid!, agent.child.pid!];
   const paths: Path[] = [
-    { name: 'raw route', url: (s) => `${hub.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
-    { name: 'invoke', url: () => `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true },
-    ...(ssh ? [{ name: 'ssh -R', url: (s: string) => `http://127.0.0.1:${ssh.port}${s}`, headers: {} }] : []),
+    { name: 'raw route', url: (s) => `${hub.url}/v1/connections/${conn}/proxy${s}`, headers: auth, relayPids: ours },
+    { name: 'invoke', url: () => `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true, relayPids: ours },
+    ...(ssh ? [{ name: 'ssh -R', url: (s: string) => `http://127.0.0.1:${ssh.port}${s}`, headers: {}, relayPids: () => ssh.procs.map((p) => p.child.pid!) }] : []),
   ];
   const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
   log(`Gatehouse relay benchmark: ${ROUNDS} rounds x ${DUR} s per run, wrk -t1; SUT ${TASKSET ? 'on CPU 0, load generator on CPU 1' : 'unpinned (no taskset)'}; node ${process.version}`);
   if (!ssh) log('note: ssh -R skipped (openssh-server or ssh not installed)');
 
   const tests: Array<[string, number]> = process.env.SKIP_MAIN ? [] : [['/', 1], ['/', 16], ['/', 64], ['/64k', 1], ['/64k', 16], ['/64k', 64]];
+  // Warm-up (not recorded): every path, both sizes, so no measured run pays for JIT compilation.
+  if (tests.length) for (const p of [directPath, ...paths]) for (const suffix of ['/', '/64k']) await wrk(p, suffix, 16, dir, Math.min(DUR, 2));
   const rows: string[] = [];
   for (const [suffix, c] of tests) {
-    const results = new Map<string, { ratio: number[]; rps: number[]; p50: number[]; p99: number[]; added: number[]; errors: number }>();
+    const results = new Map<string, { ratio: number[]; rps: number[]; p50: number[]; p99: number[]; added: number[]; cpu: number[]; errors: number }>();
     for (let r = 0; r < ROUNDS; r++) {
-      let before = wrk(directPath, suffix, c, dir);
-      const d = results.get('direct') ?? { ratio: [], rps: [], p50: [], p99: [], added: [], errors: 0 };
+      let before = await wrk(directPath, suffix, c, dir);
+      const d = results.get('direct') ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], errors: 0 };
       d.rps.push(before.rps); d.p50.push(before.p50); d.p99.push(before.p99); d.ratio.push(1); d.added.push(0);
       results.set('direct', d);
       for (const p of paths) {
-        const run = wrk(p, suffix, c, dir);
-        const after = wrk(directPath, suffix, c, dir);
-        const x = results.get(p.name) ?? { ratio: [], rps: [], p50: [], p99: [], added: [], errors: 0 };
+        const run = await wrk(p, suffix, c, dir);
+        const after = await wrk(directPath, suffix, c, dir);
+        const x = results.get(p.name) ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], errors: 0 };
         x.ratio.push(run.rps / ((before.rps + after.rps) / 2));
-        x.rps.push(run.rps); x.p50.push(run.p50); x.p99.push(run.p99);
+        x.rps.push(run.rps); x.p50.push(run.p50); x.p99.push(run.p99); x.cpu.push(run.cpuUs);
         x.added.push(run.p50 - (before.p50 + after.p50) / 2);
         x.errors += run.errors;
         results.set(p.name, x);
@@ -169,13 +195,13 @@ async function main(): Promise<void> {
       }
     }
     for (const [name, x] of results) {
-      rows.push(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${name === 'direct' ? '' : fmt(median(x.added), 3)} | ${x.errors || ''} |`);
+      rows.push(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${name === 'direct' ? '' : fmt(median(x.added), 3)} | ${name === 'direct' ? '' : fmt(median(x.cpu), 0)} | ${x.errors || ''} |`);
     }
     log(`done: ${suffix === '/' ? '12 B' : '64 KiB'} at c=${c}`);
   }
   log('');
-  log('| response | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | added p50 ms | errors |');
-  log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+  log('| response | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | added p50 ms | relay CPU µs/call | errors |');
+  log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) log(r);
 
   if (!process.env.SKIP_BIG && !process.env.SKIP_MAIN) {
@@ -224,8 +250,7 @@ async function crossHub(direct: string, dir: string): Promise<void> {
   const { gatewayId, agent } = await gatewayWithAgent(own.url, token, [`${direct}/`]);
   const conn = (await api(own.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId })).json.id as string;
   const auth = { Authorization: `Bearer ${token}` };
-  // wrk runs synchronously in this process, which also serves the fake Entra ID: let every hub fetch its
-  // signing keys (and see the agent's presence) before the load starts.
+  // Let every hub fetch its signing keys and see the agent's presence before the load starts.
   for (const h of [own, other]) {
     for (let i = 0; i < 50; i++) {
       const r = await api(h.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: '/' });
@@ -244,10 +269,10 @@ async function crossHub(direct: string, dir: string): Promise<void> {
   for (const [suffix, c] of [['/', 1], ['/', 16], ['/64k', 16]] as Array<[string, number]>) {
     const rows = new Map<string, { rps: number[]; ratio: number[]; p50: number[]; p99: number[]; errors: number }>();
     for (let r = 0; r < ROUNDS; r++) {
-      let before = wrk(directPath, suffix, c, dir);
+      let before = await wrk(directPath, suffix, c, dir);
       for (const p of paths) {
-        const run = wrk(p, suffix, c, dir);
-        const after = wrk(directPath, suffix, c, dir);
+        const run = await wrk(p, suffix, c, dir);
+        const after = await wrk(directPath, suffix, c, dir);
         const x = rows.get(p.name) ?? { rps: [], ratio: [], p50: [], p99: [], errors: 0 };
         x.rps.push(run.rps); x.ratio.push(run.rps / ((before.rps + after.rps) / 2)); x.p50.push(run.p50); x.p99.push(run.p99); x.errors += run.errors;
         rows.set(p.name, x);
