@@ -6,7 +6,8 @@
 //   receiver returns credit as its destination consumes them. A slow caller or backend therefore stalls
 //   only its own stream, and a stream's memory is bounded by its window.
 // - InboundBody: the receiving half. Writes every Data chunk into a destination Writable and grants credit
-//   back from the write callback, i.e. only once the destination has really taken the bytes.
+//   back from the write callback, i.e. only once the destination has really taken the bytes. A stream that
+//   keeps moving gets a larger window (bulk transfers), up to a bound.
 import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 
@@ -120,7 +121,8 @@ export class InboundBody {
   private granted: number;
   private finished = false;
 
-  constructor(private readonly window: number, private readonly grant: (bytes: number) => void) {
+  /** `window`: the credit the sender starts with; it grows for a stream that keeps moving, up to `maxWindow`. */
+  constructor(private window: number, private readonly grant: (bytes: number) => void, private readonly maxWindow = window) {
     this.granted = window;
   }
 
@@ -161,6 +163,9 @@ export class InboundBody {
     this.sink!.write(chunk, (err) => {
       if (err || this.finished && !this.ended) return;
       this.consumed += chunk.length;
+      // A stream that has moved four windows' worth is a bulk transfer: double its window (up to maxWindow), so
+      // it is not held to one small window per credit round trip. Short calls keep the small one.
+      if (this.window < this.maxWindow && this.consumed >= 4 * this.window) this.window = Math.min(2 * this.window, this.maxWindow);
       // Return credit in batches of a quarter window: few Credit frames, and the peer never idles
       // while at least three quarters of the window are still open.
       const limit = this.consumed + this.window;

@@ -53,8 +53,11 @@ export const Limits = {
   maxJsonBytes: 64 * 1024,
   /** `ws` maxPayload on both ends: anything larger is closed with 1009 before it is buffered. */
   maxFrameBytes: 64 * 1024 + 5,
-  /** Per-stream, per-direction credit window: the most body bytes one request can have in flight or buffered. */
+  /** Per-stream, per-direction credit window a stream starts with (WELCOME tells the agent). */
   streamWindowBytes: 256 * 1024,
+  /** A receiver grows a stream's window, doubling each time 4 windows' worth has been taken, up to this: the
+   *  most body bytes one request can have in flight or buffered per direction. Short calls never grow it. */
+  maxStreamWindowBytes: 1024 * 1024,
   /** Per-socket write high-water mark: senders wait while more than this is queued in the socket. */
   socketHighWaterBytes: 1024 * 1024,
   /** Time the agent has to send HELLO after the upgrade. */

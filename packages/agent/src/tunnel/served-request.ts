@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, Writable } from 'node:stream';
 import {
-  FrameType, InboundBody, OutboundBody, encodeData, encodeFrame, forwardResponseHeaders,
+  FrameType, InboundBody, Limits, OutboundBody, encodeData, encodeFrame, forwardResponseHeaders,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -31,7 +31,7 @@ export class ServedRequest {
   constructor(readonly stream: number, private readonly head: RequestHeadMessage, private readonly c: ServeContext) {
     this.requestBody = new InboundBody(c.windowBytes, (bytes) => {
       if (!this.cancelled) c.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
-    });
+    }, Math.max(c.windowBytes, Limits.maxStreamWindowBytes));
     this.responseBody = new OutboundBody(c.windowBytes);
   }
 

@@ -9,6 +9,8 @@ import type { Writable } from 'node:stream';
 export interface CallTransport {
   gate: WriteGate;
   windowBytes: number;
+  /** How far this side lets a busy stream's receive window grow. */
+  maxWindowBytes: number;
   maxDataBytes: number;
   /** Called once when the call is over, whatever the outcome, so the session forgets the stream. */
   forget(stream: number): void;
@@ -43,7 +45,7 @@ export class RelayCall {
     this.requestBody = new OutboundBody(t.windowBytes);
     this.responseBody = new InboundBody(t.windowBytes, (bytes) => {
       if (!this.over) t.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
-    });
+    }, t.maxWindowBytes);
     this.response = new Promise((resolve, reject) => { this.resolveHead = resolve; this.rejectHead = reject; });
     this.response.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
   }

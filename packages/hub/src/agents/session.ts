@@ -52,7 +52,7 @@ export class AgentSession {
     const stream = this.nextStream;
     this.nextStream += 2;
     const call = new RelayCall(stream, {
-      gate: this.gate, windowBytes: Limits.streamWindowBytes, maxDataBytes: Limits.maxDataBytes,
+      gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       forget: (s) => { this.calls.delete(s); },
     });
     this.calls.set(stream, call);

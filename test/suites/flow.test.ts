@@ -1,0 +1,45 @@
+// Per-stream credit windows (packages/shared/src/flow.ts): a bulk stream's window grows to a bound, a short
+// call's never does, and a sender beyond its credit is caught whatever the window is.
+import { describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { InboundBody, Limits } from '@gatehouse/shared';
+
+/** A sender that honours credit, moving `total` bytes in chunks; returns the largest credit it was ever given. */
+async function transfer(total: number): Promise<{ maxCredit: number; body: InboundBody; granted: () => number }> {
+  let credit = Limits.streamWindowBytes;
+  let granted = credit;
+  let maxCredit = credit;
+  const body = new InboundBody(Limits.streamWindowBytes, (n) => { credit += n; granted += n; maxCredit = Math.max(maxCredit, credit); }, Limits.maxStreamWindowBytes);
+  body.attach(new Writable({ write: (_c, _e, cb) => cb() }));
+  for (let sent = 0; sent < total;) {
+    if (credit === 0) { await new Promise((r) => setImmediate(r)); continue; }
+    const n = Math.min(credit, Limits.maxDataBytes, total - sent);
+    expect(body.onData(Buffer.alloc(n))).toBe(true);
+    credit -= n;
+    sent += n;
+  }
+  await new Promise((r) => setImmediate(r));
+  return { maxCredit, body, granted: () => granted };
+}
+
+describe('stream windows', () => {
+  it('a bulk stream gets a larger window, never beyond the bound', async () => {
+    const { maxCredit } = await transfer(16 * 1024 * 1024);
+    expect(maxCredit).toBeGreaterThan(Limits.streamWindowBytes);
+    expect(maxCredit).toBeLessThanOrEqual(Limits.maxStreamWindowBytes);
+    expect(maxCredit).toBe(Limits.maxStreamWindowBytes);
+  });
+
+  it('a short call keeps the starting window', async () => {
+    const { maxCredit } = await transfer(600 * 1024);
+    expect(maxCredit).toBe(Limits.streamWindowBytes);
+  });
+
+  it('data beyond the grown window is still a violation', async () => {
+    const { body, granted } = await transfer(16 * 1024 * 1024);
+    // Everything granted so far has been sent and taken; one byte more than the remaining credit is refused.
+    const remaining = granted() - 16 * 1024 * 1024;
+    expect(body.onData(Buffer.alloc(remaining))).toBe(true);
+    expect(body.onData(Buffer.alloc(1))).toBe(false);
+  });
+});
