@@ -4,7 +4,8 @@
 // sshd, ssh) is pinned to CPU 0 and the load generator (wrk, this process) to CPU 1 when taskset exists.
 //
 // Environment: ROUNDS (default 2), DUR (seconds per run, default 2), BIG_MB (default 256), SKIP_BIG=1,
-// SKIP_CLUSTER=1 (the cross-hub case needs redis-server and PostgreSQL 15), SKIP_MAIN=1 (only the cross-hub case).
+// SKIP_CLUSTER=1 (the cross-hub case needs redis-server and PostgreSQL 15), SKIP_MAIN=1 (only the cross-hub case),
+// CASES=12:1,12:16,64k:64 (only these response-size:concurrency cases of the request table).
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync, chmodSync, mkdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -160,18 +161,26 @@ async function main(): Promise<void> {
   const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 })).json.id as string;
   const ssh = await startSsh(originPort);
   const auth = { Authorization: `Bearer ${token}` };
+  // Reference: the least a Node relay of the same shape can do (bench/min-relay.ts), pinned like the rest.
+  const minHub = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'hub'], {});
+  const [minPort, minWsPort] = (await minHub.waitForLine((l) => l.startsWith('min-relay hub'))).split(' ').slice(2).map(Number);
+  const minAgent = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'agent', String(minWsPort), direct], {});
+  await minAgent.waitForLine((l) => l.includes('connected'));
 
   const ours = () => [hub.child.pid!, agent.child.pid!];
   const paths: Path[] = [
     { name: 'raw route', url: (s) => `${hub.url}/v1/connections/${conn}/proxy${s}`, headers: auth, relayPids: ours },
     { name: 'invoke', url: () => `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true, relayPids: ours },
     ...(ssh ? [{ name: 'ssh -R', url: (s: string) => `http://127.0.0.1:${ssh.port}${s}`, headers: {}, relayPids: () => ssh.procs.map((p) => p.child.pid!) }] : []),
+    { name: 'minimal Node relay', url: (s) => `http://127.0.0.1:${minPort}${s}`, headers: {}, relayPids: () => [minHub.child.pid!, minAgent.child.pid!] },
   ];
   const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
   log(`Gatehouse relay benchmark: ${ROUNDS} rounds x ${DUR} s per run, wrk -t1; SUT ${TASKSET ? 'on CPU 0, load generator on CPU 1' : 'unpinned (no taskset)'}; node ${process.version}`);
   if (!ssh) log('note: ssh -R skipped (openssh-server or ssh not installed)');
 
-  const tests: Array<[string, number]> = process.env.SKIP_MAIN ? [] : [['/', 1], ['/', 16], ['/', 64], ['/64k', 1], ['/64k', 16], ['/64k', 64]];
+  const all: Array<[string, number]> = [['/', 1], ['/', 16], ['/', 64], ['/64k', 1], ['/64k', 16], ['/64k', 64]];
+  const only = process.env.CASES?.split(',').map((x) => x.trim());
+  const tests = process.env.SKIP_MAIN ? [] : all.filter(([s, c]) => !only || only.includes(`${s === '/' ? '12' : '64k'}:${c}`));
   // Warm-up (not recorded): every path, both sizes, so no measured run pays for JIT compilation.
   if (tests.length) for (const p of [directPath, ...paths]) for (const suffix of ['/', '/64k']) await wrk(p, suffix, 16, dir, Math.min(DUR, 2));
   const rows: string[] = [];
@@ -225,7 +234,7 @@ async function main(): Promise<void> {
     }
   }
   if (!process.env.SKIP_CLUSTER) await crossHub(direct, dir);
-  for (const p of [...(ssh?.procs ?? [])]) await p.stop();
+  for (const p of [...(ssh?.procs ?? []), minAgent, minHub]) await p.stop();
   await agent.stop();
   await hub.stop();
   await origin.stop();

@@ -1,0 +1,68 @@
+// A reference for the benchmark, not part of Gatehouse: the least a Node relay of the same shape can do.
+// `hub` mode: an HTTP server that sends each request over one WebSocket to the `agent` process and answers
+// with what comes back; `agent` mode: dials the hub and makes each request to the backend with undici.
+// No authentication, limits, streaming, flow control or logs; whole bodies in one message each way, framed as
+// [u32 id][u16 status or 0][body]. It shows what Node's own HTTP, WebSocket and undici costs are for a relay.
+//
+//   node min-relay.js hub            -> prints "min-relay hub <httpPort> <wsPort>"
+//   node min-relay.js agent <wsPort> <backendUrl>
+import { createServer } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
+import { Agent, request } from 'undici';
+
+const [mode, a1, a2] = process.argv.slice(2);
+
+if (mode === 'hub') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  let agent: WebSocket | undefined;
+  let next = 1;
+  const waiting = new Map<number, (status: number, body: Buffer) => void>();
+  wss.on('connection', (ws) => {
+    agent = ws;
+    ws.on('message', (data: Buffer) => {
+      const id = data.readUInt32BE(0);
+      waiting.get(id)?.(data.readUInt16BE(4), data.subarray(6));
+      waiting.delete(id);
+    });
+  });
+  const server = createServer((req, res) => {
+    const id = next++;
+    const path = Buffer.from(req.url ?? '/');
+    const msg = Buffer.allocUnsafe(4 + path.length);
+    msg.writeUInt32BE(id, 0);
+    path.copy(msg, 4);
+    waiting.set(id, (status, body) => res.writeHead(status, { 'content-length': body.length }).end(body));
+    agent!.send(msg);
+    req.resume();
+  });
+  server.listen(0, '127.0.0.1', () => {
+    wss.on('listening', () => undefined);
+    const port = (server.address() as { port: number }).port;
+    const wsPort = (wss.address() as { port: number }).port;
+    process.stdout.write(`min-relay hub ${port} ${wsPort}\n`);
+  });
+} else if (mode === 'agent') {
+  const ws = new WebSocket(`ws://127.0.0.1:${a1}/`, { perMessageDeflate: false });
+  const dispatcher = new Agent({ connections: 256 });
+  ws.on('message', (data: Buffer) => {
+    const id = data.readUInt32BE(0);
+    const path = data.subarray(4).toString();
+    void request(`${a2}${path}`, { dispatcher }).then(async (r) => {
+      const body = Buffer.from(await r.body.arrayBuffer());
+      const out = Buffer.allocUnsafe(6 + body.length);
+      out.writeUInt32BE(id, 0);
+      out.writeUInt16BE(r.statusCode, 4);
+      body.copy(out, 6);
+      ws.send(out);
+    }, () => {
+      const out = Buffer.alloc(6);
+      out.writeUInt32BE(id, 0);
+      out.writeUInt16BE(502, 4);
+      ws.send(out);
+    });
+  });
+  ws.on('open', () => process.stdout.write('min-relay agent connected\n'));
+} else {
+  process.stderr.write('usage: min-relay.js hub | agent <wsPort> <backendUrl>\n');
+  process.exit(2);
+}
