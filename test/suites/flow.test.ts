@@ -2,7 +2,7 @@
 // call's never does, and a sender beyond its credit is caught whatever the window is.
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { InboundBody, Limits } from '@gatehouse/shared';
+import { InboundBody, Limits, WriteGate, decodeFrame, encodeData, HUB_RECEIVES, FrameType } from '@gatehouse/shared';
 
 /** A sender that honours credit, moving `total` bytes in chunks; returns the largest credit it was ever given. */
 async function transfer(total: number): Promise<{ maxCredit: number; body: InboundBody; granted: () => number }> {
@@ -41,5 +41,26 @@ describe('stream windows', () => {
     const remaining = granted() - 16 * 1024 * 1024;
     expect(body.onData(Buffer.alloc(remaining))).toBe(true);
     expect(body.onData(Buffer.alloc(1))).toBe(false);
+  });
+});
+
+describe('Data frames on the wire', () => {
+  it('a large chunk from the masking side leaves as two parts of one message that decode to the same frame', () => {
+    const parts: Array<{ frame: Buffer; more: boolean }> = [];
+    const gate = new WriteGate((frame, done, more) => { parts.push({ frame: Buffer.from(frame), more: more === true }); done(); }, 1 << 20, undefined, true);
+    const chunk = Buffer.alloc(Limits.maxDataBytes, 9);
+    gate.sendData(7, chunk);
+    expect(parts.map((p) => p.more)).toEqual([true, false]);
+    expect(parts[1]!.frame.length).toBe(chunk.length); // the chunk itself, not a copy behind a header
+    const message = Buffer.concat(parts.map((p) => p.frame));
+    expect(message.equals(encodeData(7, chunk))).toBe(true);
+    const f = decodeFrame(message, HUB_RECEIVES);
+    expect(f.type).toBe(FrameType.Data);
+    expect(f.stream).toBe(7);
+    // Small chunks, and every chunk on the unmasked side, stay one copied buffer.
+    parts.length = 0;
+    gate.sendData(9, Buffer.alloc(100, 1));
+    new WriteGate((frame, done, more) => { parts.push({ frame, more: more === true }); done(); }, 1 << 20).sendData(9, chunk);
+    expect(parts.map((p) => [p.more, p.frame.length])).toEqual([[false, 105], [false, chunk.length + 5]]);
   });
 });

@@ -10,8 +10,13 @@
 //   keeps moving gets a larger window (bulk transfers), up to a bound.
 import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
+import { encodeData, encodeDataHeader } from './codec.js';
 
-export type RawSend = (frame: Buffer, done: (err?: Error) => void) => void;
+/** Sends one WebSocket message, or with `more` the first part of one whose next send completes it. */
+export type RawSend = (frame: Buffer, done: (err?: Error) => void, more?: boolean) => void;
+
+/** With `splitData`, a Data chunk from this size on leaves as two parts of one message instead of being copied. */
+const COPY_BELOW = 16 * 1024;
 
 /** Optional socket corking: frames sent in the same tick leave in one write (one syscall, one TCP segment). */
 export interface Corkable { cork(): void; uncork(): void }
@@ -22,22 +27,45 @@ export class WriteGate {
   private closed = false;
   private corked = false;
 
-  constructor(private readonly rawSend: RawSend, private readonly highWater: number, private readonly socket?: Corkable) {}
+  /**
+   * `splitData`: send large Data chunks as two fragments of one WebSocket message (header, chunk) rather than
+   * copying the chunk behind its header. Worth it for the side that masks (the agent, a WebSocket client):
+   * measured about 20 µs less CPU per 64 KiB frame, sender and receiver together; unmasked, the copy is cheaper.
+   */
+  constructor(private readonly rawSend: RawSend, private readonly highWater: number, private readonly socket?: Corkable,
+    private readonly splitData = false) {}
 
   send(frame: Buffer): void {
     if (this.closed) return;
-    if (this.socket && !this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      // Uncork after this turn of the event loop's I/O phase: the frames of every call that moved in it
-      // (a response's head, data and end arrive over several microtask turns) leave in one write.
-      setImmediate(() => { this.corked = false; this.socket!.uncork(); });
-    }
+    this.corkForTurn();
     this.pending += frame.length;
-    this.rawSend(frame, () => {
-      this.pending -= frame.length;
-      if (this.pending <= this.highWater / 2) this.wake();
-    });
+    this.rawSend(frame, () => this.written(frame.length));
+  }
+
+  /** A Data frame (see `splitData`: the peer receives one message, one frame, either way). */
+  sendData(stream: number, chunk: Uint8Array): void {
+    if (!this.splitData || chunk.length < COPY_BELOW) { this.send(encodeData(stream, chunk)); return; }
+    if (this.closed) return;
+    this.corkForTurn();
+    const head = encodeDataHeader(stream);
+    const body = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    this.pending += head.length + body.length;
+    this.rawSend(head, () => this.written(head.length), true);
+    this.rawSend(body, () => this.written(body.length));
+  }
+
+  private corkForTurn(): void {
+    if (!this.socket || this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    // Uncork after this turn of the event loop's I/O phase: the frames of every call that moved in it
+    // (a response's head, data and end arrive over several microtask turns) leave in one write.
+    setImmediate(() => { this.corked = false; this.socket!.uncork(); });
+  }
+
+  private written(bytes: number): void {
+    this.pending -= bytes;
+    if (this.pending <= this.highWater / 2) this.wake();
   }
 
   /** Resolves when the socket can take more; undefined when it already can (no allocation on the fast path). */

@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, Writable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, OutboundBody, encodeData, encodeFrame, forwardResponseHeaders,
+  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -65,7 +65,7 @@ export class ServedRequest {
       c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } }));
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
       try {
-        const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.send(encodeData(this.stream, chunk)),
+        const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
         if (!complete) res.body.destroy();
       } catch (err) {

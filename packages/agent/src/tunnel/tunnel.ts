@@ -103,8 +103,8 @@ export class Tunnel {
     this.lastSeen = Date.now();
     // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one tick into one write.
     const socket = () => (ws as unknown as { _socket?: Socket })._socket;
-    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes,
-      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() });
+    const gate = new WriteGate((frame, done, more) => ws.send(frame, { binary: true, fin: !more }, done), Limits.socketHighWaterBytes,
+      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() }, true);
     this.gate = gate;
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;

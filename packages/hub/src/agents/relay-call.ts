@@ -1,7 +1,7 @@
 // One request relayed over an agent session: a stream id, the request body going out under the agent's
 // credit, the response body coming in under ours. Everything the hub knows about a call in flight.
 import {
-  FrameType, GatehouseError, InboundBody, OutboundBody, encodeData, encodeFrame,
+  FrameType, GatehouseError, InboundBody, OutboundBody, encodeFrame,
   type FailureMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import type { Writable } from 'node:stream';
@@ -54,7 +54,7 @@ export class RelayCall {
   sendBody(source: AsyncIterable<Uint8Array> | null): Promise<boolean> {
     const { gate, maxDataBytes } = this.t;
     const src = source ?? (async function* () { /* no body */ })();
-    return this.requestBody.pump(src, gate, (c) => { this.lastActivity = Date.now(); gate.send(encodeData(this.stream, c)); },
+    return this.requestBody.pump(src, gate, (c) => { this.lastActivity = Date.now(); gate.sendData(this.stream, c); },
       () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), maxDataBytes);
   }
 
