@@ -215,21 +215,41 @@ async function main(): Promise<void> {
 
   if (!process.env.SKIP_BIG && !process.env.SKIP_MAIN) {
     log('');
-    log(`| ${BIG_MB} MiB | path | seconds | MiB/s | ratio to direct | hub peak RSS MiB | agent peak RSS MiB |`);
-    log('|---|---|---:|---:|---:|---:|---:|');
+    log(`| ${BIG_MB} MiB | path | seconds (median) | MiB/s | ratio to direct | relay CPU ms/MiB | hub peak RSS MiB | agent peak RSS MiB |`);
+    log('|---|---|---:|---:|---:|---:|---:|---:|');
     for (const kind of ['upload', 'download'] as const) {
       const tail = kind === 'upload' ? '/upload' : `/big?mb=${BIG_MB}`;
-      const d = await transfer(kind, `${direct}${tail}`, {}, BIG_MB, false);
-      log(`| ${kind} | direct | ${fmt(d)} | ${fmt(BIG_MB / d, 0)} | 1.00 | | |`);
-      const targets: Array<[string, string, Record<string, string>, boolean]> = [
-        ['raw route', `${hub.url}/v1/connections/${conn}/proxy${tail}`, auth, false],
-        ['invoke', `${hub.url}/v1/connections/${conn}/invoke`, auth, true],
-        ...(ssh ? [['ssh -R', `http://127.0.0.1:${ssh.port}${tail}`, {}, false] as [string, string, Record<string, string>, boolean]] : []),
+      type Target = { name: string; url: string; headers: Record<string, string>; invoke: boolean; pids: () => number[] };
+      const directT: Target = { name: 'direct', url: `${direct}${tail}`, headers: {}, invoke: false, pids: () => [] };
+      const targets: Target[] = [
+        { name: 'raw route', url: `${hub.url}/v1/connections/${conn}/proxy${tail}`, headers: auth, invoke: false, pids: ours },
+        { name: 'invoke', url: `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true, pids: ours },
+        ...(ssh ? [{ name: 'ssh -R', url: `http://127.0.0.1:${ssh.port}${tail}`, headers: {}, invoke: false, pids: () => ssh.procs.map((p) => p.child.pid!) }] : []),
       ];
-      for (const [name, url, headers, inv] of targets) {
-        const t = await transfer(kind, url, headers, BIG_MB, inv);
+      const timed = async (t: Target) => {
+        const cpu0 = t.pids().reduce((a, p) => a + treeCpuUs(p), 0);
+        const secs = await transfer(kind, t.url, t.headers, BIG_MB, t.invoke);
+        return { secs, cpuMsPerMiB: (t.pids().reduce((a, p) => a + treeCpuUs(p), 0) - cpu0) / 1000 / BIG_MB };
+      };
+      // Warm-up (not recorded): a quarter-size transfer on every path.
+      for (const t of [directT, ...targets]) await transfer(kind, t.url.replace(`mb=${BIG_MB}`, `mb=${Math.ceil(BIG_MB / 4)}`), t.headers, Math.ceil(BIG_MB / 4), t.invoke);
+      const rows = new Map<string, { secs: number[]; ratio: number[]; cpu: number[] }>([['direct', { secs: [], ratio: [], cpu: [] }]]);
+      for (let r = 0; r < ROUNDS; r++) {
+        let before = (await timed(directT)).secs;
+        rows.get('direct')!.secs.push(before);
+        for (const t of targets) {
+          const run = await timed(t);
+          const after = (await timed(directT)).secs;
+          const x = rows.get(t.name) ?? { secs: [], ratio: [], cpu: [] };
+          x.secs.push(run.secs); x.ratio.push(((before + after) / 2) / run.secs); x.cpu.push(run.cpuMsPerMiB);
+          rows.set(t.name, x);
+          before = after;
+        }
+      }
+      for (const [name, x] of rows) {
         const mine = name === 'raw route' || name === 'invoke';
-        log(`| ${kind} | ${name} | ${fmt(t)} | ${fmt(BIG_MB / t, 0)} | ${fmt(d / t)} | ${mine ? fmt(hub.peakRss() / 2 ** 20, 0) : ''} | ${mine ? fmt(agent.peakRss() / 2 ** 20, 0) : ''} |`);
+        const secs = median(x.secs);
+        log(`| ${kind} | ${name} | ${fmt(secs)} | ${fmt(BIG_MB / secs, 0)} | ${name === 'direct' ? '1.00' : fmt(median(x.ratio))} | ${name === 'direct' ? '' : fmt(median(x.cpu), 2)} | ${mine ? fmt(hub.peakRss() / 2 ** 20, 0) : ''} | ${mine ? fmt(agent.peakRss() / 2 ** 20, 0) : ''} |`);
       }
     }
   }
