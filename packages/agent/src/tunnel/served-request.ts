@@ -1,6 +1,6 @@
 // The agent's side of one relayed request: request body in under our credit, the service's answer out under
 // the hub's credit, a deadline, and cancellation from either end.
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import {
   FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
@@ -52,9 +52,10 @@ export class ServedRequest {
     let status = 0;
     try {
       const { url, auth } = await c.prepare(head);
+      // A request without a body needs no sink: its End just marks the inbound side done, and a peer that sent
+      // data anyway is held to the window like any other.
       let body: PassThrough | null = null;
-      if (head.bodyLength === 0) this.requestBody.attach(new Writable({ write: (_c, _e, cb) => cb() }));
-      else { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
+      if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;

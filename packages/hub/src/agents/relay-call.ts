@@ -50,12 +50,23 @@ export class RelayCall {
     this.response.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
   }
 
-  /** Streams the request body to the agent (or just End for none). False when the call ended first. */
-  sendBody(source: AsyncIterable<Uint8Array> | null): Promise<boolean> {
+  /**
+   * Sends the request body (a request without one just gets End, at once) and resolves with the response
+   * head. A body that fails while streaming (bad base64, over a limit, caller gone) cancels the call with
+   * `failure(err)`, which is also what the returned promise rejects with.
+   */
+  sendBodyThenHead(source: AsyncIterable<Uint8Array> | null, failure: (err: unknown) => Error): Promise<ResponseHeadMessage> {
     const { gate, maxDataBytes } = this.t;
-    const src = source ?? (async function* () { /* no body */ })();
-    return this.requestBody.pump(src, gate, (c) => { this.lastActivity = Date.now(); gate.sendData(this.stream, c); },
-      () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), maxDataBytes);
+    const end = () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream }));
+    if (source === null) { end(); return this.response; }
+    const bodyFailed = this.requestBody.pump(source, gate, (c) => { this.lastActivity = Date.now(); gate.sendData(this.stream, c); }, end, maxDataBytes)
+      .then(() => new Promise<never>(() => {}), (err: unknown) => {
+        const e = failure(err);
+        this.cancel('request body failed', e);
+        throw e;
+      });
+    bodyFailed.catch(() => {});
+    return Promise.race([this.response, bodyFailed]);
   }
 
   /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */

@@ -89,13 +89,10 @@ export function relayRoutes(deps: HubDeps): Route[] {
     const call = session.open(env.head);
     ctx.res.on('close', () => { if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)'); });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
-    const bodyFailed = call.sendBody(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>)).then(() => new Promise<never>(() => {}), (err: unknown) => {
-      call.cancel('relayed body broke off');
-      throw err;
-    });
-    bodyFailed.catch(() => {});
+    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>),
+      (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off')));
     let head;
-    try { head = await Promise.race([call.response, bodyFailed]); } catch (err) {
+    try { head = await answer; } catch (err) {
       clearTimeout(deadline);
       return fail(err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
     }

@@ -132,15 +132,9 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     fields.member = session.member.memberId;
     call = session.open(head);
     const body = tried.size === 1 || !req.replayBody ? req.body : req.replayBody();
-    // A body that turns out bad while streaming (bad base64, over a limit, caller gone) cancels the call.
-    const bodyFailed = call.sendBody(body).then(() => new Promise<never>(() => {}), (err: unknown) => {
-      const e = err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
-      call.cancel('request body failed', e);
-      throw e;
-    });
-    bodyFailed.catch(() => {});
+    const answer = call.sendBodyThenHead(body, (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off')));
     try {
-      rh = await Promise.race([call.response, bodyFailed]);
+      rh = await answer;
       break;
     } catch (err) {
       const replayable = req.replayBody !== undefined || req.body === null;
