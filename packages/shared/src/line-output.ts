@@ -1,24 +1,35 @@
-// Log output for hub and agent: lines written during one turn of the event loop leave in one write(2), from
-// the main thread (no worker-thread hand-off per line). Under load that is one system call for the access
-// lines of many calls; when idle a line leaves at the end of the turn that wrote it.
+// Log output for hub and agent, written from the main thread (no worker-thread hand-off per line). Lines are
+// gathered for up to `delayMs` (25 ms), or until 64 KiB wait (then they leave at the end of the event-loop
+// turn), and go out in one write(2): one system call, and one wake-up of the log reader on its own CPU, for
+// the access lines of many calls instead of one per call.
 //
 // A log reader that stops reading (full pipe) never stalls the relay: lines wait in memory up to a bound
 // (`maxBufferedBytes`), then are dropped and counted, and the count is written as a line once output flows.
 // The caller supplies the write: a synchronous write to a non-blocking descriptor (see stdoutWriter in hub
-// and agent), which answers EAGAIN when the reader is behind.
+// and agent), which answers EAGAIN when the reader is behind. At exit whatever is buffered is written.
 
 /** Writes some of `buf`, returns how many bytes it took; throws an error with code EAGAIN when it took none. */
 export type SyncWrite = (buf: Buffer) => number;
 
+const SOON_BYTES = 64 * 1024;
+
 export class LineOutput {
   private parts: string[] = [];
   private bytes = 0;
-  private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private retry: NodeJS.Timeout | undefined;
   private dropped = 0;
   private leftover: Buffer | undefined;
+  private readonly flushNow = () => {
+    clearTimeout(this.timer);
+    clearImmediate(this.immediate);
+    this.timer = undefined;
+    this.immediate = undefined;
+    this.flush(false);
+  };
 
-  constructor(private readonly writeSome: SyncWrite, private readonly maxBufferedBytes = 8 * 1024 * 1024) {
+  constructor(private readonly writeSome: SyncWrite, private readonly maxBufferedBytes = 8 * 1024 * 1024, private readonly delayMs = 25) {
     process.once('exit', () => this.flush(true));
   }
 
@@ -27,10 +38,9 @@ export class LineOutput {
     if (this.bytes + line.length > this.maxBufferedBytes) { this.dropped++; return true; }
     this.parts.push(line);
     this.bytes += line.length;
-    if (!this.scheduled && !this.retry) {
-      this.scheduled = true;
-      setImmediate(() => { this.scheduled = false; this.flush(false); });
-    }
+    if (this.retry) return true; // the reader is behind; the retry writes these too
+    if (this.bytes >= SOON_BYTES) this.immediate ??= setImmediate(this.flushNow);
+    else this.timer ??= setTimeout(this.flushNow, this.delayMs).unref();
     return true;
   }
 
@@ -58,7 +68,7 @@ export class LineOutput {
     if (buf.length > 0 && !final) {
       // The reader is behind: keep the rest first in line and try again shortly.
       this.leftover = buf;
-      this.retry ??= setTimeout(() => { this.retry = undefined; this.flush(false); }, 20);
+      this.retry ??= setTimeout(() => { this.retry = undefined; this.flush(false); }, 20).unref();
     }
   }
 }
