@@ -32,7 +32,7 @@ const SSHD = ['/usr/sbin/sshd'].find((p) => existsSync(p));
 const log = (s: string) => process.stdout.write(`${s}\n`);
 
 interface Path { name: string; url: (suffix: string) => string; headers: Record<string, string>; invoke?: boolean; relayPids?: () => number[] }
-interface Run { rps: number; p50: number; p99: number; errors: number; cpuUs: number }
+interface Run { rps: number; p50: number; p99: number; errors: number; cpuUs: number; cpuParts: number[] }
 
 const run = promisify(execFile);
 
@@ -69,16 +69,16 @@ async function wrk(path: Path, suffix: string, c: number, dir: string, seconds =
     target = path.url('');
   }
   const pids = path.relayPids?.() ?? [];
-  const cpu0 = pids.reduce((a, p) => a + treeCpuUs(p), 0);
+  const cpu0 = pids.map(treeCpuUs);
   const { stdout: out } = await run(WRK!, [...args, target], { encoding: 'utf8' });
-  const cpu1 = pids.reduce((a, p) => a + treeCpuUs(p), 0);
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-  const cpuUs = pids.length && requests ? (cpu1 - cpu0) / requests : NaN;
+  const cpuParts = pids.map((p, i) => (treeCpuUs(p) - cpu0[i]!) / requests);
+  const cpuUs = pids.length && requests ? cpuParts.reduce((a, b) => a + b, 0) : NaN;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
   const p50 = toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
   const p99 = toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
   const errors = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0) + Number(/Socket errors:.*?(\d+)/.exec(out)?.[1] ?? 0);
-  return { rps, p50, p99, errors, cpuUs };
+  return { rps, p50, p99, errors, cpuUs, cpuParts };
 }
 
 async function startSsh(originPort: number): Promise<{ port: number; procs: Proc[] } | undefined> {
@@ -185,18 +185,18 @@ async function main(): Promise<void> {
   if (tests.length) for (const p of [directPath, ...paths]) for (const suffix of ['/', '/64k']) await wrk(p, suffix, 16, dir, Math.min(DUR, 2));
   const rows: string[] = [];
   for (const [suffix, c] of tests) {
-    const results = new Map<string, { ratio: number[]; rps: number[]; p50: number[]; p99: number[]; added: number[]; cpu: number[]; errors: number }>();
+    const results = new Map<string, { ratio: number[]; rps: number[]; p50: number[]; p99: number[]; added: number[]; cpu: number[]; parts: number[][]; errors: number }>();
     for (let r = 0; r < ROUNDS; r++) {
       let before = await wrk(directPath, suffix, c, dir);
-      const d = results.get('direct') ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], errors: 0 };
+      const d = results.get('direct') ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], parts: [], errors: 0 };
       d.rps.push(before.rps); d.p50.push(before.p50); d.p99.push(before.p99); d.ratio.push(1); d.added.push(0);
       results.set('direct', d);
       for (const p of paths) {
         const run = await wrk(p, suffix, c, dir);
         const after = await wrk(directPath, suffix, c, dir);
-        const x = results.get(p.name) ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], errors: 0 };
+        const x = results.get(p.name) ?? { ratio: [], rps: [], p50: [], p99: [], added: [], cpu: [], parts: [], errors: 0 };
         x.ratio.push(run.rps / ((before.rps + after.rps) / 2));
-        x.rps.push(run.rps); x.p50.push(run.p50); x.p99.push(run.p99); x.cpu.push(run.cpuUs);
+        x.rps.push(run.rps); x.p50.push(run.p50); x.p99.push(run.p99); x.cpu.push(run.cpuUs); x.parts.push(run.cpuParts);
         x.added.push(run.p50 - (before.p50 + after.p50) / 2);
         x.errors += run.errors;
         results.set(p.name, x);
@@ -204,12 +204,12 @@ async function main(): Promise<void> {
       }
     }
     for (const [name, x] of results) {
-      rows.push(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${name === 'direct' ? '' : fmt(median(x.added), 3)} | ${name === 'direct' ? '' : fmt(median(x.cpu), 0)} | ${x.errors || ''} |`);
+      rows.push(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${name === 'direct' ? '' : fmt(median(x.added), 3)} | ${name === 'direct' ? '' : `${fmt(median(x.cpu), 0)} (${x.parts[0]!.map((_, i) => fmt(median(x.parts.map((q) => q[i]!)), 0)).join(' + ')})`} | ${x.errors || ''} |`);
     }
     log(`done: ${suffix === '/' ? '12 B' : '64 KiB'} at c=${c}`);
   }
   log('');
-  log('| response | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | added p50 ms | relay CPU µs/call | errors |');
+  log('| response | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | added p50 ms | relay CPU µs/call (per process) | errors |');
   log('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) log(r);
 
