@@ -16,7 +16,17 @@ export function createHubMetrics(agentsOnline: () => number) {
     bytes: new Counter({ name: 'gatehouse_relayed_bytes_total', help: 'Body bytes relayed, by direction (request: caller to service)', labelNames: ['direction'], registers: [registry] }),
     agents: new Gauge({ name: 'gatehouse_agents_online', help: 'Agent connections that completed the handshake', registers: [registry], collect() { this.set(agentsOnline()); } }),
   };
-  return m;
+  // Labelled children made once: the per-call path then does not hash label objects (prom-client does on
+  // every observe with labels).
+  const phases = (route: RouteKind) => ({
+    hub: m.phase.labels({ route, phase: 'hub' }), relay: m.phase.labels({ route, phase: 'relay' }), backend: m.phase.labels({ route, phase: 'backend' }),
+  });
+  return {
+    ...m,
+    phaseOf: { invoke: phases('invoke'), proxy: phases('proxy') } as Record<RouteKind, ReturnType<typeof phases>>,
+    requestBytes: m.bytes.labels({ direction: 'request' }),
+    responseBytes: m.bytes.labels({ direction: 'response' }),
+  };
 }
 
 export type HubMetrics = ReturnType<typeof createHubMetrics>;

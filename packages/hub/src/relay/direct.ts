@@ -6,13 +6,13 @@ import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFro
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
-import { requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
+import { DROP_AUTHORIZATION, requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const caller = await deps.caller(ctx);
   const token = await deps.obo.token(caller, conn.resourceUri!);
   const requestId = requestIdFrom(ctx);
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: new Set([...(req.drop ?? []), 'authorization']) });
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: DROP_AUTHORIZATION });
   headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
   if (req.bodyLength !== null && (req.bodyLength > 0 || req.body)) headers.push(['content-length', String(req.bodyLength)]);
   const target = `${req.url.protocol}//${req.url.host}`;
@@ -31,7 +31,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     if (settled) return;
     settled = true;
     deps.metrics.inflight.dec();
-    deps.metrics.bytes.inc({ direction: 'response' }, responseBytes);
+    deps.metrics.responseBytes.inc(responseBytes);
     ctx.access({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes, ms: Math.round(performance.now() - ctx.started) });
   };
   ctx.res.on('close', () => { settle(); if (!ctx.res.writableFinished) ac.abort(); });
@@ -55,12 +55,12 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
     throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || e.name})`);
   } finally {
-    deps.metrics.bytes.inc({ direction: 'request' }, requestBytes);
+    deps.metrics.requestBytes.inc(requestBytes);
   }
   status = res.statusCode;
   const backend = (performance.now() - opened) / 1000;
-  deps.metrics.phase.observe({ route, phase: 'hub' }, (opened - ctx.started) / 1000);
-  deps.metrics.phase.observe({ route, phase: 'backend' }, backend);
+  deps.metrics.phaseOf[route].hub.observe((opened - ctx.started) / 1000);
+  deps.metrics.phaseOf[route].backend.observe(backend);
   if (!timing.wholeCall) clearTimeout(deadline);
   res.body.on('data', (c: Buffer) => { responseBytes += c.length; });
   return {

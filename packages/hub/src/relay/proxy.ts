@@ -56,8 +56,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
     ...(bodyLength === 0 ? { replayBody: () => null } : {}),
-    // The caller's Authorization is its token for the hub, never the service's.
-    drop: ['authorization'],
+    dropAuthorization: true,
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs });
   ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).flat());
   ctx.res.once('finish', call.settle);

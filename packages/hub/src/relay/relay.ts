@@ -12,11 +12,14 @@ import type { RelayCall } from '../agents/relay-call.js';
 import type { AgentSession } from '../agents/session.js';
 import { startDirect } from './direct.js';
 import { startRemote } from '../cluster/hub-relay.js';
-import { rateLimitHeaders } from '../throttle/memory-throttle.js';
+import { setRateLimitHeaders } from '../throttle/memory-throttle.js';
+
+export const DROP_AUTHORIZATION: ReadonlySet<string> = new Set(['authorization']);
+const DROP_NOTHING: ReadonlySet<string> = new Set();
 
 export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
   const decision = await deps.throttle.take(conn.id);
-  for (const [k, v] of Object.entries(rateLimitHeaders(decision))) ctx.res.setHeader(k, v);
+  setRateLimitHeaders(ctx.res, decision);
   if (!decision.allowed) {
     if (ctx.tags.route) deps.metrics.throttled.inc({ route: ctx.tags.route });
     throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
@@ -38,8 +41,8 @@ export interface RelayRequest {
   bodyLength: number | null;
   /** For bodies held in memory: the same body again, so a call the service never saw can move to another member. */
   replayBody?: () => AsyncIterable<Uint8Array> | null;
-  /** Header names never forwarded on this route (the raw route's Authorization belongs to the hub). */
-  drop?: readonly string[];
+  /** The caller's Authorization is its token for the hub, never the service's (the raw route). */
+  dropAuthorization?: boolean;
 }
 
 export interface RelayTiming {
@@ -76,9 +79,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const credentials = conn.sealedCredentials
     ? { scheme: conn.authType === 'WindowsGateway' ? 'windows' as const : 'basic' as const, sealed: conn.sealedCredentials }
     : null;
-  const drop = new Set(req.drop ?? []);
-  if (credentials) drop.add('authorization');
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop });
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop: req.dropAuthorization || credentials ? DROP_AUTHORIZATION : DROP_NOTHING });
   headers.push(['x-request-id', requestId]);
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
@@ -111,8 +112,8 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     if (settled) return;
     settled = true;
     deps.metrics.inflight.dec();
-    deps.metrics.bytes.inc({ direction: 'request' }, call.requestBody.sentBytes);
-    deps.metrics.bytes.inc({ direction: 'response' }, call.responseBody.receivedBytes);
+    deps.metrics.requestBytes.inc(call.requestBody.sentBytes);
+    deps.metrics.responseBytes.inc(call.responseBody.receivedBytes);
     // The access log: one line per relayed call, when it is over.
     ctx.access({ ...fields, route, method: req.method, host: req.url.host, status: answered, finished: ctx.res.writableFinished,
       requestBytes: call.requestBody.sentBytes, responseBytes: call.responseBody.receivedBytes, ms: Math.round(performance.now() - ctx.started) });
@@ -147,9 +148,10 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   answered = rh.status;
   const toHead = (performance.now() - opened) / 1000;
   const backend = (rh.backendMs ?? 0) / 1000;
-  deps.metrics.phase.observe({ route, phase: 'hub' }, (opened - ctx.started) / 1000);
-  deps.metrics.phase.observe({ route, phase: 'relay' }, Math.max(0, toHead - backend));
-  deps.metrics.phase.observe({ route, phase: 'backend' }, backend);
+  const phase = deps.metrics.phaseOf[route];
+  phase.hub.observe((opened - ctx.started) / 1000);
+  phase.relay.observe(Math.max(0, toHead - backend));
+  phase.backend.observe(backend);
 
   if (!timing.wholeCall) {
     clearTimeout(deadline);

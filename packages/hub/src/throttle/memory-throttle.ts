@@ -33,6 +33,9 @@ export function createMemoryThrottle(limit: number, periodMs: number, now: () =>
   };
 }
 
-export function rateLimitHeaders(d: ThrottleDecision): Record<string, string> {
-  return { 'ratelimit-limit': String(d.limit), 'ratelimit-remaining': String(d.remaining), 'ratelimit-reset': String(d.resetSec) };
+/** The RateLimit-* headers of a decision, set on a response. */
+export function setRateLimitHeaders(res: { setHeader(name: string, value: string): unknown }, d: ThrottleDecision): void {
+  res.setHeader('ratelimit-limit', String(d.limit));
+  res.setHeader('ratelimit-remaining', String(d.remaining));
+  res.setHeader('ratelimit-reset', String(d.resetSec));
 }
