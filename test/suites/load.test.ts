@@ -1,6 +1,7 @@
 // Many calls on one socket, one of them stuck; and a 64 MiB body through invoke with bounded memory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { request } from 'undici';
 import { type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -73,6 +74,29 @@ describe('large bodies stream', () => {
     const back = Buffer.from(r.json.body, 'base64');
     expect(back.length).toBe(size);
     expect(back.subarray(0, 1 << 20).equals(patternBytes(1 << 20, 11))).toBe(true);
+  });
+
+  it('an answer under the invoke limit arrives whole; one over it is cut off, whether it came in one piece or streamed', async () => {
+    const small = await startHub(entra, { GATEHOUSE_MAX_BODY: '16KiB' });
+    try {
+      const g = await gatewayWithAgent(small.url, token, [`${echo.url}/`]);
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+      const under = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: `big?bytes=${16 * 1024}` });
+      expect(under.status).toBe(200);
+      expect(Buffer.from(under.json.body, 'base64').equals(patternBytes(16 * 1024, 11))).toBe(true);
+      // 20 KiB leaves the agent with its head and end in one write, so it is all at the hub before the answer
+      // starts (the one-piece answer); 3 MiB streams. Both are over the limit and cut off.
+      for (const bytes of [20 * 1024, 3 * 1024 * 1024]) {
+        const res = await request(`${small.url}/v1/connections/${id}/invoke`, {
+          method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ method: 'GET', url: `big?bytes=${bytes}` }),
+        });
+        await expect(res.body.text().then((t) => JSON.parse(t))).rejects.toThrow();
+      }
+      await g.agent.stop();
+    } finally {
+      await small.stop();
+    }
   });
 
   it('a body over the limit is refused with 413', async () => {

@@ -170,6 +170,18 @@ export class InboundBody {
     if (this.sink && !this.finished) { this.finished = true; this.sink.end(); }
   }
 
+  /**
+   * The whole body, when it has already arrived (End seen, nothing delivered yet) and is at most `maxBytes`:
+   * the receiver can then answer in one piece instead of streaming. Undefined otherwise (stream it).
+   */
+  takeIfComplete(maxBytes: number): Buffer[] | undefined {
+    if (this.sink || !this.ended || this.finished || this.received > maxBytes) return undefined;
+    this.finished = true;
+    const q = this.queue;
+    this.queue = [];
+    return q;
+  }
+
   /** Starts delivering into `sink` (queued chunks first). */
   attach(sink: Writable): void {
     this.sink = sink;

@@ -68,7 +68,17 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       replayBody: input.replay && (() => { const b = input.replay!(); return b && asText ? asBase64Text(b) : b; }),
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs });
-    const out = new Base64Envelope(envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers))), deps.config.maxBodyBytes);
+    const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
+    const whole = call.takeCompleteBody?.(deps.config.maxBodyBytes);
+    if (whole) {
+      // A small answer that has already arrived whole: one write, no stream machinery.
+      const body = whole.length === 1 ? whole[0]! : Buffer.concat(whole);
+      ctx.res.once('finish', call.settle);
+      ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
+      ctx.res.end(Buffer.concat([prefix, Buffer.from(`${body.toString('base64')}"}`)]));
+      return;
+    }
+    const out = new Base64Envelope(prefix, deps.config.maxBodyBytes);
     ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
     pipeline(out, ctx.res, (err) => {
       call.settle();

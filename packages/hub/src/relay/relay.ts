@@ -58,6 +58,9 @@ export interface StartedCall {
   readonly log: Logger;
   /** Delivers the response body into `sink` with backpressure. */
   pipeResponse(sink: Writable): void;
+  /** The whole response body when it has already arrived and is at most `maxBytes` (small answers), instead
+   *  of pipeResponse; undefined when it must be streamed. */
+  takeCompleteBody?(maxBytes: number): Buffer[] | undefined;
   /** Abandons the call (the caller's answer broke): the service's request is aborted. */
   cancel(reason: string): void;
   /** Call when the answer has been written (or abandoned): clears the timers. */
@@ -168,6 +171,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     head: rh, settle,
     get log() { return ctx.log.child(fields); },
     pipeResponse: (sink) => done.pipeResponse(sink),
+    takeCompleteBody: (maxBytes) => done.takeCompleteBody(maxBytes),
     cancel: (reason) => done.cancel(reason),
   };
 }
