@@ -41,6 +41,8 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } }));
         return;
       }
+      const big = /\/large\?bytes=(\d+)/.exec(req.url ?? '');
+      if (big) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(Number(big[1]), 7)); return; }
       if ((req.url ?? '').includes('/echo')) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body); return; }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: true, oid: claims.oid, scp: claims.scp, path: req.url }));
     })());

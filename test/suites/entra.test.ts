@@ -132,6 +132,20 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
   });
 
+  it('an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {
+    const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
+    try {
+      const id = (await entraConnection({}, token, small)).json.id as string;
+      const over = await request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(over.statusCode).toBe(200);
+      await expect(over.body.arrayBuffer()).rejects.toThrow();
+      const at = await request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await at.body.arrayBuffer()).byteLength).toBe(1024 * 1024);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('another user gets their own token (cache per tid, oid, resource)', async () => {
     const other = await entra.token({ oid: USER_2 });
     const before = oboCount();

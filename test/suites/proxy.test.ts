@@ -121,7 +121,7 @@ describe('raw proxy route', () => {
     await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
   });
 
-  it('limits: a declared body over the raw limit is 413 at once; a chunked one over it is 413 too', async () => {
+  it('limits: a declared body over the raw limit is 413 at once, a chunked one over it is 413 too, an answer over it is cut off', async () => {
     const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {
       const g = await gatewayWithAgent(small.url, token, [`${echo.url}/`]);
@@ -140,6 +140,16 @@ describe('raw proxy route', () => {
         await c.body.text();
       }
       expect(echo.received.length).toBe(before);
+      // An answer over the limit is cut off (the agent's call is cancelled); one at the limit arrives whole.
+      for (const bytes of [1024 * 1024 + 1, 3 * 1024 * 1024]) {
+        const res = await request(proxyUrl(`/big?bytes=${bytes}`, id, small), { headers: { authorization: `Bearer ${token}` } });
+        expect(res.statusCode).toBe(200);
+        let got = 0;
+        await expect((async () => { for await (const c of res.body) got += (c as Buffer).length; })()).rejects.toThrow();
+        expect(got).toBeLessThan(bytes);
+      }
+      const under = await request(proxyUrl(`/big?bytes=${1024 * 1024}`, id, small), { headers: { authorization: `Bearer ${token}` } });
+      expect(Buffer.from(await under.body.arrayBuffer()).length).toBe(1024 * 1024);
       // and the hub still serves
       const ok = await request(proxyUrl('/status?code=200', id, small), { headers: { authorization: `Bearer ${token}` } });
       expect(ok.statusCode).toBe(200);

@@ -73,6 +73,26 @@ describe('several hubs', () => {
     }
   });
 
+  it('relayed across hubs, an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {
+    const port = await freePort();
+    const small = await startHub(entra, {
+      GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_MAX_RAW_BODY: '1MiB',
+    }, { port });
+    try {
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+      const over = await request(`${small.url}/v1/connections/${id}/proxy/big?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(over.statusCode).toBe(200);
+      await expect(over.body.arrayBuffer()).rejects.toThrow();
+      const at = await request(`${small.url}/v1/connections/${id}/proxy/big?bytes=${1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await at.body.arrayBuffer()).byteLength).toBe(1024 * 1024);
+      // it was relayed: the access line names the hub that holds the agent
+      await small.waitForLine((l) => l.includes('"call done"') && l.includes('"viaHub"'), 5000);
+    } finally {
+      await small.stop();
+    }
+  });
+
   it('gateway status is identical on every hub', async () => {
     const views = await Promise.all(hubs.map(async (h) => (await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json));
     const shape = (v: { status: string; members: Array<{ id: string; status: string; connectedAt: string }> }) => ({ status: v.status, members: v.members.map((m) => [m.id, m.status, m.connectedAt]) });

@@ -40,6 +40,8 @@ export class RelayCall {
   notSent = false;
   /** When body bytes last moved either way (idle-time limit of the raw route). */
   lastActivity = Date.now();
+  /** A response body beyond this cancels the call and cuts the caller's answer off (set by the route). */
+  maxResponseBytes = Number.POSITIVE_INFINITY;
 
   constructor(readonly stream: number, private readonly t: CallTransport) {
     this.requestBody = new OutboundBody(t.windowBytes);
@@ -91,7 +93,11 @@ export class RelayCall {
   }
   onData(chunk: Buffer): boolean {
     this.lastActivity = Date.now();
-    return this.headSeen && this.responseBody.onData(chunk);
+    if (!this.headSeen || !this.responseBody.onData(chunk)) return false;
+    if (this.responseBody.receivedBytes > this.maxResponseBytes) {
+      this.cancel('response over the limit', new GatehouseError('BadGateway', `agent -> hub: the service's answer is over the ${this.maxResponseBytes}-byte limit`));
+    }
+    return true;
   }
   onEnd(): boolean {
     if (!this.headSeen) return false;

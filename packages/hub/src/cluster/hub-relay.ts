@@ -8,7 +8,7 @@ import { request, type Dispatcher } from 'undici';
 import { GatehouseError, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
-import type { StartedCall } from '../relay/relay.js';
+import { capResponse, type StartedCall } from '../relay/relay.js';
 import type { PresenceEntry } from './presence.js';
 
 export const RELAY_PATH = '/internal/v1/relay';
@@ -23,7 +23,7 @@ const sign = (secret: string, payload: string) => createHmac('sha256', secret).u
 
 /** Hub A: relays the call to the hub holding `entry`. */
 export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
-  body: AsyncIterable<Uint8Array> | null): Promise<StartedCall> {
+  body: AsyncIterable<Uint8Array> | null, maxResponseBytes: number): Promise<StartedCall> {
   const envelope = Buffer.from(JSON.stringify({ gatewayId, memberId: entry.memberId, head, ts: Date.now() } satisfies RelayEnvelope)).toString('base64url');
   const ac = new AbortController();
   const deadline = setTimeout(() => ac.abort(), head.timeoutMs + 1000);
@@ -55,7 +55,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
   return {
     head: { status: res.statusCode, headers, backendMs },
     get log() { return ctx.log.child({ viaHub: entry.hubId }); },
-    pipeResponse: (sink) => pipeline(res.body, sink, () => clearTimeout(deadline)),
+    pipeResponse: (sink) => { capResponse(res.body, maxResponseBytes, 'hub -> hub'); pipeline(res.body, sink, () => clearTimeout(deadline)); },
     cancel: () => { ac.abort(); res.body.destroy(); },
     settle: () => {
       if (settled) return;

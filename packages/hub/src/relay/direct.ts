@@ -6,7 +6,7 @@ import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFro
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
-import { DROP_AUTHORIZATION, requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
+import { DROP_AUTHORIZATION, capResponse, requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const caller = await deps.caller(ctx);
@@ -63,6 +63,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   deps.metrics.phaseOf[route].backend.observe(backend);
   if (!timing.wholeCall) clearTimeout(deadline);
   res.body.on('data', (c: Buffer) => { responseBytes += c.length; });
+  capResponse(res.body, timing.maxResponseBytes, 'hub -> service');
   return {
     head: { status: res.statusCode, headers: headerListFrom(res.headers) },
     get log() { return ctx.log.child(fields); },

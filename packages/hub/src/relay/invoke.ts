@@ -67,7 +67,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       body: input.body && asText ? asBase64Text(input.body) : input.body,
       replayBody: input.replay && (() => { const b = input.replay!(); return b && asText ? asBase64Text(b) : b; }),
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
-    }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs });
+    }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
     const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
     const whole = call.takeCompleteBody?.(deps.config.maxBodyBytes);
     if (whole) {

@@ -57,10 +57,13 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
     ...(bodyLength === 0 ? { replayBody: () => null } : {}),
     dropAuthorization: true,
-  }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs });
+  }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).flat());
   ctx.res.once('finish', call.settle);
-  call.pipeResponse(ctx.res);
+  // A body that has already arrived whole leaves with the head in one write; anything else streams.
+  const whole = call.takeCompleteBody?.(deps.config.maxRawBodyBytes);
+  if (whole) ctx.res.end(whole.length === 1 ? whole[0] : Buffer.concat(whole));
+  else call.pipeResponse(ctx.res);
 }
 
 export function proxyRoutes(deps: HubDeps): Route[] {

@@ -7,7 +7,7 @@ import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
 import type { ConnectionRecord } from '../store/store.js';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { RelayCall } from '../agents/relay-call.js';
 import type { AgentSession } from '../agents/session.js';
 import { startDirect } from './direct.js';
@@ -50,6 +50,17 @@ export interface RelayTiming {
    *  proxy: the response head must arrive within it; afterwards only idle time counts. */
   wholeCall: boolean;
   idleMs: number;
+  /** A response body over this is cut off and the service's call cancelled (the route's body limit). */
+  maxResponseBytes: number;
+}
+
+/** Cuts a response body off once it passes `maxBytes` (the stream fails; whoever pipes it sees the error). */
+export function capResponse(body: Readable, maxBytes: number, link: string): void {
+  let n = 0;
+  body.on('data', (c: Buffer) => {
+    n += c.length;
+    if (n > maxBytes) body.destroy(new GatehouseError('BadGateway', `${link}: the service's answer is over the ${maxBytes}-byte limit`));
+  });
 }
 
 /** A call whose response head has arrived, however it runs (through an agent, or from the hub itself). */
@@ -96,7 +107,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
       .sort((a, b) => (order.get(a.memberId) ?? 99) - (order.get(b.memberId) ?? 99));
     const entry = gateway.routing === 'distribute' ? remote[Math.floor(Math.random() * remote.length)] : remote[0];
     if (!entry) throw offline();
-    return startRemote(deps, ctx, entry, gateway.id, head, req.body);
+    return startRemote(deps, ctx, entry, gateway.id, head, req.body, timing.maxResponseBytes);
   }
   const route = ctx.tags.route ?? 'invoke';
   const fields = { connection: conn.id, member: first.member.memberId };
@@ -135,6 +146,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     tried.add(session.member.memberId);
     fields.member = session.member.memberId;
     call = session.open(head);
+    call.maxResponseBytes = timing.maxResponseBytes;
     const body = tried.size === 1 || !req.replayBody ? req.body : req.replayBody();
     const answer = call.sendBodyThenHead(body, (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off')));
     try {
