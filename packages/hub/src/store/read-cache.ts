@@ -1,4 +1,5 @@
-// A short-lived read cache for the two lookups every relayed call makes (its connection and gateway).
+// A short-lived read cache for the lookups every relayed call makes (its connection and gateway, and the
+// gateway's members when the call is relayed to another hub).
 // Writes through this store invalidate at once; the TTL bounds staleness when another process writes.
 import type { Store } from './store.js';
 
@@ -15,16 +16,22 @@ function cachedLookup<T>(load: (id: string) => Promise<T>, ttlMs: number, now: (
     entries.set(id, { at: now(), value });
     return value;
   };
-  return { get, delete: (id: string) => { entries.delete(id); } };
+  return { get, delete: (id: string) => { entries.delete(id); }, clear: () => { entries.clear(); } };
 }
 
 export function withReadCache(store: Store, ttlMs: number, now: () => number = Date.now): Store {
   const connections = cachedLookup((id) => store.getConnection(id), ttlMs, now);
   const gateways = cachedLookup((id) => store.getGateway(id), ttlMs, now);
+  const members = cachedLookup((gatewayId) => store.listMembers(gatewayId), ttlMs, now);
   return {
     ...store,
     getConnection: connections.get,
     getGateway: gateways.get,
+    listMembers: members.get,
+    async addMember(m) { members.delete(m.gatewayId); await store.addMember(m); },
+    async setMemberEnabled(id, enabled) { members.clear(); await store.setMemberEnabled(id, enabled); },
+    async deleteMember(id) { members.clear(); await store.deleteMember(id); },
+    async touchMember(id, fields) { members.clear(); await store.touchMember(id, fields); },
     async createConnection(c) { connections.delete(c.id); await store.createConnection(c); },
     async updateConnection(c) { connections.delete(c.id); await store.updateConnection(c); },
     async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },
