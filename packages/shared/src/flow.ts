@@ -18,7 +18,7 @@ export type RawSend = (frame: Buffer, done: (err?: Error) => void, more?: boolea
 /** With `splitData`, a Data chunk from this size on leaves as two parts of one message instead of being copied. */
 const COPY_BELOW = 16 * 1024;
 
-/** Optional socket corking: frames sent in the same tick leave in one write (one syscall, one TCP segment). */
+/** Optional socket corking: frames sent in the same event-loop turn leave in one write (one syscall). */
 export interface Corkable { cork(): void; uncork(): void }
 
 export class WriteGate {

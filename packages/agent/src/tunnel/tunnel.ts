@@ -101,7 +101,7 @@ export class Tunnel {
     });
     this.ws = ws;
     this.lastSeen = Date.now();
-    // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one tick into one write.
+    // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one event-loop turn into one write.
     const socket = () => (ws as unknown as { _socket?: Socket })._socket;
     const gate = new WriteGate((frame, done, more) => ws.send(frame, { binary: true, fin: !more }, done), Limits.socketHighWaterBytes,
       { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() }, true);

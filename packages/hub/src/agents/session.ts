@@ -31,7 +31,7 @@ export class AgentSession {
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
-    // ws keeps its net.Socket in _socket; corking it batches the frames of one tick into one write.
+    // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
     this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
