@@ -136,9 +136,9 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {
       const id = (await entraConnection({}, token, small)).json.id as string;
-      const over = await request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
-      expect(over.statusCode).toBe(200);
-      await expect(over.body.arrayBuffer()).rejects.toThrow();
+      const over = request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } })
+        .then((res) => res.body.arrayBuffer());
+      await expect(over).rejects.toThrow();
       const at = await request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
       expect((await at.body.arrayBuffer()).byteLength).toBe(1024 * 1024);
     } finally {

@@ -64,3 +64,17 @@ describe('Data frames on the wire', () => {
     expect(parts.map((p) => [p.more, p.frame.length])).toEqual([[false, 105], [false, chunk.length + 5]]);
   });
 });
+
+describe('delivery that fails before its sink is attached', () => {
+  it('a body aborted before attach fails the sink at once (the caller is not left waiting)', async () => {
+    const body = new InboundBody(Limits.streamWindowBytes, () => {}, Limits.maxStreamWindowBytes);
+    expect(body.onData(Buffer.alloc(10))).toBe(true);
+    body.abort(new Error('over the limit'));
+    expect(body.takeIfComplete(1 << 20)).toBeUndefined();
+    const sink = new Writable({ write: (_c, _e, cb) => cb() });
+    const failed = new Promise<Error>((r) => sink.on('error', r));
+    body.attach(sink);
+    expect((await failed).message).toBe('over the limit');
+    expect(sink.destroyed).toBe(true);
+  });
+});

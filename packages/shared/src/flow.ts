@@ -148,6 +148,8 @@ export class InboundBody {
   private consumed = 0;
   private granted: number;
   private finished = false;
+  /** Why delivery was aborted; a sink attached afterwards is failed with it at once. */
+  private abortedWith: Error | undefined;
 
   /** `window`: the credit the sender starts with; it grows for a stream that keeps moving, up to `maxWindow`. */
   constructor(private window: number, private readonly grant: (bytes: number) => void, private readonly maxWindow = window) {
@@ -185,6 +187,7 @@ export class InboundBody {
   /** Starts delivering into `sink` (queued chunks first). */
   attach(sink: Writable): void {
     this.sink = sink;
+    if (this.abortedWith) { sink.destroy(this.abortedWith); return; }
     const q = this.queue;
     this.queue = [];
     for (const c of q) this.write(c);
@@ -195,6 +198,7 @@ export class InboundBody {
   abort(err: Error): void {
     if (this.finished) return;
     this.finished = true;
+    this.abortedWith = err;
     this.queue = [];
     this.sink?.destroy(err);
   }
