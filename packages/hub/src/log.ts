@@ -11,7 +11,7 @@ export const REDACT_PATHS = [
   '*.authorization', '*.password', '*.credential', '*.registrationKey', '*.token', '*.secret', '*.headers', '*.body',
 ];
 
-/** Lines to stdout, one write per event-loop turn (LineOutput). */
+/** Lines to stdout, gathered into few writes (LineOutput). */
 export function createLogger(level: string, name = 'gatehouse-hub'): Logger {
   const out = new LineOutput(stdoutWriter());
   const log = pino({ name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, out);

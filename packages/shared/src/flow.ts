@@ -173,11 +173,11 @@ export class InboundBody {
   }
 
   /**
-   * The whole body, when it has already arrived (End seen, nothing delivered yet) and is at most `maxBytes`:
-   * the receiver can then answer in one piece instead of streaming. Undefined otherwise (stream it).
+   * The whole body, when it has already arrived (End seen, nothing delivered, not aborted): the receiver can
+   * then answer in one piece instead of streaming. Undefined otherwise (stream it).
    */
-  takeIfComplete(maxBytes: number): Buffer[] | undefined {
-    if (this.sink || !this.ended || this.finished || this.received > maxBytes) return undefined;
+  takeIfComplete(): Buffer[] | undefined {
+    if (this.sink || !this.ended || this.finished) return undefined;
     this.finished = true;
     const q = this.queue;
     this.queue = [];

@@ -71,8 +71,9 @@ export class RelayCall {
     return Promise.race([this.response, bodyFailed]);
   }
 
-  /** The whole response body if it has already arrived (see InboundBody.takeIfComplete). */
-  takeCompleteBody(maxBytes: number): Buffer[] | undefined { return this.responseBody.takeIfComplete(maxBytes); }
+  /** The whole response body if it has already arrived (see InboundBody.takeIfComplete). One over
+   *  maxResponseBytes never is: onData cancelled the call when it passed the limit. */
+  takeCompleteBody(): Buffer[] | undefined { return this.responseBody.takeIfComplete(); }
 
   /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */
   pipeResponse(sink: Writable): void { this.responseBody.attach(sink); }

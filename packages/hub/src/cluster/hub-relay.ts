@@ -89,12 +89,12 @@ export function relayRoutes(deps: HubDeps): Route[] {
     const call = session.open(env.head);
     ctx.res.on('close', () => { if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)'); });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
-    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>),
-      (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off')));
+    const coded = (err: unknown) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
+    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>), coded);
     let head;
     try { head = await answer; } catch (err) {
       clearTimeout(deadline);
-      return fail(err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
+      return fail(coded(err));
     }
     clearTimeout(deadline);
     ctx.res.writeHead(head.status, [...head.headers.flat(), BACKEND, String(head.backendMs ?? 0)]);

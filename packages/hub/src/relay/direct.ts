@@ -24,15 +24,15 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   const deadline = setTimeout(() => { timedOut = true; ac.abort(); }, conn.timeoutMs);
   let settled = false;
   let status = 0;
-  let responseBytes = 0;
+  let responseBytes = () => 0;
   deps.metrics.inflight.inc();
   const settle = () => {
     clearTimeout(deadline);
     if (settled) return;
     settled = true;
     deps.metrics.inflight.dec();
-    deps.metrics.responseBytes.inc(responseBytes);
-    ctx.access({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes, ms: Math.round(performance.now() - ctx.started) });
+    deps.metrics.responseBytes.inc(responseBytes());
+    ctx.access({ ...fields, route, method: req.method, host: req.url.host, status, finished: ctx.res.writableFinished, responseBytes: responseBytes(), ms: Math.round(performance.now() - ctx.started) });
   };
   ctx.res.on('close', () => { settle(); if (!ctx.res.writableFinished) ac.abort(); });
 
@@ -62,8 +62,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   deps.metrics.phaseOf[route].hub.observe((opened - ctx.started) / 1000);
   deps.metrics.phaseOf[route].backend.observe(backend);
   if (!timing.wholeCall) clearTimeout(deadline);
-  res.body.on('data', (c: Buffer) => { responseBytes += c.length; });
-  capResponse(res.body, timing.maxResponseBytes, 'hub -> service');
+  responseBytes = capResponse(res.body, timing.maxResponseBytes, 'hub -> service');
   return {
     head: { status: res.statusCode, headers: headerListFrom(res.headers) },
     get log() { return ctx.log.child(fields); },

@@ -8,19 +8,17 @@ export function envelopePrefix(statusCode: number, headers: Record<string, strin
   return Buffer.from(head.slice(0, -2)); // up to and including the opening quote of "body"
 }
 
-/** Encodes bytes to base64 across chunk boundaries and closes the JSON document at the end. */
+/** Encodes bytes to base64 across chunk boundaries and closes the JSON document at the end. (The body
+ *  limit is enforced upstream, where the call is: startCall's maxResponseBytes.) */
 export class Base64Envelope extends Transform {
   private carry: Buffer = Buffer.alloc(0);
-  bytesIn = 0;
 
-  constructor(prefix: Buffer, private readonly maxBytes: number) {
+  constructor(prefix: Buffer) {
     super({ highWaterMark: 256 * 1024 });
     this.push(prefix);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytesIn += chunk.length;
-    if (this.bytesIn > this.maxBytes) { cb(new Error(`response body over the ${this.maxBytes}-byte limit`)); return; }
     const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
     const whole = data.length - (data.length % 3);
     this.carry = Buffer.from(data.subarray(whole));

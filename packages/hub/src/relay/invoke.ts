@@ -69,7 +69,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
     const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
-    const whole = call.takeCompleteBody?.(deps.config.maxBodyBytes);
+    const whole = call.takeCompleteBody?.();
     if (whole) {
       // A small answer that has already arrived whole: one write, no stream machinery.
       const body = whole.length === 1 ? whole[0]! : Buffer.concat(whole);
@@ -78,7 +78,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       ctx.res.end(Buffer.concat([prefix, Buffer.from(`${body.toString('base64')}"}`)]));
       return;
     }
-    const out = new Base64Envelope(prefix, deps.config.maxBodyBytes);
+    const out = new Base64Envelope(prefix);
     ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
     pipeline(out, ctx.res, (err) => {
       call.settle();

@@ -54,13 +54,17 @@ export interface RelayTiming {
   maxResponseBytes: number;
 }
 
-/** Cuts a response body off once it passes `maxBytes` (the stream fails; whoever pipes it sees the error). */
-export function capResponse(body: Readable, maxBytes: number, link: string): void {
+/**
+ * Cuts a response body off once it passes `maxBytes` (the stream fails; whoever pipes it sees the error).
+ * Returns how many bytes have passed so far.
+ */
+export function capResponse(body: Readable, maxBytes: number, link: string): () => number {
   let n = 0;
   body.on('data', (c: Buffer) => {
     n += c.length;
     if (n > maxBytes) body.destroy(new GatehouseError('BadGateway', `${link}: the service's answer is over the ${maxBytes}-byte limit`));
   });
+  return () => n;
 }
 
 /** A call whose response head has arrived, however it runs (through an agent, or from the hub itself). */
@@ -69,9 +73,9 @@ export interface StartedCall {
   readonly log: Logger;
   /** Delivers the response body into `sink` with backpressure. */
   pipeResponse(sink: Writable): void;
-  /** The whole response body when it has already arrived and is at most `maxBytes` (small answers), instead
-   *  of pipeResponse; undefined when it must be streamed. */
-  takeCompleteBody?(maxBytes: number): Buffer[] | undefined;
+  /** The whole response body when it has already arrived (small answers; never one over the route's
+   *  limit), instead of pipeResponse; undefined when it must be streamed. */
+  takeCompleteBody?(): Buffer[] | undefined;
   /** Abandons the call (the caller's answer broke): the service's request is aborted. */
   cancel(reason: string): void;
   /** Call when the answer has been written (or abandoned): clears the timers. */
@@ -183,7 +187,7 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     head: rh, settle,
     get log() { return ctx.log.child(fields); },
     pipeResponse: (sink) => done.pipeResponse(sink),
-    takeCompleteBody: (maxBytes) => done.takeCompleteBody(maxBytes),
+    takeCompleteBody: () => done.takeCompleteBody(),
     cancel: (reason) => done.cancel(reason),
   };
 }
