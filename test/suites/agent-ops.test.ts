@@ -1,9 +1,11 @@
 // Agent operations: doctor names the failing link, the agent works behind a CONNECT proxy with proxy
-// credentials, and status shows the round trip and calls in flight.
+// credentials (and masks its frames there), and status shows the round trip and calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type EchoServer } from '../helpers/echo-server.js';
+import { createServer as createNetServer, connect } from 'node:net';
+import { request } from 'undici';
+import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { freePort } from '../helpers/apache.js';
 import { AGENT_MAIN, api, runAgent, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -101,6 +103,61 @@ describe('behind a corporate proxy', () => {
       expect(proxy.tunnels.length).toBe(before);
     } finally {
       await proxied.stop();
+    }
+  });
+});
+
+describe('WebSocket masking', () => {
+  /** The service's answer (echo's /big) through the raw route, and whether a slice of it crossed `seen` in clear. */
+  async function fetchBig(connection: string): Promise<Buffer> {
+    const r = await request(`${hub.url}/v1/connections/${connection}/proxy/big?bytes=${BIG}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(200);
+    return Buffer.from(await r.body.arrayBuffer());
+  }
+  const BIG = 300_000;
+  const probe = patternBytes(BIG, 11).subarray(150_000, 150_064);
+
+  async function agentVia(hubUrl: string, env: Record<string, string>): Promise<{ stop(): Promise<unknown>; connection: string }> {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: `masking-${Math.random()}` });
+    const configPath = join(tempDir(), 'agent.json');
+    const reg = startProc([AGENT_MAIN, 'register', '--hub', hubUrl, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], env);
+    expect(await reg.exited, reg.lines.join('\n')).toBe(0);
+    const a = await runAgent(configPath, env);
+    const connection = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id as string;
+    return { stop: () => a.stop(), connection };
+  }
+
+  it('through a proxy the agent masks its frames: the proxy never sees the service\'s bytes in clear', async () => {
+    const proxy = await startConnectProxy();
+    const a = await agentVia(hub.url, { HTTP_PROXY: proxy.authUrl });
+    try {
+      expect((await fetchBig(a.connection)).equals(patternBytes(BIG, 11))).toBe(true);
+      expect(proxy.seen().length).toBeGreaterThan(BIG);
+      expect(proxy.seen().includes(probe)).toBe(false);
+    } finally {
+      await a.stop();
+      await proxy.close();
+    }
+  });
+
+  it('to a hub on a loopback address the masking key is zero (nothing on the path to fool): the bytes pass as they are', async () => {
+    // A plain TCP relay in front of the hub, standing where a reader would: the agent sees a loopback hub.
+    const seen: Buffer[] = [];
+    const relay = createNetServer((c) => {
+      const up = connect(hub.port, '127.0.0.1');
+      c.on('data', (b: Buffer) => seen.push(Buffer.from(b)));
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    const a = await agentVia(`http://127.0.0.1:${(relay.address() as { port: number }).port}`, {});
+    try {
+      expect((await fetchBig(a.connection)).equals(patternBytes(BIG, 11))).toBe(true);
+      expect(Buffer.concat(seen).includes(probe)).toBe(true);
+    } finally {
+      await a.stop();
+      relay.close();
     }
   });
 });

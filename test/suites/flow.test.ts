@@ -1,8 +1,11 @@
 // Per-stream credit windows (packages/shared/src/flow.ts): a bulk stream's window grows to a bound, a short
-// call's never does, and a sender beyond its credit is caught whatever the window is.
+// call's never does, and a sender beyond its credit is caught whatever the window is. Data frames written
+// straight to the socket (no copy) decode, with ws's own Receiver, to the same messages as copied ones.
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { InboundBody, Limits, WriteGate, decodeFrame, encodeData, HUB_RECEIVES, FrameType } from '@gatehouse/shared';
+import * as wsModule from 'ws';
+import { InboundBody, Limits, WriteGate, decodeFrame, directDataWriter, encodeData, encodeFrame, HUB_RECEIVES, FrameType } from '@gatehouse/shared';
+import { patternBytes } from '../helpers/echo-server.js';
 
 /** A sender that honours credit, moving `total` bytes in chunks; returns the largest credit it was ever given. */
 async function transfer(total: number): Promise<{ maxCredit: number; body: InboundBody; granted: () => number }> {
@@ -44,24 +47,59 @@ describe('stream windows', () => {
   });
 });
 
+// ws's own frame writer and parser (exported at run time; @types/ws does not declare them).
+const { Receiver, Sender } = wsModule as unknown as {
+  Receiver: new (o: { isServer: boolean; maxPayload: number }) => NodeJS.EventEmitter & { write(b: Buffer, cb: () => void): void };
+  Sender: { frame(data: Buffer, options: object): Buffer[] };
+};
+
 describe('Data frames on the wire', () => {
-  it('a large chunk from the masking side leaves as two parts of one message that decode to the same frame', () => {
-    const parts: Array<{ frame: Buffer; more: boolean }> = [];
-    const gate = new WriteGate((frame, done, more) => { parts.push({ frame: Buffer.from(frame), more: more === true }); done(); }, 1 << 20, undefined, true);
-    const chunk = Buffer.alloc(Limits.maxDataBytes, 9);
-    gate.sendData(7, chunk);
-    expect(parts.map((p) => p.more)).toEqual([true, false]);
-    expect(parts[1]!.frame.length).toBe(chunk.length); // the chunk itself, not a copy behind a header
-    const message = Buffer.concat(parts.map((p) => p.frame));
-    expect(message.equals(encodeData(7, chunk))).toBe(true);
-    const f = decodeFrame(message, HUB_RECEIVES);
-    expect(f.type).toBe(FrameType.Data);
-    expect(f.stream).toBe(7);
-    // Small chunks, and every chunk on the unmasked side, stay one copied buffer.
-    parts.length = 0;
-    gate.sendData(9, Buffer.alloc(100, 1));
-    new WriteGate((frame, done, more) => { parts.push({ frame, more: more === true }); done(); }, 1 << 20).sendData(9, chunk);
-    expect(parts.map((p) => [p.more, p.frame.length])).toEqual([[false, 105], [false, chunk.length + 5]]);
+  /** A WriteGate over a fake socket whose bytes a real ws Receiver decodes; rawSend frames with ws's own Sender. */
+  function wire(masked: boolean) {
+    const bytes: Buffer[] = [];
+    const writes: Uint8Array[] = [];
+    const socket = { write: (b: Uint8Array, cb?: (err?: Error | null) => void) => { writes.push(b); bytes.push(Buffer.from(b)); cb?.(); return true; } };
+    const ws = { readyState: 1 };
+    const zero = Buffer.alloc(4);
+    const gate = new WriteGate((frame, done) => {
+      for (const part of Sender.frame(frame, { fin: true, opcode: 2, mask: masked, maskBuffer: zero, generateMask: (m: Buffer) => { m.fill(0); }, readOnly: false, rsv1: false })) socket.write(part);
+      done();
+    }, 1 << 30, undefined, directDataWriter(ws, () => socket, masked));
+    const received: Buffer[] = [];
+    const receiver = new Receiver({ isServer: masked, maxPayload: Limits.maxFrameBytes });
+    receiver.on('message', (data: Buffer) => received.push(data));
+    const deliver = () => new Promise<Buffer[]>((resolve, reject) => {
+      receiver.on('error', reject);
+      receiver.write(Buffer.concat(bytes), () => resolve(received));
+    });
+    return { gate, writes, ws, deliver };
+  }
+
+  for (const masked of [false, true]) {
+    it(`${masked ? 'agent (zero masking key)' : 'hub (unmasked)'}: every chunk size decodes to the same frame, large chunks are not copied`, async () => {
+      const { gate, writes, deliver } = wire(masked);
+      const chunks = [patternBytes(100, 1), patternBytes(20_000, 2), patternBytes(Limits.maxDataBytes, 3), patternBytes(65_531, 4), patternBytes(65_530, 5)];
+      chunks.forEach((c, i) => gate.sendData(i + 1, c));
+      gate.send(encodeFrame({ type: FrameType.End, stream: 9 }));
+      // the large chunks went to the socket as they were: the very same buffers
+      for (const c of chunks.slice(1)) expect(writes.some((w) => w === c)).toBe(true);
+      expect(writes.some((w) => w === chunks[0])).toBe(false);
+      const messages = await deliver();
+      expect(messages).toHaveLength(chunks.length + 1);
+      chunks.forEach((c, i) => {
+        expect(messages[i]!.equals(encodeData(i + 1, c))).toBe(true);
+        const f = decodeFrame(messages[i]!, HUB_RECEIVES);
+        expect(f.type === FrameType.Data && f.stream === i + 1 && Buffer.from(f.data).equals(c)).toBe(true);
+      });
+      expect(decodeFrame(messages[chunks.length]!, HUB_RECEIVES).type).toBe(FrameType.End);
+    });
+  }
+
+  it('writes nothing once the WebSocket is no longer open', () => {
+    const { gate, writes, ws } = wire(true);
+    ws.readyState = 2;
+    gate.sendData(1, Buffer.alloc(Limits.maxDataBytes));
+    expect(writes).toHaveLength(0);
   });
 });
 

@@ -79,3 +79,16 @@ export function proxyForHub(hubUrl: string, env: Record<string, string | undefin
   if (noProxy.some((n) => n === '*' || host === n.replace(/^\./, '') || (n.startsWith('.') ? host.endsWith(n) : host.endsWith(`.${n}`)))) return undefined;
   try { return new URL(raw.includes('://') ? raw : `http://${raw}`); } catch { throw new AgentConfigError('the proxy variable does not hold a URL'); }
 }
+
+/**
+ * Whether frames to this hub need a random WebSocket masking key. Not over TLS, and not to a hub on a loopback
+ * address reached without a proxy: no intermediary can read those streams, so the agent sends the all-zero key
+ * and its data leaves without a masked copy (see directDataWriter in @gatehouse/shared).
+ */
+export function needsMasking(hubUrl: string, env: Record<string, string | undefined> = process.env): boolean {
+  const u = new URL(hubUrl);
+  if (u.protocol === 'https:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+  return !loopback || proxyForHub(hubUrl, env) !== undefined;
+}

@@ -52,11 +52,6 @@ export function encodeFrame(frame: Frame): Buffer {
   }
 }
 
-/** The 5 bytes that precede a Data frame's payload (the payload may then be sent without copying). */
-export function encodeDataHeader(stream: number): Buffer {
-  return header(FrameType.Data, stream, 0);
-}
-
 /** Encodes a Data frame without building a Frame object (hot path). */
 export function encodeData(stream: number, chunk: Uint8Array): Buffer {
   return withPayload(FrameType.Data, stream, chunk);

@@ -5,12 +5,12 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  ProtocolError, WriteGate, decodeFrame, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import { proxyForHub } from '../config.js';
+import { needsMasking, proxyForHub } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
 import { ServedRequest } from './served-request.js';
 
@@ -94,17 +94,20 @@ export class Tunnel {
     this.setState('connecting');
     const url = `${this.o.hubUrl.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
     const proxy = proxyForHub(this.o.hubUrl);
+    const zeroMask = !needsMasking(this.o.hubUrl);
     const ws = new WebSocket(url, {
       headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.o.credential}` },
       ...(proxy ? { agent: new HttpsProxyAgent(proxy) } : {}),
       maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
+      // The all-zero masking key where no intermediary can read the stream (see directDataWriter).
+      ...(zeroMask ? { generateMask: (mask: Buffer) => { mask.fill(0); } } : {}),
     });
     this.ws = ws;
     this.lastSeen = Date.now();
     // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one event-loop turn into one write.
     const socket = () => (ws as unknown as { _socket?: Socket })._socket;
-    const gate = new WriteGate((frame, done, more) => ws.send(frame, { binary: true, fin: !more }, done), Limits.socketHighWaterBytes,
-      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() }, true);
+    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes,
+      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() }, zeroMask ? directDataWriter(ws, socket, true) : undefined);
     this.gate = gate;
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, encodeFrame, HUB_RECEIVES,
+  CloseCode, FrameType, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -33,7 +33,8 @@ export class AgentSession {
   constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
-    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket);
+    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket,
+      directDataWriter(ws, () => socket, false));
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
