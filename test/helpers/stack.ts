@@ -8,6 +8,7 @@ import { request } from 'undici';
 import type { FakeEntra } from './fake-entra.js';
 import { CLIENT_ID, CLIENT_SECRET } from './fake-entra.js';
 import { tempDir } from './tmp.js';
+import { NODE_FLAGS } from '@gatehouse/shared';
 
 // Resolved through the workspace packages, so the helpers work from test/ and compiled into bench/dist alike.
 const require = createRequire(import.meta.url);
@@ -29,14 +30,21 @@ export interface Proc {
 let prefix: string[] = [];
 export function setProcessPrefix(p: string[]): void { prefix = p; }
 
+/** Runs a script with node. The hub and the agent get the Node flags every shipped launch line uses (NODE_FLAGS). */
 export function startProc(args: string[], env: Record<string, string | undefined>): Proc {
-  const [cmd, ...rest] = [...prefix, process.execPath, ...args];
+  const flags = args[0] === HUB_MAIN || args[0] === AGENT_MAIN ? NODE_FLAGS : [];
+  return startCommand([process.execPath, ...flags, ...args], env, args[1]);
+}
+
+/** Runs any command (after the prefix), collecting its output lines. */
+export function startCommand(command: string[], env: Record<string, string | undefined>, label = command[1]): Proc {
+  const [cmd, ...rest] = [...prefix, ...command];
   const child = spawn(cmd!, rest, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = [];
   const onLine = (l: string) => {
     lines.push(l);
-    if (process.env.GATEHOUSE_TEST_LOGS) process.stderr.write(`[${args[1]}] ${l}\n`);
+    if (process.env.GATEHOUSE_TEST_LOGS) process.stderr.write(`[${label}] ${l}\n`);
     for (const w of [...waiters]) if (w.pred(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
   };
   createInterface({ input: child.stdout! }).on('line', onLine);

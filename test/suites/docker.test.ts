@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '@gatehouse/shared';
 import { AGENT_MAIN, HUB_MAIN, startProc } from '../helpers/stack.js';
 
 const file = (name: string) => readFileSync(fileURLToPath(new URL(`../../docker/${name}`, import.meta.url)), 'utf8');
@@ -13,9 +14,9 @@ describe('docker images', () => {
     const df = file('hub.Dockerfile');
     expect(df).toMatch(/^USER node$/m);
     const entry = json(df, 'ENTRYPOINT');
-    expect(entry).toEqual(['node', 'packages/hub/dist/main.js']);
+    expect(entry).toEqual(['node', ...NODE_FLAGS, 'packages/hub/dist/main.js']);
     expect(json(df, 'CMD')).toEqual(['serve']);
-    expect(HUB_MAIN.endsWith(entry[1]!)).toBe(true);
+    expect(HUB_MAIN.endsWith(entry.at(-1)!)).toBe(true);
     expect(df).toMatch(/HEALTHCHECK .*\/readyz/);
     const p = startProc([HUB_MAIN, 'serve', '--help'], {});
     expect(await p.exited).toBe(0);
@@ -25,7 +26,8 @@ describe('docker images', () => {
     const df = file('agent.Dockerfile');
     expect(df).toMatch(/^USER node$/m);
     const entry = json(df, 'ENTRYPOINT');
-    expect(AGENT_MAIN.endsWith(entry[1]!)).toBe(true);
+    expect(entry).toEqual(['node', ...NODE_FLAGS, 'packages/agent/dist/main.js']);
+    expect(AGENT_MAIN.endsWith(entry.at(-1)!)).toBe(true);
     expect(json(df, 'CMD')).toEqual(['run', '--config', '/etc/gatehouse/agent.json']);
     const health = JSON.parse(/^HEALTHCHECK .*CMD (\[.*\])$/m.exec(df)![1]!) as string[];
     // not running: status says so and exits 1 (unhealthy), with the same command line

@@ -7,6 +7,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_MAIN, startProc } from '../helpers/stack.js';
 import { tempDir } from '../helpers/tmp.js';
+import { NODE_FLAGS } from '@gatehouse/shared';
+
+/** The Node flags every shipped launch line carries, as a regular expression. */
+const FLAGS = NODE_FLAGS.join(' ').replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function print(...args: string[]): Promise<string> {
   const p = startProc([AGENT_MAIN, 'install-service', '--print', ...args], {});
@@ -30,7 +34,7 @@ describe('systemd unit', () => {
     const unit = out.slice(out.indexOf('[Unit]'), out.indexOf('# then:')).trim();
     expect(unit).toMatch(/^User=gatehouse$/m);
     for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'Restart=on-failure', 'ReadWritePaths=/etc/gatehouse']) expect(unit).toContain(line);
-    expect(unit).toMatch(/^ExecStart=\S+node \S+main\.js run --config \/etc\/gatehouse\/agent\.json --drain-timeout 600$/m);
+    expect(unit).toMatch(new RegExp(`^ExecStart=\\S+node ${FLAGS} \\S+main\\.js run --config /etc/gatehouse/agent\\.json --drain-timeout 600$`, 'm'));
     const file = join(tempDir(), 'gatehouse-agent.service');
     writeFileSync(file, `${unit}\n`);
     const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });
@@ -79,7 +83,7 @@ describe('Windows service (WinSW)', () => {
     expect(wellFormed(xml)).toBe(true);
     expect(xml).toContain('<id>gatehouse-agent</id>');
     expect(xml).toMatch(/<executable>[^<]*node[^<]*<\/executable>/);
-    expect(xml).toMatch(/<arguments>\S*main\.js run --config C:\\ProgramData\\Gatehouse\\agent\.json --drain-timeout 600<\/arguments>/);
+    expect(xml).toMatch(new RegExp(`<arguments>${FLAGS} \\S*main\\.js run --config C:\\\\ProgramData\\\\Gatehouse\\\\agent\\.json --drain-timeout 600</arguments>`));
     expect(xml).toContain('<username>NT AUTHORITY\\LocalService</username>');
     expect(xml).toContain('<stoptimeout>620 sec</stoptimeout>');
     expect(xml).toContain('<onfailure action="restart" delay="10 sec"/>');

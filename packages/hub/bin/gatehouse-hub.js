@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --min-semi-space-size=16
 // The workspace binary: a committed launcher, so npm links it at install time, before dist/ is built.
 import { existsSync } from 'node:fs';
 

@@ -6,3 +6,4 @@ export * from './headers.js';
 export * from './url-rules.js';
 export * from './sealing.js';
 export * from './line-output.js';
+export * from './node-flags.js';

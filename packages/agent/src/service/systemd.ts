@@ -1,5 +1,7 @@
 // Linux service: a hardened systemd unit for `gatehouse-agent run`, a dedicated system user, and the
 // commands that install it. `install-service --print` shows all of it without changing anything.
+import { NODE_FLAGS } from '@gatehouse/shared';
+
 export interface ServiceSpec {
   nodePath: string;
   mainPath: string;
@@ -25,7 +27,7 @@ After=network-online.target
 Type=simple
 User=${s.user}
 Group=${s.user}
-ExecStart=${q(s.nodePath)} ${q(s.mainPath)} run --config ${q(s.configPath)} --drain-timeout ${s.drainSeconds}
+ExecStart=${q(s.nodePath)} ${NODE_FLAGS.join(' ')} ${q(s.mainPath)} run --config ${q(s.configPath)} --drain-timeout ${s.drainSeconds}
 Restart=on-failure
 RestartSec=5
 KillSignal=SIGTERM

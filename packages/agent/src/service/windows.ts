@@ -1,6 +1,7 @@
 // Windows service: node.exe does not speak to the Service Control Manager itself, so the agent runs under
 // WinSW (github.com/winsw/winsw), whose XML definition is generated here. install-service writes it next to
 // the WinSW executable and runs `<winsw> install` and `<winsw> start`; --print shows it.
+import { NODE_FLAGS } from '@gatehouse/shared';
 import type { ServiceSpec } from './systemd.js';
 
 export const WINDOWS_SERVICE_ID = 'gatehouse-agent';
@@ -15,7 +16,7 @@ export function winswXml(s: ServiceSpec & { logDir: string }): string {
   <name>Gatehouse agent</name>
   <description>Relays calls from the Gatehouse hub to intranet services.</description>
   <executable>${xml(s.nodePath)}</executable>
-  <arguments>${xml([s.mainPath, 'run', '--config', s.configPath, '--drain-timeout', String(s.drainSeconds)].map(arg).join(' '))}</arguments>
+  <arguments>${xml([...NODE_FLAGS, s.mainPath, 'run', '--config', s.configPath, '--drain-timeout', String(s.drainSeconds)].map(arg).join(' '))}</arguments>
   <startmode>Automatic</startmode>
   <delayedAutoStart>true</delayedAutoStart>
   <depend>Tcpip</depend>

@@ -1,0 +1,66 @@
+// The Node flags the hub and the agent need (NODE_FLAGS, packages/shared/src/node-flags.ts) reach the running
+// process however it is started: the `gatehouse-hub` / `gatehouse-agent` launchers that npx runs (their #!
+// line) and `npm start`. The Docker images and the service definitions are checked in docker.test.ts and
+// service.test.ts; the test helper starts the hub and the agent with them too (stack.ts), as deployed.
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { NODE_FLAGS } from '@gatehouse/shared';
+import { freePort } from '../helpers/apache.js';
+import { startCommand, type Proc } from '../helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+
+const repo = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
+const procs: Proc[] = [];
+afterAll(async () => {
+  for (const p of procs) await p.stop('SIGINT');
+  cleanupTempDirs();
+});
+
+/** The young generation's size (bytes) that a running hub reports on /metrics. */
+async function newSpace(url: string): Promise<number> {
+  const text = await (await request(`${url}/metrics`)).body.text();
+  const line = text.split('\n').find((l) => l.startsWith('gatehouse_hub_nodejs_heap_space_size_total_bytes{space="new"} '));
+  return Number(line?.split(' ')[1]);
+}
+
+async function devHub(start: (port: number, dir: string) => Proc): Promise<string> {
+  const port = await freePort();
+  const p = start(port, join(tempDir(), 'dev'));
+  procs.push(p);
+  await p.waitForLine((l) => l.includes('Stop with Ctrl+C'), 60_000);
+  return `http://127.0.0.1:${port}`;
+}
+
+describe('Node flags', () => {
+  it('the launchers carry them on their #! line, and npm start on its command line', () => {
+    for (const bin of ['packages/hub/bin/gatehouse-hub.js', 'packages/agent/bin/gatehouse-agent.js']) {
+      expect(readFileSync(repo(bin), 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${NODE_FLAGS.join(' ')}`);
+    }
+    const start = (JSON.parse(readFileSync(repo('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+    expect(start).toContain(`node ${NODE_FLAGS.join(' ')} packages/hub/dist/main.js dev`);
+  });
+
+  it('a hub started through its launcher, as npx does, runs node with them', async () => {
+    // Executed directly, not through node: the kernel reads the #! line (env execs node in the same process).
+    let pid = 0;
+    const url = await devHub((port, dir) => {
+      const p = startCommand([repo('packages/hub/bin/gatehouse-hub.js'), 'dev', '--listen', `127.0.0.1:${port}`, '--dir', dir], {});
+      pid = p.child.pid!;
+      return p;
+    });
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.slice(1, 1 + NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
+    expect(await newSpace(url)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+  });
+
+  it('they set what they are for: a young generation of at least 16 MiB from the start (1 MiB without)', () => {
+    const young = (flags: readonly string[]) => Number(execFileSync(process.execPath, [...flags, '-e',
+      "process.stdout.write(String(require('v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size))"], { encoding: 'utf8' }));
+    expect(young(NODE_FLAGS)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+    expect(young([])).toBeLessThan(16 * 1024 * 1024);
+  });
+});
