@@ -27,7 +27,7 @@ export class AgentConfigError extends Error {
 export function checkHubUrl(raw: string): string {
   let u: URL;
   try { u = new URL(raw); } catch { throw new AgentConfigError(`--hub ${raw} is not a URL`); }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`--hub ${raw} must be https:// (http:// only for loopback tests)`);
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`--hub ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
   if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`--hub ${raw} must not carry userinfo, query or fragment`);
   return u.href.replace(/\/+$/, '');
 }
