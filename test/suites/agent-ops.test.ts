@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer as createNetServer, connect } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { request } from 'undici';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
@@ -137,6 +138,29 @@ describe('WebSocket masking', () => {
     } finally {
       await a.stop();
       await proxy.close();
+    }
+  });
+
+  it('over TLS to the hub (the production setup: TLS in front of the hub) large bodies cross intact both ways', async () => {
+    // A TLS terminator in front of the hub, as a load balancer would be; the agent trusts the test CA.
+    const { key, cert, caPath } = stack!.entra.ca;
+    const front = createTlsServer({ key, cert }, (c) => {
+      const up = connect(hub.port, '127.0.0.1');
+      c.pipe(up).pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const a = await agentVia(`https://127.0.0.1:${(front.address() as { port: number }).port}`, { NODE_EXTRA_CA_CERTS: caPath });
+    try {
+      expect((await fetchBig(a.connection)).equals(patternBytes(BIG, 11))).toBe(true);
+      const up = patternBytes(3 * 1024 * 1024 + 17, 5);
+      const r = await request(`${hub.url}/v1/connections/${a.connection}/proxy/echo`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: up });
+      expect(r.statusCode).toBe(200);
+      expect(Buffer.from(await r.body.arrayBuffer()).equals(up)).toBe(true);
+    } finally {
+      await a.stop();
+      front.close();
     }
   });
 
