@@ -1,6 +1,7 @@
 // Registration, status, reconnect after a hub restart, and a graceful SIGTERM that lets calls finish.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
@@ -46,6 +47,25 @@ describe('registration', () => {
     expect(await p.exited).toBe(2);
     expect(p.lines).toHaveLength(1);
     expect(p.lines[0]).toMatch(/^gatehouse-agent: the hub refused the registration \(401\)/);
+  });
+
+  it('a second first registration (at once or just after) is told to join, keeps its key, and the first key stays', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'race' });
+    const second = (await api(hub.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;
+    const publicKeys = [0, 1].map(() => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const register = (key: string, i: number) => api(hub.url, undefined, 'POST', '/v1/agent/register',
+      { gatewayId: gw.json.id, registrationKey: key, name: `racer-${i}`, publicKeyPem: publicKeys[i], sealedPrivateKey: `sealed-${i}` });
+    const answers = await Promise.all([register(gw.json.registrationKey as string, 0), register(second, 1)]);
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 400]);
+    const winner = answers.findIndex((a) => a.status === 201);
+    const loser = answers[1 - winner]!;
+    expect(loser.json.error.message).toMatch(/another member registered first.*gatehouse-agent join/);
+    // the gateway's key is the winner's, and the loser's registration key was not used up
+    const info = await api(hub.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: gw.json.id, registrationKey: [gw.json.registrationKey, second][1 - winner] });
+    expect(info.status).toBe(200);
+    expect(info.json.publicKeyPem).toBe(publicKeys[winner]);
+    expect(info.json.sealedPrivateKey).toBe(`sealed-${winner}`);
+    expect((await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.members).toHaveLength(1);
   });
 
   it('bad command lines exit non-zero with one line', async () => {

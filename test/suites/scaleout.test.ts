@@ -1,7 +1,7 @@
 // Several hubs on real PostgreSQL and Redis: shared store and migrations, exact throttling, agent presence,
 // calls relayed to the hub that holds an agent, and the faults an operator meets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -91,6 +91,25 @@ describe('several hubs', () => {
     } finally {
       await small.stop();
     }
+  });
+
+  it('first registrations on two hubs: the second is told to join, the first member\'s key is never replaced', async () => {
+    const gw = await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'two-firsts' });
+    const second = (await api(hubs[0]!.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;
+    // Both hubs have read the keyless gateway (their read caches hold it for up to 2 s), as they would when
+    // two administrators register at nearly the same time.
+    for (const h of hubs.slice(0, 2)) expect((await api(h.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).status).toBe(200);
+    const publicKeys = [0, 1].map(() => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    const register = (h: HubProc, key: string, i: number) => api(h.url, undefined, 'POST', '/v1/agent/register',
+      { gatewayId: gw.json.id, registrationKey: key, name: `first-${i}`, publicKeyPem: publicKeys[i], sealedPrivateKey: `sealed-${i}` });
+    expect((await register(hubs[0]!, gw.json.registrationKey as string, 0)).status).toBe(201);
+    const late = await register(hubs[1]!, second, 1);
+    expect(late.status).toBe(400);
+    expect(late.json.error.message).toMatch(/another member registered first.*gatehouse-agent join/);
+    const info = await api(hubs[1]!.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: gw.json.id, registrationKey: second });
+    expect(info.status).toBe(200);
+    expect(info.json.publicKeyPem).toBe(publicKeys[0]);
+    expect(info.json.sealedPrivateKey).toBe('sealed-0');
   });
 
   it('gateway status is identical on every hub', async () => {

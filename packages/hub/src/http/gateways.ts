@@ -187,8 +187,12 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const g = await gatewayForKey(deps, gatewayId, key, false);
       const members = await deps.store.listMembers(g.id);
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
+      // Another member made the gateway's key pair first: this one must join with the recovery key. The
+      // registration key stays valid for that.
+      const joinInstead = () => invalid('another member registered first and made this gateway\'s key pair: run `gatehouse-agent join` with the recovery key (this registration key is still valid)');
       if (g.publicKeyPem) {
         // join: the new member proves it holds the gateway's private key (opened with the recovery key).
+        if (body.proof === undefined) throw joinInstead();
         const proof = reqString(body, 'proof', 2048);
         let ok = false;
         try { ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64')); } catch { ok = false; }
@@ -198,8 +202,9 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
         const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
         const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
         if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
+        // Claim first, then use the key up: a registration that lost the race keeps its key for `join`.
+        if (!await deps.store.claimGatewayKeys(g.id, publicKeyPem, sealedPrivateKey)) throw joinInstead();
         await gatewayForKey(deps, gatewayId, key, true);
-        await deps.store.setGatewayKeys(g.id, publicKeyPem, sealedPrivateKey);
       }
       const memberId = randomUUID();
       const { credential, hash } = newAgentCredential(memberId);

@@ -32,7 +32,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async getGateway(id) { const r = await q('SELECT * FROM gateways WHERE id = $1', [id]); return r[0] && gatewayFrom(r[0]); },
     async listGateways(o) { return (await q('SELECT * FROM gateways WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(gatewayFrom); },
-    async setGatewayKeys(id, pub, sealed) { await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3', [pub, sealed, id]); },
+    async claimGatewayKeys(id, pub, sealed) {
+      return (await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3 AND public_key_pem IS NULL RETURNING id', [pub, sealed, id])).length === 1;
+    },
     async setGatewayRouting(id, routing) { await q('UPDATE gateways SET routing = $1 WHERE id = $2', [routing, id]); },
     async rotateGatewayKey(id, k, resealed) {
       let client: pg.PoolClient;

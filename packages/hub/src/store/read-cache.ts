@@ -36,7 +36,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async updateConnection(c) { connections.delete(c.id); await store.updateConnection(c); },
     async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },
     async createGateway(g) { gateways.delete(g.id); await store.createGateway(g); },
-    async setGatewayKeys(id, pub, sealed) { gateways.delete(id); await store.setGatewayKeys(id, pub, sealed); },
+    async claimGatewayKeys(id, pub, sealed) { gateways.delete(id); return store.claimGatewayKeys(id, pub, sealed); },
     async setGatewayRouting(id, routing) { gateways.delete(id); await store.setGatewayRouting(id, routing); },
     async rotateGatewayKey(id, keys, resealed) {
       gateways.delete(id);

@@ -53,7 +53,9 @@ export interface Store {
   createGateway(g: GatewayRecord): Promise<void>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   listGateways(owner: Owner): Promise<GatewayRecord[]>;
-  setGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<void>;
+  /** Gives a gateway its key pair if it has none yet (first registration); false if another registration
+   *  gave it one first (checked in the same statement, so concurrent registrations on any hub cannot both win). */
+  claimGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<boolean>;
   setGatewayRouting(id: string, routing: GatewayRecord['routing']): Promise<void>;
   /** Key rotation: the new key and every connection's credentials re-sealed to it, in one transaction. */
   rotateGatewayKey(id: string, keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string }, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
