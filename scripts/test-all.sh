@@ -19,6 +19,8 @@ command -v kinit >/dev/null 2>&1 || missing+=(krb5-user)
 # Scale-out suites: real Redis and PostgreSQL servers.
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15 postgresql-client-15)
+# The benchmark's load generator (test/suites/bench.test.ts runs a short bench).
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
