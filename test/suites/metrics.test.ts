@@ -66,5 +66,7 @@ describe('metrics', () => {
     expect(value(text, 'gatehouse_agent_calls_total{status="200"}')).toBeGreaterThanOrEqual(3);
     expect(value(text, 'gatehouse_agent_relayed_bytes_total{direction="request"}')).toBe(1500);
     expect(text).toContain('# TYPE gatehouse_agent_backend_seconds histogram');
+    // Node's process metrics too (collected only when served: their event-loop monitor wakes the agent every 10 ms)
+    expect(value(text, 'gatehouse_agent_process_cpu_seconds_total')).toBeGreaterThan(0);
   });
 });

@@ -111,7 +111,7 @@ async function main(argv: string[]): Promise<number> {
       const metrics = createAgentMetrics(() => ({
         connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
         inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
-      }));
+      }), mm !== undefined);
       const keytab = flags.keytab?.[0];
       if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
       const agent = createAgent(config, {

@@ -2,9 +2,11 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export function createAgentMetrics(state: () => { connected: number; inflight: number }) {
+/** `served`: metrics go out on --metrics-listen. Only then are Node's process metrics collected: their
+ *  event-loop monitor wakes the agent every 10 ms, for nobody when no one scrapes. */
+export function createAgentMetrics(state: () => { connected: number; inflight: number }, served: boolean) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_agent_' });
+  if (served) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_agent_' });
   return {
     registry,
     calls: new Counter({ name: 'gatehouse_agent_calls_total', help: 'Relayed calls served, by the service status (or failed/cancelled)', labelNames: ['status'], registers: [registry] }),
