@@ -184,6 +184,32 @@ describe('faults', () => {
     await expect.poll(async () => (await api(hubs[0]!.url, token, 'GET', '/v1/gateways')).status, { timeout: 15_000 }).toBe(200);
   }, 60_000);
 
+  it('SIGKILL of the hub a relayed call would go to: the call moves to the hub of another member at once', async () => {
+    // Member X is connected only to a hub that is about to die, member Y only to hub 1; callers use hub 2.
+    // Presence still lists X (for up to 30 s) after its hub dies.
+    const doomed = await clusterHub();
+    hubs.push(doomed);
+    const gw = await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'moves-on' });
+    agents.push(await startAgent([doomed.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]));
+    agents.push(await joinAgent(hubs[1]!.url, token, gw.json.id, [`${echo.url}/`]));
+    const id = (await api(hubs[2]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+    await expect.poll(async () => (await invokeOn(hubs[2]!, { method: 'GET', url: 'before' }, id)).status, { timeout: 15_000 }).toBe(200);
+    doomed.child.kill('SIGKILL');
+    await doomed.exited;
+    // bodiless, and a body invoke holds in memory: both move on; the very first call already succeeds
+    expect((await invokeOn(hubs[2]!, { method: 'GET', url: 'after' }, id)).json.statusCode).toBe(200);
+    const post = await invokeOn(hubs[2]!, { method: 'POST', url: 'after-post', body: Buffer.from('payload').toString('base64') }, id);
+    expect(post.json.statusCode).toBe(200);
+    expect(Buffer.from(post.json.body as string, 'base64').toString()).toBe('payload');
+    // a raw-route body that streams is never sent twice: refused with the coded error
+    const raw = await request(`${hubs[2]!.url}/v1/connections/${id}/proxy/stream-post`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}` }, body: Readable.from([Buffer.from('x')]),
+    });
+    expect(raw.statusCode).toBe(502);
+    expect(raw.headers['x-gatehouse-error']).toBe('BadGateway');
+    await raw.body.text();
+  }, 60_000);
+
   it('SIGKILL of a hub: an agent with two hub addresses keeps serving through the other', async () => {
     const extra = await clusterHub();
     hubs.push(extra);

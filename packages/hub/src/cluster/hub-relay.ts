@@ -19,6 +19,12 @@ const BACKEND = 'x-gatehouse-relay-backend-ms';
 
 interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHeadMessage; ts: number }
 
+/** The other hub certainly never took the call (no connection, or no member there any more): another hub may. */
+export class RemoteNotTaken extends GatehouseError {}
+
+/** Failures to open a connection: the request cannot have been received. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
 const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
 
 /** Hub A: relays the call to the hub holding `entry`. */
@@ -39,7 +45,10 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
     clearTimeout(deadline);
     if (err instanceof GatehouseError) throw err;
     if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
-    throw new GatehouseError(ac.signal.aborted ? 'GatewayTimeout' : 'BadGateway', `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) ${ac.signal.aborted ? 'did not answer in time' : 'cannot be reached'}`);
+    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+    const message = `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) ${ac.signal.aborted ? 'did not answer in time' : 'cannot be reached'}`;
+    if (!ac.signal.aborted && NOT_CONNECTED.has(code)) throw new RemoteNotTaken('BadGateway', message);
+    throw new GatehouseError(ac.signal.aborted ? 'GatewayTimeout' : 'BadGateway', message);
   }
   const relayError = res.headers[ERR];
   if (typeof relayError === 'string') {
@@ -47,6 +56,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
     clearTimeout(deadline);
     let message = 'hub -> hub: the other hub failed the call';
     try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep */ }
+    // GatewayOffline: that hub had no member for the gateway any more, so it opened no call.
+    if (relayError === 'GatewayOffline') throw new RemoteNotTaken('GatewayOffline', message);
     throw new GatehouseError(isErrorCode(relayError) ? relayError : 'BadGateway', message);
   }
   const headers = headerListFrom(res.headers).filter(([k]) => !k.startsWith('x-gatehouse-relay-'));

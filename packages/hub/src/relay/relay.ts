@@ -11,7 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { RelayCall } from '../agents/relay-call.js';
 import type { AgentSession } from '../agents/session.js';
 import { startDirect } from './direct.js';
-import { startRemote } from '../cluster/hub-relay.js';
+import { RemoteNotTaken, startRemote } from '../cluster/hub-relay.js';
 import { setRateLimitHeaders } from '../throttle/memory-throttle.js';
 
 export const DROP_AUTHORIZATION: ReadonlySet<string> = new Set(['authorization']);
@@ -109,9 +109,23 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     const remote = (await deps.presence.entries(gateway.id))
       .filter((e) => e.available && e.hubId !== deps.presence.hubId && e.hubUrl)
       .sort((a, b) => (order.get(a.memberId) ?? 99) - (order.get(b.memberId) ?? 99));
-    const entry = gateway.routing === 'distribute' ? remote[Math.floor(Math.random() * remote.length)] : remote[0];
-    if (!entry) throw offline();
-    return startRemote(deps, ctx, entry, gateway.id, head, req.body, timing.maxResponseBytes);
+    if (gateway.routing === 'distribute' && remote.length > 1) remote.unshift(...remote.splice(Math.floor(Math.random() * remote.length), 1));
+    // A hub that certainly never took the call (unreachable, or its member just left) is skipped for the next
+    // one, as long as the body can be sent again; presence can lag a hub's death by up to 30 s.
+    const replayable = req.replayBody !== undefined || req.body === null;
+    const failedHubs = new Set<string>();
+    for (const entry of remote) {
+      if (failedHubs.has(entry.hubId)) continue;
+      try {
+        return await startRemote(deps, ctx, entry, gateway.id, head, failedHubs.size === 0 || !req.replayBody ? req.body : req.replayBody(), timing.maxResponseBytes);
+      } catch (err) {
+        if (!(err instanceof RemoteNotTaken) || !replayable || ctx.res.destroyed) throw err;
+        failedHubs.add(entry.hubId);
+        ctx.log.info({ connection: conn.id, hub: entry.hubId, why: err.message }, 'relayed call moved on: the other hub never took it');
+        if (remote.every((e) => failedHubs.has(e.hubId))) throw err;
+      }
+    }
+    throw offline();
   }
   const route = ctx.tags.route ?? 'invoke';
   const fields = { connection: conn.id, member: first.member.memberId };
