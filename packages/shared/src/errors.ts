@@ -44,6 +44,11 @@ export class GatehouseError extends Error {
   }
 }
 
+/** Failures to open a connection (Node and undici): a request that failed with one of these was never received. */
+export const NOT_CONNECTED_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+]);
+
 /** Network and TLS error codes (Node and undici) that mean "the service could not be reached". */
 export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'EPIPE',

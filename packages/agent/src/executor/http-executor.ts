@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { HOP_BY_HOP, NOT_CONNECTED_CODES, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -27,7 +27,7 @@ export class ExecError extends Error {
 }
 
 /** Failures that happen before a request can leave: no connection, no TLS session. */
-const BEFORE_SENDING = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+const BEFORE_SENDING = new Set([...NOT_CONNECTED_CODES,
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
 export function createDispatcher(): Dispatcher {

@@ -5,7 +5,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Readable, pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
+import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
 import { capResponse, type StartedCall } from '../relay/relay.js';
@@ -21,9 +21,6 @@ interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHead
 
 /** The other hub certainly never took the call (no connection, or no member there any more): another hub may. */
 export class RemoteNotTaken extends GatehouseError {}
-
-/** Failures to open a connection: the request cannot have been received. */
-const NOT_CONNECTED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
 
@@ -47,7 +44,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
     if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
     const message = `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) ${ac.signal.aborted ? 'did not answer in time' : 'cannot be reached'}`;
-    if (!ac.signal.aborted && NOT_CONNECTED.has(code)) throw new RemoteNotTaken('BadGateway', message);
+    if (!ac.signal.aborted && NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
     throw new GatehouseError(ac.signal.aborted ? 'GatewayTimeout' : 'BadGateway', message);
   }
   const relayError = res.headers[ERR];
