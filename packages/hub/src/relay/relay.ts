@@ -75,7 +75,7 @@ export interface StartedCall {
   pipeResponse(sink: Writable): void;
   /** The whole response body when it has already arrived (small answers; never one over the route's
    *  limit), instead of pipeResponse; undefined when it must be streamed. */
-  takeCompleteBody?(): Buffer[] | undefined;
+  takeCompleteBody?(): Buffer | undefined;
   /** Abandons the call (the caller's answer broke): the service's request is aborted. */
   cancel(reason: string): void;
   /** Call when the answer has been written (or abandoned): clears the timers. */
@@ -99,6 +99,10 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     : null;
   const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop: req.dropAuthorization || credentials ? DROP_AUTHORIZATION : DROP_NOTHING });
   headers.push(['x-request-id', requestId]);
+  // A call moves on (to another member, or another member's hub) only when it certainly was never taken and
+  // its body can be sent again; the first attempt sends the body as it came.
+  const replayable = req.replayBody !== undefined || req.body === null;
+  const bodyFor = (firstAttempt: boolean) => (firstAttempt || !req.replayBody ? req.body : req.replayBody());
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
   };
@@ -110,22 +114,22 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
       .filter((e) => e.available && e.hubId !== deps.presence.hubId && e.hubUrl)
       .sort((a, b) => (order.get(a.memberId) ?? 99) - (order.get(b.memberId) ?? 99));
     if (gateway.routing === 'distribute' && remote.length > 1) remote.unshift(...remote.splice(Math.floor(Math.random() * remote.length), 1));
-    // A hub that certainly never took the call (unreachable, or its member just left) is skipped for the next
-    // one, as long as the body can be sent again; presence can lag a hub's death by up to 30 s.
-    const replayable = req.replayBody !== undefined || req.body === null;
+    // A hub that never took the call (unreachable, or its member just left) is skipped for the next one;
+    // presence can lag a hub's death by up to 30 s.
     const failedHubs = new Set<string>();
+    let lastFailure: RemoteNotTaken | undefined;
     for (const entry of remote) {
       if (failedHubs.has(entry.hubId)) continue;
       try {
-        return await startRemote(deps, ctx, entry, gateway.id, head, failedHubs.size === 0 || !req.replayBody ? req.body : req.replayBody(), timing.maxResponseBytes);
+        return await startRemote(deps, ctx, entry, gateway.id, head, bodyFor(failedHubs.size === 0), timing.maxResponseBytes);
       } catch (err) {
         if (!(err instanceof RemoteNotTaken) || !replayable || ctx.res.destroyed) throw err;
         failedHubs.add(entry.hubId);
+        lastFailure = err;
         ctx.log.info({ connection: conn.id, hub: entry.hubId, why: err.message }, 'relayed call moved on: the other hub never took it');
-        if (remote.every((e) => failedHubs.has(e.hubId))) throw err;
       }
     }
-    throw offline();
+    throw lastFailure ?? offline();
   }
   const route = ctx.tags.route ?? 'invoke';
   const fields = { connection: conn.id, member: first.member.memberId };
@@ -155,8 +159,8 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     if (!ctx.res.writableFinished) call.cancel('caller disconnected');
   });
 
-  // A call moves to another member only when the agent proves the service never saw it (it refused before
-  // sending, or could not connect) and its body can be sent again. A POST is never duplicated.
+  // The agent proves the service never saw a call when it refused before sending or could not connect; a
+  // streamed body is never sent twice.
   const tried = new Set<string>();
   let session: AgentSession | undefined = first;
   let rh: ResponseHeadMessage;
@@ -165,13 +169,11 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
     fields.member = session.member.memberId;
     call = session.open(head);
     call.maxResponseBytes = timing.maxResponseBytes;
-    const body = tried.size === 1 || !req.replayBody ? req.body : req.replayBody();
-    const answer = call.sendBodyThenHead(body, (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off')));
+    const answer = call.sendBodyThenHead(bodyFor(tried.size === 1), (err) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off')));
     try {
       rh = await answer;
       break;
     } catch (err) {
-      const replayable = req.replayBody !== undefined || req.body === null;
       const next = call.notSent && replayable && !ctx.res.destroyed ? deps.registry.pick(gateway.id, gateway.routing, tried) : undefined;
       if (!next) { settle(); throw err; }
       ctx.log.info({ ...fields, next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
