@@ -73,7 +73,10 @@ export class RelayCall {
 
   /** The whole response body if it has already arrived (see InboundBody.takeIfComplete). One over
    *  maxResponseBytes never is: onData cancelled the call when it passed the limit. */
-  takeCompleteBody(): Buffer[] | undefined { return this.responseBody.takeIfComplete(); }
+  takeCompleteBody(): Buffer | undefined {
+    const parts = this.responseBody.takeIfComplete();
+    return parts && (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+  }
 
   /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */
   pipeResponse(sink: Writable): void { this.responseBody.attach(sink); }

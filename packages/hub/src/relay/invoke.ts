@@ -69,10 +69,9 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
     const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
-    const whole = call.takeCompleteBody?.();
-    if (whole) {
+    const body = call.takeCompleteBody?.();
+    if (body) {
       // A small answer that has already arrived whole: one write, no stream machinery.
-      const body = whole.length === 1 ? whole[0]! : Buffer.concat(whole);
       ctx.res.once('finish', call.settle);
       ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
       ctx.res.end(Buffer.concat([prefix, Buffer.from(`${body.toString('base64')}"}`)]));

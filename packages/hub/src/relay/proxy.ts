@@ -62,7 +62,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.
   const whole = call.takeCompleteBody?.();
-  if (whole) ctx.res.end(whole.length === 1 ? whole[0] : Buffer.concat(whole));
+  if (whole) ctx.res.end(whole);
   else call.pipeResponse(ctx.res);
 }
 
