@@ -10,7 +10,6 @@ import { AgentConfigError, proxyForHub, type AgentConfig } from './config.js';
 
 export interface KeyInfo { publicKeyPem: string | null; sealedPrivateKey: string | null; keyHandoff: string | null; previousPublicKeyPem: string | null }
 
-
 async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {

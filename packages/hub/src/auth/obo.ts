@@ -28,7 +28,6 @@ export interface OboClient {
   readonly requests: number;
 }
 
-
 interface MsalError { errorCode?: string; subError?: string; errorNo?: string | number; errorMessage?: string; claims?: string; message?: string }
 
 function aadCode(e: MsalError): string | undefined {
