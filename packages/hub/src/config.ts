@@ -88,8 +88,6 @@ export function parseDuration(v: string, defaultUnit = 's'): number | undefined 
   const m = DURATION.exec(v.trim());
   return m ? Number(m[1]) * DUR_UNITS[m[2] ?? defaultUnit]! : undefined;
 }
-/** host:port as the hub listens on it ([v6]:port allowed). */
-export const parseListen = parseHostPort;
 
 export type Source = Record<string, string | undefined>;
 
@@ -106,7 +104,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     return undefined;
   };
 
-  const listen = parseListen(get('GATEHOUSE_LISTEN') ?? '127.0.0.1:8080');
+  const listen = parseHostPort(get('GATEHOUSE_LISTEN') ?? '127.0.0.1:8080');
   if (!listen) problems.push('GATEHOUSE_LISTEN must be host:port');
 
   const database = get('GATEHOUSE_DATABASE') ?? 'sqlite:./gatehouse.db';

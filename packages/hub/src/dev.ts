@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseListen } from './config.js';
+import { parseHostPort } from '@gatehouse/shared';
+import { loadConfig } from './config.js';
 import { createHub } from './hub.js';
 import { DEV_CLIENT_ID, devKeySource, loadOrCreateDevKey, mintDevToken } from './auth/dev-identity.js';
 
@@ -35,7 +36,7 @@ function startSampleService(user: string, password: string): Promise<{ server: S
 
 export async function runDev(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv): Promise<void> {
   const dir = resolve(flags.dir ?? '.gatehouse-dev');
-  const listen = parseListen(flags.listen ?? env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
+  const listen = parseHostPort(flags.listen ?? env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
   if (!listen || !LOOPBACK.has(listen.host)) throw new Error('dev binds to loopback only: --listen must be 127.0.0.1:PORT');
   const key = await loadOrCreateDevKey(dir);
   // Each dev start begins with a fresh database; the identity (and tokens it minted) survives.
