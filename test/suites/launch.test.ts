@@ -44,7 +44,7 @@ describe('Node flags', () => {
     expect(start).toContain(`node ${NODE_FLAGS.join(' ')} packages/hub/dist/main.js dev`);
   });
 
-  it('a hub started through its launcher, as npx does, runs node with them', async () => {
+  it('a hub started through its launcher, as npx does, runs node with them, and so does the agent dev starts', async () => {
     // Executed directly, not through node: the kernel reads the #! line (env execs node in the same process).
     let pid = 0;
     const url = await devHub((port, dir) => {
@@ -52,8 +52,13 @@ describe('Node flags', () => {
       pid = p.child.pid!;
       return p;
     });
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    expect(argv.slice(1, 1 + NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
+    const argv = (p: number) => readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+    expect(argv(pid).slice(1, 1 + NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
+    // and the agent that `dev` starts runs with them too
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const agent = children.map(argv).find((a) => a.some((x) => x.endsWith('agent/dist/main.js')) && a.includes('run'));
+    expect(agent, children.map((c) => argv(c).join(' ')).join('\n')).toBeDefined();
+    expect(agent!.slice(1, 1 + NODE_FLAGS.length)).toEqual([...NODE_FLAGS]);
     expect(await newSpace(url)).toBeGreaterThanOrEqual(16 * 1024 * 1024);
   });
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHostPort } from '@gatehouse/shared';
+import { NODE_FLAGS, parseHostPort } from '@gatehouse/shared';
 import { loadConfig } from './config.js';
 import { createHub } from './hub.js';
 import { DEV_CLIENT_ID, devKeySource, loadOrCreateDevKey, mintDevToken } from './auth/dev-identity.js';
@@ -73,7 +73,7 @@ export async function runDev(flags: Record<string, string | undefined>, env: Nod
   reg.stderr!.on('data', (c: Buffer) => { regErr += c.toString(); });
   const regCode = await new Promise<number | null>((r) => reg.once('exit', r));
   if (regCode !== 0) throw new Error(`agent register failed: ${regErr.trim()}`);
-  const agent: ChildProcess = spawn(process.execPath, [agentMain, 'run', '--config', agentConfig], {
+  const agent: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, agentMain, 'run', '--config', agentConfig], {
     stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn' },
   });
 

@@ -1,7 +1,7 @@
 // The Node flags every long-running hub and agent process is started with. Every launch line the project
 // ships uses them: the Docker images, the systemd unit and the Windows service the agent installs, the
-// `gatehouse-hub` / `gatehouse-agent` launchers (their #! line) and `npm start` (test/suites/docker.test.ts
-// checks them all against this list).
+// `gatehouse-hub` / `gatehouse-agent` launchers (their #! line), `npm start` and the agent `gatehouse-hub dev`
+// starts (docker, service and launch tests check them all against this list).
 //
 // --min-semi-space-size=16: V8 starts the young generation at 1 MiB and shrinks it back when a process idles.
 // While it is small, the 64 KiB buffers of a bulk transfer live through young collections, are promoted and
