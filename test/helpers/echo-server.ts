@@ -53,6 +53,20 @@ export async function startEchoServer(): Promise<EchoServer> {
       res.write('partial');
       return;
     }
+    if (url.pathname.includes('/drip')) {
+      // answers the head at once, then `n` chunks of 1 KiB, one every `ms`
+      req.resume();
+      const n = Number(url.searchParams.get('n') ?? 5);
+      const ms = Number(url.searchParams.get('ms') ?? 200);
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(Buffer.alloc(1024, 'd'));
+        if (++sent === n) { clearInterval(timer); res.end(); }
+      }, ms);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     if (url.pathname.includes('/slow')) {
       req.resume();
       req.on('end', () => { record(); setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('slow done'), Number(url.searchParams.get('ms') ?? 1000)); });

@@ -1,6 +1,7 @@
 // An HTTPS web API protected by Entra ID (the fake one): it checks the bearer token it receives the way a
 // real resource does (signature from the JWKS, issuer of the token's tenant, audience = the resource, scp)
-// and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied.
+// and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied; /drip?n=N&ms=M answers
+// slowly, /headstall answers its head and goes quiet (counted in `abandoned` when the hub cuts it off).
 import { createServer, type Server } from 'node:https';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,12 +13,14 @@ export interface EntraBackend {
   url: string;
   resource: string;
   seen: Array<{ method: string; url: string; authorization: string | undefined; claims: JWTPayload | undefined; bytes: number; sha256: string; cookie: string | undefined }>;
+  readonly abandoned: number;
   close(): Promise<void>;
 }
 
 export async function startEntraBackend(entra: FakeEntra, resource: string): Promise<EntraBackend> {
   const dispatcher = new Agent({ connect: { ca: readFileSync(entra.ca.caPath, 'utf8') } });
   const seen: EntraBackend['seen'] = [];
+  let abandoned = 0;
   const keys = async () => {
     const r = await request(`${entra.authorityHost}/common/discovery/v2.0/keys`, { dispatcher });
     return createLocalJWKSet(await r.body.json() as { keys: [] });
@@ -41,6 +44,20 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } }));
         return;
       }
+      const drip = /\/drip\?n=(\d+)&ms=(\d+)/.exec(req.url ?? '');
+      if (drip) {
+        // the head at once, then n chunks of 1 KiB, one every ms
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let sent = 0;
+        const timer = setInterval(() => { res.write(Buffer.alloc(1024, 'd')); if (++sent === Number(drip[1])) { clearInterval(timer); res.end(); } }, Number(drip[2]));
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      if ((req.url ?? '').includes('/headstall')) {
+        res.on('close', () => { if (!res.writableFinished) abandoned++; });
+        res.writeHead(200, { 'content-type': 'text/plain' }).write('partial');
+        return;
+      }
       const big = /\/large\?bytes=(\d+)/.exec(req.url ?? '');
       if (big) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(Number(big[1]), 7)); return; }
       if ((req.url ?? '').includes('/echo')) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body); return; }
@@ -52,6 +69,7 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
     url: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
     resource,
     seen,
+    get abandoned() { return abandoned; },
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); void dispatcher.close(); }),
   };
 }

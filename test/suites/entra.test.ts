@@ -146,6 +146,27 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     }
   });
 
+  it('raw route timing as through an agent: past the head only idle time counts, and a quiet answer is cut off', async () => {
+    const idleHub = await startHub(entra, { GATEHOUSE_IDLE_TIMEOUT: '2s' });
+    try {
+      const id = (await entraConnection({ timeoutSeconds: 1 }, token, idleHub)).json.id as string;
+      const auth = { authorization: `Bearer ${token}` };
+      // 8 chunks 400 ms apart: over the 1 s timeout, never 2 s quiet
+      const drip = await request(`${idleHub.url}/v1/connections/${id}/proxy/drip?n=8&ms=400`, { headers: auth });
+      expect(drip.statusCode).toBe(200);
+      expect((await drip.body.arrayBuffer()).byteLength).toBe(8 * 1024);
+      const before = backend.abandoned;
+      const quiet = await request(`${idleHub.url}/v1/connections/${id}/proxy/headstall`, { headers: auth });
+      expect(quiet.statusCode).toBe(200);
+      await expect(quiet.body.text()).rejects.toThrow();
+      await expect.poll(() => backend.abandoned, { timeout: 5000 }).toBe(before + 1);
+      const line = await idleHub.waitForLine((l) => l.includes('"call done"') && l.includes('"responseBytes":8192'), 5000);
+      expect(JSON.parse(line)).toMatchObject({ connection: id, resource: RESOURCE, route: 'proxy', status: 200, finished: true });
+    } finally {
+      await idleHub.stop();
+    }
+  });
+
   it('another user gets their own token (cache per tid, oid, resource)', async () => {
     const other = await entra.token({ oid: USER_2 });
     const before = oboCount();

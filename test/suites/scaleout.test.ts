@@ -93,6 +93,39 @@ describe('several hubs', () => {
     }
   });
 
+  it('relayed across hubs, the raw route times as on the agent\'s own hub: past the head only idle time counts', async () => {
+    // Regression: the caller's hub gave a relayed call the connection's timeout for the whole answer (and that
+    // timeout again as idle time), so a long download through a second hub was cut off while bytes moved.
+    const port = await freePort();
+    const idleHub = await startHub(entra, {
+      GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_IDLE_TIMEOUT: '2s',
+    }, { port });
+    try {
+      const id = (await api(idleHub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId, timeoutSeconds: 1 })).json.id as string;
+      const auth = { authorization: `Bearer ${token}` };
+      // 8 chunks 400 ms apart: 3.2 s in all, over the 1 s timeout, never 2 s quiet
+      const drip = await request(`${idleHub.url}/v1/connections/${id}/proxy/drip?n=8&ms=400`, { headers: auth });
+      expect(drip.statusCode).toBe(200);
+      expect((await drip.body.arrayBuffer()).byteLength).toBe(8 * 1024);
+      // an answer that goes quiet after its head is cut off after the 2 s idle time, and the service's call with it
+      const before = echo.abandoned;
+      const quiet = await request(`${idleHub.url}/v1/connections/${id}/proxy/headstall`, { headers: auth });
+      expect(quiet.statusCode).toBe(200);
+      await expect(quiet.body.text()).rejects.toThrow();
+      await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
+      // the call was relayed, and the caller's hub counted it like one of its own
+      const line = await idleHub.waitForLine((l) => l.includes('"call done"') && l.includes('"viaHub"') && l.includes(`"connection":"${id}"`) && l.includes('"responseBytes":8192'), 5000);
+      expect(JSON.parse(line)).toMatchObject({ route: 'proxy', status: 200, responseBytes: 8 * 1024 });
+      const metrics = await (await request(`${idleHub.url}/metrics`)).body.text();
+      expect(metrics).toMatch(/gatehouse_relayed_bytes_total\{direction="response"\} [1-9]/);
+      expect(metrics).toMatch(/gatehouse_call_phase_seconds_count\{route="proxy",phase="relay"\} [1-9]/);
+      expect(metrics).toMatch(/gatehouse_inflight_requests 0/);
+    } finally {
+      await idleHub.stop();
+    }
+  });
+
   it('first registrations on two hubs: the second is told to join, the first member\'s key is never replaced', async () => {
     const gw = await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'two-firsts' });
     const second = (await api(hubs[0]!.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;

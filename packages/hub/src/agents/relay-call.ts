@@ -42,6 +42,8 @@ export class RelayCall {
   lastActivity = Date.now();
   /** A response body beyond this cancels the call and cuts the caller's answer off (set by the route). */
   maxResponseBytes = Number.POSITIVE_INFINITY;
+  get requestBytes(): number { return this.requestBody.sentBytes; }
+  get responseBytes(): number { return this.responseBody.receivedBytes; }
 
   constructor(readonly stream: number, private readonly t: CallTransport) {
     this.requestBody = new OutboundBody(t.windowBytes);

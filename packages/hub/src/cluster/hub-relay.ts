@@ -3,12 +3,14 @@
 // control across), the caller's abort carried as an aborted request, the deadline in the head.
 // Authenticated with an HMAC over the head under GATEHOUSE_CLUSTER_SECRET.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Readable, pipeline } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
-import { capResponse, type StartedCall } from '../relay/relay.js';
+import type { StartedCall } from '../relay/relay.js';
+import type { CallWatch } from '../relay/call-watch.js';
+import { HttpAttempt } from '../relay/http-attempt.js';
 import type { PresenceEntry } from './presence.js';
 
 export const RELAY_PATH = '/internal/v1/relay';
@@ -24,33 +26,38 @@ export class RemoteNotTaken extends GatehouseError {}
 
 const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
 
-/** Hub A: relays the call to the hub holding `entry`. */
-export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
+/**
+ * Hub A: relays the call to the hub holding `entry`, as the `watch`'s current attempt (the watch keeps the
+ * deadline and idle time here, on the caller's hub; hub B only times the head as it would its own call).
+ */
+export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
   body: AsyncIterable<Uint8Array> | null, maxResponseBytes: number): Promise<StartedCall> {
   const envelope = Buffer.from(JSON.stringify({ gatewayId, memberId: entry.memberId, head, ts: Date.now() } satisfies RelayEnvelope)).toString('base64url');
-  const ac = new AbortController();
-  const deadline = setTimeout(() => ac.abort(), head.timeoutMs + 1000);
-  ctx.res.on('close', () => { if (!ctx.res.writableFinished) ac.abort(); });
+  const attempt = new HttpAttempt();
+  watch.current = attempt;
+  Object.assign(watch.fields, { viaHub: entry.hubId, member: entry.memberId });
+  const hubHost = new URL(entry.hubUrl).host;
   let res: Dispatcher.ResponseData;
   try {
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
-      method: 'POST', dispatcher: deps.dispatcher, signal: ac.signal,
+      method: 'POST', dispatcher: deps.dispatcher, signal: attempt.abort.signal,
       headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
-      body: body ? Readable.from(body) : undefined, headersTimeout: head.timeoutMs + 1000, bodyTimeout: head.timeoutMs,
+      body: attempt.body(body), headersTimeout: 0, bodyTimeout: 0,
     });
   } catch (err) {
-    clearTimeout(deadline);
+    if (attempt.cancelled) throw attempt.cancelled;
     if (err instanceof GatehouseError) throw err;
     if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
-    const message = `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) ${ac.signal.aborted ? 'did not answer in time' : 'cannot be reached'}`;
-    if (!ac.signal.aborted && NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
-    throw new GatehouseError(ac.signal.aborted ? 'GatewayTimeout' : 'BadGateway', message);
+    const message = `hub -> hub: the hub holding the agent (${hubHost}) cannot be reached`;
+    if (NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
+    throw new GatehouseError('BadGateway', message);
   }
+  attempt.responded(res.body);
   const relayError = res.headers[ERR];
   if (typeof relayError === 'string') {
-    const text = await res.body.text();
-    clearTimeout(deadline);
+    const text = await res.body.text().catch(() => '');
+    if (attempt.cancelled) throw attempt.cancelled;
     let message = 'hub -> hub: the other hub failed the call';
     try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep */ }
     // GatewayOffline: that hub had no member for the gateway any more, so it opened no call.
@@ -59,19 +66,12 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, entry: PresenceEntry,
   }
   const headers = headerListFrom(res.headers).filter(([k]) => !k.startsWith('x-gatehouse-relay-'));
   const backendMs = Number(res.headers[BACKEND] ?? 0);
-  let settled = false;
   return {
     head: { status: res.statusCode, headers, backendMs },
-    get log() { return ctx.log.child({ viaHub: entry.hubId }); },
-    pipeResponse: (sink) => { capResponse(res.body, maxResponseBytes, 'hub -> hub'); pipeline(res.body, sink, () => clearTimeout(deadline)); },
-    cancel: () => { ac.abort(); res.body.destroy(); },
-    settle: () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      ctx.access({ viaHub: entry.hubId, member: entry.memberId, route: ctx.tags.route, method: head.method, host: new URL(head.url).host, status: res.statusCode,
-        finished: ctx.res.writableFinished, ms: Math.round(performance.now() - ctx.started) });
-    },
+    get log() { return ctx.log.child(watch.fields); },
+    pipeResponse: (sink) => pipeline(attempt.countResponse(maxResponseBytes, 'hub -> hub'), sink, () => watch.settle()),
+    cancel: (reason) => attempt.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)),
+    settle: watch.settle,
   };
 }
 

@@ -1,0 +1,101 @@
+// What every call on invoke and the raw route gets, whichever way it runs (through an agent on this hub,
+// through the hub that holds the agent, or from the hub itself for EntraAuth): the connection's deadline (to
+// the response head; invoke: to the end of the answer), then the raw route's idle time; cancellation when the
+// caller goes away; the in-flight gauge, phase histograms and byte counters; one access line when it is over.
+import { GatehouseError } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { Ctx } from '../http/router.js';
+import type { AccessFields } from '../log.js';
+import type { RelayTiming } from './relay.js';
+
+/** The attempt a watch looks after, as the way the call runs exposes it. */
+export interface Watched {
+  /** Stops the call and aborts the service's request; before the response head, `err` is what the caller gets. */
+  cancel(reason: string, err: GatehouseError): void;
+  /** Date.now() when body bytes last moved, either way. */
+  readonly lastActivity: number;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+}
+
+export interface WatchOptions {
+  timeoutMs: number;
+  timing: RelayTiming;
+  method: string;
+  host: string;
+  /** Which link a deadline blames: 'agent -> service' or 'hub -> service'. */
+  link: string;
+  /** The access line's own fields (connection, member, ...); kept by reference, so a path may update them. */
+  fields: AccessFields;
+}
+
+export class CallWatch {
+  /** The running attempt; replaced when a call moves to another member or hub. */
+  current: Watched | undefined;
+  /** When the call was opened (performance.now()): the end of the hub's own phase. */
+  readonly opened = performance.now();
+  private readonly route: 'invoke' | 'proxy';
+  private deadline: NodeJS.Timeout | undefined;
+  private idle: NodeJS.Timeout | undefined;
+  private settled = false;
+  private status = 0;
+
+  constructor(private readonly deps: HubDeps, private readonly ctx: Ctx, private readonly o: WatchOptions) {
+    this.route = ctx.tags.route ?? 'invoke';
+    deps.metrics.inflight.inc();
+    this.deadline = setTimeout(() => this.current?.cancel('deadline', this.timeoutError()), o.timeoutMs);
+    ctx.res.on('close', () => {
+      this.settle();
+      if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
+    });
+  }
+
+  get fields(): AccessFields { return this.o.fields; }
+
+  /** The deadline's error: what a caller gets whose call had no (complete) answer in time. */
+  timeoutError(): GatehouseError {
+    return new GatehouseError('GatewayTimeout', `${this.o.link}: no ${this.o.timing.wholeCall ? 'complete ' : ''}answer within ${this.o.timeoutMs / 1000} s`);
+  }
+
+  /** The response head arrived: phase times; from here the raw route counts idle time instead of the deadline.
+   *  `backendMs`: the service's own time to its head, when an agent measured it. */
+  headArrived(status: number, backendMs: number | undefined): void {
+    this.status = status;
+    const toHead = (performance.now() - this.opened) / 1000;
+    const phase = this.deps.metrics.phaseOf[this.route];
+    phase.hub.observe((this.opened - this.ctx.started) / 1000);
+    if (backendMs === undefined) {
+      phase.backend.observe(toHead);
+    } else {
+      phase.relay.observe(Math.max(0, toHead - backendMs / 1000));
+      phase.backend.observe(backendMs / 1000);
+    }
+    if (this.o.timing.wholeCall) return;
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+    this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
+  }
+
+  private readonly checkIdle = (): void => {
+    const { idleMs } = this.o.timing;
+    const quiet = Date.now() - (this.current?.lastActivity ?? 0);
+    if (quiet >= idleMs) this.current?.cancel('idle', new GatehouseError('GatewayTimeout', `no bytes moved for ${idleMs / 1000} s`));
+    else this.idle = setTimeout(this.checkIdle, idleMs - quiet);
+  };
+
+  /** The answer has been written or abandoned (or the call failed): timers off, counters and the access line. */
+  readonly settle = (): void => {
+    clearTimeout(this.deadline);
+    clearTimeout(this.idle);
+    if (this.settled) return;
+    this.settled = true;
+    const { deps, ctx, o } = this;
+    const requestBytes = this.current?.requestBytes ?? 0;
+    const responseBytes = this.current?.responseBytes ?? 0;
+    deps.metrics.inflight.dec();
+    deps.metrics.requestBytes.inc(requestBytes);
+    deps.metrics.responseBytes.inc(responseBytes);
+    ctx.access({ ...o.fields, route: this.route, method: o.method, host: o.host, status: this.status, finished: ctx.res.writableFinished,
+      requestBytes, responseBytes, ms: Math.round(performance.now() - ctx.started) });
+  };
+}

@@ -1,0 +1,55 @@
+// One HTTP request the hub makes itself (an EntraAuth call to the service, a relay to the hub that holds the
+// agent) as a CallWatch sees it: cancellable at any point, body bytes counted both ways with the time they
+// last moved, the answer cut off past the route's limit.
+import { Readable } from 'node:stream';
+import { GatehouseError } from '@gatehouse/shared';
+import type { Watched } from './call-watch.js';
+
+export class HttpAttempt implements Watched {
+  /** For undici's `signal`. */
+  readonly abort = new AbortController();
+  lastActivity = Date.now();
+  requestBytes = 0;
+  responseBytes = 0;
+  /** Set when the watch cancelled the attempt: what the caller gets instead of undici's abort error. */
+  cancelled: GatehouseError | undefined;
+  private response: Readable | undefined;
+
+  cancel(_reason: string, err: GatehouseError): void {
+    if (this.cancelled) return;
+    this.cancelled = err;
+    this.abort.abort(err);
+    this.response?.destroy(err);
+  }
+
+  /** The request body as undici sends it, counted as it leaves. */
+  body(source: AsyncIterable<Uint8Array> | null): Readable | undefined {
+    if (!source) return undefined;
+    const counted = async function* (this: HttpAttempt): AsyncGenerator<Uint8Array> {
+      for await (const chunk of source) {
+        this.requestBytes += chunk.length;
+        this.lastActivity = Date.now();
+        yield chunk;
+      }
+    };
+    return Readable.from(counted.call(this));
+  }
+
+  /** The response head arrived with this body: a cancel from now on destroys it. */
+  responded(body: Readable): void {
+    this.response = body;
+    if (this.cancelled) body.destroy(this.cancelled);
+  }
+
+  /** Counts the response body while it is piped; past `maxBytes` the stream fails (whoever pipes it sees the
+   *  error). Attach when piping starts: a 'data' listener makes the stream flow. */
+  countResponse(maxBytes: number, link: string): Readable {
+    const body = this.response!;
+    body.on('data', (chunk: Buffer) => {
+      this.responseBytes += chunk.length;
+      this.lastActivity = Date.now();
+      if (this.responseBytes > maxBytes) body.destroy(new GatehouseError('BadGateway', `${link}: the service's answer is over the ${maxBytes}-byte limit`));
+    });
+    return body;
+  }
+}
