@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { HUB_MAIN, api, startHub, startProc, type Proc } from '../helpers/stack.js';
+import { AGENT_MAIN, HUB_MAIN, api, startHub, startProc, type Proc } from '../helpers/stack.js';
 import { freePort } from '../helpers/apache.js';
 import { startFakeEntra } from '../helpers/fake-entra.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
@@ -56,6 +56,30 @@ describe('gatehouse-hub dev', () => {
     const h = startProc([HUB_MAIN, '--help'], {});
     expect(await h.exited).toBe(0);
     expect(h.lines.join('\n')).toMatch(/GATEHOUSE_THROTTLE/);
+  });
+
+  it('a mistyped, repeated or valueless flag is refused with one line naming it, by every command of both binaries', async () => {
+    // Regression: `token` and `dev` ignored flags they do not know, `serve` took the last of a repeated flag.
+    const cases: Array<[string[], RegExp]> = [
+      [[HUB_MAIN, 'token', '--tll', '60'], /unknown flag --tll/],
+      [[HUB_MAIN, 'dev', '--lisen', '127.0.0.1:1'], /unknown flag --lisen/],
+      [[HUB_MAIN, 'serve', '--listen', '127.0.0.1:1', '--listen=127.0.0.1:2'], /flag --listen given twice/],
+      [[HUB_MAIN, 'serve', '--throttle'], /flag --throttle needs a value/],
+      [[HUB_MAIN, 'grant', 'list', '--dry-run=yes'], /flag --dry-run takes no value/],
+      [[AGENT_MAIN, 'status', '--confg', 'x'], /unknown flag --confg/],
+      [[AGENT_MAIN, 'run', '--print'], /unknown flag --print/],
+      [[AGENT_MAIN, 'register', '--gateway', 'a', '--gateway=b'], /flag --gateway given twice/],
+    ];
+    for (const [args, message] of cases) {
+      const p = startProc(args, {});
+      expect(await p.exited, args.join(' ')).toBe(2);
+      expect(p.lines, args.join(' ')).toHaveLength(1);
+      expect(p.lines[0]).toMatch(message);
+    }
+    // --name=value is accepted by every command (grant took only --name value)
+    const p = startProc([HUB_MAIN, 'grant', 'frobnicate', '--resource=https://graph.microsoft.com'], {});
+    expect(await p.exited).toBe(2);
+    expect(p.lines[0]).toMatch(/unknown action frobnicate/);
   });
 
   it('both binaries run through the workspace with npx, as the README says', () => {

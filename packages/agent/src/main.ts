@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
 import { doctor } from './doctor.js';
-import { parseHostPort } from '@gatehouse/shared';
+import { parseFlags, parseHostPort } from '@gatehouse/shared';
 import { manageService } from './service/install.js';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
@@ -55,39 +55,28 @@ Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (defaul
 HTTP_PROXY / NO_PROXY for the way to the hub (proxy credentials in the URL); KRB5_CONFIG for Kerberos.
 `;
 
-type Flags = Record<string, string[]>;
-const BOOLEAN_FLAGS = new Set(['print']);
-function parseFlags(args: string[], repeatable: ReadonlySet<string>): Flags {
-  const out: Flags = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) throw new AgentConfigError(`unexpected argument ${a}`);
-    let name = a.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf('=');
-    if (eq > 0) { value = name.slice(eq + 1); name = name.slice(0, eq); } else if (BOOLEAN_FLAGS.has(name)) { value = 'true'; } else {
-      value = args[i + 1];
-      if (value === undefined || value.startsWith('--')) throw new AgentConfigError(`flag ${a} needs a value`);
-      i++;
-    }
-    if (out[name] && !repeatable.has(name)) throw new AgentConfigError(`flag --${name} given twice`);
-    (out[name] ??= []).push(value);
-  }
-  return out;
-}
-function only(flags: Flags, allowed: string[]): void {
-  for (const k of Object.keys(flags)) if (!allowed.includes(k)) throw new AgentConfigError(`unknown flag --${k}`);
-}
+/** The flags each command takes. */
+const COMMAND_FLAGS: Record<string, readonly string[]> = {
+  register: ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config'],
+  join: ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config'],
+  run: ['config', 'drain-timeout', 'metrics-listen', 'keytab'],
+  status: ['config'],
+  doctor: ['config'],
+  'rotate-key': ['config', 'recovery-key'],
+  'install-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
+  'uninstall-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return 0; }
   if (command === '--version') { process.stdout.write(`${VERSION}\n`); return 0; }
-  const flags = parseFlags(rest, new Set(['hub', 'allow']));
+  const known = Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
+  if (!known) throw new AgentConfigError(`unknown command ${command} (try --help)`);
+  const flags = parseFlags(rest, { known, booleans: ['print'], repeatable: ['hub', 'allow'] }).all;
   const configPath = flags.config?.[0] ?? DEFAULT_CONFIG_PATH;
   switch (command) {
     case 'register': {
-      only(flags, ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config']);
       const r = await register({
         hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
         name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0], version: VERSION,
@@ -99,7 +88,6 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      only(flags, ['config', 'drain-timeout', 'metrics-listen', 'keytab']);
       const ml = flags['metrics-listen']?.[0];
       const mm = ml === undefined ? undefined : parseHostPort(ml);
       if (ml !== undefined && !mm) throw new AgentConfigError('--metrics-listen must be HOST:PORT');
@@ -144,7 +132,6 @@ async function main(argv: string[]): Promise<number> {
       });
     }
     case 'status': {
-      only(flags, ['config']);
       const statusPath = `${configPath}.status.json`;
       if (!existsSync(statusPath)) { process.stdout.write(`not running (no status at ${statusPath})\n`); return 1; }
       const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; rttMs?: number | null; inFlight?: number; lastError: string | null }> };
@@ -159,7 +146,6 @@ async function main(argv: string[]): Promise<number> {
       return s.hubs.some((h) => h.state === 'connected') ? 0 : 1;
     }
     case 'join': {
-      only(flags, ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config']);
       const c = await joinGateway({
         hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
         name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0] ?? '', version: VERSION,
@@ -168,12 +154,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'doctor': {
-      only(flags, ['config']);
       const ok = await doctor(readAgentConfig(configPath), (l) => process.stdout.write(`${l}\n`));
       return ok ? 0 : 1;
     }
     case 'rotate-key': {
-      only(flags, ['config', 'recovery-key']);
       const recovery = flags['recovery-key']?.[0];
       if (!recovery) throw new AgentConfigError('--recovery-key is required (the new key is sealed under it for `join`)');
       const config = readAgentConfig(configPath);
@@ -183,7 +167,6 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'install-service': case 'uninstall-service': {
-      only(flags, ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout']);
       const platform = (flags.platform?.[0] ?? (process.platform === 'win32' ? 'windows' : 'linux')) as 'linux' | 'windows';
       if (platform !== 'linux' && platform !== 'windows') throw new AgentConfigError('--platform must be linux or windows');
       const drain = Number(flags['drain-timeout']?.[0] ?? '600');
@@ -196,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new AgentConfigError(`unknown command ${command} (try --help)`);
+      throw new AgentConfigError(`command ${command} has no handler`);
   }
 }
 

@@ -7,6 +7,7 @@ import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
+import { parseFlags } from '@gatehouse/shared';
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 
@@ -15,8 +16,9 @@ Usage:
   gatehouse-hub dev [--listen 127.0.0.1:8080] [--dir .gatehouse-dev]
                                    quick start on loopback: hub with a development identity, a sample
                                    Basic-auth intranet service, an agent, and a printed invoke command
-  gatehouse-hub token [--dir .gatehouse-dev] [--ttl 3600]
-                                   print a caller token of the development identity (dev only)
+  gatehouse-hub token [--dir .gatehouse-dev] [--ttl 3600] [--oid ID]
+                                   print a caller token of the development identity (dev only;
+                                   --oid: another user of the development tenant, to try ownership)
   gatehouse-hub grant [list|scopes|create|delete] --resource R [...]
                                    manage the delegated permission grants the hub needs (grant --help)
   gatehouse-hub --help | --version
@@ -25,31 +27,12 @@ serve flags (each also an environment variable; NAME_FILE reads a secret from a 
 ${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(18)} ${env.padEnd(26)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
 `;
 
-function parseFlags(args: string[]): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const eq = a.indexOf('=');
-    if (eq > 0) { out[a.slice(2, eq)] = a.slice(eq + 1); continue; }
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new Error(`flag ${a} needs a value`);
-    out[a.slice(2)] = v;
-    i++;
-  }
-  return out;
-}
+/** serve's flags and the variable each sets: a setting's own flag, and NAME-file to read its value from a file. */
+const SERVE_FLAG_ENV = new Map<string, string>(SETTINGS.flatMap(([env, flag]) => [[flag.slice(2), env], [`${flag.slice(2)}-file`, `${env}_FILE`]]));
 
-function serveFlags(flags: Record<string, string | undefined>): Record<string, string | undefined> {
-  const byFlag = new Map<string, string>(SETTINGS.map(([env, flag]) => [flag.slice(2), env]));
-  const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(flags)) {
-    const fileFlag = k.endsWith('-file') ? byFlag.get(k.slice(0, -5)) : undefined;
-    const env = byFlag.get(k) ?? (fileFlag && `${fileFlag}_FILE`);
-    if (!env) throw new Error(`unknown flag --${k}`);
-    out[env] = v;
-  }
-  return out;
+function serveFlags(args: string[]): Record<string, string | undefined> {
+  const flags = parseFlags(args, { known: [...SERVE_FLAG_ENV.keys()] }).one;
+  return Object.fromEntries(Object.entries(flags).map(([k, v]) => [SERVE_FLAG_ENV.get(k)!, v]));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -63,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve': {
-      const config = loadConfig(process.env, serveFlags(parseFlags(rest)));
+      const config = loadConfig(process.env, serveFlags(rest));
       const hub = await createHub(config);
       await hub.start();
       const stop = () => { void hub.stop().then(() => process.exit(0)); };
@@ -72,10 +55,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'dev':
-      await runDev(parseFlags(rest), process.env);
+      await runDev(parseFlags(rest, { known: ['listen', 'dir'] }).one, process.env);
       return;
     case 'token': {
-      const flags = parseFlags(rest);
+      const flags = parseFlags(rest, { known: ['dir', 'ttl', 'oid'] }).one;
       const dir = resolve(flags.dir ?? '.gatehouse-dev');
       let key;
       try { key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8')); } catch {

@@ -7,3 +7,4 @@ export * from './url-rules.js';
 export * from './sealing.js';
 export * from './line-output.js';
 export * from './node-flags.js';
+export * from './flags.js';

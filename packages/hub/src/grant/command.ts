@@ -2,6 +2,7 @@
 import { PublicClientApplication, LogLevel } from '@azure/msal-node';
 import { CLOUDS, KNOWN_LOGIN_HOSTS, type Cloud } from '../auth/clouds.js';
 import { createGraph, GraphError } from './graph.js';
+import { FlagError, parseFlags } from '@gatehouse/shared';
 import { GrantError, createGrant, delegatedScopes, deleteGrants, findServicePrincipal, listGrants, userId } from './grant.js';
 
 /** Microsoft Graph Command Line Tools: a public client every tenant can sign in to with device code. */
@@ -33,25 +34,18 @@ Sign-in (an administrator who may manage grants, e.g. Global Administrator or Pr
 `;
 
 type Flags = Record<string, string | undefined>;
-const BOOL = new Set(['replace', 'dry-run', 'json']);
+const GRANT_FLAGS = ['resource', 'client-id', 'scopes', 'consent-type', 'user', 'replace', 'grant-id', 'dry-run', 'json', 'tenant', 'token', 'cloud', 'authority-host', 'graph-host', 'admin-client-id'];
 
 export function parseGrantArgs(args: string[]): { action: string; flags: Flags } {
-  const flags: Flags = {};
-  let action = 'list';
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (!a.startsWith('--')) { if (i === 0) { action = a; continue; } throw new GrantError(`unexpected argument ${a}`); }
-    const name = a.slice(2);
-    if (BOOL.has(name)) { flags[name] = 'true'; continue; }
-    const v = args[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new GrantError(`flag ${a} needs a value`);
-    flags[name] = v;
-    i++;
+  let parsed;
+  try {
+    parsed = parseFlags(args, { known: GRANT_FLAGS, booleans: ['replace', 'dry-run', 'json'], positional: 1, hint: '(see gatehouse-hub grant --help)' });
+  } catch (err) {
+    throw err instanceof FlagError ? new GrantError(err.message) : err;
   }
-  const known = new Set(['resource', 'client-id', 'scopes', 'consent-type', 'user', 'replace', 'grant-id', 'dry-run', 'json', 'tenant', 'token', 'cloud', 'authority-host', 'graph-host', 'admin-client-id']);
-  for (const k of Object.keys(flags)) if (!known.has(k)) throw new GrantError(`unknown flag --${k} (see gatehouse-hub grant --help)`);
+  const action = parsed.positional[0] ?? 'list';
   if (!['list', 'scopes', 'create', 'delete'].includes(action)) throw new GrantError(`unknown action ${action}: list, scopes, create or delete`);
-  return { action, flags };
+  return { action, flags: parsed.one };
 }
 
 async function signIn(flags: Flags, env: Flags, authorityHost: string, graphHost: string, log: (s: string) => void): Promise<string> {
