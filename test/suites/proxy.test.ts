@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { request as httpRequest } from 'node:http';
 import { request } from 'undici';
 import { type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
@@ -77,6 +78,37 @@ describe('raw proxy route', () => {
     expect(long.statusCode).toBe(414);
     expect(long.headers['x-gatehouse-error']).toBe('UriTooLong');
     await long.body.text();
+  });
+
+  it('Expect: 100-continue (curl sends it with large bodies): the hub answers 100 itself and the body reaches the service', async () => {
+    // Regression: the header was forwarded, the agent's HTTP client refused it (UND_ERR_NOT_SUPPORTED): 502.
+    const body = patternBytes(2 * 1024 * 1024, 9);
+    const answer = await new Promise<{ status: number; continued: boolean; data: Buffer }>((resolve, reject) => {
+      const req = httpRequest(proxyUrl('/echo/expect'), { method: 'POST', headers: { authorization: `Bearer ${token}`, expect: '100-continue', 'content-length': String(body.length) } });
+      let continued = false;
+      req.on('continue', () => { continued = true; req.end(body); });
+      req.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, continued, data: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+    });
+    expect(answer.continued).toBe(true);
+    expect(answer.status).toBe(200);
+    expect(answer.data.equals(body)).toBe(true);
+    expect(echo.received.at(-1)!.headers.expect).toBeUndefined();
+  });
+
+  it('a hub-side 5xx is logged once with its code and message (one "msg" key per line)', async () => {
+    const offline = await newConnection(hub, (await api(hub.url, token, 'POST', '/v1/gateways', { name: 'nobody-home' })).json.id);
+    const r = await request(proxyUrl('/x', offline), { headers: { authorization: `Bearer ${token}` } });
+    expect(r.statusCode).toBe(502);
+    await r.body.text();
+    const requestId = String(r.headers['x-request-id']);
+    const line = await hub.waitForLine((l) => l.includes('"call failed"') && l.includes(requestId));
+    expect(line.match(/"msg":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ code: 'GatewayOffline', why: expect.stringMatching(/has no online member/), msg: 'call failed' });
   });
 
   it('a request head over the header limit gets 431 and the hub keeps serving', async () => {

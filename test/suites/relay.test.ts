@@ -51,7 +51,7 @@ describe('header rules', () => {
   it('drops Cookie, strips hop-by-hop both ways, adds Via', async () => {
     const r = await invoke({ method: 'POST', url: 'headers', body: b64('x'), headers: {
       cookie: 'secret=1', 'x-custom': 'kept', connection: 'x-conn-listed', 'x-conn-listed': 'gone', 'keep-alive': 'timeout=1',
-      te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'Basic Zm9vOmJhcg==', via: '1.0 upstream',
+      te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'Basic Zm9vOmJhcg==', via: '1.0 upstream', expect: '100-continue',
     } });
     expect(r.status).toBe(200);
     const h = echo.received.at(-1)!.headers;
@@ -62,6 +62,7 @@ describe('header rules', () => {
     expect(h.te).toBeUndefined();
     expect(h.upgrade).toBeUndefined();
     expect(h['proxy-authorization']).toBeUndefined();
+    expect(h.expect).toBeUndefined();
     expect(h.via).toBe('1.0 upstream, 1.1 gatehouse');
     expect(h['x-request-id']).toMatch(/.+/);
     // the service's answer: hop-by-hop (and what its Connection header lists) removed, the rest kept

@@ -130,7 +130,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await m.route.handler({ req, res, requestId, get log() { return rlog(); }, access: (fields) => access(requestId, fields), params: m.params, started, tags });
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
-        if (err.status >= 500) rlog().warn({ code: err.code, msg: err.message }, 'call failed');
+        if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted; close instead of draining it.
         if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         sendError(res, err, requestId);

@@ -7,8 +7,11 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'te', 'trailer', 'transfer-encoding', 'upgrade',
 ]);
 
-/** Set by the relay itself from the body it really sends, never copied. */
-const FRAMING = new Set(['content-length', 'host']);
+/**
+ * Never copied toward the service: content-length and host are set from the body and URL the relay really
+ * sends; Expect is the hub's to answer (it sends the caller 100 Continue itself, and undici refuses to send it).
+ */
+export const SET_BY_RELAY: ReadonlySet<string> = new Set(['content-length', 'host', 'expect']);
 
 export const VIA_VALUE = '1.1 gatehouse';
 
@@ -35,7 +38,7 @@ export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptio
   let via: string | undefined;
   for (const [k, v] of headers) {
     const n = k.toLowerCase();
-    if (HOP_BY_HOP.has(n) || listed.has(n) || FRAMING.has(n)) continue;
+    if (HOP_BY_HOP.has(n) || listed.has(n) || SET_BY_RELAY.has(n)) continue;
     if (opts.dropCookie && n === 'cookie') continue;
     if (opts.drop?.has(n)) continue;
     if (n === 'via') { via = via ? `${via}, ${v}` : v; continue; }

@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, NOT_CONNECTED_CODES, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -34,12 +34,12 @@ export function createDispatcher(): Dispatcher {
   return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256 });
 }
 
-/** Request headers as undici wants them; the agent drops Cookie and hop-by-hop headers whatever the hub sent. */
+/** Request headers as undici wants them; the agent drops Cookie, hop-by-hop headers and what it sets itself, whatever the hub sent. */
 export function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of list) {
     const n = k.toLowerCase();
-    if (HOP_BY_HOP.has(n) || n === 'cookie' || n === 'host' || n === 'content-length') continue;
+    if (HOP_BY_HOP.has(n) || SET_BY_RELAY.has(n) || n === 'cookie') continue;
     if (req.auth && n === 'authorization') continue;
     const prev = out[n];
     out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
