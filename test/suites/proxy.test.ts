@@ -100,6 +100,34 @@ describe('raw proxy route', () => {
     expect(echo.received.at(-1)!.headers.expect).toBeUndefined();
   });
 
+  it('an HTTP/2 upgrade offer (Upgrade: h2c, as curl --http2 and Java\'s HttpClient send) is ignored: the call is served as HTTP/1.1', async () => {
+    // Regression: every request offering an upgrade went to the hub's WebSocket handler and got a bare 404.
+    const offer = { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' };
+    const plain = (url: string, method: string, headers: Record<string, string>, body?: Buffer) => new Promise<{ status: number; data: Buffer }>((resolve, reject) => {
+      const req = httpRequest(url, { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent: false });
+      req.on('response', (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, data: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const auth = { authorization: `Bearer ${token}` };
+    const body = patternBytes(300 * 1024, 21);
+    const up = await plain(proxyUrl('/echo/h2c'), 'POST', { ...auth, ...offer }, body);
+    expect(up.status).toBe(200);
+    expect(up.data.equals(body)).toBe(true);
+    expect(echo.received.at(-1)!.headers.upgrade).toBeUndefined();
+    const api2 = await plain(`${hub.url}/v1/connections/${connId}`, 'GET', { ...auth, ...offer });
+    expect(api2.status).toBe(200);
+    expect(JSON.parse(api2.data.toString()).id).toBe(connId);
+    // a WebSocket is only for agents: anything else gets a coded refusal
+    const ws = await plain(proxyUrl('/socket'), 'GET', { ...auth, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    expect(ws.status).toBe(400);
+    expect(JSON.parse(ws.data.toString()).error.code).toBe('InvalidRequest');
+  });
+
   it('a hub-side 5xx is logged once with its code and message (one "msg" key per line)', async () => {
     const offline = await newConnection(hub, (await api(hub.url, token, 'POST', '/v1/gateways', { name: 'nobody-home' })).json.id);
     const r = await request(proxyUrl('/x', offline), { headers: { authorization: `Bearer ${token}` } });

@@ -16,6 +16,7 @@ import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.
 import type { HubDeps } from './deps.js';
 import { match, type Ctx, type Route } from './http/router.js';
 import { sendError, sendJson } from './http/respond.js';
+import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
@@ -143,6 +144,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') { serveWithoutUpgrade(server, req, socket, head); return; }
     socket.on('error', () => socket.destroy());
     void handleUpgrade(req, socket, head).catch((err: unknown) => {
       log.error({ err }, 'agent upgrade fault');
@@ -151,7 +153,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   });
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) return refuse(socket, 404, 'Not Found');
+    if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) {
+      return refuseUpgrade(socket, new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`));
+    }
     if (stopping) return refuse(socket, 503, 'Service Unavailable');
     const auth = req.headers.authorization ?? '';
     const prefix = `${AGENT_AUTH_SCHEME} `;
