@@ -1,9 +1,10 @@
 // What goes wrong between the links, each with its coded answer: the agent's own allow-list, no agent,
 // no service, a slow service, throttling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpsServer } from 'node:https';
 import { type EchoServer } from '../helpers/echo-server.js';
-import { api, gatewayWithAgent, type HubProc } from '../helpers/stack.js';
+import { api, gatewayWithAgent, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let echo: EchoServer;
@@ -124,5 +125,32 @@ describe('throttling per connection', () => {
     const again = await invoke(id, { method: 'GET', url: 'n' });
     expect(again.status).toBe(200);
     expect(again.headers['ratelimit-remaining']).toBe('99');
+  });
+});
+
+describe('an intranet service on https with an internal CA', () => {
+  it('is refused with a coded answer naming the certificate problem until the agent trusts the CA (NODE_EXTRA_CA_CERTS)', async () => {
+    const ca = stack!.entra.ca;
+    const server = createHttpsServer({ key: ca.key, cert: ca.cert }, (_req, res) => { res.end('over tls'); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const agents: AgentProc[] = [];
+    try {
+      const untrusted = await gatewayWithAgent(hub.url, token, [`${base}/`], 'tls-untrusted');
+      agents.push(untrusted.agent);
+      const refused = await invoke(await connection(base, {}, untrusted.gatewayId), { method: 'GET', url: 'x' });
+      expect(refused.status).toBe(502);
+      expect(refused.json.error.code).toBe('BackendUnreachable');
+      expect(refused.json.error.message).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
+      const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'tls-trusted' });
+      agents.push(await startAgent([hub.url], gw.json.id, gw.json.registrationKey, [`${base}/`], { NODE_EXTRA_CA_CERTS: ca.caPath }));
+      const served = await invoke(await connection(base, {}, gw.json.id), { method: 'GET', url: 'x' });
+      expect(served.status, served.text).toBe(200);
+      expect(Buffer.from(served.json.body as string, 'base64').toString()).toBe('over tls');
+    } finally {
+      for (const a of agents) await a.stop();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

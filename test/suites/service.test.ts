@@ -35,6 +35,8 @@ describe('systemd unit', () => {
     expect(unit).toMatch(/^User=gatehouse$/m);
     for (const line of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'Restart=on-failure', 'ReadWritePaths=/etc/gatehouse']) expect(unit).toContain(line);
     expect(unit).toMatch(new RegExp(`^ExecStart=\\S+node ${FLAGS} \\S+main\\.js run --config /etc/gatehouse/agent\\.json --drain-timeout 600$`, 'm'));
+    // the optional environment file beside the config (HTTPS_PROXY, NODE_EXTRA_CA_CERTS, ...): '-' = may be absent
+    expect(unit).toMatch(/^EnvironmentFile=-\/etc\/gatehouse\/agent\.env$/m);
     const file = join(tempDir(), 'gatehouse-agent.service');
     writeFileSync(file, `${unit}\n`);
     const verify = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8' });

@@ -16,6 +16,11 @@ export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 
 const q = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
 
+/** The optional environment file the unit reads: beside the config, e.g. /etc/gatehouse/agent.env. */
+export function envFilePath(configPath: string): string {
+  return `${configPath.slice(0, configPath.lastIndexOf('/')) || ''}/agent.env`;
+}
+
 export function systemdUnit(s: ServiceSpec): string {
   const configDir = s.configPath.slice(0, s.configPath.lastIndexOf('/')) || '/';
   return `[Unit]
@@ -27,6 +32,9 @@ After=network-online.target
 Type=simple
 User=${s.user}
 Group=${s.user}
+# Optional NAME=value lines for the agent's environment: HTTPS_PROXY / NO_PROXY (the way to the hub),
+# NODE_EXTRA_CA_CERTS (an internal CA for intranet services or the hub), KRB5_CONFIG, GATEHOUSE_LOG_LEVEL.
+EnvironmentFile=-${envFilePath(s.configPath)}
 ExecStart=${q(s.nodePath)} ${NODE_FLAGS.join(' ')} ${q(s.mainPath)} run --config ${q(s.configPath)} --drain-timeout ${s.drainSeconds}
 Restart=on-failure
 RestartSec=5
