@@ -11,6 +11,30 @@ beforeAll(async () => { stack = await startStandardStack({ hubEnv: { GATEHOUSE_T
 afterAll(async () => { await stack?.stop(); });
 
 describe('access log', () => {
+  it("the caller's request id names the call everywhere: answer, hub log, the service's one x-request-id, errors", async () => {
+    // Regression: the hub logged and answered its own UUID while the agent and service got the caller's id, and
+    // on the raw route the service got the caller's x-request-id and the hub's as two headers.
+    const { hub, token, gatewayId, echo } = stack;
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const auth = { authorization: `Bearer ${token}` };
+    const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/rid`, { headers: { ...auth, 'x-request-id': 'caller-trace-42' } });
+    await res.body.text();
+    expect(res.headers['x-request-id']).toBe('caller-trace-42');
+    expect(echo.received.at(-1)!.headers['x-request-id']).toBe('caller-trace-42');
+    expect(JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes('caller-trace-42'))).requestId).toBe('caller-trace-42');
+    // invoke: the HTTP header names the call; an x-request-id among the service's headers does not make a second one
+    const inv = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'rid2', headers: { 'x-request-id': 'in-json' } }, { 'x-ms-client-request-id': 'ms-client-7' });
+    expect(inv.headers['x-request-id']).toBe('ms-client-7');
+    expect(echo.received.at(-1)!.headers['x-request-id']).toBe('ms-client-7');
+    const missing = await api(hub.url, token, 'GET', '/v1/connections/no-such-connection', undefined, { 'x-request-id': 'caller-trace-43' });
+    expect(missing.json.error.requestId).toBe('caller-trace-43');
+    // an id that is not a sane token is replaced by a new one, used the same way
+    const odd = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/rid3`, { headers: { ...auth, 'x-request-id': 'has spaces; and more' } });
+    await odd.body.text();
+    expect(odd.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(echo.received.at(-1)!.headers['x-request-id']).toBe(odd.headers['x-request-id']);
+  });
+
   it('one JSON line per relayed call, in the logger format, with ids, status and sizes and no secrets', async () => {
     const { hub, token, gatewayId, echo } = stack;
     const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;

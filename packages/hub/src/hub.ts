@@ -97,7 +97,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps), ...(redis ? relayRoutes(deps) : [])];
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
-    const requestId = randomUUID();
+    const requestId = requestIdOf(req);
     const started = performance.now();
     const tags: { route?: 'invoke' | 'proxy'; authType?: string } = {};
     // The request's logger is made on first use: most calls log once, at the end, if at all.
@@ -208,6 +208,14 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await redis?.quit().catch(() => {});
     },
   };
+}
+
+/** The call's request id: the caller's own (x-request-id or x-ms-client-request-id) if it is a sane token, so
+ *  one id names the call in the caller's records, the hub's and agent's logs, the service's request and every
+ *  answer; otherwise a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'] ?? req.headers['x-ms-client-request-id'];
+  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {

@@ -6,15 +6,15 @@ import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFro
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
-import { DROP_AUTHORIZATION, requestIdFrom, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
+import { HUB_SETS_AND_AUTHORIZATION, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
 import { CallWatch } from './call-watch.js';
 import { HttpAttempt } from './http-attempt.js';
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const caller = await deps.caller(ctx);
   const token = await deps.obo.token(caller, conn.resourceUri!);
-  const requestId = requestIdFrom(ctx);
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: DROP_AUTHORIZATION });
+  const requestId = ctx.requestId;
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: HUB_SETS_AND_AUTHORIZATION });
   headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
   if (req.bodyLength !== null && (req.bodyLength > 0 || req.body)) headers.push(['content-length', String(req.bodyLength)]);
   const target = `${req.url.protocol}//${req.url.host}`;

@@ -15,8 +15,10 @@ import type { PresenceEntry } from '../cluster/presence.js';
 import { CallWatch } from './call-watch.js';
 import { setRateLimitHeaders } from '../throttle/memory-throttle.js';
 
-export const DROP_AUTHORIZATION: ReadonlySet<string> = new Set(['authorization']);
-const DROP_NOTHING: ReadonlySet<string> = new Set();
+/** Request headers the relay sets itself toward the service (the call's one request id), never the caller's; the
+ *  second set also holds Authorization, for calls where the caller's would be wrong (raw route, credentials). */
+const HUB_SETS: ReadonlySet<string> = new Set(['x-request-id']);
+export const HUB_SETS_AND_AUTHORIZATION: ReadonlySet<string> = new Set([...HUB_SETS, 'authorization']);
 
 export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
   const decision = await deps.throttle.take(conn.id);
@@ -25,12 +27,6 @@ export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionReco
     if (ctx.tags.route) deps.metrics.throttled.inc({ route: ctx.tags.route });
     throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
   }
-}
-
-/** A request id given by the caller (if it is a sane token) follows the call to the service. */
-export function requestIdFrom(ctx: Ctx): string {
-  const given = ctx.req.headers['x-request-id'] ?? ctx.req.headers['x-ms-client-request-id'];
-  return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : ctx.requestId;
 }
 
 export interface RelayRequest {
@@ -84,11 +80,11 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const remote = first ? [] : await remoteHubs(deps, gateway);
   if (!first && remote.length === 0) throw offline();
 
-  const requestId = requestIdFrom(ctx);
+  const requestId = ctx.requestId;
   const credentials = conn.sealedCredentials
     ? { scheme: conn.authType === 'WindowsGateway' ? 'windows' as const : 'basic' as const, sealed: conn.sealedCredentials }
     : null;
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop: req.dropAuthorization || credentials ? DROP_AUTHORIZATION : DROP_NOTHING });
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop: req.dropAuthorization || credentials ? HUB_SETS_AND_AUTHORIZATION : HUB_SETS });
   headers.push(['x-request-id', requestId]);
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
