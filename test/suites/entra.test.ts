@@ -167,6 +167,22 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     }
   });
 
+  it("a resource named by its Application (client) ID (an API without an Application ID URI) works like a URI", async () => {
+    const appId = randomUUID();
+    const byId = await startEntraBackend(entra, appId);
+    try {
+      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: appId.toUpperCase(), baseResourceUrl: `${byId.url}/api` });
+      expect(c.status, c.text).toBe(201);
+      expect(c.json.resourceUri).toBe(appId);
+      const r = await invoke(c.json.id, { method: 'GET', url: 'me' });
+      expect(r.json.statusCode).toBe(200);
+      expect(byId.seen.at(-1)!.claims?.aud).toBe(appId);
+      expect(entra.tokenRequests.at(-1)).toMatchObject({ grant: 'obo', resource: appId });
+    } finally {
+      await byId.close();
+    }
+  });
+
   it('another user gets their own token (cache per tid, oid, resource)', async () => {
     const other = await entra.token({ oid: USER_2 });
     const before = oboCount();

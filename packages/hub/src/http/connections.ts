@@ -87,12 +87,16 @@ async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Prom
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
 }
 
-/** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash. */
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash, or the
+ *  resource app's Application (client) ID (for APIs registered without an Application ID URI). */
 function resourceUriOf(deps: HubDeps, body: JsonObject): string {
   const raw = optString(body, 'resourceUri', 2048);
   if (!raw) throw invalid('resourceUri is required for EntraAuth connections (the Application ID URI of the resource)');
+  if (GUID.test(raw)) return raw.toLowerCase();
   let u: URL;
-  try { u = new URL(raw); } catch { throw invalid('resourceUri must be a URI such as https://graph.microsoft.com or api://…'); }
+  try { u = new URL(raw); } catch { throw invalid('resourceUri must be a URI such as https://graph.microsoft.com or api://…, or the resource app\'s Application (client) ID'); }
   if (u.username || u.password || u.search || u.hash) throw invalid('resourceUri must not carry userinfo, query or fragment');
   const uri = raw.replace(/\/+$/, '');
   const clouds = cloudsOfResource(uri);
