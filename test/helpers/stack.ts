@@ -88,6 +88,8 @@ export async function startHub(entra: FakeEntra, env: Record<string, string> = {
     GATEHOUSE_CLIENT_SECRET: CLIENT_SECRET,
     GATEHOUSE_AUTHORITY_HOST: entra.authorityHost,
     GATEHOUSE_LOG_LEVEL: 'info',
+    // Tests that leave a call hanging should not wait the production default (30 s) at the hub's stop.
+    GATEHOUSE_DRAIN_TIMEOUT: '2s',
     ...env,
   });
   const line = await p.waitForLine((l) => l.includes('"hub listening"'));

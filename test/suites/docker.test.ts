@@ -41,6 +41,7 @@ describe('docker images', () => {
     expect(c).toContain('dockerfile: docker/hub.Dockerfile');
     expect(c).toContain('dockerfile: docker/agent.Dockerfile');
     expect(c).toContain('agent-config:/etc/gatehouse');
-    expect(c).toMatch(/stop_grace_period: 620s/);
+    expect(c).toMatch(/stop_grace_period: 620s/); // the agent's 600 s drain
+    expect(c).toMatch(/stop_grace_period: 40s/); // the hub's 30 s drain
   });
 });

@@ -128,3 +128,45 @@ describe('running agent', () => {
     expect(after.json.error.code).toBe('GatewayOffline');
   });
 });
+
+describe('stopping the hub', () => {
+  it('SIGTERM lets calls in flight finish (new connections are refused meanwhile), then the hub exits 0', async () => {
+    // Regression: the hub closed its agents' sessions at once, so every call in flight got 502 on a restart.
+    const draining = await startHub(entra, { GATEHOUSE_DRAIN_TIMEOUT: '20s' });
+    const { gatewayId, agent } = await gatewayWithAgent(draining.url, token, [`${echo.url}/`]);
+    try {
+      const conn = (await api(draining.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+      const inFlight = api(draining.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'slow?ms=1500&drain=1' });
+      await new Promise((r) => setTimeout(r, 300));
+      const stoppedAt = Date.now();
+      draining.child.kill('SIGTERM');
+      await draining.waitForLine((l) => l.includes('"draining: finishing the calls in flight"'));
+      await expect(api(draining.url, token, 'GET', '/readyz')).rejects.toThrow(); // no new connections
+      const r = await inFlight;
+      expect(r.status).toBe(200);
+      expect(Buffer.from(r.json.body, 'base64').toString()).toBe('slow done');
+      expect(await draining.exited).toBe(0);
+      expect(Date.now() - stoppedAt).toBeLessThan(15_000); // it left when the call was done, not at the drain limit
+    } finally {
+      await agent.stop();
+      await draining.stop();
+    }
+  });
+
+  it('a call that outlasts the drain time is cut when it ends', async () => {
+    const short = await startHub(entra, { GATEHOUSE_DRAIN_TIMEOUT: '1s' });
+    const { gatewayId, agent } = await gatewayWithAgent(short.url, token, [`${echo.url}/`]);
+    try {
+      const conn = (await api(short.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+      const inFlight = api(short.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'slow?ms=8000' }).then((r) => r.status, () => 'cut');
+      await new Promise((r) => setTimeout(r, 300));
+      short.child.kill('SIGTERM');
+      expect(await short.exited).toBe(0);
+      expect(short.lines.some((l) => l.includes('"drain time over: cutting the calls still in flight"'))).toBe(true);
+      expect(await inFlight).not.toBe(200);
+    } finally {
+      await agent.stop();
+      await short.stop();
+    }
+  });
+});

@@ -94,6 +94,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   }
 
   let stopping = false;
+  // Requests being answered (not agents' WebSockets): stop() lets them finish.
+  let active = 0;
+  let onIdle: (() => void) | undefined;
   const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps), ...(redis ? relayRoutes(deps) : [])];
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
@@ -103,7 +106,10 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     // The request's logger is made on first use: most calls log once, at the end, if at all.
     let child: Logger | undefined;
     const rlog = () => (child ??= log.child({ requestId }));
+    active++;
+    if (stopping) res.setHeader('connection', 'close');
     res.once('close', () => {
+      if (--active === 0) onIdle?.();
       if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
     });
     res.setHeader('x-request-id', requestId);
@@ -196,8 +202,19 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       });
     }),
     async stop() {
+      // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
+      // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       stopping = true;
       server.close();
+      server.closeIdleConnections();
+      if (active > 0 && config.drainTimeoutMs > 0) {
+        log.info({ inFlight: active, drainTimeoutMs: config.drainTimeoutMs }, 'draining: finishing the calls in flight');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, config.drainTimeoutMs);
+          onIdle = () => { clearTimeout(timer); resolve(); };
+        });
+        if (active > 0) log.warn({ inFlight: active }, 'drain time over: cutting the calls still in flight');
+      }
       for (const s of registry.all()) s.close(CloseCode.HubShuttingDown, 'hub shutting down');
       server.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 100));

@@ -49,9 +49,15 @@ async function main(argv: string[]): Promise<void> {
       const config = loadConfig(process.env, serveFlags(rest));
       const hub = await createHub(config);
       await hub.start();
-      const stop = () => { void hub.stop().then(() => process.exit(0)); };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      // The first signal drains (GATEHOUSE_DRAIN_TIMEOUT); a second one exits at once.
+      let stopping = false;
+      const stop = () => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        void hub.stop().then(() => process.exit(0));
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       return;
     }
     case 'dev':
