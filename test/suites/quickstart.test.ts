@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { AGENT_MAIN, HUB_MAIN, api, startHub, startProc, type Proc } from '../helpers/stack.js';
 import { freePort } from '../helpers/apache.js';
 import { startFakeEntra } from '../helpers/fake-entra.js';
@@ -80,6 +81,18 @@ describe('gatehouse-hub dev', () => {
     const p = startProc([HUB_MAIN, 'grant', 'frobnicate', '--resource=https://graph.microsoft.com'], {});
     expect(await p.exited).toBe(2);
     expect(p.lines[0]).toMatch(/unknown action frobnicate/);
+  });
+
+  it('docs/operations.md lists exactly the settings `--help` prints, with the same flags and defaults', async () => {
+    const h = startProc([HUB_MAIN, '--help'], {});
+    await h.exited;
+    const help = new Map(h.lines.map((l) => /^ {2}(--[a-z-]+)\s+(GATEHOUSE_[A-Z_]+)\s.*?(?:\(default ([^()]*)\))?$/.exec(l))
+      .filter((m) => m !== null).map((m) => [m[2]!, { flag: m[1]!, def: m[3] ?? '' }]));
+    const md = readFileSync(fileURLToPath(new URL('../../docs/operations.md', import.meta.url)), 'utf8');
+    const docs = new Map(md.split('\n').filter((l) => /^\| `GATEHOUSE_[A-Z_]+` \|/.test(l)).map((l) => l.split('|').map((c) => c.trim().replace(/`/g, '')))
+      .map((r) => [r[1]!, { flag: r[2]!, def: r[3] === 'unset' || r[3] === 'required' ? '' : r[3]! }]));
+    expect(help.size).toBeGreaterThan(15);
+    expect(docs).toEqual(help);
   });
 
   it('both binaries run through the workspace with npx, as the README says', () => {
