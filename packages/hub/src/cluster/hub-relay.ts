@@ -36,7 +36,6 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   const attempt = new HttpAttempt();
   watch.current = attempt;
   Object.assign(watch.fields, { viaHub: entry.hubId, member: entry.memberId });
-  const hubHost = new URL(entry.hubUrl).host;
   let res: Dispatcher.ResponseData;
   try {
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
@@ -49,7 +48,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
     if (err instanceof GatehouseError) throw err;
     if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
     const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
-    const message = `hub -> hub: the hub holding the agent (${hubHost}) cannot be reached`;
+    const message = `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) cannot be reached`;
     if (NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
     throw new GatehouseError('BadGateway', message);
   }
