@@ -41,7 +41,9 @@ export async function startEchoServer(): Promise<EchoServer> {
     }
     if (url.pathname.includes('/status')) {
       req.resume();
-      req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), { 'x-status-test': 'yes', 'content-type': 'text/plain' }).end('status body'); });
+      // ?set=name:value (repeatable) adds headers to the answer
+      const extra = url.searchParams.getAll('set').map((p) => [p.slice(0, p.indexOf(':')), p.slice(p.indexOf(':') + 1)]);
+      req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat()).end('status body'); });
       return;
     }
     if (url.pathname.includes('/headstall')) {

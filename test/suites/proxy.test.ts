@@ -65,6 +65,18 @@ describe('raw proxy route', () => {
     expect(echo.received.at(-1)!.url).toBe('/svc?q=1');
   });
 
+  it("the hub's own answer headers (request id, RateLimit-*) are kept when the service sends the same names", async () => {
+    // Regression: the service's x-request-id and RateLimit-* replaced the hub's (SPEC 5: every response carries
+    // the hub's throttle headers).
+    const r = await request(proxyUrl('/status?code=200&set=ratelimit-limit:5&set=RateLimit-Remaining:4&set=x-request-id:svc-own&set=x-other:kept'),
+      { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'caller-rl-1' } });
+    await r.body.text();
+    expect(r.headers['x-request-id']).toBe('caller-rl-1');
+    expect(r.headers['ratelimit-limit']).toBe('100');
+    expect(Number(r.headers['ratelimit-remaining'])).toBeLessThan(100);
+    expect(r.headers['x-other']).toBe('kept');
+  });
+
   it('hub-side failures carry x-gatehouse-error', async () => {
     const noToken = await request(proxyUrl('/x'));
     expect(noToken.statusCode).toBe(401);
