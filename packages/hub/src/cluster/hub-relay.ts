@@ -104,6 +104,8 @@ export function relayRoutes(deps: HubDeps): Route[] {
       return fail(coded(err));
     }
     clearTimeout(deadline);
+    // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
+    ctx.res.removeHeader('x-request-id');
     ctx.res.writeHead(head.status, [...head.headers.flat(), BACKEND, String(head.backendMs ?? 0)]);
     call.pipeResponse(ctx.res);
   };
