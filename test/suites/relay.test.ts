@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
-import { api, b64, type HubProc } from '../helpers/stack.js';
+import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
+import { connect } from 'node:net';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let echo: EchoServer;
@@ -121,6 +122,34 @@ describe('bad input gets a coded 4xx and the hub keeps serving', () => {
       const r = await api(hub.url, token, 'POST', '/v1/connections', b);
       expect(r.status, JSON.stringify(b)).toBe(400);
       expect(r.json.error.code).toBe('InvalidRequest');
+    }
+  });
+
+  it('a request body that stalls is refused after the idle time and the connection closed (API routes and invoke)', async () => {
+    // Regression: the hub waited for ever for the rest of an API body or of invoke's object (requestTimeout is
+    // off for the raw route's long uploads), so a caller could hold connections open indefinitely.
+    const quick = await startHub(stack!.entra, { GATEHOUSE_IDLE_TIMEOUT: '1s' });
+    try {
+      const gw = (await api(quick.url, token, 'POST', '/v1/gateways', { name: 'stall' })).json.id as string;
+      const conn = (await api(quick.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
+      for (const [path, partial] of [['/v1/gateways', '{"name":'], [`/v1/connections/${conn}/invoke`, '{"method":"GET",']]) {
+        const answer = await new Promise<string>((resolve, reject) => {
+          const socket = connect(quick.port, '127.0.0.1', () => {
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n${partial}`);
+          });
+          let text = '';
+          socket.on('data', (c: Buffer) => { text += c.toString(); });
+          socket.on('close', () => resolve(text));
+          socket.on('error', reject);
+          setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 10 s)`); }, 10_000);
+        });
+        expect(answer, path).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer).toMatch(/"code":"InvalidRequest"/);
+        expect(answer).toMatch(/the request body stalled/);
+      }
+      expect((await api(quick.url, token, 'GET', '/v1/gateways')).status).toBe(200); // and it keeps serving
+    } finally {
+      await quick.stop();
     }
   });
 });

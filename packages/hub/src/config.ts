@@ -68,7 +68,7 @@ export const SETTINGS = [
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
-  ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long'],
+  ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long; other routes: refuse a request body that stalls this long'],
   ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout (default per connection: 120s)'],
   ['GATEHOUSE_DRAIN_TIMEOUT', '--drain-timeout', '30s', 'on SIGTERM: how long calls in flight may take to finish before the hub exits (0s: no wait)'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],

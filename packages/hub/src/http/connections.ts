@@ -127,7 +127,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/connections', async (ctx) => {
       const caller = await deps.caller(ctx);
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const authType = authTypeOf(body);
       if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
@@ -163,7 +163,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
     }),
     route('PATCH', '/v1/connections/{id}', async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
         if (body[k] !== undefined) throw invalid(`${k} cannot be changed: create a new connection`);
       }

@@ -82,7 +82,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/gateways', async (ctx) => {
       const caller = await deps.caller(ctx);
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
       const g: GatewayRecord = {
         id: randomUUID(), name, ownerTid: caller.tid, ownerOid: caller.oid, publicKeyPem: null, sealedPrivateKey: null,
@@ -107,7 +107,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     }),
     route('PATCH', '/v1/gateways/{id}', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const routing = optString(body, 'routing', 16);
       if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
       await deps.store.setGatewayRouting(g.id, routing);
@@ -117,7 +117,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       if (typeof body.enabled !== 'boolean') throw invalid('enabled must be true or false');
       await deps.store.setMemberEnabled(m.id, body.enabled);
       for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) { s.enabled = body.enabled; deps.presence.announce(s); }
@@ -136,7 +136,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const g = await gatewayForKey(deps, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
@@ -155,7 +155,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     }),
     route('POST', '/v1/agent/rotate/commit', async (ctx) => {
       const m = await agentMember(deps, ctx);
-      const body = await readJson(ctx.req, 16 * 1024 * 1024);
+      const body = await readJson(ctx.req, 16 * 1024 * 1024, deps.config.idleTimeoutMs);
       const g = (await deps.store.getGateway(m.gatewayId))!;
       const previous = reqString(body, 'previousPublicKeyPem', 8192);
       if (!samePublicKey(previous, g.publicKeyPem)) {
@@ -178,7 +178,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
     route('POST', '/v1/agent/register', async (ctx) => {
-      const body = await readJson(ctx.req, 64 * 1024);
+      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const gatewayId = reqString(body, 'gatewayId', 64);
       const key = reqString(body, 'registrationKey', 128);
       const name = optString(body, 'name', 128) ?? 'agent';

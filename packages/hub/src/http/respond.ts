@@ -16,13 +16,34 @@ export function sendError(res: ServerResponse, err: GatehouseError, requestId: s
   sendJson(res, err.status, { error: { code: err.code, message: err.message, requestId } }, { ...err.headers, 'x-gatehouse-error': err.code });
 }
 
-/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The request body's chunks while the hub waits for them before a call starts: a caller that sends nothing for
+ * `stallMs` gets a coded 400 (and the connection is closed) instead of holding the request open for ever.
+ */
+export async function* chunksWithin(req: IncomingMessage, stallMs: number): AsyncGenerator<Buffer> {
+  const it = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`)), stallMs);
+    });
+    try {
+      const r = await Promise.race([it.next(), stalled]);
+      if (r.done) return;
+      yield r.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin. */
+export async function readBody(req: IncomingMessage, limit: number, stallMs: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of chunksWithin(req, stallMs)) {
     total += chunk.length;
     if (total > limit) throw tooLarge(limit);
     chunks.push(chunk);
@@ -44,9 +65,9 @@ export function requireJson(req: IncomingMessage): void {
   }
 }
 
-export async function readJson(req: IncomingMessage, limit: number): Promise<JsonObject> {
+export async function readJson(req: IncomingMessage, limit: number, stallMs: number): Promise<JsonObject> {
   requireJson(req);
-  const raw = await readBody(req, limit);
+  const raw = await readBody(req, limit, stallMs);
   let v: unknown;
   try { v = JSON.parse(raw.toString('utf8')); } catch {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: the body is not valid JSON');

@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { Buffer } from 'node:buffer';
 import { GatehouseError } from '@gatehouse/shared';
 import { InvokeParseError, InvokeParser, type ParseEvent } from './invoke-parser.js';
+import { chunksWithin } from '../http/respond.js';
 
 /** Bodies up to this size are read whole so the service gets an exact Content-Length. */
 export const SMALL_BODY_BYTES = 1024 * 1024;
@@ -23,8 +24,8 @@ class EventReader {
   private queue: ParseEvent[] = [];
   private readonly it: AsyncIterator<Buffer>;
   private ended = false;
-  constructor(req: IncomingMessage, private readonly parser: InvokeParser) {
-    this.it = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  constructor(req: IncomingMessage, private readonly parser: InvokeParser, stallMs: number) {
+    this.it = chunksWithin(req, stallMs);
   }
   async next(): Promise<ParseEvent | undefined> {
     while (this.queue.length === 0) {
@@ -48,9 +49,10 @@ export interface InvokeInput {
 const HEAD_KEYS = ['method', 'url', 'headers'] as const;
 const sameHead = (a: Record<string, unknown>, b: Record<string, unknown>) => HEAD_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 
-export async function readInvoke(req: IncomingMessage, maxBody: number): Promise<InvokeInput> {
+/** `stallMs`: the caller may pause its body this long (the call's deadline then covers the rest of a streamed body). */
+export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number): Promise<InvokeInput> {
   const parser = new InvokeParser(MAX_SKELETON_CHARS, maxBody);
-  const reader = new EventReader(req, parser);
+  const reader = new EventReader(req, parser, stallMs);
   const pending: Buffer[] = [];
   let pendingBytes = 0;
   let partial: Record<string, unknown> | undefined;
