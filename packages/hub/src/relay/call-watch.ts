@@ -33,7 +33,7 @@ export class CallWatch {
   /** The running attempt; replaced when a call moves to another member or hub. */
   current: Watched | undefined;
   /** When the call was opened (performance.now()): the end of the hub's own phase. */
-  readonly opened = performance.now();
+  private readonly opened = performance.now();
   private readonly route: 'invoke' | 'proxy';
   private deadline: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
@@ -53,7 +53,7 @@ export class CallWatch {
   get fields(): AccessFields { return this.o.fields; }
 
   /** The deadline's error: what a caller gets whose call had no (complete) answer in time. */
-  timeoutError(): GatehouseError {
+  private timeoutError(): GatehouseError {
     return new GatehouseError('GatewayTimeout', `${this.o.link}: no ${this.o.timing.wholeCall ? 'complete ' : ''}answer within ${this.o.timeoutMs / 1000} s`);
   }
 
