@@ -22,8 +22,8 @@ let gatewayId: string;
 let conn: string;
 const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
 
-async function clusterHub(): Promise<HubProc> {
-  const port = await freePort();
+async function clusterHub(givenPort?: number): Promise<HubProc> {
+  const port = givenPort ?? await freePort();
   return startHub(entra, {
     GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
     GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s',
@@ -146,6 +146,29 @@ describe('several hubs', () => {
     expect(info.json.publicKeyPem).toBe(publicKeys[0]);
     expect(info.json.sealedPrivateKey).toBe('sealed-0');
   });
+
+  it('a member disabled or removed through one hub stops serving on the hub it is connected to', async () => {
+    // Regression: PATCH/DELETE …/members/{id} acted only on the sessions of the hub that took the request, so a
+    // member connected to another hub kept serving there (a disabled, possibly compromised machine).
+    const port = await freePort();
+    const gw = (await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'revoke-across' })).json;
+    const other = await clusterHub(port);
+    try {
+      const member = await startAgent([other.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
+      agents.push(member);
+      const id = (await api(other.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+      expect((await invokeOn(other, { method: 'GET', url: 'before' }, id)).json.statusCode).toBe(200);
+      expect((await api(hubs[0]!.url, token, 'PATCH', `/v1/gateways/${gw.id}/members/${member.memberId}`, { enabled: false })).status).toBe(200);
+      await expect.poll(async () => (await invokeOn(other, { method: 'GET', url: 'while-disabled' }, id)).json.error?.code, { timeout: 20_000, interval: 1000 }).toBe('GatewayOffline');
+      expect((await api(hubs[0]!.url, token, 'PATCH', `/v1/gateways/${gw.id}/members/${member.memberId}`, { enabled: true })).status).toBe(200);
+      await expect.poll(async () => (await invokeOn(other, { method: 'GET', url: 'enabled-again' }, id)).json.statusCode, { timeout: 20_000, interval: 1000 }).toBe(200);
+      expect((await api(hubs[0]!.url, token, 'DELETE', `/v1/gateways/${gw.id}/members/${member.memberId}`)).status).toBe(204);
+      await member.waitForLine((l) => l.includes('"giving up on this hub"'), 20_000);
+      await expect.poll(async () => (await invokeOn(other, { method: 'GET', url: 'after-delete' }, id)).json.error?.code, { timeout: 20_000, interval: 1000 }).toBe('GatewayOffline');
+    } finally {
+      await other.stop();
+    }
+  }, 90_000);
 
   it('gateway status is identical on every hub', async () => {
     const views = await Promise.all(hubs.map(async (h) => (await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json));

@@ -11,6 +11,7 @@ import type { Store } from './store/store.js';
 import { withReadCache } from './store/read-cache.js';
 import { AgentRegistry } from './agents/registry.js';
 import { AgentSession } from './agents/session.js';
+import { syncMembers } from './agents/member-sync.js';
 import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Caller, type KeySource } from './auth/caller-auth.js';
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import type { HubDeps } from './deps.js';
@@ -48,7 +49,8 @@ export interface Hub {
 export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const access = accessLogger(log);
-  const store = withReadCache(opts.store ?? await openStore(config.database), 2000);
+  const storeItself = opts.store ?? await openStore(config.database);
+  const store = withReadCache(storeItself, 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
@@ -93,6 +95,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     }
   }
 
+  // A member disabled or removed through another hub stops serving here too (read past the cache).
+  const stopMemberSync = syncMembers({ store: storeItself, registry, presence, log });
   let stopping = false;
   // Requests being answered (not agents' WebSockets): stop() lets them finish.
   let active = 0;
@@ -205,6 +209,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       stopping = true;
+      stopMemberSync();
       server.close();
       server.closeIdleConnections();
       if (active > 0 && config.drainTimeoutMs > 0) {

@@ -1,0 +1,47 @@
+// Member changes reach the sessions of every hub. PATCH or DELETE …/members/{id} acts at once on the sessions
+// of the hub that takes it, but the member may be connected to another hub: every few seconds each hub compares
+// its sessions with the stored members (read past any cache) and applies what changed.
+import { CloseCode } from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import type { Store } from '../store/store.js';
+import type { Presence } from '../cluster/presence.js';
+import type { AgentRegistry } from './registry.js';
+import type { AgentSession } from './session.js';
+
+/** How often a hub checks its sessions against the stored members. */
+export const MEMBER_SYNC_MS = 5000;
+
+export interface MemberSyncDeps { store: Store; registry: AgentRegistry; presence: Presence; log: Logger }
+
+/** Starts the periodic check; returns the function that stops it. */
+export function syncMembers(deps: MemberSyncDeps, intervalMs = MEMBER_SYNC_MS): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    syncOnce(deps)
+      .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'member check failed; sessions left as they are'))
+      .finally(() => { running = false; });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+async function syncOnce(deps: MemberSyncDeps): Promise<void> {
+  const byGateway = new Map<string, AgentSession[]>();
+  for (const s of deps.registry.all()) if (s.isOpen) (byGateway.get(s.member.gatewayId) ?? byGateway.set(s.member.gatewayId, []).get(s.member.gatewayId)!).push(s);
+  for (const [gatewayId, sessions] of byGateway) {
+    const members = new Map((await deps.store.listMembers(gatewayId)).map((m) => [m.id, m]));
+    for (const s of sessions) {
+      const m = members.get(s.member.memberId);
+      if (!m) {
+        deps.log.info({ gateway: gatewayId, member: s.member.memberId }, 'member removed (through another hub): closing its session');
+        s.close(CloseCode.CredentialRevoked, 'member removed');
+      } else if (m.enabled !== s.enabled) {
+        s.enabled = m.enabled;
+        deps.presence.announce(s);
+        deps.log.info({ gateway: gatewayId, member: m.id, enabled: m.enabled }, 'member enabled changed (through another hub)');
+      }
+    }
+  }
+}
