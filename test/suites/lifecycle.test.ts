@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { AGENT_MAIN, api, gatewayWithAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, api, gatewayWithAgent, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -126,6 +126,32 @@ describe('running agent', () => {
     await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.status).toBe('offline');
     const after = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'x' });
     expect(after.json.error.code).toBe('GatewayOffline');
+  });
+});
+
+describe('deleting a gateway', () => {
+  it('is refused while a connection uses it; afterwards its agents are cut off for good and its keys are void', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'to-delete' });
+    const spareKey = (await api(hub.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;
+    const agent = await startAgent([hub.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
+    try {
+      const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      const refused = await api(hub.url, token, 'DELETE', `/v1/gateways/${gw.json.id}`);
+      expect(refused.status).toBe(400);
+      expect(refused.json.error.message).toContain(conn);
+      expect((await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'still' })).json.statusCode).toBe(200);
+      // another user cannot delete it
+      expect((await api(hub.url, await entra.token({ oid: USER_2 }), 'DELETE', `/v1/gateways/${gw.json.id}`)).status).toBe(404);
+      expect((await api(hub.url, token, 'DELETE', `/v1/connections/${conn}`)).status).toBe(204);
+      expect((await api(hub.url, token, 'DELETE', `/v1/gateways/${gw.json.id}`)).status).toBe(204);
+      await agent.waitForLine((l) => l.includes('"giving up on this hub"'));
+      expect((await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).status).toBe(404);
+      expect((await api(hub.url, token, 'GET', '/v1/gateways')).json.value.some((g: { id: string }) => g.id === gw.json.id)).toBe(false);
+      const join = await api(hub.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: gw.json.id, registrationKey: spareKey });
+      expect(join.status).toBeGreaterThanOrEqual(400);
+    } finally {
+      await agent.stop();
+    }
   });
 });
 

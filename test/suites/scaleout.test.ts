@@ -170,6 +170,19 @@ describe('several hubs', () => {
     }
   }, 90_000);
 
+  it('a gateway deleted through one hub cuts its agent off on the hub it is connected to', async () => {
+    const gw = (await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'delete-across' })).json;
+    const member = await startAgent([hubs[1]!.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
+    agents.push(member);
+    const id = (await api(hubs[0]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+    expect((await api(hubs[0]!.url, token, 'DELETE', `/v1/gateways/${gw.id}`)).status).toBe(400); // in use (PostgreSQL's check)
+    expect((await api(hubs[0]!.url, token, 'DELETE', `/v1/connections/${id}`)).status).toBe(204);
+    expect((await api(hubs[0]!.url, token, 'DELETE', `/v1/gateways/${gw.id}`)).status).toBe(204);
+    await member.waitForLine((l) => l.includes('"giving up on this hub"'), 20_000);
+    // the other hub's 2 s read cache may still hold it for a moment
+    await expect.poll(async () => (await api(hubs[1]!.url, token, 'GET', `/v1/gateways/${gw.id}`)).status, { timeout: 5000 }).toBe(404);
+  }, 60_000);
+
   it('gateway status is identical on every hub', async () => {
     const views = await Promise.all(hubs.map(async (h) => (await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json));
     const shape = (v: { status: string; members: Array<{ id: string; status: string; connectedAt: string }> }) => ({ status: v.status, members: v.members.map((m) => [m.id, m.status, m.connectedAt]) });

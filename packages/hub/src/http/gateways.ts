@@ -113,6 +113,18 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       await deps.store.setGatewayRouting(g.id, routing);
       sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }));
     }),
+    route('DELETE', '/v1/gateways/{id}', async (ctx) => {
+      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      if (!await deps.store.deleteGateway(g.id)) {
+        const using = (await deps.store.listGatewayConnections(g.id)).map((c) => c.id);
+        throw invalid(`connections still use this gateway (${using.slice(0, 5).join(', ')}${using.length > 5 ? ', …' : ''}): delete them first`);
+      }
+      // Its agents are told their credential is gone (they stop reconnecting); other hubs close theirs within
+      // MEMBER_SYNC_MS (agents/member-sync.ts).
+      for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.CredentialRevoked, 'gateway deleted');
+      ctx.log.info({ gateway: g.id }, 'gateway deleted');
+      ctx.res.writeHead(204).end();
+    }),
     route('PATCH', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);

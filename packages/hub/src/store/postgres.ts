@@ -36,6 +36,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return (await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3 AND public_key_pem IS NULL RETURNING id', [pub, sealed, id])).length === 1;
     },
     async setGatewayRouting(id, routing) { await q('UPDATE gateways SET routing = $1 WHERE id = $2', [routing, id]); },
+    async deleteGateway(id) {
+      return (await q('DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1) RETURNING id', [id])).length === 1;
+    },
     async rotateGatewayKey(id, k, resealed) {
       let client: pg.PoolClient;
       try { client = await pool.connect(); } catch (err) { return unavailable(err); }

@@ -38,6 +38,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async createGateway(g) { gateways.delete(g.id); await store.createGateway(g); },
     async claimGatewayKeys(id, pub, sealed) { gateways.delete(id); return store.claimGatewayKeys(id, pub, sealed); },
     async setGatewayRouting(id, routing) { gateways.delete(id); await store.setGatewayRouting(id, routing); },
+    async deleteGateway(id) { gateways.delete(id); members.delete(id); return store.deleteGateway(id); },
     async rotateGatewayKey(id, keys, resealed) {
       gateways.delete(id);
       for (const r of resealed) connections.delete(r.connectionId);

@@ -32,6 +32,7 @@ export function openSqliteStore(path: string): Store {
     updateConnection: db.prepare('UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id'),
     deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
     setRouting: db.prepare('UPDATE gateways SET routing = ? WHERE id = ?'),
+    deleteGateway: db.prepare('DELETE FROM gateways WHERE id = ? AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = ?)'),
     rotate: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ?, key_handoff = ?, previous_public_key_pem = ? WHERE id = ?'),
     setEnabled: db.prepare('UPDATE members SET enabled = ? WHERE id = ?'),
     deleteMember: db.prepare('DELETE FROM members WHERE id = ?'),
@@ -57,6 +58,7 @@ export function openSqliteStore(path: string): Store {
     async updateConnection(c) { q.updateConnection.run(c); },
     async deleteConnection(id) { q.deleteConnection.run(id); },
     async setGatewayRouting(id, routing) { q.setRouting.run(routing, id); },
+    async deleteGateway(id) { return q.deleteGateway.run(id, id).changes === 1; },
     async rotateGatewayKey(id, k, resealed) {
       db.transaction(() => {
         q.rotate.run(k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id);

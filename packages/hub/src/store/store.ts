@@ -57,6 +57,9 @@ export interface Store {
    *  gave it one first (checked in the same statement, so concurrent registrations on any hub cannot both win). */
   claimGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<boolean>;
   setGatewayRouting(id: string, routing: GatewayRecord['routing']): Promise<void>;
+  /** Deletes a gateway with its members and registration keys, unless a connection still uses it (checked in
+   *  the same statement); false when one does. */
+  deleteGateway(id: string): Promise<boolean>;
   /** Key rotation: the new key and every connection's credentials re-sealed to it, in one transaction. */
   rotateGatewayKey(id: string, keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string }, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
   listGatewayConnections(gatewayId: string): Promise<ConnectionRecord[]>;
