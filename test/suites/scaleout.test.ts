@@ -205,6 +205,18 @@ describe('several hubs', () => {
     expect(Number(last.headers['retry-after'])).toBeGreaterThan(0);
   });
 
+  it('a relayed call is logged on both hubs under the one request id', async () => {
+    // Regression: the hub that served a relayed call wrote no access line, and its other lines for the call
+    // carried an id of its own.
+    const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/echo/traced`, { method: 'POST', body: 'nine byte', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'trace-across-1' } });
+    expect(await r.body.text()).toBe('nine byte');
+    const mine = JSON.parse(await hubs[2]!.waitForLine((l) => l.includes('"call done"') && l.includes('trace-across-1')));
+    expect(mine).toMatchObject({ requestId: 'trace-across-1', connection: conn, route: 'proxy', status: 200, requestBytes: 9, responseBytes: 9 });
+    expect(mine.viaHub).toBeDefined();
+    const served = await Promise.any(hubs.slice(0, 2).map((h) => h.waitForLine((l) => l.includes('"call done"') && l.includes('trace-across-1'), 5000)));
+    expect(JSON.parse(served)).toMatchObject({ requestId: 'trace-across-1', relayed: true, gateway: gatewayId, member: mine.member, status: 200, finished: true, requestBytes: 9, responseBytes: 9 });
+  });
+
   it('a 32 MiB body routed across hubs arrives intact both ways', async () => {
     const body = patternBytes(32 * 1024 * 1024, 17);
     const res = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/echo/large`, { method: 'PUT', body: Readable.from([body]), headers: { authorization: `Bearer ${token}`, 'content-length': String(body.length) } });

@@ -40,7 +40,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   try {
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
       method: 'POST', dispatcher: deps.dispatcher, signal: attempt.abort.signal,
-      headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
+      // x-request-id: the other hub's log lines for this call carry the call's id too.
+      headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
       body: attempt.body(body), headersTimeout: 0, bodyTimeout: 0,
     });
   } catch (err) {
@@ -94,7 +95,13 @@ export function relayRoutes(deps: HubDeps): Route[] {
     const session = sessions.find((s) => s.member.memberId === env.memberId) ?? sessions[0];
     if (!session) return fail(new GatehouseError('GatewayOffline', `hub -> agent: gateway ${env.gatewayId} has no online member on this hub`));
     const call = session.open(env.head);
-    ctx.res.on('close', () => { if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)'); });
+    let status = 0;
+    ctx.res.on('close', () => {
+      if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)');
+      // This hub's access line for the call (the caller's hub writes its own, with viaHub).
+      ctx.access({ relayed: true, gateway: env.gatewayId, member: session.member.memberId, method: env.head.method, host: new URL(env.head.url).host,
+        status, finished: ctx.res.writableFinished, requestBytes: call.requestBytes, responseBytes: call.responseBytes, ms: Math.round(performance.now() - ctx.started) });
+    });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
     const coded = (err: unknown) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
     const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>), coded);
@@ -104,6 +111,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
       return fail(coded(err));
     }
     clearTimeout(deadline);
+    status = head.status;
     // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
     ctx.res.removeHeader('x-request-id');
     ctx.res.writeHead(head.status, [...head.headers.flat(), BACKEND, String(head.backendMs ?? 0)]);
