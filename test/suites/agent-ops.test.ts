@@ -2,6 +2,7 @@
 // credentials (and masks its frames there), and status shows the round trip and calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createServer as createNetServer, connect } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -9,7 +10,8 @@ import { request } from 'undici';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { freePort } from '../helpers/apache.js';
-import { AGENT_MAIN, api, runAgent, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, api, runAgent, startCommand, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { NODE_FLAGS } from '@gatehouse/shared';
 import { tempDir } from '../helpers/tmp.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
@@ -45,6 +47,22 @@ describe('doctor', () => {
     for (const link of ['tcp', 'upgrade', 'auth', 'service']) expect(r.out).toMatch(new RegExp(`^ok\\s+${link}\\s`, 'm'));
     expect((await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.status).toBe('online');
     expect(agent.lines.some((l) => l.includes('disconnected from hub'))).toBe(false);
+  });
+
+  it('DNS: a hub name is resolved and shown; one that cannot be resolved fails at dns, before TCP', async () => {
+    const named = await doctor(variant((c) => { c.hubs = [hub.url.replace('127.0.0.1', 'localhost')]; }));
+    expect(named.out).toMatch(/^ok\s+dns\s+localhost -> (127\.0\.0\.1|::1)/m);
+    // In a network namespace of its own (a loopback that is down, no route) the resolver cannot be asked: the
+    // lookup fails at once and no query leaves this machine.
+    if (spawnSync('unshare', ['-n', 'true']).status !== 0) {
+      console.warn('agent-ops: skipping the unresolvable-name half: no network namespaces here (unshare -n needs root)');
+      return;
+    }
+    const p = startCommand(['unshare', '-n', process.execPath, ...NODE_FLAGS, AGENT_MAIN, 'doctor', '--config', variant((c) => { c.hubs = ['http://gatehouse-doctor.invalid:8080']; })], {});
+    expect(await p.exited).toBe(1);
+    const out = p.lines.join('\n');
+    expect(out).toMatch(/^FAIL\s+dns\s+(EAI_AGAIN|ENOTFOUND)/m);
+    expect(out).not.toMatch(/^\w+\s+tcp/m);
   });
 
   it('a wrong hub address fails at TCP', async () => {
