@@ -45,10 +45,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
       body: attempt.body(body), headersTimeout: 0, bodyTimeout: 0,
     });
   } catch (err) {
-    if (attempt.cancelled) throw attempt.cancelled;
-    if (err instanceof GatehouseError) throw err;
-    if ((err as { cause?: unknown }).cause instanceof GatehouseError) throw (err as { cause: GatehouseError }).cause;
-    const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
+    const code = attempt.failure(err);
+    if (typeof code !== 'string') throw code;
     const message = `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) cannot be reached`;
     if (NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
     throw new GatehouseError('BadGateway', message);

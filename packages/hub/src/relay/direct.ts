@@ -33,13 +33,10 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     });
   } catch (err) {
     watch.settle();
-    if (attempt.cancelled) throw attempt.cancelled;
-    const e = err as Error & { code?: string; cause?: unknown };
-    if (e instanceof GatehouseError) throw e;
-    if (e.cause instanceof GatehouseError) throw e.cause;
-    const code = e.code ?? (e.cause as { code?: string } | undefined)?.code ?? '';
+    const code = attempt.failure(err);
+    if (typeof code !== 'string') throw code;
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
-    throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || e.name})`);
+    throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || (err as Error).name})`);
   }
   attempt.responded(res.body);
   watch.headArrived(res.statusCode, undefined);

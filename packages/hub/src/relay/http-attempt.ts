@@ -22,6 +22,19 @@ export class HttpAttempt implements Watched {
     this.response?.destroy(err);
   }
 
+  /**
+   * What a failed request means: the error the caller gets as it stands (the watch's cancel, or a coded error
+   * from the request body, which undici may wrap in `cause`), or else the network error code ('' if none),
+   * which the caller of the attempt maps to its own link.
+   */
+  failure(err: unknown): GatehouseError | string {
+    if (this.cancelled) return this.cancelled;
+    const e = err as { code?: string; cause?: { code?: string } };
+    if (err instanceof GatehouseError) return err;
+    if (e.cause instanceof GatehouseError) return e.cause;
+    return e.code ?? e.cause?.code ?? '';
+  }
+
   /** The request body as undici sends it, counted as it leaves. */
   body(source: AsyncIterable<Uint8Array> | null): Readable | undefined {
     if (!source) return undefined;
