@@ -95,8 +95,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     }
   }
 
-  // A member disabled or removed through another hub stops serving here too (read past the cache).
-  const stopMemberSync = syncMembers({ store: storeItself, registry, presence, log });
+  // Several hubs: a member disabled or removed through another hub stops serving here too (read past the
+  // cache). A single hub applies such changes in the routes that make them.
+  const stopMemberSync = redis ? syncMembers({ store: storeItself, registry, presence, log }) : () => {};
   let stopping = false;
   // Requests being answered (not agents' WebSockets): stop() lets them finish.
   let active = 0;

@@ -1,12 +1,11 @@
 // Member changes reach the sessions of every hub. PATCH or DELETE …/members/{id} acts at once on the sessions
-// of the hub that takes it, but the member may be connected to another hub: every few seconds each hub compares
-// its sessions with the stored members (read past any cache) and applies what changed.
+// of the hub that takes it, but with several hubs the member may be connected to another: every few seconds
+// each hub compares its sessions with the stored members (read past any cache) and applies what changed.
 import { CloseCode } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 import type { Presence } from '../cluster/presence.js';
 import type { AgentRegistry } from './registry.js';
-import type { AgentSession } from './session.js';
 
 /** How often a hub checks its sessions against the stored members. */
 export const MEMBER_SYNC_MS = 5000;
@@ -28,9 +27,9 @@ export function syncMembers(deps: MemberSyncDeps, intervalMs = MEMBER_SYNC_MS): 
 }
 
 async function syncOnce(deps: MemberSyncDeps): Promise<void> {
-  const byGateway = new Map<string, AgentSession[]>();
-  for (const s of deps.registry.all()) if (s.isOpen) (byGateway.get(s.member.gatewayId) ?? byGateway.set(s.member.gatewayId, []).get(s.member.gatewayId)!).push(s);
-  for (const [gatewayId, sessions] of byGateway) {
+  for (const gatewayId of deps.registry.gatewayIds()) {
+    // The sessions as they were before the read: one that opens meanwhile has a member the read already sees.
+    const sessions = deps.registry.sessions(gatewayId).filter((s) => s.isOpen);
     const members = new Map((await deps.store.listMembers(gatewayId)).map((m) => [m.id, m]));
     for (const s of sessions) {
       const m = members.get(s.member.memberId);

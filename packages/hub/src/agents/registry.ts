@@ -20,6 +20,9 @@ export class AgentRegistry {
 
   sessions(gatewayId: string): readonly AgentSession[] { return this.byGateway.get(gatewayId) ?? []; }
 
+  /** The gateways with at least one session on this hub. */
+  gatewayIds(): string[] { return [...this.byGateway.keys()]; }
+
   private turn = 0;
 
   /**
