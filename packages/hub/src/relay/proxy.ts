@@ -60,8 +60,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
   // own of the same name would replace them (writeHead's list wins over setHeader), so those are not passed.
-  const own = new Set(ctx.res.getHeaderNames());
-  ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !own.has(k)).flat());
+  ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)).flat());
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.
   const whole = call.takeCompleteBody?.();
