@@ -6,7 +6,7 @@
 //   /status?code=N answers status N
 //   /headstall answers a head and 7 bytes, then goes quiet
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 
 export interface Received { method: string; url: string; headers: IncomingHttpHeaders; bytes: number; sha256: string }
 
@@ -24,6 +24,17 @@ export function patternBytes(n: number, seed = 7): Buffer {
   let x = seed;
   for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; b[i] = x >>> 16 & 0xff; }
   return b;
+}
+
+/** Answers 200 at once, then `n` chunks of 1 KiB, one every `ms` (a slow answer that keeps moving). */
+export function drip(res: ServerResponse, n: number, ms: number): void {
+  res.writeHead(200, { 'content-type': 'application/octet-stream' });
+  let sent = 0;
+  const timer = setInterval(() => {
+    res.write(Buffer.alloc(1024, 'd'));
+    if (++sent === n) { clearInterval(timer); res.end(); }
+  }, ms);
+  res.on('close', () => clearInterval(timer));
 }
 
 export async function startEchoServer(): Promise<EchoServer> {
@@ -60,13 +71,7 @@ export async function startEchoServer(): Promise<EchoServer> {
       req.resume();
       const n = Number(url.searchParams.get('n') ?? 5);
       const ms = Number(url.searchParams.get('ms') ?? 200);
-      res.writeHead(200, { 'content-type': 'application/octet-stream' });
-      let sent = 0;
-      const timer = setInterval(() => {
-        res.write(Buffer.alloc(1024, 'd'));
-        if (++sent === n) { clearInterval(timer); res.end(); }
-      }, ms);
-      res.on('close', () => clearInterval(timer));
+      drip(res, n, ms);
       return;
     }
     if (url.pathname.includes('/slow')) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { createLocalJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { FakeEntra } from './fake-entra.js';
+import { drip } from './echo-server.js';
 
 export interface EntraBackend {
   url: string;
@@ -44,15 +45,8 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } }));
         return;
       }
-      const drip = /\/drip\?n=(\d+)&ms=(\d+)/.exec(req.url ?? '');
-      if (drip) {
-        // the head at once, then n chunks of 1 KiB, one every ms
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        let sent = 0;
-        const timer = setInterval(() => { res.write(Buffer.alloc(1024, 'd')); if (++sent === Number(drip[1])) { clearInterval(timer); res.end(); } }, Number(drip[2]));
-        res.on('close', () => clearInterval(timer));
-        return;
-      }
+      const slow = /\/drip\?n=(\d+)&ms=(\d+)/.exec(req.url ?? '');
+      if (slow) { drip(res, Number(slow[1]), Number(slow[2])); return; }
       if ((req.url ?? '').includes('/headstall')) {
         res.on('close', () => { if (!res.writableFinished) abandoned++; });
         res.writeHead(200, { 'content-type': 'text/plain' }).write('partial');
