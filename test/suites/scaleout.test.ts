@@ -22,11 +22,12 @@ let gatewayId: string;
 let conn: string;
 const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
 
-async function clusterHub(givenPort?: number): Promise<HubProc> {
-  const port = givenPort ?? await freePort();
+/** One more hub of the cluster; `extra`: settings of its own. */
+async function clusterHub(extra: Record<string, string> = {}): Promise<HubProc> {
+  const port = await freePort();
   return startHub(entra, {
     GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s',
+    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s', ...extra,
   }, { port });
 }
 const invokeOn = (h: HubProc, body: unknown = { method: 'GET', url: 'x' }, id = conn) => api(h.url, token, 'POST', `/v1/connections/${id}/invoke`, body);
@@ -76,11 +77,7 @@ describe('several hubs', () => {
   });
 
   it('relayed across hubs, an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {
-    const port = await freePort();
-    const small = await startHub(entra, {
-      GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_MAX_RAW_BODY: '1MiB',
-    }, { port });
+    const small = await clusterHub({ GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {
       const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
       const over = request(`${small.url}/v1/connections/${id}/proxy/big?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } })
@@ -98,11 +95,7 @@ describe('several hubs', () => {
   it('relayed across hubs, the raw route times as on the agent\'s own hub: past the head only idle time counts', async () => {
     // Regression: the caller's hub gave a relayed call the connection's timeout for the whole answer (and that
     // timeout again as idle time), so a long download through a second hub was cut off while bytes moved.
-    const port = await freePort();
-    const idleHub = await startHub(entra, {
-      GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_IDLE_TIMEOUT: '2s',
-    }, { port });
+    const idleHub = await clusterHub({ GATEHOUSE_IDLE_TIMEOUT: '2s' });
     try {
       const id = (await api(idleHub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId, timeoutSeconds: 1 })).json.id as string;
       const auth = { authorization: `Bearer ${token}` };
@@ -150,9 +143,8 @@ describe('several hubs', () => {
   it('a member disabled or removed through one hub stops serving on the hub it is connected to', async () => {
     // Regression: PATCH/DELETE …/members/{id} acted only on the sessions of the hub that took the request, so a
     // member connected to another hub kept serving there (a disabled, possibly compromised machine).
-    const port = await freePort();
     const gw = (await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'revoke-across' })).json;
-    const other = await clusterHub(port);
+    const other = await clusterHub();
     try {
       const member = await startAgent([other.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
       agents.push(member);
