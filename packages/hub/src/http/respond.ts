@@ -13,7 +13,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 /** Every hub-side error: the JSON body, and the code in `x-gatehouse-error` (how the raw route tells its own
  *  failures from the service's answers). */
 export function sendError(res: ServerResponse, err: GatehouseError, requestId: string): void {
-  sendJson(res, err.status, { error: { code: err.code, message: err.message, requestId } }, { ...err.headers, 'x-gatehouse-error': err.code });
+  sendJson(res, err.status, errorBody(err, requestId), { ...err.headers, 'x-gatehouse-error': err.code });
+}
+
+/** The JSON body of every hub-side error (SPEC section 8). */
+export function errorBody(err: GatehouseError, requestId: string): { error: { code: string; message: string; requestId: string } } {
+  return { error: { code: err.code, message: err.message, requestId } };
 }
 
 /**

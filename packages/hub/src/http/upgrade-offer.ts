@@ -7,6 +7,7 @@ import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { GatehouseError } from '@gatehouse/shared';
+import { errorBody } from './respond.js';
 
 const OFFER_HEADERS = new Set(['upgrade', 'http2-settings']);
 
@@ -39,7 +40,7 @@ export function serveWithoutUpgrade(server: Server, req: IncomingMessage, socket
 
 /** Answers an upgrade request with a hub error (JSON body and x-gatehouse-error, like every other route). */
 export function refuseUpgrade(socket: Duplex, err: GatehouseError): void {
-  const body = JSON.stringify({ error: { code: err.code, message: err.message, requestId: randomUUID() } });
+  const body = JSON.stringify(errorBody(err, randomUUID()));
   socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
     + `x-gatehouse-error: ${err.code}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
