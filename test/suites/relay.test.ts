@@ -154,6 +154,56 @@ describe('bad input gets a coded 4xx and the hub keeps serving', () => {
   });
 });
 
+/** Writes each part to a fresh connection (the next part once an answer to the previous one has arrived) and
+ *  returns everything the hub sent until it closed the connection (at most 10 s). */
+function exchange(port: number, parts: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(parts.shift()!));
+    let text = '';
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (parts.length && /\r\n\r\n/.test(text)) socket.write(parts.shift()!);
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+    setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 10 s)`); }, 10_000);
+  });
+}
+
+describe("requests Node's HTTP parser refuses get the hub's coded error, not a bare status line", () => {
+  const expectCoded = (answer: string, status: number, message: RegExp) => {
+    expect(answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+    expect(answer).toMatch(/\r\nx-gatehouse-error: InvalidRequest\r\n/);
+    expect(answer).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    expect(body.error.code).toBe('InvalidRequest');
+    expect(body.error.message).toMatch(message);
+  };
+
+  it('a malformed header: 400 InvalidRequest naming the fault, and the hub keeps serving', async () => {
+    expectCoded(await exchange(hub.port, ['GET /healthz HTTP/1.1\r\nHost: hub\r\nBad Header: x\r\n\r\n']), 400, /malformed HTTP request: Invalid header/);
+    expect((await api(hub.url, token, 'GET', '/v1/gateways')).status).toBe(200);
+  });
+
+  it('a request head over GATEHOUSE_MAX_HEADER_BYTES: 431 naming the limit', async () => {
+    expectCoded(await exchange(hub.port, [`GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`]), 431, /over 32768 bytes \(GATEHOUSE_MAX_HEADER_BYTES\)/);
+  });
+
+  it('a malformed request on a reused connection is answered too (Node sent nothing there)', async () => {
+    const answer = await exchange(hub.port, ['GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: hub\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expectCoded(answer.slice(answer.indexOf('HTTP/1.1 400')), 400, /malformed HTTP request/);
+  });
+
+  it('an Expect other than 100-continue is ignored (Node answered a bare 417) and not passed on', async () => {
+    const answer = await exchange(hub.port, [`GET /v1/connections/${connId}/proxy/odd-expect HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nExpect: x-odd\r\nConnection: close\r\n\r\n`]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const seen = echo.received.at(-1)!;
+    expect(seen.url).toMatch(/odd-expect$/);
+    expect(seen.headers.expect).toBeUndefined();
+  });
+});
+
 describe('URL containment at the hub', () => {
   const port = () => echo.port;
   it.each([

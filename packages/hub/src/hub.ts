@@ -1,5 +1,5 @@
 // createHub(config, deps): builds the whole hub without listening; start() listens, stop() drains.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -18,6 +18,7 @@ import type { HubDeps } from './deps.js';
 import { match, type Ctx, type Route } from './http/router.js';
 import { sendError, sendJson } from './http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
+import { answerClientError, type ParserError } from './http/client-error.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
@@ -104,7 +105,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   let onIdle: (() => void) | undefined;
   const routes: Route[] = [...gatewayRoutes(deps), ...connectionRoutes(deps), ...invokeRoutes(deps), ...proxyRoutes(deps), ...(redis ? relayRoutes(deps) : [])];
 
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, (req, res) => {
+  // Responses being written per connection: a parser error on a busy connection closes it without an answer.
+  const answering = new WeakMap<object, number>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdOf(req);
     const started = performance.now();
     const tags: { route?: 'invoke' | 'proxy'; authType?: string } = {};
@@ -112,8 +115,11 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     let child: Logger | undefined;
     const rlog = () => (child ??= log.child({ requestId }));
     active++;
+    const socket = req.socket;
+    answering.set(socket, (answering.get(socket) ?? 0) + 1);
     if (stopping) res.setHeader('connection', 'close');
     res.once('close', () => {
+      answering.set(socket, answering.get(socket)! - 1);
       if (--active === 0) onIdle?.();
       if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
     });
@@ -151,7 +157,12 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
         sendError(res, new GatehouseError('InternalError', 'hub: unexpected fault'), requestId);
       }
     });
-  });
+  };
+  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, onRequest);
+  // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
+  // it, and the relay never passes Expect on, so the request is served like any other.
+  server.on('checkExpectation', onRequest);
+  server.on('clientError', (err: ParserError, socket: Duplex) => answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config.maxHeaderBytes, log));
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

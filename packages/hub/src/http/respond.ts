@@ -1,5 +1,6 @@
 // Writing answers and reading bodies, with every limit enforced before bytes pile up.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Buffer } from 'node:buffer';
 import { GatehouseError } from '@gatehouse/shared';
 
@@ -14,6 +15,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  *  failures from the service's answers). */
 export function sendError(res: ServerResponse, err: GatehouseError, requestId: string): void {
   sendJson(res, err.status, errorBody(err, requestId), { ...err.headers, 'x-gatehouse-error': err.code });
+}
+
+/** A hub error written straight to a socket that has no ServerResponse (upgrade refusals, parser errors), then
+ *  closed; `status` differs from the code's only where Node's status is more precise (431, 408). */
+export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestId: string, status = err.status): void {
+  const body = JSON.stringify(errorBody(err, requestId));
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
+    + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** The JSON body of every hub-side error (SPEC section 8). */

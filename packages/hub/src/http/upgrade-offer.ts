@@ -3,11 +3,11 @@
 // client that merely offers HTTP/2 over plain http (`Upgrade: h2c`: curl --http2, Java's HttpClient by
 // default) got no answer to its request. RFC 9110 section 7.8 lets a server ignore the offer: the request is
 // served as HTTP/1.1. A WebSocket to anything but the agents' endpoint is refused with a coded error.
-import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { GatehouseError } from '@gatehouse/shared';
-import { errorBody } from './respond.js';
+import { writeErrorToSocket } from './respond.js';
 
 const OFFER_HEADERS = new Set(['upgrade', 'http2-settings']);
 
@@ -40,7 +40,5 @@ export function serveWithoutUpgrade(server: Server, req: IncomingMessage, socket
 
 /** Answers an upgrade request with a hub error (JSON body and x-gatehouse-error, like every other route). */
 export function refuseUpgrade(socket: Duplex, err: GatehouseError): void {
-  const body = JSON.stringify(errorBody(err, randomUUID()));
-  socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
-    + `x-gatehouse-error: ${err.code}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  writeErrorToSocket(socket, err, randomUUID());
 }
