@@ -166,6 +166,11 @@ async function main(): Promise<void> {
   const [minPort, minWsPort] = (await minHub.waitForLine((l) => l.startsWith('min-relay hub'))).split(' ').slice(2).map(Number);
   const minAgent = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'agent', String(minWsPort), direct], {});
   await minAgent.waitForLine((l) => l.includes('connected'));
+  // Reference: `ssh -R`'s design in Node, bytes only, no HTTP work (bench/byte-relay.ts): what Node costs to move them.
+  const byteHub = startProc([new URL('./byte-relay.js', import.meta.url).pathname, 'hub'], {});
+  const [bytePort, byteLink] = (await byteHub.waitForLine((l) => l.startsWith('byte-relay hub'))).split(' ').slice(2).map(Number);
+  const byteAgent = startProc([new URL('./byte-relay.js', import.meta.url).pathname, 'agent', String(byteLink), String(originPort)], {});
+  await byteAgent.waitForLine((l) => l.includes('connected'));
 
   const ours = () => [hub.child.pid!, agent.child.pid!];
   const paths: Path[] = [
@@ -173,6 +178,7 @@ async function main(): Promise<void> {
     { name: 'invoke', url: () => `${hub.url}/v1/connections/${conn}/invoke`, headers: auth, invoke: true, relayPids: ours },
     ...(ssh ? [{ name: 'ssh -R', url: (s: string) => `http://127.0.0.1:${ssh.port}${s}`, headers: {}, relayPids: () => ssh.procs.map((p) => p.child.pid!) }] : []),
     { name: 'minimal Node relay', url: (s) => `http://127.0.0.1:${minPort}${s}`, headers: {}, relayPids: () => [minHub.child.pid!, minAgent.child.pid!] },
+    { name: 'Node byte relay', url: (s) => `http://127.0.0.1:${bytePort}${s}`, headers: {}, relayPids: () => [byteHub.child.pid!, byteAgent.child.pid!] },
   ];
   const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
   log(`Gatehouse relay benchmark: ${ROUNDS} rounds x ${DUR} s per run, wrk -t1; SUT ${TASKSET ? 'on CPU 0, load generator on CPU 1' : 'unpinned (no taskset)'}; node ${process.version}`);
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
     }
   }
   if (!process.env.SKIP_CLUSTER) await crossHub(direct, dir);
-  for (const p of [...(ssh?.procs ?? []), minAgent, minHub]) await p.stop();
+  for (const p of [...(ssh?.procs ?? []), minAgent, minHub, byteAgent, byteHub]) await p.stop();
   await agent.stop();
   await hub.stop();
   await origin.stop();

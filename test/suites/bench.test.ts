@@ -31,7 +31,7 @@ describe('npm run bench', () => {
     const { code, out } = await runBench();
     expect(code, out).toBe(0);
     const ssh = !out.includes('note: ssh -R skipped');
-    const relays = ['raw route', 'invoke', ...(ssh ? ['ssh -R'] : []), 'minimal Node relay'];
+    const relays = ['raw route', 'invoke', ...(ssh ? ['ssh -R'] : []), 'minimal Node relay', 'Node byte relay'];
     for (const [size, c] of [['12 B', '1'], ['64 KiB', '16']] as const) {
       const direct = row(out, size, c, 'direct');
       expect(direct, out).toBeDefined();
