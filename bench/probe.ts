@@ -3,7 +3,8 @@
 // context switches from /proc for wrk runs and/or 256 MiB transfers through the raw route. Compare only
 // figures of one invocation: this machine's speed drifts by minutes. Build with `tsc -p bench`.
 //
-//   T=direct,raw C=1,16 DUR=4 node bench/dist/bench/probe.js     wrk runs (target x concurrency, in order)
+//   T=direct,raw C=1,16 DUR=4 node bench/dist/bench/probe.js     wrk runs (target x concurrency, in order; targets:
+//                                                                 direct, raw, healthz = the hub's /healthz)
 //   SUFFIX=64k                                                    path after the base ("" = 12 bytes, 64k, big?mb=N)
 //   BIG=down,up,down T= node bench/dist/bench/probe.js            256 MiB transfers (MiB/s, CPU per MiB)
 //   WRAP=/path/to/script                                          prefix for every process (after taskset), e.g. a
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
 
   for (const target of (process.env.T ?? 'direct,raw').split(',').filter(Boolean)) {
     for (const c of (process.env.C ?? '1,16').split(',')) {
-      const url = (target === 'direct' ? `${direct}/` : raw) + (process.env.SUFFIX ?? '');
+      const url = target === 'healthz' ? `${hub.url}/healthz` : (target === 'direct' ? `${direct}/` : raw) + (process.env.SUFFIX ?? '');
       const cpu0 = snapshot(procs, cpuUs);
       const cs0 = snapshot(procs, switches);
       const { stdout: out } = await run('wrk', ['-t1', `-c${c}`, `-d${process.env.DUR ?? 4}s`, '--latency', '-H', `Authorization: Bearer ${token}`, url]);
