@@ -65,6 +65,17 @@ describe('raw proxy route', () => {
     expect(echo.received.at(-1)!.url).toBe('/svc?q=1');
   });
 
+  it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
+    // Regression: Node's writeHead kept only the last value of a repeated name once the hub had set its own headers.
+    const r = await request(proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),
+      { headers: { authorization: `Bearer ${token}` } });
+    await r.body.text();
+    expect(r.statusCode).toBe(401);
+    expect(r.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2']);
+    expect(r.headers['www-authenticate']).toEqual(['Negotiate', 'NTLM']);
+    expect(r.headers['x-request-id']).toMatch(/.+/);
+  });
+
   it("the hub's own answer headers (request id, RateLimit-*) are kept when the service sends the same names", async () => {
     // Regression: the service's x-request-id and RateLimit-* replaced the hub's (SPEC 5: every response carries
     // the hub's throttle headers).

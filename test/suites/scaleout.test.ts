@@ -76,6 +76,13 @@ describe('several hubs', () => {
     }
   });
 
+  it('relayed across hubs (hub 3 has no agent), repeated answer headers all arrive (raw route)', async () => {
+    const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/status?code=200&set=set-cookie:a=1&set=set-cookie:b=2`, { headers: { authorization: `Bearer ${token}` } });
+    await r.body.text();
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+  });
+
   it('relayed across hubs, an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {
     const small = await clusterHub({ GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {

@@ -8,6 +8,7 @@ import { request, type Dispatcher } from 'undici';
 import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
+import { writeHeadFromList } from '../http/respond.js';
 import type { StartedCall } from '../relay/relay.js';
 import type { CallWatch } from '../relay/call-watch.js';
 import { HttpAttempt } from '../relay/http-attempt.js';
@@ -112,7 +113,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
     status = head.status;
     // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
     ctx.res.removeHeader('x-request-id');
-    ctx.res.writeHead(head.status, [...head.headers.flat(), BACKEND, String(head.backendMs ?? 0)]);
+    writeHeadFromList(ctx.res, head.status, [...head.headers, [BACKEND, String(head.backendMs ?? 0)]]);
     call.pipeResponse(ctx.res);
   };
   return [{ method: 'POST', pattern: new RegExp(`^${RELAY_PATH}$`), handler }];

@@ -2,13 +2,29 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Buffer } from 'node:buffer';
-import { GatehouseError } from '@gatehouse/shared';
+import { GatehouseError, type HeaderList } from '@gatehouse/shared';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) { res.destroy(); return; }
   const json = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': json.length });
   res.end(json);
+}
+
+/**
+ * Writes a response head from a list of header pairs, repeated names (Set-Cookie, several WWW-Authenticate
+ * challenges, Link) kept as separate lines. Node's writeHead keeps such repeats from a flat list only when no
+ * header was set on the response before; after setHeader (the hub's x-request-id) only the last value survived.
+ */
+export function writeHeadFromList(res: ServerResponse, status: number, headers: HeaderList): void {
+  const byName = new Map<string, string[]>();
+  for (const [k, v] of headers) {
+    const name = k.toLowerCase();
+    const values = byName.get(name);
+    if (values) values.push(v); else byName.set(name, [v]);
+  }
+  for (const [name, values] of byName) res.setHeader(name, values.length === 1 ? values[0]! : values);
+  res.writeHead(status);
 }
 
 /** Every hub-side error: the JSON body, and the code in `x-gatehouse-error` (how the raw route tells its own

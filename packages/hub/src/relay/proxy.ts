@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatehouseError, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
+import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
 import { startCall, takeThrottle } from './relay.js';
 
@@ -59,8 +60,8 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     dropAuthorization: true,
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
-  // own of the same name would replace them (writeHead's list wins over setHeader), so those are not passed.
-  ctx.res.writeHead(call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)).flat());
+  // own of the same name would replace them, so those are not passed.
+  writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)));
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.
   const whole = call.takeCompleteBody?.();
