@@ -53,11 +53,13 @@ describe('header rules', () => {
     const r = await invoke({ method: 'POST', url: 'headers', body: b64('x'), headers: {
       cookie: 'secret=1', 'x-custom': 'kept', connection: 'x-conn-listed', 'x-conn-listed': 'gone', 'keep-alive': 'timeout=1',
       te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'Basic Zm9vOmJhcg==', via: '1.0 upstream', expect: '100-continue',
+      'x-latin1': 'café',
     } });
     expect(r.status).toBe(200);
     const h = echo.received.at(-1)!.headers;
     expect(h.cookie).toBeUndefined();
     expect(h['x-custom']).toBe('kept');
+    expect(h['x-latin1']).toBe('café'); // obs-text goes as Latin-1 bytes
     expect(h['x-conn-listed']).toBeUndefined();
     expect(h['keep-alive']).toBeUndefined();
     expect(h.te).toBeUndefined();
@@ -87,6 +89,9 @@ describe('bad input gets a coded 4xx and the hub keeps serving', () => {
     ['bad base64', { method: 'POST', url: 'x', body: 'not base64!!' }, 400, 'InvalidRequest'],
     ['headers not strings', { method: 'GET', url: 'x', headers: { a: 1 } }, 400, 'InvalidRequest'],
     ['header with CRLF', { method: 'GET', url: 'x', headers: { a: 'b\r\nx-injected: 1' } }, 400, 'InvalidRequest'],
+    // Regression: these reached the agent, whose HTTP client refused them: 502 BadGateway instead of the caller's 400
+    ['header value beyond Latin-1', { method: 'GET', url: 'x', headers: { a: '日本' } }, 400, 'InvalidRequest'],
+    ['header value with a control character', { method: 'GET', url: 'x', headers: { a: 'b\u0001c' } }, 400, 'InvalidRequest'],
     ['url too long', { method: 'GET', url: `x${'a'.repeat(9000)}` }, 414, 'UriTooLong'],
   ])('%s', async (_name, body, status, code) => {
     const r = await invoke(body);
@@ -193,6 +198,10 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
     const answer = await exchange(hub.port, ['GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: hub\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expectCoded(answer.slice(answer.indexOf('HTTP/1.1 400')), 400, /malformed HTTP request/);
+  });
+
+  it('CONNECT gets the coded 400 (Node closed the connection without a word)', async () => {
+    expectCoded(await exchange(hub.port, [`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: 127.0.0.1:${echo.port}\r\n\r\n`]), 400, /CONNECT is not supported/);
   });
 
   it('an Expect other than 100-continue is ignored (Node answered a bare 417) and not passed on', async () => {

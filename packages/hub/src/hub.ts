@@ -16,7 +16,7 @@ import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Call
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import type { HubDeps } from './deps.js';
 import { match, type Ctx, type Route } from './http/router.js';
-import { sendError, sendJson } from './http/respond.js';
+import { sendError, sendJson, writeErrorToSocket } from './http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
 import { answerClientError, type ParserError } from './http/client-error.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
@@ -163,6 +163,10 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);
   server.on('clientError', (err: ParserError, socket: Duplex) => answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config.maxHeaderBytes, log));
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy());
+    writeErrorToSocket(socket, new GatehouseError('InvalidRequest', 'caller -> hub: CONNECT is not supported (the hub is not a forward proxy)'), randomUUID());
+  });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

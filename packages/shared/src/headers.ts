@@ -67,10 +67,12 @@ export function headersToObject(headers: HeaderList): Record<string, string> {
   return out;
 }
 
-/** Header names and values that HTTP allows (RFC 9110 token / field-value without CR, LF, NUL). */
+/** Header names and values that HTTP allows: RFC 9110 token; field-value of tab, space, visible ASCII and
+ *  obs-text (0x80-0xFF, sent as Latin-1 bytes). No control characters, nothing beyond Latin-1. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 export function isValidHeaderName(name: string): boolean { return name.length <= 256 && TOKEN.test(name); }
-export function isValidHeaderValue(value: string): boolean { return !/[\r\n\0]/.test(value); }
+export function isValidHeaderValue(value: string): boolean { return FIELD_VALUE.test(value); }
 
 /** A header object as Node and undici give it (repeated names as arrays) turned into a list of pairs. */
 export function headerListFrom(h: Record<string, string | string[] | undefined>): HeaderList {
