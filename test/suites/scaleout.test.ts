@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request } from 'undici';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
-import { api, joinAgent, startAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { HUB_MAIN, api, joinAgent, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -262,9 +262,34 @@ describe('faults', () => {
     expect(r.status).toBe(503);
     expect(r.json.error.code).toBe('ServiceUnavailable');
     expect((await api(hubs[0]!.url, undefined, 'GET', '/readyz')).status).toBe(503);
+    // A hub started while the database is away waits for it (it used to exit at once: ECONNREFUSED).
+    const late = clusterHub({ GATEHOUSE_DATABASE_WAIT: '40s' });
+    await new Promise((r) => setTimeout(r, 2500));
     await pg.start();
     await expect.poll(async () => (await api(hubs[0]!.url, token, 'GET', '/v1/gateways')).status, { timeout: 15_000 }).toBe(200);
-  }, 60_000);
+    const h = await late;
+    try {
+      expect(h.lines.some((l) => l.includes('"database unreachable, waiting for it"'))).toBe(true);
+      expect((await api(h.url, token, 'GET', '/v1/gateways')).status).toBe(200);
+    } finally {
+      await h.stop();
+    }
+  }, 90_000);
+
+  it('a hub the database refuses stops at once with the reason and the address, never the password', async () => {
+    const env = { GATEHOUSE_CLIENT_ID: CLIENT_ID, GATEHOUSE_LISTEN: '127.0.0.1:0', GATEHOUSE_DATABASE_WAIT: '60s' };
+    const refused = startProc([HUB_MAIN, 'serve'], { ...env, GATEHOUSE_DATABASE: `postgres://postgres:not-shown-pw@127.0.0.1:${pg.port}/nosuchdb` });
+    expect(await refused.exited).toBe(2);
+    const out = refused.lines.join('\n');
+    expect(out).toMatch(new RegExp(`database: cannot open PostgreSQL at 127\\.0\\.0\\.1:${pg.port}/nosuchdb: database "nosuchdb" does not exist`));
+    expect(out).not.toContain('not-shown-pw');
+    // no wait wanted: an unreachable database is named at once
+    const port = await freePort();
+    const gone = startProc([HUB_MAIN, 'serve'], { ...env, GATEHOUSE_DATABASE_WAIT: '0s', GATEHOUSE_DATABASE: `postgres://postgres:not-shown-pw@127.0.0.1:${port}/gatehouse` });
+    expect(await gone.exited).toBe(2);
+    expect(gone.lines.join('\n')).toMatch(new RegExp(`database: PostgreSQL at 127\\.0\\.0\\.1:${port}/gatehouse is unreachable \\(connect ECONNREFUSED`));
+    expect(gone.lines.join('\n')).not.toContain('not-shown-pw');
+  });
 
   it('SIGKILL of the hub a relayed call would go to: the call moves to the hub of another member at once', async () => {
     // Member X is connected only to a hub that is about to die, member Y only to hub 1; callers use hub 2.

@@ -42,6 +42,8 @@ export interface HubConfig {
   maxTimeoutMs: number;
   /** On stop: how long requests in flight may take to finish (0: cut at once). */
   drainTimeoutMs: number;
+  /** At start: how long an unreachable PostgreSQL is retried before the hub gives up. */
+  databaseWaitMs: number;
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
   defaultTimeoutMs: number;
   logLevel: string;
@@ -70,6 +72,7 @@ export const SETTINGS = [
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
   ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long; other routes: refuse a request body that stalls this long'],
   ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout (default per connection: 120s)'],
+  ['GATEHOUSE_DATABASE_WAIT', '--database-wait', '60s', 'at start: how long to wait for an unreachable PostgreSQL before giving up (0s: no wait)'],
   ['GATEHOUSE_DRAIN_TIMEOUT', '--drain-timeout', '30s', 'on SIGTERM: how long calls in flight may take to finish before the hub exits (0s: no wait)'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],
 ] as const;
@@ -153,6 +156,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!Number.isInteger(maxUrlLength) || maxUrlLength < 256) problems.push('GATEHOUSE_MAX_URL_LENGTH must be an integer >= 256');
   const jwksCooldownMs = parseDuration(get('GATEHOUSE_JWKS_COOLDOWN') ?? '30s');
   if (jwksCooldownMs === undefined) problems.push('GATEHOUSE_JWKS_COOLDOWN must be a duration like 30s');
+  const databaseWaitMs = parseDuration(get('GATEHOUSE_DATABASE_WAIT') ?? '60s');
+  if (databaseWaitMs === undefined) problems.push('GATEHOUSE_DATABASE_WAIT must be a duration like 60s');
   const drainTimeoutMs = parseDuration(get('GATEHOUSE_DRAIN_TIMEOUT') ?? '30s');
   if (drainTimeoutMs === undefined) problems.push('GATEHOUSE_DRAIN_TIMEOUT must be a duration like 30s');
   const maxTimeoutMs = parseDuration(get('GATEHOUSE_MAX_TIMEOUT') ?? '600s');
@@ -195,6 +200,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     idleTimeoutMs: idleTimeoutMs!,
     maxTimeoutMs: maxTimeoutMs!,
     drainTimeoutMs: drainTimeoutMs!,
+    databaseWaitMs: databaseWaitMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs!),
     logLevel: get('GATEHOUSE_LOG_LEVEL') ?? 'info',
   });

@@ -50,7 +50,7 @@ export interface Hub {
 export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = {}): Promise<Hub> {
   const log = opts.log ?? createLogger(config.logLevel);
   const access = accessLogger(log);
-  const storeItself = opts.store ?? await openStore(config.database);
+  const storeItself = opts.store ?? await openStore(config.database, { waitMs: config.databaseWaitMs, log });
   const store = withReadCache(storeItself, 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {

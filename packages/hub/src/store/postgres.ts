@@ -8,12 +8,14 @@ import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './sto
 
 const MIGRATION_LOCK = 0x6761_7465; // "gate": the advisory lock every hub takes to migrate
 
-function unavailable(err: unknown): never {
+/** Connection-level failures (and the server starting or shutting down): the database is unreachable. */
+export function isUnreachable(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
-  // Connection-level failures (and the server shutting down) mean the database is unreachable.
-  if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EPIPE|57P0[123]|08\w\w)$/.test(code) || /Connection terminated|connect|timeout/i.test((err as Error).message ?? '')) {
-    throw new GatehouseError('ServiceUnavailable', 'hub -> database: PostgreSQL is unreachable');
-  }
+  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|57P0[123]|08\w\w)$/.test(code) || /Connection terminated|connect|timeout/i.test((err as Error).message ?? '');
+}
+
+function unavailable(err: unknown): never {
+  if (isUnreachable(err)) throw new GatehouseError('ServiceUnavailable', 'hub -> database: PostgreSQL is unreachable');
   throw err;
 }
 
@@ -23,7 +25,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   const q = async (text: string, values: unknown[] = []): Promise<Row[]> => {
     try { return (await pool.query(text, values)).rows as Row[]; } catch (err) { return unavailable(err); }
   };
-  await migrate(pool);
+  try { await migrate(pool); } catch (err) { await pool.end().catch(() => {}); throw err; }
   const conn = (c: ConnectionRecord) => [c.id, c.ownerTid, c.ownerOid, c.displayName, c.authType, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.createdAt, c.updatedAt];
   return {
     async createGateway(g: GatewayRecord) {
