@@ -41,3 +41,6 @@ export function cloudsOfResource(resourceUri: string): Cloud[] | undefined {
   for (const s of SUFFIXES) if ((host === s[0] || host.endsWith(`.${s[0]}`)) && (!best || s[0].length > best[0].length)) best = s;
   return best?.[1];
 }
+
+/** An Entra ID object or application id (a GUID), as Graph and `{id}/.default` scopes take it. */
+export const ENTRA_ID_GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -2,6 +2,7 @@
 // Finds the hub's and the resource's service principals in Microsoft Graph, lists the resource's delegated
 // scopes, and lists, creates and deletes oAuth2PermissionGrants (AllPrincipals, or Principal for one user).
 import type { Graph } from './graph.js';
+import { ENTRA_ID_GUID } from '../auth/clouds.js';
 
 export interface ServicePrincipal {
   id: string;
@@ -12,13 +13,12 @@ export interface ServicePrincipal {
 }
 export interface PermissionGrant { id: string; clientId: string; consentType: 'AllPrincipals' | 'Principal'; principalId: string | null; resourceId: string; scope: string }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const q = (s: string) => s.replace(/'/g, "''");
 
 export class GrantError extends Error {}
 
 export async function findServicePrincipal(g: Graph, idOrName: string, what: string): Promise<ServicePrincipal> {
-  const filter = GUID.test(idOrName) ? `appId eq '${q(idOrName)}'` : `servicePrincipalNames/any(n:n eq '${q(idOrName)}')`;
+  const filter = ENTRA_ID_GUID.test(idOrName) ? `appId eq '${q(idOrName)}'` : `servicePrincipalNames/any(n:n eq '${q(idOrName)}')`;
   const r = await g.send<{ value: ServicePrincipal[] }>({ method: 'GET', path: `/servicePrincipals?$filter=${encodeURIComponent(filter)}` });
   const sp = r?.value[0];
   if (!sp) throw new GrantError(`${what} ${idOrName} has no service principal in this tenant (is the app registered, and consented once?)`);
@@ -26,7 +26,7 @@ export async function findServicePrincipal(g: Graph, idOrName: string, what: str
 }
 
 export async function userId(g: Graph, upnOrId: string): Promise<string> {
-  if (GUID.test(upnOrId)) return upnOrId.toLowerCase();
+  if (ENTRA_ID_GUID.test(upnOrId)) return upnOrId.toLowerCase();
   const u = await g.send<{ id: string }>({ method: 'GET', path: `/users/${encodeURIComponent(upnOrId)}` });
   if (!u?.id) throw new GrantError(`no user ${upnOrId}`);
   return u.id;

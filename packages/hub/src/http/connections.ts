@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
-import { cloudsOfResource } from '../auth/clouds.js';
+import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
@@ -87,14 +87,13 @@ async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Prom
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash, or the
  *  resource app's Application (client) ID (for APIs registered without an Application ID URI). */
 function resourceUriOf(deps: HubDeps, body: JsonObject): string {
   const raw = optString(body, 'resourceUri', 2048);
   if (!raw) throw invalid('resourceUri is required for EntraAuth connections (the Application ID URI of the resource)');
-  if (GUID.test(raw)) return raw.toLowerCase();
+  if (ENTRA_ID_GUID.test(raw)) return raw.toLowerCase();
   let u: URL;
   try { u = new URL(raw); } catch { throw invalid('resourceUri must be a URI such as https://graph.microsoft.com or api://…, or the resource app\'s Application (client) ID'); }
   if (u.username || u.password || u.search || u.hash) throw invalid('resourceUri must not carry userinfo, query or fragment');
