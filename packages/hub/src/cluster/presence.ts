@@ -43,11 +43,21 @@ export function localPresence(registry: AgentRegistry, hubId: string): Presence 
 }
 
 const TTL_MS = 30_000;
+const INFO_PREFIX = 'gh:pi:';
 const REFRESH_MS = 10_000;
+
+/** A gateway's live entries in one round trip (a call relayed to another hub asks this every time): the ids
+ *  whose expiry lies ahead, then their entries (false for one that expired in between). */
+const ENTRIES_SCRIPT = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+if #ids == 0 then return {} end
+for i, id in ipairs(ids) do ids[i] = ARGV[2] .. id end
+return redis.call('MGET', unpack(ids))
+`;
 
 export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: string, hubUrl: string, log: Logger): Presence {
   const zkey = (gw: string) => `gh:p:${gw}`;
-  const ikey = (member: string) => `gh:pi:${member}|${hubId}`;
+  const ikey = (member: string) => `${INFO_PREFIX}${member}|${hubId}`;
   const write = async (s: AgentSession) => {
     const e = entryOf(s, hubId, hubUrl);
     await redis.multi()
@@ -64,10 +74,8 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
     hubId,
     async entries(gatewayId) {
       try {
-        const ids = await redis.zrangebyscore(zkey(gatewayId), Date.now(), '+inf');
-        if (ids.length === 0) return [];
-        const infos = await redis.mget(ids.map((id) => `gh:pi:${id}`));
-        return infos.filter((x): x is string => x !== null).map((x) => JSON.parse(x) as PresenceEntry);
+        const infos = await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX) as Array<string | null>;
+        return infos.filter((x): x is string => typeof x === 'string').map((x) => JSON.parse(x) as PresenceEntry);
       } catch {
         throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: agent presence is unreachable');
       }
