@@ -87,7 +87,6 @@ async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Prom
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
 }
 
-
 /** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash, or the
  *  resource app's Application (client) ID (for APIs registered without an Application ID URI). */
 function resourceUriOf(deps: HubDeps, body: JsonObject): string {
