@@ -3,7 +3,7 @@
 //   /stall     never answers; records when the agent abandons it
 //   /slow?ms=N answers after N ms
 //   /big?bytes=N  streams N deterministic bytes
-//   /status?code=N answers status N
+//   /status?code=N answers status N (?set=, ?big=, ?many= add headers)
 //   /headstall answers a head and 7 bytes, then goes quiet
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
@@ -52,8 +52,10 @@ export async function startEchoServer(): Promise<EchoServer> {
     }
     if (url.pathname.includes('/status')) {
       req.resume();
-      // ?set=name:value (repeatable) adds headers to the answer
+      // ?set=name:value (repeatable) adds headers to the answer; ?big=N one header of N bytes; ?many=N N headers `q: "`
       const extra = url.searchParams.getAll('set').map((p) => [p.slice(0, p.indexOf(':')), p.slice(p.indexOf(':') + 1)]);
+      if (url.searchParams.has('big')) extra.push(['x-big', 'b'.repeat(Number(url.searchParams.get('big')))]);
+      for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++) extra.push(['q', '"']);
       req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat()).end('status body'); });
       return;
     }

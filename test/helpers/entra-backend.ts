@@ -1,7 +1,8 @@
 // An HTTPS web API protected by Entra ID (the fake one): it checks the bearer token it receives the way a
 // real resource does (signature from the JWKS, issuer of the token's tenant, audience = the resource, scp)
 // and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied; /drip?n=N&ms=M answers
-// slowly, /headstall answers its head and goes quiet (counted in `abandoned` when the hub cuts it off).
+// slowly, /headstall answers its head and goes quiet (counted in `abandoned` when the hub cuts it off),
+// /bighead?bytes=N answers with a header of N bytes.
 import { createServer, type Server } from 'node:https';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -52,6 +53,8 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         res.writeHead(200, { 'content-type': 'text/plain' }).write('partial');
         return;
       }
+      const bighead = /\/bighead\?bytes=(\d+)/.exec(req.url ?? '');
+      if (bighead) { res.writeHead(200, { 'x-big': 'b'.repeat(Number(bighead[1])) }).end('ok'); return; }
       const big = /\/large\?bytes=(\d+)/.exec(req.url ?? '');
       if (big) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(Buffer.alloc(Number(big[1]), 7)); return; }
       if ((req.url ?? '').includes('/echo')) { res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body); return; }

@@ -125,6 +125,15 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(JSON.parse(Buffer.from(r.json.body, 'base64').toString()).error.code).toBe('Authorization_RequestDenied');
   });
 
+  it('a response head over 32 KiB is a coded 502 naming the limit; 20 KB passes (it was refused at 16 KiB)', async () => {
+    const ok = await invoke(connId, { method: 'GET', url: 'bighead?bytes=20000' });
+    expect(ok.status).toBe(200);
+    expect(ok.json.headers['x-big']).toHaveLength(20000);
+    const over = await invoke(connId, { method: 'GET', url: 'bighead?bytes=40000' });
+    expect(over.status).toBe(502);
+    expect(over.json.error.message).toMatch(/hub -> service: .* answered with a head over the 32 KiB limit for response headers/);
+  });
+
   it('the raw proxy route works for EntraAuth too', async () => {
     const r = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'PUT', body: 'raw bytes', headers: { authorization: `Bearer ${token}` } });
     expect(r.statusCode).toBe(200);

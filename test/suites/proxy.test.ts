@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request as httpRequest } from 'node:http';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -74,6 +74,26 @@ describe('raw proxy route', () => {
     expect(r.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2']);
     expect(r.headers['www-authenticate']).toEqual(['Negotiate', 'NTLM']);
     expect(r.headers['x-request-id']).toMatch(/.+/);
+  });
+
+  it('a service response head up to 32 KiB passes; over it, or too large to relay, is a coded 502 and the agent keeps serving', async () => {
+    // Regression: the agent's HTTP client took 16 KiB (undici's default, documented nowhere) and answered an
+    // opaque "failed (UND_ERR_HEADERS_OVERFLOW)".
+    const client = new Agent({ maxHeaderSize: 64 * 1024 }); // this test's own client takes big heads too
+    const get = async (q: string) => { const r = await request(proxyUrl(`/status?code=200&${q}`), { headers: { authorization: `Bearer ${token}` }, dispatcher: client }); return { r, text: await r.body.text() }; };
+    const ok = await get('big=20000');
+    expect(ok.r.statusCode).toBe(200);
+    expect(String(ok.r.headers['x-big']).length).toBe(20000);
+    const over = await get('big=40000');
+    expect(over.r.statusCode).toBe(502);
+    expect(over.r.headers['x-gatehouse-error']).toBe('BadGateway');
+    expect(JSON.parse(over.text).error.message).toMatch(/answered with a head over the 32 KiB limit for response headers/);
+    // many short headers whose JSON encoding is over the frame limit: failed cleanly, not an agent fault
+    const many = await get('many=12000');
+    expect(many.r.statusCode).toBe(502);
+    expect(JSON.parse(many.text).error.message).toMatch(/the service's response headers are too large to relay \(over 64 KiB as the relay encodes them\)/);
+    expect((await get('set=x-after:1')).r.statusCode).toBe(200);
+    await client.close();
   });
 
   it("the hub's own answer headers (request id, RateLimit-*) are kept when the service sends the same names", async () => {

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
@@ -76,11 +76,14 @@ describe('several hubs', () => {
     }
   });
 
-  it('relayed across hubs (hub 3 has no agent), repeated answer headers all arrive (raw route)', async () => {
-    const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/status?code=200&set=set-cookie:a=1&set=set-cookie:b=2`, { headers: { authorization: `Bearer ${token}` } });
+  it('relayed across hubs (hub 3 has no agent), repeated answer headers and a 30 KB head all arrive (raw route)', async () => {
+    const client = new Agent({ maxHeaderSize: 64 * 1024 });
+    const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/status?code=200&set=set-cookie:a=1&set=set-cookie:b=2&big=30000`, { headers: { authorization: `Bearer ${token}` }, dispatcher: client });
     await r.body.text();
+    await client.close();
     expect(r.statusCode).toBe(200);
     expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    expect(String(r.headers['x-big'])).toHaveLength(30000);
   });
 
   it('relayed across hubs, an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {

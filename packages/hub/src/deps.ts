@@ -24,8 +24,12 @@ export interface HubDeps {
   obo: OboClient;
   /** Where each gateway member is connected (this hub, or another one of the cluster). */
   presence: Presence;
-  /** HTTP client pool for the calls the hub makes itself (EntraAuth, relays to other hubs). */
+  /** HTTP client pool for the services the hub calls itself (EntraAuth); takes response heads up to
+   *  Limits.maxResponseHeadBytes, as agents do. */
   dispatcher: Dispatcher;
+  /** HTTP client pool for relays to other hubs: their answer carries a service's head plus the relay's own
+   *  headers, so it takes 1 KiB more. */
+  hubDispatcher: Dispatcher;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

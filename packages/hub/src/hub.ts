@@ -63,13 +63,14 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,
     clientCertificate: config.clientCertificate, audiences, log,
   });
-  const dispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000 });
+  const dispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize: Limits.maxResponseHeadBytes });
+  const hubDispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize: Limits.maxResponseHeadBytes + 1024 });
   const hubId = randomUUID();
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, presence,
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence,
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
     caller(ctx) {
@@ -243,6 +244,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       presence.close();
       await store.close();
       await dispatcher.close();
+      await hubDispatcher.close();
       await redis?.quit().catch(() => {});
     },
   };

@@ -51,6 +51,9 @@ export const Limits = {
   maxDataBytes: 64 * 1024,
   /** Largest JSON payload (hello, heads, failures). Request/response heads carry the headers, so this caps them. */
   maxJsonBytes: 64 * 1024,
+  /** Largest response head (status line and headers) the agent, or the hub for EntraAuth, takes from a service;
+   *  over it the call fails with BadGateway naming the limit. Half the JSON cap: a head's JSON can be twice its size. */
+  maxResponseHeadBytes: 32 * 1024,
   /** `ws` maxPayload on both ends: anything larger is closed with 1009 before it is buffered. */
   maxFrameBytes: 64 * 1024 + 5,
   /** Per-stream, per-direction credit window a stream starts with (WELCOME tells the agent). */

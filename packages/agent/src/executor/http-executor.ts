@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { HOP_BY_HOP, Limits, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -31,7 +31,7 @@ const BEFORE_SENDING = new Set([...NOT_CONNECTED_CODES,
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
 export function createDispatcher(): Dispatcher {
-  return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256 });
+  return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256, maxHeaderSize: Limits.maxResponseHeadBytes });
 }
 
 /** Request headers as undici wants them; the agent drops Cookie, hop-by-hop headers and what it sets itself, whatever the hub sent. */
@@ -56,6 +56,7 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
   if (req.signal.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ExecError('GatewayTimeout', `${target} did not answer in time`);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return new ExecError('BadGateway', `${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`);
   if (UNREACHABLE_CODES.has(code)) return new ExecError('BackendUnreachable', `could not reach ${target} (${code})`, BEFORE_SENDING.has(code));
   return new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
 }

@@ -1,6 +1,6 @@
 // The agent's side of one relayed request: request body in under our credit, the service's answer out under
 // the hub's credit, a deadline, and cancellation from either end.
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
@@ -8,6 +8,13 @@ import {
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics.js';
+
+/** Drops a service's answer body. undici turns a destroy before the body's end into an 'error' event, and an
+ *  'error' nobody listens for would end the agent's process. */
+function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
 
 export interface ServeContext {
   gate: WriteGate;
@@ -59,18 +66,26 @@ export class ServedRequest {
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
-      if (this.cancelled) { res.body.destroy(); return; }
+      if (this.cancelled) { discard(res.body); return; }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
       // undici's bodyTimeout still ends a service that stops sending.
       clearTimeout(timer);
-      c.gate.send(encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } }));
+      let headFrame: Buffer;
+      try {
+        headFrame = encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } });
+      } catch {
+        // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
+        discard(res.body);
+        throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
+      }
+      c.gate.send(headFrame);
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
       try {
         const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
-        if (!complete) res.body.destroy();
+        if (!complete) discard(res.body);
       } catch (err) {
-        res.body.destroy();
+        discard(res.body);
         if (!this.cancelled) {
           const reason = this.abort.signal.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
           c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));

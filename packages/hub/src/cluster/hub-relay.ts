@@ -40,7 +40,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   let res: Dispatcher.ResponseData;
   try {
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
-      method: 'POST', dispatcher: deps.dispatcher, signal: attempt.abort.signal,
+      method: 'POST', dispatcher: deps.hubDispatcher, signal: attempt.abort.signal,
       // x-request-id: the other hub's log lines for this call carry the call's id too.
       headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
       body: attempt.body(body), headersTimeout: 0, bodyTimeout: 0,
