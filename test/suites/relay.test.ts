@@ -200,6 +200,12 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
     expectCoded(answer.slice(answer.indexOf('HTTP/1.1 400')), 400, /malformed HTTP request/);
   });
 
+  it('an absolute-form request target is served by its path (RFC 9112 3.2.2; it got 404 NotFound)', async () => {
+    const answer = await exchange(hub.port, [`GET http://hub.example/v1/connections/${connId}/proxy/absolute-form?q=1 HTTP/1.1\r\nHost: hub.example\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(echo.received.at(-1)!.url).toBe('/echo/absolute-form?q=1');
+  });
+
   it('CONNECT gets the coded 400 (Node closed the connection without a word)', async () => {
     expectCoded(await exchange(hub.port, [`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: 127.0.0.1:${echo.port}\r\n\r\n`]), 400, /CONNECT is not supported/);
   });

@@ -125,6 +125,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
     });
     res.setHeader('x-request-id', requestId);
+    // An absolute-form target (GET http://hub/v1/…), which RFC 9112 3.2.2 says a server must accept: the
+    // routes, the raw route's path included, work on its path and query.
+    if (req.url && req.url.charCodeAt(0) !== 0x2f) req.url = originForm(req.url);
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
     void (async () => {
@@ -253,6 +256,13 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
 /** The call's request id: the caller's own (x-request-id or x-ms-client-request-id) if it is a sane token, so
  *  one id names the call in the caller's records, the hub's and agent's logs, the service's request and every
  *  answer; otherwise a new one. */
+/** `http://host:port/path?q` -> `/path?q`; anything else (the asterisk form) as it is. */
+function originForm(target: string): string {
+  const rest = /^https?:\/\/[^/?#]*(.*)$/i.exec(target)?.[1];
+  if (rest === undefined) return target;
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'] ?? req.headers['x-ms-client-request-id'];
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
