@@ -34,7 +34,7 @@ export interface HubConfig {
   maxRawBodyBytes: number;
   /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
   maxUrlLength: number;
-  /** Largest request head (request line and headers). Default 32 KiB; over it Node answers 431. */
+  /** Largest request head (request line and headers). Default 32 KiB; over it 431 with the coded error (http/client-error.ts). */
   maxHeaderBytes: number;
   /** Raw route: a call with no body bytes moving either way for this long is cancelled. Default 60 s. */
   idleTimeoutMs: number;
