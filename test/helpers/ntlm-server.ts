@@ -96,7 +96,8 @@ export async function startNtlmServer(): Promise<NtlmServer> {
       if (!ids.has(socket)) ids.set(socket, nextId++);
       const entry = { user, method: req.method ?? '', url: req.url ?? '', bytes, sha256: hash.digest('hex'), connection: ids.get(socket)! };
       state.seen.push(entry);
-      res.writeHead(200, { 'x-remote-user': user, 'content-type': 'application/json' }).end(JSON.stringify(entry));
+      const big = /bighead=(\d+)/.exec(req.url ?? '');
+      res.writeHead(200, { 'x-remote-user': user, 'content-type': 'application/json', ...(big ? { 'x-big': 'b'.repeat(Number(big[1])) } : {}) }).end(JSON.stringify(entry));
     });
   };
   const server: Server = createServer((req, res) => void (async () => {

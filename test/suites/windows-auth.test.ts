@@ -62,6 +62,15 @@ describe('NTLM (Samba)', () => {
     expect(r.json.headers['x-remote-user']).toBe(`${NTLM_DOMAIN}\\alice`);
   });
 
+  it('an authenticated answer with a 20 KB head arrives (the NTLM connection took 16 KiB; the limit is 32 KiB)', async () => {
+    const r = await invoke(alice, { method: 'GET', url: 'hello?bighead=20000' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.headers['x-big']).toHaveLength(20000);
+    const over = await invoke(alice, { method: 'GET', url: 'hello?bighead=40000' });
+    expect(over.status).toBe(502);
+    expect(over.json.error.message).toMatch(/over the 32 KiB limit for response headers/);
+  });
+
   it('a 1 MiB POST body arrives intact after the handshake', async () => {
     const body = patternBytes(1024 * 1024, 13);
     const r = await invoke(alice, { method: 'POST', url: 'upload', headers: { 'content-type': 'application/octet-stream' }, body: b64(body) });

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Client, type Dispatcher } from 'undici';
+import { Limits } from '@gatehouse/shared';
 import * as ntlm from 'httpntlm/ntlm.js';
 import type { WindowsUser } from './windows-user.js';
 
@@ -36,7 +37,7 @@ export class NtlmConnections {
       const c = list.pop()!;
       if (!c.closed && !c.destroyed) return { client: c, reused: true };
     }
-    return { client: new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 10_000 } }), reused: false };
+    return { client: new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 10_000 }, maxHeaderSize: Limits.maxResponseHeadBytes }), reused: false };
   }
 
   private giveBack(key: string, client: Client): void {
