@@ -5,6 +5,7 @@
 //   /big?bytes=N  streams N deterministic bytes
 //   /status?code=N answers status N (?set=, ?big=, ?many= add headers)
 //   /headstall answers a head and 7 bytes, then goes quiet
+//   /early     answers 413 at once, before reading the request body
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 
@@ -57,6 +58,11 @@ export async function startEchoServer(): Promise<EchoServer> {
       if (url.searchParams.has('big')) extra.push(['x-big', 'b'.repeat(Number(url.searchParams.get('big')))]);
       for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++) extra.push(['q', '"']);
       req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat()).end('status body'); });
+      return;
+    }
+    if (url.pathname.includes('/early')) {
+      // answers 413 before reading the body, as a server with a body limit does (Node then discards the rest)
+      res.writeHead(413, { 'content-type': 'text/plain' }).end('too large');
       return;
     }
     if (url.pathname.includes('/headstall')) {

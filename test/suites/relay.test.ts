@@ -219,6 +219,24 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
   });
 });
 
+describe('a service that answers before the request body has all arrived (an early 401 or 413)', () => {
+  // Regression: the hub stopped reading the rest of the body and never read the connection again, so the
+  // caller's next request on it got no answer (undici's callers saw ECONNRESET).
+  const upload = (path: string, bytes: number) => `POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\n`
+    + `Content-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`;
+  const big = 4 * 1024 * 1024;
+
+  it('raw route: the answer arrives, the rest of the body is read and dropped, and the connection serves the next request', async () => {
+    const answer = await exchange(hub.port, [
+      upload(`/v1/connections/${connId}/proxy/early`, big) + 'u'.repeat(big),
+      'GET /healthz HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n',
+    ]);
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toMatch(/too large/);
+    expect(answer).toMatch(/HTTP\/1\.1 200 OK[\s\S]*"status":"ok"/);
+  });
+});
+
 describe('URL containment at the hub', () => {
   const port = () => echo.port;
   it.each([

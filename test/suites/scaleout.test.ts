@@ -76,6 +76,18 @@ describe('several hubs', () => {
     }
   });
 
+  it('relayed across hubs, a service that answers an upload early: the answer arrives and the connection carries the next call', async () => {
+    const client = new Agent({ connections: 1 }); // one connection: the second upload must reuse it
+    for (let i = 0; i < 3; i++) {
+      const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/early`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': String(4 * 1024 * 1024) }, body: Buffer.alloc(4 * 1024 * 1024, 'e'), dispatcher: client,
+      });
+      expect(r.statusCode).toBe(413);
+      expect(await r.body.text()).toBe('too large');
+    }
+    await client.close();
+  });
+
   it('relayed across hubs (hub 3 has no agent), repeated answer headers and a 30 KB head all arrive (raw route)', async () => {
     const client = new Agent({ maxHeaderSize: 64 * 1024 });
     const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/status?code=200&set=set-cookie:a=1&set=set-cookie:b=2&big=30000`, { headers: { authorization: `Bearer ${token}` }, dispatcher: client });

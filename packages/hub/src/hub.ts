@@ -16,7 +16,7 @@ import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Call
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import type { HubDeps } from './deps.js';
 import { match, type Ctx, type Route } from './http/router.js';
-import { sendError, sendJson, writeErrorToSocket } from './http/respond.js';
+import { drainUnreadBody, sendError, sendJson, writeErrorToSocket } from './http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
 import { answerClientError, type ParserError } from './http/client-error.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
@@ -119,6 +119,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     const socket = req.socket;
     answering.set(socket, (answering.get(socket) ?? 0) + 1);
     if (stopping) res.setHeader('connection', 'close');
+    res.once('finish', () => drainUnreadBody(req));
     res.once('close', () => {
       answering.set(socket, answering.get(socket)! - 1);
       if (--active === 0) onIdle?.();

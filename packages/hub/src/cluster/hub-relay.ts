@@ -103,7 +103,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
     });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
     const coded = (err: unknown) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
-    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req as AsyncIterable<Uint8Array>), coded);
+    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>), coded);
     let head;
     try { head = await answer; } catch (err) {
       clearTimeout(deadline);

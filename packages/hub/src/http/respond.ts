@@ -41,6 +41,17 @@ export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestI
     + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
+/**
+ * The answer went out before the request body had all arrived (a service answered an upload early, with 401
+ * or 413): the rest is read and dropped, so the connection can carry the caller's next request, as Node does
+ * for a body nobody read. A rest that stalls is cut off by the server's keep-alive timeout (5 s idle).
+ */
+export function drainUnreadBody(req: IncomingMessage): void {
+  if (req.complete || req.destroyed) return;
+  req.on('data', () => {});
+  req.resume();
+}
+
 /** The JSON body of every hub-side error (SPEC section 8). */
 export function errorBody(err: GatehouseError, requestId: string): { error: { code: string; message: string; requestId: string } } {
   return { error: { code: err.code, message: err.message, requestId } };
@@ -51,7 +62,7 @@ export function errorBody(err: GatehouseError, requestId: string): { error: { co
  * `stallMs` gets a coded 400 (and the connection is closed) instead of holding the request open for ever.
  */
 export async function* chunksWithin(req: IncomingMessage, stallMs: number): AsyncGenerator<Buffer> {
-  const it = (req as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const it = req.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {

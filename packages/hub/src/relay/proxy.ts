@@ -21,7 +21,8 @@ function headerPairs(raw: string[]): HeaderList {
 async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buffer> {
   let total = 0;
   try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    // Not destroyed when the relay stops reading (a service that answered early): the hub drops the rest.
+    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > limit) throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the raw route's ${limit}-byte limit`);
       yield chunk;
