@@ -85,6 +85,24 @@ describe('link failures', () => {
     }
   });
 
+  it('a service that does not speak HTTP (a wrong port): 502 BadGateway saying so, never its bytes', async () => {
+    const notHttp = createServer((s) => s.once('data', () => s.end('SSH-2.0-OpenSSH_9.2 secret-banner\r\n')));
+    await new Promise<void>((r) => notHttp.listen(0, '127.0.0.1', r));
+    const port = (notHttp.address() as AddressInfo).port;
+    const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${port}/`], 'not-http');
+    try {
+      const id = await connection(`http://127.0.0.1:${port}`, {}, gw.gatewayId);
+      const r = await invoke(id, { method: 'GET', url: 'x' });
+      expect(r.status).toBe(502);
+      expect(r.json.error.code).toBe('BadGateway');
+      expect(r.json.error.message).toBe(`agent -> service: http://127.0.0.1:${port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`);
+      expect(r.text).not.toContain('secret-banner');
+    } finally {
+      await gw.agent.stop();
+      notHttp.close();
+    }
+  });
+
   it('service slower than the timeout: 504 GatewayTimeout and the agent abandons the call', async () => {
     const id = await connection(`${echo.url}/api`, { timeoutSeconds: 2 });
     const before = echo.abandoned;

@@ -55,3 +55,10 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
+
+/** When undici could not parse a service's answer as HTTP/1.1: llhttp's reason (one of its fixed texts, never
+ *  the service's bytes), so the message can say the service is not speaking HTTP (a wrong port, a database). */
+export function notHttpReason(err: unknown): string | undefined {
+  if ((err as Error | undefined)?.name !== 'HTTPParserError') return undefined;
+  return /\(([^()]{1,100})\)$/.exec((err as Error).message)?.[1] ?? 'unparseable';
+}
