@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import { request } from 'undici';
 import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -132,6 +133,22 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     const over = await invoke(connId, { method: 'GET', url: 'bighead?bytes=40000' });
     expect(over.status).toBe(502);
     expect(over.json.error.message).toMatch(/hub -> service: .* answered with a head over the 32 KiB limit for response headers/);
+  });
+
+  it('a resource that does not answer with HTTP: 502 naming the hub -> service link, never its bytes', async () => {
+    const notHttp = createServer((sock) => sock.once('data', () => sock.end('SSH-2.0-OpenSSH_9.2 secret-banner\r\n')));
+    await new Promise<void>((r) => notHttp.listen(0, '127.0.0.1', r));
+    const port = (notHttp.address() as AddressInfo).port;
+    try {
+      const c = await entraConnection({ baseResourceUrl: `http://127.0.0.1:${port}` });
+      expect(c.status, c.text).toBe(201);
+      const r = await invoke(c.json.id, { method: 'GET', url: 'x' });
+      expect(r.status).toBe(502);
+      expect(r.json.error.message).toBe(`hub -> service: http://127.0.0.1:${port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`);
+      expect(r.text).not.toContain('secret-banner');
+    } finally {
+      notHttp.close();
+    }
   });
 
   it('the raw proxy route works for EntraAuth too', async () => {
