@@ -16,7 +16,7 @@ import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Call
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import type { HubDeps } from './deps.js';
 import { match, type Ctx, type Route } from './http/router.js';
-import { drainUnreadBody, sendError, sendJson, writeErrorToSocket } from './http/respond.js';
+import { closeAfterAnswer, drainUnreadBody, sendError, sendJson, writeErrorToSocket } from './http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
 import { answerClientError, type ParserError } from './http/client-error.js';
 import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
@@ -154,8 +154,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
-        // The rest of an unread request body is not wanted; close instead of draining it.
-        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+        // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).
+        if (!req.complete && !res.headersSent) closeAfterAnswer(req, res);
         sendError(res, err, requestId);
       } else {
         rlog().error({ err }, 'unexpected fault');

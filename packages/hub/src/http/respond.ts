@@ -1,6 +1,7 @@
 // Writing answers and reading bodies, with every limit enforced before bytes pile up.
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { GatehouseError, type HeaderList } from '@gatehouse/shared';
 
@@ -39,6 +40,28 @@ export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestI
   const body = JSON.stringify(errorBody(err, requestId));
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
     + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** How long the hub goes on reading (and dropping) an unwanted request body after a refusal, before it closes. */
+export const LINGER_MS = 2_000;
+
+/**
+ * A refusal sent before the request body has arrived (413 for a declared size, 401, 429, 400): the rest is not
+ * wanted, so the answer says `Connection: close`. Node would then close the socket at once, and closing it with
+ * unread bytes resets the connection: a caller still uploading saw EPIPE or ECONNRESET instead of the answer.
+ * Here the hub ends its side after the answer and reads and drops what still comes for up to LINGER_MS (the
+ * lingering close of Apache and nginx), then closes.
+ */
+export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  res.setHeader('connection', 'close');
+  const socket = req.socket as Socket;
+  socket.destroySoon = () => {
+    socket.end();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+    socket.on('error', () => socket.destroy());
+    if (!req.destroyed) { req.on('data', () => {}); req.resume(); } else socket.resume();
+  };
 }
 
 /**
