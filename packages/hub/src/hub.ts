@@ -63,8 +63,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,
     clientCertificate: config.clientCertificate, audiences, log,
   });
-  const dispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize: Limits.maxResponseHeadBytes });
-  const hubDispatcher = new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize: Limits.maxResponseHeadBytes + 1024 });
+  const httpClient = (maxHeaderSize: number) => new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize });
+  const dispatcher = httpClient(Limits.maxResponseHeadBytes);
+  const hubDispatcher = httpClient(Limits.maxResponseHeadBytes + 1024);
   const hubId = randomUUID();
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
@@ -254,9 +255,6 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   };
 }
 
-/** The call's request id: the caller's own (x-request-id or x-ms-client-request-id) if it is a sane token, so
- *  one id names the call in the caller's records, the hub's and agent's logs, the service's request and every
- *  answer; otherwise a new one. */
 /** `http://host:port/path?q` -> `/path?q`; anything else (the asterisk form) as it is. */
 function originForm(target: string): string {
   const rest = /^https?:\/\/[^/?#]*(.*)$/i.exec(target)?.[1];
@@ -264,6 +262,9 @@ function originForm(target: string): string {
   return rest.startsWith('/') ? rest : `/${rest}`;
 }
 
+/** The call's request id: the caller's own (x-request-id or x-ms-client-request-id) if it is a sane token, so
+ *  one id names the call in the caller's records, the hub's and agent's logs, the service's request and every
+ *  answer; otherwise a new one. */
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'] ?? req.headers['x-ms-client-request-id'];
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();

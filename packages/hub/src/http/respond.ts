@@ -60,7 +60,8 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     socket.once('close', () => clearTimeout(timer));
     socket.on('error', () => socket.destroy());
-    if (!req.destroyed) { req.on('data', () => {}); req.resume(); } else socket.resume();
+    drainUnreadBody(req);
+    if (req.destroyed) socket.resume();
   };
 }
 
