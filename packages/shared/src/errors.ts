@@ -1,4 +1,5 @@
 // The one registry of hub error codes (SPEC section 8). docs/errors.md lists the same codes; a test pins both.
+import { Limits } from './protocol.js';
 
 export interface ErrorSpec {
   status: number;
@@ -56,9 +57,14 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
-/** When undici could not parse a service's answer as HTTP/1.1: llhttp's reason (one of its fixed texts, never
- *  the service's bytes), so the message can say the service is not speaking HTTP (a wrong port, a database). */
-export function notHttpReason(err: unknown): string | undefined {
-  if ((err as Error | undefined)?.name !== 'HTTPParserError') return undefined;
-  return /\(([^()]{1,100})\)$/.exec((err as Error).message)?.[1] ?? 'unparseable';
+/**
+ * Why a service's answer could not be taken, when the answer itself is the cause (undici's error): a head over
+ * Limits.maxResponseHeadBytes, or bytes that are not HTTP/1.1 (a wrong port, a database), named by llhttp's
+ * reason, one of its fixed texts, never the service's bytes. Undefined for any other failure.
+ */
+export function unreadableAnswer(err: unknown, target: string): string | undefined {
+  const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string } } | undefined;
+  if ((e?.code ?? e?.cause?.code) === 'UND_ERR_HEADERS_OVERFLOW') return `${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`;
+  if (e?.name === 'HTTPParserError') return `${target} did not answer with HTTP/1.1 (${/\(([^()]{1,100})\)$/.exec(e.message ?? '')?.[1] ?? 'unparseable'})`;
+  return undefined;
 }

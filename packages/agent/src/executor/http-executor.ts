@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, Limits, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, notHttpReason, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { HOP_BY_HOP, Limits, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -56,9 +56,8 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
   if (req.signal.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ExecError('GatewayTimeout', `${target} did not answer in time`);
-  if (code === 'UND_ERR_HEADERS_OVERFLOW') return new ExecError('BadGateway', `${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`);
-  const notHttp = notHttpReason(err);
-  if (notHttp) return new ExecError('BadGateway', `${target} did not answer with HTTP/1.1 (${notHttp})`);
+  const unreadable = unreadableAnswer(err, target);
+  if (unreadable) return new ExecError('BadGateway', unreadable);
   if (UNREACHABLE_CODES.has(code)) return new ExecError('BackendUnreachable', `could not reach ${target} (${code})`, BEFORE_SENDING.has(code));
   return new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
 }

@@ -2,7 +2,7 @@
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, Limits, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, notHttpReason } from '@gatehouse/shared';
+import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, unreadableAnswer } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
@@ -35,10 +35,9 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     watch.settle();
     const code = attempt.failure(err);
     if (typeof code !== 'string') throw code;
+    const unreadable = unreadableAnswer(err, target);
+    if (unreadable) throw new GatehouseError('BadGateway', `hub -> service: ${unreadable}`);
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
-    const notHttp = notHttpReason(err);
-    if (notHttp) throw new GatehouseError('BadGateway', `hub -> service: ${target} did not answer with HTTP/1.1 (${notHttp})`);
-    if (code === 'UND_ERR_HEADERS_OVERFLOW') throw new GatehouseError('BadGateway', `hub -> service: ${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`);
     throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || (err as Error).name})`);
   }
   attempt.responded(res.body);
