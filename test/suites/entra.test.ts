@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createServer, type AddressInfo } from 'node:net';
+import { startNotHttpServer } from '../helpers/not-http.js';
 import { decodeJwt } from 'jose';
 import { request } from 'undici';
 import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -136,9 +136,8 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
   });
 
   it('a resource that does not answer with HTTP: 502 naming the hub -> service link, never its bytes', async () => {
-    const notHttp = createServer((sock) => sock.once('data', () => sock.end('SSH-2.0-OpenSSH_9.2 secret-banner\r\n')));
-    await new Promise<void>((r) => notHttp.listen(0, '127.0.0.1', r));
-    const port = (notHttp.address() as AddressInfo).port;
+    const notHttp = await startNotHttpServer();
+    const port = notHttp.port;
     try {
       const c = await entraConnection({ baseResourceUrl: `http://127.0.0.1:${port}` });
       expect(c.status, c.text).toBe(201);

@@ -1,7 +1,9 @@
 // What goes wrong between the links, each with its coded answer: the agent's own allow-list, no agent,
 // no service, a slow service, throttling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { startNotHttpServer } from '../helpers/not-http.js';
+import { freePort } from '../helpers/apache.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -70,35 +72,34 @@ describe('link failures', () => {
     expect(status.json.status).toBe('offline');
   });
 
+  /** A GET through a gateway of its own whose agent may call only http://127.0.0.1:{port}/. */
+  async function invokeOnPort(port: number, name: string) {
+    const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${port}/`], name);
+    try {
+      return await invoke(await connection(`http://127.0.0.1:${port}`, {}, gw.gatewayId), { method: 'GET', url: 'x' });
+    } finally {
+      await gw.agent.stop();
+    }
+  }
+
   it('service down: 502 BackendUnreachable', async () => {
     // A port that was free a moment ago: nothing listens there.
-    const port = await new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => r(p)); }); });
-    const broad = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${port}/`], 'down');
-    try {
-      const id = await connection(`http://127.0.0.1:${port}`, {}, broad.gatewayId);
-      const r = await invoke(id, { method: 'GET', url: 'x' });
-      expect(r.status).toBe(502);
-      expect(r.json.error.code).toBe('BackendUnreachable');
-      expect(r.json.error.message).toMatch(/^agent -> service: .*ECONNREFUSED/);
-    } finally {
-      await broad.agent.stop();
-    }
+    const port = await freePort();
+    const r = await invokeOnPort(port, 'down');
+    expect(r.status).toBe(502);
+    expect(r.json.error.code).toBe('BackendUnreachable');
+    expect(r.json.error.message).toMatch(/^agent -> service: .*ECONNREFUSED/);
   });
 
   it('a service that does not speak HTTP (a wrong port): 502 BadGateway saying so, never its bytes', async () => {
-    const notHttp = createServer((s) => s.once('data', () => s.end('SSH-2.0-OpenSSH_9.2 secret-banner\r\n')));
-    await new Promise<void>((r) => notHttp.listen(0, '127.0.0.1', r));
-    const port = (notHttp.address() as AddressInfo).port;
-    const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${port}/`], 'not-http');
+    const notHttp = await startNotHttpServer();
     try {
-      const id = await connection(`http://127.0.0.1:${port}`, {}, gw.gatewayId);
-      const r = await invoke(id, { method: 'GET', url: 'x' });
+      const r = await invokeOnPort(notHttp.port, 'not-http');
       expect(r.status).toBe(502);
       expect(r.json.error.code).toBe('BadGateway');
-      expect(r.json.error.message).toBe(`agent -> service: http://127.0.0.1:${port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`);
+      expect(r.json.error.message).toBe(`agent -> service: http://127.0.0.1:${notHttp.port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`);
       expect(r.text).not.toContain('secret-banner');
     } finally {
-      await gw.agent.stop();
       notHttp.close();
     }
   });
