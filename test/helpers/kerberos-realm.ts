@@ -69,7 +69,9 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
 
 function readFileSyncSafe(p: string): string { try { return readFileSync(p, 'utf8'); } catch { return ''; } }
 
-/** Apache: /negotiate (Kerberos via SPNEGO, keytab) proxied to `backendUrl`, passing the user on in X-Remote-User. */
+/** Apache: /negotiate (Kerberos via SPNEGO, keytab) proxied to `backendUrl`, passing the user on in X-Remote-User.
+ *  /bound is the same with the authentication kept on the TCP connection (GssapiConnectionBound), as IIS keeps
+ *  Kerberos and NTLM authentication by default: later requests on that connection need no Authorization. */
 export async function startNegotiateApache(realm: KerberosRealm & { keytab: string }, backendUrl: string): Promise<NegotiateApache> {
   const a = await startApache({
     serverName: 'localhost',
@@ -86,6 +88,16 @@ export async function startNegotiateApache(realm: KerberosRealm & { keytab: stri
   RequestHeader set X-Remote-User "expr=%{REMOTE_USER}"
   Header always set X-Remote-User "expr=%{REMOTE_USER}"
   ProxyPass ${backendUrl}/negotiate
+</Location>
+<Location /bound>
+  AuthType GSSAPI
+  AuthName "Kerberos test, connection-bound"
+  GssapiAllowedMech krb5
+  GssapiCredStore keytab:${realm.keytab}
+  GssapiConnectionBound On
+  Require valid-user
+  Header always set X-Remote-User "expr=%{REMOTE_USER}"
+  ProxyPass ${backendUrl}/bound
 </Location>`,
   });
   return { url: `http://localhost:${a.port}`, port: a.port, stop: a.stop };

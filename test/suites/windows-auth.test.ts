@@ -147,6 +147,22 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
     expect((await invoke(carol, { method: 'GET', url: 'y' })).json.statusCode).toBe(200);
   });
 
+  it('a service that keeps the authentication on the connection serves no other call as that user', async () => {
+    // Before: the Kerberos call used the agent's shared connections, and an Anonymous call sent next on the same
+    // connection was served as carol (a 200 with her name instead of the service's 401).
+    const bound = `${apache.url}/bound`;
+    const anonymous = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: bound, gatewayId });
+    const carolBound = await windowsConnection(bound, `carol@${REALM}`, KRB_USERS.carol);
+    const daveBound = await windowsConnection(bound, 'dave', KRB_USERS.dave);
+    const user = async (id: string) => { const r = await invoke(id, { method: 'GET', url: 'who' }); return `${r.json.statusCode} ${r.json.headers['x-remote-user'] ?? ''}`.trim(); };
+    expect(await user(anonymous.json.id)).toBe('401');
+    for (let i = 0; i < 3; i++) {
+      expect(await user(carolBound)).toBe(`200 carol@${REALM}`);
+      expect(await user(anonymous.json.id)).toBe('401');
+      expect(await user(daveBound)).toBe(`200 dave@${REALM}`);
+    }
+  });
+
   it('no password or secret appears in the agent or hub logs', async () => {
     const logs = `${agent.lines.join('\n')}\n${hub.lines.join('\n')}`;
     for (const pw of [...Object.values(NTLM_USERS), ...Object.values(KRB_USERS), 'wrong-kerberos-pw', 'not-the-password']) expect(logs).not.toContain(pw);

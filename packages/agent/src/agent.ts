@@ -4,7 +4,8 @@ import { writeFileSync, renameSync } from 'node:fs';
 import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
 import type { AgentConfig } from './config.js';
 import { checkAllow } from './config.js';
-import { ExecError, createDispatcher, execute, type ExecRequest } from './executor/http-executor.js';
+import { ExecError, execute, type ExecRequest } from './executor/http-executor.js';
+import { ServicePools } from './executor/service-pools.js';
 import { WindowsExecutor } from './executor/windows.js';
 import { KerberosAuth } from './executor/kerberos.js';
 import type { Logger } from './log.js';
@@ -37,7 +38,7 @@ export interface RunningAgent {
 
 export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
   const allow = checkAllow(config.allow);
-  const dispatcher = createDispatcher();
+  const pools = new ServicePools();
   // Opening a sealed credential costs an RSA decryption; cache the last few (they are this agent's own secrets).
   const opened = new Map<string, Secret>();
 
@@ -80,8 +81,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     return { url: check.url, auth: { scheme: head.credentials.scheme, ...secret } };
   }
 
-  const windows = new WindowsExecutor(dispatcher, new KerberosAuth(deps.kerberosCacheDir, deps.keytab), deps.log);
-  const executeCall = (req: ExecRequest) => (req.auth?.scheme === 'windows' ? windows.execute(req) : execute(dispatcher, req));
+  const windows = new WindowsExecutor(pools, new KerberosAuth(deps.kerberosCacheDir, deps.keytab), deps.log);
+  const executeCall = (req: ExecRequest) => (req.auth?.scheme === 'windows' ? windows.execute(req) : execute(pools.for(req.url.origin, req.auth), req));
 
   let stoppedResolve!: () => void;
   const stopped = new Promise<void>((r) => { stoppedResolve = r; });
@@ -113,7 +114,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     async drain(maxMs) {
       await Promise.all(tunnels.map((t) => t.drain(maxMs)));
       await windows.close();
-      await dispatcher.close();
+      await pools.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
-import { HOP_BY_HOP, Limits, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { request, type Dispatcher } from 'undici';
+import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -29,10 +29,6 @@ export class ExecError extends Error {
 /** Failures that happen before a request can leave: no connection, no TLS session. */
 const BEFORE_SENDING = new Set([...NOT_CONNECTED_CODES,
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
-
-export function createDispatcher(): Dispatcher {
-  return new Agent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256, maxHeaderSize: Limits.maxResponseHeadBytes });
-}
 
 /** Request headers as undici wants them; the agent drops Cookie, hop-by-hop headers and what it sets itself, whatever the hub sent. */
 export function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, string | string[]> {
@@ -62,6 +58,7 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
   return new ExecError('BadGateway', `the call to ${target} failed (${code || (err as Error).name})`);
 }
 
+/** `dispatcher`: the pool for the call's identity (ServicePools.for). */
 export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
   try {
     const res = await request(req.url, {

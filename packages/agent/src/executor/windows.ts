@@ -5,6 +5,7 @@ import { request, type Dispatcher } from 'undici';
 import { headerListFrom, type HeaderList } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
+import type { ServicePools } from './service-pools.js';
 import { KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
 import { parseWindowsUser } from './windows-user.js';
@@ -27,7 +28,7 @@ export class WindowsExecutor {
   private readonly offers = new Map<string, { offer: Offer; at: number }>();
   readonly ntlm = new NtlmConnections();
 
-  constructor(private readonly dispatcher: Dispatcher, private readonly kerberos: KerberosAuth, private readonly log: Logger) {}
+  constructor(private readonly pools: ServicePools, private readonly kerberos: KerberosAuth, private readonly log: Logger) {}
 
   async execute(req: ExecRequest): Promise<ExecResponse> {
     const auth = req.auth!;
@@ -42,9 +43,10 @@ export class WindowsExecutor {
     try {
       let offer = this.cachedOffer(origin);
       if (!offer && kerberosUsable) {
-        // Learn what the service offers with a request that carries no credentials and no body.
+        // Learn what the service offers with a request that carries no credentials and no body (so it goes on the
+        // shared pool, which never carries credentials).
         const probe = await request(req.url, {
-          dispatcher: this.dispatcher, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? { ...headers, 'content-length': '0' } : headers,
+          dispatcher: this.pools.anonymous, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? { ...headers, 'content-length': '0' } : headers,
           signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
         });
         if (probe.statusCode !== 401) {
@@ -61,7 +63,8 @@ export class WindowsExecutor {
         try {
           const token = await this.kerberos.token(req.url.hostname, user, auth.password);
           const res = await request(req.url, {
-            dispatcher: this.dispatcher, method: req.method as Dispatcher.HttpMethod,
+            // The identity's own connections: the service may keep the authentication on the connection.
+            dispatcher: this.pools.for(origin, auth), method: req.method as Dispatcher.HttpMethod,
             headers: { ...headers, authorization: `Negotiate ${token}` },
             body: req.body ?? undefined, signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
           });
