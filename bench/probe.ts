@@ -4,7 +4,8 @@
 // figures of one invocation: this machine's speed drifts by minutes. Build with `tsc -p bench`.
 //
 //   T=direct,raw C=1,16 DUR=4 node bench/dist/bench/probe.js     wrk runs (target x concurrency, in order; targets:
-//                                                                 direct, raw, healthz = the hub's /healthz)
+//                                                                 direct, raw, healthz = the hub's /healthz,
+//                                                                 min = bench/min-relay.ts, the reference)
 //   SUFFIX=64k                                                    path after the base ("" = 12 bytes, 64k, big?mb=N)
 //   BIG=down,up,down T= node bench/dist/bench/probe.js            256 MiB transfers (MiB/s, CPU per MiB)
 //   WRAP=/path/to/script                                          prefix for every process (after taskset), e.g. a
@@ -40,7 +41,11 @@ async function main(): Promise<void> {
   const { gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${direct}/`]);
   const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 })).json.id as string;
   const raw = `${hub.url}/v1/connections/${conn}/proxy/`;
-  const procs = { hub: hub.child.pid!, agent: agent.child.pid!, origin: origin.child.pid! };
+  const minHub = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'hub'], {});
+  const minPort = (await minHub.waitForLine((l) => l.startsWith('min-relay hub'))).split(' ').slice(2).map(Number);
+  const minAgent = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'agent', String(minPort[1]), direct], {});
+  await minAgent.waitForLine((l) => l.includes('connected'));
+  const procs = { hub: hub.child.pid!, agent: agent.child.pid!, origin: origin.child.pid!, minHub: minHub.child.pid!, minAgent: minAgent.child.pid! };
   console.log('pids', JSON.stringify(procs), 'raw route', raw);
   const auth = { authorization: `Bearer ${token}` };
 
@@ -61,7 +66,8 @@ async function main(): Promise<void> {
 
   for (const target of (process.env.T ?? 'direct,raw').split(',').filter(Boolean)) {
     for (const c of (process.env.C ?? '1,16').split(',')) {
-      const url = target === 'healthz' ? `${hub.url}/healthz` : (target === 'direct' ? `${direct}/` : raw) + (process.env.SUFFIX ?? '');
+      const base = { direct: `${direct}/`, raw, min: `http://127.0.0.1:${minPort[0]}/` }[target];
+      const url = target === 'healthz' ? `${hub.url}/healthz` : base + (process.env.SUFFIX ?? '');
       const cpu0 = snapshot(procs, cpuUs);
       const cs0 = snapshot(procs, switches);
       const { stdout: out } = await run('wrk', ['-t1', `-c${c}`, `-d${process.env.DUR ?? 4}s`, '--latency', '-H', `Authorization: Bearer ${token}`, url]);
@@ -71,6 +77,6 @@ async function main(): Promise<void> {
     }
   }
   if (process.env.HOLD) { console.log(`holding ${process.env.HOLD} s; token:`, token); await new Promise((r) => setTimeout(r, Number(process.env.HOLD) * 1000)); }
-  await agent.stop(); await hub.stop(); await origin.stop(); await entra.close();
+  await minAgent.stop(); await minHub.stop(); await agent.stop(); await hub.stop(); await origin.stop(); await entra.close();
 }
 main().catch((e) => { console.error(e); process.exit(1); });
