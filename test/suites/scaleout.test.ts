@@ -1,7 +1,7 @@
 // Several hubs on real PostgreSQL and Redis: shared store and migrations, exact throttling, agent presence,
 // calls relayed to the hub that holds an agent, and the faults an operator meets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -196,6 +196,45 @@ describe('several hubs', () => {
     // the other hub's 2 s read cache may still hold it for a moment
     await expect.poll(async () => (await api(hubs[1]!.url, token, 'GET', `/v1/gateways/${gw.id}`)).status, { timeout: 5000 }).toBe(404);
   }, 60_000);
+
+  it('a hub serves a relay only when signed with the cluster secret, fresh, addressed to it, and once', async () => {
+    // Before: a relay captured on the hubs' network could be sent again within 60 s, to its hub or to any other
+    // hub holding a member of the gateway, and the service got the call again.
+    const member = agents[1]!;
+    const envelope = (over: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({
+      gatewayId, memberId: member.memberId, to: hubs[1]!.url, ts: Date.now(), nonce: randomBytes(16).toString('base64url'),
+      head: { requestId: randomUUID(), method: 'GET', url: `${echo.url}/relayed-by-hand`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null },
+      ...over,
+    })).toString('base64url');
+    const send = async (h: HubProc, env: string, secret = SECRET) => {
+      const r = await request(`${h.url}/internal/v1/relay`, { method: 'POST', headers: {
+        'x-gatehouse-relay-head': env, 'x-gatehouse-relay-signature': createHmac('sha256', secret).update(env).digest('base64url'), 'content-length': '0',
+      } });
+      const text = await r.body.text();
+      return r.statusCode === 200 ? '200' : `${r.statusCode} ${r.headers['x-gatehouse-relay-error']} ${(JSON.parse(text) as { error: { message: string } }).error.message}`;
+    };
+    const served = () => echo.received.filter((x) => x.url === '/relayed-by-hand').length;
+    const before = served();
+    const good = envelope();
+    expect(await send(hubs[1]!, good)).toBe('200');
+    expect(served()).toBe(before + 1);
+    expect(await send(hubs[1]!, good)).toBe('401 Unauthorized hub -> hub: the relay was used before');
+    // hub 1 holds a member of the gateway too: the relay is not for it
+    expect(await send(hubs[0]!, good)).toBe('401 Unauthorized hub -> hub: the relay is addressed to another hub');
+    expect(await send(hubs[1]!, envelope(), 'another-secret-of-at-least-32-characters')).toMatch(/^401 Unauthorized hub -> hub: the relay is not signed with this cluster's secret/);
+    expect(await send(hubs[1]!, envelope({ ts: Date.now() - 61_000 }))).toMatch(/^401 Unauthorized hub -> hub: the relay is too old/);
+    expect(await send(hubs[1]!, envelope({ ts: Date.now() + 61_000 }))).toMatch(/^401 Unauthorized hub -> hub: the relay is too old/);
+    expect(served()).toBe(before + 1);
+    // hub 3 has no agent: a call there relays to a member's hub as before, once per call
+    expect((await invokeOn(hubs[2]!)).json.statusCode).toBe(200);
+    // a hub with another secret: its caller gets a 502 naming the link (it was a 401, as if the token were bad)
+    const stray = await clusterHub({ GATEHOUSE_CLUSTER_SECRET: 'another-secret-of-at-least-32-characters' });
+    try {
+      const r = await invokeOn(stray);
+      expect(r.status).toBe(502);
+      expect(r.json.error).toMatchObject({ code: 'BadGateway', message: "hub -> hub: the relay is not signed with this cluster's secret" });
+    } finally { await stray.stop(); }
+  });
 
   it('gateway status is identical on every hub', async () => {
     const views = await Promise.all(hubs.map(async (h) => (await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json));

@@ -1,8 +1,9 @@
 // Hub-to-hub relay: a call that reaches hub A for a gateway whose agents are connected to hub B goes to B
 // as plain HTTP, the request head in a header, bodies streamed both ways (TCP backpressure carries the flow
 // control across), the caller's abort carried as an aborted request, the deadline in the head.
-// Authenticated with an HMAC over the head under GATEHOUSE_CLUSTER_SECRET.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// Authenticated with an HMAC over the head under GATEHOUSE_CLUSTER_SECRET; the head names the hub it is for and
+// carries a nonce, so a captured relay cannot be sent again, to that hub or to another.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
@@ -20,7 +21,32 @@ const SIG = 'x-gatehouse-relay-signature';
 const ERR = 'x-gatehouse-relay-error';
 const BACKEND = 'x-gatehouse-relay-backend-ms';
 
-interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHeadMessage; ts: number }
+/** `to`: the advertised URL of the hub the relay is for; `ts`: when it was signed (ms); `nonce`: used once. */
+interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHeadMessage; to: string; ts: number; nonce: string }
+
+/** How far a relay's signing time may be from the receiving hub's clock (both ways). */
+const MAX_AGE_MS = 60_000;
+
+/** The nonces of the relays a hub has taken while their signing time is acceptable: a second use is refused.
+ *  Two generations of 2 * MAX_AGE_MS each: a nonce is remembered for at least as long as its relay could pass
+ *  the age check (at most 2 * MAX_AGE_MS after it was taken). */
+class NonceGuard {
+  private current = new Set<string>();
+  private previous = new Set<string>();
+  private rotatedAt = Date.now();
+
+  /** False when the nonce was seen before. */
+  take(nonce: string): boolean {
+    if (Date.now() - this.rotatedAt >= 2 * MAX_AGE_MS) {
+      this.previous = this.current;
+      this.current = new Set();
+      this.rotatedAt = Date.now();
+    }
+    if (this.current.has(nonce) || this.previous.has(nonce)) return false;
+    this.current.add(nonce);
+    return true;
+  }
+}
 
 /** The other hub certainly never took the call (no connection, or no member there any more): another hub may. */
 export class RemoteNotTaken extends GatehouseError {}
@@ -33,7 +59,9 @@ const sign = (secret: string, payload: string) => createHmac('sha256', secret).u
  */
 export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
   body: AsyncIterable<Uint8Array> | null, maxResponseBytes: number): Promise<StartedCall> {
-  const envelope = Buffer.from(JSON.stringify({ gatewayId, memberId: entry.memberId, head, ts: Date.now() } satisfies RelayEnvelope)).toString('base64url');
+  const envelope = Buffer.from(JSON.stringify({
+    gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce: randomBytes(16).toString('base64url'),
+  } satisfies RelayEnvelope)).toString('base64url');
   const attempt = new HttpAttempt();
   watch.current = attempt;
   Object.assign(watch.fields, { viaHub: entry.hubId, member: entry.memberId });
@@ -61,7 +89,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
     try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep */ }
     // GatewayOffline: that hub had no member for the gateway any more, so it opened no call.
     if (relayError === 'GatewayOffline') throw new RemoteNotTaken('GatewayOffline', message);
-    throw new GatehouseError(isErrorCode(relayError) ? relayError : 'BadGateway', message);
+    // The other hub refusing this hub (another cluster secret, clocks apart) is a fault between hubs, not the caller's.
+    throw new GatehouseError(isErrorCode(relayError) && relayError !== 'Unauthorized' ? relayError : 'BadGateway', message);
   }
   const headers = headerListFrom(res.headers).filter(([k]) => !k.startsWith('x-gatehouse-relay-'));
   const backendMs = Number(res.headers[BACKEND] ?? 0);
@@ -76,6 +105,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
 
 /** Hub B: serves a relayed call with one of its own agent sessions. */
 export function relayRoutes(deps: HubDeps): Route[] {
+  const nonces = new NonceGuard();
   const handler = async (ctx: Ctx): Promise<void> => {
     const secret = deps.config.clusterSecret;
     const envelope = String(ctx.req.headers[HEAD] ?? '');
@@ -89,7 +119,9 @@ export function relayRoutes(deps: HubDeps): Route[] {
       return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is not signed with this cluster\'s secret'));
     }
     const env = JSON.parse(Buffer.from(envelope, 'base64url').toString()) as RelayEnvelope;
-    if (Math.abs(Date.now() - env.ts) > 60_000) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old'));
+    if (env.to !== deps.config.advertiseUrl) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is addressed to another hub'));
+    if (!(Math.abs(Date.now() - env.ts) <= MAX_AGE_MS)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old (or the hubs\' clocks differ by over 60 s)'));
+    if (typeof env.nonce !== 'string' || !nonces.take(env.nonce)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay was used before'));
     const sessions = deps.registry.sessions(env.gatewayId).filter((s) => s.isAvailable);
     const session = sessions.find((s) => s.member.memberId === env.memberId) ?? sessions[0];
     if (!session) return fail(new GatehouseError('GatewayOffline', `hub -> agent: gateway ${env.gatewayId} has no online member on this hub`));
