@@ -2,7 +2,7 @@
 // real resource does (signature from the JWKS, issuer of the token's tenant, audience = the resource, scp)
 // and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied; /drip?n=N&ms=M answers
 // slowly, /headstall answers its head and goes quiet (counted in `abandoned` when the hub cuts it off),
-// /bighead?bytes=N answers with a header of N bytes.
+// /bighead?bytes=N answers with a header of N bytes, /notmodified a 304 with the Content-Length of its 200.
 import { createServer, type Server } from 'node:https';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -53,6 +53,7 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         res.writeHead(200, { 'content-type': 'text/plain' }).write('partial');
         return;
       }
+      if ((req.url ?? '').includes('/notmodified')) { res.writeHead(304, { etag: '"v1"', 'content-length': '1000' }).end(); return; }
       const bighead = /\/bighead\?bytes=(\d+)/.exec(req.url ?? '');
       if (bighead) { res.writeHead(200, { 'x-big': 'b'.repeat(Number(bighead[1])) }).end('ok'); return; }
       const big = /\/large\?bytes=(\d+)/.exec(req.url ?? '');

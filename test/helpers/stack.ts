@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
+import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
 import { request } from 'undici';
 import type { FakeEntra } from './fake-entra.js';
 import { CLIENT_ID, CLIENT_SECRET } from './fake-entra.js';
@@ -140,6 +141,21 @@ export async function gatewayWithAgent(hubUrl: string, token: string, allow: str
 }
 
 export function b64(s: string | Buffer): string { return Buffer.from(s).toString('base64'); }
+
+/** One request with Node's own HTTP client (not undici: its HTTP/1.1 client fails a 304 that carries a
+ *  Content-Length, and tests of such answers need a client that does not). `agent: false`: a fresh connection. */
+export function nodeHttp(url: string, o: { method?: string; headers?: Record<string, string>; body?: Buffer; agent?: HttpAgent | false } = {}): Promise<{ status: number; headers: IncomingHttpHeaders; data: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: o.method ?? 'GET', headers: { ...o.headers, ...(o.body ? { 'content-length': String(o.body.length) } : {}) }, agent: o.agent ?? false });
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, data: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
 
 export const RECOVERY_KEY = 'test-recovery-key-0123456789';
 

@@ -11,7 +11,7 @@ import { decodeJwt } from 'jose';
 import { request } from 'undici';
 import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEntraBackend, type EntraBackend } from '../helpers/entra-backend.js';
-import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
+import { api, b64, nodeHttp, startHub, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 const RESOURCE = 'api://backend-api';
@@ -155,6 +155,17 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(r.statusCode).toBe(200);
     expect(await r.body.text()).toBe('raw bytes');
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
+  });
+
+  it('a 304 with the Content-Length of its 200 is answered (raw route and invoke)', async () => {
+    // Regression: the hub's HTTP client (undici) failed it after its head, and the caller got no answer.
+    const r = await nodeHttp(`${hub.url}/v1/connections/${connId}/proxy/notmodified`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(304);
+    expect(r.headers['content-length']).toBe('1000');
+    expect(r.data.length).toBe(0);
+    const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'notmodified' });
+    expect(inv.status, inv.text).toBe(200);
+    expect(inv.json).toMatchObject({ statusCode: 304, body: '' });
   });
 
   it('an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {

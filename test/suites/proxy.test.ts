@@ -2,11 +2,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { request as httpRequest } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent, request } from 'undici';
 import { type FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
-import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { api, gatewayWithAgent, nodeHttp, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let entra: FakeEntra;
@@ -63,6 +63,27 @@ describe('raw proxy route', () => {
     const base = await request(proxyUrl('?q=1'), { headers: { authorization: `Bearer ${token}` } });
     await base.body.text();
     expect(echo.received.at(-1)!.url).toBe('/svc?q=1');
+  });
+
+  it('a 304 that declares the Content-Length of its 200 (RFC 9110 allows it) is answered, on both routes, and the connection carries the next call', async () => {
+    // Regression: the agent's HTTP client (undici) failed such an answer after its head; the caller's connection
+    // was closed with no answer at all (raw route) or a broken envelope (invoke).
+    // (The caller here is Node's own client: undici's fails such an answer too.)
+    const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await nodeHttp(proxyUrl('/status?code=304&set=etag:%22v1%22&set=content-length:1000'), { agent: keepAlive, headers: { authorization: `Bearer ${token}`, 'if-none-match': '"v1"' } });
+        expect(r.status).toBe(304);
+        expect(r.headers.etag).toBe('"v1"');
+        expect(r.headers['content-length']).toBe('1000');
+        expect(r.data.length).toBe(0);
+        const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'status?code=304&set=content-length:1000' });
+        expect(inv.status, inv.text).toBe(200);
+        expect(inv.json).toMatchObject({ statusCode: 304, body: '' });
+      }
+      // both calls went over one connection to the hub
+      expect(Object.values(keepAlive.freeSockets).flat()).toHaveLength(1);
+    } finally { keepAlive.destroy(); }
   });
 
   it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
@@ -146,16 +167,7 @@ describe('raw proxy route', () => {
   it('an HTTP/2 upgrade offer (Upgrade: h2c, as curl --http2 and Java\'s HttpClient send) is ignored: the call is served as HTTP/1.1', async () => {
     // Regression: every request offering an upgrade went to the hub's WebSocket handler and got a bare 404.
     const offer = { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' };
-    const plain = (url: string, method: string, headers: Record<string, string>, body?: Buffer) => new Promise<{ status: number; data: Buffer }>((resolve, reject) => {
-      const req = httpRequest(url, { method, headers: { ...headers, ...(body ? { 'content-length': String(body.length) } : {}) }, agent: false });
-      req.on('response', (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (c: Buffer) => parts.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, data: Buffer.concat(parts) }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
+    const plain = (url: string, method: string, headers: Record<string, string>, body?: Buffer) => nodeHttp(url, { method, headers, body });
     const auth = { authorization: `Bearer ${token}` };
     const body = patternBytes(300 * 1024, 21);
     const up = await plain(proxyUrl('/echo/h2c'), 'POST', { ...auth, ...offer }, body);

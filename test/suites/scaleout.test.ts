@@ -8,7 +8,7 @@ import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra
 import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
-import { HUB_MAIN, api, joinAgent, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { HUB_MAIN, api, joinAgent, nodeHttp, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -96,6 +96,12 @@ describe('several hubs', () => {
     expect(r.statusCode).toBe(200);
     expect(r.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(String(r.headers['x-big'])).toHaveLength(30000);
+    // a 304 with the Content-Length of its 200: hub 3's client read it from the agent's hub (it failed it, and
+    // the caller got no answer)
+    const nm = await nodeHttp(`${hubs[2]!.url}/v1/connections/${conn}/proxy/status?code=304&set=content-length:1000`, { headers: { authorization: `Bearer ${token}` } });
+    expect(nm.status).toBe(304);
+    expect(nm.headers['content-length']).toBe('1000');
+    expect(nm.data.length).toBe(0);
   });
 
   it('relayed across hubs, an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {

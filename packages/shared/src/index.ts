@@ -8,3 +8,4 @@ export * from './sealing.js';
 export * from './line-output.js';
 export * from './node-flags.js';
 export * from './flags.js';
+export * from './no-body.js';

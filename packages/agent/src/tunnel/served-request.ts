@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders,
+  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders, relayableBody,
   type FailureMessage, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -66,7 +66,8 @@ export class ServedRequest {
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
-      if (this.cancelled) { discard(res.body); return; }
+      const answer = relayableBody(head.method, res.status, res.body);
+      if (this.cancelled) { discard(answer); return; }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
       // undici's bodyTimeout still ends a service that stops sending.
       clearTimeout(timer);
@@ -75,17 +76,17 @@ export class ServedRequest {
         headFrame = encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } });
       } catch {
         // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
-        discard(res.body);
+        discard(answer);
         throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
       }
       c.gate.send(headFrame);
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
       try {
-        const complete = await this.responseBody.pump(res.body, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
+        const complete = await this.responseBody.pump(answer, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
-        if (!complete) discard(res.body);
+        if (!complete) discard(answer);
       } catch (err) {
-        discard(res.body);
+        discard(answer);
         if (!this.cancelled) {
           const reason = this.abort.signal.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
           c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));

@@ -6,7 +6,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, type RequestHeadMessage } from '@gatehouse/shared';
+import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, relayableBody, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
 import { writeHeadFromList } from '../http/respond.js';
@@ -80,8 +80,9 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
     if (NOT_CONNECTED_CODES.has(code)) throw new RemoteNotTaken('BadGateway', message);
     throw new GatehouseError('BadGateway', message);
   }
-  attempt.responded(res.body);
   const relayError = res.headers[ERR];
+  // A relay error comes with a JSON body; a service's 304 (or answer to HEAD) has none, whatever it declares.
+  attempt.responded(typeof relayError === 'string' ? res.body : relayableBody(head.method, res.statusCode, res.body));
   if (typeof relayError === 'string') {
     const text = await res.body.text().catch(() => '');
     if (attempt.cancelled) throw attempt.cancelled;

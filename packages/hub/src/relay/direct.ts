@@ -2,7 +2,7 @@
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, unreadableAnswer } from '@gatehouse/shared';
+import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, relayableBody, unreadableAnswer } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
@@ -40,7 +40,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
     throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || (err as Error).name})`);
   }
-  attempt.responded(res.body);
+  attempt.responded(relayableBody(req.method, res.statusCode, res.body));
   watch.headArrived(res.statusCode, undefined);
   return {
     head: { status: res.statusCode, headers: headerListFrom(res.headers) },
