@@ -2,7 +2,7 @@
 // no service, a slow service, throttling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import { startNotHttpServer } from '../helpers/not-http.js';
+import { startCannedServer, startNotHttpServer } from '../helpers/not-http.js';
 import { freePort } from '../helpers/apache.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { type EchoServer } from '../helpers/echo-server.js';
@@ -101,6 +101,31 @@ describe('link failures', () => {
       expect(r.text).not.toContain('secret-banner');
     } finally {
       notHttp.close();
+    }
+  });
+
+  it('an answer the relay cannot carry (status 600, 1,200 header lines) is a 502 naming it, and the agent stays connected', async () => {
+    // Before: the agent relayed the head as it came, the hub refused it by closing the agent's connection, and
+    // every call on it failed (the next call here: GatewayOffline while the agent reconnected).
+    const odd = await startCannedServer({
+      status600: 'HTTP/1.1 600 Custom\r\nContent-Length: 2\r\n\r\nok',
+      many: `HTTP/1.1 200 OK\r\n${'q: x\r\n'.repeat(1200)}Content-Length: 2\r\n\r\nok`,
+      fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+    });
+    const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'odd');
+    try {
+      const id = await connection(`http://127.0.0.1:${odd.port}`, {}, gw.gatewayId);
+      const s600 = await invoke(id, { method: 'GET', url: 'status600' });
+      expect(s600.status).toBe(502);
+      expect(s600.json.error).toMatchObject({ code: 'BadGateway', message: "agent -> service: the service answered with status 600, outside HTTP's 100-599" });
+      const many = await invoke(id, { method: 'GET', url: 'many' });
+      expect(many.status).toBe(502);
+      expect(many.json.error).toMatchObject({ code: 'BadGateway', message: "agent -> service: the service's answer has 1201 header lines, over the 1000 the relay carries" });
+      expect((await invoke(id, { method: 'GET', url: 'fine' })).json.statusCode).toBe(200);
+      expect(gw.agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
+    } finally {
+      await gw.agent.stop();
+      odd.close();
     }
   });
 

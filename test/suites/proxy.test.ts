@@ -86,6 +86,22 @@ describe('raw proxy route', () => {
     } finally { keepAlive.destroy(); }
   });
 
+  it('a request with more header lines than the relay carries is refused (400), all of them counted, and the agent stays connected', async () => {
+    // Before: the hub relayed them and the agent refused the head by closing its connection (every call on it
+    // failed); and Node dropped the lines past about 1,000 without a word, the Authorization after them too.
+    const many = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`x-h${i}`, 'v']));
+    const raw = await nodeHttp(proxyUrl('/echo/many'), { headers: { ...many, authorization: `Bearer ${token}` } });
+    expect(raw.status).toBe(400);
+    // 1,200 + Authorization + the Host and Connection Node's client adds
+    expect(JSON.parse(raw.data.toString()).error).toMatchObject({ code: 'InvalidRequest', message: 'caller -> hub: the request has 1203 header lines, over the 1000 the relay carries' });
+    const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: many });
+    expect(inv.status).toBe(400);
+    expect(inv.json.error.message).toBe('caller -> hub: the request has 1200 header lines, over the 1000 the relay carries');
+    const fine = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: Object.fromEntries(Object.entries(many).slice(0, 900)) });
+    expect(fine.json.statusCode).toBe(200);
+    expect(agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
+  });
+
   it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
     // Regression: Node's writeHead kept only the last value of a repeated name once the hub had set its own headers.
     const r = await request(proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),
@@ -109,10 +125,15 @@ describe('raw proxy route', () => {
     expect(over.r.statusCode).toBe(502);
     expect(over.r.headers['x-gatehouse-error']).toBe('BadGateway');
     expect(JSON.parse(over.text).error.message).toMatch(/answered with a head over the 32 KiB limit for response headers/);
-    // many short headers whose JSON encoding is over the frame limit: failed cleanly, not an agent fault
+    // headers under the head limit whose JSON encoding is over the frame limit (a quote takes two bytes there):
+    // failed cleanly, not an agent fault
+    const quoted = await get('many=990&quotes=31');
+    expect(quoted.r.statusCode).toBe(502);
+    expect(JSON.parse(quoted.text).error.message).toMatch(/the service's response headers are too large to relay \(over 64 KiB as the relay encodes them\)/);
+    // more header lines than the relay carries
     const many = await get('many=12000');
     expect(many.r.statusCode).toBe(502);
-    expect(JSON.parse(many.text).error.message).toMatch(/the service's response headers are too large to relay \(over 64 KiB as the relay encodes them\)/);
+    expect(JSON.parse(many.text).error.message).toBe("agent -> service: the service's answer has 12003 header lines, over the 1000 the relay carries");
     expect((await get('set=x-after:1')).r.statusCode).toBe(200);
     await client.close();
   });

@@ -165,6 +165,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     });
   };
   const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, onRequest);
+  // Node's default keeps the first ~1,000 header lines and drops the rest without a word (an Authorization
+  // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
+  server.maxHeadersCount = 0;
   // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);

@@ -79,7 +79,7 @@ const strList = (o: Obj, k: string): string[] => {
 };
 const headerList = (o: Obj, k: string): HeaderList => {
   const v = o[k];
-  if (!Array.isArray(v) || v.length > 1000) malformed(`field ${k} must be a list of [name, value] pairs`);
+  if (!Array.isArray(v) || v.length > Limits.maxHeaderLines) malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
   for (const pair of v as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') malformed(`field ${k} must be a list of [name, value] pairs`);
   }

@@ -54,6 +54,10 @@ export const Limits = {
   /** Largest response head (status line and headers) the agent, or the hub for EntraAuth, takes from a service;
    *  over it the call fails with BadGateway naming the limit. Half the JSON cap: a head's JSON can be twice its size. */
   maxResponseHeadBytes: 32 * 1024,
+  /** Most header lines one relayed request or response head carries. A caller's request with more is refused
+   *  (400) and a service's answer with more is a 502, never a head the other end would refuse (it closes the
+   *  agent's connection, and every call on it, on a head it cannot take). */
+  maxHeaderLines: 1000,
   /** `ws` maxPayload on both ends: anything larger is closed with 1009 before it is buffered. */
   maxFrameBytes: 64 * 1024 + 5,
   /** Per-stream, per-direction credit window a stream starts with (WELCOME tells the agent). */

@@ -3,7 +3,7 @@
 import { PassThrough, type Readable } from 'node:stream';
 import {
   FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders, relayableBody,
-  type FailureMessage, type RequestHeadMessage, type WriteGate,
+  type FailureMessage, type HeaderList, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { Logger } from '../log.js';
@@ -14,6 +14,24 @@ import type { AgentMetrics } from '../metrics.js';
 function discard(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
+}
+
+/**
+ * The ResponseHead frame for a service's answer, or an ExecError (BadGateway) for an answer the relay cannot
+ * carry: the hub refuses a head outside HTTP's status range or with more header lines than it takes by
+ * closing this agent's connection, which would fail every call on it.
+ */
+function responseHeadFrame(stream: number, status: number, headers: HeaderList, backendMs: number): Buffer {
+  if (status < 100 || status > 599) throw new ExecError('BadGateway', `the service answered with status ${status}, outside HTTP's 100-599`);
+  if (headers.length > Limits.maxHeaderLines) {
+    throw new ExecError('BadGateway', `the service's answer has ${headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
+  }
+  try {
+    return encodeFrame({ type: FrameType.ResponseHead, stream, msg: { status, headers, backendMs } });
+  } catch {
+    // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
+    throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
+  }
 }
 
 export interface ServeContext {
@@ -73,11 +91,10 @@ export class ServedRequest {
       clearTimeout(timer);
       let headFrame: Buffer;
       try {
-        headFrame = encodeFrame({ type: FrameType.ResponseHead, stream: this.stream, msg: { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) } });
-      } catch {
-        // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
+        headFrame = responseHeadFrame(this.stream, res.status, forwardResponseHeaders(res.headers, true), Math.round(performance.now() - sent));
+      } catch (err) {
         discard(answer);
-        throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
+        throw err;
       }
       c.gate.send(headFrame);
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
@@ -94,7 +111,8 @@ export class ServedRequest {
       }
     } catch (err) {
       if (this.cancelled) return;
-      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message, ...(err.notSent ? { notSent: true } : {}) } : { code: 'BadGateway', message: 'agent fault' };
+      // (The hub takes messages of up to 2,048 characters; these are short, but a longer one must not cost the connection.)
+      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message.slice(0, 2000), ...(err.notSent ? { notSent: true } : {}) } : { code: 'BadGateway', message: 'agent fault' };
       if (!(err instanceof ExecError)) c.log.error({ err }, 'agent fault serving a call');
       c.gate.send(encodeFrame({ type: FrameType.Failure, stream: this.stream, msg: f }));
       this.requestBody.abort(new Error('call failed'));

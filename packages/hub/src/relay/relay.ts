@@ -1,7 +1,7 @@
 // What invoke and the raw proxy route share: throttling, choosing an agent (on this hub, or the hub that holds
 // one), opening the relayed call and sending the request body. Timing and accounting: call-watch.ts.
 import {
-  GatehouseError, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
+  GatehouseError, Limits, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
@@ -68,6 +68,10 @@ export interface StartedCall {
 
 /** Runs a call for any connection type: EntraAuth from the hub, gateway types through an agent. */
 export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
+  // An agent refuses a longer head by closing its connection (every call on it fails): refused here instead.
+  if (req.headers.length > Limits.maxHeaderLines) {
+    throw new GatehouseError('InvalidRequest', `caller -> hub: the request has ${req.headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
+  }
   return conn.authType === 'EntraAuth' ? startDirect(deps, ctx, conn, req, timing) : startRelay(deps, ctx, conn, req, timing);
 }
 
