@@ -86,7 +86,7 @@ describe('raw proxy route', () => {
     } finally { keepAlive.destroy(); }
   });
 
-  it('a request with more header lines than the relay carries is refused (400), all of them counted, and the agent stays connected', async () => {
+  it('a request with more header lines than the relay carries, or a head too large for it, is refused (400), and the agent stays connected', async () => {
     // Before: the hub relayed them and the agent refused the head by closing its connection (every call on it
     // failed); and Node dropped the lines past about 1,000 without a word, the Authorization after them too.
     const many = Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`x-h${i}`, 'v']));
@@ -97,6 +97,10 @@ describe('raw proxy route', () => {
     const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: many });
     expect(inv.status).toBe(400);
     expect(inv.json.error.message).toBe('caller -> hub: the request has 1200 header lines, over the 1000 the relay carries');
+    // a head whose encoding for the relay is over its 64 KiB (a quote takes two bytes there): it was a 500 "unexpected fault"
+    const quoted = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: { 'x-q': '"'.repeat(33_000) } });
+    expect(quoted.status).toBe(400);
+    expect(quoted.json.error.message).toBe("caller -> hub: the request's URL and headers are over the 64 KiB the relay carries as it encodes them");
     const fine = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: Object.fromEntries(Object.entries(many).slice(0, 900)) });
     expect(fine.json.statusCode).toBe(200);
     expect(agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);

@@ -66,6 +66,8 @@ describe('gatehouse-hub dev', () => {
       [[HUB_MAIN, 'dev', '--lisen', '127.0.0.1:1'], /unknown flag --lisen/],
       [[HUB_MAIN, 'serve', '--listen', '127.0.0.1:1', '--listen=127.0.0.1:2'], /flag --listen given twice/],
       [[HUB_MAIN, 'serve', '--throttle'], /flag --throttle needs a value/],
+      // over the relay's bound: an agent refused such a call by closing its connection
+      [[HUB_MAIN, 'serve', '--client-id', 'x', '--client-secret', 'y', '--max-timeout', '25h'], /GATEHOUSE_MAX_TIMEOUT must be a duration from 1s to 24h/],
       [[HUB_MAIN, 'grant', 'list', '--dry-run=yes'], /flag --dry-run takes no value/],
       [[AGENT_MAIN, 'status', '--confg', 'x'], /unknown flag --confg/],
       [[AGENT_MAIN, 'run', '--print'], /unknown flag --print/],

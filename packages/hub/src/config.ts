@@ -71,7 +71,7 @@ export const SETTINGS = [
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
   ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long; other routes: refuse a request body that stalls this long'],
-  ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout (default per connection: 120s)'],
+  ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout, at most 24h (default per connection: 120s)'],
   ['GATEHOUSE_DATABASE_WAIT', '--database-wait', '60s', 'at start: how long to wait for an unreachable PostgreSQL before giving up (0s: no wait)'],
   ['GATEHOUSE_DRAIN_TIMEOUT', '--drain-timeout', '30s', 'on SIGTERM: how long calls in flight may take to finish before the hub exits (0s: no wait)'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],
@@ -161,7 +161,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   const drainTimeoutMs = parseDuration(get('GATEHOUSE_DRAIN_TIMEOUT') ?? '30s');
   if (drainTimeoutMs === undefined) problems.push('GATEHOUSE_DRAIN_TIMEOUT must be a duration like 30s');
   const maxTimeoutMs = parseDuration(get('GATEHOUSE_MAX_TIMEOUT') ?? '600s');
-  if (!maxTimeoutMs) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration like 600s');
+  // The agent takes a call's timeout up to 24 h (the relay protocol's bound).
+  if (!maxTimeoutMs || maxTimeoutMs > 86_400_000) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration from 1s to 24h, like 600s');
 
   let clientCertificate: HubConfig['clientCertificate'];
   const certPath = get('GATEHOUSE_CLIENT_CERTIFICATE');

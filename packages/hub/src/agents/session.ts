@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  CloseCode, FrameType, GatehouseError, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -51,13 +51,20 @@ export class AgentSession {
   /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */
   open(head: RequestHeadMessage): RelayCall {
     const stream = this.nextStream;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ type: FrameType.RequestHead, stream, msg: head });
+    } catch {
+      // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON takes two for a quote.
+      throw new GatehouseError('InvalidRequest', `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`);
+    }
     this.nextStream += 2;
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       forget: (s) => { this.calls.delete(s); },
     });
     this.calls.set(stream, call);
-    this.gate.send(encodeFrame({ type: FrameType.RequestHead, stream, msg: head }));
+    this.gate.send(frame);
     return call;
   }
 
