@@ -1,9 +1,12 @@
 // Hub-to-hub relay: a call that reaches hub A for a gateway whose agents are connected to hub B goes to B
-// as plain HTTP, the request head in a header, bodies streamed both ways (TCP backpressure carries the flow
-// control across), the caller's abort carried as an aborted request, the deadline in the head.
+// as plain HTTP: the request body starts with the call's head (a 4-byte length, then the head as JSON), the
+// service's body follows, streamed both ways (TCP backpressure carries the flow control across), the caller's
+// abort carried as an aborted request, the deadline in the head. The head travels in the body, not in a header,
+// so any request a hub takes can be relayed (a header would meet the other hub's GATEHOUSE_MAX_HEADER_BYTES).
 // Authenticated with an HMAC over the head under GATEHOUSE_CLUSTER_SECRET; the head names the hub it is for and
 // carries a nonce, so a captured relay cannot be sent again, to that hub or to another.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, relayableBody, type RequestHeadMessage } from '@gatehouse/shared';
@@ -16,7 +19,6 @@ import { HttpAttempt } from '../relay/http-attempt.js';
 import type { PresenceEntry } from './presence.js';
 
 export const RELAY_PATH = '/internal/v1/relay';
-const HEAD = 'x-gatehouse-relay-head';
 const SIG = 'x-gatehouse-relay-signature';
 const ERR = 'x-gatehouse-relay-error';
 const BACKEND = 'x-gatehouse-relay-backend-ms';
@@ -26,6 +28,10 @@ interface RelayEnvelope { gatewayId: string; memberId: string; head: RequestHead
 
 /** How far a relay's signing time may be from the receiving hub's clock (both ways). */
 const MAX_AGE_MS = 60_000;
+/** Largest head a hub reads before it has checked the signature (a head is at most the relay frame's 64 KiB of
+ *  JSON, plus the envelope's own fields), and how long it waits for it. */
+const MAX_ENVELOPE_BYTES = 80 * 1024;
+const ENVELOPE_WAIT_MS = 30_000;
 
 /** The nonces of the relays a hub has taken while their signing time is acceptable: a second use is refused.
  *  Two generations of 2 * MAX_AGE_MS each: a nonce is remembered for at least as long as its relay could pass
@@ -51,7 +57,37 @@ class NonceGuard {
 /** The other hub certainly never took the call (no connection, or no member there any more): another hub may. */
 export class RemoteNotTaken extends GatehouseError {}
 
-const sign = (secret: string, payload: string) => createHmac('sha256', secret).update(payload).digest('base64url');
+const sign = (secret: string, payload: Buffer) => createHmac('sha256', secret).update(payload).digest('base64url');
+
+/** Hub B: the envelope at the start of a relay's body, and the rest of the body (the service's). `release` lets
+ *  go of the request without destroying it, so the hub can drop what nobody reads (call it when the answer is over). */
+async function readEnvelope(req: IncomingMessage): Promise<{ envelope: Buffer; rest: AsyncIterable<Buffer>; release: () => void }> {
+  const source = (req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  const refused = (why: string) => new GatehouseError('Unauthorized', `hub -> hub: ${why}`);
+  let got: Buffer = Buffer.alloc(0);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(refused(`the relay's head did not arrive within ${ENVELOPE_WAIT_MS / 1000} s`)), ENVELOPE_WAIT_MS); });
+  try {
+    while (got.length < 4 || got.length < 4 + got.readUInt32BE(0)) {
+      if (got.length >= 4 && got.readUInt32BE(0) > MAX_ENVELOPE_BYTES) throw refused('the relay\'s head is too large');
+      const next = await Promise.race([source.next(), late]);
+      if (next.done) throw refused('the relay ended before its head');
+      got = got.length ? Buffer.concat([got, next.value]) : next.value;
+    }
+  } finally { clearTimeout(timer); }
+  const end = 4 + got.readUInt32BE(0);
+  const left = got.subarray(end);
+  async function* rest(): AsyncGenerator<Buffer> {
+    try {
+      if (left.length) yield left;
+      for (let n = await source.next(); !n.done; n = await source.next()) yield n.value;
+    } finally {
+      // The relay stopped reading early (a service that answered before the body's end): the hub drops the rest.
+      await source.return?.();
+    }
+  }
+  return { envelope: got.subarray(4, end), rest: rest(), release: () => void source.return?.() };
+}
 
 /**
  * Hub A: relays the call to the hub holding `entry`, as the `watch`'s current attempt (the watch keeps the
@@ -61,7 +97,9 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   body: AsyncIterable<Uint8Array> | null, maxResponseBytes: number): Promise<StartedCall> {
   const envelope = Buffer.from(JSON.stringify({
     gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce: randomBytes(16).toString('base64url'),
-  } satisfies RelayEnvelope)).toString('base64url');
+  } satisfies RelayEnvelope));
+  const prefix = Buffer.concat([Buffer.alloc(4), envelope]);
+  prefix.writeUInt32BE(envelope.length, 0);
   const attempt = new HttpAttempt();
   watch.current = attempt;
   Object.assign(watch.fields, { viaHub: entry.hubId, member: entry.memberId });
@@ -70,8 +108,8 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
       method: 'POST', dispatcher: deps.hubDispatcher, signal: attempt.abort.signal,
       // x-request-id: the other hub's log lines for this call carry the call's id too.
-      headers: { [HEAD]: envelope, [SIG]: sign(deps.config.clusterSecret!, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(head.bodyLength) } : {}) },
-      body: attempt.body(body), headersTimeout: 0, bodyTimeout: 0,
+      headers: { [SIG]: sign(deps.config.clusterSecret!, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(prefix.length + head.bodyLength) } : {}) },
+      body: attempt.body(body, prefix), headersTimeout: 0, bodyTimeout: 0,
     });
   } catch (err) {
     const code = attempt.failure(err);
@@ -109,17 +147,24 @@ export function relayRoutes(deps: HubDeps): Route[] {
   const nonces = new NonceGuard();
   const handler = async (ctx: Ctx): Promise<void> => {
     const secret = deps.config.clusterSecret;
-    const envelope = String(ctx.req.headers[HEAD] ?? '');
     const signature = String(ctx.req.headers[SIG] ?? '');
     const fail = (e: GatehouseError): void => {
       ctx.res.setHeader(ERR, e.code);
       throw e;
     };
-    const expected = secret ? Buffer.from(sign(secret, envelope)) : Buffer.alloc(0);
-    if (!secret || expected.length !== Buffer.byteLength(signature) || !timingSafeEqual(expected, Buffer.from(signature))) {
+    if (!secret) return fail(new GatehouseError('Unauthorized', 'hub -> hub: this hub takes no relays (no cluster secret)'));
+    let envelope: Buffer;
+    let rest: AsyncIterable<Buffer>;
+    try {
+      let release: () => void;
+      ({ envelope, rest, release } = await readEnvelope(ctx.req));
+      ctx.res.once('close', release);
+    } catch (err) { return fail(err as GatehouseError); }
+    const expected = Buffer.from(sign(secret, envelope));
+    if (expected.length !== Buffer.byteLength(signature) || !timingSafeEqual(expected, Buffer.from(signature))) {
       return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is not signed with this cluster\'s secret'));
     }
-    const env = JSON.parse(Buffer.from(envelope, 'base64url').toString()) as RelayEnvelope;
+    const env = JSON.parse(envelope.toString()) as RelayEnvelope;
     if (env.to !== deps.config.advertiseUrl) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is addressed to another hub'));
     if (!(Math.abs(Date.now() - env.ts) <= MAX_AGE_MS)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old (or the hubs\' clocks differ by over 60 s)'));
     if (typeof env.nonce !== 'string' || !nonces.take(env.nonce)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay was used before'));
@@ -136,7 +181,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
     });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
     const coded = (err: unknown) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
-    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : (ctx.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>), coded);
+    const answer = call.sendBodyThenHead(env.head.bodyLength === 0 ? null : rest, coded);
     let head;
     try { head = await answer; } catch (err) {
       clearTimeout(deadline);

@@ -35,10 +35,12 @@ export class HttpAttempt implements Watched {
     return e.code ?? e.cause?.code ?? '';
   }
 
-  /** The request body as undici sends it, counted as it leaves. */
-  body(source: AsyncIterable<Uint8Array> | null): Readable | undefined {
-    if (!source) return undefined;
+  /** The request body as undici sends it, counted as it leaves; `uncounted` goes first (a relay's own head). */
+  body(source: AsyncIterable<Uint8Array> | null, uncounted?: Buffer): Readable | undefined {
+    if (!source && !uncounted) return undefined;
     const counted = async function* (this: HttpAttempt): AsyncGenerator<Uint8Array> {
+      if (uncounted) yield uncounted;
+      if (!source) return;
       for await (const chunk of source) {
         this.requestBytes += chunk.length;
         this.lastActivity = Date.now();
