@@ -290,6 +290,25 @@ describe('the invoke object is read as a stream', () => {
     expect(Buffer.from(r.json.body, 'base64').equals(body)).toBe(true);
   });
 
+  it('base64 wrapped into lines (the `base64` tool, MIME) or spaced is decoded; whitespace is ignored as .NET does', async () => {
+    // Before: 400 "body must be a base64 string" for the output of `base64 file`, which Microsoft's gateway takes.
+    const body = patternBytes(3000, 17);
+    const wrapped = b64(body).replace(/.{76}/g, '$&\r\n');
+    for (const text of [wrapped, `${wrapped}\n`, b64(body).replace(/.{4}/g, '$& '), `\t${b64(body)}`]) {
+      const r = await invoke({ method: 'POST', url: 'wrapped', headers: {}, body: text });
+      expect(r.status, r.text).toBe(200);
+      expect(echo.received.at(-1)!.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+      expect(Buffer.from(r.json.body, 'base64').equals(body)).toBe(true);
+    }
+    // the same body before the other fields (read whole first)
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, JSON.stringify({ body: wrapped, method: 'POST', url: 'wrapped-first' }));
+    expect(r.status, r.text).toBe(200);
+    expect(echo.received.at(-1)!.sha256).toBe(createHash('sha256').update(body).digest('hex'));
+    // other characters are still refused
+    expect((await invoke({ method: 'POST', url: 'x', headers: {}, body: `${b64(body).slice(0, 8)}\u0000${b64(body).slice(8)}` })).status).toBe(400);
+    expect((await invoke({ method: 'POST', url: 'x', headers: {}, body: 'QQ==\nQUFB' })).status).toBe(400);
+  });
+
   it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {
     const good = b64(patternBytes(3 * 1024 * 1024, 9));
     const raw = `{"method":"POST","url":"slow?ms=10","headers":{},"body":"${good.slice(0, -8)}!!!!${good.slice(-4)}"}`;

@@ -62,10 +62,11 @@ export class InvokeParser {
     while (i < s.length) {
       if (this.inBody) {
         if (this.bodyEsc) {
-          // the only escape base64 text can carry is \/ (some serializers escape the slash)
-          if (s[i] !== '/') throw new InvokeParseError('invalid', 'body must be a base64 string');
+          // The escapes base64 text can carry: \/ (some serializers escape the slash), and \n, \r, \t of text
+          // wrapped into lines (the `base64` tool's output, MIME), which is ignored like spaces, as .NET's decoder does.
+          if (s[i] !== '/' && s[i] !== 'n' && s[i] !== 'r' && s[i] !== 't') throw new InvokeParseError('invalid', 'body must be a base64 string');
           this.bodyEsc = false;
-          this.b64(events, '/');
+          if (s[i] === '/') this.b64(events, '/');
           i += 1;
           continue;
         }
@@ -154,7 +155,9 @@ export class InvokeParser {
     events.push({ kind: 'done', skeleton: skeleton as Record<string, unknown> });
   }
 
-  private b64(events: ParseEvent[], run: string): void {
+  private b64(events: ParseEvent[], text: string): void {
+    const run = text.includes(' ') ? text.replace(/ /g, '') : text;
+    if (!run) return;
     // '=' is allowed only as the final one or two characters of the whole value
     if (this.pads > 0) {
       if (!/^=*$/.test(run)) throw new InvokeParseError('invalid', 'body must be a base64 string');
