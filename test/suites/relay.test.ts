@@ -309,6 +309,20 @@ describe('the invoke object is read as a stream', () => {
     expect((await invoke({ method: 'POST', url: 'x', headers: {}, body: 'QQ==\nQUFB' })).status).toBe(400);
   });
 
+  it('a JSON body that starts with a UTF-8 byte order mark (PowerShell 5, Notepad) is read, for invoke and the API', async () => {
+    // Before: 400 "the body is not valid JSON".
+    const bom = '\ufeff';
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, `${bom}{"method":"POST","url":"bom","headers":{},"body":"${b64('with bom')}"}`);
+    expect(r.status, r.text).toBe(200);
+    expect(echo.received.at(-1)!.url).toBe('/echo/bom');
+    expect(Buffer.from(r.json.body, 'base64').toString()).toBe('with bom');
+    const g = await api(hub.url, token, 'POST', '/v1/gateways', `${bom}{"name":"bom-gateway"}`);
+    expect(g.status, g.text).toBe(201);
+    expect(g.json.name).toBe('bom-gateway');
+    // anywhere else it is still not JSON
+    expect((await api(hub.url, token, 'POST', '/v1/gateways', `{"name":"x"}${bom}`)).status).toBe(400);
+  });
+
   it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {
     const good = b64(patternBytes(3 * 1024 * 1024, 9));
     const raw = `{"method":"POST","url":"slow?ms=10","headers":{},"body":"${good.slice(0, -8)}!!!!${good.slice(-4)}"}`;

@@ -134,7 +134,9 @@ export async function readJson(req: IncomingMessage, limit: number, stallMs: num
   requireJson(req);
   const raw = await readBody(req, limit, stallMs);
   let v: unknown;
-  try { v = JSON.parse(raw.toString('utf8')); } catch {
+  const text = raw.toString('utf8');
+  // A UTF-8 byte order mark (Windows tools write one; RFC 8259 lets a parser ignore it) is not part of the JSON.
+  try { v = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); } catch {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: the body is not valid JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatehouseError('InvalidRequest', 'caller -> hub: the body must be a JSON object');

@@ -34,19 +34,27 @@ export class InvokeParser {
   private b64chars = 0;
   private decoded = 0;
   private finished = false;
+  private sawText = false;
 
   constructor(private readonly maxSkeleton: number, private readonly maxBody: number) {}
 
   get decodedBytes(): number { return this.decoded; }
 
   feed(chunk: Buffer): ParseEvent[] {
-    return this.scan(this.text.write(chunk));
+    return this.scan(this.withoutBom(this.text.write(chunk)));
   }
 
   end(): ParseEvent[] {
-    const events = this.scan(this.text.end());
+    const events = this.scan(this.withoutBom(this.text.end()));
     if (!this.finished) throw new InvokeParseError('invalid', 'the body is not valid JSON');
     return events;
+  }
+
+  /** A UTF-8 byte order mark before the JSON (Windows tools write one, RFC 8259 lets a parser ignore it) is dropped. */
+  private withoutBom(text: string): string {
+    if (this.sawText || !text) return text;
+    this.sawText = true;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   }
 
   private scan(s: string): ParseEvent[] {
