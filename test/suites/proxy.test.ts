@@ -106,6 +106,22 @@ describe('raw proxy route', () => {
     expect(agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
   });
 
+  it('any method is relayed (WebDAV PROPFIND and MKCOL, as SharePoint Server takes them; QUERY), except TRACE', async () => {
+    // Before: only GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS; PROPFIND got 400 "not allowed on this route".
+    const xml = Buffer.from('<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>');
+    for (const method of ['PROPFIND', 'MKCOL', 'QUERY']) {
+      const r = await nodeHttp(proxyUrl('/echo/dav/folder'), { method, body: xml, headers: { authorization: `Bearer ${token}`, depth: '1', 'content-type': 'application/xml' } });
+      expect(r.status, method).toBe(200);
+      expect(r.headers['x-echo-method']).toBe(method);
+      expect(r.data.equals(xml)).toBe(true);
+      expect(echo.received.at(-1)).toMatchObject({ method, url: '/svc/echo/dav/folder', bytes: xml.length });
+      expect(echo.received.at(-1)!.headers.depth).toBe('1');
+    }
+    const trace = await nodeHttp(proxyUrl('/echo/trace'), { method: 'TRACE', headers: { authorization: `Bearer ${token}` } });
+    expect(trace.status).toBe(400);
+    expect(JSON.parse(trace.data.toString()).error.message).toBe('caller -> hub: method TRACE is not relayed');
+  });
+
   it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
     // Regression: Node's writeHead kept only the last value of a repeated name once the hub had set its own headers.
     const r = await request(proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),

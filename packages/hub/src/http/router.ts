@@ -18,6 +18,7 @@ export interface Ctx {
 
 export type Handler = (ctx: Ctx) => Promise<void>;
 
+/** `method` '*': any method (the handler decides). */
 export interface Route { method: string; pattern: RegExp; handler: Handler }
 
 export function route(method: string, path: string, handler: Handler): Route {
@@ -32,7 +33,7 @@ export function match(routes: readonly Route[], method: string, path: string): {
     const m = r.pattern.exec(path);
     if (!m) continue;
     pathMatched = true;
-    if (r.method === method) return { route: r, params: m.slice(1) };
+    if (r.method === method || r.method === '*') return { route: r, params: m.slice(1) };
   }
   return pathMatched ? 'method' : undefined;
 }

@@ -8,7 +8,9 @@ import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
 import { startCall, takeThrottle } from './relay.js';
 
-export const PROXY_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+/** Every method Node's parser takes is relayed (WebDAV's PROPFIND, MKCOL, LOCK…, REPORT, QUERY) except these:
+ *  CONNECT is a tunnel, not a request; TRACE echoes the request the agent sent, Basic credentials it added included. */
+const NOT_RELAYED: ReadonlySet<string> = new Set(['CONNECT', 'TRACE']);
 const PATTERN = /^\/v1\/connections\/([A-Za-z0-9_-]{1,64})\/proxy(?:\/.*)?$/;
 
 function headerPairs(raw: string[]): HeaderList {
@@ -35,6 +37,7 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
 }
 
 async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
+  if (NOT_RELAYED.has(ctx.req.method!)) throw new GatehouseError('InvalidRequest', `caller -> hub: method ${ctx.req.method} is not relayed`);
   ctx.tags.route = 'proxy';
   const conn = await ownConnection(deps, ctx, ctx.params[0]!);
   ctx.tags.authType = conn.authType;
@@ -71,5 +74,5 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
 }
 
 export function proxyRoutes(deps: HubDeps): Route[] {
-  return PROXY_METHODS.map((method) => ({ method, pattern: PATTERN, handler: (ctx: Ctx) => proxy(deps, ctx) }));
+  return [{ method: '*', pattern: PATTERN, handler: (ctx: Ctx) => proxy(deps, ctx) }];
 }
