@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
-import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
+import { api, b64, gatewayWithAgent, startHub, type HubProc } from '../helpers/stack.js';
 import { connect } from 'node:net';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
@@ -321,6 +321,32 @@ describe('the invoke object is read as a stream', () => {
     expect(g.json.name).toBe('bom-gateway');
     // anywhere else it is still not JSON
     expect((await api(hub.url, token, 'POST', '/v1/gateways', `{"name":"x"}${bom}`)).status).toBe(400);
+  });
+
+  it('bodies the hub reads whole are bounded across calls (GATEHOUSE_MAX_HELD_BODIES): over it 503, and the bytes come back when a call ends', async () => {
+    // Before: each call could hold up to GATEHOUSE_MAX_BODY (a body before method/url/headers is read whole),
+    // with no bound on their sum: a handful of callers could run the hub out of memory.
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB' });
+    const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held');
+    try {
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
+      const bodyFirst = (url: string) => `{"body":"${b64(patternBytes(2 * 1024 * 1024, 3))}","method":"POST","url":"${url}"}`;
+      const slow = api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, bodyFirst('slow?ms=1500&held=1'));
+      // the first body has been read whole and sent: the hub holds it while the service is slow
+      await expect.poll(() => echo.received.some((r) => r.url === '/slow?ms=1500&held=1'), { timeout: 10_000, interval: 20 }).toBe(true);
+      const refused = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, bodyFirst('second'));
+      expect(refused.status).toBe(503);
+      expect(refused.headers['retry-after']).toBe('1');
+      expect(refused.json.error).toMatchObject({ code: 'ServiceUnavailable' });
+      expect(refused.json.error.message).toMatch(/GATEHOUSE_MAX_HELD_BODIES, 3145728 bytes/);
+      expect((await slow).json.statusCode).toBe(200);
+      const after = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, bodyFirst('third'));
+      expect(after.status, after.text).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe('/third');
+    } finally {
+      await gw.agent.stop();
+      await small.stop();
+    }
   });
 
   it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {

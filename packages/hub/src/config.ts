@@ -30,6 +30,8 @@ export interface HubConfig {
   throttle: { limit: number; periodMs: number };
   /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
   maxBodyBytes: number;
+  /** All invoke bodies the hub holds in memory at once (those it reads whole), across calls. */
+  maxHeldBodyBytes: number;
   /** Largest body on the raw proxy route, each way (streamed). Default 1 GiB. */
   maxRawBodyBytes: number;
   /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
@@ -67,6 +69,7 @@ export const SETTINGS = [
   ['GATEHOUSE_JWKS_COOLDOWN', '--jwks-cooldown', '30s', 'least time between signing-key refetches caused by unknown key ids'],
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
+  ['GATEHOUSE_MAX_HELD_BODIES', '--max-held-bodies', '512MiB', 'all invoke bodies the hub reads whole (up to 1 MiB each, or any with body before method/url/headers), held at once across calls; over it 503'],
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
@@ -146,6 +149,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
 
   const maxBodyBytes = parseSize(get('GATEHOUSE_MAX_BODY') ?? '100MiB');
   if (!maxBodyBytes) problems.push('GATEHOUSE_MAX_BODY must be a size like 100MiB');
+  const maxHeldBodyBytes = parseSize(get('GATEHOUSE_MAX_HELD_BODIES') ?? '512MiB');
+  if (!maxHeldBodyBytes) problems.push('GATEHOUSE_MAX_HELD_BODIES must be a size like 512MiB');
   const maxRawBodyBytes = parseSize(get('GATEHOUSE_MAX_RAW_BODY') ?? '1GiB');
   if (!maxRawBodyBytes) problems.push('GATEHOUSE_MAX_RAW_BODY must be a size like 1GiB');
   const maxHeaderBytes = parseSize(get('GATEHOUSE_MAX_HEADER_BYTES') ?? '32KiB');
@@ -195,6 +200,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     jwksCooldownMs: jwksCooldownMs!,
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,
+    maxHeldBodyBytes: maxHeldBodyBytes!,
     maxRawBodyBytes: maxRawBodyBytes!,
     maxUrlLength,
     maxHeaderBytes: maxHeaderBytes!,

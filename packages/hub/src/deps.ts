@@ -10,6 +10,7 @@ import type { HubMetrics } from './metrics.js';
 import type { OboClient } from './auth/obo.js';
 import type { Presence } from './cluster/presence.js';
 import type { Dispatcher } from 'undici';
+import type { HeldBodies } from './relay/invoke-body.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -30,6 +31,8 @@ export interface HubDeps {
   /** HTTP client pool for relays to other hubs: their answer carries a service's head plus the relay's own
    *  headers, so it takes 1 KiB more. */
   hubDispatcher: Dispatcher;
+  /** The bound on invoke bodies held in memory across calls. */
+  heldBodies: HeldBodies;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

@@ -22,7 +22,7 @@ export const ErrorCodes = {
   GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
   BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },
   BadGateway: { status: 502, retryable: true, meaning: 'A link failed mid-call: the agent disconnected, the service broke off its answer, or the answer was over a limit.' },
-  ServiceUnavailable: { status: 503, retryable: true, meaning: 'The hub is starting or shutting down, or a store it needs is unreachable.' },
+  ServiceUnavailable: { status: 503, retryable: true, meaning: 'The hub is starting or shutting down, a store it needs is unreachable, or it holds as many invoke bodies as GATEHOUSE_MAX_HELD_BODIES allows.' },
   GatewayTimeout: { status: 504, retryable: true, meaning: "The call did not complete within the connection's timeout (default 120 s); the agent abandons the backend call." },
   InternalError: { status: 500, retryable: true, meaning: 'An unexpected hub fault; the requestId finds it in the logs.' },
 } as const satisfies Record<string, ErrorSpec>;

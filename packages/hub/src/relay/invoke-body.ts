@@ -11,6 +11,31 @@ export const SMALL_BODY_BYTES = 1024 * 1024;
 /** The invoke object without its body (method, url, headers) may hold at most this many characters. */
 export const MAX_SKELETON_CHARS = 1024 * 1024;
 
+/**
+ * The hub's bound on invoke bodies held in memory across calls (GATEHOUSE_MAX_HELD_BODIES): each call reading
+ * a body whole takes its bytes from it as they arrive and gives them back when its answer is over. Without it
+ * concurrent calls could hold up to GATEHOUSE_MAX_BODY each, with no bound on their sum.
+ */
+export class HeldBodies {
+  private held = 0;
+  constructor(private readonly max: number) {}
+
+  /** One call's share; `release` gives it all back (call it once the call's answer is over). */
+  share(): { take(bytes: number): void; release(): void } {
+    let mine = 0;
+    return {
+      take: (bytes) => {
+        if (this.held + bytes > this.max) {
+          throw new GatehouseError('ServiceUnavailable', `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`, { 'retry-after': '1' });
+        }
+        this.held += bytes;
+        mine += bytes;
+      },
+      release: () => { this.held -= mine; mine = 0; },
+    };
+  }
+}
+
 export function toGatehouseError(err: unknown): unknown {
   if (err instanceof InvokeParseError) {
     return err.kind === 'too-large'
@@ -50,7 +75,7 @@ const HEAD_KEYS = ['method', 'url', 'headers'] as const;
 const sameHead = (a: Record<string, unknown>, b: Record<string, unknown>) => HEAD_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 
 /** `stallMs`: the caller may pause its body this long (the call's deadline then covers the rest of a streamed body). */
-export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number): Promise<InvokeInput> {
+export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number, held: ReturnType<HeldBodies['share']>): Promise<InvokeInput> {
   const parser = new InvokeParser(MAX_SKELETON_CHARS, maxBody);
   const reader = new EventReader(req, parser, stallMs);
   const pending: Buffer[] = [];
@@ -65,6 +90,7 @@ export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs:
         partial = ev.partial;
         streaming = HEAD_KEYS.every((k) => k in ev.partial);
       } else if (ev.kind === 'body-data') {
+        held.take(ev.data.length);
         pending.push(ev.data);
         pendingBytes += ev.data.length;
         if (streaming && pendingBytes > SMALL_BODY_BYTES) break;

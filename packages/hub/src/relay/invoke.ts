@@ -59,7 +59,9 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
     }
     requireJson(ctx.req);
-    const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs);
+    const held = deps.heldBodies.share();
+    ctx.res.once('close', held.release);
+    const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const asText = conn.bodyEncoding === 'base64';
     const call = await startCall(deps, ctx, conn, {
