@@ -89,6 +89,8 @@ export async function startHub(entra: FakeEntra, env: Record<string, string> = {
     GATEHOUSE_CLIENT_SECRET: CLIENT_SECRET,
     GATEHOUSE_AUTHORITY_HOST: entra.authorityHost,
     GATEHOUSE_LOG_LEVEL: 'info',
+    // The test services EntraAuth connections call run on loopback, which a hub refuses by default.
+    GATEHOUSE_ENTRA_ALLOW_NETWORKS: '127.0.0.0/8',
     // Tests that leave a call hanging should not wait the production default (30 s) at the hub's stop.
     GATEHOUSE_DRAIN_TIMEOUT: '2s',
     ...env,

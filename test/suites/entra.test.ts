@@ -157,6 +157,36 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
   });
 
+  it('without GATEHOUSE_ENTRA_ALLOW_NETWORKS the hub calls no loopback, link-local or private address for EntraAuth, by name or by number', async () => {
+    // Before: an EntraAuth connection could point at any address the hub reaches: the cloud's metadata service
+    // (169.254.169.254, which hands out the hub machine's managed-identity tokens), its loopback, its network.
+    const strict = await startHub(entra, { GATEHOUSE_ENTRA_ALLOW_NETWORKS: '' });
+    try {
+      const port = new URL(backend.url).port;
+      const seen = backend.seen.length;
+      for (const base of ['http://169.254.169.254/metadata', 'http://10.1.2.3/api', 'http://[::1]:8080/x', 'http://[::ffff:127.0.0.1]/x']) {
+        const r = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: base });
+        expect(r.status, base).toBe(400);
+        expect(r.json.error.code).toBe('UrlNotAllowed');
+        expect(r.json.error.message).toMatch(/^caller -> hub: \S+ is a loopback, link-local or private address the hub does not call for EntraAuth connections/);
+      }
+      // a name that resolves to loopback is refused when the hub connects, and no request leaves
+      const byName = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: `https://localhost:${port}/api` });
+      expect(byName.status).toBe(201);
+      const r = await invoke(byName.json.id, { method: 'GET', url: 'me', headers: { metadata: 'true' } }, token, strict);
+      expect(r.status).toBe(400);
+      expect(r.json.error).toMatchObject({ code: 'UrlNotAllowed', message: expect.stringMatching(/^hub -> service: localhost is at (127\.0\.0\.1|::1), a loopback/) });
+      const raw = await request(`${strict.url}/v1/connections/${byName.json.id}/proxy/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(raw.statusCode).toBe(400);
+      expect(raw.headers['x-gatehouse-error']).toBe('UrlNotAllowed');
+      await raw.body.text();
+      expect(backend.seen.length).toBe(seen);
+      // (every other test here calls the same backend through a hub whose GATEHOUSE_ENTRA_ALLOW_NETWORKS names 127.0.0.0/8)
+    } finally {
+      await strict.stop();
+    }
+  });
+
   it('a 304 with the Content-Length of its 200 is answered (raw route and invoke)', async () => {
     // Regression: the hub's HTTP client (undici) failed it after its head, and the caller got no answer.
     const r = await nodeHttp(`${hub.url}/v1/connections/${connId}/proxy/notmodified`, { headers: { authorization: `Bearer ${token}` } });

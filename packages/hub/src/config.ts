@@ -1,4 +1,6 @@
 // Hub configuration: the only file that reads process.env. Validated once, every error collected, then frozen.
+import type { BlockList } from 'node:net';
+import { parseNetworks } from './relay/direct-networks.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
@@ -27,6 +29,9 @@ export interface HubConfig {
   jwksCooldownMs: number;
   /** 'common' (any tenant) or the allowed tenant ids. */
   allowedTenants: 'common' | readonly string[];
+  /** Private networks (CIDR) the hub may call for EntraAuth connections; loopback, link-local and private
+   *  addresses are refused otherwise (relay/direct-networks.ts). */
+  entraAllowNetworks: BlockList;
   throttle: { limit: number; periodMs: number };
   /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
   maxBodyBytes: number;
@@ -66,6 +71,7 @@ export const SETTINGS = [
   ['GATEHOUSE_CLOUD', '--cloud', 'AzurePublic', 'AzurePublic | AzureUSGovernment | AzureUSGovernmentDoD | AzureChina'],
   ['GATEHOUSE_AUTHORITY_HOST', '--authority-host', "the cloud's", 'sign-in host override (https only)'],
   ['GATEHOUSE_ALLOWED_TENANTS', '--allowed-tenants', 'common', 'common, or tenant ids separated by commas'],
+  ['GATEHOUSE_ENTRA_ALLOW_NETWORKS', '--entra-allow-networks', '', 'private networks EntraAuth calls may reach, CIDR, comma-separated (e.g. 10.20.0.0/16); loopback, link-local and private addresses are refused otherwise'],
   ['GATEHOUSE_JWKS_COOLDOWN', '--jwks-cooldown', '30s', 'least time between signing-key refetches caused by unknown key ids'],
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
@@ -140,6 +146,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   const tenants = tenantsRaw.split(',').map((s) => s.trim()).filter(Boolean);
   const allowedTenants = tenants.length === 1 && tenants[0]!.toLowerCase() === 'common' ? 'common' as const : tenants.map((t) => t.toLowerCase());
   if (allowedTenants !== 'common' && allowedTenants.length === 0) problems.push('GATEHOUSE_ALLOWED_TENANTS must be common or tenant ids');
+  const entraAllowNetworks = parseNetworks(get('GATEHOUSE_ENTRA_ALLOW_NETWORKS') ?? '');
+  if (typeof entraAllowNetworks === 'string') problems.push(`GATEHOUSE_ENTRA_ALLOW_NETWORKS must be CIDR networks like 10.20.0.0/16 (not ${entraAllowNetworks})`);
 
   const throttleRaw = get('GATEHOUSE_THROTTLE') ?? '100/60s';
   const tm = /^(\d+)\s*\/\s*(\S+)$/.exec(throttleRaw);
@@ -197,6 +205,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     cloud,
     authorityHost,
     allowedTenants,
+    entraAllowNetworks: entraAllowNetworks as BlockList,
     jwksCooldownMs: jwksCooldownMs!,
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,

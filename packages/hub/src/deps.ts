@@ -11,6 +11,7 @@ import type { OboClient } from './auth/obo.js';
 import type { Presence } from './cluster/presence.js';
 import type { Dispatcher } from 'undici';
 import type { HeldBodies } from './relay/invoke-body.js';
+import type { DirectNetworks } from './relay/direct-networks.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -31,6 +32,8 @@ export interface HubDeps {
   /** HTTP client pool for relays to other hubs: their answer carries a service's head plus the relay's own
    *  headers, so it takes 1 KiB more. */
   hubDispatcher: Dispatcher;
+  /** Which addresses the hub's own calls (EntraAuth) may connect to (`dispatcher` enforces it on resolved names). */
+  directNetworks: DirectNetworks;
   /** The bound on invoke bodies held in memory across calls. */
   heldBodies: HeldBodies;
   /** Resolves the caller or throws Unauthorized (logs the reason). */

@@ -24,6 +24,7 @@ import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { HeldBodies } from './relay/invoke-body.js';
+import { DirectNetworks } from './relay/direct-networks.js';
 import { createHubMetrics } from './metrics.js';
 import { createOboClient, type OboClient } from './auth/obo.js';
 import { localPresence, redisPresence } from './cluster/presence.js';
@@ -64,15 +65,18 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,
     clientCertificate: config.clientCertificate, audiences, log,
   });
-  const httpClient = (maxHeaderSize: number) => new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize });
-  const dispatcher = httpClient(Limits.maxResponseHeadBytes);
+  const httpClient = (maxHeaderSize: number, lookup?: DirectNetworks['lookup']) =>
+    new UndiciAgent({ connect: { timeout: 10_000, ...(lookup ? { lookup } : {}) }, keepAliveTimeout: 4_000, maxHeaderSize });
+  // EntraAuth calls connect only to addresses the hub may call; relays to other hubs go to their advertise URLs.
+  const directNetworks = new DirectNetworks(config.entraAllowNetworks);
+  const dispatcher = httpClient(Limits.maxResponseHeadBytes, directNetworks.lookup);
   const hubDispatcher = httpClient(Limits.maxResponseHeadBytes + 1024);
   const hubId = randomUUID();
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes),
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
     caller(ctx) {

@@ -3,6 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { ConfigError, SETTINGS, loadConfig } from './config.js';
+
+const FLAG_WIDTH = Math.max(...SETTINGS.map(([, flag]) => flag.length));
+const ENV_WIDTH = Math.max(...SETTINGS.map(([env]) => env.length));
 import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
@@ -24,7 +27,7 @@ Usage:
   gatehouse-hub --help | --version
 
 serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
-${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(18)} ${env.padEnd(26)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
+${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(FLAG_WIDTH)} ${env.padEnd(ENV_WIDTH)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
 `;
 
 /** serve's flags and the variable each sets: a setting's own flag, and NAME-file to read its value from a file. */

@@ -1,4 +1,5 @@
 // Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
+import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
@@ -107,6 +108,8 @@ function resourceUriOf(deps: HubDeps, body: JsonObject): string {
 async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonObject, baseResourceUrl: string): Promise<ConnectionRecord> {
   if (typeof body.gatewayId === 'string' && body.gatewayId !== '') throw invalid('EntraAuth connections have no gatewayId');
   const resourceUri = resourceUriOf(deps, body);
+  const host = new URL(baseResourceUrl).hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) && !deps.directNetworks.permits(host)) throw deps.directNetworks.refusal(host, host, 'caller -> hub');
   // Acquiring a token once proves consent now instead of at the first call (ConsentRequired with the URL).
   await deps.obo.token(caller, resourceUri);
   const now = deps.now().toISOString();

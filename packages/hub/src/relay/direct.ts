@@ -1,5 +1,6 @@
 // EntraAuth calls: the hub calls the service itself with an On-Behalf-Of token for the connection's resource.
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
+import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, relayableBody, unreadableAnswer } from '@gatehouse/shared';
@@ -9,8 +10,12 @@ import type { ConnectionRecord } from '../store/store.js';
 import { HUB_SETS_AND_AUTHORIZATION, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
 import { CallWatch } from './call-watch.js';
 import { HttpAttempt } from './http-attempt.js';
+import { REFUSED_ADDRESS } from './direct-networks.js';
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
+  // An address literal never reaches the dispatcher's lookup: checked here, before any token is fetched for it.
+  const literal = req.url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(literal) && !deps.directNetworks.permits(literal)) throw deps.directNetworks.refusal(req.url.host, literal);
   const caller = await deps.caller(ctx);
   const token = await deps.obo.token(caller, conn.resourceUri!);
   const requestId = ctx.requestId;
@@ -35,6 +40,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     watch.settle();
     const code = attempt.failure(err);
     if (typeof code !== 'string') throw code;
+    if (code === REFUSED_ADDRESS) throw new GatehouseError('UrlNotAllowed', (err as { cause?: Error }).cause?.message ?? (err as Error).message);
     const unreadable = unreadableAnswer(err, target);
     if (unreadable) throw new GatehouseError('BadGateway', `hub -> service: ${unreadable}`);
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
