@@ -361,6 +361,13 @@ describe('the invoke object is read as a stream', () => {
     expect((await invoke({ method: 'GET', url: 'alive' })).status).toBe(200);
   });
 
+  it('a second body member is refused by name', async () => {
+    // Before: 400 "body must be a base64 string", about a body that was one.
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, `{"method":"POST","url":"x","body":"${b64('a')}","body":"${b64('b')}"}`);
+    expect(r.status).toBe(400);
+    expect(r.json.error.message).toBe('caller -> hub: body must appear once');
+  });
+
   it('padding in the middle is refused', async () => {
     const r = await invoke({ method: 'POST', url: 'x', headers: {}, body: 'QQ==QUFB' });
     expect(r.status).toBe(400);

@@ -35,6 +35,7 @@ export class InvokeParser {
   private decoded = 0;
   private finished = false;
   private sawText = false;
+  private sawBody = false;
 
   constructor(private readonly maxSkeleton: number, private readonly maxBody: number) {}
 
@@ -114,6 +115,8 @@ export class InvokeParser {
         case '"':
           if (this.depth === 1 && this.expectKey) { this.capturingKey = true; this.key = ''; }
           else if (this.depth === 1 && this.afterColon && this.lastKey === 'body') {
+            if (this.sawBody) throw new InvokeParseError('invalid', 'body must appear once');
+            this.sawBody = true;
             // the body value starts: keep `null` in the skeleton instead
             flush(i);
             this.skeleton += 'null';
