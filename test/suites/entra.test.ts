@@ -170,6 +170,12 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
         expect(r.json.error.code).toBe('UrlNotAllowed');
         expect(r.json.error.message).toMatch(/^caller -> hub: \S+ is a loopback, link-local or private address the hub does not call for EntraAuth connections/);
       }
+      // nor by changing a connection's base URL to one
+      const ok = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: 'https://api.example.com/v1' });
+      expect(ok.status, ok.text).toBe(201);
+      const moved = await api(strict.url, token, 'PATCH', `/v1/connections/${ok.json.id}`, { baseResourceUrl: 'http://169.254.169.254/metadata' });
+      expect(moved.status).toBe(400);
+      expect(moved.json.error.code).toBe('UrlNotAllowed');
       // a name that resolves to loopback is refused when the hub connects, and no request leaves
       const byName = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: `https://localhost:${port}/api` });
       expect(byName.status).toBe(201);
