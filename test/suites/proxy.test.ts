@@ -122,6 +122,21 @@ describe('raw proxy route', () => {
     expect(JSON.parse(trace.data.toString()).error.message).toBe('caller -> hub: method TRACE is not relayed');
   });
 
+  it('a path whose first segment has a colon (urn:…, name:value) is a path under the base, not a URL of its own', async () => {
+    // Before: "/proxy/urn:isbn:123" was read as the absolute URL "urn:isbn:123" and refused (400 UrlNotAllowed).
+    for (const path of ['/urn:isbn:0451450523/info', '/user:42', '//double//slashes']) {
+      const r = await request(proxyUrl(path), { headers: { authorization: `Bearer ${token}` } });
+      await r.body.text();
+      expect(r.statusCode, path).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe(`/svc/${path.replace(/^\/+/, '')}`);
+    }
+    // and a full URL in the path is still a path: it cannot leave the base
+    const out = await request(proxyUrl('/http://other.example/x'), { headers: { authorization: `Bearer ${token}` } });
+    await out.body.text();
+    expect(out.statusCode).toBe(200);
+    expect(echo.received.at(-1)!.url).toBe('/svc/http://other.example/x');
+  });
+
   it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
     // Regression: Node's writeHead kept only the last value of a repeated name once the hub had set its own headers.
     const r = await request(proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),

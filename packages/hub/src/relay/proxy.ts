@@ -45,8 +45,9 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   const raw = ctx.req.url ?? '';
   const prefix = `/v1/connections/${conn.id}/proxy`;
   const rest = raw.slice(prefix.length);
-  // "/proxy" or "/proxy?q" is the base itself; "/proxy/a/b?q" is relative to it.
-  const target = rest === '' || rest.startsWith('?') ? `${conn.baseResourceUrl}${rest}` : rest.slice(1) || '/';
+  // "/proxy" or "/proxy?q" is the base itself; "/proxy/a/b?q" is under it, whatever its first segment looks like
+  // (joined here, not by joinUrl, which would take "urn:x/…" or "name:value/…" for an absolute URL of its own).
+  const target = rest === '' || rest.startsWith('?') ? `${conn.baseResourceUrl}${rest}` : `${conn.baseResourceUrl}/${rest.replace(/^\/+/, '')}`;
   const url = resolveTarget(conn.baseResourceUrl, target);
   if (!url.ok) throw new GatehouseError('UrlNotAllowed', `caller -> hub: the path is not under the connection's baseResourceUrl (${url.reason})`);
   if (url.url.href.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the target URL is over ${deps.config.maxUrlLength} characters`);
