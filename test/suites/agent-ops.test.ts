@@ -120,6 +120,12 @@ describe('behind a corporate proxy', () => {
       const direct = await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: '127.0.0.1' });
       expect(direct.code).toBe(0);
       expect(proxy.tunnels.length).toBe(before);
+      // an entry with the hub's port bypasses it too (it was read as a host name "127.0.0.1:PORT" and never matched);
+      // one with another port does not
+      expect((await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: `example.com,127.0.0.1:${hubPort}` })).code).toBe(0);
+      expect(proxy.tunnels.length).toBe(before);
+      expect((await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: '127.0.0.1:1' })).code).toBe(0);
+      expect(proxy.tunnels.length).toBeGreaterThan(before);
     } finally {
       await proxied.stop();
     }

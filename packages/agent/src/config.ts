@@ -67,7 +67,8 @@ export function readAgentConfig(path: string): AgentConfig {
 
 /**
  * The proxy for a hub URL, from the usual variables: HTTPS_PROXY / https_proxy for https hubs, HTTP_PROXY /
- * http_proxy for http ones, skipped for hosts NO_PROXY / no_proxy lists (comma-separated names, .suffixes, *).
+ * http_proxy for http ones, skipped for hosts NO_PROXY / no_proxy lists (comma-separated names, .suffixes,
+ * addresses, each optionally with :port, or *).
  * Proxy Basic credentials go in the proxy URL (http://user:pass@proxy:3128). Intranet calls never use it.
  */
 export function proxyForHub(hubUrl: string, env: Record<string, string | undefined> = process.env): URL | undefined {
@@ -75,9 +76,22 @@ export function proxyForHub(hubUrl: string, env: Record<string, string | undefin
   const raw = u.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
   if (!raw) return undefined;
   const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const host = u.hostname.toLowerCase();
-  if (noProxy.some((n) => n === '*' || host === n.replace(/^\./, '') || (n.startsWith('.') ? host.endsWith(n) : host.endsWith(`.${n}`)))) return undefined;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  if (noProxy.some((entry) => noProxyMatches(entry, host, port))) return undefined;
   try { return new URL(raw.includes('://') ? raw : `http://${raw}`); } catch { throw new AgentConfigError('the proxy variable does not hold a URL'); }
+}
+
+/** One NO_PROXY entry against a host (IPv6 without brackets) and port: `*`; a name, `.suffix` or address;
+ *  any of them with `:port` (IPv6 as `[::1]:port`) to match that port only. */
+function noProxyMatches(entry: string, host: string, port: string): boolean {
+  if (entry === '*') return true;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  const withPort = !bracketed && /^([^:]+):(\d+)$/.exec(entry);
+  const name = bracketed ? bracketed[1]! : withPort ? withPort[1]! : entry;
+  const wanted = bracketed ? bracketed[2] : withPort ? withPort[2] : undefined;
+  if (wanted !== undefined && wanted !== port) return false;
+  return host === name.replace(/^\./, '') || (name.startsWith('.') ? host.endsWith(name) : host.endsWith(`.${name}`));
 }
 
 /**
