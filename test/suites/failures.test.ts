@@ -104,13 +104,14 @@ describe('link failures', () => {
     }
   });
 
-  it('an answer the relay cannot carry (status 600, 1,200 header lines) is a 502 naming it, and the agent stays connected', async () => {
+  it('an answer the relay cannot carry (status 600, 1,200 header lines, framed two ways) is a 502 naming it, and the agent stays connected', async () => {
     // Before: the agent relayed the head as it came, the hub refused it by closing the agent's connection, and
     // every call on it failed (the next call here: GatewayOffline while the agent reconnected).
     const odd = await startCannedServer({
       status600: 'HTTP/1.1 600 Custom\r\nContent-Length: 2\r\n\r\nok',
       many: `HTTP/1.1 200 OK\r\n${'q: x\r\n'.repeat(1200)}Content-Length: 2\r\n\r\nok`,
       fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      twoway: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     });
     const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'odd');
     try {
@@ -121,6 +122,10 @@ describe('link failures', () => {
       const many = await invoke(id, { method: 'GET', url: 'many' });
       expect(many.status).toBe(502);
       expect(many.json.error).toMatchObject({ code: 'BadGateway', message: "agent -> service: the service's answer has 1201 header lines, over the 1000 the relay carries" });
+      // framed two ways (a smuggling shape): refused, and said so (it was "failed (UND_ERR_RES_CONTENT_LENGTH_MISMATCH)")
+      const twoway = await invoke(id, { method: 'GET', url: 'twoway' });
+      expect(twoway.status).toBe(502);
+      expect(twoway.json.error.message).toBe(`agent -> service: http://127.0.0.1:${odd.port} answered with a body that does not match its framing (Content-Length)`);
       expect((await invoke(id, { method: 'GET', url: 'fine' })).json.statusCode).toBe(200);
       expect(gw.agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
     } finally {
