@@ -5,6 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/suites/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    setupFiles: ['test/helpers/leftovers.ts'],
     fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -37,10 +37,24 @@ export function startProc(args: string[], env: Record<string, string | undefined
   return startCommand([process.execPath, ...flags, ...args], env, args[1]);
 }
 
+/** Processes still running. test/helpers/leftovers.ts kills them after each test file, so a test that failed
+ *  before stopping what it started (a hub that should have refused to start, say) leaves nothing holding ports. */
+const running = new Set<ChildProcess>();
+
+/** Kills every process started here that is still running; returns how many there were. */
+export function killLeftovers(): number {
+  const n = running.size;
+  for (const c of running) c.kill('SIGKILL');
+  running.clear();
+  return n;
+}
+
 /** Runs any command (after the prefix), collecting its output lines. */
 export function startCommand(command: string[], env: Record<string, string | undefined>, label = command[1]): Proc {
   const [cmd, ...rest] = [...prefix, ...command];
   const child = spawn(cmd!, rest, { env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines: string[] = [];
   const waiters: Array<{ pred: (l: string) => boolean; resolve: (l: string) => void }> = [];
   const onLine = (l: string) => {
