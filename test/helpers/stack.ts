@@ -41,12 +41,10 @@ export function startProc(args: string[], env: Record<string, string | undefined
  *  before stopping what it started (a hub that should have refused to start, say) leaves nothing holding ports. */
 const running = new Set<ChildProcess>();
 
-/** Kills every process started here that is still running; returns how many there were. */
-export function killLeftovers(): number {
-  const n = running.size;
+/** Kills every process started here that is still running. */
+export function killLeftovers(): void {
   for (const c of running) c.kill('SIGKILL');
   running.clear();
-  return n;
 }
 
 /** Runs any command (after the prefix), collecting its output lines. */

@@ -3,14 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { ConfigError, SETTINGS, loadConfig } from './config.js';
-
-const FLAG_WIDTH = Math.max(...SETTINGS.map(([, flag]) => flag.length));
-const ENV_WIDTH = Math.max(...SETTINGS.map(([env]) => env.length));
 import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
 import { parseFlags } from '@gatehouse/shared';
+
+const FLAG_WIDTH = Math.max(...SETTINGS.map(([, flag]) => flag.length));
+const ENV_WIDTH = Math.max(...SETTINGS.map(([env]) => env.length));
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 

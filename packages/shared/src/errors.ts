@@ -65,10 +65,11 @@ export const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
  */
 export function unreadableAnswer(err: unknown, target: string): string | undefined {
   const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string } } | undefined;
-  if ((e?.code ?? e?.cause?.code) === 'UND_ERR_HEADERS_OVERFLOW') return `${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`;
+  const code = e?.code ?? e?.cause?.code;
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') return `${target} answered with a head over the ${Limits.maxResponseHeadBytes / 1024} KiB limit for response headers`;
   if (e?.name === 'HTTPParserError') return `${target} did not answer with HTTP/1.1 (${/\(([^()]{1,100})\)$/.exec(e.message ?? '')?.[1] ?? 'unparseable'})`;
   // An answer framed two ways (Content-Length and Transfer-Encoding), or with a Content-Length its body does
   // not match: undici refuses both, rightly (request smuggling, truncation).
-  if ((e?.code ?? e?.cause?.code) === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${target} answered with a body that does not match its framing (Content-Length)`;
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${target} answered with a body that does not match its framing (Content-Length)`;
   return undefined;
 }

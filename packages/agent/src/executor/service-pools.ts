@@ -8,12 +8,11 @@
 import { createHash } from 'node:crypto';
 import { Agent, Pool, type Dispatcher } from 'undici';
 import { Limits } from '@gatehouse/shared';
+import type { ExecRequest } from './http-executor.js';
 
 const OPTIONS = { connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, connections: 256, maxHeaderSize: Limits.maxResponseHeadBytes };
 /** Identities whose pools are kept; the least recently used beyond this is closed (its calls finish first). */
 const MAX_POOLS = 256;
-
-export interface Identity { scheme: string; username: string; password: string }
 
 export class ServicePools {
   /** Calls without credentials, to any origin. */
@@ -21,7 +20,7 @@ export class ServicePools {
   private readonly pools = new Map<string, Pool>();
 
   /** The dispatcher for a call to `origin`: the shared one without credentials, else the identity's own. */
-  for(origin: string, identity: Identity | null): Dispatcher {
+  for(origin: string, identity: ExecRequest['auth']): Dispatcher {
     if (!identity) return this.anonymous;
     const key = createHash('sha256').update(`${origin}\0${identity.scheme}\0${identity.username}\0${identity.password}`).digest('hex');
     let pool = this.pools.get(key);

@@ -1,5 +1,4 @@
 // Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
-import { isIP } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
@@ -76,13 +75,6 @@ function baseUrlOf(deps: HubDeps, raw: unknown): string {
   return normaliseBaseUrl(p.url);
 }
 
-/** An EntraAuth connection's base URL given by address: one the hub does not call is refused at once (host
- *  names are checked when the hub connects, relay/direct-networks.ts). */
-function checkDirectAddress(deps: HubDeps, baseResourceUrl: string): void {
-  const host = new URL(baseResourceUrl).hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !deps.directNetworks.permits(host)) throw deps.directNetworks.refusal(host, host, 'caller -> hub');
-}
-
 /** Seals username+password to the gateway key. The plaintext lives only in this function's frame. */
 async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Promise<string> {
   const username = optString(body, 'username', 256);
@@ -115,7 +107,8 @@ function resourceUriOf(deps: HubDeps, body: JsonObject): string {
 async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonObject, baseResourceUrl: string): Promise<ConnectionRecord> {
   if (typeof body.gatewayId === 'string' && body.gatewayId !== '') throw invalid('EntraAuth connections have no gatewayId');
   const resourceUri = resourceUriOf(deps, body);
-  checkDirectAddress(deps, baseResourceUrl);
+  // Given by address, one the hub does not call is refused at once (names are checked when it connects).
+  deps.directNetworks.checkLiteral(new URL(baseResourceUrl), 'caller -> hub');
   // Acquiring a token once proves consent now instead of at the first call (ConsentRequired with the URL).
   await deps.obo.token(caller, resourceUri);
   const now = deps.now().toISOString();
@@ -182,7 +175,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         timeoutMs: timeoutOf(deps, body, c.timeoutMs),
         updatedAt: deps.now().toISOString(),
       };
-      if (c.authType === 'EntraAuth' && body.baseResourceUrl !== undefined) checkDirectAddress(deps, next.baseResourceUrl);
+      if (c.authType === 'EntraAuth' && body.baseResourceUrl !== undefined) deps.directNetworks.checkLiteral(new URL(next.baseResourceUrl), 'caller -> hub');
       if (body.username !== undefined || body.password !== undefined) {
         if (c.authType !== 'BasicGateway' && c.authType !== 'WindowsGateway') throw invalid(`${c.authType} connections have no credentials`);
         next.sealedCredentials = await sealFor(deps, c.gatewayId!, body);

@@ -56,6 +56,12 @@ export class DirectNetworks {
     return new GatehouseError('UrlNotAllowed', `${link}: ${what} loopback, link-local or private address the hub does not call for EntraAuth connections (GATEHOUSE_ENTRA_ALLOW_NETWORKS names private networks it may call)`);
   }
 
+  /** Refuses a URL whose host is an address the hub does not call (an address literal never reaches `lookup`). */
+  checkLiteral(url: URL, link = 'hub -> service'): void {
+    const address = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(address) && !this.permits(address)) throw this.refusal(address, address, link);
+  }
+
   /** A `lookup` for net.connect that hands back only permitted addresses, or fails with the refusal. */
   readonly lookup = (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {

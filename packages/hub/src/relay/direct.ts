@@ -1,6 +1,5 @@
 // EntraAuth calls: the hub calls the service itself with an On-Behalf-Of token for the connection's resource.
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
-import { isIP } from 'node:net';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, relayableBody, unreadableAnswer } from '@gatehouse/shared';
@@ -14,8 +13,7 @@ import { REFUSED_ADDRESS } from './direct-networks.js';
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   // An address literal never reaches the dispatcher's lookup: checked here, before any token is fetched for it.
-  const literal = req.url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(literal) && !deps.directNetworks.permits(literal)) throw deps.directNetworks.refusal(req.url.host, literal);
+  deps.directNetworks.checkLiteral(req.url);
   const caller = await deps.caller(ctx);
   const token = await deps.obo.token(caller, conn.resourceUri!);
   const requestId = ctx.requestId;
