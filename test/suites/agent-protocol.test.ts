@@ -1,14 +1,15 @@
 // A raw WebSocket client playing a misbehaving agent: every violation closes only its own socket with the
 // documented code, and a real agent on the same hub keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { connect as netConnect } from 'node:net';
-import { AGENT_CONNECT_PATH, CloseCode, FrameType, Limits, decodeFrame, encodeFrame, AGENT_RECEIVES } from '@gatehouse/shared';
+import { createServer } from 'node:http';
+import { AGENT_CONNECT_PATH, CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { AGENT_MAIN, api, gatewayWithAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, api, gatewayWithAgent, runAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -20,13 +21,13 @@ let goodConn: string;
 let rawCredential: string;
 let rawGateway: string;
 
-async function registerOnly(): Promise<{ credential: string; gatewayId: string }> {
+async function registerOnly(): Promise<{ credential: string; gatewayId: string; configPath: string }> {
   const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'raw' });
   const configPath = join(tempDir(), 'agent.json');
   const p = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], {});
   expect(await p.exited).toBe(0);
   const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { credential: string };
-  return { credential: cfg.credential, gatewayId: gw.json.id };
+  return { credential: cfg.credential, gatewayId: gw.json.id, configPath };
 }
 
 function connect(credential = rawCredential): Promise<WebSocket> {
@@ -160,5 +161,57 @@ describe('frame violations close with their code', () => {
 
   it('the gateway shows offline once its only raw session is gone', async () => {
     await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${rawGateway}`)).json.status).toBe('offline');
+  });
+});
+
+describe('a real agent on a connection that has used every stream id once', () => {
+  it('takes the ids again from 1 (a new lap) instead of closing, and still refuses a reused one', async () => {
+    // A hand-driven hub: the agent's own hub would need 2^31 calls to get there.
+    const { configPath } = await registerOnly();
+    const server = createServer((_req, res) => { res.writeHead(404).end(); });
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const fakeHub = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { hubs: string[] };
+    writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [fakeHub] }));
+    const frames: Frame[] = [];
+    let closeCode: number | undefined;
+    let ws: WebSocket | undefined;
+    wss.on('connection', (socket) => {
+      ws = socket;
+      socket.on('message', (d) => {
+        const f = decodeFrame(d as Buffer, HUB_RECEIVES);
+        if (f.type === FrameType.Hello) {
+          socket.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version: 1, memberId: 'm', gatewayId: 'g', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, streamWindowBytes: 256 * 1024, maxDataBytes: Limits.maxDataBytes } }));
+        } else frames.push(f);
+      });
+      socket.on('close', (code) => { closeCode = code; });
+    });
+    const raw = await runAgent(configPath);
+    try {
+      const call = async (stream: number) => {
+        ws!.send(encodeFrame({ type: FrameType.RequestHead, stream, msg: { requestId: `r${stream}`, method: 'GET', url: `${echo.url}/lap?s=${stream}`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } }));
+        await expect.poll(() => frames.some((f) => f.type === FrameType.End && f.stream === stream) || closeCode !== undefined).toBe(true);
+        expect(closeCode).toBeUndefined();
+        const head = frames.find((f) => f.type === FrameType.ResponseHead && f.stream === stream);
+        return head?.type === FrameType.ResponseHead ? head.msg.status : undefined;
+      };
+      expect(await call(MAX_STREAM_ID - 2)).toBe(200);
+      expect(await call(MAX_STREAM_ID)).toBe(200);
+      expect(await call(1)).toBe(200);
+      // A late frame of the last lap's call is dropped, as any finished call's is.
+      ws!.send(encodeFrame({ type: FrameType.Credit, stream: MAX_STREAM_ID, bytes: 1024 }));
+      expect(await call(3)).toBe(200);
+      expect(closeCode).toBeUndefined();
+      // Within a lap an id is still used once.
+      ws!.send(encodeFrame({ type: FrameType.RequestHead, stream: 3, msg: { requestId: 'again', method: 'GET', url: `${echo.url}/`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } }));
+      await expect.poll(() => closeCode).toBe(CloseCode.UnexpectedFrame);
+    } finally {
+      await raw.stop();
+      wss.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  CloseCode, ErrorCodes, FrameType, Limits, ProtocolError, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
+  CloseCode, ErrorCodes, FrameType, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
 } from '@gatehouse/shared';
 
 const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
@@ -78,5 +78,46 @@ describe('codec', () => {
       expect(err).toBeInstanceOf(ProtocolError);
       expect((err as ProtocolError).closeCode).toBe(code);
     }
+  });
+});
+
+describe('stream ids', () => {
+  it('the hub starts again at 1 after 0xFFFFFFFF, skipping ids still in use', () => {
+    const ids = new StreamIds(MAX_STREAM_ID - 4);
+    const inUse = new Set<number>();
+    const take = () => { const id = ids.take((i) => inUse.has(i)); inUse.add(id); return id; };
+    expect([take(), take(), take()]).toEqual([MAX_STREAM_ID - 4, MAX_STREAM_ID - 2, MAX_STREAM_ID]);
+    inUse.delete(MAX_STREAM_ID - 2);
+    inUse.add(3); // a call of the first lap still running on stream 3
+    expect([take(), take(), take()]).toEqual([1, 5, 7]);
+    // A lap's ids each fit the frame's 4 bytes.
+    expect(decodeFrame(encodeFrame({ type: FrameType.End, stream: MAX_STREAM_ID }), AGENT_RECEIVES).stream).toBe(MAX_STREAM_ID);
+  });
+  it('after a lap every odd id not in use is a finished call; before it, only those below the last', () => {
+    const ids = new StreamIds(MAX_STREAM_ID - 2);
+    ids.take(() => false);
+    expect(ids.opened(MAX_STREAM_ID - 2)).toBe(true);
+    expect(ids.opened(MAX_STREAM_ID)).toBe(false);
+    ids.take(() => false);
+    ids.take(() => false); // 1: a new lap
+    expect(ids.opened(MAX_STREAM_ID)).toBe(true);
+    expect(ids.opened(9)).toBe(true);
+    expect(ids.opened(8)).toBe(false);
+  });
+  it('the agent takes a smaller id only as a new lap after a lap has gone past half its ids', () => {
+    const agent = new StreamIds();
+    const free = () => false;
+    expect(agent.accept(1, free)).toBe(true);
+    expect(agent.accept(2, free)).toBe(false); // even
+    expect(agent.accept(7, free)).toBe(true);
+    expect(agent.accept(5, free)).toBe(false); // smaller, early in the lap: reuse, not a new lap
+    expect(agent.opened(99)).toBe(false);
+    expect(agent.accept(0x8000_0001, free)).toBe(true);
+    expect(agent.accept(9, (id) => id === 9)).toBe(false); // in use
+    expect(agent.accept(11, free)).toBe(true); // a new lap
+    expect(agent.opened(0x8000_0001)).toBe(true);
+    expect(agent.opened(99)).toBe(true);
+    expect(agent.accept(13, free)).toBe(true);
+    expect(agent.accept(13, free)).toBe(false);
   });
 });

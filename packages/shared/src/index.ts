@@ -9,3 +9,4 @@ export * from './line-output.js';
 export * from './node-flags.js';
 export * from './flags.js';
 export * from './no-body.js';
+export * from './stream-ids.js';

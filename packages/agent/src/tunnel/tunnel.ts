@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -41,7 +41,7 @@ export class Tunnel {
   private gate: WriteGate | undefined;
   private welcome: WelcomeMessage | undefined;
   private readonly served = new Map<number, ServedRequest>();
-  private lastStream = 0;
+  private ids = new StreamIds();
   private attempt = 0;
   private stopped = false;
   private draining = false;
@@ -163,8 +163,7 @@ export class Tunnel {
         return;
       }
       case FrameType.RequestHead: {
-        if (f.stream <= this.lastStream || f.stream % 2 !== 1) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
-        this.lastStream = f.stream;
+        if (!this.ids.accept(f.stream, (id) => this.served.has(id))) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
         const w = this.welcome;
         const s = new ServedRequest(f.stream, f.msg, {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
@@ -191,7 +190,7 @@ export class Tunnel {
   private stream(id: number): ServedRequest | undefined {
     const s = this.served.get(id);
     if (s) return s;
-    if (id <= this.lastStream) return undefined; // a call that already finished: late frames are dropped
+    if (this.ids.opened(id)) return undefined; // a call that already finished: late frames are dropped
     throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${id} was never opened`);
   }
 
@@ -227,7 +226,7 @@ export class Tunnel {
     this.drained?.();
     const wasConnected = this.welcome !== undefined;
     this.welcome = undefined;
-    this.lastStream = 0;
+    this.ids = new StreamIds();
     if (FATAL_CLOSE_CODES.has(code)) this.fatal = `the hub closed the connection with ${code} (${reason || 'no reason'})`;
     if (wasConnected) this.o.log.warn({ hub: this.o.hubUrl, code, reason }, 'disconnected from hub');
     if (this.stopped) return;

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, GatehouseError, Limits, PROTOCOL_VERSIONS, ProtocolError, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  CloseCode, FrameType, GatehouseError, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -27,7 +27,7 @@ export class AgentSession {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private readonly gate: WriteGate;
   private readonly calls = new Map<number, RelayCall>();
-  private nextStream = 1;
+  private readonly ids = new StreamIds();
   private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
@@ -50,7 +50,7 @@ export class AgentSession {
 
   /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */
   open(head: RequestHeadMessage): RelayCall {
-    const stream = this.nextStream;
+    const stream = this.ids.take((id) => this.calls.has(id));
     let frame: Buffer;
     try {
       frame = encodeFrame({ type: FrameType.RequestHead, stream, msg: head });
@@ -58,7 +58,6 @@ export class AgentSession {
       // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON takes two for a quote.
       throw new GatehouseError('InvalidRequest', `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`);
     }
-    this.nextStream += 2;
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       forget: (s) => { this.calls.delete(s); },
@@ -133,7 +132,7 @@ export class AgentSession {
   private call(stream: number): RelayCall | undefined {
     const c = this.calls.get(stream);
     if (c) return c;
-    if (stream % 2 === 1 && stream < this.nextStream) return undefined;
+    if (this.ids.opened(stream)) return undefined;
     throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${stream} was never opened`);
   }
 
