@@ -6,7 +6,7 @@ import { startCannedServer, startNotHttpServer } from '../helpers/not-http.js';
 import { freePort } from '../helpers/apache.js';
 import { createServer as createHttpsServer } from 'node:https';
 import { type EchoServer } from '../helpers/echo-server.js';
-import { api, gatewayWithAgent, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { api, b64, gatewayWithAgent, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let echo: EchoServer;
@@ -104,7 +104,7 @@ describe('link failures', () => {
     }
   });
 
-  it('an answer the relay cannot carry (status 600, 1,200 header lines, framed two ways) is a 502 naming it, and the agent stays connected', async () => {
+  it('an answer the relay cannot carry (status 600, 1,200 header lines, framed two ways, 101 or 100 unasked, broken off) is a 502 naming it, and the agent stays connected', async () => {
     // Before: the agent relayed the head as it came, the hub refused it by closing the agent's connection, and
     // every call on it failed (the next call here: GatewayOffline while the agent reconnected).
     const odd = await startCannedServer({
@@ -112,6 +112,10 @@ describe('link failures', () => {
       many: `HTTP/1.1 200 OK\r\n${'q: x\r\n'.repeat(1200)}Content-Length: 2\r\n\r\nok`,
       fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
       twoway: 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      switching: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n',
+      unasked100: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      hints: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello',
     });
     const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'odd');
     try {
@@ -126,6 +130,20 @@ describe('link failures', () => {
       const twoway = await invoke(id, { method: 'GET', url: 'twoway' });
       expect(twoway.status).toBe(502);
       expect(twoway.json.error.message).toBe(`agent -> service: http://127.0.0.1:${odd.port} answered with a body that does not match its framing (Content-Length)`);
+      // undici refuses these two; they were "could not reach … (UND_ERR_SOCKET)", as if the network had failed
+      const switching = await invoke(id, { method: 'GET', url: 'switching' });
+      expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `agent -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
+      const unasked100 = await invoke(id, { method: 'GET', url: 'unasked100' });
+      expect(unasked100.json.error).toMatchObject({ code: 'BadGateway', message: `agent -> service: http://127.0.0.1:${odd.port} answered with an unasked 100 (Continue), or before it was asked, which the relay does not take` });
+      expect((await invoke(id, { method: 'GET', url: 'hints' })).json).toMatchObject({ statusCode: 200, body: b64('ok') });
+      // An answer broken off mid-body is a 502 on invoke (read whole before its 200 leaves; the caller's
+      // connection was cut, with the envelope half written); the raw route, which streams, cuts the caller's.
+      const cut = await invoke(id, { method: 'GET', url: 'cut' });
+      expect(cut.status).toBe(502);
+      expect(cut.json.error).toMatchObject({ code: 'BadGateway', message: 'agent -> hub: the agent cancelled the call (the service broke off its answer (UND_ERR_SOCKET))' });
+      const raw = await fetch(`${hub.url}/v1/connections/${id}/proxy/cut`, { headers: { authorization: `Bearer ${token}` } });
+      expect(raw.status).toBe(200);
+      await expect(raw.text()).rejects.toThrow();
       expect((await invoke(id, { method: 'GET', url: 'fine' })).json.statusCode).toBe(200);
       expect(gw.agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
     } finally {

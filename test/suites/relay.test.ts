@@ -349,6 +349,26 @@ describe('the invoke object is read as a stream', () => {
     }
   });
 
+  it('answers up to 1 MiB are read whole within GATEHOUSE_MAX_HELD_BODIES; larger ones, or ones the bound has no room for, stream', async () => {
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB' });
+    const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-answers');
+    try {
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
+      const answer = async (bytes: number) => {
+        const r = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: `big?bytes=${bytes}` });
+        expect(r.status, r.text).toBe(200);
+        expect(Buffer.from(r.json.body as string, 'base64').equals(patternBytes(bytes, 11))).toBe(true);
+        return r.headers['transfer-encoding'] === 'chunked' ? 'streamed' : 'whole';
+      };
+      expect(await answer(400 * 1024)).toBe('whole');
+      expect(await answer(600 * 1024)).toBe('streamed'); // under 1 MiB, over what the hub may hold
+      expect(await answer(400 * 1024)).toBe('whole'); // the share came back
+    } finally {
+      await gw.agent.stop();
+      await small.stop();
+    }
+  });
+
   it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {
     const good = b64(patternBytes(3 * 1024 * 1024, 9));
     const raw = `{"method":"POST","url":"slow?ms=10","headers":{},"body":"${good.slice(0, -8)}!!!!${good.slice(-4)}"}`;

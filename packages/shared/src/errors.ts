@@ -71,5 +71,8 @@ export function unreadableAnswer(err: unknown, target: string): string | undefin
   // An answer framed two ways (Content-Length and Transfer-Encoding), or with a Content-Length its body does
   // not match: undici refuses both, rightly (request smuggling, truncation).
   if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return `${target} answered with a body that does not match its framing (Content-Length)`;
+  // undici's own refusals: its HTTP/1.1 client skips interim (1xx) answers except 100 and 101, which it refuses.
+  if (code === 'UND_ERR_SOCKET' && e?.message === 'bad upgrade') return `${target} answered 101 (Switching Protocols) to a request that asked for no upgrade`;
+  if (code === 'UND_ERR_SOCKET' && e?.message === 'bad response') return `${target} answered with an unasked 100 (Continue), or before it was asked, which the relay does not take`;
   return undefined;
 }

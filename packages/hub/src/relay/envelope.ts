@@ -1,5 +1,5 @@
 // The invoke answer `{"statusCode","headers","body"}` written as a stream: the head as soon as the response
-// head arrives, then the body base64-encoded chunk by chunk. The hub never holds a whole response body.
+// head arrives, then the body base64-encoded chunk by chunk, for answers over the 1 MiB invoke.ts reads whole.
 import { Buffer } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
 

@@ -11,6 +11,14 @@ export const SMALL_BODY_BYTES = 1024 * 1024;
 /** The invoke object without its body (method, url, headers) may hold at most this many characters. */
 export const MAX_SKELETON_CHARS = 1024 * 1024;
 
+export interface HeldShare {
+  /** Takes `bytes` or throws 503 ServiceUnavailable (a request body that must be read whole). */
+  take(bytes: number): void;
+  /** Takes `bytes` if the bound allows, else nothing (an answer that can be streamed instead). */
+  tryTake(bytes: number): boolean;
+  release(): void;
+}
+
 /**
  * The hub's bound on invoke bodies held in memory across calls (GATEHOUSE_MAX_HELD_BODIES): each call reading
  * a body whole takes its bytes from it as they arrive and gives them back when its answer is over. Without it
@@ -21,15 +29,20 @@ export class HeldBodies {
   constructor(private readonly max: number) {}
 
   /** One call's share; `release` gives it all back (call it once the call's answer is over). */
-  share(): { take(bytes: number): void; release(): void } {
+  share(): HeldShare {
     let mine = 0;
+    const tryTake = (bytes: number) => {
+      if (this.held + bytes > this.max) return false;
+      this.held += bytes;
+      mine += bytes;
+      return true;
+    };
     return {
+      tryTake,
       take: (bytes) => {
-        if (this.held + bytes > this.max) {
+        if (!tryTake(bytes)) {
           throw new GatehouseError('ServiceUnavailable', `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`, { 'retry-after': '1' });
         }
-        this.held += bytes;
-        mine += bytes;
       },
       release: () => { this.held -= mine; mine = 0; },
     };
@@ -75,7 +88,7 @@ const HEAD_KEYS = ['method', 'url', 'headers'] as const;
 const sameHead = (a: Record<string, unknown>, b: Record<string, unknown>) => HEAD_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 
 /** `stallMs`: the caller may pause its body this long (the call's deadline then covers the rest of a streamed body). */
-export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number, held: ReturnType<HeldBodies['share']>): Promise<InvokeInput> {
+export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number, held: HeldShare): Promise<InvokeInput> {
   const parser = new InvokeParser(MAX_SKELETON_CHARS, maxBody);
   const reader = new EventReader(req, parser, stallMs);
   const pending: Buffer[] = [];

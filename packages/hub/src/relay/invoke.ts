@@ -1,5 +1,6 @@
 // POST /v1/connections/{id}/invoke (SPEC section 4): validate, throttle, relay through an agent, stream back.
-import { pipeline } from 'node:stream';
+import { Buffer } from 'node:buffer';
+import { PassThrough, pipeline } from 'node:stream';
 import {
   GatehouseError, forwardResponseHeaders, headersToObject, isValidHeaderName, isValidHeaderValue, resolveTarget, type HeaderList,
 } from '@gatehouse/shared';
@@ -7,9 +8,12 @@ import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
 import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
-import { startCall, takeThrottle } from './relay.js';
+import { startCall, takeThrottle, type StartedCall } from './relay.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
-import { MAX_SKELETON_CHARS, readInvoke } from './invoke-body.js';
+import { MAX_SKELETON_CHARS, SMALL_BODY_BYTES, readInvoke, type HeldShare } from './invoke-body.js';
+
+/** Answers up to this size are read whole before the envelope is written (as request bodies are). */
+const WHOLE_ANSWER_BYTES = SMALL_BODY_BYTES;
 
 const METHODS = new Set(['GET', 'DELETE', 'PATCH', 'POST', 'PUT']);
 
@@ -48,6 +52,33 @@ async function* asBase64Text(source: AsyncIterable<Buffer>): AsyncGenerator<Buff
   if (carry.length) yield Buffer.from(carry.toString('base64'));
 }
 
+/**
+ * The service's answer: whole (a Buffer) when it is at most WHOLE_ANSWER_BYTES and the hub may hold it
+ * (GATEHOUSE_MAX_HELD_BODIES), else its bytes as they come. Read whole, an answer the service breaks off (or the
+ * agent's connection lost on the way) is a coded error the caller gets instead of the envelope's 200.
+ */
+async function readAnswer(call: StartedCall, held: HeldShare): Promise<Buffer | AsyncIterable<Buffer>> {
+  const complete = call.takeCompleteBody?.();
+  if (complete) return complete;
+  const through = new PassThrough({ highWaterMark: 64 * 1024 });
+  call.pipeResponse(through);
+  const it = through[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const parts: Buffer[] = [];
+  let bytes = 0;
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+    parts.push(r.value);
+    bytes += r.value.length;
+    if (bytes > WHOLE_ANSWER_BYTES || !held.tryTake(r.value.length)) {
+      return (async function* () {
+        yield* parts.splice(0);
+        for (let n = await it.next(); !n.done; n = await it.next()) yield n.value;
+      })();
+    }
+  }
+}
+
 export function invokeRoutes(deps: HubDeps): Route[] {
   return [route('POST', '/v1/connections/{id}/invoke', async (ctx) => {
     ctx.tags.route = 'invoke';
@@ -71,17 +102,19 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
     const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
-    const body = call.takeCompleteBody?.();
-    if (body) {
-      // A small answer that has already arrived whole: one write, no stream machinery.
+    const answer = await readAnswer(call, held);
+    if (Buffer.isBuffer(answer)) {
+      // The whole answer (a small one, or one already complete with its head): one write, no stream machinery.
+      const envelope = Buffer.concat([prefix, Buffer.from(`${answer.toString('base64')}"}`)]);
       ctx.res.once('finish', call.settle);
-      ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
-      ctx.res.end(Buffer.concat([prefix, Buffer.from(`${body.toString('base64')}"}`)]));
+      ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': envelope.length, 'x-request-id': ctx.requestId });
+      ctx.res.end(envelope);
       return;
     }
+    // A large answer streams: once its 200 has left, a service that breaks off can only cut the caller's answer off.
     const out = new Base64Envelope(prefix);
     ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
-    pipeline(out, ctx.res, (err) => {
+    pipeline(answer, out, ctx.res, (err) => {
       call.settle();
       if (err) {
         call.log.warn({ err: err.message }, 'response stream ended early');
@@ -89,6 +122,5 @@ export function invokeRoutes(deps: HubDeps): Route[] {
         ctx.res.destroy();
       }
     });
-    call.pipeResponse(out);
   })];
 }
