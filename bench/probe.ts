@@ -11,6 +11,7 @@
 //   WRAP=/path/to/script                                          prefix for every process (after taskset), e.g. a
 //                                                                 script that adds node flags: exec "$1" --flag "${@:2}"
 //   HOLD=60                                                       keep the stack up 60 s (for perf record -p)
+//   CPU=user (or sys)                                             count only user (or system) CPU time
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -26,8 +27,12 @@ if (!process.env.GATEHOUSE_PROBE_PINNED) {
   process.exit(r.status ?? 1);
 }
 
-/** CPU time (user + system, µs) and context switches of a process, from /proc. */
-const cpuUs = (pid: number) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) * 10_000; };
+/** CPU time (user + system, µs; CPU=user or CPU=sys: that part alone) and context switches of a process, from /proc. */
+const cpuUs = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const [user, sys] = [Number(f[11]), Number(f[12])];
+  return ({ user, sys }[process.env.CPU ?? ''] ?? user + sys) * 10_000;
+};
 const switches = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => l.includes('ctxt_switches')).reduce((a, l) => a + Number(l.split(/\s+/)[1]), 0);
 const snapshot = (procs: Record<string, number>, f: (pid: number) => number) => Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, f(p)]));
 
