@@ -206,6 +206,22 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
     expect(echo.received.at(-1)!.url).toBe('/echo/absolute-form?q=1');
   });
 
+  it('an HTTP/1.1 request without Host gets the coded 400 (Node answered a bare 400 with an empty body)', async () => {
+    expectCoded(await exchange(hub.port, ['GET /healthz HTTP/1.1\r\n\r\n']), 400, /must carry a Host header/);
+    expect(await exchange(hub.port, ['GET /healthz HTTP/1.0\r\n\r\n'])).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('a request head that stalls: 408 naming the 30 s limit (Node checks every 30 s, so it takes 30-60 s)', async () => {
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(hub.port, '127.0.0.1', () => socket.write('GET /v1/gateways HTTP/1.1\r\nHost: hub\r\nX-Slow: '));
+      let text = '';
+      socket.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+      socket.on('close', () => resolve(text));
+      setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 70 s)`); }, 70_000);
+    });
+    expectCoded(answer, 408, /^caller -> hub: the request line and headers did not arrive within 30 s$/);
+  }, 75_000);
+
   it('CONNECT gets the coded 400 (Node closed the connection without a word)', async () => {
     expectCoded(await exchange(hub.port, [`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: 127.0.0.1:${echo.port}\r\n\r\n`]), 400, /CONNECT is not supported/);
   });

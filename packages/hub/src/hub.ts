@@ -139,6 +139,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     const path = url.split('?')[0]!;
     void (async () => {
       if (url.length > config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the request URL is over ${config.maxUrlLength} characters`);
+      // Node's own check (requireHostHeader) answered a bare 400 without a word; RFC 9112 3.2 asks for the 400.
+      if (req.headers.host === undefined && req.httpVersion === '1.1') throw new GatehouseError('InvalidRequest', 'caller -> hub: an HTTP/1.1 request must carry a Host header');
       if (req.method === 'GET' && path === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (req.method === 'GET' && path === '/readyz') {
         if (stopping) throw new GatehouseError('ServiceUnavailable', 'hub: shutting down');
@@ -169,7 +171,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       }
     });
   };
-  const server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, onRequest);
+  const server = createServer({ requireHostHeader: false, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, onRequest);
   // Node's default keeps the first ~1,000 header lines and drops the rest without a word (an Authorization
   // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
   server.maxHeadersCount = 0;

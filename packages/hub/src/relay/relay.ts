@@ -47,7 +47,7 @@ export interface RelayTiming {
    *  proxy: the response head must arrive within it; afterwards only idle time counts. */
   wholeCall: boolean;
   idleMs: number;
-  /** A response body over this is cut off and the service's call cancelled (the route's body limit). */
+  /** A response body over this cancels the service's call: the caller gets a 502 if its answer has not begun (invoke reads up to 1 MiB whole), else its answer is cut off. */
   maxResponseBytes: number;
 }
 
