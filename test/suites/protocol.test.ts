@@ -3,6 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import { AgentSession } from '../../packages/hub/dist/agents/session.js';
 import {
   CloseCode, ErrorCodes, FrameType, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
 } from '@gatehouse/shared';
@@ -119,5 +123,48 @@ describe('stream ids', () => {
     expect(agent.opened(99)).toBe(true);
     expect(agent.accept(13, free)).toBe(true);
     expect(agent.accept(13, free)).toBe(false);
+  });
+});
+
+describe("the hub's agent session at the end of a lap of stream ids", () => {
+  it('sends the next call on stream 1 and drops a late frame of the last lap, keeping the connection', async () => {
+    // The hub's own session class over a real WebSocket, its ids started near the end (a lap is 2^31 calls).
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    let closed: number | undefined;
+    const opened = new Promise<AgentSession>((resolve) => wss.on('connection', (ws) => {
+      const s: AgentSession = new AgentSession(ws, { memberId: 'm', gatewayId: 'g', name: 'n', createdAt: '' }, pino({ level: 'silent' }),
+        { onOpen: () => resolve(s), onClose: () => {} }, new StreamIds(MAX_STREAM_ID - 2));
+    }));
+    const agent = new WebSocket(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`);
+    agent.on('close', (code) => { closed = code; });
+    const heads: number[] = [];
+    agent.on('message', (d) => {
+      const f = decodeFrame(d as Buffer, AGENT_RECEIVES);
+      if (f.type !== FrameType.RequestHead) return;
+      heads.push(f.stream);
+      agent.send(encodeFrame({ type: FrameType.ResponseHead, stream: f.stream, msg: { status: 200, headers: [] } }));
+      agent.send(encodeFrame({ type: FrameType.End, stream: f.stream }));
+    });
+    await once(agent, 'open');
+    agent.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [1], agentVersion: 't', hostname: 't', capabilities: [] } }));
+    const session = await opened;
+    try {
+      const head = { requestId: 'r', method: 'GET', url: 'http://service/', headers: [], bodyLength: 0, timeoutMs: 5000, credentials: null };
+      for (let i = 0; i < 3; i++) {
+        const call = session.open(head);
+        expect((await call.sendBodyThenHead(null, (e) => e as Error)).status).toBe(200);
+      }
+      expect(heads).toEqual([MAX_STREAM_ID - 2, MAX_STREAM_ID, 1]);
+      agent.send(encodeFrame({ type: FrameType.Credit, stream: MAX_STREAM_ID, bytes: 1024 }));
+      expect((await session.open(head).sendBodyThenHead(null, (e) => e as Error)).status).toBe(200);
+      expect(heads.at(-1)).toBe(3);
+      // an id the hub never gives (even) is still a violation; any odd one was opened in the first lap
+      agent.send(encodeFrame({ type: FrameType.End, stream: 10 }));
+      await expect.poll(() => closed).toBe(CloseCode.UnexpectedFrame);
+    } finally {
+      agent.terminate();
+      wss.close();
+    }
   });
 });

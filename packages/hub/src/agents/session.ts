@@ -27,10 +27,11 @@ export class AgentSession {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private readonly gate: WriteGate;
   private readonly calls = new Map<number, RelayCall>();
-  private readonly ids = new StreamIds();
   private readonly timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents) {
+  /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). */
+  constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents,
+    private readonly ids = new StreamIds()) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
     this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket,
