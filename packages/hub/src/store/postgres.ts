@@ -68,6 +68,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
     },
     async getMember(id) { const r = await q('SELECT * FROM members WHERE id = $1', [id]); return r[0] && memberFrom(r[0]); },
+    async getMembers(ids) { return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom); },
     async listMembers(gatewayId) { return (await q('SELECT * FROM members WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(memberFrom); },
     async touchMember(id, f) {
       await q('UPDATE members SET hostname = COALESCE($1, hostname), version = COALESCE($2, version), last_seen_at = $3 WHERE id = $4', [f.hostname ?? null, f.version ?? null, f.lastSeenAt, id]);

@@ -71,6 +71,8 @@ export interface Store {
   addMember(m: MemberRecord): Promise<void>;
   getMember(id: string): Promise<MemberRecord | undefined>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
+  /** The members with these ids that exist (any gateway), in one read. */
+  getMembers(ids: readonly string[]): Promise<MemberRecord[]>;
   touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;
   setMemberEnabled(id: string, enabled: boolean): Promise<void>;
   deleteMember(id: string): Promise<void>;
