@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { request as httpRequest, type Agent as HttpAgent, type IncomingHttpHeaders } from 'node:http';
@@ -185,3 +186,24 @@ export async function joinAgent(hubUrl: string, token: string, gatewayId: string
 
 /** Calls an agent served, from its debug log. */
 export function served(agent: Proc): number { return agent.lines.filter((l) => l.includes('"call served"')).length; }
+
+/**
+ * Registers members through the agent API itself (no agent processes): the first one with a gateway key pair
+ * made here, then `joins` more at once, each with its own registration key and a join proof, spread over
+ * `hubUrls` in turn. Returns the statuses of the joins and the error messages of the refused ones.
+ */
+export async function joinAtOnce(hubUrls: string[], token: string, joins: number): Promise<{ gatewayId: string; statuses: number[]; refusals: string[] }> {
+  const gw = await api(hubUrls[0]!, token, 'POST', '/v1/gateways', { name: 'members-at-once' });
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const gatewayId = gw.json.id as string;
+  const first = await api(hubUrls[0]!, undefined, 'POST', '/v1/agent/register', {
+    gatewayId, registrationKey: gw.json.registrationKey, name: 'first', publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), sealedPrivateKey: 'sealed',
+  });
+  if (first.status !== 201) throw new Error(`first registration: ${first.status} ${first.text}`);
+  const keys: string[] = [];
+  for (let i = 0; i < joins; i++) keys.push((await api(hubUrls[0]!, token, 'POST', `/v1/gateways/${gatewayId}/registration-keys`)).json.registrationKey as string);
+  const answers = await Promise.all(keys.map((key, i) => api(hubUrls[i % hubUrls.length]!, undefined, 'POST', '/v1/agent/register', {
+    gatewayId, registrationKey: key, name: `join-${i}`, proof: sign('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), pair.privateKey).toString('base64'),
+  })));
+  return { gatewayId, statuses: answers.map((a) => a.status), refusals: answers.filter((a) => a.status !== 201).map((a) => a.json?.error?.message as string) };
+}

@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { join } from 'node:path';
 import { USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { AGENT_MAIN, api, gatewayWithAgent, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, api, gatewayWithAgent, joinAtOnce, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -66,6 +66,14 @@ describe('registration', () => {
     expect(info.json.publicKeyPem).toBe(publicKeys[winner]);
     expect(info.json.sealedPrivateKey).toBe(`sealed-${winner}`);
     expect((await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.members).toHaveLength(1);
+  });
+
+  it('twelve joins: the gateway gets 10 members, the rest are refused by name (SQLite; the race across hubs: scaleout.test)', async () => {
+    const { gatewayId, statuses, refusals } = await joinAtOnce([hub.url], token, 12);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(9);
+    expect(refusals).toHaveLength(3);
+    for (const r of refusals) expect(r).toMatch(/a gateway has at most 10 members; remove one first/);
+    expect((await api(hub.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.members).toHaveLength(10);
   });
 
   it('bad command lines exit non-zero with one line', async () => {

@@ -8,7 +8,7 @@ import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra
 import { patternBytes, startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
-import { HUB_MAIN, api, joinAgent, nodeHttp, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { HUB_MAIN, api, joinAgent, joinAtOnce, nodeHttp, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -172,6 +172,15 @@ describe('several hubs', () => {
     expect(info.status).toBe(200);
     expect(info.json.publicKeyPem).toBe(publicKeys[0]);
     expect(info.json.sealedPrivateKey).toBe('sealed-0');
+  });
+
+  it('twelve joins at once through two hubs: a gateway still gets at most 10 members', async () => {
+    // Before: each registration counted the members, then added one; concurrent ones all counted 9 or fewer.
+    const { gatewayId: id, statuses, refusals } = await joinAtOnce([hubs[0]!.url, hubs[1]!.url], token, 12);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(9);
+    expect(refusals).toHaveLength(3);
+    for (const r of refusals) expect(r).toMatch(/a gateway has at most 10 members; remove one first/);
+    expect((await api(hubs[0]!.url, token, 'GET', `/v1/gateways/${id}`)).json.members).toHaveLength(10);
   });
 
   it('a member disabled or removed through one hub stops serving on the hub it is connected to', async () => {

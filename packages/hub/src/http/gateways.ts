@@ -220,7 +220,10 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       }
       const memberId = randomUUID();
       const { credential, hash } = newAgentCredential(memberId);
-      await deps.store.addMember({ id: memberId, gatewayId, name, hostname, version, credentialHash: hash, enabled: true, createdAt: deps.now().toISOString(), lastSeenAt: null });
+      // Counted again as it is added: concurrent registrations (on any hub) all passed the check above.
+      if (!await deps.store.addMember({ id: memberId, gatewayId, name, hostname, version, credentialHash: hash, enabled: true, createdAt: deps.now().toISOString(), lastSeenAt: null }, MAX_MEMBERS)) {
+        throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first (this registration key has been used)`);
+      }
       ctx.log.info({ gateway: gatewayId, member: memberId, join: members.length > 0 }, 'agent registered');
       sendJson(ctx.res, 201, { gatewayId, memberId, credential });
     }),

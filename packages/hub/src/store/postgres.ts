@@ -63,9 +63,23 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async registrationKeyValid(hash, gatewayId, now) {
       return (await q('SELECT 1 FROM registration_keys WHERE key_hash = $1 AND gateway_id = $2 AND used_at IS NULL AND expires_at > $3', [hash, gatewayId, now])).length > 0;
     },
-    async addMember(m: MemberRecord) {
-      await q('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
-        [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
+    async addMember(m: MemberRecord, maxMembers) {
+      let client: pg.PoolClient;
+      try { client = await pool.connect(); } catch (err) { return unavailable(err); }
+      try {
+        await client.query('BEGIN');
+        // The gateway's row locked: concurrent registrations for it, on any hub, count and add one at a time.
+        await client.query('SELECT 1 FROM gateways WHERE id = $1 FOR UPDATE', [m.gatewayId]);
+        const count = Number((await client.query('SELECT count(*) AS n FROM members WHERE gateway_id = $1', [m.gatewayId])).rows[0].n);
+        if (count >= maxMembers) { await client.query('ROLLBACK'); return false; }
+        await client.query('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
+          [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
+        await client.query('COMMIT');
+        return true;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        return unavailable(err);
+      } finally { client.release(); }
     },
     async getMember(id) { const r = await q('SELECT * FROM members WHERE id = $1', [id]); return r[0] && memberFrom(r[0]); },
     async getMembers(ids) { return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom); },

@@ -28,7 +28,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     getConnection: connections.get,
     getGateway: gateways.get,
     listMembers: members.get,
-    async addMember(m) { members.delete(m.gatewayId); await store.addMember(m); },
+    async addMember(m, maxMembers) { members.delete(m.gatewayId); return store.addMember(m, maxMembers); },
     async setMemberEnabled(id, enabled) { members.clear(); await store.setMemberEnabled(id, enabled); },
     async deleteMember(id) { members.clear(); await store.deleteMember(id); },
     async touchMember(id, fields) { members.clear(); await store.touchMember(id, fields); },

@@ -22,7 +22,8 @@ export function openSqliteStore(path: string): Store {
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
     useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
     keyValid: db.prepare('SELECT 1 FROM registration_keys WHERE key_hash = ? AND gateway_id = ? AND used_at IS NULL AND expires_at > ?'),
-    addMember: db.prepare('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES (@id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt)'),
+    // One statement: SQLite runs it alone, so the count cannot change between the check and the insert.
+    addMember: db.prepare('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) SELECT @id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt WHERE (SELECT count(*) FROM members WHERE gateway_id = @gatewayId) < @maxMembers'),
     getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
     listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
     getMembers: db.prepare('SELECT * FROM members WHERE id IN (SELECT value FROM json_each(?))'),
@@ -49,7 +50,7 @@ export function openSqliteStore(path: string): Store {
     async addRegistrationKey(hash, gatewayId, expiresAt) { q.addKey.run(hash, gatewayId, expiresAt); },
     async consumeRegistrationKey(hash, now) { const r = q.useKey.get(now, hash, now) as Row | undefined; return r?.gateway_id as string | undefined; },
     async registrationKeyValid(hash, gatewayId, now) { return q.keyValid.get(hash, gatewayId, now) !== undefined; },
-    async addMember(m: MemberRecord) { q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0 }); },
+    async addMember(m: MemberRecord, maxMembers) { return q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0, maxMembers }).changes === 1; },
     async getMember(id) { const r = q.getMember.get(id) as Row | undefined; return r && memberFrom(r); },
     async getMembers(ids) { return (q.getMembers.all(JSON.stringify(ids)) as Row[]).map(memberFrom); },
     async listMembers(gatewayId) { return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom); },

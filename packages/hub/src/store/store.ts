@@ -68,7 +68,9 @@ export interface Store {
   consumeRegistrationKey(hash: string, now: number): Promise<string | undefined>;
   /** Whether the key is unused, unexpired and for this gateway, without using it up. */
   registrationKeyValid(hash: string, gatewayId: string, now: number): Promise<boolean>;
-  addMember(m: MemberRecord): Promise<void>;
+  /** Adds a member unless its gateway already has `maxMembers` (counted and added atomically, whichever hub
+   *  takes concurrent registrations); false when it has. */
+  addMember(m: MemberRecord, maxMembers: number): Promise<boolean>;
   getMember(id: string): Promise<MemberRecord | undefined>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
   /** The members with these ids that exist (any gateway), in one read. */
