@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  *  event-loop monitor wakes the agent every 10 ms, for nobody when no one scrapes. */
 export function createAgentMetrics(state: () => { connected: number; inflight: number }, served: boolean) {
   const registry = new Registry();
-  if (served) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_agent_' });
+  if (served) collectDefaultMetrics({ register: registry, prefix: 'gatehouse_agent_', eventLoopMonitoringPrecision: 100 });
   return {
     registry,
     calls: new Counter({ name: 'gatehouse_agent_calls_total', help: 'Relayed calls served, by the service status (or failed/cancelled)', labelNames: ['status'], registers: [registry] }),

@@ -5,7 +5,7 @@ export type RouteKind = 'invoke' | 'proxy';
 
 export function createHubMetrics(agentsOnline: () => number) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_hub_' });
+  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_hub_', eventLoopMonitoringPrecision: 100 });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
   const m = {
     registry,
