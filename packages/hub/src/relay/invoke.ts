@@ -1,4 +1,4 @@
-// POST /v1/connections/{id}/invoke (SPEC section 4): validate, throttle, relay through an agent, stream back.
+// POST /v1/connections/{id}/invoke (SPEC section 4): validate, throttle, relay through an agent, answer (whole up to 1 MiB, else streamed).
 import { Buffer } from 'node:buffer';
 import { PassThrough, pipeline } from 'node:stream';
 import {
