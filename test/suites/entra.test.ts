@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { startNotHttpServer } from '../helpers/not-http.js';
+import { startCannedServer, startNotHttpServer } from '../helpers/not-http.js';
 import { decodeJwt } from 'jose';
 import { request } from 'undici';
 import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -147,6 +147,24 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
       expect(r.text).not.toContain('secret-banner');
     } finally {
       notHttp.close();
+    }
+  });
+
+  it('a resource that breaks off its answer, or answers 101 unasked: 502 naming it (the hub calls it itself)', async () => {
+    const odd = await startCannedServer({
+      cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello',
+      switching: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n',
+    });
+    try {
+      const c = await entraConnection({ baseResourceUrl: `http://127.0.0.1:${odd.port}` });
+      expect(c.status, c.text).toBe(201);
+      const cut = await invoke(c.json.id, { method: 'GET', url: 'cut' });
+      expect(cut.status).toBe(502);
+      expect(cut.json.error).toMatchObject({ code: 'BadGateway', message: 'hub -> service: the answer broke off (UND_ERR_SOCKET)' });
+      const switching = await invoke(c.json.id, { method: 'GET', url: 'switching' });
+      expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
+    } finally {
+      odd.close();
     }
   });
 

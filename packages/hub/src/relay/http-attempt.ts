@@ -1,7 +1,7 @@
 // One HTTP request the hub makes itself (an EntraAuth call to the service, a relay to the hub that holds the
 // agent) as a CallWatch sees it: cancellable at any point, body bytes counted both ways with the time they
 // last moved, the answer cut off past the route's limit.
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { GatehouseError } from '@gatehouse/shared';
 import type { Watched } from './call-watch.js';
 
@@ -57,14 +57,22 @@ export class HttpAttempt implements Watched {
   }
 
   /** Counts the response body while it is piped; past `maxBytes` the stream fails (whoever pipes it sees the
-   *  error). Attach when piping starts: a 'data' listener makes the stream flow. */
+   *  error). A body that breaks off fails with a coded error naming `link` (a caller that has no answer yet gets
+   *  it), not undici's. Attach when piping starts: a 'data' listener makes the stream flow. */
   countResponse(maxBytes: number, link: string): Readable {
     const body = this.response!;
+    const out = new PassThrough({ highWaterMark: 64 * 1024 });
     body.on('data', (chunk: Buffer) => {
       this.responseBytes += chunk.length;
       this.lastActivity = Date.now();
       if (this.responseBytes > maxBytes) body.destroy(new GatehouseError('BadGateway', `${link}: the service's answer is over the ${maxBytes}-byte limit`));
     });
-    return body;
+    body.on('error', (err) => {
+      const failure = this.failure(err);
+      out.destroy(typeof failure === 'string' ? new GatehouseError('BadGateway', `${link}: the answer broke off (${failure || (err as Error).name})`) : failure);
+    });
+    out.on('close', () => { if (!body.readableEnded) body.destroy(); });
+    body.pipe(out);
+    return out;
   }
 }
