@@ -365,7 +365,7 @@ describe('the invoke object is read as a stream', () => {
     }
   });
 
-  it('answers up to 1 MiB are read whole within GATEHOUSE_MAX_HELD_BODIES; larger ones, or ones the bound has no room for, stream', async () => {
+  it('answers up to 1 MiB, and request bodies in the usual order, are read whole within GATEHOUSE_MAX_HELD_BODIES; larger ones, or ones the bound has no room for, stream', async () => {
     const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-answers');
     try {
@@ -379,6 +379,13 @@ describe('the invoke object is read as a stream', () => {
       expect(await answer(400 * 1024)).toBe('whole');
       expect(await answer(600 * 1024)).toBe('streamed'); // under 1 MiB, over what the hub may hold
       expect(await answer(400 * 1024)).toBe('whole'); // the share came back
+      // A request body in the usual order that the bound has no room for streams to the service (it was a 503).
+      const body = patternBytes(600 * 1024, 7);
+      const up = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'POST', url: 'echo/held-up', headers: { 'content-type': 'application/octet-stream' }, body: b64(body) });
+      expect(up.status, up.text).toBe(200);
+      const seen = echo.received.at(-1)!;
+      expect(seen).toMatchObject({ url: '/echo/held-up', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+      expect(seen.headers['transfer-encoding']).toBe('chunked');
     } finally {
       await gw.agent.stop();
       await small.stop();

@@ -75,7 +75,7 @@ export const SETTINGS = [
   ['GATEHOUSE_JWKS_COOLDOWN', '--jwks-cooldown', '30s', 'least time between signing-key refetches caused by unknown key ids'],
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
-  ['GATEHOUSE_MAX_HELD_BODIES', '--max-held-bodies', '512MiB', 'all invoke bodies and answers the hub reads whole (up to 1 MiB each, or a request with body before method/url/headers), held at once across calls; over it 503 (answers stream instead)'],
+  ['GATEHOUSE_MAX_HELD_BODIES', '--max-held-bodies', '512MiB', 'all invoke bodies and answers the hub reads whole (up to 1 MiB each, or a request with body before method/url/headers), held at once across calls; over it 503 for the latter, the rest stream instead'],
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],

@@ -103,10 +103,12 @@ export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs:
         partial = ev.partial;
         streaming = HEAD_KEYS.every((k) => k in ev.partial);
       } else if (ev.kind === 'body-data') {
-        held.take(ev.data.length);
+        // A body in the usual order that the hub has no room to hold streams instead; one before method, url
+        // and headers must be read whole (503 when there is no room).
+        const room = streaming ? held.tryTake(ev.data.length) : (held.take(ev.data.length), true);
         pending.push(ev.data);
         pendingBytes += ev.data.length;
-        if (streaming && pendingBytes > SMALL_BODY_BYTES) break;
+        if (streaming && (pendingBytes > SMALL_BODY_BYTES || !room)) break;
       } else {
         return finishWhole(ev.skeleton, pending, pendingBytes, partial);
       }
