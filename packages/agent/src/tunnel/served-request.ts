@@ -73,14 +73,18 @@ export class ServedRequest {
   async run(): Promise<void> {
     const { head, c } = this;
     const started = Date.now();
-    const timer = setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs);
+    // The deadline runs to the response head from the end of the request body (an upload may take longer;
+    // while it moves the hub's idle time watches it, and for invoke the hub's whole-call deadline still holds).
+    let timer: NodeJS.Timeout | undefined;
+    let clockDone = false;
+    const arm = () => { if (!clockDone) timer ??= setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs); };
     let status = 0;
     try {
       const { url, auth } = await c.prepare(head);
       // A request without a body needs no sink: its End just marks the inbound side done, and a peer that sent
       // data anyway is held to the window like any other.
       let body: PassThrough | null = null;
-      if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); this.requestBody.attach(body); }
+      if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); body.once('finish', arm); this.requestBody.attach(body); } else arm();
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
       status = res.status;
@@ -88,6 +92,7 @@ export class ServedRequest {
       if (this.cancelled) { discard(answer); return; }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
       // undici's bodyTimeout still ends a service that stops sending.
+      clockDone = true;
       clearTimeout(timer);
       let headFrame: Buffer;
       try {
@@ -117,6 +122,7 @@ export class ServedRequest {
       c.gate.send(encodeFrame({ type: FrameType.Failure, stream: this.stream, msg: f }));
       this.requestBody.abort(new Error('call failed'));
     } finally {
+      clockDone = true;
       clearTimeout(timer);
       c.log.debug({ requestId: head.requestId, method: head.method, status, ms: Date.now() - started, cancelled: this.cancelled }, 'call served');
       c.metrics?.calls.inc({ status: this.cancelled ? 'cancelled' : status ? String(status) : 'failed' });

@@ -1,7 +1,8 @@
 // What every call on invoke and the raw route gets, whichever way it runs (through an agent on this hub,
-// through the hub that holds the agent, or from the hub itself for EntraAuth): the connection's deadline (to
-// the response head; invoke: to the end of the answer), then the raw route's idle time; cancellation when the
-// caller goes away; the in-flight gauge, phase histograms and byte counters; one access line when it is over.
+// through the hub that holds the agent, or from the hub itself for EntraAuth): the connection's deadline
+// (invoke: the whole call; raw route: from the end of the request body to the response head) and the raw route's
+// idle time (while the request body goes out, and after the head); cancellation when the caller goes away; the
+// in-flight gauge, phase histograms and byte counters; one access line when it is over.
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
@@ -39,11 +40,16 @@ export class CallWatch {
   private idle: NodeJS.Timeout | undefined;
   private settled = false;
   private status = 0;
+  /** The request body has all been sent (or there was none). */
+  private bodySent = false;
 
   constructor(private readonly deps: HubDeps, private readonly ctx: Ctx, private readonly o: WatchOptions) {
     this.route = ctx.tags.route ?? 'invoke';
     deps.metrics.inflight.inc();
-    this.deadline = setTimeout(() => this.current?.cancel('deadline', this.timeoutError()), o.timeoutMs);
+    // invoke: the whole call within the deadline. Raw route: idle time while the request body goes out (an
+    // upload may take longer than the deadline), then the deadline until the response head (requestSent).
+    if (o.timing.wholeCall) this.armDeadline();
+    else this.idle = setTimeout(this.checkIdle, o.timing.idleMs);
     ctx.res.on('close', () => {
       this.settle();
       if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
@@ -51,6 +57,24 @@ export class CallWatch {
   }
 
   get fields(): AccessFields { return this.o.fields; }
+
+  private armDeadline(): void {
+    this.deadline = setTimeout(() => this.current?.cancel('deadline', this.timeoutError()), this.o.timeoutMs);
+  }
+
+  /** The request body as it is sent, watched to its end (null: there is none). */
+  track(body: AsyncIterable<Uint8Array> | null): AsyncIterable<Uint8Array> | null {
+    if (body === null || this.o.timing.wholeCall) { this.requestSent(); return body; }
+    const sent = () => this.requestSent();
+    return (async function* () { yield* body; sent(); })();
+  }
+
+  /** Raw route: the deadline for the response head runs from here (unless the head came first). */
+  private requestSent(): void {
+    if (this.bodySent) return;
+    this.bodySent = true;
+    if (!this.o.timing.wholeCall && this.status === 0 && !this.settled) this.armDeadline();
+  }
 
   /** The deadline's error: what a caller gets whose call had no (complete) answer in time. */
   private timeoutError(): GatehouseError {
@@ -73,14 +97,20 @@ export class CallWatch {
     if (this.o.timing.wholeCall) return;
     clearTimeout(this.deadline);
     this.deadline = undefined;
+    clearTimeout(this.idle);
     this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
   }
 
   private readonly checkIdle = (): void => {
     const { idleMs } = this.o.timing;
-    const quiet = Date.now() - (this.current?.lastActivity ?? 0);
-    if (quiet >= idleMs) this.current?.cancel('idle', new GatehouseError('GatewayTimeout', `no bytes moved for ${idleMs / 1000} s`));
-    else this.idle = setTimeout(this.checkIdle, idleMs - quiet);
+    const before = this.status === 0;
+    // The body is out and the head not yet in: that wait is the deadline's (the head re-arms this clock).
+    if (before && this.bodySent) { this.idle = undefined; return; }
+    const quiet = Date.now() - (this.current?.lastActivity ?? Date.now());
+    if (quiet >= idleMs) {
+      const what = before ? `the request body moved no further for ${idleMs / 1000} s` : `no bytes moved for ${idleMs / 1000} s`;
+      this.current?.cancel('idle', new GatehouseError('GatewayTimeout', what));
+    } else this.idle = setTimeout(this.checkIdle, idleMs - quiet);
   };
 
   /** The answer has been written or abandoned (or the call failed): timers off, counters and the access line. */

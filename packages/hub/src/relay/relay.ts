@@ -44,7 +44,7 @@ export interface RelayRequest {
 
 export interface RelayTiming {
   /** invoke: the whole call must complete within the connection timeout (the Power Automate contract).
-   *  proxy: the response head must arrive within it; afterwards only idle time counts. */
+   *  proxy: the response head must arrive within it of the end of the request body; before and after, idle time counts. */
   wholeCall: boolean;
   idleMs: number;
   /** A response body over this cancels the service's call: the caller gets a 502 if its answer has not begun (invoke reads up to 1 MiB whole), else its answer is cut off. */
@@ -96,8 +96,9 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const watch = new CallWatch(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'agent -> service', fields: { connection: conn.id },
   });
+  const sent = { ...req, body: watch.track(req.body) };
   try {
-    return first ? await onMember(deps, ctx, watch, gateway, first, head, req, timing) : await onRemote(deps, ctx, watch, gateway, remote, head, req, timing);
+    return first ? await onMember(deps, ctx, watch, gateway, first, head, sent, timing) : await onRemote(deps, ctx, watch, gateway, remote, head, sent, timing);
   } catch (err) {
     watch.settle();
     throw err;
