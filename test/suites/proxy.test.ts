@@ -293,31 +293,6 @@ describe('raw proxy route', () => {
     await expect.poll(() => echo.abandoned, { timeout: 5000 }).toBe(before + 1);
   });
 
-  it("an upload that outlasts the connection's timeout goes through while it moves; one that stops is cut after the idle time", async () => {
-    // Before: the timeout (3 s here) ran from the start, so a raw-route upload still moving at 3 s got 504 from
-    // the hub ("no answer within 3 s") and from the agent ("deadline passed"); a stalled one was held for the
-    // whole timeout. Now idle time (2 s) watches the upload and the timeout runs from its end to the head.
-    const id = await newConnection(hub, gatewayId, { timeoutSeconds: 3 });
-    const upload = (chunks: number, everyMs: number, stopAfter = chunks) => new Promise<string>((resolve) => {
-      const sock = connect(hub.port, '127.0.0.1');
-      let text = '';
-      sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-      sock.on('close', () => resolve(text));
-      sock.on('error', () => {});
-      sock.write(`POST /v1/connections/${id}/proxy/status HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\nContent-Length: ${chunks}\r\n\r\n`);
-      let sent = 0;
-      const timer = setInterval(() => { if (sent < stopAfter) sock.write('u'); if (++sent >= chunks) clearInterval(timer); }, everyMs);
-      setTimeout(() => { clearInterval(timer); sock.destroy(); resolve(`${text}(still open after 15 s)`); }, 15_000);
-    });
-    const slow = await upload(12, 500); // 6 s of upload, a byte every 0.5 s
-    expect(slow).toMatch(/^HTTP\/1\.1 200 /);
-    expect(slow).toContain('status body');
-    expect(echo.received.at(-1)!.url).toBe('/svc/status');
-    const stalled = await upload(12, 500, 2); // two bytes, then nothing
-    expect(stalled).toMatch(/^HTTP\/1\.1 504 /);
-    expect(stalled).toContain('the request body moved no further for 2 s');
-  }, 30_000);
-
   it('limits: a declared body over the raw limit is 413 at once, a chunked one over it is 413 too, an answer over it is cut off', async () => {
     const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {
@@ -383,4 +358,29 @@ describe('raw proxy route', () => {
     expect(hubGrowth).toBeLessThan(256 * 2 ** 20);
     expect(agentGrowth).toBeLessThan(256 * 2 ** 20);
   }, 120_000);
+
+  it("an upload that outlasts the connection's timeout goes through while it moves; one that stops is cut after the idle time", async () => {
+    // Before: the timeout (3 s here) ran from the start, so a raw-route upload still moving at 3 s got 504 from
+    // the hub ("no answer within 3 s") and from the agent ("deadline passed"); a stalled one was held for the
+    // whole timeout. Now idle time (2 s) watches the upload and the timeout runs from its end to the head.
+    const id = await newConnection(hub, gatewayId, { timeoutSeconds: 3 });
+    const upload = (chunks: number, everyMs: number, stopAfter = chunks) => new Promise<string>((resolve) => {
+      const sock = connect(hub.port, '127.0.0.1');
+      let text = '';
+      sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
+      sock.on('close', () => resolve(text));
+      sock.on('error', () => {});
+      sock.write(`POST /v1/connections/${id}/proxy/status HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\nContent-Length: ${chunks}\r\n\r\n`);
+      let sent = 0;
+      const timer = setInterval(() => { if (sent < stopAfter) sock.write('u'); if (++sent >= chunks) clearInterval(timer); }, everyMs);
+      setTimeout(() => { clearInterval(timer); sock.destroy(); resolve(`${text}(still open after 15 s)`); }, 15_000);
+    });
+    const slow = await upload(12, 500); // 6 s of upload, a byte every 0.5 s
+    expect(slow).toMatch(/^HTTP\/1\.1 200 /);
+    expect(slow).toContain('status body');
+    expect(echo.received.at(-1)!.url).toBe('/svc/status');
+    const stalled = await upload(12, 500, 2); // two bytes, then nothing
+    expect(stalled).toMatch(/^HTTP\/1\.1 504 /);
+    expect(stalled).toContain('the request body moved no further for 2 s');
+  }, 30_000);
 });
