@@ -14,8 +14,11 @@ export class StreamIds {
   /** A lap has ended: every odd id has been used, so any odd id not in use is a finished call's. */
   private wrapped = false;
 
+  /** The hub's next id. */
+  private next: number;
+
   /** `first`: where the hub's first lap starts (1; tests start near the end to see a lap end). */
-  constructor(private next = 1) {}
+  constructor(first = 1) { this.next = first; }
 
   /** The hub's next id: the following odd one, or 1 again after the last, skipping ids `inUse` still holds. */
   take(inUse: (id: number) => boolean): number {

@@ -64,16 +64,16 @@ export class CallWatch {
 
   /** The request body as it is sent, watched to its end (null: there is none). */
   track(body: AsyncIterable<Uint8Array> | null): AsyncIterable<Uint8Array> | null {
-    if (body === null || this.o.timing.wholeCall) { this.requestSent(); return body; }
+    if (this.o.timing.wholeCall) return body; // the deadline already runs
+    if (body === null) { this.requestSent(); return null; }
     const sent = () => this.requestSent();
     return (async function* () { yield* body; sent(); })();
   }
 
   /** Raw route: the deadline for the response head runs from here (unless the head came first). */
   private requestSent(): void {
-    if (this.bodySent) return;
     this.bodySent = true;
-    if (!this.o.timing.wholeCall && this.status === 0 && !this.settled) this.armDeadline();
+    if (this.status === 0 && !this.settled) this.armDeadline();
   }
 
   /** The deadline's error: what a caller gets whose call had no (complete) answer in time. */

@@ -105,7 +105,8 @@ export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs:
       } else if (ev.kind === 'body-data') {
         // A body in the usual order that the hub has no room to hold streams instead; one before method, url
         // and headers must be read whole (503 when there is no room).
-        const room = streaming ? held.tryTake(ev.data.length) : (held.take(ev.data.length), true);
+        if (!streaming) held.take(ev.data.length);
+        const room = !streaming || held.tryTake(ev.data.length);
         pending.push(ev.data);
         pendingBytes += ev.data.length;
         if (streaming && (pendingBytes > SMALL_BODY_BYTES || !room)) break;

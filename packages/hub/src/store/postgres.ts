@@ -25,6 +25,20 @@ export async function openPostgresStore(url: string): Promise<Store> {
   const q = async (text: string, values: unknown[] = []): Promise<Row[]> => {
     try { return (await pool.query(text, values)).rows as Row[]; } catch (err) { return unavailable(err); }
   };
+  /** Runs `work` in one transaction on one client: committed when it returns, rolled back when it throws. */
+  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    let client: pg.PoolClient;
+    try { client = await pool.connect(); } catch (err) { return unavailable(err); }
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      return unavailable(err);
+    } finally { client.release(); }
+  };
   try { await migrate(pool); } catch (err) { await pool.end().catch(() => {}); throw err; }
   const conn = (c: ConnectionRecord) => [c.id, c.ownerTid, c.ownerOid, c.displayName, c.authType, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.createdAt, c.updatedAt];
   return {
@@ -42,17 +56,10 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return (await q('DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1) RETURNING id', [id])).length === 1;
     },
     async rotateGatewayKey(id, k, resealed) {
-      let client: pg.PoolClient;
-      try { client = await pool.connect(); } catch (err) { return unavailable(err); }
-      try {
-        await client.query('BEGIN');
+      await transaction(async (client) => {
         await client.query('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2, key_handoff = $3, previous_public_key_pem = $4 WHERE id = $5', [k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id]);
         for (const r of resealed) await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2 AND gateway_id = $3', [r.sealed, r.connectionId, id]);
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        unavailable(err);
-      } finally { client.release(); }
+      });
     },
     async listGatewayConnections(gatewayId) { return (await q('SELECT * FROM connections WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(connectionFrom); },
     async addRegistrationKey(hash, gatewayId, expiresAt) { await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]); },
@@ -64,22 +71,15 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return (await q('SELECT 1 FROM registration_keys WHERE key_hash = $1 AND gateway_id = $2 AND used_at IS NULL AND expires_at > $3', [hash, gatewayId, now])).length > 0;
     },
     async addMember(m: MemberRecord, maxMembers) {
-      let client: pg.PoolClient;
-      try { client = await pool.connect(); } catch (err) { return unavailable(err); }
-      try {
-        await client.query('BEGIN');
+      return transaction(async (client) => {
         // The gateway's row locked: concurrent registrations for it, on any hub, count and add one at a time.
         await client.query('SELECT 1 FROM gateways WHERE id = $1 FOR UPDATE', [m.gatewayId]);
         const count = Number((await client.query('SELECT count(*) AS n FROM members WHERE gateway_id = $1', [m.gatewayId])).rows[0].n);
-        if (count >= maxMembers) { await client.query('ROLLBACK'); return false; }
+        if (count >= maxMembers) return false;
         await client.query('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
           [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
-        await client.query('COMMIT');
         return true;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        return unavailable(err);
-      } finally { client.release(); }
+      });
     },
     async getMember(id) { const r = await q('SELECT * FROM members WHERE id = $1', [id]); return r[0] && memberFrom(r[0]); },
     async getMembers(ids) { return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom); },
