@@ -107,6 +107,21 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(seen.cookie).toBe('k=v'); // only gateway connections drop Cookie
   });
 
+  it('a body over 1 MiB goes out with the Content-Length given in headers (the hub calls the service itself); one longer than it fails', async () => {
+    const body = Buffer.alloc(1536 * 1024, 3);
+    const r = await invoke(connId, { method: 'PUT', url: '/echo', headers: { 'Content-Length': String(body.length) }, body: b64(body) });
+    expect(r.status, r.text).toBe(200);
+    expect(backend.seen.at(-1)).toMatchObject({ bytes: body.length, contentLength: String(body.length), chunked: false });
+    expect((await invoke(connId, { method: 'PUT', url: '/echo', headers: {}, body: b64(body) })).status).toBe(200);
+    expect(backend.seen.at(-1)).toMatchObject({ bytes: body.length, contentLength: undefined, chunked: true });
+    const before = backend.seen.length;
+    const longer = await invoke(connId, { method: 'PUT', url: '/echo', headers: { 'content-length': '1048577' }, body: b64(body) });
+    expect(longer.status, longer.text).toBe(400);
+    expect(longer.json.error.message).toBe('caller -> hub: the body is longer than the 1048577 bytes its Content-Length header gives');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(backend.seen.length).toBe(before);
+  });
+
   it('relative and absolute URLs under baseResourceUrl; outside is refused', async () => {
     expect((await invoke(connId, { method: 'GET', url: `${backend.url}/api/abs` })).json.statusCode).toBe(200);
     expect(backend.seen.at(-1)!.url).toBe('/api/abs');

@@ -392,6 +392,43 @@ describe('the invoke object is read as a stream', () => {
     }
   });
 
+  it('a streamed body (over 1 MiB) goes out with the Content-Length given in headers, not chunked (services that answer 411); the body must match it', async () => {
+    // Before: every body over 1 MiB reached the service with Transfer-Encoding: chunked, whatever headers said.
+    const body = patternBytes(2 * 1024 * 1024 + 3, 5);
+    const r = await invoke({ method: 'PUT', url: 'sized', headers: { 'Content-Length': String(body.length), 'content-type': 'application/octet-stream' }, body: b64(body) });
+    expect(r.status, r.text).toBe(200);
+    const seen = echo.received.at(-1)!;
+    expect(seen).toMatchObject({ url: '/echo/sized', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
+    expect(seen.headers['content-length']).toBe(String(body.length));
+    expect(seen.headers['transfer-encoding']).toBeUndefined();
+    // Without it the body still streams chunked.
+    expect((await invoke({ method: 'PUT', url: 'unsized', headers: {}, body: b64(body) })).status).toBe(200);
+    expect(echo.received.at(-1)!.headers['transfer-encoding']).toBe('chunked');
+
+    // A body longer or shorter than promised fails before the service has a complete request.
+    const before = echo.received.length;
+    const longer = await invoke({ method: 'PUT', url: 'slow?ms=10', headers: { 'content-length': String(body.length - 1) }, body: b64(body) });
+    expect(longer.status, longer.text).toBe(400);
+    expect(longer.json.error.message).toBe(`caller -> hub: the body is longer than the ${body.length - 1} bytes its Content-Length header gives`);
+    const shorter = await invoke({ method: 'PUT', url: 'slow?ms=10', headers: { 'content-length': String(body.length + 10) }, body: b64(body) });
+    expect(shorter.status, shorter.text).toBe(400);
+    expect(shorter.json.error.message).toBe(`caller -> hub: the body is ${body.length} bytes, shorter than the ${body.length + 10} its Content-Length header gives`);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(echo.received.length).toBe(before);
+
+    // A small body is read whole and sent with its own length, whatever headers say (as before).
+    expect((await invoke({ method: 'POST', url: 'small', headers: { 'content-length': '99' }, body: b64('hello') })).status).toBe(200);
+    expect(echo.received.at(-1)!.headers['content-length']).toBe('5');
+    // A value that is no length is refused by name; so is one over the body limit.
+    const bad = await invoke({ method: 'POST', url: 'x', headers: { 'content-length': '12abc' }, body: b64('hello') });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.message).toBe('caller -> hub: header Content-Length must be a whole number of bytes');
+    const twice = await invoke({ method: 'POST', url: 'x', headers: { 'content-length': '5', 'Content-Length': '6' }, body: b64('hello') });
+    expect(twice.json.error.message).toBe('caller -> hub: headers give Content-Length twice, with different values');
+    const huge = await invoke({ method: 'POST', url: 'x', headers: { 'content-length': String(10 * 1024 ** 3) }, body: b64('hello') });
+    expect(huge.status).toBe(413);
+  });
+
   it('bad base64 deep inside a streamed body: 400, the service never sees a complete request', async () => {
     const good = b64(patternBytes(3 * 1024 * 1024, 9));
     const raw = `{"method":"POST","url":"slow?ms=10","headers":{},"body":"${good.slice(0, -8)}!!!!${good.slice(-4)}"}`;

@@ -53,6 +53,37 @@ async function* asBase64Text(source: AsyncIterable<Buffer>): AsyncGenerator<Buff
 }
 
 /**
+ * The Content-Length a caller gives in `headers`, or null. It matters only for a body that streams (over 1 MiB,
+ * or one the hub has no room to hold): the service then gets it instead of `Transfer-Encoding: chunked`, which some
+ * services refuse (411 Length Required). A body read whole is sent with its own length whatever `headers` say.
+ */
+function promisedLength(headers: HeaderList, limit: number): number | null {
+  let promised: string | undefined;
+  for (const [k, v] of headers) {
+    if (k.toLowerCase() !== 'content-length') continue;
+    if (promised !== undefined && v.trim() !== promised) throw invalid('headers give Content-Length twice, with different values');
+    promised = v.trim();
+  }
+  if (promised === undefined) return null;
+  if (!/^\d{1,15}$/.test(promised)) throw invalid('header Content-Length must be a whole number of bytes');
+  const n = Number(promised);
+  if (n > limit) throw new GatehouseError('PayloadTooLarge', `caller -> hub: header Content-Length gives more than the ${limit}-byte limit`);
+  return n;
+}
+
+/** A streamed body held to the length promised for it: more or fewer bytes fail the call (400) before the
+ *  service has a complete request (the hub never sends the excess, nor the end of a short body). */
+async function* exactly(source: AsyncIterable<Buffer>, promised: number): AsyncGenerator<Buffer> {
+  let sent = 0;
+  for await (const chunk of source) {
+    sent += chunk.length;
+    if (sent > promised) throw invalid(`the body is longer than the ${promised} bytes its Content-Length header gives`);
+    yield chunk;
+  }
+  if (sent < promised) throw invalid(`the body is ${sent} bytes, shorter than the ${promised} its Content-Length header gives`);
+}
+
+/**
  * The service's answer: whole (a Buffer) when it is at most WHOLE_ANSWER_BYTES and the hub may hold it
  * (GATEHOUSE_MAX_HELD_BODIES), else its bytes as they come. Read whole, an answer the service breaks off (or the
  * agent's connection lost on the way) is a coded error the caller gets instead of the envelope's 200.
@@ -95,11 +126,14 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const asText = conn.bodyEncoding === 'base64';
+    // Counted in the bytes the service gets (with bodyEncoding base64, the text).
+    const promised = promisedLength(inv.headers, asText ? Math.ceil(deps.config.maxBodyBytes / 3) * 4 : deps.config.maxBodyBytes);
+    let body = input.body && asText ? asBase64Text(input.body) : input.body;
+    let bodyLength = input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength;
+    if (bodyLength === null && body && promised !== null) { body = exactly(body, promised); bodyLength = promised; }
     const call = await startCall(deps, ctx, conn, {
-      method: inv.method, url: inv.url, headers: inv.headers,
-      body: input.body && asText ? asBase64Text(input.body) : input.body,
+      method: inv.method, url: inv.url, headers: inv.headers, body, bodyLength,
       replayBody: input.replay && (() => { const b = input.replay!(); return b && asText ? asBase64Text(b) : b; }),
-      bodyLength: input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength,
     }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
     const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
     const answer = await readAnswer(call, held);
