@@ -176,11 +176,23 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
       const cut = await invoke(c.json.id, { method: 'GET', url: 'cut' });
       expect(cut.status).toBe(502);
       expect(cut.json.error).toMatchObject({ code: 'BadGateway', message: 'hub -> service: the answer broke off (UND_ERR_SOCKET)' });
+      // The access line says the caller got the hub's 502, not only the service's 200 (it said status 200,
+      // finished false: the line was written when the answer broke off, before the 502 was).
+      const line = JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(cut.headers['x-request-id'] as string)));
+      expect(line).toMatchObject({ route: 'invoke', status: 200, error: 'BadGateway', answered: 502, finished: true });
       const switching = await invoke(c.json.id, { method: 'GET', url: 'switching' });
       expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
     } finally {
       odd.close();
     }
+  });
+
+  it("an EntraAuth invoke's access line is written once its answer is (it was written when the service's body had arrived: finished false)", async () => {
+    const r = await invoke(connId, { method: 'GET', url: 'me/line' });
+    expect(r.status).toBe(200);
+    const line = JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(r.headers['x-request-id'] as string)));
+    expect(line).toMatchObject({ route: 'invoke', status: 200, answered: 200, finished: true, resource: RESOURCE });
+    expect(line.error).toBeUndefined();
   });
 
   it('the raw proxy route works for EntraAuth too', async () => {

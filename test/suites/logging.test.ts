@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { api } from '../helpers/stack.js';
+import { api, gatewayWithAgent } from '../helpers/stack.js';
+import { startCannedServer } from '../helpers/not-http.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let stack: StandardStack;
@@ -55,6 +56,36 @@ describe('access log', () => {
     for (const l of hub.lines) {
       expect(l).not.toContain(token);
       expect(l).not.toContain('secret-cookie');
+    }
+  });
+});
+
+describe('the access line says what the caller got, beside what the service answered', () => {
+  it("a service's answer that breaks off after its head: status 200 (the service's), answered 502 with the error code; a good call and a 404 have no error", async () => {
+    // Before: the line said status 200 and nothing else while the caller got the hub's 502.
+    const { hub, token } = stack;
+    const odd = await startCannedServer({ cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello', fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' });
+    const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'answer-line');
+    try {
+      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `http://127.0.0.1:${odd.port}`, gatewayId: gw.gatewayId })).json.id as string;
+      const lineOf = async (requestId: unknown) => JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(String(requestId))));
+      const cut = await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'cut' });
+      expect(cut.status).toBe(502);
+      expect(await lineOf(cut.headers['x-request-id'])).toMatchObject({ route: 'invoke', status: 200, answered: 502, error: 'BadGateway', finished: true });
+      const fine = await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'fine' });
+      expect(fine.json.statusCode).toBe(200);
+      const fineLine = await lineOf(fine.headers['x-request-id']);
+      expect(fineLine).toMatchObject({ route: 'invoke', status: 200, answered: 200, finished: true });
+      expect(fineLine.error).toBeUndefined();
+      const missing = await request(`${hub.url}/v1/connections/${id}/proxy/nothing`, { headers: { authorization: `Bearer ${token}` } });
+      await missing.body.text();
+      expect(missing.statusCode).toBe(404);
+      const missingLine = await lineOf(missing.headers['x-request-id']);
+      expect(missingLine).toMatchObject({ route: 'proxy', status: 404, answered: 404, finished: true });
+      expect(missingLine.error).toBeUndefined();
+    } finally {
+      await gw.agent.stop();
+      odd.close();
     }
   });
 });

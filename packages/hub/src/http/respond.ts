@@ -31,7 +31,9 @@ export function writeHeadFromList(res: ServerResponse, status: number, headers: 
 /** Every hub-side error: the JSON body, and the code in `x-gatehouse-error` (how the raw route tells its own
  *  failures from the service's answers). */
 export function sendError(res: ServerResponse, err: GatehouseError, requestId: string): void {
-  sendJson(res, err.status, errorBody(err, requestId), { ...err.headers, 'x-gatehouse-error': err.code });
+  // Set on the response (not only written) so the access line can read it back.
+  if (!res.headersSent) res.setHeader('x-gatehouse-error', err.code);
+  sendJson(res, err.status, errorBody(err, requestId), err.headers);
 }
 
 /** A hub error written straight to a socket that has no ServerResponse (upgrade refusals, parser errors), then

@@ -3,6 +3,7 @@
 // (invoke: the whole call; raw route: from the end of the request body to the response head) and the raw route's
 // idle time (while the request body goes out, and after the head); cancellation when the caller goes away; the
 // in-flight gauge, phase histograms and byte counters; one access line when it is over.
+import type { ServerResponse } from 'node:http';
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
@@ -53,6 +54,7 @@ export class CallWatch {
     ctx.res.on('close', () => {
       this.settle();
       if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
+      this.report();
     });
   }
 
@@ -113,19 +115,30 @@ export class CallWatch {
     } else this.idle = setTimeout(this.checkIdle, idleMs - quiet);
   };
 
-  /** The answer has been written or abandoned (or the call failed): timers off, counters and the access line. */
+  /** The service's part is over (its answer read, or the call failed): timers off. */
   readonly settle = (): void => {
     clearTimeout(this.deadline);
     clearTimeout(this.idle);
-    if (this.settled) return;
     this.settled = true;
+  };
+
+  /** The caller's answer is over (written, or its connection gone): counters and the access line, which says
+   *  both what the service answered (`status`, 0 for none) and what the caller got (`answered`, `error`). */
+  private report(): void {
     const { deps, ctx, o } = this;
     const requestBytes = this.current?.requestBytes ?? 0;
     const responseBytes = this.current?.responseBytes ?? 0;
     deps.metrics.inflight.dec();
     deps.metrics.requestBytes.inc(requestBytes);
     deps.metrics.responseBytes.inc(responseBytes);
-    ctx.access({ ...o.fields, route: this.route, method: o.method, host: o.host, status: this.status, finished: ctx.res.writableFinished,
+    ctx.access({ ...o.fields, route: this.route, method: o.method, host: o.host, status: this.status, ...answerFields(ctx.res),
       requestBytes, responseBytes, ms: Math.round(performance.now() - ctx.started) });
-  };
+  }
+}
+
+/** What the caller got, for an access line: the status written (0 when none was), the hub's own error code
+ *  when the answer was one, and whether it was written whole. */
+export function answerFields(res: ServerResponse): AccessFields {
+  const error = res.getHeader('x-gatehouse-error');
+  return { answered: res.headersSent ? res.statusCode : 0, ...(typeof error === 'string' ? { error } : {}), finished: res.writableFinished };
 }
