@@ -222,6 +222,20 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
     expectCoded(answer, 408, /^caller -> hub: the request line and headers did not arrive within 30 s$/);
   }, 75_000);
 
+  it('a transfer coding other than chunked: the coded 400, nothing reaches the service (gzip, chunked was relayed still gzipped; gzip alone closed the connection without a word)', async () => {
+    const before = echo.received.length;
+    for (const te of ['gzip, chunked', 'gzip', 'identity']) {
+      const answer = await exchange(hub.port, [`POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`]);
+      expectCoded(answer, 400, /other transfer codings \(Transfer-Encoding: gzip and the like\) are not supported/);
+      expect(answer).toMatch(/\r\nconnection: close\r\n/i);
+    }
+    expect(echo.received.length).toBe(before);
+    // Chunked alone (any case) goes through.
+    const ok = await exchange(hub.port, [`POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`]);
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    expect(echo.received.at(-1)).toMatchObject({ url: '/echo/coded', bytes: 5 });
+  });
+
   it('CONNECT gets the coded 400 (Node closed the connection without a word)', async () => {
     expectCoded(await exchange(hub.port, [`CONNECT 127.0.0.1:${echo.port} HTTP/1.1\r\nHost: 127.0.0.1:${echo.port}\r\n\r\n`]), 400, /CONNECT is not supported/);
   });

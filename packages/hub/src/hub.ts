@@ -114,6 +114,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
 
   // Responses being written per connection: a parser error on a busy connection closes it without an answer.
   const answering = new WeakMap<object, number>();
+  // Connections whose request was refused for a transfer coding it cannot be read with (closing after the answer).
+  const unframed = new WeakSet<object>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdOf(req);
     const started = performance.now();
@@ -137,6 +139,14 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     if (req.url && req.url.charCodeAt(0) !== 0x2f) req.url = originForm(req.url);
     const url = req.url ?? '/';
     const path = url.split('?')[0]!;
+    // Refused here, synchronously: with a coding other than chunked last Node's parser fails on the body's first
+    // bytes right after this, and the answer must be out by then (it closed the connection without a word).
+    if (req.headers['transfer-encoding'] !== undefined && !chunkedOnly(req.headers['transfer-encoding'])) {
+      unframed.add(socket);
+      closeAfterAnswer(req, res);
+      sendError(res, new GatehouseError('InvalidRequest', 'caller -> hub: a request body must come plain or chunked; other transfer codings (Transfer-Encoding: gzip and the like) are not supported'), requestId);
+      return;
+    }
     void (async () => {
       if (url.length > config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the request URL is over ${config.maxUrlLength} characters`);
       // Node's own check (requireHostHeader) answered a bare 400 without a word; RFC 9112 3.2 asks for the 400.
@@ -178,7 +188,11 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);
-  server.on('clientError', (err: ParserError, socket: Duplex) => answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config.maxHeaderBytes, log));
+  server.on('clientError', (err: ParserError, socket: Duplex) => {
+    // The refusal is out; the lingering close reads and drops the rest, so the caller gets to read it.
+    if (unframed.has(socket)) { socket.resume(); return; }
+    answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config.maxHeaderBytes, log);
+  });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
     writeErrorToSocket(socket, new GatehouseError('InvalidRequest', 'caller -> hub: CONNECT is not supported (the hub is not a forward proxy)'), randomUUID());
@@ -282,4 +296,10 @@ function requestIdOf(req: IncomingMessage): string {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Transfer-Encoding naming chunked alone (RFC 9112 6.1; any other coding would reach the service still coded). */
+function chunkedOnly(te: string): boolean {
+  const codings = te.split(',').map((c) => c.trim()).filter(Boolean);
+  return codings.length === 1 && codings[0]!.toLowerCase() === 'chunked';
 }
