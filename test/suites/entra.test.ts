@@ -165,10 +165,11 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     }
   });
 
-  it('a resource that breaks off its answer, or answers 101 unasked: 502 naming it (the hub calls it itself)', async () => {
+  it('a resource that breaks off its answer, answers 101 unasked or with a transfer coding other than chunked: 502 naming it (the hub calls it itself)', async () => {
     const odd = await startCannedServer({
       cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello',
       switching: 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n',
+      gzipChunked: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     });
     try {
       const c = await entraConnection({ baseResourceUrl: `http://127.0.0.1:${odd.port}` });
@@ -180,6 +181,8 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
       // finished false: the line was written when the answer broke off, before the 502 was).
       const line = JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(cut.headers['x-request-id'] as string)));
       expect(line).toMatchObject({ route: 'invoke', status: 200, error: 'BadGateway', answered: 502, finished: true });
+      const coded = await invoke(c.json.id, { method: 'GET', url: 'gzipChunked' });
+      expect(coded.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)` });
       const switching = await invoke(c.json.id, { method: 'GET', url: 'switching' });
       expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
     } finally {

@@ -104,7 +104,7 @@ describe('link failures', () => {
     }
   });
 
-  it('an answer the relay cannot carry (status 600, 1,200 header lines, framed two ways, 101 or 100 unasked, broken off) is a 502 naming it, and the agent stays connected', async () => {
+  it('an answer the relay cannot carry (status 600, 1,200 header lines, framed two ways, a transfer coding other than chunked, 101 or 100 unasked, broken off) is a 502 naming it, and the agent stays connected', async () => {
     // Before: the agent relayed the head as it came, the hub refused it by closing the agent's connection, and
     // every call on it failed (the next call here: GatewayOffline while the agent reconnected).
     const odd = await startCannedServer({
@@ -116,6 +116,8 @@ describe('link failures', () => {
       unasked100: 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
       hints: 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
       cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello',
+      gzipChunked: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      gzipToClose: 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nhello',
     });
     const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'odd');
     try {
@@ -131,6 +133,16 @@ describe('link failures', () => {
       expect(twoway.status).toBe(502);
       expect(twoway.json.error.message).toBe(`agent -> service: http://127.0.0.1:${odd.port} answered with a body that does not match its framing (Content-Length)`);
       // undici refuses these two; they were "could not reach … (UND_ERR_SOCKET)", as if the network had failed
+      // A transfer coding the relay cannot undo: the coded bytes were passed on as if they were the body.
+      for (const url of ['gzipChunked', 'gzipToClose']) {
+        const coded = await invoke(id, { method: 'GET', url });
+        expect(coded.status).toBe(502);
+        expect(coded.json.error.message).toBe(`agent -> service: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)`);
+      }
+      const codedRaw = await fetch(`${hub.url}/v1/connections/${id}/proxy/gzipChunked`, { headers: { authorization: `Bearer ${token}` } });
+      expect(codedRaw.status).toBe(502);
+      expect(codedRaw.headers.get('x-gatehouse-error')).toBe('BadGateway');
+      await codedRaw.text();
       const switching = await invoke(id, { method: 'GET', url: 'switching' });
       expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `agent -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
       const unasked100 = await invoke(id, { method: 'GET', url: 'unasked100' });

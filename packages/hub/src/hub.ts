@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits } from '@gatehouse/shared';
+import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits, chunkedOnly } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import { accessLogger, createLogger, type Logger } from './log.js';
 import { openStore } from './store/open-store.js';
@@ -296,10 +296,4 @@ function requestIdOf(req: IncomingMessage): string {
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/** Transfer-Encoding naming chunked alone (RFC 9112 6.1; any other coding would reach the service still coded). */
-function chunkedOnly(te: string): boolean {
-  const codings = te.split(',').map((c) => c.trim()).filter(Boolean);
-  return codings.length === 1 && codings[0]!.toLowerCase() === 'chunked';
 }

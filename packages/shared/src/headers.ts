@@ -60,6 +60,22 @@ export function forwardResponseHeaders(headers: HeaderList, keepContentLength = 
   }).map(([k, v]) => [k.toLowerCase(), v]);
 }
 
+/** Transfer-Encoding naming chunked alone (RFC 9112 6.1). Any other coding (gzip, chunked) would pass through a
+ *  relay still coded, as if it were the body: the relay cannot undo it, so it refuses such a message. */
+export function chunkedOnly(te: string): boolean {
+  const codings = te.split(',').map((c) => c.trim()).filter(Boolean);
+  return codings.length === 1 && codings[0]!.toLowerCase() === 'chunked';
+}
+
+/** Whether a service's answer carries a transfer coding other than chunked (see chunkedOnly). */
+export function hasForeignTransferCoding(headers: HeaderList): boolean {
+  return headers.some(([k, v]) => k.toLowerCase() === 'transfer-encoding' && !chunkedOnly(v));
+}
+
+/** The error text for such an answer (its value is not repeated: the service's bytes stay out of messages). */
+export const foreignCodingMessage = (target: string): string =>
+  `${target} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)`;
+
 /** Response headers as the invoke envelope's object: repeated names joined with ", " (set-cookie with "\n" is not safe; kept as ", " like the connector). */
 export function headersToObject(headers: HeaderList): Record<string, string> {
   const out: Record<string, string> = {};

@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, forwardResponseHeaders, relayableBody,
+  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
   type FailureMessage, type HeaderList, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -87,6 +87,10 @@ export class ServedRequest {
       if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); body.once('finish', arm); this.requestBody.attach(body); } else arm();
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
+      if (hasForeignTransferCoding(res.headers)) {
+        discard(res.body);
+        throw new ExecError('BadGateway', foreignCodingMessage(`${url.protocol}//${url.host}`));
+      }
       status = res.status;
       const answer = relayableBody(head.method, res.status, res.body);
       if (this.cancelled) { discard(answer); return; }

@@ -2,7 +2,9 @@
 // The caller's own token never leaves the hub. Bodies stream both ways, as through an agent.
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, UNREACHABLE_CODES, forwardRequestHeaders, headerListFrom, relayableBody, unreadableAnswer } from '@gatehouse/shared';
+import {
+  GatehouseError, UNREACHABLE_CODES, foreignCodingMessage, forwardRequestHeaders, hasForeignTransferCoding, headerListFrom, relayableBody, unreadableAnswer,
+} from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
@@ -44,10 +46,16 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
     throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || (err as Error).name})`);
   }
+  const head = headerListFrom(res.headers);
+  if (hasForeignTransferCoding(head)) {
+    watch.settle();
+    res.body.on('error', () => {}).destroy();
+    throw new GatehouseError('BadGateway', `hub -> service: ${foreignCodingMessage(target)}`);
+  }
   attempt.responded(relayableBody(req.method, res.statusCode, res.body));
   watch.headArrived(res.statusCode, undefined);
   return {
-    head: { status: res.statusCode, headers: headerListFrom(res.headers) },
+    head: { status: res.statusCode, headers: head },
     get log() { return ctx.log.child(watch.fields); },
     pipeResponse: (sink) => pipeline(attempt.countResponse(timing.maxResponseBytes, 'hub -> service'), sink, () => watch.settle()),
     cancel: (reason) => attempt.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)),
