@@ -53,6 +53,42 @@ describe('raw proxy route', () => {
     expect(res.headers['ratelimit-limit']).toBe('100');
   });
 
+  it("the hub token may come in X-Gatehouse-Authorization: Authorization then reaches the service (its own API token), never the hub token", async () => {
+    // Before: the raw route always dropped Authorization (it carried the hub token), so a service with its own
+    // bearer or API token could not be called through it; invoke's headers could carry one.
+    const both = { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: 'Token service-api-key' };
+    const r = await request(proxyUrl('/echo/own-auth'), { headers: both });
+    expect(r.statusCode).toBe(200);
+    await r.body.text();
+    let seen = echo.received.at(-1)!;
+    expect(seen.url).toBe('/svc/echo/own-auth');
+    expect(seen.headers.authorization).toBe('Token service-api-key');
+    expect(seen.headers['x-gatehouse-authorization']).toBeUndefined();
+    expect(JSON.stringify(seen.headers)).not.toContain(token);
+    // The hub token given in both headers is dropped from both.
+    const twice = await request(proxyUrl('/echo/twice'), { headers: { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: `Bearer ${token}` } });
+    await twice.body.text();
+    seen = echo.received.at(-1)!;
+    expect(seen.url).toBe('/svc/echo/twice');
+    expect(seen.headers.authorization).toBeUndefined();
+    // When given, X-Gatehouse-Authorization is the hub credential: a bad one is refused even beside a good Authorization.
+    const bad = await request(proxyUrl('/echo/bad'), { headers: { 'x-gatehouse-authorization': 'Bearer a.b.c', authorization: `Bearer ${token}` } });
+    expect(bad.statusCode).toBe(401);
+    expect(JSON.parse(await bad.body.text()).error.code).toBe('Unauthorized');
+    // A Basic connection still sends the agent's credentials, whatever the caller's Authorization says.
+    const basic = await newConnection(hub, gatewayId, { authType: 'BasicGateway', username: 'svc-user', password: 'svc-pass' });
+    const b = await request(proxyUrl('/echo/basic', basic), { headers: both });
+    await b.body.text();
+    expect(echo.received.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from('svc-user:svc-pass').toString('base64')}`);
+    // invoke takes the hub token there too; the header is never passed on, from the request or from invoke's headers.
+    const inv = await api(hub.url, undefined, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo/inv', headers: { authorization: 'Token svc', 'X-Gatehouse-Authorization': 'x' } }, { 'x-gatehouse-authorization': `Bearer ${token}` });
+    expect(inv.status, inv.text).toBe(200);
+    seen = echo.received.at(-1)!;
+    expect(seen.url).toBe('/svc/echo/inv');
+    expect(seen.headers.authorization).toBe('Token svc');
+    expect(seen.headers['x-gatehouse-authorization']).toBeUndefined();
+  });
+
   it('a service status other than 200, HEAD, and the base path itself', async () => {
     const r = await request(proxyUrl('/status?code=418'), { headers: { authorization: `Bearer ${token}` } });
     expect(r.statusCode).toBe(418);

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, Limits, chunkedOnly } from '@gatehouse/shared';
+import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, HUB_TOKEN_HEADER, Limits, chunkedOnly } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import { accessLogger, createLogger, type Logger } from './log.js';
 import { openStore } from './store/open-store.js';
@@ -89,7 +89,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   };
 
   async function identify(ctx: Ctx): Promise<Caller> {
-    const auth = ctx.req.headers.authorization;
+    // X-Gatehouse-Authorization, when given, is the caller's token; Authorization is then the service's.
+    const given = ctx.req.headers[HUB_TOKEN_HEADER];
+    const auth = typeof given === 'string' ? given : ctx.req.headers.authorization;
     try {
       return await authenticate(auth);
     } catch (err) {

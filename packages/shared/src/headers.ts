@@ -15,6 +15,12 @@ export const SET_BY_RELAY: ReadonlySet<string> = new Set(['content-length', 'hos
 
 export const VIA_VALUE = '1.1 gatehouse';
 
+/**
+ * Where a caller may give its hub token instead of Authorization, so that Authorization can carry the service's
+ * own credentials on the raw route (as Azure Relay's senders use ServiceBusAuthorization). Never passed on.
+ */
+export const HUB_TOKEN_HEADER = 'x-gatehouse-authorization';
+
 export interface HeaderRuleOptions {
   /** Gateway connections drop Cookie (the connector's documented limitation). */
   dropCookie: boolean;

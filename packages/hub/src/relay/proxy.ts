@@ -1,7 +1,7 @@
 // ANY /v1/connections/{id}/proxy/{path}?{query} (SPEC section 4 ★): the same call as invoke, as plain HTTP.
 // Bodies stream both ways under the relay's credit windows; the service's status and headers pass through.
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
+import { GatehouseError, HUB_TOKEN_HEADER, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
 import { writeHeadFromList } from '../http/respond.js';
@@ -36,6 +36,13 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
   if (!req.complete) throw new GatehouseError('BadGateway', 'caller -> hub: the caller broke off the request body');
 }
 
+/** The caller's Authorization is its hub token (to be dropped) unless the token came in X-Gatehouse-Authorization;
+ *  one that repeats that token is dropped too (it is the caller's Entra token, not the service's credential). */
+function hubTokenInAuthorization(req: IncomingMessage): boolean {
+  const given = req.headers[HUB_TOKEN_HEADER];
+  return typeof given !== 'string' || req.headers.authorization === given;
+}
+
 async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   if (NOT_RELAYED.has(ctx.req.method!)) throw new GatehouseError('InvalidRequest', `caller -> hub: method ${ctx.req.method} is not relayed`);
   ctx.tags.route = 'proxy';
@@ -62,7 +69,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
     ...(bodyLength === 0 ? { replayBody: () => null } : {}),
-    dropAuthorization: true,
+    dropAuthorization: hubTokenInAuthorization(ctx.req),
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
   // own of the same name would replace them, so those are not passed.

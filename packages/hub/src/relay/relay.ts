@@ -1,7 +1,7 @@
 // What invoke and the raw proxy route share: throttling, choosing an agent (on this hub, or the hub that holds
 // one), opening the relayed call and sending the request body. Timing and accounting: call-watch.ts.
 import {
-  GatehouseError, Limits, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
+  GatehouseError, HUB_TOKEN_HEADER, Limits, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
@@ -15,9 +15,10 @@ import type { PresenceEntry } from '../cluster/presence.js';
 import { CallWatch } from './call-watch.js';
 import { setRateLimitHeaders } from '../throttle/memory-throttle.js';
 
-/** Request headers the relay sets itself toward the service (the call's one request id), never the caller's; the
+/** Request headers the relay sets itself toward the service (the call's one request id), never the caller's, and
+ *  the caller's hub token when given in its own header (never passed on); the
  *  second set also holds Authorization, for calls where the caller's would be wrong (raw route, credentials). */
-const HUB_SETS: ReadonlySet<string> = new Set(['x-request-id']);
+const HUB_SETS: ReadonlySet<string> = new Set(['x-request-id', HUB_TOKEN_HEADER]);
 export const HUB_SETS_AND_AUTHORIZATION: ReadonlySet<string> = new Set([...HUB_SETS, 'authorization']);
 
 export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): Promise<void> {
