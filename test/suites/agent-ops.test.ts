@@ -1,7 +1,7 @@
 // Agent operations: doctor names the failing link, the agent works behind a CONNECT proxy with proxy
 // credentials (and masks its frames there), and status shows the round trip and calls in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createServer as createNetServer, connect } from 'node:net';
@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { startConnectProxy, type ConnectProxy } from '../helpers/connect-proxy.js';
 import { freePort } from '../helpers/apache.js';
+import { startCannedServer } from '../helpers/not-http.js';
 import { AGENT_MAIN, api, runAgent, startCommand, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { NODE_FLAGS } from '@gatehouse/shared';
 import { tempDir } from '../helpers/tmp.js';
@@ -235,5 +236,71 @@ describe('status', () => {
     const p = startProc([AGENT_MAIN, 'status', '--config', agent.configPath], {});
     expect(await p.exited).toBe(0);
     expect(p.lines.join('\n')).toMatch(new RegExp(`${hub.url}: connected since \\S+, round trip [\\d.]+ ms, 0 in flight`));
+  });
+});
+
+describe('allow: the allow-list changes without a new registration or a restart', () => {
+  it('lists, adds and removes prefixes; the running agent applies each change; bad changes are refused with one line', async () => {
+    // Before: the only way was to edit the JSON by hand (undocumented) and restart the agent.
+    const allow = async (...args: string[]) => {
+      const p = startProc([AGENT_MAIN, 'allow', '--config', agent.configPath, ...args], {});
+      return { code: await p.exited, out: p.lines.join('\n'), lines: p.lines };
+    };
+    expect(await allow()).toMatchObject({ code: 0, out: `${echo.url}/` });
+    const other = await startCannedServer({ fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' });
+    const prefix = `http://127.0.0.1:${other.port}/`;
+    try {
+      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `http://127.0.0.1:${other.port}`, gatewayId })).json.id as string;
+      const call = () => api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'fine' });
+      const until = async (want: number) => {
+        for (let i = 0; i < 50; i++) { const r = await call(); if (r.status === want) return r; await new Promise((res) => setTimeout(res, 200)); }
+        throw new Error(`no ${want} within 10 s`);
+      };
+      const refused = await call();
+      expect(refused.status).toBe(400);
+      expect(refused.json.error.code).toBe('UrlNotAllowed');
+
+      const added = await allow('--add', prefix);
+      expect(added.code, added.out).toBe(0);
+      expect(added.lines.slice(0, 2)).toEqual([`${echo.url}/`, prefix]);
+      expect((await until(200)).json.body).toBe(Buffer.from('ok').toString('base64'));
+      await agent.waitForLine((l) => l.includes('"allow-list changed"') && l.includes(prefix));
+      expect(JSON.parse(readFileSync(agent.configPath, 'utf8')).allow).toEqual([`${echo.url}/`, prefix]);
+
+      const removed = await allow('--remove', prefix);
+      expect(removed.code, removed.out).toBe(0);
+      expect((await until(400)).json.error.code).toBe('UrlNotAllowed');
+
+      // Refused, each with one line and exit 2, the config unchanged.
+      for (const bad of [['--add', 'ftp://x/'], ['--remove', prefix], ['--remove', `${echo.url}/`], ['--add']]) {
+        const r = await allow(...bad);
+        expect(r.code, r.out).toBe(2);
+        expect(r.lines).toHaveLength(1);
+      }
+      expect(JSON.parse(readFileSync(agent.configPath, 'utf8')).allow).toEqual([`${echo.url}/`]);
+
+      // A file edited by hand into an invalid list is not taken up: the agent says so and keeps its list.
+      const good = readFileSync(agent.configPath, 'utf8');
+      try {
+        writeFileSync(agent.configPath, JSON.stringify({ ...JSON.parse(good), allow: [] }), { mode: 0o600 });
+        await agent.waitForLine((l) => l.includes('"config change not applied: keeping the allow-list"') && l.includes('at least one --allow'));
+        const echoConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+        expect((await api(hub.url, token, 'POST', `/v1/connections/${echoConn}/invoke`, { method: 'GET', url: 'still' })).json.statusCode).toBe(200);
+      } finally {
+        writeFileSync(agent.configPath, good, { mode: 0o600 });
+      }
+    } finally {
+      other.close();
+    }
+  });
+
+  it.runIf(process.getuid?.() === 0)('root editing a config that belongs to the service user leaves it to that user (it became root\'s: the service could not read it)', async () => {
+    const copy = variant(() => {});
+    chownSync(copy, 65534, 65534);
+    const p = startProc([AGENT_MAIN, 'allow', '--config', copy, '--add', 'https://intranet.example/api/'], {});
+    expect(await p.exited, p.lines.join('\n')).toBe(0);
+    expect(statSync(copy)).toMatchObject({ uid: 65534, gid: 65534 });
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(copy, 'utf8')).allow).toEqual([`${echo.url}/`, 'https://intranet.example/api/']);
   });
 });

@@ -34,10 +34,12 @@ export interface RunningAgent {
   drain(maxMs: number): Promise<void>;
   /** Resolves when every tunnel has stopped for good (fatal errors). */
   stopped: Promise<void>;
+  /** Replaces the allow-list (validated first: throws AgentConfigError and keeps the old one). True if it changed. */
+  setAllow(prefixes: string[]): boolean;
 }
 
 export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent {
-  const allow = checkAllow(config.allow);
+  let allow = checkAllow(config.allow);
   const pools = new ServicePools();
   // Opening a sealed credential costs an RSA decryption; cache the last few (they are this agent's own secrets).
   const opened = new Map<string, Secret>();
@@ -111,6 +113,12 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   return {
     tunnels,
     stopped,
+    setAllow(prefixes) {
+      const next = checkAllow(prefixes);
+      if (next.length === allow.length && next.every((u, i) => u.href === allow[i]!.href)) return false;
+      allow = next;
+      return true;
+    },
     async drain(maxMs) {
       await Promise.all(tunnels.map((t) => t.drain(maxMs)));
       await windows.close();

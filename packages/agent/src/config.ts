@@ -1,6 +1,6 @@
 // The agent's config file: what `register` writes and `run` reads. Owner-only permissions: it holds the
 // member credential and the gateway's private key.
-import { chmodSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseBaseUrl } from '@gatehouse/shared';
 
@@ -46,7 +46,35 @@ export function writeAgentConfig(path: string, config: AgentConfig): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
   chmodSync(tmp, 0o600);
+  keepOwner(path, tmp);
   renameSync(tmp, path);
+}
+
+/**
+ * Root rewriting a config that belongs to the service user (install-service hands it over) gives the new file
+ * back to that user: otherwise, after `sudo gatehouse-agent rotate-key` or `allow`, the service could no longer
+ * read its own config.
+ */
+function keepOwner(path: string, tmp: string): void {
+  if (process.platform === 'win32' || process.getuid?.() !== 0) return;
+  let owner: { uid: number; gid: number };
+  try { owner = statSync(path); } catch { return; }
+  if (owner.uid !== 0 || owner.gid !== 0) chownSync(tmp, owner.uid, owner.gid);
+}
+
+/**
+ * The allow-list after `allow --add` and `--remove` (each a URL prefix, checked as at register): removing one
+ * that is not there, or the last one, is refused. Prefixes compare by their normalised form.
+ */
+export function editAllow(current: string[], add: string[], remove: string[]): string[] {
+  const key = (p: string) => checkAllow([p])[0]!.href;
+  const next = new Map(current.map((p) => [key(p), p]));
+  for (const p of remove) {
+    if (!next.delete(key(p))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
+  }
+  for (const p of add) if (!next.has(key(p))) next.set(key(p), p);
+  if (next.size === 0) throw new AgentConfigError('the allow-list cannot be empty: the agent would call nothing');
+  return [...next.values()];
 }
 
 export function readAgentConfig(path: string): AgentConfig {

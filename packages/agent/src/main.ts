@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // gatehouse-agent: process entry only.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, watchFile } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { AgentConfigError, DEFAULT_CONFIG_PATH, readAgentConfig, writeAgentConfig } from './config.js';
+import { AgentConfigError, DEFAULT_CONFIG_PATH, editAllow, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
 import { doctor } from './doctor.js';
 import { parseFlags, parseHostPort } from '@gatehouse/shared';
@@ -13,6 +13,8 @@ import { createLogger } from './log.js';
 import { join as joinGateway, register } from './register.js';
 import { createAgentMetrics, serveMetrics } from './metrics.js';
 
+/** How often a running agent looks at its config file for allow-list changes. */
+const CONFIG_POLL_MS = 2000;
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const HELP = `gatehouse-agent: runs inside the corporate network, dials the hub, calls intranet services
@@ -43,6 +45,9 @@ Usage:
       Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
       re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
       take it up from a hand-off sealed to the old key when they reconnect.
+  gatehouse-agent allow [--add URL-PREFIX]... [--remove URL-PREFIX]... [--config PATH]
+      Lists the URL prefixes this agent calls; --add and --remove change them (checked as at register; the
+      list cannot become empty). A running agent applies the change within 2 s, without a restart.
   gatehouse-agent install-service [--config PATH] [--user gatehouse] [--drain-timeout 600] [--print]
                                   [--platform linux|windows] [--winsw PATH]
   gatehouse-agent uninstall-service [--print] [--platform linux|windows] [--winsw PATH]
@@ -65,6 +70,7 @@ const COMMAND_FLAGS: Record<string, readonly string[]> = {
   status: ['config'],
   doctor: ['config'],
   'rotate-key': ['config', 'recovery-key'],
+  allow: ['config', 'add', 'remove'],
   'install-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
   'uninstall-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
 };
@@ -75,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === '--version') { process.stdout.write(`${VERSION}\n`); return 0; }
   const known = Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
   if (!known) throw new AgentConfigError(`unknown command ${command} (try --help)`);
-  const flags = parseFlags(rest, { known, booleans: ['print'], repeatable: ['hub', 'allow'] }).all;
+  const flags = parseFlags(rest, { known, booleans: ['print'], repeatable: ['hub', 'allow', 'add', 'remove'] }).all;
   const configPath = flags.config?.[0] ?? DEFAULT_CONFIG_PATH;
   switch (command) {
     case 'register': {
@@ -115,6 +121,17 @@ async function main(argv: string[]): Promise<number> {
         log.info({ metrics: `http://${ml}/metrics` }, 'serving metrics');
       }
       log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');
+      // `gatehouse-agent allow` (or an edit of the file) changes the allow-list of the running agent; other
+      // changes to the config take effect at the next start.
+      watchFile(configPath, { persistent: false, interval: CONFIG_POLL_MS }, (now, before) => {
+        if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+        try {
+          const allow = readAgentConfig(configPath).allow;
+          if (agent.setAllow(allow)) log.info({ allow }, 'allow-list changed');
+        } catch (err) {
+          log.warn({ why: (err as Error).message }, 'config change not applied: keeping the allow-list');
+        }
+      });
       return await new Promise<number>((resolve) => {
         let draining = false;
         const onSignal = (sig: string) => {
@@ -166,6 +183,19 @@ async function main(argv: string[]): Promise<number> {
       const r = await rotateKey(config, recovery);
       writeAgentConfig(configPath, { ...config, privateKeyPem: r.privateKeyPem });
       process.stdout.write(`rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`);
+      return 0;
+    }
+    case 'allow': {
+      const config = readAgentConfig(configPath);
+      const add = flags.add ?? [];
+      const remove = flags.remove ?? [];
+      if (add.length || remove.length) {
+        const allow = editAllow(config.allow, add, remove);
+        writeAgentConfig(configPath, { ...config, allow });
+        config.allow = allow;
+      }
+      for (const p of config.allow) process.stdout.write(`${p}\n`);
+      if (add.length || remove.length) process.stdout.write(`(written to ${configPath}; a running agent applies it within ${CONFIG_POLL_MS / 1000} s)\n`);
       return 0;
     }
     case 'install-service': case 'uninstall-service': {
