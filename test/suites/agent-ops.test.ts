@@ -127,6 +127,12 @@ describe('behind a corporate proxy', () => {
       expect(proxy.tunnels.length).toBe(before);
       expect((await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: '127.0.0.1:1' })).code).toBe(0);
       expect(proxy.tunnels.length).toBeGreaterThan(before);
+      // a network in CIDR form, as corporate NO_PROXY values carry them (it was read as a host name and never matched)
+      const beforeCidr = proxy.tunnels.length;
+      expect((await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: 'intranet.example,127.0.0.0/8' })).code).toBe(0);
+      expect(proxy.tunnels.length).toBe(beforeCidr);
+      expect((await doctor(configPath, { HTTP_PROXY: proxy.authUrl, NO_PROXY: '10.0.0.0/8,::1/128' })).code).toBe(0);
+      expect(proxy.tunnels.length).toBeGreaterThan(beforeCidr);
     } finally {
       await proxied.stop();
     }

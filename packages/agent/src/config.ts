@@ -2,6 +2,7 @@
 // member credential and the gateway's private key.
 import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { BlockList, isIP } from 'node:net';
 import { parseBaseUrl } from '@gatehouse/shared';
 
 export interface AgentConfig {
@@ -96,7 +97,7 @@ export function readAgentConfig(path: string): AgentConfig {
 /**
  * The proxy for a hub URL, from the usual variables: HTTPS_PROXY / https_proxy for https hubs, HTTP_PROXY /
  * http_proxy for http ones, skipped for hosts NO_PROXY / no_proxy lists (comma-separated names, .suffixes,
- * addresses, each optionally with :port, or *).
+ * addresses, each optionally with :port, networks in CIDR form, or *).
  * Proxy Basic credentials go in the proxy URL (http://user:pass@proxy:3128). Intranet calls never use it.
  */
 export function proxyForHub(hubUrl: string, env: Record<string, string | undefined> = process.env): URL | undefined {
@@ -111,9 +112,19 @@ export function proxyForHub(hubUrl: string, env: Record<string, string | undefin
 }
 
 /** One NO_PROXY entry against a host (IPv6 without brackets) and port: `*`; a name, `.suffix` or address;
- *  any of them with `:port` (IPv6 as `[::1]:port`) to match that port only. */
+ *  any of them with `:port` (IPv6 as `[::1]:port`) to match that port only; or a network in CIDR form
+ *  (`10.0.0.0/8`, `fd00::/8`), which matches a hub given by an address in it. */
 function noProxyMatches(entry: string, host: string, port: string): boolean {
   if (entry === '*') return true;
+  const cidr = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  if (cidr) {
+    const family = isIP(cidr[1]!);
+    const bits = Number(cidr[2]);
+    if (!family || isIP(host) !== family || bits > (family === 4 ? 32 : 128)) return false;
+    const net = new BlockList();
+    net.addSubnet(cidr[1]!, bits, family === 4 ? 'ipv4' : 'ipv6');
+    return net.check(host, family === 4 ? 'ipv4' : 'ipv6');
+  }
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
   const withPort = !bracketed && /^([^:]+):(\d+)$/.exec(entry);
   const name = bracketed ? bracketed[1]! : withPort ? withPort[1]! : entry;

@@ -57,7 +57,8 @@ Usage:
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
 Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info); HTTPS_PROXY /
-HTTP_PROXY / NO_PROXY for the way to the hub (proxy credentials in the URL); NODE_EXTRA_CA_CERTS for an
+HTTP_PROXY / NO_PROXY for the way to the hub (proxy credentials in the URL; NO_PROXY takes names, .suffixes,
+addresses with an optional :port, CIDR networks, *); NODE_EXTRA_CA_CERTS for an
 internal CA (intranet services or the hub); KRB5_CONFIG for Kerberos. The systemd unit reads them from
 agent.env beside the config, if it exists.
 `;
