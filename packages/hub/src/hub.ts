@@ -93,7 +93,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     const given = ctx.req.headers[HUB_TOKEN_HEADER];
     const auth = typeof given === 'string' ? given : ctx.req.headers.authorization;
     try {
-      return await authenticate(auth);
+      const caller = await authenticate(auth);
+      ctx.tags.caller = { tid: caller.tid, oid: caller.oid };
+      return caller;
     } catch (err) {
       if (err instanceof AuthFailure) {
         ctx.log.info({ why: err.reason }, 'caller refused');
@@ -121,10 +123,18 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     const requestId = requestIdOf(req);
     const started = performance.now();
-    const tags: { route?: 'invoke' | 'proxy'; authType?: string } = {};
-    // The request's logger is made on first use: most calls log once, at the end, if at all.
+    const tags: Ctx['tags'] = {};
+    // The request's logger is made on first use (most calls log once, at the end, if at all), and made again
+    // once the caller is known, so every line after the token check names who acted (tid, oid).
     let child: Logger | undefined;
-    const rlog = () => (child ??= log.child({ requestId }));
+    let childNamesCaller = false;
+    const rlog = () => {
+      if (!child || (tags.caller && !childNamesCaller)) {
+        childNamesCaller = tags.caller !== undefined;
+        child = log.child(tags.caller ? { requestId, tid: tags.caller.tid, oid: tags.caller.oid } : { requestId });
+      }
+      return child;
+    };
     active++;
     const socket = req.socket;
     answering.set(socket, (answering.get(socket) ?? 0) + 1);

@@ -31,6 +31,9 @@ export async function ownConnection(deps: HubDeps, ctx: Ctx, id: string): Promis
   return c;
 }
 
+/** What PATCH may change (the log line of a change names these fields, never their values). */
+const PATCHABLE = ['displayName', 'baseResourceUrl', 'bodyEncoding', 'timeoutSeconds', 'username', 'password'];
+
 /** The connector's single form (authenticationType + gatewayId) mapped onto authType. */
 function authTypeOf(body: JsonObject): AuthType {
   const explicit = optString(body, 'authType', 32);
@@ -181,11 +184,13 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         next.sealedCredentials = await sealFor(deps, c.gatewayId!, body);
       }
       await deps.store.updateConnection(next);
+      ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');
       sendJson(ctx.res, 200, connectionView(next));
     }),
     route('DELETE', '/v1/connections/{id}', async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await deps.store.deleteConnection(c.id);
+      ctx.log.info({ connection: c.id }, 'connection deleted');
       ctx.res.writeHead(204).end();
     }),
   ];

@@ -103,7 +103,9 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     }),
     route('POST', '/v1/gateways/{id}/registration-keys', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
-      sendJson(ctx.res, 201, { registrationKey: await newRegistrationKey(deps, g.id) });
+      const registrationKey = await newRegistrationKey(deps, g.id);
+      ctx.log.info({ gateway: g.id }, 'registration key issued');
+      sendJson(ctx.res, 201, { registrationKey });
     }),
     route('PATCH', '/v1/gateways/{id}', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
@@ -111,6 +113,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const routing = optString(body, 'routing', 16);
       if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
       await deps.store.setGatewayRouting(g.id, routing);
+      ctx.log.info({ gateway: g.id, routing }, 'gateway routing changed');
       sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }));
     }),
     route('DELETE', '/v1/gateways/{id}', async (ctx) => {

@@ -12,8 +12,9 @@ export interface Ctx {
   params: string[];
   /** When the request arrived (performance.now()). */
   started: number;
-  /** Set by handlers for metrics: which relay route, which connection type. */
-  tags: { route?: 'invoke' | 'proxy'; authType?: string };
+  /** Set by handlers for metrics: which relay route, which connection type; and who the caller is, once their
+   *  token has been checked (the request's log lines and access line then name them). */
+  tags: { route?: 'invoke' | 'proxy'; authType?: string; caller?: { tid: string; oid: string } };
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;

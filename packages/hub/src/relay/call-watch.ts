@@ -131,7 +131,7 @@ export class CallWatch {
     deps.metrics.inflight.dec();
     deps.metrics.requestBytes.inc(requestBytes);
     deps.metrics.responseBytes.inc(responseBytes);
-    ctx.access({ ...o.fields, route: this.route, method: o.method, host: o.host, status: this.status, ...answerFields(ctx.res),
+    ctx.access({ ...ctx.tags.caller, ...o.fields, route: this.route, method: o.method, host: o.host, status: this.status, ...answerFields(ctx.res),
       requestBytes, responseBytes, ms: Math.round(performance.now() - ctx.started) });
   }
 }
