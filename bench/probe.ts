@@ -12,6 +12,9 @@
 //                                                                 script that adds node flags: exec "$1" --flag "${@:2}"
 //   HOLD=60                                                       keep the stack up 60 s (for perf record -p)
 //   CPU=user (or sys)                                             count only user (or system) CPU time
+//   ALT=/path/to/checkout T=raw,alt,raw,alt                       a second hub and agent from another built checkout
+//                                                                 (a git worktree at the old commit, `npm ci && npm run
+//                                                                 build` there), target `alt`: A/B in one invocation
 import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -46,11 +49,17 @@ async function main(): Promise<void> {
   const { gatewayId, agent } = await gatewayWithAgent(hub.url, token, [`${direct}/`]);
   const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 })).json.id as string;
   const raw = `${hub.url}/v1/connections/${conn}/proxy/`;
+  const altRoot = process.env.ALT;
+  const altHub = altRoot ? await startHub(entra, { GATEHOUSE_THROTTLE: '1000000000/60s', GATEHOUSE_MAX_RAW_BODY: '1GiB' }, { main: `${altRoot}/packages/hub/dist/main.js` }) : undefined;
+  const altGw = altHub ? await gatewayWithAgent(altHub.url, token, [`${direct}/`], 'alt', [], `${altRoot}/packages/agent/dist/main.js`) : undefined;
+  const altConn = altHub ? (await api(altHub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId: altGw!.gatewayId, timeoutSeconds: 600 })).json.id as string : '';
+  const alt = altHub ? `${altHub.url}/v1/connections/${altConn}/proxy/` : '';
   const minHub = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'hub'], {});
   const minPort = (await minHub.waitForLine((l) => l.startsWith('min-relay hub'))).split(' ').slice(2).map(Number);
   const minAgent = startProc([new URL('./min-relay.js', import.meta.url).pathname, 'agent', String(minPort[1]), direct], {});
   await minAgent.waitForLine((l) => l.includes('connected'));
-  const procs = { hub: hub.child.pid!, agent: agent.child.pid!, origin: origin.child.pid!, minHub: minHub.child.pid!, minAgent: minAgent.child.pid! };
+  const procs: Record<string, number> = { hub: hub.child.pid!, agent: agent.child.pid!, origin: origin.child.pid!, minHub: minHub.child.pid!, minAgent: minAgent.child.pid! };
+  if (altHub) Object.assign(procs, { altHub: altHub.child.pid!, altAgent: altGw!.agent.child.pid! });
   console.log('pids', JSON.stringify(procs), 'raw route', raw);
   const auth = { authorization: `Bearer ${token}` };
 
@@ -71,7 +80,7 @@ async function main(): Promise<void> {
 
   for (const target of (process.env.T ?? 'direct,raw').split(',').filter(Boolean)) {
     for (const c of (process.env.C ?? '1,16').split(',')) {
-      const base = { direct: `${direct}/`, raw, min: `http://127.0.0.1:${minPort[0]}/` }[target];
+      const base = { direct: `${direct}/`, raw, alt, min: `http://127.0.0.1:${minPort[0]}/` }[target];
       const url = target === 'healthz' ? `${hub.url}/healthz` : base + (process.env.SUFFIX ?? '');
       const cpu0 = snapshot(procs, cpuUs);
       const cs0 = snapshot(procs, switches);
@@ -82,6 +91,7 @@ async function main(): Promise<void> {
     }
   }
   if (process.env.HOLD) { console.log(`holding ${process.env.HOLD} s; token:`, token); await new Promise((r) => setTimeout(r, Number(process.env.HOLD) * 1000)); }
+  await altGw?.agent.stop(); await altHub?.stop();
   await minAgent.stop(); await minHub.stop(); await agent.stop(); await hub.stop(); await origin.stop(); await entra.close();
 }
 main().catch((e) => { console.error(e); process.exit(1); });

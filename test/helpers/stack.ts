@@ -34,7 +34,8 @@ export function setProcessPrefix(p: string[]): void { prefix = p; }
 
 /** Runs a script with node. The hub and the agent get the Node flags every shipped launch line uses (NODE_FLAGS). */
 export function startProc(args: string[], env: Record<string, string | undefined>): Proc {
-  const flags = args[0] === HUB_MAIN || args[0] === AGENT_MAIN ? NODE_FLAGS : [];
+  // (any checkout's hub or agent: bench/probe.ts runs a second build beside this one)
+  const flags = /[/\\]packages[/\\](hub|agent)[/\\]dist[/\\]main\.js$/.test(args[0] ?? '') ? NODE_FLAGS : [];
   return startCommand([process.execPath, ...flags, ...args], env, args[1]);
 }
 
@@ -92,9 +93,10 @@ export function startCommand(command: string[], env: Record<string, string | und
 
 export interface HubProc extends Proc { url: string; port: number; dbDir: string }
 
-export async function startHub(entra: FakeEntra, env: Record<string, string> = {}, opts: { port?: number; dbDir?: string } = {}): Promise<HubProc> {
+/** `opts.main`: another build's hub (bench/probe.ts ALT=). */
+export async function startHub(entra: FakeEntra, env: Record<string, string> = {}, opts: { port?: number; dbDir?: string; main?: string } = {}): Promise<HubProc> {
   const dbDir = opts.dbDir ?? tempDir('gatehouse-hub-');
-  const p = startProc([HUB_MAIN, 'serve'], {
+  const p = startProc([opts.main ?? HUB_MAIN, 'serve'], {
     NODE_EXTRA_CA_CERTS: entra.ca.caPath,
     GATEHOUSE_LISTEN: `127.0.0.1:${opts.port ?? 0}`,
     GATEHOUSE_DATABASE: `sqlite:${join(dbDir, 'hub.db')}`,
@@ -130,28 +132,28 @@ export async function api(hubUrl: string, token: string | undefined, method: str
 export interface AgentProc extends Proc { configPath: string; memberId: string }
 
 /** Registers a new agent for `gatewayId` with the registration key, then runs it until it is connected. */
-export async function startAgent(hubUrls: string[], gatewayId: string, key: string, allow: string[], env: Record<string, string> = {}, args: string[] = []): Promise<AgentProc> {
+export async function startAgent(hubUrls: string[], gatewayId: string, key: string, allow: string[], env: Record<string, string> = {}, args: string[] = [], main = AGENT_MAIN): Promise<AgentProc> {
   const dir = tempDir('gatehouse-agent-');
   const configPath = join(dir, 'agent.json');
-  const reg = startProc([AGENT_MAIN, 'register', ...hubUrls.flatMap((h) => ['--hub', h]), '--gateway', gatewayId, '--key', key,
+  const reg = startProc([main, 'register', ...hubUrls.flatMap((h) => ['--hub', h]), '--gateway', gatewayId, '--key', key,
     ...allow.flatMap((a) => ['--allow', a]), '--config', configPath, '--recovery-key', RECOVERY_KEY], {});
   const code = await reg.exited;
   if (code !== 0) throw new Error(`register failed: ${reg.lines.join('\n')}`);
-  return runAgent(configPath, env, args);
+  return runAgent(configPath, env, args, main);
 }
 
-export async function runAgent(configPath: string, env: Record<string, string> = {}, args: string[] = []): Promise<AgentProc> {
-  const p = startProc([AGENT_MAIN, 'run', '--config', configPath, ...args], { GATEHOUSE_LOG_LEVEL: 'info', ...env });
+export async function runAgent(configPath: string, env: Record<string, string> = {}, args: string[] = [], main = AGENT_MAIN): Promise<AgentProc> {
+  const p = startProc([main, 'run', '--config', configPath, ...args], { GATEHOUSE_LOG_LEVEL: 'info', ...env });
   await p.waitForLine((l) => l.includes('"connected to hub"'));
   const memberId = (JSON.parse(readFileSync(configPath, 'utf8')) as { memberId: string }).memberId;
   return Object.assign(p, { configPath, memberId });
 }
 
 /** Creates a gateway, registers and runs an agent for it. */
-export async function gatewayWithAgent(hubUrl: string, token: string, allow: string[], name = 'gw', args: string[] = []): Promise<{ gatewayId: string; agent: AgentProc }> {
+export async function gatewayWithAgent(hubUrl: string, token: string, allow: string[], name = 'gw', args: string[] = [], main = AGENT_MAIN): Promise<{ gatewayId: string; agent: AgentProc }> {
   const gw = await api(hubUrl, token, 'POST', '/v1/gateways', { name });
   if (gw.status !== 201) throw new Error(`gateway create: ${gw.status} ${gw.text}`);
-  const agent = await startAgent([hubUrl], gw.json.id, gw.json.registrationKey, allow, {}, args);
+  const agent = await startAgent([hubUrl], gw.json.id, gw.json.registrationKey, allow, {}, args, main);
   return { gatewayId: gw.json.id, agent };
 }
 
