@@ -283,6 +283,7 @@ describe('allow: the allow-list changes without a new registration or a restart'
         expect(r.code, r.out).toBe(2);
         expect(r.lines).toHaveLength(1);
       }
+      expect((await allow('--add', 'ftp://x/')).out).toMatch(/^gatehouse-agent: --add ftp:\/\/x\/: /);
       expect(JSON.parse(readFileSync(agent.configPath, 'utf8')).allow).toEqual([`${echo.url}/`]);
 
       // A file edited by hand into an invalid list is not taken up: the agent says so and keeps its list.

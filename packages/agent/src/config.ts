@@ -68,12 +68,16 @@ function keepOwner(path: string, tmp: string): void {
  * that is not there, or the last one, is refused. Prefixes compare by their normalised form.
  */
 export function editAllow(current: string[], add: string[], remove: string[]): string[] {
-  const key = (p: string) => checkAllow([p])[0]!.href;
+  const key = (p: string, flag = 'allow') => {
+    const r = parseBaseUrl(p);
+    if (!r.ok) throw new AgentConfigError(`--${flag} ${p}: ${r.reason}`);
+    return r.url.href;
+  };
   const next = new Map(current.map((p) => [key(p), p]));
   for (const p of remove) {
-    if (!next.delete(key(p))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
+    if (!next.delete(key(p, 'remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
   }
-  for (const p of add) if (!next.has(key(p))) next.set(key(p), p);
+  for (const p of add) if (!next.has(key(p, 'add'))) next.set(key(p, 'add'), p);
   if (next.size === 0) throw new AgentConfigError('the allow-list cannot be empty: the agent would call nothing');
   return [...next.values()];
 }
