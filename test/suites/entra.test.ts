@@ -203,6 +203,13 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(r.statusCode).toBe(200);
     expect(await r.body.text()).toBe('raw bytes');
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
+    // With the hub token in X-Gatehouse-Authorization the resource still gets the OBO token only: neither the
+    // caller's Authorization nor the hub token's header reaches it.
+    const other = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'PUT', body: 'again', headers: { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: 'Token not-for-entra' } });
+    expect(await other.body.text()).toBe('again');
+    expect(backend.seen.at(-1)).toMatchObject({ hubTokenHeader: undefined });
+    expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
+    expect(backend.seen.at(-1)!.authorization).not.toContain(token);
   });
 
   it('without GATEHOUSE_ENTRA_ALLOW_NETWORKS the hub calls no loopback, link-local or private address for EntraAuth, by name or by number', async () => {
