@@ -301,6 +301,23 @@ describe('allow: the allow-list changes without a new registration or a restart'
     }
   });
 
+  it('SIGHUP (systemctl reload) applies a changed allow-list at once; the agent keeps running (SIGHUP ended it)', async () => {
+    const good = readFileSync(agent.configPath, 'utf8');
+    const extra = 'https://reload.example/api/';
+    try {
+      writeFileSync(agent.configPath, JSON.stringify({ ...JSON.parse(good), allow: [`${echo.url}/`, extra] }), { mode: 0o600 });
+      // Sent right after the write: the 2 s poll comes later (it could win only within this millisecond).
+      agent.child.kill('SIGHUP');
+      const line = JSON.parse(await agent.waitForLine((l) => l.includes('"allow-list changed"') && l.includes(extra), 5000));
+      expect(line).toMatchObject({ by: 'SIGHUP', allow: [`${echo.url}/`, extra] });
+      expect(agent.child.exitCode).toBeNull();
+      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+      expect((await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'after-hup' })).json.statusCode).toBe(200);
+    } finally {
+      writeFileSync(agent.configPath, good, { mode: 0o600 });
+    }
+  });
+
   it.runIf(process.getuid?.() === 0)('root editing a config that belongs to the service user leaves it to that user (it became root\'s: the service could not read it)', async () => {
     const copy = variant(() => {});
     chownSync(copy, 65534, 65534);

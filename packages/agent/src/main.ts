@@ -47,7 +47,8 @@ Usage:
       take it up from a hand-off sealed to the old key when they reconnect.
   gatehouse-agent allow [--add URL-PREFIX]... [--remove URL-PREFIX]... [--config PATH]
       Lists the URL prefixes this agent calls; --add and --remove change them (checked as at register; the
-      list cannot become empty). A running agent applies the change within 2 s, without a restart.
+      list cannot become empty). A running agent applies the change within 2 s, without a restart, or at
+      once on SIGHUP (systemctl reload gatehouse-agent).
   gatehouse-agent install-service [--config PATH] [--user gatehouse] [--drain-timeout 600] [--print]
                                   [--platform linux|windows] [--winsw PATH]
   gatehouse-agent uninstall-service [--print] [--platform linux|windows] [--winsw PATH]
@@ -124,15 +125,19 @@ async function main(argv: string[]): Promise<number> {
       log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');
       // `gatehouse-agent allow` (or an edit of the file) changes the allow-list of the running agent; other
       // changes to the config take effect at the next start.
-      watchFile(configPath, { persistent: false, interval: CONFIG_POLL_MS }, (now, before) => {
-        if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+      // SIGHUP (systemctl reload) reads it at once.
+      const reloadAllow = (by: 'file' | 'SIGHUP') => {
         try {
           const allow = readAgentConfig(configPath).allow;
-          if (agent.setAllow(allow)) log.info({ allow }, 'allow-list changed');
+          if (agent.setAllow(allow)) log.info({ allow, by }, 'allow-list changed');
         } catch (err) {
-          log.warn({ why: (err as Error).message }, 'config change not applied: keeping the allow-list');
+          log.warn({ why: (err as Error).message, by }, 'config change not applied: keeping the allow-list');
         }
+      };
+      watchFile(configPath, { persistent: false, interval: CONFIG_POLL_MS }, (now, before) => {
+        if (now.mtimeMs !== before.mtimeMs || now.size !== before.size) reloadAllow('file');
       });
+      if (process.platform !== 'win32') process.on('SIGHUP', () => reloadAllow('SIGHUP'));
       return await new Promise<number>((resolve) => {
         let draining = false;
         const onSignal = (sig: string) => {

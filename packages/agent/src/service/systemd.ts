@@ -36,6 +36,8 @@ Group=${s.user}
 # NODE_EXTRA_CA_CERTS (an internal CA for intranet services or the hub), KRB5_CONFIG, GATEHOUSE_LOG_LEVEL.
 EnvironmentFile=-${envFilePath(s.configPath)}
 ExecStart=${q(s.nodePath)} ${NODE_FLAGS.join(' ')} ${q(s.mainPath)} run --config ${q(s.configPath)} --drain-timeout ${s.drainSeconds}
+# reload: the agent reads its allow-list again (gatehouse-agent allow changes it; it is also polled every 2 s).
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
 KillSignal=SIGTERM
