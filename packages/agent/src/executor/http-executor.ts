@@ -1,6 +1,7 @@
 // Runs one relayed request against an intranet service with undici (Anonymous or Basic), streaming both ways.
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { dispatchCall, type AnswerBody } from './dispatch-call.js';
 import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
@@ -17,7 +18,7 @@ export interface ExecRequest {
 export interface ExecResponse {
   status: number;
   headers: HeaderList;
-  body: Readable;
+  body: AnswerBody;
 }
 
 /** A failure with the code the hub maps to its HTTP error. Messages name the link, never the URL's path or query. */
@@ -61,16 +62,16 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
 /** `dispatcher`: the pool for the call's identity (ServicePools.for). */
 export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
   try {
-    const res = await request(req.url, {
-      dispatcher,
+    const res = await dispatchCall(dispatcher, {
+      origin: req.url.origin,
+      path: `${req.url.pathname}${req.url.search}`,
       method: req.method as Dispatcher.HttpMethod,
       headers: toUndiciHeaders(req.headers, req),
       body: req.body ?? undefined,
-      signal: req.signal,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
-    });
-    return { status: res.statusCode, headers: headerListFrom(res.headers), body: res.body };
+    }, req.signal);
+    return { status: res.status, headers: headerListFrom(res.headers), body: res.body };
   } catch (err) {
     throw execFailure(err, req);
   }

@@ -1,17 +1,18 @@
 // The agent's side of one relayed request: request body in under our credit, the service's answer out under
 // the hub's credit, a deadline, and cancellation from either end.
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import {
   FrameType, InboundBody, Limits, OutboundBody, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
   type FailureMessage, type HeaderList, type RequestHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
+import type { AnswerBody } from '../executor/dispatch-call.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics.js';
 
 /** Drops a service's answer body. undici turns a destroy before the body's end into an 'error' event, and an
  *  'error' nobody listens for would end the agent's process. */
-function discard(body: Readable): void {
+function discard(body: AnswerBody): void {
   body.on('error', () => {});
   body.destroy();
 }
