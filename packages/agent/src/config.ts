@@ -33,11 +33,12 @@ export function checkHubUrl(raw: string): string {
   return u.href.replace(/\/+$/, '');
 }
 
-export function checkAllow(prefixes: string[]): URL[] {
+/** `flag`: the option a refusal names (`allow --add` and `--remove` check their prefixes here too). */
+export function checkAllow(prefixes: string[], flag = 'allow'): URL[] {
   if (prefixes.length === 0) throw new AgentConfigError('at least one --allow URL prefix is required: the agent calls nothing else');
   return prefixes.map((p) => {
     const r = parseBaseUrl(p);
-    if (!r.ok) throw new AgentConfigError(`--allow ${p}: ${r.reason}`);
+    if (!r.ok) throw new AgentConfigError(`--${flag} ${p}: ${r.reason}`);
     return r.url;
   });
 }
@@ -68,16 +69,15 @@ function keepOwner(path: string, tmp: string): void {
  * that is not there, or the last one, is refused. Prefixes compare by their normalised form.
  */
 export function editAllow(current: string[], add: string[], remove: string[]): string[] {
-  const key = (p: string, flag = 'allow') => {
-    const r = parseBaseUrl(p);
-    if (!r.ok) throw new AgentConfigError(`--${flag} ${p}: ${r.reason}`);
-    return r.url.href;
-  };
+  const key = (p: string, flag?: string) => checkAllow([p], flag)[0]!.href;
   const next = new Map(current.map((p) => [key(p), p]));
   for (const p of remove) {
     if (!next.delete(key(p, 'remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
   }
-  for (const p of add) if (!next.has(key(p, 'add'))) next.set(key(p, 'add'), p);
+  for (const p of add) {
+    const k = key(p, 'add');
+    if (!next.has(k)) next.set(k, p);
+  }
   if (next.size === 0) throw new AgentConfigError('the allow-list cannot be empty: the agent would call nothing');
   return [...next.values()];
 }

@@ -17,6 +17,9 @@ const WHOLE_ANSWER_BYTES = SMALL_BODY_BYTES;
 
 const METHODS = new Set(['GET', 'DELETE', 'PATCH', 'POST', 'PUT']);
 
+/** The length of `bytes` bytes as base64 text (padded). */
+const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
+
 interface InvokeHead { method: string; url: URL; headers: HeaderList }
 
 function parseInvokeHead(deps: HubDeps, o: Record<string, unknown>, baseResourceUrl: string): InvokeHead {
@@ -117,7 +120,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     ctx.tags.authType = conn.authType;
     await takeThrottle(deps, ctx, conn);
     const declared = Number(ctx.req.headers['content-length'] ?? 0);
-    if (declared > Math.ceil(deps.config.maxBodyBytes / 3) * 4 + MAX_SKELETON_CHARS) {
+    if (declared > base64Length(deps.config.maxBodyBytes) + MAX_SKELETON_CHARS) {
       throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
     }
     requireJson(ctx.req);
@@ -127,9 +130,9 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
     const asText = conn.bodyEncoding === 'base64';
     // Counted in the bytes the service gets (with bodyEncoding base64, the text).
-    const promised = promisedLength(inv.headers, asText ? Math.ceil(deps.config.maxBodyBytes / 3) * 4 : deps.config.maxBodyBytes);
+    const promised = promisedLength(inv.headers, asText ? base64Length(deps.config.maxBodyBytes) : deps.config.maxBodyBytes);
     let body = input.body && asText ? asBase64Text(input.body) : input.body;
-    let bodyLength = input.bodyLength !== null && asText ? Math.ceil(input.bodyLength / 3) * 4 : input.bodyLength;
+    let bodyLength = input.bodyLength !== null && asText ? base64Length(input.bodyLength) : input.bodyLength;
     if (bodyLength === null && body && promised !== null) { body = exactly(body, promised); bodyLength = promised; }
     const call = await startCall(deps, ctx, conn, {
       method: inv.method, url: inv.url, headers: inv.headers, body, bodyLength,
