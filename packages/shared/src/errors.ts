@@ -10,7 +10,7 @@ export interface ErrorSpec {
 }
 
 export const ErrorCodes = {
-  InvalidRequest: { status: 400, retryable: false, meaning: "The request is malformed: bad JSON, a missing or invalid field, bad base64, no Host header (HTTP/1.1), a method outside GET/DELETE/PATCH/POST/PUT (invoke) or CONNECT/TRACE (raw route), over 1,000 header lines, or a head over the relay's 64 KiB as it encodes it." },
+  InvalidRequest: { status: 400, retryable: false, meaning: "The request is malformed: bad JSON, a missing or invalid field, bad base64, no Host header (HTTP/1.1), a transfer coding other than chunked, an invoke body that does not match the Content-Length its headers give, a method outside GET/DELETE/PATCH/POST/PUT (invoke) or CONNECT/TRACE (raw route), over 1,000 header lines, or a head over the relay's 64 KiB as it encodes it." },
   UrlNotAllowed: { status: 400, retryable: false, meaning: "The target URL is not under the connection's baseResourceUrl (hub) or the agent's --allow prefixes (agent), or an EntraAuth call would go to a loopback, link-local or private address (GATEHOUSE_ENTRA_ALLOW_NETWORKS)." },
   Unauthorized: { status: 401, retryable: false, meaning: 'The caller token is missing or invalid (signature, issuer, audience, expiry, tenant, scope). The reason is logged, not returned.' },
   Forbidden: { status: 403, retryable: false, meaning: 'The caller is authenticated but may not do this (for example administer a gateway it did not create).' },
@@ -21,7 +21,7 @@ export const ErrorCodes = {
   TooManyRequests: { status: 429, retryable: true, meaning: 'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s); Retry-After says when to try again.' },
   GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
   BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },
-  BadGateway: { status: 502, retryable: true, meaning: 'A link failed mid-call: the agent disconnected, the service broke off its answer, or the answer was over a limit.' },
+  BadGateway: { status: 502, retryable: true, meaning: 'A link failed mid-call: the agent disconnected, the service broke off its answer, the answer was over a limit, or the service answered in a form the relay cannot carry (a transfer coding other than chunked, a status outside 100-599).' },
   ServiceUnavailable: { status: 503, retryable: true, meaning: 'The hub is starting or shutting down, a store it needs is unreachable, or it holds as many invoke bodies as GATEHOUSE_MAX_HELD_BODIES allows.' },
   GatewayTimeout: { status: 504, retryable: true, meaning: "The call did not complete within the connection's timeout (default 120 s); the agent abandons the backend call." },
   InternalError: { status: 500, retryable: true, meaning: 'An unexpected hub fault; the requestId finds it in the logs.' },
