@@ -135,7 +135,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   const backendMs = Number(res.headers[BACKEND] ?? 0);
   return {
     head: { status: res.statusCode, headers, backendMs },
-    get log() { return ctx.log.child(watch.fields); },
+    logger: () => ctx.log.child(watch.fields),
     pipeResponse: (sink) => pipeline(attempt.countResponse(maxResponseBytes, 'hub -> hub'), sink, () => watch.settle()),
     cancel: (reason) => attempt.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)),
     settle: watch.settle,

@@ -154,7 +154,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     pipeline(answer, out, ctx.res, (err) => {
       call.settle();
       if (err) {
-        call.log.warn({ err: err.message }, 'response stream ended early');
+        call.logger().warn({ err: err.message }, 'response stream ended early');
         call.cancel(err.message);
         ctx.res.destroy();
       }

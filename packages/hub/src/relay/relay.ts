@@ -55,7 +55,8 @@ export interface RelayTiming {
 /** A call whose response head has arrived, however it runs (through an agent, or from the hub itself). */
 export interface StartedCall {
   head: ResponseHeadMessage;
-  readonly log: Logger;
+  /** A logger naming the call (made when asked: most calls never log). A method, not a getter: see RequestCtx. */
+  logger(): Logger;
   /** Delivers the response body into `sink` with backpressure. */
   pipeResponse(sink: Writable): void;
   /** The whole response body when it has already arrived (small answers; never one over the route's
@@ -149,7 +150,7 @@ async function onMember(deps: HubDeps, ctx: Ctx, watch: CallWatch, gateway: Gate
     watch.headArrived(rh.status, rh.backendMs ?? 0);
     return {
       head: rh, settle: watch.settle,
-      get log() { return ctx.log.child(watch.fields); },
+      logger: () => ctx.log.child(watch.fields),
       pipeResponse: (sink) => call.pipeResponse(sink),
       takeCompleteBody: () => call.takeCompleteBody(),
       cancel: (reason) => call.cancel(reason),
