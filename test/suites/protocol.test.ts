@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession } from '../../packages/hub/dist/agents/session.js';
 import {
-  CloseCode, ErrorCodes, FrameType, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
+  CloseCode, ErrorCodes, FrameType, IdMap, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
 } from '@gatehouse/shared';
 
 const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
@@ -123,6 +123,56 @@ describe('stream ids', () => {
     expect(agent.opened(99)).toBe(true);
     expect(agent.accept(13, free)).toBe(true);
     expect(agent.accept(13, free)).toBe(false);
+  });
+});
+
+describe('the table of calls in flight by stream id (IdMap)', () => {
+  it('answers as a Map would through a long run of adds, removals and growth, ids from the whole u32 range', () => {
+    const table = new IdMap<{ id: number }>(8);
+    const model = new Map<number, { id: number }>();
+    let seed = 7;
+    const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed; };
+    // Consecutive odd ids as the hub takes them, plus ids near the top of the range and random ones (collisions).
+    let next = 1;
+    const pickId = () => {
+      const r = rand() % 10;
+      if (r < 6) { const id = next; next += 2; return id; }
+      if (r < 8) return (MAX_STREAM_ID - (rand() % 64)) >>> 0;
+      return rand() >>> 0;
+    };
+    for (let step = 0; step < 50_000; step++) {
+      const live = [...model.keys()];
+      if (live.length > 0 && (rand() % 100 < 45 || live.length > 300)) {
+        const id = live[rand() % live.length]!;
+        expect(table.delete(id)).toBe(true);
+        model.delete(id);
+      } else {
+        const id = pickId();
+        const v = { id };
+        table.set(id, v);
+        model.set(id, v);
+      }
+      if (step % 997 === 0) {
+        for (const [id, v] of model) expect(table.get(id)).toBe(v);
+        expect(new Set(table.list())).toEqual(new Set(model.values()));
+      }
+      expect(table.size).toBe(model.size);
+    }
+    for (const [id, v] of model) { expect(table.has(id)).toBe(true); expect(table.get(id)).toBe(v); }
+    expect(table.get(0)).toBeUndefined();
+    expect(table.delete(0)).toBe(false);
+  });
+
+  it('replaces the value of an id it holds, and holds nothing after clear', () => {
+    const table = new IdMap<{ n: number }>();
+    table.set(5, { n: 1 });
+    table.set(5, { n: 2 });
+    expect(table.size).toBe(1);
+    expect(table.get(5)).toEqual({ n: 2 });
+    table.clear();
+    expect(table.size).toBe(0);
+    expect(table.has(5)).toBe(false);
+    expect(table.list()).toEqual([]);
   });
 });
 

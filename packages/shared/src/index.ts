@@ -10,3 +10,4 @@ export * from './node-flags.js';
 export * from './flags.js';
 export * from './no-body.js';
 export * from './stream-ids.js';
+export * from './id-map.js';

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -40,7 +40,7 @@ export class Tunnel {
   private ws: WebSocket | undefined;
   private gate: WriteGate | undefined;
   private welcome: WelcomeMessage | undefined;
-  private readonly served = new Map<number, ServedRequest>();
+  private readonly served = new IdMap<ServedRequest>();
   private ids = new StreamIds();
   private attempt = 0;
   private stopped = false;
@@ -75,7 +75,7 @@ export class Tunnel {
   stop(): void {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
-    for (const s of this.served.values()) s.cancel('agent stopping');
+    for (const s of this.served.list()) s.cancel('agent stopping');
     this.ws?.close(CloseCode.GoingAway, 'agent stopping');
     const ws = this.ws;
     setTimeout(() => ws?.terminate(), 2000).unref();
@@ -221,7 +221,7 @@ export class Tunnel {
   private onClose(code: number, reason: string): void {
     for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
     this.gate?.close();
-    for (const s of this.served.values()) s.cancel('hub connection lost');
+    for (const s of this.served.list()) s.cancel('hub connection lost');
     this.served.clear();
     this.drained?.();
     const wasConnected = this.welcome !== undefined;

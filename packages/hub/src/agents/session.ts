@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, GatehouseError, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -26,7 +26,7 @@ export class AgentSession {
   enabled = true;
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private readonly gate: WriteGate;
-  private readonly calls = new Map<number, RelayCall>();
+  private readonly calls = new IdMap<RelayCall>();
   private readonly timers: NodeJS.Timeout[] = [];
 
   /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). */
@@ -143,7 +143,7 @@ export class AgentSession {
     this.state = 'closed';
     for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
     this.gate.close();
-    for (const c of [...this.calls.values()]) c.onSessionLost(`close code ${code}`);
+    for (const c of this.calls.list()) c.onSessionLost(`close code ${code}`);
     this.calls.clear();
     if (wasOpen) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
     this.events.onClose(this);
