@@ -14,7 +14,7 @@ import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { StartedCall } from '../relay/relay.js';
-import { answerFields, type CallWatch } from '../relay/call-watch.js';
+import { answered, hubError, type CallWatch } from '../relay/call-watch.js';
 import { HttpAttempt } from '../relay/http-attempt.js';
 import type { PresenceEntry } from './presence.js';
 
@@ -177,7 +177,8 @@ export function relayRoutes(deps: HubDeps): Route[] {
       if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)');
       // This hub's access line for the call (the caller's hub writes its own, with viaHub).
       ctx.access({ relayed: true, gateway: env.gatewayId, member: session.member.memberId, method: env.head.method, host: new URL(env.head.url).host,
-        status, ...answerFields(ctx.res), requestBytes: call.requestBytes, responseBytes: call.responseBytes, ms: Math.round(performance.now() - ctx.started) });
+        status, answered: answered(ctx.res), error: hubError(ctx.res), finished: ctx.res.writableFinished,
+        requestBytes: call.requestBytes, responseBytes: call.responseBytes, ms: Math.round(performance.now() - ctx.started) });
     });
     const deadline = setTimeout(() => call.cancel('deadline', new GatehouseError('GatewayTimeout', `agent -> service: no answer within ${env.head.timeoutMs / 1000} s`)), env.head.timeoutMs);
     const coded = (err: unknown) => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));

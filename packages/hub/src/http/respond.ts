@@ -8,7 +8,8 @@ import { GatehouseError, type HeaderList } from '@gatehouse/shared';
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) { res.destroy(); return; }
   const json = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': json.length });
+  for (const name in headers) res.setHeader(name, headers[name]!);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': json.length });
   res.end(json);
 }
 

@@ -25,7 +25,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   const target = `${req.url.protocol}//${req.url.host}`;
   const watch = new CallWatch(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'hub -> service',
-    fields: { connection: conn.id, resource: conn.resourceUri },
+    fields: { connection: conn.id, resource: conn.resourceUri ?? undefined },
   });
   const attempt = new HttpAttempt();
   watch.current = attempt;

@@ -68,7 +68,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   const call = await startCall(deps, ctx, conn, {
     method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
     body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
-    ...(bodyLength === 0 ? { replayBody: () => null } : {}),
+    replayBody: bodyLength === 0 ? () => null : undefined,
     dropAuthorization: hubTokenInAuthorization(ctx.req),
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's

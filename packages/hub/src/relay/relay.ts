@@ -98,7 +98,10 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const watch = new CallWatch(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'agent -> service', fields: { connection: conn.id },
   });
-  const sent = { ...req, body: watch.track(req.body) };
+  const sent: RelayRequest = {
+    method: req.method, url: req.url, headers: req.headers, body: watch.track(req.body), bodyLength: req.bodyLength,
+    replayBody: req.replayBody, dropAuthorization: req.dropAuthorization,
+  };
   try {
     return first ? await onMember(deps, ctx, watch, gateway, first, head, sent, timing) : await onRemote(deps, ctx, watch, gateway, remote, head, sent, timing);
   } catch (err) {
