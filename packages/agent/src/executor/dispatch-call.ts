@@ -4,6 +4,7 @@
 // and 40-50 µs at concurrency 1. The body is handed over as undici reads it, with backpressure.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { CallCancel } from './call-cancel.js';
 
 /** A service's answer body as served-request relays it: a Readable (the Windows paths, through request()) or
  *  a DispatchBody. Failures surface from the iterator; `on('error')` only keeps a Readable's from going unheard. */
@@ -81,19 +82,19 @@ export class DispatchBody implements AnswerBody {
 export interface DispatchedAnswer { status: number; headers: IncomingHttpHeaders; body: DispatchBody }
 
 /** Sends the request; resolves with the final answer's head (interim 1xx answers are skipped), rejects with
- *  undici's error when there is none. `signal` aborts the call at any point, the body's reading included. */
-export function dispatchCall(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, signal: AbortSignal): Promise<DispatchedAnswer> {
+ *  undici's error when there is none. `cancel` aborts the call at any point, the body's reading included. */
+export function dispatchCall(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, cancel: CallCancel): Promise<DispatchedAnswer> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) { reject(signal.reason); return; }
+    if (cancel.aborted) { reject(cancel.reason); return; }
     const body = new DispatchBody();
     let started = false;
-    const onAbort = () => body.controller?.abort(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    const done = () => signal.removeEventListener('abort', onAbort);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => body.controller?.abort(cancel.reason ?? new Error('aborted'));
+    const done = () => cancel.onAbort(undefined);
+    cancel.onAbort(onAbort);
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
         body.controller = controller;
-        if (signal.aborted) onAbort();
+        if (cancel.aborted) onAbort();
       },
       onResponseStart(_controller, statusCode, headers) {
         if (statusCode < 200) return;

@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { dispatchCall, type AnswerBody } from './dispatch-call.js';
+import type { CallCancel } from './call-cancel.js';
 import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
@@ -11,7 +12,8 @@ export interface ExecRequest {
   body: Readable | null;
   bodyLength: number | null;
   auth: { scheme: 'basic' | 'windows'; username: string; password: string } | null;
-  signal: AbortSignal;
+  /** Cancels the call (the hub's cancel, or the deadline). */
+  cancel: CallCancel;
   timeoutMs: number;
 }
 
@@ -50,7 +52,7 @@ export function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<stri
 export function execFailure(err: unknown, req: ExecRequest): ExecError {
   const target = `${req.url.protocol}//${req.url.host}`;
   if (err instanceof ExecError) return err;
-  if (req.signal.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${String(req.signal.reason?.message ?? 'cancelled')})`);
+  if (req.cancel.aborted) return new ExecError('GatewayTimeout', `the call to ${target} was abandoned (${req.cancel.reason?.message ?? 'cancelled'})`);
   const code = (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return new ExecError('GatewayTimeout', `${target} did not answer in time`);
   const unreadable = unreadableAnswer(err, target);
@@ -70,7 +72,7 @@ export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise
       body: req.body ?? undefined,
       headersTimeout: req.timeoutMs,
       bodyTimeout: req.timeoutMs,
-    }, req.signal);
+    }, req.cancel);
     return { status: res.status, headers: headerListFrom(res.headers), body: res.body };
   } catch (err) {
     throw execFailure(err, req);

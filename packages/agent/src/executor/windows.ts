@@ -47,7 +47,7 @@ export class WindowsExecutor {
         // shared pool, which never carries credentials).
         const probe = await request(req.url, {
           dispatcher: this.pools.anonymous, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? { ...headers, 'content-length': '0' } : headers,
-          signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+          signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
         });
         if (probe.statusCode !== 401) {
           if (!hasBody) return { status: probe.statusCode, headers: headerListFrom(probe.headers), body: probe.body };
@@ -66,7 +66,7 @@ export class WindowsExecutor {
             // The identity's own connections: the service may keep the authentication on the connection.
             dispatcher: this.pools.for(origin, auth), method: req.method as Dispatcher.HttpMethod,
             headers: { ...headers, authorization: `Negotiate ${token}` },
-            body: req.body ?? undefined, signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+            body: req.body ?? undefined, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
           });
           this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
           return this.answer(res.statusCode, headerListFrom(res.headers), res.body, 'kerberos: the service refused the ticket');
@@ -81,7 +81,7 @@ export class WindowsExecutor {
       const scheme = offer && !offer.has('ntlm') && offer.has('negotiate') ? 'Negotiate' : 'NTLM';
       const r = await this.ntlm.request(origin, user, auth.password, {
         method: req.method, path, headers,
-        body: hasBody ? req.body : null, signal: req.signal, timeoutMs: req.timeoutMs,
+        body: hasBody ? req.body : null, signal: req.cancel.signal, timeoutMs: req.timeoutMs,
       }, scheme);
       if (!offer) this.offers.set(origin, { offer: new Set(['ntlm']), at: Date.now() });
       this.log.debug({ host: req.url.host, scheme: 'ntlm', status: r.res.statusCode }, 'windows authentication');

@@ -7,6 +7,7 @@ import {
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { AnswerBody } from '../executor/dispatch-call.js';
+import { CallCancel } from '../executor/call-cancel.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics.js';
 
@@ -51,7 +52,7 @@ export interface ServeContext {
 export class ServedRequest {
   readonly requestBody: InboundBody;
   readonly responseBody: OutboundBody;
-  private readonly abort = new AbortController();
+  private readonly abort = new CallCancel();
   private cancelled = false;
 
   constructor(readonly stream: number, private readonly head: RequestHeadMessage, private readonly c: ServeContext) {
@@ -87,7 +88,7 @@ export class ServedRequest {
       let body: PassThrough | null = null;
       if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); body.once('finish', arm); this.requestBody.attach(body); } else arm();
       const sent = performance.now();
-      const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, signal: this.abort.signal, timeoutMs: head.timeoutMs });
+      const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, cancel: this.abort, timeoutMs: head.timeoutMs });
       if (hasForeignTransferCoding(res.headers)) {
         discard(res.body);
         throw new ExecError('BadGateway', foreignCodingMessage(`${url.protocol}//${url.host}`));
@@ -115,7 +116,7 @@ export class ServedRequest {
       } catch (err) {
         discard(answer);
         if (!this.cancelled) {
-          const reason = this.abort.signal.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
+          const reason = this.abort.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
           c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));
         }
       }
