@@ -1,7 +1,7 @@
 // Cancellation of one served call (the hub cancelled it, or its deadline passed).
 //
 // Not an AbortController: on Node 20 every AbortSignal made (one per call) stayed, with what it reached, through
-// V8's young collections (a bare HTTP server that made one per request and read its `signal`: a fifth of a MiB
+// V8's young collections (a bare HTTP server that made one per request and read its `signal`: about 0.6 MB
 // promoted per young collection instead of none, and about a third fewer requests a second; docs/performance.md,
 // session 10). The call's executor listens here directly; the Windows paths, which hand undici's request() an
 // AbortSignal, get a real one made on demand.

@@ -21,9 +21,10 @@ export interface Ctx {
  * The Ctx a route handler gets. A class, not an object literal with `get log()`: V8 keeps a getter defined in
  * an object literal in an accessor pair it allocates in the old generation, one per object, and that pair,
  * though dead as soon as the call is over, keeps the getter's closure, and with it everything the request
- * touched, alive through every young collection until the next full one. The hub then promoted about a fifth
- * of all it allocated and spent 5-7 ms on each young collection instead of under 1 (docs/performance.md,
- * session 10). Here the getter is the class's, shared by all requests.
+ * touched, alive through every young collection until the next full one (and the object is a dictionary-mode
+ * one). The hub promoted about 2.3 MB per young collection, a fifth of what it allocated, and spent 5-7 ms on
+ * each instead of under 1; this getter was about 1.4 MB of it (docs/performance.md, session 10). Here the getter
+ * is the class's, shared by all requests.
  */
 export class RequestCtx implements Ctx {
   constructor(
