@@ -12,6 +12,22 @@ const walk = (dir) => readdirSync(dir).flatMap((n) => {
 });
 
 const IO = /from '(node:)?(fs|fs\/promises|net|http|https|tls|dgram|child_process|dns|os)'/;
+
+// Per-call code: what every relayed call runs. These patterns, made once per call, kept every call's objects
+// through V8's young collections (docs/performance.md, "Objects V8 kept through young collections"). A line that
+// does not run per call says so with `lint-allow: per-call` and why.
+const PER_CALL = {
+  shared: [''],
+  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/router.ts', 'http/respond.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
+    'auth/caller-auth.ts', 'store/read-cache.ts', 'throttle/'],
+  agent: ['agent.ts', 'tunnel/', 'executor/'],
+};
+const PER_CALL_RULES = [
+  [/[{,(]\s*(get|set)\s+[A-Za-z_$][\w$]*\s*\(|^\s*(get|set)\s+[A-Za-z_$][\w$]*\s*\([^)]*\)[^{]*\{.*\},\s*$/,
+    'no getter or setter in an object literal (a class\'s are fine)'],
+  [/\{\s*\.\.\.[^{}]*,/, 'no object made as { ...a, b }: write the fields out'],
+  [/new AbortController\(/, 'no AbortController per call (see CallCancel)'],
+];
 for (const pkg of ['shared', 'hub', 'agent']) {
   for (const file of walk(join(root, 'packages', pkg, 'src'))) {
     const rel = relative(root, file);
@@ -27,6 +43,14 @@ for (const pkg of ['shared', 'hub', 'agent']) {
     const mayReadEnv = ['config.ts', 'main.ts', 'dev.ts'].includes(name) || src.includes('lint-allow: process-env');
     if (readsEnv && !mayReadEnv) problems.push(`${rel}: only config.ts and entry points read process.env`);
     if (/\bany\b\s*[;,)=]/.test(src.replace(/\/\/.*$/gm, '')) && /: any\b|as any\b/.test(src)) problems.push(`${rel}: no \`any\``);
+    const inSrc = relative(join(root, 'packages', pkg, 'src'), file);
+    if (PER_CALL[pkg].some((p) => inSrc.startsWith(p))) {
+      src.split('\n').forEach((line, i) => {
+        if (line.includes('lint-allow: per-call')) return;
+        const code = line.replace(/\/\/.*$/, '').replace(/\/\*.*$/, '').replace(/^\s*\*.*$/, '');
+        for (const [re, rule] of PER_CALL_RULES) if (re.test(code)) problems.push(`${rel}:${i + 1}: per-call code: ${rule}`);
+      });
+    }
   }
 }
 if (problems.length) {

@@ -1,7 +1,8 @@
 // An HTTPS web API protected by Entra ID (the fake one): it checks the bearer token it receives the way a
 // real resource does (signature from the JWKS, issuer of the token's tenant, audience = the resource, scp)
 // and reports what it saw. /forbidden answers Graph's 403 Authorization_RequestDenied; /drip?n=N&ms=M answers
-// slowly, /headstall answers its head and goes quiet (counted in `abandoned` when the hub cuts it off),
+// slowly, /headstall answers its head and goes quiet and /stall never answers (each counted in `abandoned` when
+// the hub cuts it off),
 // /bighead?bytes=N answers with a header of N bytes, /notmodified a 304 with the Content-Length of its 200.
 import { createServer, type Server } from 'node:https';
 import { createHash } from 'node:crypto';
@@ -48,6 +49,7 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
       }
       const slow = /\/drip\?n=(\d+)&ms=(\d+)/.exec(req.url ?? '');
       if (slow) { drip(res, Number(slow[1]), Number(slow[2])); return; }
+      if ((req.url ?? '').includes('/stall')) { res.on('close', () => { if (!res.writableFinished) abandoned++; }); return; }
       if ((req.url ?? '').includes('/headstall')) {
         res.on('close', () => { if (!res.writableFinished) abandoned++; });
         res.writeHead(200, { 'content-type': 'text/plain' }).write('partial');

@@ -273,6 +273,21 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     }
   });
 
+  it("a service that never answers: 504 at the connection's timeout and the hub abandons its request (raw route and invoke)", async () => {
+    const id = (await entraConnection({ timeoutSeconds: 1 })).json.id as string;
+    const before = backend.abandoned;
+    const raw = await request(`${hub.url}/v1/connections/${id}/proxy/stall`, { headers: { authorization: `Bearer ${token}` } });
+    expect(raw.statusCode).toBe(504);
+    expect(raw.headers['x-gatehouse-error']).toBe('GatewayTimeout');
+    await raw.body.dump();
+    // Nothing of the answer has come, so only the request's own cancellation (its signal) can end the call.
+    await expect.poll(() => backend.abandoned, { timeout: 5000 }).toBe(before + 1);
+    const inv = await invoke(id, { method: 'GET', url: 'stall' });
+    expect(inv.status).toBe(504);
+    expect(inv.json.error.code).toBe('GatewayTimeout');
+    await expect.poll(() => backend.abandoned, { timeout: 5000 }).toBe(before + 2);
+  });
+
   it('raw route timing as through an agent: past the head only idle time counts, and a quiet answer is cut off', async () => {
     const idleHub = await startHub(entra, { GATEHOUSE_IDLE_TIMEOUT: '2s' });
     try {

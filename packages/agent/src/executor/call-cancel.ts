@@ -32,7 +32,7 @@ export class CallCancel {
   /** An AbortSignal that follows this cancellation (for APIs that take one). */
   get signal(): AbortSignal {
     if (!this.controller) {
-      this.controller = new AbortController();
+      this.controller = new AbortController(); // lint-allow: per-call (Windows paths only)
       if (this.why) this.controller.abort(this.why);
     }
     return this.controller.signal;

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import { Client, type Dispatcher } from 'undici';
-import { Limits } from '@gatehouse/shared';
+import { Limits, withHeader } from '@gatehouse/shared';
 import * as ntlm from 'httpntlm/ntlm.js';
 import type { WindowsUser } from './windows-user.js';
 
@@ -67,7 +67,7 @@ export class NtlmConnections {
         await res.body.dump();
       }
       // Leg 1: NEGOTIATE, with an empty body (the real one is sent once, on the authenticated leg).
-      const negotiateHeaders: Record<string, string | string[]> = { ...req.headers, authorization: ntlm.createType1Message({ domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme) };
+      const negotiateHeaders = withHeader(req.headers, 'authorization', ntlm.createType1Message({ domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme));
       if (req.body) negotiateHeaders['content-length'] = '0';
       const first = await send(negotiateHeaders, null);
       const offer = [first.headers['www-authenticate'] ?? []].flat().find((h) => /^(NTLM|Negotiate) \S+/i.test(h));
@@ -83,7 +83,7 @@ export class NtlmConnections {
       });
       // Leg 2: AUTHENTICATE with the real request and body.
       const type3 = ntlm.createType3Message(type2, { username: u.user, password, domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme);
-      const res = await send({ ...req.headers, authorization: type3 }, req.body);
+      const res = await send(withHeader(req.headers, 'authorization', type3), req.body);
       return wrap(res, release, res.statusCode !== 401);
     } catch (err) {
       release(false);

@@ -2,7 +2,7 @@
 // The request body is sent once, on the authenticated leg; negotiation legs carry an empty body.
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { headerListFrom, type HeaderList } from '@gatehouse/shared';
+import { headerListFrom, withHeader, type HeaderList } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
 import type { ServicePools } from './service-pools.js';
@@ -46,7 +46,7 @@ export class WindowsExecutor {
         // Learn what the service offers with a request that carries no credentials and no body (so it goes on the
         // shared pool, which never carries credentials).
         const probe = await request(req.url, {
-          dispatcher: this.pools.anonymous, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? { ...headers, 'content-length': '0' } : headers,
+          dispatcher: this.pools.anonymous, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? withHeader(headers, 'content-length', '0') : headers,
           signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
         });
         if (probe.statusCode !== 401) {
@@ -65,7 +65,7 @@ export class WindowsExecutor {
           const res = await request(req.url, {
             // The identity's own connections: the service may keep the authentication on the connection.
             dispatcher: this.pools.for(origin, auth), method: req.method as Dispatcher.HttpMethod,
-            headers: { ...headers, authorization: `Negotiate ${token}` },
+            headers: withHeader(headers, 'authorization', `Negotiate ${token}`),
             body: req.body ?? undefined, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
           });
           this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');

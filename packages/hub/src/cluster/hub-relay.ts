@@ -106,7 +106,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   let res: Dispatcher.ResponseData;
   try {
     res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
-      method: 'POST', dispatcher: deps.hubDispatcher, signal: attempt.abort.signal,
+      method: 'POST', dispatcher: deps.hubDispatcher, signal: attempt.signal,
       // x-request-id: the other hub's log lines for this call carry the call's id too.
       headers: { [SIG]: sign(deps.config.clusterSecret!, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(prefix.length + head.bodyLength) } : {}) },
       body: attempt.body(body, prefix), headersTimeout: 0, bodyTimeout: 0,

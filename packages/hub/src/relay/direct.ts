@@ -34,7 +34,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
     // The watch owns the clock (deadline, idle time); undici's own timeouts are off.
     res = await request(req.url, {
       method: req.method as Dispatcher.HttpMethod, headers: headers.flat(), body: attempt.body(watch.track(req.body)),
-      signal: attempt.abort.signal, dispatcher: deps.dispatcher, headersTimeout: 0, bodyTimeout: 0,
+      signal: attempt.signal, dispatcher: deps.dispatcher, headersTimeout: 0, bodyTimeout: 0,
     });
   } catch (err) {
     watch.settle();

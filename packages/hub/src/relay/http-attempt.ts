@@ -1,13 +1,29 @@
 // One HTTP request the hub makes itself (an EntraAuth call to the service, a relay to the hub that holds the
 // agent) as a CallWatch sees it: cancellable at any point, body bytes counted both ways with the time they
 // last moved, the answer cut off past the route's limit.
+import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { GatehouseError } from '@gatehouse/shared';
 import type { Watched } from './call-watch.js';
 
+/** A cancellation undici takes as a request's `signal` (an EventEmitter with `aborted` and `reason`). Not an
+ *  AbortController: one made per call kept the calls' objects through V8's young collections (see CallCancel in
+ *  the agent, and docs/performance.md). */
+class AbortEmitter extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined;
+
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
 export class HttpAttempt implements Watched {
   /** For undici's `signal`. */
-  readonly abort = new AbortController();
+  readonly signal = new AbortEmitter();
   lastActivity = Date.now();
   requestBytes = 0;
   responseBytes = 0;
@@ -18,7 +34,7 @@ export class HttpAttempt implements Watched {
   cancel(_reason: string, err: GatehouseError): void {
     if (this.cancelled) return;
     this.cancelled = err;
-    this.abort.abort(err);
+    this.signal.abort(err);
     this.response?.destroy(err);
   }
 

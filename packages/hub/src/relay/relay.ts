@@ -146,7 +146,7 @@ async function onMember(deps: HubDeps, ctx: Ctx, watch: CallWatch, gateway: Gate
     } catch (err) {
       const next = call.notSent && replayable(req) && !ctx.res.destroyed ? deps.registry.pick(gateway.id, gateway.routing, tried) : undefined;
       if (!next) throw err;
-      ctx.log.info({ ...watch.fields, next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
+      ctx.log.child(watch.fields).info({ next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
       session = next;
       continue;
     }
@@ -177,7 +177,7 @@ async function onRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, gateway: Gate
       if (!(err instanceof RemoteNotTaken) || !replayable(req) || ctx.res.destroyed) throw err;
       failedHubs.add(entry.hubId);
       lastFailure = err;
-      ctx.log.info({ ...watch.fields, why: err.message }, 'relayed call moved on: the other hub never took it');
+      ctx.log.child(watch.fields).info({ why: err.message }, 'relayed call moved on: the other hub never took it');
     }
   }
   throw lastFailure!;
