@@ -27,7 +27,7 @@ export class AuthFailure extends Error {
   constructor(readonly reason: string) { super(reason); }
 }
 
-/** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the whole token. */
+/** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the whole Authorization value. */
 const CACHE_MAX = 10_000;
 
 export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now: () => number = Date.now) {
@@ -70,20 +70,22 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
   }
 
   return async function authenticate(authorization: string | undefined): Promise<Caller> {
+    // Keyed by the whole header value: a caller seen before costs one lookup, not the pattern below (about 3 µs
+    // on a 1 KB header, every call).
+    const hit = authorization === undefined ? undefined : cache.get(authorization);
+    if (hit) {
+      if (now() < hit.until) return hit.caller;
+      cache.delete(authorization!);
+    }
     const m = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)\s*$/i.exec(authorization ?? '');
     if (!m) throw new AuthFailure(authorization ? 'authorization is not a Bearer JWT' : 'no bearer token');
     const token = m[1]!;
-    const hit = cache.get(token);
-    if (hit) {
-      if (now() < hit.until) return hit.caller;
-      cache.delete(token);
-    }
     const caller = await verify(token);
     const exp = decodeJwt(token).exp!;
     // Valid until the token itself expires (with the same tolerance), re-verified at least every 5 minutes.
     const until = Math.min((exp + opts.clockToleranceSec) * 1000, now() + 5 * 60_000);
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(token, { caller, until });
+    cache.set(authorization!, { caller, until });
     return caller;
   };
 }
