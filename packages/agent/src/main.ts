@@ -106,10 +106,10 @@ async function main(argv: string[]): Promise<number> {
       const config = readAgentConfig(configPath);
       const log = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'info');
       let agentRef: ReturnType<typeof createAgent> | undefined;
-      const metrics = createAgentMetrics(() => ({
+      const metrics = mm && createAgentMetrics(() => ({
         connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
         inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
-      }), mm !== undefined);
+      }));
       const keytab = flags.keytab?.[0];
       if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
       const agent = createAgent(config, {
@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
         saveConfig: (c) => writeAgentConfig(configPath, c),
       });
       agentRef = agent;
-      if (mm) {
+      if (mm && metrics) {
         await serveMetrics(metrics, mm.host, mm.port).catch((err: Error) => { throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`); });
         log.info({ metrics: `http://${ml}/metrics` }, 'serving metrics');
       }
