@@ -93,7 +93,7 @@ async function readEnvelope(req: IncomingMessage): Promise<{ envelope: Buffer; r
  * Hub A: relays the call to the hub holding `entry`, as the `watch`'s current attempt (the watch keeps the
  * deadline and idle time here, on the caller's hub; hub B only times the head as it would its own call).
  */
-export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
+export async function startRemote(deps: HubDeps, watch: CallWatch, entry: PresenceEntry, gatewayId: string, head: RequestHeadMessage,
   body: AsyncIterable<Uint8Array> | null, maxResponseBytes: number): Promise<StartedCall> {
   const envelope = Buffer.from(JSON.stringify({
     gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce: randomBytes(16).toString('base64url'),
@@ -135,7 +135,7 @@ export async function startRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, ent
   const backendMs = Number(res.headers[BACKEND] ?? 0);
   return {
     head: { status: res.statusCode, headers, backendMs },
-    logger: () => ctx.log.child(watch.fields),
+    logger: watch.logger,
     pipeResponse: (sink) => pipeline(attempt.countResponse(maxResponseBytes, 'hub -> hub'), sink, () => watch.settle()),
     cancel: (reason) => attempt.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)),
     settle: watch.settle,

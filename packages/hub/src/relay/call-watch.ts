@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
+import type { Logger } from '../log.js';
 import type { RelayTiming } from './relay.js';
 
 /** The attempt a watch looks after, as the way the call runs exposes it. */
@@ -69,6 +70,9 @@ export class CallWatch {
   }
 
   get fields(): CallFields { return this.o.fields; }
+
+  /** A logger naming the call (made when asked: most calls never log). */
+  readonly logger = (): Logger => this.ctx.log.child(this.o.fields);
 
   private armDeadline(): void {
     this.deadline = setTimeout(() => this.current?.cancel('deadline', this.timeoutError()), this.o.timeoutMs);

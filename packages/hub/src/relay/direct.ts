@@ -56,7 +56,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   watch.headArrived(res.statusCode, undefined);
   return {
     head: { status: res.statusCode, headers: head },
-    logger: () => ctx.log.child(watch.fields),
+    logger: watch.logger,
     pipeResponse: (sink) => pipeline(attempt.countResponse(timing.maxResponseBytes, 'hub -> service'), sink, () => watch.settle()),
     cancel: (reason) => attempt.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)),
     settle: watch.settle,

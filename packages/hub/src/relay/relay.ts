@@ -146,14 +146,14 @@ async function onMember(deps: HubDeps, ctx: Ctx, watch: CallWatch, gateway: Gate
     } catch (err) {
       const next = call.notSent && replayable(req) && !ctx.res.destroyed ? deps.registry.pick(gateway.id, gateway.routing, tried) : undefined;
       if (!next) throw err;
-      ctx.log.child(watch.fields).info({ next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
+      watch.logger().info({ next: next.member.memberId, why: (err as Error).message }, 'call moved to another member: the service never saw it');
       session = next;
       continue;
     }
     watch.headArrived(rh.status, rh.backendMs ?? 0);
     return {
       head: rh, settle: watch.settle,
-      logger: () => ctx.log.child(watch.fields),
+      logger: watch.logger,
       pipeResponse: (sink) => call.pipeResponse(sink),
       takeCompleteBody: () => call.takeCompleteBody(),
       cancel: (reason) => call.cancel(reason),
@@ -170,14 +170,14 @@ async function onRemote(deps: HubDeps, ctx: Ctx, watch: CallWatch, gateway: Gate
   for (const entry of remote) {
     if (failedHubs.has(entry.hubId)) continue;
     try {
-      const call = await startRemote(deps, ctx, watch, entry, gateway.id, head, bodyFor(req, failedHubs.size === 0), timing.maxResponseBytes);
+      const call = await startRemote(deps, watch, entry, gateway.id, head, bodyFor(req, failedHubs.size === 0), timing.maxResponseBytes);
       watch.headArrived(call.head.status, call.head.backendMs);
       return call;
     } catch (err) {
       if (!(err instanceof RemoteNotTaken) || !replayable(req) || ctx.res.destroyed) throw err;
       failedHubs.add(entry.hubId);
       lastFailure = err;
-      ctx.log.child(watch.fields).info({ why: err.message }, 'relayed call moved on: the other hub never took it');
+      watch.logger().info({ why: err.message }, 'relayed call moved on: the other hub never took it');
     }
   }
   throw lastFailure!;
