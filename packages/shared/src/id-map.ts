@@ -1,14 +1,12 @@
 // The calls in flight on one agent connection, by stream id (the hub's session and the agent's tunnel each keep
-// one). Not a Map: an entry is added and removed on every call, and V8 then rebuilds a Map's table every few
-// dozen calls, leaving the old table linked to the new one and still holding the entries it had. Once one of
-// those tables has lived through a full collection (any mark-compact promotes the young table), each young
-// collection finds the next table, and through it every call of the last interval, reachable from an old
-// table that is in fact dead: it keeps and promotes them all, and the process stays in that state until the
-// next full collection starts it again. Measured in the benchmark's minimal relay (bench/min-relay.ts: its
-// hub's young collections took 4-6 ms each instead of 0.4, about a fifth of all it allocated promoted) and in
-// the hub (docs/performance.md, session 10). This table is one array of keys and one of values, open
-// addressing with linear probing; it grows by doubling at half full and is never rebuilt otherwise, so no
-// dead object ever points at a live call.
+// one). Not a Map: with an entry added and removed on every call, a long-lived Map kept the calls' objects
+// through V8's young collections once a full collection had run (our reading of V8's OrderedHashTable: it is
+// rebuilt every few dozen calls and the old table, still holding its entries, stays linked to the new one).
+// Measured: a bare HTTP server with such a Map promoted about 1.6 MB per young collection and lost a fifth of its
+// throughput (the benchmark's minimal relay had the same), and the agent promoted 870 KB per young collection
+// before this table and 320 KB after (docs/performance.md, session 10). This table is one array of keys and one
+// of values, open addressing with linear probing; it grows by doubling at half full and is never rebuilt
+// otherwise.
 
 const EMPTY = undefined;
 
