@@ -41,16 +41,46 @@ function connect(credential = rawCredential): Promise<WebSocket> {
 const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
 const hello = (versions = [1]) => encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions, agentVersion: 'raw', hostname: 'raw', capabilities: [] } });
 
-async function handshake(ws: WebSocket): Promise<void> {
+async function handshake(ws: WebSocket, versions = [1]): Promise<number> {
   const welcome = new Promise<Buffer>((r) => ws.once('message', (d) => r(d as Buffer)));
-  ws.send(hello());
+  ws.send(hello(versions));
   const f = decodeFrame(await welcome, AGENT_RECEIVES);
   expect(f.type).toBe(FrameType.Welcome);
+  return f.type === FrameType.Welcome ? f.msg.version : 0;
 }
 
 async function othersUnaffected(): Promise<void> {
   const r = await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'still-ok' });
   expect(r.status).toBe(200);
+}
+
+/** A hand-driven hub for a real agent (registered on the real hub, then pointed here): answers HELLO with
+ *  WELCOME of `version` and records every other frame. */
+async function handDrivenHub(version: number) {
+  const { configPath } = await registerOnly();
+  const server = createServer((_req, res) => { res.writeHead(404).end(); });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { hubs: string[] };
+  writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [`http://127.0.0.1:${(server.address() as { port: number }).port}`] }));
+  const h = {
+    frames: [] as Frame[], offered: [] as number[], closeCode: undefined as number | undefined, ws: undefined as WebSocket | undefined,
+    send: (f: Frame) => h.ws!.send(encodeFrame(f)),
+    close: () => { wss.close(); server.closeAllConnections(); server.close(); },
+  };
+  wss.on('connection', (socket) => {
+    h.ws = socket;
+    socket.on('message', (d) => {
+      const f = decodeFrame(d as Buffer, HUB_RECEIVES);
+      if (f.type === FrameType.Hello) {
+        h.offered = f.msg.versions;
+        socket.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version, memberId: 'm', gatewayId: 'g', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, streamWindowBytes: 256 * 1024, maxDataBytes: Limits.maxDataBytes } }));
+      } else h.frames.push(f);
+    });
+    socket.on('close', (code) => { h.closeCode = code; });
+  });
+  return Object.assign(h, { agent: await runAgent(configPath) });
 }
 
 beforeAll(async () => {
@@ -164,36 +194,127 @@ describe('frame violations close with their code', () => {
   });
 });
 
+describe('protocol version 2 (RESPONSE frames, no END after a body-less head)', () => {
+  /** A raw agent on the raw gateway that records every frame it gets; `answer` replies to each REQUEST_HEAD. */
+  async function rawAgent(versions: number[], answer: (ws: WebSocket, stream: number) => void) {
+    const ws = await connect();
+    const version = await handshake(ws, versions);
+    const frames: Frame[] = [];
+    ws.on('message', (d) => {
+      const f = decodeFrame(d as Buffer, AGENT_RECEIVES);
+      frames.push(f);
+      if (f.type === FrameType.RequestHead) answer(ws, f.stream);
+    });
+    // The hub answers a PING after every frame it sent before it: all of them have arrived when the PONG has.
+    const settled = async () => {
+      const pong = new Promise<void>((r) => ws.on('message', (d) => { if ((d as Buffer)[0] === FrameType.Pong) r(); }));
+      ws.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) }));
+      await pong;
+    };
+    return { ws, version, frames, settled };
+  }
+  let conn: string;
+  const proxied = async (path: string) => {
+    conn ??= (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: rawGateway })).json.id;
+    const r = await fetch(`${hub.url}/v1/connections/${conn}/proxy/${path}`, { headers: { authorization: `Bearer ${token}` } });
+    return { status: r.status, headers: r.headers, body: await r.text() };
+  };
+  const ends = (frames: Frame[]) => frames.filter((f) => f.type === FrameType.End).length;
+
+  it('an agent offering version 2 gets it, no END after a body-less head, and its RESPONSE frame is the whole answer', async () => {
+    const a = await rawAgent([2, 1], (ws, stream) => ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 201, headers: [['x-one', 'frame'], ['content-type', 'text/plain']] }, data: Buffer.from('whole answer') })));
+    try {
+      expect(a.version).toBe(2);
+      const r = await proxied('v2');
+      expect([r.status, r.headers.get('x-one'), r.body]).toEqual([201, 'frame', 'whole answer']);
+      await a.settled();
+      expect(a.frames.filter((f) => f.type === FrameType.RequestHead)).toHaveLength(1);
+      expect(ends(a.frames)).toBe(0);
+    } finally { a.ws.close(); }
+    // An answer without a body comes the same way.
+    await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${rawGateway}`)).json.status).toBe('offline');
+    const empty = await rawAgent([2], (ws, stream) => ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 204, headers: [] }, data: Buffer.alloc(0) })));
+    try {
+      expect((await proxied('v2-empty')).status).toBe(204);
+      await empty.settled();
+      expect(ends(empty.frames)).toBe(0);
+    } finally { empty.ws.close(); }
+  });
+
+  it('a version-1 agent still gets END after a body-less head, and a RESPONSE frame from it closes its connection (4002)', async () => {
+    const a = await rawAgent([1], () => {});
+    try {
+      expect(a.version).toBe(1);
+      const caller = proxied('v1');
+      await expect.poll(() => a.frames.find((f) => f.type === FrameType.RequestHead)).toBeDefined();
+      const stream = a.frames.find((f) => f.type === FrameType.RequestHead)!.stream;
+      await expect.poll(() => ends(a.frames)).toBe(1);
+      const c = closed(a.ws);
+      a.ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('x') }));
+      expect(await c).toBe(CloseCode.UnexpectedFrame);
+      const r = await caller;
+      expect(r.status).toBe(502);
+    } finally { a.ws.close(); }
+    await othersUnaffected();
+  });
+
+  it('a RESPONSE after a RESPONSE_HEAD on the same stream closes the connection (4002)', async () => {
+    const a = await rawAgent([2], (ws, stream) => {
+      ws.send(encodeFrame({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [] } }));
+      ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('x') }));
+    });
+    const c = closed(a.ws);
+    const caller = proxied('twice').catch(() => ({ status: 0 }));
+    expect(await c).toBe(CloseCode.UnexpectedFrame);
+    await caller;
+    await othersUnaffected();
+  });
+});
+
+describe('a real agent on a version-2 connection', () => {
+  it('answers a small call in one RESPONSE frame, a large one as RESPONSE_HEAD, DATA and END; a body-less head needs no END', async () => {
+    const hubSide = await handDrivenHub(2);
+    const { frames } = hubSide;
+    try {
+      const call = async (stream: number, path: string) => {
+        hubSide.send({ type: FrameType.RequestHead, stream, msg: { requestId: `r${stream}`, method: 'GET', url: `${echo.url}${path}`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } });
+        await expect.poll(() => frames.some((f) => f.stream === stream && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
+        return frames.filter((f) => f.stream === stream);
+      };
+      expect(hubSide.offered).toEqual([2, 1]);
+      const small = await call(1, '/status?code=202');
+      expect(small.map((f) => f.type)).toEqual([FrameType.Response]);
+      const one = small[0]!;
+      expect(one.type === FrameType.Response && [one.msg.status, Buffer.from(one.data).toString(), one.msg.headers.find(([k]) => k === 'x-status-test')?.[1]]).toEqual([202, 'status body', 'yes']);
+      const none = await call(3, '/status?code=204');
+      expect(none.map((f) => f.type)).toEqual([FrameType.Response]);
+      expect(none[0]!.type === FrameType.Response && none[0]!.data.length).toBe(0);
+      // 65,500 bytes and the head do not fit in one 64 KiB frame; 200,000 arrive over several reads (under the 256 KiB window this hub never adds to).
+      for (const [stream, bytes] of [[5, 65_500], [7, 200_000]] as const) {
+        const big = await call(stream, `/big?bytes=${bytes}`);
+        expect(big[0]!.type).toBe(FrameType.ResponseHead);
+        expect(big.at(-1)!.type).toBe(FrameType.End);
+        expect(big.slice(1, -1).every((f) => f.type === FrameType.Data)).toBe(true);
+        expect(big.reduce((n, f) => n + (f.type === FrameType.Data ? f.data.length : 0), 0)).toBe(bytes);
+      }
+      expect(hubSide.closeCode).toBeUndefined();
+    } finally {
+      await hubSide.agent.stop();
+      hubSide.close();
+    }
+  });
+});
+
 describe('a real agent on a connection that has used every stream id once', () => {
   it('takes the ids again from 1 (a new lap) instead of closing, and still refuses a reused one', async () => {
     // A hand-driven hub: the agent's own hub would need 2^31 calls to get there.
-    const { configPath } = await registerOnly();
-    const server = createServer((_req, res) => { res.writeHead(404).end(); });
-    const wss = new WebSocketServer({ noServer: true });
-    server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws)));
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const fakeHub = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { hubs: string[] };
-    writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [fakeHub] }));
-    const frames: Frame[] = [];
-    let closeCode: number | undefined;
-    let ws: WebSocket | undefined;
-    wss.on('connection', (socket) => {
-      ws = socket;
-      socket.on('message', (d) => {
-        const f = decodeFrame(d as Buffer, HUB_RECEIVES);
-        if (f.type === FrameType.Hello) {
-          socket.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version: 1, memberId: 'm', gatewayId: 'g', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, streamWindowBytes: 256 * 1024, maxDataBytes: Limits.maxDataBytes } }));
-        } else frames.push(f);
-      });
-      socket.on('close', (code) => { closeCode = code; });
-    });
-    const raw = await runAgent(configPath);
+    const hubSide = await handDrivenHub(1);
+    const { frames } = hubSide;
     try {
       const call = async (stream: number) => {
-        ws!.send(encodeFrame({ type: FrameType.RequestHead, stream, msg: { requestId: `r${stream}`, method: 'GET', url: `${echo.url}/lap?s=${stream}`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } }));
-        await expect.poll(() => frames.some((f) => f.type === FrameType.End && f.stream === stream) || closeCode !== undefined).toBe(true);
-        expect(closeCode).toBeUndefined();
+        hubSide.send({ type: FrameType.RequestHead, stream, msg: { requestId: `r${stream}`, method: 'GET', url: `${echo.url}/lap?s=${stream}`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } });
+        await expect.poll(() => frames.some((f) => f.type === FrameType.End && f.stream === stream) || hubSide.closeCode !== undefined).toBe(true);
+        expect(hubSide.closeCode).toBeUndefined();
         const head = frames.find((f) => f.type === FrameType.ResponseHead && f.stream === stream);
         return head?.type === FrameType.ResponseHead ? head.msg.status : undefined;
       };
@@ -201,17 +322,15 @@ describe('a real agent on a connection that has used every stream id once', () =
       expect(await call(MAX_STREAM_ID)).toBe(200);
       expect(await call(1)).toBe(200);
       // A late frame of the last lap's call is dropped, as any finished call's is.
-      ws!.send(encodeFrame({ type: FrameType.Credit, stream: MAX_STREAM_ID, bytes: 1024 }));
+      hubSide.send({ type: FrameType.Credit, stream: MAX_STREAM_ID, bytes: 1024 });
       expect(await call(3)).toBe(200);
-      expect(closeCode).toBeUndefined();
+      expect(hubSide.closeCode).toBeUndefined();
       // Within a lap an id is still used once.
-      ws!.send(encodeFrame({ type: FrameType.RequestHead, stream: 3, msg: { requestId: 'again', method: 'GET', url: `${echo.url}/`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } }));
-      await expect.poll(() => closeCode).toBe(CloseCode.UnexpectedFrame);
+      hubSide.send({ type: FrameType.RequestHead, stream: 3, msg: { requestId: 'again', method: 'GET', url: `${echo.url}/`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } });
+      await expect.poll(() => hubSide.closeCode).toBe(CloseCode.UnexpectedFrame);
     } finally {
-      await raw.stop();
-      wss.close();
-      server.closeAllConnections();
-      server.close();
+      await hubSide.agent.stop();
+      hubSide.close();
     }
   });
 });

@@ -16,7 +16,7 @@ const tableRows = (md: string, firstCell: RegExp) => md.split('\n').filter((l) =
 
 describe('frame types', () => {
   it('keep their ids forever', () => {
-    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12 });
+    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12, Response: 13 });
   });
   it('docs/protocol.md lists each with its id', () => {
     const rows = tableRows(doc('protocol.md'), /^\| +\d+ \| [A-Z_]+ \|/);
@@ -63,6 +63,8 @@ describe('codec', () => {
       { type: FrameType.Credit, stream: 3, bytes: 65536 },
       { type: FrameType.Cancel, stream: 3, msg: { reason: 'x' } },
       { type: FrameType.Ping, stream: 0, data: Buffer.alloc(8, 7) },
+      { type: FrameType.Response, stream: 3, msg: { status: 201, headers: [['a', 'b']], backendMs: 4 }, data: Buffer.from([0, 255, 1]) },
+      { type: FrameType.Response, stream: 5, msg: { status: 204, headers: [] }, data: Buffer.alloc(0) },
     ] as const;
     for (const f of frames) {
       const back = decodeFrame(encodeFrame(f as never), f.type === FrameType.RequestHead ? AGENT_RECEIVES : new Set([...HUB_RECEIVES, ...AGENT_RECEIVES]));
@@ -77,11 +79,26 @@ describe('codec', () => {
     ['unknown failure code', Buffer.concat([Buffer.from([FrameType.Failure, 0, 0, 0, 1]), Buffer.from('{"code":"Nope","message":"x"}')]), CloseCode.MalformedFrame],
     ['status out of range', Buffer.concat([Buffer.from([FrameType.ResponseHead, 0, 0, 0, 1]), Buffer.from('{"status":700,"headers":[]}')]), CloseCode.MalformedFrame],
     ['headers not pairs', Buffer.concat([Buffer.from([FrameType.ResponseHead, 0, 0, 0, 1]), Buffer.from('{"status":200,"headers":[["a"]]}')]), CloseCode.MalformedFrame],
+    ['RESPONSE without its head length', Buffer.from([FrameType.Response, 0, 0, 0, 1, 0, 0]), CloseCode.MalformedFrame],
+    ['RESPONSE head running past the frame', Buffer.concat([Buffer.from([FrameType.Response, 0, 0, 0, 1, 0, 0, 0, 40]), Buffer.from('{"status":200,"headers":[]}')]), CloseCode.MalformedFrame],
+    ['RESPONSE with a bad head', Buffer.concat([Buffer.from([FrameType.Response, 0, 0, 0, 1, 0, 0, 0, 27]), Buffer.from('{"status":700,"headers":[]}body')]), CloseCode.MalformedFrame],
+    ['RESPONSE payload over 64 KiB', Buffer.concat([Buffer.from([FrameType.Response, 0, 0, 0, 1, 0, 0, 0, 27]), Buffer.from('{"status":200,"headers":[]}'), Buffer.alloc(65_536 - 31 + 1)]), CloseCode.MalformedFrame],
   ])('%s is refused with its close code', (_n, raw, code) => {
     try { decodeFrame(raw, HUB_RECEIVES); expect.unreachable(); } catch (err) {
       expect(err).toBeInstanceOf(ProtocolError);
       expect((err as ProtocolError).closeCode).toBe(code);
     }
+  });
+});
+
+describe('RESPONSE frames', () => {
+  it('an agent never receives one, and one over 64 KiB is never encoded', () => {
+    const frame = encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [] }, data: Buffer.alloc(10) });
+    expect(decodeFrame(frame, HUB_RECEIVES).type).toBe(FrameType.Response);
+    expect(() => decodeFrame(frame, AGENT_RECEIVES)).toThrow(expect.objectContaining({ closeCode: CloseCode.UnexpectedFrame }));
+    const head = '{"status":200,"headers":[]}'.length;
+    expect(encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [] }, data: Buffer.alloc(65_536 - 4 - head) }).length).toBe(5 + 65_536);
+    expect(() => encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [] }, data: Buffer.alloc(65_536 - 4 - head + 1) })).toThrow(ProtocolError);
   });
 });
 

@@ -42,6 +42,19 @@ export function encodeFrame(frame: Frame): Buffer {
       buf.writeUInt32BE(frame.bytes, Limits.frameHeaderBytes);
       return buf;
     }
+    case FrameType.Response: {
+      // [uint32 head length][head JSON][body]: the payload is capped as DATA's is.
+      const json = Buffer.from(JSON.stringify(frame.msg), 'utf8');
+      const length = 4 + json.length + frame.data.length;
+      if (length > Limits.maxDataBytes) {
+        throw new ProtocolError(CloseCode.MalformedFrame, `RESPONSE payload of ${length} bytes is over the ${Limits.maxDataBytes}-byte limit`);
+      }
+      const buf = header(frame.type, frame.stream, length);
+      buf.writeUInt32BE(json.length, Limits.frameHeaderBytes);
+      json.copy(buf, Limits.frameHeaderBytes + 4);
+      buf.set(frame.data, Limits.frameHeaderBytes + 4 + json.length);
+      return buf;
+    }
     default: {
       const json = Buffer.from(JSON.stringify(frame.msg), 'utf8');
       if (json.length > Limits.maxJsonBytes) {
@@ -86,6 +99,12 @@ const headerList = (o: Obj, k: string): HeaderList => {
   return v as HeaderList;
 };
 
+function responseHead(o: Obj): ResponseHeadMessage {
+  const msg: ResponseHeadMessage = { status: int(o, 'status', 100, 599), headers: headerList(o, 'headers') };
+  if (o.backendMs !== undefined) msg.backendMs = int(o, 'backendMs', 0, 86_400_000);
+  return msg;
+}
+
 function parseJson(payload: Buffer): Obj {
   let v: unknown;
   try { v = JSON.parse(payload.toString('utf8')); } catch { return malformed('payload is not valid JSON'); }
@@ -103,7 +122,7 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
   const payload = raw.subarray(Limits.frameHeaderBytes);
   const connectionLevel = type === FrameType.Hello || type === FrameType.Welcome || type === FrameType.Ping || type === FrameType.Pong || type === FrameType.GoAway;
   if (connectionLevel !== (stream === 0)) malformed(`frame type ${type} on stream ${stream}`);
-  if (payload.length > (type === FrameType.Data ? Limits.maxDataBytes : Limits.maxJsonBytes)) malformed(`frame type ${type} payload of ${payload.length} bytes is over its limit`);
+  if (payload.length > (type === FrameType.Data || type === FrameType.Response ? Limits.maxDataBytes : Limits.maxJsonBytes)) malformed(`frame type ${type} payload of ${payload.length} bytes is over its limit`);
 
   switch (type) {
     case FrameType.Data:
@@ -149,11 +168,13 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
         bodyLength: bl as number | null, timeoutMs: int(o, 'timeoutMs', 1, 86_400_000), credentials,
       } };
     }
-    case FrameType.ResponseHead: {
-      const o = parseJson(payload);
-      const msg: ResponseHeadMessage = { status: int(o, 'status', 100, 599), headers: headerList(o, 'headers') };
-      if (o.backendMs !== undefined) msg.backendMs = int(o, 'backendMs', 0, 86_400_000);
-      return { type, stream, msg };
+    case FrameType.ResponseHead:
+      return { type, stream, msg: responseHead(parseJson(payload)) };
+    case FrameType.Response: {
+      if (payload.length < 4) malformed('RESPONSE frame without its head length');
+      const headBytes = payload.readUInt32BE(0);
+      if (headBytes > payload.length - 4) malformed(`RESPONSE head of ${headBytes} bytes runs past the frame`);
+      return { type, stream, msg: responseHead(parseJson(payload.subarray(4, 4 + headBytes))), data: payload.subarray(4 + headBytes) };
     }
     case FrameType.Cancel:
     case FrameType.GoAway: {

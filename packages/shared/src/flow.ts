@@ -141,11 +141,18 @@ export class OutboundBody {
 
   get isClosed(): boolean { return this.closedReason !== undefined; }
 
+  /** Counts a body sent in one piece outside pump (a RESPONSE frame's, at most 64 KiB: a fresh stream's window
+   *  is never less than 256 KiB). */
+  sentWhole(bytes: number): void {
+    this.credit -= bytes;
+    this.sentBytes += bytes;
+  }
+
   /**
    * Sends every chunk of `source` as Data frames (at most `maxChunk` bytes each, never beyond credit), then End.
    * Returns false if the stream was closed (cancelled) before the whole body went out.
    */
-  async pump(source: AsyncIterable<Uint8Array>, gate: WriteGate, sendData: (chunk: Uint8Array) => void, sendEnd: () => void, maxChunk: number): Promise<boolean> {
+  async pump(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, gate: WriteGate, sendData: (chunk: Uint8Array) => void, sendEnd: () => void, maxChunk: number): Promise<boolean> {
     for await (const item of source) {
       const chunk = typeof item === 'string' ? Buffer.from(item) : item;
       let off = 0;

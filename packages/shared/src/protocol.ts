@@ -2,8 +2,10 @@
 // The wire format is documented in docs/protocol.md; test/suites/protocol.test.ts pins the numbers below,
 // so nobody renumbers a frame type or a close code by accident.
 
-/** Protocol versions this build speaks, newest first. The agent offers them in HELLO; the hub picks one. */
-export const PROTOCOL_VERSIONS = [1] as const;
+/** Protocol versions this build speaks, newest first. The agent offers them in HELLO; the hub picks one.
+ *  Version 2 adds RESPONSE (a whole small answer in one frame) and drops the END after a REQUEST_HEAD whose
+ *  bodyLength is 0 (docs/protocol.md). */
+export const PROTOCOL_VERSIONS = [2, 1] as const;
 
 /** Frame type ids (first byte of every binary WebSocket message). Stable forever: add, never renumber. */
 export const FrameType = {
@@ -19,6 +21,7 @@ export const FrameType = {
   Ping: 10, //         both, stream 0, 8 opaque bytes echoed in Pong
   Pong: 11, //         both, stream 0
   GoAway: 12, //       agent -> hub, stream 0, JSON {reason}: draining, route no new requests here
+  Response: 13, //     agent -> hub (version 2), uint32 head length, head JSON, whole body: RESPONSE_HEAD + DATA + END in one
 } as const;
 export type FrameTypeId = (typeof FrameType)[keyof typeof FrameType];
 
@@ -145,6 +148,7 @@ export type Frame =
   | { type: typeof FrameType.Welcome; stream: 0; msg: WelcomeMessage }
   | { type: typeof FrameType.RequestHead; stream: number; msg: RequestHeadMessage }
   | { type: typeof FrameType.ResponseHead; stream: number; msg: ResponseHeadMessage }
+  | { type: typeof FrameType.Response; stream: number; msg: ResponseHeadMessage; data: Uint8Array }
   | { type: typeof FrameType.Data; stream: number; data: Uint8Array }
   | { type: typeof FrameType.End; stream: number }
   | { type: typeof FrameType.Cancel; stream: number; msg: CancelMessage }
@@ -157,7 +161,7 @@ export type Frame =
 /** Frames each side may receive. A frame of the other direction is UnexpectedFrame. */
 export const HUB_RECEIVES: ReadonlySet<number> = new Set([
   FrameType.Hello, FrameType.ResponseHead, FrameType.Data, FrameType.End, FrameType.Cancel,
-  FrameType.Failure, FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.GoAway,
+  FrameType.Failure, FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.GoAway, FrameType.Response,
 ]);
 export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
   FrameType.Welcome, FrameType.RequestHead, FrameType.Data, FrameType.End, FrameType.Cancel,

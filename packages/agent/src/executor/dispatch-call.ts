@@ -14,6 +14,9 @@ export interface AnswerBody extends AsyncIterable<Buffer> {
   resume(): unknown;
   /** Stops reading the body: the service's request is aborted if it has not ended. */
   destroy(err?: Error): unknown;
+  /** The whole body if it has already arrived and is at most `max` bytes (the iterator then yields nothing);
+   *  undefined when it has not (read it as usual). */
+  takeIfComplete?(max: number): Buffer | undefined;
 }
 
 /** Reading pauses while this much waits unread, and resumes below the low mark. */
@@ -38,6 +41,14 @@ export class DispatchBody implements AnswerBody {
   }
 
   end(): void { this.ended = true; this.notify(); }
+
+  takeIfComplete(max: number): Buffer | undefined {
+    if (!this.ended || this.failure || this.dropping || this.waiting > max) return undefined;
+    const parts = this.chunks;
+    this.chunks = [];
+    this.waiting = 0;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+  }
 
   fail(err: Error): void { this.failure ??= err; this.notify(); }
 

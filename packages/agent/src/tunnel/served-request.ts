@@ -1,9 +1,9 @@
 // The agent's side of one relayed request: request body in under our credit, the service's answer out under
 // the hub's credit, a deadline, and cancellation from either end.
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import {
   FrameType, InboundBody, Limits, OutboundBody, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
-  type FailureMessage, type HeaderList, type RequestHeadMessage, type WriteGate,
+  type FailureMessage, type RequestHeadMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { AnswerBody } from '../executor/dispatch-call.js';
@@ -19,22 +19,33 @@ function discard(body: AnswerBody): void {
 }
 
 /**
- * The ResponseHead frame for a service's answer, or an ExecError (BadGateway) for an answer the relay cannot
- * carry: the hub refuses a head outside HTTP's status range or with more header lines than it takes by
- * closing this agent's connection, which would fail every call on it.
+ * The frame that carries a service's answer head: RESPONSE with the whole body when `whole` is given and fits
+ * in one frame (version 2), else RESPONSE_HEAD. An ExecError (BadGateway) for an answer the relay cannot carry:
+ * the hub refuses a head outside HTTP's status range or with more header lines than it takes by closing this
+ * agent's connection, which would fail every call on it.
  */
-function responseHeadFrame(stream: number, status: number, headers: HeaderList, backendMs: number): Buffer {
-  if (status < 100 || status > 599) throw new ExecError('BadGateway', `the service answered with status ${status}, outside HTTP's 100-599`);
-  if (headers.length > Limits.maxHeaderLines) {
-    throw new ExecError('BadGateway', `the service's answer has ${headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
+function answerFrame(stream: number, msg: ResponseHeadMessage, whole: Buffer | undefined): Buffer {
+  if (msg.status < 100 || msg.status > 599) throw new ExecError('BadGateway', `the service answered with status ${msg.status}, outside HTTP's 100-599`);
+  if (msg.headers.length > Limits.maxHeaderLines) {
+    throw new ExecError('BadGateway', `the service's answer has ${msg.headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
+  }
+  if (whole) {
+    try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }); } catch { /* over one frame: head, then the body as DATA */ }
   }
   try {
-    return encodeFrame({ type: FrameType.ResponseHead, stream, msg: { status, headers, backendMs } });
+    return encodeFrame({ type: FrameType.ResponseHead, stream, msg });
   } catch {
     // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
     throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
   }
 }
+
+const NO_BODY = Buffer.alloc(0);
+
+/** The whole answer body if it has already arrived (a small answer comes with its head): empty for an answer
+ *  that has none (HEAD, 204, 304: relayableBody replaced its body), undefined while it is still coming. */
+const arrivedWhole = (answer: AnswerBody | Readable, body: AnswerBody): Buffer | undefined =>
+  (answer !== body ? NO_BODY : body.takeIfComplete?.(Limits.maxDataBytes));
 
 export interface ServeContext {
   gate: WriteGate;
@@ -47,6 +58,8 @@ export interface ServeContext {
   prepare(head: RequestHeadMessage): Promise<{ url: URL; auth: ExecRequest['auth'] }>;
   done(stream: number): void;
   metrics?: AgentMetrics;
+  /** The hub speaks version 2: a whole answer may leave as one RESPONSE frame. */
+  wholeAnswers: boolean;
 }
 
 export class ServedRequest {
@@ -100,17 +113,20 @@ export class ServedRequest {
       // undici's bodyTimeout still ends a service that stops sending.
       clockDone = true;
       clearTimeout(timer);
+      const msg: ResponseHeadMessage = { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) };
+      const whole = c.wholeAnswers ? arrivedWhole(answer, res.body) : undefined;
       let headFrame: Buffer;
       try {
-        headFrame = responseHeadFrame(this.stream, res.status, forwardResponseHeaders(res.headers, true), Math.round(performance.now() - sent));
+        headFrame = answerFrame(this.stream, msg, whole);
       } catch (err) {
         discard(answer);
         throw err;
       }
       c.gate.send(headFrame);
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
+      if (headFrame[0] === FrameType.Response) { this.responseBody.sentWhole(whole!.length); return; }
       try {
-        const complete = await this.responseBody.pump(answer, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
+        const complete = await this.responseBody.pump(whole ? [whole] : answer, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
           () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
         if (!complete) discard(answer);
       } catch (err) {

@@ -169,7 +169,7 @@ export class Tunnel {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
           log: this.o.log, prepare: this.o.prepare,
           done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
-          metrics: this.o.metrics,
+          metrics: this.o.metrics, wholeAnswers: w.version >= 2,
         });
         this.served.set(f.stream, s);
         void s.run();

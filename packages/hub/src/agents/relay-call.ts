@@ -45,7 +45,8 @@ export class RelayCall {
   get requestBytes(): number { return this.requestBody.sentBytes; }
   get responseBytes(): number { return this.responseBody.receivedBytes; }
 
-  constructor(readonly stream: number, private readonly t: CallTransport) {
+  /** `headIsWholeRequest`: the REQUEST_HEAD said bodyLength 0 to a version-2 agent, which then needs no END. */
+  constructor(readonly stream: number, private readonly t: CallTransport, private readonly headIsWholeRequest = false) {
     this.requestBody = new OutboundBody(t.windowBytes);
     this.responseBody = new InboundBody(t.windowBytes, (bytes) => {
       if (!this.over) t.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
@@ -55,14 +56,18 @@ export class RelayCall {
   }
 
   /**
-   * Sends the request body (a request without one just gets End, at once) and resolves with the response
+   * Sends the request body (a request without one just gets End, at once, unless its head was the whole
+   * request) and resolves with the response
    * head. A body that fails while streaming (bad base64, over a limit, caller gone) cancels the call with
    * `failure(err)`, which is also what the returned promise rejects with.
    */
   sendBodyThenHead(source: AsyncIterable<Uint8Array> | null, failure: (err: unknown) => Error): Promise<ResponseHeadMessage> {
     const { gate, maxDataBytes } = this.t;
     const end = () => gate.send(encodeFrame({ type: FrameType.End, stream: this.stream }));
-    if (source === null) { end(); return this.response; }
+    if (source === null) {
+      if (!this.headIsWholeRequest) end();
+      return this.response;
+    }
     const bodyFailed = this.requestBody.pump(source, gate, (c) => { this.lastActivity = Date.now(); gate.sendData(this.stream, c); }, end, maxDataBytes)
       .then(() => new Promise<never>(() => {}), (err: unknown) => {
         const e = failure(err);
@@ -103,6 +108,15 @@ export class RelayCall {
     if (this.responseBody.receivedBytes > this.maxResponseBytes) {
       this.cancel('response over the limit', new GatehouseError('BadGateway', `agent -> hub: the service's answer is over the ${this.maxResponseBytes}-byte limit`));
     }
+    return true;
+  }
+  /** A RESPONSE frame: head, whole body and end at once. False for a second head. */
+  onResponse(h: ResponseHeadMessage, body: Buffer): boolean {
+    if (!this.onHead(h)) return false;
+    // The body is at most 64 KiB and a stream's window never less than 256 KiB: onData cannot refuse it. It
+    // can cancel the call (an answer over the route's limit), after which there is nothing to end.
+    if (body.length > 0) this.onData(body);
+    if (!this.over) this.onEnd();
     return true;
   }
   onEnd(): boolean {

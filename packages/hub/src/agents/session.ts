@@ -62,7 +62,7 @@ export class AgentSession {
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       forget: (s) => { this.calls.delete(s); },
-    });
+    }, this.version >= 2 && head.bodyLength === 0);
     this.calls.set(stream, call);
     this.gate.send(frame);
     return call;
@@ -119,6 +119,12 @@ export class AgentSession {
         this.draining = true;
         this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
         return;
+      case FrameType.Response: {
+        if (this.version < 2) throw new ProtocolError(CloseCode.UnexpectedFrame, 'RESPONSE frame on a version-1 connection');
+        const c = this.call(f.stream);
+        if (c && !c.onResponse(f.msg, f.data as Buffer)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head');
+        return;
+      }
       case FrameType.ResponseHead: { const c = this.call(f.stream); if (c && !c.onHead(f.msg)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head'); return; }
       case FrameType.Data: { const c = this.call(f.stream); if (c && !c.onData(f.data as Buffer)) throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit or before the head`); return; }
       case FrameType.End: { const c = this.call(f.stream); if (c && !c.onEnd()) throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${f.stream}: end before the head`); return; }
