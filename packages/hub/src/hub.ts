@@ -150,7 +150,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     res.once('close', () => {
       answering.set(socket, answering.get(socket)! - 1);
       if (--active === 0) onIdle?.();
-      if (tags.route) metrics.requests.inc({ route: tags.route, auth_type: tags.authType ?? 'unknown', status: res.writableFinished ? String(res.statusCode) : 'aborted' });
+      if (tags.route) metrics.requests.of(tags.route, tags.authType ?? 'unknown', res.writableFinished ? String(res.statusCode) : 'aborted').inc();
     });
     res.setHeader('x-request-id', requestId);
     // An absolute-form target (GET http://hub/v1/…), which RFC 9112 3.2.2 says a server must accept: the

@@ -59,9 +59,8 @@ export class CallWatch {
     this.route = ctx.tags.route ?? 'invoke';
     deps.metrics.inflight.inc();
     // invoke: the whole call within the deadline. Raw route: idle time while the request body goes out (an
-    // upload may take longer than the deadline), then the deadline until the response head (requestSent).
+    // upload may take longer than the deadline), then the deadline until the response head (track, requestSent).
     if (o.timing.wholeCall) this.armDeadline();
-    else this.idle = setTimeout(this.checkIdle, o.timing.idleMs);
     ctx.res.on('close', () => {
       this.settle();
       if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
@@ -78,10 +77,12 @@ export class CallWatch {
     this.deadline = setTimeout(() => this.current?.cancel('deadline', this.timeoutError()), this.o.timeoutMs);
   }
 
-  /** The request body as it is sent, watched to its end (null: there is none). */
+  /** The request body as it is sent, watched to its end (null: there is none). Called once, as the call starts:
+   *  the raw route's clock starts here (idle time while a body goes out, else the deadline at once). */
   track(body: AsyncIterable<Uint8Array> | null): AsyncIterable<Uint8Array> | null {
     if (this.o.timing.wholeCall) return body; // the deadline already runs
     if (body === null) { this.requestSent(); return null; }
+    this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
     const sent = () => this.requestSent();
     return (async function* () { yield* body; sent(); })();
   }
