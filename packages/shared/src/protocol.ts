@@ -6,6 +6,8 @@
  *  Version 2 adds RESPONSE (a whole small answer in one frame) and drops the END after a REQUEST_HEAD whose
  *  bodyLength is 0 (docs/protocol.md). */
 export const PROTOCOL_VERSIONS = [2, 1] as const;
+/** The first version with RESPONSE frames and no END after a body-less REQUEST_HEAD. */
+export const WHOLE_MESSAGES_VERSION = 2;
 
 /** Frame type ids (first byte of every binary WebSocket message). Stable forever: add, never renumber. */
 export const FrameType = {

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -169,7 +169,7 @@ export class Tunnel {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
           log: this.o.log, prepare: this.o.prepare,
           done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
-          metrics: this.o.metrics, wholeAnswers: w.version >= 2,
+          metrics: this.o.metrics, wholeAnswers: w.version >= WHOLE_MESSAGES_VERSION,
         });
         this.served.set(f.stream, s);
         void s.run();

@@ -3,7 +3,7 @@
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -62,7 +62,7 @@ export class AgentSession {
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       forget: (s) => { this.calls.delete(s); },
-    }, this.version >= 2 && head.bodyLength === 0);
+    }, this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0);
     this.calls.set(stream, call);
     this.gate.send(frame);
     return call;
@@ -120,7 +120,7 @@ export class AgentSession {
         this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
         return;
       case FrameType.Response: {
-        if (this.version < 2) throw new ProtocolError(CloseCode.UnexpectedFrame, 'RESPONSE frame on a version-1 connection');
+        if (this.version < WHOLE_MESSAGES_VERSION) throw new ProtocolError(CloseCode.UnexpectedFrame, 'RESPONSE frame on a version-1 connection');
         const c = this.call(f.stream);
         if (c && !c.onResponse(f.msg, f.data as Buffer)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head');
         return;
