@@ -71,6 +71,17 @@ describe('caller tokens', () => {
 
   it('garbage', async () => { await expect401('not-a-jwt'); });
 
+  it("another user's claims under a verified token's signature are refused (the token cache matches the whole header)", async () => {
+    const good = await entra.token();
+    expect((await api(hub.url, good, 'GET', '/v1/connections')).status).toBe(200); // now cached
+    const [header, payload, signature] = good.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+    const forged = `${header}.${base64url.encode(JSON.stringify({ ...claims, oid: USER_2 }))}.${signature}`;
+    expect(forged.slice(-64)).toBe(good.slice(-64));
+    await expect401(forged);
+    expect((await api(hub.url, good, 'GET', '/v1/connections')).status).toBe(200);
+  });
+
   it('another tenant when tenants are restricted', async () => {
     expect((await api(restricted.url, await entra.token(), 'GET', '/v1/connections')).status).toBe(200);
     await expect401(await entra.token({ tid: TENANT_B }), restricted);

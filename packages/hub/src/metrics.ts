@@ -12,29 +12,38 @@ interface ExposedValue { labels: Record<string, string | number>; sharedLabels?:
  * seven updates per call cost about 2 µs in a warm loop, about 0.1 µs here). The registry reads them through
  * `get()` as it reads prom-client's own metrics, so names, types, help and lines are the same.
  */
+interface LabelNode<S> { next: Map<string, LabelNode<S>>; entry?: { labels: Record<string, string>; s: S } }
+
 abstract class PerCallMetric<S> {
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Record<string, string>; s: S }>();
+  private readonly series: { labels: Record<string, string>; s: S }[] = [];
+  /** Label values to their series, one level per label: no key string joined and hashed per update (the hub's
+   *  per-call `requests.of(route, authType, status)` spent about 0.8 % of its time in that join). */
+  private readonly root: LabelNode<S> = { next: new Map() };
   constructor(readonly name: string, readonly help: string, readonly type: 'counter' | 'gauge' | 'histogram', private readonly labelNames: readonly string[], registry: Registry) {
     registry.registerMetric(this as unknown as Metric);
   }
 
   /** The series of one label set (values in labelNames' order), made on first use. */
   of(...values: string[]): S {
-    const key = values.join('\0');
-    let entry = this.series.get(key);
-    if (!entry) {
-      entry = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])), s: this.make() };
-      this.series.set(key, entry);
+    let node = this.root;
+    for (const v of values) {
+      let next = node.next.get(v);
+      if (!next) node.next.set(v, (next = { next: new Map() }));
+      node = next;
     }
-    return entry.s;
+    if (!node.entry) {
+      node.entry = { labels: Object.fromEntries(this.labelNames.map((n, i) => [n, values[i]!])), s: this.make() };
+      this.series.push(node.entry);
+    }
+    return node.entry.s;
   }
 
   protected abstract make(): S;
   protected abstract expose(labels: Record<string, string>, s: S): ExposedValue[];
 
   get(): { name: string; help: string; type: string; aggregator: string; values: ExposedValue[] } {
-    const values = [...this.series.values()].flatMap(({ labels, s }) => this.expose(labels, s));
+    const values = this.series.flatMap(({ labels, s }) => this.expose(labels, s));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }

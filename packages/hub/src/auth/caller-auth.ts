@@ -27,12 +27,15 @@ export class AuthFailure extends Error {
   constructor(readonly reason: string) { super(reason); }
 }
 
-/** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the whole Authorization value. */
+/** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the Authorization value's
+ *  last characters (the token's signature) and matched on the whole value: a 1 KB header arrives as a new string
+ *  on every request, and hashing all of it for a Map lookup was about 1.7 % of the hub's time per relayed call. */
 const CACHE_MAX = 10_000;
+const KEY_CHARS = 48;
 
 export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now: () => number = Date.now) {
   const tenants = opts.allowedTenants === 'common' ? undefined : new Set(opts.allowedTenants);
-  const cache = new Map<string, { caller: Caller; until: number }>();
+  const cache = new Map<string, { authorization: string; caller: Caller; until: number }>();
 
   async function verify(token: string): Promise<Caller> {
     let claims;
@@ -70,12 +73,13 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
   }
 
   return async function authenticate(authorization: string | undefined): Promise<Caller> {
-    // Keyed by the whole header value: a caller seen before costs one lookup, not the pattern below (about 3 µs
-    // on a 1 KB header, every call).
-    const hit = authorization === undefined ? undefined : cache.get(authorization);
-    if (hit) {
+    // A caller seen before costs one lookup (its header's last characters, then the whole value compared), not
+    // the pattern below (about 3 µs on a 1 KB header, every call).
+    const key = authorization?.slice(-KEY_CHARS);
+    const hit = key === undefined ? undefined : cache.get(key);
+    if (hit && hit.authorization === authorization) {
       if (now() < hit.until) return hit.caller;
-      cache.delete(authorization!);
+      cache.delete(key!);
     }
     const m = /^Bearer\s+([A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]+\.[A-Za-z0-9\-_]*)\s*$/i.exec(authorization ?? '');
     if (!m) throw new AuthFailure(authorization ? 'authorization is not a Bearer JWT' : 'no bearer token');
@@ -84,8 +88,9 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     const exp = decodeJwt(token).exp!;
     // Valid until the token itself expires (with the same tolerance), re-verified at least every 5 minutes.
     const until = Math.min((exp + opts.clockToleranceSec) * 1000, now() + 5 * 60_000);
+    cache.delete(key!); // (another token with the same last characters: replaced)
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(authorization!, { caller, until });
+    cache.set(key!, { authorization: authorization!, caller, until });
     return caller;
   };
 }
