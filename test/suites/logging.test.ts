@@ -53,6 +53,7 @@ describe('access log', () => {
     expect(typeof entry.time).toBe('number');
     expect(entry.responseBytes).toBeGreaterThan(0);
     expect(entry.host).toBe(new URL(echo.url).host);
+    expect(entry.client).toBe('127.0.0.1'); // the address the caller's connection came from
     expect(hub.lines.filter((l) => l.includes(requestId) && l.includes('"call done"'))).toHaveLength(1);
     for (const l of hub.lines) {
       expect(l).not.toContain(token);

@@ -291,7 +291,7 @@ describe('several hubs', () => {
     expect(mine).toMatchObject({ requestId: 'trace-across-1', connection: conn, route: 'proxy', status: 200, requestBytes: 9, responseBytes: 9 });
     expect(mine.viaHub).toBeDefined();
     const served = await Promise.any(hubs.slice(0, 2).map((h) => h.waitForLine((l) => l.includes('"call done"') && l.includes('trace-across-1'), 5000)));
-    expect(JSON.parse(served)).toMatchObject({ requestId: 'trace-across-1', relayed: true, gateway: gatewayId, member: mine.member, status: 200, answered: 200, finished: true, requestBytes: 9, responseBytes: 9 });
+    expect(JSON.parse(served)).toMatchObject({ requestId: 'trace-across-1', client: '127.0.0.1', relayed: true, gateway: gatewayId, member: mine.member, status: 200, answered: 200, finished: true, requestBytes: 9, responseBytes: 9 });
     // invoke across hubs: the line is written once the caller's answer is (it said finished false, written when
     // the other hub's answer had arrived, before the envelope was).
     const inv = await api(hubs[2]!.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'echo/traced-invoke' }, { 'x-request-id': 'trace-across-2' });

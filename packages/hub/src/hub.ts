@@ -187,7 +187,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       const m = match(routes, req.method ?? '', path);
       if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
       if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
-      await m.route.handler(new RequestCtx(req, res, requestId, m.params, started, tags, rlog, access));
+      await m.route.handler(new RequestCtx(req, res, requestId, m.params, started, tags, rlog, access, socket.remoteAddress));
     })().catch((err: unknown) => {
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');

@@ -1,6 +1,6 @@
 // A small method+path router: routes are data, so the API surface is readable in one place (hub.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AccessFields, Logger } from '../log.js';
+import type { AccessFields, AccessLine, Logger } from '../log.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -35,12 +35,14 @@ export class RequestCtx implements Ctx {
     readonly started: number,
     readonly tags: Ctx['tags'],
     private readonly logger: () => Logger,
-    private readonly accessLine: (requestId: string, fields: AccessFields) => void,
+    private readonly accessLine: AccessLine,
+    /** The address the caller's connection came from (a reverse proxy's, when there is one). */
+    private readonly client: string | undefined,
   ) {}
 
   get log(): Logger { return this.logger(); }
 
-  access(fields: AccessFields): void { this.accessLine(this.requestId, fields); }
+  access(fields: AccessFields): void { this.accessLine(this.requestId, this.client, fields); }
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;
