@@ -261,3 +261,9 @@ export class InboundBody {
     });
   }
 }
+
+/** A body read in chunks as one buffer: the chunk itself when there is one (no copy). `total`, when known, saves
+ *  Buffer.concat a pass over the chunks. */
+export function joinChunks(chunks: readonly Buffer[], total?: number): Buffer {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+}

@@ -4,6 +4,7 @@
 // and 40-50 µs at concurrency 1. The body is handed over as undici reads it, with backpressure.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { joinChunks } from '@gatehouse/shared';
 import type { CallCancel } from './call-cancel.js';
 
 /** A service's answer body as served-request relays it: a Readable (the Windows paths, through request()) or
@@ -47,7 +48,7 @@ export class DispatchBody implements AnswerBody {
     const parts = this.chunks;
     this.chunks = [];
     this.waiting = 0;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    return joinChunks(parts);
   }
 
   fail(err: Error): void { this.failure ??= err; this.notify(); }

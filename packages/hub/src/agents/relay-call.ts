@@ -1,7 +1,7 @@
 // One request relayed over an agent session: a stream id, the request body going out under the agent's
 // credit, the response body coming in under ours. Everything the hub knows about a call in flight.
 import {
-  FrameType, GatehouseError, InboundBody, OutboundBody, encodeFrame,
+  FrameType, GatehouseError, InboundBody, OutboundBody, encodeFrame, joinChunks,
   type FailureMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import type { Writable } from 'node:stream';
@@ -82,7 +82,7 @@ export class RelayCall {
    *  maxResponseBytes never is: onData cancelled the call when it passed the limit. */
   takeCompleteBody(): Buffer | undefined {
     const parts = this.responseBody.takeIfComplete();
-    return parts && (parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    return parts && joinChunks(parts);
   }
 
   /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */

@@ -3,7 +3,7 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
-import { GatehouseError, type HeaderList } from '@gatehouse/shared';
+import { GatehouseError, joinChunks, type HeaderList } from '@gatehouse/shared';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) { res.destroy(); return; }
@@ -116,7 +116,7 @@ export async function readBody(req: IncomingMessage, limit: number, stallMs: num
     if (total > limit) throw tooLarge(limit);
     chunks.push(chunk);
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return joinChunks(chunks, total);
 }
 
 function tooLarge(limit: number): GatehouseError {

@@ -2,7 +2,7 @@
 // usual order (method, url, headers before body) and buffering it (bounded) otherwise.
 import type { IncomingMessage } from 'node:http';
 import { Buffer } from 'node:buffer';
-import { GatehouseError } from '@gatehouse/shared';
+import { GatehouseError, joinChunks } from '@gatehouse/shared';
 import { InvokeParseError, InvokeParser, type ParseEvent } from './invoke-parser.js';
 import { chunksWithin } from '../http/respond.js';
 
@@ -145,7 +145,7 @@ function finishWhole(skeleton: Record<string, unknown>, pending: Buffer[], bytes
     throw new GatehouseError('InvalidRequest', 'caller -> hub: body must be a base64 string');
   }
   if (partial === undefined && fields.body === undefined) return { fields, bodyLength: 0, body: null, replay: () => null };
-  const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, bytes);
+  const data = joinChunks(pending, bytes);
   const replay = () => (data.length ? (async function* () { yield data; })() : null);
   return { fields, bodyLength: data.length, body: replay(), replay };
 }

@@ -2,7 +2,7 @@
 import { Buffer } from 'node:buffer';
 import { PassThrough, pipeline } from 'node:stream';
 import {
-  GatehouseError, forwardResponseHeaders, headersToObject, isValidHeaderName, isValidHeaderValue, resolveTarget, type HeaderList,
+  GatehouseError, forwardResponseHeaders, headersToObject, isValidHeaderName, isValidHeaderValue, joinChunks, resolveTarget, type HeaderList,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
@@ -101,7 +101,7 @@ async function readAnswer(call: StartedCall, held: HeldShare): Promise<Buffer | 
   let bytes = 0;
   for (;;) {
     const r = await it.next();
-    if (r.done) return parts.length === 1 ? parts[0]! : Buffer.concat(parts, bytes);
+    if (r.done) return joinChunks(parts, bytes);
     parts.push(r.value);
     bytes += r.value.length;
     if (bytes > WHOLE_ANSWER_BYTES || !held.tryTake(r.value.length)) {
