@@ -1,6 +1,7 @@
 // `npm run bench` keeps working: a short run (one round of 1 s, two request cases, 16 MiB transfers, no
-// cross-hub part) prints every table with a row for each path, CPU figures for the relays and no errors. It
-// says nothing about speed: tests never assert timings (the figures are in docs/performance.md).
+// cross-hub part) prints every table with a row for each path, CPU figures for the relays and no errors, and
+// reads the targets off its own tables. It says nothing about speed: tests never assert timings (the figures
+// are in docs/performance.md).
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,28 @@ describe('npm run bench', () => {
         expect(Number(r![3])).toBeGreaterThan(0); // MiB/s
       }
       expect(Number(row(out, kind, 'raw route')![6])).toBeGreaterThan(0); // hub peak RSS
+    }
+    // The targets, read off the tables: figures as the tables print them, verdicts that follow from them.
+    const target = (start: string) => out.split('\n').find((l) => l.startsWith(`- ${start}: `))?.slice(start.length + 4);
+    const c1 = target('added p50 at concurrency 1 under 0.3 ms')?.match(/^(-?\d+\.\d{3}) ms: (met|missed)$/);
+    expect(c1, out).toBeTruthy();
+    expect(c1![1]).toBe(row(out, '12 B', '1', 'raw route')![7]);
+    expect(c1![2]).toBe(Number(c1![1]) < 0.3 ? 'met' : 'missed');
+    expect(target('12 B at concurrency 16 ahead of ssh -R'), out).toMatch(/^not measured/); // no 12:16 case in this run
+    const k64 = target('64 KiB ahead of ssh -R');
+    const big = target('16 MiB bodies ahead of ssh -R');
+    if (!ssh) {
+      expect(k64).toMatch(/^not measured/);
+      expect(big).toMatch(/^not measured/);
+    } else {
+      const m = k64?.match(/^concurrency 16 (\d+\.\d\d) against (\d+\.\d\d): (met|missed)$/);
+      expect(m, out).toBeTruthy();
+      expect([m![1], m![2]]).toEqual([row(out, '64 KiB', '16', 'raw route')![4], row(out, '64 KiB', '16', 'ssh -R')![4]]);
+      expect(m![3]).toBe(Number(m![1]) > Number(m![2]) ? 'met' : 'missed');
+      const b = big?.match(/^upload (\d+\.\d\d) against (\d+\.\d\d), download (\d+\.\d\d) against (\d+\.\d\d): (met|missed)$/);
+      expect(b, out).toBeTruthy();
+      expect(b!.slice(1, 5)).toEqual([row(out, 'upload', 'raw route')![4], row(out, 'upload', 'ssh -R')![4], row(out, 'download', 'raw route')![4], row(out, 'download', 'ssh -R')![4]]);
+      expect(b![5]).toBe(Number(b![1]) > Number(b![2]) && Number(b![3]) > Number(b![4]) ? 'met' : 'missed');
     }
   }, 180_000);
 });
