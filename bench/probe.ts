@@ -4,7 +4,8 @@
 // figures of one invocation: this machine's speed drifts by minutes. Build with `tsc -p bench`.
 //
 //   T=direct,raw C=1,16 DUR=4 node bench/dist/bench/probe.js     wrk runs (target x concurrency, in order; targets:
-//                                                                 direct, raw, healthz = the hub's /healthz,
+//                                                                 direct, raw, healthz = the hub's /healthz, conn =
+//                                                                 GET /v1/connections/{id} (token, ownership, JSON),
 //                                                                 min = bench/min-relay.ts, the reference)
 //   SUFFIX=64k                                                    path after the base ("" = 12 bytes, 64k, big?mb=N)
 //   BIG=down,up,down T= node bench/dist/bench/probe.js            256 MiB transfers (MiB/s, CPU per MiB)
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
   for (const target of (process.env.T ?? 'direct,raw').split(',').filter(Boolean)) {
     for (const c of (process.env.C ?? '1,16').split(',')) {
       const base = { direct: `${direct}/`, raw, alt, min: `http://127.0.0.1:${minPort[0]}/` }[target];
-      const url = target === 'healthz' ? `${hub.url}/healthz` : base + (process.env.SUFFIX ?? '');
+      const url = target === 'healthz' ? `${hub.url}/healthz` : target === 'conn' ? `${hub.url}/v1/connections/${conn}` : base + (process.env.SUFFIX ?? '');
       const cpu0 = snapshot(procs, cpuUs);
       const cs0 = snapshot(procs, switches);
       const { stdout: out } = await run('wrk', ['-t1', `-c${c}`, `-d${process.env.DUR ?? 4}s`, '--latency', '-H', `Authorization: Bearer ${token}`, url]);
