@@ -49,3 +49,30 @@ describe('joining relative URLs (axios baseURL rules)', () => {
     expect(r.ok && r.url.href).toBe('http://h/base/x');
   });
 });
+
+describe("the hub's check against a connection's base (each base is parsed once and kept)", () => {
+  const base = 'http://intranet.example.com:8080/api';
+  it.each([
+    ['other host', 'http://other.example.com:8080/api/x'],
+    ['prefix without segment boundary', 'http://intranet.example.com:8080/apix'],
+    ['.. escape', 'http://intranet.example.com:8080/api/../admin'],
+    ['encoded slash dot segment', 'http://intranet.example.com:8080/api/x%2f..%2f..%2fadmin'],
+    ['encoded slash single dot', 'http://intranet.example.com:8080/api/x%2f.%2fy'],
+    ['userinfo', 'http://u@intranet.example.com:8080/api/x'],
+    ['backslash', 'http://intranet.example.com:8080/api\\..\\admin'],
+  ])('%s is refused, before and after allowed calls on the same base', (_n, url) => {
+    expect(resolveTarget(base, 'v1/ok').ok).toBe(true);
+    expect(resolveTarget(base, url).ok).toBe(false);
+    expect(resolveTarget(base, url).ok).toBe(false);
+  });
+  it('two bases on the same host keep their own paths', () => {
+    const a = 'http://intranet.example.com:8080/a';
+    const b = 'http://intranet.example.com:8080/b';
+    expect(resolveTarget(a, 'x').ok).toBe(true);
+    expect(resolveTarget(b, 'x').ok).toBe(true);
+    expect(resolveTarget(a, 'http://intranet.example.com:8080/b/x').ok).toBe(false);
+    expect(resolveTarget(b, 'http://intranet.example.com:8080/a/x').ok).toBe(false);
+    const r = resolveTarget(a, 'p%20q/r%2e.txt?x=%2e%2e');
+    expect(r.ok && r.url.href).toBe('http://intranet.example.com:8080/a/p%20q/r%2e.txt?x=%2e%2e');
+  });
+});

@@ -28,13 +28,18 @@ export interface HeaderRuleOptions {
   drop?: ReadonlySet<string>;
 }
 
+const NONE_LISTED: ReadonlySet<string> = new Set();
+
 /** Names listed in Connection headers are hop-by-hop for this message too (RFC 9110 7.6.1). */
-function connectionListed(headers: HeaderList): Set<string> {
-  const out = new Set<string>();
+function connectionListed(headers: HeaderList): ReadonlySet<string> {
+  let out: Set<string> | undefined;
   for (const [k, v] of headers) {
-    if (k.toLowerCase() === 'connection') for (const t of v.split(',')) { const n = t.trim().toLowerCase(); if (n) out.add(n); }
+    if (k.length === 10 && k.toLowerCase() === 'connection') {
+      out ??= new Set();
+      for (const t of v.split(',')) { const n = t.trim().toLowerCase(); if (n) out.add(n); }
+    }
   }
-  return out;
+  return out ?? NONE_LISTED;
 }
 
 /** Headers forwarded toward the service: hop-by-hop, framing and (for gateways) Cookie removed, Via appended. */
@@ -60,10 +65,12 @@ export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptio
  */
 export function forwardResponseHeaders(headers: HeaderList, keepContentLength = false): HeaderList {
   const listed = connectionListed(headers);
-  return headers.filter(([k]) => {
+  const out: HeaderList = [];
+  for (const [k, v] of headers) {
     const n = k.toLowerCase();
-    return !HOP_BY_HOP.has(n) && !listed.has(n) && (keepContentLength || n !== 'content-length');
-  }).map(([k, v]) => [k.toLowerCase(), v]);
+    if (!HOP_BY_HOP.has(n) && !listed.has(n) && (keepContentLength || n !== 'content-length')) out.push([n, v]);
+  }
+  return out;
 }
 
 /** Transfer-Encoding naming chunked alone (RFC 9112 6.1). Any other coding (gzip, chunked) would pass through a

@@ -22,9 +22,10 @@ export function normaliseBaseUrl(url: URL): string {
   return url.href.replace(/\/+$/, '');
 }
 
+/** An '@' between the scheme's slashes and the first '/', '?' or '#'. */
+const AUTHORITY_AT = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/*[^/?#]*@/;
 function authorityHasAt(raw: string): boolean {
-  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/*([^/?#]*)/.exec(raw);
-  return m !== null && m[1]!.includes('@');
+  return AUTHORITY_AT.test(raw);
 }
 
 /** Joins a relative URL to the base with exactly one '/' between them (axios baseURL semantics). */
@@ -33,15 +34,36 @@ export function joinUrl(base: string, target: string): string {
   return `${base.replace(/\/+$/, '')}/${target.replace(/^\/+/, '')}`;
 }
 
+// Every call checks its URL against the same few bases (a connection's, an agent's prefixes): each base is parsed
+// once, and its path without trailing slashes kept with it. Parsed bases are never changed, only read.
+const OK_UNDER = { ok: true } as const;
+const basePaths = new WeakMap<URL, string>();
+const basePathOf = (base: URL): string => {
+  let path = basePaths.get(base);
+  if (path === undefined) basePaths.set(base, (path = base.pathname.replace(/\/+$/, '')));
+  return path;
+};
+const parsedBases = new Map<string, URL>();
+/** `new URL(base)`, parsed once per distinct base (at most 1,024 kept; a full cache starts over). */
+function parsedBase(base: string): URL {
+  let url = parsedBases.get(base);
+  if (url === undefined) {
+    url = new URL(base);
+    if (parsedBases.size >= 1024) parsedBases.clear();
+    parsedBases.set(base, url);
+  }
+  return url;
+}
+
 /** True when `url` lies under `base`: same scheme, host and port; path equal to base's or continuing after '/'. */
 export function isUnder(url: URL, base: URL): { ok: true } | { ok: false; reason: string } {
   if (url.protocol !== base.protocol) return { ok: false, reason: 'other scheme' };
   if (url.hostname !== base.hostname) return { ok: false, reason: 'other host' };
   if (url.port !== base.port) return { ok: false, reason: 'other port' };
-  const basePath = base.pathname.replace(/\/+$/, '');
+  const basePath = basePathOf(base);
   const path = url.pathname;
   if (basePath !== '' && path !== basePath && !path.startsWith(`${basePath}/`)) return { ok: false, reason: 'path outside the base path' };
-  return { ok: true };
+  return OK_UNDER;
 }
 
 /**
@@ -59,7 +81,7 @@ export function resolveTarget(base: string, target: string): UrlCheck {
   let baseUrl: URL;
   try {
     url = new URL(joinUrl(base, target));
-    baseUrl = new URL(base);
+    baseUrl = parsedBase(base);
   } catch {
     return { ok: false, reason: 'url does not parse' };
   }
@@ -67,15 +89,21 @@ export function resolveTarget(base: string, target: string): UrlCheck {
   const under = isUnder(url, baseUrl);
   if (!under.ok) return under;
   if (hasEncodedDotSegment(url.pathname)) return { ok: false, reason: 'encoded dot segment in path' };
-  url.hash = '';
+  if (url.hash !== '') url.hash = ''; // (the setter re-parses the whole URL)
   return { ok: true, url };
 }
 
-/** After WHATWG resolution no literal dot segments remain; this catches ones a backend would decode later. */
+/** A path segment that is exactly '.' or '..', with '/' or '\\' between segments. */
+const DOT_SEGMENT = /(?:^|[/\\])\.\.?(?:[/\\]|$)/;
+
+/** After WHATWG resolution no literal dot segments remain; this catches ones a backend would decode later
+ *  (a path without '%' has nothing to decode). */
 function hasEncodedDotSegment(pathname: string): boolean {
-  let decoded: string;
-  try { decoded = decodeURIComponent(pathname); } catch { return false; }
-  return decoded.split(/[/\\]/).some((s) => s === '..' || s === '.');
+  let decoded = pathname;
+  if (pathname.includes('%')) {
+    try { decoded = decodeURIComponent(pathname); } catch { return false; }
+  }
+  return DOT_SEGMENT.test(decoded);
 }
 
 /** The agent's check: a URL is allowed when it lies under at least one prefix. */
