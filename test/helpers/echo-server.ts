@@ -55,10 +55,10 @@ export async function startEchoServer(): Promise<EchoServer> {
     if (url.pathname.includes('/status')) {
       req.resume();
       // ?set=name:value (repeatable) adds headers to the answer; ?big=N one header of N bytes; ?many=N N headers
-      // `q: "` (?quotes=Q: Q quotes each)
+      // `q: "` (?quotes=Q: Q quotes each; ?char=C: Q of C instead, written as Latin-1)
       const extra = url.searchParams.getAll('set').map((p) => [p.slice(0, p.indexOf(':')), p.slice(p.indexOf(':') + 1)]);
       if (url.searchParams.has('big')) extra.push(['x-big', 'b'.repeat(Number(url.searchParams.get('big')))]);
-      for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++) extra.push(['q', '"'.repeat(Number(url.searchParams.get('quotes') ?? 1))]);
+      for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++) extra.push(['q', (url.searchParams.get('char') ?? '"').repeat(Number(url.searchParams.get('quotes') ?? 1))]);
       req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat()).end('status body'); });
       return;
     }

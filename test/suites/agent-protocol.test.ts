@@ -55,7 +55,7 @@ async function othersUnaffected(): Promise<void> {
 }
 
 /** A hand-driven hub for a real agent (registered on the real hub, then pointed here): answers HELLO with
- *  WELCOME of `version` and records every other frame. */
+ *  WELCOME of `version` and records every other frame, and writes and reads frames as that version does. */
 async function handDrivenHub(version: number) {
   const { configPath } = await registerOnly();
   const server = createServer((_req, res) => { res.writeHead(404).end(); });
@@ -66,13 +66,13 @@ async function handDrivenHub(version: number) {
   writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [`http://127.0.0.1:${(server.address() as { port: number }).port}`] }));
   const h = {
     frames: [] as Frame[], offered: [] as number[], closeCode: undefined as number | undefined, ws: undefined as WebSocket | undefined,
-    send: (f: Frame) => h.ws!.send(encodeFrame(f)),
+    send: (f: Frame) => h.ws!.send(encodeFrame(f, version)),
     close: () => { wss.close(); server.closeAllConnections(); server.close(); },
   };
   wss.on('connection', (socket) => {
     h.ws = socket;
     socket.on('message', (d) => {
-      const f = decodeFrame(d as Buffer, HUB_RECEIVES);
+      const f = decodeFrame(d as Buffer, HUB_RECEIVES, h.offered.length ? version : 0);
       if (f.type === FrameType.Hello) {
         h.offered = f.msg.versions;
         socket.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version, memberId: 'm', gatewayId: 'g', heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, streamWindowBytes: 256 * 1024, maxDataBytes: Limits.maxDataBytes } }));
@@ -194,14 +194,14 @@ describe('frame violations close with their code', () => {
   });
 });
 
-describe('protocol version 2 (RESPONSE frames, no END after a body-less head)', () => {
+describe('protocol versions 2 (RESPONSE frames, no END after a body-less head) and 3 (binary heads)', () => {
   /** A raw agent on the raw gateway that records every frame it gets; `answer` replies to each REQUEST_HEAD. */
   async function rawAgent(versions: number[], answer: (ws: WebSocket, stream: number) => void) {
     const ws = await connect();
     const version = await handshake(ws, versions);
     const frames: Frame[] = [];
     ws.on('message', (d) => {
-      const f = decodeFrame(d as Buffer, AGENT_RECEIVES);
+      const f = decodeFrame(d as Buffer, AGENT_RECEIVES, version);
       frames.push(f);
       if (f.type === FrameType.RequestHead) answer(ws, f.stream);
     });
@@ -258,6 +258,33 @@ describe('protocol version 2 (RESPONSE frames, no END after a body-less head)', 
     await othersUnaffected();
   });
 
+  it('an agent offering version 3 gets it: the request head comes in binary, its binary RESPONSE is the answer', async () => {
+    const a = await rawAgent([3, 2, 1], (ws, stream) => ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 202, headers: [['x-three', 'binary é'], ['content-type', 'text/plain']], backendMs: 3 }, data: Buffer.from('binary answer') }, 3)));
+    const raw: Buffer[] = [];
+    a.ws.on('message', (d) => { if ((d as Buffer)[0] === FrameType.RequestHead) raw.push(d as Buffer); });
+    try {
+      expect(a.version).toBe(3);
+      const r = await proxied('v3/path?q=1');
+      expect([r.status, r.headers.get('x-three'), r.body]).toEqual([202, 'binary é', 'binary answer']);
+      await a.settled();
+      const head = a.frames.find((f) => f.type === FrameType.RequestHead);
+      expect(head?.type === FrameType.RequestHead && [head.msg.method, head.msg.url, head.msg.bodyLength]).toEqual(['GET', `${echo.url}/v3/path?q=1`, 0]);
+      expect(ends(a.frames)).toBe(0);
+      // what came is not JSON: read as version 2 it is no frame at all
+      expect(() => decodeFrame(raw[0]!, AGENT_RECEIVES, 2)).toThrow(expect.objectContaining({ closeCode: CloseCode.MalformedFrame }));
+    } finally { a.ws.close(); }
+    await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${rawGateway}`)).json.status).toBe('offline');
+  });
+
+  it('a JSON head on a version-3 connection closes it (4000)', async () => {
+    const a = await rawAgent([3], (ws, stream) => ws.send(encodeFrame({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('x') })));
+    const c = closed(a.ws);
+    const caller = proxied('json-on-v3');
+    expect(await c).toBe(CloseCode.MalformedFrame);
+    expect((await caller).status).toBe(502);
+    await othersUnaffected();
+  });
+
   it('a RESPONSE after a RESPONSE_HEAD on the same stream closes the connection (4002)', async () => {
     const a = await rawAgent([2], (ws, stream) => {
       ws.send(encodeFrame({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [] } }));
@@ -281,7 +308,7 @@ describe('a real agent on a version-2 connection', () => {
         await expect.poll(() => frames.some((f) => f.stream === stream && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
         return frames.filter((f) => f.stream === stream);
       };
-      expect(hubSide.offered).toEqual([2, 1]);
+      expect(hubSide.offered).toEqual([3, 2, 1]);
       const small = await call(1, '/status?code=202');
       expect(small.map((f) => f.type)).toEqual([FrameType.Response]);
       const one = small[0]!;
@@ -297,6 +324,37 @@ describe('a real agent on a version-2 connection', () => {
         expect(big.slice(1, -1).every((f) => f.type === FrameType.Data)).toBe(true);
         expect(big.reduce((n, f) => n + (f.type === FrameType.Data ? f.data.length : 0), 0)).toBe(bytes);
       }
+      expect(hubSide.closeCode).toBeUndefined();
+    } finally {
+      await hubSide.agent.stop();
+      hubSide.close();
+    }
+  });
+});
+
+describe('a real agent on a version-3 connection', () => {
+  it('reads binary request heads and answers with binary heads, small and large, with every header it was given', async () => {
+    const hubSide = await handDrivenHub(3);
+    const { frames } = hubSide;
+    try {
+      const call = async (stream: number, path: string, headers: [string, string][] = []) => {
+        hubSide.send({ type: FrameType.RequestHead, stream, msg: { requestId: `r${stream}`, method: 'GET', url: `${echo.url}${path}`, headers, bodyLength: 0, timeoutMs: 10_000, credentials: null } });
+        await expect.poll(() => frames.some((f) => f.stream === stream && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
+        return frames.filter((f) => f.stream === stream);
+      };
+      expect(hubSide.offered).toEqual([3, 2, 1]);
+      const small = await call(1, '/status?code=203&set=x-latin:caf%C3%A9', [['x-sent', 'é']]);
+      expect(small.map((f) => f.type), JSON.stringify(small)).toEqual([FrameType.Response]);
+      const one = small[0]!;
+      expect(one.type === FrameType.Response && [one.msg.status, Buffer.from(one.data).toString(), one.msg.headers.find(([k]) => k === 'x-latin')?.[1], typeof one.msg.backendMs])
+        .toEqual([203, 'status body', 'café', 'number']);
+      // the header went to the service as the agent read it from the binary head (as the Latin-1 byte, the one way HTTP carries é)
+      expect(echo.received.at(-1)!.headers['x-sent']).toBe('é');
+      const big = await call(3, '/big?bytes=70000');
+      expect(big[0]!.type).toBe(FrameType.ResponseHead);
+      expect(big[0]!.type === FrameType.ResponseHead && big[0]!.msg.status).toBe(200);
+      expect(big.at(-1)!.type).toBe(FrameType.End);
+      expect(big.reduce((n, f) => n + (f.type === FrameType.Data ? f.data.length : 0), 0)).toBe(70_000);
       expect(hubSide.closeCode).toBeUndefined();
     } finally {
       await hubSide.agent.stop();

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession } from '../../packages/hub/dist/agents/session.js';
 import {
-  CloseCode, ErrorCodes, FrameType, IdMap, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES,
+  CloseCode, ErrorCodes, FrameType, IdMap, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES, type Frame,
 } from '@gatehouse/shared';
 
 const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
@@ -88,6 +88,98 @@ describe('codec', () => {
       expect(err).toBeInstanceOf(ProtocolError);
       expect((err as ProtocolError).closeCode).toBe(code);
     }
+  });
+});
+
+describe('version 3: binary heads', () => {
+  const both = new Set([...HUB_RECEIVES, ...AGENT_RECEIVES]);
+  const heads = [
+    { type: FrameType.RequestHead, stream: 3, msg: { requestId: 'r-1', method: 'PROPFIND', url: 'http://x:8080/a%20b?q=1', headers: [['a', 'b'], ['x-latin', 'café'], ['x-wide', '☃ \u{1F600}'], ['a', 'again']], bodyLength: null, timeoutMs: 86_400_000, credentials: { scheme: 'windows', sealed: 'c2VhbGVk' } } },
+    { type: FrameType.RequestHead, stream: 5, msg: { requestId: '', method: 'POST', url: 'http://x/', headers: [], bodyLength: 2 ** 53 - 1, timeoutMs: 1, credentials: { scheme: 'basic', sealed: 'x' } } },
+    { type: FrameType.RequestHead, stream: 7, msg: { requestId: 'r', method: 'GET', url: 'http://x/', headers: [['k', '']], bodyLength: 0, timeoutMs: 1000, credentials: null } },
+    { type: FrameType.ResponseHead, stream: 3, msg: { status: 599, headers: [['set-cookie', 'a=1'], ['set-cookie', 'b=2; ü']], backendMs: 0 } },
+    { type: FrameType.ResponseHead, stream: 3, msg: { status: 100, headers: [] } },
+    { type: FrameType.Response, stream: 3, msg: { status: 201, headers: [['a', 'b']], backendMs: 86_400_000 }, data: Buffer.from([0, 255, 1]) },
+    { type: FrameType.Response, stream: 5, msg: { status: 204, headers: [['x-é', 'é']] }, data: Buffer.alloc(0) },
+  ] as const;
+  const plain = (f: unknown) => JSON.parse(JSON.stringify(f, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v)));
+
+  it('round-trips every head, every field and any character, in fewer bytes than JSON', () => {
+    for (const f of heads) {
+      const bin = encodeFrame(f as never, 3);
+      expect(plain(decodeFrame(bin, both, 3)), `frame type ${f.type}`).toEqual(plain(f));
+      expect(bin.length).toBeLessThan(encodeFrame(f as never).length);
+      // the heads are not JSON on a version-3 connection, and JSON is not taken there
+      expect(bin.subarray(5).toString('latin1')).not.toContain('"headers"');
+      expect(() => decodeFrame(encodeFrame(f as never), both, 3)).toThrow(ProtocolError);
+    }
+  });
+
+  it('is used from version 3 on only; other frames are the same bytes in every version', () => {
+    const [head] = heads;
+    expect(encodeFrame(head as never, 2).equals(encodeFrame(head as never))).toBe(true);
+    expect(encodeFrame(head as never, 3).equals(encodeFrame(head as never, 2))).toBe(false);
+    const cancel = { type: FrameType.Cancel, stream: 3, msg: { reason: 'x' } } as const;
+    expect(encodeFrame(cancel, 3).equals(encodeFrame(cancel))).toBe(true);
+    expect(decodeFrame(encodeFrame(cancel), both, 3)).toEqual(cancel);
+  });
+
+  it('holds heads to the limits JSON heads have: 64 KiB as encoded (UTF-8), RESPONSE 64 KiB with its body', () => {
+    const sized = (value: string): Frame => ({ type: FrameType.RequestHead, stream: 3, msg: { requestId: 'r', method: 'GET', url: 'http://x/', headers: [['v', value]], bodyLength: 0, timeoutMs: 1, credentials: null } });
+    const fixed = 4 + 8 + 2 + 1 + 2 + 3 + 2 + 9 + 1 + 2 + 2 + 1 + 2; // everything but the value's bytes
+    expect(encodeFrame(sized('a'.repeat(65_536 - fixed)), 3).length).toBe(5 + 65_536);
+    expect(() => encodeFrame(sized('a'.repeat(65_536 - fixed + 1)), 3)).toThrow(ProtocolError);
+    // é is one character and two bytes: the ASCII pass finds it and the head is sized again
+    expect(() => encodeFrame(sized('é'.repeat((65_536 - fixed) / 2 + 1)), 3)).toThrow(ProtocolError);
+    expect(encodeFrame(sized(`${'a'.repeat(65_536 - fixed - 2)}é`), 3).length).toBe(5 + 65_536);
+    const head = 2 + 4 + 2;
+    expect(encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [] }, data: Buffer.alloc(65_536 - 4 - head) }, 3).length).toBe(5 + 65_536);
+    expect(() => encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [] }, data: Buffer.alloc(65_536 - 4 - head + 1) }, 3)).toThrow(ProtocolError);
+  });
+
+  const u16 = (n: number) => [n >> 8, n & 255];
+  const str = (s: string) => [...u16(Buffer.byteLength(s)), ...Buffer.from(s)];
+  const f64 = (n: number) => { const b = Buffer.alloc(8); b.writeDoubleBE(n); return [...b]; };
+  const reqHead = (o: { timeoutMs?: number; bodyLength?: number; method?: string; scheme?: number; headers?: number[]; tail?: number[] } = {}) => Buffer.from([
+    FrameType.RequestHead, 0, 0, 0, 1, 0, 0, ...u16(o.timeoutMs ?? 1000), ...f64(o.bodyLength ?? 0), ...str('r'), ...str(o.method ?? 'GET'), ...str('http://x/'),
+    o.scheme ?? 0, ...(o.scheme ? str('sealed') : []), ...(o.headers ?? [0, 0]), ...(o.tail ?? []),
+  ]);
+  const respHead = (status: number, backend: number, rest: number[] = [0, 0]) => Buffer.from([FrameType.ResponseHead, 0, 0, 0, 1, ...u16(status), ...[backend >>> 24, (backend >> 16) & 255, (backend >> 8) & 255, backend & 255], ...rest]);
+  it('reads back what it writes (the hand-built frames below are right)', () => {
+    expect(decodeFrame(reqHead({ scheme: 2, headers: [0, 1, ...str('a'), ...str('b')] }), AGENT_RECEIVES, 3)).toMatchObject({ msg: { method: 'GET', bodyLength: 0, timeoutMs: 1000, credentials: { scheme: 'windows', sealed: 'sealed' }, headers: [['a', 'b']] } });
+    expect(decodeFrame(reqHead({ bodyLength: -1 }), AGENT_RECEIVES, 3)).toMatchObject({ msg: { bodyLength: null } });
+    expect(decodeFrame(respHead(200, 5), HUB_RECEIVES, 3)).toMatchObject({ msg: { status: 200, backendMs: 4, headers: [] } });
+  });
+  it.each([
+    ['timeoutMs 0', reqHead({ timeoutMs: 0 })],
+    ['bodyLength -2', reqHead({ bodyLength: -2 })],
+    ['bodyLength 1.5', reqHead({ bodyLength: 1.5 })],
+    ['bodyLength past 2^53', reqHead({ bodyLength: 2 ** 53 })],
+    ['a method over 16 characters', reqHead({ method: 'M'.repeat(17) })],
+    ['an unknown credentials scheme', reqHead({ scheme: 3 })],
+    ['more header lines than 1,000', reqHead({ headers: [...u16(1001), ...Array.from({ length: 1001 }, () => [...str('a'), ...str('b')]).flat()] })],
+    ['a header count past the end', reqHead({ headers: [0, 2, ...str('a'), ...str('b')] })],
+    ['a string running past the end', reqHead({ headers: [0, 1, ...str('a'), 0, 9, 98] })],
+    ['bytes after the head', reqHead({ tail: [0] })],
+    ['a head cut short', reqHead().subarray(0, 20)],
+  ])('a REQUEST_HEAD with %s is refused (4000)', (_n, raw) => {
+    expect(() => decodeFrame(raw, AGENT_RECEIVES, 3)).toThrow(expect.objectContaining({ closeCode: CloseCode.MalformedFrame }));
+  });
+  it.each([
+    ['status 99', respHead(99, 0)],
+    ['status 600', respHead(600, 0)],
+    ['backendMs over a day', respHead(200, 86_400_002)],
+    ['bytes after the head', respHead(200, 0, [0, 0, 1])],
+    ['no header count', respHead(200, 0, [])],
+  ])('a RESPONSE_HEAD with %s is refused (4000)', (_n, raw) => {
+    expect(() => decodeFrame(raw, HUB_RECEIVES, 3)).toThrow(expect.objectContaining({ closeCode: CloseCode.MalformedFrame }));
+  });
+  it("a RESPONSE whose head runs into its body is refused (4000)", () => {
+    const ok = encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [['a', 'b']] }, data: Buffer.from('body') }, 3);
+    expect(decodeFrame(ok, HUB_RECEIVES, 3)).toMatchObject({ data: Buffer.from('body') });
+    const bad = Buffer.from(ok);
+    bad.writeUInt32BE(bad.readUInt32BE(5) + 2, 5); // the head length now takes in two bytes of the body
+    expect(() => decodeFrame(bad, HUB_RECEIVES, 3)).toThrow(expect.objectContaining({ closeCode: CloseCode.MalformedFrame }));
   });
 });
 

@@ -134,8 +134,9 @@ describe('raw proxy route', () => {
     const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: many });
     expect(inv.status).toBe(400);
     expect(inv.json.error.message).toBe('caller -> hub: the request has 1200 header lines, over the 1000 the relay carries');
-    // a head whose encoding for the relay is over its 64 KiB (a quote takes two bytes there): it was a 500 "unexpected fault"
-    const quoted = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: { 'x-q': '"'.repeat(33_000) } });
+    // a head whose encoding for the relay is over its 64 KiB (a Latin-1 letter such as é takes two bytes there, in
+    // UTF-8; so did a quote in the JSON heads of protocol versions 1 and 2): it was a 500 "unexpected fault"
+    const quoted = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: { 'x-q': 'é'.repeat(33_000) } });
     expect(quoted.status).toBe(400);
     expect(quoted.json.error.message).toBe("caller -> hub: the request's URL and headers are over the 64 KiB the relay carries as it encodes them");
     const fine = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: Object.fromEntries(Object.entries(many).slice(0, 900)) });
@@ -197,9 +198,9 @@ describe('raw proxy route', () => {
     expect(over.r.statusCode).toBe(502);
     expect(over.r.headers['x-gatehouse-error']).toBe('BadGateway');
     expect(JSON.parse(over.text).error.message).toMatch(/answered with a head over the 32 KiB limit for response headers/);
-    // headers under the head limit whose JSON encoding is over the frame limit (a quote takes two bytes there):
-    // failed cleanly, not an agent fault
-    const quoted = await get('many=990&quotes=31');
+    // headers under the head limit whose encoding is over the frame limit (é, one byte from the service, takes
+    // two in UTF-8): failed cleanly, not an agent fault
+    const quoted = await get('many=990&quotes=31&char=%C3%A9');
     expect(quoted.r.statusCode).toBe(502);
     expect(JSON.parse(quoted.text).error.message).toMatch(/the service's response headers are too large to relay \(over 64 KiB as the relay encodes them\)/);
     // more header lines than the relay carries

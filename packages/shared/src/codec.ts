@@ -2,8 +2,8 @@
 // validated Frame or throws a ProtocolError that carries the close code to send.
 import { Buffer } from 'node:buffer';
 import {
-  AgentFailureCodes, CloseCode, FrameType, Limits,
-  type CloseCodeValue, type Frame, type HeaderList, type ResponseHeadMessage,
+  AgentFailureCodes, BINARY_HEADS_VERSION, CloseCode, FrameType, Limits,
+  type CloseCodeValue, type Frame, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
 } from './protocol.js';
 
 export class ProtocolError extends Error {
@@ -29,7 +29,14 @@ function withPayload(type: number, stream: number, payload: Uint8Array): Buffer 
   return buf;
 }
 
-export function encodeFrame(frame: Frame): Buffer {
+/** `version`: the connection's protocol version (0 before the handshake); from BINARY_HEADS_VERSION on, request
+ *  and response heads are written in binary. */
+export function encodeFrame(frame: Frame, version = 0): Buffer {
+  if (version >= BINARY_HEADS_VERSION) {
+    if (frame.type === FrameType.RequestHead) return binaryHeadFrame(frame.type, frame.stream, REQUEST_HEAD, frame.msg, undefined);
+    if (frame.type === FrameType.ResponseHead) return binaryHeadFrame(frame.type, frame.stream, RESPONSE_HEAD, frame.msg, undefined);
+    if (frame.type === FrameType.Response) return binaryHeadFrame(frame.type, frame.stream, RESPONSE_HEAD, frame.msg, frame.data);
+  }
   switch (frame.type) {
     case FrameType.Data:
     case FrameType.Ping:
@@ -63,6 +70,157 @@ export function encodeFrame(frame: Frame): Buffer {
       return withPayload(frame.type, frame.stream, json);
     }
   }
+}
+
+// ---- version 3: binary heads ----
+// A head is its fixed fields, then its strings, each as a uint16 big-endian byte count and that many bytes of
+// UTF-8, then the header count (uint16) and each header's name and value as two such strings (docs/protocol.md).
+// The limits are JSON's (a head fits maxJsonBytes; RESPONSE's head and body fit maxDataBytes), and so is what
+// the reader checks. Nearly every string a head carries is ASCII: it is sized and written as one byte per
+// character first, and sized again as UTF-8 only when a string turns out to hold anything else.
+
+const asciiLength = (s: string): number => s.length;
+const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+class HeadWriter {
+  constructor(readonly buf: Buffer, public at: number, private readonly ascii: boolean) {}
+  u8(v: number): void { this.buf[this.at++] = v; }
+  u16(v: number): void { this.buf.writeUInt16BE(v, this.at); this.at += 2; }
+  u32(v: number): void { this.buf.writeUInt32BE(v, this.at); this.at += 4; }
+  f64(v: number): void { this.buf.writeDoubleBE(v, this.at); this.at += 8; }
+  /** False on the ASCII pass when `s` holds another character (the head is then sized again as UTF-8). */
+  str(s: string): boolean {
+    const buf = this.buf;
+    let at = this.at + 2;
+    if (this.ascii) {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) return false;
+        buf[at++] = c;
+      }
+    } else at += buf.write(s, at, 'utf8');
+    buf.writeUInt16BE(at - this.at - 2, this.at);
+    this.at = at;
+    return true;
+  }
+  headers(list: HeaderList): boolean {
+    this.u16(list.length);
+    for (const [k, v] of list) if (!this.str(k) || !this.str(v)) return false;
+    return true;
+  }
+}
+
+const headersSize = (list: HeaderList, len: (s: string) => number): number => {
+  let n = 2 + 4 * list.length;
+  for (const [k, v] of list) n += len(k) + len(v);
+  return n;
+};
+
+interface BinaryHead<M> {
+  size(m: M, len: (s: string) => number): number;
+  write(w: HeadWriter, m: M): boolean;
+}
+
+/** REQUEST_HEAD: timeoutMs (uint32), bodyLength (float64, -1 for null), requestId, method, url, credentials
+ *  (uint8: 0 none, 1 basic, 2 windows; then `sealed` unless 0), headers. */
+const REQUEST_HEAD: BinaryHead<RequestHeadMessage> = {
+  size: (m, len) => 4 + 8 + 6 + len(m.requestId) + len(m.method) + len(m.url) + 1 + (m.credentials ? 2 + len(m.credentials.sealed) : 0) + headersSize(m.headers, len),
+  write(w, m) {
+    w.u32(m.timeoutMs);
+    w.f64(m.bodyLength ?? -1);
+    if (!w.str(m.requestId) || !w.str(m.method) || !w.str(m.url)) return false;
+    if (m.credentials) {
+      w.u8(m.credentials.scheme === 'basic' ? 1 : 2);
+      if (!w.str(m.credentials.sealed)) return false;
+    } else w.u8(0);
+    return w.headers(m.headers);
+  },
+};
+
+/** RESPONSE_HEAD, and RESPONSE's head: status (uint16), backendMs + 1 (uint32; 0: none), headers. */
+const RESPONSE_HEAD: BinaryHead<ResponseHeadMessage> = {
+  size: (m, len) => 2 + 4 + headersSize(m.headers, len),
+  write(w, m) {
+    w.u16(m.status);
+    w.u32(m.backendMs === undefined ? 0 : m.backendMs + 1);
+    return w.headers(m.headers);
+  },
+};
+
+/** A head frame (RESPONSE: [uint32 head length][head][body]), held to the limits JSON heads are held to. */
+function binaryHeadFrame<M>(type: number, stream: number, codec: BinaryHead<M>, msg: M, body: Uint8Array | undefined): Buffer {
+  return writeHeadFrame(type, stream, codec, msg, body, true) ?? writeHeadFrame(type, stream, codec, msg, body, false)!;
+}
+
+/** undefined when `ascii` and a string holds a character outside ASCII. */
+function writeHeadFrame<M>(type: number, stream: number, codec: BinaryHead<M>, msg: M, body: Uint8Array | undefined, ascii: boolean): Buffer | undefined {
+  const start = Limits.frameHeaderBytes + (body ? 4 : 0);
+  const headBytes = codec.size(msg, ascii ? asciiLength : utf8Length);
+  const length = start - Limits.frameHeaderBytes + headBytes + (body?.length ?? 0);
+  if (body && length > Limits.maxDataBytes) throw new ProtocolError(CloseCode.MalformedFrame, `RESPONSE payload of ${length} bytes is over the ${Limits.maxDataBytes}-byte limit`);
+  if (!body && headBytes > Limits.maxJsonBytes) throw new ProtocolError(CloseCode.MalformedFrame, `frame type ${type} head is ${headBytes} bytes, over the ${Limits.maxJsonBytes}-byte limit`);
+  const buf = header(type, stream, length);
+  if (!codec.write(new HeadWriter(buf, start, ascii), msg)) return undefined;
+  if (body) {
+    buf.writeUInt32BE(headBytes, Limits.frameHeaderBytes);
+    buf.set(body, start + headBytes);
+  }
+  return buf;
+}
+
+/** Reads a binary head from `buf` between `at` and `end`; every read past `end` is a malformed frame. */
+class HeadReader {
+  constructor(private readonly buf: Buffer, private at: number, private readonly end: number) {}
+  private need(n: number): void { if (this.at + n > this.end) malformed('binary head runs past its end'); }
+  u8(): number { this.need(1); return this.buf[this.at++]!; }
+  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.at); this.at += 2; return v; }
+  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.at); this.at += 4; return v; }
+  f64(): number { this.need(8); const v = this.buf.readDoubleBE(this.at); this.at += 8; return v; }
+  str(k: string, max: number): string {
+    const n = this.u16();
+    this.need(n);
+    const v = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    if (v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
+    return v;
+  }
+  headers(k: string): HeaderList {
+    const n = this.u16();
+    if (n > Limits.maxHeaderLines) malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
+    const out: HeaderList = [];
+    for (let i = 0; i < n; i++) out.push([this.str('header name', 65535), this.str('header value', 65535)]);
+    return out;
+  }
+  done(): void { if (this.at !== this.end) malformed(`${this.end - this.at} bytes after the binary head`); }
+}
+
+function binaryRequestHead(raw: Buffer): RequestHeadMessage {
+  const r = new HeadReader(raw, Limits.frameHeaderBytes, raw.length);
+  const timeoutMs = r.u32();
+  if (timeoutMs < 1 || timeoutMs > 86_400_000) malformed('field timeoutMs must be an integer in [1, 86400000]');
+  const bl = r.f64();
+  if (bl !== -1 && (!Number.isSafeInteger(bl) || bl < 0)) malformed('field bodyLength must be null or a non-negative integer');
+  const requestId = r.str('requestId', 128);
+  const method = r.str('method', 16);
+  const url = r.str('url', 65536);
+  const scheme = r.u8();
+  if (scheme > 2) malformed('unknown credentials scheme');
+  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.str('sealed', 16384) };
+  const headers = r.headers('headers');
+  r.done();
+  return { requestId, method, url, headers, bodyLength: bl === -1 ? null : bl, timeoutMs, credentials };
+}
+
+function binaryResponseHead(raw: Buffer, at: number, end: number): ResponseHeadMessage {
+  const r = new HeadReader(raw, at, end);
+  const status = r.u16();
+  if (status < 100 || status > 599) malformed('field status must be an integer in [100, 599]');
+  const backend = r.u32();
+  if (backend > 86_400_001) malformed('field backendMs must be an integer in [0, 86400000]');
+  const msg: ResponseHeadMessage = { status, headers: r.headers('headers') };
+  if (backend !== 0) msg.backendMs = backend - 1;
+  r.done();
+  return msg;
 }
 
 /** Encodes a Data frame without building a Frame object (hot path). */
@@ -112,8 +270,9 @@ function parseJson(payload: Buffer): Obj {
   return v as Obj;
 }
 
-/** Decodes and validates one WebSocket message. Throws ProtocolError with the close code to use. */
-export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
+/** Decodes and validates one WebSocket message. Throws ProtocolError with the close code to use. `version`: the
+ *  connection's protocol version (0 before the handshake), which says how heads are written. */
+export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version = 0): Frame {
   if (raw.length < Limits.frameHeaderBytes) malformed(`frame of ${raw.length} bytes is shorter than its ${Limits.frameHeaderBytes}-byte header`);
   const type = raw[0]!;
   const stream = raw.readUInt32BE(1);
@@ -153,6 +312,7 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
       } };
     }
     case FrameType.RequestHead: {
+      if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryRequestHead(raw) };
       const o = parseJson(payload);
       const bl = o.bodyLength;
       if (bl !== null && (typeof bl !== 'number' || !Number.isSafeInteger(bl) || bl < 0)) malformed('field bodyLength must be null or a non-negative integer');
@@ -169,12 +329,15 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>): Frame {
       } };
     }
     case FrameType.ResponseHead:
+      if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryResponseHead(raw, Limits.frameHeaderBytes, raw.length) };
       return { type, stream, msg: responseHead(parseJson(payload)) };
     case FrameType.Response: {
       if (payload.length < 4) malformed('RESPONSE frame without its head length');
       const headBytes = payload.readUInt32BE(0);
       if (headBytes > payload.length - 4) malformed(`RESPONSE head of ${headBytes} bytes runs past the frame`);
-      return { type, stream, msg: responseHead(parseJson(payload.subarray(4, 4 + headBytes))), data: payload.subarray(4 + headBytes) };
+      const head = Limits.frameHeaderBytes + 4;
+      const msg = version >= BINARY_HEADS_VERSION ? binaryResponseHead(raw, head, head + headBytes) : responseHead(parseJson(payload.subarray(4, 4 + headBytes)));
+      return { type, stream, msg, data: payload.subarray(4 + headBytes) };
     }
     case FrameType.Cancel:
     case FrameType.GoAway: {

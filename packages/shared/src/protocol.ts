@@ -4,10 +4,12 @@
 
 /** Protocol versions this build speaks, newest first. The agent offers them in HELLO; the hub picks one.
  *  Version 2 adds RESPONSE (a whole small answer in one frame) and drops the END after a REQUEST_HEAD whose
- *  bodyLength is 0 (docs/protocol.md). */
-export const PROTOCOL_VERSIONS = [2, 1] as const;
+ *  bodyLength is 0; version 3 sends the request and response heads in binary instead of JSON (docs/protocol.md). */
+export const PROTOCOL_VERSIONS = [3, 2, 1] as const;
 /** The first version with RESPONSE frames and no END after a body-less REQUEST_HEAD. */
 export const WHOLE_MESSAGES_VERSION = 2;
+/** The first version whose REQUEST_HEAD, RESPONSE_HEAD and RESPONSE carry their heads in binary (codec.ts). */
+export const BINARY_HEADS_VERSION = 3;
 
 /** Frame type ids (first byte of every binary WebSocket message). Stable forever: add, never renumber. */
 export const FrameType = {
@@ -54,7 +56,8 @@ export const Limits = {
   frameHeaderBytes: 5,
   /** Largest body chunk in one Data frame. */
   maxDataBytes: 64 * 1024,
-  /** Largest JSON payload (hello, heads, failures). Request/response heads carry the headers, so this caps them. */
+  /** Largest JSON payload (hello, heads, failures), and largest head in any version: request and response heads
+   *  carry the headers, so this caps them. */
   maxJsonBytes: 64 * 1024,
   /** Largest response head (status line and headers) the agent, or the hub for EntraAuth, takes from a service;
    *  over it the call fails with BadGateway naming the limit. Half the JSON cap: a head's JSON can be twice its size. */

@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, OutboundBody, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
+  FrameType, InboundBody, Limits, OutboundBody, WHOLE_MESSAGES_VERSION, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
   type FailureMessage, type RequestHeadMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -20,22 +20,22 @@ function discard(body: AnswerBody): void {
 
 /**
  * The frame that carries a service's answer head: RESPONSE with the whole body when `whole` is given and fits
- * in one frame (version 2), else RESPONSE_HEAD. An ExecError (BadGateway) for an answer the relay cannot carry:
+ * in one frame (version 2 on), else RESPONSE_HEAD, encoded for the connection's `version`. An ExecError (BadGateway) for an answer the relay cannot carry:
  * the hub refuses a head outside HTTP's status range or with more header lines than it takes by closing this
  * agent's connection, which would fail every call on it.
  */
-function answerFrame(stream: number, msg: ResponseHeadMessage, whole: Buffer | undefined): Buffer {
+function answerFrame(stream: number, msg: ResponseHeadMessage, whole: Buffer | undefined, version: number): Buffer {
   if (msg.status < 100 || msg.status > 599) throw new ExecError('BadGateway', `the service answered with status ${msg.status}, outside HTTP's 100-599`);
   if (msg.headers.length > Limits.maxHeaderLines) {
     throw new ExecError('BadGateway', `the service's answer has ${msg.headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
   }
   if (whole) {
-    try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }); } catch { /* over one frame: head, then the body as DATA */ }
+    try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }, version); } catch { /* over one frame: head, then the body as DATA */ }
   }
   try {
-    return encodeFrame({ type: FrameType.ResponseHead, stream, msg });
+    return encodeFrame({ type: FrameType.ResponseHead, stream, msg }, version);
   } catch {
-    // Headers under the head limit whose JSON is over the frame's (quotes and non-ASCII bytes take two).
+    // Headers under the head limit whose JSON (versions 1 and 2) is over the frame's (quotes and non-ASCII bytes take two).
     throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
   }
 }
@@ -58,8 +58,9 @@ export interface ServeContext {
   prepare(head: RequestHeadMessage): Promise<{ url: URL; auth: ExecRequest['auth'] }>;
   done(stream: number): void;
   metrics?: AgentMetrics;
-  /** The hub speaks version 2: a whole answer may leave as one RESPONSE frame. */
-  wholeAnswers: boolean;
+  /** The connection's protocol version: from 2 a whole answer may leave as one RESPONSE frame, from 3 heads are
+   *  binary (codec.ts). */
+  version: number;
 }
 
 export class ServedRequest {
@@ -114,10 +115,10 @@ export class ServedRequest {
       clockDone = true;
       clearTimeout(timer);
       const msg: ResponseHeadMessage = { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) };
-      const whole = c.wholeAnswers ? arrivedWhole(answer, res.body) : undefined;
+      const whole = c.version >= WHOLE_MESSAGES_VERSION ? arrivedWhole(answer, res.body) : undefined;
       let headFrame: Buffer;
       try {
-        headFrame = answerFrame(this.stream, msg, whole);
+        headFrame = answerFrame(this.stream, msg, whole, c.version);
       } catch (err) {
         discard(answer);
         throw err;

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -129,7 +129,7 @@ export class Tunnel {
     this.lastSeen = Date.now();
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.MalformedFrame, 'text messages are not part of the protocol');
-      this.dispatch(decodeFrame(data, AGENT_RECEIVES));
+      this.dispatch(decodeFrame(data, AGENT_RECEIVES, this.welcome?.version));
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.o.log.warn({ closeCode: err.closeCode, why: err.message }, 'protocol violation by hub');
@@ -169,7 +169,7 @@ export class Tunnel {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
           log: this.o.log, prepare: this.o.prepare,
           done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
-          metrics: this.o.metrics, wholeAnswers: w.version >= WHOLE_MESSAGES_VERSION,
+          metrics: this.o.metrics, version: w.version,
         });
         this.served.set(f.stream, s);
         void s.run();

@@ -45,7 +45,7 @@ export class RelayCall {
   get requestBytes(): number { return this.requestBody.sentBytes; }
   get responseBytes(): number { return this.responseBody.receivedBytes; }
 
-  /** `headIsWholeRequest`: the REQUEST_HEAD said bodyLength 0 to a version-2 agent, which then needs no END. */
+  /** `headIsWholeRequest`: the REQUEST_HEAD said bodyLength 0 to an agent of version 2 or later, which then needs no END. */
   constructor(readonly stream: number, private readonly t: CallTransport, private readonly headIsWholeRequest = false) {
     this.requestBody = new OutboundBody(t.windowBytes);
     this.responseBody = new InboundBody(t.windowBytes, (bytes) => {

@@ -54,9 +54,9 @@ export class AgentSession {
     const stream = this.ids.take((id) => this.calls.has(id));
     let frame: Buffer;
     try {
-      frame = encodeFrame({ type: FrameType.RequestHead, stream, msg: head });
+      frame = encodeFrame({ type: FrameType.RequestHead, stream, msg: head }, this.version);
     } catch {
-      // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON takes two for a quote.
+      // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON (versions 1 and 2) takes two for a quote.
       throw new GatehouseError('InvalidRequest', `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`);
     }
     const call = new RelayCall(stream, {
@@ -82,7 +82,7 @@ export class AgentSession {
     this.lastSeenAt = new Date();
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.MalformedFrame, 'text messages are not part of the protocol');
-      this.dispatch(decodeFrame(data, HUB_RECEIVES));
+      this.dispatch(decodeFrame(data, HUB_RECEIVES, this.version));
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.log.warn({ member: this.member.memberId, closeCode: err.closeCode, why: err.message }, 'protocol violation by agent');
