@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { request } from 'undici';
 import { startFakeEntra } from '../test/helpers/fake-entra.js';
 import { freePort } from '../test/helpers/apache.js';
-import { api, gatewayWithAgent, setProcessPrefix, startHub, startProc, type Proc } from '../test/helpers/stack.js';
+import { api, gatewayWithAgent, setLineLimit, setProcessPrefix, startHub, startProc, type Proc } from '../test/helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 import { postgresAvailable, startPostgres, startRedis } from '../test/helpers/datastores.js';
 
@@ -151,6 +151,7 @@ const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
 async function main(): Promise<void> {
   if (!WRK) { log('bench: wrk is not installed (apt-get install wrk); it is the load generator. Stopping.'); process.exit(2); }
   if (TASKSET) setProcessPrefix([TASKSET, '-c', '0']);
+  setLineLimit(10_000); // the hub's access lines are never read here: keep the harness's memory flat
   const dir = tempDir('gatehouse-bench-');
   const origin = startProc([new URL('./origin.js', import.meta.url).pathname, '0'], {});
   const originPort = Number((await origin.waitForLine((l) => l.startsWith('origin listening'))).split(' ')[2]);
