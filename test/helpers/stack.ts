@@ -34,7 +34,7 @@ export function setProcessPrefix(p: string[]): void { prefix = p; }
 
 /** Tests keep every line a process writes; a benchmark, whose hub writes an access line per call, keeps the last
  *  `n` or so (between n and 2n), so that its memory does not grow through a run (a 12-byte-only run of a few
- *  minutes reached 215-227 MB kept, against 88 MB with 2,000). */
+ *  minutes reached 215-227 MB kept, against 88 MB with a limit of 2,000). */
 let keptLines = Infinity;
 export function setLineLimit(n: number): void { keptLines = n; }
 
