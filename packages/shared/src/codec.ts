@@ -31,6 +31,9 @@ function withPayload(type: number, stream: number, payload: Uint8Array): Buffer 
 
 /** `version`: the connection's protocol version (0 before the handshake); from BINARY_HEADS_VERSION on, request
  *  and response heads are written in binary. */
+const responseTooLarge = (length: number): ProtocolError =>
+  new ProtocolError(CloseCode.MalformedFrame, `RESPONSE payload of ${length} bytes is over the ${Limits.maxDataBytes}-byte limit`);
+
 export function encodeFrame(frame: Frame, version = 0): Buffer {
   if (version >= BINARY_HEADS_VERSION) {
     if (frame.type === FrameType.RequestHead) return binaryHeadFrame(frame.type, frame.stream, REQUEST_HEAD, frame.msg, undefined);
@@ -53,9 +56,7 @@ export function encodeFrame(frame: Frame, version = 0): Buffer {
       // [uint32 head length][head JSON][body]: the payload is capped as DATA's is.
       const json = Buffer.from(JSON.stringify(frame.msg), 'utf8');
       const length = 4 + json.length + frame.data.length;
-      if (length > Limits.maxDataBytes) {
-        throw new ProtocolError(CloseCode.MalformedFrame, `RESPONSE payload of ${length} bytes is over the ${Limits.maxDataBytes}-byte limit`);
-      }
+      if (length > Limits.maxDataBytes) throw responseTooLarge(length);
       const buf = header(frame.type, frame.stream, length);
       buf.writeUInt32BE(json.length, Limits.frameHeaderBytes);
       json.copy(buf, Limits.frameHeaderBytes + 4);
@@ -157,7 +158,7 @@ function writeHeadFrame<M>(type: number, stream: number, codec: BinaryHead<M>, m
   const start = Limits.frameHeaderBytes + (body ? 4 : 0);
   const headBytes = codec.size(msg, ascii ? asciiLength : utf8Length);
   const length = start - Limits.frameHeaderBytes + headBytes + (body?.length ?? 0);
-  if (body && length > Limits.maxDataBytes) throw new ProtocolError(CloseCode.MalformedFrame, `RESPONSE payload of ${length} bytes is over the ${Limits.maxDataBytes}-byte limit`);
+  if (body && length > Limits.maxDataBytes) throw responseTooLarge(length);
   if (!body && headBytes > Limits.maxJsonBytes) throw new ProtocolError(CloseCode.MalformedFrame, `frame type ${type} head is ${headBytes} bytes, over the ${Limits.maxJsonBytes}-byte limit`);
   const buf = header(type, stream, length);
   if (!codec.write(new HeadWriter(buf, start, ascii), msg)) return undefined;
@@ -166,61 +167,6 @@ function writeHeadFrame<M>(type: number, stream: number, codec: BinaryHead<M>, m
     buf.set(body, start + headBytes);
   }
   return buf;
-}
-
-/** Reads a binary head from `buf` between `at` and `end`; every read past `end` is a malformed frame. */
-class HeadReader {
-  constructor(private readonly buf: Buffer, private at: number, private readonly end: number) {}
-  private need(n: number): void { if (this.at + n > this.end) malformed('binary head runs past its end'); }
-  u8(): number { this.need(1); return this.buf[this.at++]!; }
-  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.at); this.at += 2; return v; }
-  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.at); this.at += 4; return v; }
-  f64(): number { this.need(8); const v = this.buf.readDoubleBE(this.at); this.at += 8; return v; }
-  str(k: string, max: number): string {
-    const n = this.u16();
-    this.need(n);
-    const v = this.buf.toString('utf8', this.at, this.at + n);
-    this.at += n;
-    if (v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
-    return v;
-  }
-  headers(k: string): HeaderList {
-    const n = this.u16();
-    if (n > Limits.maxHeaderLines) malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
-    const out: HeaderList = [];
-    for (let i = 0; i < n; i++) out.push([this.str('header name', 65535), this.str('header value', 65535)]);
-    return out;
-  }
-  done(): void { if (this.at !== this.end) malformed(`${this.end - this.at} bytes after the binary head`); }
-}
-
-function binaryRequestHead(raw: Buffer): RequestHeadMessage {
-  const r = new HeadReader(raw, Limits.frameHeaderBytes, raw.length);
-  const timeoutMs = r.u32();
-  if (timeoutMs < 1 || timeoutMs > 86_400_000) malformed('field timeoutMs must be an integer in [1, 86400000]');
-  const bl = r.f64();
-  if (bl !== -1 && (!Number.isSafeInteger(bl) || bl < 0)) malformed('field bodyLength must be null or a non-negative integer');
-  const requestId = r.str('requestId', 128);
-  const method = r.str('method', 16);
-  const url = r.str('url', 65536);
-  const scheme = r.u8();
-  if (scheme > 2) malformed('unknown credentials scheme');
-  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.str('sealed', 16384) };
-  const headers = r.headers('headers');
-  r.done();
-  return { requestId, method, url, headers, bodyLength: bl === -1 ? null : bl, timeoutMs, credentials };
-}
-
-function binaryResponseHead(raw: Buffer, at: number, end: number): ResponseHeadMessage {
-  const r = new HeadReader(raw, at, end);
-  const status = r.u16();
-  if (status < 100 || status > 599) malformed('field status must be an integer in [100, 599]');
-  const backend = r.u32();
-  if (backend > 86_400_001) malformed('field backendMs must be an integer in [0, 86400000]');
-  const msg: ResponseHeadMessage = { status, headers: r.headers('headers') };
-  if (backend !== 0) msg.backendMs = backend - 1;
-  r.done();
-  return msg;
 }
 
 /** Encodes a Data frame without building a Frame object (hot path). */
@@ -233,24 +179,35 @@ export function encodeData(stream: number, chunk: Uint8Array): Buffer {
 type Obj = Record<string, unknown>;
 const malformed = (why: string): never => { throw new ProtocolError(CloseCode.MalformedFrame, why); };
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (o: Obj, k: string, max = 8192): string => {
-  const v = o[k];
+const checkStr = (k: string, v: unknown, max: number): string => {
   if (typeof v !== 'string' || v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
   return v as string;
 };
-const int = (o: Obj, k: string, min: number, max: number): number => {
-  const v = o[k];
+const checkInt = (k: string, v: unknown, min: number, max: number): number => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) malformed(`field ${k} must be an integer in [${min}, ${max}]`);
   return v as number;
 };
+const checkBodyLength = (v: unknown): number | null => {
+  if (v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) malformed('field bodyLength must be null or a non-negative integer');
+  return v as number | null;
+};
+const str = (o: Obj, k: string, max = 8192): string => checkStr(k, o[k], max);
+const int = (o: Obj, k: string, min: number, max: number): number => checkInt(k, o[k], min, max);
+
+/** The longest a head's string fields may be (characters), and its times (ms), however the head is written (JSON
+ *  in versions 1 and 2, binary from version 3). */
+const HEAD_FIELDS = { requestId: 128, method: 16, url: 65_536, sealed: 16_384 } as const;
+const MAX_MS = 86_400_000;
+
 const strList = (o: Obj, k: string): string[] => {
   const v = o[k];
   if (!Array.isArray(v) || v.length > 64 || !v.every((x) => typeof x === 'string' && x.length <= 256)) malformed(`field ${k} must be a list of strings`);
   return v as string[];
 };
+const tooManyHeaders = (k: string): never => malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
 const headerList = (o: Obj, k: string): HeaderList => {
   const v = o[k];
-  if (!Array.isArray(v) || v.length > Limits.maxHeaderLines) malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
+  if (!Array.isArray(v) || v.length > Limits.maxHeaderLines) tooManyHeaders(k);
   for (const pair of v as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') malformed(`field ${k} must be a list of [name, value] pairs`);
   }
@@ -259,7 +216,61 @@ const headerList = (o: Obj, k: string): HeaderList => {
 
 function responseHead(o: Obj): ResponseHeadMessage {
   const msg: ResponseHeadMessage = { status: int(o, 'status', 100, 599), headers: headerList(o, 'headers') };
-  if (o.backendMs !== undefined) msg.backendMs = int(o, 'backendMs', 0, 86_400_000);
+  if (o.backendMs !== undefined) msg.backendMs = int(o, 'backendMs', 0, MAX_MS);
+  return msg;
+}
+
+/** Reads a binary head from `buf` between `at` and `end`; every read past `end` is a malformed frame. */
+class HeadReader {
+  constructor(private readonly buf: Buffer, private at: number, private readonly end: number) {}
+  private need(n: number): void { if (this.at + n > this.end) malformed('binary head runs past its end'); }
+  u8(): number { this.need(1); return this.buf[this.at++]!; }
+  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.at); this.at += 2; return v; }
+  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.at); this.at += 4; return v; }
+  f64(): number { this.need(8); const v = this.buf.readDoubleBE(this.at); this.at += 8; return v; }
+  str(): string {
+    const n = this.u16();
+    this.need(n);
+    const v = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  /** A string field, held to the length JSON heads hold it to. */
+  field(k: keyof typeof HEAD_FIELDS): string { return checkStr(k, this.str(), HEAD_FIELDS[k]); }
+  headers(k: string): HeaderList {
+    const n = this.u16();
+    if (n > Limits.maxHeaderLines) tooManyHeaders(k);
+    const out: HeaderList = [];
+    for (let i = 0; i < n; i++) out.push([this.str(), this.str()]);
+    return out;
+  }
+  done(): void { if (this.at !== this.end) malformed(`${this.end - this.at} bytes after the binary head`); }
+}
+
+function binaryRequestHead(raw: Buffer): RequestHeadMessage {
+  const r = new HeadReader(raw, Limits.frameHeaderBytes, raw.length);
+  const timeoutMs = checkInt('timeoutMs', r.u32(), 1, MAX_MS);
+  const bl = r.f64();
+  const bodyLength = checkBodyLength(bl === -1 ? null : bl);
+  const requestId = r.field('requestId');
+  const method = r.field('method');
+  const url = r.field('url');
+  const scheme = r.u8();
+  if (scheme > 2) malformed('unknown credentials scheme');
+  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.field('sealed') };
+  const headers = r.headers('headers');
+  r.done();
+  return { requestId, method, url, headers, bodyLength, timeoutMs, credentials };
+}
+
+function binaryResponseHead(raw: Buffer, at: number, end: number): ResponseHeadMessage {
+  const r = new HeadReader(raw, at, end);
+  const status = checkInt('status', r.u16(), 100, 599);
+  const backend = r.u32(); // backendMs + 1, 0 for none
+  const backendMs = backend === 0 ? undefined : checkInt('backendMs', backend - 1, 0, MAX_MS);
+  const msg: ResponseHeadMessage = { status, headers: r.headers('headers') };
+  if (backendMs !== undefined) msg.backendMs = backendMs;
+  r.done();
   return msg;
 }
 
@@ -314,18 +325,17 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
     case FrameType.RequestHead: {
       if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryRequestHead(raw) };
       const o = parseJson(payload);
-      const bl = o.bodyLength;
-      if (bl !== null && (typeof bl !== 'number' || !Number.isSafeInteger(bl) || bl < 0)) malformed('field bodyLength must be null or a non-negative integer');
+      const bodyLength = checkBodyLength(o.bodyLength);
       let credentials = null;
       if (o.credentials !== null) {
         if (!isObj(o.credentials)) return malformed('field credentials must be an object or null');
         const scheme = str(o.credentials, 'scheme', 16);
         if (scheme !== 'basic' && scheme !== 'windows') malformed('unknown credentials scheme');
-        credentials = { scheme: scheme as 'basic' | 'windows', sealed: str(o.credentials, 'sealed', 16384) };
+        credentials = { scheme: scheme as 'basic' | 'windows', sealed: str(o.credentials, 'sealed', HEAD_FIELDS.sealed) };
       }
       return { type, stream, msg: {
-        requestId: str(o, 'requestId', 128), method: str(o, 'method', 16), url: str(o, 'url', 65536), headers: headerList(o, 'headers'),
-        bodyLength: bl as number | null, timeoutMs: int(o, 'timeoutMs', 1, 86_400_000), credentials,
+        requestId: str(o, 'requestId', HEAD_FIELDS.requestId), method: str(o, 'method', HEAD_FIELDS.method), url: str(o, 'url', HEAD_FIELDS.url),
+        headers: headerList(o, 'headers'), bodyLength, timeoutMs: int(o, 'timeoutMs', 1, MAX_MS), credentials,
       } };
     }
     case FrameType.ResponseHead:
