@@ -10,6 +10,7 @@ import { manageService } from './service/install.js';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
 import { createLogger } from './log.js';
+import { guardProcess } from './last-resort.js';
 import { join as joinGateway, register } from './register.js';
 import { createAgentMetrics, serveMetrics } from './metrics.js';
 
@@ -105,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
       if (!Number.isFinite(drainSec) || drainSec < 0) throw new AgentConfigError('--drain-timeout must be seconds');
       const config = readAgentConfig(configPath);
       const log = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'info');
+      guardProcess(log);
       let agentRef: ReturnType<typeof createAgent> | undefined;
       const metrics = mm && createAgentMetrics(() => ({
         connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,

@@ -11,10 +11,24 @@ import { CallCancel } from '../executor/call-cancel.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics.js';
 
+const ignore = (): void => {};
+
+/**
+ * The pipe the request body goes through to the executor. undici listens for its errors only while it sends
+ * it; a call that fails before (the Windows handshake, a refused connection) or after leaves it to us, and its
+ * abort (InboundBody.abort destroys it with an error) would otherwise be an 'error' nobody hears, which ends the
+ * agent's process with every call on it (issue 21, finding 4).
+ */
+function requestSink(): PassThrough {
+  const body = new PassThrough({ highWaterMark: 64 * 1024 });
+  body.on('error', ignore);
+  return body;
+}
+
 /** Drops a service's answer body. undici turns a destroy before the body's end into an 'error' event, and an
  *  'error' nobody listens for would end the agent's process. */
 function discard(body: AnswerBody): void {
-  body.on('error', () => {});
+  body.on('error', ignore);
   body.destroy();
 }
 
@@ -86,7 +100,13 @@ export class ServedRequest {
     this.c.log.info({ stream: this.stream, requestId: this.head.requestId, reason }, 'call cancelled by hub');
   }
 
-  async run(): Promise<void> {
+  /** Serves the call; never rejects (the tunnel starts it without waiting, and a rejection nobody handles
+   *  would reach the process's last resort). */
+  run(): Promise<void> {
+    return this.serve().catch((err: unknown) => { this.c.log.error({ err, stream: this.stream }, 'agent fault after serving a call'); });
+  }
+
+  private async serve(): Promise<void> {
     const { head, c } = this;
     const started = Date.now();
     // The deadline runs to the response head from the end of the request body (an upload may take longer;
@@ -100,9 +120,12 @@ export class ServedRequest {
       // A request without a body needs no sink: its End just marks the inbound side done, and a peer that sent
       // data anyway is held to the window like any other.
       let body: PassThrough | null = null;
-      if (head.bodyLength !== 0) { body = new PassThrough({ highWaterMark: 64 * 1024 }); body.once('finish', arm); this.requestBody.attach(body); } else arm();
+      if (head.bodyLength !== 0) { body = requestSink(); body.once('finish', arm); this.requestBody.attach(body); } else arm();
       const sent = performance.now();
       const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, cancel: this.abort, timeoutMs: head.timeoutMs });
+      // A Readable answer body (the Windows paths) may fail before the relay starts reading it (while it waits
+      // for the hub's credit, say); the failure still surfaces from its iterator, but never as an unheard 'error'.
+      res.body.on('error', ignore);
       if (hasForeignTransferCoding(res.headers)) {
         discard(res.body);
         throw new ExecError('BadGateway', foreignCodingMessage(`${url.protocol}//${url.host}`));
