@@ -20,7 +20,8 @@
 //   nego-reset      resets the connection on the NEGOTIATE leg
 //   nego-bad        answers the NEGOTIATE leg with a challenge that does not parse
 //   nego-500        answers the NEGOTIATE leg with 500
-// and `again-401` answers 401 after the handshake (the credentials refused), reading what body comes.
+// and `again-401` answers 401 after the handshake (the credentials refused), reading what body comes. A HEAD
+// with credentials (the agent's Kerberos handshake before a body) is answered 200, whatever the fault.
 // Negotiate: any `Authorization: Negotiate <token>` is taken as authenticated (the agent needs a real ticket
 // to send one). Every request's body bytes are counted (`bodyBytes`, per path), so a test can tell a body sent
 // twice from one sent once.
@@ -117,11 +118,13 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
     const start = (req: NonNullable<typeof current>): boolean => {
       const fault = req.head.path.split('?')[0]!.split('/').pop()!;
       const authorization = req.head.headers.get('authorization') ?? '';
-      if (o.auth && !authed) {
-        const scheme = o.auth === 'ntlm' ? 'NTLM' : 'Negotiate';
-        const token = /^(?:NTLM|Negotiate) (\S+)$/i.exec(authorization)?.[1];
-        const type = token ? Buffer.from(token, 'base64').readUInt32LE(8) : 0;
-        if (o.auth === 'ntlm' && type === 1) {
+      const scheme = o.auth === 'ntlm' ? 'NTLM' : 'Negotiate';
+      const token = /^(?:NTLM|Negotiate) (\S+)$/i.exec(authorization)?.[1];
+      const message = o.auth === 'ntlm' && token ? Buffer.from(token, 'base64') : undefined;
+      const type = message && message.length >= 12 ? message.readUInt32LE(8) : 0;
+      // Credentials are looked at on an authenticated connection too (a NEGOTIATE message restarts the handshake, as IIS does).
+      if (o.auth && (!authed || token !== undefined)) {
+        if (type === 1) {
           if (fault === 'nego-reset') { socket.resetAndDestroy(); return false; }
           const answer = fault === 'nego-bad' ? reply('401 Unauthorized', [`WWW-Authenticate: ${scheme} AAAA`])
             : fault === 'nego-500' ? reply('500 Internal Server Error', [])
@@ -137,6 +140,8 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
         // NTLM authenticates the connection (as IIS does); Negotiate each request.
         if (o.auth === 'ntlm') authed = true;
       }
+      // A HEAD (the agent's Kerberos handshake before a body) passes: the fault is the real request's.
+      if (req.head.method === 'HEAD') { socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`); return true; }
       return act(fault, req);
     };
 

@@ -70,9 +70,11 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
 function readFileSyncSafe(p: string): string { try { return readFileSync(p, 'utf8'); } catch { return ''; } }
 
 /** Apache: /negotiate (Kerberos via SPNEGO, keytab) proxied to `backendUrl`, passing the user on in X-Remote-User.
+ *  /sink is the same without the header, proxied to `sinkUrl`: a service that reads a whole upload before it
+ *  answers (an echo deadlocks Apache's proxy on a large one: it sends the whole body before reading the answer).
  *  /bound is the same with the authentication kept on the TCP connection (GssapiConnectionBound), as IIS keeps
  *  Kerberos and NTLM authentication by default: later requests on that connection need no Authorization. */
-export async function startNegotiateApache(realm: KerberosRealm & { keytab: string }, backendUrl: string): Promise<NegotiateApache> {
+export async function startNegotiateApache(realm: KerberosRealm & { keytab: string }, backendUrl: string, sinkUrl = backendUrl): Promise<NegotiateApache> {
   const a = await startApache({
     serverName: 'localhost',
     modules: ['auth_gssapi', 'proxy', 'proxy_http'],
@@ -98,6 +100,15 @@ export async function startNegotiateApache(realm: KerberosRealm & { keytab: stri
   Require valid-user
   Header always set X-Remote-User "expr=%{REMOTE_USER}"
   ProxyPass ${backendUrl}/bound
+</Location>
+<Location /sink>
+  AuthType GSSAPI
+  AuthName "Kerberos test, uploads"
+  GssapiAllowedMech krb5
+  GssapiCredStore keytab:${realm.keytab}
+  GssapiLocalName Off
+  Require valid-user
+  ProxyPass ${sinkUrl}/sink
 </Location>`,
   });
   return { url: `http://localhost:${a.port}`, port: a.port, stop: a.stop };

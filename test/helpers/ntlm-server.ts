@@ -20,6 +20,8 @@ export interface NtlmServer {
   /** Authenticated requests: user, method, path, body size and hash, and the TCP connection they came on. */
   seen: Array<{ user: string; method: string; url: string; bytes: number; sha256: string; connection: number }>;
   handshakes: number;
+  /** Body bytes received per path over every request, handshake legs included: a body sent twice counts twice. */
+  bodyBytes: Map<string, number>;
   stop(): void;
 }
 
@@ -62,13 +64,43 @@ function startWinbind(): string {
   throw new Error('winbindd did not come up');
 }
 
-export function stopWinbind(): void { winbind?.kill(); winbind = undefined; conf = undefined; }
+/**
+ * Samba processes started with this suite's configuration: winbindd, and what it starts on demand and does not
+ * stop with it (samba-dcerpcd and its rpcd_* workers, which outlived the suite: issue 21, finding 11). Matched
+ * by the configuration's path, a temporary directory of this run, so processes of other runs are never touched.
+ */
+export function sambaProcesses(confPath = conf): number[] {
+  if (!confPath) return [];
+  try {
+    return execFileSync('pgrep', ['-f', '--', confPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .split('\n').filter(Boolean).map(Number).filter((pid) => pid !== process.pid);
+  } catch { return []; } // pgrep exits 1 when nothing matches
+}
+
+/** The configuration of the running winbindd (undefined when none runs). */
+export function sambaConf(): string | undefined { return conf; }
+
+/** Stops winbindd and every process started with its configuration: TERM, then KILL what is left after 5 s. */
+export async function stopWinbind(): Promise<void> {
+  const confPath = conf;
+  winbind?.kill();
+  winbind = undefined;
+  conf = undefined;
+  const signal = (pids: number[], sig: NodeJS.Signals) => { for (const pid of pids) { try { process.kill(pid, sig); } catch { /* gone */ } } };
+  signal(sambaProcesses(confPath), 'SIGTERM');
+  for (let i = 0; i < 50 && sambaProcesses(confPath).length; i++) await new Promise((r) => setTimeout(r, 100));
+  signal(sambaProcesses(confPath), 'SIGKILL');
+  for (let i = 0; i < 20 && sambaProcesses(confPath).length; i++) await new Promise((r) => setTimeout(r, 100));
+}
 
 export function ntlmAvailable(): boolean { return ['/usr/sbin/winbindd', '/usr/bin/ntlm_auth'].every((p) => existsSync(p)); }
 
 export async function startNtlmServer(): Promise<NtlmServer> {
   const smbConf = startWinbind();
-  const state = { seen: [] as NtlmServer['seen'], handshakes: 0 };
+  const state = { seen: [] as NtlmServer['seen'], handshakes: 0, bodyBytes: new Map<string, number>() };
+  const count = (req: IncomingMessage, n: number) => { const p = (req.url ?? '').split('?')[0]!; state.bodyBytes.set(p, (state.bodyBytes.get(p) ?? 0) + n); };
+  /** Reads and drops a request's body (a handshake leg's, or a refused one's), counting it. */
+  const drop = (req: IncomingMessage) => { req.on('data', (c: Buffer) => count(req, c.length)); };
   const helpers = new WeakMap<Socket, Helper>();
   const ids = new WeakMap<Socket, number>();
   let nextId = 1;
@@ -90,7 +122,7 @@ export async function startNtlmServer(): Promise<NtlmServer> {
   const respond = (req: IncomingMessage, res: import('node:http').ServerResponse, user: string) => {
     const hash = createHash('sha256');
     let bytes = 0;
-    req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); });
+    req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); count(req, c.length); });
     req.on('end', () => {
       const socket = req.socket;
       if (!ids.has(socket)) ids.set(socket, nextId++);
@@ -105,13 +137,13 @@ export async function startNtlmServer(): Promise<NtlmServer> {
     // An authenticated connection stays authenticated (what IIS does by default for NTLM).
     const already = authed.get(req.socket);
     if (!m && already) return respond(req, res, already);
-    if (!m) { req.resume(); return challenge(res); }
+    if (!m) { drop(req); return challenge(res); }
     const msg = Buffer.from(m[2]!, 'base64');
-    if (msg.subarray(0, 8).toString('latin1') !== 'NTLMSSP\0') { req.resume(); return challenge(res); }
+    if (msg.subarray(0, 8).toString('latin1') !== 'NTLMSSP\0') { drop(req); return challenge(res); }
     const type = msg.readUInt32LE(8);
     const helper = helperFor(req.socket);
     if (type === 1) {
-      req.resume();
+      drop(req);
       state.handshakes++;
       const r = await helper.ask(`YR ${m[2]}`);
       return r.startsWith('TT ') ? challenge(res, r.slice(3)) : challenge(res);
@@ -124,10 +156,10 @@ export async function startNtlmServer(): Promise<NtlmServer> {
         return respond(req, res, user);
       }
       helpers.delete(req.socket);
-      req.resume();
+      drop(req);
       return challenge(res);
     }
-    req.resume();
+    drop(req);
     return challenge(res);
   })());
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -136,6 +168,7 @@ export async function startNtlmServer(): Promise<NtlmServer> {
     url: `http://127.0.0.1:${port}`, port,
     get seen() { return state.seen; },
     get handshakes() { return state.handshakes; },
+    get bodyBytes() { return state.bodyBytes; },
     stop() { server.closeAllConnections(); server.close(); },
   };
 }

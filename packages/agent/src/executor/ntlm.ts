@@ -43,7 +43,9 @@ export class NtlmConnections {
   private giveBack(key: string, client: Client): void {
     if (client.closed || client.destroyed) return;
     const list = this.idle.get(key) ?? [];
-    if (list.length >= MAX_IDLE_PER_KEY) { void client.close(); return; }
+    // The least recently used goes: the service may have closed it already (Node's default keep-alive is 5 s),
+    // and a reconnected Client is unauthenticated, which costs a handshake.
+    if (list.length >= MAX_IDLE_PER_KEY) void list.shift()!.close().catch(() => {});
     list.push(client);
     this.idle.set(key, list);
   }
@@ -77,10 +79,7 @@ export class NtlmConnections {
         throw new NtlmError(first.statusCode === 401 ? 'the service did not answer with an NTLM challenge' : `the service answered the NTLM negotiation with ${first.statusCode}`);
       }
       await first.body.dump();
-      const type2 = await new Promise<ntlm.Type2Message>((ok, ko) => {
-        const m = ntlm.parseType2Message(offer.replace(/^Negotiate/i, 'NTLM'), (e) => { if (e) ko(new NtlmError('the NTLM challenge does not parse')); });
-        if (m) ok(m);
-      });
+      const type2 = parseChallenge(offer);
       // Leg 2: AUTHENTICATE with the real request and body.
       const type3 = ntlm.createType3Message(type2, { username: u.user, password, domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme);
       const res = await send(withHeader(req.headers, 'authorization', type3), req.body);
@@ -99,6 +98,18 @@ export class NtlmConnections {
 }
 
 export class NtlmError extends Error {}
+
+/** The service's CHALLENGE message; an NtlmError for one that does not parse (httpntlm reports some by callback,
+ *  and throws a RangeError on one too short for its fields). */
+function parseChallenge(offer: string): ntlm.Type2Message {
+  let failed = false;
+  let m: ntlm.Type2Message | undefined;
+  try {
+    m = ntlm.parseType2Message(offer.replace(/^Negotiate/i, 'NTLM'), (e) => { if (e) failed = true; }) ?? undefined;
+  } catch { failed = true; }
+  if (failed || !m) throw new NtlmError('the NTLM challenge does not parse');
+  return m;
+}
 
 function wrap(res: Dispatcher.ResponseData, release: (ok: boolean) => void, authenticated: boolean): NtlmResult {
   let done = false;

@@ -8,12 +8,19 @@ import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecRes
 import type { ServicePools } from './service-pools.js';
 import { KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
-import { parseWindowsUser } from './windows-user.js';
+import { parseWindowsUser, type WindowsUser } from './windows-user.js';
 
 /** Added to the service's 401 when Windows authentication failed: which way, and (without secrets) why. */
 export const WINDOWS_AUTH_HINT = 'x-gatehouse-windows-auth';
 
 type Offer = Set<'negotiate' | 'ntlm'>;
+
+/** A request's headers for a leg that carries no body (HEAD): no framing of the body that is not sent. */
+function withoutBody(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (k !== 'content-length' && k !== 'transfer-encoding' && k !== 'expect') out[k] = v;
+  return out;
+}
 
 function offered(h: Record<string, string | string[] | undefined>): Offer {
   const out: Offer = new Set();
@@ -61,15 +68,7 @@ export class WindowsExecutor {
       }
       if (kerberosUsable && offer?.has('negotiate')) {
         try {
-          const token = await this.kerberos.token(req.url.hostname, user, auth.password);
-          const res = await request(req.url, {
-            // The identity's own connections: the service may keep the authentication on the connection.
-            dispatcher: this.pools.for(origin, auth), method: req.method as Dispatcher.HttpMethod,
-            headers: withHeader(headers, 'authorization', `Negotiate ${token}`),
-            body: req.body ?? undefined, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
-          });
-          this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
-          return this.answer(res.statusCode, headerListFrom(res.headers), res.body, 'kerberos: the service refused the ticket');
+          return await this.kerberosCall(req, user, headers, hasBody);
         } catch (err) {
           if (!(err instanceof KerberosError)) throw err;
           this.log.debug({ host: req.url.host, why: err.message, fallback: offer.has('ntlm') }, 'kerberos not possible');
@@ -93,6 +92,32 @@ export class WindowsExecutor {
       }
       throw execFailure(err, req);
     }
+  }
+
+  /**
+   * One call with a Kerberos service ticket (SPNEGO). A call with a body authenticates first with a HEAD and the
+   * ticket (the service checks it before it looks at the method or the path), so that a ticket the service
+   * refuses costs no body; the body then goes once, with a fresh authenticator (a service's replay cache
+   * refuses one it has seen), on the identity's own connections.
+   */
+  private async kerberosCall(req: ExecRequest, user: WindowsUser, headers: Record<string, string | string[]>, hasBody: boolean): Promise<ExecResponse> {
+    const auth = req.auth!;
+    // The identity's own connections: the service may keep the authentication on the connection.
+    const dispatcher = this.pools.for(req.url.origin, auth);
+    const common = { dispatcher, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs };
+    const negotiate = async () => `Negotiate ${await this.kerberos.token(req.url.hostname, user, auth.password)}`;
+    if (hasBody) {
+      const check = await request(req.url, { ...common, method: 'HEAD', headers: withHeader(withoutBody(headers), 'authorization', await negotiate()) });
+      await check.body.dump();
+      this.log.debug({ host: req.url.host, scheme: 'kerberos', status: check.statusCode, leg: 'handshake' }, 'windows authentication');
+      if (check.statusCode === 401) return this.answer(401, headerListFrom(check.headers), Readable.from([]), 'kerberos: the service refused the ticket');
+    }
+    const res = await request(req.url, {
+      ...common, method: req.method as Dispatcher.HttpMethod, headers: withHeader(headers, 'authorization', await negotiate()), body: req.body ?? undefined,
+    });
+    this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
+    return this.answer(res.statusCode, headerListFrom(res.headers), res.body,
+      hasBody ? 'kerberos: the service refused the ticket after the handshake' : 'kerberos: the service refused the ticket');
   }
 
   private cachedOffer(origin: string): Offer | undefined {
