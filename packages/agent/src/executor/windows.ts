@@ -104,17 +104,17 @@ export class WindowsExecutor {
     const auth = req.auth!;
     // The identity's own connections: the service may keep the authentication on the connection.
     const dispatcher = this.pools.for(req.url.origin, auth);
-    const common = { dispatcher, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs };
+    const send = (method: string, headers: Record<string, string | string[]>, body: ExecRequest['body']) => request(req.url, {
+      dispatcher, method: method as Dispatcher.HttpMethod, headers, body: body ?? undefined, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+    });
     const negotiate = async () => `Negotiate ${await this.kerberos.token(req.url.hostname, user, auth.password)}`;
     if (hasBody) {
-      const check = await request(req.url, { ...common, method: 'HEAD', headers: withHeader(withoutBody(headers), 'authorization', await negotiate()) });
+      const check = await send('HEAD', withHeader(withoutBody(headers), 'authorization', await negotiate()), null);
       await check.body.dump();
       this.log.debug({ host: req.url.host, scheme: 'kerberos', status: check.statusCode, leg: 'handshake' }, 'windows authentication');
       if (check.statusCode === 401) return this.answer(401, headerListFrom(check.headers), Readable.from([]), 'kerberos: the service refused the ticket');
     }
-    const res = await request(req.url, {
-      ...common, method: req.method as Dispatcher.HttpMethod, headers: withHeader(headers, 'authorization', await negotiate()), body: req.body ?? undefined,
-    });
+    const res = await send(req.method, withHeader(headers, 'authorization', await negotiate()), req.body);
     this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
     return this.answer(res.statusCode, headerListFrom(res.headers), res.body,
       hasBody ? 'kerberos: the service refused the ticket after the handshake' : 'kerberos: the service refused the ticket');
