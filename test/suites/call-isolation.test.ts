@@ -4,12 +4,13 @@
 // Windows paths are in windows-auth.test.ts, against the same hostile service.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import { freePort } from '../helpers/apache.js';
 import { patternBytes } from '../helpers/echo-server.js';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startHostileServer, type HostileServer } from '../helpers/hostile-server.js';
 import { startNotHttpServer } from '../helpers/not-http.js';
-import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, api, b64, gatewayWithAgent, startCommand, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { expectTunnelIntact, tunnelSnapshot, type TunnelSnapshot } from '../helpers/tunnel-watch.js';
 
@@ -149,5 +150,20 @@ describe('many faults at once', () => {
     for (const r of results.slice(40)) expect(r.status, r.text).toBe(200);
     await nextCallServed(id);
     await expectTunnelIntact(before, hub.url, token, gatewayId, agent);
+  });
+});
+
+describe("the agent's last resort", () => {
+  it('an uncaught fault is logged with the code AgentFault and ends the process with status 70 (for the service manager to restart)', async () => {
+    // Per-call faults never get here (the tests above); this is the guard for a bug that would.
+    const dist = dirname(AGENT_MAIN);
+    const script = `const { createLogger } = await import(${JSON.stringify(join(dist, 'log.js'))});
+      const { guardProcess } = await import(${JSON.stringify(join(dist, 'last-resort.js'))});
+      guardProcess(createLogger('info'));
+      setTimeout(() => { throw new Error('a bug nobody caught'); }, 10);`;
+    const p = startCommand([process.execPath, '--input-type=module', '-e', script], {});
+    expect(await p.exited).toBe(70);
+    const line = JSON.parse(p.lines.find((l) => l.includes('AgentFault'))!) as { level: number; code: string; err: { message: string } };
+    expect(line).toMatchObject({ level: 60, code: 'AgentFault', err: { message: 'a bug nobody caught' } });
   });
 });

@@ -87,6 +87,8 @@ export class KerberosAuth {
       let err = '';
       p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
       p.on('error', () => resolve({ code: -1, stderr: 'kinit not found' }));
+      // kinit may exit before it reads the password (keytab mode, an unknown realm): an EPIPE here is not a fault.
+      p.stdin!.on('error', () => {});
       p.on('close', (c) => resolve({ code: c, stderr: err }));
       p.stdin!.end(useKeytab ? '' : `${password}\n`);
     });
