@@ -37,6 +37,13 @@ const invoke = (id: string, body: unknown) => api(hub.url, token, 'POST', `/v1/c
 const decoded = (r: { json: { body: string } }) => JSON.parse(Buffer.from(r.json.body, 'base64').toString()) as Record<string, unknown>;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Streamed, not held: the agent's peak resident memory grows by less than the body (printed for the record). */
+function reportGrowth(what: string, peakBefore: number, mib: number): void {
+  const grew = agent.peakRss() - peakBefore;
+  console.log(`${what}: the agent's peak RSS grew ${(grew / 2 ** 20).toFixed(1)} MiB (from ${(peakBefore / 2 ** 20).toFixed(1)} MiB)`);
+  if (mib >= 64) expect(grew).toBeLessThan(mib * 2 ** 20);
+}
+
 /** A streamed call on the raw route: what came back, hashed (and its text, when short). */
 async function raw(id: string, path: string, method: string, body: Buffer): Promise<{ status: number; headers: Record<string, unknown>; bytes: number; sha256: string; text: string }> {
   const res = await request(`${hub.url}/v1/connections/${id}/proxy/${path}`, { method: method as 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body });
@@ -110,7 +117,9 @@ describe('NTLM (Samba)', () => {
   it.each([['POST', 1], ['PUT', 64]])('%s of %i MiB (raw route, streamed) arrives intact and is sent once, on the authenticated leg', async (method, mib) => {
     const body = patternBytes(mib * 1024 * 1024, mib);
     const path = `bodies/${method}-${mib}`;
+    const peak = agent.peakRss();
     const r = await raw(alice, path, method, body);
+    reportGrowth(`NTLM ${method} of ${mib} MiB`, peak, mib);
     expect(r.status, r.text).toBe(200);
     expect(JSON.parse(r.text)).toMatchObject({ user: `${NTLM_DOMAIN}\\alice`, method, bytes: body.length, sha256: sha256(body) });
     // every request of the call counted, the handshake's included: the body once
@@ -175,7 +184,9 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
     const body = patternBytes(mib * 1024 * 1024, 100 + mib);
     const upload = await windowsConnection(`${apache.url}/sink`, `carol@${REALM}`, KRB_USERS.carol);
     const path = `${method}-${mib}`;
+    const peak = agent.peakRss();
     const r = await raw(upload, path, method, body);
+    reportGrowth(`Kerberos ${method} of ${mib} MiB`, peak, mib);
     expect(r.status, r.text.slice(0, 200)).toBe(200);
     expect(JSON.parse(r.text)).toEqual({ bytes: body.length, sha256: sha256(body) });
     // Two requests reached the service: the HEAD that authenticated, and the one with the body; the body once.
