@@ -27,6 +27,7 @@ let hostileNego: HostileServer;
 /** Behind Apache's /sink: reads each upload whole, answers its size and hash, counts every request's body. */
 let sink: HostileServer;
 let tunnel: TunnelSnapshot;
+let sambaConfPath: string | undefined;
 
 async function windowsConnection(base: string, username: string, password: string): Promise<string> {
   const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'WindowsGateway', baseResourceUrl: base, gatewayId, username, password });
@@ -58,6 +59,7 @@ beforeAll(async () => {
   entra = await startFakeEntra();
   echo = await startEchoServer();
   ntlm = await startNtlmServer();
+  sambaConfPath = sambaConf();
   realm = await startKerberosRealm();
   sink = await startHostileServer();
   apache = await startNegotiateApache(realm as KerberosRealm & { keytab: string }, echo.url, sink.url);
@@ -81,6 +83,8 @@ afterAll(async () => {
   hostileNego?.close();
   sink?.close();
   await stopWinbind();
+  // None of the Samba processes this suite started outlives it (finding 11), whatever the tests did.
+  expect(sambaProcesses(sambaConfPath)).toEqual([]);
   await echo?.close();
   await entra?.close();
   cleanupTempDirs();
