@@ -17,7 +17,7 @@
 // with `WWW-Authenticate: NTLM` / `Negotiate`. NTLM: a NEGOTIATE message gets a syntactically valid CHALLENGE
 // (nothing is verified: this server tests the agent's handling of faults, Samba tests NTLM itself), and the fault
 // applies to the AUTHENTICATE leg, except these, which apply to the negotiation leg:
-//   nego-reset      resets the connection on the NEGOTIATE leg
+//   nego-reset      resets the connection on the NEGOTIATE leg (Negotiate: on the HEAD that authenticates)
 //   nego-bad        answers the NEGOTIATE leg with a challenge that does not parse
 //   nego-500        answers the NEGOTIATE leg with 500
 // and `again-401` answers 401 after the handshake (the credentials refused), reading what body comes. A HEAD
@@ -141,7 +141,11 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
         if (o.auth === 'ntlm') authed = true;
       }
       // A HEAD (the agent's Kerberos handshake before a body) passes: the fault is the real request's.
-      if (req.head.method === 'HEAD') { socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`); return true; }
+      if (req.head.method === 'HEAD') {
+        if (fault === 'nego-reset') { socket.resetAndDestroy(); return false; }
+        socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`);
+        return true;
+      }
       return act(fault, req);
     };
 

@@ -291,6 +291,7 @@ describe('a faulty Windows service costs only its own call (issue 21)', () => {
   });
 
   it.each([
+    ['nego-reset', RESET, /^agent -> service: /],
     ['reset-mid-body', RESET, /^agent -> service: /],
     ['close-early', RESET, /^agent -> service: /],
     ['bad-header', ['BadGateway'], /did not answer with HTTP\/1.1/],
