@@ -87,6 +87,11 @@ describe.each([['Anonymous', false], ['Basic', true]])('%s calls: a faulty servi
     expect(codes).toContain(r.json.error.code);
     expect(r.json.error.message).toMatch(message);
     expect(r.text).not.toContain('basic-secret-pw');
+    // the agent's side of it: the call's end in its log, with the request id the hub gave it (coded when the
+    // agent ended it; a call that timed out may have been cancelled by the hub first)
+    const requestId = r.headers['x-request-id'] as string;
+    const line = await agent.waitForLine((l) => l.includes(requestId) && ['"call failed"', '"call broken off"', '"call cancelled by hub"'].some((m) => l.includes(m)));
+    if (line.includes('"call failed"')) expect(JSON.parse(line).code).toBe(r.json.error.code);
     await nextCallServed(id);
     await expectTunnelIntact(before, hub.url, token, gatewayId, agent);
   });

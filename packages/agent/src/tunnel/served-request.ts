@@ -157,6 +157,7 @@ export class ServedRequest {
         discard(answer);
         if (!this.cancelled) {
           const reason = this.abort.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
+          c.log.info({ stream: this.stream, requestId: head.requestId, why: reason }, 'call broken off');
           c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));
         }
       }
@@ -165,6 +166,8 @@ export class ServedRequest {
       // (The hub takes messages of up to 2,048 characters; these are short, but a longer one must not cost the connection.)
       const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message.slice(0, 2000), ...(err.notSent ? { notSent: true } : {}) } : { code: 'BadGateway', message: 'agent fault' };
       if (!(err instanceof ExecError)) c.log.error({ err }, 'agent fault serving a call');
+      // The call's coded end, as the hub will report it (messages name the service's origin, never a path or query).
+      c.log.info({ stream: this.stream, requestId: head.requestId, code: f.code, why: f.message }, 'call failed');
       c.gate.send(encodeFrame({ type: FrameType.Failure, stream: this.stream, msg: f }));
       this.requestBody.abort(new Error('call failed'));
     } finally {
