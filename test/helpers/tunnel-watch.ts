@@ -11,7 +11,10 @@ const count = (agent: AgentProc, text: string) => agent.lines.filter((l) => l.in
 export async function tunnelSnapshot(hubUrl: string, token: string, gatewayId: string, agent: AgentProc): Promise<TunnelSnapshot> {
   const g = await api(hubUrl, token, 'GET', `/v1/gateways/${gatewayId}`);
   expect(g.status, g.text).toBe(200);
-  return { pid: agent.child.pid, connects: count(agent, '"connected to hub"'), connectedAt: (g.json.members as Array<{ connectedAt: string | null }>).map((m) => m.connectedAt) };
+  const connectedAt = (g.json.members as Array<{ connectedAt: string | null }>).map((m) => m.connectedAt);
+  // (a member that is not connected has none: the comparison would prove nothing)
+  expect(connectedAt.length > 0 && connectedAt.every((c) => typeof c === 'string'), JSON.stringify(g.json.members)).toBe(true);
+  return { pid: agent.child.pid, connects: count(agent, '"connected to hub"'), connectedAt };
 }
 
 export async function expectTunnelIntact(before: TunnelSnapshot, hubUrl: string, token: string, gatewayId: string, agent: AgentProc): Promise<void> {
