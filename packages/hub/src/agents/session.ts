@@ -78,12 +78,14 @@ export class AgentSession {
       this.close(CloseCode.NotReading, `agent not reading: no answer to the hub's ping in ${Math.round(this.bounds.readTimeoutMs / 1000)} s`);
       return;
     }
-    // A frame queued behind what the agent has not read yet: its pong comes back only once the agent has read
-    // everything before it. ws's own buffer counts too (ws.bufferedAmount), in case anything bypassed the gate.
+    // The gate counts what goes through it; ws's own count (its buffer and the socket's) is checked too, so a
+    // write that bypassed the gate cannot grow the queue unseen.
     if (this.ws.bufferedAmount > this.bounds.maxQueuedBytes) {
       this.close(CloseCode.NotReading, `agent not reading: ${this.ws.bufferedAmount} bytes buffered toward it, over the ${this.bounds.maxQueuedBytes}-byte limit`);
       return;
     }
+    // The ping is queued behind everything the agent has not read yet, so its pong proves the agent read all of
+    // that; its payload is random, so a pong cannot be sent without reading it.
     if (!this.ping && now - this.lastPingAt >= Math.min(Limits.heartbeatIntervalMs, this.bounds.readTimeoutMs / 3)) {
       const payload = randomBytes(8);
       this.ping = { payload, sentAt: now };
