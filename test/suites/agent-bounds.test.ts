@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AgentBounds, CloseCode, FrameType, Limits, gatewayMemoryBound } from '@gatehouse/shared';
+import { AgentBounds, CloseCode, FrameType, Limits, WriteGate, encodeFrame, gatewayMemoryBound } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -335,5 +335,26 @@ describe('the failure windows are bounded', () => {
     expect(w.waitMs('attacker')).toBe(0);
     w.add('late');
     expect(w.size).toBe(1);
+  });
+});
+
+describe("the hub's write gate toward an agent", () => {
+  it('queues frames of every type up to its bound, then drops the rest and reports the overflow once', async () => {
+    // A socket that never writes anything: every frame stays queued.
+    let handed = 0;
+    const overflows: number[] = [];
+    const gate = new WriteGate((frame) => { handed += frame.length; }, 1024, undefined, undefined, { maxQueued: 4096, onOverflow: (q) => overflows.push(q) });
+    const pong = encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) });
+    for (let i = 0; i < 1000; i++) gate.send(pong);
+    expect(handed).toBeLessThanOrEqual(4096);
+    expect(gate.queued).toBe(handed);
+    await new Promise((r) => setImmediate(r));
+    expect(overflows).toHaveLength(1);
+    expect(overflows[0]).toBeGreaterThan(4096);
+    // Shut: nothing more goes out, and nobody waits on it.
+    gate.send(pong);
+    gate.sendData(1, Buffer.alloc(100));
+    expect(handed).toBe(gate.queued);
+    expect(gate.ready()).toBeUndefined();
   });
 });
