@@ -1,14 +1,14 @@
 // An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (failures
 // limited before any lookup, agents/auth-guard.ts), the socket admitted only while few wait for HELLO
 // (agents/pending-hellos.ts), then the session started with the hub's GATEHOUSE_AGENT_* bounds.
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
 import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { verifyAgentCredential } from '../http/gateways.js';
-import { errorBody } from '../http/respond.js';
+import { writeErrorToSocket } from '../http/respond.js';
 import { credentialMemberId } from './auth-guard.js';
 import type { PendingHellos } from './pending-hellos.js';
 import { AgentSession, type SessionBounds } from './session.js';
@@ -29,11 +29,11 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
   const credential = auth.startsWith(prefix) ? auth.slice(prefix.length).trim() : undefined;
   const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
   const limited = agentAuth.refusal(address, memberKey);
-  if (limited) return refuseWith(socket, limited);
+  if (limited) return writeErrorToSocket(socket, limited, randomUUID());
   const member = credential === undefined ? undefined : await verifyAgentCredential(deps, credential);
   if (!member) {
     agentAuth.failure(address, memberKey, 'upgrade');
-    return refuseWith(socket, new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid'));
+    return writeErrorToSocket(socket, new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid'), randomUUID());
   }
   wss.handleUpgrade(req, socket, head, (ws) => {
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place).
@@ -59,13 +59,4 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     }, new StreamIds(), sessionBounds(deps.config));
     session.enabled = member.enabled;
   });
-}
-
-/** The upgrade refused with a coded hub error (JSON body, x-gatehouse-error, and its headers: Retry-After for 429). */
-function refuseWith(socket: Duplex, err: GatehouseError): void {
-  const requestId = randomUUID();
-  const body = JSON.stringify(errorBody(err, requestId));
-  const extra = Object.entries(err.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
-    + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
