@@ -257,7 +257,7 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
     expect((await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'echo/pending' })).status).toBe(200);
   });
 
-  it('finding 6: 2,000 upgrades with bad credentials are refused with 429 before any lookup once limited, per member id and per address, logged as a few summary lines; a good agent from another address still connects', async () => {
+  it('finding 6: 2,000 upgrades with bad credentials are refused with 429 before any lookup once limited, per member id and address and per address, logged as a few summary lines; good agents from another address still connect', async () => {
     const victim = await member(hub.url);
     const friend = await member(hub.url);
     const other = otherTenant(hub, goodConn);
@@ -278,15 +278,20 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
       }));
       return { count: (s: number) => statuses.filter((x) => x === s).length, withRetryAfter, total: statuses.length };
     }
-    // One member id: 10 failures per 60 s, then 429 (20 in flight may pass the check before the first failures count).
+    // One member id from one address: 10 failures per 60 s, then 429 (20 in flight may pass the check before the first failures count).
     const one = await storm(1000, (i) => `${victimId}.wrong-${i}`);
     expect(one.total).toBe(1000);
     expect(one.count(401)).toBeGreaterThanOrEqual(10);
     expect(one.count(401)).toBeLessThanOrEqual(10 + 20);
     expect(one.count(429)).toBe(1000 - one.count(401));
     expect(one.withRetryAfter).toBe(one.count(429));
-    // While limited, even the member's right credential is refused: nothing is looked up.
+    // While limited, even the member's right credential is refused from this address: nothing is looked up.
     expect((await openHostileAgent(hub.port, victim.credential)).status).toBe(429);
+    // From another address the member's own agent still connects: a storm elsewhere cannot lock it out.
+    const own = await openHostileAgent(hub.port, victim.credential, { localAddress: '127.0.0.2' });
+    expect(own.status).toBe(101);
+    expect(await own.agent!.hello()).toBeGreaterThan(0);
+    own.agent!.destroy();
 
     // The unauthenticated registration route: a wrong key for one gateway, limited the same way (per gateway id).
     const reg = [];

@@ -1,14 +1,18 @@
 // Failed agent authentications (the WebSocket upgrade, the agent routes' credentials and registration keys):
-// limited per source address and per member (or gateway) id, checked before any database lookup, and logged
-// as one summary line per interval instead of a line per failure. A storm of bad credentials therefore costs
-// the hub a map lookup per attempt, and its log a line every LOG_INTERVAL_MS.
+// limited per source address and per member (or gateway) id from that address, checked before any database
+// lookup, and logged as one summary line per interval instead of a line per failure. A storm of bad credentials
+// therefore costs the hub a map lookup per attempt, and its log a line every LOG_INTERVAL_MS.
+// The member count is kept per address too: keyed by the member id alone, anyone who learnt a member id could
+// keep that member's real agent out (10 bad attempts a minute from anywhere); the secret itself (256 bits) needs
+// no limit to stay unguessable, the limits only bound the work and the log lines.
 import { GatehouseError } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FailureWindow, type FailureLimit } from './failure-window.js';
 
 /** How often the summary of refused agent authentications is logged (when there were any). */
 export const LOG_INTERVAL_MS = 10_000;
-/** Most keys each window tracks (addresses; member and gateway ids), and most distinct ones a summary counts. */
+/** Most keys each window tracks (addresses; member and gateway ids with their address), and most distinct
+ *  addresses a summary counts. */
 export const MAX_TRACKED_KEYS = 10_000;
 
 export interface AgentAuthLimits { perAddress: FailureLimit; perMember: FailureLimit }
@@ -33,17 +37,17 @@ export class AgentAuthGuard {
   }
 
   /**
-   * Before any lookup: a coded 429 (with Retry-After) when this address or member id has failed too often
-   * lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
+   * Before any lookup: a coded 429 (with Retry-After) when this address, or this member id from this address,
+   * has failed too often lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
    * key, when the request names one.
    */
   refusal(address: string | undefined, memberKey: string | undefined): GatehouseError | undefined {
-    const waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(memberKey) : 0);
+    const waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
     if (waitMs === 0) return undefined;
     this.limited++;
     this.note(address);
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    return new GatehouseError('TooManyRequests', `agent -> hub: too many failed agent authentications from this address or for this member; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+    return new GatehouseError('TooManyRequests', `agent -> hub: too many failed agent authentications from this address (for this member or overall); try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
   }
 
   /** Counts one failed authentication. */
@@ -52,7 +56,7 @@ export class AgentAuthGuard {
     this.places.add(place);
     this.note(address);
     this.byAddress.add(address ?? '?');
-    if (memberKey) this.byMember.add(memberKey);
+    if (memberKey) this.byMember.add(`${memberKey}@${address ?? '?'}`);
   }
 
   /** Keys held (tests and metrics): bounded by MAX_TRACKED_KEYS each. */
