@@ -4,7 +4,7 @@ import { parseNetworks } from './relay/direct-networks.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
-import { parseHostPort } from '@gatehouse/shared';
+import { AgentBounds, parseHostPort } from '@gatehouse/shared';
 import { CLOUDS, type Cloud } from './auth/clouds.js';
 
 export type { Cloud } from './auth/clouds.js';
@@ -54,6 +54,23 @@ export interface HubConfig {
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
   defaultTimeoutMs: number;
   logLevel: string;
+  /** What one agent connection may make the hub hold and wait for (docs/protocol.md "Memory one gateway can hold"). */
+  agent: {
+    /** Bytes queued toward one agent, every frame type; over it close 4011. Default 8 MiB. */
+    queueMaxBytes: number;
+    /** Calls in progress on one agent connection; over it 503. Default 256. */
+    maxStreams: number;
+    /** An agent that leaves the hub's ping unanswered this long is closed with 4011. Default 30 s. */
+    readTimeoutMs: number;
+    /** Time from the upgrade to HELLO (else close 4005). Default 5 s. */
+    helloTimeoutMs: number;
+    /** Connections waiting for HELLO, per member and on the whole hub (else close 4012). Default 4 and 256. */
+    pendingPerMember: number;
+    pendingTotal: number;
+    /** Failed agent authentications allowed per member (or gateway) id from one source address, and per source address; beyond, 429. */
+    authFailuresPerMember: { limit: number; periodMs: number };
+    authFailuresPerAddress: { limit: number; periodMs: number };
+  };
 }
 
 /** Every setting: environment name, flag name, default, help line. `serve --help` prints this table. */
@@ -83,6 +100,13 @@ export const SETTINGS = [
   ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout, at most 24h (default per connection: 120s)'],
   ['GATEHOUSE_DATABASE_WAIT', '--database-wait', '60s', 'at start: how long to wait for an unreachable PostgreSQL before giving up (0s: no wait)'],
   ['GATEHOUSE_DRAIN_TIMEOUT', '--drain-timeout', '30s', 'on SIGTERM: how long calls in flight may take to finish before the hub exits (0s: no wait)'],
+  ['GATEHOUSE_AGENT_QUEUE_MAX', '--agent-queue-max', '8MiB', 'bytes of frames queued toward one agent (every type; at least 2MiB); over it the agent is closed with 4011 (not reading) and its calls fail with 502'],
+  ['GATEHOUSE_AGENT_READ_TIMEOUT', '--agent-read-timeout', '30s', "the hub pings each agent; one that leaves a ping unanswered this long is closed with 4011 and its calls fail with 502"],
+  ['GATEHOUSE_AGENT_MAX_STREAMS', '--agent-max-streams', '256', 'calls in progress on one agent connection; one more gets 503 (the member takes no more until one ends)'],
+  ['GATEHOUSE_AGENT_HELLO_TIMEOUT', '--agent-hello-timeout', '5s', 'time an authenticated agent connection has to send HELLO (else close 4005)'],
+  ['GATEHOUSE_AGENT_PENDING_MAX', '--agent-pending-max', '4/256', 'agent connections waiting for HELLO, per member/on the whole hub; one more is closed with 4012'],
+  ['GATEHOUSE_AGENT_AUTH_FAILURES', '--agent-auth-failures', '10/60s', 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup'],
+  ['GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS', '--agent-auth-failures-per-address', '100/60s', 'failed agent authentications per source address per period; beyond it 429 before any lookup'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],
 ] as const;
 
@@ -177,6 +201,8 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   // The agent takes a call's timeout up to 24 h (the relay protocol's bound).
   if (!maxTimeoutMs || maxTimeoutMs > 86_400_000) problems.push('GATEHOUSE_MAX_TIMEOUT must be a duration from 1s to 24h, like 600s');
 
+  const agent = agentSettings(get, problems);
+
   let clientCertificate: HubConfig['clientCertificate'];
   const certPath = get('GATEHOUSE_CLIENT_CERTIFICATE');
   if (certPath) {
@@ -219,5 +245,39 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     databaseWaitMs: databaseWaitMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs!),
     logLevel: get('GATEHOUSE_LOG_LEVEL') ?? 'info',
+    agent: Object.freeze(agent),
   });
+}
+
+/** `N/period` (10/60s): a count per period. */
+function perPeriod(v: string): { limit: number; periodMs: number } | undefined {
+  const m = /^(\d+)\s*\/\s*(\S+)$/.exec(v.trim());
+  const periodMs = m ? parseDuration(m[2]!) : undefined;
+  const limit = m ? Number(m[1]) : NaN;
+  return m && periodMs && limit > 0 ? { limit, periodMs } : undefined;
+}
+
+/** The GATEHOUSE_AGENT_* settings (defaults: AgentBounds). */
+function agentSettings(get: (name: string) => string | undefined, problems: string[]): HubConfig['agent'] {
+  const queueMaxBytes = parseSize(get('GATEHOUSE_AGENT_QUEUE_MAX') ?? String(AgentBounds.queueBytes));
+  // Below it, the 1 MiB write high-water mark plus one chunk would already pass the limit on a busy connection.
+  if (!queueMaxBytes || queueMaxBytes < 2 * 1024 * 1024) problems.push('GATEHOUSE_AGENT_QUEUE_MAX must be a size of at least 2MiB');
+  const readTimeoutMs = parseDuration(get('GATEHOUSE_AGENT_READ_TIMEOUT') ?? `${AgentBounds.readTimeoutMs}ms`);
+  if (!readTimeoutMs || readTimeoutMs < 1000) problems.push('GATEHOUSE_AGENT_READ_TIMEOUT must be a duration of at least 1s');
+  const maxStreams = Number(get('GATEHOUSE_AGENT_MAX_STREAMS') ?? AgentBounds.maxStreams);
+  if (!Number.isInteger(maxStreams) || maxStreams < 1) problems.push('GATEHOUSE_AGENT_MAX_STREAMS must be a whole number of at least 1');
+  const helloTimeoutMs = parseDuration(get('GATEHOUSE_AGENT_HELLO_TIMEOUT') ?? `${AgentBounds.helloTimeoutMs}ms`);
+  if (!helloTimeoutMs || helloTimeoutMs > 60_000) problems.push('GATEHOUSE_AGENT_HELLO_TIMEOUT must be a duration from 1ms to 60s');
+  const pm = /^(\d+)\s*\/\s*(\d+)$/.exec(get('GATEHOUSE_AGENT_PENDING_MAX') ?? `${AgentBounds.pendingPerMember}/${AgentBounds.pendingTotal}`);
+  const pendingPerMember = pm ? Number(pm[1]) : 0;
+  const pendingTotal = pm ? Number(pm[2]) : 0;
+  if (!(pendingPerMember >= 1 && pendingTotal >= pendingPerMember)) problems.push('GATEHOUSE_AGENT_PENDING_MAX must look like 4/256 (per member/whole hub, at least 1)');
+  const authFailuresPerMember = perPeriod(get('GATEHOUSE_AGENT_AUTH_FAILURES') ?? '10/60s');
+  if (!authFailuresPerMember) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES must look like 10/60s');
+  const authFailuresPerAddress = perPeriod(get('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS') ?? '100/60s');
+  if (!authFailuresPerAddress) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS must look like 100/60s');
+  return {
+    queueMaxBytes: queueMaxBytes!, maxStreams, readTimeoutMs: readTimeoutMs!, helloTimeoutMs: helloTimeoutMs!, pendingPerMember, pendingTotal,
+    authFailuresPerMember: authFailuresPerMember!, authFailuresPerAddress: authFailuresPerAddress!,
+  };
 }

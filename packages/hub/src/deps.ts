@@ -12,6 +12,7 @@ import type { Presence } from './cluster/presence.js';
 import type { Dispatcher } from 'undici';
 import type { HeldBodies } from './relay/invoke-body.js';
 import type { DirectNetworks } from './relay/direct-networks.js';
+import type { AgentAuthGuard } from './agents/auth-guard.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -36,6 +37,8 @@ export interface HubDeps {
   directNetworks: DirectNetworks;
   /** The bound on invoke bodies held in memory across calls. */
   heldBodies: HeldBodies;
+  /** Failed agent authentications: limited per address and member id, logged as a summary (agents/auth-guard.ts). */
+  agentAuth: AgentAuthGuard;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

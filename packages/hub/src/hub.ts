@@ -3,14 +3,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, CloseCode, GatehouseError, HUB_TOKEN_HEADER, Limits, chunkedOnly } from '@gatehouse/shared';
+import { AGENT_CONNECT_PATH, CloseCode, GatehouseError, HUB_TOKEN_HEADER, Limits, chunkedOnly } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import { accessLogger, createLogger, type Logger } from './log.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
 import { withReadCache } from './store/read-cache.js';
 import { AgentRegistry } from './agents/registry.js';
-import { AgentSession } from './agents/session.js';
+import { acceptAgent } from './agents/agent-upgrade.js';
+import { AgentAuthGuard } from './agents/auth-guard.js';
+import { PendingHellos } from './agents/pending-hellos.js';
 import { syncMembers } from './agents/member-sync.js';
 import { AuthFailure, createCallerAuth, openIdKeySource, unauthorized, type Caller, type KeySource } from './auth/caller-auth.js';
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
@@ -19,7 +21,7 @@ import { RequestCtx, match, type Ctx, type Route } from './http/router.js';
 import { closeAfterAnswer, drainUnreadBody, sendError, sendJson, writeErrorToSocket } from './http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from './http/upgrade-offer.js';
 import { answerClientError, type ParserError } from './http/client-error.js';
-import { gatewayRoutes, verifyAgentCredential } from './http/gateways.js';
+import { gatewayRoutes } from './http/gateways.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
@@ -84,6 +86,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
+    agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
     caller(ctx) {
       // One answer per request: routes that need the caller twice (EntraAuth: ownership, then On-Behalf-Of)
       // do not validate the token twice.
@@ -218,6 +221,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
+  const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') { serveWithoutUpgrade(server, req, socket, head); return; }
     socket.on('error', () => socket.destroy());
@@ -232,29 +236,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       return refuseUpgrade(socket, new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`));
     }
     if (stopping) return refuse(socket, 503, 'Service Unavailable');
-    const auth = req.headers.authorization ?? '';
-    const prefix = `${AGENT_AUTH_SCHEME} `;
-    const member = auth.startsWith(prefix) ? await verifyAgentCredential(deps, auth.slice(prefix.length).trim()) : undefined;
-    if (!member) {
-      log.warn({ remote: req.socket.remoteAddress }, 'agent refused at upgrade: bad credential');
-      return refuse(socket, 401, 'Unauthorized');
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-        onOpen: (s) => {
-          const previous = registry.add(s);
-          previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
-          presence.announce(s);
-          void store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() });
-        },
-        onClose: (s) => {
-          registry.remove(s);
-          presence.withdraw(s);
-          void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
-        },
-      });
-      session.enabled = member.enabled;
-    });
+    await acceptAgent(deps, wss, pendingHellos, req, socket, head);
   }
 
   return {
@@ -290,6 +272,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await new Promise((r) => setTimeout(r, 100));
       server.closeAllConnections();
       presence.close();
+      deps.agentAuth.close();
       await store.close();
       await dispatcher.close();
       await hubDispatcher.close();

@@ -1,7 +1,8 @@
 // Per-request flow control over one shared WebSocket, used identically by hub and agent.
 //
 // - WriteGate: one per socket. Tracks bytes handed to the socket but not yet written; senders wait while
-//   it is above the high-water mark, so a slow link pushes back instead of growing memory.
+//   it is above the high-water mark, so a slow link pushes back instead of growing memory. Frames that do not
+//   wait (heads, credits, pongs, cancels) are bounded by `maxQueued`: past it the gate shuts and says so.
 // - OutboundBody: one per stream and direction. A sender may only have `credit` bytes in flight; the
 //   receiver returns credit as its destination consumes them. A slow caller or backend therefore stalls
 //   only its own stream, and a stream's memory is bounded by its window.
@@ -61,27 +62,47 @@ export function directDataWriter(ws: { readonly readyState: number }, socket: ()
   };
 }
 
+/** What the gate does when the bytes queued in it pass `maxQueued` (the peer does not read). */
+export interface QueueBound { maxQueued: number; onOverflow(queued: number): void }
+
 export class WriteGate {
   private pending = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
   private corked = false;
 
-  /** `writeData`: sends large Data chunks without copying them behind their header (see directDataWriter). */
+  /** `writeData`: sends large Data chunks without copying them behind their header (see directDataWriter).
+   *  `bound`: the most bytes queued (handed to the socket, not yet written: ws's and the socket's buffers); past
+   *  it the gate drops every further frame and calls onOverflow once, later in this turn (the owner closes the
+   *  connection). Without one the queue of frames that do not wait is unbounded (the agent's own gate: its hub
+   *  is trusted). */
   constructor(private readonly rawSend: RawSend, private readonly highWater: number, private readonly socket?: Corkable,
-    private readonly writeData?: DataWriter) {}
+    private readonly writeData?: DataWriter, private readonly bound?: QueueBound) {}
+
+  /** Bytes handed to the socket and not yet written. */
+  get queued(): number { return this.pending; }
 
   send(frame: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.overflows(frame.length)) return;
     this.corkForTurn();
     this.pending += frame.length;
     this.rawSend(frame, () => this.written(frame.length));
   }
 
+  /** True (and the gate shut) when `bytes` more would pass the bound. */
+  private overflows(bytes: number): boolean {
+    if (!this.bound || this.pending + bytes <= this.bound.maxQueued) return false;
+    const queued = this.pending + bytes;
+    this.close();
+    // Not from inside the send: the sender may be in the middle of its own bookkeeping (a call cancelling).
+    queueMicrotask(() => this.bound!.onOverflow(queued));
+    return true;
+  }
+
   /** A Data frame; the peer receives the same message whichever way it leaves. */
   sendData(stream: number, chunk: Uint8Array): void {
     if (!this.writeData || chunk.length < COPY_BELOW) { this.send(encodeData(stream, chunk)); return; }
-    if (this.closed) return;
+    if (this.closed || this.overflows(chunk.length)) return;
     this.corkForTurn();
     const body = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     this.pending += body.length;

@@ -45,6 +45,11 @@ export const CloseCode = {
   CredentialRevoked: 4008,
   HubShuttingDown: 4009,
   KeyRotated: 4010,
+  /** The agent stopped reading: the hub's ping went unanswered past GATEHOUSE_AGENT_READ_TIMEOUT, or the frames
+   *  queued toward it passed GATEHOUSE_AGENT_QUEUE_MAX. */
+  NotReading: 4011,
+  /** Too many authenticated connections are waiting to send HELLO (per member, or on the whole hub). */
+  TooManyPending: 4012,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -75,13 +80,45 @@ export const Limits = {
   maxStreamWindowBytes: 1024 * 1024,
   /** Per-socket write high-water mark: senders wait while more than this is queued in the socket. */
   socketHighWaterBytes: 1024 * 1024,
-  /** Time the agent has to send HELLO after the upgrade. */
+  /** Time the agent has to receive WELCOME after the upgrade (the hub gives HELLO less: AgentBounds.helloTimeoutMs). */
   handshakeTimeoutMs: 10_000,
   /** Agent ping interval, announced in WELCOME. */
   heartbeatIntervalMs: 10_000,
   /** Silence after which either side declares the other dead (hub: member offline). */
   heartbeatTimeoutMs: 25_000,
 } as const;
+
+/**
+ * The hub's bounds on what one agent connection can make it hold, as their defaults (each is a hub setting,
+ * docs/operations.md). docs/protocol.md ("Memory one gateway can hold") states gatewayMemoryBound of these, and
+ * test/suites/agent-bounds.test.ts checks that it does.
+ */
+export const AgentBounds = {
+  /** GATEHOUSE_AGENT_QUEUE_MAX: bytes of frames of every type queued toward one agent (the socket's and ws's
+   *  buffers included); over it the connection is closed with 4011. */
+  queueBytes: 8 * 1024 * 1024,
+  /** GATEHOUSE_AGENT_MAX_STREAMS: calls in progress on one agent connection; one more is refused with 503. */
+  maxStreams: 256,
+  /** GATEHOUSE_AGENT_READ_TIMEOUT: the hub pings; an agent that has not answered for this long is closed with 4011. */
+  readTimeoutMs: 30_000,
+  /** GATEHOUSE_AGENT_HELLO_TIMEOUT: time an authenticated connection has to send HELLO (else 4005). */
+  helloTimeoutMs: 5_000,
+  /** GATEHOUSE_AGENT_PENDING_MAX: connections waiting for HELLO, per member and on the whole hub (else 4012). */
+  pendingPerMember: 4,
+  pendingTotal: 256,
+  /** Members per gateway (a cluster), as Microsoft's gateway allows. */
+  membersPerGateway: 10,
+} as const;
+
+/**
+ * The most bytes one gateway's agents can make one hub hold for them: per member connection, every stream's
+ * receive window (response bytes the hub holds until its caller takes them) plus the send queue (request
+ * heads and bodies, credits, pongs, cancels not yet written); times the members of a gateway (each holds one
+ * connection per hub: a newer one replaces the older).
+ */
+export function gatewayMemoryBound(queueBytes: number = AgentBounds.queueBytes, maxStreams: number = AgentBounds.maxStreams): number {
+  return AgentBounds.membersPerGateway * (maxStreams * Limits.maxStreamWindowBytes + queueBytes);
+}
 
 export type HeaderList = Array<[name: string, value: string]>;
 

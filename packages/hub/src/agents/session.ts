@@ -1,9 +1,12 @@
 // The hub's end of one agent WebSocket: handshake, heartbeat, frame validation and dispatch to calls.
 // Any protocol violation closes this socket with its 4xxx code; other sessions never notice.
+// The agent is untrusted: what it can make the hub hold is bounded (SessionBounds, docs/protocol.md "Memory one
+// gateway can hold"), and one that stops reading is closed (4011) and its calls failed at once.
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  AgentBounds, CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -14,7 +17,25 @@ export interface SessionMember { memberId: string; gatewayId: string; name: stri
 export interface SessionEvents {
   onOpen(s: AgentSession): void;
   onClose(s: AgentSession): void;
+  /** Once, when the connection stops waiting for HELLO (it got one, or it closed). */
+  onHandshakeOver?(s: AgentSession): void;
 }
+
+/** What one agent connection may make the hub hold and wait for (hub settings GATEHOUSE_AGENT_*). */
+export interface SessionBounds {
+  /** Bytes of frames of every type queued toward the agent, ws's and the socket's buffers included. */
+  maxQueuedBytes: number;
+  /** Calls in progress on the connection. */
+  maxStreams: number;
+  /** The hub pings; an agent that leaves a ping unanswered this long is not reading. */
+  readTimeoutMs: number;
+  /** Time from the upgrade to HELLO. */
+  helloTimeoutMs: number;
+}
+
+export const DEFAULT_SESSION_BOUNDS: SessionBounds = {
+  maxQueuedBytes: AgentBounds.queueBytes, maxStreams: AgentBounds.maxStreams, readTimeoutMs: AgentBounds.readTimeoutMs, helloTimeoutMs: AgentBounds.helloTimeoutMs,
+};
 
 export class AgentSession {
   readonly connectedAt = new Date();
@@ -28,22 +49,55 @@ export class AgentSession {
   private readonly gate: WriteGate;
   private readonly calls = new IdMap<RelayCall>();
   private readonly timers: NodeJS.Timeout[] = [];
+  /** The hub's own ping awaiting its pong: its random payload (an agent cannot answer without reading it). */
+  private ping: { payload: Buffer; sentAt: number } | undefined;
+  private lastPingAt = 0;
 
-  /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). */
+  /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). `bounds`:
+   *  GATEHOUSE_AGENT_* settings. */
   constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents,
-    private readonly ids = new StreamIds()) {
+    private readonly ids = new StreamIds(), private readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
     this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket,
-      directDataWriter(ws, () => socket, false));
+      directDataWriter(ws, () => socket, false),
+      { maxQueued: bounds.maxQueuedBytes, onOverflow: (queued) => this.close(CloseCode.NotReading, `agent not reading: ${queued} bytes queued toward it, over the ${bounds.maxQueuedBytes}-byte limit`) });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
-    this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, Limits.handshakeTimeoutMs));
-    this.timers.push(setInterval(() => {
-      if (Date.now() - this.lastSeenAt.getTime() > Limits.heartbeatTimeoutMs) this.close(CloseCode.HeartbeatTimeout, 'agent silent');
-    }, 1000));
+    this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, bounds.helloTimeoutMs));
+    this.timers.push(setInterval(() => this.tick(), Math.min(1000, Math.max(100, bounds.readTimeoutMs / 4))));
   }
+
+  /** Heartbeat both ways: inbound silence (4006), and the hub's own ping answered in time (4011). */
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.lastSeenAt.getTime() > Limits.heartbeatTimeoutMs) { this.close(CloseCode.HeartbeatTimeout, 'agent silent'); return; }
+    if (this.state !== 'open') return;
+    if (this.ping && now - this.ping.sentAt > this.bounds.readTimeoutMs) {
+      this.close(CloseCode.NotReading, `agent not reading: no answer to the hub's ping in ${Math.round(this.bounds.readTimeoutMs / 1000)} s`);
+      return;
+    }
+    // The gate counts what goes through it; ws's own count (its buffer and the socket's) is checked too, so a
+    // write that bypassed the gate cannot grow the queue unseen.
+    if (this.ws.bufferedAmount > this.bounds.maxQueuedBytes) {
+      this.close(CloseCode.NotReading, `agent not reading: ${this.ws.bufferedAmount} bytes buffered toward it, over the ${this.bounds.maxQueuedBytes}-byte limit`);
+      return;
+    }
+    // The ping is queued behind everything the agent has not read yet, so its pong proves the agent read all of
+    // that; its payload is random, so a pong cannot be sent without reading it.
+    if (!this.ping && now - this.lastPingAt >= Math.min(Limits.heartbeatIntervalMs, this.bounds.readTimeoutMs / 3)) {
+      const payload = randomBytes(8);
+      this.ping = { payload, sentAt: now };
+      this.lastPingAt = now;
+      this.gate.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: payload }));
+    }
+  }
+
+  /** Bytes queued toward the agent and not yet written. */
+  get queuedBytes(): number { return this.gate.queued; }
+  /** No room for another call (GATEHOUSE_AGENT_MAX_STREAMS). */
+  get isFull(): boolean { return this.calls.size >= this.bounds.maxStreams; }
 
   get isOpen(): boolean { return this.state === 'open'; }
   get isAvailable(): boolean { return this.state === 'open' && !this.draining && this.enabled; }
@@ -51,6 +105,9 @@ export class AgentSession {
 
   /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */
   open(head: RequestHeadMessage): RelayCall {
+    if (this.isFull) {
+      throw new GatehouseError('ServiceUnavailable', `hub -> agent: member ${this.member.memberId} already carries ${this.calls.size} calls, the most one agent connection takes (GATEHOUSE_AGENT_MAX_STREAMS); try again shortly`, { 'retry-after': '1' });
+    }
     const stream = this.ids.take((id) => this.calls.has(id));
     let frame: Buffer;
     try {
@@ -102,6 +159,7 @@ export class AgentSession {
       this.hello = f.msg;
       this.version = version;
       this.state = 'open';
+      this.events.onHandshakeOver?.(this);
       this.gate.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: {
         version, memberId: this.member.memberId, gatewayId: this.member.gatewayId,
         heartbeatIntervalMs: Limits.heartbeatIntervalMs, heartbeatTimeoutMs: Limits.heartbeatTimeoutMs,
@@ -114,7 +172,10 @@ export class AgentSession {
     switch (f.type) {
       case FrameType.Hello: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second HELLO');
       case FrameType.Ping: this.gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
-      case FrameType.Pong: return;
+      case FrameType.Pong:
+        // Only the answer to the hub's own ping counts; anything else (a pong nobody asked for) is dropped.
+        if (this.ping && this.ping.payload.equals(f.data)) this.ping = undefined;
+        return;
       case FrameType.GoAway:
         this.draining = true;
         this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
@@ -147,9 +208,10 @@ export class AgentSession {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
     this.state = 'closed';
+    if (!wasOpen) this.events.onHandshakeOver?.(this);
     for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
     this.gate.close();
-    for (const c of this.calls.list()) c.onSessionLost(`close code ${code}`);
+    for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
     if (wasOpen) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
     this.events.onClose(this);

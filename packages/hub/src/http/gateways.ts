@@ -1,25 +1,33 @@
 // Gateways API (SPEC section 6) and the agent registration endpoint.
 import { createHash, randomBytes, randomUUID, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
-import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
+import { AGENT_AUTH_SCHEME, AgentBounds, CloseCode, GatehouseError, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { GatewayRecord, MemberRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { credentialMemberId } from '../agents/auth-guard.js';
 
 const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
 /** Members per gateway (a cluster), as Microsoft's gateway allows. */
-export const MAX_MEMBERS = 10;
+export const MAX_MEMBERS = AgentBounds.membersPerGateway;
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-/** The gateway a registration key opens; `consume` uses the key up (one registration per key). */
-async function gatewayForKey(deps: HubDeps, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
-  const refused = new GatehouseError('Unauthorized', 'agent -> hub: the registration key is unknown, used, expired or for another gateway');
+/** The gateway a registration key opens; `consume` uses the key up (one registration per key). Failures count
+ *  toward the agent authentication limits (per address and gateway id), checked before the lookup. */
+async function gatewayForKey(deps: HubDeps, ctx: Ctx, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
+  const address = ctx.req.socket.remoteAddress;
+  const limited = deps.agentAuth.refusal(address, `gateway:${gatewayId}`);
+  if (limited) throw limited;
+  const refused = () => {
+    deps.agentAuth.failure(address, `gateway:${gatewayId}`, 'registration');
+    return new GatehouseError('Unauthorized', 'agent -> hub: the registration key is unknown, used, expired or for another gateway');
+  };
   const g = await deps.store.getGateway(gatewayId);
-  if (!g) throw refused;
+  if (!g) throw refused();
   const ok = consume
     ? (await deps.store.consumeRegistrationKey(sha256(key), deps.now().getTime())) === gatewayId
     : await deps.store.registrationKeyValid(sha256(key), gatewayId, deps.now().getTime());
-  if (!ok) throw refused;
+  if (!ok) throw refused();
   return g;
 }
 
@@ -62,14 +70,22 @@ export function newAgentCredential(memberId: string): { credential: string; hash
 
 async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
   const auth = ctx.req.headers.authorization ?? '';
-  const m = auth.startsWith(`${AGENT_AUTH_SCHEME} `) ? await verifyAgentCredential(deps, auth.slice(AGENT_AUTH_SCHEME.length + 1).trim()) : undefined;
-  if (!m) throw new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid');
+  const credential = auth.startsWith(`${AGENT_AUTH_SCHEME} `) ? auth.slice(AGENT_AUTH_SCHEME.length + 1).trim() : undefined;
+  const address = ctx.req.socket.remoteAddress;
+  const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
+  const limited = deps.agentAuth.refusal(address, memberKey);
+  if (limited) throw limited;
+  const m = credential === undefined ? undefined : await verifyAgentCredential(deps, credential);
+  if (!m) {
+    deps.agentAuth.failure(address, memberKey, 'agent route');
+    throw new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid');
+  }
   return m;
 }
 
 export async function verifyAgentCredential(deps: HubDeps, credential: string): Promise<MemberRecord | undefined> {
-  const memberId = credential.split('.')[0] ?? '';
-  if (!/^[0-9a-f-]{36}$/.test(memberId)) return undefined;
+  const memberId = credentialMemberId(credential);
+  if (!memberId) return undefined;
   const m = await deps.store.getMember(memberId);
   // A disabled member may connect (so enabling it takes effect at once); it is given no calls.
   if (!m) return undefined;
@@ -152,7 +168,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     route('POST', '/v1/agent/join-info', async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
-      const g = await gatewayForKey(deps, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
+      const g = await gatewayForKey(deps, ctx, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
     }),
@@ -199,7 +215,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       const name = optString(body, 'name', 128) ?? 'agent';
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';
-      const g = await gatewayForKey(deps, gatewayId, key, false);
+      const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
       const members = await deps.store.listMembers(g.id);
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
       // Another member made the gateway's key pair first: this one must join with the recovery key. The
@@ -211,15 +227,18 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
         const proof = reqString(body, 'proof', 2048);
         let ok = false;
         try { ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64')); } catch { ok = false; }
-        if (!ok) throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
-        await gatewayForKey(deps, gatewayId, key, true);
+        if (!ok) {
+          deps.agentAuth.failure(ctx.req.socket.remoteAddress, `gateway:${gatewayId}`, 'registration');
+          throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
+        }
+        await gatewayForKey(deps, ctx, gatewayId, key, true);
       } else {
         const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
         const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
         if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
         // Claim first, then use the key up: a registration that lost the race keeps its key for `join`.
         if (!await deps.store.claimGatewayKeys(g.id, publicKeyPem, sealedPrivateKey)) throw joinInstead();
-        await gatewayForKey(deps, gatewayId, key, true);
+        await gatewayForKey(deps, ctx, gatewayId, key, true);
       }
       const memberId = randomUUID();
       const { credential, hash } = newAgentCredential(memberId);

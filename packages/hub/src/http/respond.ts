@@ -41,8 +41,10 @@ export function sendError(res: ServerResponse, err: GatehouseError, requestId: s
  *  closed; `status` differs from the code's only where Node's status is more precise (431, 408). */
 export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestId: string, status = err.status): void {
   const body = JSON.stringify(errorBody(err, requestId));
+  // The error's own headers (Retry-After of a 429): names and values the hub chose, never a caller's.
+  const extra = Object.entries(err.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
-    + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
 }
 
 /** How long the hub goes on reading (and dropping) an unwanted request body after a refusal, before it closes. */

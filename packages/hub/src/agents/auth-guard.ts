@@ -1,0 +1,90 @@
+// Failed agent authentications (the WebSocket upgrade, the agent routes' credentials and registration keys):
+// limited per source address and per member (or gateway) id from that address, checked before any database
+// lookup, and logged as one summary line per interval instead of a line per failure. A storm of bad credentials
+// therefore costs the hub a map lookup per attempt, and its log a line every LOG_INTERVAL_MS.
+// The member count is kept per address too: keyed by the member id alone, anyone who learnt a member id could
+// keep that member's real agent out (10 bad attempts a minute from anywhere); the secret itself (256 bits) needs
+// no limit to stay unguessable, the limits only bound the work and the log lines.
+import { GatehouseError } from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import { FailureWindow, type FailureLimit } from './failure-window.js';
+
+/** How often the summary of refused agent authentications is logged (when there were any). */
+export const LOG_INTERVAL_MS = 10_000;
+/** Most keys each window tracks (addresses; member and gateway ids with their address), and most distinct
+ *  addresses a summary counts. */
+export const MAX_TRACKED_KEYS = 10_000;
+
+export interface AgentAuthLimits { perAddress: FailureLimit; perMember: FailureLimit }
+
+/** Where an agent authentication happened (for the summary line). */
+export type AuthPlace = 'upgrade' | 'agent route' | 'registration';
+
+export class AgentAuthGuard {
+  private readonly byAddress: FailureWindow;
+  private readonly byMember: FailureWindow;
+  private failed = 0;
+  private limited = 0;
+  private readonly addresses = new Set<string>();
+  private readonly places = new Set<AuthPlace>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(limits: AgentAuthLimits, private readonly log: Logger, now: () => number = Date.now) {
+    this.byAddress = new FailureWindow(limits.perAddress, MAX_TRACKED_KEYS, now);
+    this.byMember = new FailureWindow(limits.perMember, MAX_TRACKED_KEYS, now);
+    this.timer = setInterval(() => this.flush(), LOG_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /**
+   * Before any lookup: a coded 429 (with Retry-After) when this address, or this member id from this address,
+   * has failed too often lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
+   * key, when the request names one.
+   */
+  refusal(address: string | undefined, memberKey: string | undefined): GatehouseError | undefined {
+    const waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
+    if (waitMs === 0) return undefined;
+    this.limited++;
+    this.note(address);
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    return new GatehouseError('TooManyRequests', `agent -> hub: too many failed agent authentications from this address (for this member or overall); try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+  }
+
+  /** Counts one failed authentication. */
+  failure(address: string | undefined, memberKey: string | undefined, place: AuthPlace): void {
+    this.failed++;
+    this.places.add(place);
+    this.note(address);
+    this.byAddress.add(address ?? '?');
+    if (memberKey) this.byMember.add(`${memberKey}@${address ?? '?'}`);
+  }
+
+  /** Keys held (tests and metrics): bounded by MAX_TRACKED_KEYS each. */
+  get trackedKeys(): { addresses: number; members: number } { return { addresses: this.byAddress.size, members: this.byMember.size }; }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+
+  private note(address: string | undefined): void {
+    if (this.addresses.size < MAX_TRACKED_KEYS) this.addresses.add(address ?? '?');
+  }
+
+  /** One line for everything refused since the last one (addresses named only by count: never a list). */
+  private flush(): void {
+    if (this.failed === 0 && this.limited === 0) return;
+    this.log.warn({ failed: this.failed, limited: this.limited, addresses: this.addresses.size, where: [...this.places], intervalMs: LOG_INTERVAL_MS },
+      'agent authentications refused');
+    this.failed = 0;
+    this.limited = 0;
+    this.addresses.clear();
+    this.places.clear();
+  }
+}
+
+/** The member id a credential (`<memberId>.<secret>`) names, when it has the form of one; read without a lookup. */
+export function credentialMemberId(credential: string): string | undefined {
+  const id = credential.split('.')[0] ?? '';
+  return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+}

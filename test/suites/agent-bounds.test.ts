@@ -1,0 +1,365 @@
+// Issue 22, findings 3 and 6: a hostile agent holding a valid credential (a raw socket speaking the real protocol)
+// cannot make the hub queue without bound or hold idle sockets, bad credentials cannot make it look up or log
+// without bound, and another tenant's gateway (real agent, real echo service) keeps answering throughout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { AgentBounds, CloseCode, FrameType, Limits, WriteGate, encodeFrame, gatewayMemoryBound } from '@gatehouse/shared';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+import { FailureWindow } from '../../packages/hub/dist/agents/failure-window.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let token: string;
+
+const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
+const MiB = 1024 * 1024;
+
+/** A member registered through the agent API itself (no agent process): its credential and gateway. */
+async function member(hubUrl: string): Promise<{ gatewayId: string; memberId: string; credential: string; connId: string }> {
+  const gw = await api(hubUrl, token, 'POST', '/v1/gateways', { name: 'hostile' });
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const r = await api(hubUrl, undefined, 'POST', '/v1/agent/register', {
+    gatewayId: gw.json.id, registrationKey: gw.json.registrationKey, name: 'hostile', publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), sealedPrivateKey: 'sealed',
+  });
+  expect(r.status).toBe(201);
+  const conn = await api(hubUrl, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id, timeoutSeconds: 90 });
+  expect(conn.status).toBe(201);
+  return { gatewayId: gw.json.id, memberId: r.json.memberId, credential: r.json.credential, connId: conn.json.id };
+}
+
+async function hostile(hub: HubProc, credential: string): Promise<HostileAgent> {
+  const a = await openHostileAgent(hub.port, credential);
+  expect(a.status).toBe(101);
+  return a.agent!;
+}
+
+/** The hub's resident memory now (VmRSS). */
+function rss(hub: HubProc): number {
+  let status = '';
+  try { status = readFileSync(`/proc/${hub.child.pid}/status`, 'utf8'); } catch { return 0; }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Calls tenant B's gateway every 100 ms until stopped: every status it got. */
+function otherTenant(hub: HubProc, connId: string) {
+  const statuses: number[] = [];
+  let stop = false;
+  const done = (async () => {
+    for (let i = 0; !stop && i < 600; i++) {
+      const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: `echo/other-${i}` }).catch(() => ({ status: -1 }));
+      statuses.push(r.status);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  })();
+  return { statuses, stop: async () => { stop = true; await done; } };
+}
+
+/** Samples the hub's RSS every 100 ms: the highest seen. */
+function rssPeak(hub: HubProc) {
+  let peak = rss(hub);
+  const timer = setInterval(() => { peak = Math.max(peak, rss(hub)); }, 100);
+  return { stop: () => { clearInterval(timer); return Math.max(peak, rss(hub)); } };
+}
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  token = await entra.token();
+});
+afterAll(async () => {
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('finding 3: an agent that never reads', () => {
+  let hub: HubProc;
+  let good: AgentProc;
+  let goodConn: string;
+  beforeAll(async () => {
+    hub = await startHub(entra, {
+      GATEHOUSE_AGENT_READ_TIMEOUT: '3s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '8', GATEHOUSE_THROTTLE: '100000/60s',
+    });
+    const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-b');
+    good = g.agent;
+    goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+  });
+  afterAll(async () => {
+    await good?.stop();
+    await hub?.stop();
+  });
+
+  it('finding 3: an agent that sends PINGs and never reads is closed with 4011 at its read deadline; its calls fail at once with 502 naming the hub -> agent link', async () => {
+    const m = await member(hub.url);
+    const agent = await hostile(hub, m.credential);
+    await agent.hello();
+    agent.stopReading();
+    // It keeps "alive" from its side: a PING every 100 ms (bounded: 30 s at most).
+    const pinger = setInterval(() => agent.ping(), 100);
+    const other = otherTenant(hub, goodConn);
+    const before = rss(hub);
+    const peak = rssPeak(hub);
+    let grown = 0;
+    try {
+      // Each call's head is queued toward the agent, which never reads it; the connection's timeout is 90 s.
+      const calls = await Promise.all(Array.from({ length: 6 }, (_, i) => api(hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}` })));
+      for (const r of calls) {
+        expect(r.status).toBe(502);
+        expect(r.json.error.code).toBe('BadGateway');
+        expect(r.json.error.message).toMatch(/^hub -> agent: .*close code 4011, the agent stopped reading/);
+      }
+      const line = await hub.waitForLine((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`));
+      expect(JSON.parse(line)).toMatchObject({ code: CloseCode.NotReading, reason: expect.stringMatching(/no answer to the hub's ping in 3 s/) });
+      // What the hub queued reaches the agent once it reads again, the close frame last.
+      expect(await agent.readUntilClose()).toBe(CloseCode.NotReading);
+    } finally {
+      clearInterval(pinger);
+      agent.destroy();
+      grown = peak.stop() - before;
+      await other.stop();
+    }
+    expect(other.statuses.length).toBeGreaterThan(5);
+    expect(other.statuses.every((s) => s === 200)).toBe(true);
+    // Stated bound for this attack: the queue cap (2 MiB) plus the hub's own churn; far below 64 MiB.
+    expect(grown).toBeLessThan(64 * MiB);
+  });
+
+  it('at most GATEHOUSE_AGENT_MAX_STREAMS calls ride one agent connection: one more gets 503 at once', async () => {
+    const m = await member(hub.url);
+    const agent = await hostile(hub, m.credential);
+    await agent.hello();
+    // It reads (and answers the hub's pings) but never answers a call: 8 calls fill it.
+    const held = Array.from({ length: 8 }, (_, i) => api(hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/held-${i}` }));
+    await expect.poll(() => agent.frames.filter((f) => f.type === FrameType.RequestHead).length, { timeout: 15_000 }).toBe(8);
+    const over = await api(hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: 'echo/one-more' });
+    expect(over.status).toBe(503);
+    expect(over.json.error.code).toBe('ServiceUnavailable');
+    expect(over.json.error.message).toMatch(/^hub -> agent: .*GATEHOUSE_AGENT_MAX_STREAMS/);
+    expect(over.headers['retry-after']).toBe('1');
+    agent.destroy();
+    for (const r of await Promise.all(held)) expect(r.status).toBe(502);
+    expect((await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'echo/after' })).status).toBe(200);
+  });
+});
+
+describe('finding 3: the queue toward an agent is capped', () => {
+  let hub: HubProc;
+  let good: AgentProc;
+  let goodConn: string;
+  beforeAll(async () => {
+    // A read deadline far away: only the queue cap can close the agent within this test.
+    hub = await startHub(entra, {
+      GATEHOUSE_AGENT_READ_TIMEOUT: '120s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '1000', GATEHOUSE_THROTTLE: '100000/60s',
+    });
+    const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-b');
+    good = g.agent;
+    goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+  });
+  afterAll(async () => {
+    await good?.stop();
+    await hub?.stop();
+  });
+
+  it('finding 3: frames queued toward a never-reading agent are capped (GATEHOUSE_AGENT_QUEUE_MAX): past it the agent is closed with 4011 and its calls fail with 502 at once', async () => {
+    const m = await member(hub.url);
+    const agent = await hostile(hub, m.credential);
+    await agent.hello();
+    agent.stopReading();
+    const pinger = setInterval(() => agent.ping(), 100);
+    const other = otherTenant(hub, goodConn);
+    const before = rss(hub);
+    const peak = rssPeak(hub);
+    let grown = 0;
+    try {
+      // 160 request heads of about 60 KB each (9.6 MB): more than the kernel's buffers (about 4 MiB here) plus the 2 MiB cap.
+      const big = 'x'.repeat(60_000);
+      const calls = await Promise.all(Array.from({ length: 160 }, (_, i) => api(hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}`, headers: { 'x-big': big } })));
+      // Calls on the connection fail with it; calls that arrive after it closed find the gateway offline.
+      for (const r of calls) {
+        expect(r.status).toBe(502);
+        if (r.json.error.code === 'GatewayOffline') continue;
+        expect(r.json.error.code).toBe('BadGateway');
+        expect(r.json.error.message).toMatch(/^hub -> agent: .*close code 4011, the agent stopped reading/);
+      }
+      expect(calls.filter((r) => r.json.error.code === 'BadGateway').length).toBeGreaterThan(0);
+      const line = await hub.waitForLine((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`));
+      expect(JSON.parse(line)).toMatchObject({ code: CloseCode.NotReading });
+      expect(JSON.parse(line).reason).toMatch(/bytes (queued|buffered) toward it, over the 2097152-byte limit/);
+      expect(await agent.readUntilClose()).toBe(CloseCode.NotReading);
+    } finally {
+      clearInterval(pinger);
+      agent.destroy();
+      grown = peak.stop() - before;
+      await other.stop();
+    }
+    expect(other.statuses.every((s) => s === 200)).toBe(true);
+    // Stated bound: the 2 MiB queue, and the 160 calls' own requests (60 KB each) while the hub reads them.
+    expect(grown).toBeLessThan(96 * MiB);
+  });
+});
+
+describe('the memory one gateway can hold', () => {
+  it('docs/protocol.md and docs/operations.md state the bound the code enforces', () => {
+    const perMember = AgentBounds.maxStreams * Limits.maxStreamWindowBytes + AgentBounds.queueBytes;
+    expect(gatewayMemoryBound()).toBe(AgentBounds.membersPerGateway * perMember);
+    const protocol = doc('protocol.md');
+    expect(protocol).toContain(`${AgentBounds.maxStreams} × ${Limits.maxStreamWindowBytes / MiB} MiB + ${AgentBounds.queueBytes / MiB} MiB = **${perMember / MiB} MiB**`);
+    expect(protocol).toContain(`at most **${gatewayMemoryBound() / MiB} MiB**`);
+    expect(protocol).toContain(`A gateway has at most ${AgentBounds.membersPerGateway} members`);
+    expect(doc('operations.md')).toContain(`${AgentBounds.membersPerGateway} members × (${AgentBounds.maxStreams} × 1 MiB + ${AgentBounds.queueBytes / MiB} MiB) = ${gatewayMemoryBound() / MiB} MiB`);
+  });
+});
+
+describe('finding 6: bad credentials and sockets that never send HELLO', () => {
+  let hub: HubProc;
+  let good: AgentProc;
+  let goodConn: string;
+  let started: number;
+  beforeAll(async () => {
+    started = Date.now();
+    hub = await startHub(entra, {
+      GATEHOUSE_AGENT_HELLO_TIMEOUT: '3s', GATEHOUSE_AGENT_PENDING_MAX: '3/5',
+      GATEHOUSE_AGENT_AUTH_FAILURES: '10/60s', GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '1000/60s', GATEHOUSE_THROTTLE: '100000/60s',
+    });
+    const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-b');
+    good = g.agent;
+    goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+  });
+  afterAll(async () => {
+    await good?.stop();
+    await hub?.stop();
+  });
+
+  it('finding 6: sockets that never send HELLO are closed after the HELLO deadline (4005), and at most 3 per member and 5 on the hub wait (4012)', async () => {
+    const a = await member(hub.url);
+    const b = await member(hub.url);
+    const waiting: HostileAgent[] = [];
+    for (let i = 0; i < 3; i++) waiting.push(await hostile(hub, a.credential));
+    const overMember = await hostile(hub, a.credential);
+    expect(await overMember.readUntilClose()).toBe(CloseCode.TooManyPending);
+    for (let i = 0; i < 2; i++) waiting.push(await hostile(hub, b.credential));
+    const overHub = await hostile(hub, b.credential);
+    expect(await overHub.readUntilClose()).toBe(CloseCode.TooManyPending);
+    const codes = await Promise.all(waiting.map((w) => w.readUntilClose(10_000)));
+    expect(codes).toEqual(Array(5).fill(CloseCode.HandshakeTimeout));
+    // Their places are free again: a member connects and is welcomed.
+    const later = await hostile(hub, a.credential);
+    expect(await later.hello()).toBeGreaterThan(0);
+    later.destroy();
+    for (const w of [...waiting, overMember, overHub]) w.destroy();
+    expect((await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'echo/pending' })).status).toBe(200);
+  });
+
+  it('finding 6: 2,000 upgrades with bad credentials are refused with 429 before any lookup once limited, per member id and address and per address, logged as a few summary lines; good agents from another address still connect', async () => {
+    const victim = await member(hub.url);
+    const friend = await member(hub.url);
+    const other = otherTenant(hub, goodConn);
+    const [victimId] = victim.credential.split('.');
+    /** `n` upgrades, 20 at a time: the statuses, and whether each 429 said when to retry. */
+    async function storm(n: number, credential: (i: number) => string) {
+      const statuses: number[] = [];
+      let withRetryAfter = 0;
+      let next = 0;
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        while (next < n) {
+          const i = next++;
+          const r = await openHostileAgent(hub.port, credential(i));
+          statuses.push(r.status);
+          if (r.status === 429 && Number(r.headers['retry-after']) > 0 && JSON.parse(r.body).error.code === 'TooManyRequests') withRetryAfter++;
+          r.agent?.destroy();
+        }
+      }));
+      return { count: (s: number) => statuses.filter((x) => x === s).length, withRetryAfter, total: statuses.length };
+    }
+    // One member id from one address: 10 failures per 60 s, then 429 (20 in flight may pass the check before the first failures count).
+    const one = await storm(1000, (i) => `${victimId}.wrong-${i}`);
+    expect(one.total).toBe(1000);
+    expect(one.count(401)).toBeGreaterThanOrEqual(10);
+    expect(one.count(401)).toBeLessThanOrEqual(10 + 20);
+    expect(one.count(429)).toBe(1000 - one.count(401));
+    expect(one.withRetryAfter).toBe(one.count(429));
+    // While limited, even the member's right credential is refused from this address: nothing is looked up.
+    expect((await openHostileAgent(hub.port, victim.credential)).status).toBe(429);
+    // From another address the member's own agent still connects: a storm elsewhere cannot lock it out.
+    const own = await openHostileAgent(hub.port, victim.credential, { localAddress: '127.0.0.2' });
+    expect(own.status).toBe(101);
+    expect(await own.agent!.hello()).toBeGreaterThan(0);
+    own.agent!.destroy();
+
+    // The unauthenticated registration route: a wrong key for one gateway, limited the same way (per gateway id).
+    const reg = [];
+    for (let i = 0; i < 13; i++) reg.push(await api(hub.url, undefined, 'POST', '/v1/agent/register', { gatewayId: friend.gatewayId, registrationKey: `ghr_wrong-${i}`, publicKeyPem: 'x', sealedPrivateKey: 'x' }));
+    expect(reg.slice(0, 10).map((r) => r.status)).toEqual(Array(10).fill(401));
+    expect(reg.slice(10).map((r) => r.status)).toEqual([429, 429, 429]);
+    expect(reg[12]!.json.error.code).toBe('TooManyRequests');
+    expect(Number(reg[12]!.headers['retry-after'])).toBeGreaterThan(0);
+
+    // Every attempt a new member id: the address limit (1,000 per 60 s, about 1,030 failures counted so far).
+    const many = await storm(1000, () => `${randomUUID()}.wrong`);
+    const failedBefore = one.count(401) + 10;
+    expect(many.count(401) + many.count(429)).toBe(1000);
+    expect(many.count(401)).toBeGreaterThanOrEqual(1000 - failedBefore);
+    expect(many.count(401)).toBeLessThanOrEqual(1000 - failedBefore + 20);
+    expect(many.withRetryAfter).toBe(many.count(429));
+    // 127.0.0.1 is limited now; another member from another address is not.
+    const elsewhere = await openHostileAgent(hub.port, friend.credential, { localAddress: '127.0.0.2' });
+    expect(elsewhere.status).toBe(101);
+    expect(await elsewhere.agent!.hello()).toBeGreaterThan(0);
+    elsewhere.agent!.destroy();
+    expect((await openHostileAgent(hub.port, friend.credential)).status).toBe(429);
+
+    // Logged as summaries (one per 10 s at most), never a line per failure.
+    const summary = await hub.waitForLine((l) => l.includes('"agent authentications refused"'), 15_000);
+    expect(JSON.parse(summary)).toMatchObject({ failed: expect.any(Number), limited: expect.any(Number), addresses: 1 });
+    expect(hub.lines.filter((l) => l.includes('refused at upgrade'))).toEqual([]);
+    expect(hub.lines.filter((l) => l.includes('"agent authentications refused"')).length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 10_000) + 1);
+    await other.stop();
+    expect(other.statuses.length).toBeGreaterThan(5);
+    expect(other.statuses.every((s) => s === 200)).toBe(true);
+  }, 180_000);
+});
+
+describe('the failure windows are bounded', () => {
+  it('keep at most maxKeys keys, forget expired ones, and limit a key past its count until its window ends', () => {
+    let now = 0;
+    const w = new FailureWindow({ limit: 3, periodMs: 1000 }, 100, () => now);
+    for (let i = 0; i < 20_000; i++) w.add(`10.0.${i >> 8}.${i & 255}`);
+    expect(w.size).toBe(100);
+    for (let i = 0; i < 3; i++) w.add('attacker');
+    expect(w.waitMs('attacker')).toBe(1000);
+    now = 999;
+    expect(w.waitMs('attacker')).toBe(1);
+    now = 1000;
+    expect(w.waitMs('attacker')).toBe(0);
+    w.add('late');
+    expect(w.size).toBe(1);
+  });
+});
+
+describe("the hub's write gate toward an agent", () => {
+  it('queues frames of every type up to its bound, then drops the rest and reports the overflow once', async () => {
+    // A socket that never writes anything: every frame stays queued.
+    let handed = 0;
+    const overflows: number[] = [];
+    const gate = new WriteGate((frame) => { handed += frame.length; }, 1024, undefined, undefined, { maxQueued: 4096, onOverflow: (q) => overflows.push(q) });
+    const pong = encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) });
+    for (let i = 0; i < 1000; i++) gate.send(pong);
+    expect(handed).toBeLessThanOrEqual(4096);
+    expect(gate.queued).toBe(handed);
+    await new Promise((r) => setImmediate(r));
+    expect(overflows).toHaveLength(1);
+    expect(overflows[0]).toBeGreaterThan(4096);
+    // Shut: nothing more goes out, and nobody waits on it.
+    gate.send(pong);
+    gate.sendData(1, Buffer.alloc(100));
+    expect(handed).toBe(gate.queued);
+    expect(gate.ready()).toBeUndefined();
+  });
+});
