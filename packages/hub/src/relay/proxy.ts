@@ -73,7 +73,14 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
   // own of the same name would replace them, so those are not passed.
-  writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)));
+  // (An agent's head was checked as it arrived, agents/relay-call.ts: a final status, headers HTTP allows, the
+  // hub's own Content-Length. Should writing still fail, the call is cancelled at once and the caller gets a 502.)
+  try {
+    writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)));
+  } catch {
+    call.cancel('the answer could not be written');
+    throw new GatehouseError('BadGateway', 'hub -> caller: the answer\'s head could not be written');
+  }
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.
   const whole = call.takeCompleteBody?.();
