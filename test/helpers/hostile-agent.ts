@@ -4,10 +4,11 @@
 // real agent never sends. It records what the hub sends it (request heads, CANCELs).
 import { WebSocket } from 'ws';
 import { generateKeyPairSync } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import {
   AGENT_CONNECT_PATH, AGENT_RECEIVES, AGENT_REGISTER_PATH, FrameType, decodeFrame, encodeFrame, type Frame, type RequestHeadMessage,
 } from '@gatehouse/shared';
-import { api } from './stack.js';
+import { api, b64 } from './stack.js';
 
 /** Connects to the hub's agent endpoint with `credential`; rejects with `status` when the upgrade is refused. */
 export function connectAgentSocket(hubUrl: string, credential: string): Promise<WebSocket> {
@@ -93,4 +94,63 @@ export async function startHostileAgent(hubUrl: string, token: string, versions 
   });
   ws.on('close', (code) => { clearInterval(ping); agent.closeCode = code; });
   return agent;
+}
+
+/** A number from the hub's /metrics (undefined when the series is not there). */
+export async function hubMetric(hubUrl: string, pattern: RegExp): Promise<number | undefined> {
+  const text = await (await fetch(`${hubUrl}/metrics`)).text();
+  const m = pattern.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** gatehouse_agent_streams_open of one gateway on a hub (-1 when the gateway has no session there). */
+export const streamsOpen = async (hubUrl: string, gatewayId: string): Promise<number> =>
+  (await hubMetric(hubUrl, new RegExp(`^gatehouse_agent_streams_open\\{gateway="${gatewayId}"\\} (\\d+)$`, 'm'))) ?? -1;
+
+/** The hub process's external memory (Buffers), in bytes. */
+export const externalBytes = async (hubUrl: string): Promise<number> =>
+  (await hubMetric(hubUrl, /^gatehouse_hub_nodejs_external_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m))!;
+
+/** A raw GET of `path` on the hub, with the caller's token, asking to keep the connection. */
+export const keepAliveGet = (path: string, token: string): string =>
+  `GET ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
+
+/** One raw exchange on a keep-alive connection to `port`: `first` is sent, and once its answer's head has come,
+ *  `second`; everything received until the hub closes the connection (or 10 s pass: `closed` false). */
+export function keepAliveExchange(port: number, first: string, second: string): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const socket = netConnect(port, '127.0.0.1', () => socket.write(first));
+    let text = '';
+    let sentSecond = false;
+    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, 10_000);
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      if (!sentSecond && text.includes('\r\n\r\n')) { sentSecond = true; socket.write(second); }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
+  });
+}
+
+/** Another tenant's calls on connection `goodConn` (invoke and raw route, through its real agent to the echo service), every 20 ms until stopped: every answer must be right. */
+export function otherTenantCalls(hubUrl: string, token: string, goodConn: string): { stop(): Promise<{ ok: number; wrong: string[] }> } {
+  let running = true;
+  let ok = 0;
+  const wrong: string[] = [];
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      try {
+        if (i % 2) {
+          const r = await api(hubUrl, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'POST', url: 'echo/b', body: b64(`tenant-b ${i}`) });
+          if (r.status === 200 && r.json.statusCode === 200 && Buffer.from(r.json.body, 'base64').toString() === `tenant-b ${i}`) ok++; else wrong.push(`invoke ${r.status} ${r.text.slice(0, 200)}`);
+        } else {
+          const r = await fetch(`${hubUrl}/v1/connections/${goodConn}/proxy/echo/b`, { method: 'POST', body: `tenant-b ${i}`, headers: { authorization: `Bearer ${token}` } });
+          const text = await r.text();
+          if (r.status === 200 && text === `tenant-b ${i}`) ok++; else wrong.push(`proxy ${r.status} ${text.slice(0, 200)}`);
+        }
+      } catch (err) { wrong.push(String(err)); }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return { async stop() { running = false; await loop; return { ok, wrong }; } };
 }

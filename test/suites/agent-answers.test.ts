@@ -4,12 +4,14 @@
 // loop of such calls, and another tenant's calls on the same hub (a real agent and an echo service) keep
 // answering throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect as netConnect } from 'node:net';
 import { FrameType } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { startHostileAgent, type HostileAgent, type HostileCall } from '../helpers/hostile-agent.js';
+import {
+  externalBytes as externalBytes_, keepAliveExchange as keepAliveExchange_, keepAliveGet, otherTenantCalls, startHostileAgent, streamsOpen as streamsOpen_,
+  type HostileAgent, type HostileCall,
+} from '../helpers/hostile-agent.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -45,13 +47,8 @@ afterAll(async () => {
 });
 
 // ---- what the tests read ----
-async function metric(pattern: RegExp): Promise<number | undefined> {
-  const text = await (await fetch(`${hub.url}/metrics`)).text();
-  const m = pattern.exec(text);
-  return m ? Number(m[1]) : undefined;
-}
-const streamsOpen = async () => (await metric(new RegExp(`^gatehouse_agent_streams_open\\{gateway="${hostile.gatewayId}"\\} (\\d+)$`, 'm'))) ?? -1;
-const externalBytes = async () => (await metric(/^gatehouse_hub_nodejs_external_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)$/m))!;
+const streamsOpen = () => streamsOpen_(hub.url, hostile.gatewayId);
+const externalBytes = () => externalBytes_(hub.url);
 
 async function proxied(path: string): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const r = await fetch(`${hub.url}/v1/connections/${hostileConn}/proxy/${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -62,46 +59,10 @@ async function proxied(path: string): Promise<{ status: number; headers: Headers
 }
 const invoked = (url: string) => api(hub.url, token, 'POST', `/v1/connections/${hostileConn}/invoke`, { method: 'GET', url });
 
-/** One raw exchange on a keep-alive connection: `first` is sent, and once its answer's head has come, `second`;
- *  everything received until the hub closes the connection (or 10 s pass: `closed` false). */
-function keepAliveExchange(first: string, second: string): Promise<{ text: string; closed: boolean }> {
-  const request = (path: string) => `GET /v1/connections/${hostileConn}/proxy/${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
-  return new Promise((resolve) => {
-    const socket = netConnect(hub.port, '127.0.0.1', () => socket.write(request(first)));
-    let text = '';
-    let sentSecond = false;
-    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, 10_000);
-    socket.on('data', (c: Buffer) => {
-      text += c.toString('latin1');
-      if (!sentSecond && text.includes('\r\n\r\n')) { sentSecond = true; socket.write(request(second)); }
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
-  });
-}
+const keepAliveExchange = (first: string, second: string) =>
+  keepAliveExchange_(hub.port, keepAliveGet(`/v1/connections/${hostileConn}/proxy/${first}`, token), keepAliveGet(`/v1/connections/${hostileConn}/proxy/${second}`, token));
 
-/** Tenant B's calls (invoke and raw route, through its real agent), every 20 ms until stopped: every answer must be right. */
-function tenantB(): { stop(): Promise<{ ok: number; wrong: string[] }> } {
-  let running = true;
-  let ok = 0;
-  const wrong: string[] = [];
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      try {
-        if (i % 2) {
-          const r = await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'POST', url: 'echo/b', body: b64(`tenant-b ${i}`) });
-          if (r.status === 200 && r.json.statusCode === 200 && Buffer.from(r.json.body, 'base64').toString() === `tenant-b ${i}`) ok++; else wrong.push(`invoke ${r.status} ${r.text.slice(0, 200)}`);
-        } else {
-          const r = await fetch(`${hub.url}/v1/connections/${goodConn}/proxy/echo/b`, { method: 'POST', body: `tenant-b ${i}`, headers: { authorization: `Bearer ${token}` } });
-          const text = await r.text();
-          if (r.status === 200 && text === `tenant-b ${i}`) ok++; else wrong.push(`proxy ${r.status} ${text.slice(0, 200)}`);
-        }
-      } catch (err) { wrong.push(String(err)); }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  return { async stop() { running = false; await loop; return { ok, wrong }; } };
-}
+const tenantB = () => otherTenantCalls(hub.url, token, goodConn);
 
 /** Runs `n` calls, `parallel` at a time. */
 async function repeat(n: number, parallel: number, call: (i: number) => Promise<void>): Promise<void> {
