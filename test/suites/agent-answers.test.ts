@@ -4,7 +4,8 @@
 // loop of such calls, and another tenant's calls on the same hub (a real agent and an echo service) keep
 // answering throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameType } from '@gatehouse/shared';
+import fc from 'fast-check';
+import { FrameType, HOP_BY_HOP, checkAgentAnswer, isValidHeaderName, isValidHeaderValue } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -237,6 +238,41 @@ describe('finding 5: forged hub errors', () => {
     expect(wrong).toEqual([]);
     expect(ok).toBeGreaterThan(0);
   }, 60_000);
+});
+
+describe('checkAgentAnswer (every answer of every agent goes through it)', () => {
+  // Names and values from a small alphabet that holds the dangerous characters, and the names that matter.
+  const name = fc.oneof(
+    fc.constantFrom('content-length', 'Content-Length', 'transfer-encoding', 'connection', 'x-gatehouse-error', 'X-Gatehouse-Relay-Error', 'x-fine', 'set-cookie', 'keep-alive', ''),
+    fc.string({ unit: fc.constantFrom('a', 'B', '-', ' ', ':', '\r', '\n', '\u00e9', '\u2603'), maxLength: 8 }),
+  );
+  const value = fc.oneof(fc.constantFrom('5', '05', '5, 5', '5, 6', '-1', 'x-fine', 'close'), fc.string({ unit: fc.constantFrom('a', '1', ' ', '\t', '\r', '\n', '\u00ff', '\u0100'), maxLength: 8 }));
+  const head = fc.record({
+    method: fc.constantFrom('GET', 'HEAD', 'POST'),
+    status: fc.integer({ min: 100, max: 599 }),
+    headers: fc.array(fc.tuple(name, value), { maxLength: 6 }),
+    whole: fc.option(fc.integer({ min: 0, max: 70_000 }), { nil: undefined }),
+  });
+
+  it('passes on only a final status, headers HTTP allows, no framing, hop-by-hop or x-gatehouse-* header of the agent\'s, and one Content-Length the hub wrote', () => {
+    fc.assert(fc.property(head, ({ method, status, headers, whole }) => {
+      const r = checkAgentAnswer(method, status, headers as [string, string][], whole);
+      if (!r.ok) return;
+      expect(status >= 200 && status <= 599).toBe(true);
+      expect(headers.every(([k, v]) => isValidHeaderName(k) && isValidHeaderValue(v))).toBe(true);
+      for (const [k, v] of r.headers) {
+        expect(k.startsWith('x-gatehouse-') || HOP_BY_HOP.has(k)).toBe(false);
+        if (k === 'content-length') expect(v).toMatch(/^(0|[1-9]\d*)$/);
+      }
+      const lengths = r.headers.filter(([k]) => k === 'content-length');
+      expect(lengths.length).toBeLessThanOrEqual(1);
+      // The hub holds the body to the length it wrote (none for an answer that has no body).
+      const noBody = method === 'HEAD' || status === 204 || status === 304;
+      if (noBody) expect(r.bodyLimit).toBe(0);
+      else expect(r.bodyLimit).toBe(lengths.length ? Number(lengths[0]![1]) : null);
+      if (whole !== undefined && !noBody) expect(r.bodyLimit).toBe(whole);
+    }), { numRuns: 2000 });
+  });
 });
 
 describe('a hostile agent\'s session', () => {
