@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect as netConnect } from 'node:net';
 import { createServer } from 'node:http';
-import { AGENT_CONNECT_PATH, CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';
+import { CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { AGENT_MAIN, api, gatewayWithAgent, runAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+import { agentHandshake, connectAgentSocket, helloFrame } from '../helpers/hostile-agent.js';
 
 let entra: FakeEntra;
 let echo: EchoServer;
@@ -30,23 +31,14 @@ async function registerOnly(): Promise<{ credential: string; gatewayId: string; 
   return { credential: cfg.credential, gatewayId: gw.json.id, configPath };
 }
 
-function connect(credential = rawCredential): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${hub.url.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, { headers: { authorization: `GatehouseAgent ${credential}` } });
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })));
-    ws.once('error', reject);
-  });
-}
+const connect = (credential = rawCredential): Promise<WebSocket> => connectAgentSocket(hub.url, credential);
 const closed = (ws: WebSocket) => new Promise<number>((r) => ws.once('close', (code) => r(code)));
-const hello = (versions = [1]) => encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions, agentVersion: 'raw', hostname: 'raw', capabilities: [] } });
+const hello = helloFrame;
 
 async function handshake(ws: WebSocket, versions = [1]): Promise<number> {
-  const welcome = new Promise<Buffer>((r) => ws.once('message', (d) => r(d as Buffer)));
-  ws.send(hello(versions));
-  const f = decodeFrame(await welcome, AGENT_RECEIVES);
-  expect(f.type).toBe(FrameType.Welcome);
-  return f.type === FrameType.Welcome ? f.msg.version : 0;
+  const version = await agentHandshake(ws, versions);
+  expect(version).toBeGreaterThan(0);
+  return version;
 }
 
 async function othersUnaffected(): Promise<void> {

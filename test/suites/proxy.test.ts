@@ -206,7 +206,7 @@ describe('raw proxy route', () => {
     // more header lines than the relay carries
     const many = await get('many=12000');
     expect(many.r.statusCode).toBe(502);
-    expect(JSON.parse(many.text).error.message).toBe("agent -> service: the service's answer has 12003 header lines, over the 1000 the relay carries");
+    expect(JSON.parse(many.text).error.message).toBe("agent -> service: the agent reported: the service's answer has 12003 header lines, over the 1000 the relay carries");
     expect((await get('set=x-after:1')).r.statusCode).toBe(200);
     await client.close();
   });

@@ -66,7 +66,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
   });
-  const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length);
+  const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length, () => registry.streamsOpen());
   const audiences = [config.clientId, config.appIdUri];
   const obo = opts.obo ?? createOboClient({
     authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,

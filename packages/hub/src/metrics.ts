@@ -88,7 +88,8 @@ class PerCallHistogram extends PerCallMetric<Buckets> {
   }
 }
 
-export function createHubMetrics(agentsOnline: () => number) {
+/** `streamsOpen`: the calls (streams) open on this hub's agent sessions, by gateway id. */
+export function createHubMetrics(agentsOnline: () => number, streamsOpen: () => ReadonlyMap<string, number> = () => new Map()) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'gatehouse_hub_', eventLoopMonitoringPrecision: 100 });
   const buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120];
@@ -101,6 +102,10 @@ export function createHubMetrics(agentsOnline: () => number) {
     throttled: new Counter({ name: 'gatehouse_throttled_total', help: 'Calls refused with 429 by the per-connection throttle', labelNames: ['route'], registers: [registry] }),
     inflight: new PerCallCounter('gatehouse_inflight_requests', 'Calls relayed to agents and not finished', [], registry, 'gauge').of(),
     agents: new Gauge({ name: 'gatehouse_agents_online', help: 'Agent connections that completed the handshake', registers: [registry], collect() { this.set(agentsOnline()); } }),
+    // Labelled by gateway (one series per gateway with a session on this hub): a stream that outlives its call
+    // (a leak, docs/security.md) shows here, per tenant.
+    streams: new Gauge({ name: 'gatehouse_agent_streams_open', help: 'Calls open on agent sessions of this hub (each holds a stream and its buffers), by gateway', labelNames: ['gateway'], registers: [registry],
+      collect() { this.reset(); for (const [gateway, n] of streamsOpen()) this.set({ gateway }, n); } }),
     phaseOf: { invoke: phases('invoke'), proxy: phases('proxy') } as Record<RouteKind, ReturnType<typeof phases>>,
     requestBytes: bytes.of('request'),
     responseBytes: bytes.of('response'),

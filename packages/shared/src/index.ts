@@ -11,3 +11,4 @@ export * from './flags.js';
 export * from './no-body.js';
 export * from './stream-ids.js';
 export * from './id-map.js';
+export * from './agent-answer.js';

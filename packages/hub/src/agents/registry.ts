@@ -45,4 +45,11 @@ export class AgentRegistry {
   }
 
   all(): AgentSession[] { return [...this.byGateway.values()].flat(); }
+
+  /** Calls open on this hub's sessions, by gateway (every gateway with a session, 0 included). */
+  streamsOpen(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [gatewayId, list] of this.byGateway) out.set(gatewayId, list.reduce((n, s) => n + s.inFlight, 0));
+    return out;
+  }
 }

@@ -1,7 +1,7 @@
 // One request relayed over an agent session: a stream id, the request body going out under the agent's
 // credit, the response body coming in under ours. Everything the hub knows about a call in flight.
 import {
-  FrameType, GatehouseError, InboundBody, OutboundBody, encodeFrame, joinChunks,
+  FrameType, GatehouseError, InboundBody, OutboundBody, agentWords, checkAgentAnswer, encodeFrame, joinChunks,
   type FailureMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import type { Writable } from 'node:stream';
@@ -12,6 +12,10 @@ export interface CallTransport {
   /** How far this side lets a busy stream's receive window grow. */
   maxWindowBytes: number;
   maxDataBytes: number;
+  /** The member (agent) that runs the call: errors about its answer name it. */
+  member: string;
+  /** The request's method: an answer to HEAD has no body. */
+  method: string;
   /** Called once when the call is over, whatever the outcome, so the session forgets the stream. */
   forget(stream: number): void;
 }
@@ -24,8 +28,10 @@ const FAILURE_PREFIX: Record<FailureMessage['code'], string> = {
   InvalidRequest: 'hub -> agent',
 };
 
+/** An agent's FAILURE as the caller's error: the hub names the link from the code, and the agent's own text is
+ *  quoted as the agent's (bounded, control characters removed), never as the hub's words. */
 export function failureToError(f: FailureMessage): GatehouseError {
-  return new GatehouseError(f.code, `${FAILURE_PREFIX[f.code]}: ${f.message}`);
+  return new GatehouseError(f.code, `${FAILURE_PREFIX[f.code]}: the agent reported: ${agentWords(f.message)}`);
 }
 
 export class RelayCall {
@@ -36,6 +42,8 @@ export class RelayCall {
   private rejectHead!: (e: Error) => void;
   private headSeen = false;
   private over = false;
+  /** The most response body bytes the checked head allows (null: no length known). */
+  private bodyLimit: number | null = null;
   /** The agent said the service never received this request (see FailureMessage.notSent). */
   notSent = false;
   /** When body bytes last moved either way (idle-time limit of the raw route). */
@@ -96,15 +104,34 @@ export class RelayCall {
   }
 
   // ---- frames from the agent, dispatched by the session ----
-  onHead(h: ResponseHeadMessage): boolean {
+  /** A response head: checked (checkAgentAnswer) before anyone sees it; a bad one fails the call with a 502
+   *  naming the agent and cancels it toward the agent. False only for a second head (a protocol violation). */
+  onHead(h: ResponseHeadMessage, whole?: number): boolean {
     if (this.headSeen) return false;
+    if (this.over) return true; // the call already failed here (a refused head): late frames are dropped
+    const checked = checkAgentAnswer(this.t.method, h.status, h.headers, whole);
+    if (!checked.ok) {
+      this.cancel('the answer was refused by the hub', this.refused(`was refused: ${checked.reason}`));
+      return true;
+    }
     this.headSeen = true;
-    this.resolveHead(h);
+    this.bodyLimit = checked.bodyLimit;
+    this.resolveHead({ status: h.status, headers: checked.headers, ...(h.backendMs !== undefined ? { backendMs: h.backendMs } : {}) });
     return true;
   }
   onData(chunk: Buffer): boolean {
     this.lastActivity = Date.now();
-    if (!this.headSeen || !this.responseBody.onData(chunk)) return false;
+    if (this.over) return true; // late data of a call this side ended: dropped
+    if (!this.headSeen) return false;
+    const room = this.bodyLimit === null ? Infinity : this.bodyLimit - this.responseBody.receivedBytes;
+    if (chunk.length > room) {
+      // Never a byte past the declared length (the rest could be a second, forged response on the caller's
+      // connection): what fits goes, then the call is cut off and the caller's connection with it.
+      if (room > 0) this.responseBody.onData(chunk.subarray(0, room));
+      this.cancel('answer longer than its head declared', this.refused(`was cut off: its body is longer than the ${this.bodyLimit} bytes its head declared`));
+      return true;
+    }
+    if (!this.responseBody.onData(chunk)) return false;
     if (this.responseBody.receivedBytes > this.maxResponseBytes) {
       this.cancel('response over the limit', new GatehouseError('BadGateway', `agent -> hub: the service's answer is over the ${this.maxResponseBytes}-byte limit`));
     }
@@ -112,7 +139,8 @@ export class RelayCall {
   }
   /** A RESPONSE frame: head, whole body and end at once. False for a second head. */
   onResponse(h: ResponseHeadMessage, body: Buffer): boolean {
-    if (!this.onHead(h)) return false;
+    if (!this.onHead(h, body.length)) return false;
+    if (this.over) return true;
     // The body is at most 64 KiB and a stream's window never less than 256 KiB: onData cannot refuse it. It
     // can cancel the call (an answer over the route's limit), after which there is nothing to end.
     if (body.length > 0) this.onData(body);
@@ -120,7 +148,13 @@ export class RelayCall {
     return true;
   }
   onEnd(): boolean {
+    if (this.over) return true;
     if (!this.headSeen) return false;
+    if (this.bodyLimit !== null && this.responseBody.receivedBytes < this.bodyLimit) {
+      // A short body: the caller's answer (whose length the hub gave) is broken off, its connection never reused.
+      this.cancel('answer shorter than its head declared', this.refused(`was cut off: its body ended after ${this.responseBody.receivedBytes} of the ${this.bodyLimit} bytes its head declared`));
+      return true;
+    }
     this.responseBody.onEnd();
     this.over = true;
     this.requestBody.close('response complete');
@@ -128,8 +162,13 @@ export class RelayCall {
     return true;
   }
   onFailure(f: FailureMessage): void { this.notSent = f.notSent === true; this.finish(failureToError(f)); }
-  onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call (${reason.slice(0, 200)})`)); }
+  onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`)); }
   onSessionLost(why: string): void { this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`)); }
+
+  /** The hub's refusal of something the agent sent: a 502 naming the link and the member. */
+  private refused(what: string): GatehouseError {
+    return new GatehouseError('BadGateway', `hub <- agent: the answer of agent ${this.t.member} ${what}`);
+  }
 
   private finish(err: Error): void {
     if (this.over) return;

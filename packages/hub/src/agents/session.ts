@@ -118,6 +118,7 @@ export class AgentSession {
     }
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
+      member: this.member.memberId, method: head.method,
       forget: (s) => { this.calls.delete(s); },
     }, this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0);
     this.calls.set(stream, call);

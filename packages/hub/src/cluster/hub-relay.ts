@@ -174,7 +174,8 @@ export function relayRoutes(deps: HubDeps): Route[] {
     const call = session.open(env.head);
     let status = 0;
     ctx.res.on('close', () => {
-      if (!ctx.res.writableFinished) call.cancel('caller disconnected (relayed)');
+      // Also after a hub error written instead of the answer: a call still running is cancelled (no-op when over).
+      call.cancel(ctx.res.writableFinished ? 'the relayed answer is over' : 'caller disconnected (relayed)');
       // This hub's access line for the call (the caller's hub writes its own, with viaHub).
       ctx.access({ relayed: true, gateway: env.gatewayId, member: session.member.memberId, method: env.head.method, host: new URL(env.head.url).host,
         status, answered: answered(ctx.res), error: hubError(ctx.res), finished: ctx.res.writableFinished,

@@ -25,8 +25,15 @@ export function writeHeadFromList(res: ServerResponse, status: number, headers: 
     const values = byName.get(name);
     if (values) values.push(v); else byName.set(name, [v]);
   }
-  for (const [name, values] of byName) res.setHeader(name, values.length === 1 ? values[0]! : values);
-  res.writeHead(status);
+  const set: string[] = [];
+  try {
+    for (const [name, values] of byName) { res.setHeader(name, values.length === 1 ? values[0]! : values); set.push(name); }
+    res.writeHead(status);
+  } catch (err) {
+    // All or nothing: a hub error written instead must not carry the headers set before the one Node refused.
+    for (const name of set) res.removeHeader(name);
+    throw err;
+  }
 }
 
 /** Every hub-side error: the JSON body, and the code in `x-gatehouse-error` (how the raw route tells its own

@@ -63,7 +63,11 @@ export class CallWatch {
     if (o.timing.wholeCall) this.armDeadline();
     ctx.res.on('close', () => {
       this.settle();
+      // Whatever the caller got (the answer, a hub error written instead of it, or nothing: its connection gone),
+      // a call still running is cancelled toward the agent, so its stream and buffers go now, not when the agent
+      // stops sending. A call that ended normally is over already, and cancel does nothing.
       if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
+      else this.current?.cancel('the caller\'s answer is over', new GatehouseError('BadGateway', 'hub: the caller\'s answer is over'));
       this.report();
     });
   }

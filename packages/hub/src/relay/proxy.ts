@@ -1,7 +1,7 @@
 // ANY /v1/connections/{id}/proxy/{path}?{query} (SPEC section 4 ★): the same call as invoke, as plain HTTP.
 // Bodies stream both ways under the relay's credit windows; the service's status and headers pass through.
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError, HUB_TOKEN_HEADER, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
+import { GatehouseError, HUB_HEADER_PREFIX, HUB_TOKEN_HEADER, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { ownConnection } from '../http/connections.js';
 import { writeHeadFromList } from '../http/respond.js';
@@ -72,8 +72,16 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     dropAuthorization: hubTokenInAuthorization(ctx.req),
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
-  // own of the same name would replace them, so those are not passed.
-  writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !ctx.res.hasHeader(k)));
+  // own of the same name would replace them, so those are not passed; nor is any x-gatehouse-* (an EntraAuth
+  // service's too: x-gatehouse-error on an answer is always the hub's).
+  // (An agent's head was checked as it arrived, agents/relay-call.ts: a final status, headers HTTP allows, the
+  // hub's own Content-Length. Should writing still fail, the call is cancelled at once and the caller gets a 502.)
+  try {
+    writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !k.startsWith(HUB_HEADER_PREFIX) && !ctx.res.hasHeader(k)));
+  } catch {
+    call.cancel('the answer could not be written');
+    throw new GatehouseError('BadGateway', 'hub -> caller: the answer\'s head could not be written');
+  }
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.
   const whole = call.takeCompleteBody?.();

@@ -1,0 +1,88 @@
+// An agent runs on a machine the hub does not control: its answer is checked before any of it reaches a caller
+// (docs/protocol.md, "What the hub checks in an answer"). The status must be final, every header line must be one
+// HTTP allows, and the framing is the hub's: the agent's Content-Length is a declaration the hub checks and holds
+// the body to, never a header it copies.
+import { HOP_BY_HOP, isValidHeaderName, isValidHeaderValue } from './headers.js';
+import { answerHasNoBody } from './no-body.js';
+import type { HeaderList } from './protocol.js';
+
+/** Response headers that are the hub's own words (x-gatehouse-error says a failure is the hub's): never an agent's. */
+export const HUB_HEADER_PREFIX = 'x-gatehouse-';
+
+export type AgentAnswer =
+  | {
+    ok: true;
+    /** The headers a caller may get: lower-case names, hop-by-hop, x-gatehouse-* and the agent's own framing removed,
+     *  and `content-length` set by the hub when it knows the body's length. */
+    headers: HeaderList;
+    /** The most body bytes the answer may carry (null: not known, the caller's answer is chunked). */
+    bodyLimit: number | null;
+  }
+  | { ok: false; reason: string };
+
+const DIGITS = /^\d{1,15}$/;
+
+/**
+ * Checks an agent's response head. `whole`: the body's length when the answer came whole (a RESPONSE frame),
+ * which is then the only length there is. A reason never repeats a header value (it may be anything).
+ */
+export function checkAgentAnswer(method: string, status: number, headers: HeaderList, whole?: number): AgentAnswer {
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    return { ok: false, reason: status >= 100 && status < 200
+      ? `status ${status} is an interim answer, and the relay carries only final ones (200-599)`
+      : 'the status is outside 200-599' };
+  }
+  let listed: Set<string> | undefined;
+  let declared: string | undefined;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (!isValidHeaderName(name)) return { ok: false, reason: `header line ${i + 1} has a name HTTP does not allow` };
+    if (!isValidHeaderValue(value)) return { ok: false, reason: `header line ${i + 1} (${name.slice(0, 64)}) has a value HTTP does not allow` };
+    const n = name.toLowerCase();
+    if (n === 'connection') {
+      listed ??= new Set();
+      for (const t of value.split(',')) { const c = t.trim().toLowerCase(); if (c) listed.add(c); }
+    } else if (n === 'content-length') {
+      // RFC 9110 8.6: repeated equal values (or a list of them) are one length; anything else is no length at all.
+      for (const v of value.split(',')) {
+        const d = v.trim();
+        if (!DIGITS.test(d) || (declared !== undefined && Number(d) !== Number(declared))) return { ok: false, reason: 'its Content-Length is not one whole number of bytes' };
+        declared = d;
+      }
+    }
+  }
+  const out: HeaderList = [];
+  for (const [name, value] of headers) {
+    const n = name.toLowerCase();
+    if (HOP_BY_HOP.has(n) || listed?.has(n) || n === 'content-length' || n.startsWith(HUB_HEADER_PREFIX)) continue;
+    out.push([n, value]);
+  }
+  const length = declared === undefined ? undefined : Number(declared);
+  // A HEAD answer, 204 or 304 has no body: a Content-Length there describes the representation (kept), and any byte is too many.
+  if (answerHasNoBody(method, status)) {
+    if (length !== undefined) out.push(['content-length', String(length)]);
+    if (whole !== undefined && whole > 0) return { ok: false, reason: `status ${status} to ${method.slice(0, 16)} carries no body, and the answer has one` };
+    return { ok: true, headers: out, bodyLimit: 0 };
+  }
+  if (whole !== undefined) {
+    if (length !== undefined && length !== whole) return { ok: false, reason: `its Content-Length says ${length} bytes and its body has ${whole}` };
+    out.push(['content-length', String(whole)]);
+    return { ok: true, headers: out, bodyLimit: whole };
+  }
+  if (length !== undefined) out.push(['content-length', String(length)]);
+  return { ok: true, headers: out, bodyLimit: length ?? null };
+}
+
+/** Most characters of an agent's own text (a FAILURE or CANCEL reason) a caller's error message quotes. */
+export const MAX_AGENT_WORDS = 200;
+
+/**
+ * An agent's text as the hub quotes it: control characters (C0, DEL, C1) and bidirectional overrides replaced
+ * by spaces, at most MAX_AGENT_WORDS characters. It is quoted as the agent's ("the agent reported: ..."), never
+ * as the hub's own words.
+ */
+export function agentWords(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
+  return clean.length > MAX_AGENT_WORDS ? `${clean.slice(0, MAX_AGENT_WORDS)}...` : clean;
+}
