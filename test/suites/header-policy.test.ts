@@ -221,6 +221,12 @@ describe('finding 8: header names are never object keys with a prototype', () =>
     const viaRaw = await raw('/echo/eight-raw', NAMES.map((n, i) => [n, `r${i}`]));
     expect(viaRaw.status, viaRaw.text).toBe(200);
     for (const [i, n] of NAMES.entries()) expect(valuesOf(n.toLowerCase()), n).toEqual([`r${i}`]);
+    // A name that is not an RFC 9110 token is a 400 InvalidRequest, never a 502.
+    for (const name of ['bad name', 'x:y', 'é', '', 'x\u0000']) {
+      const bad = await invoke({ method: 'GET', url: 'echo/bad-name', headers: { [name]: 'v' } });
+      expect(bad.status, `${JSON.stringify(name)}: ${bad.text}`).toBe(400);
+      expect(bad.json.error.code).toBe('InvalidRequest');
+    }
   });
 
   it("finding 8: a service's response headers of those names come back as the service sent them, in the invoke envelope and on the raw route", async () => {
@@ -234,14 +240,6 @@ describe('finding 8: header names are never object keys with a prototype', () =>
     const viaRaw = await request(proxyUrl(`/status?code=200&${query}`), { headers: { authorization: `Bearer ${s.token}` } });
     await viaRaw.body.text();
     for (const [i, n] of NAMES.entries()) expect(Object.getOwnPropertyDescriptor(viaRaw.headers, n.toLowerCase())?.value, n).toBe(`c${i}`);
-  });
-
-  it('finding 8: a header name that is not an RFC 9110 token is a 400 InvalidRequest, never a 502', async () => {
-    for (const name of ['bad name', 'x:y', 'é', '', 'x\u0000']) {
-      const r = await invoke({ method: 'GET', url: 'echo/bad-name', headers: { [name]: 'v' } });
-      expect(r.status, `${JSON.stringify(name)}: ${r.text}`).toBe(400);
-      expect(r.json.error.code).toBe('InvalidRequest');
-    }
   });
 });
 
