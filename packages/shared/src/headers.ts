@@ -117,12 +117,6 @@ function clientAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-/** The token of an Authorization value in the Bearer scheme, however it is spelled (RFC 9110 11.1: the scheme in
- *  any case; spaces or tabs around and between), or undefined. */
-export function bearerToken(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : /^[ \t]*bearer[ \t]+([^ \t]+)[ \t]*$/i.exec(value)?.[1];
-}
-
 /**
  * Headers of the service's answer passed back to the caller: hop-by-hop (and what Connection lists) removed.
  * Content-Length is kept only where the bytes are relayed exactly (the raw route), not for the invoke envelope.
