@@ -170,6 +170,7 @@ export class Tunnel {
         if (problem) {
           this.o.log.warn({ stream: f.stream, requestId: f.msg.requestId.slice(0, 128), why: problem.message }, 'request refused: over a per-call limit');
           gate.send(encodeFrame({ type: FrameType.Failure, stream: f.stream, msg: { code: 'InvalidRequest', message: problem.message } }));
+          this.o.metrics?.calls.inc({ status: 'failed' });
           return;
         }
         const w = this.welcome;
