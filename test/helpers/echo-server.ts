@@ -9,7 +9,8 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 
-export interface Received { method: string; url: string; headers: IncomingHttpHeaders; bytes: number; sha256: string }
+/** `rawHeaders`: the header lines as sent (names as written; Node's `headers` object leaves out one named __proto__). */
+export interface Received { method: string; url: string; headers: IncomingHttpHeaders; rawHeaders: string[]; bytes: number; sha256: string }
 
 export interface EchoServer {
   url: string;
@@ -45,7 +46,7 @@ export async function startEchoServer(): Promise<EchoServer> {
     const url = new URL(req.url ?? '/', 'http://x');
     const hash = createHash('sha256');
     let bytes = 0;
-    const record = () => state.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bytes, sha256: hash.digest('hex') });
+    const record = () => state.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bytes, sha256: hash.digest('hex') });
     if (url.pathname.includes('/stall')) {
       state.stalled++;
       res.on('close', () => { if (!res.writableFinished) state.abandoned++; });

@@ -15,7 +15,7 @@ import { drip } from './echo-server.js';
 export interface EntraBackend {
   url: string;
   resource: string;
-  seen: Array<{ method: string; url: string; authorization: string | undefined; claims: JWTPayload | undefined; bytes: number; sha256: string; cookie: string | undefined; contentLength: string | undefined; chunked: boolean; hubTokenHeader: string | undefined }>;
+  seen: Array<{ method: string; url: string; authorization: string | undefined; claims: JWTPayload | undefined; bytes: number; sha256: string; cookie: string | undefined; contentLength: string | undefined; chunked: boolean; hubTokenHeader: string | undefined; rawHeaders: string[] }>;
   readonly abandoned: number;
   close(): Promise<void>;
 }
@@ -41,7 +41,7 @@ export async function startEntraBackend(entra: FakeEntra, resource: string): Pro
         ({ payload: claims } = await jwtVerify(token, await keys(), { issuer: entra.issuer(tid), audience: resource, algorithms: ['RS256'] }));
         if (!String(claims.scp ?? '').split(' ').includes('Data.Read')) throw new Error('scope');
       } catch { claims = undefined; }
-      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: auth, claims, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), cookie: req.headers.cookie, contentLength: req.headers['content-length'], chunked: /chunked/i.test(req.headers['transfer-encoding'] ?? ''), hubTokenHeader: req.headers['x-gatehouse-authorization'] as string | undefined });
+      seen.push({ method: req.method ?? '', url: req.url ?? '', authorization: auth, claims, bytes: body.length, sha256: createHash('sha256').update(body).digest('hex'), cookie: req.headers.cookie, contentLength: req.headers['content-length'], chunked: /chunked/i.test(req.headers['transfer-encoding'] ?? ''), hubTokenHeader: req.headers['x-gatehouse-authorization'] as string | undefined, rawHeaders: req.rawHeaders });
       if (!claims) { res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end(); return; }
       if ((req.url ?? '').includes('/forbidden')) {
         res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.' } }));

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import { AgentSession } from '../../packages/hub/dist/agents/session.js';
 import {
-  CloseCode, ErrorCodes, FrameType, IdMap, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, HUB_RECEIVES, AGENT_RECEIVES, type Frame,
+  CloseCode, ErrorCodes, FrameType, IdMap, Limits, MAX_STREAM_ID, ProtocolError, StreamIds, decodeFrame, encodeFrame, requestHeadProblem, HUB_RECEIVES, AGENT_RECEIVES, type Frame,
 } from '@gatehouse/shared';
 
 const doc = (name: string) => readFileSync(fileURLToPath(new URL(`../../docs/${name}`, import.meta.url)), 'utf8');
@@ -155,15 +155,23 @@ describe('version 3: binary heads', () => {
     ['bodyLength -2', reqHead({ bodyLength: -2 })],
     ['bodyLength 1.5', reqHead({ bodyLength: 1.5 })],
     ['bodyLength past 2^53', reqHead({ bodyLength: 2 ** 53 })],
-    ['a method over 16 characters', reqHead({ method: 'M'.repeat(17) })],
     ['an unknown credentials scheme', reqHead({ scheme: 3 })],
-    ['more header lines than 1,000', reqHead({ headers: [...u16(1001), ...Array.from({ length: 1001 }, () => [...str('a'), ...str('b')]).flat()] })],
     ['a header count past the end', reqHead({ headers: [0, 2, ...str('a'), ...str('b')] })],
     ['a string running past the end', reqHead({ headers: [0, 1, ...str('a'), 0, 9, 98] })],
     ['bytes after the head', reqHead({ tail: [0] })],
     ['a head cut short', reqHead().subarray(0, 20)],
   ])('a REQUEST_HEAD with %s is refused (4000)', (_n, raw) => {
     expect(() => decodeFrame(raw, AGENT_RECEIVES, 3)).toThrow(expect.objectContaining({ closeCode: CloseCode.MalformedFrame }));
+  });
+  // Issue 21, finding 3: these closed the agent's connection (4000), and every call on it; the frame is well-formed,
+  // so the agent decodes it and fails that call alone (requestHeadProblem, the same check the hub makes before sending).
+  it.each([
+    ['a method over 16 characters', reqHead({ method: 'M'.repeat(17) }), /method/],
+    ['more header lines than 1,000', reqHead({ headers: [...u16(1001), ...Array.from({ length: 1001 }, () => [...str('a'), ...str('b')]).flat()] }), /1001 header lines/],
+    ['a header name that is not a token', reqHead({ headers: [0, 1, ...str('a b'), ...str('v')] }), /RFC 9110 token/],
+  ])('a well-formed REQUEST_HEAD with %s is decoded, and is over a per-call limit', (_n, raw, why) => {
+    const f = decodeFrame(raw, AGENT_RECEIVES, 3);
+    expect(f.type === FrameType.RequestHead && requestHeadProblem(f.msg)).toMatchObject({ code: 'InvalidRequest', message: expect.stringMatching(why) });
   });
   it.each([
     ['status 99', respHead(99, 0)],

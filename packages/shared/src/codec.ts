@@ -194,9 +194,8 @@ const checkBodyLength = (v: unknown): number | null => {
 const str = (o: Obj, k: string, max = 8192): string => checkStr(k, o[k], max);
 const int = (o: Obj, k: string, min: number, max: number): number => checkInt(k, o[k], min, max);
 
-/** The longest a head's string fields may be (characters), and its times (ms), however the head is written (JSON
- *  in versions 1 and 2, binary from version 3). */
-const HEAD_FIELDS = { requestId: 128, method: 16, url: 65_536, sealed: 16_384 } as const;
+/** The longest a head's times may be (ms), however the head is written (JSON in versions 1 and 2, binary from
+ *  version 3). A request head's string fields and header lines are per-call limits (requestHeadProblem). */
 const MAX_MS = 86_400_000;
 
 const strList = (o: Obj, k: string): string[] => {
@@ -205,9 +204,10 @@ const strList = (o: Obj, k: string): string[] => {
   return v as string[];
 };
 const tooManyHeaders = (k: string): never => malformed(`field ${k} must be a list of at most ${Limits.maxHeaderLines} [name, value] pairs`);
-const headerList = (o: Obj, k: string): HeaderList => {
+/** `max`: the most pairs taken (a request head's count is a per-call limit, judged after decoding). */
+const headerList = (o: Obj, k: string, max: number = Limits.maxHeaderLines): HeaderList => {
   const v = o[k];
-  if (!Array.isArray(v) || v.length > Limits.maxHeaderLines) tooManyHeaders(k);
+  if (!Array.isArray(v) || v.length > max) tooManyHeaders(k);
   for (const pair of v as unknown[]) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') malformed(`field ${k} must be a list of [name, value] pairs`);
   }
@@ -235,11 +235,10 @@ class HeadReader {
     this.at += n;
     return v;
   }
-  /** A string field, held to the length JSON heads hold it to. */
-  field(k: keyof typeof HEAD_FIELDS): string { return checkStr(k, this.str(), HEAD_FIELDS[k]); }
-  headers(k: string): HeaderList {
+  /** `max`: the most pairs taken (a request head's count is a per-call limit, judged after decoding). */
+  headers(k: string, max: number = Limits.maxHeaderLines): HeaderList {
     const n = this.u16();
-    if (n > Limits.maxHeaderLines) tooManyHeaders(k);
+    if (n > max) tooManyHeaders(k);
     const out: HeaderList = [];
     for (let i = 0; i < n; i++) out.push([this.str(), this.str()]);
     return out;
@@ -252,13 +251,13 @@ function binaryRequestHead(raw: Buffer): RequestHeadMessage {
   const timeoutMs = checkInt('timeoutMs', r.u32(), 1, MAX_MS);
   const bl = r.f64();
   const bodyLength = checkBodyLength(bl === -1 ? null : bl);
-  const requestId = r.field('requestId');
-  const method = r.field('method');
-  const url = r.field('url');
+  const requestId = r.str();
+  const method = r.str();
+  const url = r.str();
   const scheme = r.u8();
   if (scheme > 2) malformed('unknown credentials scheme');
-  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.field('sealed') };
-  const headers = r.headers('headers');
+  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.str() };
+  const headers = r.headers('headers', Number.POSITIVE_INFINITY);
   r.done();
   return { requestId, method, url, headers, bodyLength, timeoutMs, credentials };
 }
@@ -272,6 +271,23 @@ function binaryResponseHead(raw: Buffer, at: number, end: number): ResponseHeadM
   if (backendMs !== undefined) msg.backendMs = backendMs;
   r.done();
   return msg;
+}
+
+/** A JSON request head (versions 1 and 2), its fields' types checked (their lengths: requestHeadProblem; the
+ *  payload's own cap bounds them). */
+function jsonRequestHead(o: Obj): RequestHeadMessage {
+  const bodyLength = checkBodyLength(o.bodyLength);
+  let credentials = null;
+  if (o.credentials !== null) {
+    if (!isObj(o.credentials)) return malformed('field credentials must be an object or null');
+    const scheme = str(o.credentials, 'scheme', 16);
+    if (scheme !== 'basic' && scheme !== 'windows') malformed('unknown credentials scheme');
+    credentials = { scheme: scheme as 'basic' | 'windows', sealed: str(o.credentials, 'sealed', Limits.maxJsonBytes) };
+  }
+  return {
+    requestId: str(o, 'requestId', Limits.maxJsonBytes), method: str(o, 'method', Limits.maxJsonBytes), url: str(o, 'url', Limits.maxJsonBytes),
+    headers: headerList(o, 'headers', Number.POSITIVE_INFINITY), bodyLength, timeoutMs: int(o, 'timeoutMs', 1, MAX_MS), credentials,
+  };
 }
 
 function parseJson(payload: Buffer): Obj {
@@ -323,20 +339,9 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       } };
     }
     case FrameType.RequestHead: {
-      if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryRequestHead(raw) };
-      const o = parseJson(payload);
-      const bodyLength = checkBodyLength(o.bodyLength);
-      let credentials = null;
-      if (o.credentials !== null) {
-        if (!isObj(o.credentials)) return malformed('field credentials must be an object or null');
-        const scheme = str(o.credentials, 'scheme', 16);
-        if (scheme !== 'basic' && scheme !== 'windows') malformed('unknown credentials scheme');
-        credentials = { scheme: scheme as 'basic' | 'windows', sealed: str(o.credentials, 'sealed', HEAD_FIELDS.sealed) };
-      }
-      return { type, stream, msg: {
-        requestId: str(o, 'requestId', HEAD_FIELDS.requestId), method: str(o, 'method', HEAD_FIELDS.method), url: str(o, 'url', HEAD_FIELDS.url),
-        headers: headerList(o, 'headers'), bodyLength, timeoutMs: int(o, 'timeoutMs', 1, MAX_MS), credentials,
-      } };
+      // A head that is well-formed but over a per-call limit (request-limits.ts) is decoded: the agent fails
+      // that call, not the connection.
+      return { type, stream, msg: version >= BINARY_HEADS_VERSION ? binaryRequestHead(raw) : jsonRequestHead(parseJson(payload)) };
     }
     case FrameType.ResponseHead:
       if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryResponseHead(raw, Limits.frameHeaderBytes, raw.length) };

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { dispatchCall, type AnswerBody } from './dispatch-call.js';
 import type { CallCancel } from './call-cancel.js';
-import { HOP_BY_HOP, NOT_CONNECTED_CODES, SET_BY_RELAY, UNREACHABLE_CODES, headerListFrom, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import { NOT_CONNECTED_CODES, UNREACHABLE_CODES, headerListFrom, relayRequestHeaders, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -33,13 +33,17 @@ export class ExecError extends Error {
 const BEFORE_SENDING = new Set([...NOT_CONNECTED_CODES,
   'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
 
-/** Request headers as undici wants them; the agent drops Cookie, hop-by-hop headers and what it sets itself, whatever the hub sent. */
+/** Authorization is the agent's to set when it injects the connection's credentials. */
+const AUTHORIZATION: ReadonlySet<string> = new Set(['authorization']);
+
+/**
+ * Request headers as undici wants them, after the header rules the hub applies too (relayRequestHeaders: hop-by-hop
+ * and what Connection lists, Cookie, what the relay sets itself), whatever the hub sent. An object without a
+ * prototype: a header named `__proto__` or `constructor` is a key like any other, never an inherited property.
+ */
 export function toUndiciHeaders(list: HeaderList, req: ExecRequest): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of list) {
-    const n = k.toLowerCase();
-    if (HOP_BY_HOP.has(n) || SET_BY_RELAY.has(n) || n === 'cookie') continue;
-    if (req.auth && n === 'authorization') continue;
+  const out = Object.create(null) as Record<string, string | string[]>;
+  for (const [n, v] of relayRequestHeaders(list, { dropCookie: true, drop: req.auth ? AUTHORIZATION : undefined })) {
     const prev = out[n];
     out[n] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }

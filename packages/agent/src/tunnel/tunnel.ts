@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -164,6 +164,15 @@ export class Tunnel {
       }
       case FrameType.RequestHead: {
         if (!this.ids.accept(f.stream, (id) => this.served.has(id))) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
+        // A well-formed head over a per-call limit fails that call, not the connection and every call on it. The
+        // stream counts as opened, so whatever the hub sent after the head (body, END) is dropped as late.
+        const problem = requestHeadProblem(f.msg);
+        if (problem) {
+          this.o.log.warn({ stream: f.stream, requestId: f.msg.requestId.slice(0, 128), why: problem.message }, 'request refused: over a per-call limit');
+          gate.send(encodeFrame({ type: FrameType.Failure, stream: f.stream, msg: { code: 'InvalidRequest', message: problem.message } }));
+          this.o.metrics?.calls.inc({ status: 'failed' });
+          return;
+        }
         const w = this.welcome;
         const s = new ServedRequest(f.stream, f.msg, {
           gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,

@@ -3,12 +3,12 @@
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import {
-  GatehouseError, UNREACHABLE_CODES, foreignCodingMessage, forwardRequestHeaders, hasForeignTransferCoding, headerListFrom, relayableBody, unreadableAnswer,
+  GatehouseError, UNREACHABLE_CODES, foreignCodingMessage, forwardRequestHeaders, hasForeignTransferCoding, headerListFrom, headerListProblem, relayableBody, unreadableAnswer,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
-import { HUB_SETS_AND_AUTHORIZATION, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
+import { HUB_SETS_AND_AUTHORIZATION, callerView, overLimit, type RelayRequest, type RelayTiming, type StartedCall } from './relay.js';
 import { CallWatch } from './call-watch.js';
 import { HttpAttempt } from './http-attempt.js';
 import { REFUSED_ADDRESS } from './direct-networks.js';
@@ -17,11 +17,15 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   // An address literal never reaches the dispatcher's lookup: checked here, before any token is fetched for it.
   deps.directNetworks.checkLiteral(req.url);
   const caller = await deps.caller(ctx);
-  const token = await deps.obo.token(caller, conn.resourceUri!);
   const requestId = ctx.requestId;
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: HUB_SETS_AND_AUTHORIZATION });
+  const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: HUB_SETS_AND_AUTHORIZATION, caller: await callerView(deps, ctx) });
+  const sendsLength = req.bodyLength !== null && (req.bodyLength > 0 || req.body);
+  // The same header rules and limits as a relayed call's, on the lines as sent (the three the hub adds below counted).
+  const problem = headerListProblem([...headers, ['authorization', ''], ['x-request-id', requestId], ...(sendsLength ? [['content-length', '0'] as [string, string]] : [])]);
+  if (problem) throw overLimit(problem);
+  const token = await deps.obo.token(caller, conn.resourceUri!);
   headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
-  if (req.bodyLength !== null && (req.bodyLength > 0 || req.body)) headers.push(['content-length', String(req.bodyLength)]);
+  if (sendsLength) headers.push(['content-length', String(req.bodyLength)]);
   const target = `${req.url.protocol}//${req.url.host}`;
   const watch = new CallWatch(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'hub -> service',

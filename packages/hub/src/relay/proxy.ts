@@ -36,12 +36,10 @@ async function* limited(req: IncomingMessage, limit: number): AsyncGenerator<Buf
   if (!req.complete) throw new GatehouseError('BadGateway', 'caller -> hub: the caller broke off the request body');
 }
 
-/** The caller's Authorization is its hub token (to be dropped) unless the token came in X-Gatehouse-Authorization;
- *  one that repeats that token is dropped too (it is the caller's Entra token, not the service's credential). */
-function hubTokenInAuthorization(req: IncomingMessage): boolean {
-  const given = req.headers[HUB_TOKEN_HEADER];
-  return typeof given !== 'string' || req.headers.authorization === given;
-}
+/** The caller's Authorization is its hub token (to be dropped) unless the token came in X-Gatehouse-Authorization.
+ *  An Authorization (or any header) that holds the caller's token, however spelled, is dropped in any case
+ *  (forwardRequestHeaders): it is the caller's Entra token, never the service's credential. */
+const hubTokenInAuthorization = (req: IncomingMessage): boolean => req.headers[HUB_TOKEN_HEADER] === undefined;
 
 async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   if (NOT_RELAYED.has(ctx.req.method!)) throw new GatehouseError('InvalidRequest', `caller -> hub: method ${ctx.req.method} is not relayed`);

@@ -1,7 +1,8 @@
 // What invoke and the raw proxy route share: throttling, choosing an agent (on this hub, or the hub that holds
 // one), opening the relayed call and sending the request body. Timing and accounting: call-watch.ts.
+import type { TLSSocket } from 'node:tls';
 import {
-  GatehouseError, HUB_TOKEN_HEADER, Limits, forwardRequestHeaders, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
+  GatehouseError, HUB_TOKEN_HEADER, forwardRequestHeaders, requestHeadProblem, type CallerView, type HeaderList, type HeadProblem, type RequestHeadMessage, type ResponseHeadMessage,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
@@ -39,7 +40,8 @@ export interface RelayRequest {
   bodyLength: number | null;
   /** For bodies held in memory: the same body again, so a call the service never saw can move to another member. */
   replayBody?: () => AsyncIterable<Uint8Array> | null;
-  /** The caller's Authorization is its token for the hub, never the service's (the raw route). */
+  /** The caller's Authorization is its token for the hub, never the service's (the raw route without
+   *  X-Gatehouse-Authorization). Any header holding the caller's token is dropped in any case (CallerView.token). */
   dropAuthorization?: boolean;
 }
 
@@ -68,14 +70,22 @@ export interface StartedCall {
   settle(): void;
 }
 
-/** Runs a call for any connection type: EntraAuth from the hub, gateway types through an agent. */
+/** Runs a call for any connection type: EntraAuth from the hub, gateway types through an agent. The limits of a
+ *  relayed request are checked on the request as it leaves the hub (startRelay, startDirect). */
 export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
-  // An agent refuses a longer head by closing its connection (every call on it fails): refused here instead.
-  if (req.headers.length > Limits.maxHeaderLines) {
-    throw new GatehouseError('InvalidRequest', `caller -> hub: the request has ${req.headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
-  }
   return conn.authType === 'EntraAuth' ? startDirect(deps, ctx, conn, req, timing) : startRelay(deps, ctx, conn, req, timing);
 }
+
+/** The caller as the hub saw it, for the header rules: the address and scheme of its connection (https only where
+ *  the hub itself terminated TLS: behind a TLS proxy it sees http, and the proxy's address), and its token. */
+export async function callerView(deps: HubDeps, ctx: Ctx): Promise<CallerView> {
+  const caller = await deps.caller(ctx);
+  const socket = ctx.req.socket as Partial<TLSSocket>;
+  return { address: socket.remoteAddress, proto: socket.encrypted === true ? 'https' : 'http', token: caller.token };
+}
+
+/** A request over a per-call limit, as the caller gets it. */
+export const overLimit = (p: HeadProblem): GatehouseError => new GatehouseError(p.code, `caller -> hub: ${p.message}`);
 
 export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   const gateway = await deps.store.getGateway(conn.gatewayId!);
@@ -90,11 +100,17 @@ export async function startRelay(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord
   const credentials = conn.sealedCredentials
     ? { scheme: conn.authType === 'WindowsGateway' ? 'windows' as const : 'basic' as const, sealed: conn.sealedCredentials }
     : null;
-  const headers = forwardRequestHeaders(req.headers, { dropCookie: true, drop: req.dropAuthorization || credentials ? HUB_SETS_AND_AUTHORIZATION : HUB_SETS });
+  const headers = forwardRequestHeaders(req.headers, {
+    dropCookie: true, drop: req.dropAuthorization || credentials ? HUB_SETS_AND_AUTHORIZATION : HUB_SETS, caller: await callerView(deps, ctx),
+  });
   headers.push(['x-request-id', requestId]);
   const head: RequestHeadMessage = {
     requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
   };
+  // The agent's own judgement of a head (it fails a call over a limit), made here first on the head as sent, so the
+  // caller gets a coded 4xx and the agent never sees it. Its encoded size is checked as it is encoded (session.open).
+  const problem = requestHeadProblem(head);
+  if (problem) throw overLimit(problem);
   const watch = new CallWatch(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'agent -> service', fields: { connection: conn.id },
   });
