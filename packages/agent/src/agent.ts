@@ -1,9 +1,8 @@
 // createAgent(config, deps): one tunnel per hub, the allow-list and the gateway key shared by all of them.
 import { hostname as osHostname } from 'node:os';
-import { writeFileSync, renameSync } from 'node:fs';
 import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
 import type { AgentConfig } from './config.js';
-import { checkAllow } from './config.js';
+import { checkAllow, writePrivateFile } from './config.js';
 import { ExecError, execute, type ExecRequest } from './executor/http-executor.js';
 import { ServicePools } from './executor/service-pools.js';
 import { WindowsExecutor } from './executor/windows.js';
@@ -96,9 +95,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
       hubs: tunnels.map((t) => ({ url: t.hubUrl, state: t.state, since: t.since.toISOString(), rttMs: t.rttMs, inFlight: t.inFlight, lastError: t.fatal ?? t.lastError })),
     };
     try {
-      const tmp = `${deps.statusPath}.tmp`;
-      writeFileSync(tmp, JSON.stringify(status, null, 2), { mode: 0o600 });
-      renameSync(tmp, deps.statusPath);
+      writePrivateFile(deps.statusPath, JSON.stringify(status, null, 2));
     } catch (err) { deps.log.warn({ err: (err as Error).message }, 'cannot write status file'); }
   };
 

@@ -1,6 +1,6 @@
 // The agent's config file: what `register` writes and `run` reads. Owner-only permissions: it holds the
 // member credential and the gateway's private key.
-import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BlockList, isIP } from 'node:net';
 import { parseBaseUrl } from '@gatehouse/shared';
@@ -45,9 +45,18 @@ export function checkAllow(prefixes: string[], flag = 'allow'): URL[] {
 
 export function writeAgentConfig(path: string, config: AgentConfig): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writePrivateFile(path, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/**
+ * Writes a file only its owner can read (0600: the config, the status file), whole or not at all: a new
+ * temporary file beside it (a stale one, whatever its mode, is removed first, so the mode always applies),
+ * then renamed over the old one, whose wider mode therefore never survives.
+ */
+export function writePrivateFile(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
+  rmSync(tmp, { force: true });
+  writeFileSync(tmp, text, { mode: 0o600, flag: 'wx' });
   keepOwner(path, tmp);
   renameSync(tmp, path);
 }

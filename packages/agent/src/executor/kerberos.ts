@@ -10,10 +10,15 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WindowsUser } from './windows-user.js';
 
+/** The part of the optional `kerberos` addon used here. Declared locally and loaded by a specifier held in a
+ *  variable, so that tsc never needs the addon's own types: a machine without libkrb5-dev, where npm skips the
+ *  optional addon, still builds (`npm ci --omit=optional && npm start`). */
 interface KerberosModule {
   GSS_MECH_OID_SPNEGO: number;
   initializeClient(service: string, options: { mechOID?: number; principal?: string; user?: string; domain?: string; password?: string }): Promise<{ step(challenge: string): Promise<string> }>;
 }
+
+const KERBEROS_ADDON: string = 'kerberos';
 
 export class KerberosError extends Error {}
 
@@ -37,7 +42,7 @@ export class KerberosAuth {
   async available(): Promise<boolean> {
     if (this.mod === undefined) {
       try {
-        const m = await import('kerberos') as unknown as { default?: KerberosModule } & KerberosModule;
+        const m = await import(KERBEROS_ADDON) as { default?: KerberosModule } & KerberosModule;
         this.mod = m.default ?? m;
       } catch { this.mod = null; }
     }

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AgentConfigError } from '../config.js';
-import { UNIT_PATH, linuxInstallSteps, linuxUninstallSteps, systemdUnit, type ServiceSpec } from './systemd.js';
+import { checkConfigDir } from './config-dir.js';
+import { linuxInstallPlan, linuxUninstallSteps, type ServiceSpec } from './systemd.js';
 import { WINDOWS_SERVICE_ID, windowsInstallSteps, windowsUninstallSteps, winswXml } from './windows.js';
 
 export interface ServiceOptions {
@@ -29,46 +30,51 @@ export function manageService(o: ServiceOptions): void {
 }
 
 function linux(o: ServiceOptions): void {
-  const unit = systemdUnit(o.spec);
   if (o.uninstall) {
     if (o.print) { for (const c of linuxUninstallSteps()) o.out(show(c)); return; }
     requireRoot();
     for (const c of linuxUninstallSteps()) runTolerant(c, o.out);
     return;
   }
+  // The same plan for --print and the real run: the refusals (exit 2) come first, before root is even needed.
+  const cd = checkConfigDir(o.spec.configPath, 'linux', { inspect: true });
+  const spec = { ...o.spec, configPath: cd.configPath };
+  let userExists = true;
+  try { execFileSync('id', [spec.user], { stdio: 'ignore' }); } catch { userExists = false; }
+  const steps = linuxInstallPlan(spec, cd, { userExists, systemdRunning: existsSync('/run/systemd/system') });
+  const configMissing = !cd.files.some((f) => f.path === cd.configPath);
   if (o.print) {
-    o.out(`# ${UNIT_PATH}`);
-    o.out(unit);
-    o.out('# then:');
-    for (const c of linuxInstallSteps(o.spec)) o.out(show(c));
+    if (configMissing) o.out(`# ${cd.configPath} does not exist yet: install-service refuses until \`gatehouse-agent register\` has written it`);
+    for (const step of steps) {
+      if ('run' in step) o.out(show(step.run));
+      else if ('write' in step) { o.out(`# ${step.write}`); o.out(step.text); o.out('# then:'); }
+      else o.out(`# ${step.note}`);
+    }
     return;
   }
   requireRoot();
-  if (!existsSync(o.spec.configPath)) throw new AgentConfigError(`${o.spec.configPath} does not exist: run \`gatehouse-agent register\` first`);
-  const steps = linuxInstallSteps(o.spec);
-  let exists = true;
-  try { execFileSync('id', [o.spec.user], { stdio: 'ignore' }); } catch { exists = false; }
-  if (!exists) run(steps[0]!, o.out);
-  run(steps[1]!, o.out);
-  run(steps[2]!, o.out);
-  writeFileSync(UNIT_PATH, unit, { mode: 0o644 });
-  o.out(`wrote ${UNIT_PATH}`);
-  if (!existsSync('/run/systemd/system')) {
-    o.out('systemd is not running on this machine: the unit is written; enable it with `systemctl enable --now gatehouse-agent` where systemd runs');
-    return;
+  if (configMissing) throw new AgentConfigError(`${cd.configPath} does not exist: run \`gatehouse-agent register\` first`);
+  for (const step of steps) {
+    if ('run' in step) run(step.run, o.out);
+    else if ('write' in step) { writeFileSync(step.write, step.text, { mode: step.mode }); o.out(`wrote ${step.write}`); }
+    else o.out(step.note);
   }
-  run(steps[3]!, o.out);
-  run(steps[4]!, o.out);
 }
 
 function windows(o: ServiceOptions): void {
   const winsw = o.winsw ?? 'gatehouse-agent-service.exe';
   const xmlPath = resolve(dirname(winsw), `${WINDOWS_SERVICE_ID}-service.xml`);
+  // The ACL step hands the config's directory to the service account: only a directory of the agent's own. The
+  // WinSW executable, its XML and its logs may sit beside the config.
+  const exe = winsw.slice(Math.max(winsw.lastIndexOf('\\'), winsw.lastIndexOf('/')) + 1).replace(/\.exe$/i, '').toLowerCase();
+  const cd = o.uninstall ? undefined : checkConfigDir(o.spec.configPath, 'windows', {
+    inspect: process.platform === 'win32', extra: (n) => n.toLowerCase().startsWith(exe) && /\.(exe|xml|log)$/i.test(n),
+  });
   const xml = winswXml({ ...o.spec, logDir: dirname(o.spec.configPath) });
   if (o.print) {
     o.out(o.uninstall ? '' : `# ${xmlPath} (next to WinSW, renamed to match: ${winsw.replace(/\.exe$/i, '')}.xml)`);
     if (!o.uninstall) o.out(xml);
-    for (const c of o.uninstall ? windowsUninstallSteps(winsw) : windowsInstallSteps(winsw, o.spec.configPath)) o.out(show(c));
+    for (const c of o.uninstall ? windowsUninstallSteps(winsw) : windowsInstallSteps(winsw, cd!.dir)) o.out(show(c));
     return;
   }
   if (process.platform !== 'win32') throw new AgentConfigError('a Windows service can only be installed on Windows (use --print to see it)');
@@ -76,7 +82,7 @@ function windows(o: ServiceOptions): void {
   if (o.uninstall) { for (const c of windowsUninstallSteps(o.winsw)) runTolerant(c, o.out); rmSync(o.winsw.replace(/\.exe$/i, '.xml'), { force: true }); return; }
   mkdirSync(dirname(o.winsw), { recursive: true });
   writeFileSync(o.winsw.replace(/\.exe$/i, '.xml'), xml);
-  for (const c of windowsInstallSteps(o.winsw, o.spec.configPath)) run(c, o.out);
+  for (const c of windowsInstallSteps(o.winsw, cd!.dir)) run(c, o.out);
 }
 
 function runTolerant(cmd: string[], out: (s: string) => void): void {

@@ -1,6 +1,7 @@
 // Linux service: a hardened systemd unit for `gatehouse-agent run`, a dedicated system user, and the
 // commands that install it. `install-service --print` shows all of it without changing anything.
 import { NODE_FLAGS } from '@gatehouse/shared';
+import type { ConfigDir } from './config-dir.js';
 
 export interface ServiceSpec {
   nodePath: string;
@@ -43,7 +44,8 @@ RestartSec=5
 KillSignal=SIGTERM
 TimeoutStopSec=${s.drainSeconds + 20}
 UMask=0077
-# The config (credential, gateway key), the status file and Kerberos caches live in one directory.
+# The config (credential, gateway key), the status file and Kerberos caches live in one directory, the
+# agent's own (install-service refuses a system, shared or home directory, or one holding other files).
 ReadWritePaths=${configDir}
 NoNewPrivileges=yes
 ProtectSystem=strict
@@ -70,16 +72,32 @@ WantedBy=multi-user.target
 `;
 }
 
-/** What install-service runs, in order (printed by --print). */
-export function linuxInstallSteps(s: ServiceSpec): string[][] {
-  const configDir = s.configPath.slice(0, s.configPath.lastIndexOf('/')) || '/';
-  return [
-    ['useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', s.user],
-    ['chown', '-R', `${s.user}:${s.user}`, configDir],
-    ['chmod', '0700', configDir],
-    ['systemctl', 'daemon-reload'],
-    ['systemctl', 'enable', '--now', UNIT_NAME],
-  ];
+/** One step of install-service: a command, a file written, or a note to the operator. */
+export type InstallStep = { run: string[] } | { write: string; text: string; mode: number } | { note: string };
+
+/**
+ * What install-service does, in order: the same list is carried out, or printed by --print. The config's
+ * directory (checked by checkConfigDir: the agent's own) is created or set 0700 and given to the service user;
+ * then each of the agent's files in it, named one by one (never a recursive chown), is given to that user and
+ * made 0600 (the Kerberos cache directory 0700).
+ */
+export function linuxInstallPlan(s: ServiceSpec, cd: ConfigDir, o: { userExists: boolean; systemdRunning: boolean }): InstallStep[] {
+  const owner = `${s.user}:${s.user}`;
+  const files = cd.files.filter((f) => f.kind === 'file').map((f) => f.path);
+  const dirs = cd.files.filter((f) => f.kind === 'dir').map((f) => f.path);
+  const steps: InstallStep[] = [];
+  if (!o.userExists) steps.push({ run: ['useradd', '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', s.user] });
+  steps.push({ run: ['install', '-d', '-m', '0700', '-o', s.user, '-g', s.user, cd.dir] });
+  if (cd.files.length > 0) steps.push({ run: ['chown', '--no-dereference', owner, ...cd.files.map((f) => f.path)] });
+  if (dirs.length > 0) steps.push({ run: ['chmod', '0700', ...dirs] });
+  if (files.length > 0) steps.push({ run: ['chmod', '0600', ...files] });
+  steps.push({ write: UNIT_PATH, text: systemdUnit(s), mode: 0o644 });
+  if (!o.systemdRunning) {
+    steps.push({ note: 'systemd is not running on this machine: the unit is written; enable it with `systemctl enable --now gatehouse-agent` where systemd runs' });
+    return steps;
+  }
+  steps.push({ run: ['systemctl', 'daemon-reload'] }, { run: ['systemctl', 'enable', '--now', UNIT_NAME] });
+  return steps;
 }
 
 export function linuxUninstallSteps(): string[][] {

@@ -36,8 +36,8 @@ export function winswXml(s: ServiceSpec & { logDir: string }): string {
 `;
 }
 
-export function windowsInstallSteps(winswExe: string, configPath: string): string[][] {
-  const configDir = configPath.slice(0, Math.max(configPath.lastIndexOf('\\'), configPath.lastIndexOf('/'))) || configPath;
+/** `configDir`: the config's directory as checkConfigDir resolved it (the agent's own, never a shared one). */
+export function windowsInstallSteps(winswExe: string, configDir: string): string[][] {
   return [
     // Only the service account (and administrators) may read the config: it holds the gateway key.
     ['icacls', configDir, '/inheritance:r', '/grant:r', 'NT AUTHORITY\\LocalService:(OI)(CI)M', 'BUILTIN\\Administrators:(OI)(CI)F'],

@@ -1,15 +1,19 @@
 // SQLite store (better-sqlite3): the single-node default. Migrations run in one transaction at open.
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 import type { MemberRecord, Owner, Store } from './store.js';
+import type { Logger } from '../log.js';
+import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
 import { connectionFrom, gatewayFrom, memberFrom, type Row } from './rows.js';
 
-export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+/** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
+export function openSqliteStore(path: string, log?: Logger): Store {
+  const onDisk = path !== ':memory:' && path !== '';
+  if (onDisk) prepareDatabaseFiles(path, log);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
+  // SQLite creates -wal and -shm with the database file's mode; checked once more now that they exist.
+  if (onDisk) narrowDatabaseFiles(path, log);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
