@@ -147,3 +147,33 @@ describe('the path rule, property-checked against every server reading', () => {
     expect(unsafeReadings('/api/v1/a.b/%C3%A9/c;v=1', '/api/v1')).toEqual([]);
   });
 });
+
+describe('issue 21 regressions, in the function hub and agent share', () => {
+  const base = 'http://127.0.0.1:8080/api/v1';
+  const prefix = [new URL(`${base}/`)];
+  const bothRefuse = (p: string) => [resolveTarget(base, p), isAllowed(joinUrl(base, p), prefix)].map((r) => (r.ok ? 'allowed' : r.reason));
+
+  // Before: hasEncodedDotSegment() answered "nothing wrong" when decodeURIComponent threw, so one undecodable
+  // escape switched off the encoded-dot check in the hub and in the agent's --allow check.
+  it.each([
+    ['%zz', '..%2f..%2f%zz%2f..%2fsecret.txt', 'invalid escape in path'],
+    ['%ff', '..%2f..%2f%ff%2f..%2fsecret.txt', 'path is not UTF-8 once decoded'],
+    ['%c0', '..%2f..%2f%c0%2f..%2fsecret.txt', 'path is not UTF-8 once decoded'],
+    ['%ED%A0%80', '..%2f..%2fsecret.txt%2f%ED%A0%80%2f..', 'path is not UTF-8 once decoded'],
+  ])('finding 1: an undecodable escape (%s) no longer switches off the check', (_n, p, reason) => {
+    expect(bothRefuse(p)).toEqual([reason, reason]);
+  });
+
+  // Before: segments that Tomcat, Jetty and Spring (';params'), double-decoding servers, overlong-UTF-8 decoders,
+  // C strings and NFKC read as '..' passed both checks and reached services unchanged.
+  it.each(['..;/secret', '%2e%2e;/secret', 'x/..;/..;/secret', '%252e%252e/secret', '..%00/secret', '．．/secret'])(
+    'finding 2: %s is refused by hub and agent alike', (p) => {
+      const [hub, agent] = bothRefuse(p);
+      expect(hub).not.toBe('allowed');
+      expect(agent).toBe(hub);
+    });
+  it('finding 2: %c0%ae%c0%ae (overlong dots) is refused by hub and agent alike', () => {
+    expect(bothRefuse('%c0%ae%c0%ae/secret')).toEqual(['path is not UTF-8 once decoded', 'path is not UTF-8 once decoded']);
+    expect(bothRefuse('%25c0%25ae%25c0%25ae/secret')).toEqual(['dot segment in path', 'dot segment in path']);
+  });
+});

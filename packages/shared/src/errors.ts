@@ -11,7 +11,7 @@ export interface ErrorSpec {
 
 export const ErrorCodes = {
   InvalidRequest: { status: 400, retryable: false, meaning: "The request is malformed: bad JSON, a missing or invalid field, bad base64, no Host header (HTTP/1.1), a transfer coding other than chunked, an invoke body that does not match the Content-Length its headers give, a method outside GET/DELETE/PATCH/POST/PUT (invoke) or CONNECT/TRACE (raw route), over 1,000 header lines, or a head over the relay's 64 KiB as it encodes it." },
-  UrlNotAllowed: { status: 400, retryable: false, meaning: "The target URL is not under the connection's baseResourceUrl (hub) or the agent's --allow prefixes (agent), or an EntraAuth call would go to a loopback, link-local or private address (GATEHOUSE_ENTRA_ALLOW_NETWORKS)." },
+  UrlNotAllowed: { status: 400, retryable: false, meaning: "The target URL is not under the connection's baseResourceUrl (hub) or the agent's --allow prefixes (agent), breaks the URL rule (a backslash, an invalid escape, a control character, or a path segment some server reads as . or .. after decoding; see docs/security.md), or an EntraAuth call would go to a loopback, link-local or private address (GATEHOUSE_ENTRA_ALLOW_NETWORKS)." },
   Unauthorized: { status: 401, retryable: false, meaning: 'The caller token is missing or invalid (signature, issuer, audience, expiry, tenant, scope). The reason is logged, not returned.' },
   Forbidden: { status: 403, retryable: false, meaning: 'The caller is authenticated but may not do this (for example administer a gateway it did not create).' },
   ConsentRequired: { status: 403, retryable: false, meaning: 'Entra ID refused the On-Behalf-Of token because consent is missing; the message carries the admin-consent URL.' },
