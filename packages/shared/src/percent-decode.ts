@@ -1,14 +1,31 @@
 // Percent-decoding the way the most lenient servers do it, for the URL rule (url-rules.ts) to see a path as they
 // would after one more round of decoding. Not for producing URLs: nothing here is sent anywhere.
 
-const HEX = /^[0-9a-fA-F]{2}$/;
-const HEX4 = /^[0-9a-fA-F]{4}$/;
+/** The value of a hex digit's character code, or -1. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
 
 /** The byte of the `%XX` escape at `i`, or -1 when there is none. */
 function byteAt(s: string, i: number): number {
   if (s.charCodeAt(i) !== 0x25 /* % */) return -1;
-  const hex = s.slice(i + 1, i + 3);
-  return HEX.test(hex) ? parseInt(hex, 16) : -1;
+  const hi = hexValue(s.charCodeAt(i + 1));
+  const lo = hexValue(s.charCodeAt(i + 2));
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+/** The code unit of the `%uXXXX` escape at `i`, or -1 when there is none. */
+function unitAt(s: string, i: number): number {
+  if ((s.charCodeAt(i + 1) | 0x20) !== 0x75 /* u or U */) return -1;
+  let unit = 0;
+  for (let k = 2; k < 6; k++) {
+    const v = hexValue(s.charCodeAt(i + k));
+    if (v < 0) return -1;
+    unit = unit * 16 + v;
+  }
+  return unit;
 }
 
 /** How many continuation bytes a lead byte announces, in UTF-8 as first specified (up to 6-byte forms), or -1. */
@@ -31,14 +48,12 @@ export function decodeLeniently(s: string): string {
   let out = '';
   let i = 0;
   while (i < s.length) {
-    const c = s.charCodeAt(i);
-    if (c !== 0x25) { out += s[i]; i++; continue; }
-    const u = s.charCodeAt(i + 1);
-    if ((u === 0x75 || u === 0x55) && HEX4.test(s.slice(i + 2, i + 6))) {
-      out += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
-      i += 6;
-      continue;
-    }
+    const next = s.indexOf('%', i);
+    if (next < 0) { out += s.slice(i); break; }
+    out += s.slice(i, next);
+    i = next;
+    const unit = unitAt(s, i);
+    if (unit >= 0) { out += String.fromCharCode(unit); i += 6; continue; }
     const lead = byteAt(s, i);
     if (lead < 0) { out += '%'; i++; continue; }
     if (lead < 0x80) { out += String.fromCharCode(lead); i += 3; continue; }
