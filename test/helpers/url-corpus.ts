@@ -13,14 +13,12 @@ export interface CorpusCase {
   reaches?: string;
   /** Why, in a few words. */
   reason: string;
-  /** Where the case can be sent (default both: a raw control character cannot be on an HTTP request line). */
-  via?: Array<'invoke' | 'raw'>;
 }
 
 export const URL_CORPUS: CorpusCase[] = (JSON.parse(readFileSync(new URL('../fixtures/url-corpus.json', import.meta.url), 'utf8')) as { cases: CorpusCase[] }).cases;
 
-/** How a client writes `path` on a request line: every character outside printable ASCII as UTF-8 escapes
- *  (what WHATWG does for invoke), the rest as it is. */
+/** How a client writes `path` on a request line, which cannot carry spaces, controls or raw UTF-8: every character
+ *  outside printable ASCII as UTF-8 escapes (as WHATWG sends them for invoke), the rest byte for byte. */
 export function onRequestLine(path: string): string {
   return path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
