@@ -126,9 +126,11 @@ export function isAllowed(url: string, prefixes: readonly URL[]): UrlCheck {
 // two hex digits, bytes that are not UTF-8), a control character in any reading, and a segment made only of dots
 // (and whitespace) in any reading: '.', '..', '..;x', ' .. ', '...'.
 
-/** Paths made only of these characters have nothing to decode, cut or trim: only a segment of dots can be wrong,
- *  and it starts with '/.' (or with '.' at the very start). */
-const PLAIN_PATH = /^[A-Za-z0-9\-._~/!$&'()*+,=:@]*$/;
+/** What can matter to the rule. A path without any of it (nearly every path) costs this one scan. (Unanchored
+ *  searches: V8 runs them faster than an anchored whitelist.) */
+const MAY_MATTER = /[%;.\\\s\0-\x1f\x7f-\uffff]/;
+/** The same without the dot: a path that has dots but none of these can only be wrong by a segment of dots. */
+const MAY_MATTER_BUT_DOTS = /[%;\\\s\0-\x1f\x7f-\uffff]/;
 const DOT_SEGMENT_FOUND = 'dot segment in path';
 /** C0 controls, DEL and C1 controls (NUL included). */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
@@ -156,10 +158,8 @@ function readingProblem(text: string): string | undefined {
  * is fine, else the reason (a fixed phrase: it never quotes the path).
  */
 export function pathProblem(path: string): string | undefined {
-  if (PLAIN_PATH.test(path)) {
-    const mayHaveDotSegment = path.includes('/.') || path.charCodeAt(0) === 0x2e;
-    return mayHaveDotSegment && DOT_SEGMENT.test(path) ? DOT_SEGMENT_FOUND : undefined;
-  }
+  if (!MAY_MATTER.test(path)) return undefined;
+  if (!MAY_MATTER_BUT_DOTS.test(path)) return DOT_SEGMENT.test(path) ? DOT_SEGMENT_FOUND : undefined;
   let reading = path;
   let problem = readingProblem(reading);
   if (problem !== undefined || (!path.includes('%') && !NON_ASCII.test(path))) return problem;
