@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import { connect as netConnect } from 'node:net';
 import { createServer } from 'node:http';
-import { CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';
+import { CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, joinUrl, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { AGENT_MAIN, api, gatewayWithAgent, runAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 import { agentHandshake, connectAgentSocket, helloFrame } from '../helpers/hostile-agent.js';
+import { URL_CORPUS } from '../helpers/url-corpus.js';
 
 let entra: FakeEntra;
 let echo: EchoServer;
@@ -47,15 +48,16 @@ async function othersUnaffected(): Promise<void> {
 }
 
 /** A hand-driven hub for a real agent (registered on the real hub, then pointed here): answers HELLO with
- *  WELCOME of `version` and records every other frame, and writes and reads frames as that version does. */
-async function handDrivenHub(version: number) {
+ *  WELCOME of `version` and records every other frame, and writes and reads frames as that version does.
+ *  `allow`: the agent's --allow prefixes instead of the whole echo service. */
+async function handDrivenHub(version: number, allow?: string[]) {
   const { configPath } = await registerOnly();
   const server = createServer((_req, res) => { res.writeHead(404).end(); });
   const wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { hubs: string[] };
-  writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [`http://127.0.0.1:${(server.address() as { port: number }).port}`] }));
+  writeFileSync(configPath, JSON.stringify({ ...cfg, hubs: [`http://127.0.0.1:${(server.address() as { port: number }).port}`], ...(allow ? { allow } : {}) }));
   const h = {
     frames: [] as Frame[], offered: [] as number[], closeCode: undefined as number | undefined, ws: undefined as WebSocket | undefined,
     send: (f: Frame) => h.ws!.send(encodeFrame(f, version)),
@@ -378,6 +380,35 @@ describe('a real agent on a connection that has used every stream id once', () =
       // Within a lap an id is still used once.
       hubSide.send({ type: FrameType.RequestHead, stream: 3, msg: { requestId: 'again', method: 'GET', url: `${echo.url}/`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } });
       await expect.poll(() => hubSide.closeCode).toBe(CloseCode.UnexpectedFrame);
+    } finally {
+      await hubSide.agent.stop();
+      hubSide.close();
+    }
+  });
+});
+
+describe("a real agent applies the URL rule on its own, whatever a hub asks", () => {
+  it('refuses every refused case of the URL corpus with UrlNotAllowed before calling the service, and calls the allowed ones under its prefix', async () => {
+    // A hub that sends what the real hub would refuse: the agent, allowed only {echo}/api/v1/, decides alone.
+    const base = `${echo.url}/api/v1`;
+    const hubSide = await handDrivenHub(3, [`${base}/`]);
+    const { frames } = hubSide;
+    const outcomes: string[] = [];
+    try {
+      let stream = 1;
+      for (const c of URL_CORPUS) {
+        const before = echo.received.length;
+        const s = (stream += 2);
+        hubSide.send({ type: FrameType.RequestHead, stream: s, msg: { requestId: `c${s}`, method: 'GET', url: joinUrl(base, c.path), headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: null } });
+        await expect.poll(() => frames.some((f) => f.stream === s && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
+        const failure = frames.find((f) => f.stream === s && f.type === FrameType.Failure);
+        const got = failure?.type === FrameType.Failure ? `refuse ${failure.msg.code} ${/\(([^)]*)\)$/.exec(failure.msg.message)?.[1]}` : `allow ${echo.received.at(-1)?.url}`;
+        const want = c.verdict === 'allow' ? `allow ${c.reaches}` : `refuse UrlNotAllowed ${c.rule === 'path outside the base path' ? 'not under any --allow prefix' : c.rule}`;
+        if (got !== want) outcomes.push(`${c.name}: ${got}, want ${want}`);
+        if (c.verdict === 'refuse' && echo.received.length !== before) outcomes.push(`${c.name}: reached the service`);
+      }
+      expect(outcomes).toEqual([]);
+      expect(hubSide.closeCode).toBeUndefined();
     } finally {
       await hubSide.agent.stop();
       hubSide.close();
