@@ -68,3 +68,18 @@ export function hexOf(b: Uint8Array, max = 256): string {
   const hex = Buffer.from(b.subarray(0, max)).toString('hex');
   return b.length > max ? `${hex}… (${b.length} bytes)` : hex;
 }
+
+/** GATEHOUSE_FUZZ_ONLY=part:N[-M][,part:N…] replays single cases of a part (with the run's seed): their numbers, or
+ *  undefined to run the part in full. */
+export function onlyCases(part: string): number[] | undefined {
+  const env = process.env.GATEHOUSE_FUZZ_ONLY;
+  if (!env) return undefined;
+  const out: number[] = [];
+  for (const item of env.split(',')) {
+    const m = /^([a-z]+):(\d+)(?:-(\d+))?$/.exec(item.trim());
+    if (!m) throw new Error(`GATEHOUSE_FUZZ_ONLY: ${item} is not part:N or part:N-M`);
+    if (m[1] !== part) continue;
+    for (let i = Number(m[2]); i <= Number(m[3] ?? m[2]); i++) out.push(i);
+  }
+  return out;
+}

@@ -1,12 +1,19 @@
 // Bounded fuzz (issue 21): mutated frames against the codec, every protocol version and both directions; then
 // mutated invoke bodies and raw-route requests against a running hub and agent. Each part prints its seed;
 // GATEHOUSE_FUZZ_SEED=N replays a run, GATEHOUSE_FUZZ_RUNS=K multiplies every count (docs/security-parts/fuzz.md).
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameType } from '@gatehouse/shared';
-import { announce, caseRng, fuzzScale, fuzzSeed, hexOf } from '../helpers/fuzz-rng.js';
+import { announce, caseRng, fuzzScale, fuzzSeed, hexOf, onlyCases } from '../helpers/fuzz-rng.js';
 import { mutate } from '../helpers/fuzz-mutate.js';
 import { DIRECTIONS, FUZZ_VERSIONS, frameWithPayload, isJsonFrame, mutateJson, seedFrames } from '../helpers/fuzz-frames.js';
 import { judgeDecode } from '../helpers/fuzz-codec.js';
+import { invokeRequest } from '../helpers/fuzz-invoke.js';
+import { midBodyCloses, rawRequest } from '../helpers/fuzz-raw.js';
+import { RawConn } from '../helpers/fuzz-http.js';
+import { judgeInvoke, judgeRaw } from '../helpers/fuzz-oracle.js';
+import { runFuzz, type FuzzResult } from '../helpers/fuzz-run.js';
+import { api, b64 } from '../helpers/stack.js';
+import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 const SEED = fuzzSeed();
 const SCALE = fuzzScale();
@@ -87,4 +94,169 @@ describe('codec fuzz', () => {
       expect(v.kind, `${name}: ${v.kind === 'failure' ? v.why : ''}`).toBe('refused');
     }
   });
+});
+
+// ---- a running hub and agent ----
+
+/** At least 10^4 of each kind of call. */
+const STACK_CALLS = Math.ceil(10_000 * SCALE);
+const CONCURRENCY = 8;
+/** Far under the hub's own deadlines (the connection's 120 s; the 10 s idle timeout set below). */
+const ANSWER_TIMEOUT_MS = 20_000;
+
+describe('hub and agent fuzz', () => {
+  let stack: StandardStack | undefined;
+  let connId = '';
+  let agentPid: number | undefined;
+  const connects = () => stack!.agent.lines.filter((l) => l.includes('"connected to hub"')).length;
+
+  beforeAll(async () => {
+    // The fuzz must not be throttled (429 would hide every other answer).
+    stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '10000000/60s', GATEHOUSE_IDLE_TIMEOUT: '10s' } });
+    const c = await api(stack.hub.url, stack.token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${stack.echo.url}/svc`, gatewayId: stack.gatewayId });
+    expect(c.status, c.text).toBe(201);
+    connId = c.json.id as string;
+    agentPid = stack.agent.child.pid;
+    expect(connects()).toBe(1);
+  });
+  afterAll(async () => { await stack?.stop(); });
+
+  const report = (part: string, r: FuzzResult, ms: number) => {
+    process.stdout.write(`[fuzz] ${part}: ${r.sent} calls in ${(ms / 1000).toFixed(1)} s (slowest ${Math.round(r.slowestMs)} ms, resent ${r.resent}) ${JSON.stringify(r.tally)}\n`);
+    if (r.suspicious.length) process.stdout.write(`[fuzz] ${part}: coded 5xx answers (allowed, worth a look):\n  ${r.suspicious.join('\n  ')}\n`);
+  };
+
+  /** After each replayed case: what the processes logged about it, and whether the agent is still up. */
+  const replayed = () => {
+    const s = stack!;
+    process.stdout.write(`[fuzz]   agent exit ${String(s.agent.child.exitCode)}, agent connects ${connects()}; agent's last lines:\n${s.agent.lines.slice(-3).join('\n')}\n`);
+  };
+
+  const stillUp = () => {
+    const s = stack!;
+    expect(s.hub.child.exitCode, 'hub exited').toBeNull();
+    expect(s.agent.child.exitCode, `agent exited; its last lines:\n${s.agent.lines.slice(-30).join('\n')}`).toBeNull();
+    expect(s.agent.child.pid).toBe(agentPid);
+    expect(connects(), 'the agent reconnected').toBe(1);
+  };
+
+  it(`${STACK_CALLS} mutated invoke bodies: the service's envelope or a coded hub error, never a hang or an uncoded 5xx`, async () => {
+    const s = stack!;
+    const only = onlyCases('invoke');
+    announce('invoke', SEED, only?.length ?? STACK_CALLS);
+    const t0 = performance.now();
+    const r = await runFuzz({
+      part: 'invoke', seed: SEED, count: STACK_CALLS, only, afterEach: replayed, concurrency: CONCURRENCY, port: s.hub.port, answerTimeoutMs: ANSWER_TIMEOUT_MS,
+      make: (rng) => invokeRequest(rng, { connId, token: s.token, echoUrl: s.echo.url }),
+      judge: (a) => judgeInvoke(a, s.token),
+    });
+    report('invoke', r, performance.now() - t0);
+    expect(r.failures, r.failures.join('\n')).toEqual([]);
+    expect(r.sent).toBe(only?.length ?? STACK_CALLS);
+    // The mutations do not all stop at the door: some calls reach the service.
+    if (!only) expect(Object.entries(r.tally).filter(([k]) => k.includes('backend')).reduce((n, [, v]) => n + v, 0)).toBeGreaterThan(STACK_CALLS / 50);
+    stillUp();
+  }, 300_000);
+
+  it(`${STACK_CALLS} mutated raw-route requests on keep-alive sockets: the service's answer or a coded hub error`, async () => {
+    const s = stack!;
+    const only = onlyCases('raw');
+    announce('raw', SEED, only?.length ?? STACK_CALLS);
+    const t0 = performance.now();
+    const r = await runFuzz({
+      part: 'raw', seed: SEED, count: STACK_CALLS, only, afterEach: replayed, concurrency: CONCURRENCY, port: s.hub.port, answerTimeoutMs: ANSWER_TIMEOUT_MS,
+      make: (rng) => rawRequest(rng, { connId, token: s.token, hubPort: s.hub.port }),
+      judge: (a, req) => judgeRaw(a, req.head, s.token),
+    });
+    report('raw', r, performance.now() - t0);
+    expect(r.failures, r.failures.join('\n')).toEqual([]);
+    expect(r.sent).toBe(only?.length ?? STACK_CALLS);
+    if (!only) expect(Object.entries(r.tally).filter(([k]) => k.includes('backend')).reduce((n, [, v]) => n + v, 0)).toBeGreaterThan(STACK_CALLS / 50);
+    stillUp();
+  }, 300_000);
+
+  it('after the fuzz: both processes up, the agent never reconnected, ordinary calls still work', async () => {
+    const s = stack!;
+    stillUp();
+    const inv = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'POST', url: 'echo/final', body: b64('after the fuzz') });
+    expect(inv.status, inv.text).toBe(200);
+    expect(Buffer.from(inv.json.body as string, 'base64').toString()).toBe('after the fuzz');
+    const raw = await api(s.hub.url, s.token, 'PUT', `/v1/connections/${connId}/proxy/echo/final`, 'raw after the fuzz', { 'content-type': 'text/plain' });
+    expect(raw.status).toBe(200);
+    expect(raw.text).toBe('raw after the fuzz');
+    stillUp();
+  });
+});
+
+describe('fuzz findings in the hub and agent', () => {
+  let stack: StandardStack | undefined;
+  let connId = '';
+  beforeAll(async () => {
+    stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '10000000/60s' } });
+    const c = await api(stack.hub.url, stack.token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${stack.echo.url}/svc`, gatewayId: stack.gatewayId });
+    connId = c.json.id as string;
+  });
+  afterAll(async () => { await stack?.stop(); });
+
+  const connects = () => stack!.agent.lines.filter((l) => l.includes('"connected to hub"')).length;
+
+  // Found by the invoke fuzz (GATEHOUSE_FUZZ_SEED=11, invoke cases 752, 911, 1018 ...) and the raw-route fuzz (raw
+  // cases 22, 117): a request header named __proto__ passes the hub and fails in the agent's HTTP client, 502
+  // BadGateway "agent -> service: ... failed (UND_ERR_INVALID_ARG)" (issue 21 finding 8, fixed by another change).
+  // Expected: the hub refuses it (400) or relays it as any other header. Remove `.fails` once that fix is merged.
+  it.fails('fuzz finding: a header named __proto__ gets a 4xx or reaches the service, never a 502 (invoke and raw route)', async () => {
+    const s = stack!;
+    const inv = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, '{"method":"GET","url":"echo/proto","headers":{"__proto__":"x"}}');
+    expect(inv.status, inv.text).toBeLessThan(500);
+    const c = await RawConn.open(s.hub.port);
+    c.write(Buffer.from(`GET /v1/connections/${connId}/proxy/echo/proto HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${s.token}\r\n__proto__: x\r\n\r\n`));
+    const out = await c.read(false, ANSWER_TIMEOUT_MS);
+    c.close();
+    expect(out.kind).toBe('answer');
+    if (out.kind === 'answer') expect(out.answer.status, out.answer.body.toString()).toBeLessThan(500);
+  });
+
+  // Found by the invoke fuzz (GATEHOUSE_FUZZ_SEED=11, invoke cases 2316 and 2669: 999 headers x-h0..x-h998): the hub
+  // takes up to 1,000 caller headers, adds its own, and sends the agent a head it refuses; the agent closes its
+  // tunnel (4000) and every call on it fails with 502 (issue 21 finding 3, fixed by another change). Expected: a
+  // 400 (or the call served), and the agent's tunnel untouched. Remove `.fails` and set FIXED.headersNearLimit
+  // (test/helpers/fuzz-known.ts) once that fix is merged.
+  it.fails('fuzz finding: an invoke with 999 headers never costs the agent its tunnel', async () => {
+    const s = stack!;
+    const before = connects();
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < 999; i++) headers[`x-h${i}`] = 'v';
+    const r = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo/many', headers });
+    expect(r.status, r.text).not.toBe(502);
+    await new Promise((done) => setTimeout(done, 1000));
+    expect(connects(), 'the agent reconnected').toBe(before);
+  });
+
+  // Found by the raw-route fuzz (GATEHOUSE_FUZZ_SEED=11, raw cases 0-110 replayed one at a time: case 21, a chunked
+  // body of one chunk and then the caller's close). The hub cancels the call ("request body failed" or "caller
+  // disconnected"); when the CANCEL reaches the agent before its HTTP client has taken the request body, the
+  // agent destroys the body's PassThrough with nobody listening and the process exits on "Unhandled 'error'
+  // event" (issue 21 finding 4, fixed in the agent by another change). Marked `fails` until that fix is merged:
+  // then remove `.fails` and set FIXED.midBodyBreaks in test/helpers/fuzz-known.ts.
+  it.fails('fuzz finding: callers closing mid-body, 20 at a time, never end the agent process', async () => {
+    const s = stack!;
+    const pid = s.agent.child.pid;
+    const before = connects();
+    for (let round = 0; round < 30 && s.agent.child.exitCode === null; round++) {
+      await Promise.all(Array.from({ length: 20 }, async (_, j) => {
+        const c = await RawConn.open(s.hub.port);
+        const [, headers, body] = midBodyCloses(Buffer.from('abc'))[j % 2]!;
+        c.write(Buffer.concat([Buffer.from(`POST /v1/connections/${connId}/proxy/echo/mid-body-${j} HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${s.token}\r\n${headers.join('\r\n')}\r\n\r\n`), body]));
+        c.end();
+        await c.read(false, ANSWER_TIMEOUT_MS);
+        c.close();
+      }));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(s.agent.child.exitCode, `agent exited: ${s.agent.lines.filter((l) => l.includes('Error')).slice(0, 3).join(' | ')}`).toBeNull();
+    expect(s.agent.child.pid).toBe(pid);
+    expect(connects()).toBe(before);
+    const after = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo/after' });
+    expect(after.status, after.text).toBe(200);
+  }, 120_000);
 });

@@ -1,0 +1,18 @@
+// Classes of input that still break the hub or the agent: issue 21 findings whose fixes are being made in other
+// changes. Until each is merged the fuzz leaves its class out (it would take the agent or its tunnel down and
+// hide everything after it), and a named `it.fails` test in test/suites/fuzz.test.ts keeps it in view with a
+// minimal input. When a fix lands: set its flag here to true and drop the `.fails`.
+export const FIXED = {
+  /** Finding 4: a call cancelled before the agent's HTTP client has taken the request body ends the agent process
+   *  ("Unhandled 'error' event" on the body's PassThrough). Raw-route callers that close, or whose chunked
+   *  framing breaks, in the middle of a body. */
+  midBodyBreaks: false,
+  /** Finding 3: the hub counts a caller's header lines (at most 1,000) before adding its own (via, x-request-id,
+   *  x-forwarded-*), the agent refuses a head of more than 1,000 and closes the tunnel (4000): 999 caller
+   *  headers take every call on the gateway down. */
+  headersNearLimit: false,
+};
+
+/** Header counts the fuzz sends: while finding 3 stands, none within reach of 1,000 (the hub adds a few of its
+ *  own, and a byte mutation can drop one or two). */
+export const MANY_HEADERS = FIXED.headersNearLimit ? [999, 1000, 1001, 1500] : [950, 1100, 1500];
