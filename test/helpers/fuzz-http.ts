@@ -14,7 +14,12 @@ export interface RawAnswer {
   closes: boolean;
 }
 
-export type RawOutcome = { kind: 'answer'; answer: RawAnswer } | { kind: 'closed'; partial: number } | { kind: 'timeout'; partial: number } | { kind: 'unparseable'; why: string; head: string };
+/** `partial`: bytes of an answer that did not complete; `start`: their beginning, for the report. */
+export type RawOutcome =
+  | { kind: 'answer'; answer: RawAnswer }
+  | { kind: 'closed'; partial: number; start: string }
+  | { kind: 'timeout'; partial: number; start: string }
+  | { kind: 'unparseable'; why: string; head: string };
 
 export class RawConn {
   private buf: Buffer = Buffer.alloc(0);
@@ -46,6 +51,8 @@ export class RawConn {
 
   close(): void { this.socket.destroy(); }
 
+  private start(): string { return this.buf.subarray(0, 400).toString('latin1'); }
+
   /** The next answer; `head`: it answers a HEAD request. */
   async read(head: boolean, timeoutMs: number): Promise<RawOutcome> {
     const deadline = Date.now() + timeoutMs;
@@ -59,9 +66,9 @@ export class RawConn {
         r.answer.interim = interim;
         return { kind: 'answer', answer: r.answer };
       }
-      if (this.ended) return { kind: 'closed', partial: this.buf.length };
+      if (this.ended) return { kind: 'closed', partial: this.buf.length, start: this.start() };
       const left = deadline - Date.now();
-      if (left <= 0) return { kind: 'timeout', partial: this.buf.length };
+      if (left <= 0) return { kind: 'timeout', partial: this.buf.length, start: this.start() };
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
         this.wake = () => { clearTimeout(t); this.wake = undefined; resolve(); };

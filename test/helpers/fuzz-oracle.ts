@@ -56,3 +56,29 @@ export function judgeRaw(a: RawAnswer, head: boolean, token: string): Judgement 
   if (fromService) return { key: `${a.status} backend` };
   return judgeError(a, head, token);
 }
+
+/** A path as the most lenient common server reads it: escapes decoded until stable (%XX, %uXXXX, overlong UTF-8
+ *  dots), full-width dots as dots; then its segments (split at / and \), each cut at its first `;` and trimmed. */
+function lenientSegments(path: string): string[] {
+  let s = path;
+  for (let i = 0; i < 5; i++) {
+    const next = s
+      .replace(/%u([0-9a-f]{4})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+      .replace(/%c0%ae|%e0%80%ae/gi, '.')
+      .replace(/%([0-9a-f]{2})/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    if (next === s) break;
+    s = next;
+  }
+  return s.replace(/\uff0e/g, '.').split(/[/\\]/).map((seg) => seg.split(';')[0]!.trim());
+}
+
+/**
+ * How a path the service received leaves the connection's base `base` (no trailing slash): 'outside' when it
+ * does not start with it, 'dot-segment' when a segment means `.` or `..` to some common server (issue 21 findings
+ * 1 and 2), undefined when it stays under the base.
+ */
+export function leavesBase(url: string, base: string): 'outside' | 'dot-segment' | undefined {
+  const path = url.split('?')[0]!;
+  if (path !== base && !path.startsWith(`${base}/`)) return 'outside';
+  return lenientSegments(path).some((seg) => seg === '.' || seg === '..') ? 'dot-segment' : undefined;
+}

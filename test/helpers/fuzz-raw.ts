@@ -86,7 +86,8 @@ function framing(rng: Rng, head: boolean): Framed {
     ['dup-length-differ', [`Content-Length: ${n}`, `Content-Length: ${n + 1}`], body, false],
     ['length-list', [`Content-Length: ${n}, ${n}`], body, false],
     ['length-and-chunked', [`Content-Length: ${n}`, 'Transfer-Encoding: chunked'], Buffer.concat([body.length ? chunk(body) : Buffer.alloc(0), Buffer.from('0\r\n\r\n')]), false],
-    ['length-odd', [`Content-Length: ${rng.pick(['1a', '+5', ' 5 ', '-1', '0x10', '99999999999999999999', '', '5 5'])}`], body.subarray(0, 5), false],
+    // (five bytes follow, so a length the parser does take, ' 5 ', is a complete request, not a stalled one)
+    ['length-odd', [`Content-Length: ${rng.pick(['1a', '+5', ' 5 ', '-1', '0x10', '99999999999999999999', '', '5 5'])}`], Buffer.from('abcde'), false],
     ['coding', [`Transfer-Encoding: ${rng.pick(['gzip, chunked', 'chunked, gzip', 'chunked, chunked', 'identity', 'gzip', 'Chunked', ' chunked'])}`], Buffer.concat([body.length ? chunk(body) : Buffer.alloc(0), Buffer.from('0\r\n\r\n')]), false],
   ];
   if (FIXED.midBodyBreaks) broken.push(...midBodyCloses(body), midBodyGarbage(rng));

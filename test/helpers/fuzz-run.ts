@@ -68,7 +68,7 @@ export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
           else if (j.suspicious) note(r.suspicious, i, `${j.key}: ${out.answer.body.subarray(0, 200).toString('utf8')}`, req);
         } else if (out.kind === 'timeout') {
           count('no answer (timeout)');
-          note(r.failures, i, `no answer within ${o.answerTimeoutMs} ms (${out.partial} bytes of one)`, req);
+          note(r.failures, i, `no answer within ${o.answerTimeoutMs} ms (${out.partial} bytes of one: ${JSON.stringify(out.start)})`, req);
         } else if (out.kind === 'unparseable') {
           count('unparseable');
           note(r.failures, i, `answer is not HTTP/1.1: ${JSON.stringify(out.head)}`, req);
@@ -78,7 +78,7 @@ export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
           count('closed (body framing broke mid-call)');
         } else {
           count(out.partial ? 'closed mid-answer' : 'closed without an answer');
-          note(r.failures, i, out.partial ? `connection closed after ${out.partial} bytes of an answer` : 'connection closed without an answer', req);
+          note(r.failures, i, out.partial ? `connection closed after ${out.partial} bytes of an answer: ${JSON.stringify(out.start)}` : 'connection closed without an answer', req);
         }
         if (o.only) {
           process.stdout.write(`[fuzz]   -> ${out.kind === 'answer' ? `${out.answer.status} ${JSON.stringify([...out.answer.headers])} ${JSON.stringify(out.answer.body.subarray(0, 500).toString('latin1'))}` : JSON.stringify(out)}\n`);
