@@ -134,7 +134,7 @@ describe('hub and agent fuzz', () => {
     const now = cpu();
     const used = `CPU s: hub ${(now.hub - cpuBefore.hub).toFixed(1)}, agent ${(now.agent - cpuBefore.agent).toFixed(1)}, test ${(now.test - cpuBefore.test).toFixed(1)}`;
     process.stdout.write(`[fuzz] ${part}: ${r.sent} calls in ${(ms / 1000).toFixed(1)} s (${used}; slowest ${Math.round(r.slowestMs)} ms, resent ${r.resent}) ${JSON.stringify(r.tally)}\n`);
-    if (r.suspicious.length) process.stdout.write(`[fuzz] ${part}: coded 5xx answers (allowed, worth a look):\n  ${r.suspicious.join('\n  ')}\n`);
+    if (r.suspicious.length) process.stdout.write(`[fuzz] ${part}: 5xx answers of findings still being fixed (test/helpers/fuzz-known.ts):\n  ${r.suspicious.join('\n  ')}\n`);
   };
 
   /** After each replayed case: what the processes logged about it, and whether the agent is still up. */
@@ -163,7 +163,7 @@ describe('hub and agent fuzz', () => {
     expect(connects(), 'the agent reconnected').toBe(1);
   };
 
-  it(`${STACK_CALLS} mutated invoke bodies: the service's envelope or a coded hub error, never a hang or an uncoded 5xx`, async () => {
+  it(`${STACK_CALLS} mutated invoke bodies: the service's envelope or a coded 4xx, never a hang or a 5xx`, async () => {
     const s = stack!;
     const only = onlyCases('invoke');
     const from = s.echo.received.length;
@@ -173,7 +173,7 @@ describe('hub and agent fuzz', () => {
     const r = await runFuzz({
       part: 'invoke', seed: SEED, count: STACK_CALLS, only, afterEach: replayed, concurrency: CONCURRENCY, port: s.hub.port, answerTimeoutMs: ANSWER_TIMEOUT_MS,
       make: (rng) => invokeRequest(rng, { connId, token: s.token, echoUrl: s.echo.url }),
-      judge: (a) => judgeInvoke(a, s.token),
+      judge: (a, req) => judgeInvoke(a, s.token, req.bytes),
     });
     report('invoke', r, performance.now() - t0);
     contained('invoke', from);
@@ -184,7 +184,7 @@ describe('hub and agent fuzz', () => {
     stillUp();
   }, 300_000);
 
-  it(`${STACK_CALLS} mutated raw-route requests on keep-alive sockets: the service's answer or a coded hub error`, async () => {
+  it(`${STACK_CALLS} mutated raw-route requests on keep-alive sockets: the service's answer or a coded 4xx, never a hang or a 5xx`, async () => {
     const s = stack!;
     const only = onlyCases('raw');
     const from = s.echo.received.length;
@@ -194,7 +194,7 @@ describe('hub and agent fuzz', () => {
     const r = await runFuzz({
       part: 'raw', seed: SEED, count: STACK_CALLS, only, afterEach: replayed, concurrency: CONCURRENCY, port: s.hub.port, answerTimeoutMs: ANSWER_TIMEOUT_MS,
       make: (rng) => rawRequest(rng, { connId, token: s.token, hubPort: s.hub.port }),
-      judge: (a, req) => judgeRaw(a, req.head, s.token),
+      judge: (a, req) => judgeRaw(a, req.head, s.token, req.bytes),
     });
     report('raw', r, performance.now() - t0);
     contained('raw', from);
