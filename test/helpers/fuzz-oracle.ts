@@ -37,7 +37,7 @@ function judgeError(a: RawAnswer, head: boolean, token: string, request: Buffer)
   }
   if (header === 'InternalError') return { key, problem: 'InternalError: an unexpected hub fault on caller input' };
   if (a.status < 500) return { key };
-  if (knownServerError(request, a.body)) return { key, suspicious: true };
+  if (knownServerError(request, header, head ? Buffer.alloc(0) : a.body)) return { key, suspicious: true };
   return { key, problem: `a ${a.status} although the service behind the agent never fails: ${a.body.subarray(0, 200).toString('utf8')}` };
 }
 
