@@ -183,13 +183,14 @@ const checkStr = (k: string, v: unknown, max: number): string => {
   if (typeof v !== 'string' || v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
   return v as string;
 };
+// `+ 0` turns a JSON `-0` (an integer, and not below 0) into 0: a decoded number is the one its encoding writes back.
 const checkInt = (k: string, v: unknown, min: number, max: number): number => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) malformed(`field ${k} must be an integer in [${min}, ${max}]`);
-  return v as number;
+  return (v as number) + 0;
 };
 const checkBodyLength = (v: unknown): number | null => {
   if (v !== null && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)) malformed('field bodyLength must be null or a non-negative integer');
-  return v as number | null;
+  return v === null ? null : (v as number) + 0;
 };
 const str = (o: Obj, k: string, max = 8192): string => checkStr(k, o[k], max);
 const int = (o: Obj, k: string, min: number, max: number): number => checkInt(k, o[k], min, max);
