@@ -158,7 +158,8 @@ export function seedFrames(rng: Rng, version: number, accepted: ReadonlySet<numb
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isU32 = (v: unknown): boolean => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffff_ffff;
-const isHeaderList = (v: unknown): boolean => Array.isArray(v) && v.length <= Limits.maxHeaderLines && v.every((p) => Array.isArray(p) && p.length === 2 && isStr(p[0]) && isStr(p[1]));
+const isPairList = (v: unknown): boolean => Array.isArray(v) && v.every((p) => Array.isArray(p) && p.length === 2 && isStr(p[0]) && isStr(p[1]));
+const isHeaderList = (v: unknown): boolean => isPairList(v) && (v as unknown[]).length <= Limits.maxHeaderLines;
 const isBytes = (v: unknown): boolean => v instanceof Uint8Array;
 
 /** Why a decoded frame does not have the shape its type promises, or undefined when it does. */
@@ -178,7 +179,9 @@ export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | 
     }
     case FrameType.RequestHead: {
       const m = f.msg;
-      if (!isStr(m.requestId) || !isStr(m.method) || !isStr(m.url) || !isHeaderList(m.headers)) return 'request head strings or headers';
+      // A request head's header count and string lengths are per-call limits (requestHeadProblem, judged after
+      // decoding, so that a head over them fails its call and not the tunnel): only their types are the codec's.
+      if (!isStr(m.requestId) || !isStr(m.method) || !isStr(m.url) || !isPairList(m.headers)) return 'request head strings or headers';
       if (!(m.bodyLength === null || (Number.isSafeInteger(m.bodyLength) && m.bodyLength >= 0))) return `bodyLength ${String(m.bodyLength)}`;
       if (!(Number.isInteger(m.timeoutMs) && m.timeoutMs >= 1 && m.timeoutMs <= 86_400_000)) return 'timeoutMs';
       if (m.credentials !== null && !((m.credentials.scheme === 'basic' || m.credentials.scheme === 'windows') && isStr(m.credentials.sealed))) return 'credentials';

@@ -204,7 +204,8 @@ describe('hub and agent fuzz', () => {
     stillUp();
   });
 
-  // ---- findings that still stand (test/helpers/fuzz-known.ts): they run last, since they take the agent down ----
+  // ---- regression tests for what the fuzz found (issue 21 findings 3, 4 and 8); they run last, since before the
+  // fixes they took the agent down ----
 
   /** Waits until an ordinary call is served again (after a finding made the agent reconnect). */
   const untilServed = async () => {
@@ -218,8 +219,8 @@ describe('hub and agent fuzz', () => {
   // Found by the invoke fuzz (GATEHOUSE_FUZZ_SEED=11, invoke cases 752, 911, 1018 ...) and the raw-route fuzz (raw
   // cases 22, 117): a request header named __proto__ passes the hub and fails in the agent's HTTP client, 502
   // BadGateway "agent -> service: ... failed (UND_ERR_INVALID_ARG)" (issue 21 finding 8, fixed by another change).
-  // Expected: the hub refuses it (400) or relays it as any other header. Remove `.fails` once that fix is merged.
-  it.fails('fuzz finding: a header named __proto__ gets a 4xx or reaches the service, never a 502 (invoke and raw route)', async () => {
+  // Expected: the hub refuses it (400) or relays it as any other header.
+  it('fuzz finding: a header named __proto__ gets a 4xx or reaches the service, never a 502 (invoke and raw route)', async () => {
     const s = stack!;
     const inv = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, '{"method":"GET","url":"echo/proto","headers":{"__proto__":"x"}}');
     expect(inv.status, inv.text).toBeLessThan(500);
@@ -234,9 +235,8 @@ describe('hub and agent fuzz', () => {
   // Found by the invoke fuzz (GATEHOUSE_FUZZ_SEED=11, invoke cases 2316 and 2669: 999 headers x-h0..x-h998): the hub
   // takes up to 1,000 caller headers, adds its own, and sends the agent a head it refuses; the agent closes its
   // tunnel (4000) and every call on it fails with 502 (issue 21 finding 3, fixed by another change). Expected: a
-  // 400 (or the call served), and the agent's tunnel untouched. Remove `.fails` and set FIXED.headersNearLimit
-  // (test/helpers/fuzz-known.ts) once that fix is merged.
-  it.fails('fuzz finding: an invoke with 999 headers never costs the agent its tunnel', async () => {
+  // 400 (or the call served), and the agent's tunnel untouched.
+  it('fuzz finding: an invoke with 999 headers never costs the agent its tunnel', async () => {
     const s = stack!;
     const before = connects();
     const headers: Record<string, string> = {};
@@ -251,9 +251,8 @@ describe('hub and agent fuzz', () => {
   // body of one chunk and then the caller's close). The hub cancels the call ("request body failed" or "caller
   // disconnected"); when the CANCEL reaches the agent before its HTTP client has taken the request body, the
   // agent destroys the body's PassThrough with nobody listening and the process exits on "Unhandled 'error'
-  // event" (issue 21 finding 4, fixed in the agent by another change). Marked `fails` until that fix is merged:
-  // then remove `.fails` and set FIXED.midBodyBreaks in test/helpers/fuzz-known.ts.
-  it.fails('fuzz finding: callers closing mid-body, 20 at a time, never end the agent process', async () => {
+  // event" (issue 21 finding 4, fixed in the agent by another change).
+  it('fuzz finding: callers closing mid-body, 20 at a time, never end the agent process', async () => {
     await untilServed();
     const s = stack!;
     const pid = s.agent.child.pid;
