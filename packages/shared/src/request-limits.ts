@@ -16,6 +16,10 @@ export interface HeadProblem {
   message: string;
 }
 
+/** A legal token that no HTTP service uses and that a JavaScript object reads as its prototype: a caller's
+ *  `{"headers":{"__proto__":"x"}}` is refused (400) rather than guessed at, on invoke and the raw route alike. */
+const PROTO_KEY = '__proto__';
+
 /** The header lines of a request as sent: at most Limits.maxHeaderLines, each an RFC 9110 field (isValidHeaderName,
  *  isValidHeaderValue). */
 export function headerListProblem(headers: HeaderList): HeadProblem | undefined {
@@ -25,6 +29,7 @@ export function headerListProblem(headers: HeaderList): HeadProblem | undefined 
   for (let i = 0; i < headers.length; i++) {
     const [k, v] = headers[i]!;
     if (!isValidHeaderName(k)) return { code: 'InvalidRequest', message: `header line ${i + 1} has a name that is not an RFC 9110 token of at most 256 characters` };
+    if (k === PROTO_KEY) return { code: 'InvalidRequest', message: `header line ${i + 1} is named __proto__, which the relay does not accept` };
     if (!isValidHeaderValue(v)) return { code: 'InvalidRequest', message: `header ${k} holds an invalid value (Latin-1 text without control characters only)` };
   }
   return undefined;

@@ -36,6 +36,7 @@ function parseInvokeHead(deps: HubDeps, o: Record<string, unknown>, baseResource
     for (const [k, v] of Object.entries(o.headers)) {
       if (typeof v !== 'string') throw invalid('headers must be an object of strings');
       if (!isValidHeaderName(k)) throw invalid('headers holds an invalid header name');
+      if (k === '__proto__') throw invalid('headers holds a header named __proto__, which the relay does not accept');
       if (!isValidHeaderValue(v)) throw invalid(`header ${k.slice(0, 64)} holds an invalid value (Latin-1 text without control characters only)`);
       headers.push([k, v]);
     }
