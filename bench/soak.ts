@@ -37,10 +37,10 @@ if (!(MINUTES > 0) || !(RAW_C >= 0) || !(INVOKE_C >= 0) || RAW_C + INVOKE_C === 
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 
 /** Heap used and external memory as the hub reports them (prom-client's default metrics). */
-async function heapOf(hubUrl: string): Promise<{ heap: number; external: number }> {
+async function heapOf(hubUrl: string): Promise<{ heap: number; heapTotal: number; external: number }> {
   const text = await (await request(`${hubUrl}/metrics`)).body.text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
-  return { heap: read('gatehouse_hub_nodejs_heap_size_used_bytes'), external: read('gatehouse_hub_nodejs_external_memory_bytes') };
+  return { heap: read('gatehouse_hub_nodejs_heap_size_used_bytes'), heapTotal: read('gatehouse_hub_nodejs_heap_size_total_bytes'), external: read('gatehouse_hub_nodejs_external_memory_bytes') };
 }
 
 const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`;
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const idle = rssOf(pid);
   const idleHeap = await heapOf(hub.url);
   log(`soak: ${MINUTES} min, raw route at ${RAW_C} connections + invoke at ${INVOKE_C} (${BODY}-byte bodies); node ${process.version}`);
-  log(`idle:   RSS ${mib(idle)}, heap ${mib(idleHeap.heap)}, external ${mib(idleHeap.external)}`);
+  log(`idle:   RSS ${mib(idle)}, heap ${mib(idleHeap.heap)} of ${mib(idleHeap.heapTotal)}, external ${mib(idleHeap.external)}`);
 
   let peak = idle;
   let peakHeap = idleHeap;
@@ -90,8 +90,8 @@ async function main(): Promise<void> {
   const after = rssOf(pid);
   const afterHeap = await heapOf(hub.url);
   log(`load:   raw ${requestsIn(rawOut)} calls (${errorsIn(rawOut)} non-2xx), invoke ${requestsIn(invokeOut)} calls (${errorsIn(invokeOut)} non-2xx)`);
-  log(`peak:   RSS ${mib(peak)} (${(peak / idle).toFixed(2)}x idle), heap ${mib(peakHeap.heap)}, external ${mib(peakHeap.external)} (largest sample)`);
-  log(`after:  RSS ${mib(after)} 10 s after the load (${after >= idle ? '+' : ''}${mib(after - idle)} on idle), heap ${mib(afterHeap.heap)}, external ${mib(afterHeap.external)}`);
+  log(`peak:   RSS ${mib(peak)} (${(peak / idle).toFixed(2)}x idle), heap ${mib(peakHeap.heap)} of ${mib(peakHeap.heapTotal)}, external ${mib(peakHeap.external)} (largest sample)`);
+  log(`after:  RSS ${mib(after)} 10 s after the load (${after >= idle ? '+' : ''}${mib(after - idle)} on idle), heap ${mib(afterHeap.heap)} of ${mib(afterHeap.heapTotal)}, external ${mib(afterHeap.external)}`);
   const ok = peak <= 3 * idle && after - idle <= 50 * MiB;
   log(`verdict: ${ok ? 'PASS' : 'FAIL'} (target: peak at most 3x idle, back within 50 MiB of idle 10 s after)`);
 

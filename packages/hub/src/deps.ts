@@ -12,6 +12,7 @@ import type { Presence } from './cluster/presence.js';
 import type { Dispatcher } from 'undici';
 import type { HeldBodies } from './relay/invoke-body.js';
 import type { DirectNetworks } from './relay/direct-networks.js';
+import type { CallCaps } from './http/call-caps.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -36,6 +37,8 @@ export interface HubDeps {
   directNetworks: DirectNetworks;
   /** The bound on invoke bodies held in memory across calls. */
   heldBodies: HeldBodies;
+  /** Calls in progress per connection, caller and gateway (GATEHOUSE_MAX_CALLS_PER_*). */
+  callCaps: CallCaps;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }
