@@ -299,6 +299,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       stopping = true;
       stopMemberSync();
       bodyRate.close();
+      deps.callCaps.close();
       server.close();
       server.closeIdleConnections();
       if (active > 0 && config.drainTimeoutMs > 0) {

@@ -21,6 +21,8 @@ export class SlowBody {
   lastBytes: number;
   /** Bytes received in each of the last counted seconds (at most BODY_RATE_WINDOW_SEC). */
   readonly window: number[] = [];
+  /** Where the guard keeps it (-1: no longer watched). */
+  slot = -1;
   constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly requestId: string, readonly started: number) {
     this.lastBytes = (req.socket as Socket).bytesRead;
   }
@@ -34,7 +36,11 @@ export class SlowBody {
  * (`bytesRead`), the same whether the route reads the body as a stream or whole.
  */
 export class BodyRateGuard {
-  private readonly watched = new Set<SlowBody>();
+  /** Watched bodies by slot, and the free slots: an array rather than a Set, which (gaining and losing an entry
+   *  per request) kept requests through V8's young collections (docs/performance.md, session 10). */
+  private readonly slots: Array<SlowBody | undefined> = [];
+  private readonly free: number[] = [];
+  private count = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: BodyRateOptions, private readonly onSlow: (body: SlowBody) => void, private readonly now: () => number = Date.now) {}
@@ -45,20 +51,31 @@ export class BodyRateGuard {
     const length = req.headers['content-length'];
     if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0')) return;
     const body = new SlowBody(req, res, requestId, this.now());
-    this.watched.add(body);
+    body.slot = this.free.pop() ?? this.slots.length;
+    this.slots[body.slot] = body;
+    this.count++;
     // Most bodies are in before the first tick: forgotten with their answer, not held until the tick.
-    res.once('close', () => { if (req.complete || req.socket.destroyed) this.watched.delete(body); });
+    res.once('close', () => { if (req.complete || req.socket.destroyed) this.forget(body); });
     this.timer ??= setInterval(() => this.tick(), TICK_MS).unref();
   }
 
   /** Requests being watched (for tests and metrics). */
-  get size(): number { return this.watched.size; }
+  get size(): number { return this.count; }
+
+  private forget(body: SlowBody): void {
+    if (body.slot < 0) return;
+    this.slots[body.slot] = undefined;
+    this.free.push(body.slot);
+    body.slot = -1;
+    this.count--;
+  }
 
   private tick(): void {
     const now = this.now();
-    for (const body of this.watched) {
+    for (const body of this.slots) {
+      if (body === undefined) continue;
       const socket = body.req.socket as Socket;
-      if (body.req.complete || socket.destroyed) { this.watched.delete(body); continue; }
+      if (body.req.complete || socket.destroyed) { this.forget(body); continue; }
       const read = socket.bytesRead;
       const delta = read - body.lastBytes;
       body.lastBytes = read;
@@ -66,11 +83,16 @@ export class BodyRateGuard {
       body.window.push(delta);
       if (body.window.length > BODY_RATE_WINDOW_SEC) body.window.shift();
       if (body.window.length === BODY_RATE_WINDOW_SEC && body.received < this.opts.minBytesPerSec * BODY_RATE_WINDOW_SEC) {
-        this.watched.delete(body);
+        this.forget(body);
         this.onSlow(body);
       }
     }
-    if (this.watched.size === 0) this.stopTimer();
+    if (this.count === 0) {
+      this.stopTimer();
+      // The busiest moment's slots are not kept for ever.
+      this.slots.length = 0;
+      this.free.length = 0;
+    }
   }
 
   /** The hub has a full buffer of this body it has not taken: it is not waiting for the caller. */
@@ -85,6 +107,9 @@ export class BodyRateGuard {
 
   close(): void {
     this.stopTimer();
-    this.watched.clear();
+    for (const body of this.slots) if (body) body.slot = -1;
+    this.slots.length = 0;
+    this.free.length = 0;
+    this.count = 0;
   }
 }

@@ -10,24 +10,38 @@ export interface CallCapLimits { perConnection: number; perCaller: number; perGa
 
 export interface CallKeys { connectionId: string; caller: { tid: string; oid: string } | undefined; gatewayId: string | null }
 
+/** Calls in progress per key. An entry stays while it is in use and is swept some time after its count is back
+ *  to zero: a Map that gained and lost an entry per call kept calls through V8's young collections
+ *  (docs/performance.md, session 10); here a call only changes a number. */
 class Counter {
-  private readonly counts = new Map<string, number>();
-  get(key: string): number { return this.counts.get(key) ?? 0; }
-  add(key: string): void { this.counts.set(key, this.get(key) + 1); }
-  remove(key: string): void {
-    const n = this.get(key) - 1;
-    // No entry is kept for a key with nothing in progress: the maps hold only live calls.
-    if (n <= 0) this.counts.delete(key); else this.counts.set(key, n);
+  private readonly counts = new Map<string, { n: number }>();
+  get(key: string): number { return this.counts.get(key)?.n ?? 0; }
+  add(key: string): { n: number } {
+    let entry = this.counts.get(key);
+    if (entry === undefined) { entry = { n: 0 }; this.counts.set(key, entry); }
+    entry.n++;
+    return entry;
   }
-  get size(): number { return this.counts.size; }
+  sweep(): void { for (const [key, entry] of this.counts) if (entry.n <= 0) this.counts.delete(key); }
+  /** Keys with calls in progress. */
+  get size(): number { let n = 0; for (const e of this.counts.values()) if (e.n > 0) n++; return n; }
 }
+
+/** How often keys with nothing in progress are dropped. */
+const SWEEP_MS = 60_000;
 
 export class CallCaps {
   private readonly connections = new Counter();
   private readonly callers = new Counter();
   private readonly gateways = new Counter();
 
-  constructor(private readonly limits: CallCapLimits) {}
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly limits: CallCapLimits) {
+    this.sweeper = setInterval(() => { this.connections.sweep(); this.callers.sweep(); this.gateways.sweep(); }, SWEEP_MS).unref();
+  }
+
+  close(): void { clearInterval(this.sweeper); }
 
   /** Counts a call in, or throws the coded refusal naming the cap it would pass. Returns the release (call it once). */
   admit(keys: CallKeys): () => void {
@@ -42,23 +56,25 @@ export class CallCaps {
     if (keys.gatewayId !== null && this.gateways.get(keys.gatewayId) >= this.limits.perGateway) {
       throw new GatehouseError('ServiceUnavailable', `hub -> agent: gateway ${keys.gatewayId} has ${this.limits.perGateway} calls in progress, the most it may have at once (GATEHOUSE_MAX_CALLS_PER_GATEWAY); try again when one is over`, retry);
     }
-    this.connections.add(keys.connectionId);
-    if (caller !== undefined) this.callers.add(caller);
-    if (keys.gatewayId !== null) this.gateways.add(keys.gatewayId);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.connections.remove(keys.connectionId);
-      if (caller !== undefined) this.callers.remove(caller);
-      if (keys.gatewayId !== null) this.gateways.remove(keys.gatewayId);
-    };
+    return new Admitted(this.connections.add(keys.connectionId), caller === undefined ? undefined : this.callers.add(caller),
+      keys.gatewayId === null ? undefined : this.gateways.add(keys.gatewayId)).release;
   }
 
   /** Keys with calls in progress, per kind (tests: a finished call leaves nothing counted). */
   get tracked(): { connections: number; callers: number; gateways: number } {
     return { connections: this.connections.size, callers: this.callers.size, gateways: this.gateways.size };
   }
+}
+
+/** One admitted call's counts; `release` gives them back once. */
+class Admitted {
+  constructor(private connection: { n: number } | undefined, private caller: { n: number } | undefined, private gateway: { n: number } | undefined) {}
+  readonly release = (): void => {
+    if (this.connection) this.connection.n--;
+    if (this.caller) this.caller.n--;
+    if (this.gateway) this.gateway.n--;
+    this.connection = this.caller = this.gateway = undefined;
+  };
 }
 
 /** Counts a relayed call (invoke, raw route) in for its answer's lifetime, or throws the refusal. */
