@@ -31,7 +31,7 @@ import { localPresence, redisPresence } from './cluster/presence.js';
 import { relayRoutes } from './cluster/hub-relay.js';
 import { connectRedis } from './cluster/redis.js';
 import { createRedisThrottle } from './throttle/redis-throttle.js';
-import { BodyRateGuard, BODY_RATE_WINDOW_SEC, type SlowBody } from './http/body-rate.js';
+import { BodyRateGuard } from './http/body-rate.js';
 import { CallCaps } from './http/call-caps.js';
 import { Agent as UndiciAgent } from 'undici';
 
@@ -126,16 +126,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // these are nearly all of a busy hub's requests.
   const routes: Route[] = [...proxyRoutes(deps), ...invokeRoutes(deps), ...(redis ? relayRoutes(deps) : []), ...connectionRoutes(deps), ...gatewayRoutes(deps)];
 
-  // A body arriving under GATEHOUSE_MIN_BODY_RATE: the caller gets 408 and the connection is closed (then whatever
-  // the route started for it fails as for a caller that went away).
-  const cutSlow = new WeakSet<IncomingMessage>();
-  const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, (body: SlowBody) => {
-    cutSlow.add(body.req);
-    log.info({ requestId: body.requestId, received: body.received, windowSec: BODY_RATE_WINDOW_SEC }, 'slow request body cut off');
-    if (body.res.headersSent) { body.req.socket.destroy(); return; }
-    body.res.setHeader('connection', 'close');
-    sendError(body.res, new GatehouseError('RequestTimeout', `caller -> hub: the request body arrived at under ${config.minBodyRate} bytes/s over ${BODY_RATE_WINDOW_SEC} s (GATEHOUSE_MIN_BODY_RATE)`), body.requestId);
-  });
+  // A body arriving under GATEHOUSE_MIN_BODY_RATE: 408 and the connection closed (http/body-rate.ts).
+  const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
 
   // Responses being written per connection: a parser error on a busy connection closes it without an answer.
   const answering = new WeakMap<object, number>();
@@ -205,7 +197,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await m.route.handler(new RequestCtx(req, res, requestId, m.params, started, tags, rlog, access, socket.remoteAddress));
     })().catch((err: unknown) => {
       // Cut off for a slow body: answered already; what fails now is the route noticing the caller is gone.
-      if (cutSlow.has(req)) { if (!res.writableFinished) res.destroy(); return; }
+      if (bodyRate.wasCut(req)) { if (!res.writableFinished) res.destroy(); return; }
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).

@@ -3,6 +3,9 @@
 // on each byte. One timer for the whole hub samples each request still receiving a body once a second.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { GatehouseError } from '@gatehouse/shared';
+import type { Logger } from '../log.js';
+import { sendError } from './respond.js';
 
 /** The floor is averaged over this many counted seconds. */
 export const BODY_RATE_WINDOW_SEC = 10;
@@ -42,8 +45,23 @@ export class BodyRateGuard {
   private readonly free: number[] = [];
   private count = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Requests cut off (few): their routes fail afterwards, as for a caller that went away, and say nothing more. */
+  private readonly cut = new WeakSet<IncomingMessage>();
 
-  constructor(private readonly opts: BodyRateOptions, private readonly onSlow: (body: SlowBody) => void, private readonly now: () => number = Date.now) {}
+  constructor(private readonly opts: BodyRateOptions, private readonly log: Logger, private readonly now: () => number = Date.now) {}
+
+  /** Whether `req` was cut off for a slow body (answered already). */
+  wasCut(req: IncomingMessage): boolean { return this.cut.has(req); }
+
+  /** 408 and the connection closed; only closed once the answer has begun (the raw route's service answering
+   *  while the upload goes on). */
+  private cutOff(body: SlowBody): void {
+    this.cut.add(body.req);
+    this.log.info({ requestId: body.requestId, received: body.received, windowSec: BODY_RATE_WINDOW_SEC }, 'slow request body cut off');
+    if (body.res.headersSent) { body.req.socket.destroy(); return; }
+    body.res.setHeader('connection', 'close');
+    sendError(body.res, new GatehouseError('RequestTimeout', `caller -> hub: the request body arrived at under ${this.opts.minBytesPerSec} bytes/s over ${BODY_RATE_WINDOW_SEC} s (GATEHOUSE_MIN_BODY_RATE)`), body.requestId);
+  }
 
   /** Watches `req` while its body arrives (a request without a body is not watched). */
   watch(req: IncomingMessage, res: ServerResponse, requestId: string): void {
@@ -84,7 +102,7 @@ export class BodyRateGuard {
       if (body.window.length > BODY_RATE_WINDOW_SEC) body.window.shift();
       if (body.window.length === BODY_RATE_WINDOW_SEC && body.received < this.opts.minBytesPerSec * BODY_RATE_WINDOW_SEC) {
         this.forget(body);
-        this.onSlow(body);
+        this.cutOff(body);
       }
     }
     if (this.count === 0) {
