@@ -38,6 +38,20 @@ if (!(MINUTES > 0) || !(RAW_C >= 0) || !(INVOKE_C >= 0) || RAW_C + INVOKE_C === 
   process.exit(2);
 }
 
+/** The hub's resident memory by kind of mapping (from /proc/PID/smaps): glibc's main heap ([heap]), anonymous
+ *  mappings (V8's pages, malloc's other arenas, thread stacks) and files (code, libraries). */
+function rssParts(pid: number): string {
+  const parts = { heap: 0, anon: 0, file: 0 };
+  let kind: keyof typeof parts = 'anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \d+\s*(.*)$/.exec(line);
+    if (head) { kind = head[1] === '[heap]' ? 'heap' : head[1] === '' || head[1]!.startsWith('[') ? 'anon' : 'file'; continue; }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) parts[kind] += Number(rss[1]) * 1024;
+  }
+  return `[heap] ${mib(parts.heap)}, anonymous ${mib(parts.anon)}, files ${mib(parts.file)}`;
+}
+
 const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 
 /** Heap used and external memory as the hub reports them (prom-client's default metrics). */
@@ -76,6 +90,7 @@ async function main(): Promise<void> {
   const idle = rssOf(pid);
   const idleHeap = await heapOf(hub.url);
   log(`soak: ${MINUTES} min, raw route at ${RAW_C} connections + invoke at ${INVOKE_C} (${BODY}-byte bodies); node ${process.version}${values['hub-env'].length ? `; hub env ${values['hub-env'].join(' ')}` : ''}`);
+  const idleParts = rssParts(pid);
   log(`idle:   RSS ${mib(idle)}, heap ${mib(idleHeap.heap)} of ${mib(idleHeap.heapTotal)}, external ${mib(idleHeap.external)}`);
 
   let peak = idle;
@@ -95,12 +110,14 @@ async function main(): Promise<void> {
   const afterHeap = await heapOf(hub.url);
   log(`load:   raw ${requestsIn(rawOut)} calls (${errorsIn(rawOut)} non-2xx), invoke ${requestsIn(invokeOut)} calls (${errorsIn(invokeOut)} non-2xx)`);
   log(`peak:   RSS ${mib(peak)} (${(peak / idle).toFixed(2)}x idle), heap ${mib(peakHeap.heap)} of ${mib(peakHeap.heapTotal)}, external ${mib(peakHeap.external)} (largest sample)`);
+  const afterParts = rssParts(pid);
   log(`after:  RSS ${mib(after)} 10 s after the load (${after >= idle ? '+' : ''}${mib(after - idle)} on idle), heap ${mib(afterHeap.heap)} of ${mib(afterHeap.heapTotal)}, external ${mib(afterHeap.external)}`);
   // For the record (not the target): where it is 20 s later, when V8 has usually collected the load's garbage.
   await new Promise((r) => setTimeout(r, 20_000));
   const later = rssOf(pid);
   const laterHeap = await heapOf(hub.url);
   log(`later:  RSS ${mib(later)} 30 s after the load (${later >= idle ? '+' : ''}${mib(later - idle)} on idle), heap ${mib(laterHeap.heap)} of ${mib(laterHeap.heapTotal)}, external ${mib(laterHeap.external)}`);
+  log(`resident by mapping: idle ${idleParts}; 10 s after ${afterParts}`);
   const ok = peak <= 3 * idle && after - idle <= 50 * MiB;
   log(`verdict: ${ok ? 'PASS' : 'FAIL'} (target: peak at most 3x idle, back within 50 MiB of idle 10 s after)`);
 
