@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
 import { startFakeEntra } from '../test/helpers/fake-entra.js';
-import { api, gatewayWithAgent, setLineLimit, startHub, startProc } from '../test/helpers/stack.js';
+import { api, gatewayWithAgent, killLeftovers, setLineLimit, startHub, startProc } from '../test/helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -129,4 +129,5 @@ async function main(): Promise<void> {
   process.exit(ok ? 0 : 1);
 }
 
-main().catch((err: unknown) => { process.stderr.write(`soak: ${(err as Error).stack}\n`); process.exit(1); });
+// A failed run leaves no hub, agent or backend behind.
+main().catch((err: unknown) => { process.stderr.write(`soak: ${(err as Error).stack}\n`); killLeftovers(); process.exit(1); });
