@@ -43,6 +43,16 @@ export interface HubConfig {
   maxUrlLength: number;
   /** Largest request head (request line and headers). Default 32 KiB; over it 431 with the coded error (http/client-error.ts). */
   maxHeaderBytes: number;
+  /** The request line and headers must arrive within this (from the request's first byte). Default 10 s; over it 408. */
+  headTimeoutMs: number;
+  /** The least average rate of a request body while the hub waits for it, bytes per second (0: no floor). Default 1 KiB/s. */
+  minBodyRate: number;
+  /** How long a request may run before the body rate floor applies (then it is averaged over BODY_RATE_WINDOW_SEC). Default 10 s. */
+  bodyRateGraceMs: number;
+  /** Calls in progress (invoke and raw route) at once: per connection, per caller (tid, oid), per gateway. Defaults 100, 200, 500. */
+  maxCallsPerConnection: number;
+  maxCallsPerCaller: number;
+  maxCallsPerGateway: number;
   /** Raw route: a call with no body bytes moving either way for this long is cancelled. Default 60 s. */
   idleTimeoutMs: number;
   /** Largest per-connection timeout a caller may set. Default 600 s. */
@@ -96,6 +106,12 @@ export const SETTINGS = [
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
+  ['GATEHOUSE_HEAD_TIMEOUT', '--head-timeout', '10s', 'the request line and headers must arrive within this; over it 408 RequestTimeout and the connection closed'],
+  ['GATEHOUSE_MIN_BODY_RATE', '--min-body-rate', '1KiB', 'least request body rate per second, averaged over 10 s after the grace, while the hub waits for the caller (0: off); under it 408 RequestTimeout'],
+  ['GATEHOUSE_BODY_RATE_GRACE', '--body-rate-grace', '10s', 'how long a request runs before GATEHOUSE_MIN_BODY_RATE applies'],
+  ['GATEHOUSE_MAX_CALLS_PER_CONNECTION', '--max-calls-per-connection', '100', 'invoke and raw route calls in progress at once on one connection; over it 429 TooManyRequests'],
+  ['GATEHOUSE_MAX_CALLS_PER_CALLER', '--max-calls-per-caller', '200', 'invoke and raw route calls in progress at once for one caller (tenant, object id); over it 429 TooManyRequests'],
+  ['GATEHOUSE_MAX_CALLS_PER_GATEWAY', '--max-calls-per-gateway', '500', 'calls in progress at once through one gateway; over it 503 ServiceUnavailable'],
   ['GATEHOUSE_IDLE_TIMEOUT', '--idle-timeout', '60s', 'raw route: cancel a call when no body bytes move for this long; other routes: refuse a request body that stalls this long'],
   ['GATEHOUSE_MAX_TIMEOUT', '--max-timeout', '600s', 'largest per-connection timeout, at most 24h (default per connection: 120s)'],
   ['GATEHOUSE_DATABASE_WAIT', '--database-wait', '60s', 'at start: how long to wait for an unreachable PostgreSQL before giving up (0s: no wait)'],
@@ -189,6 +205,20 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!maxHeaderBytes || maxHeaderBytes < 4096) problems.push('GATEHOUSE_MAX_HEADER_BYTES must be a size of at least 4KiB');
   const idleTimeoutMs = parseDuration(get('GATEHOUSE_IDLE_TIMEOUT') ?? '60s');
   if (!idleTimeoutMs) problems.push('GATEHOUSE_IDLE_TIMEOUT must be a duration like 60s');
+  const headTimeoutMs = parseDuration(get('GATEHOUSE_HEAD_TIMEOUT') ?? '10s');
+  if (!headTimeoutMs || headTimeoutMs < 1000) problems.push('GATEHOUSE_HEAD_TIMEOUT must be a duration of at least 1s, like 10s');
+  const minBodyRate = parseSize(get('GATEHOUSE_MIN_BODY_RATE') ?? '1KiB');
+  if (minBodyRate === undefined) problems.push('GATEHOUSE_MIN_BODY_RATE must be a size per second like 1KiB (0 turns the floor off)');
+  const bodyRateGraceMs = parseDuration(get('GATEHOUSE_BODY_RATE_GRACE') ?? '10s');
+  if (bodyRateGraceMs === undefined) problems.push('GATEHOUSE_BODY_RATE_GRACE must be a duration like 10s');
+  const count = (name: string, def: string): number => {
+    const n = Number(get(name) ?? def);
+    if (!Number.isInteger(n) || n < 1) problems.push(`${name} must be a whole number of at least 1`);
+    return n;
+  };
+  const maxCallsPerConnection = count('GATEHOUSE_MAX_CALLS_PER_CONNECTION', '100');
+  const maxCallsPerCaller = count('GATEHOUSE_MAX_CALLS_PER_CALLER', '200');
+  const maxCallsPerGateway = count('GATEHOUSE_MAX_CALLS_PER_GATEWAY', '500');
   const maxUrlLength = Number(get('GATEHOUSE_MAX_URL_LENGTH') ?? '2048');
   if (!Number.isInteger(maxUrlLength) || maxUrlLength < 256) problems.push('GATEHOUSE_MAX_URL_LENGTH must be an integer >= 256');
   const jwksCooldownMs = parseDuration(get('GATEHOUSE_JWKS_COOLDOWN') ?? '30s');
@@ -239,6 +269,12 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     maxRawBodyBytes: maxRawBodyBytes!,
     maxUrlLength,
     maxHeaderBytes: maxHeaderBytes!,
+    headTimeoutMs: headTimeoutMs!,
+    minBodyRate: minBodyRate!,
+    bodyRateGraceMs: bodyRateGraceMs!,
+    maxCallsPerConnection,
+    maxCallsPerCaller,
+    maxCallsPerGateway,
     idleTimeoutMs: idleTimeoutMs!,
     maxTimeoutMs: maxTimeoutMs!,
     drainTimeoutMs: drainTimeoutMs!,

@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import type { HeldBodies } from './relay/invoke-body.js';
 import type { DirectNetworks } from './relay/direct-networks.js';
 import type { AgentAuthGuard } from './agents/auth-guard.js';
+import type { CallCaps } from './http/call-caps.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -39,6 +40,8 @@ export interface HubDeps {
   heldBodies: HeldBodies;
   /** Failed agent authentications: limited per address and member id, logged as a summary (agents/auth-guard.ts). */
   agentAuth: AgentAuthGuard;
+  /** Calls in progress per connection, caller and gateway (GATEHOUSE_MAX_CALLS_PER_*). */
+  callCaps: CallCaps;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

@@ -33,6 +33,8 @@ import { localPresence, redisPresence } from './cluster/presence.js';
 import { relayRoutes } from './cluster/hub-relay.js';
 import { connectRedis } from './cluster/redis.js';
 import { createRedisThrottle } from './throttle/redis-throttle.js';
+import { BodyRateGuard } from './http/body-rate.js';
+import { CallCaps } from './http/call-caps.js';
 import { Agent as UndiciAgent } from 'undici';
 
 export interface HubOptions {
@@ -84,6 +86,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
   const deps: HubDeps = {
     config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
+    callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
     agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
@@ -126,6 +129,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // these are nearly all of a busy hub's requests.
   const routes: Route[] = [...proxyRoutes(deps), ...invokeRoutes(deps), ...(redis ? relayRoutes(deps) : []), ...connectionRoutes(deps), ...gatewayRoutes(deps)];
 
+  // A body arriving under GATEHOUSE_MIN_BODY_RATE: 408 and the connection closed (http/body-rate.ts).
+  const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
+
   // Responses being written per connection: a parser error on a busy connection closes it without an answer.
   const answering = new WeakMap<object, number>();
   // Connections whose request was refused for a transfer coding it cannot be read with (closing after the answer).
@@ -156,6 +162,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       if (tags.route) metrics.requests.of(tags.route, tags.authType ?? 'unknown', res.writableFinished ? String(res.statusCode) : 'aborted').inc();
     });
     res.setHeader('x-request-id', requestId);
+    bodyRate.watch(req, res, requestId);
     // An absolute-form target (GET http://hub/v1/…), which RFC 9112 3.2.2 says a server must accept: the
     // routes, the raw route's path included, work on its path and query.
     if (req.url && req.url.charCodeAt(0) !== 0x2f) req.url = originForm(req.url);
@@ -192,6 +199,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       if (m === 'method') throw new GatehouseError('InvalidRequest', `caller -> hub: method ${req.method} is not allowed on this route`);
       await m.route.handler(new RequestCtx(req, res, requestId, m.params, started, tags, rlog, access, socket.remoteAddress));
     })().catch((err: unknown) => {
+      // Cut off for a slow body: answered already; what fails now is the route noticing the caller is gone.
+      if (bodyRate.wasCut(req)) { if (!res.writableFinished) res.destroy(); return; }
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).
@@ -203,7 +212,13 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       }
     });
   };
-  const server = createServer({ requireHostHeader: false, requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes }, onRequest);
+  // The head must arrive within GATEHOUSE_HEAD_TIMEOUT, checked every second (Node's default check, every 30 s,
+  // let a trickled head live up to 30 s past its limit). No whole-request timeout: a raw-route upload may take
+  // hours; a body is held to GATEHOUSE_MIN_BODY_RATE instead.
+  const server = createServer({
+    requireHostHeader: false, requestTimeout: 0, headersTimeout: config.headTimeoutMs, connectionsCheckingInterval: HEAD_CHECK_MS,
+    keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes,
+  }, onRequest);
   // Node's default keeps the first ~1,000 header lines and drops the rest without a word (an Authorization
   // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
   server.maxHeadersCount = 0;
@@ -213,7 +228,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   server.on('clientError', (err: ParserError, socket: Duplex) => {
     // The refusal is out; the lingering close reads and drops the rest, so the caller gets to read it.
     if (unframed.has(socket)) { socket.resume(); return; }
-    answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config.maxHeaderBytes, log);
+    answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config, log);
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
@@ -257,6 +272,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       stopping = true;
       stopMemberSync();
+      bodyRate.close();
+      deps.callCaps.close();
       server.close();
       server.closeIdleConnections();
       if (active > 0 && config.drainTimeoutMs > 0) {
@@ -280,6 +297,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     },
   };
 }
+
+/** How often Node checks request heads against GATEHOUSE_HEAD_TIMEOUT. */
+const HEAD_CHECK_MS = 1_000;
 
 /** `http://host:port/path?q` -> `/path?q`; anything else (the asterisk form) as it is. */
 function originForm(target: string): string {

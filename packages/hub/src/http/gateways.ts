@@ -6,6 +6,7 @@ import type { GatewayRecord, MemberRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 import { credentialMemberId } from '../agents/auth-guard.js';
+import { readAgentRouteJson } from './agent-route-body.js';
 
 const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
 /** Members per gateway (a cluster), as Microsoft's gateway allows. */
@@ -167,7 +168,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readAgentRouteJson(ctx.req);
       const g = await gatewayForKey(deps, ctx, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
@@ -209,7 +210,7 @@ export function gatewayRoutes(deps: HubDeps): Route[] {
       sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
     route('POST', '/v1/agent/register', async (ctx) => {
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readAgentRouteJson(ctx.req);
       const gatewayId = reqString(body, 'gatewayId', 64);
       const key = reqString(body, 'registrationKey', 128);
       const name = optString(body, 'name', 128) ?? 'agent';

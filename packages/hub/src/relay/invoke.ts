@@ -5,6 +5,7 @@ import {
   GatehouseError, forwardResponseHeaders, headersToObject, isValidHeaderName, isValidHeaderValue, joinChunks, resolveTarget, type HeaderList,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import { admitCall } from '../http/call-caps.js';
 import { ownConnection } from '../http/connections.js';
 import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
@@ -119,6 +120,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
     ctx.tags.route = 'invoke';
     const conn = await ownConnection(deps, ctx, ctx.params[0]!);
     ctx.tags.authType = conn.authType;
+    admitCall(deps, ctx, conn);
     await takeThrottle(deps, ctx, conn);
     const declared = Number(ctx.req.headers['content-length'] ?? 0);
     if (declared > base64Length(deps.config.maxBodyBytes) + MAX_SKELETON_CHARS) {

@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError, HUB_HEADER_PREFIX, HUB_TOKEN_HEADER, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import { admitCall } from '../http/call-caps.js';
 import { ownConnection } from '../http/connections.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
@@ -46,6 +47,7 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   ctx.tags.route = 'proxy';
   const conn = await ownConnection(deps, ctx, ctx.params[0]!);
   ctx.tags.authType = conn.authType;
+  admitCall(deps, ctx, conn);
   await takeThrottle(deps, ctx, conn);
   const raw = ctx.req.url ?? '';
   const prefix = `/v1/connections/${conn.id}/proxy`;
