@@ -1,6 +1,6 @@
 // Bounded fuzz (issue 21): mutated frames against the codec, every protocol version and both directions; then
 // mutated invoke bodies and raw-route requests against a running hub and agent. Each part prints its seed;
-// GATEHOUSE_FUZZ_SEED=N replays a run, GATEHOUSE_FUZZ_RUNS=K multiplies every count (docs/security-parts/fuzz.md).
+// GATEHOUSE_FUZZ_SEED=N replays a run, GATEHOUSE_FUZZ_RUNS=K multiplies every count (docs/security.md, "The fuzz suite").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { FrameType } from '@gatehouse/shared';
