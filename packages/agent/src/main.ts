@@ -56,6 +56,10 @@ Usage:
       Linux: a hardened systemd unit running as a dedicated system user (created if missing), enabled and
       started. Windows: a WinSW service definition (--winsw names the WinSW executable). --print shows the
       unit or XML and every command without changing anything. The config file is never overwritten.
+      It works only on a directory that is the agent's own (default /etc/gatehouse): / and system, shared
+      or home directories (/etc, /root, /home, /tmp, /var, /usr, ...; after .. and symlinks are resolved), or
+      a directory holding files that are not the agent's, are refused with exit code 2 before anything
+      changes; only the directory and the agent's own files are handed to the service user.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
 Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info); HTTPS_PROXY /
