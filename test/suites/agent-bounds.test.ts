@@ -10,7 +10,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
-import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+import { clientMessage, openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
 import { FailureWindow } from '../../packages/hub/dist/agents/failure-window.js';
 
 let entra: FakeEntra;
@@ -161,34 +161,48 @@ describe('finding 3: the queue toward an agent is capped', () => {
     GATEHOUSE_AGENT_READ_TIMEOUT: '120s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '1000', GATEHOUSE_THROTTLE: '100000/60s',
   });
 
-  it('finding 3: frames queued toward a never-reading agent are capped (GATEHOUSE_AGENT_QUEUE_MAX): past it the agent is closed with 4011 and its calls fail with 502 at once', async () => {
+  it('finding 3: frames queued toward a never-reading agent are capped (GATEHOUSE_AGENT_QUEUE_MAX): new calls are refused (503) while the link is backed up, and an agent that still does not read is closed with 4011 and its calls fail with 502 at once', async () => {
     const m = await member(t.hub.url);
     const agent = await hostile(t.hub, m.credential);
     await agent.hello();
     agent.stopReading();
-    const pinger = setInterval(() => agent.ping(), 100);
     const other = otherTenant(t.hub, t.goodConn);
     const before = rss(t.hub);
     const peak = rssPeak(t.hub);
     let grown = 0;
     try {
-      // 160 request heads of about 60 KB each (9.6 MB): more than the kernel's buffers (about 4 MiB here) plus the 2 MiB cap.
+      // 160 request heads of about 60 KB each (9.6 MB): more than the kernel's buffers (about 4 MiB here) plus the
+      // 2 MiB cap. Heads stop being queued at the room left for them (headRoom): the rest are refused, coded, and
+      // the connection stays open (a slow link is not closed for a burst of calls).
       const big = 'x'.repeat(60_000);
-      const calls = await Promise.all(Array.from({ length: 160 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}`, headers: { 'x-big': big } })));
-      // Calls on the connection fail with it; calls that arrive after it closed find the gateway offline.
-      for (const r of calls) {
-        expect(r.status).toBe(502);
-        if (r.json.error.code === 'GatewayOffline') continue;
-        expect(r.json.error.code).toBe('BadGateway');
-        expect(r.json.error.message).toMatch(/^hub -> agent: .*close code 4011, the agent stopped reading/);
+      const calls = Array.from({ length: 160 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}`, headers: { 'x-big': big } }));
+      const refused = await Promise.race([Promise.all(calls), new Promise<undefined>((r) => setTimeout(() => r(undefined), 8000))]);
+      expect(refused, 'every call answered while the agent was still connected').toBeUndefined();
+      expect(t.hub.lines.some((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`)), 'heads alone closed the connection').toBe(false);
+      // The agent keeps sending PINGs and never reads the PONGs: they are frames that do not wait, and they fill
+      // the queue to its cap (15 bytes each on the wire: 400,000 of them are 6 MB, past the kernel's buffers too).
+      const ping = clientMessage(encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) }));
+      for (let round = 0; round < 40 && !t.hub.lines.some((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`)); round++) {
+        agent.socket.write(Buffer.concat(Array.from({ length: 10_000 }, () => ping)));
+        await new Promise((r) => setTimeout(r, 50));
       }
-      expect(calls.filter((r) => r.json.error.code === 'BadGateway').length).toBeGreaterThan(0);
       const line = await t.hub.waitForLine((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`));
       expect(JSON.parse(line)).toMatchObject({ code: CloseCode.NotReading });
       expect(JSON.parse(line).reason).toMatch(/bytes (queued|buffered) toward it, over the 2097152-byte limit/);
+      const answers = await Promise.all(calls);
+      const backedUp = answers.filter((r) => r.status === 503);
+      expect(backedUp.length, 'calls refused while the link was backed up').toBeGreaterThan(0);
+      for (const r of backedUp) {
+        expect(r.json.error.code).toBe('ServiceUnavailable');
+        expect(r.json.error.message).toMatch(/^hub -> agent: the link to member .* is backed up/);
+      }
+      // The calls that were queued fail with the connection, at once.
+      const lost = answers.filter((r) => r.status === 502);
+      expect(lost.length).toBeGreaterThan(0);
+      for (const r of lost) expect(r.json.error.message).toMatch(/^hub -> agent: .*close code 4011, the agent stopped reading/);
+      expect(answers.every((r) => r.status === 502 || r.status === 503)).toBe(true);
       expect(await agent.readUntilClose()).toBe(CloseCode.NotReading);
     } finally {
-      clearInterval(pinger);
       agent.destroy();
       grown = peak.stop() - before;
       await other.stop();
@@ -219,24 +233,68 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
     GATEHOUSE_AGENT_AUTH_FAILURES: '10/60s', GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '1000/60s', GATEHOUSE_THROTTLE: '100000/60s',
   });
 
-  it('finding 6: sockets that never send HELLO are closed after the HELLO deadline (4005), and at most 3 per member and 5 on the hub wait (4012)', async () => {
+  it('finding 6: sockets that never send HELLO are closed after the HELLO deadline (4005); at 3 per member and 5 on the hub the longest-waiting is closed (4012), so a real agent still gets in', async () => {
     const a = await member(t.hub.url);
     const b = await member(t.hub.url);
-    const waiting: HostileAgent[] = [];
-    for (let i = 0; i < 3; i++) waiting.push(await hostile(t.hub, a.credential));
-    const overMember = await hostile(t.hub, a.credential);
-    expect(await overMember.readUntilClose()).toBe(CloseCode.TooManyPending);
-    for (let i = 0; i < 2; i++) waiting.push(await hostile(t.hub, b.credential));
-    const overHub = await hostile(t.hub, b.credential);
-    expect(await overHub.readUntilClose()).toBe(CloseCode.TooManyPending);
-    const codes = await Promise.all(waiting.map((w) => w.readUntilClose(10_000)));
-    expect(codes).toEqual(Array(5).fill(CloseCode.HandshakeTimeout));
+    const waitingA: HostileAgent[] = [];
+    for (let i = 0; i < 3; i++) waitingA.push(await hostile(t.hub, a.credential));
+    // A 4th of member a: a's longest-waiting socket makes room.
+    const newA = await hostile(t.hub, a.credential);
+    expect(await waitingA[0]!.readUntilClose()).toBe(CloseCode.TooManyPending);
+    // Member b fills the hub to 5; its 3rd takes the hub's longest-waiting place (a's second).
+    const waitingB: HostileAgent[] = [];
+    for (let i = 0; i < 3; i++) waitingB.push(await hostile(t.hub, b.credential));
+    expect(await waitingA[1]!.readUntilClose()).toBe(CloseCode.TooManyPending);
+    // While the places are full, a real agent of another member still connects and is welcomed.
+    const c = await member(t.hub.url);
+    const real = await hostile(t.hub, c.credential);
+    expect(await real.hello()).toBeGreaterThan(0);
+    const rest = [waitingA[2]!, newA, ...waitingB].filter((w) => w.closeCode === undefined);
+    const codes = await Promise.all(rest.map((w) => w.readUntilClose(10_000)));
+    expect(codes.every((code) => code === CloseCode.HandshakeTimeout || code === CloseCode.TooManyPending)).toBe(true);
+    expect(codes.filter((code) => code === CloseCode.HandshakeTimeout).length).toBeGreaterThanOrEqual(4);
     // Their places are free again: a member connects and is welcomed.
     const later = await hostile(t.hub, a.credential);
     expect(await later.hello()).toBeGreaterThan(0);
-    later.destroy();
-    for (const w of [...waiting, overMember, overHub]) w.destroy();
+    for (const w of [...waitingA, newA, ...waitingB, real, later]) w.destroy();
     expect((await api(t.hub.url, token, 'POST', `/v1/connections/${t.goodConn}/invoke`, { method: 'GET', url: 'echo/pending' })).status).toBe(200);
+  });
+
+  it('red team: one frame cannot end the hub: a FAILURE whose code is 64 two-byte characters (a close reason over 123 bytes), a HELLO with a NUL, a bad WebSocket frame on a closed place; each closes its own connection', async () => {
+    const m = await member(t.hub.url);
+    const pid = t.hub.child.pid;
+    // FAILURE (type 8) on stream 1 with an unknown code the hub quotes in its close reason: 128 bytes of UTF-8.
+    const failure = (code: string) => {
+      const payload = Buffer.from(JSON.stringify({ code, message: 'x' }));
+      const head = Buffer.alloc(5);
+      head[0] = FrameType.Failure;
+      head.writeUInt32BE(1, 1);
+      return Buffer.concat([head, payload]);
+    };
+    for (const before of [false, true]) {
+      const agent = await hostile(t.hub, m.credential);
+      if (before) await agent.hello();
+      agent.send(failure('€'.repeat(64)));
+      const code = await agent.readUntilClose();
+      expect([CloseCode.MalformedFrame, CloseCode.UnexpectedFrame]).toContain(code);
+      agent.destroy();
+    }
+    const nul = await hostile(t.hub, m.credential);
+    nul.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [3], agentVersion: 'v\u0000', hostname: 'h\u0000', capabilities: [] } }));
+    expect(await nul.readUntilClose()).toBe(CloseCode.MalformedFrame);
+    nul.destroy();
+    // A socket whose place was taken (4012), then a frame with RSV2 set: ws's error on a closed session.
+    const first = await hostile(t.hub, m.credential);
+    const others = [];
+    for (let i = 0; i < 3; i++) others.push(await hostile(t.hub, m.credential));
+    expect(await first.readUntilClose()).toBe(CloseCode.TooManyPending);
+    first.socket.write(Buffer.from([0xa2, 0x80, 0, 0, 0, 0]));
+    for (const o of others) o.socket.write(Buffer.from([0xa2, 0x80, 0, 0, 0, 0]));
+    await new Promise((r) => setTimeout(r, 500));
+    for (const o of [first, ...others]) o.destroy();
+    expect(t.hub.child.exitCode).toBeNull();
+    expect(t.hub.child.pid).toBe(pid);
+    expect((await api(t.hub.url, token, 'POST', `/v1/connections/${t.goodConn}/invoke`, { method: 'GET', url: 'echo/after-frames' })).status).toBe(200);
   });
 
   it('finding 6: 2,000 upgrades with bad credentials are refused with 429 before any lookup once limited, per member id and address and per address, logged as a few summary lines; good agents from another address still connect', async () => {

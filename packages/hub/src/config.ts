@@ -120,7 +120,7 @@ export const SETTINGS = [
   ['GATEHOUSE_AGENT_READ_TIMEOUT', '--agent-read-timeout', '30s', "the hub pings each agent; one that leaves a ping unanswered this long is closed with 4011 and its calls fail with 502"],
   ['GATEHOUSE_AGENT_MAX_STREAMS', '--agent-max-streams', '256', 'calls in progress on one agent connection; one more gets 503 (the member takes no more until one ends)'],
   ['GATEHOUSE_AGENT_HELLO_TIMEOUT', '--agent-hello-timeout', '5s', 'time an authenticated agent connection has to send HELLO (else close 4005)'],
-  ['GATEHOUSE_AGENT_PENDING_MAX', '--agent-pending-max', '4/256', 'agent connections waiting for HELLO, per member/on the whole hub; one more is closed with 4012'],
+  ['GATEHOUSE_AGENT_PENDING_MAX', '--agent-pending-max', '4/256', 'agent connections waiting for HELLO, per member/on the whole hub; at a cap the longest-waiting is closed with 4012'],
   ['GATEHOUSE_AGENT_AUTH_FAILURES', '--agent-auth-failures', '10/60s', 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup'],
   ['GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS', '--agent-auth-failures-per-address', '100/60s', 'failed agent authentications per source address per period; beyond it 429 before any lookup'],
   ['GATEHOUSE_LOG_LEVEL', '--log-level', 'info', 'fatal | error | warn | info | debug | trace | silent'],

@@ -178,6 +178,7 @@ export function encodeData(stream: number, chunk: Uint8Array): Buffer {
 
 type Obj = Record<string, unknown>;
 const malformed = (why: string): never => { throw new ProtocolError(CloseCode.MalformedFrame, why); };
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const checkStr = (k: string, v: unknown, max: number): string => {
   if (typeof v !== 'string' || v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
@@ -329,7 +330,10 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       const o = parseJson(payload);
       const versions = o.versions;
       if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((x) => Number.isInteger(x) && x > 0)) malformed('field versions must be a list of positive integers');
-      return { type, stream: 0, msg: { versions: versions as number[], agentVersion: str(o, 'agentVersion', 64), hostname: str(o, 'hostname', 255), capabilities: strList(o, 'capabilities') } };
+      const msg = { versions: versions as number[], agentVersion: str(o, 'agentVersion', 64), hostname: str(o, 'hostname', 255), capabilities: strList(o, 'capabilities') };
+      // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text): printable text only.
+      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some((v) => CONTROL_CHARACTER.test(v))) malformed('HELLO fields must not hold control characters');
+      return { type, stream: 0, msg };
     }
     case FrameType.Welcome: {
       const o = parseJson(payload);

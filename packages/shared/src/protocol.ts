@@ -30,6 +30,21 @@ export const FrameType = {
 export type FrameTypeId = (typeof FrameType)[keyof typeof FrameType];
 
 /** Close codes sent with the WebSocket close frame. 1009 (message too big) comes from `ws` itself. */
+/** RFC 6455 5.5: a close frame's reason is at most 123 bytes of UTF-8 (`ws` throws past it). */
+const MAX_CLOSE_REASON_BYTES = 123;
+const encoder = new TextEncoder();
+
+/**
+ * A close reason `ws.close` takes whatever the text: control characters dropped, cut to 123 UTF-8 bytes on a
+ * character boundary. Reasons can quote a peer's words (an unknown failure code); cutting by characters let
+ * 52 two-byte characters through, and the throw ended the process.
+ */
+export function closeReason(text: string): string {
+  let out = Array.from(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')).slice(0, MAX_CLOSE_REASON_BYTES).join('');
+  while (encoder.encode(out).length > MAX_CLOSE_REASON_BYTES) out = Array.from(out).slice(0, -1).join('');
+  return out;
+}
+
 export const CloseCode = {
   Normal: 1000,
   GoingAway: 1001,

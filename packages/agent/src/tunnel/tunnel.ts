@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, closeReason, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -222,7 +222,7 @@ export class Tunnel {
   }
 
   private closeWith(code: number, reason: string): void {
-    this.ws?.close(code, reason.slice(0, 120));
+    this.ws?.close(code, closeReason(reason));
     const ws = this.ws;
     setTimeout(() => ws?.terminate(), 2000).unref();
   }

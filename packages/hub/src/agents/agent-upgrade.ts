@@ -13,9 +13,6 @@ import { credentialMemberId } from './auth-guard.js';
 import type { PendingHellos } from './pending-hellos.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
-/** A connection refused for the pending cap is cut this long after its close frame, if it does not answer it. */
-const REFUSED_CLOSE_GRACE_MS = 1_000;
-
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
   const a = config.agent;
   return { maxQueuedBytes: a.queueMaxBytes, maxStreams: a.maxStreams, readTimeoutMs: a.readTimeoutMs, helloTimeoutMs: a.helloTimeoutMs };
@@ -36,20 +33,18 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     return writeErrorToSocket(socket, new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid'), randomUUID());
   }
   wss.handleUpgrade(req, socket, head, (ws) => {
-    // Counted once the WebSocket exists (an upgrade ws refuses never takes a place).
-    if (!pending.admit(member.id)) {
-      ws.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO');
-      setTimeout(() => ws.terminate(), REFUSED_CLOSE_GRACE_MS).unref();
-      return;
-    }
-    let waiting = true;
-    const session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-      onHandshakeOver: () => { if (waiting) { waiting = false; pending.release(member.id); } },
+    // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
+    // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
+    let session: AgentSession | undefined;
+    const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: the longest-waiting was closed'));
+    session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
+      onHandshakeOver: () => pending.release(place),
       onOpen: (s) => {
         const previous = registry.add(s);
         previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
         presence.announce(s);
-        void store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() });
+        store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() })
+          .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
       },
       onClose: (s) => {
         registry.remove(s);

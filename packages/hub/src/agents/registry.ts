@@ -28,14 +28,15 @@ export class AgentRegistry {
   /**
    * 'primary': the first available member in registration order (the next one while it is away).
    * 'distribute': the least busy available member, taking turns among equals. `exclude` skips members a
-   * call has already failed on. A member carrying its most calls (GATEHOUSE_AGENT_MAX_STREAMS) is passed over
-   * while another has room; when none has, one is still returned and refuses the call (503).
+   * call has already failed on. A member carrying its most calls (GATEHOUSE_AGENT_MAX_STREAMS), or whose link is
+   * backed up (AgentSession.isBackedUp), is passed over while another has room; when none has, one is still
+   * returned and refuses the call (503).
    */
   pick(gatewayId: string, routing: 'primary' | 'distribute', exclude: ReadonlySet<string> = new Set()): AgentSession | undefined {
     const byAge = (a: AgentSession, b: AgentSession) => a.member.createdAt.localeCompare(b.member.createdAt) || a.member.memberId.localeCompare(b.member.memberId);
     const available = this.sessions(gatewayId).filter((s) => s.isAvailable && !exclude.has(s.member.memberId)).sort(byAge);
     if (available.length === 0) return undefined;
-    const roomy = available.filter((s) => !s.isFull);
+    const roomy = available.filter((s) => !s.isFull && !s.isBackedUp);
     const ok = roomy.length ? roomy : available;
     if (routing === 'primary') return ok[0];
     const least = Math.min(...ok.map((s) => s.inFlight));

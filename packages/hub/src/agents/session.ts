@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  AgentBounds, CloseCode, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  AgentBounds, CloseCode, closeReason, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -36,6 +36,15 @@ export interface SessionBounds {
 export const DEFAULT_SESSION_BOUNDS: SessionBounds = {
   maxQueuedBytes: AgentBounds.queueBytes, maxStreams: AgentBounds.maxStreams, readTimeoutMs: AgentBounds.readTimeoutMs, helloTimeoutMs: AgentBounds.helloTimeoutMs,
 };
+
+/** What part of the queue toward an agent new calls' heads may fill: the cap, less what body bytes can take
+ *  (they wait at the socket's high-water mark, and one chunk per stream may pass it) and room for the small frames
+ *  that never wait (CREDIT, CANCEL, PONG, PING). Below the cap by construction, so a link that is slow but
+ *  read is never closed for a burst of calls. */
+export function headRoom(maxQueuedBytes: number): number {
+  return maxQueuedBytes - Limits.socketHighWaterBytes - Limits.maxDataBytes - CONTROL_FRAME_ROOM;
+}
+const CONTROL_FRAME_ROOM = 256 * 1024;
 
 export class AgentSession {
   readonly connectedAt = new Date();
@@ -98,6 +107,8 @@ export class AgentSession {
   get queuedBytes(): number { return this.gate.queued; }
   /** No room for another call (GATEHOUSE_AGENT_MAX_STREAMS). */
   get isFull(): boolean { return this.calls.size >= this.bounds.maxStreams; }
+  /** The link toward the agent is backed up: no new call's head is queued (see headRoom). */
+  get isBackedUp(): boolean { return this.gate.queued > headRoom(this.bounds.maxQueuedBytes); }
 
   get isOpen(): boolean { return this.state === 'open'; }
   get isAvailable(): boolean { return this.state === 'open' && !this.draining && this.enabled; }
@@ -116,6 +127,13 @@ export class AgentSession {
       // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON (versions 1 and 2) takes two for a quote.
       throw new GatehouseError('InvalidRequest', `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`);
     }
+    // A head does not wait for the socket as body bytes do, so heads alone could fill the queue past its cap and
+    // close a healthy connection whose link is only slow for a moment (256 calls x 64 KiB heads is 16 MiB): a new
+    // call is refused while the queue is above the room left for heads, and the cap is reached only by an agent
+    // that does not read.
+    if (this.gate.queued + frame.length > headRoom(this.bounds.maxQueuedBytes)) {
+      throw new GatehouseError('ServiceUnavailable', `hub -> agent: the link to member ${this.member.memberId} is backed up (${this.gate.queued} bytes waiting to be sent to it); try again shortly`, { 'retry-after': '1' });
+    }
     const call = new RelayCall(stream, {
       gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
       member: this.member.memberId, method: head.method,
@@ -129,7 +147,7 @@ export class AgentSession {
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
-    this.ws.close(code, reason.slice(0, 120));
+    this.ws.close(code, closeReason(reason));
     // A peer that ignores the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 5000).unref();
     this.onClosed(code, reason);
