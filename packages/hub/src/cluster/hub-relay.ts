@@ -64,16 +64,28 @@ const sign = (secret: string, payload: Buffer) => createHmac('sha256', secret).u
 async function readEnvelope(req: IncomingMessage): Promise<{ envelope: Buffer; rest: AsyncIterable<Buffer>; release: () => void }> {
   const source = (req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   const refused = (why: string) => new GatehouseError('Unauthorized', `hub -> hub: ${why}`);
+  // Chunks are kept and joined once the head is whole (or its length known): joining on every chunk cost the
+  // square of the head's size, and this is read before the signature is checked, from anyone.
+  const chunks: Buffer[] = [];
+  let length = 0;
   let got: Buffer = Buffer.alloc(0);
+  const joined = (): Buffer => { if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks, length)); return chunks[0] ?? got; };
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(refused(`the relay's head did not arrive within ${ENVELOPE_WAIT_MS / 1000} s`)), ENVELOPE_WAIT_MS); });
   try {
-    while (got.length < 4 || got.length < 4 + got.readUInt32BE(0)) {
-      if (got.length >= 4 && got.readUInt32BE(0) > MAX_ENVELOPE_BYTES) throw refused('the relay\'s head is too large');
+    let need = 4;
+    while (length < need) {
       const next = await Promise.race([source.next(), late]);
       if (next.done) throw refused('the relay ended before its head');
-      got = got.length ? Buffer.concat([got, next.value]) : next.value;
+      chunks.push(next.value);
+      length += next.value.length;
+      if (need === 4 && length >= 4) {
+        const declared = joined().readUInt32BE(0);
+        if (declared > MAX_ENVELOPE_BYTES) throw refused('the relay\'s head is too large');
+        need = 4 + declared;
+      }
     }
+    got = joined();
   } finally { clearTimeout(timer); }
   const end = 4 + got.readUInt32BE(0);
   const left = got.subarray(end);
