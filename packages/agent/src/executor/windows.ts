@@ -8,7 +8,7 @@ import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecRes
 import type { ServicePools } from './service-pools.js';
 import { KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
-import { parseWindowsUser, type WindowsUser } from './windows-user.js';
+import { parseWindowsUser, windowsUserProblem, type WindowsUser } from './windows-user.js';
 
 /** Added to the service's 401 when Windows authentication failed: which way, and (without secrets) why. */
 export const WINDOWS_AUTH_HINT = 'x-gatehouse-windows-auth';
@@ -39,6 +39,8 @@ export class WindowsExecutor {
 
   async execute(req: ExecRequest): Promise<ExecResponse> {
     const auth = req.auth!;
+    const problem = windowsUserProblem(auth.username);
+    if (problem) throw new ExecError('InvalidRequest', `agent: ${problem}`);
     const user = parseWindowsUser(auth.username);
     const origin = req.url.origin;
     const path = `${req.url.pathname}${req.url.search}`;
