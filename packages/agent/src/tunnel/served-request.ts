@@ -46,7 +46,7 @@ function answerFrame(stream: number, method: string, msg: ResponseHeadMessage, w
   // The hub's own check of an agent's answer, applied first here: a service's fault (a header name HTTP does
   // not allow, an over-long one) is then the agent -> service link's failure, not this agent's.
   const check = checkAgentAnswer(method, msg.status, msg.headers, whole?.length);
-  if (!check.ok) throw new ExecError('BadGateway', `agent -> service: the service's answer cannot be relayed: ${check.reason}`);
+  if (!check.ok) throw new ExecError('BadGateway', `the service's answer cannot be relayed: ${check.reason}`);
   if (whole) {
     try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }, version); } catch { /* over one frame: head, then the body as DATA */ }
   }
