@@ -206,7 +206,7 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
   it('a wrong password fails clearly and uses nobody else\'s ticket', async () => {
     const wrong = await windowsConnection(`${apache.url}/negotiate`, `carol@${REALM}`, 'wrong-kerberos-pw');
     const r = await invoke(wrong, { method: 'GET', url: 'x' });
-    expect(r.json.statusCode).toBe(401);
+    expect(r.json.statusCode, r.text).toBe(401);
     expect(r.json.headers['x-gatehouse-windows-auth']).toMatch(/kerberos: no ticket for the connection's user: wrong password/);
     // carol's valid connection still works
     expect((await invoke(carol, { method: 'GET', url: 'y' })).json.statusCode).toBe(200);

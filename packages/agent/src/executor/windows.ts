@@ -25,6 +25,11 @@ function withoutBody(headers: Record<string, string | string[]>): Record<string,
   return out;
 }
 
+/** Headers for an answer given with an empty body: the framing of the body they came with is dropped. */
+function withoutFraming(headers: HeaderList): HeaderList {
+  return headers.filter(([k]) => k.toLowerCase() !== 'content-length' && k.toLowerCase() !== 'transfer-encoding');
+}
+
 function offered(h: Record<string, string | string[] | undefined>): Offer {
   const out: Offer = new Set();
   for (const v of [h['www-authenticate'] ?? []].flat()) {
@@ -91,7 +96,8 @@ export class WindowsExecutor {
         }
         await probe.body.dump();
         offer = offered(probe.headers);
-        unauthorized = { status: 401, headers: headerListFrom(probe.headers) };
+        // Answered later with an empty body: the probe's own body framing does not describe it.
+        unauthorized = { status: 401, headers: withoutFraming(headerListFrom(probe.headers)) };
         this.offers.set(key, { offer, at: Date.now() });
       }
       if (kerberosUsable && offer?.has('negotiate')) {
@@ -151,7 +157,7 @@ export class WindowsExecutor {
       if (check.statusCode === 401) {
         // The body is not sent yet: under a learned offer, a 401 offering NTLM means the offer did not fit.
         if (relearn && offered(check.headers).has('ntlm')) return RELEARN;
-        return { answer: this.answer(401, headerListFrom(check.headers), Readable.from([]), 'kerberos: the service refused the ticket'), offers: {} };
+        return { answer: this.answer(401, withoutFraming(headerListFrom(check.headers)), Readable.from([]), 'kerberos: the service refused the ticket'), offers: {} };
       }
     }
     const res = await send(req.method, withHeader(headers, 'authorization', await negotiate()), req.body);
