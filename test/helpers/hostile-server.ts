@@ -8,6 +8,7 @@
 //   answer-early    answers 200 before reading the body, then closes
 //   bad-header      answers with a header line whose name holds a space
 //   bad-value       answers with a header value holding a bare CR
+//   long-header     answers with a header name of 300 characters (HTTP/1.1 parses it; the relay takes up to 256)
 //   garbage         answers bytes that are not HTTP
 //   huge            answers 200 with an endless chunked body (until the peer goes)
 //   reset-mid-answer answers a head and part of the body, then resets
@@ -20,6 +21,7 @@
 //   nego-reset      resets the connection on the NEGOTIATE leg (Negotiate: on the HEAD that authenticates)
 //   nego-bad        answers the NEGOTIATE leg with a challenge that does not parse
 //   nego-500        answers the NEGOTIATE leg with 500
+// `negonly` answers a request without credentials 401 with `WWW-Authenticate: Negotiate` only (on either kind),
 // and `again-401` answers 401 after the handshake (the credentials refused), reading what body comes. A HEAD
 // with credentials (the agent's Kerberos handshake before a body) is answered 200, whatever the fault.
 // Negotiate: any `Authorization: Negotiate <token>` is taken as authenticated (the agent needs a real ticket
@@ -122,6 +124,10 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
       const token = /^(?:NTLM|Negotiate) (\S+)$/i.exec(authorization)?.[1];
       const message = o.auth === 'ntlm' && token ? Buffer.from(token, 'base64') : undefined;
       const type = message && message.length >= 12 ? message.readUInt32LE(8) : 0;
+      if (o.auth && fault === 'negonly' && token === undefined) {
+        req.onBody = () => socket.write(reply('401 Unauthorized', ['WWW-Authenticate: Negotiate']));
+        return true;
+      }
       // Credentials are looked at on an authenticated connection too (a NEGOTIATE message restarts the handshake, as IIS does).
       if (o.auth && (!authed || token !== undefined)) {
         if (type === 1) {
@@ -159,6 +165,7 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
         case 'answer-early': socket.end(reply('200 OK', ['Connection: close'], 'early')); return false;
         case 'bad-header': req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok'); return true;
         case 'bad-value': req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok'); return true;
+        case 'long-header': req.onBody = () => socket.end(`HTTP/1.1 200 OK\r\nX-${'l'.repeat(298)}: 1\r\nContent-Length: 2\r\n\r\nok`); return true;
         case 'garbage': req.onBody = () => socket.end('\x00\x01 not http at all\r\n\r\n'); return true;
         case 'huge':
           req.onBody = () => {

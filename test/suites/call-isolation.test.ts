@@ -76,6 +76,8 @@ const FAULTS: Array<[string, number, string[], RegExp]> = [
   ['bad-value', 502, ['BadGateway'], /did not answer with HTTP\/1.1/],
   ['garbage', 502, ['BadGateway'], /did not answer with HTTP\/1.1/],
   ['reset-mid-answer', 502, ['BadGateway'], /broke off its answer/],
+  // red team finding 3: a header name over 256 characters is the service's fault (agent -> service), not the agent's
+  ['long-header', 502, ['BadGateway'], /^agent -> service: (the agent reported: )?the service's answer cannot be relayed: header line \d+ has a name HTTP does not allow/],
   ['stall', 504, ['GatewayTimeout'], /./],
 ];
 

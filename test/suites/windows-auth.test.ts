@@ -206,7 +206,7 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
   it('a wrong password fails clearly and uses nobody else\'s ticket', async () => {
     const wrong = await windowsConnection(`${apache.url}/negotiate`, `carol@${REALM}`, 'wrong-kerberos-pw');
     const r = await invoke(wrong, { method: 'GET', url: 'x' });
-    expect(r.json.statusCode).toBe(401);
+    expect(r.json.statusCode, r.text).toBe(401);
     expect(r.json.headers['x-gatehouse-windows-auth']).toMatch(/kerberos: no ticket for the connection's user: wrong password/);
     // carol's valid connection still works
     expect((await invoke(carol, { method: 'GET', url: 'y' })).json.statusCode).toBe(200);
@@ -331,6 +331,46 @@ describe('a faulty Windows service costs only its own call (issue 21)', () => {
     expect(r.json.headers['x-gatehouse-windows-auth']).toBe('failed (kerberos: the service refused the ticket)');
     expect(hostileNego.bodyBytes.get('/again-401') ?? 0).toBe(0);
     await nextCallServed();
+  });
+});
+
+describe('red team follow-up (issues 21/22)', () => {
+  it('finding 1: a WindowsGateway user name that kinit would read as an option is refused at creation and PATCH (400, the rule named, not the value)', async () => {
+    for (const username of ['-kt/etc/krb5.keytab', '-V', `${NTLM_DOMAIN}\\-c/tmp/x`, 'alice -V', 'alice\tx', 'al\u0000ice']) {
+      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'WindowsGateway', baseResourceUrl: ntlm.url, gatewayId, username, password: 'x' });
+      expect(c.status, c.text).toBe(400);
+      expect(c.json.error.code).toBe('InvalidRequest');
+      expect(c.json.error.message).toMatch(/username of a WindowsGateway connection must not/);
+      expect(c.text).not.toContain('krb5.keytab');
+      expect(c.text).not.toContain('/tmp/x');
+    }
+    const id = await windowsConnection(ntlm.url, `${NTLM_DOMAIN}\\alice`, NTLM_USERS.alice);
+    const p = await api(hub.url, token, 'PATCH', `/v1/connections/${id}`, { username: '-kt/etc/krb5.keytab', password: 'x' });
+    expect([p.status, p.json.error.code]).toEqual([400, 'InvalidRequest']);
+    expect(p.text).not.toContain('krb5.keytab');
+    // a Basic connection's user name is not handed to kinit: its rules are unchanged
+    const basic = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'BasicGateway', baseResourceUrl: echo.url, gatewayId, username: '-dash', password: 'x' });
+    expect(basic.status, basic.text).toBe(201);
+  });
+
+  it('finding 2: a path that offers only Negotiate, called by one connection, does not decide how another authenticates', async () => {
+    const attacker = await windowsConnection(hostileNtlm.url, `${NTLM_DOMAIN}\\mallory`, 'mallory-pw');
+    const victim = await windowsConnection(hostileNtlm.url, `${NTLM_DOMAIN}\\victor`, 'victor-pw');
+    const poison = await invoke(attacker, { method: 'GET', url: 'negonly' });
+    expect(poison.status, poison.text).toBe(200);
+    expect(poison.json.statusCode).toBe(401);
+    // Before: the origin's offer (Negotiate only) was the victim's too, for 10 minutes: 401, NTLM never tried.
+    const r = await invoke(victim, { method: 'GET', url: 'svc' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.statusCode).toBe(200);
+  });
+
+  it('finding 2: a learned offer that does not fit the call (Negotiate only learned, the path offers NTLM) is learned again once, for that call', async () => {
+    const id = await windowsConnection(hostileNtlm.url, `${NTLM_DOMAIN}\\trudy`, 'trudy-pw');
+    expect((await invoke(id, { method: 'GET', url: 'negonly' })).json.statusCode).toBe(401);
+    const r = await invoke(id, { method: 'GET', url: 'svc' });
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.statusCode).toBe(200);
   });
 });
 

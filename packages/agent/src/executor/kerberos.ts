@@ -86,7 +86,8 @@ export class KerberosAuth {
     const ccache = join(this.cacheDir, `cc_${id}`);
     const at = this.fresh.get(id);
     if (at !== undefined && Date.now() - at < this.ticketMaxAgeMs && existsSync(ccache)) return ccache;
-    const args = useKeytab ? ['-k', '-t', this.keytab!, '-c', `FILE:${ccache}`, u.principal] : ['-c', `FILE:${ccache}`, u.principal];
+    // `--` ends kinit's options: a principal is never read as one (MIT kinit uses getopt, which honours it).
+    const args = useKeytab ? ['-k', '-t', this.keytab!, '-c', `FILE:${ccache}`, '--', u.principal] : ['-c', `FILE:${ccache}`, '--', u.principal];
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn('kinit', args, { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
       let err = '';

@@ -2,7 +2,7 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, OutboundBody, WHOLE_MESSAGES_VERSION, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
+  FrameType, InboundBody, Limits, checkAgentAnswer, OutboundBody, WHOLE_MESSAGES_VERSION, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
   type FailureMessage, type RequestHeadMessage, type ResponseHeadMessage, type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
@@ -38,11 +38,15 @@ function discard(body: AnswerBody): void {
  * the hub refuses a head outside HTTP's status range or with more header lines than it takes by closing this
  * agent's connection, which would fail every call on it.
  */
-function answerFrame(stream: number, msg: ResponseHeadMessage, whole: Buffer | undefined, version: number): Buffer {
+function answerFrame(stream: number, method: string, msg: ResponseHeadMessage, whole: Buffer | undefined, version: number): Buffer {
   if (msg.status < 100 || msg.status > 599) throw new ExecError('BadGateway', `the service answered with status ${msg.status}, outside HTTP's 100-599`);
   if (msg.headers.length > Limits.maxHeaderLines) {
     throw new ExecError('BadGateway', `the service's answer has ${msg.headers.length} header lines, over the ${Limits.maxHeaderLines} the relay carries`);
   }
+  // The hub's own check of an agent's answer, applied first here: a service's fault (a header name HTTP does
+  // not allow, an over-long one) is then the agent -> service link's failure, not this agent's.
+  const check = checkAgentAnswer(method, msg.status, msg.headers, whole?.length);
+  if (!check.ok) throw new ExecError('BadGateway', `the service's answer cannot be relayed: ${check.reason}`);
   if (whole) {
     try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }, version); } catch { /* over one frame: head, then the body as DATA */ }
   }
@@ -141,7 +145,7 @@ export class ServedRequest {
       const whole = c.version >= WHOLE_MESSAGES_VERSION ? arrivedWhole(answer, res.body) : undefined;
       let headFrame: Buffer;
       try {
-        headFrame = answerFrame(this.stream, msg, whole, c.version);
+        headFrame = answerFrame(this.stream, head.method, msg, whole, c.version);
       } catch (err) {
         discard(answer);
         throw err;

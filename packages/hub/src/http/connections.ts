@@ -79,12 +79,18 @@ function baseUrlOf(deps: HubDeps, raw: unknown): string {
 }
 
 /** Seals username+password to the gateway key. The plaintext lives only in this function's frame. */
-async function sealFor(deps: HubDeps, gatewayId: string, body: JsonObject): Promise<string> {
+async function sealFor(deps: HubDeps, gatewayId: string, authType: AuthType, body: JsonObject): Promise<string> {
   const username = optString(body, 'username', 256);
   const password = body.password;
   if (!username) throw invalid('username is required');
   if (typeof password !== 'string' || password.length > 1024) throw invalid('password is required (a string of at most 1024 characters)');
   if (username.includes(':')) throw invalid('username must not contain ":"');
+  if (authType === 'WindowsGateway') {
+    // The agent hands the user name to kinit: one that starts with "-" would be read as an option.
+    // eslint-disable-next-line no-control-regex
+    if (/[\s\u0000-\u001f\u007f-\u009f]/.test(username)) throw invalid('username of a WindowsGateway connection must not contain whitespace or control characters');
+    if (username.startsWith('-') || username.includes('\\-')) throw invalid('username of a WindowsGateway connection must not start with "-" (nor its part after DOMAIN\\)');
+  }
   const g = await deps.store.getGateway(gatewayId);
   if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
   return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
@@ -149,7 +155,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
         displayName: optString(body, 'displayName', 256) ?? null, authType, baseResourceUrl,
         resourceUri: optString(body, 'resourceUri', 2048) ?? null, gatewayId,
-        sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await sealFor(deps, gatewayId, body) : null,
+        sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await sealFor(deps, gatewayId, authType, body) : null,
         bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
         createdAt: now, updatedAt: now,
       };
@@ -181,7 +187,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       if (c.authType === 'EntraAuth' && body.baseResourceUrl !== undefined) deps.directNetworks.checkLiteral(new URL(next.baseResourceUrl), 'caller -> hub');
       if (body.username !== undefined || body.password !== undefined) {
         if (c.authType !== 'BasicGateway' && c.authType !== 'WindowsGateway') throw invalid(`${c.authType} connections have no credentials`);
-        next.sealedCredentials = await sealFor(deps, c.gatewayId!, body);
+        next.sealedCredentials = await sealFor(deps, c.gatewayId!, c.authType, body);
       }
       await deps.store.updateConnection(next);
       ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');
