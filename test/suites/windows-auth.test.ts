@@ -340,7 +340,7 @@ describe('red team follow-up (issues 21/22)', () => {
       const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'WindowsGateway', baseResourceUrl: ntlm.url, gatewayId, username, password: 'x' });
       expect(c.status, c.text).toBe(400);
       expect(c.json.error.code).toBe('InvalidRequest');
-      expect(c.json.error.message).toMatch(/username of a WindowsGateway connection must not/);
+      expect(c.json.error.message).toMatch(/user name of a WindowsGateway connection must not/);
       expect(c.text).not.toContain('krb5.keytab');
       expect(c.text).not.toContain('/tmp/x');
     }

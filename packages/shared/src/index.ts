@@ -13,3 +13,4 @@ export * from './no-body.js';
 export * from './stream-ids.js';
 export * from './id-map.js';
 export * from './agent-answer.js';
+export * from './windows-user-rule.js';

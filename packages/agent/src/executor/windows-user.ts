@@ -19,11 +19,3 @@ export function parseWindowsUser(raw: string): WindowsUser {
   return { user: raw, domain: '', principal: raw };
 }
 
-/** Why a WindowsGateway user name cannot be used (kinit would read one that starts with "-" as an option), or
- *  undefined. Names the rule, never the value. The hub applies the same rule when it seals the credentials. */
-export function windowsUserProblem(raw: string): string | undefined {
-  // eslint-disable-next-line no-control-regex
-  if (/[\s\u0000-\u001f\u007f-\u009f]/.test(raw)) return 'the user name of a WindowsGateway connection must not contain whitespace or control characters';
-  if (raw.startsWith('-') || raw.includes('\\-')) return 'the user name of a WindowsGateway connection must not start with "-" (nor its part after DOMAIN\\)';
-  return undefined;
-}

@@ -9,7 +9,8 @@ import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecRes
 import type { ServicePools } from './service-pools.js';
 import { KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
-import { parseWindowsUser, windowsUserProblem, type WindowsUser } from './windows-user.js';
+import { windowsUserProblem } from '@gatehouse/shared';
+import { parseWindowsUser, type WindowsUser } from './windows-user.js';
 
 /** Added to the service's 401 when Windows authentication failed: which way, and (without secrets) why. */
 export const WINDOWS_AUTH_HINT = 'x-gatehouse-windows-auth';

@@ -1,6 +1,6 @@
 // Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
 import { randomUUID } from 'node:crypto';
-import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret } from '@gatehouse/shared';
+import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret, windowsUserProblem } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
 import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
@@ -86,10 +86,8 @@ async function sealFor(deps: HubDeps, gatewayId: string, authType: AuthType, bod
   if (typeof password !== 'string' || password.length > 1024) throw invalid('password is required (a string of at most 1024 characters)');
   if (username.includes(':')) throw invalid('username must not contain ":"');
   if (authType === 'WindowsGateway') {
-    // The agent hands the user name to kinit: one that starts with "-" would be read as an option.
-    // eslint-disable-next-line no-control-regex
-    if (/[\s\u0000-\u001f\u007f-\u009f]/.test(username)) throw invalid('username of a WindowsGateway connection must not contain whitespace or control characters');
-    if (username.startsWith('-') || username.includes('\\-')) throw invalid('username of a WindowsGateway connection must not start with "-" (nor its part after DOMAIN\\)');
+    const problem = windowsUserProblem(username);
+    if (problem) throw invalid(problem);
   }
   const g = await deps.store.getGateway(gatewayId);
   if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
