@@ -8,7 +8,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { join } from 'node:path';
 import { request } from 'undici';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrameType, HUB_RECEIVES, Limits, decodeFrame, encodeFrame, type Frame } from '@gatehouse/shared';
+import { FrameType, HUB_RECEIVES, Limits, decodeFrame, encodeFrame, holdsHubToken, type Frame } from '@gatehouse/shared';
 import { startEntraBackend, type EntraBackend } from '../helpers/entra-backend.js';
 import { CLIENT_ID } from '../helpers/fake-entra.js';
 import { AGENT_MAIN, api, runAgent, startProc } from '../helpers/stack.js';
@@ -320,6 +320,14 @@ describe('follow-up 1: a second hub token of the caller never reaches the servic
       expect(backend.seen.at(-1)!.rawHeaders.some((v) => v.includes(t2))).toBe(false);
     }
   });
+
+  it('follow-up 1: holdsHubToken reads a value in linear time: 60,000 characters with two dots, or 6,000 dotted words, are looked at at once (a backtracking pattern took 25 s on the first)', () => {
+    const audiences = [CLIENT_ID, `api://${CLIENT_ID}`];
+    expect(holdsHubToken(`${'a'.repeat(60_000)}.x.y`, audiences)).toBe(false);
+    expect(holdsHubToken('aaaaaaaaa.'.repeat(6000), audiences)).toBe(false);
+    expect(holdsHubToken(`Bearer ${s.token}`, audiences)).toBe(true);
+    expect(holdsHubToken(`Bearer ${s.token}`, ['api://another'])).toBe(false);
+  }, 5_000);
 
   it("follow-up 1: a JWT for another audience in Authorization is the service's credential and is relayed", async () => {
     const other = await s.entra.token({ aud: 'api://some-intranet-service' });

@@ -1,4 +1,5 @@
 // Header rules shared by hub and agent: what never crosses a proxy (hop-by-hop), what a gateway drops.
+import { Buffer } from 'node:buffer';
 import type { HeaderList } from './protocol.js';
 
 /** RFC 9110 section 7.6.1 hop-by-hop headers, plus the legacy ones proxies strip in practice. */
@@ -63,8 +64,11 @@ export function isClientOriginHeader(lowerName: string): boolean {
   return n.startsWith(FORWARDED_PREFIX) || CLIENT_ORIGIN_HEADERS.has(n) || OVERRIDE_HEADERS.has(n);
 }
 
-/** Something shaped like a JWT (three base64url parts; the payload part captured). */
-const JWT_SHAPE = /[A-Za-z0-9_-]{8,}\.([A-Za-z0-9_-]{8,})\.[A-Za-z0-9_-]*/g;
+/** What separates the words of a header value that could be a JWT (anything not base64url or a dot). Split on,
+ *  never matched with a pattern that backtracks: a value is looked at in time linear in its length. */
+const NOT_JWT_CHAR = /[^A-Za-z0-9_.-]+/;
+/** A JWT part: base64url, at least this long (`{"a":1}` is 10 characters encoded). */
+const MIN_JWT_PART_CHARS = 8;
 /** Most characters of a payload part decoded (a header value is bounded by the head's size anyway). */
 const MAX_JWT_PAYLOAD_CHARS = 16_384;
 
@@ -79,9 +83,12 @@ const audienceIn = (aud: unknown, audiences: readonly string[]): boolean =>
 export function holdsHubToken(value: string, audiences: readonly string[]): boolean {
   const dot = value.indexOf('.');
   if (dot < 0 || value.indexOf('.', dot + 1) < 0 || audiences.length === 0) return false;
-  for (const m of value.matchAll(JWT_SHAPE)) {
-    const part = m[1]!;
-    if (part.length > MAX_JWT_PAYLOAD_CHARS) continue;
+  for (const word of value.split(NOT_JWT_CHAR)) {
+    // A signed JWT is three parts (header, payload, signature); only the payload is read.
+    const parts = word.split('.');
+    if (parts.length !== 3) continue;
+    const [head, part] = parts as [string, string, string];
+    if (head.length < MIN_JWT_PART_CHARS || part.length < MIN_JWT_PART_CHARS || part.length > MAX_JWT_PAYLOAD_CHARS) continue;
     let claims: unknown;
     try { claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); } catch { continue; }
     if (claims !== null && typeof claims === 'object' && audienceIn((claims as { aud?: unknown }).aud, audiences)) return true;
