@@ -209,6 +209,23 @@ describe('finding 5: forged hub errors', () => {
     await freed(undefined);
   });
 
+  it('x-gatehouse-windows-auth (the agent\'s own diagnostic) reaches the caller while the agent\'s x-gatehouse-error is still dropped; an over-long one is dropped', async () => {
+    const hint = 'failed (ntlm: the service refused the credentials)';
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status: 401, headers: [['x-gatehouse-error', 'Unauthorized'], ['X-Gatehouse-Windows-Auth', hint]] }, data: Buffer.alloc(0) });
+    };
+    const r = await proxied('windows-hint');
+    expect([r.status, r.headers.get('x-gatehouse-error'), r.headers.get('x-gatehouse-windows-auth')]).toEqual([401, null, hint]);
+    const inv = await invoked('windows-hint');
+    expect([inv.headers['x-gatehouse-error'], inv.json.statusCode, inv.json.headers['x-gatehouse-error'], inv.json.headers['x-gatehouse-windows-auth']]).toEqual([undefined, 401, undefined, hint]);
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status: 401, headers: [['x-gatehouse-windows-auth', 'x'.repeat(513)]] }, data: Buffer.alloc(0) });
+    };
+    const long = await proxied('windows-hint-long');
+    expect([long.status, long.headers.get('x-gatehouse-windows-auth')]).toEqual([401, null]);
+    await freed(undefined);
+  });
+
   it('FAILURE and CANCEL texts are quoted as the agent\'s, bounded, without control characters; 100 of them leave memory bounded', async () => {
     const lure = 'hub -> agent: your Entra token expired; sign in again at https://evil.example/login';
     hostile.answer = async ({ stream }, a) => {
@@ -243,7 +260,7 @@ describe('finding 5: forged hub errors', () => {
 describe('checkAgentAnswer (every answer of every agent goes through it)', () => {
   // Names and values from a small alphabet that holds the dangerous characters, and the names that matter.
   const name = fc.oneof(
-    fc.constantFrom('content-length', 'Content-Length', 'transfer-encoding', 'connection', 'x-gatehouse-error', 'X-Gatehouse-Relay-Error', 'x-fine', 'set-cookie', 'keep-alive', ''),
+    fc.constantFrom('content-length', 'Content-Length', 'transfer-encoding', 'connection', 'x-gatehouse-error', 'X-Gatehouse-Relay-Error', 'X-Gatehouse-Windows-Auth', 'x-fine', 'set-cookie', 'keep-alive', ''),
     fc.string({ unit: fc.constantFrom('a', 'B', '-', ' ', ':', '\r', '\n', '\u00e9', '\u2603'), maxLength: 8 }),
   );
   const value = fc.oneof(fc.constantFrom('5', '05', '5, 5', '5, 6', '-1', 'x-fine', 'close'), fc.string({ unit: fc.constantFrom('a', '1', ' ', '\t', '\r', '\n', '\u00ff', '\u0100'), maxLength: 8 }));
@@ -261,7 +278,7 @@ describe('checkAgentAnswer (every answer of every agent goes through it)', () =>
       expect(status >= 200 && status <= 599).toBe(true);
       expect(headers.every(([k, v]) => isValidHeaderName(k) && isValidHeaderValue(v))).toBe(true);
       for (const [k, v] of r.headers) {
-        expect(k.startsWith('x-gatehouse-') || HOP_BY_HOP.has(k)).toBe(false);
+        expect((k.startsWith('x-gatehouse-') && k !== 'x-gatehouse-windows-auth') || HOP_BY_HOP.has(k)).toBe(false);
         if (k === 'content-length') expect(v).toMatch(/^(0|[1-9]\d*)$/);
       }
       const lengths = r.headers.filter(([k]) => k === 'content-length');

@@ -241,8 +241,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') { serveWithoutUpgrade(server, req, socket, head); return; }
     socket.on('error', () => socket.destroy());
     void handleUpgrade(req, socket, head).catch((err: unknown) => {
-      log.error({ err }, 'agent upgrade fault');
-      refuse(socket, 500, 'Internal Server Error');
+      const requestId = randomUUID();
+      log.error({ err, requestId }, 'agent upgrade fault');
+      if (socket.writable) writeErrorToSocket(socket, new GatehouseError('InternalError', 'hub: the agent connection could not be accepted'), requestId);
     });
   });
 
@@ -250,7 +251,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) {
       return refuseUpgrade(socket, new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`));
     }
-    if (stopping) return refuse(socket, 503, 'Service Unavailable');
+    if (stopping) return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', 'hub: shutting down'), randomUUID());
     await acceptAgent(deps, wss, pendingHellos, req, socket, head);
   }
 
@@ -316,6 +317,3 @@ function requestIdOf(req: IncomingMessage): string {
   return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(given) ? given : randomUUID();
 }
 
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}

@@ -9,10 +9,19 @@ import type { HeaderList } from './protocol.js';
 /** Response headers that are the hub's own words (x-gatehouse-error says a failure is the hub's): never an agent's. */
 export const HUB_HEADER_PREFIX = 'x-gatehouse-';
 
+/** The one `x-gatehouse-*` header that is the agent's own words, not the hub's: its diagnostic of a Windows
+ *  authentication (docs/windows-auth.md). Passed on only with a value of at most MAX_WINDOWS_AUTH_HINT characters. */
+export const AGENT_WINDOWS_AUTH_HEADER = 'x-gatehouse-windows-auth';
+export const MAX_WINDOWS_AUTH_HINT = 512;
+
+/** Whether an agent's answer header (its name lower-cased) is the hub's to write, so never taken from an agent. */
+const hubOwned = (n: string, value: string): boolean =>
+  n.startsWith(HUB_HEADER_PREFIX) && (n !== AGENT_WINDOWS_AUTH_HEADER || value.length > MAX_WINDOWS_AUTH_HINT);
+
 export type AgentAnswer =
   | {
     ok: true;
-    /** The headers a caller may get: lower-case names, hop-by-hop, x-gatehouse-* and the agent's own framing removed,
+    /** The headers a caller may get: lower-case names, hop-by-hop, x-gatehouse-* (but AGENT_WINDOWS_AUTH_HEADER) and the agent's own framing removed,
      *  and `content-length` set by the hub when it knows the body's length. */
     headers: HeaderList;
     /** The most body bytes the answer may carry (null: not known, the caller's answer is chunked). */
@@ -54,7 +63,7 @@ export function checkAgentAnswer(method: string, status: number, headers: Header
   const out: HeaderList = [];
   for (const [name, value] of headers) {
     const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || listed?.has(n) || n === 'content-length' || n.startsWith(HUB_HEADER_PREFIX)) continue;
+    if (HOP_BY_HOP.has(n) || listed?.has(n) || n === 'content-length' || hubOwned(n, value)) continue;
     out.push([n, value]);
   }
   const length = declared === undefined ? undefined : Number(declared);

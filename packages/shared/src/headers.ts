@@ -1,4 +1,5 @@
 // Header rules shared by hub and agent: what never crosses a proxy (hop-by-hop), what a gateway drops.
+import { Buffer } from 'node:buffer';
 import type { HeaderList } from './protocol.js';
 
 /** RFC 9110 section 7.6.1 hop-by-hop headers, plus the legacy ones proxies strip in practice. */
@@ -37,6 +38,9 @@ export interface CallerView {
   proto: 'http' | 'https';
   /** The caller's hub token: a header toward the service whose value holds it is dropped, whatever its name. */
   token?: string;
+  /** The hub's own audiences (its client id and App ID URI): a header toward the service whose value holds a JWT
+   *  for one of them (any hub token, the caller's second one too) is dropped, whatever its name. */
+  hubAudiences?: readonly string[];
 }
 
 /** Headers by which a client tells a service its address, scheme or host. Anyone can write them, so a caller's
@@ -44,10 +48,53 @@ export interface CallerView {
  *  X-Forwarded-For and X-Forwarded-Proto instead. */
 export const CLIENT_ORIGIN_HEADERS: ReadonlySet<string> = new Set([
   'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for', 'cf-connecting-ip', 'fastly-client-ip',
+  'client-ip', 'x-originating-ip', 'x-remote-addr', 'x-remote-ip', 'x-host',
+]);
+/** Headers by which a client tells a server (or a framework behind it) to act on another URL or method than the
+ *  request line's: a caller's would change what the service does behind the hub's URL and method rules. */
+export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
+  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
 ]);
 const FORWARDED_PREFIX = 'x-forwarded-';
-export const isClientOriginHeader = (lowerName: string): boolean =>
-  lowerName.startsWith(FORWARDED_PREFIX) || CLIENT_ORIGIN_HEADERS.has(lowerName);
+/** Whether a caller's header (its name lower-cased) is one of the client-origin or override headers. Compared
+ *  with `_` read as `-`: CGI, PHP and WSGI turn both into `HTTP_X_FORWARDED_FOR`, so `X_Forwarded_For` is read
+ *  by them as X-Forwarded-For. */
+export function isClientOriginHeader(lowerName: string): boolean {
+  const n = lowerName.includes('_') ? lowerName.replaceAll('_', '-') : lowerName;
+  return n.startsWith(FORWARDED_PREFIX) || CLIENT_ORIGIN_HEADERS.has(n) || OVERRIDE_HEADERS.has(n);
+}
+
+/** What separates the words of a header value that could be a JWT (anything not base64url or a dot). Split on,
+ *  never matched with a pattern that backtracks: a value is looked at in time linear in its length. */
+const NOT_JWT_CHAR = /[^A-Za-z0-9_.-]+/;
+/** A JWT part: base64url, at least this long (`{"a":1}` is 10 characters encoded). */
+const MIN_JWT_PART_CHARS = 8;
+/** Most characters of a payload part decoded (a header value is bounded by the head's size anyway). */
+const MAX_JWT_PAYLOAD_CHARS = 16_384;
+
+/** Whether `aud` (a JWT's claim: a string or an array of them) names one of `audiences`. */
+const audienceIn = (aud: unknown, audiences: readonly string[]): boolean =>
+  typeof aud === 'string' ? audiences.includes(aud) : Array.isArray(aud) && aud.some((a) => typeof a === 'string' && audiences.includes(a));
+
+/**
+ * Whether a header value holds a JWT for one of the hub's audiences: a hub token, never a service's credential.
+ * Decoded without verifying (a forged one is dropped as well); only values with two dots are looked at.
+ */
+export function holdsHubToken(value: string, audiences: readonly string[]): boolean {
+  const dot = value.indexOf('.');
+  if (dot < 0 || value.indexOf('.', dot + 1) < 0 || audiences.length === 0) return false;
+  for (const word of value.split(NOT_JWT_CHAR)) {
+    // A signed JWT is three parts (header, payload, signature); only the payload is read.
+    const parts = word.split('.');
+    if (parts.length !== 3) continue;
+    const [head, part] = parts as [string, string, string];
+    if (head.length < MIN_JWT_PART_CHARS || part.length < MIN_JWT_PART_CHARS || part.length > MAX_JWT_PAYLOAD_CHARS) continue;
+    let claims: unknown;
+    try { claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); } catch { continue; }
+    if (claims !== null && typeof claims === 'object' && audienceIn((claims as { aud?: unknown }).aud, audiences)) return true;
+  }
+  return false;
+}
 
 /** The shortest token the hub looks for in header values (a verified Entra token is far longer). */
 const MIN_TOKEN_CHARS = 16;
@@ -89,11 +136,13 @@ export function relayRequestHeaders(headers: HeaderList, opts: HeaderRuleOptions
 
 /**
  * The hub's request headers toward the service: relayRequestHeaders' rules, and the caller's Forwarded and
- * X-Forwarded-* (CLIENT_ORIGIN_HEADERS) and any header that holds the caller's hub token dropped; Via appended;
+ * X-Forwarded-* (CLIENT_ORIGIN_HEADERS), its override headers (OVERRIDE_HEADERS), any header that holds the caller's
+ * hub token or another JWT for the hub's audiences (holdsHubToken) dropped; Via appended;
  * with `caller`, the hub's own X-Forwarded-For and X-Forwarded-Proto last.
  */
 export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptions & { caller?: CallerView }): HeaderList {
   const token = opts.caller?.token !== undefined && opts.caller.token.length >= MIN_TOKEN_CHARS ? opts.caller.token : undefined;
+  const audiences = opts.caller?.hubAudiences;
   const listed = connectionListed(headers);
   const out: HeaderList = [];
   let via: string | undefined;
@@ -101,6 +150,7 @@ export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptio
     const n = k.toLowerCase();
     if (!relayed(n, listed, opts) || isClientOriginHeader(n)) continue;
     if (token !== undefined && v.includes(token)) continue;
+    if (audiences !== undefined && holdsHubToken(v, audiences)) continue;
     if (n === 'via') { via = via ? `${via}, ${v}` : v; continue; }
     out.push([n, v]);
   }

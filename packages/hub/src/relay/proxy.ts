@@ -1,12 +1,13 @@
 // ANY /v1/connections/{id}/proxy/{path}?{query} (SPEC section 4 ★): the same call as invoke, as plain HTTP.
 // Bodies stream both ways under the relay's credit windows; the service's status and headers pass through.
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError, HUB_HEADER_PREFIX, HUB_TOKEN_HEADER, forwardResponseHeaders, resolveTarget, type HeaderList } from '@gatehouse/shared';
+import { GatehouseError, HUB_TOKEN_HEADER, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { admitCall } from '../http/call-caps.js';
 import { ownConnection } from '../http/connections.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
+import { rawAnswerHeaders } from './raw-answer.js';
 import { startCall, takeThrottle } from './relay.js';
 
 /** Every method Node's parser takes is relayed (WebDAV's PROPFIND, MKCOL, LOCK…, REPORT, QUERY) except these:
@@ -72,12 +73,19 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     dropAuthorization: hubTokenInAuthorization(ctx.req),
   }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
-  // own of the same name would replace them, so those are not passed; nor is any x-gatehouse-* (an EntraAuth
-  // service's too: x-gatehouse-error on an answer is always the hub's).
+  // own of the same name would replace them, so those are not passed; nor is any x-gatehouse-* (rawAnswerHeaders).
   // (An agent's head was checked as it arrived, agents/relay-call.ts: a final status, headers HTTP allows, the
   // hub's own Content-Length. Should writing still fail, the call is cancelled at once and the caller gets a 502.)
+  let head: HeaderList;
   try {
-    writeHeadFromList(ctx.res, call.head.status, forwardResponseHeaders(call.head.headers, true).filter(([k]) => !k.startsWith(HUB_HEADER_PREFIX) && !ctx.res.hasHeader(k)));
+    head = rawAnswerHeaders(ctx.req.method!, call.head.status, call.head.headers, conn.authType !== 'EntraAuth', deps.config.maxRawBodyBytes);
+  } catch (err) {
+    call.cancel('the answer is over the raw route\'s body limit');
+    call.settle();
+    throw err;
+  }
+  try {
+    writeHeadFromList(ctx.res, call.head.status, head.filter(([k]) => !ctx.res.hasHeader(k)));
   } catch {
     call.cancel('the answer could not be written');
     throw new GatehouseError('BadGateway', 'hub -> caller: the answer\'s head could not be written');

@@ -81,7 +81,10 @@ export function startCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: 
 export async function callerView(deps: HubDeps, ctx: Ctx): Promise<CallerView> {
   const caller = await deps.caller(ctx);
   const socket = ctx.req.socket as Partial<TLSSocket>;
-  return { address: socket.remoteAddress, proto: socket.encrypted === true ? 'https' : 'http', token: caller.token };
+  return {
+    address: socket.remoteAddress, proto: socket.encrypted === true ? 'https' : 'http', token: caller.token,
+    hubAudiences: [deps.config.clientId, deps.config.appIdUri],
+  };
 }
 
 /** A request over a per-call limit, as the caller gets it. */
