@@ -219,6 +219,7 @@ async function main(argv: string[]): Promise<number> {
         platform, print: flags.print !== undefined, uninstall: command === 'uninstall-service', winsw: flags.winsw?.[0],
         spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: flags.user?.[0] ?? 'gatehouse', drainSeconds: drain },
         out: (l) => process.stdout.write(`${l}\n`),
+        testRoot: process.env.GATEHOUSE_TEST_INSTALL_ROOT,
       });
       return 0;
     }
