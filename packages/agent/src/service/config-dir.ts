@@ -1,7 +1,8 @@
 // install-service hands the config's directory and the agent's files in it to the service account (owner and
-// mode on Linux, an ACL on Windows). It does so only for a directory that is the agent's own: never `/`, a
-// system or shared directory, a home directory, or a directory holding anything that is not the agent's. Those
-// are refused (one line, exit 2) before anything changes, after resolving `..` and symlinks.
+// mode on Linux, an ACL on Windows). It does so only for a directory that is the agent's own: on Linux only in an
+// allow-listed place (LINUX_ACCEPTED), never a home directory, never one holding anything that is not the
+// agent's (agent.keytab is the one keytab name), never a symlinked or hard-linked file. Those are refused (one
+// line, exit 2) before anything changes, after resolving `..` and symlinks.
 import { lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { posix, win32 } from 'node:path';
