@@ -4,7 +4,7 @@
 // directory that is not the agent's own is refused before anything changes (finding 5 of issue 21).
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AGENT_MAIN, startProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
@@ -24,6 +24,21 @@ afterAll(() => { cleanupTempDirs(); });
 /** The agent binary run to its end, stdout and stderr apart. */
 function agent(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return spawnSync(process.execPath, [AGENT_MAIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+/** The same, with the Linux path rule judging paths relative to `root` (GATEHOUSE_TEST_INSTALL_ROOT). */
+function agentIn(root: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [AGENT_MAIN, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, GATEHOUSE_TEST_INSTALL_ROOT: root } });
+}
+
+/** A temporary root with the agent's directory ROOT/etc/gatehouse (the rule accepts it) holding `agent.json`. */
+function ownDir(): { root: string; dir: string; config: string } {
+  const root = tempDir();
+  const dir = join(root, 'etc', 'gatehouse');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const config = join(dir, 'agent.json');
+  writeFileSync(config, '{}', { mode: 0o600 });
+  return { root, dir, config };
 }
 
 /** A refusal: exit 2, nothing on stdout (no plan), one line on stderr matching `why`. */
@@ -82,7 +97,7 @@ describe('systemd unit', () => {
     writeFileSync(join(dir, 'agent.env'), 'GATEHOUSE_LOG_LEVEL=info\n', { mode: 0o644 });
     writeFileSync(join(etc, 'other.conf'), 'not the agent\'s\n', { mode: 0o644 });
     try {
-      const p = startProc([AGENT_MAIN, 'install-service', '--config', config, '--user', user], {});
+      const p = startProc([AGENT_MAIN, 'install-service', '--config', config, '--user', user], { GATEHOUSE_TEST_INSTALL_ROOT: root });
       expect(await p.exited, p.lines.join('\n')).toBe(0);
       expect(p.lines.join('\n')).not.toMatch(/chown -R|chmod -R/);
       const unit = readFileSync('/etc/systemd/system/gatehouse-agent.service', 'utf8');
@@ -134,8 +149,10 @@ describe('finding 5: install-service touches only what is the agent\'s', () => {
     const passwdHome = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')[5])
       .find((h) => h && h.split('/').length > 2 && !h.startsWith('/home/') && h !== '/nonexistent');
     if (passwdHome) expectRefused(agent('install-service', '--print', '--config', `${passwdHome}/agent.json`), /is a home directory|is a system or shared directory/);
-    const home = tempDir();
-    const r = spawnSync(process.execPath, [AGENT_MAIN, 'install-service', '--print', '--config', join(home, 'agent.json')], { encoding: 'utf8', env: { ...process.env, HOME: home } });
+    const root = tempDir();
+    const home = join(root, 'srv', 'someone');
+    mkdirSync(home, { recursive: true });
+    const r = spawnSync(process.execPath, [AGENT_MAIN, 'install-service', '--print', '--config', join(home, 'agent.json')], { encoding: 'utf8', env: { ...process.env, HOME: home, GATEHOUSE_TEST_INSTALL_ROOT: root } });
     expectRefused(r, new RegExp(`${home} is a home directory`));
   });
 
@@ -151,11 +168,10 @@ describe('finding 5: install-service touches only what is the agent\'s', () => {
   });
 
   it('refuses a directory holding files that are not the agent\'s, and changes none of them', () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, 'agent.json'), '{}', { mode: 0o600 });
+    const { root, dir, config } = ownDir();
     writeFileSync(join(dir, 'notes.txt'), 'mine\n', { mode: 0o644 });
-    expectRefused(agent('install-service', '--print', '--config', join(dir, 'agent.json')), /holds files that are not the agent's \(notes\.txt\)/);
-    expectRefused(agent('install-service', '--config', join(dir, 'agent.json'), '--user', 'gatehouse-never'), /holds files that are not the agent's \(notes\.txt\)/);
+    expectRefused(agentIn(root, 'install-service', '--print', '--config', config), /holds files that are not the agent's \(notes\.txt\)/);
+    expectRefused(agentIn(root, 'install-service', '--config', config, '--user', 'gatehouse-never'), /holds files that are not the agent's \(notes\.txt\)/);
     expect(mode(join(dir, 'notes.txt'))).toBe(0o644);
     expect(mode(dir)).toBe(0o700);
     expect(statSync(dir).uid).toBe(process.getuid!());
@@ -163,24 +179,22 @@ describe('finding 5: install-service touches only what is the agent\'s', () => {
   });
 
   it('refuses an agent file that is a symlink (agent.env -> /etc/shadow is never handed over)', () => {
-    const dir = tempDir();
-    writeFileSync(join(dir, 'agent.json'), '{}', { mode: 0o600 });
-    symlinkSync('/etc/shadow', join(dir, 'agent.env'));
-    expectRefused(agent('install-service', '--print', '--config', join(dir, 'agent.json')), /agent\.env is not a regular file/);
-    const k = tempDir();
-    writeFileSync(join(k, 'agent.json'), '{}', { mode: 0o600 });
-    mkdirSync(join(k, 'kerberos-ccache'));
-    symlinkSync('/etc/passwd', join(k, 'kerberos-ccache', 'cc_0'));
-    expectRefused(agent('install-service', '--print', '--config', join(k, 'agent.json')), /kerberos-ccache holds entries that are not Kerberos caches \(cc_0\)/);
+    const a = ownDir();
+    symlinkSync('/etc/shadow', join(a.dir, 'agent.env'));
+    expectRefused(agentIn(a.root, 'install-service', '--print', '--config', a.config), /agent\.env is not a regular file/);
+    const k = ownDir();
+    mkdirSync(join(k.dir, 'kerberos-ccache'));
+    symlinkSync('/etc/passwd', join(k.dir, 'kerberos-ccache', 'cc_0'));
+    expectRefused(agentIn(k.root, 'install-service', '--print', '--config', k.config), /kerberos-ccache holds entries that are not Kerberos caches \(cc_0\)/);
   });
 
   it('a dedicated directory: the plan names the agent\'s files one by one, never a recursive chown, and ReadWritePaths is that directory', () => {
-    const dir = tempDir();
+    const { root, dir } = ownDir();
     const files = ['agent.json', 'agent.json.status.json', 'agent.env', 'agent.keytab'];
     for (const f of files) writeFileSync(join(dir, f), 'x', { mode: 0o600 });
     mkdirSync(join(dir, 'kerberos-ccache'));
     writeFileSync(join(dir, 'kerberos-ccache', 'cc_ab12'), 'x');
-    const r = agent('install-service', '--print', '--config', join(dir, 'agent.json'), '--user', 'gatehouse-never');
+    const r = agentIn(root, 'install-service', '--print', '--config', join(dir, 'agent.json'), '--user', 'gatehouse-never');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/-R\b/);
     expect(r.stdout).toContain(`\ninstall -d -m 0700 -o gatehouse-never -g gatehouse-never ${dir}\n`);
@@ -217,5 +231,100 @@ describe('Windows service (WinSW)', () => {
     expect(xml).toContain('<onfailure action="restart" delay="10 sec"/>');
     expect(out).toContain('C:\\Gatehouse\\gatehouse-agent-service.exe install');
     expect(out).toMatch(/icacls C:\\ProgramData\\Gatehouse \/inheritance:r/);
+  });
+});
+
+describe('issue 21, finding 5 follow-up: the installer gaps a red team found', () => {
+  it('foreign keytabs: HTTP.service.keytab and hdfs.keytab beside the config make the directory not the agent\'s, and keep their owner and mode', () => {
+    const { root, dir, config } = ownDir();
+    writeFileSync(join(dir, 'agent.keytab'), 'k', { mode: 0o600 });
+    for (const k of ['HTTP.service.keytab', 'hdfs.keytab']) writeFileSync(join(dir, k), 'k', { mode: 0o640 });
+    expectRefused(agentIn(root, 'install-service', '--print', '--config', config), /holds files that are not the agent's \(HTTP\.service\.keytab, hdfs\.keytab\)/);
+    expectRefused(agentIn(root, 'install-service', '--config', config, '--user', 'gatehouse-never'), /holds files that are not the agent's \(HTTP\.service\.keytab, hdfs\.keytab\)/);
+    for (const k of ['HTTP.service.keytab', 'hdfs.keytab']) {
+      expect(mode(join(dir, k))).toBe(0o640);
+      expect(statSync(join(dir, k)).uid).toBe(process.getuid!());
+    }
+    expect(spawnSync('id', ['gatehouse-never']).status).not.toBe(0);
+  });
+
+  it('hard links: agent.env or a Kerberos cache hard-linked to a file outside is refused, and the outside file keeps its mode', () => {
+    const { root, dir, config } = ownDir();
+    const outside = join(root, 'outside.conf');
+    writeFileSync(outside, 'secret=1\n', { mode: 0o644 });
+    linkSync(outside, join(dir, 'agent.env'));
+    expectRefused(agentIn(root, 'install-service', '--print', '--config', config), /agent\.env has 2 hard links.*more than one link/);
+    expectRefused(agentIn(root, 'install-service', '--config', config, '--user', 'gatehouse-never'), /agent\.env has 2 hard links/);
+    expect(mode(outside)).toBe(0o644);
+    expect(statSync(outside).uid).toBe(process.getuid!());
+    const k = ownDir();
+    const cacheOutside = join(k.root, 'cc_elsewhere');
+    writeFileSync(cacheOutside, 'x', { mode: 0o644 });
+    mkdirSync(join(k.dir, 'kerberos-ccache'));
+    linkSync(cacheOutside, join(k.dir, 'kerberos-ccache', 'cc_ab12'));
+    expectRefused(agentIn(k.root, 'install-service', '--print', '--config', k.config), /kerberos-ccache holds hard-linked files \(cc_ab12\)/);
+    expect(mode(cacheOutside)).toBe(0o644);
+  });
+
+  it('deny-list gaps: the red team\'s directories are refused even when they hold only a config; only the accepted places pass', () => {
+    const root = tempDir();
+    const refused = ['/usr/local/sbin', '/etc/profile.d', '/etc/sudoers.d', '/root/.ssh', '/etc/cron.daily', '/etc/ssh', '/etc/security/keytabs',
+      '/tmp/gatehouse', '/var/tmp/gatehouse', '/run/gatehouse', '/snap/gatehouse', '/usr/share/gatehouse', '/lib/gatehouse', '/var/log/gatehouse',
+      '/var/lib', '/var/opt', '/opt', '/srv', '/etc/gatehouse-x/sub', '/home/bob/gatehouse', '/data/gatehouse', '/mnt/gatehouse', '/opt/.hidden', '/var/lib/other/.git'];
+    const accepted = ['/etc/gatehouse', '/etc/gatehouse-test', '/opt/gatehouse', '/srv/gatehouse/agent', '/var/lib/gatehouse', '/var/opt/gatehouse'];
+    for (const d of [...refused, ...accepted]) {
+      mkdirSync(join(root, d), { recursive: true });
+      writeFileSync(join(root, d, 'agent.json'), '{}', { mode: 0o600 });
+    }
+    for (const d of refused) {
+      expectRefused(agentIn(root, 'install-service', '--print', '--config', join(root, d, 'agent.json')), /is a system or shared directory|has a name starting with '\.'|is a home directory/);
+    }
+    for (const d of accepted) {
+      const r = agentIn(root, 'install-service', '--print', '--config', join(root, d, 'agent.json'), '--user', 'gatehouse-never');
+      expect(r.status, `${d}: ${r.stderr}`).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^ReadWritePaths=${join(root, d)}$`, 'm'));
+    }
+    // the real paths, without a test root, alike
+    for (const d of ['/usr/local/sbin', '/etc/profile.d', '/etc/sudoers.d', '/root/.ssh', '/etc/ssh', '/etc/security/keytabs', '/tmp/gatehouse']) {
+      expectRefused(agent('install-service', '--print', '--config', `${d}/agent.json`), /is a system or shared directory|has a name starting with '\.'/);
+    }
+    // a test root is no way out: a config outside it is refused
+    expectRefused(agentIn(join(root, 'opt'), 'install-service', '--print', '--config', join(root, 'etc', 'gatehouse', 'agent.json')), /is outside .*GATEHOUSE_TEST_INSTALL_ROOT/);
+    // and only a root under /tmp counts: GATEHOUSE_TEST_INSTALL_ROOT=/usr does not make /usr/opt/x acceptable
+    expectRefused(agentIn('/usr', 'install-service', '--print', '--config', '/usr/opt/gatehouse/agent.json'), /is outside \/usr \(GATEHOUSE_TEST_INSTALL_ROOT, which must be a directory under \/tmp\)/);
+  }, 180_000);
+
+  it('unit injection: a newline, whitespace, %, quote or backslash in --config, or a user name outside the portable set, is refused before any unit is shown', () => {
+    const configs = ['/etc/gatehouse/agent.json\nExecStartPre=+/bin/sh -c id', '/etc/gate house/agent.json', '/etc/gatehouse%n/agent.json',
+      '/etc/gatehouse"/agent.json', '/etc/gatehouse\'/agent.json', '/etc/gate\\x20house/agent.json', '/etc/gatehouse\t/agent.json'];
+    for (const c of configs) expectRefused(agent('install-service', '--print', '--config', c), /^gatehouse-agent: --config must not contain control characters, whitespace, %, quotes or backslashes/);
+    const users = ['gatehouse\nExecStartPre=+/bin/true', 'gate house', 'gate%n', 'Gatehouse', '1gate', 'gate"x', `g${'a'.repeat(32)}`, ''];
+    for (const u of users) expectRefused(agent('install-service', '--print', '--config', '/etc/gatehouse/agent.json', '--user', u), /^gatehouse-agent: --user must be a portable user name/);
+    const ok = agent('install-service', '--print', '--config', '/etc/gatehouse/agent.json', '--user', `_gate-house_1${'x'.repeat(18)}$`);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^User=_gate-house_1x{18}\$$/m);
+    // Windows: a newline, " or % refused; every other value XML-escaped
+    for (const c of ['C:\\ProgramData\\Gatehouse\\agent.json\r\n<executable>cmd</executable>', 'C:\\ProgramData\\Gate"house\\agent.json', 'C:\\ProgramData\\%TEMP%\\agent.json']) {
+      expectRefused(agent('install-service', '--print', '--platform', 'windows', '--config', c), /^gatehouse-agent: --config must not contain control characters, " or %/);
+    }
+    const w = agent('install-service', '--print', '--platform', 'windows', '--winsw', 'C:\\Gatehouse\\gatehouse-agent-service.exe', '--config', 'C:\\ProgramData\\A&B\'s <x>\\agent.json');
+    expect(w.status, w.stderr).toBe(0);
+    const xml = w.stdout.slice(w.stdout.indexOf('<?xml'), w.stdout.indexOf('</service>') + '</service>'.length);
+    expect(wellFormed(xml)).toBe(true);
+    expect(xml).toContain('A&amp;B&apos;s &lt;x&gt;');
+    expect(xml).not.toMatch(/A&B|<x>/);
+  }, 180_000);
+
+  it('Windows: device and verbatim prefixes, names ending in a dot or space, and 8.3 short names are refused', () => {
+    for (const [config, why] of [
+      ['\\\\?\\C:\\Windows\\agent.json', /device or verbatim prefix/], ['\\\\.\\C:\\Windows\\agent.json', /device or verbatim prefix/],
+      ['//?/C:/Windows/agent.json', /device or verbatim prefix/], ['C:\\Windows.\\agent.json', /name ending in a dot or space/],
+      ['C:\\Windows \\agent.json', /name ending in a dot or space/], ['C:\\PROGRA~1\\agent.json', /8\.3 short name/],
+      ['C:\\ProgramData\\GATEHO~2\\agent.json', /8\.3 short name/],
+    ] as const) {
+      expectRefused(agent('install-service', '--print', '--platform', 'windows', '--winsw', 'C:\\Gatehouse\\gatehouse-agent-service.exe', '--config', config), why);
+    }
+    const r = agent('install-service', '--print', '--platform', 'windows', '--winsw', 'C:\\Gatehouse\\gatehouse-agent-service.exe', '--config', 'C:\\ProgramData\\Gate~house\\agent.json');
+    expect(r.status, r.stderr).toBe(0);
   });
 });

@@ -56,10 +56,13 @@ Usage:
       Linux: a hardened systemd unit running as a dedicated system user (created if missing), enabled and
       started. Windows: a WinSW service definition (--winsw names the WinSW executable). --print shows the
       unit or XML and every command without changing anything. The config file is never overwritten.
-      It works only on a directory that is the agent's own (default /etc/gatehouse): / and system, shared
-      or home directories (/etc, /root, /home, /tmp, /var, /usr, ...; after .. and symlinks are resolved), or
-      a directory holding files that are not the agent's, are refused with exit code 2 before anything
-      changes; only the directory and the agent's own files are handed to the service user.
+      It works only on a directory that is the agent's own (default /etc/gatehouse), accepted only as
+      /etc/gatehouse*, /opt/NAME, /srv/NAME, /var/lib/NAME, /var/opt/NAME or below (after .. and symlinks are
+      resolved; no name starting with ., not in a home directory), holding only the agent's files (config,
+      status file, agent.env, agent.keytab, kerberos-ccache/; no symlink or hard link). Anything else, a
+      --config with whitespace, %, quotes, backslashes or control characters, or a --user outside
+      [a-z_][a-z0-9_-]*[$]? (at most 32), is refused with exit code 2 before anything changes; only the
+      directory and the agent's own files are handed to the service user.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
 Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info); HTTPS_PROXY /
@@ -219,6 +222,7 @@ async function main(argv: string[]): Promise<number> {
         platform, print: flags.print !== undefined, uninstall: command === 'uninstall-service', winsw: flags.winsw?.[0],
         spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: flags.user?.[0] ?? 'gatehouse', drainSeconds: drain },
         out: (l) => process.stdout.write(`${l}\n`),
+        testRoot: process.env.GATEHOUSE_TEST_INSTALL_ROOT,
       });
       return 0;
     }

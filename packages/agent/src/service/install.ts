@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AgentConfigError } from '../config.js';
 import { checkConfigDir } from './config-dir.js';
+import { checkConfigValue, checkUser } from './values.js';
 import { linuxInstallPlan, linuxUninstallSteps, type ServiceSpec } from './systemd.js';
 import { WINDOWS_SERVICE_ID, windowsInstallSteps, windowsUninstallSteps, winswXml } from './windows.js';
 
@@ -15,6 +16,8 @@ export interface ServiceOptions {
   /** Windows: the WinSW executable the service runs under. */
   winsw: string | undefined;
   out: (s: string) => void;
+  /** Tests only: GATEHOUSE_TEST_INSTALL_ROOT, a directory the Linux path rule treats as `/`. */
+  testRoot?: string;
 }
 
 const show = (cmd: string[]) => cmd.map((c) => (/[\s"]/.test(c) ? JSON.stringify(c) : c)).join(' ');
@@ -25,6 +28,11 @@ function run(cmd: string[], out: (s: string) => void): void {
 }
 
 export function manageService(o: ServiceOptions): void {
+  if (!o.uninstall) {
+    // values written into the unit or the WinSW XML: refused before anything else (no injected lines)
+    checkConfigValue(o.spec.configPath, o.platform);
+    if (o.platform === 'linux') checkUser(o.spec.user);
+  }
   if (o.platform === 'linux') return linux(o);
   return windows(o);
 }
@@ -37,7 +45,7 @@ function linux(o: ServiceOptions): void {
     return;
   }
   // The same plan for --print and the real run: the refusals (exit 2) come first, before root is even needed.
-  const cd = checkConfigDir(o.spec.configPath, 'linux', { inspect: true });
+  const cd = checkConfigDir(o.spec.configPath, 'linux', { inspect: true, testRoot: o.testRoot });
   const spec = { ...o.spec, configPath: cd.configPath };
   let userExists = true;
   try { execFileSync('id', [spec.user], { stdio: 'ignore' }); } catch { userExists = false; }

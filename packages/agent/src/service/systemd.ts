@@ -1,6 +1,7 @@
 // Linux service: a hardened systemd unit for `gatehouse-agent run`, a dedicated system user, and the
 // commands that install it. `install-service --print` shows all of it without changing anything.
 import { NODE_FLAGS } from '@gatehouse/shared';
+import { AgentConfigError } from '../config.js';
 import type { ConfigDir } from './config-dir.js';
 
 export interface ServiceSpec {
@@ -15,7 +16,18 @@ export interface ServiceSpec {
 export const UNIT_NAME = 'gatehouse-agent.service';
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
 
-const q = (s: string) => (/[\s"\\]/.test(s) ? `"${s.replace(/(["\\])/g, '\\$1')}"` : s);
+/**
+ * One ExecStart word per systemd.unit(5): `%` doubled (specifier expansion), `$` doubled (variable expansion),
+ * quoted with `"` and `\` escaped when it holds whitespace, quotes or backslashes. A control character
+ * (a newline would start a new unit line) is refused. --config and --user never get here with any of these
+ * (checkConfigValue, checkUser); node's and the agent's own paths might.
+ */
+export function execWord(s: string): string {
+  if (/[\u0000-\u001f\u007f]/.test(s)) throw new AgentConfigError(`${JSON.stringify(s)} holds a control character and cannot go into a systemd unit`);
+  const e = s.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return /[\s"'\\]/.test(e) ? `"${e.replace(/(["\\])/g, '\\$1')}"` : e;
+}
+const q = execWord;
 
 /** The optional environment file the unit reads: beside the config, e.g. /etc/gatehouse/agent.env. */
 export function envFilePath(configPath: string): string {

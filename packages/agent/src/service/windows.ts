@@ -2,11 +2,16 @@
 // WinSW (github.com/winsw/winsw), whose XML definition is generated here. install-service writes it next to
 // the WinSW executable and runs `<winsw> install` and `<winsw> start`; --print shows it.
 import { NODE_FLAGS } from '@gatehouse/shared';
+import { AgentConfigError } from '../config.js';
 import type { ServiceSpec } from './systemd.js';
 
 export const WINDOWS_SERVICE_ID = 'gatehouse-agent';
 
-const xml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Every value goes through this: the five XML escapes; a control character (not allowed in XML 1.0) is refused. */
+const xml = (s: string) => {
+  if (/[\u0000-\u001f\u007f]/.test(s)) throw new AgentConfigError(`${JSON.stringify(s)} holds a control character and cannot go into the WinSW definition`);
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+};
 const arg = (s: string) => (/[\s"]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s);
 
 export function winswXml(s: ServiceSpec & { logDir: string }): string {
