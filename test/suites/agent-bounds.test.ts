@@ -260,6 +260,23 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
     expect((await api(t.hub.url, token, 'POST', `/v1/connections/${t.goodConn}/invoke`, { method: 'GET', url: 'echo/pending' })).status).toBe(200);
   });
 
+  it('red team: a member that connects and drops in a loop is refused (429) after 60 connections a minute, before any session; another member still connects', async () => {
+    const m = await member(t.hub.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 70; i++) {
+      const r = await openHostileAgent(t.hub.port, m.credential);
+      statuses.push(r.status);
+      if (r.status === 429) expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      r.agent?.destroy();
+    }
+    expect(statuses.slice(0, 60).every((s) => s === 101)).toBe(true);
+    expect(statuses.slice(60).every((s) => s === 429)).toBe(true);
+    const other = await member(t.hub.url);
+    const ok = await hostile(t.hub, other.credential);
+    expect(await ok.hello()).toBeGreaterThan(0);
+    ok.destroy();
+  });
+
   it('red team: one frame cannot end the hub: a FAILURE whose code is 64 two-byte characters (a close reason over 123 bytes), a HELLO with a NUL, a bad WebSocket frame on a closed place; each closes its own connection', async () => {
     const m = await member(t.hub.url);
     const pid = t.hub.child.pid;

@@ -32,6 +32,8 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     agentAuth.failure(address, memberKey, 'upgrade');
     return writeErrorToSocket(socket, new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid'), randomUUID());
   }
+  const tooOften = agentAuth.connectRefusal(member.id, address);
+  if (tooOften) return writeErrorToSocket(socket, tooOften, randomUUID());
   wss.handleUpgrade(req, socket, head, (ws) => {
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.

@@ -17,12 +17,18 @@ export const MAX_TRACKED_KEYS = 10_000;
 
 export interface AgentAuthLimits { perAddress: FailureLimit; perMember: FailureLimit }
 
+/** Connections one member may open in a minute, authenticated or not. A real agent reconnects with backoff (0, 1,
+ *  2, 5, 10, 30 s); a credential used to connect and drop in a loop (about 1,100 times a second in a probe) cost
+ *  the hub three log lines, a database write and a presence update each time. Past it: 429 before the upgrade. */
+export const CONNECTS_PER_MEMBER: FailureLimit = { limit: 60, periodMs: 60_000 };
+
 /** Where an agent authentication happened (for the summary line). */
 export type AuthPlace = 'upgrade' | 'agent route' | 'registration';
 
 export class AgentAuthGuard {
   private readonly byAddress: FailureWindow;
   private readonly byMember: FailureWindow;
+  private readonly connects: FailureWindow;
   private failed = 0;
   private limited = 0;
   private readonly addresses = new Set<string>();
@@ -32,6 +38,7 @@ export class AgentAuthGuard {
   constructor(limits: AgentAuthLimits, private readonly log: Logger, now: () => number = Date.now) {
     this.byAddress = new FailureWindow(limits.perAddress, MAX_TRACKED_KEYS, now);
     this.byMember = new FailureWindow(limits.perMember, MAX_TRACKED_KEYS, now);
+    this.connects = new FailureWindow(CONNECTS_PER_MEMBER, MAX_TRACKED_KEYS, now);
     this.timer = setInterval(() => this.flush(), LOG_INTERVAL_MS);
     this.timer.unref();
   }
@@ -48,6 +55,17 @@ export class AgentAuthGuard {
     this.note(address);
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
     return new GatehouseError('TooManyRequests', `agent -> hub: too many failed agent authentications from this address (for this member or overall); try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+  }
+
+  /** After the credential checked out: a coded 429 when the member connected too often lately (counted in the
+   *  summary line, never logged one by one), else undefined and the connection is counted. */
+  connectRefusal(memberId: string, address: string | undefined): GatehouseError | undefined {
+    const waitMs = this.connects.waitMs(memberId);
+    if (waitMs === 0) { this.connects.add(memberId); return undefined; }
+    this.limited++;
+    this.note(address);
+    const seconds = Math.max(1, Math.ceil(waitMs / 1000));
+    return new GatehouseError('TooManyRequests', `agent -> hub: this member connected ${CONNECTS_PER_MEMBER.limit} times in the last ${CONNECTS_PER_MEMBER.periodMs / 1000} s, the most the hub takes; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
   }
 
   /** Counts one failed authentication. */
