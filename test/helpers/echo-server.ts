@@ -118,6 +118,9 @@ export async function startEchoServer(): Promise<EchoServer> {
     req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); if (!res.write(c)) { req.pause(); res.once('drain', () => req.resume()); } });
     req.on('end', () => { record(); res.end(); });
   });
+  // No cap on the number of header lines either (Node 24 answers 431 past 2,000 raw entries; the hub relays up to
+  // 1,000 lines).
+  server.maxHeadersCount = 0;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
