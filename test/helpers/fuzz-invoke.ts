@@ -4,8 +4,7 @@
 // framed as one HTTP/1.1 request with an exact Content-Length.
 import type { Rng } from './fuzz-rng.js';
 import { mutate } from './fuzz-mutate.js';
-import { HEADER_NAMES, HEADER_VALUES, METHODS, ODD_METHODS, fuzzPath } from './fuzz-pieces.js';
-import { MANY_HEADERS } from './fuzz-known.js';
+import { HEADER_NAMES, HEADER_VALUES, MANY_HEADERS, METHODS, ODD_METHODS, fuzzPath } from './fuzz-pieces.js';
 
 export interface InvokeTarget { connId: string; token: string; echoUrl: string }
 

@@ -1,10 +1,9 @@
 // What a fuzzed call may answer: the service's own answer (through the invoke envelope or the raw route), or a
 // hub error with the documented body, header and status. Anything else is a failure. A coded 5xx is allowed by
 // the contract, but the echo service behind the agent never fails, so one points at a hub or agent problem: it
-// is a failure too, unless it is a finding still being fixed elsewhere (fuzz-known.ts), which is printed.
+// is a failure too.
 import { ErrorCodes, isErrorCode } from '@gatehouse/shared';
 import type { RawAnswer } from './fuzz-http.js';
-import { knownServerError } from './fuzz-known.js';
 
 /** Text the fuzz puts in header values and query strings: a hub message must never repeat it. */
 export const MARK = 'fz-secret-7d1c';
@@ -14,14 +13,12 @@ export interface Judgement {
   key: string;
   /** Why the answer breaks the contract, when it does. */
   problem?: string;
-  /** A coded 5xx from a finding still being fixed (fuzz-known.ts): allowed, printed. */
-  suspicious?: boolean;
 }
 
 const one = (a: RawAnswer, name: string): string | undefined => a.headers.get(name)?.[0];
 
 /** A hub error: JSON {"error":{"code","message","requestId"}}, the code known, its status, x-gatehouse-error. */
-function judgeError(a: RawAnswer, head: boolean, token: string, request: Buffer): Judgement {
+function judgeError(a: RawAnswer, head: boolean, token: string): Judgement {
   const header = one(a, 'x-gatehouse-error');
   const key = `${a.status} ${header ?? '(no code)'}`;
   if (header === undefined) return { key, problem: `status ${a.status} with neither the service's answer nor x-gatehouse-error` };
@@ -37,13 +34,12 @@ function judgeError(a: RawAnswer, head: boolean, token: string, request: Buffer)
   }
   if (header === 'InternalError') return { key, problem: 'InternalError: an unexpected hub fault on caller input' };
   if (a.status < 500) return { key };
-  if (knownServerError(request, header, head ? Buffer.alloc(0) : a.body)) return { key, suspicious: true };
   return { key, problem: `a ${a.status} although the service behind the agent never fails: ${a.body.subarray(0, 200).toString('utf8')}` };
 }
 
 /** An invoke answer: the envelope of the echo service's answer, or a hub error. */
-export function judgeInvoke(a: RawAnswer, token: string, request: Buffer): Judgement {
-  if (a.status !== 200 || one(a, 'x-gatehouse-error') !== undefined) return judgeError(a, false, token, request);
+export function judgeInvoke(a: RawAnswer, token: string): Judgement {
+  if (a.status !== 200 || one(a, 'x-gatehouse-error') !== undefined) return judgeError(a, false, token);
   let env: { statusCode?: unknown; headers?: unknown; body?: unknown };
   try { env = JSON.parse(a.body.toString('utf8')) as typeof env; } catch { return { key: '200 backend', problem: 'a 200 whose body is not the JSON envelope' }; }
   if (!Number.isInteger(env.statusCode) || typeof env.headers !== 'object' || env.headers === null || typeof env.body !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(env.body)) {
@@ -53,12 +49,12 @@ export function judgeInvoke(a: RawAnswer, token: string, request: Buffer): Judge
 }
 
 /** A raw-route answer: the echo service's own (it sets x-echo-method), or a hub error. */
-export function judgeRaw(a: RawAnswer, head: boolean, token: string, request: Buffer): Judgement {
+export function judgeRaw(a: RawAnswer, head: boolean, token: string): Judgement {
   const fromService = one(a, 'x-echo-method') !== undefined;
   const coded = one(a, 'x-gatehouse-error') !== undefined;
   if (fromService && coded) return { key: `${a.status} both`, problem: 'an answer carrying both the service\'s headers and x-gatehouse-error' };
   if (fromService) return { key: `${a.status} backend` };
-  return judgeError(a, head, token, request);
+  return judgeError(a, head, token);
 }
 
 /** A path as the most lenient common server reads it: escapes decoded until stable (%XX, %uXXXX, overlong UTF-8

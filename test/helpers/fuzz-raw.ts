@@ -4,8 +4,7 @@
 // framing is broken on purpose goes on a fresh connection (`fresh`), so it cannot desynchronise the next one.
 import type { Rng } from './fuzz-rng.js';
 import type { FuzzRequest } from './fuzz-invoke.js';
-import { HEADER_NAMES, HEADER_VALUES, METHODS, fuzzPath } from './fuzz-pieces.js';
-import { FIXED, MANY_HEADERS } from './fuzz-known.js';
+import { HEADER_NAMES, HEADER_VALUES, MANY_HEADERS, METHODS, fuzzPath } from './fuzz-pieces.js';
 
 export interface RawTarget { connId: string; token: string; hubPort: number }
 
@@ -90,7 +89,7 @@ function framing(rng: Rng, head: boolean): Framed {
     ['length-odd', [`Content-Length: ${rng.pick(['1a', '+5', ' 5 ', '-1', '0x10', '99999999999999999999', '', '5 5'])}`], Buffer.from('abcde'), false],
     ['coding', [`Transfer-Encoding: ${rng.pick(['gzip, chunked', 'chunked, gzip', 'chunked, chunked', 'identity', 'gzip', 'Chunked', ' chunked'])}`], Buffer.concat([body.length ? chunk(body) : Buffer.alloc(0), Buffer.from('0\r\n\r\n')]), false],
   ];
-  if (FIXED.midBodyBreaks) broken.push(...midBodyCloses(body), midBodyGarbage(rng));
+  broken.push(...midBodyCloses(body), midBodyGarbage(rng));
   const [name, headers, b, earlyClose] = rng.pick(broken);
   // A body whose chunked framing breaks after the call started: the hub closes the connection without an
   // answer (it is already answering; docs/errors.md), as Node does.

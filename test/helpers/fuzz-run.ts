@@ -28,7 +28,6 @@ export interface FuzzResult {
   tally: Record<string, number>;
   failures: string[];
   /** Coded 5xx answers: allowed by the contract, listed for a human to look at. */
-  suspicious: string[];
   /** Keep-alive connections the hub had closed before our request reached it (sent again on a fresh one). */
   resent: number;
   slowestMs: number;
@@ -37,7 +36,7 @@ export interface FuzzResult {
 const KEEP = 25;
 
 export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
-  const r: FuzzResult = { sent: 0, tally: {}, failures: [], suspicious: [], resent: 0, slowestMs: 0 };
+  const r: FuzzResult = { sent: 0, tally: {}, failures: [], resent: 0, slowestMs: 0 };
   const count = (k: string) => { r.tally[k] = (r.tally[k] ?? 0) + 1; };
   const note = (list: string[], i: number, why: string, req: FuzzRequest) => {
     if (list.length < KEEP) list.push(`${o.part} case ${i} (GATEHOUSE_FUZZ_SEED=${o.seed}): ${why}\n    request ${JSON.stringify(req.label.slice(0, 300))}`);
@@ -65,7 +64,6 @@ export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
           const j = o.judge(out.answer, req);
           count(j.key);
           if (j.problem) note(r.failures, i, `${j.key}: ${j.problem}`, req);
-          else if (j.suspicious) note(r.suspicious, i, `${j.key}: ${out.answer.body.subarray(0, 200).toString('utf8')}`, req);
         } else if (out.kind === 'timeout') {
           count('no answer (timeout)');
           note(r.failures, i, `no answer within ${o.answerTimeoutMs} ms (${out.partial} bytes of one: ${JSON.stringify(out.start)})`, req);

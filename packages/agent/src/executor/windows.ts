@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { headerListFrom, withHeader, type HeaderList } from '@gatehouse/shared';
+import { AGENT_WINDOWS_AUTH_HEADER, headerListFrom, withHeader, type HeaderList } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
 import type { ServicePools } from './service-pools.js';
@@ -11,9 +11,6 @@ import { KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
 import { windowsUserProblem } from '@gatehouse/shared';
 import { parseWindowsUser, type WindowsUser } from './windows-user.js';
-
-/** Added to the service's 401 when Windows authentication failed: which way, and (without secrets) why. */
-export const WINDOWS_AUTH_HINT = 'x-gatehouse-windows-auth';
 
 type Offer = Set<'negotiate' | 'ntlm'>;
 /** An attempt's answer when a learned offer did not fit and the call is made again with a fresh one. */
@@ -175,7 +172,7 @@ export class WindowsExecutor {
 
   /** A 401 after authenticating means the credentials were refused: say so in a header, never why in detail. */
   private answer(status: number, headers: HeaderList, body: Readable, whyIf401: string): ExecResponse {
-    return { status, headers: status === 401 ? [...headers, [WINDOWS_AUTH_HINT, `failed (${whyIf401})`]] : headers, body };
+    return { status, headers: status === 401 ? [...headers, [AGENT_WINDOWS_AUTH_HEADER, `failed (${whyIf401})`]] : headers, body };
   }
 
   close(): Promise<void> { return this.ntlm.close(); }
