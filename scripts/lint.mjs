@@ -18,7 +18,7 @@ const IO = /from '(node:)?(fs|fs\/promises|net|http|https|tls|dgram|child_proces
 // does not run per call says so with `lint-allow: per-call` and why.
 const PER_CALL = {
   shared: [''],
-  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
+  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/front-door.ts', 'http/health.ts', 'http/in-flight.ts', 'auth/identify.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
     'auth/caller-auth.ts', 'store/read-cache.ts', 'throttle/'],
   agent: ['agent.ts', 'tunnel/', 'executor/'],
 };
