@@ -44,6 +44,8 @@ for (const pkg of ['shared', 'hub', 'agent']) {
     if (readsEnv && !mayReadEnv) problems.push(`${rel}: only config.ts and entry points read process.env`);
     if (/\bany\b\s*[;,)=]/.test(src.replace(/\/\/.*$/gm, '')) && /: any\b|as any\b/.test(src)) problems.push(`${rel}: no \`any\``);
     const inSrc = relative(join(root, 'packages', pkg, 'src'), file);
+    // One reader of the agent credential (the upgrade and the agent routes refuse alike, counted alike).
+    if (pkg === 'hub' && /AGENT_AUTH_SCHEME/.test(src) && inSrc !== 'agents/agent-credential.ts') problems.push(`${rel}: the agent credential is read in agents/agent-credential.ts only`);
     if (PER_CALL[pkg].some((p) => inSrc.startsWith(p))) {
       src.split('\n').forEach((line, i) => {
         if (line.includes('lint-allow: per-call')) return;
