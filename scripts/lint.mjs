@@ -18,7 +18,7 @@ const IO = /from '(node:)?(fs|fs\/promises|net|http|https|tls|dgram|child_proces
 // does not run per call says so with `lint-allow: per-call` and why.
 const PER_CALL = {
   shared: [''],
-  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
+  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/front-door.ts', 'http/health.ts', 'http/in-flight.ts', 'auth/identify.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
     'auth/caller-auth.ts', 'store/read-cache.ts', 'throttle/'],
   agent: ['agent.ts', 'tunnel/', 'executor/'],
 };
@@ -44,6 +44,8 @@ for (const pkg of ['shared', 'hub', 'agent']) {
     if (readsEnv && !mayReadEnv) problems.push(`${rel}: only config.ts and entry points read process.env`);
     if (/\bany\b\s*[;,)=]/.test(src.replace(/\/\/.*$/gm, '')) && /: any\b|as any\b/.test(src)) problems.push(`${rel}: no \`any\``);
     const inSrc = relative(join(root, 'packages', pkg, 'src'), file);
+    // One reader of the agent credential (the upgrade and the agent routes refuse alike, counted alike).
+    if (pkg === 'hub' && /AGENT_AUTH_SCHEME/.test(src) && inSrc !== 'agents/agent-credential.ts') problems.push(`${rel}: the agent credential is read in agents/agent-credential.ts only`);
     if (PER_CALL[pkg].some((p) => inSrc.startsWith(p))) {
       src.split('\n').forEach((line, i) => {
         if (line.includes('lint-allow: per-call')) return;

@@ -1,4 +1,4 @@
-// What route handlers get: built once in hub.ts, never read from globals.
+// What route handlers get: built once per hub in hub-deps.ts, never read from globals.
 import type { HubConfig } from './config.js';
 import type { Logger } from './log.js';
 import type { Store } from './store/store.js';

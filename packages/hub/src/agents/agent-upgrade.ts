@@ -1,15 +1,14 @@
-// An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (failures
-// limited before any lookup, agents/auth-guard.ts), the socket admitted only while few wait for HELLO
+// An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (agents/agent-credential.ts;
+// failures limited before any lookup), the socket admitted only while few wait for HELLO
 // (agents/pending-hellos.ts), then the session started with the hub's GATEHOUSE_AGENT_* bounds.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
-import { AGENT_AUTH_SCHEME, CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
+import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
-import { verifyAgentCredential } from '../http/gateways.js';
 import { writeErrorToSocket } from '../http/respond.js';
-import { credentialMemberId } from './auth-guard.js';
+import { authenticateAgent } from './agent-credential.js';
 import type { PendingHellos } from './pending-hellos.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
@@ -21,17 +20,8 @@ export function sessionBounds(config: HubDeps['config']): SessionBounds {
 export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = req.socket.remoteAddress;
-  const auth = req.headers.authorization ?? '';
-  const prefix = `${AGENT_AUTH_SCHEME} `;
-  const credential = auth.startsWith(prefix) ? auth.slice(prefix.length).trim() : undefined;
-  const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
-  const limited = agentAuth.refusal(address, memberKey);
-  if (limited) return writeErrorToSocket(socket, limited, randomUUID());
-  const member = credential === undefined ? undefined : await verifyAgentCredential(deps, credential);
-  if (!member) {
-    agentAuth.failure(address, memberKey, 'upgrade');
-    return writeErrorToSocket(socket, new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid'), randomUUID());
-  }
+  const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
+  if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);
   if (tooOften) return writeErrorToSocket(socket, tooOften, randomUUID());
   wss.handleUpgrade(req, socket, head, (ws) => {

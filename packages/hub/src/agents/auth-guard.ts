@@ -100,9 +100,3 @@ export class AgentAuthGuard {
     this.places.clear();
   }
 }
-
-/** The member id a credential (`<memberId>.<secret>`) names, when it has the form of one; read without a lookup. */
-export function credentialMemberId(credential: string): string | undefined {
-  const id = credential.split('.')[0] ?? '';
-  return /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
-}

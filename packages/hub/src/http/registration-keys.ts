@@ -1,0 +1,35 @@
+// Registration keys: one-time keys (`ghr_…`, valid 24 hours) that an owner issues through the gateways API and
+// an agent spends on `register` or `join`. The hub keeps only their hash.
+import { randomBytes } from 'node:crypto';
+import { GatehouseError } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { GatewayRecord } from '../store/store.js';
+import { secretHash } from '../auth/secret-hash.js';
+import type { Ctx } from './router.js';
+
+const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
+
+export async function newRegistrationKey(deps: HubDeps, gatewayId: string): Promise<string> {
+  const key = `ghr_${randomBytes(32).toString('base64url')}`;
+  await deps.store.addRegistrationKey(secretHash(key), gatewayId, deps.now().getTime() + REGISTRATION_KEY_TTL_MS);
+  return key;
+}
+
+/** The gateway a registration key opens; `consume` uses the key up (one registration per key). Failures count
+ *  toward the agent authentication limits (per address and gateway id), checked before the lookup. */
+export async function gatewayForKey(deps: HubDeps, ctx: Ctx, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
+  const address = ctx.req.socket.remoteAddress;
+  const limited = deps.agentAuth.refusal(address, `gateway:${gatewayId}`);
+  if (limited) throw limited;
+  const refused = () => {
+    deps.agentAuth.failure(address, `gateway:${gatewayId}`, 'registration');
+    return new GatehouseError('Unauthorized', 'agent -> hub: the registration key is unknown, used, expired or for another gateway');
+  };
+  const g = await deps.store.getGateway(gatewayId);
+  if (!g) throw refused();
+  const ok = consume
+    ? (await deps.store.consumeRegistrationKey(secretHash(key), deps.now().getTime())) === gatewayId
+    : await deps.store.registrationKeyValid(secretHash(key), gatewayId, deps.now().getTime());
+  if (!ok) throw refused();
+  return g;
+}
