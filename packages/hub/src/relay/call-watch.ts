@@ -20,13 +20,16 @@ export class CallWatch {
   private deadline: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
   private settled = false;
+  private readonly counted: boolean;
   private status = 0;
   /** The request body has all been sent (or there was none). */
   private bodySent = false;
 
   constructor(private readonly deps: HubDeps, private readonly ctx: Ctx, private readonly o: WatchOptions) {
     this.route = o.route ?? ctx.tags.route ?? 'invoke';
-    deps.metrics.inflight.inc();
+    // A call relayed from another hub is that hub's in the in-flight gauge and byte counters (counted once).
+    this.counted = o.fields.relayed !== true;
+    if (this.counted) deps.metrics.inflight.inc();
     // invoke: the whole call within the deadline. Raw route: idle time while the request body goes out (an
     // upload may take longer than the deadline), then the deadline until the response head (track, requestSent).
     if (o.timing.wholeCall || o.timing.toHeadOnly) this.armDeadline();
@@ -117,9 +120,11 @@ export class CallWatch {
     const { deps, ctx, o } = this;
     const requestBytes = this.current?.requestBytes ?? 0;
     const responseBytes = this.current?.responseBytes ?? 0;
-    deps.metrics.inflight.dec();
-    deps.metrics.requestBytes.inc(requestBytes);
-    deps.metrics.responseBytes.inc(responseBytes);
+    if (this.counted) {
+      deps.metrics.inflight.dec();
+      deps.metrics.requestBytes.inc(requestBytes);
+      deps.metrics.responseBytes.inc(responseBytes);
+    }
     // Written out field by field, not with spreads: an object made as { ...a, b } on every call kept the calls'
     // objects through young collections (0.8 MB promoted per young collection here; docs/performance.md,
     // session 10). Fields left undefined are not written.
