@@ -14,7 +14,7 @@ import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { AgentSession } from '../agents/session.js';
-import type { Upstream } from '../relay/call-types.js';
+import type { Upstream, Upstreams } from '../relay/call-types.js';
 import { runCall } from '../relay/pipeline.js';
 import { MemberUpstream } from '../relay/upstream-member.js';
 import { BACKEND, ERR, MAX_AGE_MS, NonceGuard, RELAY_PATH, SIG, readEnvelope, sign, type RelayEnvelope } from './relay-envelope.js';
@@ -25,7 +25,7 @@ export { RELAY_PATH };
 const coded = (err: unknown): GatehouseError => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
 
 /** This hub's members of the gateway, the one the envelope names first, each tried once. */
-class Members {
+class Members implements Upstreams {
   private readonly tried = new Set<string>();
 
   constructor(private readonly deps: HubDeps, private readonly gatewayId: string, private readonly head: RequestHeadMessage) {}
@@ -35,8 +35,9 @@ class Members {
     return this.upstream(sessions.find((s) => s.isAvailable && s.member.memberId === preferred) ?? sessions.find((s) => s.isAvailable));
   }
 
-  readonly next = (): Upstream | undefined =>
-    this.upstream(this.deps.registry.sessions(this.gatewayId).find((s) => s.isAvailable && !this.tried.has(s.member.memberId)));
+  next(): Upstream | undefined {
+    return this.upstream(this.deps.registry.sessions(this.gatewayId).find((s) => s.isAvailable && !this.tried.has(s.member.memberId)));
+  }
 
   private upstream(session: AgentSession | undefined): Upstream | undefined {
     if (!session) return undefined;
@@ -84,7 +85,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
       call = await runCall(deps, ctx, {
         timeoutMs: env.head.timeoutMs, timing: RELAYED_TIMING, route: env.route === 'proxy' ? 'proxy' : 'invoke', method: env.head.method,
         host: new URL(env.head.url).host, link: 'agent -> service', fields: { relayed: true, gateway: env.gatewayId, member: undefined, viaHub: undefined },
-      }, { body: env.head.bodyLength === 0 ? null : rest }, first, members.next);
+      }, { body: env.head.bodyLength === 0 ? null : rest }, first, members);
     } catch (err) { return fail(coded(err)); }
     // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
     ctx.res.removeHeader('x-request-id');

@@ -107,4 +107,6 @@ export interface WatchOptions {
 
 /** The upstreams a call may go to, in order: asked for the next only when the last one certainly never took the
  *  call (undefined: there is none). */
-export type NextUpstream = () => Upstream | undefined | Promise<Upstream | undefined>;
+export interface Upstreams {
+  next(): Upstream | undefined | Promise<Upstream | undefined>;
+}

@@ -4,12 +4,13 @@ import { forwardRequestHeaders, headerListProblem } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord } from '../store/store.js';
-import type { RelayRequest, RelayTiming, StartedCall } from './call-types.js';
+import type { RelayRequest, RelayTiming, StartedCall, Upstreams } from './call-types.js';
 import { runCall } from './pipeline.js';
 import { HUB_SETS_AND_AUTHORIZATION, callerView, overLimit } from './request-head.js';
 import { ServiceUpstream } from './upstream-service.js';
 
-const noOther = (): undefined => undefined;
+/** The service is the one upstream of an EntraAuth call. */
+const NO_OTHERS: Upstreams = { next: () => undefined };
 
 export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord, req: RelayRequest, timing: RelayTiming): Promise<StartedCall> {
   // An address literal never reaches the dispatcher's lookup: checked here, before any token is fetched for it.
@@ -28,5 +29,5 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   return runCall(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'hub -> service',
     fields: { connection: conn.id, resource: conn.resourceUri ?? undefined, member: undefined, viaHub: undefined },
-  }, req, service, noOther);
+  }, req, service, NO_OTHERS);
 }

@@ -7,7 +7,7 @@ import type { Ctx } from '../http/router.js';
 import type { ConnectionRecord, GatewayRecord } from '../store/store.js';
 import type { PresenceEntry } from '../cluster/presence.js';
 import { RemoteUpstream } from '../cluster/upstream-remote.js';
-import type { RelayRequest, RelayTiming, StartedCall, Upstream } from './call-types.js';
+import type { RelayRequest, RelayTiming, StartedCall, Upstream, Upstreams } from './call-types.js';
 import { runCall } from './pipeline.js';
 import { HUB_SETS, HUB_SETS_AND_AUTHORIZATION, callerView, overLimit } from './request-head.js';
 import { MemberUpstream } from './upstream-member.js';
@@ -17,20 +17,18 @@ const bodyBroke = (err: unknown): GatehouseError => (err instanceof GatehouseErr
 
 /** The gateway's upstreams in order: each member on this hub once, then each hub holding one (a hub that never
  *  took the call is not asked again; presence can lag a hub's death by up to 30 s). */
-class GatewayUpstreams {
+class GatewayUpstreams implements Upstreams {
   private readonly tried = new Set<string>();
   private remote: PresenceEntry[] | undefined;
-  private readonly hubsTried = new Set<string>();
+  private hubsTried: Set<string> | undefined;
 
   constructor(private readonly deps: HubDeps, private readonly gateway: GatewayRecord, private readonly head: RequestHeadMessage,
     private readonly route: 'invoke' | 'proxy', private readonly maxResponseBytes: number) {}
 
   /** The first upstream: a member on this hub, else the first hub holding one. */
-  first(): Upstream | undefined | Promise<Upstream | undefined> {
+  next(): Upstream | undefined | Promise<Upstream | undefined> {
     return this.member() ?? this.onOtherHub();
   }
-
-  readonly next = (): Upstream | undefined | Promise<Upstream | undefined> => this.member() ?? this.onOtherHub();
 
   private member(): Upstream | undefined {
     if (this.remote) return undefined; // the members here are done with
@@ -42,6 +40,7 @@ class GatewayUpstreams {
 
   private async onOtherHub(): Promise<Upstream | undefined> {
     this.remote ??= await remoteHubs(this.deps, this.gateway);
+    this.hubsTried ??= new Set();
     for (let entry = this.remote.shift(); entry; entry = this.remote.shift()) {
       if (this.hubsTried.has(entry.hubId)) continue;
       this.hubsTried.add(entry.hubId);
@@ -82,7 +81,7 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
   const route = ctx.tags.route ?? 'invoke';
   const upstreams = new GatewayUpstreams(deps, gateway, head, route, timing.maxResponseBytes);
   // No member on this hub and none elsewhere: offline, before the head is judged (as ever).
-  const first = await upstreams.first();
+  const first = await upstreams.next();
   if (!first) throw offline();
   // The agent's own judgement of a head (it fails a call over a limit), made here first on the head as sent, so the
   // caller gets a coded 4xx and the agent never sees it. Its encoded size is checked as it is encoded (session.open).
@@ -91,5 +90,5 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
   return runCall(deps, ctx, {
     timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'agent -> service',
     fields: { connection: conn.id, member: undefined, viaHub: undefined },
-  }, req, first, upstreams.next);
+  }, req, first, upstreams);
 }

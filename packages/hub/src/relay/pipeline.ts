@@ -8,7 +8,7 @@ import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
 import { CallWatch } from './call-watch.js';
-import type { NextUpstream, StartedCall, Upstream, WatchOptions } from './call-types.js';
+import type { StartedCall, Upstream, Upstreams, WatchOptions } from './call-types.js';
 
 /** The request body of a call, as the pipeline sends it. */
 export interface CallBody {
@@ -35,10 +35,10 @@ class Started implements StartedCall {
 }
 
 /**
- * Runs a call through `first`, then (when it never took the call) whatever `next` gives. Resolves at the response
+ * Runs a call through `first`, then (when it never took the call) the next of `others`. Resolves at the response
  * head; on failure the watch is settled and the caller's error thrown.
  */
-export async function runCall(deps: HubDeps, ctx: Ctx, o: WatchOptions, req: CallBody, first: Upstream, next: NextUpstream): Promise<StartedCall> {
+export async function runCall(deps: HubDeps, ctx: Ctx, o: WatchOptions, req: CallBody, first: Upstream, others: Upstreams): Promise<StartedCall> {
   const watch = new CallWatch(deps, ctx, o);
   const body = watch.track(req.body);
   const replayable = req.replayBody !== undefined || req.body === null;
@@ -56,13 +56,15 @@ export async function runCall(deps: HubDeps, ctx: Ctx, o: WatchOptions, req: Cal
         const why = (err as Error).message;
         // The same lines as ever: a hub that never took the call is left at once; a member only for another one.
         if (up.viaHub !== undefined) watch.logger().info({ why }, 'relayed call moved on: the other hub never took it');
-        const following = await next();
+        const following = await others.next();
         if (!following) throw err;
         if (up.viaHub === undefined) watch.logger().info({ next: following.member, why }, 'call moved to another member: the service never saw it');
         up = following;
         continue;
       }
-      watch.headArrived(head.status, head.backendMs);
+      // Through an agent (a member named) the service's own time is the agent's to say; one that does not leaves
+      // it all to the relay phase. The hub's own call to the service (no member) is all backend.
+      watch.headArrived(head.status, up.member === undefined ? undefined : head.backendMs ?? 0);
       return new Started(head, up, watch);
     }
   } catch (err) {

@@ -20,14 +20,12 @@ export class MemberUpstream implements Upstream {
   get requestBytes(): number { return this.call?.requestBytes ?? 0; }
   get responseBytes(): number { return this.call?.responseBytes ?? 0; }
 
-  async send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
+  /** Throws at once when the session takes no more calls (session.open). */
+  send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
     const call = this.session.open(this.head);
     call.maxResponseBytes = this.maxResponseBytes;
     this.call = call;
-    const head = await call.sendBodyThenHead(body, this.bodyFailure);
-    // An agent that does not measure the service's time: the relay's phase takes all of it.
-    head.backendMs ??= 0;
-    return head;
+    return call.sendBodyThenHead(body, this.bodyFailure);
   }
 
   cancel(reason: string, err: GatehouseError): void { this.call?.cancel(reason, err); }
