@@ -18,7 +18,7 @@ const IO = /from '(node:)?(fs|fs\/promises|net|http|https|tls|dgram|child_proces
 // does not run per call says so with `lint-allow: per-call` and why.
 const PER_CALL = {
   shared: [''],
-  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/front-door.ts', 'http/health.ts', 'http/in-flight.ts', 'auth/identify.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts',
+  hub: ['hub.ts', 'log.ts', 'metrics.ts', 'http/front-door.ts', 'http/health.ts', 'http/in-flight.ts', 'auth/identify.ts', 'http/router.ts', 'http/respond.ts', 'http/body-rate.ts', 'http/call-caps.ts', 'relay/', 'agents/', 'cluster/hub-relay.ts', 'cluster/relay-envelope.ts', 'cluster/upstream-remote.ts',
     'auth/caller-auth.ts', 'store/read-cache.ts', 'throttle/'],
   agent: ['agent.ts', 'tunnel/', 'executor/'],
 };
@@ -55,6 +55,35 @@ for (const pkg of ['shared', 'hub', 'agent']) {
     }
   }
 }
+// No import cycles inside a package's src (a module's relative imports, type-only ones too): one found is
+// reported as its path, a.ts -> b.ts -> a.ts. Types every path uses go in a leaf module instead.
+const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s+'(\.{1,2}\/[^']+)'|(?:^|\n)\s*import\s+'(\.{1,2}\/[^']+)'|\bimport\(\s*'(\.{1,2}\/[^']+)'\s*\)/g;
+for (const pkg of ['shared', 'hub', 'agent']) {
+  const src = join(root, 'packages', pkg, 'src');
+  const files = walk(src);
+  const edges = new Map(files.map((file) => {
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    const to = [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => join(dir, (m[1] ?? m[2] ?? m[3]).replace(/\.js$/, '.ts')));
+    return [file, to.filter((t) => t !== file)];
+  }));
+  const state = new Map(); // 1: on the current path, 2: done
+  const path = [];
+  const visit = (file) => {
+    state.set(file, 1);
+    path.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (!edges.has(next)) continue;
+      if (state.get(next) === 1) {
+        const cycle = [...path.slice(path.indexOf(next)), next].map((f) => relative(src, f));
+        problems.push(`packages/${pkg}/src: import cycle ${cycle.join(' -> ')}`);
+      } else if (!state.has(next)) visit(next);
+    }
+    path.pop();
+    state.set(file, 2);
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+}
+
 if (problems.length) {
   process.stderr.write(`${problems.join('\n')}\n`);
   process.exit(1);

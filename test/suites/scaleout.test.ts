@@ -325,6 +325,43 @@ describe('several hubs', () => {
     expect(await pending).toBe('aborted');
     await expect.poll(() => echo.abandoned, { timeout: 10_000 }).toBe(before + 1);
   });
+
+  it('issue 23: the hub serving a relayed call moves it to another of its members when the one the relay named never took it', async () => {
+    // Regression: the receiving hub ran the call with the named member only, so a member that refused before
+    // sending (its --allow does not cover the URL) failed the call though another member there would serve it.
+    const gw = await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'retry-on-the-serving-hub' });
+    const narrow = await startAgent([hubs[0]!.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/elsewhere`]);
+    const wide = await joinAgent(hubs[0]!.url, token, gw.json.id, [`${echo.url}/`]);
+    try {
+      await api(hubs[0]!.url, token, 'PATCH', `/v1/gateways/${gw.json.id}`, { routing: 'primary' });
+      const c = (await api(hubs[2]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      // hub 3 names the first member (narrow) in its relay to hub 1
+      const r = await api(hubs[2]!.url, token, 'POST', `/v1/connections/${c}/invoke`, { method: 'GET', url: 'moved-on-hub-1' }, { 'x-request-id': 'retry-on-hub-1' });
+      expect(r.status, r.text).toBe(200);
+      expect(echo.received.filter((x) => x.url === '/moved-on-hub-1')).toHaveLength(1);
+      await hubs[0]!.waitForLine((l) => l.includes('call moved to another member') && l.includes('retry-on-hub-1'), 5000);
+    } finally {
+      await narrow.stop();
+      await wide.stop();
+    }
+  });
+
+  it('issue 23: the hub serving a relayed call counts it in its phase metrics, under the caller\'s route', async () => {
+    // Regression: the receiving hub ran relayed calls beside the pipeline, with no phase metrics.
+    const count = async (h: HubProc) => {
+      const text = await (await request(`${h.url}/metrics`)).body.text();
+      const line = text.split('\n').find((l) => l.startsWith('gatehouse_call_phase_seconds_count{route="proxy",phase="backend"}'));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const before = await Promise.all(hubs.slice(0, 2).map(count));
+    const r = await request(`${hubs[2]!.url}/v1/connections/${conn}/proxy/echo/phase`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'phase-across-1' } });
+    expect(r.statusCode).toBe(200);
+    await r.body.text();
+    const served = JSON.parse(await Promise.any(hubs.slice(0, 2).map((h) => h.waitForLine((l) => l.includes('"call done"') && l.includes('phase-across-1'), 5000))));
+    expect(served).toMatchObject({ relayed: true, route: 'proxy', status: 200 });
+    const after = await Promise.all(hubs.slice(0, 2).map(count));
+    expect(after[0]! + after[1]!).toBe(before[0]! + before[1]! + 1);
+  });
 });
 
 describe('faults', () => {

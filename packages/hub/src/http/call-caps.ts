@@ -2,7 +2,6 @@
 // from one caller were all held at once. Here every invoke or raw-route call counts against its connection, its
 // caller and its gateway until its answer is over; one over a cap is refused before anything is started for it.
 import { GatehouseError } from '@gatehouse/shared';
-import type { HubDeps } from '../deps.js';
 import type { ConnectionRecord } from '../store/store.js';
 import type { Ctx } from './router.js';
 
@@ -78,7 +77,7 @@ class Admitted {
 }
 
 /** Counts a relayed call (invoke, raw route) in for its answer's lifetime, or throws the refusal. */
-export function admitCall(deps: HubDeps, ctx: Ctx, conn: ConnectionRecord): void {
+export function admitCall(deps: { callCaps: CallCaps }, ctx: Ctx, conn: ConnectionRecord): void {
   const release = deps.callCaps.admit({ connectionId: conn.id, caller: ctx.tags.caller, gatewayId: conn.gatewayId ?? null });
   ctx.res.once('close', release);
 }

@@ -2,45 +2,14 @@
 // through the hub that holds the agent, or from the hub itself for EntraAuth): the connection's deadline
 // (invoke: the whole call; raw route: from the end of the request body to the response head) and the raw route's
 // idle time (while the request body goes out, and after the head); cancellation when the caller goes away; the
-// in-flight gauge, phase histograms and byte counters; one access line when it is over.
+// in-flight gauge, phase histograms and byte counters; one access line when it is over. The hub that serves a call
+// relayed from another hub watches it too (toHeadOnly: the deadline to the head; the caller's hub keeps the rest).
 import type { ServerResponse } from 'node:http';
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
-import type { RelayTiming } from './relay.js';
-
-/** The attempt a watch looks after, as the way the call runs exposes it. */
-export interface Watched {
-  /** Stops the call and aborts the service's request; before the response head, `err` is what the caller gets. */
-  cancel(reason: string, err: GatehouseError): void;
-  /** Date.now() when body bytes last moved, either way. */
-  readonly lastActivity: number;
-  readonly requestBytes: number;
-  readonly responseBytes: number;
-}
-
-export interface WatchOptions {
-  timeoutMs: number;
-  timing: RelayTiming;
-  method: string;
-  host: string;
-  /** Which link a deadline blames: 'agent -> service' or 'hub -> service'. */
-  link: string;
-  /** The access line's own fields; kept by reference, so a path may update them. */
-  fields: CallFields;
-}
-
-/** What an access line says about where a call went (also the fields of the call's log lines). */
-export interface CallFields {
-  connection: string;
-  /** EntraAuth: the resource its token is for. */
-  resource?: string;
-  /** The agent (member) that took the call. */
-  member?: string;
-  /** The hub that holds that member, when it is not this one. */
-  viaHub?: string;
-}
+import type { CallFields, Watched, WatchOptions } from './call-types.js';
 
 export class CallWatch {
   /** The running attempt; replaced when a call moves to another member or hub. */
@@ -51,16 +20,19 @@ export class CallWatch {
   private deadline: NodeJS.Timeout | undefined;
   private idle: NodeJS.Timeout | undefined;
   private settled = false;
+  private readonly counted: boolean;
   private status = 0;
   /** The request body has all been sent (or there was none). */
   private bodySent = false;
 
   constructor(private readonly deps: HubDeps, private readonly ctx: Ctx, private readonly o: WatchOptions) {
-    this.route = ctx.tags.route ?? 'invoke';
-    deps.metrics.inflight.inc();
+    this.route = o.route ?? ctx.tags.route ?? 'invoke';
+    // A call relayed from another hub is that hub's in the in-flight gauge and byte counters (counted once).
+    this.counted = o.fields.relayed !== true;
+    if (this.counted) deps.metrics.inflight.inc();
     // invoke: the whole call within the deadline. Raw route: idle time while the request body goes out (an
     // upload may take longer than the deadline), then the deadline until the response head (track, requestSent).
-    if (o.timing.wholeCall) this.armDeadline();
+    if (o.timing.wholeCall || o.timing.toHeadOnly) this.armDeadline();
     ctx.res.on('close', () => {
       this.settle();
       // Whatever the caller got (the answer, a hub error written instead of it, or nothing: its connection gone),
@@ -84,7 +56,7 @@ export class CallWatch {
   /** The request body as it is sent, watched to its end (null: there is none). Called once, as the call starts:
    *  the raw route's clock starts here (idle time while a body goes out, else the deadline at once). */
   track(body: AsyncIterable<Uint8Array> | null): AsyncIterable<Uint8Array> | null {
-    if (this.o.timing.wholeCall) return body; // the deadline already runs
+    if (this.o.timing.wholeCall || this.o.timing.toHeadOnly) return body; // the deadline already runs
     if (body === null) { this.requestSent(); return null; }
     this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
     const sent = () => this.requestSent();
@@ -118,6 +90,7 @@ export class CallWatch {
     if (this.o.timing.wholeCall) return;
     clearTimeout(this.deadline);
     this.deadline = undefined;
+    if (this.o.timing.toHeadOnly) return;
     clearTimeout(this.idle);
     this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
   }
@@ -147,15 +120,18 @@ export class CallWatch {
     const { deps, ctx, o } = this;
     const requestBytes = this.current?.requestBytes ?? 0;
     const responseBytes = this.current?.responseBytes ?? 0;
-    deps.metrics.inflight.dec();
-    deps.metrics.requestBytes.inc(requestBytes);
-    deps.metrics.responseBytes.inc(responseBytes);
+    if (this.counted) {
+      deps.metrics.inflight.dec();
+      deps.metrics.requestBytes.inc(requestBytes);
+      deps.metrics.responseBytes.inc(responseBytes);
+    }
     // Written out field by field, not with spreads: an object made as { ...a, b } on every call kept the calls'
     // objects through young collections (0.8 MB promoted per young collection here; docs/performance.md,
     // session 10). Fields left undefined are not written.
     const caller = ctx.tags.caller;
     const f = o.fields;
     ctx.access({
+      relayed: f.relayed, gateway: f.gateway,
       tid: caller?.tid, oid: caller?.oid, connection: f.connection, resource: f.resource, member: f.member, viaHub: f.viaHub,
       route: this.route, method: o.method, host: o.host, status: this.status,
       answered: answered(ctx.res), error: hubError(ctx.res), finished: ctx.res.writableFinished,

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable } from 'node:stream';
 import { GatehouseError } from '@gatehouse/shared';
-import type { Watched } from './call-watch.js';
+import type { Watched } from './call-types.js';
 
 /** A cancellation undici takes as a request's `signal` (an EventEmitter with `aborted` and `reason`). Not an
  *  AbortController: one made per call kept the calls' objects through V8's young collections (see CallCancel in
