@@ -5,6 +5,7 @@ import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type HubProc } from '../helpers/stack.js';
 import { connect } from 'node:net';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
+import { TENANT_B, USER_2 } from '../helpers/fake-entra.js';
 
 let echo: EchoServer;
 let hub: HubProc;
@@ -359,7 +360,7 @@ describe('the invoke object is read as a stream', () => {
   it('bodies the hub reads whole are bounded across calls (GATEHOUSE_MAX_HELD_BODIES): over it 503, and the bytes come back when a call ends', async () => {
     // Before: each call could hold up to GATEHOUSE_MAX_BODY (a body before method/url/headers is read whole),
     // with no bound on their sum: a handful of callers could run the hub out of memory.
-    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB' });
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held');
     try {
       const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
@@ -382,8 +383,42 @@ describe('the invoke object is read as a stream', () => {
     }
   });
 
+  it('held-body pool shared across tenants: one caller holding body-first invokes to a slow service gets 503 past its share (GATEHOUSE_MAX_HELD_BODIES_SHARE), and another tenant is still served', async () => {
+    // Before: GATEHOUSE_MAX_HELD_BODIES was one pool; five 1.5 MiB bodies of one caller, held while the service
+    // was slow, took 7.5 of its 8 MiB and the other tenant's body-first invoke got 503.
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '8MiB' }); // share: 25 %, 2 MiB
+    const other = await stack!.entra.token({ tid: TENANT_B, oid: USER_2 });
+    const [gwA, gwB] = [await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-a'), await gatewayWithAgent(small.url, other, [`${echo.url}/`], 'held-b')];
+    try {
+      const conn = async (t: string, gw: string) => (await api(small.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
+      const [a, b] = [await conn(token, gwA.gatewayId), await conn(other, gwB.gatewayId)];
+      const bodyFirst = (url: string) => `{"body":"${b64(patternBytes(1536 * 1024, 4))}","method":"POST","url":"${url}"}`;
+      const held = [1, 2, 3, 4, 5].map((i) => api(small.url, token, 'POST', `/v1/connections/${a}/invoke`, bodyFirst(`slow?ms=6000&tenant=a${i}`)));
+      // One of A's bodies is held while the service is slow; the other four are refused at once.
+      const statuses: number[] = [];
+      for (const p of held) void p.then((r) => statuses.push(r.status));
+      await expect.poll(() => echo.received.filter((r) => r.url.includes('tenant=a')).length, { timeout: 15_000, interval: 20 }).toBe(1);
+      await expect.poll(() => statuses.filter((x) => x === 503).length, { timeout: 15_000, interval: 20 }).toBe(4);
+      // A's share is full; tenant B's body-first invoke is served from the rest of the pool.
+      const theirs = await api(small.url, other, 'POST', `/v1/connections/${b}/invoke`, bodyFirst('tenant-b'));
+      expect(theirs.status, theirs.text).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe('/tenant-b');
+      const answers = await Promise.all(held);
+      expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+      for (const r of answers.filter((x) => x.status === 503)) {
+        expect(r.json.error.code).toBe('ServiceUnavailable');
+        expect(r.headers['retry-after']).toBe('1');
+        expect(r.json.error.message).toMatch(/^hub: this caller holds as many invoke bodies in memory as one caller may \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 2097152 bytes\)/);
+      }
+    } finally {
+      await gwA.agent.stop();
+      await gwB.agent.stop();
+      await small.stop();
+    }
+  }, 60_000);
+
   it('answers up to 1 MiB, and request bodies in the usual order, are read whole within GATEHOUSE_MAX_HELD_BODIES; larger ones, or ones the bound has no room for, stream', async () => {
-    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB' });
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-answers');
     try {
       const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;

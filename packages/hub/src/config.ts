@@ -37,6 +37,8 @@ export interface HubConfig {
   maxBodyBytes: number;
   /** All invoke bodies the hub holds in memory at once (those it reads whole), across calls. */
   maxHeldBodyBytes: number;
+  /** The most of maxHeldBodyBytes one caller, gateway or connection may hold. */
+  maxHeldBodyShareBytes: number;
   /** Largest body on the raw proxy route, each way (streamed). Default 1 GiB. */
   maxRawBodyBytes: number;
   /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
@@ -103,6 +105,7 @@ export const SETTINGS = [
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
   ['GATEHOUSE_MAX_HELD_BODIES', '--max-held-bodies', '512MiB', 'all invoke bodies and answers the hub reads whole (up to 1 MiB each, or a request with body before method/url/headers), held at once across calls; over it 503 for the latter, the rest stream instead'],
+  ['GATEHOUSE_MAX_HELD_BODIES_SHARE', '--max-held-bodies-share', '25%', 'the most of GATEHOUSE_MAX_HELD_BODIES one caller (tenant, object id), one gateway or one connection may hold: a percentage of it or a size; over it that caller gets 503 (or its answers stream) while others are still served'],
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
@@ -199,6 +202,10 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!maxBodyBytes) problems.push('GATEHOUSE_MAX_BODY must be a size like 100MiB');
   const maxHeldBodyBytes = parseSize(get('GATEHOUSE_MAX_HELD_BODIES') ?? '512MiB');
   if (!maxHeldBodyBytes) problems.push('GATEHOUSE_MAX_HELD_BODIES must be a size like 512MiB');
+  const shareRaw = get('GATEHOUSE_MAX_HELD_BODIES_SHARE') ?? '25%';
+  const percent = /^(\d{1,3})\s*%$/.exec(shareRaw.trim());
+  const maxHeldBodyShareBytes = percent ? Math.floor((maxHeldBodyBytes ?? 0) * Number(percent[1]) / 100) : parseSize(shareRaw);
+  if (!maxHeldBodyShareBytes || (percent && Number(percent[1]) > 100)) problems.push('GATEHOUSE_MAX_HELD_BODIES_SHARE must be a percentage from 1% to 100% or a size like 128MiB');
   const maxRawBodyBytes = parseSize(get('GATEHOUSE_MAX_RAW_BODY') ?? '1GiB');
   if (!maxRawBodyBytes) problems.push('GATEHOUSE_MAX_RAW_BODY must be a size like 1GiB');
   const maxHeaderBytes = parseSize(get('GATEHOUSE_MAX_HEADER_BYTES') ?? '32KiB');
@@ -266,6 +273,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,
     maxHeldBodyBytes: maxHeldBodyBytes!,
+    maxHeldBodyShareBytes: maxHeldBodyShareBytes!,
     maxRawBodyBytes: maxRawBodyBytes!,
     maxUrlLength,
     maxHeaderBytes: maxHeaderBytes!,
