@@ -82,6 +82,8 @@ export interface HubConfig {
     /** Failed agent authentications allowed per member (or gateway) id from one source address, and per source address; beyond, 429. */
     authFailuresPerMember: { limit: number; periodMs: number };
     authFailuresPerAddress: { limit: number; periodMs: number };
+    /** WebSocket frames one agent connection may send per period; past it close 4013. Default 50,000 per 1 s. */
+    frameRate: { limit: number; periodMs: number };
   };
 }
 
@@ -122,6 +124,7 @@ export const SETTINGS = [
   ['GATEHOUSE_AGENT_QUEUE_MAX', '--agent-queue-max', '8MiB', 'bytes of frames queued toward one agent (every type; at least 2MiB); over it the agent is closed with 4011 (not reading) and its calls fail with 502'],
   ['GATEHOUSE_AGENT_READ_TIMEOUT', '--agent-read-timeout', '30s', "the hub pings each agent; one that leaves a ping unanswered this long is closed with 4011 and its calls fail with 502"],
   ['GATEHOUSE_AGENT_MAX_STREAMS', '--agent-max-streams', '256', 'calls in progress on one agent connection; one more gets 503 (the member takes no more until one ends)'],
+  ['GATEHOUSE_AGENT_FRAME_RATE', '--agent-frame-rate', '50000/1s', 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send per period; past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second'],
   ['GATEHOUSE_AGENT_HELLO_TIMEOUT', '--agent-hello-timeout', '5s', 'time an authenticated agent connection has to send HELLO (else close 4005)'],
   ['GATEHOUSE_AGENT_PENDING_MAX', '--agent-pending-max', '4/256', 'agent connections waiting for HELLO, per member/on the whole hub; at a cap the longest-waiting is closed with 4012'],
   ['GATEHOUSE_AGENT_AUTH_FAILURES', '--agent-auth-failures', '10/60s', 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup'],
@@ -320,8 +323,10 @@ function agentSettings(get: (name: string) => string | undefined, problems: stri
   if (!authFailuresPerMember) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES must look like 10/60s');
   const authFailuresPerAddress = perPeriod(get('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS') ?? '100/60s');
   if (!authFailuresPerAddress) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS must look like 100/60s');
+  const frameRate = perPeriod(get('GATEHOUSE_AGENT_FRAME_RATE') ?? `${AgentBounds.frameRate.limit}/${AgentBounds.frameRate.periodMs}ms`);
+  if (!frameRate) problems.push('GATEHOUSE_AGENT_FRAME_RATE must look like 50000/1s');
   return {
     queueMaxBytes: queueMaxBytes!, maxStreams, readTimeoutMs: readTimeoutMs!, helloTimeoutMs: helloTimeoutMs!, pendingPerMember, pendingTotal,
-    authFailuresPerMember: authFailuresPerMember!, authFailuresPerAddress: authFailuresPerAddress!,
+    authFailuresPerMember: authFailuresPerMember!, authFailuresPerAddress: authFailuresPerAddress!, frameRate: frameRate!,
   };
 }
