@@ -513,3 +513,28 @@ describe('the invoke object is read as a stream', () => {
     expect(Buffer.from(r.json.body, 'base64').toString()).toBe(b64(body));
   });
 });
+
+describe('HeldBodies (GATEHOUSE_MAX_HELD_BODIES and its per-caller, per-gateway, per-connection share)', () => {
+  it('bounds each caller, gateway and connection to its share and the hub to the pool; a released call takes nothing more', async () => {
+    const { HeldBodies } = await import('../../packages/hub/dist/relay/invoke-body.js');
+    const pool = new HeldBodies(100, 25);
+    const a1 = pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' });
+    expect(a1.tryTake(25)).toBe(true);
+    expect(a1.tryTake(1)).toBe(false);
+    // Same caller on another gateway and connection: the caller's share is full.
+    expect(() => pool.share({ caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(/this caller holds .* \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/);
+    // Another caller on the same gateway: the gateway's share is full.
+    expect(() => pool.share({ caller: 'b', gateway: 'g1', connection: 'c3' }).take(1)).toThrow(/gateway g1 holds/);
+    // Another caller, gateway and connection: served; four of them fill the pool.
+    const others = ['b', 'c', 'd'].map((c) => pool.share({ caller: c, gateway: `g-${c}`, connection: `c-${c}` }));
+    for (const o of others) expect(o.tryTake(25)).toBe(true);
+    expect(pool.heldBytes).toBe(100);
+    expect(() => pool.share({ caller: 'e', gateway: undefined, connection: 'c-e' }).take(1)).toThrow(/GATEHOUSE_MAX_HELD_BODIES, 100 bytes/);
+    a1.release();
+    expect(pool.heldBytes).toBe(75);
+    expect(a1.tryTake(1)).toBe(false);
+    a1.release();
+    expect(pool.heldBytes).toBe(75);
+    expect(pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' }).tryTake(25)).toBe(true);
+  });
+});

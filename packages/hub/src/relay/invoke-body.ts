@@ -28,18 +28,22 @@ const HELD_KINDS = [
   ['connection', 'connection {id} holds', 'one connection'],
 ] as const;
 
+/** One key's bytes held, and the calls holding its entry (an entry in use is never swept). */
+interface HeldEntry { n: number; users: number }
+
 /** Bytes held per key of one kind. An entry stays while in use and is swept once many are idle: a Map that
  *  gained and lost an entry per call kept calls through V8's young collections (see http/call-caps.ts). */
 class HeldPerKey {
-  private readonly bytes = new Map<string, { n: number }>();
-  get(key: string): number { return this.bytes.get(key)?.n ?? 0; }
-  entry(key: string): { n: number } {
+  private readonly bytes = new Map<string, HeldEntry>();
+  /** The key's entry, counted as used by one more call until `done`. */
+  use(key: string): HeldEntry {
     let e = this.bytes.get(key);
     if (e === undefined) {
-      if (this.bytes.size >= SWEEP_AT) for (const [k, v] of this.bytes) if (v.n <= 0) this.bytes.delete(k);
-      e = { n: 0 };
+      if (this.bytes.size >= SWEEP_AT) for (const [k, v] of this.bytes) if (v.users === 0) this.bytes.delete(k);
+      e = { n: 0, users: 0 };
       this.bytes.set(key, e);
     }
+    e.users++;
     return e;
   }
 }
@@ -66,8 +70,12 @@ export class HeldBodies {
   share(keys: HeldKeys): HeldShare {
     let mine = 0;
     let refusal = '';
-    const entries = HELD_KINDS.flatMap(([kind]) => (keys[kind] === undefined ? [] : [{ kind, key: keys[kind]!, e: this.perKey[kind].entry(keys[kind]!) }]));
+    let released = false;
+    const entries = HELD_KINDS.flatMap(([kind]) => (keys[kind] === undefined ? [] : [{ kind, key: keys[kind]!, e: this.perKey[kind].use(keys[kind]!) }]));
     const tryTake = (bytes: number) => {
+      // A call whose answer is over (its caller gone mid-body) takes nothing more: bytes taken after the release
+      // would never come back to the pool.
+      if (released) { refusal = 'hub: the call is over'; return false; }
       if (this.held + bytes > this.max) {
         refusal = `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`;
         return false;
@@ -90,8 +98,9 @@ export class HeldBodies {
       },
       release: () => {
         this.held -= mine;
-        for (const x of entries) x.e.n -= mine;
+        for (const x of entries) { x.e.n -= mine; if (!released) x.e.users--; }
         mine = 0;
+        released = true;
       },
     };
   }
