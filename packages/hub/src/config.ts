@@ -208,7 +208,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   const shareRaw = get('GATEHOUSE_MAX_HELD_BODIES_SHARE') ?? '25%';
   const percent = /^(\d{1,3})\s*%$/.exec(shareRaw.trim());
   const maxHeldBodyShareBytes = percent ? Math.floor((maxHeldBodyBytes ?? 0) * Number(percent[1]) / 100) : parseSize(shareRaw);
-  if (!maxHeldBodyShareBytes || (percent && Number(percent[1]) > 100)) problems.push('GATEHOUSE_MAX_HELD_BODIES_SHARE must be a percentage from 1% to 100% or a size like 128MiB');
+  if (maxHeldBodyBytes && (!maxHeldBodyShareBytes || (percent && Number(percent[1]) > 100))) problems.push('GATEHOUSE_MAX_HELD_BODIES_SHARE must be a percentage from 1% to 100% or a size like 128MiB');
   const maxRawBodyBytes = parseSize(get('GATEHOUSE_MAX_RAW_BODY') ?? '1GiB');
   if (!maxRawBodyBytes) problems.push('GATEHOUSE_MAX_RAW_BODY must be a size like 1GiB');
   const maxHeaderBytes = parseSize(get('GATEHOUSE_MAX_HEADER_BYTES') ?? '32KiB');
