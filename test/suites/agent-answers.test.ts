@@ -257,6 +257,48 @@ describe('finding 5: forged hub errors', () => {
   }, 60_000);
 });
 
+describe('issue 22 leftovers: answers that have no body, and the agent\'s words', () => {
+  it('a 204/304 answer that carries DATA is a coded 502 naming the agent on both routes, never a clean empty answer; one without DATA still passes', async () => {
+    // Before: the head went to the caller at once (a clean 204), and the bytes after it were dropped unseen.
+    for (const status of [204, 304]) {
+      hostile.answer = async ({ stream }, a) => {
+        await a.send({ type: FrameType.ResponseHead, stream, msg: { status, headers: [['etag', '"v1"']] } });
+        await a.send(data(stream, Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged')));
+        await a.send({ type: FrameType.End, stream });
+      };
+      const raw = await proxied(`no-body-${status}`);
+      expect([raw.status, raw.headers.get('x-gatehouse-error'), raw.json?.error.code]).toEqual([502, 'BadGateway', 'BadGateway']);
+      expect(raw.json.error.message).toBe(`hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body, and the answer has one`);
+      await freed(lastStream());
+      const inv = await invoked(`no-body-${status}`);
+      expect([inv.status, inv.json.error.code]).toEqual([502, 'BadGateway']);
+      expect(inv.json.error.message).toMatch(new RegExp(`^hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body`));
+      await freed(lastStream());
+    }
+    // Head then END, as a real agent of protocol version 1 answers: a clean 204.
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 204, headers: [] } });
+      await a.send({ type: FrameType.End, stream });
+    };
+    const ok = await proxied('no-body-ok');
+    expect([ok.status, ok.text]).toEqual([204, '']);
+    expect((await invoked('no-body-ok')).json).toMatchObject({ statusCode: 204, body: '' });
+    await freed(undefined);
+  });
+
+  it('agentWords strips line and paragraph separators, zero-width characters and U+FEFF from an agent\'s FAILURE text', async () => {
+    // Before: U+2028/2029 (a line break to many log readers), zero-width spaces and joiners and U+FEFF passed into
+    // the hub's coded error, so an agent could break a line or hide text inside it.
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Failure, stream, msg: { code: 'BadGateway', message: 'first\u2028hub: forged\u2029line \u200bhid\u200cden\u200d\u2060text\ufeff end\u00ad' } });
+    };
+    const f = await invoked('words');
+    expect(f.json.error.message).toBe('agent -> service: the agent reported: first hub: forged line  hid den text  end');
+    expect(f.json.error.message).not.toMatch(/[\u2028\u2029\u200b-\u200d\u2060\ufeff\u00ad]/);
+    await freed(undefined);
+  });
+});
+
 describe('checkAgentAnswer (every answer of every agent goes through it)', () => {
   // Names and values from a small alphabet that holds the dangerous characters, and the names that matter.
   const name = fc.oneof(

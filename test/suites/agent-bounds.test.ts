@@ -12,6 +12,8 @@ import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '.
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { clientMessage, openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
 import { FailureWindow } from '../../packages/hub/dist/agents/failure-window.js';
+import { FrameRate, WsFrameCounter } from '../../packages/hub/dist/agents/frame-meter.js';
+import fc from 'fast-check';
 
 let entra: FakeEntra;
 let echo: EchoServer;
@@ -159,6 +161,8 @@ describe('finding 3: the queue toward an agent is capped', () => {
   // A read deadline far away: only the queue cap can close the agent within this test.
   const t = hubWithOtherTenant({
     GATEHOUSE_AGENT_READ_TIMEOUT: '120s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '1000', GATEHOUSE_THROTTLE: '100000/60s',
+    // Its PINGs come faster than the frame-rate bound allows: only the queue cap may close it here.
+    GATEHOUSE_AGENT_FRAME_RATE: '100000000/1s',
   });
 
   it('finding 3: frames queued toward a never-reading agent are capped (GATEHOUSE_AGENT_QUEUE_MAX): new calls are refused (503) while the link is backed up, and an agent that still does not read is closed with 4011 and its calls fail with 502 at once', async () => {
@@ -212,6 +216,90 @@ describe('finding 3: the queue toward an agent is capped', () => {
     // garbage of decoding 400,000 PINGs that V8 has not collected yet (RSS: Node 24 collects later than Node 20,
     // 170 MB here against about 60 on 20). Far below what an unbounded queue reaches.
     expect(grown).toBeLessThan(256 * MiB);
+  });
+});
+
+/** One raw client frame masked with the all-zero key: `fin` false leaves the message open for continuations. */
+const rawFrame = (opcode: number, payload: Buffer, fin: boolean): Buffer => Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+
+describe('frame flood from one agent', () => {
+  // The default bound (50,000 frames a second): a busy real agent sends a few thousand (bench/agent-frames.ts).
+  const t = hubWithOtherTenant({ GATEHOUSE_THROTTLE: '100000/60s' });
+  // [kind, bytes to repeat, WebSocket frames in them]
+  const floods: Array<[string, () => Buffer, number]> = [
+    ['unsolicited PONGs', () => clientMessage(encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) })), 1],
+    // ws takes at most 16,384 fragments per message: each message here is a valid PONG in 1,000 fragments.
+    ['empty continuation frames', () => pongInFragments(1_000), 1_000],
+  ];
+  // (WebSocket pings are counted too; a burst of them is cut by ws itself first, past its pending auto-pongs.)
+
+  /** One PONG frame sent as `n` WebSocket fragments: its bytes in the first, then empty continuations, the last final. */
+  function pongInFragments(n: number): Buffer {
+    const pong = encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) });
+    return Buffer.concat([rawFrame(0x2, pong, false), ...Array.from({ length: n - 2 }, () => rawFrame(0x0, Buffer.alloc(0), false)), rawFrame(0x0, Buffer.alloc(0), true)]);
+  }
+
+  it.each(floods)('frame flood from one agent (%s): it is closed with 4013 and logged once, while another tenant\'s calls keep being answered', async (_kind, frame, framesIn) => {
+    // Before: nothing bounded the frames an agent sends; 14.5 M unsolicited PONGs slowed every tenant about 40x.
+    const m = await member(t.hub.url);
+    const agent = await hostile(t.hub, m.credential);
+    await agent.hello();
+    const other = otherTenant(t.hub, t.goodConn);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      // Rounds of 20,000 frames, bounded: 200 rounds (4 M frames) or until the hub closes the connection.
+      const one = frame();
+      const batch = Buffer.concat(Array.from({ length: 20_000 / framesIn }, () => one));
+      for (let round = 0; round < 200 && agent.closeCode === undefined && !agent.socket.destroyed; round++) {
+        agent.socket.write(batch);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(await agent.readUntilClose()).toBe(CloseCode.FrameFlood);
+      await t.hub.waitForLine((l) => l.includes('"agent disconnected"') && l.includes(`"member":"${m.memberId}"`));
+      const lines = t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${m.memberId}"`));
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ closeCode: CloseCode.FrameFlood, why: expect.stringMatching(/^agent frame flood: \d+ frames within 1000 ms, over the 50000 GATEHOUSE_AGENT_FRAME_RATE allows$/) });
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      agent.destroy();
+      await other.stop();
+    }
+    expect(other.statuses.length).toBeGreaterThan(3);
+    expect(other.statuses.every((s) => s === 200)).toBe(true);
+    // The other tenant's real agent was never taken for a flood.
+    expect(t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${t.good.memberId}"`))).toHaveLength(0);
+  }, 60_000);
+});
+
+describe('the frame meter', () => {
+  /** A masked client frame with a payload of `n` bytes (the 16- and 64-bit length forms past 125 and 65,535). */
+  const frameOf = (n: number): Buffer => {
+    const ext = n < 126 ? Buffer.alloc(0) : n < 65536 ? Buffer.alloc(2) : Buffer.alloc(8);
+    if (n >= 126 && n < 65536) ext.writeUInt16BE(n); else if (n >= 65536) ext.writeBigUInt64BE(BigInt(n));
+    return Buffer.concat([Buffer.from([0x82, 0x80 | (n < 126 ? n : n < 65536 ? 126 : 127)]), ext, Buffer.alloc(4), Buffer.alloc(n, 1)]);
+  };
+
+  it('counts every frame of a byte stream however it is cut into chunks', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 65_530, max: 70_000 })), { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1 }), (sizes, cuts) => {
+      const bytes = Buffer.concat(sizes.map(frameOf));
+      const counter = new WsFrameCounter();
+      for (let at = 0, i = 0; at < bytes.length; i++) { const n = cuts[i % cuts.length]!; counter.feed(bytes.subarray(at, at + n)); at += n; }
+      expect(counter.frames).toBe(sizes.length);
+    }), { numRuns: 200 });
+  });
+
+  it('calls the flood back once when a window passes its limit, and a new window starts over', () => {
+    let now = 0;
+    const floods: number[] = [];
+    const rate = new FrameRate({ limit: 10, periodMs: 1000 }, (n) => floods.push(n), () => now);
+    const tiny = frameOf(0);
+    for (let i = 0; i < 10; i++) rate.feed(tiny);
+    now = 1000;
+    for (let i = 0; i < 10; i++) rate.feed(tiny);
+    expect(floods).toEqual([]);
+    rate.feed(Buffer.concat([tiny, tiny]));
+    rate.feed(tiny);
+    expect(floods).toEqual([12]);
   });
 });
 

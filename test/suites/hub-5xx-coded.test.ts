@@ -57,3 +57,23 @@ describe('follow-up 3: a hub 5xx without an error code', () => {
     }
   }, 60_000);
 });
+
+describe("the hub's last resort", () => {
+  // Per-request and per-session faults never get here (they end their request or session, coded); this is the
+  // guard for a bug that would. The fault is planted in the real hub process by a preloaded module, thrown on
+  // SIGHUP once the hub is serving.
+  it.each([
+    ['uncaughtException', "setTimeout(()=>{throw(Error('a-bug-nobody-caught'))})", 'a-bug-nobody-caught'],
+    ['unhandledRejection', "setTimeout(()=>Promise.reject(Error('a-rejection-nobody-handled')))", 'a-rejection-nobody-handled'],
+  ])('hub last-resort handler: an %s is logged at fatal with the code HubFault and the hub exits with status 70 (before: Node printed a stack and exited 1, or carried on)', async (origin, fault, message) => {
+    const hub = await startHub(entra, { NODE_OPTIONS: `--import=data:text/javascript,process.on('SIGHUP',()=>${fault})` });
+    try {
+      hub.child.kill('SIGHUP');
+      expect(await hub.exited).toBe(70);
+      const line = JSON.parse(hub.lines.find((l) => l.includes('"HubFault"'))!) as { level: number; code: string; origin: string; err: { message: string } };
+      expect(line).toMatchObject({ level: 60, code: 'HubFault', origin, err: { message } });
+    } finally {
+      await hub.stop();
+    }
+  });
+});

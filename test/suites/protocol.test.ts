@@ -28,7 +28,7 @@ describe('frame types', () => {
 
 describe('close codes', () => {
   it('keep their numbers', () => {
-    expect(CloseCode).toEqual({ Normal: 1000, GoingAway: 1001, MessageTooBig: 1009, MalformedFrame: 4000, UnknownFrameType: 4001, UnexpectedFrame: 4002, FlowControlViolation: 4003, UnsupportedVersion: 4004, HandshakeTimeout: 4005, HeartbeatTimeout: 4006, Replaced: 4007, CredentialRevoked: 4008, HubShuttingDown: 4009, KeyRotated: 4010, NotReading: 4011, TooManyPending: 4012 });
+    expect(CloseCode).toEqual({ Normal: 1000, GoingAway: 1001, MessageTooBig: 1009, MalformedFrame: 4000, UnknownFrameType: 4001, UnexpectedFrame: 4002, FlowControlViolation: 4003, UnsupportedVersion: 4004, HandshakeTimeout: 4005, HeartbeatTimeout: 4006, Replaced: 4007, CredentialRevoked: 4008, HubShuttingDown: 4009, KeyRotated: 4010, NotReading: 4011, TooManyPending: 4012, FrameFlood: 4013 });
   });
   it('docs/protocol.md lists each with its number', () => {
     const rows = tableRows(doc('protocol.md'), /^\| +\d{4} \| [A-Za-z]+ \|/);

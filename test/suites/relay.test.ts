@@ -5,6 +5,7 @@ import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type HubProc } from '../helpers/stack.js';
 import { connect } from 'node:net';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
+import { TENANT_B, USER_2 } from '../helpers/fake-entra.js';
 
 let echo: EchoServer;
 let hub: HubProc;
@@ -359,7 +360,7 @@ describe('the invoke object is read as a stream', () => {
   it('bodies the hub reads whole are bounded across calls (GATEHOUSE_MAX_HELD_BODIES): over it 503, and the bytes come back when a call ends', async () => {
     // Before: each call could hold up to GATEHOUSE_MAX_BODY (a body before method/url/headers is read whole),
     // with no bound on their sum: a handful of callers could run the hub out of memory.
-    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB' });
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held');
     try {
       const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
@@ -382,8 +383,42 @@ describe('the invoke object is read as a stream', () => {
     }
   });
 
+  it('held-body pool shared across tenants: one caller holding body-first invokes to a slow service gets 503 past its share (GATEHOUSE_MAX_HELD_BODIES_SHARE), and another tenant is still served', async () => {
+    // Before: GATEHOUSE_MAX_HELD_BODIES was one pool; five 1.5 MiB bodies of one caller, held while the service
+    // was slow, took 7.5 of its 8 MiB and the other tenant's body-first invoke got 503.
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '8MiB' }); // share: 25 %, 2 MiB
+    const other = await stack!.entra.token({ tid: TENANT_B, oid: USER_2 });
+    const [gwA, gwB] = [await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-a'), await gatewayWithAgent(small.url, other, [`${echo.url}/`], 'held-b')];
+    try {
+      const conn = async (t: string, gw: string) => (await api(small.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
+      const [a, b] = [await conn(token, gwA.gatewayId), await conn(other, gwB.gatewayId)];
+      const bodyFirst = (url: string) => `{"body":"${b64(patternBytes(1536 * 1024, 4))}","method":"POST","url":"${url}"}`;
+      const held = [1, 2, 3, 4, 5].map((i) => api(small.url, token, 'POST', `/v1/connections/${a}/invoke`, bodyFirst(`slow?ms=6000&tenant=a${i}`)));
+      // One of A's bodies is held while the service is slow; the other four are refused at once.
+      const statuses: number[] = [];
+      for (const p of held) void p.then((r) => statuses.push(r.status));
+      await expect.poll(() => echo.received.filter((r) => r.url.includes('tenant=a')).length, { timeout: 15_000, interval: 20 }).toBe(1);
+      await expect.poll(() => statuses.filter((x) => x === 503).length, { timeout: 15_000, interval: 20 }).toBe(4);
+      // A's share is full; tenant B's body-first invoke is served from the rest of the pool.
+      const theirs = await api(small.url, other, 'POST', `/v1/connections/${b}/invoke`, bodyFirst('tenant-b'));
+      expect(theirs.status, theirs.text).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe('/tenant-b');
+      const answers = await Promise.all(held);
+      expect(answers.filter((r) => r.status === 200)).toHaveLength(1);
+      for (const r of answers.filter((x) => x.status === 503)) {
+        expect(r.json.error.code).toBe('ServiceUnavailable');
+        expect(r.headers['retry-after']).toBe('1');
+        expect(r.json.error.message).toMatch(/^hub: this caller holds as many invoke bodies in memory as one caller may \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 2097152 bytes\)/);
+      }
+    } finally {
+      await gwA.agent.stop();
+      await gwB.agent.stop();
+      await small.stop();
+    }
+  }, 60_000);
+
   it('answers up to 1 MiB, and request bodies in the usual order, are read whole within GATEHOUSE_MAX_HELD_BODIES; larger ones, or ones the bound has no room for, stream', async () => {
-    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB' });
+    const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-answers');
     try {
       const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
@@ -476,5 +511,30 @@ describe('the invoke object is read as a stream', () => {
     const r = await api(hub.url, token, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'POST', url: 'text', headers: {}, body: b64(body) });
     expect(r.status).toBe(200);
     expect(Buffer.from(r.json.body, 'base64').toString()).toBe(b64(body));
+  });
+});
+
+describe('HeldBodies (GATEHOUSE_MAX_HELD_BODIES and its per-caller, per-gateway, per-connection share)', () => {
+  it('bounds each caller, gateway and connection to its share and the hub to the pool; a released call takes nothing more', async () => {
+    const { HeldBodies } = await import('../../packages/hub/dist/relay/invoke-body.js');
+    const pool = new HeldBodies(100, 25);
+    const a1 = pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' });
+    expect(a1.tryTake(25)).toBe(true);
+    expect(a1.tryTake(1)).toBe(false);
+    // Same caller on another gateway and connection: the caller's share is full.
+    expect(() => pool.share({ caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(/this caller holds .* \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/);
+    // Another caller on the same gateway: the gateway's share is full.
+    expect(() => pool.share({ caller: 'b', gateway: 'g1', connection: 'c3' }).take(1)).toThrow(/gateway g1 holds/);
+    // Another caller, gateway and connection: served; four of them fill the pool.
+    const others = ['b', 'c', 'd'].map((c) => pool.share({ caller: c, gateway: `g-${c}`, connection: `c-${c}` }));
+    for (const o of others) expect(o.tryTake(25)).toBe(true);
+    expect(pool.heldBytes).toBe(100);
+    expect(() => pool.share({ caller: 'e', gateway: undefined, connection: 'c-e' }).take(1)).toThrow(/GATEHOUSE_MAX_HELD_BODIES, 100 bytes/);
+    a1.release();
+    expect(pool.heldBytes).toBe(75);
+    expect(a1.tryTake(1)).toBe(false);
+    a1.release();
+    expect(pool.heldBytes).toBe(75);
+    expect(pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' }).tryTake(25)).toBe(true);
   });
 });

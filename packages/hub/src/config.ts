@@ -37,6 +37,8 @@ export interface HubConfig {
   maxBodyBytes: number;
   /** All invoke bodies the hub holds in memory at once (those it reads whole), across calls. */
   maxHeldBodyBytes: number;
+  /** The most of maxHeldBodyBytes one caller, gateway or connection may hold. */
+  maxHeldBodyShareBytes: number;
   /** Largest body on the raw proxy route, each way (streamed). Default 1 GiB. */
   maxRawBodyBytes: number;
   /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
@@ -80,6 +82,8 @@ export interface HubConfig {
     /** Failed agent authentications allowed per member (or gateway) id from one source address, and per source address; beyond, 429. */
     authFailuresPerMember: { limit: number; periodMs: number };
     authFailuresPerAddress: { limit: number; periodMs: number };
+    /** WebSocket frames one agent connection may send per period; past it close 4013. Default 50,000 per 1 s. */
+    frameRate: { limit: number; periodMs: number };
   };
 }
 
@@ -103,6 +107,7 @@ export const SETTINGS = [
   ['GATEHOUSE_THROTTLE', '--throttle', '100/60s', 'calls per period per connection, e.g. 100/60s, 1000/1h'],
   ['GATEHOUSE_MAX_BODY', '--max-body', '100MiB', 'largest invoke body, each way (B, KiB, MiB, GiB)'],
   ['GATEHOUSE_MAX_HELD_BODIES', '--max-held-bodies', '512MiB', 'all invoke bodies and answers the hub reads whole (up to 1 MiB each, or a request with body before method/url/headers), held at once across calls; over it 503 for the latter, the rest stream instead'],
+  ['GATEHOUSE_MAX_HELD_BODIES_SHARE', '--max-held-bodies-share', '25%', 'the most of GATEHOUSE_MAX_HELD_BODIES one caller (tenant, object id), one gateway or one connection may hold: a percentage of it or a size; over it that caller gets 503 (or its answers stream) while others are still served'],
   ['GATEHOUSE_MAX_RAW_BODY', '--max-raw-body', '1GiB', 'largest body on the raw proxy route, each way (streamed)'],
   ['GATEHOUSE_MAX_URL_LENGTH', '--max-url-length', '2048', 'longest request URL and invoke target URL, in characters'],
   ['GATEHOUSE_MAX_HEADER_BYTES', '--max-header-bytes', '32KiB', 'largest request line + headers (over it: 431)'],
@@ -119,6 +124,7 @@ export const SETTINGS = [
   ['GATEHOUSE_AGENT_QUEUE_MAX', '--agent-queue-max', '8MiB', 'bytes of frames queued toward one agent (every type; at least 2MiB); over it the agent is closed with 4011 (not reading) and its calls fail with 502'],
   ['GATEHOUSE_AGENT_READ_TIMEOUT', '--agent-read-timeout', '30s', "the hub pings each agent; one that leaves a ping unanswered this long is closed with 4011 and its calls fail with 502"],
   ['GATEHOUSE_AGENT_MAX_STREAMS', '--agent-max-streams', '256', 'calls in progress on one agent connection; one more gets 503 (the member takes no more until one ends)'],
+  ['GATEHOUSE_AGENT_FRAME_RATE', '--agent-frame-rate', '50000/1s', 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send per period; past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second'],
   ['GATEHOUSE_AGENT_HELLO_TIMEOUT', '--agent-hello-timeout', '5s', 'time an authenticated agent connection has to send HELLO (else close 4005)'],
   ['GATEHOUSE_AGENT_PENDING_MAX', '--agent-pending-max', '4/256', 'agent connections waiting for HELLO, per member/on the whole hub; at a cap the longest-waiting is closed with 4012'],
   ['GATEHOUSE_AGENT_AUTH_FAILURES', '--agent-auth-failures', '10/60s', 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup'],
@@ -199,6 +205,10 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (!maxBodyBytes) problems.push('GATEHOUSE_MAX_BODY must be a size like 100MiB');
   const maxHeldBodyBytes = parseSize(get('GATEHOUSE_MAX_HELD_BODIES') ?? '512MiB');
   if (!maxHeldBodyBytes) problems.push('GATEHOUSE_MAX_HELD_BODIES must be a size like 512MiB');
+  const shareRaw = get('GATEHOUSE_MAX_HELD_BODIES_SHARE') ?? '25%';
+  const percent = /^(\d{1,3})\s*%$/.exec(shareRaw.trim());
+  const maxHeldBodyShareBytes = percent ? Math.floor((maxHeldBodyBytes ?? 0) * Number(percent[1]) / 100) : parseSize(shareRaw);
+  if (maxHeldBodyBytes && (!maxHeldBodyShareBytes || (percent && Number(percent[1]) > 100))) problems.push('GATEHOUSE_MAX_HELD_BODIES_SHARE must be a percentage from 1% to 100% or a size like 128MiB');
   const maxRawBodyBytes = parseSize(get('GATEHOUSE_MAX_RAW_BODY') ?? '1GiB');
   if (!maxRawBodyBytes) problems.push('GATEHOUSE_MAX_RAW_BODY must be a size like 1GiB');
   const maxHeaderBytes = parseSize(get('GATEHOUSE_MAX_HEADER_BYTES') ?? '32KiB');
@@ -266,6 +276,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     throttle: { limit, periodMs: periodMs! },
     maxBodyBytes: maxBodyBytes!,
     maxHeldBodyBytes: maxHeldBodyBytes!,
+    maxHeldBodyShareBytes: maxHeldBodyShareBytes!,
     maxRawBodyBytes: maxRawBodyBytes!,
     maxUrlLength,
     maxHeaderBytes: maxHeaderBytes!,
@@ -312,8 +323,10 @@ function agentSettings(get: (name: string) => string | undefined, problems: stri
   if (!authFailuresPerMember) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES must look like 10/60s');
   const authFailuresPerAddress = perPeriod(get('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS') ?? '100/60s');
   if (!authFailuresPerAddress) problems.push('GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS must look like 100/60s');
+  const frameRate = perPeriod(get('GATEHOUSE_AGENT_FRAME_RATE') ?? `${AgentBounds.frameRate.limit}/${AgentBounds.frameRate.periodMs}ms`);
+  if (!frameRate) problems.push('GATEHOUSE_AGENT_FRAME_RATE must look like 50000/1s');
   return {
     queueMaxBytes: queueMaxBytes!, maxStreams, readTimeoutMs: readTimeoutMs!, helloTimeoutMs: helloTimeoutMs!, pendingPerMember, pendingTotal,
-    authFailuresPerMember: authFailuresPerMember!, authFailuresPerAddress: authFailuresPerAddress!,
+    authFailuresPerMember: authFailuresPerMember!, authFailuresPerAddress: authFailuresPerAddress!, frameRate: frameRate!,
   };
 }

@@ -67,7 +67,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes), directNetworks,
     callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),

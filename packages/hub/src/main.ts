@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { ConfigError, SETTINGS, loadConfig } from './config.js';
 import { createHub } from './hub.js';
+import { createLogger } from './log.js';
+import { guardProcess } from './last-resort.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
@@ -50,7 +52,9 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve': {
       const config = loadConfig(process.env, serveFlags(rest));
-      const hub = await createHub(config);
+      const log = createLogger(config.logLevel);
+      guardProcess(log);
+      const hub = await createHub(config, { log });
       await hub.start();
       // The first signal drains (GATEHOUSE_DRAIN_TIMEOUT); a second one exits at once.
       let stopping = false;

@@ -86,12 +86,14 @@ export function checkAgentAnswer(method: string, status: number, headers: Header
 export const MAX_AGENT_WORDS = 200;
 
 /**
- * An agent's text as the hub quotes it: control characters (C0, DEL, C1) and bidirectional overrides replaced
- * by spaces, at most MAX_AGENT_WORDS characters. It is quoted as the agent's ("the agent reported: ..."), never
+ * An agent's text as the hub quotes it: control characters (C0, DEL, C1), bidirectional marks, overrides and
+ * isolates, line and paragraph separators (U+2028, U+2029: a line break to many log readers and JavaScript),
+ * and invisible characters (zero-width spaces and joiners, word joiner, soft hyphen, U+FEFF) replaced by spaces,
+ * at most MAX_AGENT_WORDS characters. It is quoted as the agent's ("the agent reported: ..."), never
  * as the hub's own words.
  */
 export function agentWords(text: string): string {
   // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+/g, ' ').trim();
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+/g, ' ').trim();
   return clean.length > MAX_AGENT_WORDS ? `${clean.slice(0, MAX_AGENT_WORDS)}...` : clean;
 }

@@ -65,6 +65,9 @@ export const CloseCode = {
   NotReading: 4011,
   /** Too many authenticated connections are waiting to send HELLO (per member, or on the whole hub). */
   TooManyPending: 4012,
+  /** The agent sent more WebSocket frames in one period than GATEHOUSE_AGENT_FRAME_RATE allows (a flood of tiny
+   *  frames costs every tenant's calls the hub's time, however little each frame carries). */
+  FrameFlood: 4013,
 } as const;
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
@@ -121,6 +124,10 @@ export const AgentBounds = {
   /** GATEHOUSE_AGENT_PENDING_MAX: connections waiting for HELLO, per member and on the whole hub (else 4012). */
   pendingPerMember: 4,
   pendingTotal: 256,
+  /** GATEHOUSE_AGENT_FRAME_RATE: WebSocket frames of every kind (continuations, pings and pongs included) one
+   *  agent connection may send per period; past it the connection is closed with 4013. A busy real agent sends a
+   *  few thousand a second (docs/performance.md, "Frames a busy agent sends"). */
+  frameRate: { limit: 50_000, periodMs: 1000 },
   /** Members per gateway (a cluster), as Microsoft's gateway allows. */
   membersPerGateway: 10,
 } as const;

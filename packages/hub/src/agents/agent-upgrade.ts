@@ -14,7 +14,7 @@ import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
   const a = config.agent;
-  return { maxQueuedBytes: a.queueMaxBytes, maxStreams: a.maxStreams, readTimeoutMs: a.readTimeoutMs, helloTimeoutMs: a.helloTimeoutMs };
+  return { maxQueuedBytes: a.queueMaxBytes, maxStreams: a.maxStreams, readTimeoutMs: a.readTimeoutMs, helloTimeoutMs: a.helloTimeoutMs, frameRate: a.frameRate };
 }
 
 export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

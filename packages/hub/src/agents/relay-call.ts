@@ -44,6 +44,9 @@ export class RelayCall {
   private over = false;
   /** The most response body bytes the checked head allows (null: no length known). */
   private bodyLimit: number | null = null;
+  /** The checked head of an answer that has no body (HEAD, 204, 304), held until its END: one that brings a body
+   *  byte instead is a coded 502, not a clean empty answer with the agent's bytes dropped unseen. */
+  private heldHead: ResponseHeadMessage | undefined;
   /** The agent said the service never received this request (see FailureMessage.notSent). */
   notSent = false;
   /** When body bytes last moved either way (idle-time limit of the raw route). */
@@ -116,7 +119,9 @@ export class RelayCall {
     }
     this.headSeen = true;
     this.bodyLimit = checked.bodyLimit;
-    this.resolveHead({ status: h.status, headers: checked.headers, ...(h.backendMs !== undefined ? { backendMs: h.backendMs } : {}) });
+    const head = { status: h.status, headers: checked.headers, ...(h.backendMs !== undefined ? { backendMs: h.backendMs } : {}) };
+    if (checked.bodyLimit === 0 && whole === undefined) this.heldHead = head;
+    else this.resolveHead(head);
     return true;
   }
   onData(chunk: Buffer): boolean {
@@ -124,6 +129,10 @@ export class RelayCall {
     if (this.over) return true; // late data of a call this side ended: dropped
     if (!this.headSeen) return false;
     const room = this.bodyLimit === null ? Infinity : this.bodyLimit - this.responseBody.receivedBytes;
+    if (this.heldHead && chunk.length > 0) {
+      this.cancel('answer with a body where none may be', this.refused(`was refused: status ${this.heldHead.status} to ${this.t.method.slice(0, 16)} carries no body, and the answer has one`));
+      return true;
+    }
     if (chunk.length > room) {
       // Never a byte past the declared length (the rest could be a second, forged response on the caller's
       // connection): what fits goes, then the call is cut off and the caller's connection with it.
@@ -155,6 +164,7 @@ export class RelayCall {
       this.cancel('answer shorter than its head declared', this.refused(`was cut off: its body ended after ${this.responseBody.receivedBytes} of the ${this.bodyLimit} bytes its head declared`));
       return true;
     }
+    if (this.heldHead) { this.resolveHead(this.heldHead); this.heldHead = undefined; }
     this.responseBody.onEnd();
     this.over = true;
     this.requestBody.close('response complete');
@@ -174,7 +184,7 @@ export class RelayCall {
     if (this.over) return;
     this.over = true;
     this.requestBody.close(err.message);
-    if (!this.headSeen) this.rejectHead(err);
+    if (!this.headSeen || this.heldHead) this.rejectHead(err);
     else this.responseBody.abort(err);
     this.t.forget(this.stream);
   }

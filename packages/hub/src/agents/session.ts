@@ -10,6 +10,7 @@ import {
   type Frame, type HelloMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
+import { FrameRate, type FrameRateLimit } from './frame-meter.js';
 import { RelayCall } from './relay-call.js';
 
 export interface SessionMember { memberId: string; gatewayId: string; name: string; createdAt: string }
@@ -31,10 +32,13 @@ export interface SessionBounds {
   readTimeoutMs: number;
   /** Time from the upgrade to HELLO. */
   helloTimeoutMs: number;
+  /** WebSocket frames the agent may send per period (every kind); past it close 4013. */
+  frameRate: FrameRateLimit;
 }
 
 export const DEFAULT_SESSION_BOUNDS: SessionBounds = {
   maxQueuedBytes: AgentBounds.queueBytes, maxStreams: AgentBounds.maxStreams, readTimeoutMs: AgentBounds.readTimeoutMs, helloTimeoutMs: AgentBounds.helloTimeoutMs,
+  frameRate: AgentBounds.frameRate,
 };
 
 /** What part of the queue toward an agent new calls' heads may fill: the cap, less what body bytes can take
@@ -71,11 +75,28 @@ export class AgentSession {
     this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket,
       directDataWriter(ws, () => socket, false),
       { maxQueued: bounds.maxQueuedBytes, onOverflow: (queued) => this.close(CloseCode.NotReading, `agent not reading: ${queued} bytes queued toward it, over the ${bounds.maxQueuedBytes}-byte limit`) });
+    this.watchFrameRate(socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
     this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, bounds.helloTimeoutMs));
     this.timers.push(setInterval(() => this.tick(), Math.min(1000, Math.max(100, bounds.readTimeoutMs / 4))));
+  }
+
+  /** Counts the agent's frames in the socket's bytes (ws has put back any it read with the upgrade, so they come
+   *  from a frame boundary). Past the bound the connection is closed and its socket no longer read: a flood that
+   *  ignores the close costs nothing more until the socket is cut (5 s, `close`). */
+  private watchFrameRate(socket: Socket): void {
+    const { limit, periodMs } = this.bounds.frameRate;
+    const meter = new FrameRate(this.bounds.frameRate, (frames) => {
+      socket.off('data', count);
+      const why = `agent frame flood: ${frames} frames within ${periodMs} ms, over the ${limit} GATEHOUSE_AGENT_FRAME_RATE allows`;
+      this.log.warn({ member: this.member.memberId, closeCode: CloseCode.FrameFlood, why }, 'agent frame flood');
+      this.close(CloseCode.FrameFlood, why);
+      socket.pause();
+    });
+    const count = (chunk: Buffer) => meter.feed(chunk);
+    socket.on('data', count);
   }
 
   /** Heartbeat both ways: inbound silence (4006), and the hub's own ping answered in time (4011). */

@@ -19,32 +19,89 @@ export interface HeldShare {
   release(): void;
 }
 
+/** Who a held body counts against besides the whole hub: its caller (tenant/object id), gateway and connection. */
+export interface HeldKeys { caller: string | undefined; gateway: string | undefined; connection: string }
+
+const HELD_KINDS = [
+  ['caller', 'this caller holds', 'one caller'],
+  ['gateway', 'gateway {id} holds', 'one gateway'],
+  ['connection', 'connection {id} holds', 'one connection'],
+] as const;
+
+/** One key's bytes held, and the calls holding its entry (an entry in use is never swept). */
+interface HeldEntry { n: number; users: number }
+
+/** Bytes held per key of one kind. An entry stays while in use and is swept once many are idle: a Map that
+ *  gained and lost an entry per call kept calls through V8's young collections (see http/call-caps.ts). */
+class HeldPerKey {
+  private readonly bytes = new Map<string, HeldEntry>();
+  /** The key's entry, counted as used by one more call until `done`. */
+  use(key: string): HeldEntry {
+    let e = this.bytes.get(key);
+    if (e === undefined) {
+      if (this.bytes.size >= SWEEP_AT) for (const [k, v] of this.bytes) if (v.users === 0) this.bytes.delete(k);
+      e = { n: 0, users: 0 };
+      this.bytes.set(key, e);
+    }
+    e.users++;
+    return e;
+  }
+}
+/** Idle keys are forgotten when a new one would make more than this many. */
+const SWEEP_AT = 4096;
+
 /**
  * The hub's bound on invoke bodies held in memory across calls (GATEHOUSE_MAX_HELD_BODIES): each call reading
  * a body whole takes its bytes from it as they arrive and gives them back when its answer is over. Without it
- * concurrent calls could hold up to GATEHOUSE_MAX_BODY each, with no bound on their sum.
+ * concurrent calls could hold up to GATEHOUSE_MAX_BODY each, with no bound on their sum. Each caller, gateway and
+ * connection may hold at most `maxShare` of it (GATEHOUSE_MAX_HELD_BODIES_SHARE): a few 100 MiB bodies of one
+ * tenant held to their timeout once took the whole pool and every other tenant's body-first invoke got 503
+ * (issue 22, finding 1 left over).
  */
 export class HeldBodies {
   private held = 0;
-  constructor(private readonly max: number) {}
+  private readonly perKey = { caller: new HeldPerKey(), gateway: new HeldPerKey(), connection: new HeldPerKey() };
+  constructor(private readonly max: number, private readonly maxShare = max) {}
+
+  /** Bytes held now, all calls together (tests). */
+  get heldBytes(): number { return this.held; }
 
   /** One call's share; `release` gives it all back (call it once the call's answer is over). */
-  share(): HeldShare {
+  share(keys: HeldKeys): HeldShare {
     let mine = 0;
+    let refusal = '';
+    let released = false;
+    const entries = HELD_KINDS.flatMap(([kind]) => (keys[kind] === undefined ? [] : [{ kind, key: keys[kind]!, e: this.perKey[kind].use(keys[kind]!) }]));
     const tryTake = (bytes: number) => {
-      if (this.held + bytes > this.max) return false;
+      // A call whose answer is over (its caller gone mid-body) takes nothing more: bytes taken after the release
+      // would never come back to the pool.
+      if (released) { refusal = 'hub: the call is over'; return false; }
+      if (this.held + bytes > this.max) {
+        refusal = `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`;
+        return false;
+      }
+      const full = entries.find((x) => x.e.n + bytes > this.maxShare);
+      if (full) {
+        const [, holds, who] = HELD_KINDS.find(([k]) => k === full.kind)!;
+        refusal = `hub: ${holds.replace('{id}', full.key)} as many invoke bodies in memory as ${who} may (GATEHOUSE_MAX_HELD_BODIES_SHARE, ${this.maxShare} bytes); try again when one of its calls is over`;
+        return false;
+      }
       this.held += bytes;
+      for (const x of entries) x.e.n += bytes;
       mine += bytes;
       return true;
     };
     return {
       tryTake,
       take: (bytes) => {
-        if (!tryTake(bytes)) {
-          throw new GatehouseError('ServiceUnavailable', `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`, { 'retry-after': '1' });
-        }
+        if (!tryTake(bytes)) throw new GatehouseError('ServiceUnavailable', refusal, { 'retry-after': '1' });
       },
-      release: () => { this.held -= mine; mine = 0; },
+      release: () => {
+        this.held -= mine;
+        for (const x of entries) { x.e.n -= mine; if (!released) x.e.users--; }
+        mine = 0;
+        released = true;
+      },
     };
   }
 }

@@ -127,7 +127,8 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
     }
     requireJson(ctx.req);
-    const held = deps.heldBodies.share();
+    const caller = ctx.tags.caller;
+    const held = deps.heldBodies.share({ caller: caller && `${caller.tid}/${caller.oid}`, gateway: conn.gatewayId ?? undefined, connection: conn.id });
     ctx.res.once('close', held.release);
     const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
     const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
