@@ -1,0 +1,213 @@
+// npm run bench:tunnels: the scale of one hub. A real hub (single node, SQLite, the fake Entra ID) holds TUNNELS
+// idle agent tunnels (default 10,000) from a light agent simulator in its own process (bench/tunnel-sim.ts, the
+// real protocol); the bench reports the hub's RSS idle, with the tunnels and per tunnel. Then it restarts the hub
+// (stop, start on the same port and database) and reports how long until every tunnel is back online (the
+// simulator reconnects on the agent's backoff-with-jitter schedule), while a load loop calls a few gateways whose
+// members the simulator also holds: calls served and failed (by code) during the storm, and their latency.
+// Loopback only; everything stops by itself within TIMEOUT_S (default 300).
+//
+// Environment: TUNNELS (default 10000), TIMEOUT_S (default 300), FILL (initial connections per second, default
+// 2000), CALL_GATEWAYS (gateways the load loop calls, default 4), CALLERS (concurrent calls, default 4).
+// The last line printed is `result {json}` (TunnelsResult), which test/suites/tunnels.test.ts reads.
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startFakeEntra } from '../test/helpers/fake-entra.js';
+import { api, killLeftovers, setLineLimit, startHub, startProc, type HubProc, type Proc } from '../test/helpers/stack.js';
+import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
+import { storeFleet } from './tunnel-fleet.js';
+import type { SimStatus } from './tunnel-sim.js';
+
+// One process holds TUNNELS sockets (the simulator) and the hub as many: raise the open-file limit for both
+// (root may raise the hard limit; anyone else gets the hard limit) by running again under the raised limit.
+if (!process.env.GATEHOUSE_TUNNELS_ULIMIT) {
+  const r = spawnSync('sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, ...process.argv.slice(1)],
+    { stdio: 'inherit', env: { ...process.env, GATEHOUSE_TUNNELS_ULIMIT: '1' } });
+  process.exit(r.status ?? 1);
+}
+
+const N = Number(process.env.TUNNELS ?? 10_000);
+const TIMEOUT_MS = Number(process.env.TIMEOUT_S ?? 300) * 1000;
+const FILL = Number(process.env.FILL ?? 2000);
+const CALL_GATEWAYS = Number(process.env.CALL_GATEWAYS ?? 4);
+const CALLERS = Number(process.env.CALLERS ?? 4);
+/** The load loop's bounds: calls in all, and a pause between one caller's calls. */
+const MAX_CALLS = 50_000;
+const CALL_PAUSE_MS = 10;
+const started = performance.now();
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const since = (t: number) => (performance.now() - t) / 1000;
+
+export interface TunnelsResult {
+  tunnels: number;
+  rssIdleMiB: number;
+  rssTunnelsMiB: number;
+  rssPerTunnelKiB: number;
+  fillSeconds: number;
+  /** From the restarted hub listening again to every tunnel online. */
+  backOnlineSeconds: number;
+  /** From the stop signal to every tunnel online. */
+  restartSeconds: number;
+  online: number;
+  calls: { ok: number; failed: Record<string, number>; p50Ms: number; p99Ms: number; maxMs: number; okAfterRestart: number };
+  sim: SimStatus;
+  hubRestarted: boolean;
+}
+
+const hardStop = setTimeout(() => {
+  log(`bench:tunnels: over the ${TIMEOUT_MS / 1000} s limit; stopping everything`);
+  killLeftovers();
+  process.exit(3);
+}, TIMEOUT_MS);
+hardStop.unref();
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function lastStatus(sim: Proc): SimStatus | undefined {
+  for (let i = sim.lines.length - 1; i >= 0; i--) if (sim.lines[i]!.startsWith('sim ')) return JSON.parse(sim.lines[i]!.slice(4)) as SimStatus;
+  return undefined;
+}
+
+async function until(what: string, ok: () => boolean, limitMs: number): Promise<void> {
+  const t = performance.now();
+  while (!ok()) {
+    if (performance.now() - t > limitMs) throw new Error(`bench:tunnels: ${what} not within ${limitMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface Load { ok: number; okAfter: number; failed: Record<string, number>; latencies: number[]; stop: boolean; restartedAt: number }
+
+/** CALLERS loops calling the raw route of the call gateways' connections in turn, until told to stop. */
+async function loadLoop(hubUrl: string, token: string, connections: string[], load: Load): Promise<void> {
+  let n = 0;
+  const one = async (): Promise<void> => {
+    while (!load.stop && n < MAX_CALLS) {
+      const conn = connections[n++ % connections.length]!;
+      const t = performance.now();
+      let code: string;
+      try {
+        const r = await request(`${hubUrl}/v1/connections/${conn}/proxy/`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: 15_000, bodyTimeout: 15_000 });
+        const text = await r.body.text();
+        code = r.statusCode === 200 && text === 'hello, world' ? 'ok' : `${r.statusCode} ${(JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '?'}`;
+      } catch (err) {
+        code = (err as NodeJS.ErrnoException).code ?? 'error';
+      }
+      if (code === 'ok') {
+        load.ok++;
+        if (load.restartedAt && t > load.restartedAt) load.okAfter++;
+        load.latencies.push(performance.now() - t);
+      } else {
+        load.failed[code] = (load.failed[code] ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, 100)); // a refused call is not retried in a tight loop
+      }
+      await new Promise((r) => setTimeout(r, CALL_PAUSE_MS));
+    }
+  };
+  await Promise.all(Array.from({ length: CALLERS }, one));
+}
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN; };
+
+async function main(): Promise<void> {
+  setLineLimit(5_000); // the hub logs a line per connect: keep the harness's memory flat
+  const dir = tempDir('gatehouse-tunnels-');
+  const env = { GATEHOUSE_THROTTLE: '1000000000/60s' };
+  log(`bench:tunnels: ${N} tunnels on one hub; node ${process.version}`);
+  let t = performance.now();
+  const fleet = await storeFleet(join(dir, 'hub.db'), Math.max(0, N - CALL_GATEWAYS));
+  log(`stored ${fleet.length} members in ${since(t).toFixed(1)} s`);
+  const entra = await startFakeEntra();
+  let hub: HubProc = await startHub(entra, env, { dbDir: dir });
+  let sim: Proc | undefined;
+  try {
+    const token = await entra.token({}, { expSec: 3600 });
+    // The gateways the load loop calls: made through the admin and agent APIs, as a real owner does.
+    const publicKeyPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const callers: string[] = [];
+    const connections: string[] = [];
+    for (let i = 0; i < Math.min(CALL_GATEWAYS, N); i++) {
+      const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: `called-${i}` });
+      const reg = await api(hub.url, undefined, 'POST', '/v1/agent/register', { gatewayId: gw.json.id, registrationKey: gw.json.registrationKey, name: 'sim', publicKeyPem, sealedPrivateKey: 'sealed' });
+      if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
+      callers.push(reg.json.credential as string);
+      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: 'http://127.0.0.1:9', gatewayId: gw.json.id, timeoutSeconds: 10 });
+      if (c.status !== 201) throw new Error(`connection: ${c.status} ${c.text}`);
+      connections.push(c.json.id as string);
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+    const rssIdle = rssMiB(hub.child.pid!);
+    log(`hub RSS idle: ${rssIdle.toFixed(1)} MiB`);
+
+    // The call gateways' members spread through the fleet, so they reconnect among the others.
+    const all = [...fleet];
+    callers.forEach((c, i) => all.splice(Math.floor(((i + 0.5) * all.length) / callers.length), 0, c));
+    const file = join(dir, 'credentials');
+    writeFileSync(file, `${all.join('\n')}\n`, { mode: 0o600 });
+    t = performance.now();
+    sim = startProc([new URL('./tunnel-sim.js', import.meta.url).pathname, String(hub.port), file, String(FILL), String(TIMEOUT_MS)], {});
+    const s = sim;
+    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(60_000, (N / FILL) * 4000));
+    const fillSeconds = since(t);
+    log(`${N} tunnels online in ${fillSeconds.toFixed(1)} s`);
+    // Idle: a full heartbeat cycle (every tunnel pinged both ways), then the RSS.
+    await new Promise((r) => setTimeout(r, 12_000));
+    const rssTunnels = rssMiB(hub.child.pid!);
+    const perTunnelKiB = ((rssTunnels - rssIdle) * 1024) / N;
+    log(`hub RSS with ${N} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel)`);
+
+    // The storm: stop the hub and start it again on the same port and database, calls running throughout.
+    const load: Load = { ok: 0, okAfter: 0, failed: {}, latencies: [], stop: false, restartedAt: 0 };
+    const loop = loadLoop(hub.url, token, connections, load);
+    await new Promise((r) => setTimeout(r, 1000));
+    const stopAt = performance.now();
+    await hub.stop();
+    log(`hub stopped in ${since(stopAt).toFixed(1)} s`);
+    hub = await startHub(entra, env, { port: hub.port, dbDir: dir });
+    const listeningAt = performance.now();
+    load.restartedAt = listeningAt;
+    log(`hub listening again ${since(stopAt).toFixed(1)} s after the stop signal`);
+    let hubRestarted = true;
+    let backOnline = NaN;
+    try {
+      await until(`all ${N} tunnels back online`, () => lastStatus(s)?.online === N, Math.max(30_000, TIMEOUT_MS - (performance.now() - started) - 20_000));
+      backOnline = since(listeningAt);
+    } catch (err) {
+      log((err as Error).message);
+      hubRestarted = hub.child.exitCode === null;
+    }
+    const restartSeconds = since(stopAt);
+    await new Promise((r) => setTimeout(r, 2000));
+    load.stop = true;
+    await loop;
+    const status = lastStatus(s)!;
+    log(`back online ${backOnline.toFixed(1)} s after the hub listened again (${restartSeconds.toFixed(1)} s after the stop signal); ${status.online}/${N} online`);
+    log(`simulator: upgrades refused ${JSON.stringify(status.refused)}, closes ${JSON.stringify(status.closes)}, connect errors ${JSON.stringify(status.errors)}`);
+    const result: TunnelsResult = {
+      tunnels: N, rssIdleMiB: round(rssIdle), rssTunnelsMiB: round(rssTunnels), rssPerTunnelKiB: round(perTunnelKiB), fillSeconds: round(fillSeconds),
+      backOnlineSeconds: round(backOnline), restartSeconds: round(restartSeconds), online: status.online,
+      calls: { ok: load.ok, failed: load.failed, p50Ms: round(pct(load.latencies, 0.5)), p99Ms: round(pct(load.latencies, 0.99)), maxMs: round(pct(load.latencies, 1)), okAfterRestart: load.okAfter },
+      sim: status, hubRestarted: hubRestarted && hub.child.exitCode === null,
+    };
+    log(`calls during the storm: ${load.ok} ok (${load.okAfter} after the restart), failed ${JSON.stringify(load.failed)}; latency of the served p50 ${result.calls.p50Ms} ms, p99 ${result.calls.p99Ms} ms, max ${result.calls.maxMs} ms`);
+    log(`result ${JSON.stringify(result)}`);
+  } finally {
+    await sim?.stop();
+    await hub.stop();
+    await entra.close();
+    cleanupTempDirs();
+  }
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+main().then(() => process.exit(0), (err: Error) => {
+  log(`bench:tunnels failed: ${err.message}`);
+  killLeftovers();
+  process.exit(1);
+});
