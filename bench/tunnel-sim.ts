@@ -47,13 +47,13 @@ class SimTunnel {
   online = false;
   stopped = false;
 
-  constructor(private readonly url: string, private readonly credential: string, private readonly localAddress: string, private readonly status: SimStatus) {}
+  constructor(private readonly url: string, private readonly credential: string, private readonly status: SimStatus) {}
 
   connect(): void {
     if (this.stopped) return;
     const ws = new WebSocket(this.url, {
       headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.credential}` },
-      maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs, localAddress: this.localAddress,
+      maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
       generateMask: (mask: Buffer) => { mask.fill(0); },
     });
     this.ws = ws;
@@ -121,9 +121,7 @@ const [port, file, fill, lifetime] = process.argv.slice(2);
 const credentials = readFileSync(file!, 'utf8').split('\n').filter(Boolean);
 const status: SimStatus = { online: 0, tunnels: credentials.length, refused: {}, closes: {}, errors: {}, calls: 0, fatal: 0 };
 const url = `ws://127.0.0.1:${port}${AGENT_CONNECT_PATH}`;
-// Four loopback source addresses: a reconnect storm of 10,000 from one address would wait on ephemeral ports
-// still in TIME_WAIT from the hub's restart.
-const tunnels = credentials.map((c, i) => new SimTunnel(url, c, `127.0.0.${1 + (i % 4)}`, status));
+const tunnels = credentials.map((c) => new SimTunnel(url, c, status));
 
 const perSecond = Number(fill ?? 2000);
 let next = 0;

@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startFakeEntra } from '../test/helpers/fake-entra.js';
-import { api, killLeftovers, setLineLimit, startHub, startProc, type HubProc, type Proc } from '../test/helpers/stack.js';
+import { api, killLeftovers, setLineLimit, setProcessPrefix, startHub, startProc, type HubProc, type Proc } from '../test/helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 import { storeFleet } from './tunnel-fleet.js';
 import type { SimStatus } from './tunnel-sim.js';
@@ -45,6 +45,10 @@ export interface TunnelsResult {
   rssIdleMiB: number;
   rssTunnelsMiB: number;
   rssPerTunnelKiB: number;
+  /** Hub CPU while the tunnels idle, % of one core. */
+  idleCpuPercent: number;
+  /** CPU seconds the restarted hub used until every tunnel was back. */
+  stormCpuSeconds: number;
   fillSeconds: number;
   /** From the restarted hub listening again to every tunnel online. */
   backOnlineSeconds: number;
@@ -68,15 +72,24 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/** CPU seconds (user + system) a process has used. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
 function lastStatus(sim: Proc): SimStatus | undefined {
   for (let i = sim.lines.length - 1; i >= 0; i--) if (sim.lines[i]!.startsWith('sim ')) return JSON.parse(sim.lines[i]!.slice(4)) as SimStatus;
   return undefined;
 }
 
-async function until(what: string, ok: () => boolean, limitMs: number): Promise<void> {
+/** Waits for `ok`, printing `progress()` every 5 s. */
+async function until(what: string, ok: () => boolean, limitMs: number, progress: () => string): Promise<void> {
   const t = performance.now();
+  let shown = t;
   while (!ok()) {
-    if (performance.now() - t > limitMs) throw new Error(`bench:tunnels: ${what} not within ${limitMs / 1000} s`);
+    if (performance.now() - t > limitMs) throw new Error(`bench:tunnels: ${what} not within ${limitMs / 1000} s (${progress()})`);
+    if (performance.now() - shown > 5000) { shown = performance.now(); log(`  ${since(t).toFixed(0)} s: ${progress()}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -118,6 +131,8 @@ async function main(): Promise<void> {
   setLineLimit(5_000); // the hub logs a line per connect: keep the harness's memory flat
   const dir = tempDir('gatehouse-tunnels-');
   const env = { GATEHOUSE_THROTTLE: '1000000000/60s' };
+  // PROFILE=dir: the hubs and the simulator write CPU profiles there as they stop.
+  if (process.env.PROFILE) setProcessPrefix(['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${process.env.PROFILE} "$@"`]);
   log(`bench:tunnels: ${N} tunnels on one hub; node ${process.version}`);
   let t = performance.now();
   const fleet = await storeFleet(join(dir, 'hub.db'), Math.max(0, N - CALL_GATEWAYS));
@@ -152,14 +167,25 @@ async function main(): Promise<void> {
     t = performance.now();
     sim = startProc([new URL('./tunnel-sim.js', import.meta.url).pathname, String(hub.port), file, String(FILL), String(TIMEOUT_MS)], {});
     const s = sim;
-    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(60_000, (N / FILL) * 4000));
+    let cpuAt = { t: performance.now(), hub: 0, sim: 0, hubPid: 0 };
+    const cpuShare = () => {
+      const now = { t: performance.now(), hub: cpuSeconds(hub.child.pid!), sim: cpuSeconds(s.child.pid!), hubPid: hub.child.pid! };
+      const dt = (now.t - cpuAt.t) / 1000;
+      const out = now.hubPid === cpuAt.hubPid ? `hub ${(((now.hub - cpuAt.hub) / dt) * 100).toFixed(0)} % CPU, simulator ${(((now.sim - cpuAt.sim) / dt) * 100).toFixed(0)} %; ` : '';
+      cpuAt = now;
+      return out;
+    };
+    const progress = () => { const st = lastStatus(s); return st ? `${cpuShare()}${st.online} online; refused ${JSON.stringify(st.refused)}, closes ${JSON.stringify(st.closes)}, errors ${JSON.stringify(st.errors)}` : 'no simulator status yet'; };
+    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(60_000, (N / FILL) * 4000), progress);
     const fillSeconds = since(t);
     log(`${N} tunnels online in ${fillSeconds.toFixed(1)} s`);
     // Idle: a full heartbeat cycle (every tunnel pinged both ways), then the RSS.
+    const cpuIdle0 = cpuSeconds(hub.child.pid!);
     await new Promise((r) => setTimeout(r, 12_000));
+    const idleCpuPercent = ((cpuSeconds(hub.child.pid!) - cpuIdle0) / 12) * 100;
     const rssTunnels = rssMiB(hub.child.pid!);
     const perTunnelKiB = ((rssTunnels - rssIdle) * 1024) / N;
-    log(`hub RSS with ${N} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel)`);
+    log(`hub RSS with ${N} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel); hub CPU while they idle ${idleCpuPercent.toFixed(1)} % of a core`);
 
     // The storm: stop the hub and start it again on the same port and database, calls running throughout.
     const load: Load = { ok: 0, okAfter: 0, failed: {}, latencies: [], stop: false, restartedAt: 0 };
@@ -174,22 +200,24 @@ async function main(): Promise<void> {
     log(`hub listening again ${since(stopAt).toFixed(1)} s after the stop signal`);
     let hubRestarted = true;
     let backOnline = NaN;
+    const cpuStorm0 = cpuSeconds(hub.child.pid!);
     try {
-      await until(`all ${N} tunnels back online`, () => lastStatus(s)?.online === N, Math.max(30_000, TIMEOUT_MS - (performance.now() - started) - 20_000));
+      await until(`all ${N} tunnels back online`, () => lastStatus(s)?.online === N, Math.max(30_000, TIMEOUT_MS - (performance.now() - started) - 20_000), progress);
       backOnline = since(listeningAt);
     } catch (err) {
       log((err as Error).message);
       hubRestarted = hub.child.exitCode === null;
     }
     const restartSeconds = since(stopAt);
+    const stormCpuSeconds = hub.child.exitCode === null ? cpuSeconds(hub.child.pid!) - cpuStorm0 : NaN;
     await new Promise((r) => setTimeout(r, 2000));
     load.stop = true;
     await loop;
     const status = lastStatus(s)!;
-    log(`back online ${backOnline.toFixed(1)} s after the hub listened again (${restartSeconds.toFixed(1)} s after the stop signal); ${status.online}/${N} online`);
+    log(`back online ${backOnline.toFixed(1)} s after the hub listened again (${restartSeconds.toFixed(1)} s after the stop signal); ${status.online}/${N} online; the restarted hub used ${stormCpuSeconds.toFixed(1)} CPU s till then`);
     log(`simulator: upgrades refused ${JSON.stringify(status.refused)}, closes ${JSON.stringify(status.closes)}, connect errors ${JSON.stringify(status.errors)}`);
     const result: TunnelsResult = {
-      tunnels: N, rssIdleMiB: round(rssIdle), rssTunnelsMiB: round(rssTunnels), rssPerTunnelKiB: round(perTunnelKiB), fillSeconds: round(fillSeconds),
+      tunnels: N, rssIdleMiB: round(rssIdle), rssTunnelsMiB: round(rssTunnels), rssPerTunnelKiB: round(perTunnelKiB), idleCpuPercent: round(idleCpuPercent), stormCpuSeconds: round(stormCpuSeconds), fillSeconds: round(fillSeconds),
       backOnlineSeconds: round(backOnline), restartSeconds: round(restartSeconds), online: status.online,
       calls: { ok: load.ok, failed: load.failed, p50Ms: round(pct(load.latencies, 0.5)), p99Ms: round(pct(load.latencies, 0.99)), maxMs: round(pct(load.latencies, 1)), okAfterRestart: load.okAfter },
       sim: status, hubRestarted: hubRestarted && hub.child.exitCode === null,
