@@ -7,7 +7,7 @@
 //   node bench/dist/bench/tunnel-sim.js PORT CREDENTIALS_FILE FILL_PER_SECOND LIFETIME_MS
 //
 // CREDENTIALS_FILE: one agent credential (`<memberId>.<secret>`) per line. The initial connections are spread at
-// FILL_PER_SECOND (default 2,000); every reconnect after that follows the backoff schedule. Every 250 ms the
+// FILL_PER_SECOND; every reconnect after that follows the backoff schedule. Every 250 ms the
 // simulator prints one line `sim {json}` with its counts (SimStatus); it stops on SIGTERM, and by itself after
 // LIFETIME_MS whatever happens (a bench that dies leaves no simulator behind for long).
 import { readFileSync } from 'node:fs';
@@ -123,7 +123,7 @@ const status: SimStatus = { online: 0, tunnels: credentials.length, refused: {},
 const url = `ws://127.0.0.1:${port}${AGENT_CONNECT_PATH}`;
 const tunnels = credentials.map((c) => new SimTunnel(url, c, status));
 
-const perSecond = Number(fill ?? 2000);
+const perSecond = Number(fill ?? 500);
 let next = 0;
 const filler = setInterval(() => {
   for (const end = Math.min(tunnels.length, next + Math.ceil(perSecond / 20)); next < end; next++) tunnels[next]!.connect();

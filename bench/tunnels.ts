@@ -7,7 +7,9 @@
 // Loopback only; everything stops by itself within TIMEOUT_S (default 300).
 //
 // Environment: TUNNELS (default 10000), TIMEOUT_S (default 300), FILL (initial connections per second, default
-// 2000), CALL_GATEWAYS (gateways the load loop calls, default 4), CALLERS (concurrent calls, default 4).
+// 500), CALL_GATEWAYS (gateways the load loop calls, default 4), CALLERS (concurrent calls, default 4), IDLE_S
+// (seconds the tunnels idle before the RSS is read, default 12: a heartbeat cycle), GATEHOUSE_AGENT_PENDING_MAX
+// (passed to the hub).
 // The last line printed is `result {json}` (TunnelsResult), which test/suites/tunnels.test.ts reads.
 import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -30,9 +32,10 @@ if (!process.env.GATEHOUSE_TUNNELS_ULIMIT) {
 
 const N = Number(process.env.TUNNELS ?? 10_000);
 const TIMEOUT_MS = Number(process.env.TIMEOUT_S ?? 300) * 1000;
-const FILL = Number(process.env.FILL ?? 2000);
+const FILL = Number(process.env.FILL ?? 500);
 const CALL_GATEWAYS = Number(process.env.CALL_GATEWAYS ?? 4);
 const CALLERS = Number(process.env.CALLERS ?? 4);
+const IDLE_S = Number(process.env.IDLE_S ?? 12);
 /** The load loop's bounds: calls in all, and a pause between one caller's calls. */
 const MAX_CALLS = 50_000;
 const CALL_PAUSE_MS = 10;
@@ -130,7 +133,8 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 async function main(): Promise<void> {
   setLineLimit(5_000); // the hub logs a line per connect: keep the harness's memory flat
   const dir = tempDir('gatehouse-tunnels-');
-  const env = { GATEHOUSE_THROTTLE: '1000000000/60s' };
+  const env: Record<string, string> = { GATEHOUSE_THROTTLE: '1000000000/60s' };
+  if (process.env.GATEHOUSE_AGENT_PENDING_MAX) env.GATEHOUSE_AGENT_PENDING_MAX = process.env.GATEHOUSE_AGENT_PENDING_MAX;
   // PROFILE=dir: the hubs and the simulator write CPU profiles there as they stop.
   if (process.env.PROFILE) setProcessPrefix(['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${process.env.PROFILE} "$@"`]);
   log(`bench:tunnels: ${N} tunnels on one hub; node ${process.version}`);
@@ -176,13 +180,13 @@ async function main(): Promise<void> {
       return out;
     };
     const progress = () => { const st = lastStatus(s); return st ? `${cpuShare()}${st.online} online; refused ${JSON.stringify(st.refused)}, closes ${JSON.stringify(st.closes)}, errors ${JSON.stringify(st.errors)}` : 'no simulator status yet'; };
-    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(60_000, (N / FILL) * 4000), progress);
+    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(120_000, (N / FILL) * 4000), progress);
     const fillSeconds = since(t);
     log(`${N} tunnels online in ${fillSeconds.toFixed(1)} s`);
-    // Idle: a full heartbeat cycle (every tunnel pinged both ways), then the RSS.
+    // Idle: a full heartbeat cycle (every tunnel pinged both ways; IDLE_S), then the RSS.
     const cpuIdle0 = cpuSeconds(hub.child.pid!);
-    await new Promise((r) => setTimeout(r, 12_000));
-    const idleCpuPercent = ((cpuSeconds(hub.child.pid!) - cpuIdle0) / 12) * 100;
+    await new Promise((r) => setTimeout(r, IDLE_S * 1000));
+    const idleCpuPercent = ((cpuSeconds(hub.child.pid!) - cpuIdle0) / IDLE_S) * 100;
     const rssTunnels = rssMiB(hub.child.pid!);
     const perTunnelKiB = ((rssTunnels - rssIdle) * 1024) / N;
     log(`hub RSS with ${N} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel); hub CPU while they idle ${idleCpuPercent.toFixed(1)} % of a core`);

@@ -44,7 +44,7 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     let session: AgentSession | undefined;
     const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'));
     session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-      onHandshakeOver: () => pending.release(place),
+      onHandshakeOver: (s) => pending.release(place, s.hello !== undefined),
       onOpen: (s) => {
         const previous = registry.add(s);
         previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');

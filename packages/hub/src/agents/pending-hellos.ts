@@ -3,18 +3,22 @@
 // HELLO deadline). At the member cap the member's own longest-waiting connection is closed with 4012 at once.
 // At the hub's cap the longest-waiting connection is closed with 4012 to make room, so a real agent that connects
 // while another tenant keeps the places full still gets in, but only a connection that has had its chance: one
-// admitted at least GRACE_TURNS event-loop turns ago (an attacker's idle socket), and only at the end of the turn,
-// after every HELLO that arrived in it was read. In a reconnect storm the places are all taken by connections
-// whose HELLO the hub has not read yet because it is busy upgrading others: closing them would waste the work
-// done on them, so a new connection is refused instead (refusal() before the upgrade: a coded 503, no lookup),
-// and the agent comes back on its backoff. Bound: at most `total` waiting at the end of every turn, and never more
-// than twice that within one.
+// admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
+// (twice their moving average, at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
+// arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
+// read yet because it is busy upgrading others: closing them would waste the work done on them, so a new
+// connection is refused instead (refusal() before the upgrade: a coded 503, no lookup), and the agent comes back
+// on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
+// one.
 
 /** One waiting connection's place. */
-export interface PendingPlace { readonly memberId: string; readonly evict: () => void; readonly turn: number }
+export interface PendingPlace { readonly memberId: string; readonly evict: () => void; readonly turn: number; readonly at: number }
 
 /** Event-loop turns a waiting connection is given before it may lose its place to a newer one at the hub's cap. */
 export const GRACE_TURNS = 3;
+/** The most time a waiting connection is given (however slowly HELLOs came lately): an authenticated tenant that
+ *  sends HELLO late cannot keep newer connections out for longer. */
+export const MAX_GRACE_MS = 1000;
 
 export class PendingHellos {
   /** Waiting connections, longest-waiting first (a Set keeps insertion order). */
@@ -27,6 +31,8 @@ export class PendingHellos {
   private turn = 0;
   private lastAdmitTurn = 0;
   private turnEnds: NodeJS.Immediate | undefined;
+  /** Moving average of the time from the upgrade to HELLO, in ms. */
+  private helloWaitMs = 0;
 
   constructor(private readonly perMember: number, private readonly total: number) {}
 
@@ -44,7 +50,7 @@ export class PendingHellos {
   admit(memberId: string, evict: () => void): PendingPlace {
     const mine = this.byMember.get(memberId);
     if (mine && mine.size >= this.perMember) this.evict(mine.values().next().value!);
-    const place: PendingPlace = { memberId, evict, turn: this.turn };
+    const place: PendingPlace = { memberId, evict, turn: this.turn, at: performance.now() };
     let overflow = false;
     if (this.waiting.size - this.doomed.size >= this.total) {
       const oldest = this.evictable();
@@ -60,9 +66,10 @@ export class PendingHellos {
     return place;
   }
 
-  /** Gives the place back (a no-op for a place already given back or evicted). */
-  release(place: PendingPlace): void {
+  /** Gives the place back (a no-op for a place already given back or evicted); `hello`: because HELLO arrived. */
+  release(place: PendingPlace, hello = false): void {
     if (!this.waiting.delete(place)) return;
+    if (hello) this.helloWaitMs += ((performance.now() - place.at) - this.helloWaitMs) / 16;
     this.doomed.delete(place);
     const set = this.byMember.get(place.memberId);
     set?.delete(place);
@@ -73,7 +80,8 @@ export class PendingHellos {
   private evictable(): PendingPlace | undefined {
     for (const p of this.waiting) {
       if (this.doomed.has(p)) continue;
-      return p.turn <= this.turn - GRACE_TURNS ? p : undefined;
+      const graceMs = Math.min(MAX_GRACE_MS, 2 * this.helloWaitMs);
+      return p.turn <= this.turn - GRACE_TURNS && performance.now() - p.at >= graceMs ? p : undefined;
     }
     return undefined;
   }
