@@ -53,6 +53,11 @@ export interface TunnelsResult {
   /** CPU seconds the restarted hub used until every tunnel was back. */
   stormCpuSeconds: number;
   fillSeconds: number;
+  /** Tunnels online before the restart (TUNNELS unless the fill ran out of time). */
+  heldBeforeRestart: number;
+  /** From the restarted hub listening again to half, 90 % of the tunnels online. */
+  halfBackSeconds: number;
+  mostBackSeconds: number;
   /** From the restarted hub listening again to every tunnel online. */
   backOnlineSeconds: number;
   /** From the stop signal to every tunnel online. */
@@ -86,12 +91,18 @@ function lastStatus(sim: Proc): SimStatus | undefined {
   return undefined;
 }
 
-/** Waits for `ok`, printing `progress()` every 5 s. */
-async function until(what: string, ok: () => boolean, limitMs: number, progress: () => string): Promise<void> {
+/** Waits until `online()` reaches N or `limitMs` passes, printing `progress()` every 5 s; returns the seconds at
+ *  which half, 90 % and all of the tunnels were online (NaN for a mark not reached). */
+async function until(online: () => number, limitMs: number, progress: () => string): Promise<{ half: number; most: number; all: number }> {
   const t = performance.now();
+  const marks = { half: NaN, most: NaN, all: NaN };
   let shown = t;
-  while (!ok()) {
-    if (performance.now() - t > limitMs) throw new Error(`bench:tunnels: ${what} not within ${limitMs / 1000} s (${progress()})`);
+  for (;;) {
+    const n = online();
+    if (n >= N / 2 && Number.isNaN(marks.half)) marks.half = since(t);
+    if (n >= N * 0.9 && Number.isNaN(marks.most)) marks.most = since(t);
+    if (n >= N) { marks.all = since(t); return marks; }
+    if (performance.now() - t > limitMs) { log(`  not all online within ${limitMs / 1000} s: ${progress()}`); return marks; }
     if (performance.now() - shown > 5000) { shown = performance.now(); log(`  ${since(t).toFixed(0)} s: ${progress()}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -180,16 +191,17 @@ async function main(): Promise<void> {
       return out;
     };
     const progress = () => { const st = lastStatus(s); return st ? `${cpuShare()}${st.online} online; refused ${JSON.stringify(st.refused)}, closes ${JSON.stringify(st.closes)}, errors ${JSON.stringify(st.errors)}` : 'no simulator status yet'; };
-    await until(`all ${N} tunnels online`, () => lastStatus(s)?.online === N, Math.max(120_000, (N / FILL) * 4000), progress);
-    const fillSeconds = since(t);
-    log(`${N} tunnels online in ${fillSeconds.toFixed(1)} s`);
+    const online = () => lastStatus(s)?.online ?? 0;
+    const fillSeconds = (await until(online, Math.max(120_000, (N / FILL) * 4000), progress)).all;
+    const held = online();
+    log(`${held} tunnels online${Number.isNaN(fillSeconds) ? '' : ` in ${fillSeconds.toFixed(1)} s`}`);
     // Idle: a full heartbeat cycle (every tunnel pinged both ways; IDLE_S), then the RSS.
     const cpuIdle0 = cpuSeconds(hub.child.pid!);
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
     const idleCpuPercent = ((cpuSeconds(hub.child.pid!) - cpuIdle0) / IDLE_S) * 100;
     const rssTunnels = rssMiB(hub.child.pid!);
-    const perTunnelKiB = ((rssTunnels - rssIdle) * 1024) / N;
-    log(`hub RSS with ${N} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel); hub CPU while they idle ${idleCpuPercent.toFixed(1)} % of a core`);
+    const perTunnelKiB = ((rssTunnels - rssIdle) * 1024) / held;
+    log(`hub RSS with ${held} tunnels: ${rssTunnels.toFixed(1)} MiB (${perTunnelKiB.toFixed(1)} KiB per tunnel); hub CPU while they idle ${idleCpuPercent.toFixed(1)} % of a core`);
 
     // The storm: stop the hub and start it again on the same port and database, calls running throughout.
     const load: Load = { ok: 0, okAfter: 0, failed: {}, latencies: [], stop: false, restartedAt: 0 };
@@ -202,31 +214,29 @@ async function main(): Promise<void> {
     const listeningAt = performance.now();
     load.restartedAt = listeningAt;
     log(`hub listening again ${since(stopAt).toFixed(1)} s after the stop signal`);
-    let hubRestarted = true;
-    let backOnline = NaN;
     const cpuStorm0 = cpuSeconds(hub.child.pid!);
-    try {
-      await until(`all ${N} tunnels back online`, () => lastStatus(s)?.online === N, Math.max(30_000, TIMEOUT_MS - (performance.now() - started) - 20_000), progress);
-      backOnline = since(listeningAt);
-    } catch (err) {
-      log((err as Error).message);
-      hubRestarted = hub.child.exitCode === null;
-    }
+    const back = await until(online, Math.max(30_000, TIMEOUT_MS - (performance.now() - started) - 20_000), progress);
+    const backOnline = back.all;
     const restartSeconds = since(stopAt);
     const stormCpuSeconds = hub.child.exitCode === null ? cpuSeconds(hub.child.pid!) - cpuStorm0 : NaN;
     await new Promise((r) => setTimeout(r, 2000));
     load.stop = true;
     await loop;
     const status = lastStatus(s)!;
-    log(`back online ${backOnline.toFixed(1)} s after the hub listened again (${restartSeconds.toFixed(1)} s after the stop signal); ${status.online}/${N} online; the restarted hub used ${stormCpuSeconds.toFixed(1)} CPU s till then`);
+    log(`after the hub listened again: half back in ${back.half.toFixed(1)} s, 90 % in ${back.most.toFixed(1)} s, all in ${backOnline.toFixed(1)} s`);
+    log(`all back online ${backOnline.toFixed(1)} s after the hub listened again (${restartSeconds.toFixed(1)} s after the stop signal); ${status.online}/${N} online; the restarted hub used ${stormCpuSeconds.toFixed(1)} CPU s till then`);
     log(`simulator: upgrades refused ${JSON.stringify(status.refused)}, closes ${JSON.stringify(status.closes)}, connect errors ${JSON.stringify(status.errors)}`);
     const result: TunnelsResult = {
       tunnels: N, rssIdleMiB: round(rssIdle), rssTunnelsMiB: round(rssTunnels), rssPerTunnelKiB: round(perTunnelKiB), idleCpuPercent: round(idleCpuPercent), stormCpuSeconds: round(stormCpuSeconds), fillSeconds: round(fillSeconds),
       backOnlineSeconds: round(backOnline), restartSeconds: round(restartSeconds), online: status.online,
       calls: { ok: load.ok, failed: load.failed, p50Ms: round(pct(load.latencies, 0.5)), p99Ms: round(pct(load.latencies, 0.99)), maxMs: round(pct(load.latencies, 1)), okAfterRestart: load.okAfter },
-      sim: status, hubRestarted: hubRestarted && hub.child.exitCode === null,
+      sim: status, hubRestarted: hub.child.exitCode === null, heldBeforeRestart: held, halfBackSeconds: round(back.half), mostBackSeconds: round(back.most),
     };
     log(`calls during the storm: ${load.ok} ok (${load.okAfter} after the restart), failed ${JSON.stringify(load.failed)}; latency of the served p50 ${result.calls.p50Ms} ms, p99 ${result.calls.p99Ms} ms, max ${result.calls.maxMs} ms`);
+    // The targets (issue 23), as this run meets or misses them (at TUNNELS other than 10,000: scaled per tunnel).
+    const rssAt10k = rssIdle + (perTunnelKiB * 10_000) / 1024;
+    log(`- 10,000 idle tunnels under 1 GiB RSS: ${rssAt10k.toFixed(0)} MiB${N === 10_000 ? '' : ' (scaled from this run)'}: ${rssAt10k < 1024 ? 'met' : 'missed'}`);
+    log(`- all back online within 60 s of the restart: ${Number.isNaN(backOnline) ? 'not all back' : `${backOnline.toFixed(1)} s`}: ${backOnline <= 60 ? 'met' : 'missed'} (hub at ${status.online === N ? '' : 'most '}${round((stormCpuSeconds / Math.max(restartSeconds - (listeningAt - stopAt) / 1000, 0.001)) * 100)} % of a core meanwhile)`);
     log(`result ${JSON.stringify(result)}`);
   } finally {
     await sim?.stop();
