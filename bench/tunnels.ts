@@ -55,6 +55,8 @@ export interface TunnelsResult {
   fillSeconds: number;
   /** Tunnels online before the restart (TUNNELS unless the fill ran out of time). */
   heldBeforeRestart: number;
+  /** CPU seconds the hub used to bring them online. */
+  fillCpuSeconds: number;
   /** From the restarted hub listening again to half, 90 % of the tunnels online. */
   halfBackSeconds: number;
   mostBackSeconds: number;
@@ -92,17 +94,21 @@ function lastStatus(sim: Proc): SimStatus | undefined {
 }
 
 /** Waits until `online()` reaches N or `limitMs` passes, printing `progress()` every 5 s; returns the seconds at
- *  which half, 90 % and all of the tunnels were online (NaN for a mark not reached). */
+ *  which half, 90 % and all of the tunnels were online (NaN for a mark not reached). The simulator's counts lag
+ *  (its own event loop is busy in a storm): marks count only once fewer than half were seen online. */
 async function until(online: () => number, limitMs: number, progress: () => string): Promise<{ half: number; most: number; all: number }> {
   const t = performance.now();
   const marks = { half: NaN, most: NaN, all: NaN };
   let shown = t;
+  let dropped = false;
   for (;;) {
     const n = online();
+    dropped ||= n < N / 2;
+    if (!dropped && performance.now() - t < limitMs) { await new Promise((r) => setTimeout(r, 100)); continue; }
     if (n >= N / 2 && Number.isNaN(marks.half)) marks.half = since(t);
     if (n >= N * 0.9 && Number.isNaN(marks.most)) marks.most = since(t);
     if (n >= N) { marks.all = since(t); return marks; }
-    if (performance.now() - t > limitMs) { log(`  not all online within ${limitMs / 1000} s: ${progress()}`); return marks; }
+    if (performance.now() - t > limitMs) { log(`  not all online within ${(limitMs / 1000).toFixed(0)} s: ${progress()}`); return marks; }
     if (performance.now() - shown > 5000) { shown = performance.now(); log(`  ${since(t).toFixed(0)} s: ${progress()}`); }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -192,9 +198,11 @@ async function main(): Promise<void> {
     };
     const progress = () => { const st = lastStatus(s); return st ? `${cpuShare()}${st.online} online; refused ${JSON.stringify(st.refused)}, closes ${JSON.stringify(st.closes)}, errors ${JSON.stringify(st.errors)}` : 'no simulator status yet'; };
     const online = () => lastStatus(s)?.online ?? 0;
+    const cpuFill0 = cpuSeconds(hub.child.pid!);
     const fillSeconds = (await until(online, Math.max(120_000, (N / FILL) * 4000), progress)).all;
     const held = online();
-    log(`${held} tunnels online${Number.isNaN(fillSeconds) ? '' : ` in ${fillSeconds.toFixed(1)} s`}`);
+    const fillCpuSeconds = cpuSeconds(hub.child.pid!) - cpuFill0;
+    log(`${held} tunnels online${Number.isNaN(fillSeconds) ? '' : ` in ${fillSeconds.toFixed(1)} s`}; the hub used ${fillCpuSeconds.toFixed(1)} CPU s (${((fillCpuSeconds * 1000) / Math.max(held, 1)).toFixed(2)} ms per tunnel)`);
     // Idle: a full heartbeat cycle (every tunnel pinged both ways; IDLE_S), then the RSS.
     const cpuIdle0 = cpuSeconds(hub.child.pid!);
     await new Promise((r) => setTimeout(r, IDLE_S * 1000));
@@ -230,7 +238,7 @@ async function main(): Promise<void> {
       tunnels: N, rssIdleMiB: round(rssIdle), rssTunnelsMiB: round(rssTunnels), rssPerTunnelKiB: round(perTunnelKiB), idleCpuPercent: round(idleCpuPercent), stormCpuSeconds: round(stormCpuSeconds), fillSeconds: round(fillSeconds),
       backOnlineSeconds: round(backOnline), restartSeconds: round(restartSeconds), online: status.online,
       calls: { ok: load.ok, failed: load.failed, p50Ms: round(pct(load.latencies, 0.5)), p99Ms: round(pct(load.latencies, 0.99)), maxMs: round(pct(load.latencies, 1)), okAfterRestart: load.okAfter },
-      sim: status, hubRestarted: hub.child.exitCode === null, heldBeforeRestart: held, halfBackSeconds: round(back.half), mostBackSeconds: round(back.most),
+      sim: status, hubRestarted: hub.child.exitCode === null, heldBeforeRestart: held, fillCpuSeconds: round(fillCpuSeconds), halfBackSeconds: round(back.half), mostBackSeconds: round(back.most),
     };
     log(`calls during the storm: ${load.ok} ok (${load.okAfter} after the restart), failed ${JSON.stringify(load.failed)}; latency of the served p50 ${result.calls.p50Ms} ms, p99 ${result.calls.p99Ms} ms, max ${result.calls.maxMs} ms`);
     // The targets (issue 23), as this run meets or misses them (at TUNNELS other than 10,000: scaled per tunnel).
