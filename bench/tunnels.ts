@@ -73,6 +73,7 @@ export interface TunnelsResult {
 const hardStop = setTimeout(() => {
   log(`bench:tunnels: over the ${TIMEOUT_MS / 1000} s limit; stopping everything`);
   killLeftovers();
+  cleanupTempDirs();
   process.exit(3);
 }, TIMEOUT_MS);
 hardStop.unref();
@@ -259,5 +260,6 @@ const round = (x: number) => Math.round(x * 10) / 10;
 main().then(() => process.exit(0), (err: Error) => {
   log(`bench:tunnels failed: ${err.message}`);
   killLeftovers();
+  cleanupTempDirs();
   process.exit(1);
 });
