@@ -1,6 +1,7 @@
 // An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (agents/agent-credential.ts;
 // failures limited before any lookup), the socket admitted only while few wait for HELLO
-// (agents/pending-hellos.ts), then the session started with the hub's GATEHOUSE_AGENT_* bounds.
+// (agents/pending-hellos.ts; in a reconnect storm a coded 503 before any lookup), then the session started with
+// the hub's GATEHOUSE_AGENT_* bounds.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -20,6 +21,10 @@ export function sessionBounds(config: HubDeps['config']): SessionBounds {
 export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = req.socket.remoteAddress;
+  // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
+  if (pending.refusal()) {
+    return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', `agent -> hub: the hub is busy with other agents connecting (${pending.size} waiting for their HELLO, GATEHOUSE_AGENT_PENDING_MAX); try again shortly`, { 'retry-after': '1' }), randomUUID());
+  }
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);
@@ -28,9 +33,9 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
     let session: AgentSession | undefined;
-    const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: the longest-waiting was closed'));
+    const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'));
     session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-      onHandshakeOver: () => pending.release(place),
+      onHandshakeOver: (s) => pending.release(place, s.hello !== undefined),
       onOpen: (s) => {
         const previous = registry.add(s);
         previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
@@ -39,6 +44,7 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
           .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
       },
       onClose: (s) => {
+        if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
         registry.remove(s);
         presence.withdraw(s);
         void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});

@@ -1,39 +1,97 @@
 // Authenticated agent connections that have not sent HELLO yet: at most `perMember` per member and `total` on
 // the hub. A valid credential therefore cannot hold more than a few idle sockets open (each for at most the
-// HELLO deadline). At a cap the connection that has waited longest (the member's own at the member cap, any at
-// the hub's) is closed with 4012 to make room: a real agent sends HELLO at once, so one that connects while
-// another tenant keeps the hub's places full still gets in, instead of being refused by the attacker's sockets.
+// HELLO deadline). At the member cap the member's own longest-waiting connection is closed with 4012 at once.
+// At the hub's cap the longest-waiting connection is closed with 4012 to make room, so a real agent that connects
+// while another tenant keeps the places full still gets in, but only a connection that has had its chance: one
+// admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
+// (twice their moving average, at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
+// arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
+// read yet because it is busy upgrading others: closing them would waste the work done on them, so a new
+// connection is refused instead (refusal() before the upgrade: a coded 503, no lookup), and the agent comes back
+// on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
+// one.
 
 /** One waiting connection's place. */
-export interface PendingPlace { readonly memberId: string; readonly evict: () => void }
+export interface PendingPlace { readonly memberId: string; readonly evict: () => void; readonly turn: number; readonly at: number }
+
+/** Event-loop turns a waiting connection is given before it may lose its place to a newer one at the hub's cap. */
+export const GRACE_TURNS = 3;
+/** The most time a waiting connection is given (however slowly HELLOs came lately): an authenticated tenant that
+ *  sends HELLO late cannot keep newer connections out for longer. */
+export const MAX_GRACE_MS = 1000;
 
 export class PendingHellos {
   /** Waiting connections, longest-waiting first (a Set keeps insertion order). */
   private readonly waiting = new Set<PendingPlace>();
   private readonly byMember = new Map<string, Set<PendingPlace>>();
+  /** Places to close at the end of this turn unless their HELLO arrives first. */
+  private readonly doomed = new Set<PendingPlace>();
+  /** Event-loop turns, counted from each admission until GRACE_TURNS have passed after the last one (nothing
+   *  runs while nobody connects; a turn with nothing to do passes at once). */
+  private turn = 0;
+  private lastAdmitTurn = 0;
+  private turnEnds: NodeJS.Immediate | undefined;
+  /** Moving average of the time from the upgrade to HELLO, in ms. */
+  private helloWaitMs = 0;
 
   constructor(private readonly perMember: number, private readonly total: number) {}
 
-  /** Takes a place for `memberId`, evicting the longest-waiting connection at a cap; `evict` closes this one if it
-   *  is evicted in turn. Give the place back with release once HELLO arrived or the connection closed. */
+  /** Whether a new connection would find no place it may take (every place at the hub's cap held by one that has
+   *  not had its chance yet): refuse it before the upgrade. */
+  refusal(): boolean {
+    return this.waiting.size - this.doomed.size >= this.total && this.evictable() === undefined;
+  }
+
+  /** Takes a place for `memberId`. At the member cap the member's longest-waiting connection is closed at once;
+   *  at the hub's cap the longest-waiting one that has had its chance is closed at the end of the turn, and when
+   *  none has (connections that passed refusal() together, with an asynchronous lookup between), this one is
+   *  closed instead. `evict` closes this connection if it loses its place. Give the place back with release once
+   *  HELLO arrived or the connection closed. */
   admit(memberId: string, evict: () => void): PendingPlace {
     const mine = this.byMember.get(memberId);
     if (mine && mine.size >= this.perMember) this.evict(mine.values().next().value!);
-    if (this.waiting.size >= this.total) this.evict(this.waiting.values().next().value!);
-    const place: PendingPlace = { memberId, evict };
+    const place: PendingPlace = { memberId, evict, turn: this.turn, at: performance.now() };
+    let overflow = false;
+    if (this.waiting.size - this.doomed.size >= this.total) {
+      const oldest = this.evictable();
+      if (oldest) this.doomed.add(oldest); else overflow = true;
+    }
     this.waiting.add(place);
     const set = this.byMember.get(memberId) ?? new Set<PendingPlace>();
     set.add(place);
     this.byMember.set(memberId, set);
+    this.lastAdmitTurn = this.turn;
+    this.turnEnds ??= setImmediate(() => this.endTurn());
+    if (overflow) this.doomed.add(place);
     return place;
   }
 
-  /** Gives the place back (a no-op for a place already given back or evicted). */
-  release(place: PendingPlace): void {
+  /** Gives the place back (a no-op for a place already given back or evicted); `hello`: because HELLO arrived. */
+  release(place: PendingPlace, hello = false): void {
     if (!this.waiting.delete(place)) return;
+    if (hello) this.helloWaitMs += ((performance.now() - place.at) - this.helloWaitMs) / 16;
+    this.doomed.delete(place);
     const set = this.byMember.get(place.memberId);
     set?.delete(place);
     if (set?.size === 0) this.byMember.delete(place.memberId);
+  }
+
+  /** The longest-waiting place not already doomed, if it has had its chance. */
+  private evictable(): PendingPlace | undefined {
+    for (const p of this.waiting) {
+      if (this.doomed.has(p)) continue;
+      const graceMs = Math.min(MAX_GRACE_MS, 2 * this.helloWaitMs);
+      return p.turn <= this.turn - GRACE_TURNS && performance.now() - p.at >= graceMs ? p : undefined;
+    }
+    return undefined;
+  }
+
+  /** After the turn's I/O (HELLOs included): the doomed places still waiting are closed. */
+  private endTurn(): void {
+    this.turnEnds = undefined;
+    this.turn++;
+    for (const p of [...this.doomed]) this.evict(p);
+    if (this.turn - this.lastAdmitTurn < GRACE_TURNS) this.turnEnds = setImmediate(() => this.endTurn());
   }
 
   private evict(place: PendingPlace): void {
