@@ -16,7 +16,7 @@ const tableRows = (md: string, firstCell: RegExp) => md.split('\n').filter((l) =
 
 describe('frame types', () => {
   it('keep their ids forever', () => {
-    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12, Response: 13 });
+    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12, Response: 13, Hubs: 14 });
   });
   it('docs/protocol.md lists each with its id', () => {
     const rows = tableRows(doc('protocol.md'), /^\| +\d+ \| [A-Z_]+ \|/);

@@ -32,6 +32,7 @@ import { createOboClient, type OboClient } from './auth/obo.js';
 import { localPresence, redisPresence } from './cluster/presence.js';
 import { relayRoutes } from './cluster/hub-relay.js';
 import { connectRedis } from './cluster/redis.js';
+import { startHubDirectory } from './cluster/hubs.js';
 import { createRedisThrottle } from './throttle/redis-throttle.js';
 import { BodyRateGuard } from './http/body-rate.js';
 import { CallCaps } from './http/call-caps.js';
@@ -84,8 +85,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
+  const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, hubs, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
     callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
@@ -272,6 +274,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       stopping = true;
+      await hubs?.close();
       stopMemberSync();
       bodyRate.close();
       deps.callCaps.close();
