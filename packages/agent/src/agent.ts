@@ -31,7 +31,7 @@ export interface AgentDeps {
 
 export interface RunningAgent {
   /** The --hub tunnels, then those to hubs the cluster listed. */
-  readonly tunnels: Tunnel[];
+  tunnels(): Tunnel[];
   /** SIGTERM path: GoAway to every hub, finish in-flight calls (at most maxMs), close. */
   drain(maxMs: number): Promise<void>;
   /** Resolves when every --hub tunnel has stopped for good (fatal errors). */
@@ -109,7 +109,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   const tunnelTo = (hubUrl: string, extra: Partial<TunnelOptions> = {}) => new Tunnel({
     hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), execute: executeCall, log: deps.log.child({ hub: hubUrl }),
     prepare, onState: (t) => { meshRef?.onState(t); writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
-    onHubs: (_t, msg) => meshRef?.onHubs(msg), mayDial: (t) => meshRef?.mayDial(t) ?? true, ...extra,
+    onHubs: (_t, msg) => { meshRef?.onHubs(msg); writeStatus(); }, mayDial: (t) => meshRef?.mayDial(t) ?? true, ...extra,
   });
   const tunnels: Tunnel[] = config.hubs.map((hubUrl) => tunnelTo(hubUrl));
   const mesh = new HubMesh(tunnels, (hub) => tunnelTo(hub.url, { listedHubId: hub.id }), deps.log);
@@ -119,7 +119,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   const statusTimer = setInterval(writeStatus, 5000);
   statusTimer.unref();
   return {
-    get tunnels() { return mesh.all(); },
+    tunnels: () => mesh.all(),
     stopped,
     setAllow(prefixes) {
       const next = checkAllow(prefixes);

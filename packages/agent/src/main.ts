@@ -116,8 +116,8 @@ async function main(argv: string[]): Promise<number> {
       guardProcess(log);
       let agentRef: ReturnType<typeof createAgent> | undefined;
       const metrics = mm && createAgentMetrics(() => ({
-        connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
-        inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
+        connected: agentRef?.tunnels().filter((t) => t.state === 'connected').length ?? 0,
+        inflight: agentRef?.tunnels().reduce((n, t) => n + t.inFlight, 0) ?? 0,
       }));
       const keytab = flags.keytab?.[0];
       if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
         process.on('SIGINT', () => onSignal('SIGINT'));
         void agent.stopped.then(() => {
           if (draining) return;
-          const why = agent.tunnels.map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
+          const why = agent.tunnels().map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
           process.stderr.write(`gatehouse-agent: no hub left to serve (${why})\n`);
           resolve(1);
         });

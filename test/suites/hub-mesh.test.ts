@@ -1,0 +1,183 @@
+// Issue 23, "A cheap path to an agent on another hub": hubs list themselves in Redis and tell agents (HUBS,
+// protocol version 4); an agent keeps a tunnel to every hub, so a call that lands on any hub is served by that
+// hub's own session. Real hubs on PostgreSQL and Redis, real agents, on loopback.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { request } from 'undici';
+import { FrameType } from '@gatehouse/shared';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { freePort } from '../helpers/apache.js';
+import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
+import { AGENT_MAIN, api, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { startHostileAgent } from '../helpers/hostile-agent.js';
+import { startTcpSwitch, type TcpSwitch } from '../helpers/tcp-switch.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let pg: Postgres;
+let redis: Redis;
+let hubA: HubProc;
+let hubB: HubProc;
+let token: string;
+const agents: AgentProc[] = [];
+const switches: TcpSwitch[] = [];
+const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
+
+async function clusterHub(): Promise<HubProc> {
+  const port = await freePort();
+  return startHub(entra, {
+    GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100000/60s',
+  }, { port });
+}
+
+interface TunnelStatus { url: string; state: string; hubId: string | null; listed: boolean; dials: number }
+const tunnelsOf = (a: AgentProc): TunnelStatus[] => {
+  try { return (JSON.parse(readFileSync(`${a.configPath}.status.json`, 'utf8')) as { hubs: TunnelStatus[] }).hubs; } catch { return []; }
+};
+const connected = (a: AgentProc) => tunnelsOf(a).filter((t) => t.state === 'connected' && t.hubId);
+/** Connections the agent has made (its log says each). */
+const connects = (a: AgentProc) => a.lines.filter((l) => l.includes('"connected to hub"')).length;
+/** A hub's id, as its agents see it: the hubId of a tunnel dialled at the hub's own URL. */
+const hubIdOf = (a: AgentProc, h: HubProc) => connected(a).find((t) => t.url === h.url)?.hubId;
+
+async function newGateway(name: string): Promise<{ id: string; registrationKey: string }> {
+  const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name });
+  return gw.json;
+}
+const accessLine = async (h: HubProc, requestId: string) => JSON.parse(await h.waitForLine((l) => l.includes('"call done"') && l.includes(requestId), 10_000)) as Record<string, unknown>;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  pg = await startPostgres();
+  redis = await startRedis();
+  hubA = await clusterHub();
+  hubB = await clusterHub();
+  token = await entra.token();
+}, 180_000);
+afterAll(async () => {
+  for (const a of agents) await a.stop();
+  for (const s of switches) await s.close();
+  await hubA?.stop();
+  await hubB?.stop();
+  await redis?.stop();
+  await pg?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+describe('agents keep a tunnel to every hub', () => {
+  let agent: AgentProc;
+  let conn: string;
+  let gatewayId: string;
+
+  it('an agent given only hub a\'s URL gets a tunnel on hub b too, and a call through hub b is served by hub b\'s own session', async () => {
+    const gw = await newGateway('mesh');
+    gatewayId = gw.id;
+    agent = await startAgent([hubA.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
+    agents.push(agent);
+    await expect.poll(() => connected(agent).map((t) => `${t.url} ${t.listed}`).sort(), { timeout: 15_000 }).toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
+    conn = (await api(hubB.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
+    const r = await request(`${hubB.url}/v1/connections/${conn}/proxy/echo/mesh`, { method: 'POST', body: 'on hub b', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'mesh-direct-1' } });
+    expect(r.statusCode).toBe(200);
+    expect(await r.body.text()).toBe('on hub b');
+    const line = await accessLine(hubB, 'mesh-direct-1');
+    // served by hub b's own session: no hub in between (a relayed call's line names the hub it went through)
+    expect(line).toMatchObject({ status: 200, member: agent.memberId, connection: conn });
+    expect(line.viaHub).toBeUndefined();
+    expect(line.relayed).toBeUndefined();
+    expect(hubA.lines.some((l) => l.includes('mesh-direct-1'))).toBe(false);
+    // gateway status: the member once, online, on two hubs, the same on both
+    for (const h of [hubA, hubB]) {
+      const g = await api(h.url, token, 'GET', `/v1/gateways/${gatewayId}`);
+      expect(g.json.status).toBe('online');
+      expect(g.json.members).toHaveLength(1);
+      expect(g.json.members[0]).toMatchObject({ id: agent.memberId, status: 'online', hubs: 2 });
+    }
+    // `gatehouse-agent status` shows both tunnels, the listed one marked
+    const st = startProc([AGENT_MAIN, 'status', '--config', agent.configPath], {});
+    expect(await st.exited).toBe(0);
+    const out = st.lines.join('\n');
+    expect(out).toContain(`${hubA.url}, hub ${hubIdOf(agent, hubA)}: connected`);
+    expect(out).toContain(`${hubB.url} (listed by the cluster), hub ${hubIdOf(agent, hubB)}: connected`);
+  }, 60_000);
+
+  it('an agent that speaks only version 3 is sent no HUBS, stays connected while the list changes, and is reached through the relay', async () => {
+    const old = await startHostileAgent(hubA.url, token, [3, 2, 1]);
+    const types: number[] = [];
+    old.ws.on('message', (d) => types.push((d as Buffer)[0]!));
+    old.answer = (call, a) => { void a.send({ type: FrameType.Response, stream: call.stream, msg: { status: 200, headers: [] }, data: Buffer.from('old agent') }); };
+    try {
+      expect(old.version).toBe(3);
+      // the list changes twice (a hub joins, then leaves): the hubs tell their agents, not this one
+      const extra = await clusterHub();
+      await expect.poll(() => connected(agent).some((t) => t.url === extra.url), { timeout: 15_000 }).toBe(true);
+      await extra.stop();
+      await expect.poll(() => tunnelsOf(agent).some((t) => t.url === extra.url), { timeout: 20_000 }).toBe(false);
+      expect(types).not.toContain(FrameType.Hubs);
+      expect(old.closeCode).toBeUndefined();
+      const id = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: old.gatewayId })).json.id;
+      for (const [h, rid] of [[hubA, 'old-own'], [hubB, 'old-relayed']] as const) {
+        const r = await request(`${h.url}/v1/connections/${id}/proxy/x`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': rid } });
+        expect(r.statusCode).toBe(200);
+        expect(await r.body.text()).toBe('old agent');
+      }
+      expect((await accessLine(hubB, 'old-relayed')).viaHub).toBeDefined();
+    } finally { await old.close(); }
+  }, 90_000);
+
+  it('a hub stopping: the agent drops its tunnel there and calls through the other hub still work', async () => {
+    const doomed = await clusterHub();
+    try {
+      await expect.poll(() => connected(agent).some((t) => t.url === doomed.url && t.listed), { timeout: 15_000 }).toBe(true);
+      await doomed.stop();
+      // the hub takes itself off the list; the agent closes the tunnel after its grace (5 s) and dials it no more
+      await expect.poll(() => tunnelsOf(agent).some((t) => t.url === doomed.url), { timeout: 20_000 }).toBe(false);
+      const before = connects(agent);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(connects(agent)).toBe(before);
+      for (let i = 0; i < 5; i++) {
+        const r = await request(`${hubA.url}/v1/connections/${conn}/proxy/echo/after-${i}`, { method: 'POST', body: `after ${i}`, headers: { authorization: `Bearer ${token}` } });
+        expect(r.statusCode).toBe(200);
+        expect(await r.body.text()).toBe(`after ${i}`);
+      }
+      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+    } finally { await doomed.stop().catch(() => {}); }
+  }, 60_000);
+
+  it('a load-balanced --hub address that lands on a hub the agent has a listed tunnel to: the agent settles with one tunnel per hub', async () => {
+    // The "load balancer" sends the agent to hub a first; then to hub b, and cuts the connection.
+    const lb = await startTcpSwitch(hubA.port);
+    switches.push(lb);
+    const gw = await newGateway('behind-a-balancer');
+    const a = await startAgent([lb.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
+    agents.push(a);
+    const idA = () => hubIdOf(agent, hubA);
+    const idB = () => hubIdOf(agent, hubB);
+    await expect.poll(() => connected(a).map((t) => `${t.url} ${t.hubId}`).sort(), { timeout: 15_000 }).toEqual([`${lb.url} ${idA()}`, `${hubB.url} ${idB()}`].sort());
+    lb.target = hubB.port;
+    lb.cut();
+    // the --hub tunnel lands on hub b and replaces the listed tunnel's session there (4007): that tunnel is not
+    // redialled, and a listed tunnel to hub a takes over
+    await expect.poll(() => tunnelsOf(a).map((t) => `${t.url} ${t.state} ${t.hubId}`).sort(), { timeout: 20_000 })
+      .toEqual([`${lb.url} connected ${idB()}`, `${hubA.url} connected ${idA()}`].sort());
+    const settled = connects(a);
+    const forwarded = lb.connections;
+    // settled: no dial for several seconds (a ping-pong would replace one session after the other every second)
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(connects(a)).toBe(settled);
+    expect(lb.connections).toBe(forwarded);
+    expect(connected(a).map((t) => `${t.url} ${t.hubId}`).sort()).toEqual([`${lb.url} ${idB()}`, `${hubA.url} ${idA()}`].sort());
+    // a settled state serves: through each hub, by that hub's own session
+    const id = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+    for (const [h, rid] of [[hubA, 'lb-a'], [hubB, 'lb-b']] as const) {
+      const r = await request(`${h.url}/v1/connections/${id}/proxy/echo/${rid}`, { method: 'POST', body: rid, headers: { authorization: `Bearer ${token}`, 'x-request-id': rid } });
+      expect(await r.body.text()).toBe(rid);
+      expect((await accessLine(h, rid)).viaHub).toBeUndefined();
+    }
+  }, 90_000);
+});
