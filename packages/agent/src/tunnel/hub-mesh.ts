@@ -46,11 +46,11 @@ export class HubMesh {
     return false;
   }
 
-  /** A tunnel changed state: a listed tunnel that stopped may leave a hub without a tunnel. */
+  /** A tunnel changed state: one that stopped may leave a hub without a tunnel. A listed tunnel that stopped for
+   *  good (the hub refused the credential: `fatal`) keeps its place, so that hub is not dialled again and again;
+   *  it goes when its hub leaves the list. */
   onState(t: Tunnel): void {
-    if (t.state !== 'stopped' || this.closed) return;
-    const id = t.listedHubId;
-    if (id !== undefined && this.listed.get(id)?.tunnel === t) this.listed.delete(id);
+    if (t.state !== 'stopped' || this.closed || t.fatal) return;
     this.settle();
   }
 
