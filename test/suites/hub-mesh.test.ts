@@ -9,7 +9,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
-import { AGENT_MAIN, api, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { AGENT_MAIN, HUB_MAIN, api, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startHostileAgent } from '../helpers/hostile-agent.js';
 import { startTcpSwitch, type TcpSwitch } from '../helpers/tcp-switch.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
@@ -68,6 +68,21 @@ afterAll(async () => {
   await echo?.close();
   await entra?.close();
   cleanupTempDirs();
+});
+
+describe('GATEHOUSE_AGENT_ADVERTISE_URL', () => {
+  it('is in serve --help; a value that is not http(s)://host[:port] or none stops the hub with the reason', async () => {
+    const help = startProc([HUB_MAIN, 'serve', '--help'], {});
+    await help.exited;
+    expect(help.lines.join('\n')).toMatch(/--agent-advertise-url +GATEHOUSE_AGENT_ADVERTISE_URL .*agents.*\(default the advertise URL\)/);
+    const port = await freePort();
+    const bad = startProc([HUB_MAIN, 'serve'], {
+      GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_CLIENT_ID: 'x', GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_AGENT_ADVERTISE_URL: 'http://hub.example.com/agents',
+    });
+    expect(await bad.exited).toBe(2);
+    expect(bad.lines.join('\n')).toContain('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
+  });
 });
 
 describe('agents keep a tunnel to every hub', () => {
