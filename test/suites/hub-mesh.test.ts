@@ -3,6 +3,7 @@
 // hub's own session. Real hubs on PostgreSQL and Redis, real agents, on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { FrameType } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -42,6 +43,15 @@ const connected = (a: AgentProc) => tunnelsOf(a).filter((t) => t.state === 'conn
 const connects = (a: AgentProc) => a.lines.filter((l) => l.includes('"connected to hub"')).length;
 /** A hub's id, as its agents see it: the hubId of a tunnel dialled at the hub's own URL. */
 const hubIdOf = (a: AgentProc, h: HubProc) => connected(a).find((t) => t.url === h.url)?.hubId;
+
+/** One Redis command (RESP over a fresh loopback socket): the test's way to put an entry in the hub list. */
+function redisCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.once('data', (d) => { resolve(d.toString()); s.end(); });
+    s.once('error', reject);
+  });
+}
 
 async function newGateway(name: string): Promise<{ id: string; registrationKey: string }> {
   const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name });
@@ -164,6 +174,28 @@ describe('agents keep a tunnel to every hub', () => {
     } finally { await doomed.stop().catch(() => {}); }
   }, 60_000);
 
+  it('a listed hub that refuses the credential (401) is given up once, not dialled again and again', async () => {
+    // A hub of another deployment (its own database) listed by mistake: it refuses this agent's credential.
+    const stranger = await startHub(entra);
+    const entry = JSON.stringify({ id: 'stranger-hub', url: stranger.url });
+    try {
+      await redisCommand(redis.port, 'ZADD', 'gh:hubs', String(Date.now() + 60_000), entry);
+      await expect.poll(() => tunnelsOf(agent).find((t) => t.url === stranger.url)?.state, { timeout: 15_000 }).toBe('stopped');
+      // (the status file is written before the log line reaches this process)
+      const givenUp = () => agent.lines.filter((l) => l.includes('"giving up on this hub"') && l.includes(stranger.url)).length;
+      await expect.poll(givenUp, { timeout: 5000 }).toBe(1);
+      await new Promise((r) => setTimeout(r, 5000));
+      expect(givenUp()).toBe(1);
+      expect(tunnelsOf(agent).filter((t) => t.url === stranger.url).map((t) => t.dials)).toEqual([1]);
+      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+    } finally {
+      await redisCommand(redis.port, 'ZREM', 'gh:hubs', entry);
+      await stranger.stop();
+    }
+    // off the list: the stopped tunnel goes after the grace
+    await expect.poll(() => tunnelsOf(agent).some((t) => t.url === stranger.url), { timeout: 20_000 }).toBe(false);
+  }, 60_000);
+
   it('a load-balanced --hub address that lands on a hub the agent has a listed tunnel to: the agent settles with one tunnel per hub', async () => {
     // The "load balancer" sends the agent to hub a first; then to hub b, and cuts the connection.
     const lb = await startTcpSwitch(hubA.port);
@@ -180,6 +212,7 @@ describe('agents keep a tunnel to every hub', () => {
     // redialled, and a listed tunnel to hub a takes over
     await expect.poll(() => tunnelsOf(a).map((t) => `${t.url} ${t.state} ${t.hubId}`).sort(), { timeout: 20_000 })
       .toEqual([`${lb.url} connected ${idB()}`, `${hubA.url} connected ${idA()}`].sort());
+    await new Promise((r) => setTimeout(r, 1000)); // the log lines of the connections just made reach this process
     const settled = connects(a);
     const forwarded = lb.connections;
     // settled: no dial for several seconds (a ping-pong would replace one session after the other every second)
