@@ -3,7 +3,8 @@
 // hub's own session. Real hubs on PostgreSQL and Redis, real agents, on loopback.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { createHmac } from 'node:crypto';
+import { connect, createServer, type Server } from 'node:net';
 import { request } from 'undici';
 import { FrameType } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -52,6 +53,17 @@ function redisCommand(port: number, ...args: string[]): Promise<string> {
     s.once('error', reject);
   });
 }
+
+/** Every member of the hub list, as stored. */
+async function listEntries(port: number): Promise<string[]> {
+  const reply = await redisCommand(port, 'ZRANGE', 'gh:hubs', '0', '-1');
+  return reply.split('\r\n').filter((l) => l.startsWith('{'));
+}
+
+/** A hub-list entry signed as docs/operations.md says: HMAC-SHA256 under the cluster secret over
+ *  JSON ["gatehouse-hubs-v1", id, url, exp], base64url. */
+const signedEntry = (id: string, url: string, exp: number, secret = SECRET) =>
+  JSON.stringify({ id, url, exp, sig: createHmac('sha256', secret).update(JSON.stringify(['gatehouse-hubs-v1', id, url, exp])).digest('base64url') });
 
 async function newGateway(name: string): Promise<{ id: string; registrationKey: string }> {
   const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name });
@@ -176,10 +188,12 @@ describe('agents keep a tunnel to every hub', () => {
 
   it('a listed hub that refuses the credential (401) is given up once, not dialled again and again', async () => {
     // A hub of another deployment (its own database) listed by mistake: it refuses this agent's credential.
+    // (signed with this cluster's secret: an unsigned entry is not listed at all, see the next test)
     const stranger = await startHub(entra);
-    const entry = JSON.stringify({ id: 'stranger-hub', url: stranger.url });
+    const exp = Date.now() + 60_000;
+    const entry = signedEntry('stranger-hub', stranger.url, exp);
     try {
-      await redisCommand(redis.port, 'ZADD', 'gh:hubs', String(Date.now() + 60_000), entry);
+      await redisCommand(redis.port, 'ZADD', 'gh:hubs', String(exp), entry);
       await expect.poll(() => tunnelsOf(agent).find((t) => t.url === stranger.url)?.state, { timeout: 15_000 }).toBe('stopped');
       // (the status file is written before the log line reaches this process)
       const givenUp = () => agent.lines.filter((l) => l.includes('"giving up on this hub"') && l.includes(stranger.url)).length;
@@ -195,6 +209,62 @@ describe('agents keep a tunnel to every hub', () => {
     // off the list: the stopped tunnel goes after the grace
     await expect.poll(() => tunnelsOf(agent).some((t) => t.url === stranger.url), { timeout: 20_000 }).toBe(false);
   }, 60_000);
+
+  it('a forged hub-list entry (written into Redis without the cluster secret) is never dialled: the agent keeps dialling the genuine hubs only', async () => {
+    // A host of the attacker's on loopback: it counts every connection made to it.
+    let dialled = 0;
+    const trap: Server = createServer((s) => { dialled++; s.destroy(); });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const trapUrl = `http://127.0.0.1:${(trap.address() as { port: number }).port}`;
+    const genuine = (await listEntries(redis.port)).map((m) => JSON.parse(m) as { id: string; url: string; exp: number; sig: string }).find((e) => e.url === hubB.url)!;
+    expect(genuine.sig).toBeTruthy();
+    const far = String(Date.now() + 3_600_000);
+    const forged = {
+      'unsigned': JSON.stringify({ id: 'forged-unsigned', url: trapUrl }),
+      'another secret': signedEntry('forged-other-secret', trapUrl, Date.now() + 60_000, 'not-the-cluster-secret-0123456789abcdef'),
+      'copied, URL changed': JSON.stringify({ ...genuine, url: trapUrl }),
+      'copied, kept alive': JSON.stringify({ ...genuine, exp: genuine.exp + 3_600_000 }),
+    };
+    const refusals = (h: HubProc, id: string, reason: string) => h.lines.filter((l) => l.includes('"hub list: entry in Redis refused') && l.includes(`"claimedId":"${id}"`) && l.includes(`"reason":"${reason}"`)).length;
+    try {
+      for (const m of Object.values(forged)) await redisCommand(redis.port, 'ZADD', 'gh:hubs', far, m);
+      // the genuine entry itself, replayed once it expired (its signature still checks)
+      await expect.poll(() => genuine.exp < Date.now() - 100, { timeout: 15_000 }).toBe(true);
+      await redisCommand(redis.port, 'ZADD', 'gh:hubs', far, JSON.stringify(genuine));
+      // every hub refuses each one, and says so once per entry, naming the claimed hub and why
+      for (const h of [hubA, hubB]) {
+        await expect.poll(() => refusals(h, 'forged-unsigned', 'not signed (fields id, url, exp, sig)'), { timeout: 10_000 }).toBe(1);
+        await expect.poll(() => refusals(h, 'forged-other-secret', 'bad signature'), { timeout: 10_000 }).toBe(1);
+        await expect.poll(() => refusals(h, genuine.id, 'bad signature'), { timeout: 10_000 }).toBe(2);
+        await expect.poll(() => refusals(h, genuine.id, 'expired'), { timeout: 10_000 }).toBe(1);
+      }
+      // a new agent given hub a's URL is told of hub b, and dials it; never the trap
+      const gw = await newGateway('forged-list');
+      const fresh = await startAgent([hubA.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
+      agents.push(fresh);
+      await expect.poll(() => connected(fresh).map((t) => `${t.url} ${t.listed}`).sort(), { timeout: 15_000 }).toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
+      // several more reads of the list (every 2 s): still refused, logged no more, and nobody dials the trap
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(dialled).toBe(0);
+      for (const a of [agent, fresh]) expect(tunnelsOf(a).map((t) => t.url)).not.toContain(trapUrl);
+      expect(connected(fresh).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+      for (const h of [hubA, hubB]) {
+        expect(refusals(h, 'forged-unsigned', 'not signed (fields id, url, exp, sig)')).toBe(1);
+        expect(refusals(h, genuine.id, 'bad signature')).toBe(2);
+        // the secret and signatures are never logged
+        expect(h.lines.some((l) => l.includes(SECRET) || l.includes(genuine.sig))).toBe(false);
+      }
+      // the genuine hub b is served by its own session for the new agent
+      const id = (await api(hubB.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+      const r = await request(`${hubB.url}/v1/connections/${id}/proxy/echo/forged`, { method: 'POST', body: 'still hub b', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'forged-list-b' } });
+      expect(await r.body.text()).toBe('still hub b');
+      expect((await accessLine(hubB, 'forged-list-b')).viaHub).toBeUndefined();
+    } finally {
+      for (const m of [...Object.values(forged), JSON.stringify(genuine)]) await redisCommand(redis.port, 'ZREM', 'gh:hubs', m);
+      await new Promise((r) => trap.close(r));
+    }
+  }, 90_000);
 
   it('a load-balanced --hub address that lands on a hub the agent has a listed tunnel to: the agent settles with one tunnel per hub', async () => {
     // The "load balancer" sends the agent to hub a first; then to hub b, and cuts the connection.

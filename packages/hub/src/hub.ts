@@ -85,7 +85,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
-  const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
+  const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, config.clusterSecret!, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
   const deps: HubDeps = {
     config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, hubs, heldBodies: new HeldBodies(config.maxHeldBodyBytes), directNetworks,
     callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),

@@ -5,13 +5,16 @@
 import type { Redis } from 'ioredis';
 import { MAX_LISTED_HUBS, type HubAddress, type HubsMessage } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
+import { checkedEntry, signedEntry } from './hub-entry.js';
 
-/** One sorted set: members are `{"id","url"}` JSON, scores the time each expires. */
+/** One sorted set: members are signed `{"id","url","exp","sig"}` JSON (hub-entry.ts), scores their expiry. */
 const KEY = 'gh:hubs';
 /** An entry lives this long after its hub's last refresh, so a hub that dies leaves the list within it. */
 export const HUB_ENTRY_TTL_MS = 10_000;
 /** How often a hub refreshes its own entry and reads the list. */
 export const HUB_LIST_POLL_MS = 2_000;
+/** Most entries a hub reads from the list each time (signed or not), so filling the set costs a hub no more. */
+const MAX_ENTRIES_READ = 4 * MAX_LISTED_HUBS;
 
 export interface HubDirectory {
   /** What HUBS says now: this hub's id and the live hubs agents may dial. */
@@ -20,27 +23,46 @@ export interface HubDirectory {
   close(): Promise<void>;
 }
 
-/** `agentUrl` undefined: this hub is not listed (agents reach it only through their --hub addresses). `onChange`:
- *  called with the new message whenever the list changes. Resolves after the first read. */
-export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: string | undefined, log: Logger, onChange: (msg: HubsMessage) => void): Promise<HubDirectory> {
-  const self = agentUrl === undefined ? undefined : JSON.stringify({ id: hubId, url: agentUrl });
+/** `agentUrl` undefined: this hub is not listed (agents reach it only through their --hub addresses). `secret`:
+ *  GATEHOUSE_CLUSTER_SECRET, which signs this hub's entry and checks the others'. `onChange`: called with the new
+ *  message whenever the list changes. Resolves after the first read. */
+export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: string | undefined, secret: string, log: Logger, onChange: (msg: HubsMessage) => void): Promise<HubDirectory> {
   let hubs: HubAddress[] = [];
   let seen = '[]';
   let failing = false;
+  /** This hub's own entries that may still be in Redis (each refresh writes a new one, with its new expiry). */
+  let mine: Array<{ member: string; exp: number }> = [];
+  /** The entries refused at the last read: each is logged when first refused, not at every read. */
+  let refused = new Set<string>();
   const message = (): HubsMessage => ({ hubId, hubs });
   const tick = async () => {
     const now = Date.now();
     const tx = redis.multi();
-    if (self) tx.zadd(KEY, now + HUB_ENTRY_TTL_MS, self);
-    tx.zremrangebyscore(KEY, '-inf', now).zrangebyscore(KEY, now, '+inf');
+    const exp = now + HUB_ENTRY_TTL_MS;
+    const own = agentUrl === undefined ? undefined : { exp, member: signedEntry(secret, hubId, agentUrl, exp) };
+    if (own) {
+      if (mine.length) tx.zrem(KEY, ...mine.map((m) => m.member));
+      tx.zadd(KEY, own.exp, own.member);
+      mine = [...mine.filter((m) => m.exp > now), own];
+    }
+    tx.zremrangebyscore(KEY, '-inf', now).zrangebyscore(KEY, `(${now}`, '+inf', 'LIMIT', 0, MAX_ENTRIES_READ);
     const results = await tx.exec();
+    if (own) mine = [own];
     const members = (results?.at(-1)?.[1] ?? []) as string[];
-    const next = members.flatMap((m): HubAddress[] => {
-      try {
-        const h = JSON.parse(m) as HubAddress;
-        return typeof h.id === 'string' && typeof h.url === 'string' ? [{ id: h.id, url: h.url }] : [];
-      } catch { return []; }
-    }).sort((a, b) => a.id.localeCompare(b.id)).slice(0, MAX_LISTED_HUBS);
+    const byId = new Map<string, { hub: HubAddress; exp: number }>();
+    const refusedNow = new Set<string>();
+    for (const m of members) {
+      const c = checkedEntry(secret, m, now);
+      if ('refused' in c) {
+        refusedNow.add(m);
+        if (!refused.has(m)) log.warn({ reason: c.refused, claimedId: c.id, claimedUrl: c.url }, 'hub list: entry in Redis refused, agents are not told of it');
+        continue;
+      }
+      // a refresh that failed midway may leave a hub's previous entry: the later one counts
+      if ((byId.get(c.hub.id)?.exp ?? -1) < c.exp) byId.set(c.hub.id, c);
+    }
+    refused = refusedNow;
+    const next = [...byId.values()].map((c) => c.hub).sort((a, b) => a.id.localeCompare(b.id)).slice(0, MAX_LISTED_HUBS);
     const text = JSON.stringify(next);
     if (text === seen) return;
     seen = text;
@@ -53,14 +75,17 @@ export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: s
     if (!failing) log.warn({ err: err.message }, 'cannot refresh the hub list in Redis');
     failing = true;
   });
-  await run();
-  const timer = setInterval(run, HUB_LIST_POLL_MS);
+  // a refresh still under way at close would list this hub again after it took itself off
+  let running = run();
+  await running;
+  const timer = setInterval(() => { running = run(); }, HUB_LIST_POLL_MS);
   timer.unref();
   return {
     current: message,
     async close() {
       clearInterval(timer);
-      if (self) await redis.zrem(KEY, self).catch(() => {});
+      await Promise.race([running, new Promise((r) => setTimeout(r, HUB_LIST_POLL_MS).unref())]);
+      if (mine.length) await redis.zrem(KEY, ...mine.map((m) => m.member)).catch(() => {});
     },
   };
 }
