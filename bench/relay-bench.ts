@@ -298,25 +298,34 @@ function printTargets(m: Medians, ssh: boolean): void {
   log('- 1 GiB through the raw route, hub and agent each growing less than 64 MiB: measured by test/suites/proxy.test.ts, which prints the growth');
 }
 
-/** Several hubs: the same raw-route call on the agent's own hub and through a second hub that relays it. */
+/** Several hubs: the same raw-route call on the agent's own hub, through a second hub the agent keeps a tunnel to
+ *  (it is listed to agents: HUBS), and through a third hub agents are not told of (GATEHOUSE_AGENT_ADVERTISE_URL
+ *  none), which relays it hub-to-hub (the fallback path). */
 async function crossHub(direct: string, dir: string): Promise<void> {
   if (!postgresAvailable()) { log('\nnote: cross-hub case skipped (needs redis-server and PostgreSQL 15)'); return; }
   const pg = await startPostgres();
   const redis = await startRedis();
   const entra = await startFakeEntra();
   const secret = 'bench-cluster-secret-0123456789abcdef0123';
-  const hubAt = async () => {
+  const hubAt = async (extra: Record<string, string> = {}) => {
     const port = await freePort();
-    return startHub(entra, { GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_CLUSTER_SECRET: secret, GATEHOUSE_THROTTLE: '1000000000/60s' }, { port });
+    return startHub(entra, { GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`, GATEHOUSE_CLUSTER_SECRET: secret, GATEHOUSE_THROTTLE: '1000000000/60s', ...extra }, { port });
   };
   const own = await hubAt();
   const other = await hubAt();
+  const relaying = await hubAt({ GATEHOUSE_AGENT_ADVERTISE_URL: 'none' });
   const token = await entra.token({}, { expSec: 3 * 3600 });
   const { gatewayId, agent } = await gatewayWithAgent(own.url, token, [`${direct}/`]);
   const conn = (await api(own.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId })).json.id as string;
   const auth = { Authorization: `Bearer ${token}` };
+  // The agent's tunnel to the second hub (it learns of it in HUBS) before the load starts.
+  for (let i = 0; i < 100; i++) {
+    const g = await api(other.url, token, 'GET', `/v1/gateways/${gatewayId}`);
+    if (g.json.members?.[0]?.hubs === 2) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
   // Let every hub fetch its signing keys and see the agent's presence before the load starts.
-  for (const h of [own, other]) {
+  for (const h of [own, other, relaying]) {
     for (let i = 0; i < 50; i++) {
       const r = await api(h.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: '/' });
       if (r.status === 200) break;
@@ -325,12 +334,14 @@ async function crossHub(direct: string, dir: string): Promise<void> {
   }
   const paths: Path[] = [
     { name: "agent's own hub", url: (s) => `${own.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
-    { name: 'through a second hub', url: (s) => `${other.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
+    { name: 'through a second hub (agent tunnel there)', url: (s) => `${other.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
+    { name: 'through a third hub (relayed hub-to-hub)', url: (s) => `${relaying.url}/v1/connections/${conn}/proxy${s}`, headers: auth },
   ];
   const directPath: Path = { name: 'direct', url: (s) => `${direct}${s}`, headers: {} };
   log('');
   log('| cross-hub (raw route) | conc. | path | req/s (median) | ratio to direct | p50 ms | p99 ms | errors |');
   log('|---|---:|---|---:|---:|---:|---:|---:|');
+  const seen = new Map<string, { rps: number; p50: number }>();
   for (const [suffix, c] of [['/', 1], ['/', 16], ['/64k', 16]] as Array<[string, number]>) {
     const rows = new Map<string, { rps: number[]; ratio: number[]; p50: number[]; p99: number[]; errors: number }>();
     for (let r = 0; r < ROUNDS; r++) {
@@ -344,9 +355,20 @@ async function crossHub(direct: string, dir: string): Promise<void> {
         before = after;
       }
     }
-    for (const [name, x] of rows) log(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${x.errors || ''} |`);
+    for (const [name, x] of rows) {
+      seen.set(`${suffix} ${c} ${name}`, { rps: median(x.rps), p50: median(x.p50) });
+      log(`| ${suffix === '/' ? '12 B' : '64 KiB'} | ${c} | ${name} | ${fmt(median(x.rps), 0)} | ${fmt(median(x.ratio))} | ${fmt(median(x.p50), 3)} | ${fmt(median(x.p99), 3)} | ${x.errors || ''} |`);
+    }
+  }
+  // Issue 23's targets, as ratios of this run: through another hub >= 0.8 of the own hub at 16 connections,
+  // added p50 <= 0.2 ms at concurrency 1.
+  for (const [label, name] of [['agent tunnel on the second hub', paths[1]!.name], ['relayed hub-to-hub', paths[2]!.name]] as const) {
+    const own16 = seen.get(`/ 16 ${paths[0]!.name}`)!, x16 = seen.get(`/ 16 ${name}`)!;
+    const own1 = seen.get(`/ 1 ${paths[0]!.name}`)!, x1 = seen.get(`/ 1 ${name}`)!;
+    log(`- cross-hub, ${label}: ${fmt(x16.rps / own16.rps)} of the own hub's req/s at 16 connections (target 0.8), added p50 at concurrency 1 ${fmt(x1.p50 - own1.p50, 3)} ms (target 0.2)`);
   }
   await agent.stop();
+  await relaying.stop();
   await other.stop();
   await own.stop();
   await entra.close();

@@ -2,7 +2,7 @@
 // fuzz; JSON-aware mutations of their messages; and the shape every decoded frame must have, checked here
 // independently of the decoder.
 import {
-  AGENT_RECEIVES, AgentFailureCodes, FrameType, HUB_RECEIVES, Limits, PROTOCOL_VERSIONS, encodeFrame, type Frame, type HeaderList,
+  AGENT_RECEIVES, AgentFailureCodes, FrameType, HUB_RECEIVES, Limits, MAX_LISTED_HUBS, PROTOCOL_VERSIONS, encodeFrame, type Frame, type HeaderList,
 } from '@gatehouse/shared';
 import type { Rng } from './fuzz-rng.js';
 
@@ -58,6 +58,12 @@ export function validFrame(rng: Rng, type: number): Frame {
     case FrameType.Ping:
     case FrameType.Pong:
       return { type, stream: 0, data: rng.bytes(8) } as Frame;
+    case FrameType.Hubs: {
+      const hubId = () => rng.pick(['', 'a', '3f9bb839-bf62-4ce5-b7f5-66d02f28cc7f', 'x'.repeat(64)]);
+      const url = () => rng.pick(['http://127.0.0.1:8080', 'https://hub-2.example.com', 'http://[::1]:1', 'https://h']);
+      const hubs = Array.from({ length: rng.chance(0.1) ? MAX_LISTED_HUBS : rng.int(4) }, () => ({ id: hubId(), url: url() }));
+      return { type, stream: 0, msg: { hubId: hubId(), hubs } };
+    }
     default:
       throw new Error(`no seed for frame type ${type}`);
   }
@@ -166,7 +172,7 @@ const isBytes = (v: unknown): boolean => v instanceof Uint8Array;
 export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | undefined {
   if (!accepted.has(f.type)) return `type ${f.type} is not received in this direction`;
   if (!isU32(f.stream)) return `stream ${String(f.stream)}`;
-  const connectionLevel = f.type === FrameType.Hello || f.type === FrameType.Welcome || f.type === FrameType.Ping || f.type === FrameType.Pong || f.type === FrameType.GoAway;
+  const connectionLevel = f.type === FrameType.Hello || f.type === FrameType.Welcome || f.type === FrameType.Ping || f.type === FrameType.Pong || f.type === FrameType.GoAway || f.type === FrameType.Hubs;
   if (connectionLevel !== (f.stream === 0)) return `type ${f.type} on stream ${f.stream}`;
   switch (f.type) {
     case FrameType.Hello: {
@@ -202,6 +208,10 @@ export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | 
     case FrameType.Pong: return isBytes(f.data) && f.data.length === 8 ? undefined : 'ping';
     case FrameType.Cancel:
     case FrameType.GoAway: return isStr(f.msg.reason) ? undefined : 'reason';
+    case FrameType.Hubs: {
+      const m = f.msg;
+      return isStr(m.hubId) && Array.isArray(m.hubs) && m.hubs.length <= MAX_LISTED_HUBS && m.hubs.every((h) => isStr(h.id) && isStr(h.url) && /^https?:\/\//.test(h.url)) ? undefined : 'hubs';
+    }
     case FrameType.Failure: return (AgentFailureCodes as readonly string[]).includes(f.msg.code) && isStr(f.msg.message) && (f.msg.notSent === undefined || f.msg.notSent === true) ? undefined : 'failure';
     default: return 'unknown type';
   }

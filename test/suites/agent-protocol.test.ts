@@ -302,7 +302,7 @@ describe('a real agent on a version-2 connection', () => {
         await expect.poll(() => frames.some((f) => f.stream === stream && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
         return frames.filter((f) => f.stream === stream);
       };
-      expect(hubSide.offered).toEqual([3, 2, 1]);
+      expect(hubSide.offered).toEqual([4, 3, 2, 1]);
       const small = await call(1, '/status?code=202');
       expect(small.map((f) => f.type)).toEqual([FrameType.Response]);
       const one = small[0]!;
@@ -336,7 +336,7 @@ describe('a real agent on a version-3 connection', () => {
         await expect.poll(() => frames.some((f) => f.stream === stream && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure))).toBe(true);
         return frames.filter((f) => f.stream === stream);
       };
-      expect(hubSide.offered).toEqual([3, 2, 1]);
+      expect(hubSide.offered).toEqual([4, 3, 2, 1]);
       const small = await call(1, '/status?code=203&set=x-latin:caf%C3%A9', [['x-sent', 'é']]);
       expect(small.map((f) => f.type), JSON.stringify(small)).toEqual([FrameType.Response]);
       const one = small[0]!;

@@ -16,7 +16,7 @@ const tableRows = (md: string, firstCell: RegExp) => md.split('\n').filter((l) =
 
 describe('frame types', () => {
   it('keep their ids forever', () => {
-    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12, Response: 13 });
+    expect(FrameType).toEqual({ Hello: 1, Welcome: 2, RequestHead: 3, ResponseHead: 4, Data: 5, End: 6, Cancel: 7, Failure: 8, Credit: 9, Ping: 10, Pong: 11, GoAway: 12, Response: 13, Hubs: 14 });
   });
   it('docs/protocol.md lists each with its id', () => {
     const rows = tableRows(doc('protocol.md'), /^\| +\d+ \| [A-Z_]+ \|/);
@@ -65,6 +65,7 @@ describe('codec', () => {
       { type: FrameType.Ping, stream: 0, data: Buffer.alloc(8, 7) },
       { type: FrameType.Response, stream: 3, msg: { status: 201, headers: [['a', 'b']], backendMs: 4 }, data: Buffer.from([0, 255, 1]) },
       { type: FrameType.Response, stream: 5, msg: { status: 204, headers: [] }, data: Buffer.alloc(0) },
+      { type: FrameType.Hubs, stream: 0, msg: { hubId: 'h-1', hubs: [{ id: 'h-1', url: 'http://10.0.0.5:8080' }, { id: 'h-2', url: 'https://hub-2.example.com' }] } },
     ] as const;
     for (const f of frames) {
       const back = decodeFrame(encodeFrame(f as never), f.type === FrameType.RequestHead ? AGENT_RECEIVES : new Set([...HUB_RECEIVES, ...AGENT_RECEIVES]));
@@ -88,6 +89,24 @@ describe('codec', () => {
       expect(err).toBeInstanceOf(ProtocolError);
       expect((err as ProtocolError).closeCode).toBe(code);
     }
+  });
+  // HUBS (version 4): the agent dials every listed URL with its credential, so each must be a bare http(s) origin.
+  const hubs = (o: unknown) => Buffer.concat([Buffer.from([FrameType.Hubs, 0, 0, 0, 0]), Buffer.from(JSON.stringify(o))]);
+  it.each([
+    ['HUBS on a stream', Buffer.concat([Buffer.from([FrameType.Hubs, 0, 0, 0, 1]), Buffer.from('{"hubId":"a","hubs":[]}')])],
+    ['HUBS whose url has a path', hubs({ hubId: 'a', hubs: [{ id: 'b', url: 'http://h:1/x' }] })],
+    ['HUBS whose url carries credentials', hubs({ hubId: 'a', hubs: [{ id: 'b', url: 'http://u:p@h:1' }] })],
+    ['HUBS whose url is not http(s)', hubs({ hubId: 'a', hubs: [{ id: 'b', url: 'file:///etc' }] })],
+    ['HUBS listing more than 64 hubs', hubs({ hubId: 'a', hubs: Array.from({ length: 65 }, (_, i) => ({ id: String(i), url: 'http://h:1' })) })],
+    ['HUBS without hubId', hubs({ hubs: [] })],
+  ])('%s is refused with 4000', (_n, raw) => {
+    try { decodeFrame(raw, AGENT_RECEIVES); expect.unreachable(); } catch (err) {
+      expect(err).toBeInstanceOf(ProtocolError);
+      expect((err as ProtocolError).closeCode).toBe(CloseCode.MalformedFrame);
+    }
+  });
+  it('a hub never receives HUBS', () => {
+    expect(() => decodeFrame(hubs({ hubId: 'a', hubs: [] }), HUB_RECEIVES)).toThrow(/not sent in this direction/);
   });
 });
 

@@ -27,7 +27,8 @@ async function clusterHub(extra: Record<string, string> = {}): Promise<HubProc> 
   const port = await freePort();
   return startHub(entra, {
     GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s', ...extra,
+    // not listed to agents: these cases are about the hub-to-hub relay (test/suites/hub-mesh.test.ts: agents on every hub)
+    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s', GATEHOUSE_AGENT_ADVERTISE_URL: 'none', ...extra,
   }, { port });
 }
 const invokeOn = (h: HubProc, body: unknown = { method: 'GET', url: 'x' }, id = conn) => api(h.url, token, 'POST', `/v1/connections/${id}/invoke`, body);

@@ -1,4 +1,5 @@
-// createAgent(config, deps): one tunnel per hub, the allow-list and the gateway key shared by all of them.
+// createAgent(config, deps): one tunnel per --hub address and per hub the cluster lists (tunnel/hub-mesh.ts), the
+// allow-list and the gateway key shared by all of them.
 import { hostname as osHostname } from 'node:os';
 import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
 import type { AgentConfig } from './config.js';
@@ -8,7 +9,8 @@ import { ServicePools } from './executor/service-pools.js';
 import { WindowsExecutor } from './executor/windows.js';
 import { KerberosAuth } from './executor/kerberos.js';
 import type { Logger } from './log.js';
-import { Tunnel } from './tunnel/tunnel.js';
+import { Tunnel, type TunnelOptions } from './tunnel/tunnel.js';
+import { HubMesh } from './tunnel/hub-mesh.js';
 import { currentPrivateKey, fetchKey } from './key-sync.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -28,10 +30,11 @@ export interface AgentDeps {
 }
 
 export interface RunningAgent {
-  tunnels: Tunnel[];
+  /** The --hub tunnels, then those to hubs the cluster listed. */
+  tunnels(): Tunnel[];
   /** SIGTERM path: GoAway to every hub, finish in-flight calls (at most maxMs), close. */
   drain(maxMs: number): Promise<void>;
-  /** Resolves when every tunnel has stopped for good (fatal errors). */
+  /** Resolves when every --hub tunnel has stopped for good (fatal errors). */
   stopped: Promise<void>;
   /** Replaces the allow-list (validated first: throws AgentConfigError and keeps the old one). True if it changed. */
   setAllow(prefixes: string[]): boolean;
@@ -92,23 +95,31 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     if (!deps.statusPath) return;
     const status = {
       pid: process.pid, gatewayId: config.gatewayId, memberId: config.memberId, updatedAt: new Date().toISOString(),
-      hubs: tunnels.map((t) => ({ url: t.hubUrl, state: t.state, since: t.since.toISOString(), rttMs: t.rttMs, inFlight: t.inFlight, lastError: t.fatal ?? t.lastError })),
+      hubs: (meshRef?.all() ?? tunnels).map((t) => ({
+        url: t.hubUrl, state: t.state, since: t.since.toISOString(), rttMs: t.rttMs, inFlight: t.inFlight, lastError: t.fatal ?? t.lastError,
+        hubId: t.hubId, listed: t.listedHubId !== undefined, dials: t.dials,
+      })),
     };
     try {
       writePrivateFile(deps.statusPath, JSON.stringify(status, null, 2));
     } catch (err) { deps.log.warn({ err: (err as Error).message }, 'cannot write status file'); }
   };
 
-  const tunnels: Tunnel[] = config.hubs.map((hubUrl) => new Tunnel({
+  let meshRef: HubMesh | undefined;
+  const tunnelTo = (hubUrl: string, extra: Partial<TunnelOptions> = {}) => new Tunnel({
     hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), execute: executeCall, log: deps.log.child({ hub: hubUrl }),
-    prepare, onState: (t) => { writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
-  }));
+    prepare, onState: (t) => { meshRef?.onState(t); writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
+    onHubs: (_t, msg) => { meshRef?.onHubs(msg); writeStatus(); }, mayDial: (t) => meshRef?.mayDial(t) ?? true, ...extra,
+  });
+  const tunnels: Tunnel[] = config.hubs.map((hubUrl) => tunnelTo(hubUrl));
+  const mesh = new HubMesh(tunnels, (hub) => tunnelTo(hub.url, { listedHubId: hub.id }), deps.log);
+  meshRef = mesh;
   for (const t of tunnels) t.start();
   // Round-trip times and in-flight counts change without state changes: refresh the status file now and then.
   const statusTimer = setInterval(writeStatus, 5000);
   statusTimer.unref();
   return {
-    tunnels,
+    tunnels: () => mesh.all(),
     stopped,
     setAllow(prefixes) {
       const next = checkAllow(prefixes);
@@ -117,7 +128,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
       return true;
     },
     async drain(maxMs) {
-      await Promise.all(tunnels.map((t) => t.drain(maxMs)));
+      mesh.close();
+      await Promise.all(mesh.all().map((t) => t.drain(maxMs)));
       await windows.close();
       await pools.close();
     },

@@ -116,8 +116,8 @@ async function main(argv: string[]): Promise<number> {
       guardProcess(log);
       let agentRef: ReturnType<typeof createAgent> | undefined;
       const metrics = mm && createAgentMetrics(() => ({
-        connected: agentRef?.tunnels.filter((t) => t.state === 'connected').length ?? 0,
-        inflight: agentRef?.tunnels.reduce((n, t) => n + t.inFlight, 0) ?? 0,
+        connected: agentRef?.tunnels().filter((t) => t.state === 'connected').length ?? 0,
+        inflight: agentRef?.tunnels().reduce((n, t) => n + t.inFlight, 0) ?? 0,
       }));
       const keytab = flags.keytab?.[0];
       if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
@@ -159,7 +159,7 @@ async function main(argv: string[]): Promise<number> {
         process.on('SIGINT', () => onSignal('SIGINT'));
         void agent.stopped.then(() => {
           if (draining) return;
-          const why = agent.tunnels.map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
+          const why = agent.tunnels().map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
           process.stderr.write(`gatehouse-agent: no hub left to serve (${why})\n`);
           resolve(1);
         });
@@ -168,14 +168,15 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const statusPath = `${configPath}.status.json`;
       if (!existsSync(statusPath)) { process.stdout.write(`not running (no status at ${statusPath})\n`); return 1; }
-      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; rttMs?: number | null; inFlight?: number; lastError: string | null }> };
+      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; rttMs?: number | null; inFlight?: number; lastError: string | null; hubId?: string | null; listed?: boolean }> };
       let alive = true;
       try { process.kill(s.pid, 0); } catch { alive = false; }
       if (!alive) { process.stdout.write(`not running (last pid ${s.pid} is gone)\n`); return 1; }
       process.stdout.write(`agent pid ${s.pid}, gateway ${s.gatewayId}, member ${s.memberId}\n`);
       for (const h of s.hubs) {
         const extra = h.state === 'connected' ? `, round trip ${h.rttMs ?? '?'} ms, ${h.inFlight ?? 0} in flight` : '';
-        process.stdout.write(`  ${h.url}: ${h.state} since ${h.since}${extra}${h.lastError ? `, last error: ${h.lastError}` : ''}\n`);
+        const which = `${h.listed ? ' (listed by the cluster)' : ''}${h.hubId ? `, hub ${h.hubId}` : ''}`;
+        process.stdout.write(`  ${h.url}${which}: ${h.state} since ${h.since}${extra}${h.lastError ? `, last error: ${h.lastError}` : ''}\n`);
       }
       return s.hubs.some((h) => h.state === 'connected') ? 0 : 1;
     }

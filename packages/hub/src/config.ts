@@ -15,6 +15,8 @@ export interface HubConfig {
   redisUrl: string | undefined;
   /** Several hubs: how the other hubs reach this one (relaying calls to agents connected here). */
   advertiseUrl: string | undefined;
+  /** Several hubs: the URL agents dial this hub at directly (listed to them in HUBS); undefined: not listed. */
+  agentAdvertiseUrl: string | undefined;
   /** Several hubs: the shared secret hubs use to authenticate relays to each other. */
   clusterSecret: string | undefined;
   clientId: string;
@@ -93,7 +95,8 @@ export const SETTINGS = [
   ['GATEHOUSE_DATABASE', '--database', 'sqlite:./gatehouse.db', 'sqlite:PATH, or postgres://user:pass@host/db for several hubs'],
   ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'redis://host:port: shared throttling and agent presence for several hubs'],
   ['GATEHOUSE_ADVERTISE_URL', '--advertise-url', '', 'several hubs: the URL other hubs use to reach this one (http://10.0.0.5:8080)'],
-  ['GATEHOUSE_CLUSTER_SECRET', '--cluster-secret', '', 'several hubs: shared secret for hub-to-hub relays (also _FILE), 32+ characters'],
+  ['GATEHOUSE_AGENT_ADVERTISE_URL', '--agent-advertise-url', 'the advertise URL', "several hubs: the URL agents use to reach this hub directly (each agent keeps a tunnel to every listed hub); none: not listed, agents reach it only through their --hub addresses"],
+  ['GATEHOUSE_CLUSTER_SECRET', '--cluster-secret', '', 'several hubs: shared secret signing hub-to-hub relays and the hub list (also _FILE), 32+ characters'],
   ['GATEHOUSE_CLIENT_ID', '--client-id', '', "the hub's Entra app (client) id (required)"],
   ['GATEHOUSE_CLIENT_SECRET', '--client-secret', '', "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)"],
   ['GATEHOUSE_CLIENT_CERTIFICATE', '--client-certificate', '', 'PEM file with private key and certificate, used instead of a client secret'],
@@ -174,6 +177,9 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('GATEHOUSE_REDIS_URL must be redis://host:port');
   const advertiseUrl = get('GATEHOUSE_ADVERTISE_URL')?.replace(/\/+$/, '');
   const clusterSecret = get('GATEHOUSE_CLUSTER_SECRET');
+  const agentAdvertiseRaw = get('GATEHOUSE_AGENT_ADVERTISE_URL')?.replace(/\/+$/, '');
+  const agentAdvertiseUrl = agentAdvertiseRaw === 'none' ? undefined : agentAdvertiseRaw ?? advertiseUrl;
+  if (agentAdvertiseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/.test(agentAdvertiseUrl)) problems.push('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
   if (redisUrl) {
     if (!advertiseUrl || !/^https?:\/\/[^/]+$/.test(advertiseUrl)) problems.push('GATEHOUSE_ADVERTISE_URL (http(s)://host:port other hubs reach this one at) is required with GATEHOUSE_REDIS_URL');
     if (!clusterSecret || clusterSecret.length < 32) problems.push('GATEHOUSE_CLUSTER_SECRET of at least 32 characters is required with GATEHOUSE_REDIS_URL');
@@ -262,6 +268,7 @@ export function loadConfig(env: Source, flags: Source = {}, opts: { requireClien
     database,
     redisUrl,
     advertiseUrl,
+    agentAdvertiseUrl,
     clusterSecret,
     clientId,
     clientSecret: get('GATEHOUSE_CLIENT_SECRET'),

@@ -9,6 +9,7 @@ import type { Ctx } from './http/router.js';
 import type { HubMetrics } from './metrics.js';
 import type { OboClient } from './auth/obo.js';
 import type { Presence } from './cluster/presence.js';
+import type { HubDirectory } from './cluster/hubs.js';
 import type { Dispatcher } from 'undici';
 import type { HeldBodies } from './relay/invoke-body.js';
 import type { DirectNetworks } from './relay/direct-networks.js';
@@ -28,6 +29,8 @@ export interface HubDeps {
   obo: OboClient;
   /** Where each gateway member is connected (this hub, or another one of the cluster). */
   presence: Presence;
+  /** Several hubs: the live hubs agents keep a tunnel to (cluster/hubs.ts); undefined on a single hub. */
+  hubs?: HubDirectory;
   /** HTTP client pool for the services the hub calls itself (EntraAuth); takes response heads up to
    *  Limits.maxResponseHeadBytes, as agents do. */
   dispatcher: Dispatcher;

@@ -21,6 +21,7 @@ import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.
 import { createRedisThrottle } from './throttle/redis-throttle.js';
 import { localPresence, redisPresence } from './cluster/presence.js';
 import { connectRedis } from './cluster/redis.js';
+import { startHubDirectory } from './cluster/hubs.js';
 import { HeldBodies } from './relay/invoke-body.js';
 import { DirectNetworks } from './relay/direct-networks.js';
 import { CallCaps } from './http/call-caps.js';
@@ -66,8 +67,9 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
+  const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, config.clusterSecret!, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes), directNetworks,
+    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, hubs, heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes), directNetworks,
     callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),
     throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),

@@ -56,6 +56,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       inFlight.stopping = true;
+      await deps.hubs?.close();
       stopMemberSync();
       bodyRate.close();
       deps.callCaps.close();

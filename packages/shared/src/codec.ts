@@ -2,7 +2,7 @@
 // validated Frame or throws a ProtocolError that carries the close code to send.
 import { Buffer } from 'node:buffer';
 import {
-  AgentFailureCodes, BINARY_HEADS_VERSION, CloseCode, FrameType, Limits,
+  AgentFailureCodes, BINARY_HEADS_VERSION, CloseCode, FrameType, Limits, MAX_LISTED_HUBS,
   type CloseCodeValue, type Frame, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
 } from './protocol.js';
 
@@ -308,7 +308,7 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError(CloseCode.UnknownFrameType, `unknown frame type ${type}`);
   if (!accepted.has(type)) throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${type} is not sent in this direction`);
   const payload = raw.subarray(Limits.frameHeaderBytes);
-  const connectionLevel = type === FrameType.Hello || type === FrameType.Welcome || type === FrameType.Ping || type === FrameType.Pong || type === FrameType.GoAway;
+  const connectionLevel = type === FrameType.Hello || type === FrameType.Welcome || type === FrameType.Ping || type === FrameType.Pong || type === FrameType.GoAway || type === FrameType.Hubs;
   if (connectionLevel !== (stream === 0)) malformed(`frame type ${type} on stream ${stream}`);
   if (payload.length > (type === FrameType.Data || type === FrameType.Response ? Limits.maxDataBytes : Limits.maxJsonBytes)) malformed(`frame type ${type} payload of ${payload.length} bytes is over its limit`);
 
@@ -358,6 +358,14 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       const head = Limits.frameHeaderBytes + 4;
       const msg = version >= BINARY_HEADS_VERSION ? binaryResponseHead(raw, head, head + headBytes) : responseHead(parseJson(payload.subarray(4, 4 + headBytes)));
       return { type, stream, msg, data: payload.subarray(4 + headBytes) };
+    }
+    case FrameType.Hubs: {
+      const o = parseJson(payload);
+      const list = o.hubs;
+      if (!Array.isArray(list) || list.length > MAX_LISTED_HUBS || !list.every(isObj)) malformed(`field hubs must be a list of at most ${MAX_LISTED_HUBS} objects`);
+      const hubs = (list as Obj[]).map((h) => ({ id: str(h, 'id', 64), url: str(h, 'url', 2048) }));
+      if (hubs.some((h) => !/^https?:\/\/[^/?#@\s]+$/.test(h.url))) malformed('a hub url must be http(s)://host[:port]');
+      return { type, stream: 0, msg: { hubId: str(o, 'hubId', 64), hubs } };
     }
     case FrameType.Cancel:
     case FrameType.GoAway: {

@@ -4,12 +4,15 @@
 
 /** Protocol versions this build speaks, newest first. The agent offers them in HELLO; the hub picks one.
  *  Version 2 adds RESPONSE (a whole small answer in one frame) and drops the END after a REQUEST_HEAD whose
- *  bodyLength is 0; version 3 sends the request and response heads in binary instead of JSON (docs/protocol.md). */
-export const PROTOCOL_VERSIONS = [3, 2, 1] as const;
+ *  bodyLength is 0; version 3 sends the request and response heads in binary instead of JSON; version 4 adds HUBS
+ *  (the hub's id and the cluster's live hubs, so the agent keeps a tunnel to each) (docs/protocol.md). */
+export const PROTOCOL_VERSIONS = [4, 3, 2, 1] as const;
 /** The first version with RESPONSE frames and no END after a body-less REQUEST_HEAD. */
 export const WHOLE_MESSAGES_VERSION = 2;
 /** The first version whose REQUEST_HEAD, RESPONSE_HEAD and RESPONSE carry their heads in binary (codec.ts). */
 export const BINARY_HEADS_VERSION = 3;
+/** The first version whose hub sends HUBS (never to an older agent: it would close on an unknown frame type). */
+export const HUBS_VERSION = 4;
 
 /** Frame type ids (first byte of every binary WebSocket message). Stable forever: add, never renumber. */
 export const FrameType = {
@@ -26,6 +29,7 @@ export const FrameType = {
   Pong: 11, //         both, stream 0
   GoAway: 12, //       agent -> hub, stream 0, JSON {reason}: draining, route no new requests here
   Response: 13, //     agent -> hub (version 2), uint32 head length, head JSON, whole body: RESPONSE_HEAD + DATA + END in one
+  Hubs: 14, //         hub -> agent (version 4), stream 0, JSON {hubId, hubs: [{id, url}]}: this hub and the cluster's live hubs
 } as const;
 export type FrameTypeId = (typeof FrameType)[keyof typeof FrameType];
 
@@ -206,6 +210,21 @@ export interface GoAwayMessage {
   reason: string;
 }
 
+/** A hub of the cluster an agent can dial directly: its id and the base URL agents use (GATEHOUSE_AGENT_ADVERTISE_URL). */
+export interface HubAddress {
+  id: string;
+  url: string;
+}
+
+/** HUBS (version 4): the sending hub's own id and every live hub that advertises itself to agents. */
+export interface HubsMessage {
+  hubId: string;
+  hubs: HubAddress[];
+}
+
+/** Most hubs one HUBS frame lists; a longer list is malformed. */
+export const MAX_LISTED_HUBS = 64;
+
 /** Every frame, as a discriminated union on `type`. Stream 0 is the connection itself. */
 export type Frame =
   | { type: typeof FrameType.Hello; stream: 0; msg: HelloMessage }
@@ -220,7 +239,8 @@ export type Frame =
   | { type: typeof FrameType.Credit; stream: number; bytes: number }
   | { type: typeof FrameType.Ping; stream: 0; data: Uint8Array }
   | { type: typeof FrameType.Pong; stream: 0; data: Uint8Array }
-  | { type: typeof FrameType.GoAway; stream: 0; msg: GoAwayMessage };
+  | { type: typeof FrameType.GoAway; stream: 0; msg: GoAwayMessage }
+  | { type: typeof FrameType.Hubs; stream: 0; msg: HubsMessage };
 
 /** Frames each side may receive. A frame of the other direction is UnexpectedFrame. */
 export const HUB_RECEIVES: ReadonlySet<number> = new Set([
@@ -229,7 +249,7 @@ export const HUB_RECEIVES: ReadonlySet<number> = new Set([
 ]);
 export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
   FrameType.Welcome, FrameType.RequestHead, FrameType.Data, FrameType.End, FrameType.Cancel,
-  FrameType.Credit, FrameType.Ping, FrameType.Pong,
+  FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.Hubs,
 ]);
 
 /** WebSocket path on the hub; the agent authenticates in the upgrade with this header scheme. */

@@ -1,11 +1,12 @@
 // One outbound WebSocket to one hub: dial, HELLO/WELCOME, heartbeat, dispatch of validated frames, and
-// reconnect with backoff. An agent keeps one Tunnel per --hub address.
+// reconnect with backoff. An agent keeps one Tunnel per --hub address, and one per hub the cluster lists to it
+// (HUBS, protocol version 4; tunnel/hub-mesh.ts).
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
   AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, closeReason, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type RequestHeadMessage, type WelcomeMessage,
+  IdMap, ProtocolError, closeReason, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type HubsMessage, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { backoffDelay } from './backoff.js';
@@ -27,7 +28,19 @@ export interface TunnelOptions {
   onState: (t: Tunnel) => void;
   random?: () => number;
   metrics?: AgentMetrics;
+  /** HUBS from the hub (protocol version 4): its id and the cluster's live hubs. */
+  onHubs?: (t: Tunnel, msg: HubsMessage) => void;
+  /** Asked before every dial; false: the tunnel stops for good instead (a tunnel to a listed hub that another
+   *  tunnel of this agent is already on). */
+  mayDial?: (t: Tunnel) => boolean;
+  /** Set for a tunnel opened because the cluster listed its hub (not a --hub address): that hub's id. */
+  listedHubId?: string;
 }
+
+/** After the hub replaced this connection by a newer one of the same member (close 4007), the tunnel waits at
+ *  least this long before dialling again, so that the agent's other tunnels can say which hub they are on and a
+ *  tunnel that is no longer needed is not redialled (tunnel/hub-mesh.ts). */
+export const REPLACED_PAUSE_MS = 1_000;
 
 export class Tunnel {
   state: TunnelState = 'disconnected';
@@ -37,6 +50,10 @@ export class Tunnel {
   since = new Date();
   /** Set when retrying cannot help (credential refused, no common version). */
   fatal: string | null = null;
+  /** The id of the hub this tunnel is connected to, from HUBS (null before it, after a close, or from an older hub). */
+  hubId: string | null = null;
+  /** Connections opened (dials), for `status` and tests. */
+  dials = 0;
   private ws: WebSocket | undefined;
   private gate: WriteGate | undefined;
   private welcome: WelcomeMessage | undefined;
@@ -53,6 +70,8 @@ export class Tunnel {
   constructor(private readonly o: TunnelOptions) {}
 
   get hubUrl(): string { return this.o.hubUrl; }
+  /** Set for a tunnel opened because the cluster listed its hub: that hub's id. */
+  get listedHubId(): string | undefined { return this.o.listedHubId; }
 
   get inFlight(): number { return this.served.size; }
 
@@ -91,6 +110,8 @@ export class Tunnel {
 
   private connect(): void {
     if (this.stopped || this.draining) return;
+    if (this.o.mayDial && !this.o.mayDial(this)) { this.stop(); return; }
+    this.dials++;
     this.setState('connecting');
     const url = `${this.o.hubUrl.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
     const proxy = proxyForHub(this.o.hubUrl);
@@ -192,6 +213,10 @@ export class Tunnel {
       case FrameType.End: this.stream(f.stream)?.requestBody.onEnd(); return;
       case FrameType.Cancel: this.stream(f.stream)?.cancel(f.msg.reason); return;
       case FrameType.Credit: this.stream(f.stream)?.responseBody.addCredit(f.bytes); return;
+      case FrameType.Hubs:
+        this.hubId = f.msg.hubId;
+        this.o.onHubs?.(this, f.msg);
+        return;
       default: throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
     }
   }
@@ -235,6 +260,7 @@ export class Tunnel {
     this.drained?.();
     const wasConnected = this.welcome !== undefined;
     this.welcome = undefined;
+    this.hubId = null;
     this.ids = new StreamIds();
     if (FATAL_CLOSE_CODES.has(code)) this.fatal = `the hub closed the connection with ${code} (${reason || 'no reason'})`;
     if (wasConnected) this.o.log.warn({ hub: this.o.hubUrl, code, reason }, 'disconnected from hub');
@@ -246,7 +272,7 @@ export class Tunnel {
       return;
     }
     if (this.draining) { this.setState('stopped'); return; }
-    const delay = backoffDelay(this.attempt++, this.o.random);
+    const delay = Math.max(backoffDelay(this.attempt++, this.o.random), code === CloseCode.Replaced ? REPLACED_PAUSE_MS : 0);
     this.setState('disconnected', this.lastError ?? `closed with ${code}`);
     this.o.log.info({ hub: this.o.hubUrl, delayMs: delay, attempt: this.attempt }, 'reconnecting');
     this.retry = setTimeout(() => this.connect(), delay);

@@ -39,6 +39,7 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
       onOpen: (s) => {
         const previous = registry.add(s);
         previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
+        if (deps.hubs) s.tellHubs(deps.hubs.current());
         presence.announce(s);
         store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() })
           .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));

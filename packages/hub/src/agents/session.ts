@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  AgentBounds, CloseCode, closeReason, FrameType, GatehouseError, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
-  type Frame, type HelloMessage, type RequestHeadMessage,
+  AgentBounds, CloseCode, closeReason, FrameType, GatehouseError, HUBS_VERSION, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
+  type Frame, type HelloMessage, type HubsMessage, type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FrameRate, type FrameRateLimit } from './frame-meter.js';
@@ -163,6 +163,11 @@ export class AgentSession {
     this.calls.set(stream, call);
     this.gate.send(frame);
     return call;
+  }
+
+  /** HUBS: the cluster's hubs this agent should keep a tunnel to (only agents that speak version 4 know the frame). */
+  tellHubs(msg: HubsMessage): void {
+    if (this.state === 'open' && this.version >= HUBS_VERSION) this.gate.send(encodeFrame({ type: FrameType.Hubs, stream: 0, msg }));
   }
 
   close(code: number, reason: string): void {
