@@ -2,15 +2,13 @@
 // gatehouse-hub: process entry only. Parses the command line, builds the hub, starts it.
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { ConfigError, SETTINGS, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import { HUB_SETTINGS } from './settings.js';
 import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
-import { parseFlags } from '@gatehouse/shared';
-
-const FLAG_WIDTH = Math.max(...SETTINGS.map(([, flag]) => flag.length));
-const ENV_WIDTH = Math.max(...SETTINGS.map(([env]) => env.length));
+import { flagRules, parseFlags, settingsHelp } from '@gatehouse/shared';
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 
@@ -27,16 +25,8 @@ Usage:
   gatehouse-hub --help | --version
 
 serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
-${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(FLAG_WIDTH)} ${env.padEnd(ENV_WIDTH)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
+${settingsHelp(HUB_SETTINGS)}
 `;
-
-/** serve's flags and the variable each sets: a setting's own flag, and NAME-file to read its value from a file. */
-const SERVE_FLAG_ENV = new Map<string, string>(SETTINGS.flatMap(([env, flag]) => [[flag.slice(2), env], [`${flag.slice(2)}-file`, `${env}_FILE`]]));
-
-function serveFlags(args: string[]): Record<string, string | undefined> {
-  const flags = parseFlags(args, { known: [...SERVE_FLAG_ENV.keys()] }).one;
-  return Object.fromEntries(Object.entries(flags).map(([k, v]) => [SERVE_FLAG_ENV.get(k)!, v]));
-}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -49,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve': {
-      const config = loadConfig(process.env, serveFlags(rest));
+      const config = loadConfig(process.env, parseFlags(rest, flagRules(HUB_SETTINGS)).all);
       const hub = await createHub(config);
       await hub.start();
       // The first signal drains (GATEHOUSE_DRAIN_TIMEOUT); a second one exits at once.
