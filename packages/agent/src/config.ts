@@ -3,7 +3,7 @@
 import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BlockList, isIP } from 'node:net';
-import { parseBaseUrl } from '@gatehouse/shared';
+import { deepFreeze, parseBaseUrl } from '@gatehouse/shared';
 
 export interface AgentConfig {
   version: 1;
@@ -91,20 +91,37 @@ export function editAllow(current: string[], add: string[], remove: string[]): s
   return [...next.values()];
 }
 
-export function readAgentConfig(path: string): AgentConfig {
+/** The config file, checked whole: every problem in one AgentConfigError; the result is frozen. */
+export function readAgentConfig(path: string): Readonly<AgentConfig> {
+  const r = checkAgentConfig(path);
+  if (r.problems.length > 0) throw new AgentConfigError(r.problems.join('; '));
+  return r.config!;
+}
+
+/** The config file and every problem with it (none: `config` is set, deeply frozen). */
+export function checkAgentConfig(path: string): { config?: Readonly<AgentConfig>; problems: string[] } {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { throw new AgentConfigError(`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`); }
-  if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) {
-    throw new AgentConfigError(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
-  }
+  try { text = readFileSync(path, 'utf8'); } catch { return { problems: [`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`] }; }
+  const problems: string[] = [];
+  if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) problems.push(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
   let c: AgentConfig;
-  try { c = JSON.parse(text) as AgentConfig; } catch { throw new AgentConfigError(`${path} is not valid JSON`); }
-  if (c.version !== 1 || !Array.isArray(c.hubs) || c.hubs.length === 0 || !c.credential || !c.privateKeyPem || !Array.isArray(c.allow)) {
-    throw new AgentConfigError(`${path} is not a gatehouse agent config`);
+  try { c = JSON.parse(text) as AgentConfig; } catch { return { problems: [...problems, `${path} is not valid JSON`] }; }
+  if (c === null || typeof c !== 'object' || c.version !== 1) return { problems: [...problems, `${path} is not a gatehouse agent config`] };
+  const field = (name: string, ok: boolean, what: string) => { if (!ok) problems.push(`${path}: ${name} must be ${what}`); };
+  const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
+  field('hubs', Array.isArray(c.hubs) && c.hubs.length > 0, 'a list of at least one hub URL');
+  for (const h of Array.isArray(c.hubs) ? c.hubs : []) collect(problems, path, () => checkHubUrl(String(h)));
+  for (const name of ['credential', 'privateKeyPem'] as const) field(name, nonEmpty(c[name]), 'a non-empty string');
+  field('allow', Array.isArray(c.allow), 'a list of URL prefixes');
+  if (Array.isArray(c.allow)) {
+    if (c.allow.length === 0) collect(problems, path, () => checkAllow([]));
+    for (const p of c.allow) collect(problems, path, () => checkAllow([String(p)]));
   }
-  c.hubs.forEach(checkHubUrl);
-  checkAllow(c.allow);
-  return c;
+  return problems.length > 0 ? { problems } : { config: deepFreeze(c), problems };
+}
+
+function collect(problems: string[], path: string, check: () => unknown): void {
+  try { check(); } catch (err) { problems.push(`${path}: ${(err as Error).message}`); }
 }
 
 /**

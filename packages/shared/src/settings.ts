@@ -72,9 +72,9 @@ export function repeatedSetting<T>(spec: SettingSpec<T> & { flag: string }): Set
   });
 }
 
-/** The name a problem with the setting is reported under: its variable, else its flag. */
-export function settingName(s: Setting<unknown>): string {
-  return s.env ?? `--${s.flag}`;
+/** The name a problem with the setting is reported under: its variable, else its flag (`prefer: 'flag'`: the other way round). */
+export function settingName(s: Setting<unknown>, prefer: 'env' | 'flag' = 'env'): string {
+  return (prefer === 'flag' && s.flag ? `--${s.flag}` : s.env) ?? `--${s.flag}`;
 }
 
 /** The rules `parseFlags` needs for the flags of a table (a secret's `--name-file` too). */
@@ -94,11 +94,14 @@ export interface SettingSources {
   env?: Readonly<Record<string, string | undefined>>;
   /** Reads a `NAME_FILE` secret; needed only for a table with secrets. */
   readFile?: (path: string) => string;
+  /** What a problem names a setting by that has both (settingName). Default 'env'. */
+  nameBy?: 'env' | 'flag';
 }
 
 /**
- * Every setting of the table from the sources: a flag over its variable over the default; an empty value is
- * no value; a secret given by neither is read from the file `--name-file` or `NAME_FILE` names. Each value
+ * Every setting of the table from the sources: a flag over its variable over the default; an empty variable is
+ * unset (a flag given empty is given, and its parser judges it); a secret given by neither is read from the
+ * file `--name-file` or `NAME_FILE` names. Each value
  * that does not parse adds one problem (`NAME must be …`); the values of those are undefined.
  */
 export function readSettings<S extends SettingTable>(table: S, src: SettingSources): { values: SettingValues<S>; problems: string[] } {
@@ -110,14 +113,14 @@ export function readSettings<S extends SettingTable>(table: S, src: SettingSourc
     if (input === undefined) { values[key] = undefined; continue; }
     const r = s.read(input);
     if (r.ok) values[key] = r.value;
-    else problems.push(`${settingName(s)} must be ${r.expected}`);
+    else problems.push(`${settingName(s, src.nameBy)} must be ${r.expected}`);
   }
   return { values: values as SettingValues<S>, problems };
 }
 
 function given(s: Setting<unknown>, src: SettingSources, problems: string[]): readonly string[] | undefined {
   const flagged = s.flag ? src.flags?.[s.flag] : undefined;
-  if (flagged?.length && (s.repeatable || flagged[0] !== '')) return flagged;
+  if (flagged?.length) return flagged;
   const fromEnv = s.env ? src.env?.[s.env] : undefined;
   if (fromEnv !== undefined && fromEnv !== '') return [fromEnv];
   if (!s.secret) return undefined;
