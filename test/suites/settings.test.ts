@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDuration, parseSize, readSettings, shownDefault, type SettingTable } from '@gatehouse/shared';
+import fc from 'fast-check';
+import { formatDuration, formatSize, parseDuration, parseSize, readSettings, shownDefault, type SettingTable } from '@gatehouse/shared';
 import { HUB_SETTINGS } from '../../packages/hub/dist/settings.js';
 import { AGENT_SETTINGS } from '../../packages/agent/dist/settings.js';
 import { checkAgentConfig } from '../../packages/agent/dist/config.js';
@@ -21,6 +22,11 @@ describe('values are written one way everywhere', () => {
     expect(['30x', '-1s', '', 's', '1e3'].map((v) => parseDuration(v))).toEqual([undefined, undefined, undefined, undefined, undefined]);
     expect(['64KiB', '10MiB', '1GiB', '512B', '4096', '1kib'].map(parseSize)).toEqual([65_536, 10_485_760, 1_073_741_824, 512, 4096, 1024]);
     expect(['10MB', '1.5MiB', '-1', 'x'].map(parseSize)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('a duration or size written back (help, docs defaults) reads as the same value', () => {
+    fc.assert(fc.property(fc.nat({ max: 10 * 86_400_000 }), (ms) => parseDuration(formatDuration(ms)) === ms));
+    fc.assert(fc.property(fc.nat({ max: 2 ** 40 }), (n) => parseSize(formatSize(n)) === n));
   });
 
   it('the hub reads every value problem at once, naming each variable, flags over variables', () => {

@@ -8,7 +8,8 @@ import { createHub } from './hub.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
-import { flagRules, parseFlags, settingsHelp } from '@gatehouse/shared';
+import { flagRules, parseFlags, readSettings, settingsHelp, type SettingTable, type SettingValues } from '@gatehouse/shared';
+import { DEV_SETTINGS, TOKEN_SETTINGS } from './dev-settings.js';
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 
@@ -24,9 +25,19 @@ Usage:
                                    manage the delegated permission grants the hub needs (grant --help)
   gatehouse-hub --help | --version
 
+dev and token flags:
+${settingsHelp({ ...DEV_SETTINGS, ...TOKEN_SETTINGS })}
+
 serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
 ${settingsHelp(HUB_SETTINGS)}
 `;
+
+/** A command's flags (and variables) read with its settings table; every problem in one error. */
+function commandSettings<S extends SettingTable>(table: S, args: string[]): SettingValues<S> {
+  const { values, problems } = readSettings(table, { flags: parseFlags(args, flagRules(table)).all, env: process.env, nameBy: 'flag' });
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return values;
+}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -54,18 +65,16 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'dev':
-      await runDev(parseFlags(rest, { known: ['listen', 'dir'] }).one, process.env);
+      await runDev(commandSettings(DEV_SETTINGS, rest), process.env);
       return;
     case 'token': {
-      const flags = parseFlags(rest, { known: ['dir', 'ttl', 'oid'] }).one;
-      const dir = resolve(flags.dir ?? '.gatehouse-dev');
+      const flags = commandSettings(TOKEN_SETTINGS, rest);
+      const dir = resolve(flags.dir);
       let key;
       try { key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8')); } catch {
         throw new Error(`no development identity in ${dir}: start \`gatehouse-hub dev\` (npm start) first`);
       }
-      const ttl = Number(flags.ttl ?? '3600');
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400) throw new Error('--ttl must be seconds from 1 to 86400');
-      process.stdout.write(`${await mintDevToken(key, { ttlSec: ttl, oid: flags.oid })}\n`);
+      process.stdout.write(`${await mintDevToken(key, { ttlSec: flags.ttlSec, oid: flags.oid })}\n`);
       return;
     }
     case 'grant':
