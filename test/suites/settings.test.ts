@@ -85,7 +85,7 @@ describe('the agent config', () => {
     expect(p.lines).toHaveLength(1);
     const line = p.lines[0]!;
     for (const problem of [/--drain-timeout must be a duration/, /--metrics-listen must be host:port/, /--keytab \S+ does not exist/,
-      /is readable by others/, /ftp:\/\/hub\.example must be https:\/\//, /credential must be a non-empty string/, /--allow not a url/]) {
+      /is readable by others/, /hubs: ftp:\/\/hub\.example must be https:\/\//, /credential must be a non-empty string/, /allow: not a url: /]) {
       expect(line).toMatch(problem);
     }
   });

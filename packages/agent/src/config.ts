@@ -25,20 +25,21 @@ export class AgentConfigError extends Error {
   readonly code = 'GATEHOUSE_AGENT_CONFIG';
 }
 
-export function checkHubUrl(raw: string): string {
+/** `name`: what a refusal calls the value (the flag, or the config file's field). */
+export function checkHubUrl(raw: string, name = '--hub'): string {
   let u: URL;
-  try { u = new URL(raw); } catch { throw new AgentConfigError(`--hub ${raw} is not a URL`); }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`--hub ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
-  if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`--hub ${raw} must not carry userinfo, query or fragment`);
+  try { u = new URL(raw); } catch { throw new AgentConfigError(`${name} ${raw} is not a URL`); }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`${name} ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
+  if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`${name} ${raw} must not carry userinfo, query or fragment`);
   return u.href.replace(/\/+$/, '');
 }
 
-/** `flag`: the option a refusal names (`allow --add` and `--remove` check their prefixes here too). */
-export function checkAllow(prefixes: string[], flag = 'allow'): URL[] {
-  if (prefixes.length === 0) throw new AgentConfigError('at least one --allow URL prefix is required: the agent calls nothing else');
+/** `name`: what a refusal names (`allow --add` and `--remove` check their prefixes here too; the config file: its field). */
+export function checkAllow(prefixes: readonly string[], name = '--allow'): URL[] {
+  if (prefixes.length === 0) throw new AgentConfigError(`at least one ${name} URL prefix is required: the agent calls nothing else`);
   return prefixes.map((p) => {
     const r = parseBaseUrl(p);
-    if (!r.ok) throw new AgentConfigError(`--${flag} ${p}: ${r.reason}`);
+    if (!r.ok) throw new AgentConfigError(`${name} ${p}: ${r.reason}`);
     return r.url;
   });
 }
@@ -78,13 +79,13 @@ function keepOwner(path: string, tmp: string): void {
  * that is not there, or the last one, is refused. Prefixes compare by their normalised form.
  */
 export function editAllow(current: string[], add: string[], remove: string[]): string[] {
-  const key = (p: string, flag?: string) => checkAllow([p], flag)[0]!.href;
+  const key = (p: string, name?: string) => checkAllow([p], name)[0]!.href;
   const next = new Map(current.map((p) => [key(p), p]));
   for (const p of remove) {
-    if (!next.delete(key(p, 'remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
+    if (!next.delete(key(p, '--remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
   }
   for (const p of add) {
-    const k = key(p, 'add');
+    const k = key(p, '--add');
     if (!next.has(k)) next.set(k, p);
   }
   if (next.size === 0) throw new AgentConfigError('the allow-list cannot be empty: the agent would call nothing');
@@ -110,12 +111,12 @@ export function checkAgentConfig(path: string): { config?: Readonly<AgentConfig>
   const field = (name: string, ok: boolean, what: string) => { if (!ok) problems.push(`${path}: ${name} must be ${what}`); };
   const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
   field('hubs', Array.isArray(c.hubs) && c.hubs.length > 0, 'a list of at least one hub URL');
-  for (const h of Array.isArray(c.hubs) ? c.hubs : []) collect(problems, path, () => checkHubUrl(String(h)));
+  for (const h of Array.isArray(c.hubs) ? c.hubs : []) collect(problems, path, () => checkHubUrl(String(h), 'hubs:'));
   for (const name of ['credential', 'privateKeyPem'] as const) field(name, nonEmpty(c[name]), 'a non-empty string');
   field('allow', Array.isArray(c.allow), 'a list of URL prefixes');
   if (Array.isArray(c.allow)) {
     if (c.allow.length === 0) collect(problems, path, () => checkAllow([]));
-    for (const p of c.allow) collect(problems, path, () => checkAllow([String(p)]));
+    for (const p of c.allow) collect(problems, path, () => checkAllow([String(p)], 'allow:'));
   }
   return problems.length > 0 ? { problems } : { config: deepFreeze(c), problems };
 }
