@@ -100,10 +100,10 @@ export function startCommand(command: string[], env: Record<string, string | und
 
 export interface HubProc extends Proc { url: string; port: number; dbDir: string }
 
-/** `opts.main`: another build's hub (bench/probe.ts ALT=). */
-export async function startHub(entra: FakeEntra, env: Record<string, string> = {}, opts: { port?: number; dbDir?: string; main?: string } = {}): Promise<HubProc> {
+/** `opts.main`: another build's hub (bench/probe.ts ALT=); `opts.args`: flags for `serve`. */
+export async function startHub(entra: FakeEntra, env: Record<string, string> = {}, opts: { port?: number; dbDir?: string; main?: string; args?: string[] } = {}): Promise<HubProc> {
   const dbDir = opts.dbDir ?? tempDir('gatehouse-hub-');
-  const p = startProc([opts.main ?? HUB_MAIN, 'serve'], {
+  const p = startProc([opts.main ?? HUB_MAIN, 'serve', ...(opts.args ?? [])], {
     NODE_EXTRA_CA_CERTS: entra.ca.caPath,
     GATEHOUSE_LISTEN: `127.0.0.1:${opts.port ?? 0}`,
     GATEHOUSE_DATABASE: `sqlite:${join(dbDir, 'hub.db')}`,

@@ -3,7 +3,7 @@
 import { chownSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BlockList, isIP } from 'node:net';
-import { parseBaseUrl } from '@gatehouse/shared';
+import { deepFreeze, parseBaseUrl } from '@gatehouse/shared';
 
 export interface AgentConfig {
   version: 1;
@@ -25,20 +25,21 @@ export class AgentConfigError extends Error {
   readonly code = 'GATEHOUSE_AGENT_CONFIG';
 }
 
-export function checkHubUrl(raw: string): string {
+/** `name`: what a refusal calls the value (the flag, or the config file's field). */
+export function checkHubUrl(raw: string, name = '--hub'): string {
   let u: URL;
-  try { u = new URL(raw); } catch { throw new AgentConfigError(`--hub ${raw} is not a URL`); }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`--hub ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
-  if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`--hub ${raw} must not carry userinfo, query or fragment`);
+  try { u = new URL(raw); } catch { throw new AgentConfigError(`${name} ${raw} is not a URL`); }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`${name} ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
+  if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`${name} ${raw} must not carry userinfo, query or fragment`);
   return u.href.replace(/\/+$/, '');
 }
 
-/** `flag`: the option a refusal names (`allow --add` and `--remove` check their prefixes here too). */
-export function checkAllow(prefixes: string[], flag = 'allow'): URL[] {
-  if (prefixes.length === 0) throw new AgentConfigError('at least one --allow URL prefix is required: the agent calls nothing else');
+/** `name`: what a refusal names (`allow --add` and `--remove` check their prefixes here too; the config file: its field). */
+export function checkAllow(prefixes: readonly string[], name = '--allow'): URL[] {
+  if (prefixes.length === 0) throw new AgentConfigError(`at least one ${name} URL prefix is required: the agent calls nothing else`);
   return prefixes.map((p) => {
     const r = parseBaseUrl(p);
-    if (!r.ok) throw new AgentConfigError(`--${flag} ${p}: ${r.reason}`);
+    if (!r.ok) throw new AgentConfigError(`${name} ${p}: ${r.reason}`);
     return r.url;
   });
 }
@@ -78,33 +79,50 @@ function keepOwner(path: string, tmp: string): void {
  * that is not there, or the last one, is refused. Prefixes compare by their normalised form.
  */
 export function editAllow(current: string[], add: string[], remove: string[]): string[] {
-  const key = (p: string, flag?: string) => checkAllow([p], flag)[0]!.href;
+  const key = (p: string, name?: string) => checkAllow([p], name)[0]!.href;
   const next = new Map(current.map((p) => [key(p), p]));
   for (const p of remove) {
-    if (!next.delete(key(p, 'remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
+    if (!next.delete(key(p, '--remove'))) throw new AgentConfigError(`--remove ${p}: not in the allow-list (gatehouse-agent allow lists it)`);
   }
   for (const p of add) {
-    const k = key(p, 'add');
+    const k = key(p, '--add');
     if (!next.has(k)) next.set(k, p);
   }
   if (next.size === 0) throw new AgentConfigError('the allow-list cannot be empty: the agent would call nothing');
   return [...next.values()];
 }
 
-export function readAgentConfig(path: string): AgentConfig {
+/** The config file, checked whole: every problem in one AgentConfigError; the result is frozen. */
+export function readAgentConfig(path: string): Readonly<AgentConfig> {
+  const r = checkAgentConfig(path);
+  if (r.problems.length > 0) throw new AgentConfigError(r.problems.join('; '));
+  return r.config!;
+}
+
+/** The config file and every problem with it (none: `config` is set, deeply frozen). */
+export function checkAgentConfig(path: string): { config?: Readonly<AgentConfig>; problems: string[] } {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { throw new AgentConfigError(`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`); }
-  if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) {
-    throw new AgentConfigError(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
-  }
+  try { text = readFileSync(path, 'utf8'); } catch { return { problems: [`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`] }; }
+  const problems: string[] = [];
+  if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) problems.push(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
   let c: AgentConfig;
-  try { c = JSON.parse(text) as AgentConfig; } catch { throw new AgentConfigError(`${path} is not valid JSON`); }
-  if (c.version !== 1 || !Array.isArray(c.hubs) || c.hubs.length === 0 || !c.credential || !c.privateKeyPem || !Array.isArray(c.allow)) {
-    throw new AgentConfigError(`${path} is not a gatehouse agent config`);
+  try { c = JSON.parse(text) as AgentConfig; } catch { return { problems: [...problems, `${path} is not valid JSON`] }; }
+  if (c === null || typeof c !== 'object' || c.version !== 1) return { problems: [...problems, `${path} is not a gatehouse agent config`] };
+  const field = (name: string, ok: boolean, what: string) => { if (!ok) problems.push(`${path}: ${name} must be ${what}`); };
+  const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
+  field('hubs', Array.isArray(c.hubs) && c.hubs.length > 0, 'a list of at least one hub URL');
+  for (const h of Array.isArray(c.hubs) ? c.hubs : []) collect(problems, path, () => checkHubUrl(String(h), 'hubs:'));
+  for (const name of ['credential', 'privateKeyPem'] as const) field(name, nonEmpty(c[name]), 'a non-empty string');
+  field('allow', Array.isArray(c.allow), 'a list of URL prefixes');
+  if (Array.isArray(c.allow)) {
+    if (c.allow.length === 0) collect(problems, path, () => checkAllow([]));
+    for (const p of c.allow) collect(problems, path, () => checkAllow([String(p)], 'allow:'));
   }
-  c.hubs.forEach(checkHubUrl);
-  checkAllow(c.allow);
-  return c;
+  return problems.length > 0 ? { problems } : { config: deepFreeze(c), problems };
+}
+
+function collect(problems: string[], path: string, check: () => unknown): void {
+  try { check(); } catch (err) { problems.push(`${path}: ${(err as Error).message}`); }
 }
 
 /**

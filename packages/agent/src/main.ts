@@ -5,7 +5,9 @@ import { dirname, join, resolve } from 'node:path';
 import { AgentConfigError, DEFAULT_CONFIG_PATH, editAllow, readAgentConfig, writeAgentConfig } from './config.js';
 import { rotateKey } from './key-sync.js';
 import { doctor } from './doctor.js';
-import { parseFlags, parseHostPort } from '@gatehouse/shared';
+import { type SettingTable, flagRules, parseFlags, pickSettings, readSettings, settingsHelp } from '@gatehouse/shared';
+import { AGENT_SETTINGS, COMMAND_SETTINGS } from './settings.js';
+import { loadRunConfig } from './run-config.js';
 import { manageService } from './service/install.js';
 import { fileURLToPath } from 'node:url';
 import { createAgent } from './agent.js';
@@ -18,6 +20,9 @@ import { createAgentMetrics, serveMetrics } from './metrics.js';
 const CONFIG_POLL_MS = 2000;
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+const FLAG_KEYS = (Object.keys(AGENT_SETTINGS) as Array<keyof typeof AGENT_SETTINGS>).filter((k) => AGENT_SETTINGS[k].flag);
+const ENV_KEYS = (Object.keys(AGENT_SETTINGS) as Array<keyof typeof AGENT_SETTINGS>).filter((k) => !AGENT_SETTINGS[k].flag);
+
 const HELP = `gatehouse-agent: runs inside the corporate network, dials the hub, calls intranet services
 
 Usage:
@@ -27,9 +32,9 @@ Usage:
       credential, creates the gateway key pair (connection credentials are sealed to it; only agents can open
       them), uploads the private key sealed under the recovery key (generated and printed once if not given),
       and writes the config with owner-only permissions.
-  gatehouse-agent run [--config PATH] [--drain-timeout SECONDS] [--metrics-listen HOST:PORT] [--keytab PATH]
+  gatehouse-agent run [--config PATH] [--drain-timeout DURATION] [--metrics-listen HOST:PORT] [--keytab PATH]
       Connects to every hub in the config and serves relayed calls. SIGTERM/SIGINT: stop taking new calls,
-      finish those in flight (at most --drain-timeout, default 600 s), exit. --metrics-listen serves
+      finish those in flight (at most --drain-timeout), exit. --metrics-listen serves
       Prometheus metrics at http://HOST:PORT/metrics (default: off; use a loopback address). --keytab: the
       Kerberos identity for WindowsGateway connections that carry no password (docs/windows-auth.md).
   gatehouse-agent status [--config PATH]
@@ -50,7 +55,7 @@ Usage:
       Lists the URL prefixes this agent calls; --add and --remove change them (checked as at register; the
       list cannot become empty). A running agent applies the change within 2 s, without a restart, or at
       once on SIGHUP (systemctl reload gatehouse-agent).
-  gatehouse-agent install-service [--config PATH] [--user gatehouse] [--drain-timeout 600] [--print]
+  gatehouse-agent install-service [--config PATH] [--user gatehouse] [--drain-timeout DURATION] [--print]
                                   [--platform linux|windows] [--winsw PATH]
   gatehouse-agent uninstall-service [--print] [--platform linux|windows] [--winsw PATH]
       Linux: a hardened systemd unit running as a dedicated system user (created if missing), enabled and
@@ -65,39 +70,36 @@ Usage:
       directory and the agent's own files are handed to the service user.
 
 The agent calls only URLs under its --allow prefixes, whatever the hub asks.
-Config default: ${DEFAULT_CONFIG_PATH}. Environment: GATEHOUSE_LOG_LEVEL (default info); HTTPS_PROXY /
+Flags and variables (a duration is 600s, 10m, 1500ms, or bare seconds):
+${settingsHelp(pickSettings(AGENT_SETTINGS, FLAG_KEYS))}
+${settingsHelp(pickSettings(AGENT_SETTINGS, ENV_KEYS))}
+
+Config default: ${DEFAULT_CONFIG_PATH}. Environment: HTTPS_PROXY /
 HTTP_PROXY / NO_PROXY for the way to the hub (proxy credentials in the URL; NO_PROXY takes names, .suffixes,
 addresses with an optional :port, CIDR networks, *); NODE_EXTRA_CA_CERTS for an
 internal CA (intranet services or the hub); KRB5_CONFIG for Kerberos. The systemd unit reads them from
 agent.env beside the config, if it exists.
 `;
 
-/** The flags each command takes. */
-const COMMAND_FLAGS: Record<string, readonly string[]> = {
-  register: ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config'],
-  join: ['hub', 'gateway', 'key', 'allow', 'name', 'recovery-key', 'config'],
-  run: ['config', 'drain-timeout', 'metrics-listen', 'keytab'],
-  status: ['config'],
-  doctor: ['config'],
-  'rotate-key': ['config', 'recovery-key'],
-  allow: ['config', 'add', 'remove'],
-  'install-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
-  'uninstall-service': ['config', 'print', 'platform', 'user', 'winsw', 'drain-timeout'],
-};
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return 0; }
   if (command === '--version') { process.stdout.write(`${VERSION}\n`); return 0; }
-  const known = Object.hasOwn(COMMAND_FLAGS, command) ? COMMAND_FLAGS[command] : undefined;
-  if (!known) throw new AgentConfigError(`unknown command ${command} (try --help)`);
-  const flags = parseFlags(rest, { known, booleans: ['print'], repeatable: ['hub', 'allow', 'add', 'remove'] }).all;
-  const configPath = flags.config?.[0] ?? DEFAULT_CONFIG_PATH;
+  const table: SettingTable | undefined = Object.hasOwn(COMMAND_SETTINGS, command) ? COMMAND_SETTINGS[command as keyof typeof COMMAND_SETTINGS] : undefined;
+  if (!table) throw new AgentConfigError(`unknown command ${command} (try --help)`);
+  const flags = parseFlags(rest, flagRules(table)).all;
+  // `run` checks its settings together with the config file (run-config.ts); the other commands here.
+  if (command !== 'run') {
+    const { problems } = readSettings(table, { flags, env: process.env });
+    if (problems.length > 0) throw new AgentConfigError(problems.join('; '));
+  }
+  const s = readSettings(AGENT_SETTINGS, { flags, env: process.env }).values;
+  const configPath = s.config ?? DEFAULT_CONFIG_PATH;
   switch (command) {
     case 'register': {
       const r = await register({
-        hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
-        name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0], version: VERSION,
+        hubs: [...s.hub], gatewayId: s.gateway ?? '', key: s.key ?? '', allow: [...s.allow],
+        name: s.name, configPath, recoveryKey: s.recoveryKey, version: VERSION,
       });
       process.stdout.write(`registered member ${r.config.memberId} of gateway ${r.config.gatewayId}; config written to ${configPath}\n`);
       if (r.generatedRecoveryKey) {
@@ -106,21 +108,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'run': {
-      const ml = flags['metrics-listen']?.[0];
-      const mm = ml === undefined ? undefined : parseHostPort(ml);
-      if (ml !== undefined && !mm) throw new AgentConfigError('--metrics-listen must be HOST:PORT');
-      const drainSec = Number(flags['drain-timeout']?.[0] ?? '600');
-      if (!Number.isFinite(drainSec) || drainSec < 0) throw new AgentConfigError('--drain-timeout must be seconds');
-      const config = readAgentConfig(configPath);
-      const log = createLogger(process.env.GATEHOUSE_LOG_LEVEL ?? 'info');
+      const rc = loadRunConfig(flags, process.env);
+      const { config, metricsListen: mm, keytab } = rc;
+      const ml = mm && `${mm.host.includes(':') ? `[${mm.host}]` : mm.host}:${mm.port}`;
+      const log = createLogger(rc.logLevel);
       guardProcess(log);
       let agentRef: ReturnType<typeof createAgent> | undefined;
       const metrics = mm && createAgentMetrics(() => ({
         connected: agentRef?.tunnels().filter((t) => t.state === 'connected').length ?? 0,
         inflight: agentRef?.tunnels().reduce((n, t) => n + t.inFlight, 0) ?? 0,
       }));
-      const keytab = flags.keytab?.[0];
-      if (keytab !== undefined && !existsSync(keytab)) throw new AgentConfigError(`--keytab ${keytab} does not exist`);
       const agent = createAgent(config, {
         log, version: VERSION, statusPath: `${configPath}.status.json`, metrics, keytab,
         kerberosCacheDir: join(dirname(configPath), 'kerberos-ccache'),
@@ -153,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
           if (draining) { log.warn('second signal: exiting now'); resolve(1); return; }
           draining = true;
           log.info({ signal: sig }, 'draining: finishing in-flight calls');
-          void agent.drain(drainSec * 1000).then(() => { log.info('drained; exiting'); resolve(0); });
+          void agent.drain(rc.drainTimeoutMs).then(() => { log.info('drained; exiting'); resolve(0); });
         };
         process.on('SIGTERM', () => onSignal('SIGTERM'));
         process.on('SIGINT', () => onSignal('SIGINT'));
@@ -182,8 +179,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'join': {
       const c = await joinGateway({
-        hubs: flags.hub ?? [], gatewayId: flags.gateway?.[0] ?? '', key: flags.key?.[0] ?? '', allow: flags.allow ?? [],
-        name: flags.name?.[0] ?? 'agent', configPath, recoveryKey: flags['recovery-key']?.[0] ?? '', version: VERSION,
+        hubs: [...s.hub], gatewayId: s.gateway ?? '', key: s.key ?? '', allow: [...s.allow],
+        name: s.name, configPath, recoveryKey: s.recoveryKey ?? '', version: VERSION,
       });
       process.stdout.write(`joined gateway ${c.gatewayId} as member ${c.memberId}; config written to ${configPath}\n`);
       return 0;
@@ -193,7 +190,7 @@ async function main(argv: string[]): Promise<number> {
       return ok ? 0 : 1;
     }
     case 'rotate-key': {
-      const recovery = flags['recovery-key']?.[0];
+      const recovery = s.recoveryKey;
       if (!recovery) throw new AgentConfigError('--recovery-key is required (the new key is sealed under it for `join`)');
       const config = readAgentConfig(configPath);
       const r = await rotateKey(config, recovery);
@@ -203,25 +200,25 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'allow': {
       const config = readAgentConfig(configPath);
-      const add = flags.add ?? [];
-      const remove = flags.remove ?? [];
+      const add = s.add;
+      const remove = s.remove;
+      let allow = config.allow;
       if (add.length || remove.length) {
-        const allow = editAllow(config.allow, add, remove);
+        allow = editAllow(config.allow, [...add], [...remove]);
         writeAgentConfig(configPath, { ...config, allow });
-        config.allow = allow;
       }
-      for (const p of config.allow) process.stdout.write(`${p}\n`);
+      for (const p of allow) process.stdout.write(`${p}\n`);
       if (add.length || remove.length) process.stdout.write(`(written to ${configPath}; a running agent applies it within ${CONFIG_POLL_MS / 1000} s)\n`);
       return 0;
     }
     case 'install-service': case 'uninstall-service': {
-      const platform = (flags.platform?.[0] ?? (process.platform === 'win32' ? 'windows' : 'linux')) as 'linux' | 'windows';
-      if (platform !== 'linux' && platform !== 'windows') throw new AgentConfigError('--platform must be linux or windows');
-      const drain = Number(flags['drain-timeout']?.[0] ?? '600');
-      if (!Number.isInteger(drain) || drain < 0) throw new AgentConfigError('--drain-timeout must be whole seconds');
+      const platform = s.platform ?? (process.platform === 'win32' ? 'windows' : 'linux');
+      // The service definition passes it on in seconds.
+      if (s.drainTimeoutMs % 1000 !== 0) throw new AgentConfigError('--drain-timeout must be whole seconds for a service definition');
+      const drain = s.drainTimeoutMs / 1000;
       manageService({
-        platform, print: flags.print !== undefined, uninstall: command === 'uninstall-service', winsw: flags.winsw?.[0],
-        spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: flags.user?.[0] ?? 'gatehouse', drainSeconds: drain },
+        platform, print: s.print === true, uninstall: command === 'uninstall-service', winsw: s.winsw,
+        spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: s.user, drainSeconds: drain },
         out: (l) => process.stdout.write(`${l}\n`),
         testRoot: process.env.GATEHOUSE_TEST_INSTALL_ROOT,
       });

@@ -19,7 +19,7 @@ export interface RegisterOptions {
 
 export async function register(o: RegisterOptions): Promise<{ config: AgentConfig; generatedRecoveryKey: string | undefined }> {
   if (o.hubs.length === 0) throw new AgentConfigError('--hub is required');
-  const hubs = o.hubs.map(checkHubUrl);
+  const hubs = o.hubs.map((h) => checkHubUrl(h));
   checkAllow(o.allow);
   if (!o.gatewayId) throw new AgentConfigError('--gateway is required');
   if (!o.key) throw new AgentConfigError('--key is required (the registration key shown when the gateway was created)');
@@ -42,7 +42,7 @@ export async function register(o: RegisterOptions): Promise<{ config: AgentConfi
  *  gateway's sealed private key before anything is registered; the hub then checks a signature made with it. */
 export async function join(o: RegisterOptions & { recoveryKey: string }): Promise<AgentConfig> {
   if (o.hubs.length === 0) throw new AgentConfigError('--hub is required');
-  const hubs = o.hubs.map(checkHubUrl);
+  const hubs = o.hubs.map((h) => checkHubUrl(h));
   checkAllow(o.allow);
   if (!o.gatewayId) throw new AgentConfigError('--gateway is required');
   if (!o.key) throw new AgentConfigError('--key is required (a registration key from POST /v1/gateways/{id}/registration-keys)');

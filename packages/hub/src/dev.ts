@@ -7,12 +7,10 @@ import { createRequire } from 'node:module';
 import { rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS, parseHostPort } from '@gatehouse/shared';
+import { NODE_FLAGS } from '@gatehouse/shared';
 import { loadConfig } from './config.js';
 import { createHub } from './hub.js';
 import { DEV_CLIENT_ID, devKeySource, loadOrCreateDevKey, mintDevToken } from './auth/dev-identity.js';
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** The sample intranet service: Basic auth, answers JSON about what it received. */
 function startSampleService(user: string, password: string): Promise<{ server: Server; port: number }> {
@@ -34,10 +32,10 @@ function startSampleService(user: string, password: string): Promise<{ server: S
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, port: (server.address() as { port: number }).port })));
 }
 
-export async function runDev(flags: Record<string, string | undefined>, env: NodeJS.ProcessEnv): Promise<void> {
-  const dir = resolve(flags.dir ?? '.gatehouse-dev');
-  const listen = parseHostPort(flags.listen ?? env.GATEHOUSE_LISTEN ?? '127.0.0.1:8080');
-  if (!listen || !LOOPBACK.has(listen.host)) throw new Error('dev binds to loopback only: --listen must be 127.0.0.1:PORT');
+/** `settings`: DEV_SETTINGS as read (dev-settings.ts; the address is checked to be loopback there). */
+export async function runDev(settings: { listen: { host: string; port: number }; dir: string }, env: NodeJS.ProcessEnv): Promise<void> {
+  const dir = resolve(settings.dir);
+  const listen = settings.listen;
   const key = await loadOrCreateDevKey(dir);
   // Each dev start begins with a fresh database; the identity (and tokens it minted) survives.
   for (const f of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm', 'agent.json', 'agent.json.status.json']) rmSync(join(dir, f), { force: true });

@@ -2,17 +2,16 @@
 // gatehouse-hub: process entry only. Parses the command line, builds the hub, starts it.
 import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { ConfigError, SETTINGS, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
+import { HUB_SETTINGS } from './settings.js';
 import { createHub } from './hub.js';
 import { createLogger } from './log.js';
 import { guardProcess } from './last-resort.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
-import { parseFlags } from '@gatehouse/shared';
-
-const FLAG_WIDTH = Math.max(...SETTINGS.map(([, flag]) => flag.length));
-const ENV_WIDTH = Math.max(...SETTINGS.map(([env]) => env.length));
+import { flagRules, parseFlags, readSettings, settingsHelp, type SettingTable, type SettingValues } from '@gatehouse/shared';
+import { DEV_SETTINGS, TOKEN_SETTINGS } from './dev-settings.js';
 
 const HELP = `gatehouse-hub: the Gatehouse cloud service
 
@@ -28,16 +27,18 @@ Usage:
                                    manage the delegated permission grants the hub needs (grant --help)
   gatehouse-hub --help | --version
 
+dev and token flags:
+${settingsHelp({ ...DEV_SETTINGS, ...TOKEN_SETTINGS })}
+
 serve flags (each also an environment variable; NAME_FILE reads a secret from a file):
-${SETTINGS.map(([env, flag, def, help]) => `  ${flag.padEnd(FLAG_WIDTH)} ${env.padEnd(ENV_WIDTH)} ${help}${def ? ` (default ${def})` : ''}`).join('\n')}
+${settingsHelp(HUB_SETTINGS)}
 `;
 
-/** serve's flags and the variable each sets: a setting's own flag, and NAME-file to read its value from a file. */
-const SERVE_FLAG_ENV = new Map<string, string>(SETTINGS.flatMap(([env, flag]) => [[flag.slice(2), env], [`${flag.slice(2)}-file`, `${env}_FILE`]]));
-
-function serveFlags(args: string[]): Record<string, string | undefined> {
-  const flags = parseFlags(args, { known: [...SERVE_FLAG_ENV.keys()] }).one;
-  return Object.fromEntries(Object.entries(flags).map(([k, v]) => [SERVE_FLAG_ENV.get(k)!, v]));
+/** A command's flags (and variables) read with its settings table; every problem in one error. */
+function commandSettings<S extends SettingTable>(table: S, args: string[]): SettingValues<S> {
+  const { values, problems } = readSettings(table, { flags: parseFlags(args, flagRules(table)).all, env: process.env, nameBy: 'flag' });
+  if (problems.length > 0) throw new Error(problems.join('; '));
+  return values;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -51,7 +52,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (command) {
     case 'serve': {
-      const config = loadConfig(process.env, serveFlags(rest));
+      const config = loadConfig(process.env, parseFlags(rest, flagRules(HUB_SETTINGS)).all);
       const log = createLogger(config.logLevel);
       guardProcess(log);
       const hub = await createHub(config, { log });
@@ -68,18 +69,16 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'dev':
-      await runDev(parseFlags(rest, { known: ['listen', 'dir'] }).one, process.env);
+      await runDev(commandSettings(DEV_SETTINGS, rest), process.env);
       return;
     case 'token': {
-      const flags = parseFlags(rest, { known: ['dir', 'ttl', 'oid'] }).one;
-      const dir = resolve(flags.dir ?? '.gatehouse-dev');
+      const flags = commandSettings(TOKEN_SETTINGS, rest);
+      const dir = resolve(flags.dir);
       let key;
       try { key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8')); } catch {
         throw new Error(`no development identity in ${dir}: start \`gatehouse-hub dev\` (npm start) first`);
       }
-      const ttl = Number(flags.ttl ?? '3600');
-      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 86400) throw new Error('--ttl must be seconds from 1 to 86400');
-      process.stdout.write(`${await mintDevToken(key, { ttlSec: ttl, oid: flags.oid })}\n`);
+      process.stdout.write(`${await mintDevToken(key, { ttlSec: flags.ttlSec, oid: flags.oid })}\n`);
       return;
     }
     case 'grant':

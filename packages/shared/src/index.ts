@@ -14,3 +14,5 @@ export * from './stream-ids.js';
 export * from './id-map.js';
 export * from './agent-answer.js';
 export * from './windows-user-rule.js';
+export * from './setting-parsers.js';
+export * from './settings.js';

@@ -1,12 +1,12 @@
 // Command line of `gatehouse-hub grant`: flags for everything (no prompts), device-code sign-in or a token.
 import { PublicClientApplication, LogLevel } from '@azure/msal-node';
-import { CLOUDS, KNOWN_LOGIN_HOSTS, type Cloud } from '../auth/clouds.js';
+import { CLOUDS, KNOWN_LOGIN_HOSTS } from '../auth/clouds.js';
 import { createGraph, GraphError } from './graph.js';
-import { FlagError, parseFlags } from '@gatehouse/shared';
+import { FlagError, flagRules, parseFlags, pickSettings, readSettings, settingsHelp, type SettingValues } from '@gatehouse/shared';
+import { GENERAL, GRANT_SETTINGS, SIGN_IN } from './settings.js';
 import { GrantError, createGrant, delegatedScopes, deleteGrants, findServicePrincipal, listGrants, userId } from './grant.js';
 
-/** Microsoft Graph Command Line Tools: a public client every tenant can sign in to with device code. */
-export const DEFAULT_ADMIN_CLIENT_ID = '14d82eec-204b-4c2f-b7e8-296a70dab67e';
+export { DEFAULT_ADMIN_CLIENT_ID } from './settings.js';
 
 export const GRANT_HELP = `gatehouse-hub grant: manage the delegated permissions (oAuth2PermissionGrants) the hub's app needs
 to call a resource on behalf of users: the cross-platform ManagePermissionGrant.ps1.
@@ -17,44 +17,36 @@ Usage:
   gatehouse-hub grant create --resource R --scopes "A B" [--consent-type AllPrincipals|Principal] [--user UPN|ID] [--replace]
   gatehouse-hub grant delete --resource R [--grant-id ID | --consent-type T [--user UPN|ID]]
 
-  --resource R        the resource's app id or service principal name (https://graph.microsoft.com, api://…)
-  --client-id ID      the hub's app id (default: GATEHOUSE_CLIENT_ID)
-  --consent-type T    AllPrincipals (default: every user of the tenant) or Principal (one user, --user)
-  --replace           replace an existing grant of the same kind instead of refusing
-  --dry-run           send only reads; print the POST/DELETE requests instead of sending them
-  --json              print JSON
+${settingsHelp(pickSettings(GRANT_SETTINGS, GENERAL))}
 
 Sign-in (an administrator who may manage grants, e.g. Global Administrator or Privileged Role Administrator):
-  --tenant T          tenant id or domain (required for device-code sign-in)
-  --token TOKEN       use this Microsoft Graph access token instead (also GATEHOUSE_GRAPH_TOKEN); unattended
-  --cloud C           AzurePublic | AzureUSGovernment | AzureUSGovernmentDoD | AzureChina (default GATEHOUSE_CLOUD or AzurePublic)
-  --authority-host U  sign-in host override (default: the cloud's)
-  --graph-host U      Microsoft Graph host override (default: the cloud's)
-  --admin-client-id ID  public client used for device-code sign-in (default ${DEFAULT_ADMIN_CLIENT_ID})
+${settingsHelp(pickSettings(GRANT_SETTINGS, SIGN_IN))}
 `;
 
-type Flags = Record<string, string | undefined>;
-const GRANT_FLAGS = ['resource', 'client-id', 'scopes', 'consent-type', 'user', 'replace', 'grant-id', 'dry-run', 'json', 'tenant', 'token', 'cloud', 'authority-host', 'graph-host', 'admin-client-id'];
+type Settings = SettingValues<typeof GRANT_SETTINGS>;
 
-export function parseGrantArgs(args: string[]): { action: string; flags: Flags } {
+/** The action and the settings (flags over GATEHOUSE_* variables), every problem in one GrantError. */
+export function parseGrantArgs(args: string[], env: Record<string, string | undefined> = {}): { action: string; flags: Settings } {
   let parsed;
   try {
-    parsed = parseFlags(args, { known: GRANT_FLAGS, booleans: ['replace', 'dry-run', 'json'], positional: 1, hint: '(see gatehouse-hub grant --help)' });
+    parsed = parseFlags(args, flagRules(GRANT_SETTINGS, { positional: 1, hint: '(see gatehouse-hub grant --help)' }));
   } catch (err) {
     throw err instanceof FlagError ? new GrantError(err.message) : err;
   }
   const action = parsed.positional[0] ?? 'list';
   if (!['list', 'scopes', 'create', 'delete'].includes(action)) throw new GrantError(`unknown action ${action}: list, scopes, create or delete`);
-  return { action, flags: parsed.one };
+  const { values, problems } = readSettings(GRANT_SETTINGS, { flags: parsed.all, env, nameBy: 'flag' });
+  if (problems.length > 0) throw new GrantError(problems.join('; '));
+  return { action, flags: values };
 }
 
-async function signIn(flags: Flags, env: Flags, authorityHost: string, graphHost: string, log: (s: string) => void): Promise<string> {
-  const given = flags.token ?? env.GATEHOUSE_GRAPH_TOKEN;
+async function signIn(flags: Settings, authorityHost: string, graphHost: string, log: (s: string) => void): Promise<string> {
+  const given = flags.token;
   if (given) return given;
   if (!flags.tenant) throw new GrantError('--tenant is required to sign in (or pass --token)');
   const host = new URL(authorityHost).host;
   const app = new PublicClientApplication({
-    auth: { clientId: flags['admin-client-id'] ?? DEFAULT_ADMIN_CLIENT_ID, authority: `${authorityHost}/${flags.tenant}`, ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }) },
+    auth: { clientId: flags.adminClientId, authority: `${authorityHost}/${flags.tenant}`, ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }) },
     system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => {} } },
   });
   const result = await app.acquireTokenByDeviceCode({
@@ -67,24 +59,22 @@ async function signIn(flags: Flags, env: Flags, authorityHost: string, graphHost
   return result.accessToken;
 }
 
-export async function runGrant(args: string[], env: Flags, out: (s: string) => void, err: (s: string) => void): Promise<void> {
-  const { action, flags } = parseGrantArgs(args);
-  const cloud = (flags.cloud ?? env.GATEHOUSE_CLOUD ?? 'AzurePublic') as Cloud;
-  if (!(cloud in CLOUDS)) throw new GrantError(`--cloud must be one of ${Object.keys(CLOUDS).join(', ')}`);
-  const authorityHost = (flags['authority-host'] ?? env.GATEHOUSE_AUTHORITY_HOST ?? CLOUDS[cloud].login).replace(/\/+$/, '');
-  const graphHost = (flags['graph-host'] ?? CLOUDS[cloud].graph).replace(/\/+$/, '');
-  const clientAppId = flags['client-id'] ?? env.GATEHOUSE_CLIENT_ID;
+export async function runGrant(args: string[], env: Record<string, string | undefined>, out: (s: string) => void, err: (s: string) => void): Promise<void> {
+  const { action, flags } = parseGrantArgs(args, env);
+  const cloud = flags.cloud;
+  const authorityHost = (flags.authorityHost ?? CLOUDS[cloud].login).replace(/\/+$/, '');
+  const graphHost = (flags.graphHost ?? CLOUDS[cloud].graph).replace(/\/+$/, '');
+  const clientAppId = flags.clientId;
   if (!clientAppId) throw new GrantError('--client-id (the hub app id) is required');
   if (!flags.resource) throw new GrantError('--resource is required');
-  const consentType = (flags['consent-type'] ?? (flags.user ? 'Principal' : 'AllPrincipals')) as 'AllPrincipals' | 'Principal';
-  if (consentType !== 'AllPrincipals' && consentType !== 'Principal') throw new GrantError('--consent-type must be AllPrincipals or Principal');
+  const consentType = flags.consentType ?? (flags.user ? 'Principal' : 'AllPrincipals');
   if (consentType === 'Principal' && !flags.user && action === 'create') throw new GrantError('--consent-type Principal needs --user');
-  const scopes = (flags.scopes ?? '').split(/[\s,]+/).filter(Boolean);
+  const scopes = flags.scopes ?? [];
   if (action === 'create' && scopes.length === 0) throw new GrantError('--scopes is required for create');
 
-  const token = await signIn(flags, env, authorityHost, graphHost, err);
-  const g = createGraph(graphHost, token, { dryRun: flags['dry-run'] === 'true', print: out });
-  const json = flags.json === 'true';
+  const token = await signIn(flags, authorityHost, graphHost, err);
+  const g = createGraph(graphHost, token, { dryRun: flags.dryRun === true, print: out });
+  const json = flags.json === true;
   try {
     const client = await findServicePrincipal(g, clientAppId, 'the hub app');
     const resource = await findServicePrincipal(g, flags.resource, 'the resource');
@@ -103,16 +93,16 @@ export async function runGrant(args: string[], env: Flags, out: (s: string) => v
       }
       case 'create': {
         const principalId = consentType === 'Principal' ? await userId(g, flags.user!) : null;
-        const r = await createGrant(g, client, resource, { scopes, consentType, principalId, replace: flags.replace === 'true' });
+        const r = await createGrant(g, client, resource, { scopes, consentType, principalId, replace: flags.replace === true });
         if (json) { out(JSON.stringify(r)); return; }
-        for (const id of r.deleted) out(`${flags['dry-run'] ? 'would delete' : 'deleted'} ${id}`);
+        for (const id of r.deleted) out(`${flags.dryRun ? 'would delete' : 'deleted'} ${id}`);
         out(r.created ? `created ${r.created.id}  ${r.created.consentType}  ${r.created.scope}` : 'nothing created (dry run)');
         return;
       }
       case 'delete': {
         const principalId = flags.user ? await userId(g, flags.user) : undefined;
-        const ids = await deleteGrants(g, client, resource, { grantId: flags['grant-id'], consentType: flags['consent-type'] ? consentType : undefined, principalId });
-        out(json ? JSON.stringify(ids) : ids.length ? ids.map((id) => `${flags['dry-run'] ? 'would delete' : 'deleted'} ${id}`).join('\n') : 'no matching grants');
+        const ids = await deleteGrants(g, client, resource, { grantId: flags.grantId, consentType: flags.consentType ? consentType : undefined, principalId });
+        out(json ? JSON.stringify(ids) : ids.length ? ids.map((id) => `${flags.dryRun ? 'would delete' : 'deleted'} ${id}`).join('\n') : 'no matching grants');
         return;
       }
     }
