@@ -7,7 +7,7 @@ import { headerListFrom, withHeader, type HeaderList } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
 import type { ServicePools } from './service-pools.js';
-import { KerberosAuth, KerberosError } from './kerberos.js';
+import { type KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
 import { windowsUserProblem } from '@gatehouse/shared';
 import { parseWindowsUser, type WindowsUser } from './windows-user.js';
