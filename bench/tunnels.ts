@@ -183,7 +183,7 @@ async function main(): Promise<void> {
 
     // The call gateways' members spread through the fleet, so they reconnect among the others.
     const all = [...fleet];
-    callers.forEach((c, i) => all.splice(Math.floor(((i + 0.5) * all.length) / callers.length), 0, c));
+    for (const [i, c] of callers.entries()) all.splice(Math.floor(((i + 0.5) * all.length) / callers.length), 0, c);
     const file = join(dir, 'credentials');
     writeFileSync(file, `${all.join('\n')}\n`, { mode: 0o600 });
     t = performance.now();

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command, and what CI runs: installs what the tests need (the Debian packages of the real
-# test servers where missing, then the npm packages) and runs typecheck, lint and the whole test suite on the
-# installed Node.js 20, then the whole suite again on Node.js 24 LTS (scripts/test-node24.sh): package.json
-# "engines" names exactly these two.
+# test servers where missing, then the npm packages) and runs typecheck, the format check (Biome), lint (Biome,
+# then scripts/lint.mjs) and the whole test suite on the installed Node.js 20, then the whole suite again on
+# Node.js 24 LTS (scripts/test-node24.sh): package.json "engines" names exactly these two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,7 @@ fi
 node -e 'const [maj, min] = process.versions.node.split(".").map(Number); if (maj < 20 || (maj === 20 && min < 19)) { console.error("Node.js 20.19+ or 24 is required, found " + process.version); process.exit(1); } if (maj !== 20 && maj !== 24) console.error("test-all: Node.js " + process.version + " is not one of the tested versions (20, 24)");'
 npm ci --no-audit --no-fund
 npm run typecheck
+npm run format:check
 npm run lint
 echo "test-all: the suite on Node.js $(node --version)"
 npm test

@@ -64,7 +64,7 @@ function invokeObject(rng: Rng, t: InvokeTarget): Record<string, unknown> {
 }
 
 /** `n` nested arrays (n even) or objects (n odd). */
-const deep = (n: number): string => (n % 2 === 0 ? '['.repeat(n) + ']'.repeat(n) : '{"a":'.repeat(n) + '1' + '}'.repeat(n));
+const deep = (n: number): string => (n % 2 === 0 ? '['.repeat(n) + ']'.repeat(n) : `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`);
 
 /** JSON text edits that JSON.stringify cannot produce. */
 function textEdit(rng: Rng, json: string): string {

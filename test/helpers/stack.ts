@@ -122,7 +122,13 @@ export async function startHub(entra: FakeEntra, env: Record<string, string> = {
   return Object.assign(p, { url: `http://127.0.0.1:${port}`, port, dbDir });
 }
 
-export interface ApiResult { status: number; headers: Record<string, string | string[] | undefined>; json: any; text: string }
+export interface ApiResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: a test reads the JSON answer's fields as the case expects them
+  json: any;
+  text: string;
+}
 
 export async function api(hubUrl: string, token: string | undefined, method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<ApiResult> {
   const headers: Record<string, string> = { ...extraHeaders };

@@ -70,6 +70,7 @@ afterAll(async () => {
 const viaA = async (path: string) => {
   const r = await fetch(`${hubA.url}/v1/connections/${hostileConn}/proxy/${path}`, { headers: { authorization: `Bearer ${token}` } });
   const text = await r.text();
+  // biome-ignore lint/suspicious/noExplicitAny: a test reads the JSON answer's fields as the case expects them
   let json: any;
   try { json = JSON.parse(text); } catch { json = undefined; }
   return { status: r.status, headers: r.headers, text, json };

@@ -51,6 +51,7 @@ afterAll(async () => {
 const streamsOpen = () => streamsOpen_(hub.url, hostile.gatewayId);
 const externalBytes = () => externalBytes_(hub.url);
 
+// biome-ignore lint/suspicious/noExplicitAny: a test reads the JSON answer's fields as the case expects them
 async function proxied(path: string): Promise<{ status: number; headers: Headers; text: string; json: any }> {
   const r = await fetch(`${hub.url}/v1/connections/${hostileConn}/proxy/${path}`, { headers: { authorization: `Bearer ${token}` } });
   const text = await r.text();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WebSocket, WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { connect as netConnect } from 'node:net';
 import { createServer } from 'node:http';
 import { CloseCode, FrameType, HUB_RECEIVES, Limits, MAX_STREAM_ID, decodeFrame, encodeFrame, joinUrl, AGENT_RECEIVES, type Frame } from '@gatehouse/shared';

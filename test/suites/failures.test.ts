@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { startCannedServer, startNotHttpServer } from '../helpers/not-http.js';
 import { freePort } from '../helpers/apache.js';
 import { createServer as createHttpsServer } from 'node:https';
-import { type EchoServer } from '../helpers/echo-server.js';
+import type { EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 

@@ -79,7 +79,7 @@ describe('Data frames on the wire', () => {
     it(`${masked ? 'agent (zero masking key)' : 'hub (unmasked)'}: every chunk size decodes to the same frame, large chunks are not copied`, async () => {
       const { gate, writes, deliver } = wire(masked);
       const chunks = [patternBytes(100, 1), patternBytes(20_000, 2), patternBytes(Limits.maxDataBytes, 3), patternBytes(65_531, 4), patternBytes(65_530, 5)];
-      chunks.forEach((c, i) => gate.sendData(i + 1, c));
+      for (const [i, c] of chunks.entries()) gate.sendData(i + 1, c);
       gate.send(encodeFrame({ type: FrameType.End, stream: 9 }));
       // the large chunks went to the socket as they were: the very same buffers
       for (const c of chunks.slice(1)) expect(writes.some((w) => w === c)).toBe(true);

@@ -1,7 +1,7 @@
 // Many calls on one socket, one of them stuck; and a 64 MiB body through invoke with bounded memory.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { type FakeEntra } from '../helpers/fake-entra.js';
+import type { FakeEntra } from '../helpers/fake-entra.js';
 import { patternBytes, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';

@@ -1,7 +1,7 @@
 // GET /metrics on the hub and the agent's --metrics-listen: the named series exist and move with traffic.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { type EchoServer } from '../helpers/echo-server.js';
+import type { EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { api, b64, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';

@@ -31,7 +31,7 @@ export const ErrorCodes = {
 export type ErrorCode = keyof typeof ErrorCodes;
 
 export function isErrorCode(code: string): code is ErrorCode {
-  return Object.prototype.hasOwnProperty.call(ErrorCodes, code);
+  return Object.hasOwn(ErrorCodes, code);
 }
 
 /** An error meant for a caller: stable code, HTTP status from the registry, message free of secrets. */

@@ -58,8 +58,9 @@ export function setting<T>(spec: SettingSpec<T>): Setting<T, boolean> {
 export function repeatedSetting<T>(spec: SettingSpec<T> & { flag: string }): Setting<T[], true> {
   validate(spec);
   const { parse, ...meta } = spec;
+  // lint-allow: per-call (declared once, at load)
   return Object.freeze({
-    ...meta, hasDefault: true as const, repeatable: true, // lint-allow: per-call (declared once, at load)
+    ...meta, hasDefault: true as const, repeatable: true,
     read: (raws: readonly string[]): Parsed<T[]> => {
       const out: T[] = [];
       for (const raw of raws) {
@@ -80,6 +81,7 @@ export function settingName(s: Setting<unknown>, prefer: 'env' | 'flag' = 'env')
 /** The rules `parseFlags` needs for the flags of a table (a secret's `--name-file` too). */
 export function flagRules(table: SettingTable, extra: Omit<FlagRules, 'known' | 'booleans' | 'repeatable'> = {}): FlagRules {
   const settings = Object.values(table).filter((s) => s.flag);
+  // lint-allow: per-call (once per command line)
   return {
     ...extra,
     known: settings.flatMap((s) => (s.secret ? [s.flag!, `${s.flag}-file`] : [s.flag!])),

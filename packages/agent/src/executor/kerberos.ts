@@ -3,7 +3,7 @@
 // the agent's own 0700 directory); or, with `run --keytab`, connections without a password use the agent's
 // keytab identity. GSSAPI reads the cache from KRB5CCNAME, which is process-wide, so context setup is
 // serialised: Kerberos handshakes take milliseconds, NTLM and anonymous calls never wait for it.
-// lint-allow: process-env (sets KRB5CCNAME for GSSAPI; reads no configuration)
+// biome-ignore-all lint/style/noProcessEnv: sets KRB5CCNAME for GSSAPI; reads no configuration
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';

@@ -7,7 +7,7 @@ import { AGENT_WINDOWS_AUTH_HEADER, headerListFrom, withHeader, type HeaderList 
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
 import type { ServicePools } from './service-pools.js';
-import { KerberosAuth, KerberosError } from './kerberos.js';
+import { type KerberosAuth, KerberosError } from './kerberos.js';
 import { NtlmConnections, NtlmError } from './ntlm.js';
 import { windowsUserProblem } from '@gatehouse/shared';
 import { parseWindowsUser, type WindowsUser } from './windows-user.js';

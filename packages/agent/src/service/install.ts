@@ -33,8 +33,8 @@ export function manageService(o: ServiceOptions): void {
     checkConfigValue(o.spec.configPath, o.platform);
     if (o.platform === 'linux') checkUser(o.spec.user);
   }
-  if (o.platform === 'linux') return linux(o);
-  return windows(o);
+  if (o.platform === 'linux') linux(o);
+  else windows(o);
 }
 
 function linux(o: ServiceOptions): void {

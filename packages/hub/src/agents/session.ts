@@ -219,7 +219,7 @@ export class AgentSession {
       case FrameType.Ping: this.gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
       case FrameType.Pong:
         // Only the answer to the hub's own ping counts; anything else (a pong nobody asked for) is dropped.
-        if (this.ping && this.ping.payload.equals(f.data)) this.ping = undefined;
+        if (this.ping?.payload.equals(f.data)) this.ping = undefined;
         return;
       case FrameType.GoAway:
         this.draining = true;

@@ -72,7 +72,7 @@ export function openIdKeySource(authorityHost: string, o: OpenIdKeySourceOptions
     async key(v, kid) {
       const set = sets.get(v);
       const stale = !set || now() - set.fetchedAt > maxAgeMs;
-      const unknown = !set || !set.keys.has(kid);
+      const unknown = !set?.keys.has(kid);
       const cooled = now() - (lastAttempt.get(v) ?? -Infinity) >= cooldownMs;
       if ((stale && (!set || cooled)) || (unknown && cooled)) {
         let p = inflight.get(v);

@@ -64,7 +64,8 @@ export class DirectNetworks {
 
   /** A `lookup` for net.connect that hands back only permitted addresses, or fails with the refusal. */
   readonly lookup = (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => { // lint-allow: per-call (once per new connection)
+    // lint-allow: per-call (once per new connection)
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) { callback(err, options.all ? [] : ''); return; }
       const ok = addresses.filter((a) => this.permits(a.address));
       if (ok.length === 0) {

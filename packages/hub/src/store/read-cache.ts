@@ -23,6 +23,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
   const connections = cachedLookup((id) => store.getConnection(id), ttlMs, now);
   const gateways = cachedLookup((id) => store.getGateway(id), ttlMs, now);
   const members = cachedLookup((gatewayId) => store.listMembers(gatewayId), ttlMs, now);
+  // lint-allow: per-call (made once, when the hub starts)
   return {
     ...store,
     getConnection: connections.get,
