@@ -144,7 +144,7 @@ describe('issue 23: the per-call allocation rules (scripts/lint.mjs)', () => {
 
   it('only the modules named per-call are checked, and a named module that no longer exists is reported', () => {
     expect(out).not.toContain('packages/hub/src/config.ts');
-    expect(out).toContain('scripts/lint.mjs: per-call module packages/hub/src/hub.ts does not exist');
+    expect(out).toContain('scripts/lint.mjs: per-call module packages/hub/src/http/front-door.ts does not exist');
   });
 });
 
