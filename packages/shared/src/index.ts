@@ -4,6 +4,7 @@ export * from './flow.js';
 export * from './errors.js';
 export * from './headers.js';
 export * from './request-limits.js';
+export * from './last-resort.js';
 export * from './url-rules.js';
 export * from './sealing.js';
 export * from './line-output.js';
