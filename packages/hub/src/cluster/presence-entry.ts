@@ -3,8 +3,20 @@
 // GATEHOUSE_CLUSTER_SECRET checks: whoever can write to Redis without that secret cannot send calls to a host of
 // theirs. The signature covers every field, the gateway the entry is listed under and its expiry, under its own
 // domain label, so an entry cannot be moved to another gateway or URL, kept alive, or taken for another signature.
-import type { PresenceEntry } from './presence.js';
 import { signatureChecks, signatureOf } from './signing.js';
+
+/** What a hub records of an agent member it holds (cluster/presence.ts). */
+export interface PresenceEntry {
+  memberId: string;
+  hubId: string;
+  /** Where other hubs relay calls for this member (GATEHOUSE_ADVERTISE_URL of its hub). */
+  hubUrl: string;
+  connectedAt: string;
+  lastSeenAt: string;
+  hostname: string;
+  version: string;
+  available: boolean;
+}
 
 const DOMAIN = 'gatehouse-presence-v1';
 /** How far past its expiry may lie ahead of the reading hub's clock: the entry's lifetime plus clock skew. */

@@ -6,19 +6,9 @@ import { AgentBounds, GatehouseError, MAX_LISTED_HUBS } from '@gatehouse/shared'
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSession } from '../agents/session.js';
 import type { Logger } from '../log.js';
-import { checkedPresence, signedPresence } from './presence-entry.js';
+import { checkedPresence, signedPresence, type PresenceEntry } from './presence-entry.js';
 
-export interface PresenceEntry {
-  memberId: string;
-  hubId: string;
-  /** Where other hubs relay calls for this member (GATEHOUSE_ADVERTISE_URL of its hub). */
-  hubUrl: string;
-  connectedAt: string;
-  lastSeenAt: string;
-  hostname: string;
-  version: string;
-  available: boolean;
-}
+export type { PresenceEntry };
 
 export interface Presence {
   readonly hubId: string;
