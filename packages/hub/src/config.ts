@@ -96,7 +96,7 @@ export const SETTINGS = [
   ['GATEHOUSE_REDIS_URL', '--redis-url', '', 'redis://host:port: shared throttling and agent presence for several hubs'],
   ['GATEHOUSE_ADVERTISE_URL', '--advertise-url', '', 'several hubs: the URL other hubs use to reach this one (http://10.0.0.5:8080)'],
   ['GATEHOUSE_AGENT_ADVERTISE_URL', '--agent-advertise-url', 'the advertise URL', "several hubs: the URL agents use to reach this hub directly (each agent keeps a tunnel to every listed hub); none: not listed, agents reach it only through their --hub addresses"],
-  ['GATEHOUSE_CLUSTER_SECRET', '--cluster-secret', '', 'several hubs: shared secret signing hub-to-hub relays and the hub list (also _FILE), 32+ characters'],
+  ['GATEHOUSE_CLUSTER_SECRET', '--cluster-secret', '', 'several hubs: shared secret signing hub-to-hub relays and their answers, the hub list and agent presence (also _FILE), 32+ characters'],
   ['GATEHOUSE_CLIENT_ID', '--client-id', '', "the hub's Entra app (client) id (required)"],
   ['GATEHOUSE_CLIENT_SECRET', '--client-secret', '', "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)"],
   ['GATEHOUSE_CLIENT_CERTIFICATE', '--client-certificate', '', 'PEM file with private key and certificate, used instead of a client secret'],
