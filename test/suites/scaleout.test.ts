@@ -2,6 +2,8 @@
 // calls relayed to the hub that holds an agent, and the faults an operator meets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer as createHttpServer } from 'node:http';
+import { connect, createServer, type Server } from 'node:net';
 import { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
@@ -30,6 +32,20 @@ async function clusterHub(extra: Record<string, string> = {}): Promise<HubProc> 
     // not listed to agents: these cases are about the hub-to-hub relay (test/suites/hub-mesh.test.ts: agents on every hub)
     GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100/60s', GATEHOUSE_AGENT_ADVERTISE_URL: 'none', ...extra,
   }, { port });
+}
+/** One Redis command on a connection of its own (what someone with write access to Redis can do); the raw reply. */
+function redisCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.once('data', (d) => { resolve(d.toString()); s.end(); });
+    s.once('error', reject);
+  });
+}
+/** A presence entry signed as docs/operations.md says: HMAC-SHA256 under the cluster secret over JSON
+ *  ["gatehouse-presence-v1", gateway, member, hub, hubUrl, available, exp, connectedAt, lastSeenAt, hostname, version]. */
+function signedPresence(gw: string, e: { memberId: string; hubId: string; hubUrl: string; available: boolean; connectedAt: string; lastSeenAt: string; hostname: string; version: string }, exp: number, secret = SECRET): string {
+  const fields = ['gatehouse-presence-v1', gw, e.memberId, e.hubId, e.hubUrl, e.available, exp, e.connectedAt, e.lastSeenAt, e.hostname, e.version];
+  return JSON.stringify({ ...e, exp, sig: createHmac('sha256', secret).update(JSON.stringify(fields)).digest('base64url') });
 }
 const invokeOn = (h: HubProc, body: unknown = { method: 'GET', url: 'x' }, id = conn) => api(h.url, token, 'POST', `/v1/connections/${id}/invoke`, body);
 
@@ -257,10 +273,105 @@ describe('several hubs', () => {
     // a hub with another secret: its caller gets a 502 naming the link (it was a 401, as if the token were bad)
     const stray = await clusterHub({ GATEHOUSE_CLUSTER_SECRET: 'another-secret-of-at-least-32-characters' });
     try {
+      // (it cannot check the others' presence entries either: no member is online as far as it can tell)
       const r = await invokeOn(stray);
       expect(r.status).toBe(502);
-      expect(r.json.error).toMatchObject({ code: 'BadGateway', message: "hub -> hub: the relay is not signed with this cluster's secret" });
+      expect(r.json.error.code).toBe('GatewayOffline');
+      await expect.poll(() => stray.lines.some((l) => l.includes('"agent presence: entry in Redis refused') && l.includes('"reason":"bad signature"')), { timeout: 5000 }).toBe(true);
     } finally { await stray.stop(); }
+  });
+
+  it('a forged presence entry (written into Redis without the cluster secret) never receives a call: the caller gets GatewayOffline as with no member online', async () => {
+    // Before: presence entries were not signed, so whoever could write to Redis could name a host of theirs as the
+    // hub holding a member, and a hub relayed the caller's request there and passed back whatever it answered.
+    let dialled = 0;
+    const trap: Server = createServer((s) => { dialled++; s.destroy(); });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const trapUrl = `http://127.0.0.1:${(trap.address() as { port: number }).port}`;
+    const gw = (await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'forged-presence' })).json;
+    const id = (await api(hubs[0]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+    // a genuine entry of the main gateway, as its hub stored it
+    const ids = (await redisCommand(redis.port, 'ZRANGE', `gh:p:${gatewayId}`, '0', '-1')).split('\r\n').filter((l) => l.includes('|'));
+    const genuine = JSON.parse((await redisCommand(redis.port, 'GET', `gh:pi:${ids[0]}`)).split('\r\n')[1]!);
+    expect(genuine.sig).toBeTruthy();
+    const now = Date.now();
+    const base = { hubId: 'forged-hub', hubUrl: trapUrl, available: true, connectedAt: new Date(now).toISOString(), lastSeenAt: new Date(now).toISOString(), hostname: 'h', version: '1' };
+    const forged: Record<string, string> = {
+      'forged-unsigned': JSON.stringify({ ...base, memberId: 'forged-unsigned' }),
+      'forged-other-secret': signedPresence(gw.id, { ...base, memberId: 'forged-other-secret' }, now + 20_000, 'not-the-cluster-secret-0123456789abcdef'),
+      'forged-far-ahead': signedPresence(gw.id, { ...base, memberId: 'forged-far-ahead' }, now + 3_600_000),
+      // the genuine entry of another gateway's member, listed under this gateway, and with its URL changed
+      [genuine.memberId]: JSON.stringify(genuine),
+      'forged-copied': JSON.stringify({ ...genuine, memberId: 'forged-copied', hubUrl: trapUrl }),
+    };
+    const far = String(now + 3_600_000);
+    const refusals = (h: HubProc, member: string, reason: string) => h.lines.filter((l) => l.includes('"agent presence: entry in Redis refused') && l.includes(`"claimedMember":"${member}"`) && l.includes(`"reason":"${reason}"`)).length;
+    try {
+      for (const [member, text] of Object.entries(forged)) {
+        await redisCommand(redis.port, 'ZADD', `gh:p:${gw.id}`, far, `${member}|forged`);
+        await redisCommand(redis.port, 'SET', `gh:pi:${member}|forged`, text);
+      }
+      for (let i = 0; i < 2; i++) {
+        const r = await invokeOn(hubs[2]!, { method: 'GET', url: 'to-the-trap' }, id);
+        expect(r.status).toBe(502);
+        expect(r.json.error.code).toBe('GatewayOffline');
+      }
+      // the gateway's status: no member online anywhere
+      expect((await api(hubs[2]!.url, token, 'GET', `/v1/gateways/${gw.id}`)).json.status).toBe('offline');
+      expect(dialled).toBe(0);
+      // each refused once in the log, naming the claimed member and why; never the secret or a signature
+      const h = hubs[2]!;
+      await expect.poll(() => refusals(h, 'forged-copied', 'bad signature'), { timeout: 5000 }).toBe(1);
+      expect(refusals(h, 'forged-unsigned', 'not signed (fields of an entry, exp, sig)')).toBe(1);
+      expect(refusals(h, 'forged-other-secret', 'bad signature')).toBe(1);
+      expect(refusals(h, 'forged-far-ahead', 'expiry too far ahead')).toBe(1);
+      expect(refusals(h, genuine.memberId, 'bad signature')).toBe(1);
+      expect(h.lines.some((l) => l.includes(SECRET) || l.includes(genuine.sig))).toBe(false);
+      // a genuine relayed call still works
+      const ok = await invokeOn(hubs[2]!, { method: 'GET', url: 'genuine-relay' });
+      expect(ok.json.statusCode).toBe(200);
+      expect(echo.received.at(-1)!.url).toBe('/genuine-relay');
+    } finally {
+      for (const member of Object.keys(forged)) {
+        await redisCommand(redis.port, 'ZREM', `gh:p:${gw.id}`, `${member}|forged`);
+        await redisCommand(redis.port, 'DEL', `gh:pi:${member}|forged`);
+      }
+      await new Promise((r) => trap.close(r));
+    }
+  });
+
+  it('an answer to a relay not signed by a hub of the cluster never reaches the caller (a listed hub URL now held by another host)', async () => {
+    // Before: the relay's HMAC authenticated the calling hub only; whatever host answered at a hub's URL had its
+    // answer passed to the caller. Here a presence entry signed with the cluster secret names a host that is no hub.
+    const seen: string[] = [];
+    const impostor = createHttpServer((req, res) => {
+      seen.push(req.url ?? '');
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-gatehouse-relay-backend-ms': '1' }).end('from an impostor');
+    });
+    await new Promise<void>((r) => impostor.listen(0, '127.0.0.1', r));
+    const impostorUrl = `http://127.0.0.1:${(impostor.address() as { port: number }).port}`;
+    const gw = (await api(hubs[0]!.url, token, 'POST', '/v1/gateways', { name: 'impostor-answer' })).json;
+    const id = (await api(hubs[0]!.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
+    const now = Date.now();
+    const entry = signedPresence(gw.id, { memberId: 'impostor-member', hubId: 'impostor-hub', hubUrl: impostorUrl, available: true, connectedAt: new Date(now).toISOString(), lastSeenAt: new Date(now).toISOString(), hostname: 'h', version: '1' }, now + 20_000);
+    try {
+      await redisCommand(redis.port, 'ZADD', `gh:p:${gw.id}`, String(now + 20_000), 'impostor-member|impostor-hub');
+      await redisCommand(redis.port, 'SET', `gh:pi:impostor-member|impostor-hub`, entry);
+      const r = await invokeOn(hubs[2]!, { method: 'GET', url: 'to-the-impostor' }, id);
+      expect(seen).toEqual(['/internal/v1/relay']);
+      expect(r.status).toBe(502);
+      expect(r.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> hub: the answer from ${new URL(impostorUrl).host} is not signed by a hub of this cluster (its cluster secret differs, or it is no hub)` });
+      expect(r.text).not.toContain('impostor-member');
+      expect(r.text).not.toContain('from an impostor');
+      // a genuine hub's answer is signed: relayed calls work as before
+      const ok = await invokeOn(hubs[2]!, { method: 'GET', url: 'signed-answer' });
+      expect(ok.json.statusCode).toBe(200);
+    } finally {
+      await redisCommand(redis.port, 'ZREM', `gh:p:${gw.id}`, 'impostor-member|impostor-hub');
+      await redisCommand(redis.port, 'DEL', 'gh:pi:impostor-member|impostor-hub');
+      await new Promise((r) => impostor.close(r));
+    }
   });
 
   it('gateway status is identical on every hub', async () => {

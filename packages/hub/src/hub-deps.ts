@@ -66,7 +66,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   const hubId = randomUUID();
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
-  const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, log) : localPresence(registry, hubId);
+  const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, config.clusterSecret!, log) : localPresence(registry, hubId);
   const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, config.clusterSecret!, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
   const deps: HubDeps = {
     config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, hubs, heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes), directNetworks,

@@ -42,7 +42,7 @@ const SETTINGS = {
     env: 'GATEHOUSE_AGENT_ADVERTISE_URL', flag: 'agent-advertise-url', shownDefault: 'the advertise URL', parse: text(),
     help: 'several hubs: the URL agents use to reach this hub directly (each agent keeps a tunnel to every listed hub); none: not listed, agents reach it only through their --hub addresses',
   }),
-  clusterSecret: setting({ env: 'GATEHOUSE_CLUSTER_SECRET', flag: 'cluster-secret', parse: text(), help: 'several hubs: shared secret signing hub-to-hub relays and the hub list (also _FILE), 32+ characters' }),
+  clusterSecret: setting({ env: 'GATEHOUSE_CLUSTER_SECRET', flag: 'cluster-secret', parse: text(), help: 'several hubs: shared secret signing hub-to-hub relays and their answers, the hub list and agent presence (also _FILE), 32+ characters' }),
   clientId: setting({ env: 'GATEHOUSE_CLIENT_ID', flag: 'client-id', parse: text(), help: "the hub's Entra app (client) id (required)" }),
   clientSecret: setting({ env: 'GATEHOUSE_CLIENT_SECRET', flag: 'client-secret', parse: text(), help: "the hub's Entra app secret (used for On-Behalf-Of; also GATEHOUSE_CLIENT_SECRET_FILE)" }),
   clientCertificate: setting({ env: 'GATEHOUSE_CLIENT_CERTIFICATE', flag: 'client-certificate', parse: text(), help: 'PEM file with private key and certificate, used instead of a client secret' }),

@@ -3,8 +3,8 @@
 // GATEHOUSE_CLUSTER_SECRET checks: whoever can write to Redis without that secret cannot list a host of theirs.
 // The signature covers the hub id, the agent URL and the entry's expiry, under its own domain label (the same
 // secret signs hub-to-hub relays), so an entry cannot be moved to another URL, kept alive, or taken for a relay.
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { HubAddress } from '@gatehouse/shared';
+import { signatureChecks, signatureOf } from './signing.js';
 
 const DOMAIN = 'gatehouse-hubs-v1';
 /** How far past its expiry may lie ahead of the reading hub's clock: the entry's lifetime plus clock skew. */
@@ -13,13 +13,9 @@ const MAX_AHEAD_MS = 70_000;
 /** As stored (a sorted-set member): `exp` is when the entry expires (ms since the epoch, also its score). */
 interface StoredEntry { id: string; url: string; exp: number; sig: string }
 
-// JSON of a list: unambiguous whatever the id or URL hold, and never the JSON object a relay signs.
-const mac = (secret: string, id: string, url: string, exp: number) =>
-  createHmac('sha256', secret).update(JSON.stringify([DOMAIN, id, url, exp])).digest();
-
 /** The member a hub writes for itself. */
 export function signedEntry(secret: string, id: string, url: string, exp: number): string {
-  const entry: StoredEntry = { id, url, exp, sig: mac(secret, id, url, exp).toString('base64url') };
+  const entry: StoredEntry = { id, url, exp, sig: signatureOf(secret, DOMAIN, [id, url, exp]) };
   return JSON.stringify(entry);
 }
 
@@ -32,9 +28,7 @@ export function checkedEntry(secret: string, member: string, now: number): { hub
   if (typeof e.id !== 'string' || typeof e.url !== 'string' || typeof e.exp !== 'number' || !Number.isSafeInteger(e.exp) || typeof e.sig !== 'string') {
     return { refused: 'not signed (fields id, url, exp, sig)', ...shown };
   }
-  const given = Buffer.from(e.sig, 'base64url');
-  const want = mac(secret, e.id, e.url, e.exp);
-  if (given.length !== want.length || !timingSafeEqual(given, want)) return { refused: 'bad signature', ...shown };
+  if (!signatureChecks(secret, DOMAIN, [e.id, e.url, e.exp], e.sig)) return { refused: 'bad signature', ...shown };
   if (e.exp <= now) return { refused: 'expired', ...shown };
   if (e.exp - now > MAX_AHEAD_MS) return { refused: 'expiry too far ahead', ...shown };
   return { hub: { id: e.id, url: e.url }, exp: e.exp };

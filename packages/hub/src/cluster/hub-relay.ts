@@ -7,7 +7,8 @@
 // carries a nonce, so a captured relay cannot be sent again, to that hub or to another (relay-envelope.ts).
 // Hub A's side is an upstream (upstream-remote.ts); hub B serves the call here through the same pipeline as its
 // own calls: its members of the gateway tried in turn (the one named first), one deadline to the head, the phase
-// metrics and an access line with `relayed: true`.
+// metrics and an access line with `relayed: true`. Hub B signs its answer to a relay it took (ANSWER_SIG, over the
+// nonce and the status or error code), so hub A takes an answer only from a hub of the cluster.
 import { timingSafeEqual } from 'node:crypto';
 import { GatehouseError, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
@@ -17,7 +18,7 @@ import type { AgentSession } from '../agents/session.js';
 import type { Upstream, Upstreams } from '../relay/call-types.js';
 import { runCall } from '../relay/pipeline.js';
 import { MemberUpstream } from '../relay/upstream-member.js';
-import { BACKEND, ERR, MAX_AGE_MS, NonceGuard, RELAY_PATH, SIG, readEnvelope, sign, type RelayEnvelope } from './relay-envelope.js';
+import { ANSWER_SIG, BACKEND, ERR, MAX_AGE_MS, answerSignature, NonceGuard, RELAY_PATH, SIG, readEnvelope, sign, type RelayEnvelope } from './relay-envelope.js';
 
 export { RELAY_PATH };
 
@@ -56,8 +57,11 @@ export function relayRoutes(deps: HubDeps): Route[] {
   const handler = async (ctx: Ctx): Promise<void> => {
     const secret = deps.config.clusterSecret;
     const signature = String(ctx.req.headers[SIG] ?? '');
+    /** The relay's nonce once its signature, address, age and nonce checked: only then is the answer signed. */
+    let taken: string | undefined;
     const fail = (e: GatehouseError): void => {
       ctx.res.setHeader(ERR, e.code);
+      if (taken !== undefined && secret) ctx.res.setHeader(ANSWER_SIG, answerSignature(secret, taken, e.code));
       throw e;
     };
     if (!secret) return fail(new GatehouseError('Unauthorized', 'hub -> hub: this hub takes no relays (no cluster secret)'));
@@ -76,6 +80,7 @@ export function relayRoutes(deps: HubDeps): Route[] {
     if (env.to !== deps.config.advertiseUrl) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is addressed to another hub'));
     if (!(Math.abs(Date.now() - env.ts) <= MAX_AGE_MS)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old (or the hubs\' clocks differ by over 60 s)'));
     if (typeof env.nonce !== 'string' || !nonces.take(env.nonce)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay was used before'));
+    taken = env.nonce;
     const members = new Members(deps, env.gatewayId, env.head);
     const first = members.first(env.memberId);
     if (!first) return fail(new GatehouseError('GatewayOffline', `hub -> agent: gateway ${env.gatewayId} has no online member on this hub`));
@@ -89,7 +94,9 @@ export function relayRoutes(deps: HubDeps): Route[] {
     } catch (err) { return fail(coded(err)); }
     // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
     ctx.res.removeHeader('x-request-id');
-    writeHeadFromList(ctx.res, call.head.status, [...call.head.headers, [BACKEND, String(call.head.backendMs ?? 0)]]);
+    // (a service's own x-gatehouse-relay-* headers would pass for this hub's)
+    const headers = call.head.headers.filter(([k]) => !k.toLowerCase().startsWith('x-gatehouse-relay-'));
+    writeHeadFromList(ctx.res, call.head.status, [...headers, [BACKEND, String(call.head.backendMs ?? 0)], [ANSWER_SIG, answerSignature(secret, taken, call.head.status)]]);
     call.pipeResponse(ctx.res);
   };
   return [{ method: 'POST', pattern: new RegExp(`^${RELAY_PATH}$`), handler }];

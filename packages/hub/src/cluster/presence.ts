@@ -1,22 +1,14 @@
 // Which hub holds which agent member. Single node: the local registry. Several hubs: Redis, with entries that
-// expire 30 s after their hub stops refreshing them (every 10 s), so a hub that dies is forgotten.
+// expire 30 s after their hub stops refreshing them (every 10 s), so a hub that dies is forgotten. Each entry is
+// signed by the hub that wrote it (presence-entry.ts): a call is relayed only to a hub an entry that checks names.
 import type { Redis } from 'ioredis';
-import { GatehouseError } from '@gatehouse/shared';
+import { AgentBounds, GatehouseError, MAX_LISTED_HUBS } from '@gatehouse/shared';
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSession } from '../agents/session.js';
 import type { Logger } from '../log.js';
+import { checkedPresence, signedPresence, type PresenceEntry } from './presence-entry.js';
 
-export interface PresenceEntry {
-  memberId: string;
-  hubId: string;
-  /** Where other hubs relay calls for this member (GATEHOUSE_ADVERTISE_URL of its hub). */
-  hubUrl: string;
-  connectedAt: string;
-  lastSeenAt: string;
-  hostname: string;
-  version: string;
-  available: boolean;
-}
+export type { PresenceEntry };
 
 export interface Presence {
   readonly hubId: string;
@@ -45,24 +37,32 @@ export function localPresence(registry: AgentRegistry, hubId: string): Presence 
 const TTL_MS = 30_000;
 const INFO_PREFIX = 'gh:pi:';
 const REFRESH_MS = 10_000;
+/** Most entries a hub reads for a gateway (signed or not): each member on each listed hub, so a sorted set
+ *  filled by someone else costs a call no more than this many signature checks. */
+const MAX_ENTRIES_READ = AgentBounds.membersPerGateway * MAX_LISTED_HUBS;
+/** Refused entries remembered so each is logged once (forgotten all at once past this many). */
+const MAX_REFUSED_REMEMBERED = 1000;
 
 /** A gateway's live entries in one round trip (a call relayed to another hub asks this every time): the ids
- *  whose expiry lies ahead, then their entries (false for one that expired in between). */
+ *  whose expiry lies ahead (at most ARGV[3]), then their entries (false for one that expired in between). */
 const ENTRIES_SCRIPT = `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[3]))
 if #ids == 0 then return {} end
 for i, id in ipairs(ids) do ids[i] = ARGV[2] .. id end
 return redis.call('MGET', unpack(ids))
 `;
 
-export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: string, hubUrl: string, log: Logger): Presence {
+/** `secret`: GATEHOUSE_CLUSTER_SECRET, which signs this hub's entries and checks the others'. */
+export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: string, hubUrl: string, secret: string, log: Logger): Presence {
   const zkey = (gw: string) => `gh:p:${gw}`;
   const ikey = (member: string) => `${INFO_PREFIX}${member}|${hubId}`;
+  let refused = new Set<string>();
   const write = async (s: AgentSession) => {
     const e = entryOf(s, hubId, hubUrl);
+    const exp = Date.now() + TTL_MS;
     await redis.multi()
-      .zadd(zkey(s.member.gatewayId), Date.now() + TTL_MS, `${e.memberId}|${hubId}`)
-      .set(ikey(e.memberId), JSON.stringify(e), 'PX', TTL_MS)
+      .zadd(zkey(s.member.gatewayId), exp, `${e.memberId}|${hubId}`)
+      .set(ikey(e.memberId), signedPresence(secret, s.member.gatewayId, e, exp), 'PX', TTL_MS)
       .zremrangebyscore(zkey(s.member.gatewayId), '-inf', Date.now())
       .exec();
   };
@@ -73,12 +73,26 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
   return {
     hubId,
     async entries(gatewayId) {
+      let infos: Array<string | null>;
       try {
-        const infos = await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX) as Array<string | null>;
-        return infos.filter((x): x is string => typeof x === 'string').map((x) => JSON.parse(x) as PresenceEntry);
+        infos = await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX, String(MAX_ENTRIES_READ)) as Array<string | null>;
       } catch {
         throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: agent presence is unreachable');
       }
+      const now = Date.now();
+      const entries: PresenceEntry[] = [];
+      for (const text of infos) {
+        if (typeof text !== 'string') continue;
+        const c = checkedPresence(secret, gatewayId, text, now, TTL_MS);
+        if ('entry' in c) { entries.push(c.entry); continue; }
+        // logged once per entry (an expired one only ever turns up in the moment before Redis drops it)
+        const seen = `${gatewayId}\n${text.length}\n${text.slice(0, 300)}`;
+        if (c.refused === 'expired' || refused.has(seen)) continue;
+        if (refused.size >= MAX_REFUSED_REMEMBERED) refused = new Set();
+        refused.add(seen);
+        log.warn({ gateway: gatewayId, reason: c.refused, claimedMember: c.memberId, claimedHub: c.hubId, claimedUrl: c.hubUrl }, 'agent presence: entry in Redis refused, no call is relayed by it');
+      }
+      return entries;
     },
     announce(s) { write(s).catch((err: Error) => log.warn({ err: err.message }, 'cannot announce agent presence in Redis')); },
     withdraw(s) {

@@ -4,11 +4,19 @@
 import { createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError, type RequestHeadMessage } from '@gatehouse/shared';
+import { signatureChecks, signatureOf } from './signing.js';
 
 export const RELAY_PATH = '/internal/v1/relay';
 export const SIG = 'x-gatehouse-relay-signature';
 export const ERR = 'x-gatehouse-relay-error';
 export const BACKEND = 'x-gatehouse-relay-backend-ms';
+/** The serving hub's signature of its answer: HMAC-SHA256 under the cluster secret over the relay's nonce and
+ *  the answer's status (a service's answer) or error code (the hub's own), so only a hub of the cluster that
+ *  took this very relay can answer it. */
+export const ANSWER_SIG = 'x-gatehouse-relay-answer-signature';
+const ANSWER_DOMAIN = 'gatehouse-relay-answer-v1';
+export const answerSignature = (secret: string, nonce: string, outcome: number | string): string => signatureOf(secret, ANSWER_DOMAIN, [nonce, outcome]);
+export const answerChecks = (secret: string, nonce: string, outcome: number | string, sig: unknown): boolean => signatureChecks(secret, ANSWER_DOMAIN, [nonce, outcome], sig);
 
 /** `to`: the advertised URL of the hub the relay is for; `ts`: when it was signed (ms); `nonce`: used once. */
 export interface RelayEnvelope {

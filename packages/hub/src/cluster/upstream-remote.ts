@@ -8,7 +8,7 @@ import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, relay
 import type { Upstream } from '../relay/call-types.js';
 import { HttpAttempt } from '../relay/http-attempt.js';
 import type { PresenceEntry } from './presence.js';
-import { BACKEND, ERR, RELAY_PATH, SIG, sign, type RelayEnvelope } from './relay-envelope.js';
+import { ANSWER_SIG, BACKEND, ERR, RELAY_PATH, SIG, answerChecks, sign, type RelayEnvelope } from './relay-envelope.js';
 
 /** What a remote upstream needs of the hub (a part of HubDeps). */
 export interface RemoteLink {
@@ -28,8 +28,9 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
 
   async send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
     const { entry, head } = this;
+    const nonce = randomBytes(16).toString('base64url');
     const envelope = Buffer.from(JSON.stringify({
-      gatewayId: this.gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce: randomBytes(16).toString('base64url'), route: this.route,
+      gatewayId: this.gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce, route: this.route,
     } satisfies RelayEnvelope));
     const prefix = Buffer.concat([Buffer.alloc(4), envelope]);
     prefix.writeUInt32BE(envelope.length, 0);
@@ -48,6 +49,11 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
       throw new GatehouseError('BadGateway', `hub -> hub: the hub holding the agent (${new URL(entry.hubUrl).host}) cannot be reached`);
     }
     const relayError = res.headers[ERR];
+    // Only a hub of the cluster that took this relay signs its answer: anything else never reaches the caller.
+    if (!answerChecks(this.link.clusterSecret, nonce, typeof relayError === 'string' ? relayError : res.statusCode, res.headers[ANSWER_SIG])) {
+      res.body.destroy();
+      throw new GatehouseError('BadGateway', `hub -> hub: the answer from ${new URL(entry.hubUrl).host} is not signed by a hub of this cluster (its cluster secret differs, or it is no hub)`);
+    }
     // A relay error comes with a JSON body; a service's 304 (or answer to HEAD) has none, whatever it declares.
     this.responded(typeof relayError === 'string' ? res.body : relayableBody(head.method, res.statusCode, res.body));
     if (typeof relayError === 'string') {
