@@ -1,11 +1,13 @@
 // Issue 23, scale of one hub: a refused agent comes back when the hub asks (Retry-After), not on its next
-// backoff step, and the hub spreads the Retry-After of a reconnect storm at the rate it takes agents in.
+// backoff step; the hub spreads the Retry-After of a reconnect storm at the rate it takes agents in; and its
+// stop closes every agent session with one log line and one write.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, runAgent, startHub, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
-import { openHostileAgent } from '../helpers/hostile-agent-socket.js';
+import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+import { registerMember } from '../helpers/hostile-agent.js';
 import { MAX_RETRY_AFTER_S, MIN_ADMIT_RATE, UpgradePacer } from '../../packages/hub/dist/agents/upgrade-pacer.js';
 import { MAX_BACKOFF_MS, reconnectDelay, retryAfterMs } from '../../packages/agent/dist/tunnel/backoff.js';
 
@@ -90,5 +92,42 @@ describe('the hub spreads the Retry-After of a reconnect storm', () => {
     expect(Math.max(...many)).toBe(MAX_RETRY_AFTER_S);
     // Long after the storm, a refusal is told 1 s again.
     expect(pacer.retryAfterS(t1 + 120_000)).toBe(1);
+  });
+});
+
+describe('the hub stop with many agent sessions', () => {
+  it('issue 23: one summary line (none per session) and every member\'s lastSeenAt written in one batch', async () => {
+    const other = await startHub(entra);
+    const members = [];
+    for (let i = 0; i < 6; i++) members.push(await registerMember(other.url, token, `stop-${i}`));
+    const agents: HostileAgent[] = [];
+    for (const m of members) {
+      const a = await openHostileAgent(other.port, m.credential);
+      expect(a.status).toBe(101);
+      await a.agent!.hello();
+      agents.push(a.agent!);
+    }
+    // Seen after their connect was recorded: only the stop's write can carry this later time.
+    await new Promise((r) => setTimeout(r, 1100));
+    const seenAfter = new Date().toISOString();
+    for (const a of agents) a.ping();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await other.stop('SIGTERM')).toBe(0);
+    for (const a of agents) a.destroy();
+    expect(other.lines.filter((l) => l.includes('"closing agent session"') || l.includes('"agent disconnected"'))).toEqual([]);
+    const summary = other.lines.filter((l) => l.includes('"agent sessions closed: hub shutting down"')).map(logged);
+    expect(summary.map((l) => l.sessions)).toEqual([6]);
+
+    const again = await startHub(entra, {}, { dbDir: other.dbDir });
+    try {
+      for (const m of members) {
+        const gw = await api(again.url, token, 'GET', `/v1/gateways/${m.gatewayId}`);
+        expect(gw.status).toBe(200);
+        const seen = (gw.json.members as Array<{ id: string; lastSeenAt: string }>).find((x) => x.id === m.memberId)!.lastSeenAt;
+        expect(seen >= seenAfter, `${seen} >= ${seenAfter}`).toBe(true);
+      }
+    } finally {
+      await again.stop();
+    }
   });
 });

@@ -54,7 +54,7 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
         if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
         registry.remove(s);
         presence.withdraw(s);
-        void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
+        if (!s.quiet) void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
       },
     }, new StreamIds(), sessionBounds(deps.config));
     session.enabled = member.enabled;

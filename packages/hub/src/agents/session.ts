@@ -65,6 +65,8 @@ export class AgentSession {
   /** The hub's own ping awaiting its pong: its random payload (an agent cannot answer without reading it). */
   private ping: { payload: Buffer; sentAt: number } | undefined;
   private lastPingAt = 0;
+  /** Closed by the hub's stop: no log line, and no lastSeenAt write of its own (the stop writes them in one). */
+  quiet = false;
 
   /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). `bounds`:
    *  GATEHOUSE_AGENT_* settings. */
@@ -165,9 +167,11 @@ export class AgentSession {
     return call;
   }
 
-  close(code: number, reason: string): void {
+  /** `quiet`: no log line of its own (the hub's stop closes every session and logs one summary line). */
+  close(code: number, reason: string, quiet = false): void {
     if (this.state === 'closed') return;
-    this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
+    this.quiet = quiet;
+    if (!quiet) this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
     this.ws.close(code, closeReason(reason));
     // A peer that ignores the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 5000).unref();
@@ -253,7 +257,7 @@ export class AgentSession {
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
-    if (wasOpen) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
+    if (wasOpen && !this.quiet) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
     this.events.onClose(this);
   }
 }
