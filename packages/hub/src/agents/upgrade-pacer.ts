@@ -6,7 +6,7 @@
 // one-second window as HELLOs and refusals arrive.
 
 /** The admission rate assumed before any HELLO was counted, and the least ever assumed, per second. */
-export const MIN_ADMIT_RATE = 50;
+export const MIN_ADMIT_RATE = 200;
 /** The longest Retry-After handed out, in seconds (the agent's last backoff step). */
 export const MAX_RETRY_AFTER_S = 30;
 
