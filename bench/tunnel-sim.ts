@@ -1,7 +1,8 @@
 // A light agent simulator for bench/tunnels.ts: one Node process holding many agent tunnels to one hub. Each
 // tunnel speaks the real protocol with shared's codec (the agent credential in the upgrade, HELLO, WELCOME,
 // PING/PONG both ways) and answers every call with a canned 12-byte RESPONSE; it reconnects with the agent's own
-// backoff-with-jitter schedule (packages/agent/src/tunnel/backoff.ts). Nothing of the agent's executor, config or
+// backoff-with-jitter schedule (packages/agent/src/tunnel/backoff.ts), and like the agent waits for a refusal's
+// Retry-After instead of its next step. Nothing of the agent's executor, config or
 // logging is loaded, so one process holds 10,000 tunnels in little memory.
 //
 //   node bench/dist/bench/tunnel-sim.js PORT CREDENTIALS_FILE FILL_PER_SECOND LIFETIME_MS
@@ -17,7 +18,7 @@ import {
 } from '@gatehouse/shared';
 
 // The agent's own schedule, from its build (this file runs from bench/dist/bench/).
-const { backoffDelay } = (await import(new URL('../../../packages/agent/dist/tunnel/backoff.js', import.meta.url).href)) as typeof import('../packages/agent/dist/tunnel/backoff.js');
+const { reconnectDelay, retryAfterMs } = (await import(new URL('../../../packages/agent/dist/tunnel/backoff.js', import.meta.url).href)) as typeof import('../packages/agent/dist/tunnel/backoff.js');
 
 /** What the simulator prints every 250 ms. */
 export interface SimStatus {
@@ -44,6 +45,7 @@ class SimTunnel {
   private ws: WebSocket | undefined;
   private attempt = 0;
   private version = 0;
+  private retryAfterMs: number | undefined;
   online = false;
   stopped = false;
 
@@ -61,6 +63,7 @@ class SimTunnel {
     ws.on('unexpected-response', (_req, res) => {
       refused = true;
       bump(this.status.refused, String(res.statusCode ?? 0));
+      this.retryAfterMs = retryAfterMs(res.headers['retry-after']);
       res.resume();
       ws.terminate();
     });
@@ -111,7 +114,9 @@ class SimTunnel {
     this.version = 0;
     if (this.stopped) return;
     if (FATAL_CLOSE_CODES.has(code)) { this.stopped = true; this.status.fatal++; return; }
-    setTimeout(() => this.connect(), backoffDelay(this.attempt++));
+    const delay = reconnectDelay(this.attempt++, this.retryAfterMs);
+    this.retryAfterMs = undefined;
+    setTimeout(() => this.connect(), delay);
   }
 }
 

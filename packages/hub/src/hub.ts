@@ -67,7 +67,12 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
         await inFlight.idle(config.drainTimeoutMs);
         if (inFlight.count > 0) log.warn({ inFlight: inFlight.count }, 'drain time over: cutting the calls still in flight');
       }
-      for (const s of registry.all()) s.close(CloseCode.HubShuttingDown, 'hub shutting down');
+      // Every session closed at once: one log line and one write of their lastSeenAt, not two lines and a write each.
+      const sessions = registry.all();
+      for (const s of sessions) s.close(CloseCode.HubShuttingDown, 'hub shutting down', true);
+      if (sessions.length > 0) log.info({ sessions: sessions.length, code: CloseCode.HubShuttingDown }, 'agent sessions closed: hub shutting down');
+      await store.touchMembersSeen(sessions.map((s) => ({ id: s.member.memberId, lastSeenAt: s.lastSeenAt.toISOString() })))
+        .catch((err: Error) => log.warn({ err: err.message }, 'could not record when the agents were last seen'));
       server.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 100));
       server.closeAllConnections();

@@ -1,8 +1,26 @@
 // Reconnect delays (SPEC section 6): 0, 1, 2, 5, 10, 30 s, then 30 s, each with up to 20 % jitter so a fleet
-// of agents does not stampede a restarted hub.
+// of agents does not stampede a restarted hub. A hub that refused the upgrade with `Retry-After` (a 503 in a
+// reconnect storm, a 429) is waited for instead of the next step: never less than it asks, never more than the
+// last step (30 s), with the same jitter, so the fleet comes back spread as the hub paced it.
 export const BACKOFF_STEPS_MS = [0, 1000, 2000, 5000, 10_000, 30_000] as const;
+/** The longest an agent waits between attempts (the last step), whatever the hub asks. */
+export const MAX_BACKOFF_MS = BACKOFF_STEPS_MS[BACKOFF_STEPS_MS.length - 1];
 
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
   const base = BACKOFF_STEPS_MS[Math.min(attempt, BACKOFF_STEPS_MS.length - 1)]!;
   return Math.round(base * (1 + 0.2 * random()));
+}
+
+/** The wait before the next attempt: `retryAfterMs` (from the hub's refusal) when there is one, else the step. */
+export function reconnectDelay(attempt: number, retryAfterMs: number | undefined, random: () => number = Math.random): number {
+  if (retryAfterMs === undefined) return backoffDelay(attempt, random);
+  return Math.min(MAX_BACKOFF_MS, Math.round(retryAfterMs * (1 + 0.2 * random())));
+}
+
+/** A `Retry-After` header in seconds (the form the hub sends), in ms; undefined when absent or not a plain
+ *  number of seconds (an HTTP date is not honoured: the agent keeps its own step). */
+export function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (v === undefined || !/^\s*\d{1,6}\s*$/.test(v)) return undefined;
+  return Math.min(MAX_BACKOFF_MS, Number(v) * 1000);
 }

@@ -9,7 +9,7 @@ import {
   IdMap, ProtocolError, closeReason, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type HubsMessage, type RequestHeadMessage, type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
-import { backoffDelay } from './backoff.js';
+import { reconnectDelay, retryAfterMs } from './backoff.js';
 import { HttpsProxyAgent } from 'https-proxy-agent';
 import { needsMasking, proxyForHub } from '../config.js';
 import type { AgentMetrics } from '../metrics.js';
@@ -64,6 +64,8 @@ export class Tunnel {
   private draining = false;
   private timers: NodeJS.Timeout[] = [];
   private retry: NodeJS.Timeout | undefined;
+  /** The hub's Retry-After on the last refused upgrade, in ms: waited for instead of the next backoff step. */
+  private retryAfterMs: number | undefined;
   private lastSeen = Date.now();
   private drained: (() => void) | undefined;
 
@@ -133,6 +135,7 @@ export class Tunnel {
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
       res.resume();
+      this.retryAfterMs = retryAfterMs(res.headers['retry-after']);
       if (status === 401) this.fatal = 'the hub refused the agent credential (401): the member was removed or the config belongs to another hub';
       this.lastError = `hub answered ${status} to the WebSocket upgrade`;
       ws.terminate();
@@ -272,9 +275,11 @@ export class Tunnel {
       return;
     }
     if (this.draining) { this.setState('stopped'); return; }
-    const delay = Math.max(backoffDelay(this.attempt++, this.o.random), code === CloseCode.Replaced ? REPLACED_PAUSE_MS : 0);
+    const retryAfterMs = this.retryAfterMs;
+    this.retryAfterMs = undefined;
+    const delay = Math.max(reconnectDelay(this.attempt++, retryAfterMs, this.o.random), code === CloseCode.Replaced ? REPLACED_PAUSE_MS : 0);
     this.setState('disconnected', this.lastError ?? `closed with ${code}`);
-    this.o.log.info({ hub: this.o.hubUrl, delayMs: delay, attempt: this.attempt }, 'reconnecting');
+    this.o.log.info({ hub: this.o.hubUrl, delayMs: delay, attempt: this.attempt, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }, 'reconnecting');
     this.retry = setTimeout(() => this.connect(), delay);
   }
 }

@@ -1,6 +1,7 @@
 // An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (agents/agent-credential.ts;
 // failures limited before any lookup), the socket admitted only while few wait for HELLO
-// (agents/pending-hellos.ts; in a reconnect storm a coded 503 before any lookup), then the session started with
+// (agents/pending-hellos.ts; in a reconnect storm a coded 503 before any lookup, its Retry-After spread by
+// agents/upgrade-pacer.ts), then the session started with
 // the hub's GATEHOUSE_AGENT_* bounds.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
 import { authenticateAgent } from './agent-credential.js';
 import type { PendingHellos } from './pending-hellos.js';
+import type { UpgradePacer } from './upgrade-pacer.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
@@ -18,12 +20,14 @@ export function sessionBounds(config: HubDeps['config']): SessionBounds {
   return { maxQueuedBytes: a.queueMaxBytes, maxStreams: a.maxStreams, readTimeoutMs: a.readTimeoutMs, helloTimeoutMs: a.helloTimeoutMs, frameRate: a.frameRate };
 }
 
-export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, pacer: UpgradePacer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = req.socket.remoteAddress;
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
+  // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
   if (pending.refusal()) {
-    return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', `agent -> hub: the hub is busy with other agents connecting (${pending.size} waiting for their HELLO, GATEHOUSE_AGENT_PENDING_MAX); try again shortly`, { 'retry-after': '1' }), randomUUID());
+    const retryAfter = pacer.retryAfterS();
+    return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', `agent -> hub: the hub is busy with other agents connecting (${pending.size} waiting for their HELLO, GATEHOUSE_AGENT_PENDING_MAX); try again in ${retryAfter} s`, { 'retry-after': String(retryAfter) }), randomUUID());
   }
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
@@ -35,7 +39,10 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     let session: AgentSession | undefined;
     const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'));
     session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-      onHandshakeOver: (s) => pending.release(place, s.hello !== undefined),
+      onHandshakeOver: (s) => {
+        pending.release(place, s.hello !== undefined);
+        if (s.hello) pacer.hello();
+      },
       onOpen: (s) => {
         const previous = registry.add(s);
         previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
@@ -48,7 +55,7 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
         if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
         registry.remove(s);
         presence.withdraw(s);
-        void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
+        if (!s.quiet) void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
       },
     }, new StreamIds(), sessionBounds(deps.config));
     session.enabled = member.enabled;

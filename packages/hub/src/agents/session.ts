@@ -12,6 +12,7 @@ import {
 import type { Logger } from '../log.js';
 import { FrameRate, type FrameRateLimit } from './frame-meter.js';
 import { RelayCall } from './relay-call.js';
+import { tickEvery } from './session-ticker.js';
 
 export interface SessionMember { memberId: string; gatewayId: string; name: string; createdAt: string }
 
@@ -65,6 +66,9 @@ export class AgentSession {
   /** The hub's own ping awaiting its pong: its random payload (an agent cannot answer without reading it). */
   private ping: { payload: Buffer; sentAt: number } | undefined;
   private lastPingAt = 0;
+  /** Closed by the hub's stop: no log line, and no lastSeenAt write of its own (the stop writes them in one). */
+  quiet = false;
+  private readonly untick: () => void;
 
   /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). `bounds`:
    *  GATEHOUSE_AGENT_* settings. */
@@ -80,7 +84,8 @@ export class AgentSession {
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
     this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, bounds.helloTimeoutMs));
-    this.timers.push(setInterval(() => this.tick(), Math.min(1000, Math.max(100, bounds.readTimeoutMs / 4))));
+    // The heartbeat checks ride one timer shared by every session (agents/session-ticker.ts).
+    this.untick = tickEvery(Math.min(1000, Math.max(100, bounds.readTimeoutMs / 4)), { tick: () => this.tick() });
   }
 
   /** Counts the agent's frames in the socket's bytes (ws has put back any it read with the upgrade, so they come
@@ -170,9 +175,11 @@ export class AgentSession {
     if (this.state === 'open' && this.version >= HUBS_VERSION) this.gate.send(encodeFrame({ type: FrameType.Hubs, stream: 0, msg }));
   }
 
-  close(code: number, reason: string): void {
+  /** `quiet`: no log line of its own (the hub's stop closes every session and logs one summary line). */
+  close(code: number, reason: string, quiet = false): void {
     if (this.state === 'closed') return;
-    this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
+    this.quiet = quiet;
+    if (!quiet) this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
     this.ws.close(code, closeReason(reason));
     // A peer that ignores the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 5000).unref();
@@ -255,10 +262,11 @@ export class AgentSession {
     this.state = 'closed';
     if (!wasOpen) this.events.onHandshakeOver?.(this);
     for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
+    this.untick();
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
-    if (wasOpen) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
+    if (wasOpen && !this.quiet) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
     this.events.onClose(this);
   }
 }

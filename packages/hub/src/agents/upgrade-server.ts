@@ -12,12 +12,14 @@ import { writeErrorToSocket } from '../http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from '../http/upgrade-offer.js';
 import { acceptAgent } from './agent-upgrade.js';
 import { PendingHellos } from './pending-hellos.js';
+import { UpgradePacer } from './upgrade-pacer.js';
 
 /** Takes the server's upgrades from now on. */
 export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFlight): void {
   const { config, log } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
   const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
+  const pacer = new UpgradePacer();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') { serveWithoutUpgrade(server, req, socket, head); return; }
     socket.on('error', () => socket.destroy());
@@ -33,6 +35,6 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
       return refuseUpgrade(socket, new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`));
     }
     if (inFlight.stopping) return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', 'hub: shutting down'), randomUUID());
-    await acceptAgent(deps, wss, pendingHellos, req, socket, head);
+    await acceptAgent(deps, wss, pendingHellos, pacer, req, socket, head);
   }
 }

@@ -87,6 +87,10 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async touchMember(id, f) {
       await q('UPDATE members SET hostname = COALESCE($1, hostname), version = COALESCE($2, version), last_seen_at = $3 WHERE id = $4', [f.hostname ?? null, f.version ?? null, f.lastSeenAt, id]);
     },
+    async touchMembersSeen(seen) {
+      if (seen.length === 0) return;
+      await q('UPDATE members AS m SET last_seen_at = v.t FROM unnest($1::text[], $2::text[]) AS v(id, t) WHERE m.id = v.id', [seen.map((m) => m.id), seen.map((m) => m.lastSeenAt)]);
+    },
     async setMemberEnabled(id, enabled) { await q('UPDATE members SET enabled = $1 WHERE id = $2', [enabled ? 1 : 0, id]); },
     async deleteMember(id) { await q('DELETE FROM members WHERE id = $1', [id]); },
     async createConnection(c) {

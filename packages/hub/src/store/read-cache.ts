@@ -33,6 +33,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async setMemberEnabled(id, enabled) { members.clear(); await store.setMemberEnabled(id, enabled); },
     async deleteMember(id) { members.clear(); await store.deleteMember(id); },
     async touchMember(id, fields) { members.clear(); await store.touchMember(id, fields); },
+    async touchMembersSeen(seen) { members.clear(); await store.touchMembersSeen(seen); },
     async createConnection(c) { connections.delete(c.id); await store.createConnection(c); },
     async updateConnection(c) { connections.delete(c.id); await store.updateConnection(c); },
     async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },

@@ -76,6 +76,8 @@ export interface Store {
   /** The members with these ids that exist (any gateway), in one read. */
   getMembers(ids: readonly string[]): Promise<MemberRecord[]>;
   touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;
+  /** Many members' lastSeenAt in one write (the hub's stop closes every session at once). */
+  touchMembersSeen(seen: ReadonlyArray<{ id: string; lastSeenAt: string }>): Promise<void>;
   setMemberEnabled(id: string, enabled: boolean): Promise<void>;
   deleteMember(id: string): Promise<void>;
   createConnection(c: ConnectionRecord): Promise<void>;

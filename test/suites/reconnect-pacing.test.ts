@@ -1,0 +1,133 @@
+// Issue 23, scale of one hub: a refused agent comes back when the hub asks (Retry-After), not on its next
+// backoff step; the hub spreads the Retry-After of a reconnect storm at the rate it takes agents in; and its
+// stop closes every agent session with one log line and one write.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, runAgent, startHub, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+import { registerMember } from '../helpers/hostile-agent.js';
+import { MAX_RETRY_AFTER_S, MIN_ADMIT_RATE, UpgradePacer } from '../../packages/hub/dist/agents/upgrade-pacer.js';
+import { MAX_BACKOFF_MS, reconnectDelay, retryAfterMs } from '../../packages/agent/dist/tunnel/backoff.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let token: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  // Two failed authentications of a member id from one address within 6 s: the next upgrade of that member
+  // gets 429 with Retry-After (about 6 s) before any lookup.
+  hub = await startHub(entra, { GATEHOUSE_AGENT_AUTH_FAILURES: '2/6s' });
+  token = await entra.token();
+});
+afterAll(async () => {
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+const logged = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
+
+describe('the agent honours Retry-After on a refused upgrade', () => {
+  it('issue 23: refused with Retry-After: N, the real agent makes no attempt before N s, then connects at its next attempt', async () => {
+    const { agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'paced');
+    await agent.stop();
+    // Two bad secrets for its member id: the window is full, the real credential is refused before any lookup.
+    for (let i = 0; i < 2; i++) expect((await openHostileAgent(hub.port, `${agent.memberId}.not-the-secret`)).status).toBe(401);
+    const probe = await openHostileAgent(hub.port, `${agent.memberId}.not-the-secret`);
+    expect(probe.status).toBe(429);
+    const asked = Number(probe.headers['retry-after']);
+    expect(asked).toBeGreaterThanOrEqual(2);
+
+    const started = Date.now();
+    const again = await runAgent(agent.configPath);
+    const tookMs = Date.now() - started;
+    const tunnelLines = again.lines.filter((l) => l.includes('"reconnecting"') || l.includes('"connected to hub"')).map(logged);
+    // Its first attempt was refused with the hub's Retry-After; the next waited at least that long and got in.
+    // On the backoff steps alone (0, 1, 2 s) it would have been refused two or three times more first.
+    expect(tunnelLines.map((l) => l.msg)).toEqual(['reconnecting', 'connected to hub']);
+    const retry = tunnelLines[0]!;
+    expect(retry.retryAfterMs).toBeGreaterThanOrEqual(1000);
+    expect(retry.delayMs as number).toBeGreaterThanOrEqual(retry.retryAfterMs as number);
+    expect(tookMs).toBeGreaterThanOrEqual(retry.retryAfterMs as number);
+    expect((await api(hub.url, token, 'GET', '/v1/gateways')).status).toBe(200);
+    await again.stop();
+  });
+
+  it('the wait is what the hub asks plus up to 20 % jitter, never past the last backoff step; a date or junk is not honoured', () => {
+    expect(reconnectDelay(5, 4000, () => 0)).toBe(4000);
+    expect(reconnectDelay(5, 4000, () => 0.999)).toBe(4799);
+    expect(reconnectDelay(0, 120_000, () => 0.5)).toBe(MAX_BACKOFF_MS);
+    expect(reconnectDelay(0, undefined, () => 0.5)).toBe(0);
+    expect(retryAfterMs('7')).toBe(7000);
+    expect(retryAfterMs(['3'])).toBe(3000);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:28:00 GMT')).toBeUndefined();
+    expect(retryAfterMs('-1')).toBeUndefined();
+    expect(retryAfterMs(undefined)).toBeUndefined();
+  });
+});
+
+describe('the hub spreads the Retry-After of a reconnect storm', () => {
+  it('issue 23: refusals get successive slots at the rate agents lately sent HELLO, from 1 s up to the cap', () => {
+    const pacer = new UpgradePacer();
+    const t0 = performance.now() + 5000;
+    // Nothing counted yet: MIN_ADMIT_RATE a second, so the first MIN_ADMIT_RATE refusals are told 1 s, the next 2 s.
+    const first = Array.from({ length: 2 * MIN_ADMIT_RATE }, () => pacer.retryAfterS(t0));
+    expect(first[0]).toBe(1);
+    expect(first[MIN_ADMIT_RATE - 1]).toBe(1);
+    expect(first[MIN_ADMIT_RATE]).toBe(2);
+    // 400 HELLOs in the next second: 400 a second from then on.
+    for (let i = 0; i < 400; i++) pacer.hello(t0 + 1 + i * 2.4);
+    const t1 = t0 + 1000;
+    const next = Array.from({ length: 4000 }, () => pacer.retryAfterS(t1));
+    expect(next.filter((s) => s <= 2).length).toBeLessThan(900);
+    expect(Math.max(...next)).toBeGreaterThanOrEqual(10);
+    // 100,000 refusals at once: never past the cap.
+    const many = Array.from({ length: 100_000 }, () => pacer.retryAfterS(t1));
+    expect(Math.max(...many)).toBe(MAX_RETRY_AFTER_S);
+    // Long after the storm, a refusal is told 1 s again.
+    expect(pacer.retryAfterS(t1 + 120_000)).toBe(1);
+  });
+});
+
+describe('the hub stop with many agent sessions', () => {
+  it('issue 23: one summary line (none per session) and every member\'s lastSeenAt written in one batch', async () => {
+    const other = await startHub(entra);
+    const members = [];
+    for (let i = 0; i < 6; i++) members.push(await registerMember(other.url, token, `stop-${i}`));
+    const agents: HostileAgent[] = [];
+    for (const m of members) {
+      const a = await openHostileAgent(other.port, m.credential);
+      expect(a.status).toBe(101);
+      await a.agent!.hello();
+      agents.push(a.agent!);
+    }
+    // Seen after their connect was recorded: only the stop's write can carry this later time.
+    await new Promise((r) => setTimeout(r, 1100));
+    const seenAfter = new Date().toISOString();
+    for (const a of agents) a.ping();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await other.stop('SIGTERM')).toBe(0);
+    for (const a of agents) a.destroy();
+    expect(other.lines.filter((l) => l.includes('"closing agent session"') || l.includes('"agent disconnected"'))).toEqual([]);
+    const summary = other.lines.filter((l) => l.includes('"agent sessions closed: hub shutting down"')).map(logged);
+    expect(summary.map((l) => l.sessions)).toEqual([6]);
+
+    const again = await startHub(entra, {}, { dbDir: other.dbDir });
+    try {
+      for (const m of members) {
+        const gw = await api(again.url, token, 'GET', `/v1/gateways/${m.gatewayId}`);
+        expect(gw.status).toBe(200);
+        const seen = (gw.json.members as Array<{ id: string; lastSeenAt: string }>).find((x) => x.id === m.memberId)!.lastSeenAt;
+        expect(seen >= seenAfter, `${seen} >= ${seenAfter}`).toBe(true);
+      }
+    } finally {
+      await again.stop();
+    }
+  });
+});
