@@ -8,7 +8,7 @@
 //                                                                 GET /v1/connections/{id} (token, ownership, JSON),
 //                                                                 min = bench/min-relay.ts, the reference)
 //   SUFFIX=64k                                                    path after the base ("" = 12 bytes, 64k, big?mb=N)
-//   BIG=down,up,down T= node bench/dist/bench/probe.js            256 MiB transfers (MiB/s, CPU per MiB)
+//   BIG=down,up,down T= node bench/dist/bench/probe.js            256 MiB transfers (MiB/s, CPU per MiB, hub full GCs)
 //   WRAP=/path/to/script                                          prefix for every process (after taskset), e.g. a
 //                                                                 script that adds node flags: exec "$1" --flag "${@:2}"
 //   HOLD=60                                                       keep the stack up 60 s (for perf record -p)
@@ -64,7 +64,10 @@ async function main(): Promise<void> {
   console.log('pids', JSON.stringify(procs), 'raw route', raw);
   const auth = { authorization: `Bearer ${token}` };
 
+  /** The hub's full (mark-compact) collections so far, from its /metrics: many per download is the slow regime. */
+  const majorGcs = async () => Number(/^gatehouse_hub_nodejs_gc_duration_seconds_count\{kind="major"\} (\d+)/m.exec(await (await request(`${hub.url}/metrics`)).body.text())?.[1] ?? 0);
   for (const kind of (process.env.BIG ?? '').split(',').filter(Boolean)) {
+    const gcs = await majorGcs();
     const before = snapshot(procs, cpuUs);
     const started = performance.now();
     if (kind === 'down') {
@@ -76,7 +79,7 @@ async function main(): Promise<void> {
       await r.body.text();
     }
     const secs = (performance.now() - started) / 1000;
-    console.log(`${kind}: ${(256 / secs).toFixed(0)} MiB/s; CPU µs per MiB: ${Object.entries(procs).map(([k, p]) => `${k} ${((cpuUs(p) - before[k]!) / 256).toFixed(0)}`).join(', ')}`);
+    console.log(`${kind}: ${(256 / secs).toFixed(0)} MiB/s; CPU µs per MiB: ${Object.entries(procs).map(([k, p]) => `${k} ${((cpuUs(p) - before[k]!) / 256).toFixed(0)}`).join(', ')}; hub full GCs ${await majorGcs() - gcs}`);
   }
 
   for (const target of (process.env.T ?? 'direct,raw').split(',').filter(Boolean)) {

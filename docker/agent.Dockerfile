@@ -20,5 +20,5 @@ RUN mkdir -p /etc/gatehouse && chown node:node /etc/gatehouse && chmod 0700 /etc
 USER node
 VOLUME /etc/gatehouse
 HEALTHCHECK --interval=15s --timeout=5s CMD ["node", "packages/agent/dist/main.js", "status", "--config", "/etc/gatehouse/agent.json"]
-ENTRYPOINT ["node", "--min-semi-space-size=16", "packages/agent/dist/main.js"]
+ENTRYPOINT ["node", "--min-semi-space-size=8", "--max-semi-space-size=8", "packages/agent/dist/main.js"]
 CMD ["run", "--config", "/etc/gatehouse/agent.json"]

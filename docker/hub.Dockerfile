@@ -16,5 +16,5 @@ ENV GATEHOUSE_LISTEN=0.0.0.0:8080 GATEHOUSE_DATABASE=sqlite:/data/gatehouse.db
 VOLUME /data
 EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/readyz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "--min-semi-space-size=16", "packages/hub/dist/main.js"]
+ENTRYPOINT ["node", "--min-semi-space-size=8", "--max-semi-space-size=8", "packages/hub/dist/main.js"]
 CMD ["serve"]

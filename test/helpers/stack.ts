@@ -41,7 +41,10 @@ export function setLineLimit(n: number): void { keptLines = n; }
 /** Runs a script with node. The hub and the agent get the Node flags every shipped launch line uses (NODE_FLAGS). */
 export function startProc(args: string[], env: Record<string, string | undefined>): Proc {
   // (any checkout's hub or agent: bench/probe.ts runs a second build beside this one)
-  const flags = /[/\\]packages[/\\](hub|agent)[/\\]dist[/\\]main\.js$/.test(args[0] ?? '') ? NODE_FLAGS : [];
+  const flags = /[/\\]packages[/\\](hub|agent)[/\\]dist[/\\]main\.js$/.test(args[0] ?? '') ? [...NODE_FLAGS] : [];
+  // HUB_NODE_FLAGS (benches only: space-separated): Node flags for the hub after NODE_FLAGS, so a later one wins
+  // (the soak and bench try other young-generation sizes with it; V8 refuses most of them in NODE_OPTIONS).
+  if (/[/\\]packages[/\\]hub[/\\]dist[/\\]main\.js$/.test(args[0] ?? '')) flags.push(...(process.env.HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean));
   return startCommand([process.execPath, ...flags, ...args], env, args[1]);
 }
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --min-semi-space-size=16
+#!/usr/bin/env -S node --min-semi-space-size=8 --max-semi-space-size=8
 // The workspace binary: a committed launcher, so npm links it at install time, before dist/ is built.
 import { existsSync } from 'node:fs';
 
