@@ -15,7 +15,7 @@ import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 import type * as FrameMeter from '../packages/hub/dist/agents/frame-meter.js';
 
 // The hub's own counter, from its build (the hub package exports only createHub).
-const { WsFrameCounter } = await import(new URL('../../../packages/hub/dist/agents/frame-meter.js', import.meta.url).href) as typeof FrameMeter;
+const { WsFrameCounter } = (await import(new URL('../../../packages/hub/dist/agents/frame-meter.js', import.meta.url).href)) as typeof FrameMeter;
 type WsFrameCounter = FrameMeter.WsFrameCounter;
 
 const run = promisify(execFile);
@@ -47,25 +47,44 @@ function countingProxy(port: number): Promise<{ url: string; counter: WsFrameCou
     client.on('error', () => upstream.destroy());
     upstream.on('error', () => client.destroy());
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, counter, close: () => server.close(),
-  })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+        counter,
+        close: () => server.close(),
+      }),
+    ),
+  );
 }
 
 async function main(): Promise<void> {
   const wrkPath = execFileSync('sh', ['-c', 'command -v wrk || true'], { encoding: 'utf8' }).trim();
-  if (!wrkPath) { log('agent-frames: wrk is not installed. Stopping.'); process.exit(2); }
+  if (!wrkPath) {
+    log('agent-frames: wrk is not installed. Stopping.');
+    process.exit(2);
+  }
   const dir = tempDir('gatehouse-frames-');
   const origin = startProc([new URL('./origin.js', import.meta.url).pathname, '0'], {});
   const direct = `http://127.0.0.1:${(await origin.waitForLine((l) => l.startsWith('origin listening'))).split(' ')[2]}`;
   const entra = await startFakeEntra();
-  const hub = await startHub(entra, { GATEHOUSE_THROTTLE: '1000000000/60s', GATEHOUSE_MAX_CALLS_PER_CONNECTION: '10000', GATEHOUSE_MAX_CALLS_PER_CALLER: '10000', GATEHOUSE_MAX_CALLS_PER_GATEWAY: '10000' });
+  const hub = await startHub(entra, {
+    GATEHOUSE_THROTTLE: '1000000000/60s',
+    GATEHOUSE_MAX_CALLS_PER_CONNECTION: '10000',
+    GATEHOUSE_MAX_CALLS_PER_CALLER: '10000',
+    GATEHOUSE_MAX_CALLS_PER_GATEWAY: '10000',
+  });
   const proxy = await countingProxy(hub.port);
   const token = await entra.token({}, { expSec: 3600 });
   const { gatewayId, agent } = await gatewayWithAgent(proxy.url, token, [`${direct}/`]);
-  const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 })).json.id as string;
+  const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: direct, gatewayId, timeoutSeconds: 600 }))
+    .json.id as string;
 
-  const script = (name: string, body: string) => { const p = join(dir, name); writeFileSync(p, `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`); return p; };
+  const script = (name: string, body: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+    return p;
+  };
   const small = script('small.lua', JSON.stringify({ method: 'POST', url: '/', body: Buffer.alloc(3072, 'z').toString('base64') }));
   const get64k = script('64k.lua', JSON.stringify({ method: 'GET', url: '/64k' }));
   const loads: Array<[string, string[]]> = [
@@ -78,14 +97,24 @@ async function main(): Promise<void> {
   for (const [name, args] of loads) {
     const perSecond: number[] = [];
     let last = proxy.counter.frames;
-    const sampler = setInterval(() => { perSecond.push(proxy.counter.frames - last); last = proxy.counter.frames; }, 1000);
-    const out = (await run(wrkPath, ['-t1', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 })).stdout;
+    const sampler = setInterval(() => {
+      perSecond.push(proxy.counter.frames - last);
+      last = proxy.counter.frames;
+    }, 1000);
+    const out = (await run(wrkPath, ['-t1', `-d${SECONDS}s`, '-H', `Authorization: Bearer ${token}`, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 }))
+      .stdout;
     clearInterval(sampler);
     const calls = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
     const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
     let max10 = 0;
-    for (let i = 0; i + 10 <= perSecond.length; i++) max10 = Math.max(max10, perSecond.slice(i, i + 10).reduce((a, b) => a + b, 0));
-    log(`${name}: ${calls} calls (${errors} non-2xx), ${(calls / SECONDS).toFixed(0)}/s; frames from the agent: most in 1 s ${Math.max(...perSecond)}, most in 10 s ${max10}`);
+    for (let i = 0; i + 10 <= perSecond.length; i++)
+      max10 = Math.max(
+        max10,
+        perSecond.slice(i, i + 10).reduce((a, b) => a + b, 0),
+      );
+    log(
+      `${name}: ${calls} calls (${errors} non-2xx), ${(calls / SECONDS).toFixed(0)}/s; frames from the agent: most in 1 s ${Math.max(...perSecond)}, most in 10 s ${max10}`,
+    );
   }
   await agent.stop();
   proxy.close();
@@ -96,4 +125,8 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-main().catch((err: unknown) => { process.stderr.write(`agent-frames: ${(err as Error).stack}\n`); killLeftovers(); process.exit(1); });
+main().catch((err: unknown) => {
+  process.stderr.write(`agent-frames: ${(err as Error).stack}\n`);
+  killLeftovers();
+  process.exit(1);
+});

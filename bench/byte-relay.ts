@@ -31,7 +31,14 @@ function readFrames(link: Socket, onFrame: (channel: number, data: Buffer) => vo
 function frameWriter(link: Socket): (channel: number, data: Buffer) => void {
   let corked = false;
   return (channel, data) => {
-    if (!corked) { corked = true; link.cork(); setImmediate(() => { corked = false; link.uncork(); }); }
+    if (!corked) {
+      corked = true;
+      link.cork();
+      setImmediate(() => {
+        corked = false;
+        link.uncork();
+      });
+    }
     const head = Buffer.allocUnsafe(8);
     head.writeUInt32BE(channel, 0);
     head.writeUInt32BE(data.length, 4);
@@ -47,19 +54,28 @@ if (mode === 'hub') {
   const linkServer = createServer((link) => {
     link.setNoDelay(true);
     send = frameWriter(link);
-    readFrames(link, (ch, data) => { const c = channels.get(ch); if (data.length === 0) c?.end(); else c?.write(data); });
+    readFrames(link, (ch, data) => {
+      const c = channels.get(ch);
+      if (data.length === 0) c?.end();
+      else c?.write(data);
+    });
   });
   const callers = createServer((c) => {
     c.setNoDelay(true);
     const ch = next++;
     channels.set(ch, c);
     c.on('data', (d: Buffer) => send?.(ch, d));
-    c.on('close', () => { channels.delete(ch); send?.(ch, Buffer.alloc(0)); });
+    c.on('close', () => {
+      channels.delete(ch);
+      send?.(ch, Buffer.alloc(0));
+    });
     c.on('error', () => undefined);
   });
-  linkServer.listen(0, '127.0.0.1', () => callers.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`byte-relay hub ${(callers.address() as { port: number }).port} ${(linkServer.address() as { port: number }).port}\n`);
-  }));
+  linkServer.listen(0, '127.0.0.1', () =>
+    callers.listen(0, '127.0.0.1', () => {
+      process.stdout.write(`byte-relay hub ${(callers.address() as { port: number }).port} ${(linkServer.address() as { port: number }).port}\n`);
+    }),
+  );
 } else if (mode === 'agent') {
   const link = createConnection(Number(a1), '127.0.0.1');
   link.setNoDelay(true);
@@ -67,7 +83,11 @@ if (mode === 'hub') {
   const channels = new Map<number, Socket>();
   readFrames(link, (ch, data) => {
     let c = channels.get(ch);
-    if (data.length === 0) { c?.end(); channels.delete(ch); return; }
+    if (data.length === 0) {
+      c?.end();
+      channels.delete(ch);
+      return;
+    }
     if (!c) {
       c = createConnection(Number(a2), '127.0.0.1');
       c.setNoDelay(true);

@@ -64,7 +64,12 @@ async function measure(s: { pid: number; port: number }, seconds: number): Promi
 }
 
 async function main(): Promise<void> {
-  try { execFileSync('sh', ['-c', 'command -v wrk']); } catch { process.stdout.write('http-floor: wrk is not installed\n'); process.exit(2); }
+  try {
+    execFileSync('sh', ['-c', 'command -v wrk']);
+  } catch {
+    process.stdout.write('http-floor: wrk is not installed\n');
+    process.exit(2);
+  }
   const servers = { 'node:http': await start('http'), 'bare socket': await start('socket') };
   for (const s of Object.values(servers)) await measure(s, 2); // warm-up, not recorded
   process.stdout.write(`12-byte answers, wrk -t1 -c16, ${ROUNDS} rounds of ${DUR} s; server ${TASKSET ? 'on CPU 0, wrk on CPU 1' : 'unpinned'}\n`);

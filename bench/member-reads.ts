@@ -9,7 +9,9 @@ import { startPostgres } from '../test/helpers/datastores.js';
 import { cleanupTempDirs, tempDir } from '../test/helpers/tmp.js';
 
 // The hub's own store (not exported by the package); this file runs from bench/dist/bench/.
-const { openStore } = (await import(new URL('../../../packages/hub/dist/store/open-store.js', import.meta.url).href)) as typeof import('../packages/hub/dist/store/open-store.js');
+const { openStore } = (await import(
+  new URL('../../../packages/hub/dist/store/open-store.js', import.meta.url).href
+)) as typeof import('../packages/hub/dist/store/open-store.js');
 
 const n = Number(process.env.N ?? 1000);
 const pg = await startPostgres();
@@ -19,8 +21,22 @@ for (const database of [pg.url, `sqlite:${join(tempDir(), 'bench.db')}`]) {
   try {
     const now = new Date().toISOString();
     for (let i = 0; i < n; i++) {
-      await store.createGateway({ id: `g${i}`, name: `g${i}`, ownerTid: 't', ownerOid: 'o', publicKeyPem: null, sealedPrivateKey: null, routing: 'primary', createdAt: now, keyHandoff: null, previousPublicKeyPem: null });
-      await store.addMember({ id: `m${i}`, gatewayId: `g${i}`, name: 'n', hostname: 'h', version: 'v', credentialHash: 'x', enabled: true, createdAt: now, lastSeenAt: null }, 1);
+      await store.createGateway({
+        id: `g${i}`,
+        name: `g${i}`,
+        ownerTid: 't',
+        ownerOid: 'o',
+        publicKeyPem: null,
+        sealedPrivateKey: null,
+        routing: 'primary',
+        createdAt: now,
+        keyHandoff: null,
+        previousPublicKeyPem: null,
+      });
+      await store.addMember(
+        { id: `m${i}`, gatewayId: `g${i}`, name: 'n', hostname: 'h', version: 'v', credentialHash: 'x', enabled: true, createdAt: now, lastSeenAt: null },
+        1,
+      );
     }
     const ids = Array.from({ length: n }, (_, i) => `m${i}`);
     for (let round = 1; round <= 3; round++) {
@@ -30,7 +46,9 @@ for (const database of [pg.url, `sqlite:${join(tempDir(), 'bench.db')}`]) {
       t = performance.now();
       const got = await store.getMembers(ids);
       const once = performance.now() - t;
-      console.log(`round ${round}: ${n} gateways with one member each: one read per gateway ${each.toFixed(1)} ms, one read for all ${once.toFixed(1)} ms (${got.length} members)`);
+      console.log(
+        `round ${round}: ${n} gateways with one member each: one read per gateway ${each.toFixed(1)} ms, one read for all ${once.toFixed(1)} ms (${got.length} members)`,
+      );
     }
   } finally {
     await store.close();

@@ -66,13 +66,24 @@ if (mode === 'hub') {
       body.copy(out, 6);
       ws.send(out);
     };
-    dispatcher.dispatch({ origin, path: `${basePath}${path}`, method: 'GET', headers: {} }, {
-      onRequestStart() {}, // (its presence selects undici's current handler API)
-      onResponseStart(_c, code) { status = code; },
-      onResponseData(_c, chunk) { parts.push(chunk); },
-      onResponseEnd() { reply(status, Buffer.concat(parts)); },
-      onResponseError() { reply(502, Buffer.alloc(0)); },
-    });
+    dispatcher.dispatch(
+      { origin, path: `${basePath}${path}`, method: 'GET', headers: {} },
+      {
+        onRequestStart() {}, // (its presence selects undici's current handler API)
+        onResponseStart(_c, code) {
+          status = code;
+        },
+        onResponseData(_c, chunk) {
+          parts.push(chunk);
+        },
+        onResponseEnd() {
+          reply(status, Buffer.concat(parts));
+        },
+        onResponseError() {
+          reply(502, Buffer.alloc(0));
+        },
+      },
+    );
   });
   ws.on('open', () => process.stdout.write('min-relay agent connected\n'));
 } else {

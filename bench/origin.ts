@@ -10,15 +10,29 @@ const server = createServer((req, res) => {
   const u = new URL(req.url ?? '/', 'http://x');
   if (req.method === 'POST' || req.method === 'PUT') {
     let n = 0;
-    req.on('data', (c: Buffer) => { n += c.length; });
+    req.on('data', (c: Buffer) => {
+      n += c.length;
+    });
     req.on('end', () => res.writeHead(200, { 'content-type': 'text/plain' }).end(String(n)));
     return;
   }
-  if (u.pathname.endsWith('/64k')) { res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': k64.length }).end(k64); return; }
+  if (u.pathname.endsWith('/64k')) {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': k64.length }).end(k64);
+    return;
+  }
   if (u.pathname.endsWith('/big')) {
     let left = Number(u.searchParams.get('mb') ?? 64) * 16;
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': left * chunk.length });
-    const pump = () => { while (left > 0) { left--; if (!res.write(chunk)) { res.once('drain', pump); return; } } res.end(); };
+    const pump = () => {
+      while (left > 0) {
+        left--;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+      res.end();
+    };
     pump();
     return;
   }

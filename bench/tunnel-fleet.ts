@@ -6,7 +6,9 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { AgentBounds } from '@gatehouse/shared';
 
 // The hub's store (not exported by the package); this file runs from bench/dist/bench/.
-const { openStore } = (await import(new URL('../../../packages/hub/dist/store/open-store.js', import.meta.url).href)) as typeof import('../packages/hub/dist/store/open-store.js');
+const { openStore } = (await import(
+  new URL('../../../packages/hub/dist/store/open-store.js', import.meta.url).href
+)) as typeof import('../packages/hub/dist/store/open-store.js');
 
 /** Stores `members` members in gateways of AgentBounds.membersPerGateway each (owned by nobody who calls);
  *  returns their credentials. */
@@ -19,13 +21,28 @@ export async function storeFleet(databasePath: string, members: number): Promise
     for (let i = 0; i < members; i++) {
       if (i % AgentBounds.membersPerGateway === 0) {
         gatewayId = randomUUID();
-        await store.createGateway({ id: gatewayId, name: `fleet-${i / AgentBounds.membersPerGateway}`, ownerTid: 'bench', ownerOid: 'bench', publicKeyPem: null, sealedPrivateKey: null,
-          routing: 'primary', createdAt: now, keyHandoff: null, previousPublicKeyPem: null });
+        await store.createGateway({
+          id: gatewayId,
+          name: `fleet-${i / AgentBounds.membersPerGateway}`,
+          ownerTid: 'bench',
+          ownerOid: 'bench',
+          publicKeyPem: null,
+          sealedPrivateKey: null,
+          routing: 'primary',
+          createdAt: now,
+          keyHandoff: null,
+          previousPublicKeyPem: null,
+        });
       }
       const id = randomUUID();
       const credential = `${id}.${randomBytes(32).toString('base64url')}`;
       const credentialHash = createHash('sha256').update(credential).digest('hex');
-      if (!await store.addMember({ id, gatewayId, name: `m${i}`, hostname: 'sim', version: 'sim', credentialHash, enabled: true, createdAt: now, lastSeenAt: null }, AgentBounds.membersPerGateway)) {
+      if (
+        !(await store.addMember(
+          { id, gatewayId, name: `m${i}`, hostname: 'sim', version: 'sim', credentialHash, enabled: true, createdAt: now, lastSeenAt: null },
+          AgentBounds.membersPerGateway,
+        ))
+      ) {
         throw new Error(`member ${i} not stored`);
       }
       credentials.push(credential);

@@ -14,11 +14,21 @@
 import { readFileSync } from 'node:fs';
 import { WebSocket } from 'ws';
 import {
-  AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS, decodeFrame, encodeFrame,
+  AGENT_AUTH_SCHEME,
+  AGENT_CONNECT_PATH,
+  AGENT_RECEIVES,
+  FATAL_CLOSE_CODES,
+  FrameType,
+  Limits,
+  PROTOCOL_VERSIONS,
+  decodeFrame,
+  encodeFrame,
 } from '@gatehouse/shared';
 
 // The agent's own schedule, from its build (this file runs from bench/dist/bench/).
-const { reconnectDelay, retryAfterMs } = (await import(new URL('../../../packages/agent/dist/tunnel/backoff.js', import.meta.url).href)) as typeof import('../packages/agent/dist/tunnel/backoff.js');
+const { reconnectDelay, retryAfterMs } = (await import(
+  new URL('../../../packages/agent/dist/tunnel/backoff.js', import.meta.url).href
+)) as typeof import('../packages/agent/dist/tunnel/backoff.js');
 
 /** What the simulator prints every 250 ms. */
 export interface SimStatus {
@@ -49,14 +59,22 @@ class SimTunnel {
   online = false;
   stopped = false;
 
-  constructor(private readonly url: string, private readonly credential: string, private readonly status: SimStatus) {}
+  constructor(
+    private readonly url: string,
+    private readonly credential: string,
+    private readonly status: SimStatus,
+  ) {}
 
   connect(): void {
     if (this.stopped) return;
     const ws = new WebSocket(this.url, {
       headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.credential}` },
-      maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
-      generateMask: (mask: Buffer) => { mask.fill(0); },
+      maxPayload: Limits.maxFrameBytes,
+      perMessageDeflate: false,
+      handshakeTimeout: Limits.handshakeTimeoutMs,
+      generateMask: (mask: Buffer) => {
+        mask.fill(0);
+      },
     });
     this.ws = ws;
     let refused = false;
@@ -68,9 +86,18 @@ class SimTunnel {
       ws.terminate();
     });
     let upgraded = false;
-    ws.on('open', () => { upgraded = true; ws.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: HELLO_VERSIONS, agentVersion: 'tunnel-sim', hostname: 'sim', capabilities: [] } })); });
-    ws.on('message', (data, isBinary) => { if (isBinary) this.onFrame(data as Buffer); });
-    ws.on('error', (err: NodeJS.ErrnoException) => { if (!upgraded && !refused) bump(this.status.errors, err.code ?? err.message.slice(0, 40)); });
+    ws.on('open', () => {
+      upgraded = true;
+      ws.send(
+        encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: HELLO_VERSIONS, agentVersion: 'tunnel-sim', hostname: 'sim', capabilities: [] } }),
+      );
+    });
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) this.onFrame(data as Buffer);
+    });
+    ws.on('error', (err: NodeJS.ErrnoException) => {
+      if (!upgraded && !refused) bump(this.status.errors, err.code ?? err.message.slice(0, 40));
+    });
     ws.on('close', (code) => this.onClose(code, ws, upgraded));
   }
 
@@ -90,7 +117,12 @@ class SimTunnel {
   private onFrame(data: Buffer): void {
     const ws = this.ws!;
     let f;
-    try { f = decodeFrame(data, AGENT_RECEIVES, this.version || undefined); } catch { ws.terminate(); return; }
+    try {
+      f = decodeFrame(data, AGENT_RECEIVES, this.version || undefined);
+    } catch {
+      ws.terminate();
+      return;
+    }
     switch (f.type) {
       case FrameType.Welcome:
         this.version = f.msg.version;
@@ -98,29 +130,41 @@ class SimTunnel {
         this.online = true;
         this.status.online++;
         return;
-      case FrameType.Ping: ws.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
+      case FrameType.Ping:
+        ws.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data }));
+        return;
       case FrameType.RequestHead:
         ws.send(encodeFrame({ type: FrameType.Response, stream: f.stream, msg: { status: 200, headers: HEADERS }, data: BODY }, this.version));
         this.status.calls++;
         return;
-      default: return; // pongs, late body frames and credits of calls already answered
+      default:
+        return; // pongs, late body frames and credits of calls already answered
     }
   }
 
   private onClose(code: number, ws: WebSocket, upgraded: boolean): void {
     if (ws !== this.ws) return;
-    if (this.online) { this.online = false; this.status.online--; }
+    if (this.online) {
+      this.online = false;
+      this.status.online--;
+    }
     if (upgraded) bump(this.status.closes, String(code));
     this.version = 0;
     if (this.stopped) return;
-    if (FATAL_CLOSE_CODES.has(code)) { this.stopped = true; this.status.fatal++; return; }
+    if (FATAL_CLOSE_CODES.has(code)) {
+      this.stopped = true;
+      this.status.fatal++;
+      return;
+    }
     const delay = reconnectDelay(this.attempt++, this.retryAfterMs);
     this.retryAfterMs = undefined;
     setTimeout(() => this.connect(), delay);
   }
 }
 
-function bump(counts: Record<string, number>, key: string): void { counts[key] = (counts[key] ?? 0) + 1; }
+function bump(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
 
 const [port, file, fill, lifetime] = process.argv.slice(2);
 const credentials = readFileSync(file!, 'utf8').split('\n').filter(Boolean);

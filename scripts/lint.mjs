@@ -112,11 +112,13 @@ const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^;'"]*?from\s+'(\.{1,2}\/[^']+)'|
 for (const pkg of ['shared', 'hub', 'agent']) {
   const src = join(root, 'packages', pkg, 'src');
   const files = existsSync(src) ? walk(src) : [];
-  const edges = new Map(files.map((file) => {
-    const dir = file.slice(0, file.lastIndexOf('/'));
-    const to = [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => join(dir, (m[1] ?? m[2] ?? m[3]).replace(/\.js$/, '.ts')));
-    return [file, to.filter((t) => t !== file)];
-  }));
+  const edges = new Map(
+    files.map((file) => {
+      const dir = file.slice(0, file.lastIndexOf('/'));
+      const to = [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => join(dir, (m[1] ?? m[2] ?? m[3]).replace(/\.js$/, '.ts')));
+      return [file, to.filter((t) => t !== file)];
+    }),
+  );
   const state = new Map(); // 1: on the current path, 2: done
   const path = [];
   const visit = (file) => {

@@ -7,16 +7,28 @@ import { tempDir } from './tmp.js';
 
 export const APACHE_BIN = ['/usr/sbin/apache2', '/usr/sbin/httpd'].find((p) => existsSync(p));
 
-export interface Apache { url: string; port: number; stop(): void }
+export interface Apache {
+  url: string;
+  port: number;
+  stop(): void;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
 /** A standalone Apache (its own config, not the system's) on a free loopback port, with `body` appended to the config. */
-export async function startApache(opts: { serverName?: string; modules?: string[]; body: (dir: string) => string; env?: Record<string, string> }): Promise<Apache> {
+export async function startApache(opts: {
+  serverName?: string;
+  modules?: string[];
+  body: (dir: string) => string;
+  env?: Record<string, string>;
+}): Promise<Apache> {
   if (!APACHE_BIN) throw new Error('apache2 is not installed: run scripts/test-all.sh (it installs the test servers)');
   const dir = tempDir('gatehouse-apache-');
   chmodSync(dir, 0o755);
@@ -24,7 +36,9 @@ export async function startApache(opts: { serverName?: string; modules?: string[
   for (const d of ['htdocs', 'logs', 'run']) mkdirSync(join(dir, d), { recursive: true, mode: 0o755 });
   const mods = '/usr/lib/apache2/modules';
   const modules = ['mpm_event', 'authn_core', 'authz_core', 'authz_user', 'headers', 'mime', 'dir', ...(opts.modules ?? [])];
-  writeFileSync(join(dir, 'httpd.conf'), `
+  writeFileSync(
+    join(dir, 'httpd.conf'),
+    `
 ServerRoot ${dir}
 ServerName ${opts.serverName ?? '127.0.0.1'}
 Listen 127.0.0.1:${port}
@@ -42,17 +56,31 @@ DocumentRoot ${dir}/htdocs
   Require all granted
 </Directory>
 ${opts.body(dir)}
-`);
+`,
+  );
   execFileSync('chmod', ['-R', 'o+rX', dir]);
-  execFileSync(APACHE_BIN, ['-f', join(dir, 'httpd.conf'), '-k', 'start'], { stdio: 'pipe', env: { ...process.env, ...opts.env, APACHE_RUN_DIR: join(dir, 'run'), APACHE_LOG_DIR: join(dir, 'logs') } });
+  execFileSync(APACHE_BIN, ['-f', join(dir, 'httpd.conf'), '-k', 'start'], {
+    stdio: 'pipe',
+    env: { ...process.env, ...opts.env, APACHE_RUN_DIR: join(dir, 'run'), APACHE_LOG_DIR: join(dir, 'logs') },
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
-    try { await fetch(`${url}/`); break; } catch { await new Promise((r) => setTimeout(r, 100)); }
+    try {
+      await fetch(`${url}/`);
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   return {
-    url, port,
+    url,
+    port,
     stop() {
-      try { process.kill(Number(readFileSync(join(dir, 'run/httpd.pid'), 'utf8')), 'SIGTERM'); } catch { /* already gone */ }
+      try {
+        process.kill(Number(readFileSync(join(dir, 'run/httpd.pid'), 'utf8')), 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
     },
   };
 }

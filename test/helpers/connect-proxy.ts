@@ -4,16 +4,30 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
-export interface ConnectProxy { url: string; authUrl: string; tunnels: string[]; refused: number; seen(): Buffer; close(): Promise<void> }
+export interface ConnectProxy {
+  url: string;
+  authUrl: string;
+  tunnels: string[];
+  refused: number;
+  seen(): Buffer;
+  close(): Promise<void>;
+}
 
 const SEEN_MAX = 16 * 1024 * 1024;
 
 export async function startConnectProxy(user = 'proxyuser', password = 'proxy-pw'): Promise<ConnectProxy> {
   const state = { tunnels: [] as string[], refused: 0, seen: [] as Buffer[], seenBytes: 0 };
-  const see = (b: Buffer) => { if (state.seenBytes < SEEN_MAX) { state.seen.push(Buffer.from(b)); state.seenBytes += b.length; } };
+  const see = (b: Buffer) => {
+    if (state.seenBytes < SEEN_MAX) {
+      state.seen.push(Buffer.from(b));
+      state.seenBytes += b.length;
+    }
+  };
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const sockets = new Set<Socket>();
-  const server: Server = createServer((_req, res) => { res.writeHead(405).end(); });
+  const server: Server = createServer((_req, res) => {
+    res.writeHead(405).end();
+  });
   server.on('connect', (req, client: Socket, head: Buffer) => {
     sockets.add(client);
     if (req.headers['proxy-authorization'] !== expected) {
@@ -22,11 +36,17 @@ export async function startConnectProxy(user = 'proxyuser', password = 'proxy-pw
       return;
     }
     const [host, port] = (req.url ?? '').split(':');
-    if (host !== '127.0.0.1' && host !== 'localhost') { client.end('HTTP/1.1 403 Forbidden\r\n\r\n'); return; }
+    if (host !== '127.0.0.1' && host !== 'localhost') {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
     const upstream = connect(Number(port), '127.0.0.1', () => {
       state.tunnels.push(req.url ?? '');
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) { see(head); upstream.write(head); }
+      if (head.length) {
+        see(head);
+        upstream.write(head);
+      }
       client.on('data', see);
       upstream.pipe(client);
       client.pipe(upstream);
@@ -40,9 +60,17 @@ export async function startConnectProxy(user = 'proxyuser', password = 'proxy-pw
   return {
     url: `http://127.0.0.1:${port}`,
     authUrl: `http://${user}:${password}@127.0.0.1:${port}`,
-    get tunnels() { return state.tunnels; },
-    get refused() { return state.refused; },
+    get tunnels() {
+      return state.tunnels;
+    },
+    get refused() {
+      return state.refused;
+    },
     seen: () => Buffer.concat(state.seen),
-    close: () => new Promise((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }

@@ -6,10 +6,18 @@ import { join } from 'node:path';
 import { freePort } from './apache.js';
 import { tempDir } from './tmp.js';
 
-export interface Redis { url: string; port: number; stop(): Promise<void>; start(): Promise<void> }
+export interface Redis {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
 
 function waitExit(p: ChildProcess): Promise<void> {
-  return new Promise((r) => { if (p.exitCode !== null || p.signalCode !== null) r(); else p.once('exit', () => r()); });
+  return new Promise((r) => {
+    if (p.exitCode !== null || p.signalCode !== null) r();
+    else p.once('exit', () => r());
+  });
 }
 
 export async function startRedis(): Promise<Redis> {
@@ -17,25 +25,42 @@ export async function startRedis(): Promise<Redis> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--dir', dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       let out = '';
-      proc!.stdout!.on('data', (c: Buffer) => { out += c.toString(); if (out.includes('Ready to accept connections')) resolve(); });
+      proc!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
       proc!.once('exit', () => reject(new Error(`redis-server exited: ${out.slice(-500)}`)));
     });
   };
   await start();
   return {
-    url: `redis://127.0.0.1:${port}`, port, start,
-    async stop() { proc?.kill('SIGKILL'); if (proc) await waitExit(proc); },
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    start,
+    async stop() {
+      proc?.kill('SIGKILL');
+      if (proc) await waitExit(proc);
+    },
   };
 }
 
-export interface Postgres { url: string; port: number; stop(): Promise<void>; start(): Promise<void> }
+export interface Postgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 
-export function postgresAvailable(): boolean { return existsSync(`${PG_BIN}/initdb`) && existsSync('/usr/bin/redis-server'); }
+export function postgresAvailable(): boolean {
+  return existsSync(`${PG_BIN}/initdb`) && existsSync('/usr/bin/redis-server');
+}
 
 export async function startPostgres(): Promise<Postgres> {
   const dir = tempDir('gatehouse-pg-');
@@ -52,9 +77,15 @@ export async function startPostgres(): Promise<Postgres> {
   const port = await freePort();
   let proc: ChildProcess | undefined;
   const start = async () => {
-    proc = spawn(`${PG_BIN}/postgres`, ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'], { stdio: ['ignore', 'ignore', 'pipe'], ...ids });
+    proc = spawn(
+      `${PG_BIN}/postgres`,
+      ['-D', data, '-c', 'listen_addresses=127.0.0.1', '-p', String(port), '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'],
+      { stdio: ['ignore', 'ignore', 'pipe'], ...ids },
+    );
     let err = '';
-    proc.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    proc.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     for (let i = 0; i < 100; i++) {
       if (err.includes('ready to accept connections')) return;
       if (proc.exitCode !== null) throw new Error(`postgres exited: ${err.slice(-500)}`);
@@ -65,7 +96,12 @@ export async function startPostgres(): Promise<Postgres> {
   await start();
   execFileSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', 'CREATE DATABASE gatehouse'], { stdio: 'pipe' });
   return {
-    url: `postgres://postgres@127.0.0.1:${port}/gatehouse`, port, start,
-    async stop() { proc?.kill('SIGINT'); if (proc) await waitExit(proc); },
+    url: `postgres://postgres@127.0.0.1:${port}/gatehouse`,
+    port,
+    start,
+    async stop() {
+      proc?.kill('SIGINT');
+      if (proc) await waitExit(proc);
+    },
   };
 }

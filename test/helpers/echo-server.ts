@@ -10,7 +10,14 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 
 /** `rawHeaders`: the header lines as sent (names as written; Node's `headers` object leaves out one named __proto__). */
-export interface Received { method: string; url: string; headers: IncomingHttpHeaders; rawHeaders: string[]; bytes: number; sha256: string }
+export interface Received {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  rawHeaders: string[];
+  bytes: number;
+  sha256: string;
+}
 
 export interface EchoServer {
   url: string;
@@ -24,7 +31,10 @@ export interface EchoServer {
 export function patternBytes(n: number, seed = 7): Buffer {
   const b = Buffer.allocUnsafe(n);
   let x = seed;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) & 0x7fffffff; b[i] = x >>> 16 & 0xff; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    b[i] = (x >>> 16) & 0xff;
+  }
   return b;
 }
 
@@ -34,7 +44,10 @@ export function drip(res: ServerResponse, n: number, ms: number): void {
   let sent = 0;
   const timer = setInterval(() => {
     res.write(Buffer.alloc(1024, 'd'));
-    if (++sent === n) { clearInterval(timer); res.end(); }
+    if (++sent === n) {
+      clearInterval(timer);
+      res.end();
+    }
   }, ms);
   res.on('close', () => clearInterval(timer));
 }
@@ -46,10 +59,20 @@ export async function startEchoServer(): Promise<EchoServer> {
     const url = new URL(req.url ?? '/', 'http://x');
     const hash = createHash('sha256');
     let bytes = 0;
-    const record = () => state.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, bytes, sha256: hash.digest('hex') });
+    const record = () =>
+      state.received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        bytes,
+        sha256: hash.digest('hex'),
+      });
     if (url.pathname.includes('/stall')) {
       state.stalled++;
-      res.on('close', () => { if (!res.writableFinished) state.abandoned++; });
+      res.on('close', () => {
+        if (!res.writableFinished) state.abandoned++;
+      });
       req.resume();
       return;
     }
@@ -59,8 +82,14 @@ export async function startEchoServer(): Promise<EchoServer> {
       // `q: "` (?quotes=Q: Q quotes each; ?char=C: Q of C instead, written as Latin-1)
       const extra = url.searchParams.getAll('set').map((p) => [p.slice(0, p.indexOf(':')), p.slice(p.indexOf(':') + 1)]);
       if (url.searchParams.has('big')) extra.push(['x-big', 'b'.repeat(Number(url.searchParams.get('big')))]);
-      for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++) extra.push(['q', (url.searchParams.get('char') ?? '"').repeat(Number(url.searchParams.get('quotes') ?? 1))]);
-      req.on('end', () => { record(); res.writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat()).end('status body'); });
+      for (let i = 0; i < Number(url.searchParams.get('many') ?? 0); i++)
+        extra.push(['q', (url.searchParams.get('char') ?? '"').repeat(Number(url.searchParams.get('quotes') ?? 1))]);
+      req.on('end', () => {
+        record();
+        res
+          .writeHead(Number(url.searchParams.get('code') ?? 200), [['x-status-test', 'yes'], ['content-type', 'text/plain'], ...extra].flat())
+          .end('status body');
+      });
       return;
     }
     if (url.pathname.includes('/early')) {
@@ -71,7 +100,9 @@ export async function startEchoServer(): Promise<EchoServer> {
     if (url.pathname.includes('/headstall')) {
       // answers the head and a few bytes, then goes quiet
       state.stalled++;
-      res.on('close', () => { if (!res.writableFinished) state.abandoned++; });
+      res.on('close', () => {
+        if (!res.writableFinished) state.abandoned++;
+      });
       req.resume();
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('partial');
@@ -87,7 +118,10 @@ export async function startEchoServer(): Promise<EchoServer> {
     }
     if (url.pathname.includes('/slow')) {
       req.resume();
-      req.on('end', () => { record(); setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('slow done'), Number(url.searchParams.get('ms') ?? 1000)); });
+      req.on('end', () => {
+        record();
+        setTimeout(() => res.writeHead(200, { 'content-type': 'text/plain' }).end('slow done'), Number(url.searchParams.get('ms') ?? 1000));
+      });
       return;
     }
     if (url.pathname.includes('/big')) {
@@ -102,7 +136,10 @@ export async function startEchoServer(): Promise<EchoServer> {
           while (sent < total) {
             const n = Math.min(data.length, total - sent);
             sent += n;
-            if (!res.write(data.subarray(0, n))) { res.once('drain', pump); return; }
+            if (!res.write(data.subarray(0, n))) {
+              res.once('drain', pump);
+              return;
+            }
           }
           res.end();
         };
@@ -112,11 +149,25 @@ export async function startEchoServer(): Promise<EchoServer> {
     }
     // /echo and anything else: stream the body back
     res.writeHead(200, {
-      'content-type': req.headers['content-type'] ?? 'application/octet-stream', 'x-echo-method': req.method ?? '',
-      'set-cookie': 'session=abc; Path=/', 'connection': 'keep-alive, x-hop', 'x-hop': 'drop me', 'keep-alive': 'timeout=5',
+      'content-type': req.headers['content-type'] ?? 'application/octet-stream',
+      'x-echo-method': req.method ?? '',
+      'set-cookie': 'session=abc; Path=/',
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'drop me',
+      'keep-alive': 'timeout=5',
     });
-    req.on('data', (c: Buffer) => { bytes += c.length; hash.update(c); if (!res.write(c)) { req.pause(); res.once('drain', () => req.resume()); } });
-    req.on('end', () => { record(); res.end(); });
+    req.on('data', (c: Buffer) => {
+      bytes += c.length;
+      hash.update(c);
+      if (!res.write(c)) {
+        req.pause();
+        res.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => {
+      record();
+      res.end();
+    });
   });
   // No cap on the number of header lines either (Node 24 answers 431 past 2,000 raw entries; the hub relays up to
   // 1,000 lines).
@@ -124,10 +175,21 @@ export async function startEchoServer(): Promise<EchoServer> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`, port,
-    get received() { return state.received; },
-    get stalled() { return state.stalled; },
-    get abandoned() { return state.abandoned; },
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${port}`,
+    port,
+    get received() {
+      return state.received;
+    },
+    get stalled() {
+      return state.stalled;
+    },
+    get abandoned() {
+      return state.abandoned;
+    },
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

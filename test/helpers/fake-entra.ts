@@ -10,7 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { tempDir } from './tmp.js';
 
-export interface TestCa { dir: string; caPath: string; key: string; cert: string }
+export interface TestCa {
+  dir: string;
+  caPath: string;
+  key: string;
+  cert: string;
+}
 
 /** A throwaway CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI. */
 export function makeTestCa(): TestCa {
@@ -34,13 +39,22 @@ export const ADMIN = '0000aaaa-1111-4111-8111-0000000000ad';
 /** How the token endpoint answers an On-Behalf-Of request for a resource. */
 export type OboBehaviour = 'ok' | 'consent' | 'mfa' | 'assertion-expired' | { aadsts: number; error: string; status: number };
 
-export interface TokenRequest { grant: string; resource: string; tid: string; oid: string | undefined; clientAuth: 'secret' | 'certificate' | 'none' }
+export interface TokenRequest {
+  grant: string;
+  resource: string;
+  tid: string;
+  oid: string | undefined;
+  clientAuth: 'secret' | 'certificate' | 'none';
+}
 
 export interface FakeEntra {
   authorityHost: string;
   ca: TestCa;
   /** Signs an access token for the hub; `claims` override the defaults (tid A, user 1, aud api://client, scp user_impersonation, v2). */
-  token(claims?: Record<string, unknown>, opts?: { expSec?: number; key?: 'good' | 'rogue'; header?: Record<string, unknown>; version?: '1.0' | '2.0' }): Promise<string>;
+  token(
+    claims?: Record<string, unknown>,
+    opts?: { expSec?: number; key?: 'good' | 'rogue'; header?: Record<string, unknown>; version?: '1.0' | '2.0' },
+  ): Promise<string>;
   issuer(tid: string, version?: '1.0' | '2.0'): string;
   /** Every path requested, in order. */
   requests: string[];
@@ -56,7 +70,11 @@ export interface FakeEntra {
   close(): Promise<void>;
 }
 
-interface SigningKey { kid: string; privateKey: CryptoKey; jwk: JWK }
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
 
 async function newKey(): Promise<SigningKey> {
   const pair = await generateKeyPair('RS256', { extractable: true });
@@ -65,7 +83,13 @@ async function newKey(): Promise<SigningKey> {
 }
 
 function readBody(req: import('node:http').IncomingMessage): Promise<string> {
-  return new Promise((resolve) => { let b = ''; req.on('data', (c: Buffer) => { b += c.toString(); }); req.on('end', () => resolve(b)); });
+  return new Promise((resolve) => {
+    let b = '';
+    req.on('data', (c: Buffer) => {
+      b += c.toString();
+    });
+    req.on('end', () => resolve(b));
+  });
 }
 
 export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
@@ -79,11 +103,29 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
   let base = '';
   const issuer = (tid: string, version: '1.0' | '2.0' = '2.0') => (version === '1.0' ? `https://sts.windows.net/${tid}/` : `${base}/${tid}/v2.0`);
   const current = () => keys[keys.length - 1]!;
-  const sign = (claims: Record<string, unknown>, key = current()) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
-  const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => { res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)); };
-  const aadError = (res: import('node:http').ServerResponse, status: number, error: string, code: number, description: string, extra: Record<string, unknown> = {}) => {
+  const sign = (claims: Record<string, unknown>, key = current()) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
+  const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const aadError = (
+    res: import('node:http').ServerResponse,
+    status: number,
+    error: string,
+    code: number,
+    description: string,
+    extra: Record<string, unknown> = {},
+  ) => {
     const trace = randomUUID();
-    json(res, status, { error, error_description: `AADSTS${code}: ${description}\r\nTrace ID: ${trace}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${new Date().toISOString()}`, error_codes: [code], timestamp: new Date().toISOString(), trace_id: trace, correlation_id: randomUUID(), ...extra });
+    json(res, status, {
+      error,
+      error_description: `AADSTS${code}: ${description}\r\nTrace ID: ${trace}\r\nCorrelation ID: ${randomUUID()}\r\nTimestamp: ${new Date().toISOString()}`,
+      error_codes: [code],
+      timestamp: new Date().toISOString(),
+      trace_id: trace,
+      correlation_id: randomUUID(),
+      ...extra,
+    });
   };
 
   async function tokenEndpoint(tid: string, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
@@ -94,7 +136,8 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
     const clientId = form.get('client_id') ?? '';
     let clientAuth: TokenRequest['clientAuth'] = 'none';
     if (form.get('client_secret') !== null) {
-      if (clientId !== CLIENT_ID || form.get('client_secret') !== CLIENT_SECRET) return aadError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
+      if (clientId !== CLIENT_ID || form.get('client_secret') !== CLIENT_SECRET)
+        return aadError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
       clientAuth = 'secret';
     } else if (form.get('client_assertion') !== null) {
       const pem = clientCertificates.get(clientId);
@@ -104,8 +147,15 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
         const { createPublicKey } = await import('node:crypto');
         const spki = createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString();
         const alg = String(decodeProtectedHeader(form.get('client_assertion')!).alg); // msal-node signs with PS256
-        await jwtVerify(form.get('client_assertion')!, await importSPKI(spki, alg), { audience: `${base}/${tid}/oauth2/v2.0/token`, issuer: clientId, subject: clientId, clockTolerance: 300 });
-      } catch { return aadError(res, 401, 'invalid_client', 700027, 'Client assertion failed signature validation.'); }
+        await jwtVerify(form.get('client_assertion')!, await importSPKI(spki, alg), {
+          audience: `${base}/${tid}/oauth2/v2.0/token`,
+          issuer: clientId,
+          subject: clientId,
+          clockTolerance: 300,
+        });
+      } catch {
+        return aadError(res, 401, 'invalid_client', 700027, 'Client assertion failed signature validation.');
+      }
       clientAuth = 'certificate';
     }
     const now = Math.floor(Date.now() / 1000);
@@ -113,18 +163,53 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
       let assertion: Record<string, unknown>;
       try {
         const { jwtVerify, createLocalJWKSet } = await import('jose');
-        ({ payload: assertion } = await jwtVerify(form.get('assertion') ?? '', createLocalJWKSet({ keys: keys.map((k) => k.jwk) }), { audience: [CLIENT_ID, `api://${CLIENT_ID}`] }) as { payload: Record<string, unknown> });
-      } catch { return aadError(res, 400, 'invalid_grant', 50013, 'Assertion failed signature validation or has the wrong audience.'); }
+        ({ payload: assertion } = (await jwtVerify(form.get('assertion') ?? '', createLocalJWKSet({ keys: keys.map((k) => k.jwk) }), {
+          audience: [CLIENT_ID, `api://${CLIENT_ID}`],
+        })) as { payload: Record<string, unknown> });
+      } catch {
+        return aadError(res, 400, 'invalid_grant', 50013, 'Assertion failed signature validation or has the wrong audience.');
+      }
       tokenRequests.push({ grant: 'obo', resource, tid, oid: String(assertion.oid), clientAuth });
       if (clientAuth === 'none') return aadError(res, 401, 'invalid_client', 7000218, 'The request body must contain client_assertion or client_secret.');
       const b = obo.get(resource) ?? 'ok';
-      if (b === 'consent') return aadError(res, 400, 'invalid_grant', 65001, `The user or administrator has not consented to use the application with ID '${clientId}'. Send an interactive authorization request for this user and resource.`, { suberror: 'consent_required' });
-      if (b === 'mfa') return aadError(res, 400, 'interaction_required', 50076, 'Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.', { claims: '{"access_token":{"capolids":{"essential":true,"values":["cap-1"]}}}', suberror: 'basic_action' });
+      if (b === 'consent')
+        return aadError(
+          res,
+          400,
+          'invalid_grant',
+          65001,
+          `The user or administrator has not consented to use the application with ID '${clientId}'. Send an interactive authorization request for this user and resource.`,
+          { suberror: 'consent_required' },
+        );
+      if (b === 'mfa')
+        return aadError(
+          res,
+          400,
+          'interaction_required',
+          50076,
+          'Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access this resource.',
+          { claims: '{"access_token":{"capolids":{"essential":true,"values":["cap-1"]}}}', suberror: 'basic_action' },
+        );
       if (b === 'assertion-expired') return aadError(res, 400, 'invalid_grant', 500133, 'Assertion is not within its valid time range.');
       if (typeof b === 'object') return aadError(res, b.status, b.error, b.aadsts, 'Synthetic error.');
-      const access = await sign({ aud: resource, iss: issuer(tid), tid, oid: assertion.oid, scp: 'Data.Read', azp: clientId, ver: '2.0', iat: now, nbf: now, exp: now + state.oboLifetimeSec });
+      const access = await sign({
+        aud: resource,
+        iss: issuer(tid),
+        tid,
+        oid: assertion.oid,
+        scp: 'Data.Read',
+        azp: clientId,
+        ver: '2.0',
+        iat: now,
+        nbf: now,
+        exp: now + state.oboLifetimeSec,
+      });
       return json(res, 200, {
-        token_type: 'Bearer', scope: `${resource}/Data.Read`, expires_in: state.oboLifetimeSec, ext_expires_in: state.oboLifetimeSec, access_token: access,
+        token_type: 'Bearer',
+        scope: `${resource}/Data.Read`,
+        expires_in: state.oboLifetimeSec,
+        ext_expires_in: state.oboLifetimeSec,
+        access_token: access,
         client_info: Buffer.from(JSON.stringify({ uid: assertion.oid, utid: tid })).toString('base64url'),
       });
     }
@@ -133,14 +218,55 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
       const scopes = (form.get('scope') ?? '').split(' ').filter((x) => x.includes('/'));
       const audience = scopes[0]!.slice(0, scopes[0]!.lastIndexOf('/'));
       tokenRequests.push({ grant: 'device_code', resource: audience, tid, oid: ADMIN, clientAuth });
-      const access = await sign({ aud: audience, iss: issuer(tid), tid, oid: ADMIN, scp: scopes.map((x) => x.slice(audience.length + 1)).join(' '), azp: clientId, ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
-      const idToken = await sign({ aud: clientId, iss: issuer(tid), tid, oid: ADMIN, preferred_username: 'admin@contoso.example', name: 'Admin', ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
-      return json(res, 200, { token_type: 'Bearer', scope: scopes.join(' '), expires_in: 3600, ext_expires_in: 3600, access_token: access, id_token: idToken,
-        client_info: Buffer.from(JSON.stringify({ uid: ADMIN, utid: tid })).toString('base64url') });
+      const access = await sign({
+        aud: audience,
+        iss: issuer(tid),
+        tid,
+        oid: ADMIN,
+        scp: scopes.map((x) => x.slice(audience.length + 1)).join(' '),
+        azp: clientId,
+        ver: '2.0',
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+      });
+      const idToken = await sign({
+        aud: clientId,
+        iss: issuer(tid),
+        tid,
+        oid: ADMIN,
+        preferred_username: 'admin@contoso.example',
+        name: 'Admin',
+        ver: '2.0',
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+      });
+      return json(res, 200, {
+        token_type: 'Bearer',
+        scope: scopes.join(' '),
+        expires_in: 3600,
+        ext_expires_in: 3600,
+        access_token: access,
+        id_token: idToken,
+        client_info: Buffer.from(JSON.stringify({ uid: ADMIN, utid: tid })).toString('base64url'),
+      });
     }
     if (grant === 'client_credentials') {
       tokenRequests.push({ grant: 'client_credentials', resource, tid, oid: undefined, clientAuth });
-      const access = await sign({ aud: resource, iss: issuer(tid), tid, oid: randomUUID(), roles: ['Access.All'], idtyp: 'app', azp: clientId, ver: '2.0', iat: now, nbf: now, exp: now + 3600 });
+      const access = await sign({
+        aud: resource,
+        iss: issuer(tid),
+        tid,
+        oid: randomUUID(),
+        roles: ['Access.All'],
+        idtyp: 'app',
+        azp: clientId,
+        ver: '2.0',
+        iat: now,
+        nbf: now,
+        exp: now + 3600,
+      });
       return json(res, 200, { token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, access_token: access });
     }
     return aadError(res, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grant}'.`);
@@ -151,21 +277,50 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
     requests.push(path);
     let m: RegExpExecArray | null;
     if (path === '/common/v2.0/.well-known/openid-configuration') {
-      json(res, 200, { issuer: `${base}/{tenantid}/v2.0`, jwks_uri: `${base}/common/discovery/v2.0/keys`, authorization_endpoint: `${base}/common/oauth2/v2.0/authorize`, token_endpoint: `${base}/common/oauth2/v2.0/token`, id_token_signing_alg_values_supported: ['RS256'] });
+      json(res, 200, {
+        issuer: `${base}/{tenantid}/v2.0`,
+        jwks_uri: `${base}/common/discovery/v2.0/keys`,
+        authorization_endpoint: `${base}/common/oauth2/v2.0/authorize`,
+        token_endpoint: `${base}/common/oauth2/v2.0/token`,
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
     } else if (path === '/common/.well-known/openid-configuration') {
-      json(res, 200, { issuer: 'https://sts.windows.net/{tenantid}/', jwks_uri: `${base}/common/discovery/keys`, authorization_endpoint: `${base}/common/oauth2/authorize`, token_endpoint: `${base}/common/oauth2/token` });
+      json(res, 200, {
+        issuer: 'https://sts.windows.net/{tenantid}/',
+        jwks_uri: `${base}/common/discovery/keys`,
+        authorization_endpoint: `${base}/common/oauth2/authorize`,
+        token_endpoint: `${base}/common/oauth2/token`,
+      });
     } else if (path === '/common/discovery/v2.0/keys') {
       json(res, 200, { keys: keys.map((k) => ({ ...k.jwk, issuer: `${base}/{tenantid}/v2.0` })) });
     } else if (path === '/common/discovery/keys') {
       json(res, 200, { keys: keys.map((k) => k.jwk) });
     } else if ((m = /^\/([0-9a-f-]{36})\/v2\.0\/\.well-known\/openid-configuration$/.exec(path))) {
       const tid = m[1]!;
-      json(res, 200, { issuer: issuer(tid), jwks_uri: `${base}/common/discovery/v2.0/keys`, authorization_endpoint: `${base}/${tid}/oauth2/v2.0/authorize`, token_endpoint: `${base}/${tid}/oauth2/v2.0/token`, device_authorization_endpoint: `${base}/${tid}/oauth2/v2.0/devicecode`, end_session_endpoint: `${base}/${tid}/oauth2/v2.0/logout`, id_token_signing_alg_values_supported: ['RS256'] });
+      json(res, 200, {
+        issuer: issuer(tid),
+        jwks_uri: `${base}/common/discovery/v2.0/keys`,
+        authorization_endpoint: `${base}/${tid}/oauth2/v2.0/authorize`,
+        token_endpoint: `${base}/${tid}/oauth2/v2.0/token`,
+        device_authorization_endpoint: `${base}/${tid}/oauth2/v2.0/devicecode`,
+        end_session_endpoint: `${base}/${tid}/oauth2/v2.0/logout`,
+        id_token_signing_alg_values_supported: ['RS256'],
+      });
     } else if ((m = /^\/([0-9a-f-]{36})\/oauth2\/v2\.0\/devicecode$/.exec(path)) && req.method === 'POST') {
-      void readBody(req).then(() => json(res, 200, { device_code: randomUUID(), user_code: 'FAKE-CODE', verification_uri: `${base}/devicelogin`, expires_in: 900, interval: 1,
-        message: `To sign in, open ${base}/devicelogin and enter the code FAKE-CODE.` }));
+      void readBody(req).then(() =>
+        json(res, 200, {
+          device_code: randomUUID(),
+          user_code: 'FAKE-CODE',
+          verification_uri: `${base}/devicelogin`,
+          expires_in: 900,
+          interval: 1,
+          message: `To sign in, open ${base}/devicelogin and enter the code FAKE-CODE.`,
+        }),
+      );
     } else if ((m = /^\/([0-9a-f-]{36})\/oauth2\/v2\.0\/token$/.exec(path)) && req.method === 'POST') {
-      void tokenEndpoint(m[1]!, req, res).catch(() => { res.writeHead(500).end(); });
+      void tokenEndpoint(m[1]!, req, res).catch(() => {
+        res.writeHead(500).end();
+      });
     } else {
       res.writeHead(404).end();
     }
@@ -180,18 +335,40 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
     tokenRequests,
     obo,
     clientCertificates,
-    get oboLifetimeSec() { return state.oboLifetimeSec; },
-    set oboLifetimeSec(v: number) { state.oboLifetimeSec = v; },
-    async rotate(dropOld = false) { const k = await newKey(); keys = dropOld ? [k] : [...keys, k]; },
+    get oboLifetimeSec() {
+      return state.oboLifetimeSec;
+    },
+    set oboLifetimeSec(v: number) {
+      state.oboLifetimeSec = v;
+    },
+    async rotate(dropOld = false) {
+      const k = await newKey();
+      keys = dropOld ? [k] : [...keys, k];
+    },
     async token(claims = {}, opts = {}) {
       const now = Math.floor(Date.now() / 1000);
       const version = opts.version ?? '2.0';
       const tid = String(claims.tid ?? TENANT_A);
-      const body = { aud: version === '1.0' ? CLIENT_ID : `api://${CLIENT_ID}`, iss: issuer(tid, version), tid: TENANT_A, oid: USER_1, scp: 'user_impersonation', ver: version, iat: now, nbf: now, exp: now + (opts.expSec ?? 3600), ...claims };
+      const body = {
+        aud: version === '1.0' ? CLIENT_ID : `api://${CLIENT_ID}`,
+        iss: issuer(tid, version),
+        tid: TENANT_A,
+        oid: USER_1,
+        scp: 'user_impersonation',
+        ver: version,
+        iat: now,
+        nbf: now,
+        exp: now + (opts.expSec ?? 3600),
+        ...claims,
+      };
       const header = { alg: 'RS256', kid: current().kid, typ: 'JWT', ...opts.header };
       if (opts.key === 'rogue') return new SignJWT(body).setProtectedHeader(header).sign(rogue.privateKey);
       return new SignJWT(body).setProtectedHeader(header).sign(current().privateKey);
     },
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -7,10 +7,7 @@ import { shapeProblem } from './fuzz-frames.js';
 
 const CLOSE_CODES = new Set<number>(Object.values(CloseCode));
 
-export type Verdict =
-  | { kind: 'accepted'; frame: Frame; reencoded: boolean }
-  | { kind: 'refused'; closeCode: number }
-  | { kind: 'failure'; why: string };
+export type Verdict = { kind: 'accepted'; frame: Frame; reencoded: boolean } | { kind: 'refused'; closeCode: number } | { kind: 'failure'; why: string };
 
 /** The largest Buffer asked for while `fn` runs (Buffer.alloc, allocUnsafe, allocUnsafeSlow). */
 function largestAllocation<T>(fn: () => T): { value: T; largest: number } {
@@ -19,9 +16,16 @@ function largestAllocation<T>(fn: () => T): { value: T; largest: number } {
   let largest = 0;
   for (const k of ['alloc', 'allocUnsafe', 'allocUnsafeSlow'] as const) {
     const orig = saved[k];
-    b[k] = (n: number, ...rest: unknown[]) => { if (n > largest) largest = n; return orig.call(Buffer, n, ...rest); };
+    b[k] = (n: number, ...rest: unknown[]) => {
+      if (n > largest) largest = n;
+      return orig.call(Buffer, n, ...rest);
+    };
   }
-  try { return { value: fn(), largest }; } finally { Object.assign(b, saved); }
+  try {
+    return { value: fn(), largest };
+  } finally {
+    Object.assign(b, saved);
+  }
 }
 
 function decodeOnce(bytes: Buffer, accepted: ReadonlySet<number>, version: number): Frame | Verdict {
@@ -30,7 +34,8 @@ function decodeOnce(bytes: Buffer, accepted: ReadonlySet<number>, version: numbe
     if (r.largest > bytes.length) return { kind: 'failure', why: `decode allocated ${r.largest} bytes for a ${bytes.length}-byte frame` };
     return r.value;
   } catch (err) {
-    if (!(err instanceof ProtocolError) || err.code !== 'GATEHOUSE_PROTOCOL_ERROR') return { kind: 'failure', why: `decode threw ${(err as Error)?.name}: ${(err as Error)?.message}` };
+    if (!(err instanceof ProtocolError) || err.code !== 'GATEHOUSE_PROTOCOL_ERROR')
+      return { kind: 'failure', why: `decode threw ${(err as Error)?.name}: ${(err as Error)?.message}` };
     if (!CLOSE_CODES.has(err.closeCode)) return { kind: 'failure', why: `ProtocolError with close code ${err.closeCode}` };
     return { kind: 'refused', closeCode: err.closeCode };
   }
@@ -49,14 +54,19 @@ export function judgeDecode(bytes: Buffer, accepted: ReadonlySet<number>, versio
   // Round trip: what was accepted encodes again (or is refused as too large: a JSON escape or an invalid UTF-8
   // byte can grow when written back) and decodes to the same frame.
   let again: Buffer;
-  try { again = encodeFrame(frame, version); } catch (err) {
+  try {
+    again = encodeFrame(frame, version);
+  } catch (err) {
     if (err instanceof ProtocolError) return { kind: 'accepted', frame, reencoded: false };
     return { kind: 'failure', why: `encode of an accepted frame threw ${(err as Error)?.name}: ${(err as Error)?.message}` };
   }
   let back: Frame;
-  try { back = decodeFrame(again, accepted, version); } catch (err) {
+  try {
+    back = decodeFrame(again, accepted, version);
+  } catch (err) {
     return { kind: 'failure', why: `the re-encoded frame was refused: ${(err as Error)?.message}` };
   }
-  if (!isDeepStrictEqual(back, frame)) return { kind: 'failure', why: `round trip changed the frame: ${JSON.stringify(frame).slice(0, 200)} -> ${JSON.stringify(back).slice(0, 200)}` };
+  if (!isDeepStrictEqual(back, frame))
+    return { kind: 'failure', why: `round trip changed the frame: ${JSON.stringify(frame).slice(0, 200)} -> ${JSON.stringify(back).slice(0, 200)}` };
   return { kind: 'accepted', frame, reencoded: true };
 }

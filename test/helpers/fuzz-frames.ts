@@ -2,7 +2,16 @@
 // fuzz; JSON-aware mutations of their messages; and the shape every decoded frame must have, checked here
 // independently of the decoder.
 import {
-  AGENT_RECEIVES, AgentFailureCodes, FrameType, HUB_RECEIVES, Limits, MAX_LISTED_HUBS, PROTOCOL_VERSIONS, encodeFrame, type Frame, type HeaderList,
+  AGENT_RECEIVES,
+  AgentFailureCodes,
+  FrameType,
+  HUB_RECEIVES,
+  Limits,
+  MAX_LISTED_HUBS,
+  PROTOCOL_VERSIONS,
+  encodeFrame,
+  type Frame,
+  type HeaderList,
 } from '@gatehouse/shared';
 import type { Rng } from './fuzz-rng.js';
 
@@ -10,7 +19,26 @@ import type { Rng } from './fuzz-rng.js';
 export const FUZZ_VERSIONS = [0, ...[...PROTOCOL_VERSIONS].sort()] as const;
 export const DIRECTIONS = { hub: HUB_RECEIVES, agent: AGENT_RECEIVES } as const;
 
-const WORDS = ['', 'a', 'x-request-id', 'content-type', 'GET', 'POST', 'http://127.0.0.1:8080/api/v1/x?y=1', 'Set-Cookie', 'é', 'ü€', '😀', 'text/plain; charset=utf-8', ' ', '\t', '0', '{"a":1}', '\\', '"'];
+const WORDS = [
+  '',
+  'a',
+  'x-request-id',
+  'content-type',
+  'GET',
+  'POST',
+  'http://127.0.0.1:8080/api/v1/x?y=1',
+  'Set-Cookie',
+  'é',
+  'ü€',
+  '😀',
+  'text/plain; charset=utf-8',
+  ' ',
+  '\t',
+  '0',
+  '{"a":1}',
+  '\\',
+  '"',
+];
 
 function text(rng: Rng, max = 64): string {
   if (rng.chance(0.5)) return rng.pick(WORDS);
@@ -31,15 +59,44 @@ const stream = (rng: Rng): number => rng.pick([1, 2, 3, 7, 0x7fff_ffff, 0xffff_f
 export function validFrame(rng: Rng, type: number): Frame {
   switch (type) {
     case FrameType.Hello:
-      return { type, stream: 0, msg: { versions: rng.chance(0.8) ? [...PROTOCOL_VERSIONS] : [rng.range(1, 9)], agentVersion: text(rng, 20), hostname: text(rng, 40), capabilities: rng.chance(0.5) ? [] : [text(rng, 16), text(rng, 16)] } };
+      return {
+        type,
+        stream: 0,
+        msg: {
+          versions: rng.chance(0.8) ? [...PROTOCOL_VERSIONS] : [rng.range(1, 9)],
+          agentVersion: text(rng, 20),
+          hostname: text(rng, 40),
+          capabilities: rng.chance(0.5) ? [] : [text(rng, 16), text(rng, 16)],
+        },
+      };
     case FrameType.Welcome:
-      return { type, stream: 0, msg: { version: rng.pick([1, 2, 3]), memberId: text(rng, 32), gatewayId: text(rng, 32), heartbeatIntervalMs: Limits.heartbeatIntervalMs, heartbeatTimeoutMs: Limits.heartbeatTimeoutMs, streamWindowBytes: Limits.streamWindowBytes, maxDataBytes: Limits.maxDataBytes } };
+      return {
+        type,
+        stream: 0,
+        msg: {
+          version: rng.pick([1, 2, 3]),
+          memberId: text(rng, 32),
+          gatewayId: text(rng, 32),
+          heartbeatIntervalMs: Limits.heartbeatIntervalMs,
+          heartbeatTimeoutMs: Limits.heartbeatTimeoutMs,
+          streamWindowBytes: Limits.streamWindowBytes,
+          maxDataBytes: Limits.maxDataBytes,
+        },
+      };
     case FrameType.RequestHead:
-      return { type, stream: stream(rng), msg: {
-        requestId: text(rng, 36), method: rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']), url: `http://127.0.0.1:${rng.range(1, 65535)}/${text(rng, 200)}`,
-        headers: headers(rng), bodyLength: rng.pick([null, 0, 1, rng.int(1 << 30), Number.MAX_SAFE_INTEGER]), timeoutMs: rng.range(1, 86_400_000),
-        credentials: rng.chance(0.5) ? null : { scheme: rng.pick(['basic', 'windows'] as const), sealed: text(rng, 300) },
-      } };
+      return {
+        type,
+        stream: stream(rng),
+        msg: {
+          requestId: text(rng, 36),
+          method: rng.pick(['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']),
+          url: `http://127.0.0.1:${rng.range(1, 65535)}/${text(rng, 200)}`,
+          headers: headers(rng),
+          bodyLength: rng.pick([null, 0, 1, rng.int(1 << 30), Number.MAX_SAFE_INTEGER]),
+          timeoutMs: rng.range(1, 86_400_000),
+          credentials: rng.chance(0.5) ? null : { scheme: rng.pick(['basic', 'windows'] as const), sealed: text(rng, 300) },
+        },
+      };
     case FrameType.ResponseHead:
       return { type, stream: stream(rng), msg: responseHeadMsg(rng) };
     case FrameType.Response:
@@ -86,9 +143,33 @@ export function isJsonFrame(type: number, version: number): boolean {
 
 // ---- JSON-aware mutation: the message object changed, re-serialised, framed again ----
 
-const WRONG_VALUES: unknown[] = [null, true, 0, -0, -1, 1.5, 1e21, 2 ** 53, -(2 ** 31), '', '0', 'x'.repeat(70_000), [], {}, [[]], [1, 2], { a: 1 }, ['a'], [['a']], [['a', 1]], [['a', 'b', 'c']]];
+const WRONG_VALUES: unknown[] = [
+  null,
+  true,
+  0,
+  -0,
+  -1,
+  1.5,
+  1e21,
+  2 ** 53,
+  -(2 ** 31),
+  '',
+  '0',
+  'x'.repeat(70_000),
+  [],
+  {},
+  [[]],
+  [1, 2],
+  { a: 1 },
+  ['a'],
+  [['a']],
+  [['a', 1]],
+  [['a', 'b', 'c']],
+];
 
-function deep(n: number, open: string, close: string): string { return open.repeat(n) + close.repeat(n); }
+function deep(n: number, open: string, close: string): string {
+  return open.repeat(n) + close.repeat(n);
+}
 
 /** `msg` with one structural change, as JSON text. */
 export function mutateJson(rng: Rng, msg: Record<string, unknown>): string {
@@ -96,9 +177,15 @@ export function mutateJson(rng: Rng, msg: Record<string, unknown>): string {
   const keys = Object.keys(o);
   const key = keys.length ? rng.pick(keys) : 'x';
   switch (rng.int(9)) {
-    case 0: delete o[key]; break;
-    case 1: o[key] = rng.pick(WRONG_VALUES); break;
-    case 2: o[rng.pick(['__proto__', 'constructor', 'prototype', 'toString', 'extra'])] = rng.pick(WRONG_VALUES); break;
+    case 0:
+      delete o[key];
+      break;
+    case 1:
+      o[key] = rng.pick(WRONG_VALUES);
+      break;
+    case 2:
+      o[rng.pick(['__proto__', 'constructor', 'prototype', 'toString', 'extra'])] = rng.pick(WRONG_VALUES);
+      break;
     case 3: {
       // a duplicate key, the later one winning in JSON.parse
       const json = JSON.stringify(o);
@@ -108,21 +195,27 @@ export function mutateJson(rng: Rng, msg: Record<string, unknown>): string {
       // deep nesting in place of a value
       const json = JSON.stringify({ ...o, [key]: 0 });
       const n = rng.pick([10, 1000, 20_000]);
-      return json.replace(`${JSON.stringify(key)}:0`, `${JSON.stringify(key)}:${rng.chance(0.5) ? deep(n, '[', ']') : deep(n, '{"a":', '}').replace(/:}/, ':1}')}`);
+      return json.replace(
+        `${JSON.stringify(key)}:0`,
+        `${JSON.stringify(key)}:${rng.chance(0.5) ? deep(n, '[', ']') : deep(n, '{"a":', '}').replace(/:}/, ':1}')}`,
+      );
     }
     case 5: {
       const v = o[key];
       if (Array.isArray(v)) {
         // a header list: odd pairs, huge counts
         const pairs = v as unknown[];
-        if (rng.chance(0.3)) { const p = pairs[0] ?? ['a', 'b']; o[key] = Array(rng.pick([1001, 5000])).fill(p); }
-        else pairs.push(rng.pick(WRONG_VALUES));
+        if (rng.chance(0.3)) {
+          const p = pairs[0] ?? ['a', 'b'];
+          o[key] = Array(rng.pick([1001, 5000])).fill(p);
+        } else pairs.push(rng.pick(WRONG_VALUES));
       } else if (typeof v === 'string') o[key] = rng.pick([v.repeat(rng.range(2, 2000)), `${v}\u0000`, `${v}\ud800`, '\udc00', v.normalize('NFD')]);
       else if (typeof v === 'number') o[key] = rng.pick([v + 1, v - 1, -v, v * 2 ** 20, v + 0.5, -0]);
       else o[key] = rng.pick(WRONG_VALUES);
       break;
     }
-    case 6: return JSON.stringify(rng.pick([[], o && [o], 'x', 1, null, true]));
+    case 6:
+      return JSON.stringify(rng.pick([[], o && [o], 'x', 1, null, true]));
     case 7: {
       // JSON text edits: escapes, whitespace, a byte order mark, trailing garbage
       const json = JSON.stringify(o);
@@ -130,11 +223,17 @@ export function mutateJson(rng: Rng, msg: Record<string, unknown>): string {
         // a number spelled another way: -0, out of range, a fraction or exponent that is still an integer
         const numbers = [...json.matchAll(/(?<=[:,[])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?=[,\]}])/g)];
         const m = numbers.length ? rng.pick(numbers) : undefined;
-        if (m) return json.slice(0, m.index) + rng.pick(['-0', '-0.0', '1e400', '-1e400', `${m[0]}.0`, `${m[0]}e0`, '1E2', '0.5e1', '100000000000000000000000', '9007199254740993']) + json.slice(m.index + m[0].length);
+        if (m)
+          return (
+            json.slice(0, m.index) +
+            rng.pick(['-0', '-0.0', '1e400', '-1e400', `${m[0]}.0`, `${m[0]}e0`, '1E2', '0.5e1', '100000000000000000000000', '9007199254740993']) +
+            json.slice(m.index + m[0].length)
+          );
       }
       return rng.pick([`\ufeff${json}`, ` \n${json}\t`, `${json}x`, `${json}${json}`, json.replace(/"([a-z])/, '"\\u00$1'), json.slice(0, -1)]);
     }
-    default: o[key] = rng.chance(0.5) ? rng.pick(WRONG_VALUES) : String(rng.u32());
+    default:
+      o[key] = rng.chance(0.5) ? rng.pick(WRONG_VALUES) : String(rng.u32());
   }
   return JSON.stringify(o);
 }
@@ -172,16 +271,35 @@ const isBytes = (v: unknown): boolean => v instanceof Uint8Array;
 export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | undefined {
   if (!accepted.has(f.type)) return `type ${f.type} is not received in this direction`;
   if (!isU32(f.stream)) return `stream ${String(f.stream)}`;
-  const connectionLevel = f.type === FrameType.Hello || f.type === FrameType.Welcome || f.type === FrameType.Ping || f.type === FrameType.Pong || f.type === FrameType.GoAway || f.type === FrameType.Hubs;
+  const connectionLevel =
+    f.type === FrameType.Hello ||
+    f.type === FrameType.Welcome ||
+    f.type === FrameType.Ping ||
+    f.type === FrameType.Pong ||
+    f.type === FrameType.GoAway ||
+    f.type === FrameType.Hubs;
   if (connectionLevel !== (f.stream === 0)) return `type ${f.type} on stream ${f.stream}`;
   switch (f.type) {
     case FrameType.Hello: {
       const m = f.msg;
-      return Array.isArray(m.versions) && m.versions.length > 0 && m.versions.every((v) => Number.isInteger(v) && v > 0) && isStr(m.agentVersion) && isStr(m.hostname) && Array.isArray(m.capabilities) && m.capabilities.every(isStr) ? undefined : 'hello';
+      return Array.isArray(m.versions) &&
+        m.versions.length > 0 &&
+        m.versions.every((v) => Number.isInteger(v) && v > 0) &&
+        isStr(m.agentVersion) &&
+        isStr(m.hostname) &&
+        Array.isArray(m.capabilities) &&
+        m.capabilities.every(isStr)
+        ? undefined
+        : 'hello';
     }
     case FrameType.Welcome: {
       const m = f.msg;
-      return [m.version, m.heartbeatIntervalMs, m.heartbeatTimeoutMs, m.streamWindowBytes, m.maxDataBytes].every((v) => Number.isInteger(v) && v > 0) && isStr(m.memberId) && isStr(m.gatewayId) && m.maxDataBytes <= Limits.maxDataBytes ? undefined : 'welcome';
+      return [m.version, m.heartbeatIntervalMs, m.heartbeatTimeoutMs, m.streamWindowBytes, m.maxDataBytes].every((v) => Number.isInteger(v) && v > 0) &&
+        isStr(m.memberId) &&
+        isStr(m.gatewayId) &&
+        m.maxDataBytes <= Limits.maxDataBytes
+        ? undefined
+        : 'welcome';
     }
     case FrameType.RequestHead: {
       const m = f.msg;
@@ -190,7 +308,8 @@ export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | 
       if (!isStr(m.requestId) || !isStr(m.method) || !isStr(m.url) || !isPairList(m.headers)) return 'request head strings or headers';
       if (!(m.bodyLength === null || (Number.isSafeInteger(m.bodyLength) && m.bodyLength >= 0))) return `bodyLength ${String(m.bodyLength)}`;
       if (!(Number.isInteger(m.timeoutMs) && m.timeoutMs >= 1 && m.timeoutMs <= 86_400_000)) return 'timeoutMs';
-      if (m.credentials !== null && !((m.credentials.scheme === 'basic' || m.credentials.scheme === 'windows') && isStr(m.credentials.sealed))) return 'credentials';
+      if (m.credentials !== null && !((m.credentials.scheme === 'basic' || m.credentials.scheme === 'windows') && isStr(m.credentials.sealed)))
+        return 'credentials';
       return undefined;
     }
     case FrameType.ResponseHead:
@@ -201,18 +320,32 @@ export function shapeProblem(f: Frame, accepted: ReadonlySet<number>): string | 
       if (f.type === FrameType.Response && !(isBytes(f.data) && f.data.length <= Limits.maxDataBytes)) return 'response data';
       return undefined;
     }
-    case FrameType.Data: return isBytes(f.data) && f.data.length > 0 && f.data.length <= Limits.maxDataBytes ? undefined : 'data';
-    case FrameType.End: return undefined;
-    case FrameType.Credit: return isU32(f.bytes) && f.bytes > 0 ? undefined : 'credit';
+    case FrameType.Data:
+      return isBytes(f.data) && f.data.length > 0 && f.data.length <= Limits.maxDataBytes ? undefined : 'data';
+    case FrameType.End:
+      return undefined;
+    case FrameType.Credit:
+      return isU32(f.bytes) && f.bytes > 0 ? undefined : 'credit';
     case FrameType.Ping:
-    case FrameType.Pong: return isBytes(f.data) && f.data.length === 8 ? undefined : 'ping';
+    case FrameType.Pong:
+      return isBytes(f.data) && f.data.length === 8 ? undefined : 'ping';
     case FrameType.Cancel:
-    case FrameType.GoAway: return isStr(f.msg.reason) ? undefined : 'reason';
+    case FrameType.GoAway:
+      return isStr(f.msg.reason) ? undefined : 'reason';
     case FrameType.Hubs: {
       const m = f.msg;
-      return isStr(m.hubId) && Array.isArray(m.hubs) && m.hubs.length <= MAX_LISTED_HUBS && m.hubs.every((h) => isStr(h.id) && isStr(h.url) && /^https?:\/\//.test(h.url)) ? undefined : 'hubs';
+      return isStr(m.hubId) &&
+        Array.isArray(m.hubs) &&
+        m.hubs.length <= MAX_LISTED_HUBS &&
+        m.hubs.every((h) => isStr(h.id) && isStr(h.url) && /^https?:\/\//.test(h.url))
+        ? undefined
+        : 'hubs';
     }
-    case FrameType.Failure: return (AgentFailureCodes as readonly string[]).includes(f.msg.code) && isStr(f.msg.message) && (f.msg.notSent === undefined || f.msg.notSent === true) ? undefined : 'failure';
-    default: return 'unknown type';
+    case FrameType.Failure:
+      return (AgentFailureCodes as readonly string[]).includes(f.msg.code) && isStr(f.msg.message) && (f.msg.notSent === undefined || f.msg.notSent === true)
+        ? undefined
+        : 'failure';
+    default:
+      return 'unknown type';
   }
 }

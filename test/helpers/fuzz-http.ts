@@ -26,8 +26,14 @@ export class RawConn {
   private ended = false;
   private wake: (() => void) | undefined;
   private constructor(readonly socket: Socket) {
-    socket.on('data', (c: Buffer) => { this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c; this.wake?.(); });
-    const end = () => { this.ended = true; this.wake?.(); };
+    socket.on('data', (c: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, c]) : c;
+      this.wake?.();
+    });
+    const end = () => {
+      this.ended = true;
+      this.wake?.();
+    };
     socket.on('end', end);
     socket.on('close', end);
     socket.on('error', end);
@@ -42,16 +48,26 @@ export class RawConn {
     });
   }
 
-  get open(): boolean { return !this.ended && !this.socket.destroyed; }
+  get open(): boolean {
+    return !this.ended && !this.socket.destroyed;
+  }
 
-  write(bytes: Buffer): void { if (this.open) this.socket.write(bytes); }
+  write(bytes: Buffer): void {
+    if (this.open) this.socket.write(bytes);
+  }
 
   /** Half-closes our side (an early close: the request ends here). */
-  end(): void { if (this.open) this.socket.end(); }
+  end(): void {
+    if (this.open) this.socket.end();
+  }
 
-  close(): void { this.socket.destroy(); }
+  close(): void {
+    this.socket.destroy();
+  }
 
-  private start(): string { return this.buf.subarray(0, 400).toString('latin1'); }
+  private start(): string {
+    return this.buf.subarray(0, 400).toString('latin1');
+  }
 
   /** The next answer; `head`: it answers a HEAD request. */
   async read(head: boolean, timeoutMs: number): Promise<RawOutcome> {
@@ -62,7 +78,10 @@ export class RawConn {
       if (r === 'bad') return { kind: 'unparseable', why: 'not an HTTP/1.1 answer', head: this.buf.subarray(0, 200).toString('latin1') };
       if (r !== undefined) {
         this.buf = this.buf.subarray(r.used);
-        if (r.answer.status >= 100 && r.answer.status < 200 && r.answer.status !== 101) { interim.push(r.answer.status); continue; }
+        if (r.answer.status >= 100 && r.answer.status < 200 && r.answer.status !== 101) {
+          interim.push(r.answer.status);
+          continue;
+        }
         r.answer.interim = interim;
         return { kind: 'answer', answer: r.answer };
       }
@@ -71,7 +90,11 @@ export class RawConn {
       if (left <= 0) return { kind: 'timeout', partial: this.buf.length, start: this.start() };
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.wake = () => { clearTimeout(t); this.wake = undefined; resolve(); };
+        this.wake = () => {
+          clearTimeout(t);
+          this.wake = undefined;
+          resolve();
+        };
       });
     }
   }

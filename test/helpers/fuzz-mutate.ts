@@ -3,10 +3,14 @@
 import type { Rng } from './fuzz-rng.js';
 
 /** Values a length, count or time field is most likely to be mishandled at. */
-export const EXTREME_U32 = [0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xff, 0x100, 0xfff, 0xffff, 0x1_0000, 0xf_ffff, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff] as const;
+export const EXTREME_U32 = [
+  0, 1, 2, 3, 4, 5, 0x7f, 0x80, 0xff, 0x100, 0xfff, 0xffff, 0x1_0000, 0xf_ffff, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff,
+] as const;
 export const EXTREME_U16 = [0, 1, 2, 0x7f, 0x80, 0xff, 0x100, 0x3e8, 0x3e9, 0x7fff, 0x8000, 0xfffe, 0xffff] as const;
 export const EXTREME_F64 = [-1, -0, 0, 0.5, -2, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 1e308, NaN, Infinity, -Infinity, Number.MIN_VALUE] as const;
-const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x3a, 0x2c, 0x30, 0x2d, 0x2e, 0x65, 0xc0, 0xed, 0xf4, 0xfe] as const;
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x7f, 0x80, 0xff, 0x22, 0x5c, 0x7b, 0x7d, 0x5b, 0x5d, 0x3a, 0x2c, 0x30, 0x2d, 0x2e, 0x65, 0xc0, 0xed, 0xf4, 0xfe,
+] as const;
 
 export type Mutator = (rng: Rng, b: Buffer, other: Buffer) => Buffer;
 
@@ -16,7 +20,10 @@ export const MUTATORS: Record<string, Mutator> = {
   bitFlip(rng, b) {
     if (!b.length) return b;
     const out = Buffer.from(b);
-    for (let n = rng.range(1, 8); n > 0; n--) { const i = at(rng, out); out[i] = out[i]! ^ (1 << rng.int(8)); }
+    for (let n = rng.range(1, 8); n > 0; n--) {
+      const i = at(rng, out);
+      out[i] = out[i]! ^ (1 << rng.int(8));
+    }
     return out;
   },
   interestingByte(rng, b) {
@@ -35,7 +42,9 @@ export const MUTATORS: Record<string, Mutator> = {
     const i = at(rng, b);
     return Buffer.concat([b.subarray(0, i), b.subarray(i + rng.range(1, Math.min(32, b.length - i)))]);
   },
-  truncate(rng, b) { return b.subarray(0, rng.int(b.length + 1)); },
+  truncate(rng, b) {
+    return b.subarray(0, rng.int(b.length + 1));
+  },
   duplicateSection(rng, b) {
     if (!b.length) return b;
     const i = at(rng, b);
@@ -80,7 +89,9 @@ export const MUTATORS: Record<string, Mutator> = {
     else out.writeUInt32BE(rng.pick([0, 1, 2, 3, 0x7fff_ffff, 0xffff_ffff, rng.u32()]), 1);
     return out;
   },
-  allRandom(rng) { return rng.bytes(rng.chance(0.9) ? rng.range(0, 64) : rng.range(64, 4096)); },
+  allRandom(rng) {
+    return rng.bytes(rng.chance(0.9) ? rng.range(0, 64) : rng.range(64, 4096));
+  },
 };
 
 const NAMES = Object.keys(MUTATORS);

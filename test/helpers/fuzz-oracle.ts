@@ -24,13 +24,20 @@ function judgeError(a: RawAnswer, head: boolean, token: string): Judgement {
   if (header === undefined) return { key, problem: `status ${a.status} with neither the service's answer nor x-gatehouse-error` };
   if (!isErrorCode(header)) return { key, problem: `x-gatehouse-error ${header} is not a documented code` };
   const status = ErrorCodes[header].status;
-  if (a.status !== status && !(header === 'InvalidRequest' && (a.status === 408 || a.status === 431))) return { key, problem: `code ${header} with status ${a.status}, documented ${status}` };
+  if (a.status !== status && !(header === 'InvalidRequest' && (a.status === 408 || a.status === 431)))
+    return { key, problem: `code ${header} with status ${a.status}, documented ${status}` };
   if (!head) {
     let body: unknown;
-    try { body = JSON.parse(a.body.toString('utf8')); } catch { return { key, problem: `error body is not JSON: ${a.body.subarray(0, 120).toString('latin1')}` }; }
+    try {
+      body = JSON.parse(a.body.toString('utf8'));
+    } catch {
+      return { key, problem: `error body is not JSON: ${a.body.subarray(0, 120).toString('latin1')}` };
+    }
     const e = (body as { error?: { code?: unknown; message?: unknown; requestId?: unknown } })?.error;
-    if (!e || e.code !== header || typeof e.message !== 'string' || typeof e.requestId !== 'string' || !e.requestId) return { key, problem: `error body is not {"error":{"code","message","requestId"}}: ${a.body.subarray(0, 200).toString('utf8')}` };
-    if (e.message.includes(MARK) || e.message.includes(token)) return { key, problem: `error message repeats a header value, query or token: ${e.message.slice(0, 200)}` };
+    if (!e || e.code !== header || typeof e.message !== 'string' || typeof e.requestId !== 'string' || !e.requestId)
+      return { key, problem: `error body is not {"error":{"code","message","requestId"}}: ${a.body.subarray(0, 200).toString('utf8')}` };
+    if (e.message.includes(MARK) || e.message.includes(token))
+      return { key, problem: `error message repeats a header value, query or token: ${e.message.slice(0, 200)}` };
   }
   if (header === 'InternalError') return { key, problem: 'InternalError: an unexpected hub fault on caller input' };
   if (a.status < 500) return { key };
@@ -41,8 +48,18 @@ function judgeError(a: RawAnswer, head: boolean, token: string): Judgement {
 export function judgeInvoke(a: RawAnswer, token: string): Judgement {
   if (a.status !== 200 || one(a, 'x-gatehouse-error') !== undefined) return judgeError(a, false, token);
   let env: { statusCode?: unknown; headers?: unknown; body?: unknown };
-  try { env = JSON.parse(a.body.toString('utf8')) as typeof env; } catch { return { key: '200 backend', problem: 'a 200 whose body is not the JSON envelope' }; }
-  if (!Number.isInteger(env.statusCode) || typeof env.headers !== 'object' || env.headers === null || typeof env.body !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(env.body)) {
+  try {
+    env = JSON.parse(a.body.toString('utf8')) as typeof env;
+  } catch {
+    return { key: '200 backend', problem: 'a 200 whose body is not the JSON envelope' };
+  }
+  if (
+    !Number.isInteger(env.statusCode) ||
+    typeof env.headers !== 'object' ||
+    env.headers === null ||
+    typeof env.body !== 'string' ||
+    !/^[A-Za-z0-9+/]*={0,2}$/.test(env.body)
+  ) {
     return { key: '200 backend', problem: `a 200 envelope of the wrong shape: ${a.body.subarray(0, 200).toString('utf8')}` };
   }
   return { key: `200 backend ${String(env.statusCode)}` };
@@ -52,7 +69,7 @@ export function judgeInvoke(a: RawAnswer, token: string): Judgement {
 export function judgeRaw(a: RawAnswer, head: boolean, token: string): Judgement {
   const fromService = one(a, 'x-echo-method') !== undefined;
   const coded = one(a, 'x-gatehouse-error') !== undefined;
-  if (fromService && coded) return { key: `${a.status} both`, problem: 'an answer carrying both the service\'s headers and x-gatehouse-error' };
+  if (fromService && coded) return { key: `${a.status} both`, problem: "an answer carrying both the service's headers and x-gatehouse-error" };
   if (fromService) return { key: `${a.status} backend` };
   return judgeError(a, head, token);
 }
@@ -69,7 +86,10 @@ function lenientSegments(path: string): string[] {
     if (next === s) break;
     s = next;
   }
-  return s.replace(/\uff0e/g, '.').split(/[/\\]/).map((seg) => seg.split(';')[0]!.trim());
+  return s
+    .replace(/\uff0e/g, '.')
+    .split(/[/\\]/)
+    .map((seg) => seg.split(';')[0]!.trim());
 }
 
 /**

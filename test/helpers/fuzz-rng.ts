@@ -5,7 +5,9 @@
 /** mulberry32: small, fast, good enough to pick mutations; not for anything secret. */
 export class Rng {
   private s: number;
-  constructor(seed: number) { this.s = seed >>> 0; }
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
   /** A uint32. */
   u32(): number {
     this.s = (this.s + 0x6d2b79f5) >>> 0;
@@ -15,11 +17,19 @@ export class Rng {
     return (t ^ (t >>> 14)) >>> 0;
   }
   /** An integer in [0, n). */
-  int(n: number): number { return n <= 1 ? 0 : Math.floor((this.u32() / 0x1_0000_0000) * n); }
+  int(n: number): number {
+    return n <= 1 ? 0 : Math.floor((this.u32() / 0x1_0000_0000) * n);
+  }
   /** An integer in [lo, hi]. */
-  range(lo: number, hi: number): number { return lo + this.int(hi - lo + 1); }
-  chance(p: number): boolean { return this.u32() / 0x1_0000_0000 < p; }
-  pick<T>(xs: readonly T[]): T { return xs[this.int(xs.length)]!; }
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
+  }
+  chance(p: number): boolean {
+    return this.u32() / 0x1_0000_0000 < p;
+  }
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)]!;
+  }
   bytes(n: number): Buffer {
     const b = Buffer.allocUnsafe(n);
     for (let i = 0; i < n; i++) b[i] = this.u32() & 0xff;
@@ -36,7 +46,9 @@ export function caseSeed(seed: number, part: string, index: number): number {
   return (h ^ (h >>> 15)) >>> 0;
 }
 
-export function caseRng(seed: number, part: string, index: number): Rng { return new Rng(caseSeed(seed, part, index)); }
+export function caseRng(seed: number, part: string, index: number): Rng {
+  return new Rng(caseSeed(seed, part, index));
+}
 
 /** The run's base seed: GATEHOUSE_FUZZ_SEED when set (decimal or 0x hex), else a fresh random one. */
 export function fuzzSeed(): number {

@@ -37,7 +37,9 @@ const KEEP = 25;
 
 export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
   const r: FuzzResult = { sent: 0, tally: {}, failures: [], resent: 0, slowestMs: 0 };
-  const count = (k: string) => { r.tally[k] = (r.tally[k] ?? 0) + 1; };
+  const count = (k: string) => {
+    r.tally[k] = (r.tally[k] ?? 0) + 1;
+  };
   const note = (list: string[], i: number, why: string, req: FuzzRequest) => {
     if (list.length < KEEP) list.push(`${o.part} case ${i} (GATEHOUSE_FUZZ_SEED=${o.seed}): ${why}\n    request ${JSON.stringify(req.label.slice(0, 300))}`);
   };
@@ -51,14 +53,23 @@ export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
       const req = o.make(caseRng(o.seed, o.part, i));
       if (o.only) process.stdout.write(`[fuzz] ${o.part} case ${i}: ${JSON.stringify(req.bytes.toString('latin1'))}\n`);
       for (let attempt = 0; ; attempt++) {
-        if (req.fresh || !conn || !conn.open) { conn?.close(); conn = await RawConn.open(o.port); used = 0; }
+        if (req.fresh || !conn || !conn.open) {
+          conn?.close();
+          conn = await RawConn.open(o.port);
+          used = 0;
+        }
         const reused = used++ > 0;
         const started = performance.now();
         conn.write(req.bytes);
         if (req.earlyClose) conn.end();
         const out = await conn.read(req.head, o.answerTimeoutMs);
         r.slowestMs = Math.max(r.slowestMs, performance.now() - started);
-        if (out.kind === 'closed' && out.partial === 0 && reused && attempt === 0 && !req.earlyClose) { r.resent++; conn.close(); conn = undefined; continue; }
+        if (out.kind === 'closed' && out.partial === 0 && reused && attempt === 0 && !req.earlyClose) {
+          r.resent++;
+          conn.close();
+          conn = undefined;
+          continue;
+        }
         r.sent++;
         if (out.kind === 'answer') {
           const j = o.judge(out.answer, req);
@@ -76,13 +87,23 @@ export async function runFuzz(o: FuzzRun): Promise<FuzzResult> {
           count('closed (body framing broke mid-call)');
         } else {
           count(out.partial ? 'closed mid-answer' : 'closed without an answer');
-          note(r.failures, i, out.partial ? `connection closed after ${out.partial} bytes of an answer: ${JSON.stringify(out.start)}` : 'connection closed without an answer', req);
+          note(
+            r.failures,
+            i,
+            out.partial ? `connection closed after ${out.partial} bytes of an answer: ${JSON.stringify(out.start)}` : 'connection closed without an answer',
+            req,
+          );
         }
         if (o.only) {
-          process.stdout.write(`[fuzz]   -> ${out.kind === 'answer' ? `${out.answer.status} ${JSON.stringify([...out.answer.headers])} ${JSON.stringify(out.answer.body.subarray(0, 500).toString('latin1'))}` : JSON.stringify(out)}\n`);
+          process.stdout.write(
+            `[fuzz]   -> ${out.kind === 'answer' ? `${out.answer.status} ${JSON.stringify([...out.answer.headers])} ${JSON.stringify(out.answer.body.subarray(0, 500).toString('latin1'))}` : JSON.stringify(out)}\n`,
+          );
           o.afterEach?.(i);
         }
-        if (req.fresh || out.kind !== 'answer' || out.answer.closes) { conn.close(); conn = undefined; }
+        if (req.fresh || out.kind !== 'answer' || out.answer.closes) {
+          conn.close();
+          conn = undefined;
+        }
         break;
       }
     }

@@ -21,7 +21,13 @@ export function clientMessage(payload: Buffer, opcode = 0x2): Buffer {
   const head = Buffer.alloc(1 + len + 4);
   head[0] = 0x80 | opcode;
   if (n < 126) head[1] = 0x80 | n;
-  else if (n < 65536) { head[1] = 0x80 | 126; head.writeUInt16BE(n, 2); } else { head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(n), 2); }
+  else if (n < 65536) {
+    head[1] = 0x80 | 126;
+    head.writeUInt16BE(n, 2);
+  } else {
+    head[1] = 0x80 | 127;
+    head.writeBigUInt64BE(BigInt(n), 2);
+  }
   return Buffer.concat([head, payload]);
 }
 
@@ -29,11 +35,21 @@ export function clientMessage(payload: Buffer, opcode = 0x2): Buffer {
 export function openHostileAgent(port: number, credential: string, opts: { localAddress?: string; timeoutMs?: number } = {}): Promise<UpgradeAnswer> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host: '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error('no answer to the upgrade in time')); }, opts.timeoutMs ?? 15_000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('no answer to the upgrade in time'));
+    }, opts.timeoutMs ?? 15_000);
     let buf = Buffer.alloc(0);
-    socket.on('error', (err) => { clearTimeout(timer); reject(err); });
-    socket.once('connect', () => socket.write(`GET ${AGENT_CONNECT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-      + `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: GatehouseAgent ${credential}\r\n\r\n`));
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.once('connect', () =>
+      socket.write(
+        `GET ${AGENT_CONNECT_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: GatehouseAgent ${credential}\r\n\r\n`,
+      ),
+    );
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       const end = buf.indexOf('\r\n\r\n');
@@ -71,16 +87,24 @@ export class HostileAgent {
   private waiters: Array<() => void> = [];
   private ended = false;
 
-  constructor(readonly socket: Socket, first: Buffer) {
+  constructor(
+    readonly socket: Socket,
+    first: Buffer,
+  ) {
     this.pending = first;
     socket.on('data', (chunk: Buffer) => this.take(chunk));
-    socket.on('close', () => { this.ended = true; this.wake(); });
+    socket.on('close', () => {
+      this.ended = true;
+      this.wake();
+    });
     socket.on('error', () => {});
     if (first.length) queueMicrotask(() => this.take(Buffer.alloc(0)));
   }
 
   /** Sends one protocol frame as one WebSocket message (writes go out even while reading is paused). */
-  send(frame: Buffer): void { if (!this.socket.destroyed) this.socket.write(clientMessage(frame)); }
+  send(frame: Buffer): void {
+    if (!this.socket.destroyed) this.socket.write(clientMessage(frame));
+  }
 
   /** HELLO, and waits for WELCOME: the negotiated version. */
   async hello(versions = [3, 2, 1]): Promise<number> {
@@ -90,13 +114,19 @@ export class HostileAgent {
   }
 
   /** A PING, as an agent's heartbeat. */
-  ping(): void { this.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: randomBytes(8) })); }
+  ping(): void {
+    this.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: randomBytes(8) }));
+  }
 
   /** Stops reading: what the hub sends piles up in the kernel's buffers, then in the hub. */
-  stopReading(): void { this.socket.pause(); }
+  stopReading(): void {
+    this.socket.pause();
+  }
 
   /** Reads again (everything queued, then on). */
-  resume(): void { this.socket.resume(); }
+  resume(): void {
+    this.socket.resume();
+  }
 
   /** Resolves with the first frame matching `pred` (already received or to come). */
   waitFor(pred: (f: Frame) => boolean, timeoutMs = 15_000): Promise<Frame> {
@@ -104,8 +134,16 @@ export class HostileAgent {
       const t = setTimeout(() => reject(new Error('frame not received in time')), timeoutMs);
       const check = () => {
         const f = this.frames.find(pred);
-        if (f) { clearTimeout(t); resolve(f); return; }
-        if (this.ended || this.closeCode !== undefined) { clearTimeout(t); reject(new Error(`connection closed (${this.closeCode ?? 'no close frame'}) before the frame came`)); return; }
+        if (f) {
+          clearTimeout(t);
+          resolve(f);
+          return;
+        }
+        if (this.ended || this.closeCode !== undefined) {
+          clearTimeout(t);
+          reject(new Error(`connection closed (${this.closeCode ?? 'no close frame'}) before the frame came`));
+          return;
+        }
         this.waiters.push(check);
       };
       check();
@@ -118,14 +156,20 @@ export class HostileAgent {
     return new Promise((resolve) => {
       const t = setTimeout(() => resolve(this.closeCode), timeoutMs);
       const check = () => {
-        if (this.closeCode !== undefined || this.ended) { clearTimeout(t); resolve(this.closeCode); return; }
+        if (this.closeCode !== undefined || this.ended) {
+          clearTimeout(t);
+          resolve(this.closeCode);
+          return;
+        }
         this.waiters.push(check);
       };
       check();
     });
   }
 
-  destroy(): void { this.socket.destroy(); }
+  destroy(): void {
+    this.socket.destroy();
+  }
 
   private take(chunk: Buffer): void {
     this.bytesRead += chunk.length;
@@ -136,7 +180,15 @@ export class HostileAgent {
       const opcode = b[0]! & 0x0f;
       let len = b[1]! & 0x7f;
       let off = 2;
-      if (len === 126) { if (b.length < 4) break; len = b.readUInt16BE(2); off = 4; } else if (len === 127) { if (b.length < 10) break; len = Number(b.readBigUInt64BE(2)); off = 10; }
+      if (len === 126) {
+        if (b.length < 4) break;
+        len = b.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (b.length < 10) break;
+        len = Number(b.readBigUInt64BE(2));
+        off = 10;
+      }
       if (b.length < off + len) break;
       const payload = b.subarray(off, off + len);
       this.pending = b.subarray(off + len);
@@ -148,7 +200,11 @@ export class HostileAgent {
 
   private onFrame(payload: Buffer): void {
     let f: Frame;
-    try { f = decodeFrame(payload, AGENT_RECEIVES, this.version); } catch { return; }
+    try {
+      f = decodeFrame(payload, AGENT_RECEIVES, this.version);
+    } catch {
+      return;
+    }
     // Later frames are read as the version WELCOME chose (it may come in one chunk with them).
     if (f.type === FrameType.Welcome) this.version = f.msg.version;
     // A reading agent answers the hub's pings, as a real one does.

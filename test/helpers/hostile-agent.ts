@@ -6,7 +6,14 @@ import { WebSocket } from 'ws';
 import { generateKeyPairSync } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import {
-  AGENT_CONNECT_PATH, AGENT_RECEIVES, AGENT_REGISTER_PATH, FrameType, decodeFrame, encodeFrame, type Frame, type RequestHeadMessage,
+  AGENT_CONNECT_PATH,
+  AGENT_RECEIVES,
+  AGENT_REGISTER_PATH,
+  FrameType,
+  decodeFrame,
+  encodeFrame,
+  type Frame,
+  type RequestHeadMessage,
 } from '@gatehouse/shared';
 import { api, b64 } from './stack.js';
 
@@ -37,14 +44,20 @@ export async function registerMember(hubUrl: string, token: string, name = 'host
   if (gw.status !== 201) throw new Error(`gateway create: ${gw.status} ${gw.text}`);
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const reg = await api(hubUrl, undefined, 'POST', AGENT_REGISTER_PATH, {
-    gatewayId: gw.json.id, registrationKey: gw.json.registrationKey, name,
-    publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), sealedPrivateKey: 'sealed',
+    gatewayId: gw.json.id,
+    registrationKey: gw.json.registrationKey,
+    name,
+    publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    sealedPrivateKey: 'sealed',
   });
   if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
   return { gatewayId: gw.json.id as string, memberId: reg.json.memberId as string, credential: reg.json.credential as string };
 }
 
-export interface HostileCall { stream: number; head: RequestHeadMessage }
+export interface HostileCall {
+  stream: number;
+  head: RequestHeadMessage;
+}
 
 export interface HostileAgent {
   gatewayId: string;
@@ -73,7 +86,12 @@ export async function startHostileAgent(hubUrl: string, token: string, versions 
   const version = await agentHandshake(ws, versions);
   const ping = setInterval(() => ws.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) })), 5_000);
   const agent: HostileAgent = {
-    ...member, version, ws, heads: [], cancelled: new Set(), closeCode: undefined,
+    ...member,
+    version,
+    ws,
+    heads: [],
+    cancelled: new Set(),
+    closeCode: undefined,
     answer: () => {},
     send: (frame) => new Promise((resolve, reject) => ws.send(encodeFrame(frame, version), (err) => (err ? reject(err) : resolve()))),
     async close() {
@@ -92,7 +110,10 @@ export async function startHostileAgent(hubUrl: string, token: string, versions 
       void Promise.resolve(agent.answer(call, agent)).catch(() => {});
     } else if (f.type === FrameType.Cancel) agent.cancelled.add(f.stream);
   });
-  ws.on('close', (code) => { clearInterval(ping); agent.closeCode = code; });
+  ws.on('close', (code) => {
+    clearInterval(ping);
+    agent.closeCode = code;
+  });
   return agent;
 }
 
@@ -122,13 +143,22 @@ export function keepAliveExchange(port: number, first: string, second: string): 
     const socket = netConnect(port, '127.0.0.1', () => socket.write(first));
     let text = '';
     let sentSecond = false;
-    const timer = setTimeout(() => { socket.destroy(); resolve({ text, closed: false }); }, 10_000);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closed: false });
+    }, 10_000);
     socket.on('data', (c: Buffer) => {
       text += c.toString('latin1');
-      if (!sentSecond && text.includes('\r\n\r\n')) { sentSecond = true; socket.write(second); }
+      if (!sentSecond && text.includes('\r\n\r\n')) {
+        sentSecond = true;
+        socket.write(second);
+      }
     });
     socket.on('error', () => {});
-    socket.on('close', () => { clearTimeout(timer); resolve({ text, closed: true }); });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true });
+    });
   });
 }
 
@@ -142,15 +172,29 @@ export function otherTenantCalls(hubUrl: string, token: string, goodConn: string
       try {
         if (i % 2) {
           const r = await api(hubUrl, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'POST', url: 'echo/b', body: b64(`tenant-b ${i}`) });
-          if (r.status === 200 && r.json.statusCode === 200 && Buffer.from(r.json.body, 'base64').toString() === `tenant-b ${i}`) ok++; else wrong.push(`invoke ${r.status} ${r.text.slice(0, 200)}`);
+          if (r.status === 200 && r.json.statusCode === 200 && Buffer.from(r.json.body, 'base64').toString() === `tenant-b ${i}`) ok++;
+          else wrong.push(`invoke ${r.status} ${r.text.slice(0, 200)}`);
         } else {
-          const r = await fetch(`${hubUrl}/v1/connections/${goodConn}/proxy/echo/b`, { method: 'POST', body: `tenant-b ${i}`, headers: { authorization: `Bearer ${token}` } });
+          const r = await fetch(`${hubUrl}/v1/connections/${goodConn}/proxy/echo/b`, {
+            method: 'POST',
+            body: `tenant-b ${i}`,
+            headers: { authorization: `Bearer ${token}` },
+          });
           const text = await r.text();
-          if (r.status === 200 && text === `tenant-b ${i}`) ok++; else wrong.push(`proxy ${r.status} ${text.slice(0, 200)}`);
+          if (r.status === 200 && text === `tenant-b ${i}`) ok++;
+          else wrong.push(`proxy ${r.status} ${text.slice(0, 200)}`);
         }
-      } catch (err) { wrong.push(String(err)); }
+      } catch (err) {
+        wrong.push(String(err));
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  return { async stop() { running = false; await loop; return { ok, wrong }; } };
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { ok, wrong };
+    },
+  };
 }

@@ -40,9 +40,17 @@ export interface HostileServer {
   close(): void;
 }
 
-export interface HostileOptions { auth?: 'ntlm' | 'negotiate' }
+export interface HostileOptions {
+  auth?: 'ntlm' | 'negotiate';
+}
 
-interface Head { method: string; path: string; headers: Map<string, string>; length: number; chunked: boolean }
+interface Head {
+  method: string;
+  path: string;
+  headers: Map<string, string>;
+  length: number;
+  chunked: boolean;
+}
 
 function parseHead(text: string): Head {
   const [line, ...rest] = text.split('\r\n');
@@ -131,10 +139,16 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
       // Credentials are looked at on an authenticated connection too (a NEGOTIATE message restarts the handshake, as IIS does).
       if (o.auth && (!authed || token !== undefined)) {
         if (type === 1) {
-          if (fault === 'nego-reset') { socket.resetAndDestroy(); return false; }
-          const answer = fault === 'nego-bad' ? reply('401 Unauthorized', [`WWW-Authenticate: ${scheme} AAAA`])
-            : fault === 'nego-500' ? reply('500 Internal Server Error', [])
-              : reply('401 Unauthorized', [`WWW-Authenticate: ${scheme} ${challenge()}`]);
+          if (fault === 'nego-reset') {
+            socket.resetAndDestroy();
+            return false;
+          }
+          const answer =
+            fault === 'nego-bad'
+              ? reply('401 Unauthorized', [`WWW-Authenticate: ${scheme} AAAA`])
+              : fault === 'nego-500'
+                ? reply('500 Internal Server Error', [])
+                : reply('401 Unauthorized', [`WWW-Authenticate: ${scheme} ${challenge()}`]);
           req.onBody = () => socket.write(answer);
           return true;
         }
@@ -148,7 +162,10 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
       }
       // A HEAD (the agent's Kerberos handshake before a body) passes: the fault is the real request's.
       if (req.head.method === 'HEAD') {
-        if (fault === 'nego-reset') { socket.resetAndDestroy(); return false; }
+        if (fault === 'nego-reset') {
+          socket.resetAndDestroy();
+          return false;
+        }
         socket.write(`HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`);
         return true;
       }
@@ -158,20 +175,39 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
     const act = (fault: string, req: NonNullable<typeof current>): boolean => {
       switch (fault) {
         case 'reset-mid-body':
-          if (req.left < 64 * 1024) { socket.resetAndDestroy(); return false; }
-          req.limit = () => { if (req.read >= 64 * 1024) socket.resetAndDestroy(); };
+          if (req.left < 64 * 1024) {
+            socket.resetAndDestroy();
+            return false;
+          }
+          req.limit = () => {
+            if (req.read >= 64 * 1024) socket.resetAndDestroy();
+          };
           return true;
-        case 'close-early': socket.destroy(); return false;
-        case 'answer-early': socket.end(reply('200 OK', ['Connection: close'], 'early')); return false;
-        case 'bad-header': req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok'); return true;
-        case 'bad-value': req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok'); return true;
-        case 'long-header': req.onBody = () => socket.end(`HTTP/1.1 200 OK\r\nX-${'l'.repeat(298)}: 1\r\nContent-Length: 2\r\n\r\nok`); return true;
-        case 'garbage': req.onBody = () => socket.end('\x00\x01 not http at all\r\n\r\n'); return true;
+        case 'close-early':
+          socket.destroy();
+          return false;
+        case 'answer-early':
+          socket.end(reply('200 OK', ['Connection: close'], 'early'));
+          return false;
+        case 'bad-header':
+          req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX Bad: 1\r\nContent-Length: 2\r\n\r\nok');
+          return true;
+        case 'bad-value':
+          req.onBody = () => socket.end('HTTP/1.1 200 OK\r\nX-Bad: a\rb\r\nContent-Length: 2\r\n\r\nok');
+          return true;
+        case 'long-header':
+          req.onBody = () => socket.end(`HTTP/1.1 200 OK\r\nX-${'l'.repeat(298)}: 1\r\nContent-Length: 2\r\n\r\nok`);
+          return true;
+        case 'garbage':
+          req.onBody = () => socket.end('\x00\x01 not http at all\r\n\r\n');
+          return true;
         case 'huge':
           req.onBody = () => {
             socket.write('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
             const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000, 'h'), Buffer.from('\r\n')]);
-            const pump = () => { while (!socket.destroyed && socket.write(chunk)); };
+            const pump = () => {
+              while (!socket.destroyed && socket.write(chunk));
+            };
             socket.on('drain', pump);
             pump();
           };
@@ -182,9 +218,11 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
             socket.write(Buffer.alloc(100_000, 'r'), () => socket.resetAndDestroy());
           };
           return true;
-        case 'stall': return true;
+        case 'stall':
+          return true;
         default:
-          req.onBody = () => socket.write(reply('200 OK', ['Content-Type: application/json'], JSON.stringify({ bytes: req.read, sha256: req.hash.digest('hex') })));
+          req.onBody = () =>
+            socket.write(reply('200 OK', ['Content-Type: application/json'], JSON.stringify({ bytes: req.read, sha256: req.hash.digest('hex') })));
           return true;
       }
     };
@@ -192,7 +230,13 @@ export async function startHostileServer(o: HostileOptions = {}): Promise<Hostil
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
-    port, url: `http://127.0.0.1:${port}`, bodyBytes, requests,
-    close() { for (const s of sockets) s.destroy(); server.close(); },
+    port,
+    url: `http://127.0.0.1:${port}`,
+    bodyBytes,
+    requests,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
   };
 }

@@ -11,11 +11,22 @@ import { tempDir } from './tmp.js';
 export const REALM = 'GATEHOUSE.TEST';
 export const KRB_USERS = { carol: 'Kerb3ros-pw!', dave: 'Dave-pw-42' } as const;
 
-export interface KerberosRealm { krb5Conf: string; kdcPort: number; stop(): void }
-export interface NegotiateApache { url: string; port: number; stop(): void }
+export interface KerberosRealm {
+  krb5Conf: string;
+  kdcPort: number;
+  stop(): void;
+}
+export interface NegotiateApache {
+  url: string;
+  port: number;
+  stop(): void;
+}
 
 export function kerberosAvailable(): boolean {
-  return ['/usr/sbin/krb5kdc', '/usr/sbin/kdb5_util', '/usr/bin/kinit', '/usr/lib/apache2/modules/mod_auth_gssapi.so'].every((p) => existsSync(p)) && APACHE_BIN !== undefined;
+  return (
+    ['/usr/sbin/krb5kdc', '/usr/sbin/kdb5_util', '/usr/bin/kinit', '/usr/lib/apache2/modules/mod_auth_gssapi.so'].every((p) => existsSync(p)) &&
+    APACHE_BIN !== undefined
+  );
 }
 
 export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: string }> {
@@ -23,7 +34,9 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
   chmodSync(dir, 0o755);
   const kdcPort = await freePort();
   const krb5Conf = join(dir, 'krb5.conf');
-  writeFileSync(krb5Conf, `[libdefaults]
+  writeFileSync(
+    krb5Conf,
+    `[libdefaults]
   default_realm = ${REALM}
   dns_lookup_realm = false
   dns_lookup_kdc = false
@@ -36,8 +49,11 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
   }
 [domain_realm]
   localhost = ${REALM}
-`);
-  writeFileSync(join(dir, 'kdc.conf'), `[kdcdefaults]
+`,
+  );
+  writeFileSync(
+    join(dir, 'kdc.conf'),
+    `[kdcdefaults]
   kdc_listen = 127.0.0.1:${kdcPort}
   kdc_tcp_listen = 127.0.0.1:${kdcPort}
 [realms]
@@ -49,7 +65,8 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
   }
 [logging]
   kdc = FILE:${dir}/kdc.log
-`);
+`,
+  );
   writeFileSync(join(dir, 'kadm5.acl'), '');
   const env = { ...process.env, KRB5_CONFIG: krb5Conf, KRB5_KDC_PROFILE: join(dir, 'kdc.conf') };
   execFileSync('kdb5_util', ['create', '-s', '-r', REALM, '-P', 'master-pw-for-tests'], { env, stdio: 'pipe' });
@@ -57,17 +74,34 @@ export async function startKerberosRealm(): Promise<KerberosRealm & { keytab: st
   execFileSync('kadmin.local', ['-q', 'addprinc -randkey HTTP/localhost'], { env, stdio: 'pipe' });
   const keytab = join(dir, 'http.keytab');
   execFileSync('kadmin.local', ['-q', `ktadd -k ${keytab} HTTP/localhost`], { env, stdio: 'pipe' });
-  try { execFileSync('chgrp', ['www-data', keytab]); } catch { /* not root: Apache runs as us */ }
+  try {
+    execFileSync('chgrp', ['www-data', keytab]);
+  } catch {
+    /* not root: Apache runs as us */
+  }
   chmodSync(keytab, 0o640);
   const kdc: ChildProcess = spawn('krb5kdc', ['-n'], { env, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     if (readFileSyncSafe(join(dir, 'kdc.log')).includes('commencing operation')) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { krb5Conf, kdcPort, keytab, stop: () => { kdc.kill(); } };
+  return {
+    krb5Conf,
+    kdcPort,
+    keytab,
+    stop: () => {
+      kdc.kill();
+    },
+  };
 }
 
-function readFileSyncSafe(p: string): string { try { return readFileSync(p, 'utf8'); } catch { return ''; } }
+function readFileSyncSafe(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch {
+    return '';
+  }
+}
 
 /** Apache: /negotiate (Kerberos via SPNEGO, keytab) proxied to `backendUrl`, passing the user on in X-Remote-User.
  *  /sink is the same without the header, proxied to `sinkUrl`: a service that reads a whole upload before it

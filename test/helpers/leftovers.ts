@@ -3,4 +3,6 @@
 import { afterAll } from 'vitest';
 import { killLeftovers } from './stack.js';
 
-afterAll(() => { killLeftovers(); });
+afterAll(() => {
+  killLeftovers();
+});

@@ -11,16 +11,23 @@ export function startNotHttpServer(): Promise<{ port: number; close(): void }> {
 
 /** `answers[name]` for a request to …/name (one request per connection; the server ends it after answering). */
 export function startCannedServer(answers: Record<string, string>): Promise<{ port: number; close(): void }> {
-  return listen(createServer((s) => {
-    s.on('error', () => {});
-    s.once('data', (d: Buffer) => {
-      const name = (d.toString('latin1').split(' ')[1] ?? '').split('?')[0]!.split('/').pop()!;
-      s.end(answers[name] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n', 'latin1');
-    });
-  }));
+  return listen(
+    createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', (d: Buffer) => {
+        const name = (d.toString('latin1').split(' ')[1] ?? '').split('?')[0]!.split('/').pop()!;
+        s.end(answers[name] ?? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n', 'latin1');
+      });
+    }),
+  );
 }
 
 async function listen(server: Server): Promise<{ port: number; close(): void }> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, close: () => { server.close(); } };
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.close();
+    },
+  };
 }

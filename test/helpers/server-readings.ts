@@ -22,16 +22,31 @@ function permissiveUtf8(bytes: Buffer): string {
     const b = bytes[i]!;
     let ones = 0;
     while (ones < 8 && (b & (0x80 >> ones)) !== 0) ones++;
-    if (ones === 0) { out += String.fromCharCode(b); i++; continue; }
-    if (ones === 1 || ones > 6 || i + ones > bytes.length) { out += '\ufffd'; i++; continue; }
+    if (ones === 0) {
+      out += String.fromCharCode(b);
+      i++;
+      continue;
+    }
+    if (ones === 1 || ones > 6 || i + ones > bytes.length) {
+      out += '\ufffd';
+      i++;
+      continue;
+    }
     let value = b & (0xff >> (ones + 1));
     let good = true;
     for (let k = 1; k < ones; k++) {
       const c = bytes[i + k]!;
-      if ((c & 0xc0) !== 0x80) { good = false; break; }
+      if ((c & 0xc0) !== 0x80) {
+        good = false;
+        break;
+      }
       value = value * 64 + (c & 0x3f);
     }
-    if (!good || value > 0x10ffff) { out += '\ufffd'; i++; continue; }
+    if (!good || value > 0x10ffff) {
+      out += '\ufffd';
+      i++;
+      continue;
+    }
     out += String.fromCodePoint(value);
     i += ones;
   }
@@ -44,8 +59,8 @@ export type Decoder = (s: string) => string;
 export const DECODERS: Record<string, Decoder> = {
   utf8: (s) => s.replace(RUNS, (run) => new TextDecoder('utf-8').decode(runBytes(run))),
   latin1: (s) => s.replace(RUNS, (run) => runBytes(run).toString('latin1')),
-  iis: (s) => s.replace(/%u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
-    .replace(RUNS, (run) => permissiveUtf8(runBytes(run))),
+  iis: (s) =>
+    s.replace(/%u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))).replace(RUNS, (run) => permissiveUtf8(runBytes(run))),
 };
 
 const dropParams = (segment: string) => segment.split(';')[0]!;
@@ -65,7 +80,10 @@ function decodeChain(start: string, decode: Decoder, nfkc: boolean): string[] {
   return chain;
 }
 
-export interface Reading { name: string; segments: string[] }
+export interface Reading {
+  name: string;
+  segments: string[];
+}
 
 /** Every reading of `path` (the path as sent), as the segments a server is left with after removing dot segments. */
 export function readings(path: string): Reading[] {
@@ -103,9 +121,15 @@ export function removeDotSegments(segments: string[]): string[] {
   const stack: string[] = [];
   segments.forEach((s, i) => {
     const last = i === segments.length - 1;
-    if (s === '.') { if (last) stack.push(''); return; }
+    if (s === '.') {
+      if (last) stack.push('');
+      return;
+    }
     if (s === '..') {
-      if (stack.length === 0) { stack.push('<above root>'); return; }
+      if (stack.length === 0) {
+        stack.push('<above root>');
+        return;
+      }
       if (stack[0] === '<above root>') return;
       stack.pop();
       if (last) stack.push('');

@@ -29,7 +29,12 @@ export async function startStandardStack(o: StandardStackOptions = {}): Promise<
   const token = await entra.token();
   const { gatewayId, agent } = await gatewayWithAgent(hub.url, token, o.allow?.(echo.url) ?? [`${echo.url}/`], 'gw', o.agentArgs);
   return {
-    entra, echo, hub, token, gatewayId, agent,
+    entra,
+    echo,
+    hub,
+    token,
+    gatewayId,
+    agent,
     async stop() {
       await agent.stop();
       await hub.stop();

@@ -15,7 +15,11 @@ export interface TcpSwitch {
 
 export async function startTcpSwitch(target: number): Promise<TcpSwitch> {
   const sockets = new Set<Socket>();
-  const track = (s: Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()); };
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => s.destroy());
+  };
   const server = createServer((client) => {
     track(client);
     sw.connections++;
@@ -29,8 +33,12 @@ export async function startTcpSwitch(target: number): Promise<TcpSwitch> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   const sw: TcpSwitch = {
-    url: `http://127.0.0.1:${port}`, target, connections: 0,
-    cut() { for (const s of sockets) s.destroy(); },
+    url: `http://127.0.0.1:${port}`,
+    target,
+    connections: 0,
+    cut() {
+      for (const s of sockets) s.destroy();
+    },
     close() {
       for (const s of sockets) s.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,7 +4,11 @@
 import { expect } from 'vitest';
 import { api, type AgentProc } from './stack.js';
 
-export interface TunnelSnapshot { pid: number | undefined; connects: number; connectedAt: Array<string | null> }
+export interface TunnelSnapshot {
+  pid: number | undefined;
+  connects: number;
+  connectedAt: Array<string | null>;
+}
 
 const count = (agent: AgentProc, text: string) => agent.lines.filter((l) => l.includes(text)).length;
 

@@ -15,7 +15,8 @@ export interface CorpusCase {
   reason: string;
 }
 
-export const URL_CORPUS: CorpusCase[] = (JSON.parse(readFileSync(new URL('../fixtures/url-corpus.json', import.meta.url), 'utf8')) as { cases: CorpusCase[] }).cases;
+export const URL_CORPUS: CorpusCase[] = (JSON.parse(readFileSync(new URL('../fixtures/url-corpus.json', import.meta.url), 'utf8')) as { cases: CorpusCase[] })
+  .cases;
 
 /** How a client writes `path` on a request line, which cannot carry spaces, controls or raw UTF-8: every character
  *  outside printable ASCII as UTF-8 escapes (as WHATWG sends them for invoke), the rest byte for byte. */
@@ -23,7 +24,12 @@ export function onRequestLine(path: string): string {
   return path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
 }
 
-export interface PathRecorder { url: string; port: number; received: string[]; close(): Promise<void> }
+export interface PathRecorder {
+  url: string;
+  port: number;
+  received: string[];
+  close(): Promise<void>;
+}
 
 /** A service on 127.0.0.1 that records each request's target as it arrived. Everything outside /api/v1 is the
  *  "secret" (it answers `secret` there, `inside` under it), so a call that escaped would show in `received`. */
@@ -39,7 +45,13 @@ export async function startPathRecorder(): Promise<PathRecorder> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`, port, received,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    url: `http://127.0.0.1:${port}`,
+    port,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

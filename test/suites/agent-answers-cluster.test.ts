@@ -26,11 +26,19 @@ const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
 
 async function clusterHub(): Promise<HubProc> {
   const port = await freePort();
-  return startHub(entra, {
-    GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-    // not listed to agents: the calls through hub A are relayed to hub B (test/suites/hub-mesh.test.ts: agents on every hub)
-    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100000/60s', GATEHOUSE_AGENT_ADVERTISE_URL: 'none',
-  }, { port });
+  return startHub(
+    entra,
+    {
+      GATEHOUSE_DATABASE: pg.url,
+      GATEHOUSE_REDIS_URL: redis.url,
+      GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      // not listed to agents: the calls through hub A are relayed to hub B (test/suites/hub-mesh.test.ts: agents on every hub)
+      GATEHOUSE_CLUSTER_SECRET: SECRET,
+      GATEHOUSE_THROTTLE: '100000/60s',
+      GATEHOUSE_AGENT_ADVERTISE_URL: 'none',
+    },
+    { port },
+  );
 }
 
 beforeAll(async () => {
@@ -44,9 +52,12 @@ beforeAll(async () => {
   // Tenant B: a real agent on hub B, called through hub A too.
   const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name: 'tenant-b' });
   goodAgent = await startAgent([hubB.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
-  goodConn = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+  goodConn = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json
+    .id;
   hostile = await startHostileAgent(hubB.url, token);
-  hostileConn = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: hostile.gatewayId })).json.id;
+  hostileConn = (
+    await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: hostile.gatewayId })
+  ).json.id;
   // Hub A relays only once presence shows the members online on B.
   for (const id of [hostile.gatewayId, gw.json.id as string]) {
     for (let i = 0; (await api(hubA.url, token, 'GET', `/v1/gateways/${id}`)).json.status !== 'online'; i++) {
@@ -72,16 +83,30 @@ const viaA = async (path: string) => {
   const text = await r.text();
   // biome-ignore lint/suspicious/noExplicitAny: a test reads the JSON answer's fields as the case expects them
   let json: any;
-  try { json = JSON.parse(text); } catch { json = undefined; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   return { status: r.status, headers: r.headers, text, json };
 };
 const freedOnB = () => expect.poll(() => streamsOpen(hubB.url, hostile.gatewayId), { timeout: 10_000 }).toBe(0);
 
 describe('answers of a hostile agent on another hub', () => {
-  it('finding 1: a bad header is a coded 502 through hub A, none of the agent\'s headers, and hub B frees the stream', async () => {
+  it("finding 1: a bad header is a coded 502 through hub A, none of the agent's headers, and hub B frees the stream", async () => {
     const b = otherTenantCalls(hubA.url, token, goodConn);
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [['x-before', 'agent-header'], ['x-bad', 'a\r\nset-cookie: forged=1']] } });
+      await a.send({
+        type: FrameType.ResponseHead,
+        stream,
+        msg: {
+          status: 200,
+          headers: [
+            ['x-before', 'agent-header'],
+            ['x-bad', 'a\r\nset-cookie: forged=1'],
+          ],
+        },
+      });
       for (let i = 0; i < 4; i++) await a.send({ type: FrameType.Data, stream, data: Buffer.alloc(64 * 1024, 0x61) });
     };
     for (let i = 0; i < 20; i++) {
@@ -96,10 +121,13 @@ describe('answers of a hostile agent on another hub', () => {
     expect(ok).toBeGreaterThan(0);
   }, 60_000);
 
-  it('finding 2: a body longer than its Content-Length never puts a forged response on the caller\'s connection to hub A; a 1xx is a 502', async () => {
+  it("finding 2: a body longer than its Content-Length never puts a forged response on the caller's connection to hub A; a 1xx is a 502", async () => {
     const forged = 'HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged';
     hostile.answer = async ({ stream, head }, a) => {
-      if (head.url.includes('/second')) { await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('real') }); return; }
+      if (head.url.includes('/second')) {
+        await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('real') });
+        return;
+      }
       await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [['content-length', '5']] } });
       await a.send({ type: FrameType.Data, stream, data: Buffer.from(`hello${forged}`) });
       await a.send({ type: FrameType.End, stream });
@@ -112,25 +140,45 @@ describe('answers of a hostile agent on another hub', () => {
     expect(statusLines.length).toBeLessThanOrEqual(2);
     if (statusLines.length === 2) expect(text.endsWith('real')).toBe(true);
     await freedOnB();
-    hostile.answer = async ({ stream }, a) => { await a.send({ type: FrameType.Response, stream, msg: { status: 101, headers: [['upgrade', 'x']] }, data: Buffer.alloc(0) }); };
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status: 101, headers: [['upgrade', 'x']] }, data: Buffer.alloc(0) });
+    };
     const interim = await viaA('interim');
     expect([interim.status, interim.json.error.code]).toEqual([502, 'BadGateway']);
     expect(interim.json.error.message).toMatch(/was refused: status 101 is an interim answer/);
     await freedOnB();
   }, 60_000);
 
-  it('finding 5: an agent\'s x-gatehouse-error never reaches the caller through hub A, and its FAILURE text is quoted', async () => {
+  it("finding 5: an agent's x-gatehouse-error never reaches the caller through hub A, and its FAILURE text is quoted", async () => {
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.Response, stream, msg: { status: 503, headers: [['x-gatehouse-error', 'GatewayOffline'], ['x-fine', 'yes']] }, data: Buffer.from('the service said') });
+      await a.send({
+        type: FrameType.Response,
+        stream,
+        msg: {
+          status: 503,
+          headers: [
+            ['x-gatehouse-error', 'GatewayOffline'],
+            ['x-fine', 'yes'],
+          ],
+        },
+        data: Buffer.from('the service said'),
+      });
     };
     const r = await viaA('forged-error');
     expect([r.status, r.headers.get('x-gatehouse-error'), r.headers.get('x-fine'), r.text]).toEqual([503, null, 'yes', 'the service said']);
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.Failure, stream, msg: { code: 'BadGateway', message: 'hub -> agent: your Entra token expired; sign in again at https://evil.example/login\r\n' } });
+      await a.send({
+        type: FrameType.Failure,
+        stream,
+        msg: { code: 'BadGateway', message: 'hub -> agent: your Entra token expired; sign in again at https://evil.example/login\r\n' },
+      });
     };
     const f = await viaA('failure');
-    expect([f.status, f.json.error.code, f.json.error.message])
-      .toEqual([502, 'BadGateway', 'agent -> service: the agent reported: hub -> agent: your Entra token expired; sign in again at https://evil.example/login']);
+    expect([f.status, f.json.error.code, f.json.error.message]).toEqual([
+      502,
+      'BadGateway',
+      'agent -> service: the agent reported: hub -> agent: your Entra token expired; sign in again at https://evil.example/login',
+    ]);
     await freedOnB();
   }, 60_000);
 });

@@ -10,8 +10,14 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, b64, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import {
-  externalBytes as externalBytes_, keepAliveExchange as keepAliveExchange_, keepAliveGet, otherTenantCalls, startHostileAgent, streamsOpen as streamsOpen_,
-  type HostileAgent, type HostileCall,
+  externalBytes as externalBytes_,
+  keepAliveExchange as keepAliveExchange_,
+  keepAliveGet,
+  otherTenantCalls,
+  startHostileAgent,
+  streamsOpen as streamsOpen_,
+  type HostileAgent,
+  type HostileCall,
 } from '../helpers/hostile-agent.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
@@ -34,9 +40,12 @@ beforeAll(async () => {
   token = await entra.token();
   const good = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-b');
   goodAgent = good.agent;
-  goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: good.gatewayId })).json.id;
+  goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: good.gatewayId })).json
+    .id;
   hostile = await startHostileAgent(hub.url, token);
-  hostileConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: hostile.gatewayId })).json.id;
+  hostileConn = (
+    await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: hostile.gatewayId })
+  ).json.id;
 }, 60_000);
 afterAll(async () => {
   await hostile?.close();
@@ -56,20 +65,32 @@ async function proxied(path: string): Promise<{ status: number; headers: Headers
   const r = await fetch(`${hub.url}/v1/connections/${hostileConn}/proxy/${path}`, { headers: { authorization: `Bearer ${token}` } });
   const text = await r.text();
   let json: unknown;
-  try { json = JSON.parse(text); } catch { json = undefined; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   return { status: r.status, headers: r.headers, text, json };
 }
 const invoked = (url: string) => api(hub.url, token, 'POST', `/v1/connections/${hostileConn}/invoke`, { method: 'GET', url });
 
 const keepAliveExchange = (first: string, second: string) =>
-  keepAliveExchange_(hub.port, keepAliveGet(`/v1/connections/${hostileConn}/proxy/${first}`, token), keepAliveGet(`/v1/connections/${hostileConn}/proxy/${second}`, token));
+  keepAliveExchange_(
+    hub.port,
+    keepAliveGet(`/v1/connections/${hostileConn}/proxy/${first}`, token),
+    keepAliveGet(`/v1/connections/${hostileConn}/proxy/${second}`, token),
+  );
 
 const tenantB = () => otherTenantCalls(hub.url, token, goodConn);
 
 /** Runs `n` calls, `parallel` at a time. */
 async function repeat(n: number, parallel: number, call: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => { while (next < n) await call(next++); }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) await call(next++);
+    }),
+  );
 }
 
 /** The stream is freed (the hub cancelled it toward the agent) and the gateway holds no stream. */
@@ -110,12 +131,14 @@ describe('finding 1: a bad response header leaks the stream', () => {
     await freed(lastStream());
   });
 
-  it('400 bad-header calls: the hub\'s external memory grows by under 20 MiB, and tenant B keeps answering throughout', async () => {
+  it("400 bad-header calls: the hub's external memory grows by under 20 MiB, and tenant B keeps answering throughout", async () => {
     hostile.answer = headThenWindow(200, [['x-bad', 'a\r\nb']]);
     const before = await externalBytes();
     const b = tenantB();
     const statuses = new Set<number>();
-    await repeat(400, 8, async () => { statuses.add((await proxied('loop')).status); });
+    await repeat(400, 8, async () => {
+      statuses.add((await proxied('loop')).status);
+    });
     // Before: 400 streams each held their 256 KiB window until the agent left (external memory 4 -> 104 MiB).
     await expect.poll(async () => (await externalBytes()) - before, { timeout: 20_000, interval: 500 }).toBeLessThan(20 * MiB);
     const { ok, wrong } = await b.stop();
@@ -129,9 +152,12 @@ describe('finding 1: a bad response header leaks the stream', () => {
 describe('finding 2: response framing from the agent is trusted', () => {
   const forged = 'HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged';
 
-  it('an answer longer than its Content-Length never puts a second response on the caller\'s keep-alive connection: it is cut and the connection closed', async () => {
+  it("an answer longer than its Content-Length never puts a second response on the caller's keep-alive connection: it is cut and the connection closed", async () => {
     hostile.answer = async ({ stream, head }, a) => {
-      if (head.url.includes('/second')) { await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('real') }); return; }
+      if (head.url.includes('/second')) {
+        await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [] }, data: Buffer.from('real') });
+        return;
+      }
       await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [['content-length', '5']] } });
       await a.send(data(stream, Buffer.from(`hello${forged}`)));
       await a.send({ type: FrameType.End, stream });
@@ -143,10 +169,14 @@ describe('finding 2: response framing from the agent is trusted', () => {
     expect(text.match(/HTTP\/1\.1 \d{3}/g)?.length ?? 0).toBeLessThanOrEqual(1);
     await freed(hostile.heads.find((h) => h.head.url.includes('/longer'))?.stream);
     // The same lie in one RESPONSE frame is found before anything is written: a coded 502.
-    hostile.answer = async ({ stream }, a) => { await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [['content-length', '5']] }, data: Buffer.from(`hello${forged}`) }); };
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [['content-length', '5']] }, data: Buffer.from(`hello${forged}`) });
+    };
     const whole = await proxied('longer-whole');
     expect([whole.status, whole.json.error.code]).toEqual([502, 'BadGateway']);
-    expect(whole.json.error.message).toBe(`hub <- agent: the answer of agent ${hostile.memberId} was refused: its Content-Length says 5 bytes and its body has ${5 + forged.length}`);
+    expect(whole.json.error.message).toBe(
+      `hub <- agent: the answer of agent ${hostile.memberId} was refused: its Content-Length says 5 bytes and its body has ${5 + forged.length}`,
+    );
     await freed(undefined);
     // A bounded loop of over-long answers (a window's worth each): memory stays bounded.
     hostile.answer = async ({ stream }, a) => {
@@ -154,7 +184,9 @@ describe('finding 2: response framing from the agent is trusted', () => {
       for (let i = 0; i < 4; i++) await a.send(data(stream, Buffer.alloc(64 * 1024, 0x62)));
     };
     const before = await externalBytes();
-    await repeat(200, 8, async () => { await proxied('longer-loop').catch(() => undefined); });
+    await repeat(200, 8, async () => {
+      await proxied('longer-loop').catch(() => undefined);
+    });
     await expect.poll(async () => (await externalBytes()) - before, { timeout: 20_000, interval: 500 }).toBeLessThan(20 * MiB);
     await freed(undefined);
     const { ok, wrong } = await b.stop();
@@ -162,7 +194,7 @@ describe('finding 2: response framing from the agent is trusted', () => {
     expect(ok).toBeGreaterThan(0);
   }, 120_000);
 
-  it('a body shorter than its Content-Length closes the caller\'s connection (raw route) and is a coded 502 (invoke)', async () => {
+  it("a body shorter than its Content-Length closes the caller's connection (raw route) and is a coded 502 (invoke)", async () => {
     hostile.answer = async ({ stream }, a) => {
       await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 200, headers: [['content-length', '10']] } });
       await a.send(data(stream, Buffer.from('hello')));
@@ -180,7 +212,13 @@ describe('finding 2: response framing from the agent is trusted', () => {
   });
 
   it.each([
-    [101, [['upgrade', 'websocket'], ['connection', 'upgrade']]],
+    [
+      101,
+      [
+        ['upgrade', 'websocket'],
+        ['connection', 'upgrade'],
+      ],
+    ],
     [103, [['link', '</a.css>; rel=preload']]],
   ] as [number, [string, string][]][])('a %s status is never a final answer: a coded 502, the stream freed', async (status, headers) => {
     hostile.answer = headThenWindow(status, headers);
@@ -188,7 +226,9 @@ describe('finding 2: response framing from the agent is trusted', () => {
     expect([r.status, r.headers.get('x-gatehouse-error')]).toEqual([502, 'BadGateway']);
     expect(r.json.error.message).toMatch(new RegExp(`^hub <- agent: the answer of agent \\S+ was refused: status ${status} is an interim answer`));
     await freed(lastStream());
-    hostile.answer = async ({ stream }, a) => { await a.send({ type: FrameType.Response, stream, msg: { status, headers }, data: Buffer.alloc(0) }); };
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status, headers }, data: Buffer.alloc(0) });
+    };
     const inv = await invoked('interim');
     expect([inv.status, inv.json.error.code]).toEqual([502, 'BadGateway']);
     await freed(undefined);
@@ -196,12 +236,30 @@ describe('finding 2: response framing from the agent is trusted', () => {
 });
 
 describe('finding 5: forged hub errors', () => {
-  it('an agent\'s x-gatehouse-* headers never reach the caller, on either route', async () => {
+  it("an agent's x-gatehouse-* headers never reach the caller, on either route", async () => {
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.Response, stream, msg: { status: 503, headers: [['x-gatehouse-error', 'GatewayOffline'], ['X-Gatehouse-Relay-Error', 'Unauthorized'], ['x-fine', 'yes']] }, data: Buffer.from('the service said') });
+      await a.send({
+        type: FrameType.Response,
+        stream,
+        msg: {
+          status: 503,
+          headers: [
+            ['x-gatehouse-error', 'GatewayOffline'],
+            ['X-Gatehouse-Relay-Error', 'Unauthorized'],
+            ['x-fine', 'yes'],
+          ],
+        },
+        data: Buffer.from('the service said'),
+      });
     };
     const r = await proxied('forged-error');
-    expect([r.status, r.headers.get('x-gatehouse-error'), r.headers.get('x-gatehouse-relay-error'), r.headers.get('x-fine'), r.text]).toEqual([503, null, null, 'yes', 'the service said']);
+    expect([r.status, r.headers.get('x-gatehouse-error'), r.headers.get('x-gatehouse-relay-error'), r.headers.get('x-fine'), r.text]).toEqual([
+      503,
+      null,
+      null,
+      'yes',
+      'the service said',
+    ]);
     const inv = await invoked('forged-error');
     expect(inv.headers['x-gatehouse-error']).toBeUndefined();
     expect(inv.json).toMatchObject({ statusCode: 503, body: b64('the service said') });
@@ -210,15 +268,31 @@ describe('finding 5: forged hub errors', () => {
     await freed(undefined);
   });
 
-  it('x-gatehouse-windows-auth (the agent\'s own diagnostic) reaches the caller while the agent\'s x-gatehouse-error is still dropped; an over-long one is dropped', async () => {
+  it("x-gatehouse-windows-auth (the agent's own diagnostic) reaches the caller while the agent's x-gatehouse-error is still dropped; an over-long one is dropped", async () => {
     const hint = 'failed (ntlm: the service refused the credentials)';
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.Response, stream, msg: { status: 401, headers: [['x-gatehouse-error', 'Unauthorized'], ['X-Gatehouse-Windows-Auth', hint]] }, data: Buffer.alloc(0) });
+      await a.send({
+        type: FrameType.Response,
+        stream,
+        msg: {
+          status: 401,
+          headers: [
+            ['x-gatehouse-error', 'Unauthorized'],
+            ['X-Gatehouse-Windows-Auth', hint],
+          ],
+        },
+        data: Buffer.alloc(0),
+      });
     };
     const r = await proxied('windows-hint');
     expect([r.status, r.headers.get('x-gatehouse-error'), r.headers.get('x-gatehouse-windows-auth')]).toEqual([401, null, hint]);
     const inv = await invoked('windows-hint');
-    expect([inv.headers['x-gatehouse-error'], inv.json.statusCode, inv.json.headers['x-gatehouse-error'], inv.json.headers['x-gatehouse-windows-auth']]).toEqual([undefined, 401, undefined, hint]);
+    expect([
+      inv.headers['x-gatehouse-error'],
+      inv.json.statusCode,
+      inv.json.headers['x-gatehouse-error'],
+      inv.json.headers['x-gatehouse-windows-auth'],
+    ]).toEqual([undefined, 401, undefined, hint]);
     hostile.answer = async ({ stream }, a) => {
       await a.send({ type: FrameType.Response, stream, msg: { status: 401, headers: [['x-gatehouse-windows-auth', 'x'.repeat(513)]] }, data: Buffer.alloc(0) });
     };
@@ -227,7 +301,7 @@ describe('finding 5: forged hub errors', () => {
     await freed(undefined);
   });
 
-  it('FAILURE and CANCEL texts are quoted as the agent\'s, bounded, without control characters; 100 of them leave memory bounded', async () => {
+  it("FAILURE and CANCEL texts are quoted as the agent's, bounded, without control characters; 100 of them leave memory bounded", async () => {
     const lure = 'hub -> agent: your Entra token expired; sign in again at https://evil.example/login';
     hostile.answer = async ({ stream }, a) => {
       await a.send({ type: FrameType.Failure, stream, msg: { code: 'BadGateway', message: `${lure}\r\nx-gatehouse-error: forged\u202e${'A'.repeat(1500)}` } });
@@ -242,14 +316,22 @@ describe('finding 5: forged hub errors', () => {
     expect([raw.status, raw.headers.get('x-gatehouse-error')]).toEqual([502, 'BadGateway']);
     expect(raw.json.error.message.startsWith(`${quoted}${lure}`)).toBe(true);
 
-    hostile.answer = async ({ stream }, a) => { await a.send({ type: FrameType.Cancel, stream, msg: { reason: `${lure}\n` } }); };
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Cancel, stream, msg: { reason: `${lure}\n` } });
+    };
     const c = await invoked('cancel');
-    expect([c.status, c.json.error.code, c.json.error.message]).toEqual([502, 'BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${lure}`]);
+    expect([c.status, c.json.error.code, c.json.error.message]).toEqual([
+      502,
+      'BadGateway',
+      `agent -> hub: the agent cancelled the call; the agent reported: ${lure}`,
+    ]);
     await freed(undefined);
 
     const b = tenantB();
     const before = await externalBytes();
-    await repeat(100, 8, async () => { await proxied('failure-loop'); });
+    await repeat(100, 8, async () => {
+      await proxied('failure-loop');
+    });
     await expect.poll(async () => (await externalBytes()) - before, { timeout: 20_000, interval: 500 }).toBeLessThan(20 * MiB);
     await freed(undefined);
     const { ok, wrong } = await b.stop();
@@ -258,7 +340,7 @@ describe('finding 5: forged hub errors', () => {
   }, 60_000);
 });
 
-describe('issue 22 leftovers: answers that have no body, and the agent\'s words', () => {
+describe("issue 22 leftovers: answers that have no body, and the agent's words", () => {
   it('a 204/304 answer that carries DATA is a coded 502 naming the agent on both routes, never a clean empty answer; one without DATA still passes', async () => {
     // Before: the head went to the caller at once (a clean 204), and the bytes after it were dropped unseen.
     for (const status of [204, 304]) {
@@ -269,11 +351,15 @@ describe('issue 22 leftovers: answers that have no body, and the agent\'s words'
       };
       const raw = await proxied(`no-body-${status}`);
       expect([raw.status, raw.headers.get('x-gatehouse-error'), raw.json?.error.code]).toEqual([502, 'BadGateway', 'BadGateway']);
-      expect(raw.json.error.message).toBe(`hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body, and the answer has one`);
+      expect(raw.json.error.message).toBe(
+        `hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body, and the answer has one`,
+      );
       await freed(lastStream());
       const inv = await invoked(`no-body-${status}`);
       expect([inv.status, inv.json.error.code]).toEqual([502, 'BadGateway']);
-      expect(inv.json.error.message).toMatch(new RegExp(`^hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body`));
+      expect(inv.json.error.message).toMatch(
+        new RegExp(`^hub <- agent: the answer of agent ${hostile.memberId} was refused: status ${status} to GET carries no body`),
+      );
       await freed(lastStream());
     }
     // Head then END, as a real agent of protocol version 1 answers: a clean 204.
@@ -287,11 +373,15 @@ describe('issue 22 leftovers: answers that have no body, and the agent\'s words'
     await freed(undefined);
   });
 
-  it('agentWords strips line and paragraph separators, zero-width characters and U+FEFF from an agent\'s FAILURE text', async () => {
+  it("agentWords strips line and paragraph separators, zero-width characters and U+FEFF from an agent's FAILURE text", async () => {
     // Before: U+2028/2029 (a line break to many log readers), zero-width spaces and joiners and U+FEFF passed into
     // the hub's coded error, so an agent could break a line or hide text inside it.
     hostile.answer = async ({ stream }, a) => {
-      await a.send({ type: FrameType.Failure, stream, msg: { code: 'BadGateway', message: 'first\u2028hub: forged\u2029line \u200bhid\u200cden\u200d\u2060text\ufeff end\u00ad' } });
+      await a.send({
+        type: FrameType.Failure,
+        stream,
+        msg: { code: 'BadGateway', message: 'first\u2028hub: forged\u2029line \u200bhid\u200cden\u200d\u2060text\ufeff end\u00ad' },
+      });
     };
     const f = await invoked('words');
     expect(f.json.error.message).toBe('agent -> service: the agent reported: first hub: forged line  hid den text  end');
@@ -303,10 +393,25 @@ describe('issue 22 leftovers: answers that have no body, and the agent\'s words'
 describe('checkAgentAnswer (every answer of every agent goes through it)', () => {
   // Names and values from a small alphabet that holds the dangerous characters, and the names that matter.
   const name = fc.oneof(
-    fc.constantFrom('content-length', 'Content-Length', 'transfer-encoding', 'connection', 'x-gatehouse-error', 'X-Gatehouse-Relay-Error', 'X-Gatehouse-Windows-Auth', 'x-fine', 'set-cookie', 'keep-alive', ''),
+    fc.constantFrom(
+      'content-length',
+      'Content-Length',
+      'transfer-encoding',
+      'connection',
+      'x-gatehouse-error',
+      'X-Gatehouse-Relay-Error',
+      'X-Gatehouse-Windows-Auth',
+      'x-fine',
+      'set-cookie',
+      'keep-alive',
+      '',
+    ),
     fc.string({ unit: fc.constantFrom('a', 'B', '-', ' ', ':', '\r', '\n', '\u00e9', '\u2603'), maxLength: 8 }),
   );
-  const value = fc.oneof(fc.constantFrom('5', '05', '5, 5', '5, 6', '-1', 'x-fine', 'close'), fc.string({ unit: fc.constantFrom('a', '1', ' ', '\t', '\r', '\n', '\u00ff', '\u0100'), maxLength: 8 }));
+  const value = fc.oneof(
+    fc.constantFrom('5', '05', '5, 5', '5, 6', '-1', 'x-fine', 'close'),
+    fc.string({ unit: fc.constantFrom('a', '1', ' ', '\t', '\r', '\n', '\u00ff', '\u0100'), maxLength: 8 }),
+  );
   const head = fc.record({
     method: fc.constantFrom('GET', 'HEAD', 'POST'),
     status: fc.integer({ min: 100, max: 599 }),
@@ -314,28 +419,31 @@ describe('checkAgentAnswer (every answer of every agent goes through it)', () =>
     whole: fc.option(fc.integer({ min: 0, max: 70_000 }), { nil: undefined }),
   });
 
-  it('passes on only a final status, headers HTTP allows, no framing, hop-by-hop or x-gatehouse-* header of the agent\'s, and one Content-Length the hub wrote', () => {
-    fc.assert(fc.property(head, ({ method, status, headers, whole }) => {
-      const r = checkAgentAnswer(method, status, headers as [string, string][], whole);
-      if (!r.ok) return;
-      expect(status >= 200 && status <= 599).toBe(true);
-      expect(headers.every(([k, v]) => isValidHeaderName(k) && isValidHeaderValue(v))).toBe(true);
-      for (const [k, v] of r.headers) {
-        expect((k.startsWith('x-gatehouse-') && k !== 'x-gatehouse-windows-auth') || HOP_BY_HOP.has(k)).toBe(false);
-        if (k === 'content-length') expect(v).toMatch(/^(0|[1-9]\d*)$/);
-      }
-      const lengths = r.headers.filter(([k]) => k === 'content-length');
-      expect(lengths.length).toBeLessThanOrEqual(1);
-      // The hub holds the body to the length it wrote (none for an answer that has no body).
-      const noBody = method === 'HEAD' || status === 204 || status === 304;
-      if (noBody) expect(r.bodyLimit).toBe(0);
-      else expect(r.bodyLimit).toBe(lengths.length ? Number(lengths[0]![1]) : null);
-      if (whole !== undefined && !noBody) expect(r.bodyLimit).toBe(whole);
-    }), { numRuns: 2000 });
+  it("passes on only a final status, headers HTTP allows, no framing, hop-by-hop or x-gatehouse-* header of the agent's, and one Content-Length the hub wrote", () => {
+    fc.assert(
+      fc.property(head, ({ method, status, headers, whole }) => {
+        const r = checkAgentAnswer(method, status, headers as [string, string][], whole);
+        if (!r.ok) return;
+        expect(status >= 200 && status <= 599).toBe(true);
+        expect(headers.every(([k, v]) => isValidHeaderName(k) && isValidHeaderValue(v))).toBe(true);
+        for (const [k, v] of r.headers) {
+          expect((k.startsWith('x-gatehouse-') && k !== 'x-gatehouse-windows-auth') || HOP_BY_HOP.has(k)).toBe(false);
+          if (k === 'content-length') expect(v).toMatch(/^(0|[1-9]\d*)$/);
+        }
+        const lengths = r.headers.filter(([k]) => k === 'content-length');
+        expect(lengths.length).toBeLessThanOrEqual(1);
+        // The hub holds the body to the length it wrote (none for an answer that has no body).
+        const noBody = method === 'HEAD' || status === 204 || status === 304;
+        if (noBody) expect(r.bodyLimit).toBe(0);
+        else expect(r.bodyLimit).toBe(lengths.length ? Number(lengths[0]![1]) : null);
+        if (whole !== undefined && !noBody) expect(r.bodyLimit).toBe(whole);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
-describe('a hostile agent\'s session', () => {
+describe("a hostile agent's session", () => {
   it('is still open after every case above: refusing an answer fails only its call', () => {
     expect(hostile.closeCode).toBeUndefined();
   });

@@ -27,10 +27,19 @@ async function member(hubUrl: string): Promise<{ gatewayId: string; memberId: st
   const gw = await api(hubUrl, token, 'POST', '/v1/gateways', { name: 'hostile' });
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const r = await api(hubUrl, undefined, 'POST', '/v1/agent/register', {
-    gatewayId: gw.json.id, registrationKey: gw.json.registrationKey, name: 'hostile', publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(), sealedPrivateKey: 'sealed',
+    gatewayId: gw.json.id,
+    registrationKey: gw.json.registrationKey,
+    name: 'hostile',
+    publicKeyPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    sealedPrivateKey: 'sealed',
   });
   expect(r.status).toBe(201);
-  const conn = await api(hubUrl, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id, timeoutSeconds: 90 });
+  const conn = await api(hubUrl, token, 'POST', '/v1/connections', {
+    authType: 'AnonymousGateway',
+    baseResourceUrl: echo.url,
+    gatewayId: gw.json.id,
+    timeoutSeconds: 90,
+  });
   expect(conn.status).toBe(201);
   return { gatewayId: gw.json.id, memberId: r.json.memberId, credential: r.json.credential, connId: conn.json.id };
 }
@@ -44,7 +53,11 @@ async function hostile(hub: HubProc, credential: string): Promise<HostileAgent> 
 /** The hub's resident memory now (VmRSS). */
 function rss(hub: HubProc): number {
   let status = '';
-  try { status = readFileSync(`/proc/${hub.child.pid}/status`, 'utf8'); } catch { return 0; }
+  try {
+    status = readFileSync(`/proc/${hub.child.pid}/status`, 'utf8');
+  } catch {
+    return 0;
+  }
   const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) * 1024 : 0;
 }
@@ -60,14 +73,27 @@ function otherTenant(hub: HubProc, connId: string) {
       await new Promise((res) => setTimeout(res, 100));
     }
   })();
-  return { statuses, stop: async () => { stop = true; await done; } };
+  return {
+    statuses,
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
 }
 
 /** Samples the hub's RSS every 100 ms: the highest seen. */
 function rssPeak(hub: HubProc) {
   let peak = rss(hub);
-  const timer = setInterval(() => { peak = Math.max(peak, rss(hub)); }, 100);
-  return { stop: () => { clearInterval(timer); return Math.max(peak, rss(hub)); } };
+  const timer = setInterval(() => {
+    peak = Math.max(peak, rss(hub));
+  }, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return Math.max(peak, rss(hub));
+    },
+  };
 }
 
 beforeAll(async () => {
@@ -90,7 +116,9 @@ function hubWithOtherTenant(env: Record<string, string>) {
     t.hub = await startHub(entra, env);
     const g = await gatewayWithAgent(t.hub.url, token, [`${echo.url}/`], 'tenant-b');
     t.good = g.agent;
-    t.goodConn = (await api(t.hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
+    t.goodConn = (
+      await api(t.hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })
+    ).json.id;
   });
   afterAll(async () => {
     await t.good?.stop();
@@ -101,7 +129,10 @@ function hubWithOtherTenant(env: Record<string, string>) {
 
 describe('finding 3: an agent that never reads', () => {
   const t = hubWithOtherTenant({
-    GATEHOUSE_AGENT_READ_TIMEOUT: '3s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '8', GATEHOUSE_THROTTLE: '100000/60s',
+    GATEHOUSE_AGENT_READ_TIMEOUT: '3s',
+    GATEHOUSE_AGENT_QUEUE_MAX: '2MiB',
+    GATEHOUSE_AGENT_MAX_STREAMS: '8',
+    GATEHOUSE_THROTTLE: '100000/60s',
   });
 
   it('finding 3: an agent that sends PINGs and never reads is closed with 4011 at its read deadline; its calls fail at once with 502 naming the hub -> agent link', async () => {
@@ -117,7 +148,9 @@ describe('finding 3: an agent that never reads', () => {
     let grown = 0;
     try {
       // Each call's head is queued toward the agent, which never reads it; the connection's timeout is 90 s.
-      const calls = await Promise.all(Array.from({ length: 6 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}` })));
+      const calls = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}` })),
+      );
       for (const r of calls) {
         expect(r.status).toBe(502);
         expect(r.json.error.code).toBe('BadGateway');
@@ -144,7 +177,9 @@ describe('finding 3: an agent that never reads', () => {
     const agent = await hostile(t.hub, m.credential);
     await agent.hello();
     // It reads (and answers the hub's pings) but never answers a call: 8 calls fill it.
-    const held = Array.from({ length: 8 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/held-${i}` }));
+    const held = Array.from({ length: 8 }, (_, i) =>
+      api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/held-${i}` }),
+    );
     await expect.poll(() => agent.frames.filter((f) => f.type === FrameType.RequestHead).length, { timeout: 15_000 }).toBe(8);
     const over = await api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: 'echo/one-more' });
     expect(over.status).toBe(503);
@@ -160,7 +195,10 @@ describe('finding 3: an agent that never reads', () => {
 describe('finding 3: the queue toward an agent is capped', () => {
   // A read deadline far away: only the queue cap can close the agent within this test.
   const t = hubWithOtherTenant({
-    GATEHOUSE_AGENT_READ_TIMEOUT: '120s', GATEHOUSE_AGENT_QUEUE_MAX: '2MiB', GATEHOUSE_AGENT_MAX_STREAMS: '1000', GATEHOUSE_THROTTLE: '100000/60s',
+    GATEHOUSE_AGENT_READ_TIMEOUT: '120s',
+    GATEHOUSE_AGENT_QUEUE_MAX: '2MiB',
+    GATEHOUSE_AGENT_MAX_STREAMS: '1000',
+    GATEHOUSE_THROTTLE: '100000/60s',
     // Its PINGs come faster than the frame-rate bound allows: only the queue cap may close it here.
     GATEHOUSE_AGENT_FRAME_RATE: '100000000/1s',
   });
@@ -179,10 +217,15 @@ describe('finding 3: the queue toward an agent is capped', () => {
       // 2 MiB cap. Heads stop being queued at the room left for them (headRoom): the rest are refused, coded, and
       // the connection stays open (a slow link is not closed for a burst of calls).
       const big = 'x'.repeat(60_000);
-      const calls = Array.from({ length: 160 }, (_, i) => api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}`, headers: { 'x-big': big } }));
+      const calls = Array.from({ length: 160 }, (_, i) =>
+        api(t.hub.url, token, 'POST', `/v1/connections/${m.connId}/invoke`, { method: 'GET', url: `echo/${i}`, headers: { 'x-big': big } }),
+      );
       const refused = await Promise.race([Promise.all(calls), new Promise<undefined>((r) => setTimeout(() => r(undefined), 8000))]);
       expect(refused, 'every call answered while the agent was still connected').toBeUndefined();
-      expect(t.hub.lines.some((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`)), 'heads alone closed the connection').toBe(false);
+      expect(
+        t.hub.lines.some((l) => l.includes('"closing agent session"') && l.includes(`"member":"${m.memberId}"`)),
+        'heads alone closed the connection',
+      ).toBe(false);
       // The agent keeps sending PINGs and never reads the PONGs: they are frames that do not wait, and they fill
       // the queue to its cap (15 bytes each on the wire: 400,000 of them are 6 MB, past the kernel's buffers too).
       const ping = clientMessage(encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) }));
@@ -220,7 +263,8 @@ describe('finding 3: the queue toward an agent is capped', () => {
 });
 
 /** One raw client frame masked with the all-zero key: `fin` false leaves the message open for continuations. */
-const rawFrame = (opcode: number, payload: Buffer, fin: boolean): Buffer => Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
+const rawFrame = (opcode: number, payload: Buffer, fin: boolean): Buffer =>
+  Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length, 0, 0, 0, 0]), payload]);
 
 describe('frame flood from one agent', () => {
   // The default bound (50,000 frames a second): a busy real agent sends a few thousand (bench/agent-frames.ts).
@@ -236,62 +280,89 @@ describe('frame flood from one agent', () => {
   /** One PONG frame sent as `n` WebSocket fragments: its bytes in the first, then empty continuations, the last final. */
   function pongInFragments(n: number): Buffer {
     const pong = encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) });
-    return Buffer.concat([rawFrame(0x2, pong, false), ...Array.from({ length: n - 2 }, () => rawFrame(0x0, Buffer.alloc(0), false)), rawFrame(0x0, Buffer.alloc(0), true)]);
+    return Buffer.concat([
+      rawFrame(0x2, pong, false),
+      ...Array.from({ length: n - 2 }, () => rawFrame(0x0, Buffer.alloc(0), false)),
+      rawFrame(0x0, Buffer.alloc(0), true),
+    ]);
   }
 
-  it.each(floods)('frame flood from one agent (%s): it is closed with 4013 and logged once, while another tenant\'s calls keep being answered', async (_kind, frame, framesIn) => {
-    // Before: nothing bounded the frames an agent sends; 14.5 M unsolicited PONGs slowed every tenant about 40x.
-    const m = await member(t.hub.url);
-    const agent = await hostile(t.hub, m.credential);
-    await agent.hello();
-    const other = otherTenant(t.hub, t.goodConn);
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      // Rounds of 20,000 frames, bounded: 200 rounds (4 M frames) or until the hub closes the connection.
-      const one = frame();
-      const batch = Buffer.concat(Array.from({ length: 20_000 / framesIn }, () => one));
-      for (let round = 0; round < 200 && agent.closeCode === undefined && !agent.socket.destroyed; round++) {
-        agent.socket.write(batch);
-        await new Promise((r) => setTimeout(r, 10));
+  it.each(floods)(
+    "frame flood from one agent (%s): it is closed with 4013 and logged once, while another tenant's calls keep being answered",
+    async (_kind, frame, framesIn) => {
+      // Before: nothing bounded the frames an agent sends; 14.5 M unsolicited PONGs slowed every tenant about 40x.
+      const m = await member(t.hub.url);
+      const agent = await hostile(t.hub, m.credential);
+      await agent.hello();
+      const other = otherTenant(t.hub, t.goodConn);
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        // Rounds of 20,000 frames, bounded: 200 rounds (4 M frames) or until the hub closes the connection.
+        const one = frame();
+        const batch = Buffer.concat(Array.from({ length: 20_000 / framesIn }, () => one));
+        for (let round = 0; round < 200 && agent.closeCode === undefined && !agent.socket.destroyed; round++) {
+          agent.socket.write(batch);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(await agent.readUntilClose()).toBe(CloseCode.FrameFlood);
+        await t.hub.waitForLine((l) => l.includes('"agent disconnected"') && l.includes(`"member":"${m.memberId}"`));
+        const lines = t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${m.memberId}"`));
+        expect(lines).toHaveLength(1);
+        expect(JSON.parse(lines[0]!)).toMatchObject({
+          closeCode: CloseCode.FrameFlood,
+          why: expect.stringMatching(/^agent frame flood: \d+ frames within 1000 ms, over the 50000 GATEHOUSE_AGENT_FRAME_RATE allows$/),
+        });
+        await new Promise((r) => setTimeout(r, 500));
+      } finally {
+        agent.destroy();
+        await other.stop();
       }
-      expect(await agent.readUntilClose()).toBe(CloseCode.FrameFlood);
-      await t.hub.waitForLine((l) => l.includes('"agent disconnected"') && l.includes(`"member":"${m.memberId}"`));
-      const lines = t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${m.memberId}"`));
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]!)).toMatchObject({ closeCode: CloseCode.FrameFlood, why: expect.stringMatching(/^agent frame flood: \d+ frames within 1000 ms, over the 50000 GATEHOUSE_AGENT_FRAME_RATE allows$/) });
-      await new Promise((r) => setTimeout(r, 500));
-    } finally {
-      agent.destroy();
-      await other.stop();
-    }
-    expect(other.statuses.length).toBeGreaterThan(3);
-    expect(other.statuses.every((s) => s === 200)).toBe(true);
-    // The other tenant's real agent was never taken for a flood.
-    expect(t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${t.good.memberId}"`))).toHaveLength(0);
-  }, 60_000);
+      expect(other.statuses.length).toBeGreaterThan(3);
+      expect(other.statuses.every((s) => s === 200)).toBe(true);
+      // The other tenant's real agent was never taken for a flood.
+      expect(t.hub.lines.filter((l) => l.includes('"agent frame flood"') && l.includes(`"member":"${t.good.memberId}"`))).toHaveLength(0);
+    },
+    60_000,
+  );
 });
 
 describe('the frame meter', () => {
   /** A masked client frame with a payload of `n` bytes (the 16- and 64-bit length forms past 125 and 65,535). */
   const frameOf = (n: number): Buffer => {
     const ext = n < 126 ? Buffer.alloc(0) : n < 65536 ? Buffer.alloc(2) : Buffer.alloc(8);
-    if (n >= 126 && n < 65536) ext.writeUInt16BE(n); else if (n >= 65536) ext.writeBigUInt64BE(BigInt(n));
+    if (n >= 126 && n < 65536) ext.writeUInt16BE(n);
+    else if (n >= 65536) ext.writeBigUInt64BE(BigInt(n));
     return Buffer.concat([Buffer.from([0x82, 0x80 | (n < 126 ? n : n < 65536 ? 126 : 127)]), ext, Buffer.alloc(4), Buffer.alloc(n, 1)]);
   };
 
   it('counts every frame of a byte stream however it is cut into chunks', () => {
-    fc.assert(fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 65_530, max: 70_000 })), { maxLength: 30 }), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1 }), (sizes, cuts) => {
-      const bytes = Buffer.concat(sizes.map(frameOf));
-      const counter = new WsFrameCounter();
-      for (let at = 0, i = 0; at < bytes.length; i++) { const n = cuts[i % cuts.length]!; counter.feed(bytes.subarray(at, at + n)); at += n; }
-      expect(counter.frames).toBe(sizes.length);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 65_530, max: 70_000 })), { maxLength: 30 }),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1 }),
+        (sizes, cuts) => {
+          const bytes = Buffer.concat(sizes.map(frameOf));
+          const counter = new WsFrameCounter();
+          for (let at = 0, i = 0; at < bytes.length; i++) {
+            const n = cuts[i % cuts.length]!;
+            counter.feed(bytes.subarray(at, at + n));
+            at += n;
+          }
+          expect(counter.frames).toBe(sizes.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('calls the flood back once when a window passes its limit, and a new window starts over', () => {
     let now = 0;
     const floods: number[] = [];
-    const rate = new FrameRate({ limit: 10, periodMs: 1000 }, (n) => floods.push(n), () => now);
+    const rate = new FrameRate(
+      { limit: 10, periodMs: 1000 },
+      (n) => floods.push(n),
+      () => now,
+    );
     const tiny = frameOf(0);
     for (let i = 0; i < 10; i++) rate.feed(tiny);
     now = 1000;
@@ -308,19 +379,28 @@ describe('the memory one gateway can hold', () => {
     const perMember = AgentBounds.maxStreams * Limits.maxStreamWindowBytes + AgentBounds.queueBytes;
     expect(gatewayMemoryBound()).toBe(AgentBounds.membersPerGateway * perMember);
     const protocol = doc('protocol.md');
-    expect(protocol).toContain(`${AgentBounds.maxStreams} × ${Limits.maxStreamWindowBytes / MiB} MiB + ${AgentBounds.queueBytes / MiB} MiB = **${perMember / MiB} MiB**`);
+    expect(protocol).toContain(
+      `${AgentBounds.maxStreams} × ${Limits.maxStreamWindowBytes / MiB} MiB + ${AgentBounds.queueBytes / MiB} MiB = **${perMember / MiB} MiB**`,
+    );
     expect(protocol).toContain(`at most **${gatewayMemoryBound() / MiB} MiB**`);
     expect(protocol).toContain(`A gateway has at most ${AgentBounds.membersPerGateway} members`);
-    expect(doc('operations.md')).toContain(`${AgentBounds.membersPerGateway} members × (${AgentBounds.maxStreams} × 1 MiB + ${AgentBounds.queueBytes / MiB} MiB) = ${gatewayMemoryBound() / MiB} MiB`);
+    expect(doc('operations.md')).toContain(
+      `${AgentBounds.membersPerGateway} members × (${AgentBounds.maxStreams} × 1 MiB + ${AgentBounds.queueBytes / MiB} MiB) = ${gatewayMemoryBound() / MiB} MiB`,
+    );
   });
 });
 
 describe('finding 6: bad credentials and sockets that never send HELLO', () => {
   let started: number;
-  beforeAll(() => { started = Date.now(); });
+  beforeAll(() => {
+    started = Date.now();
+  });
   const t = hubWithOtherTenant({
-    GATEHOUSE_AGENT_HELLO_TIMEOUT: '3s', GATEHOUSE_AGENT_PENDING_MAX: '3/5',
-    GATEHOUSE_AGENT_AUTH_FAILURES: '10/60s', GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '1000/60s', GATEHOUSE_THROTTLE: '100000/60s',
+    GATEHOUSE_AGENT_HELLO_TIMEOUT: '3s',
+    GATEHOUSE_AGENT_PENDING_MAX: '3/5',
+    GATEHOUSE_AGENT_AUTH_FAILURES: '10/60s',
+    GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '1000/60s',
+    GATEHOUSE_THROTTLE: '100000/60s',
   });
 
   it('finding 6: sockets that never send HELLO are closed after the HELLO deadline (4005); at 3 per member and 5 on the hub the longest-waiting is closed (4012), so a real agent still gets in', async () => {
@@ -414,15 +494,17 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
       const statuses: number[] = [];
       let withRetryAfter = 0;
       let next = 0;
-      await Promise.all(Array.from({ length: 20 }, async () => {
-        while (next < n) {
-          const i = next++;
-          const r = await openHostileAgent(t.hub.port, credential(i));
-          statuses.push(r.status);
-          if (r.status === 429 && Number(r.headers['retry-after']) > 0 && JSON.parse(r.body).error.code === 'TooManyRequests') withRetryAfter++;
-          r.agent?.destroy();
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (next < n) {
+            const i = next++;
+            const r = await openHostileAgent(t.hub.port, credential(i));
+            statuses.push(r.status);
+            if (r.status === 429 && Number(r.headers['retry-after']) > 0 && JSON.parse(r.body).error.code === 'TooManyRequests') withRetryAfter++;
+            r.agent?.destroy();
+          }
+        }),
+      );
       return { count: (s: number) => statuses.filter((x) => x === s).length, withRetryAfter, total: statuses.length };
     }
     // One member id from one address: 10 failures per 60 s, then 429 (20 in flight may pass the check before the first failures count).
@@ -442,7 +524,15 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
 
     // The unauthenticated registration route: a wrong key for one gateway, limited the same way (per gateway id).
     const reg = [];
-    for (let i = 0; i < 13; i++) reg.push(await api(t.hub.url, undefined, 'POST', '/v1/agent/register', { gatewayId: friend.gatewayId, registrationKey: `ghr_wrong-${i}`, publicKeyPem: 'x', sealedPrivateKey: 'x' }));
+    for (let i = 0; i < 13; i++)
+      reg.push(
+        await api(t.hub.url, undefined, 'POST', '/v1/agent/register', {
+          gatewayId: friend.gatewayId,
+          registrationKey: `ghr_wrong-${i}`,
+          publicKeyPem: 'x',
+          sealedPrivateKey: 'x',
+        }),
+      );
     expect(reg.slice(0, 10).map((r) => r.status)).toEqual(Array(10).fill(401));
     expect(reg.slice(10).map((r) => r.status)).toEqual([429, 429, 429]);
     expect(reg[12]!.json.error.code).toBe('TooManyRequests');
@@ -495,7 +585,15 @@ describe("the hub's write gate toward an agent", () => {
     // A socket that never writes anything: every frame stays queued.
     let handed = 0;
     const overflows: number[] = [];
-    const gate = new WriteGate((frame) => { handed += frame.length; }, 1024, undefined, undefined, { maxQueued: 4096, onOverflow: (q) => overflows.push(q) });
+    const gate = new WriteGate(
+      (frame) => {
+        handed += frame.length;
+      },
+      1024,
+      undefined,
+      undefined,
+      { maxQueued: 4096, onOverflow: (q) => overflows.push(q) },
+    );
     const pong = encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) });
     for (let i = 0; i < 1000; i++) gate.send(pong);
     expect(handed).toBeLessThanOrEqual(4096);

@@ -39,7 +39,9 @@ beforeAll(async () => {
   stack = await startStandardStack();
   ({ echo, hub, token, gatewayId, agent } = stack);
 });
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('doctor', () => {
   it('all links fine: exit 0, every link ok, and the running agent is not disturbed', async () => {
@@ -51,7 +53,11 @@ describe('doctor', () => {
   });
 
   it('DNS: a hub name is resolved and shown; one that cannot be resolved fails at dns, before TCP', async () => {
-    const named = await doctor(variant((c) => { c.hubs = [hub.url.replace('127.0.0.1', 'localhost')]; }));
+    const named = await doctor(
+      variant((c) => {
+        c.hubs = [hub.url.replace('127.0.0.1', 'localhost')];
+      }),
+    );
     expect(named.out).toMatch(/^ok\s+dns\s+localhost -> (127\.0\.0\.1|::1)/m);
     // In a network namespace of its own (a loopback that is down, no route) the resolver cannot be asked: the
     // lookup fails at once and no query leaves this machine.
@@ -59,7 +65,21 @@ describe('doctor', () => {
       console.warn('agent-ops: skipping the unresolvable-name half: no network namespaces here (unshare -n needs root)');
       return;
     }
-    const p = startCommand(['unshare', '-n', process.execPath, ...NODE_FLAGS, AGENT_MAIN, 'doctor', '--config', variant((c) => { c.hubs = ['http://gatehouse-doctor.invalid:8080']; })], {});
+    const p = startCommand(
+      [
+        'unshare',
+        '-n',
+        process.execPath,
+        ...NODE_FLAGS,
+        AGENT_MAIN,
+        'doctor',
+        '--config',
+        variant((c) => {
+          c.hubs = ['http://gatehouse-doctor.invalid:8080'];
+        }),
+      ],
+      {},
+    );
     expect(await p.exited).toBe(1);
     const out = p.lines.join('\n');
     expect(out).toMatch(/^FAIL\s+dns\s+(EAI_AGAIN|ENOTFOUND)/m);
@@ -68,19 +88,31 @@ describe('doctor', () => {
 
   it('a wrong hub address fails at TCP', async () => {
     const closed = await freePort();
-    const r = await doctor(variant((c) => { c.hubs = [`http://127.0.0.1:${closed}`]; }));
+    const r = await doctor(
+      variant((c) => {
+        c.hubs = [`http://127.0.0.1:${closed}`];
+      }),
+    );
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^FAIL\s+tcp\s+.*ECONNREFUSED/m);
     expect(r.out).not.toMatch(/^\w+\s+upgrade/m);
   });
 
   it('an address that is not a hub fails at the upgrade', async () => {
-    const r = await doctor(variant((c) => { c.hubs = [echo.url]; }));
+    const r = await doctor(
+      variant((c) => {
+        c.hubs = [echo.url];
+      }),
+    );
     expect(r.out).toMatch(/^FAIL\s+upgrade\s+/m);
   });
 
   it('a bad credential fails at authentication', async () => {
-    const r = await doctor(variant((c) => { c.credential = `${String(c.memberId)}.not-the-secret`; }));
+    const r = await doctor(
+      variant((c) => {
+        c.credential = `${String(c.memberId)}.not-the-secret`;
+      }),
+    );
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^ok\s+upgrade/m);
     expect(r.out).toMatch(/^FAIL\s+auth\s+the hub refused the agent credential \(401\)/m);
@@ -88,7 +120,11 @@ describe('doctor', () => {
 
   it('an unreachable service is named', async () => {
     const closed = await freePort();
-    const r = await doctor(variant((c) => { c.allow = [`${echo.url}/`, `http://127.0.0.1:${closed}/api`]; }));
+    const r = await doctor(
+      variant((c) => {
+        c.allow = [`${echo.url}/`, `http://127.0.0.1:${closed}/api`];
+      }),
+    );
     expect(r.code).toBe(1);
     expect(r.out).toMatch(new RegExp(`^ok\\s+service\\s+${echo.url}`, 'm'));
     expect(r.out).toMatch(new RegExp(`^FAIL\\s+service\\s+http://127.0.0.1:${closed} \\(ECONNREFUSED\\)`, 'm'));
@@ -97,20 +133,28 @@ describe('doctor', () => {
 
 describe('behind a corporate proxy', () => {
   let proxy: ConnectProxy;
-  beforeAll(async () => { proxy = await startConnectProxy(); });
-  afterAll(async () => { await proxy?.close(); });
+  beforeAll(async () => {
+    proxy = await startConnectProxy();
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
 
   it('registers, connects and serves through a CONNECT proxy with proxy credentials', async () => {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'proxied' });
     const configPath = join(tempDir(), 'agent.json');
     const env = { HTTP_PROXY: proxy.authUrl };
-    const reg = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], env);
+    const reg = startProc(
+      [AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath],
+      env,
+    );
     expect(await reg.exited, reg.lines.join('\n')).toBe(0);
     const proxied = await runAgent(configPath, env);
     try {
       const hubPort = new URL(hub.url).port;
       expect(proxy.tunnels.filter((t) => t.endsWith(`:${hubPort}`)).length).toBeGreaterThanOrEqual(2); // register + WebSocket
-      const c = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      const c = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json
+        .id;
       expect((await api(hub.url, token, 'POST', `/v1/connections/${c}/invoke`, { method: 'GET', url: 'via-proxy' })).json.statusCode).toBe(200);
       const d = await doctor(configPath, env);
       expect(d.out).toMatch(/^ok\s+proxy\s+CONNECT/m);
@@ -152,14 +196,19 @@ describe('WebSocket masking', () => {
   async function agentVia(hubUrl: string, env: Record<string, string>): Promise<{ stop(): Promise<unknown>; connection: string }> {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: `masking-${Math.random()}` });
     const configPath = join(tempDir(), 'agent.json');
-    const reg = startProc([AGENT_MAIN, 'register', '--hub', hubUrl, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], env);
+    const reg = startProc(
+      [AGENT_MAIN, 'register', '--hub', hubUrl, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath],
+      env,
+    );
     expect(await reg.exited, reg.lines.join('\n')).toBe(0);
     const a = await runAgent(configPath, env);
-    const connection = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id as string;
+    const connection = (
+      await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })
+    ).json.id as string;
     return { stop: () => a.stop(), connection };
   }
 
-  it('through a proxy the agent masks its frames: the proxy never sees the service\'s bytes in clear', async () => {
+  it("through a proxy the agent masks its frames: the proxy never sees the service's bytes in clear", async () => {
     const proxy = await startConnectProxy();
     const a = await agentVia(hub.url, { HTTP_PROXY: proxy.authUrl });
     try {
@@ -186,7 +235,11 @@ describe('WebSocket masking', () => {
     try {
       expect((await fetchBig(a.connection)).equals(patternBytes(BIG, 11))).toBe(true);
       const up = patternBytes(3 * 1024 * 1024 + 17, 5);
-      const r = await request(`${hub.url}/v1/connections/${a.connection}/proxy/echo`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: up });
+      const r = await request(`${hub.url}/v1/connections/${a.connection}/proxy/echo`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        body: up,
+      });
       expect(r.statusCode).toBe(200);
       expect(Buffer.from(await r.body.arrayBuffer()).equals(up)).toBe(true);
     } finally {
@@ -225,10 +278,14 @@ describe('a member that vanishes without closing its connection', () => {
     try {
       frozen.child.kill('SIGSTOP'); // the socket stays open; only the heartbeat can tell
       const started = Date.now();
-      await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 32_000, interval: 500 }).toBe('offline');
+      await expect
+        .poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 32_000, interval: 500 })
+        .toBe('offline');
       expect(Date.now() - started).toBeLessThan(30_000);
       frozen.child.kill('SIGCONT');
-      await expect.poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 20_000, interval: 500 }).toBe('online');
+      await expect
+        .poll(async () => (await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).json.status, { timeout: 20_000, interval: 500 })
+        .toBe('online');
     } finally {
       frozen.child.kill('SIGCONT');
       await frozen.stop();
@@ -256,10 +313,16 @@ describe('allow: the allow-list changes without a new registration or a restart'
     const other = await startCannedServer({ fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' });
     const prefix = `http://127.0.0.1:${other.port}/`;
     try {
-      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `http://127.0.0.1:${other.port}`, gatewayId })).json.id as string;
+      const id = (
+        await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `http://127.0.0.1:${other.port}`, gatewayId })
+      ).json.id as string;
       const call = () => api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'fine' });
       const until = async (want: number) => {
-        for (let i = 0; i < 50; i++) { const r = await call(); if (r.status === want) return r; await new Promise((res) => setTimeout(res, 200)); }
+        for (let i = 0; i < 50; i++) {
+          const r = await call();
+          if (r.status === want) return r;
+          await new Promise((res) => setTimeout(res, 200));
+        }
         throw new Error(`no ${want} within 10 s`);
       };
       const refused = await call();
@@ -291,7 +354,8 @@ describe('allow: the allow-list changes without a new registration or a restart'
       try {
         writeFileSync(agent.configPath, JSON.stringify({ ...JSON.parse(good), allow: [] }), { mode: 0o600 });
         await agent.waitForLine((l) => l.includes('"config change not applied: keeping the allow-list"') && l.includes('at least one --allow'));
-        const echoConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+        const echoConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json
+          .id as string;
         expect((await api(hub.url, token, 'POST', `/v1/connections/${echoConn}/invoke`, { method: 'GET', url: 'still' })).json.statusCode).toBe(200);
       } finally {
         writeFileSync(agent.configPath, good, { mode: 0o600 });
@@ -311,20 +375,24 @@ describe('allow: the allow-list changes without a new registration or a restart'
       const line = JSON.parse(await agent.waitForLine((l) => l.includes('"allow-list changed"') && l.includes(extra), 5000));
       expect(line).toMatchObject({ by: 'SIGHUP', allow: [`${echo.url}/`, extra] });
       expect(agent.child.exitCode).toBeNull();
-      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json
+        .id as string;
       expect((await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'after-hup' })).json.statusCode).toBe(200);
     } finally {
       writeFileSync(agent.configPath, good, { mode: 0o600 });
     }
   });
 
-  it.runIf(process.getuid?.() === 0)('root editing a config that belongs to the service user leaves it to that user (it became root\'s: the service could not read it)', async () => {
-    const copy = variant(() => {});
-    chownSync(copy, 65534, 65534);
-    const p = startProc([AGENT_MAIN, 'allow', '--config', copy, '--add', 'https://intranet.example/api/'], {});
-    expect(await p.exited, p.lines.join('\n')).toBe(0);
-    expect(statSync(copy)).toMatchObject({ uid: 65534, gid: 65534 });
-    expect(statSync(copy).mode & 0o777).toBe(0o600);
-    expect(JSON.parse(readFileSync(copy, 'utf8')).allow).toEqual([`${echo.url}/`, 'https://intranet.example/api/']);
-  });
+  it.runIf(process.getuid?.() === 0)(
+    "root editing a config that belongs to the service user leaves it to that user (it became root's: the service could not read it)",
+    async () => {
+      const copy = variant(() => {});
+      chownSync(copy, 65534, 65534);
+      const p = startProc([AGENT_MAIN, 'allow', '--config', copy, '--add', 'https://intranet.example/api/'], {});
+      expect(await p.exited, p.lines.join('\n')).toBe(0);
+      expect(statSync(copy)).toMatchObject({ uid: 65534, gid: 65534 });
+      expect(statSync(copy).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(readFileSync(copy, 'utf8')).allow).toEqual([`${echo.url}/`, 'https://intranet.example/api/']);
+    },
+  );
 });

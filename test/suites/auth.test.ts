@@ -50,11 +50,21 @@ describe('caller tokens', () => {
     expect((await api(hub.url, await entra.token({}, { expSec: -60 }), 'GET', '/v1/connections')).status).toBe(200);
   });
 
-  it('wrong audience', async () => { await expect401(await entra.token({ aud: 'api://someone-else' })); });
-  it('wrong issuer', async () => { await expect401(await entra.token({ iss: 'https://evil.example/x/v2.0' })); });
-  it('issuer of another tenant than tid', async () => { await expect401(await entra.token({ iss: entra.issuer(TENANT_B) })); });
-  it('bad signature', async () => { await expect401(await entra.token({}, { key: 'rogue' })); });
-  it('missing scope', async () => { await expect401(await entra.token({ scp: 'other.scope' })); });
+  it('wrong audience', async () => {
+    await expect401(await entra.token({ aud: 'api://someone-else' }));
+  });
+  it('wrong issuer', async () => {
+    await expect401(await entra.token({ iss: 'https://evil.example/x/v2.0' }));
+  });
+  it('issuer of another tenant than tid', async () => {
+    await expect401(await entra.token({ iss: entra.issuer(TENANT_B) }));
+  });
+  it('bad signature', async () => {
+    await expect401(await entra.token({}, { key: 'rogue' }));
+  });
+  it('missing scope', async () => {
+    await expect401(await entra.token({ scp: 'other.scope' }));
+  });
 
   it('alg none', async () => {
     const good = await entra.token();
@@ -65,11 +75,14 @@ describe('caller tokens', () => {
 
   it('HS256 signed with the public modulus is refused (alg allow-list)', async () => {
     const t = await new SignJWT(JSON.parse(Buffer.from((await entra.token()).split('.')[1]!, 'base64url').toString()))
-      .setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('a-shared-secret-of-enough-length-000'));
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode('a-shared-secret-of-enough-length-000'));
     await expect401(t);
   });
 
-  it('garbage', async () => { await expect401('not-a-jwt'); });
+  it('garbage', async () => {
+    await expect401('not-a-jwt');
+  });
 
   it("another user's claims under a verified token's signature are refused (the token cache matches the whole header)", async () => {
     const good = await entra.token();
@@ -101,9 +114,17 @@ describe('ownership', () => {
     const owner = await entra.token();
     const other = await entra.token({ oid: USER_2 });
     const gw = await api(hub.url, owner, 'POST', '/v1/gateways', { name: 'mine' });
-    const c = await api(hub.url, owner, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: 'http://127.0.0.1:9/', gatewayId: gw.json.id });
+    const c = await api(hub.url, owner, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      baseResourceUrl: 'http://127.0.0.1:9/',
+      gatewayId: gw.json.id,
+    });
     expect(c.status).toBe(201);
-    for (const [method, path] of [['GET', `/v1/connections/${c.json.id}`], ['DELETE', `/v1/connections/${c.json.id}`], ['GET', `/v1/gateways/${gw.json.id}`]] as const) {
+    for (const [method, path] of [
+      ['GET', `/v1/connections/${c.json.id}`],
+      ['DELETE', `/v1/connections/${c.json.id}`],
+      ['GET', `/v1/gateways/${gw.json.id}`],
+    ] as const) {
       const r = await api(hub.url, other, method, path);
       expect(r.status).toBe(404);
       expect(r.json.error.code).toBe('NotFound');
@@ -112,7 +133,11 @@ describe('ownership', () => {
     expect(inv.status).toBe(404);
     expect((await api(hub.url, other, 'GET', '/v1/connections')).json.value).toEqual([]);
     // the other user cannot use the gateway either
-    const steal = await api(hub.url, other, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: 'http://127.0.0.1:9/', gatewayId: gw.json.id });
+    const steal = await api(hub.url, other, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      baseResourceUrl: 'http://127.0.0.1:9/',
+      gatewayId: gw.json.id,
+    });
     expect(steal.status).toBe(400);
     expect((await api(hub.url, owner, 'GET', `/v1/connections/${c.json.id}`)).status).toBe(200);
   });

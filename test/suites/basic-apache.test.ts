@@ -64,7 +64,11 @@ describe('BasicGateway through a real Apache', () => {
 
   it("the caller's own Authorization header does not replace the connection's credentials", async () => {
     const id = await basicConnection(PASSWORD);
-    const r = await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: '/', headers: { Authorization: `Basic ${Buffer.from('mallory:x').toString('base64')}` } });
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, {
+      method: 'GET',
+      url: '/',
+      headers: { Authorization: `Basic ${Buffer.from('mallory:x').toString('base64')}` },
+    });
     expect(r.json.statusCode).toBe(200);
     expect(r.json.headers['x-remote-user']).toBe('alice');
   });

@@ -9,14 +9,22 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function runBench(): Promise<{ code: number | null; out: string }> {
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'bench'], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'bench'], {
+    cwd: root,
+    stdio: 'pipe',
+  });
   const child = spawn(process.execPath, ['bench/dist/bench/relay-bench.js'], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ROUNDS: '1', DUR: '1', CASES: '12:1,64k:16', BIG_MB: '16', SKIP_CLUSTER: '1' },
   });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
 }
 
@@ -24,7 +32,10 @@ function runBench(): Promise<{ code: number | null; out: string }> {
 function row(out: string, ...first: string[]): string[] | undefined {
   const prefix = `| ${first.join(' | ')} |`;
   const line = out.split('\n').find((l) => l.startsWith(prefix));
-  return line?.split('|').slice(1, -1).map((c) => c.trim());
+  return line
+    ?.split('|')
+    .slice(1, -1)
+    .map((c) => c.trim());
 }
 
 describe('npm run bench', () => {
@@ -33,7 +44,10 @@ describe('npm run bench', () => {
     expect(code, out).toBe(0);
     const ssh = !out.includes('note: ssh -R skipped');
     const relays = ['raw route', 'invoke', ...(ssh ? ['ssh -R'] : []), 'minimal Node relay', 'Node byte relay'];
-    for (const [size, c] of [['12 B', '1'], ['64 KiB', '16']] as const) {
+    for (const [size, c] of [
+      ['12 B', '1'],
+      ['64 KiB', '16'],
+    ] as const) {
       const direct = row(out, size, c, 'direct');
       expect(direct, out).toBeDefined();
       expect(Number(direct![3])).toBeGreaterThan(0);
@@ -54,7 +68,11 @@ describe('npm run bench', () => {
       expect(Number(row(out, kind, 'raw route')![6])).toBeGreaterThan(0); // hub peak RSS
     }
     // The targets, read off the tables: figures as the tables print them, verdicts that follow from them.
-    const target = (start: string) => out.split('\n').find((l) => l.startsWith(`- ${start}: `))?.slice(start.length + 4);
+    const target = (start: string) =>
+      out
+        .split('\n')
+        .find((l) => l.startsWith(`- ${start}: `))
+        ?.slice(start.length + 4);
     const c1 = target('added p50 at concurrency 1 under 0.3 ms')?.match(/^(-?\d+\.\d{3}) ms: (met|missed)$/);
     expect(c1, out).toBeTruthy();
     expect(c1![1]).toBe(row(out, '12 B', '1', 'raw route')![7]);
@@ -72,7 +90,12 @@ describe('npm run bench', () => {
       expect(m![3]).toBe(Number(m![1]) > Number(m![2]) ? 'met' : 'missed');
       const b = big?.match(/^upload (\d+\.\d\d) against (\d+\.\d\d), download (\d+\.\d\d) against (\d+\.\d\d): (met|missed)$/);
       expect(b, out).toBeTruthy();
-      expect(b!.slice(1, 5)).toEqual([row(out, 'upload', 'raw route')![4], row(out, 'upload', 'ssh -R')![4], row(out, 'download', 'raw route')![4], row(out, 'download', 'ssh -R')![4]]);
+      expect(b!.slice(1, 5)).toEqual([
+        row(out, 'upload', 'raw route')![4],
+        row(out, 'upload', 'ssh -R')![4],
+        row(out, 'download', 'raw route')![4],
+        row(out, 'download', 'ssh -R')![4],
+      ]);
       expect(b![5]).toBe(Number(b![1]) > Number(b![2]) && Number(b![3]) > Number(b![4]) ? 'met' : 'missed');
     }
   }, 180_000);

@@ -28,9 +28,15 @@ const BODY = patternBytes(1024 * 1024, 21);
 const SHA = createHash('sha256').update(BODY).digest('hex');
 
 async function connection(baseResourceUrl: string, basic = false): Promise<string> {
-  const c = await api(hub.url, token, 'POST', '/v1/connections', basic
-    ? { authType: 'BasicGateway', baseResourceUrl, gatewayId, username: 'svc', password: 'basic-secret-pw', timeoutSeconds: 5 }
-    : { authType: 'AnonymousGateway', baseResourceUrl, gatewayId, timeoutSeconds: 5 });
+  const c = await api(
+    hub.url,
+    token,
+    'POST',
+    '/v1/connections',
+    basic
+      ? { authType: 'BasicGateway', baseResourceUrl, gatewayId, username: 'svc', password: 'basic-secret-pw', timeoutSeconds: 5 }
+      : { authType: 'AnonymousGateway', baseResourceUrl, gatewayId, timeoutSeconds: 5 },
+  );
   expect(c.status, c.text).toBe(201);
   return c.json.id;
 }
@@ -44,8 +50,12 @@ beforeAll(async () => {
   // Invoke answers over 1 MiB are refused by the hub (the "huge" answer below).
   hub = await startHub(entra, { GATEHOUSE_MAX_BODY: '2MiB' });
   token = await entra.token();
-  ({ gatewayId, agent } = await gatewayWithAgent(hub.url, token,
-    [`${hostile.url}/`, `https://127.0.0.1:${notHttp.port}/`, `http://127.0.0.1:${refusedPort}/`], 'hostile'));
+  ({ gatewayId, agent } = await gatewayWithAgent(
+    hub.url,
+    token,
+    [`${hostile.url}/`, `https://127.0.0.1:${notHttp.port}/`, `http://127.0.0.1:${refusedPort}/`],
+    'hostile',
+  ));
   before = await tunnelSnapshot(hub.url, token, gatewayId, agent);
 }, 120_000);
 
@@ -77,11 +87,19 @@ const FAULTS: Array<[string, number, string[], RegExp]> = [
   ['garbage', 502, ['BadGateway'], /did not answer with HTTP\/1.1/],
   ['reset-mid-answer', 502, ['BadGateway'], /broke off its answer/],
   // red team finding 3: a header name over 256 characters is the service's fault (agent -> service), not the agent's
-  ['long-header', 502, ['BadGateway'], /^agent -> service: (the agent reported: )?the service's answer cannot be relayed: header line \d+ has a name HTTP does not allow/],
+  [
+    'long-header',
+    502,
+    ['BadGateway'],
+    /^agent -> service: (the agent reported: )?the service's answer cannot be relayed: header line \d+ has a name HTTP does not allow/,
+  ],
   ['stall', 504, ['GatewayTimeout'], /./],
 ];
 
-describe.each([['Anonymous', false], ['Basic', true]])('%s calls: a faulty service costs only its own call', (_name, basic) => {
+describe.each([
+  ['Anonymous', false],
+  ['Basic', true],
+])('%s calls: a faulty service costs only its own call', (_name, basic) => {
   it.each(FAULTS)('%s: a coded error, and the next call on the same tunnel is served', async (fault, status, codes, message) => {
     const id = await connection(hostile.url, basic);
     const r = await invoke(id, { method: 'POST', url: fault, body: b64(BODY) });
@@ -92,7 +110,9 @@ describe.each([['Anonymous', false], ['Basic', true]])('%s calls: a faulty servi
     // the agent's side of it: the call's end in its log, with the request id the hub gave it (coded when the
     // agent ended it; a call that timed out may have been cancelled by the hub first)
     const requestId = r.headers['x-request-id'] as string;
-    const line = await agent.waitForLine((l) => l.includes(requestId) && ['"call failed"', '"call broken off"', '"call cancelled by hub"'].some((m) => l.includes(m)));
+    const line = await agent.waitForLine(
+      (l) => l.includes(requestId) && ['"call failed"', '"call broken off"', '"call cancelled by hub"'].some((m) => l.includes(m)),
+    );
     if (line.includes('"call failed"')) expect(JSON.parse(line).code).toBe(r.json.error.code);
     await nextCallServed(id);
     await expectTunnelIntact(before, hub.url, token, gatewayId, agent);
@@ -107,7 +127,7 @@ describe.each([['Anonymous', false], ['Basic', true]])('%s calls: a faulty servi
     await expectTunnelIntact(before, hub.url, token, gatewayId, agent);
   });
 
-  it('huge (an endless answer, over the hub\'s limit): the caller\'s streamed envelope is cut, the agent stops reading it', async () => {
+  it("huge (an endless answer, over the hub's limit): the caller's streamed envelope is cut, the agent stops reading it", async () => {
     const id = await connection(hostile.url, basic);
     const cancelled = agent.lines.filter((l) => l.includes('"call cancelled by hub"')).length;
     // (over 1 MiB the envelope streams, its 200 already sent: the hub can only cut the connection; docs/errors.md)
@@ -133,7 +153,11 @@ describe.each([['Anonymous', false], ['Basic', true]])('%s calls: a faulty servi
 describe('the raw route: a faulty service costs only its own call', () => {
   it.each(['reset-mid-body', 'close-early', 'bad-header', 'reset-mid-answer'])('%s', async (fault) => {
     const id = await connection(hostile.url);
-    const r = await fetch(`${hub.url}/v1/connections/${id}/proxy/${fault}`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: new Uint8Array(BODY) })
+    const r = await fetch(`${hub.url}/v1/connections/${id}/proxy/${fault}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: new Uint8Array(BODY),
+    })
       .then(async (res) => ({ status: res.status, error: res.headers.get('x-gatehouse-error'), text: await res.text() }))
       .catch(() => ({ status: 0, error: 'cut', text: '' }));
     // A fault before the answer's head: a coded 502; after it (reset mid-answer): the caller's connection is cut.

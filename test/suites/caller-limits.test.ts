@@ -27,7 +27,9 @@ beforeAll(async () => {
     req.pause();
     let bytes = 0;
     setTimeout(() => {
-      req.on('data', (c: Buffer) => { bytes += c.length; });
+      req.on('data', (c: Buffer) => {
+        bytes += c.length;
+      });
       req.on('end', () => res.end(String(bytes)));
       req.resume();
     }, 15_000);
@@ -36,8 +38,12 @@ beforeAll(async () => {
   hesitantUrl = `http://127.0.0.1:${(hesitant.address() as { port: number }).port}`;
   stack = await startStandardStack({
     hubEnv: {
-      GATEHOUSE_HEAD_TIMEOUT: '2s', GATEHOUSE_MIN_BODY_RATE: '1KiB', GATEHOUSE_BODY_RATE_GRACE: '2s',
-      GATEHOUSE_MAX_CALLS_PER_CONNECTION: '2', GATEHOUSE_MAX_CALLS_PER_GATEWAY: '3', GATEHOUSE_MAX_CALLS_PER_CALLER: '4',
+      GATEHOUSE_HEAD_TIMEOUT: '2s',
+      GATEHOUSE_MIN_BODY_RATE: '1KiB',
+      GATEHOUSE_BODY_RATE_GRACE: '2s',
+      GATEHOUSE_MAX_CALLS_PER_CONNECTION: '2',
+      GATEHOUSE_MAX_CALLS_PER_GATEWAY: '3',
+      GATEHOUSE_MAX_CALLS_PER_CALLER: '4',
       GATEHOUSE_THROTTLE: '100000/60s',
       // The memory test asks the hub for a heap snapshot: writing one collects all garbage first.
       NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshots}`,
@@ -71,10 +77,19 @@ function trickle(head: string, guardMs: number): Promise<{ answer: string; close
   return new Promise((resolve) => {
     const socket = connect(hub.port, '127.0.0.1', () => socket.write(head));
     let answer = '';
-    const drip = setInterval(() => { if (socket.writable) socket.write('a'); }, 1000);
-    const done = (closed: boolean) => { clearInterval(drip); clearTimeout(guard); socket.destroy(); resolve({ answer, closed }); };
+    const drip = setInterval(() => {
+      if (socket.writable) socket.write('a');
+    }, 1000);
+    const done = (closed: boolean) => {
+      clearInterval(drip);
+      clearTimeout(guard);
+      socket.destroy();
+      resolve({ answer, closed });
+    };
     const guard = setTimeout(() => done(false), guardMs);
-    socket.on('data', (c: Buffer) => { answer += c.toString('latin1'); });
+    socket.on('data', (c: Buffer) => {
+      answer += c.toString('latin1');
+    });
     socket.on('error', () => {});
     socket.on('close', () => done(true));
   });
@@ -100,10 +115,17 @@ describe('finding 4: slow callers are cut off', () => {
     const auth = `Authorization: Bearer ${token}\r\n`;
     const [raw, invoke, api1] = await Promise.all([
       trickle(`POST /v1/connections/${conn}/proxy/status/trickled HTTP/1.1\r\nHost: hub\r\n${auth}Content-Length: 100000\r\n\r\n`, 45_000),
-      trickle(`POST /v1/connections/${conn}/invoke HTTP/1.1\r\nHost: hub\r\n${auth}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"method":"POST","url":"trickled","body":"`, 45_000),
-      trickle(`POST /v1/gateways HTTP/1.1\r\nHost: hub\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n{"name":"`, 45_000),
+      trickle(
+        `POST /v1/connections/${conn}/invoke HTTP/1.1\r\nHost: hub\r\n${auth}Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"method":"POST","url":"trickled","body":"`,
+        45_000,
+      ),
+      trickle(
+        `POST /v1/gateways HTTP/1.1\r\nHost: hub\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n{"name":"`,
+        45_000,
+      ),
     ]);
-    for (const r of [raw, invoke, api1]) expectRequestTimeout(r, /^caller -> hub: the request body arrived at under 1024 bytes\/s over 10 s \(GATEHOUSE_MIN_BODY_RATE\)$/);
+    for (const r of [raw, invoke, api1])
+      expectRequestTimeout(r, /^caller -> hub: the request body arrived at under 1024 bytes\/s over 10 s \(GATEHOUSE_MIN_BODY_RATE\)$/);
     // Nothing of the trickled calls reached the service, and the hub answers the next call.
     expect(stack.echo.received.some((x) => x.url.includes('trickled'))).toBe(false);
     const ok = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'POST', url: 'after', body: b64('fine') });
@@ -130,8 +152,11 @@ describe('finding 4: slow callers are cut off', () => {
       expect(big.status).toBe(413);
       expect(big.json.error.code).toBe('PayloadTooLarge');
     }
-    const slow = await Promise.all(['/v1/agent/register', '/v1/agent/join-info'].map((path) =>
-      trickle(`POST ${path} HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 30000\r\n\r\n{"gatewayId":"`, 30_000)));
+    const slow = await Promise.all(
+      ['/v1/agent/register', '/v1/agent/join-info'].map((path) =>
+        trickle(`POST ${path} HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: 30000\r\n\r\n{"gatewayId":"`, 30_000),
+      ),
+    );
     for (const r of slow) expectRequestTimeout(r, /^caller -> hub: the request body did not arrive within 10 s \(unauthenticated agent route\)$/);
   }, 45_000);
 
@@ -180,7 +205,8 @@ async function reachable(): Promise<{ heap: number; external: number }> {
   const before = new Set(existsSync(snapshots) ? readdirSync(snapshots) : []);
   hub.child.kill('SIGUSR2');
   // The snapshot is written synchronously, so the hub answers /metrics only once it is done.
-  for (let i = 0; i < 100 && !readdirSync(snapshots).some((f) => !before.has(f) && statSync(`${snapshots}/${f}`).size > 0); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 100 && !readdirSync(snapshots).some((f) => !before.has(f) && statSync(`${snapshots}/${f}`).size > 0); i++)
+    await new Promise((r) => setTimeout(r, 100));
   const text = await (await request(`${hub.url}/metrics`)).body.text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1]);
   return { heap: read('gatehouse_hub_nodejs_heap_size_used_bytes'), external: read('gatehouse_hub_nodejs_external_memory_bytes') };

@@ -6,7 +6,20 @@ import { join } from 'node:path';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import Database from 'better-sqlite3';
-import { AGENT_MAIN, RECOVERY_KEY, api, b64, joinAgent, runAgent, served, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
+import {
+  AGENT_MAIN,
+  RECOVERY_KEY,
+  api,
+  b64,
+  joinAgent,
+  runAgent,
+  served,
+  startAgent,
+  startHub,
+  startProc,
+  type AgentProc,
+  type HubProc,
+} from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 
 let entra: FakeEntra;
@@ -50,12 +63,48 @@ describe('membership', () => {
 
   it('join with a wrong recovery key is refused before anything is registered', async () => {
     const k = await api(hub.url, token, 'POST', `/v1/gateways/${gatewayId}/registration-keys`);
-    const p = startProc([AGENT_MAIN, 'join', '--hub', hub.url, '--gateway', gatewayId, '--key', k.json.registrationKey, '--allow', `${echo.url}/`, '--config', join(tempDir(), 'a.json'), '--recovery-key', 'definitely-the-wrong-recovery-key'], {});
+    const p = startProc(
+      [
+        AGENT_MAIN,
+        'join',
+        '--hub',
+        hub.url,
+        '--gateway',
+        gatewayId,
+        '--key',
+        k.json.registrationKey,
+        '--allow',
+        `${echo.url}/`,
+        '--config',
+        join(tempDir(), 'a.json'),
+        '--recovery-key',
+        'definitely-the-wrong-recovery-key',
+      ],
+      {},
+    );
     expect(await p.exited).toBe(2);
     expect(p.lines.join('\n')).toMatch(/recovery key does not open this gateway's key: nothing was registered/);
     expect((await status()).members).toHaveLength(3);
     // the registration key was not used up
-    const again = startProc([AGENT_MAIN, 'join', '--hub', hub.url, '--gateway', gatewayId, '--key', k.json.registrationKey, '--allow', `${echo.url}/`, '--config', join(tempDir(), 'b.json'), '--recovery-key', 'test-recovery-key-0123456789'], {});
+    const again = startProc(
+      [
+        AGENT_MAIN,
+        'join',
+        '--hub',
+        hub.url,
+        '--gateway',
+        gatewayId,
+        '--key',
+        k.json.registrationKey,
+        '--allow',
+        `${echo.url}/`,
+        '--config',
+        join(tempDir(), 'b.json'),
+        '--recovery-key',
+        'test-recovery-key-0123456789',
+      ],
+      {},
+    );
     expect(await again.exited).toBe(0);
     const members = (await status()).members as Array<{ id: string }>;
     expect(members).toHaveLength(4);
@@ -113,7 +162,15 @@ describe('routing', () => {
 describe('key rotation', () => {
   it('rotating the gateway key keeps every connection working on every member, without re-entering passwords', async () => {
     await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}`, { routing: 'primary' });
-    const basic = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'BasicGateway', baseResourceUrl: echo.url, gatewayId, username: 'svc', password: 'rot-pw-1' })).json.id;
+    const basic = (
+      await api(hub.url, token, 'POST', '/v1/connections', {
+        authType: 'BasicGateway',
+        baseResourceUrl: echo.url,
+        gatewayId,
+        username: 'svc',
+        password: 'rot-pw-1',
+      })
+    ).json.id;
     const expected = `Basic ${Buffer.from('svc:rot-pw-1').toString('base64')}`;
     const callBasic = async () => {
       const r = await api(hub.url, token, 'POST', `/v1/connections/${basic}/invoke`, { method: 'GET', url: 'rot' });
@@ -122,7 +179,8 @@ describe('key rotation', () => {
     };
     expect(await callBasic()).toBe(expected);
     const db = () => new Database(join(hub.dbDir, 'hub.db'), { readonly: true });
-    const sealedBefore = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string }).sealed_credentials;
+    const sealedBefore = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string })
+      .sealed_credentials;
 
     // rotate from the second member, with the recovery key
     const wrong = startProc([AGENT_MAIN, 'rotate-key', '--config', agents[1]!.configPath, '--recovery-key', 'not-the-recovery-key'], {});
@@ -131,7 +189,8 @@ describe('key rotation', () => {
     const rot = startProc([AGENT_MAIN, 'rotate-key', '--config', agents[1]!.configPath, '--recovery-key', RECOVERY_KEY], {});
     expect(await rot.exited, rot.lines.join('\n')).toBe(0);
     expect(rot.lines.join('\n')).toMatch(/re-sealed/);
-    const sealedAfter = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string }).sealed_credentials;
+    const sealedAfter = (db().prepare('SELECT sealed_credentials FROM connections WHERE id = ?').get(basic) as { sealed_credentials: string })
+      .sealed_credentials;
     expect(sealedAfter).not.toBe(sealedBefore);
 
     // every member reconnects, takes up the new key, and serves the connection
@@ -180,7 +239,8 @@ describe('never twice', () => {
     const narrow = await startAgent([hub.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/elsewhere`], DEBUG);
     const wide = await joinAgent(hub.url, token, gw.json.id, [`${echo.url}/`], DEBUG);
     try {
-      const c = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      const c = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json
+        .id;
       const r = await api(hub.url, token, 'POST', `/v1/connections/${c}/invoke`, { method: 'POST', url: 'moved', body: b64('payload') });
       expect(r.status).toBe(200);
       expect(echo.received.filter((x) => x.url === '/moved')).toHaveLength(1);

@@ -97,7 +97,7 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(oboCount()).toBe(before + 1);
   });
 
-  it('the service gets an OBO token for its own audience, never the caller\'s token', async () => {
+  it("the service gets an OBO token for its own audience, never the caller's token", async () => {
     const r = await invoke(connId, { method: 'POST', url: '/echo', headers: { authorization: `Bearer ${token}`, cookie: 'k=v' }, body: b64('payload') });
     expect(r.json.statusCode).toBe(200);
     expect(Buffer.from(r.json.body, 'base64').toString()).toBe('payload');
@@ -182,9 +182,15 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
       const line = JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(cut.headers['x-request-id'] as string)));
       expect(line).toMatchObject({ route: 'invoke', status: 200, error: 'BadGateway', answered: 502, finished: true });
       const coded = await invoke(c.json.id, { method: 'GET', url: 'gzipChunked' });
-      expect(coded.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)` });
+      expect(coded.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: `hub -> service: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)`,
+      });
       const switching = await invoke(c.json.id, { method: 'GET', url: 'switching' });
-      expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `hub -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
+      expect(switching.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: `hub -> service: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade`,
+      });
     } finally {
       odd.close();
     }
@@ -199,13 +205,21 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
   });
 
   it('the raw proxy route works for EntraAuth too', async () => {
-    const r = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'PUT', body: 'raw bytes', headers: { authorization: `Bearer ${token}` } });
+    const r = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, {
+      method: 'PUT',
+      body: 'raw bytes',
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(r.statusCode).toBe(200);
     expect(await r.body.text()).toBe('raw bytes');
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
     // With the hub token in X-Gatehouse-Authorization the resource still gets the OBO token only: neither the
     // caller's Authorization nor the hub token's header reaches it.
-    const other = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'PUT', body: 'again', headers: { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: 'Token not-for-entra' } });
+    const other = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, {
+      method: 'PUT',
+      body: 'again',
+      headers: { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: 'Token not-for-entra' },
+    });
     expect(await other.body.text()).toBe('again');
     expect(backend.seen.at(-1)).toMatchObject({ hubTokenHeader: undefined });
     expect(backend.seen.at(-1)!.claims?.aud).toBe(RESOURCE);
@@ -223,20 +237,33 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
         const r = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: base });
         expect(r.status, base).toBe(400);
         expect(r.json.error.code).toBe('UrlNotAllowed');
-        expect(r.json.error.message).toMatch(/^caller -> hub: \S+ is a loopback, link-local or private address the hub does not call for EntraAuth connections/);
+        expect(r.json.error.message).toMatch(
+          /^caller -> hub: \S+ is a loopback, link-local or private address the hub does not call for EntraAuth connections/,
+        );
       }
       // nor by changing a connection's base URL to one
-      const ok = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: 'https://api.example.com/v1' });
+      const ok = await api(strict.url, token, 'POST', '/v1/connections', {
+        authType: 'EntraAuth',
+        resourceUri: RESOURCE,
+        baseResourceUrl: 'https://api.example.com/v1',
+      });
       expect(ok.status, ok.text).toBe(201);
       const moved = await api(strict.url, token, 'PATCH', `/v1/connections/${ok.json.id}`, { baseResourceUrl: 'http://169.254.169.254/metadata' });
       expect(moved.status).toBe(400);
       expect(moved.json.error.code).toBe('UrlNotAllowed');
       // a name that resolves to loopback is refused when the hub connects, and no request leaves
-      const byName = await api(strict.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: RESOURCE, baseResourceUrl: `https://localhost:${port}/api` });
+      const byName = await api(strict.url, token, 'POST', '/v1/connections', {
+        authType: 'EntraAuth',
+        resourceUri: RESOURCE,
+        baseResourceUrl: `https://localhost:${port}/api`,
+      });
       expect(byName.status).toBe(201);
       const r = await invoke(byName.json.id, { method: 'GET', url: 'me', headers: { metadata: 'true' } }, token, strict);
       expect(r.status).toBe(400);
-      expect(r.json.error).toMatchObject({ code: 'UrlNotAllowed', message: expect.stringMatching(/^hub -> service: localhost is at (127\.0\.0\.1|::1), a loopback/) });
+      expect(r.json.error).toMatchObject({
+        code: 'UrlNotAllowed',
+        message: expect.stringMatching(/^hub -> service: localhost is at (127\.0\.0\.1|::1), a loopback/),
+      });
       const raw = await request(`${strict.url}/v1/connections/${byName.json.id}/proxy/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(raw.statusCode).toBe(400);
       expect(raw.headers['x-gatehouse-error']).toBe('UrlNotAllowed');
@@ -259,12 +286,13 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(inv.json).toMatchObject({ statusCode: 304, body: '' });
   });
 
-  it('an answer over the raw route\'s body limit is cut off; one at the limit arrives whole', async () => {
+  it("an answer over the raw route's body limit is cut off; one at the limit arrives whole", async () => {
     const small = await startHub(entra, { GATEHOUSE_MAX_RAW_BODY: '1MiB' });
     try {
       const id = (await entraConnection({}, token, small)).json.id as string;
-      const over = request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } })
-        .then((res) => res.body.arrayBuffer());
+      const over = request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${3 * 1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } }).then(
+        (res) => res.body.arrayBuffer(),
+      );
       await expect(over).rejects.toThrow();
       const at = await request(`${small.url}/v1/connections/${id}/proxy/large?bytes=${1024 * 1024}`, { headers: { authorization: `Bearer ${token}` } });
       expect((await at.body.arrayBuffer()).byteLength).toBe(1024 * 1024);
@@ -309,11 +337,15 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     }
   });
 
-  it("a resource named by its Application (client) ID (an API without an Application ID URI) works like a URI", async () => {
+  it('a resource named by its Application (client) ID (an API without an Application ID URI) works like a URI', async () => {
     const appId = randomUUID();
     const byId = await startEntraBackend(entra, appId);
     try {
-      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: appId.toUpperCase(), baseResourceUrl: `${byId.url}/api` });
+      const c = await api(hub.url, token, 'POST', '/v1/connections', {
+        authType: 'EntraAuth',
+        resourceUri: appId.toUpperCase(),
+        baseResourceUrl: `${byId.url}/api`,
+      });
       expect(c.status, c.text).toBe(201);
       expect(c.json.resourceUri).toBe(appId);
       const r = await invoke(c.json.id, { method: 'GET', url: 'me' });
@@ -413,32 +445,56 @@ describe('token lifetime and consent', () => {
 describe('national clouds and credentials', () => {
   it('a resource of another cloud is refused when the connection is created', async () => {
     const before = entra.tokenRequests.length;
-    const r = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://microsoftgraph.chinacloudapi.cn', baseResourceUrl: 'https://microsoftgraph.chinacloudapi.cn/v1.0' });
+    const r = await api(hub.url, token, 'POST', '/v1/connections', {
+      authType: 'EntraAuth',
+      resourceUri: 'https://microsoftgraph.chinacloudapi.cn',
+      baseResourceUrl: 'https://microsoftgraph.chinacloudapi.cn/v1.0',
+    });
     expect(r.status).toBe(400);
     expect(r.json.error.message).toMatch(/belongs to AzureChina.*AzurePublic/);
     expect(entra.tokenRequests.length).toBe(before);
-    const gov = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://graph.microsoft.us', baseResourceUrl: 'https://graph.microsoft.us/v1.0' });
+    const gov = await api(hub.url, token, 'POST', '/v1/connections', {
+      authType: 'EntraAuth',
+      resourceUri: 'https://graph.microsoft.us',
+      baseResourceUrl: 'https://graph.microsoft.us/v1.0',
+    });
     expect(gov.json.error.message).toMatch(/belongs to AzureUSGovernment/);
   });
 
   it('a hub configured for a national cloud refuses a public-cloud resource', async () => {
     const cn = await startHub(entra, { GATEHOUSE_CLOUD: 'AzureChina' });
     try {
-      const r = await api(cn.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'https://graph.microsoft.com', baseResourceUrl: 'https://graph.microsoft.com/v1.0' });
+      const r = await api(cn.url, token, 'POST', '/v1/connections', {
+        authType: 'EntraAuth',
+        resourceUri: 'https://graph.microsoft.com',
+        baseResourceUrl: 'https://graph.microsoft.com/v1.0',
+      });
       expect(r.status).toBe(400);
       expect(r.json.error.message).toMatch(/belongs to AzurePublic.*AzureChina/);
-    } finally { await cn.stop(); }
+    } finally {
+      await cn.stop();
+    }
   });
 
   it('the legacy connector form without a gateway makes an EntraAuth connection', async () => {
-    const r = await api(hub.url, token, 'POST', '/v1/connections', { resourceUri: RESOURCE, baseResourceUrl: backend.url, authenticationType: 'Anonymous', username: '', password: '' });
+    const r = await api(hub.url, token, 'POST', '/v1/connections', {
+      resourceUri: RESOURCE,
+      baseResourceUrl: backend.url,
+      authenticationType: 'Anonymous',
+      username: '',
+      password: '',
+    });
     expect(r.status).toBe(201);
     expect(r.json.authType).toBe('EntraAuth');
   });
 
   it('a certificate instead of a client secret', async () => {
     const dir = tempDir();
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=gatehouse-hub'], { stdio: 'pipe' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', '/CN=gatehouse-hub'],
+      { stdio: 'pipe' },
+    );
     writeFileSync(join(dir, 'hub.pem'), readFileSync(join(dir, 'k.pem'), 'utf8') + readFileSync(join(dir, 'c.pem'), 'utf8'));
     entra.clientCertificates.set(CLIENT_ID, readFileSync(join(dir, 'c.pem'), 'utf8'));
     const certHub = await startHub(entra, { GATEHOUSE_CLIENT_SECRET: '', GATEHOUSE_CLIENT_CERTIFICATE: join(dir, 'hub.pem') });
@@ -446,6 +502,8 @@ describe('national clouds and credentials', () => {
       const c = await entraConnection({}, token, certHub);
       expect(c.status, c.text).toBe(201);
       expect(entra.tokenRequests.at(-1)).toMatchObject({ grant: 'obo', clientAuth: 'certificate' });
-    } finally { await certHub.stop(); }
+    } finally {
+      await certHub.stop();
+    }
   });
 });

@@ -28,7 +28,9 @@ beforeAll(async () => {
   ({ echo, hub, token, gatewayId } = stack);
 });
 
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe("the agent's --allow list, whatever the hub asks", () => {
   it.each([
@@ -97,7 +99,9 @@ describe('link failures', () => {
       const r = await invokeOnPort(notHttp.port, 'not-http');
       expect(r.status).toBe(502);
       expect(r.json.error.code).toBe('BadGateway');
-      expect(r.json.error.message).toBe(`agent -> service: the agent reported: http://127.0.0.1:${notHttp.port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`);
+      expect(r.json.error.message).toBe(
+        `agent -> service: the agent reported: http://127.0.0.1:${notHttp.port} did not answer with HTTP/1.1 (Expected HTTP/, RTSP/ or ICE/)`,
+      );
       expect(r.text).not.toContain('secret-banner');
     } finally {
       notHttp.close();
@@ -124,37 +128,58 @@ describe('link failures', () => {
       const id = await connection(`http://127.0.0.1:${odd.port}`, {}, gw.gatewayId);
       const s600 = await invoke(id, { method: 'GET', url: 'status600' });
       expect(s600.status).toBe(502);
-      expect(s600.json.error).toMatchObject({ code: 'BadGateway', message: "agent -> service: the agent reported: the service answered with status 600, outside HTTP's 100-599" });
+      expect(s600.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: "agent -> service: the agent reported: the service answered with status 600, outside HTTP's 100-599",
+      });
       const many = await invoke(id, { method: 'GET', url: 'many' });
       expect(many.status).toBe(502);
-      expect(many.json.error).toMatchObject({ code: 'BadGateway', message: "agent -> service: the agent reported: the service's answer has 1201 header lines, over the 1000 the relay carries" });
+      expect(many.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: "agent -> service: the agent reported: the service's answer has 1201 header lines, over the 1000 the relay carries",
+      });
       // framed two ways (a smuggling shape): refused, and said so (it was "failed (UND_ERR_RES_CONTENT_LENGTH_MISMATCH)")
       const twoway = await invoke(id, { method: 'GET', url: 'twoway' });
       expect(twoway.status).toBe(502);
-      expect(twoway.json.error.message).toBe(`agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with a body that does not match its framing (Content-Length)`);
+      expect(twoway.json.error.message).toBe(
+        `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with a body that does not match its framing (Content-Length)`,
+      );
       // undici refuses these two; they were "could not reach … (UND_ERR_SOCKET)", as if the network had failed
       // A transfer coding the relay cannot undo: the coded bytes were passed on as if they were the body.
       for (const url of ['gzipChunked', 'gzipToClose']) {
         const coded = await invoke(id, { method: 'GET', url });
         expect(coded.status).toBe(502);
-        expect(coded.json.error.message).toBe(`agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)`);
+        expect(coded.json.error.message).toBe(
+          `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with a transfer coding other than chunked, which the relay cannot undo (a compressed answer goes with Content-Encoding)`,
+        );
       }
       const codedRaw = await fetch(`${hub.url}/v1/connections/${id}/proxy/gzipChunked`, { headers: { authorization: `Bearer ${token}` } });
       expect(codedRaw.status).toBe(502);
       expect(codedRaw.headers.get('x-gatehouse-error')).toBe('BadGateway');
       await codedRaw.text();
       const switching = await invoke(id, { method: 'GET', url: 'switching' });
-      expect(switching.json.error).toMatchObject({ code: 'BadGateway', message: `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade` });
+      expect(switching.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered 101 (Switching Protocols) to a request that asked for no upgrade`,
+      });
       const unasked100 = await invoke(id, { method: 'GET', url: 'unasked100' });
-      expect(unasked100.json.error).toMatchObject({ code: 'BadGateway', message: `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with an unasked 100 (Continue), or before it was asked, which the relay does not take` });
+      expect(unasked100.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: `agent -> service: the agent reported: http://127.0.0.1:${odd.port} answered with an unasked 100 (Continue), or before it was asked, which the relay does not take`,
+      });
       expect((await invoke(id, { method: 'GET', url: 'hints' })).json).toMatchObject({ statusCode: 200, body: b64('ok') });
       // An answer broken off mid-body is a 502 on invoke (read whole before its 200 leaves; the caller's
       // connection was cut, with the envelope half written); the raw route, which streams, cuts the caller's.
       const cut = await invoke(id, { method: 'GET', url: 'cut' });
       expect(cut.status).toBe(502);
-      expect(cut.json.error).toMatchObject({ code: 'BadGateway', message: 'agent -> hub: the agent cancelled the call; the agent reported: the service broke off its answer (UND_ERR_SOCKET)' });
+      expect(cut.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: 'agent -> hub: the agent cancelled the call; the agent reported: the service broke off its answer (UND_ERR_SOCKET)',
+      });
       // (the cut may reach the caller before the head has left, or after)
-      await expect(fetch(`${hub.url}/v1/connections/${id}/proxy/cut`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text())).rejects.toThrow();
+      await expect(
+        fetch(`${hub.url}/v1/connections/${id}/proxy/cut`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.text()),
+      ).rejects.toThrow();
       expect((await invoke(id, { method: 'GET', url: 'fine' })).json.statusCode).toBe(200);
       expect(gw.agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
     } finally {
@@ -209,7 +234,9 @@ describe('throttling per connection', () => {
 describe('an intranet service on https with an internal CA', () => {
   it('is refused with a coded answer naming the certificate problem until the agent trusts the CA (NODE_EXTRA_CA_CERTS)', async () => {
     const ca = stack!.entra.ca;
-    const server = createHttpsServer({ key: ca.key, cert: ca.cert }, (_req, res) => { res.end('over tls'); });
+    const server = createHttpsServer({ key: ca.key, cert: ca.cert }, (_req, res) => {
+      res.end('over tls');
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const agents: AgentProc[] = [];

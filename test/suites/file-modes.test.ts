@@ -19,7 +19,9 @@ async function connectedStatus(file: string): Promise<void> {
 }
 
 let stack: StandardStack | undefined;
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('finding 10: private files', () => {
   it('the hub database, its -wal and -shm, the agent config and the status file are created 0600', async () => {

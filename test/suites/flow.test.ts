@@ -12,10 +12,21 @@ async function transfer(total: number): Promise<{ maxCredit: number; body: Inbou
   let credit = Limits.streamWindowBytes;
   let granted = credit;
   let maxCredit = credit;
-  const body = new InboundBody(Limits.streamWindowBytes, (n) => { credit += n; granted += n; maxCredit = Math.max(maxCredit, credit); }, Limits.maxStreamWindowBytes);
+  const body = new InboundBody(
+    Limits.streamWindowBytes,
+    (n) => {
+      credit += n;
+      granted += n;
+      maxCredit = Math.max(maxCredit, credit);
+    },
+    Limits.maxStreamWindowBytes,
+  );
   body.attach(new Writable({ write: (_c, _e, cb) => cb() }));
-  for (let sent = 0; sent < total;) {
-    if (credit === 0) { await new Promise((r) => setImmediate(r)); continue; }
+  for (let sent = 0; sent < total; ) {
+    if (credit === 0) {
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
     const n = Math.min(credit, Limits.maxDataBytes, total - sent);
     expect(body.onData(Buffer.alloc(n))).toBe(true);
     credit -= n;
@@ -58,20 +69,44 @@ describe('Data frames on the wire', () => {
   function wire(masked: boolean) {
     const bytes: Buffer[] = [];
     const writes: Uint8Array[] = [];
-    const socket = { write: (b: Uint8Array, cb?: (err?: Error | null) => void) => { writes.push(b); bytes.push(Buffer.from(b)); cb?.(); return true; } };
+    const socket = {
+      write: (b: Uint8Array, cb?: (err?: Error | null) => void) => {
+        writes.push(b);
+        bytes.push(Buffer.from(b));
+        cb?.();
+        return true;
+      },
+    };
     const ws = { readyState: 1 };
     const zero = Buffer.alloc(4);
-    const gate = new WriteGate((frame, done) => {
-      for (const part of Sender.frame(frame, { fin: true, opcode: 2, mask: masked, maskBuffer: zero, generateMask: (m: Buffer) => { m.fill(0); }, readOnly: false, rsv1: false })) socket.write(part);
-      done();
-    }, 1 << 30, undefined, directDataWriter(ws, () => socket, masked));
+    const gate = new WriteGate(
+      (frame, done) => {
+        for (const part of Sender.frame(frame, {
+          fin: true,
+          opcode: 2,
+          mask: masked,
+          maskBuffer: zero,
+          generateMask: (m: Buffer) => {
+            m.fill(0);
+          },
+          readOnly: false,
+          rsv1: false,
+        }))
+          socket.write(part);
+        done();
+      },
+      1 << 30,
+      undefined,
+      directDataWriter(ws, () => socket, masked),
+    );
     const received: Buffer[] = [];
     const receiver = new Receiver({ isServer: masked, maxPayload: Limits.maxFrameBytes });
     receiver.on('message', (data: Buffer) => received.push(data));
-    const deliver = () => new Promise<Buffer[]>((resolve, reject) => {
-      receiver.on('error', reject);
-      receiver.write(Buffer.concat(bytes), () => resolve(received));
-    });
+    const deliver = () =>
+      new Promise<Buffer[]>((resolve, reject) => {
+        receiver.on('error', reject);
+        receiver.write(Buffer.concat(bytes), () => resolve(received));
+      });
     return { gate, writes, ws, deliver };
   }
 

@@ -37,7 +37,11 @@ describe('codec fuzz', () => {
         let bytes: Buffer;
         let how: string;
         if (isJsonFrame(seed.frame.type, version) && rng.chance(0.3) && 'msg' in seed.frame) {
-          bytes = frameWithPayload(seed.frame.type, seed.frame.stream, Buffer.from(mutateJson(rng, seed.frame.msg as unknown as Record<string, unknown>), 'utf8'));
+          bytes = frameWithPayload(
+            seed.frame.type,
+            seed.frame.stream,
+            Buffer.from(mutateJson(rng, seed.frame.msg as unknown as Record<string, unknown>), 'utf8'),
+          );
           how = 'json';
         } else {
           const m = mutate(rng, seed.bytes, rng.pick(seeds).bytes);
@@ -68,7 +72,10 @@ describe('codec fuzz', () => {
     const req = frameWithPayload(FrameType.RequestHead, 1, Buffer.from(JSON.stringify(head).replace('"bodyLength":0', '"bodyLength":-0')));
     const res = frameWithPayload(FrameType.ResponseHead, 1, Buffer.from('{"status":200,"headers":[],"backendMs":-0.0}'));
     for (const version of [0, 1, 2]) {
-      for (const [bytes, accepted] of [[req, DIRECTIONS.agent], [res, DIRECTIONS.hub]] as const) {
+      for (const [bytes, accepted] of [
+        [req, DIRECTIONS.agent],
+        [res, DIRECTIONS.hub],
+      ] as const) {
         const v = judgeDecode(bytes, accepted, version);
         expect(v.kind, v.kind === 'failure' ? v.why : '').toBe('accepted');
         const msg = (v as { frame: { msg: { bodyLength?: number; backendMs?: number } } }).frame.msg;
@@ -81,13 +88,25 @@ describe('codec fuzz', () => {
     // RESPONSE's head length, a binary head's string length and header count, each set to its largest value.
     const cases: Array<[string, Buffer, number]> = [];
     const resp = Buffer.alloc(5 + 4 + 6);
-    resp[0] = FrameType.Response; resp.writeUInt32BE(1, 1);
-    for (const n of [0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) { const b = Buffer.from(resp); b.writeUInt32BE(n, 5); cases.push([`RESPONSE head length ${n}`, b, 3], [`RESPONSE head length ${n} (JSON)`, b, 2]); }
+    resp[0] = FrameType.Response;
+    resp.writeUInt32BE(1, 1);
+    for (const n of [0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+      const b = Buffer.from(resp);
+      b.writeUInt32BE(n, 5);
+      cases.push([`RESPONSE head length ${n}`, b, 3], [`RESPONSE head length ${n} (JSON)`, b, 2]);
+    }
     const head = Buffer.alloc(5 + 6 + 2);
-    head[0] = FrameType.ResponseHead; head.writeUInt32BE(1, 1); head.writeUInt16BE(200, 5); head.writeUInt16BE(0xffff, 11);
+    head[0] = FrameType.ResponseHead;
+    head.writeUInt32BE(1, 1);
+    head.writeUInt16BE(200, 5);
+    head.writeUInt16BE(0xffff, 11);
     cases.push(['binary header count 65535', head, 3]);
     const str = Buffer.alloc(5 + 4 + 8 + 2);
-    str[0] = FrameType.RequestHead; str.writeUInt32BE(1, 1); str.writeUInt32BE(1000, 5); str.writeDoubleBE(-1, 9); str.writeUInt16BE(0xffff, 17);
+    str[0] = FrameType.RequestHead;
+    str.writeUInt32BE(1, 1);
+    str.writeUInt32BE(1000, 5);
+    str.writeDoubleBE(-1, 9);
+    str.writeUInt16BE(0xffff, 17);
     cases.push(['binary string length 65535', str, 3]);
     for (const [name, bytes, version] of cases) {
       const accepted = bytes[0] === FrameType.RequestHead ? DIRECTIONS.agent : DIRECTIONS.hub;
@@ -114,17 +133,26 @@ describe('hub and agent fuzz', () => {
   beforeAll(async () => {
     // The fuzz must not be throttled (429 would hide every other answer).
     stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '10000000/60s', GATEHOUSE_IDLE_TIMEOUT: '10s' } });
-    const c = await api(stack.hub.url, stack.token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${stack.echo.url}/svc`, gatewayId: stack.gatewayId });
+    const c = await api(stack.hub.url, stack.token, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      baseResourceUrl: `${stack.echo.url}/svc`,
+      gatewayId: stack.gatewayId,
+    });
     expect(c.status, c.text).toBe(201);
     connId = c.json.id as string;
     agentPid = stack.agent.child.pid;
     expect(connects()).toBe(1);
   });
-  afterAll(async () => { await stack?.stop(); });
+  afterAll(async () => {
+    await stack?.stop();
+  });
 
   /** CPU seconds the hub, the agent and this test process have used so far (wall time depends on the machine's load). */
   const cpu = () => {
-    const ticks = (pid: number | undefined) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
+    const ticks = (pid: number | undefined) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    };
     const own = process.cpuUsage();
     return { hub: ticks(stack!.hub.child.pid), agent: ticks(stack!.agent.child.pid), test: (own.user + own.system) / 1e6 };
   };
@@ -132,13 +160,17 @@ describe('hub and agent fuzz', () => {
   const report = (part: string, r: FuzzResult, ms: number) => {
     const now = cpu();
     const used = `CPU s: hub ${(now.hub - cpuBefore.hub).toFixed(1)}, agent ${(now.agent - cpuBefore.agent).toFixed(1)}, test ${(now.test - cpuBefore.test).toFixed(1)}`;
-    process.stdout.write(`[fuzz] ${part}: ${r.sent} calls in ${(ms / 1000).toFixed(1)} s (${used}; slowest ${Math.round(r.slowestMs)} ms, resent ${r.resent}) ${JSON.stringify(r.tally)}\n`);
+    process.stdout.write(
+      `[fuzz] ${part}: ${r.sent} calls in ${(ms / 1000).toFixed(1)} s (${used}; slowest ${Math.round(r.slowestMs)} ms, resent ${r.resent}) ${JSON.stringify(r.tally)}\n`,
+    );
   };
 
   /** After each replayed case: what the processes logged about it, and whether the agent is still up. */
   const replayed = () => {
     const s = stack!;
-    process.stdout.write(`[fuzz]   agent exit ${String(s.agent.child.exitCode)}, agent connects ${connects()}; agent's last lines:\n${s.agent.lines.slice(-3).join('\n')}\n`);
+    process.stdout.write(
+      `[fuzz]   agent exit ${String(s.agent.child.exitCode)}, agent connects ${connects()}; agent's last lines:\n${s.agent.lines.slice(-3).join('\n')}\n`,
+    );
   };
 
   /** What reached the service since call `from` of its log: never outside the base; with a segment some server
@@ -147,8 +179,16 @@ describe('hub and agent fuzz', () => {
     const seen = stack!.echo.received.slice(from).map((r) => ({ url: r.url, how: leavesBase(r.url, '/svc') }));
     const outside = seen.filter((x) => x.how === 'outside').map((x) => x.url);
     const dots = seen.filter((x) => x.how === 'dot-segment').map((x) => x.url);
-    process.stdout.write(`[fuzz] ${part}: the service got ${seen.length} calls: ${outside.length} outside /svc, ${dots.length} with a segment some server reads as . or ..\n`);
-    if (dots.length) process.stdout.write(`  for example:\n  ${dots.slice(0, 8).map((u) => u.slice(0, 160)).join('\n  ')}\n`);
+    process.stdout.write(
+      `[fuzz] ${part}: the service got ${seen.length} calls: ${outside.length} outside /svc, ${dots.length} with a segment some server reads as . or ..\n`,
+    );
+    if (dots.length)
+      process.stdout.write(
+        `  for example:\n  ${dots
+          .slice(0, 8)
+          .map((u) => u.slice(0, 160))
+          .join('\n  ')}\n`,
+      );
     expect(outside, 'paths outside the base reached the service').toEqual([]);
     expect(dots, 'paths with dot segments reached the service').toEqual([]);
   };
@@ -170,24 +210,48 @@ describe('hub and agent fuzz', () => {
     cpuBefore = cpu();
     announce(part, SEED, only?.length ?? STACK_CALLS);
     const t0 = performance.now();
-    const r = await runFuzz({ part, seed: SEED, count: STACK_CALLS, only, afterEach: replayed, concurrency: CONCURRENCY, port: s.hub.port, answerTimeoutMs: ANSWER_TIMEOUT_MS, make, judge });
+    const r = await runFuzz({
+      part,
+      seed: SEED,
+      count: STACK_CALLS,
+      only,
+      afterEach: replayed,
+      concurrency: CONCURRENCY,
+      port: s.hub.port,
+      answerTimeoutMs: ANSWER_TIMEOUT_MS,
+      make,
+      judge,
+    });
     report(part, r, performance.now() - t0);
     contained(part, from);
     expect(r.failures, r.failures.join('\n')).toEqual([]);
     expect(r.sent).toBe(only?.length ?? STACK_CALLS);
     // The mutations do not all stop at the door: some calls reach the service.
-    if (!only) expect(Object.entries(r.tally).filter(([k]) => k.includes('backend')).reduce((n, [, v]) => n + v, 0)).toBeGreaterThan(STACK_CALLS / 50);
+    if (!only)
+      expect(
+        Object.entries(r.tally)
+          .filter(([k]) => k.includes('backend'))
+          .reduce((n, [, v]) => n + v, 0),
+      ).toBeGreaterThan(STACK_CALLS / 50);
     stillUp();
   };
 
   it(`${STACK_CALLS} mutated invoke bodies: the service's envelope or a coded 4xx, never a hang or a 5xx`, async () => {
     const s = stack!;
-    await fuzzPart('invoke', (rng) => invokeRequest(rng, { connId, token: s.token, echoUrl: s.echo.url }), (a) => judgeInvoke(a, s.token));
+    await fuzzPart(
+      'invoke',
+      (rng) => invokeRequest(rng, { connId, token: s.token, echoUrl: s.echo.url }),
+      (a) => judgeInvoke(a, s.token),
+    );
   }, 300_000);
 
   it(`${STACK_CALLS} mutated raw-route requests on keep-alive sockets: the service's answer or a coded 4xx, never a hang or a 5xx`, async () => {
     const s = stack!;
-    await fuzzPart('raw', (rng) => rawRequest(rng, { connId, token: s.token, hubPort: s.hub.port }), (a, req) => judgeRaw(a, req.head, s.token));
+    await fuzzPart(
+      'raw',
+      (rng) => rawRequest(rng, { connId, token: s.token, hubPort: s.hub.port }),
+      (a, req) => judgeRaw(a, req.head, s.token),
+    );
   }, 300_000);
 
   it('after the fuzz: both processes up, the agent never reconnected, ordinary calls still work', async () => {
@@ -256,17 +320,32 @@ describe('hub and agent fuzz', () => {
     const pid = s.agent.child.pid;
     const before = connects();
     for (let round = 0; round < 30 && s.agent.child.exitCode === null; round++) {
-      await Promise.all(Array.from({ length: 20 }, async (_, j) => {
-        const c = await RawConn.open(s.hub.port);
-        const [, headers, body] = midBodyCloses(Buffer.from('abc'))[j % 2]!;
-        c.write(Buffer.concat([Buffer.from(`POST /v1/connections/${connId}/proxy/echo/mid-body-${j} HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${s.token}\r\n${headers.join('\r\n')}\r\n\r\n`), body]));
-        c.end();
-        await c.read(false, ANSWER_TIMEOUT_MS);
-        c.close();
-      }));
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, j) => {
+          const c = await RawConn.open(s.hub.port);
+          const [, headers, body] = midBodyCloses(Buffer.from('abc'))[j % 2]!;
+          c.write(
+            Buffer.concat([
+              Buffer.from(
+                `POST /v1/connections/${connId}/proxy/echo/mid-body-${j} HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer ${s.token}\r\n${headers.join('\r\n')}\r\n\r\n`,
+              ),
+              body,
+            ]),
+          );
+          c.end();
+          await c.read(false, ANSWER_TIMEOUT_MS);
+          c.close();
+        }),
+      );
       await new Promise((r) => setTimeout(r, 200));
     }
-    expect(s.agent.child.exitCode, `agent exited: ${s.agent.lines.filter((l) => l.includes('Error')).slice(0, 3).join(' | ')}`).toBeNull();
+    expect(
+      s.agent.child.exitCode,
+      `agent exited: ${s.agent.lines
+        .filter((l) => l.includes('Error'))
+        .slice(0, 3)
+        .join(' | ')}`,
+    ).toBeNull();
     expect(s.agent.child.pid).toBe(pid);
     expect(connects()).toBe(before);
     const after = await api(s.hub.url, s.token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo/after' });

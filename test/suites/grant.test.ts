@@ -13,7 +13,10 @@ const GRAPH_SP = randomUUID();
 const USER = { id: randomUUID(), userPrincipalName: 'alice@contoso.example' };
 
 async function grant(...args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = startProc([HUB_MAIN, 'grant', ...args, '--tenant', TENANT_A, '--client-id', CLIENT_ID, '--authority-host', entra.authorityHost, '--graph-host', graph.url], { NODE_EXTRA_CA_CERTS: entra.ca.caPath });
+  const p = startProc(
+    [HUB_MAIN, 'grant', ...args, '--tenant', TENANT_A, '--client-id', CLIENT_ID, '--authority-host', entra.authorityHost, '--graph-host', graph.url],
+    { NODE_EXTRA_CA_CERTS: entra.ca.caPath },
+  );
   const code = await p.exited;
   return { code, out: p.lines.join('\n') };
 }
@@ -23,8 +26,17 @@ beforeAll(async () => {
   graph = await startFakeGraph(entra.ca);
   graph.servicePrincipals.push(
     { id: HUB_SP, appId: CLIENT_ID, displayName: 'Gatehouse hub', servicePrincipalNames: [`api://${CLIENT_ID}`], oauth2PermissionScopes: [] },
-    { id: GRAPH_SP, appId: '00000003-0000-0000-c000-000000000000', displayName: 'Microsoft Graph', servicePrincipalNames: ['https://graph.microsoft.com'],
-      oauth2PermissionScopes: [{ value: 'Calendars.Read', type: 'User', isEnabled: true }, { value: 'User.Read', type: 'User', isEnabled: true }, { value: 'Directory.Read.All', type: 'Admin', isEnabled: true }] },
+    {
+      id: GRAPH_SP,
+      appId: '00000003-0000-0000-c000-000000000000',
+      displayName: 'Microsoft Graph',
+      servicePrincipalNames: ['https://graph.microsoft.com'],
+      oauth2PermissionScopes: [
+        { value: 'Calendars.Read', type: 'User', isEnabled: true },
+        { value: 'User.Read', type: 'User', isEnabled: true },
+        { value: 'Directory.Read.All', type: 'Admin', isEnabled: true },
+      ],
+    },
   );
   graph.users.push(USER);
 });
@@ -47,7 +59,13 @@ describe('gatehouse-hub grant', () => {
     const c = await grant('create', '--resource', 'https://graph.microsoft.com', '--scopes', 'Calendars.Read User.Read');
     expect(c.code, c.out).toBe(0);
     expect(graph.grants).toHaveLength(1);
-    expect(graph.grants[0]).toMatchObject({ clientId: HUB_SP, resourceId: GRAPH_SP, consentType: 'AllPrincipals', principalId: null, scope: ' Calendars.Read User.Read ' });
+    expect(graph.grants[0]).toMatchObject({
+      clientId: HUB_SP,
+      resourceId: GRAPH_SP,
+      consentType: 'AllPrincipals',
+      principalId: null,
+      scope: ' Calendars.Read User.Read ',
+    });
     const l = await grant('list', '--resource', '00000003-0000-0000-c000-000000000000');
     expect(l.out).toContain(`${graph.grants[0]!.id}  AllPrincipals  Calendars.Read User.Read`);
     // a second create is refused unless --replace
@@ -64,7 +82,17 @@ describe('gatehouse-hub grant', () => {
   });
 
   it('a Principal grant for one user by UPN', async () => {
-    const c = await grant('create', '--resource', 'https://graph.microsoft.com', '--scopes', 'Calendars.Read', '--consent-type', 'Principal', '--user', 'alice@contoso.example');
+    const c = await grant(
+      'create',
+      '--resource',
+      'https://graph.microsoft.com',
+      '--scopes',
+      'Calendars.Read',
+      '--consent-type',
+      'Principal',
+      '--user',
+      'alice@contoso.example',
+    );
     expect(c.code, c.out).toBe(0);
     expect(graph.grants.at(-1)).toMatchObject({ consentType: 'Principal', principalId: USER.id });
     const d = await grant('delete', '--resource', 'https://graph.microsoft.com', '--grant-id', graph.grants.at(-1)!.id);
@@ -76,7 +104,9 @@ describe('gatehouse-hub grant', () => {
     const before = graph.log.length;
     const r = await grant('create', '--resource', 'https://graph.microsoft.com', '--scopes', 'User.Read', '--dry-run');
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain(`dry run: POST ${graph.url}/v1.0/oauth2PermissionGrants {"clientId":"${HUB_SP}","consentType":"AllPrincipals","principalId":null,"resourceId":"${GRAPH_SP}","scope":"User.Read"}`);
+    expect(r.out).toContain(
+      `dry run: POST ${graph.url}/v1.0/oauth2PermissionGrants {"clientId":"${HUB_SP}","consentType":"AllPrincipals","principalId":null,"resourceId":"${GRAPH_SP}","scope":"User.Read"}`,
+    );
     expect(graph.log.slice(before).every((l) => l.startsWith('GET '))).toBe(true);
     expect(graph.grants).toHaveLength(0);
   });
@@ -87,7 +117,9 @@ describe('gatehouse-hub grant', () => {
       const r = await grant('create', '--resource', 'https://graph.microsoft.com', '--scopes', 'User.Read');
       expect(r.code).toBe(2);
       expect(r.out).toMatch(/Microsoft Graph refused POST \/oauth2PermissionGrants: Authorization_RequestDenied: Insufficient privileges/);
-    } finally { graph.denyWrites = false; }
+    } finally {
+      graph.denyWrites = false;
+    }
     const bad = await grant('create', '--resource', 'https://graph.microsoft.com', '--scopes', 'Mail.Send');
     expect(bad.out).toMatch(/has no delegated scope Mail\.Send/);
     const missing = await grant('create', '--resource', 'https://graph.microsoft.com');
@@ -101,7 +133,10 @@ describe('gatehouse-hub grant', () => {
   it('an existing Graph token instead of signing in (unattended)', async () => {
     const before = entra.tokenRequests.length;
     const t = await entra.token({ aud: graph.url, scp: 'DelegatedPermissionGrant.ReadWrite.All' });
-    const p = startProc([HUB_MAIN, 'grant', 'list', '--resource', 'https://graph.microsoft.com', '--client-id', CLIENT_ID, '--graph-host', graph.url, '--token', t], { NODE_EXTRA_CA_CERTS: entra.ca.caPath });
+    const p = startProc(
+      [HUB_MAIN, 'grant', 'list', '--resource', 'https://graph.microsoft.com', '--client-id', CLIENT_ID, '--graph-host', graph.url, '--token', t],
+      { NODE_EXTRA_CA_CERTS: entra.ca.caPath },
+    );
     expect(await p.exited).toBe(0);
     expect(p.lines.join('\n')).toMatch(/no grants from Gatehouse hub to Microsoft Graph/);
     expect(entra.tokenRequests.length).toBe(before);

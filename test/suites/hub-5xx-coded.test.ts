@@ -35,13 +35,20 @@ describe('follow-up 3: a hub 5xx without an error code', () => {
       sock = connect(hub.port, '127.0.0.1');
       await new Promise<void>((resolve, reject) => sock!.once('connect', resolve).once('error', reject));
       let answer = '';
-      sock.setEncoding('latin1').on('data', (d: string) => { answer += d; }).on('error', () => {});
+      sock
+        .setEncoding('latin1')
+        .on('data', (d: string) => {
+          answer += d;
+        })
+        .on('error', () => {});
       const closed = new Promise<void>((resolve) => sock!.once('close', () => resolve()));
       await new Promise((r) => setTimeout(r, 300));
       hub.child.kill('SIGTERM');
       await hub.waitForLine((l) => l.includes('"draining: finishing the calls in flight"'));
-      sock.write(`GET ${AGENT_CONNECT_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-        + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      sock.write(
+        `GET ${AGENT_CONNECT_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
       await closed;
       const [head, body] = answer.split('\r\n\r\n');
       expect(head!.split('\r\n')[0]).toBe('HTTP/1.1 503 Service Unavailable');
@@ -65,15 +72,18 @@ describe("the hub's last resort", () => {
   it.each([
     ['uncaughtException', "setTimeout(()=>{throw(Error('a-bug-nobody-caught'))})", 'a-bug-nobody-caught'],
     ['unhandledRejection', "setTimeout(()=>Promise.reject(Error('a-rejection-nobody-handled')))", 'a-rejection-nobody-handled'],
-  ])('hub last-resort handler: an %s is logged at fatal with the code HubFault and the hub exits with status 70 (before: Node printed a stack and exited 1, or carried on)', async (origin, fault, message) => {
-    const hub = await startHub(entra, { NODE_OPTIONS: `--import=data:text/javascript,process.on('SIGHUP',()=>${fault})` });
-    try {
-      hub.child.kill('SIGHUP');
-      expect(await hub.exited).toBe(70);
-      const line = JSON.parse(hub.lines.find((l) => l.includes('"HubFault"'))!) as { level: number; code: string; origin: string; err: { message: string } };
-      expect(line).toMatchObject({ level: 60, code: 'HubFault', origin, err: { message } });
-    } finally {
-      await hub.stop();
-    }
-  });
+  ])(
+    'hub last-resort handler: an %s is logged at fatal with the code HubFault and the hub exits with status 70 (before: Node printed a stack and exited 1, or carried on)',
+    async (origin, fault, message) => {
+      const hub = await startHub(entra, { NODE_OPTIONS: `--import=data:text/javascript,process.on('SIGHUP',()=>${fault})` });
+      try {
+        hub.child.kill('SIGHUP');
+        expect(await hub.exited).toBe(70);
+        const line = JSON.parse(hub.lines.find((l) => l.includes('"HubFault"'))!) as { level: number; code: string; origin: string; err: { message: string } };
+        expect(line).toMatchObject({ level: 60, code: 'HubFault', origin, err: { message } });
+      } finally {
+        await hub.stop();
+      }
+    },
+  );
 });

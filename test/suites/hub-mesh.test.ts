@@ -29,15 +29,32 @@ const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
 
 async function clusterHub(): Promise<HubProc> {
   const port = await freePort();
-  return startHub(entra, {
-    GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-    GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_THROTTLE: '100000/60s',
-  }, { port });
+  return startHub(
+    entra,
+    {
+      GATEHOUSE_DATABASE: pg.url,
+      GATEHOUSE_REDIS_URL: redis.url,
+      GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_CLUSTER_SECRET: SECRET,
+      GATEHOUSE_THROTTLE: '100000/60s',
+    },
+    { port },
+  );
 }
 
-interface TunnelStatus { url: string; state: string; hubId: string | null; listed: boolean; dials: number }
+interface TunnelStatus {
+  url: string;
+  state: string;
+  hubId: string | null;
+  listed: boolean;
+  dials: number;
+}
 const tunnelsOf = (a: AgentProc): TunnelStatus[] => {
-  try { return (JSON.parse(readFileSync(`${a.configPath}.status.json`, 'utf8')) as { hubs: TunnelStatus[] }).hubs; } catch { return []; }
+  try {
+    return (JSON.parse(readFileSync(`${a.configPath}.status.json`, 'utf8')) as { hubs: TunnelStatus[] }).hubs;
+  } catch {
+    return [];
+  }
 };
 const connected = (a: AgentProc) => tunnelsOf(a).filter((t) => t.state === 'connected' && t.hubId);
 /** Connections the agent has made (its log says each). */
@@ -49,7 +66,10 @@ const hubIdOf = (a: AgentProc, h: HubProc) => connected(a).find((t) => t.url ===
 function redisCommand(port: number, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
-    s.once('data', (d) => { resolve(d.toString()); s.end(); });
+    s.once('data', (d) => {
+      resolve(d.toString());
+      s.end();
+    });
     s.once('error', reject);
   });
 }
@@ -63,13 +83,21 @@ async function listEntries(port: number): Promise<string[]> {
 /** A hub-list entry signed as docs/operations.md says: HMAC-SHA256 under the cluster secret over
  *  JSON ["gatehouse-hubs-v1", id, url, exp], base64url. */
 const signedEntry = (id: string, url: string, exp: number, secret = SECRET) =>
-  JSON.stringify({ id, url, exp, sig: createHmac('sha256', secret).update(JSON.stringify(['gatehouse-hubs-v1', id, url, exp])).digest('base64url') });
+  JSON.stringify({
+    id,
+    url,
+    exp,
+    sig: createHmac('sha256', secret)
+      .update(JSON.stringify(['gatehouse-hubs-v1', id, url, exp]))
+      .digest('base64url'),
+  });
 
 async function newGateway(name: string): Promise<{ id: string; registrationKey: string }> {
   const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name });
   return gw.json;
 }
-const accessLine = async (h: HubProc, requestId: string) => JSON.parse(await h.waitForLine((l) => l.includes('"call done"') && l.includes(requestId), 10_000)) as Record<string, unknown>;
+const accessLine = async (h: HubProc, requestId: string) =>
+  JSON.parse(await h.waitForLine((l) => l.includes('"call done"') && l.includes(requestId), 10_000)) as Record<string, unknown>;
 
 beforeAll(async () => {
   entra = await startFakeEntra();
@@ -99,8 +127,13 @@ describe('GATEHOUSE_AGENT_ADVERTISE_URL', () => {
     expect(help.lines.join('\n')).toMatch(/--agent-advertise-url +GATEHOUSE_AGENT_ADVERTISE_URL .*agents.*\(default the advertise URL\)/);
     const port = await freePort();
     const bad = startProc([HUB_MAIN, 'serve'], {
-      GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_CLIENT_ID: 'x', GATEHOUSE_DATABASE: pg.url, GATEHOUSE_REDIS_URL: redis.url, GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-      GATEHOUSE_CLUSTER_SECRET: SECRET, GATEHOUSE_AGENT_ADVERTISE_URL: 'http://hub.example.com/agents',
+      GATEHOUSE_LISTEN: `127.0.0.1:${port}`,
+      GATEHOUSE_CLIENT_ID: 'x',
+      GATEHOUSE_DATABASE: pg.url,
+      GATEHOUSE_REDIS_URL: redis.url,
+      GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
+      GATEHOUSE_CLUSTER_SECRET: SECRET,
+      GATEHOUSE_AGENT_ADVERTISE_URL: 'http://hub.example.com/agents',
     });
     expect(await bad.exited).toBe(2);
     expect(bad.lines.join('\n')).toContain('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
@@ -112,14 +145,26 @@ describe('agents keep a tunnel to every hub', () => {
   let conn: string;
   let gatewayId: string;
 
-  it('an agent given only hub a\'s URL gets a tunnel on hub b too, and a call through hub b is served by hub b\'s own session', async () => {
+  it("an agent given only hub a's URL gets a tunnel on hub b too, and a call through hub b is served by hub b's own session", async () => {
     const gw = await newGateway('mesh');
     gatewayId = gw.id;
     agent = await startAgent([hubA.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
     agents.push(agent);
-    await expect.poll(() => connected(agent).map((t) => `${t.url} ${t.listed}`).sort(), { timeout: 15_000 }).toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
+    await expect
+      .poll(
+        () =>
+          connected(agent)
+            .map((t) => `${t.url} ${t.listed}`)
+            .sort(),
+        { timeout: 15_000 },
+      )
+      .toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
     conn = (await api(hubB.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
-    const r = await request(`${hubB.url}/v1/connections/${conn}/proxy/echo/mesh`, { method: 'POST', body: 'on hub b', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'mesh-direct-1' } });
+    const r = await request(`${hubB.url}/v1/connections/${conn}/proxy/echo/mesh`, {
+      method: 'POST',
+      body: 'on hub b',
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': 'mesh-direct-1' },
+    });
     expect(r.statusCode).toBe(200);
     expect(await r.body.text()).toBe('on hub b');
     const line = await accessLine(hubB, 'mesh-direct-1');
@@ -147,7 +192,9 @@ describe('agents keep a tunnel to every hub', () => {
     const old = await startHostileAgent(hubA.url, token, [3, 2, 1]);
     const types: number[] = [];
     old.ws.on('message', (d) => types.push((d as Buffer)[0]!));
-    old.answer = (call, a) => { void a.send({ type: FrameType.Response, stream: call.stream, msg: { status: 200, headers: [] }, data: Buffer.from('old agent') }); };
+    old.answer = (call, a) => {
+      void a.send({ type: FrameType.Response, stream: call.stream, msg: { status: 200, headers: [] }, data: Buffer.from('old agent') });
+    };
     try {
       expect(old.version).toBe(3);
       // the list changes twice (a hub joins, then leaves): the hubs tell their agents, not this one
@@ -157,14 +204,20 @@ describe('agents keep a tunnel to every hub', () => {
       await expect.poll(() => tunnelsOf(agent).some((t) => t.url === extra.url), { timeout: 20_000 }).toBe(false);
       expect(types).not.toContain(FrameType.Hubs);
       expect(old.closeCode).toBeUndefined();
-      const id = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: old.gatewayId })).json.id;
-      for (const [h, rid] of [[hubA, 'old-own'], [hubB, 'old-relayed']] as const) {
+      const id = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: old.gatewayId }))
+        .json.id;
+      for (const [h, rid] of [
+        [hubA, 'old-own'],
+        [hubB, 'old-relayed'],
+      ] as const) {
         const r = await request(`${h.url}/v1/connections/${id}/proxy/x`, { headers: { authorization: `Bearer ${token}`, 'x-request-id': rid } });
         expect(r.statusCode).toBe(200);
         expect(await r.body.text()).toBe('old agent');
       }
       expect((await accessLine(hubB, 'old-relayed')).viaHub).toBeDefined();
-    } finally { await old.close(); }
+    } finally {
+      await old.close();
+    }
   }, 90_000);
 
   it('a hub stopping: the agent drops its tunnel there and calls through the other hub still work', async () => {
@@ -178,12 +231,22 @@ describe('agents keep a tunnel to every hub', () => {
       await new Promise((r) => setTimeout(r, 3000));
       expect(connects(agent)).toBe(before);
       for (let i = 0; i < 5; i++) {
-        const r = await request(`${hubA.url}/v1/connections/${conn}/proxy/echo/after-${i}`, { method: 'POST', body: `after ${i}`, headers: { authorization: `Bearer ${token}` } });
+        const r = await request(`${hubA.url}/v1/connections/${conn}/proxy/echo/after-${i}`, {
+          method: 'POST',
+          body: `after ${i}`,
+          headers: { authorization: `Bearer ${token}` },
+        });
         expect(r.statusCode).toBe(200);
         expect(await r.body.text()).toBe(`after ${i}`);
       }
-      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
-    } finally { await doomed.stop().catch(() => {}); }
+      expect(
+        connected(agent)
+          .map((t) => t.url)
+          .sort(),
+      ).toEqual([hubA.url, hubB.url].sort());
+    } finally {
+      await doomed.stop().catch(() => {});
+    }
   }, 60_000);
 
   it('a listed hub that refuses the credential (401) is given up once, not dialled again and again', async () => {
@@ -200,8 +263,16 @@ describe('agents keep a tunnel to every hub', () => {
       await expect.poll(givenUp, { timeout: 5000 }).toBe(1);
       await new Promise((r) => setTimeout(r, 5000));
       expect(givenUp()).toBe(1);
-      expect(tunnelsOf(agent).filter((t) => t.url === stranger.url).map((t) => t.dials)).toEqual([1]);
-      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+      expect(
+        tunnelsOf(agent)
+          .filter((t) => t.url === stranger.url)
+          .map((t) => t.dials),
+      ).toEqual([1]);
+      expect(
+        connected(agent)
+          .map((t) => t.url)
+          .sort(),
+      ).toEqual([hubA.url, hubB.url].sort());
     } finally {
       await redisCommand(redis.port, 'ZREM', 'gh:hubs', entry);
       await stranger.stop();
@@ -213,19 +284,25 @@ describe('agents keep a tunnel to every hub', () => {
   it('a forged hub-list entry (written into Redis without the cluster secret) is never dialled: the agent keeps dialling the genuine hubs only', async () => {
     // A host of the attacker's on loopback: it counts every connection made to it.
     let dialled = 0;
-    const trap: Server = createServer((s) => { dialled++; s.destroy(); });
+    const trap: Server = createServer((s) => {
+      dialled++;
+      s.destroy();
+    });
     await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
     const trapUrl = `http://127.0.0.1:${(trap.address() as { port: number }).port}`;
-    const genuine = (await listEntries(redis.port)).map((m) => JSON.parse(m) as { id: string; url: string; exp: number; sig: string }).find((e) => e.url === hubB.url)!;
+    const genuine = (await listEntries(redis.port))
+      .map((m) => JSON.parse(m) as { id: string; url: string; exp: number; sig: string })
+      .find((e) => e.url === hubB.url)!;
     expect(genuine.sig).toBeTruthy();
     const far = String(Date.now() + 3_600_000);
     const forged = {
-      'unsigned': JSON.stringify({ id: 'forged-unsigned', url: trapUrl }),
+      unsigned: JSON.stringify({ id: 'forged-unsigned', url: trapUrl }),
       'another secret': signedEntry('forged-other-secret', trapUrl, Date.now() + 60_000, 'not-the-cluster-secret-0123456789abcdef'),
       'copied, URL changed': JSON.stringify({ ...genuine, url: trapUrl }),
       'copied, kept alive': JSON.stringify({ ...genuine, exp: genuine.exp + 3_600_000 }),
     };
-    const refusals = (h: HubProc, id: string, reason: string) => h.lines.filter((l) => l.includes('"hub list: entry in Redis refused') && l.includes(`"claimedId":"${id}"`) && l.includes(`"reason":"${reason}"`)).length;
+    const refusals = (h: HubProc, id: string, reason: string) =>
+      h.lines.filter((l) => l.includes('"hub list: entry in Redis refused') && l.includes(`"claimedId":"${id}"`) && l.includes(`"reason":"${reason}"`)).length;
     try {
       for (const m of Object.values(forged)) await redisCommand(redis.port, 'ZADD', 'gh:hubs', far, m);
       // the genuine entry itself, replayed once it expired (its signature still checks)
@@ -242,13 +319,29 @@ describe('agents keep a tunnel to every hub', () => {
       const gw = await newGateway('forged-list');
       const fresh = await startAgent([hubA.url], gw.id, gw.registrationKey, [`${echo.url}/`]);
       agents.push(fresh);
-      await expect.poll(() => connected(fresh).map((t) => `${t.url} ${t.listed}`).sort(), { timeout: 15_000 }).toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
+      await expect
+        .poll(
+          () =>
+            connected(fresh)
+              .map((t) => `${t.url} ${t.listed}`)
+              .sort(),
+          { timeout: 15_000 },
+        )
+        .toEqual([`${hubA.url} false`, `${hubB.url} true`].sort());
       // several more reads of the list (every 2 s): still refused, logged no more, and nobody dials the trap
       await new Promise((r) => setTimeout(r, 6000));
       expect(dialled).toBe(0);
       for (const a of [agent, fresh]) expect(tunnelsOf(a).map((t) => t.url)).not.toContain(trapUrl);
-      expect(connected(fresh).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
-      expect(connected(agent).map((t) => t.url).sort()).toEqual([hubA.url, hubB.url].sort());
+      expect(
+        connected(fresh)
+          .map((t) => t.url)
+          .sort(),
+      ).toEqual([hubA.url, hubB.url].sort());
+      expect(
+        connected(agent)
+          .map((t) => t.url)
+          .sort(),
+      ).toEqual([hubA.url, hubB.url].sort());
       for (const h of [hubA, hubB]) {
         expect(refusals(h, 'forged-unsigned', 'not signed (fields id, url, exp, sig)')).toBe(1);
         expect(refusals(h, genuine.id, 'bad signature')).toBe(2);
@@ -257,7 +350,11 @@ describe('agents keep a tunnel to every hub', () => {
       }
       // the genuine hub b is served by its own session for the new agent
       const id = (await api(hubB.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
-      const r = await request(`${hubB.url}/v1/connections/${id}/proxy/echo/forged`, { method: 'POST', body: 'still hub b', headers: { authorization: `Bearer ${token}`, 'x-request-id': 'forged-list-b' } });
+      const r = await request(`${hubB.url}/v1/connections/${id}/proxy/echo/forged`, {
+        method: 'POST',
+        body: 'still hub b',
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': 'forged-list-b' },
+      });
       expect(await r.body.text()).toBe('still hub b');
       expect((await accessLine(hubB, 'forged-list-b')).viaHub).toBeUndefined();
     } finally {
@@ -275,12 +372,27 @@ describe('agents keep a tunnel to every hub', () => {
     agents.push(a);
     const idA = () => hubIdOf(agent, hubA);
     const idB = () => hubIdOf(agent, hubB);
-    await expect.poll(() => connected(a).map((t) => `${t.url} ${t.hubId}`).sort(), { timeout: 15_000 }).toEqual([`${lb.url} ${idA()}`, `${hubB.url} ${idB()}`].sort());
+    await expect
+      .poll(
+        () =>
+          connected(a)
+            .map((t) => `${t.url} ${t.hubId}`)
+            .sort(),
+        { timeout: 15_000 },
+      )
+      .toEqual([`${lb.url} ${idA()}`, `${hubB.url} ${idB()}`].sort());
     lb.target = hubB.port;
     lb.cut();
     // the --hub tunnel lands on hub b and replaces the listed tunnel's session there (4007): that tunnel is not
     // redialled, and a listed tunnel to hub a takes over
-    await expect.poll(() => tunnelsOf(a).map((t) => `${t.url} ${t.state} ${t.hubId}`).sort(), { timeout: 20_000 })
+    await expect
+      .poll(
+        () =>
+          tunnelsOf(a)
+            .map((t) => `${t.url} ${t.state} ${t.hubId}`)
+            .sort(),
+        { timeout: 20_000 },
+      )
       .toEqual([`${lb.url} connected ${idB()}`, `${hubA.url} connected ${idA()}`].sort());
     await new Promise((r) => setTimeout(r, 1000)); // the log lines of the connections just made reach this process
     const settled = connects(a);
@@ -289,11 +401,22 @@ describe('agents keep a tunnel to every hub', () => {
     await new Promise((r) => setTimeout(r, 6000));
     expect(connects(a)).toBe(settled);
     expect(lb.connections).toBe(forwarded);
-    expect(connected(a).map((t) => `${t.url} ${t.hubId}`).sort()).toEqual([`${lb.url} ${idB()}`, `${hubA.url} ${idA()}`].sort());
+    expect(
+      connected(a)
+        .map((t) => `${t.url} ${t.hubId}`)
+        .sort(),
+    ).toEqual([`${lb.url} ${idB()}`, `${hubA.url} ${idA()}`].sort());
     // a settled state serves: through each hub, by that hub's own session
     const id = (await api(hubA.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.id })).json.id;
-    for (const [h, rid] of [[hubA, 'lb-a'], [hubB, 'lb-b']] as const) {
-      const r = await request(`${h.url}/v1/connections/${id}/proxy/echo/${rid}`, { method: 'POST', body: rid, headers: { authorization: `Bearer ${token}`, 'x-request-id': rid } });
+    for (const [h, rid] of [
+      [hubA, 'lb-a'],
+      [hubB, 'lb-b'],
+    ] as const) {
+      const r = await request(`${h.url}/v1/connections/${id}/proxy/echo/${rid}`, {
+        method: 'POST',
+        body: rid,
+        headers: { authorization: `Bearer ${token}`, 'x-request-id': rid },
+      });
       expect(await r.body.text()).toBe(rid);
       expect((await accessLine(h, rid)).viaHub).toBeUndefined();
     }

@@ -63,8 +63,14 @@ describe('Node flags', () => {
   });
 
   it('they set what they are for: a young generation of 8 MiB from the start (1 MiB without) that does not grow under load (to 16 without)', () => {
-    const young = (flags: readonly string[], churn = '') => Number(execFileSync(process.execPath, [...flags, '-e',
-      `${churn}process.stdout.write(String(require('v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size))`], { encoding: 'utf8' }));
+    const young = (flags: readonly string[], churn = '') =>
+      Number(
+        execFileSync(
+          process.execPath,
+          [...flags, '-e', `${churn}process.stdout.write(String(require('v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size))`],
+          { encoding: 'utf8' },
+        ),
+      );
     expect(young(NODE_FLAGS)).toBeGreaterThanOrEqual(8 * 1024 * 1024);
     expect(young([])).toBeLessThan(8 * 1024 * 1024);
     // Short-lived garbage makes V8 grow the young generation up to its maximum (space_size counts both halves).

@@ -32,18 +32,53 @@ describe('registration', () => {
     expect(gw.status).toBe(201);
     expect(gw.json.registrationKey).toMatch(/^ghr_/);
     const configPath = join(tempDir(), 'agent.json');
-    const reg = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath], {});
+    const reg = startProc(
+      [AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', configPath],
+      {},
+    );
     expect(await reg.exited).toBe(0);
     expect(reg.lines.join('\n')).toMatch(/recovery key \(shown once/);
     expect(statSync(configPath).mode & 0o777).toBe(0o600);
-    const again = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', gw.json.registrationKey, '--allow', `${echo.url}/`, '--config', join(tempDir(), 'b.json')], {});
+    const again = startProc(
+      [
+        AGENT_MAIN,
+        'register',
+        '--hub',
+        hub.url,
+        '--gateway',
+        gw.json.id,
+        '--key',
+        gw.json.registrationKey,
+        '--allow',
+        `${echo.url}/`,
+        '--config',
+        join(tempDir(), 'b.json'),
+      ],
+      {},
+    );
     expect(await again.exited).not.toBe(0);
     expect(again.lines.join('\n')).toMatch(/refused the registration/);
   });
 
   it('a wrong key is refused with a one-line reason', async () => {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'wrong' });
-    const p = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gw.json.id, '--key', 'ghr_wrong', '--allow', `${echo.url}/`, '--config', join(tempDir(), 'c.json')], {});
+    const p = startProc(
+      [
+        AGENT_MAIN,
+        'register',
+        '--hub',
+        hub.url,
+        '--gateway',
+        gw.json.id,
+        '--key',
+        'ghr_wrong',
+        '--allow',
+        `${echo.url}/`,
+        '--config',
+        join(tempDir(), 'c.json'),
+      ],
+      {},
+    );
     expect(await p.exited).toBe(2);
     expect(p.lines).toHaveLength(1);
     expect(p.lines[0]).toMatch(/^gatehouse-agent: the hub refused the registration \(401\)/);
@@ -53,15 +88,24 @@ describe('registration', () => {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'race' });
     const second = (await api(hub.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;
     const publicKeys = [0, 1].map(() => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString());
-    const register = (key: string, i: number) => api(hub.url, undefined, 'POST', '/v1/agent/register',
-      { gatewayId: gw.json.id, registrationKey: key, name: `racer-${i}`, publicKeyPem: publicKeys[i], sealedPrivateKey: `sealed-${i}` });
+    const register = (key: string, i: number) =>
+      api(hub.url, undefined, 'POST', '/v1/agent/register', {
+        gatewayId: gw.json.id,
+        registrationKey: key,
+        name: `racer-${i}`,
+        publicKeyPem: publicKeys[i],
+        sealedPrivateKey: `sealed-${i}`,
+      });
     const answers = await Promise.all([register(gw.json.registrationKey as string, 0), register(second, 1)]);
     expect(answers.map((a) => a.status).sort()).toEqual([201, 400]);
     const winner = answers.findIndex((a) => a.status === 201);
     const loser = answers[1 - winner]!;
     expect(loser.json.error.message).toMatch(/another member registered first.*gatehouse-agent join/);
     // the gateway's key is the winner's, and the loser's registration key was not used up
-    const info = await api(hub.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: gw.json.id, registrationKey: [gw.json.registrationKey, second][1 - winner] });
+    const info = await api(hub.url, undefined, 'POST', '/v1/agent/join-info', {
+      gatewayId: gw.json.id,
+      registrationKey: [gw.json.registrationKey, second][1 - winner],
+    });
     expect(info.status).toBe(200);
     expect(info.json.publicKeyPem).toBe(publicKeys[winner]);
     expect(info.json.sealedPrivateKey).toBe(`sealed-${winner}`);
@@ -143,7 +187,8 @@ describe('deleting a gateway', () => {
     const spareKey = (await api(hub.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey as string;
     const agent = await startAgent([hub.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
     try {
-      const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id })).json.id;
+      const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id }))
+        .json.id;
       const refused = await api(hub.url, token, 'DELETE', `/v1/gateways/${gw.json.id}`);
       expect(refused.status).toBe(400);
       expect(refused.json.error.message).toContain(conn);
@@ -192,7 +237,10 @@ describe('stopping the hub', () => {
     const { gatewayId, agent } = await gatewayWithAgent(short.url, token, [`${echo.url}/`]);
     try {
       const conn = (await api(short.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id;
-      const inFlight = api(short.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'slow?ms=8000' }).then((r) => r.status, () => 'cut');
+      const inFlight = api(short.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'slow?ms=8000' }).then(
+        (r) => r.status,
+        () => 'cut',
+      );
       await new Promise((r) => setTimeout(r, 300));
       short.child.kill('SIGTERM');
       expect(await short.exited).toBe(0);

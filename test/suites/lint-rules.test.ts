@@ -172,7 +172,10 @@ describe('lint', () => {
     // the cycle as a path, from whichever of its modules the walk met first
     const ring = ['relay/relay.ts', 'relay/direct.ts', 'cluster/types.ts'];
     const paths = ring.map((_, i) => [...ring.slice(i), ...ring.slice(0, i), ring[i]].join(' -> '));
-    expect(paths.some((p) => cycle.stderr.includes(`packages/hub/src: import cycle ${p}`)), cycle.stderr).toBe(true);
+    expect(
+      paths.some((p) => cycle.stderr.includes(`packages/hub/src: import cycle ${p}`)),
+      cycle.stderr,
+    ).toBe(true);
     // the same modules with the shared types in a leaf: no cycle
     const leaf = lint({
       'hub/src/relay/relay.ts': "import { startDirect } from './direct.js';\nexport const go = startDirect;\n",

@@ -9,15 +9,20 @@ import { startCannedServer } from '../helpers/not-http.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let stack: StandardStack;
-beforeAll(async () => { stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '100000/60s' } }); });
-afterAll(async () => { await stack?.stop(); });
+beforeAll(async () => {
+  stack = await startStandardStack({ hubEnv: { GATEHOUSE_THROTTLE: '100000/60s' } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('access log', () => {
   it("the caller's request id names the call everywhere: answer, hub log, the service's one x-request-id, errors", async () => {
     // Regression: the hub logged and answered its own UUID while the agent and service got the caller's id, and
     // on the raw route the service got the caller's x-request-id and the hub's as two headers.
     const { hub, token, gatewayId, echo } = stack;
-    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json
+      .id as string;
     const auth = { authorization: `Bearer ${token}` };
     const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/rid`, { headers: { ...auth, 'x-request-id': 'caller-trace-42' } });
     await res.body.text();
@@ -25,7 +30,14 @@ describe('access log', () => {
     expect(echo.received.at(-1)!.headers['x-request-id']).toBe('caller-trace-42');
     expect(JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes('caller-trace-42'))).requestId).toBe('caller-trace-42');
     // invoke: the HTTP header names the call; an x-request-id among the service's headers does not make a second one
-    const inv = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'rid2', headers: { 'x-request-id': 'in-json' } }, { 'x-ms-client-request-id': 'ms-client-7' });
+    const inv = await api(
+      hub.url,
+      token,
+      'POST',
+      `/v1/connections/${conn}/invoke`,
+      { method: 'GET', url: 'rid2', headers: { 'x-request-id': 'in-json' } },
+      { 'x-ms-client-request-id': 'ms-client-7' },
+    );
     expect(inv.headers['x-request-id']).toBe('ms-client-7');
     expect(echo.received.at(-1)!.headers['x-request-id']).toBe('ms-client-7');
     const missing = await api(hub.url, token, 'GET', '/v1/connections/no-such-connection', undefined, { 'x-request-id': 'caller-trace-43' });
@@ -39,16 +51,30 @@ describe('access log', () => {
 
   it('one JSON line per relayed call, in the logger format, with ids, status and sizes and no secrets', async () => {
     const { hub, token, gatewayId, echo } = stack;
-    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
-    const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/logged`, { method: 'POST', body: 'twelve bytes', headers: { authorization: `Bearer ${token}`, cookie: 'session=secret-cookie' } });
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json
+      .id as string;
+    const res = await request(`${hub.url}/v1/connections/${conn}/proxy/echo/logged`, {
+      method: 'POST',
+      body: 'twelve bytes',
+      headers: { authorization: `Bearer ${token}`, cookie: 'session=secret-cookie' },
+    });
     await res.body.text();
     expect(res.statusCode).toBe(200);
     const requestId = res.headers['x-request-id'] as string;
     const line = await hub.waitForLine((l) => l.includes('"call done"') && l.includes(requestId));
     const entry = JSON.parse(line);
     expect(entry).toMatchObject({
-      level: 30, name: 'gatehouse-hub', pid: hub.child.pid, requestId, connection: conn, route: 'proxy', method: 'POST',
-      status: 200, finished: true, requestBytes: 12, msg: 'call done',
+      level: 30,
+      name: 'gatehouse-hub',
+      pid: hub.child.pid,
+      requestId,
+      connection: conn,
+      route: 'proxy',
+      method: 'POST',
+      status: 200,
+      finished: true,
+      requestBytes: 12,
+      msg: 'call done',
     });
     expect(typeof entry.time).toBe('number');
     expect(entry.responseBytes).toBeGreaterThan(0);
@@ -69,7 +95,13 @@ describe('the access line says what the caller got, beside what the service answ
     const odd = await startCannedServer({ cut: 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello', fine: 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' });
     const gw = await gatewayWithAgent(hub.url, token, [`http://127.0.0.1:${odd.port}/`], 'answer-line');
     try {
-      const id = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `http://127.0.0.1:${odd.port}`, gatewayId: gw.gatewayId })).json.id as string;
+      const id = (
+        await api(hub.url, token, 'POST', '/v1/connections', {
+          authType: 'AnonymousGateway',
+          baseResourceUrl: `http://127.0.0.1:${odd.port}`,
+          gatewayId: gw.gatewayId,
+        })
+      ).json.id as string;
       const lineOf = async (requestId: unknown) => JSON.parse(await hub.waitForLine((l) => l.includes('"call done"') && l.includes(String(requestId))));
       const cut = await api(hub.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: 'cut' });
       expect(cut.status).toBe(502);
@@ -123,7 +155,8 @@ describe('who acted: every line after the token check names the caller', () => {
 describe('log output', () => {
   it('the hub keeps relaying while nobody reads its log, and no line is lost once the reader is back', async () => {
     const { hub, token, gatewayId, echo } = stack;
-    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const conn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json
+      .id as string;
     const before = hub.lines.filter((l) => l.includes('"call done"')).length;
     hub.child.stdout!.pause();
     // 1,200 access lines (~500 KiB) are more than a pipe holds: a hub writing its log with blocking writes
@@ -169,15 +202,23 @@ describe('log output', () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pause();
     let stderr = '';
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const chunks: Buffer[] = [];
-    setTimeout(() => { child.stdout.on('data', (c: Buffer) => chunks.push(c)); child.stdout.resume(); }, 1000);
+    setTimeout(() => {
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.stdout.resume();
+    }, 1000);
     const code = await new Promise<number | null>((r) => child.on('close', r));
     expect(code, stderr).toBe(0);
     // With blocking writes the first full pipe (a few hundred KiB, a dozen turns) would have stopped it.
     const turns = Number(/turns (\d+)/.exec(stderr)?.[1]);
     expect(turns).toBeGreaterThan(200);
-    const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+    const lines = Buffer.concat(chunks)
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     for (const l of lines) expect(() => JSON.parse(l), l.slice(0, 80)).not.toThrow();
     const dropped = lines.map((l) => JSON.parse(l)).filter((e) => /log output was not read in time: \d+ lines dropped/.test(e.msg ?? ''));
     expect(dropped.length).toBeGreaterThan(0);

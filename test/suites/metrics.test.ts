@@ -32,18 +32,31 @@ beforeAll(async () => {
   const g = stack;
   connId = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json.id;
 });
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('metrics', () => {
   it('hub series move when calls flow', async () => {
     const before = await scrape(`${hub.url}/metrics`);
-    for (const name of ['gatehouse_requests_total', 'gatehouse_throttled_total', 'gatehouse_call_phase_seconds', 'gatehouse_inflight_requests', 'gatehouse_relayed_bytes_total', 'gatehouse_agents_online']) {
+    for (const name of [
+      'gatehouse_requests_total',
+      'gatehouse_throttled_total',
+      'gatehouse_call_phase_seconds',
+      'gatehouse_inflight_requests',
+      'gatehouse_relayed_bytes_total',
+      'gatehouse_agents_online',
+    ]) {
       expect(before).toContain(`# TYPE ${name} `);
     }
     expect(value(before, 'gatehouse_agents_online')).toBe(1);
     const inv = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'POST', url: 'echo', body: b64(Buffer.alloc(1000, 1)) });
     expect(inv.status).toBe(200);
-    const px = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, { method: 'POST', body: Buffer.alloc(500), headers: { authorization: `Bearer ${token}` } });
+    const px = await request(`${hub.url}/v1/connections/${connId}/proxy/echo`, {
+      method: 'POST',
+      body: Buffer.alloc(500),
+      headers: { authorization: `Bearer ${token}` },
+    });
     await px.body.text();
     await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'x' });
     const throttled = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'x' });

@@ -31,12 +31,18 @@ beforeAll(async () => {
   ({ entra, echo, hub, token, gatewayId, agent } = stack);
   connId = await newConnection();
 });
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('raw proxy route', () => {
   it('binary round trip with the service status and headers passed through', async () => {
     const body = patternBytes(5 * 1024 * 1024 + 3, 4);
-    const res = await request(proxyUrl('/echo/bin?x=1&y=%20z'), { method: 'PUT', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-test', cookie: 'a=b', 'x-custom': 'v' } });
+    const res = await request(proxyUrl('/echo/bin?x=1&y=%20z'), {
+      method: 'PUT',
+      body,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-test', cookie: 'a=b', 'x-custom': 'v' },
+    });
     const back = Buffer.from(await res.body.arrayBuffer());
     expect(res.statusCode).toBe(200);
     expect(res.headers['x-echo-method']).toBe('PUT');
@@ -53,7 +59,7 @@ describe('raw proxy route', () => {
     expect(res.headers['ratelimit-limit']).toBe('100');
   });
 
-  it("the hub token may come in X-Gatehouse-Authorization: Authorization then reaches the service (its own API token), never the hub token", async () => {
+  it('the hub token may come in X-Gatehouse-Authorization: Authorization then reaches the service (its own API token), never the hub token', async () => {
     // Before: the raw route always dropped Authorization (it carried the hub token), so a service with its own
     // bearer or API token could not be called through it; invoke's headers could carry one.
     const both = { 'x-gatehouse-authorization': `Bearer ${token}`, authorization: 'Token service-api-key' };
@@ -81,7 +87,14 @@ describe('raw proxy route', () => {
     await b.body.text();
     expect(echo.received.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from('svc-user:svc-pass').toString('base64')}`);
     // invoke takes the hub token there too; the header is never passed on, from the request or from invoke's headers.
-    const inv = await api(hub.url, undefined, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo/inv', headers: { authorization: 'Token svc', 'X-Gatehouse-Authorization': 'x' } }, { 'x-gatehouse-authorization': `Bearer ${token}` });
+    const inv = await api(
+      hub.url,
+      undefined,
+      'POST',
+      `/v1/connections/${connId}/invoke`,
+      { method: 'GET', url: 'echo/inv', headers: { authorization: 'Token svc', 'X-Gatehouse-Authorization': 'x' } },
+      { 'x-gatehouse-authorization': `Bearer ${token}` },
+    );
     expect(inv.status, inv.text).toBe(200);
     seen = echo.received.at(-1)!;
     expect(seen.url).toBe('/svc/echo/inv');
@@ -109,7 +122,10 @@ describe('raw proxy route', () => {
     const keepAlive = new HttpAgent({ keepAlive: true, maxSockets: 1 });
     try {
       for (let i = 0; i < 2; i++) {
-        const r = await nodeHttp(proxyUrl('/status?code=304&set=etag:%22v1%22&set=content-length:1000'), { agent: keepAlive, headers: { authorization: `Bearer ${token}`, 'if-none-match': '"v1"' } });
+        const r = await nodeHttp(proxyUrl('/status?code=304&set=etag:%22v1%22&set=content-length:1000'), {
+          agent: keepAlive,
+          headers: { authorization: `Bearer ${token}`, 'if-none-match': '"v1"' },
+        });
         expect(r.status).toBe(304);
         expect(r.headers.etag).toBe('"v1"');
         expect(r.headers['content-length']).toBe('1000');
@@ -120,7 +136,9 @@ describe('raw proxy route', () => {
       }
       // both calls went over one connection to the hub
       expect(Object.values(keepAlive.freeSockets).flat()).toHaveLength(1);
-    } finally { keepAlive.destroy(); }
+    } finally {
+      keepAlive.destroy();
+    }
   });
 
   it('a request with more header lines than the relay carries, or a head too large for it, is refused (400), and the agent stays connected', async () => {
@@ -138,10 +156,18 @@ describe('raw proxy route', () => {
     expect(inv.json.error.message).toBe(asSent);
     // a head whose encoding for the relay is over its 64 KiB (a Latin-1 letter such as é takes two bytes there, in
     // UTF-8; so did a quote in the JSON heads of protocol versions 1 and 2): it was a 500 "unexpected fault"
-    const quoted = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: { 'x-q': 'é'.repeat(33_000) } });
+    const quoted = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, {
+      method: 'GET',
+      url: 'echo',
+      headers: { 'x-q': 'é'.repeat(33_000) },
+    });
     expect(quoted.status).toBe(400);
     expect(quoted.json.error.message).toBe("caller -> hub: the request's URL and headers are over the 64 KiB the relay carries as it encodes them");
-    const fine = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: 'echo', headers: Object.fromEntries(Object.entries(many).slice(0, 900)) });
+    const fine = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, {
+      method: 'GET',
+      url: 'echo',
+      headers: Object.fromEntries(Object.entries(many).slice(0, 900)),
+    });
     expect(fine.json.statusCode).toBe(200);
     expect(agent.lines.filter((l) => l.includes('"disconnected from hub"'))).toEqual([]);
   });
@@ -150,7 +176,11 @@ describe('raw proxy route', () => {
     // Before: only GET, HEAD, POST, PUT, PATCH, DELETE and OPTIONS; PROPFIND got 400 "not allowed on this route".
     const xml = Buffer.from('<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:allprop/></d:propfind>');
     for (const method of ['PROPFIND', 'MKCOL', 'QUERY']) {
-      const r = await nodeHttp(proxyUrl('/echo/dav/folder'), { method, body: xml, headers: { authorization: `Bearer ${token}`, depth: '1', 'content-type': 'application/xml' } });
+      const r = await nodeHttp(proxyUrl('/echo/dav/folder'), {
+        method,
+        body: xml,
+        headers: { authorization: `Bearer ${token}`, depth: '1', 'content-type': 'application/xml' },
+      });
       expect(r.status, method).toBe(200);
       expect(r.headers['x-echo-method']).toBe(method);
       expect(r.data.equals(xml)).toBe(true);
@@ -179,8 +209,10 @@ describe('raw proxy route', () => {
 
   it('repeated answer headers (two Set-Cookie, two WWW-Authenticate challenges) all reach the caller', async () => {
     // Regression: Node's writeHead kept only the last value of a repeated name once the hub had set its own headers.
-    const r = await request(proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),
-      { headers: { authorization: `Bearer ${token}` } });
+    const r = await request(
+      proxyUrl('/status?code=401&set=set-cookie:a=1;%20Path=/&set=Set-Cookie:b=2&set=www-authenticate:Negotiate&set=www-authenticate:NTLM'),
+      { headers: { authorization: `Bearer ${token}` } },
+    );
     await r.body.text();
     expect(r.statusCode).toBe(401);
     expect(r.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2']);
@@ -192,7 +224,10 @@ describe('raw proxy route', () => {
     // Regression: the agent's HTTP client took 16 KiB (undici's default, documented nowhere) and answered an
     // opaque "failed (UND_ERR_HEADERS_OVERFLOW)".
     const client = new Agent({ maxHeaderSize: 64 * 1024 }); // this test's own client takes big heads too
-    const get = async (q: string) => { const r = await request(proxyUrl(`/status?code=200&${q}`), { headers: { authorization: `Bearer ${token}` }, dispatcher: client }); return { r, text: await r.body.text() }; };
+    const get = async (q: string) => {
+      const r = await request(proxyUrl(`/status?code=200&${q}`), { headers: { authorization: `Bearer ${token}` }, dispatcher: client });
+      return { r, text: await r.body.text() };
+    };
     const ok = await get('big=20000');
     expect(ok.r.statusCode).toBe(200);
     expect(String(ok.r.headers['x-big']).length).toBe(20000);
@@ -208,7 +243,9 @@ describe('raw proxy route', () => {
     // more header lines than the relay carries
     const many = await get('many=12000');
     expect(many.r.statusCode).toBe(502);
-    expect(JSON.parse(many.text).error.message).toBe("agent -> service: the agent reported: the service's answer has 12003 header lines, over the 1000 the relay carries");
+    expect(JSON.parse(many.text).error.message).toBe(
+      "agent -> service: the agent reported: the service's answer has 12003 header lines, over the 1000 the relay carries",
+    );
     expect((await get('set=x-after:1')).r.statusCode).toBe(200);
     await client.close();
   });
@@ -216,8 +253,9 @@ describe('raw proxy route', () => {
   it("the hub's own answer headers (request id, RateLimit-*) are kept when the service sends the same names", async () => {
     // Regression: the service's x-request-id and RateLimit-* replaced the hub's (SPEC 5: every response carries
     // the hub's throttle headers).
-    const r = await request(proxyUrl('/status?code=200&set=ratelimit-limit:5&set=RateLimit-Remaining:4&set=x-request-id:svc-own&set=x-other:kept'),
-      { headers: { authorization: `Bearer ${token}`, 'x-request-id': 'caller-rl-1' } });
+    const r = await request(proxyUrl('/status?code=200&set=ratelimit-limit:5&set=RateLimit-Remaining:4&set=x-request-id:svc-own&set=x-other:kept'), {
+      headers: { authorization: `Bearer ${token}`, 'x-request-id': 'caller-rl-1' },
+    });
     await r.body.text();
     expect(r.headers['x-request-id']).toBe('caller-rl-1');
     expect(r.headers['ratelimit-limit']).toBe('100');
@@ -244,9 +282,15 @@ describe('raw proxy route', () => {
     // Regression: the header was forwarded, the agent's HTTP client refused it (UND_ERR_NOT_SUPPORTED): 502.
     const body = patternBytes(2 * 1024 * 1024, 9);
     const answer = await new Promise<{ status: number; continued: boolean; data: Buffer }>((resolve, reject) => {
-      const req = httpRequest(proxyUrl('/echo/expect'), { method: 'POST', headers: { authorization: `Bearer ${token}`, expect: '100-continue', 'content-length': String(body.length) } });
+      const req = httpRequest(proxyUrl('/echo/expect'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, expect: '100-continue', 'content-length': String(body.length) },
+      });
       let continued = false;
-      req.on('continue', () => { continued = true; req.end(body); });
+      req.on('continue', () => {
+        continued = true;
+        req.end(body);
+      });
       req.on('response', (res) => {
         const parts: Buffer[] = [];
         res.on('data', (c: Buffer) => parts.push(c));
@@ -260,7 +304,7 @@ describe('raw proxy route', () => {
     expect(echo.received.at(-1)!.headers.expect).toBeUndefined();
   });
 
-  it('an HTTP/2 upgrade offer (Upgrade: h2c, as curl --http2 and Java\'s HttpClient send) is ignored: the call is served as HTTP/1.1', async () => {
+  it("an HTTP/2 upgrade offer (Upgrade: h2c, as curl --http2 and Java's HttpClient send) is ignored: the call is served as HTTP/1.1", async () => {
     // Regression: every request offering an upgrade went to the hub's WebSocket handler and got a bare 404.
     const offer = { connection: 'Upgrade, HTTP2-Settings', upgrade: 'h2c', 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' };
     const plain = (url: string, method: string, headers: Record<string, string>, body?: Buffer) => nodeHttp(url, { method, headers, body });
@@ -274,7 +318,13 @@ describe('raw proxy route', () => {
     expect(api2.status).toBe(200);
     expect(JSON.parse(api2.data.toString()).id).toBe(connId);
     // a WebSocket is only for agents: anything else gets a coded refusal
-    const ws = await plain(proxyUrl('/socket'), 'GET', { ...auth, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' });
+    const ws = await plain(proxyUrl('/socket'), 'GET', {
+      ...auth,
+      connection: 'Upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    });
     expect(ws.status).toBe(400);
     expect(JSON.parse(ws.data.toString()).error.code).toBe('InvalidRequest');
   });
@@ -347,10 +397,16 @@ describe('raw proxy route', () => {
         expect(r.headers.connection).toBe('close');
         await r.body.text();
       }
-      const chunks = async function* () { for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024); };
+      const chunks = async function* () {
+        for (let i = 0; i < 40; i++) yield Buffer.alloc(64 * 1024);
+      };
       const before = echo.received.length;
       for (let i = 0; i < 3; i++) {
-        const c = await request(proxyUrl('/slow?ms=1', id, small), { method: 'POST', body: Readable.from(chunks()), headers: { authorization: `Bearer ${token}` } });
+        const c = await request(proxyUrl('/slow?ms=1', id, small), {
+          method: 'POST',
+          body: Readable.from(chunks()),
+          headers: { authorization: `Bearer ${token}` },
+        });
         expect(c.statusCode).toBe(413);
         await c.body.text();
       }
@@ -379,13 +435,25 @@ describe('raw proxy route', () => {
     const total = 1024 * 1024 * 1024;
     const chunk = patternBytes(1024 * 1024, 21);
     const sent = createHash('sha256');
-    async function* upload() { for (let i = 0; i < total / chunk.length; i++) { sent.update(chunk); yield chunk; } }
+    async function* upload() {
+      for (let i = 0; i < total / chunk.length; i++) {
+        sent.update(chunk);
+        yield chunk;
+      }
+    }
     const hubBefore = hub.peakRss();
     const agentBefore = agent.peakRss();
-    const res = await request(proxyUrl('/echo/gig'), { method: 'POST', body: Readable.from(upload()), headers: { authorization: `Bearer ${token}`, 'content-length': String(total) } });
+    const res = await request(proxyUrl('/echo/gig'), {
+      method: 'POST',
+      body: Readable.from(upload()),
+      headers: { authorization: `Bearer ${token}`, 'content-length': String(total) },
+    });
     const got = createHash('sha256');
     let n = 0;
-    for await (const c of res.body) { got.update(c); n += c.length; }
+    for await (const c of res.body) {
+      got.update(c);
+      n += c.length;
+    }
     expect(res.statusCode).toBe(200);
     expect(n).toBe(total);
     expect(got.digest('hex')).toBe(sent.digest('hex'));
@@ -401,17 +469,29 @@ describe('raw proxy route', () => {
     // the hub ("no answer within 3 s") and from the agent ("deadline passed"); a stalled one was held for the
     // whole timeout. Now idle time (2 s) watches the upload and the timeout runs from its end to the head.
     const id = await newConnection(hub, gatewayId, { timeoutSeconds: 3 });
-    const upload = (chunks: number, everyMs: number, stopAfter = chunks) => new Promise<string>((resolve) => {
-      const sock = connect(hub.port, '127.0.0.1');
-      let text = '';
-      sock.on('data', (d: Buffer) => { text += d.toString('latin1'); });
-      sock.on('close', () => resolve(text));
-      sock.on('error', () => {});
-      sock.write(`POST /v1/connections/${id}/proxy/status HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\nContent-Length: ${chunks}\r\n\r\n`);
-      let sent = 0;
-      const timer = setInterval(() => { if (sent < stopAfter) sock.write('u'); if (++sent >= chunks) clearInterval(timer); }, everyMs);
-      setTimeout(() => { clearInterval(timer); sock.destroy(); resolve(`${text}(still open after 15 s)`); }, 15_000);
-    });
+    const upload = (chunks: number, everyMs: number, stopAfter = chunks) =>
+      new Promise<string>((resolve) => {
+        const sock = connect(hub.port, '127.0.0.1');
+        let text = '';
+        sock.on('data', (d: Buffer) => {
+          text += d.toString('latin1');
+        });
+        sock.on('close', () => resolve(text));
+        sock.on('error', () => {});
+        sock.write(
+          `POST /v1/connections/${id}/proxy/status HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\nContent-Length: ${chunks}\r\n\r\n`,
+        );
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (sent < stopAfter) sock.write('u');
+          if (++sent >= chunks) clearInterval(timer);
+        }, everyMs);
+        setTimeout(() => {
+          clearInterval(timer);
+          sock.destroy();
+          resolve(`${text}(still open after 15 s)`);
+        }, 15_000);
+      });
     const slow = await upload(12, 500); // 6 s of upload, a byte every 0.5 s
     expect(slow).toMatch(/^HTTP\/1\.1 200 /);
     expect(slow).toContain('status body');

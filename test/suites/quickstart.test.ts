@@ -88,18 +88,30 @@ describe('gatehouse-hub dev', () => {
   it('docs/operations.md lists exactly the settings `--help` prints, with the same flags and defaults', async () => {
     const h = startProc([HUB_MAIN, '--help'], {});
     await h.exited;
-    const help = new Map(h.lines.map((l) => /^ {2}(--[a-z-]+)\s+(GATEHOUSE_[A-Z_]+)\s.*?(?:\(default ([^()]*)\))?$/.exec(l))
-      .filter((m) => m !== null).map((m) => [m[2]!, { flag: m[1]!, def: m[3] ?? '' }]));
+    const help = new Map(
+      h.lines
+        .map((l) => /^ {2}(--[a-z-]+)\s+(GATEHOUSE_[A-Z_]+)\s.*?(?:\(default ([^()]*)\))?$/.exec(l))
+        .filter((m) => m !== null)
+        .map((m) => [m[2]!, { flag: m[1]!, def: m[3] ?? '' }]),
+    );
     const md = readFileSync(fileURLToPath(new URL('../../docs/operations.md', import.meta.url)), 'utf8');
-    const docs = new Map(md.split('\n').filter((l) => /^\| `GATEHOUSE_[A-Z_]+` \|/.test(l)).map((l) => l.split('|').map((c) => c.trim().replace(/`/g, '')))
-      .map((r) => [r[1]!, { flag: r[2]!, def: r[3] === 'unset' || r[3] === 'required' ? '' : r[3]! }]));
+    const docs = new Map(
+      md
+        .split('\n')
+        .filter((l) => /^\| `GATEHOUSE_[A-Z_]+` \|/.test(l))
+        .map((l) => l.split('|').map((c) => c.trim().replace(/`/g, '')))
+        .map((r) => [r[1]!, { flag: r[2]!, def: r[3] === 'unset' || r[3] === 'required' ? '' : r[3]! }]),
+    );
     expect(help.size).toBeGreaterThan(15);
     expect(docs).toEqual(help);
   });
 
   it('both binaries run through the workspace with npx, as the README says', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
-    for (const [bin, expected] of [['gatehouse-hub', /gatehouse-hub serve/], ['gatehouse-agent', /gatehouse-agent register/]] as const) {
+    for (const [bin, expected] of [
+      ['gatehouse-hub', /gatehouse-hub serve/],
+      ['gatehouse-agent', /gatehouse-agent register/],
+    ] as const) {
       const r = spawnSync('npx', ['--no-install', bin, '--help'], { cwd: root, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(expected);

@@ -96,7 +96,7 @@ describe('the hub spreads the Retry-After of a reconnect storm', () => {
 });
 
 describe('the hub stop with many agent sessions', () => {
-  it('issue 23: one summary line (none per session) and every member\'s lastSeenAt written in one batch', async () => {
+  it("issue 23: one summary line (none per session) and every member's lastSeenAt written in one batch", async () => {
     const other = await startHub(entra);
     const members = [];
     for (let i = 0; i < 6; i++) members.push(await registerMember(other.url, token, `stop-${i}`));

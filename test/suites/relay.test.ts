@@ -24,7 +24,9 @@ beforeAll(async () => {
   connId = c.json.id;
 });
 
-afterAll(async () => { await stack?.stop(); });
+afterAll(async () => {
+  await stack?.stop();
+});
 
 describe('invoke through hub and agent', () => {
   it.each(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])('%s round trip keeps binary bytes intact both ways', async (method) => {
@@ -51,11 +53,24 @@ describe('invoke through hub and agent', () => {
 
 describe('header rules', () => {
   it('drops Cookie, strips hop-by-hop both ways, adds Via', async () => {
-    const r = await invoke({ method: 'POST', url: 'headers', body: b64('x'), headers: {
-      cookie: 'secret=1', 'x-custom': 'kept', connection: 'x-conn-listed', 'x-conn-listed': 'gone', 'keep-alive': 'timeout=1',
-      te: 'trailers', upgrade: 'h2c', 'proxy-authorization': 'Basic Zm9vOmJhcg==', via: '1.0 upstream', expect: '100-continue',
-      'x-latin1': 'café',
-    } });
+    const r = await invoke({
+      method: 'POST',
+      url: 'headers',
+      body: b64('x'),
+      headers: {
+        cookie: 'secret=1',
+        'x-custom': 'kept',
+        connection: 'x-conn-listed',
+        'x-conn-listed': 'gone',
+        'keep-alive': 'timeout=1',
+        te: 'trailers',
+        upgrade: 'h2c',
+        'proxy-authorization': 'Basic Zm9vOmJhcg==',
+        via: '1.0 upstream',
+        expect: '100-continue',
+        'x-latin1': 'café',
+      },
+    });
     expect(r.status).toBe(200);
     const h = echo.received.at(-1)!.headers;
     expect(h.cookie).toBeUndefined();
@@ -137,17 +152,28 @@ describe('bad input gets a coded 4xx and the hub keeps serving', () => {
     const quick = await startHub(stack!.entra, { GATEHOUSE_IDLE_TIMEOUT: '1s' });
     try {
       const gw = (await api(quick.url, token, 'POST', '/v1/gateways', { name: 'stall' })).json.id as string;
-      const conn = (await api(quick.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
-      for (const [path, partial] of [['/v1/gateways', '{"name":'], [`/v1/connections/${conn}/invoke`, '{"method":"GET",']]) {
+      const conn = (await api(quick.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json
+        .id as string;
+      for (const [path, partial] of [
+        ['/v1/gateways', '{"name":'],
+        [`/v1/connections/${conn}/invoke`, '{"method":"GET",'],
+      ]) {
         const answer = await new Promise<string>((resolve, reject) => {
           const socket = connect(quick.port, '127.0.0.1', () => {
-            socket.write(`POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n${partial}`);
+            socket.write(
+              `POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n${partial}`,
+            );
           });
           let text = '';
-          socket.on('data', (c: Buffer) => { text += c.toString(); });
+          socket.on('data', (c: Buffer) => {
+            text += c.toString();
+          });
           socket.on('close', () => resolve(text));
           socket.on('error', reject);
-          setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 10 s)`); }, 10_000);
+          setTimeout(() => {
+            socket.destroy();
+            resolve(`${text}(still open after 10 s)`);
+          }, 10_000);
         });
         expect(answer, path).toMatch(/^HTTP\/1\.1 400 /);
         expect(answer).toMatch(/"code":"InvalidRequest"/);
@@ -172,7 +198,10 @@ function exchange(port: number, parts: string[]): Promise<string> {
     });
     socket.on('close', () => resolve(text));
     socket.on('error', reject);
-    setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 10 s)`); }, 10_000);
+    setTimeout(() => {
+      socket.destroy();
+      resolve(`${text}(still open after 10 s)`);
+    }, 10_000);
   });
 }
 
@@ -192,17 +221,26 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
   });
 
   it('a request head over GATEHOUSE_MAX_HEADER_BYTES: 431 naming the limit', async () => {
-    expectCoded(await exchange(hub.port, [`GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`]), 431, /over 32768 bytes \(GATEHOUSE_MAX_HEADER_BYTES\)/);
+    expectCoded(
+      await exchange(hub.port, [`GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`]),
+      431,
+      /over 32768 bytes \(GATEHOUSE_MAX_HEADER_BYTES\)/,
+    );
   });
 
   it('a malformed request on a reused connection is answered too (Node sent nothing there)', async () => {
-    const answer = await exchange(hub.port, ['GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n', 'GET /healthz HTTP/1.1\r\nHost: hub\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n']);
+    const answer = await exchange(hub.port, [
+      'GET /healthz HTTP/1.1\r\nHost: hub\r\n\r\n',
+      'GET /healthz HTTP/1.1\r\nHost: hub\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expectCoded(answer.slice(answer.indexOf('HTTP/1.1 400')), 400, /malformed HTTP request/);
   });
 
   it('an absolute-form request target is served by its path (RFC 9112 3.2.2; it got 404 NotFound)', async () => {
-    const answer = await exchange(hub.port, [`GET http://hub.example/v1/connections/${connId}/proxy/absolute-form?q=1 HTTP/1.1\r\nHost: hub.example\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`]);
+    const answer = await exchange(hub.port, [
+      `GET http://hub.example/v1/connections/${connId}/proxy/absolute-form?q=1 HTTP/1.1\r\nHost: hub.example\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(echo.received.at(-1)!.url).toBe('/echo/absolute-form?q=1');
   });
@@ -216,26 +254,38 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
     const answer = await new Promise<string>((resolve) => {
       const socket = connect(hub.port, '127.0.0.1', () => socket.write('GET /v1/gateways HTTP/1.1\r\nHost: hub\r\nX-Slow: '));
       let text = '';
-      socket.on('data', (c: Buffer) => { text += c.toString('latin1'); });
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+      });
       socket.on('close', () => resolve(text));
-      setTimeout(() => { socket.destroy(); resolve(`${text}(still open after 25 s)`); }, 25_000);
+      setTimeout(() => {
+        socket.destroy();
+        resolve(`${text}(still open after 25 s)`);
+      }, 25_000);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(answer).toMatch(/\r\nx-gatehouse-error: RequestTimeout\r\n/);
     const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
-    expect(body.error).toMatchObject({ code: 'RequestTimeout', message: 'caller -> hub: the request line and headers did not arrive within 10 s (GATEHOUSE_HEAD_TIMEOUT)' });
+    expect(body.error).toMatchObject({
+      code: 'RequestTimeout',
+      message: 'caller -> hub: the request line and headers did not arrive within 10 s (GATEHOUSE_HEAD_TIMEOUT)',
+    });
   }, 30_000);
 
   it('a transfer coding other than chunked: the coded 400, nothing reaches the service (gzip, chunked was relayed still gzipped; gzip alone closed the connection without a word)', async () => {
     const before = echo.received.length;
     for (const te of ['gzip, chunked', 'gzip', 'identity']) {
-      const answer = await exchange(hub.port, [`POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`]);
+      const answer = await exchange(hub.port, [
+        `POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+      ]);
       expectCoded(answer, 400, /other transfer codings \(Transfer-Encoding: gzip and the like\) are not supported/);
       expect(answer).toMatch(/\r\nconnection: close\r\n/i);
     }
     expect(echo.received.length).toBe(before);
     // Chunked alone (any case) goes through.
-    const ok = await exchange(hub.port, [`POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`]);
+    const ok = await exchange(hub.port, [
+      `POST /v1/connections/${connId}/proxy/coded HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    ]);
     expect(ok).toMatch(/^HTTP\/1\.1 200 /);
     expect(echo.received.at(-1)).toMatchObject({ url: '/echo/coded', bytes: 5 });
   });
@@ -245,7 +295,9 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
   });
 
   it('an Expect other than 100-continue is ignored (Node answered a bare 417) and not passed on', async () => {
-    const answer = await exchange(hub.port, [`GET /v1/connections/${connId}/proxy/odd-expect HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nExpect: x-odd\r\nConnection: close\r\n\r\n`]);
+    const answer = await exchange(hub.port, [
+      `GET /v1/connections/${connId}/proxy/odd-expect HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\nExpect: x-odd\r\nConnection: close\r\n\r\n`,
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     const seen = echo.received.at(-1)!;
     expect(seen.url).toMatch(/odd-expect$/);
@@ -256,8 +308,8 @@ describe("requests Node's HTTP parser refuses get the hub's coded error, not a b
 describe('a service that answers before the request body has all arrived (an early 401 or 413)', () => {
   // Regression: the hub stopped reading the rest of the body and never read the connection again, so the
   // caller's next request on it got no answer (undici's callers saw ECONNRESET).
-  const upload = (path: string, bytes: number) => `POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\n`
-    + `Content-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`;
+  const upload = (path: string, bytes: number) =>
+    `POST ${path} HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${token}\r\n` + `Content-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`;
   const big = 4 * 1024 * 1024;
 
   it('raw route: the answer arrives, the rest of the body is read and dropped, and the connection serves the next request', async () => {
@@ -346,7 +398,13 @@ describe('the invoke object is read as a stream', () => {
   it('a JSON body that starts with a UTF-8 byte order mark (PowerShell 5, Notepad) is read, for invoke and the API', async () => {
     // Before: 400 "the body is not valid JSON".
     const bom = '\ufeff';
-    const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, `${bom}{"method":"POST","url":"bom","headers":{},"body":"${b64('with bom')}"}`);
+    const r = await api(
+      hub.url,
+      token,
+      'POST',
+      `/v1/connections/${connId}/invoke`,
+      `${bom}{"method":"POST","url":"bom","headers":{},"body":"${b64('with bom')}"}`,
+    );
     expect(r.status, r.text).toBe(200);
     expect(echo.received.at(-1)!.url).toBe('/echo/bom');
     expect(Buffer.from(r.json.body, 'base64').toString()).toBe('with bom');
@@ -363,7 +421,8 @@ describe('the invoke object is read as a stream', () => {
     const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '3MiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held');
     try {
-      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId }))
+        .json.id;
       const bodyFirst = (url: string) => `{"body":"${b64(patternBytes(2 * 1024 * 1024, 3))}","method":"POST","url":"${url}"}`;
       const slow = api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, bodyFirst('slow?ms=1500&held=1'));
       // the first body has been read whole and sent: the hub holds it while the service is slow
@@ -388,9 +447,13 @@ describe('the invoke object is read as a stream', () => {
     // was slow, took 7.5 of its 8 MiB and the other tenant's body-first invoke got 503.
     const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '8MiB' }); // share: 25 %, 2 MiB
     const other = await stack!.entra.token({ tid: TENANT_B, oid: USER_2 });
-    const [gwA, gwB] = [await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-a'), await gatewayWithAgent(small.url, other, [`${echo.url}/`], 'held-b')];
+    const [gwA, gwB] = [
+      await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-a'),
+      await gatewayWithAgent(small.url, other, [`${echo.url}/`], 'held-b'),
+    ];
     try {
-      const conn = async (t: string, gw: string) => (await api(small.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
+      const conn = async (t: string, gw: string) =>
+        (await api(small.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw })).json.id as string;
       const [a, b] = [await conn(token, gwA.gatewayId), await conn(other, gwB.gatewayId)];
       const bodyFirst = (url: string) => `{"body":"${b64(patternBytes(1536 * 1024, 4))}","method":"POST","url":"${url}"}`;
       const held = [1, 2, 3, 4, 5].map((i) => api(small.url, token, 'POST', `/v1/connections/${a}/invoke`, bodyFirst(`slow?ms=6000&tenant=a${i}`)));
@@ -408,7 +471,9 @@ describe('the invoke object is read as a stream', () => {
       for (const r of answers.filter((x) => x.status === 503)) {
         expect(r.json.error.code).toBe('ServiceUnavailable');
         expect(r.headers['retry-after']).toBe('1');
-        expect(r.json.error.message).toMatch(/^hub: this caller holds as many invoke bodies in memory as one caller may \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 2097152 bytes\)/);
+        expect(r.json.error.message).toMatch(
+          /^hub: this caller holds as many invoke bodies in memory as one caller may \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 2097152 bytes\)/,
+        );
       }
     } finally {
       await gwA.agent.stop();
@@ -421,7 +486,8 @@ describe('the invoke object is read as a stream', () => {
     const small = await startHub(stack!.entra, { GATEHOUSE_MAX_HELD_BODIES: '512KiB', GATEHOUSE_MAX_HELD_BODIES_SHARE: '100%' });
     const gw = await gatewayWithAgent(small.url, token, [`${echo.url}/`], 'held-answers');
     try {
-      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId })).json.id;
+      const id = (await api(small.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.gatewayId }))
+        .json.id;
       const answer = async (bytes: number) => {
         const r = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: `big?bytes=${bytes}` });
         expect(r.status, r.text).toBe(200);
@@ -433,7 +499,12 @@ describe('the invoke object is read as a stream', () => {
       expect(await answer(400 * 1024)).toBe('whole'); // the share came back
       // A request body in the usual order that the bound has no room for streams to the service (it was a 503).
       const body = patternBytes(600 * 1024, 7);
-      const up = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, { method: 'POST', url: 'echo/held-up', headers: { 'content-type': 'application/octet-stream' }, body: b64(body) });
+      const up = await api(small.url, token, 'POST', `/v1/connections/${id}/invoke`, {
+        method: 'POST',
+        url: 'echo/held-up',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: b64(body),
+      });
       expect(up.status, up.text).toBe(200);
       const seen = echo.received.at(-1)!;
       expect(seen).toMatchObject({ url: '/echo/held-up', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
@@ -447,7 +518,12 @@ describe('the invoke object is read as a stream', () => {
   it('a streamed body (over 1 MiB) goes out with the Content-Length given in headers, not chunked (services that answer 411); the body must match it', async () => {
     // Before: every body over 1 MiB reached the service with Transfer-Encoding: chunked, whatever headers said.
     const body = patternBytes(2 * 1024 * 1024 + 3, 5);
-    const r = await invoke({ method: 'PUT', url: 'sized', headers: { 'Content-Length': String(body.length), 'content-type': 'application/octet-stream' }, body: b64(body) });
+    const r = await invoke({
+      method: 'PUT',
+      url: 'sized',
+      headers: { 'Content-Length': String(body.length), 'content-type': 'application/octet-stream' },
+      body: b64(body),
+    });
     expect(r.status, r.text).toBe(200);
     const seen = echo.received.at(-1)!;
     expect(seen).toMatchObject({ url: '/echo/sized', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
@@ -464,7 +540,9 @@ describe('the invoke object is read as a stream', () => {
     expect(longer.json.error.message).toBe(`caller -> hub: the body is longer than the ${body.length - 1} bytes its Content-Length header gives`);
     const shorter = await invoke({ method: 'PUT', url: 'slow?ms=10', headers: { 'content-length': String(body.length + 10) }, body: b64(body) });
     expect(shorter.status, shorter.text).toBe(400);
-    expect(shorter.json.error.message).toBe(`caller -> hub: the body is ${body.length} bytes, shorter than the ${body.length + 10} its Content-Length header gives`);
+    expect(shorter.json.error.message).toBe(
+      `caller -> hub: the body is ${body.length} bytes, shorter than the ${body.length + 10} its Content-Length header gives`,
+    );
     await new Promise((res) => setTimeout(res, 300));
     expect(echo.received.length).toBe(before);
 
@@ -506,7 +584,12 @@ describe('the invoke object is read as a stream', () => {
   });
 
   it('bodyEncoding base64 sends the base64 text, as the connector documents', async () => {
-    const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${echo.url}/echo`, gatewayId, bodyEncoding: 'base64' });
+    const c = await api(hub.url, token, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      baseResourceUrl: `${echo.url}/echo`,
+      gatewayId,
+      bodyEncoding: 'base64',
+    });
     const body = patternBytes(2 * 1024 * 1024 + 1, 2);
     const r = await api(hub.url, token, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'POST', url: 'text', headers: {}, body: b64(body) });
     expect(r.status).toBe(200);
@@ -522,7 +605,9 @@ describe('HeldBodies (GATEHOUSE_MAX_HELD_BODIES and its per-caller, per-gateway,
     expect(a1.tryTake(25)).toBe(true);
     expect(a1.tryTake(1)).toBe(false);
     // Same caller on another gateway and connection: the caller's share is full.
-    expect(() => pool.share({ caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(/this caller holds .* \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/);
+    expect(() => pool.share({ caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(
+      /this caller holds .* \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/,
+    );
     // Another caller on the same gateway: the gateway's share is full.
     expect(() => pool.share({ caller: 'b', gateway: 'g1', connection: 'c3' }).take(1)).toThrow(/gateway g1 holds/);
     // Another caller, gateway and connection: served; four of them fill the pool.

@@ -52,7 +52,12 @@ describe('docs/operations.md against the declarations', () => {
     const rows: string[][] = [];
     for (const l of lines.slice(start + 2)) {
       if (!l.startsWith('|')) break;
-      rows.push(l.split('|').slice(1, -1).map((c) => c.trim().replace(/`/g, '')));
+      rows.push(
+        l
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim().replace(/`/g, '')),
+      );
     }
     return rows;
   };
@@ -80,24 +85,49 @@ describe('the agent config', () => {
     const configPath = join(dir, 'agent.json');
     writeFileSync(configPath, JSON.stringify({ version: 1, hubs: ['ftp://hub.example'], credential: '', privateKeyPem: 'k', allow: ['not a url'] }));
     chmodSync(configPath, 0o644);
-    const p = startProc([AGENT_MAIN, 'run', '--config', configPath, '--drain-timeout', 'soon', '--metrics-listen', 'nowhere', '--keytab', join(dir, 'missing.keytab')], {});
+    const p = startProc(
+      [AGENT_MAIN, 'run', '--config', configPath, '--drain-timeout', 'soon', '--metrics-listen', 'nowhere', '--keytab', join(dir, 'missing.keytab')],
+      {},
+    );
     expect(await p.exited).toBe(2);
     expect(p.lines).toHaveLength(1);
     const line = p.lines[0]!;
-    for (const problem of [/--drain-timeout must be a duration/, /--metrics-listen must be host:port/, /--keytab \S+ does not exist/,
-      /is readable by others/, /hubs: ftp:\/\/hub\.example must be https:\/\//, /credential must be a non-empty string/, /allow: not a url: /]) {
+    for (const problem of [
+      /--drain-timeout must be a duration/,
+      /--metrics-listen must be host:port/,
+      /--keytab \S+ does not exist/,
+      /is readable by others/,
+      /hubs: ftp:\/\/hub\.example must be https:\/\//,
+      /credential must be a non-empty string/,
+      /allow: not a url: /,
+    ]) {
       expect(line).toMatch(problem);
     }
   });
 
   it('the loaded config is frozen, down to its lists', () => {
     const configPath = join(tempDir(), 'agent.json');
-    writeFileSync(configPath, JSON.stringify({ version: 1, hubs: ['http://127.0.0.1:1'], gatewayId: 'g', memberId: 'm', credential: 'c', privateKeyPem: 'k', allow: ['http://127.0.0.1:2/'], name: 'a' }), { mode: 0o600 });
+    writeFileSync(
+      configPath,
+      JSON.stringify({
+        version: 1,
+        hubs: ['http://127.0.0.1:1'],
+        gatewayId: 'g',
+        memberId: 'm',
+        credential: 'c',
+        privateKeyPem: 'k',
+        allow: ['http://127.0.0.1:2/'],
+        name: 'a',
+      }),
+      { mode: 0o600 },
+    );
     const r = checkAgentConfig(configPath);
     expect(r.problems).toEqual([]);
     expect(Object.isFrozen(r.config)).toBe(true);
     expect(Object.isFrozen(r.config!.allow)).toBe(true);
-    expect(() => { (r.config!.allow as string[]).push('http://127.0.0.1:3/'); }).toThrow(TypeError);
+    expect(() => {
+      (r.config!.allow as string[]).push('http://127.0.0.1:3/');
+    }).toThrow(TypeError);
   });
 });
 

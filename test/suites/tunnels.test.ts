@@ -8,7 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 /** What the bench's last line carries (bench/tunnels.ts TunnelsResult), as far as this test reads it. */
 interface TunnelsResult {
-  online: number; hubRestarted: boolean; rssPerTunnelKiB: number;
+  online: number;
+  hubRestarted: boolean;
+  rssPerTunnelKiB: number;
   calls: { okAfterRestart: number; failed: Record<string, number> };
   sim: { fatal: number; refused: Record<string, number>; closes: Record<string, number> };
 }
@@ -16,17 +18,32 @@ interface TunnelsResult {
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 function runBench(env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'bench'], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'bench'], {
+    cwd: root,
+    stdio: 'pipe',
+  });
   const child = spawn(process.execPath, ['bench/dist/bench/tunnels.js'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
 }
 
 describe('npm run bench:tunnels', () => {
   it('reconnect storm: with 8 places for connections awaiting HELLO, 300 agents reconnecting at once after a hub restart are refused with 503 (not closed with 4012 after the upgrade) and all come back; calls are served', async () => {
-    const { code, out } = await runBench({ TUNNELS: '300', FILL: '3000', IDLE_S: '1', TIMEOUT_S: '240', CALL_GATEWAYS: '2', CALLERS: '2', GATEHOUSE_AGENT_PENDING_MAX: '4/8' });
+    const { code, out } = await runBench({
+      TUNNELS: '300',
+      FILL: '3000',
+      IDLE_S: '1',
+      TIMEOUT_S: '240',
+      CALL_GATEWAYS: '2',
+      CALLERS: '2',
+      GATEHOUSE_AGENT_PENDING_MAX: '4/8',
+    });
     expect(code, out).toBe(0);
     const line = out.split('\n').find((l) => l.startsWith('result '));
     expect(line, out).toBeDefined();
@@ -41,7 +58,10 @@ describe('npm run bench:tunnels', () => {
     expect(r.sim.closes['4012'] ?? 0, out).toBeLessThan(r.sim.refused['503']!);
     // The calling gateways' members are among the 300: calls were served by the restarted hub.
     expect(r.calls.okAfterRestart, out).toBeGreaterThan(0);
-    expect(Object.keys(r.calls.failed).every((k) => ['ECONNREFUSED', 'ECONNRESET', '502 GatewayOffline', '503 ServiceUnavailable'].includes(k)), out).toBe(true);
+    expect(
+      Object.keys(r.calls.failed).every((k) => ['ECONNREFUSED', 'ECONNRESET', '502 GatewayOffline', '503 ServiceUnavailable'].includes(k)),
+      out,
+    ).toBe(true);
     // The memory figure is reported (with 300 tunnels a collection can make it negative: it means something only at 10,000).
     expect(Number.isFinite(r.rssPerTunnelKiB), out).toBe(true);
   }, 300_000);

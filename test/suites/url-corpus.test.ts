@@ -24,7 +24,11 @@ beforeAll(async () => {
   token = await entra.token();
   const gw = await gatewayWithAgent(hub.url, token, [`${service.url}/api/v1/`]);
   agent = gw.agent;
-  const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: `${service.url}/api/v1`, gatewayId: gw.gatewayId });
+  const c = await api(hub.url, token, 'POST', '/v1/connections', {
+    authType: 'AnonymousGateway',
+    baseResourceUrl: `${service.url}/api/v1`,
+    gatewayId: gw.gatewayId,
+  });
   expect(c.status, c.text).toBe(201);
   connId = c.json.id;
 });
@@ -36,32 +40,47 @@ afterAll(async () => {
   cleanupTempDirs();
 });
 
-interface Answer { status: number; code: string | undefined; message: string | undefined; body: string }
+interface Answer {
+  status: number;
+  code: string | undefined;
+  message: string | undefined;
+  body: string;
+}
 
 const invoke = async (path: string): Promise<Answer> => {
   const r = await api(hub.url, token, 'POST', `/v1/connections/${connId}/invoke`, { method: 'GET', url: path });
   return {
-    status: r.status, code: r.json?.error?.code, message: r.json?.error?.message,
+    status: r.status,
+    code: r.json?.error?.code,
+    message: r.json?.error?.message,
     body: r.status === 200 ? Buffer.from(r.json.body as string, 'base64').toString() : '',
   };
 };
 
 /** The raw route over a plain socket, so the request line carries the path byte for byte as written. */
-const raw = (path: string): Promise<Answer> => new Promise((resolve, reject) => {
-  const s = connect(hub.port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  s.on('data', (d) => chunks.push(d));
-  s.on('error', reject);
-  s.on('close', () => {
-    const text = Buffer.concat(chunks).toString('latin1');
-    const [head = '', body = ''] = text.split('\r\n\r\n');
-    const code = /\r\nx-gatehouse-error: ([^\r]*)/i.exec(head)?.[1];
-    let message: string | undefined;
-    try { message = code ? (JSON.parse(body) as { error: { message: string } }).error.message : undefined; } catch { message = undefined; }
-    resolve({ status: Number(head.split(' ')[1]), code, message, body });
+const raw = (path: string): Promise<Answer> =>
+  new Promise((resolve, reject) => {
+    const s = connect(hub.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    s.on('data', (d) => chunks.push(d));
+    s.on('error', reject);
+    s.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const code = /\r\nx-gatehouse-error: ([^\r]*)/i.exec(head)?.[1];
+      let message: string | undefined;
+      try {
+        message = code ? (JSON.parse(body) as { error: { message: string } }).error.message : undefined;
+      } catch {
+        message = undefined;
+      }
+      resolve({ status: Number(head.split(' ')[1]), code, message, body });
+    });
+    s.write(
+      `GET /v1/connections/${connId}/proxy/${onRequestLine(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+      'latin1',
+    );
   });
-  s.write(`GET /v1/connections/${connId}/proxy/${onRequestLine(path)} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`, 'latin1');
-});
 
 const ROUTES = { invoke, raw } as const;
 
@@ -103,7 +122,11 @@ describe('the URL corpus through the real hub and agent', () => {
   it('finding 1: an undecodable escape no longer switches off the check (invoke and raw route)', async () => {
     const before = service.received.length;
     const viaInvoke = await invoke('..%2f..%2f%zz%2f..%2fsecret.txt');
-    expect([viaInvoke.status, viaInvoke.code, viaInvoke.message]).toEqual([400, 'UrlNotAllowed', "caller -> hub: url is not under the connection's baseResourceUrl (invalid escape in path)"]);
+    expect([viaInvoke.status, viaInvoke.code, viaInvoke.message]).toEqual([
+      400,
+      'UrlNotAllowed',
+      "caller -> hub: url is not under the connection's baseResourceUrl (invalid escape in path)",
+    ]);
     const viaRaw = await raw('..%2f..%2fsecret.txt%2f%ED%A0%80%2f..');
     expect([viaRaw.status, viaRaw.code]).toEqual([400, 'UrlNotAllowed']);
     expect(viaRaw.message).toContain('(path is not UTF-8 once decoded)');
@@ -113,11 +136,13 @@ describe('the URL corpus through the real hub and agent', () => {
   // Regression (issue 21, finding 2): segments that Tomcat, Jetty and Spring (';params'), double-decoding servers,
   // overlong-UTF-8 decoders, C string handling and NFKC read as '..' reached services unchanged.
   it.each(['..;/secret', '%2e%2e;/secret', 'x/..;/..;/secret', '%252e%252e/secret', '%c0%ae%c0%ae/secret', '..%00/secret', '．．/secret'])(
-    'finding 2: %s is refused by invoke and the raw route and never reaches the service', async (path) => {
+    'finding 2: %s is refused by invoke and the raw route and never reaches the service',
+    async (path) => {
       const before = service.received.length;
       for (const a of [await invoke(path), await raw(path)]) expect([a.status, a.code]).toEqual([400, 'UrlNotAllowed']);
       expect(service.received.length).toBe(before);
-    });
+    },
+  );
 
   it('the hub and the agent keep serving after every refusal', async () => {
     expect((await invoke('items/after-the-corpus')).status).toBe(200);

@@ -48,12 +48,25 @@ function reportGrowth(what: string, peakBefore: number, mib: number): void {
 }
 
 /** A streamed call on the raw route: what came back, hashed (and its text, when short). */
-async function raw(id: string, path: string, method: string, body: Buffer): Promise<{ status: number; headers: Record<string, unknown>; bytes: number; sha256: string; text: string }> {
-  const res = await request(`${hub.url}/v1/connections/${id}/proxy/${path}`, { method: method as 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' }, body });
+async function raw(
+  id: string,
+  path: string,
+  method: string,
+  body: Buffer,
+): Promise<{ status: number; headers: Record<string, unknown>; bytes: number; sha256: string; text: string }> {
+  const res = await request(`${hub.url}/v1/connections/${id}/proxy/${path}`, {
+    method: method as 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+    body,
+  });
   const hash = createHash('sha256');
   let bytes = 0;
   let text = '';
-  for await (const c of res.body as AsyncIterable<Buffer>) { hash.update(c); bytes += c.length; if (text.length < 4096) text += c.toString(); }
+  for await (const c of res.body as AsyncIterable<Buffer>) {
+    hash.update(c);
+    bytes += c.length;
+    if (text.length < 4096) text += c.toString();
+  }
   return { status: res.statusCode, headers: res.headers, bytes, sha256: hash.digest('hex'), text };
 }
 
@@ -71,8 +84,13 @@ beforeAll(async () => {
   gatewayId = gw.json.id;
   hostileNtlm = await startHostileServer({ auth: 'ntlm' });
   hostileNego = await startHostileServer({ auth: 'negotiate' });
-  agent = await startAgent([hub.url], gatewayId, gw.json.registrationKey, [`${ntlm.url}/`, `${apache.url}/`, `${hostileNtlm.url}/`, `http://localhost:${hostileNego.port}/`],
-    { KRB5_CONFIG: realm.krb5Conf, GATEHOUSE_LOG_LEVEL: 'debug' });
+  agent = await startAgent(
+    [hub.url],
+    gatewayId,
+    gw.json.registrationKey,
+    [`${ntlm.url}/`, `${apache.url}/`, `${hostileNtlm.url}/`, `http://localhost:${hostileNego.port}/`],
+    { KRB5_CONFIG: realm.krb5Conf, GATEHOUSE_LOG_LEVEL: 'debug' },
+  );
   tunnel = await tunnelSnapshot(hub.url, token, gatewayId, agent);
 }, 180_000);
 afterAll(async () => {
@@ -120,17 +138,24 @@ describe('NTLM (Samba)', () => {
     expect(seen).toMatchObject({ user: `${NTLM_DOMAIN}\\alice`, method: 'POST', bytes: body.length, sha256: createHash('sha256').update(body).digest('hex') });
   });
 
-  it.each([['POST', 1], ['PUT', 64]])('%s of %i MiB (raw route, streamed) arrives intact and is sent once, on the authenticated leg', async (method, mib) => {
-    const body = patternBytes(mib * 1024 * 1024, mib);
-    const path = `bodies/${method}-${mib}`;
-    const peak = agent.peakRss();
-    const r = await raw(alice, path, method, body);
-    reportGrowth(`NTLM ${method} of ${mib} MiB`, peak, mib);
-    expect(r.status, r.text).toBe(200);
-    expect(JSON.parse(r.text)).toMatchObject({ user: `${NTLM_DOMAIN}\\alice`, method, bytes: body.length, sha256: sha256(body) });
-    // every request of the call counted, the handshake's included: the body once
-    expect(ntlm.bodyBytes.get(`/${path}`)).toBe(body.length);
-  }, 120_000);
+  it.each([
+    ['POST', 1],
+    ['PUT', 64],
+  ])(
+    '%s of %i MiB (raw route, streamed) arrives intact and is sent once, on the authenticated leg',
+    async (method, mib) => {
+      const body = patternBytes(mib * 1024 * 1024, mib);
+      const path = `bodies/${method}-${mib}`;
+      const peak = agent.peakRss();
+      const r = await raw(alice, path, method, body);
+      reportGrowth(`NTLM ${method} of ${mib} MiB`, peak, mib);
+      expect(r.status, r.text).toBe(200);
+      expect(JSON.parse(r.text)).toMatchObject({ user: `${NTLM_DOMAIN}\\alice`, method, bytes: body.length, sha256: sha256(body) });
+      // every request of the call counted, the handshake's included: the body once
+      expect(ntlm.bodyBytes.get(`/${path}`)).toBe(body.length);
+    },
+    120_000,
+  );
 
   it("the connection's own credentials are used: bare user and user@domain forms", async () => {
     const bob = await windowsConnection(ntlm.url, 'bob', NTLM_USERS.bob);
@@ -141,7 +166,7 @@ describe('NTLM (Samba)', () => {
     expect((await invoke(alice, { method: 'GET', url: 'who' })).json.headers['x-remote-user']).toBe(`${NTLM_DOMAIN}\\alice`);
   });
 
-  it('a wrong password surfaces as the service\'s 401 with a hint header', async () => {
+  it("a wrong password surfaces as the service's 401 with a hint header", async () => {
     const wrong = await windowsConnection(ntlm.url, `${NTLM_DOMAIN}\\alice`, 'not-the-password');
     const r = await invoke(wrong, { method: 'GET', url: 'x' });
     expect(r.status).toBe(200);
@@ -186,26 +211,33 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
     expect(echo.received.at(-1)!.sha256).toBe(createHash('sha256').update(body).digest('hex'));
   });
 
-  it.each([['POST', 1], ['PUT', 64]])('%s of %i MiB (raw route, streamed) arrives intact: a HEAD authenticates first, then the body goes once', async (method, mib) => {
-    const body = patternBytes(mib * 1024 * 1024, 100 + mib);
-    const upload = await windowsConnection(`${apache.url}/sink`, `carol@${REALM}`, KRB_USERS.carol);
-    const path = `${method}-${mib}`;
-    const peak = agent.peakRss();
-    const r = await raw(upload, path, method, body);
-    reportGrowth(`Kerberos ${method} of ${mib} MiB`, peak, mib);
-    expect(r.status, r.text.slice(0, 200)).toBe(200);
-    expect(JSON.parse(r.text)).toEqual({ bytes: body.length, sha256: sha256(body) });
-    // Two requests reached the service: the HEAD that authenticated, and the one with the body; the body once.
-    expect(sink.requests.get(`/sink/${path}`)).toBe(2);
-    expect(sink.bodyBytes.get(`/sink/${path}`)).toBe(body.length);
-  }, 120_000);
+  it.each([
+    ['POST', 1],
+    ['PUT', 64],
+  ])(
+    '%s of %i MiB (raw route, streamed) arrives intact: a HEAD authenticates first, then the body goes once',
+    async (method, mib) => {
+      const body = patternBytes(mib * 1024 * 1024, 100 + mib);
+      const upload = await windowsConnection(`${apache.url}/sink`, `carol@${REALM}`, KRB_USERS.carol);
+      const path = `${method}-${mib}`;
+      const peak = agent.peakRss();
+      const r = await raw(upload, path, method, body);
+      reportGrowth(`Kerberos ${method} of ${mib} MiB`, peak, mib);
+      expect(r.status, r.text.slice(0, 200)).toBe(200);
+      expect(JSON.parse(r.text)).toEqual({ bytes: body.length, sha256: sha256(body) });
+      // Two requests reached the service: the HEAD that authenticated, and the one with the body; the body once.
+      expect(sink.requests.get(`/sink/${path}`)).toBe(2);
+      expect(sink.bodyBytes.get(`/sink/${path}`)).toBe(body.length);
+    },
+    120_000,
+  );
 
   it('another user of the realm, given as a bare name, is that user', async () => {
     const dave = await windowsConnection(`${apache.url}/negotiate`, 'dave', KRB_USERS.dave);
     expect((await invoke(dave, { method: 'GET', url: 'who' })).json.headers['x-remote-user']).toBe(`dave@${REALM}`);
   });
 
-  it('a wrong password fails clearly and uses nobody else\'s ticket', async () => {
+  it("a wrong password fails clearly and uses nobody else's ticket", async () => {
     const wrong = await windowsConnection(`${apache.url}/negotiate`, `carol@${REALM}`, 'wrong-kerberos-pw');
     const r = await invoke(wrong, { method: 'GET', url: 'x' });
     expect(r.json.statusCode, r.text).toBe(401);
@@ -221,7 +253,10 @@ describe('Negotiate/Kerberos (MIT KDC + Apache mod_auth_gssapi)', () => {
     const anonymous = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: bound, gatewayId });
     const carolBound = await windowsConnection(bound, `carol@${REALM}`, KRB_USERS.carol);
     const daveBound = await windowsConnection(bound, 'dave', KRB_USERS.dave);
-    const user = async (id: string) => { const r = await invoke(id, { method: 'GET', url: 'who' }); return `${r.json.statusCode} ${r.json.headers['x-remote-user'] ?? ''}`.trim(); };
+    const user = async (id: string) => {
+      const r = await invoke(id, { method: 'GET', url: 'who' });
+      return `${r.json.statusCode} ${r.json.headers['x-remote-user'] ?? ''}`.trim();
+    };
     expect(await user(anonymous.json.id)).toBe('401');
     for (let i = 0; i < 3; i++) {
       expect(await user(carolBound)).toBe(`200 carol@${REALM}`);
@@ -317,7 +352,7 @@ describe('a faulty Windows service costs only its own call (issue 21)', () => {
     await nextCallServed();
   });
 
-  it('NTLM: a 401 after the handshake is the service\'s 401 with the hint header, and the body went once', async () => {
+  it("NTLM: a 401 after the handshake is the service's 401 with the hint header, and the body went once", async () => {
     const r = await invoke(ntlmBad, { method: 'POST', url: 'again-401', body: b64(BODY) });
     expect(r.status, r.text).toBe(200);
     expect(r.json.statusCode).toBe(401);
@@ -339,7 +374,13 @@ describe('a faulty Windows service costs only its own call (issue 21)', () => {
 describe('red team follow-up (issues 21/22)', () => {
   it('finding 1: a WindowsGateway user name that kinit would read as an option is refused at creation and PATCH (400, the rule named, not the value)', async () => {
     for (const username of ['-kt/etc/krb5.keytab', '-V', `${NTLM_DOMAIN}\\-c/tmp/x`, 'alice -V', 'alice\tx', 'al\u0000ice']) {
-      const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'WindowsGateway', baseResourceUrl: ntlm.url, gatewayId, username, password: 'x' });
+      const c = await api(hub.url, token, 'POST', '/v1/connections', {
+        authType: 'WindowsGateway',
+        baseResourceUrl: ntlm.url,
+        gatewayId,
+        username,
+        password: 'x',
+      });
       expect(c.status, c.text).toBe(400);
       expect(c.json.error.code).toBe('InvalidRequest');
       expect(c.json.error.message).toMatch(/user name of a WindowsGateway connection must not/);
@@ -351,7 +392,13 @@ describe('red team follow-up (issues 21/22)', () => {
     expect([p.status, p.json.error.code]).toEqual([400, 'InvalidRequest']);
     expect(p.text).not.toContain('krb5.keytab');
     // a Basic connection's user name is not handed to kinit: its rules are unchanged
-    const basic = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'BasicGateway', baseResourceUrl: echo.url, gatewayId, username: '-dash', password: 'x' });
+    const basic = await api(hub.url, token, 'POST', '/v1/connections', {
+      authType: 'BasicGateway',
+      baseResourceUrl: echo.url,
+      gatewayId,
+      username: '-dash',
+      password: 'x',
+    });
     expect(basic.status, basic.text).toBe(201);
   });
 
@@ -381,7 +428,13 @@ describe('finding 11: the suite leaves no Samba process behind', () => {
     const conf = sambaConf()!;
     // samba-dcerpcd and its rpcd_* workers are started on demand by winbindd; the NTLM calls above started them.
     const started = sambaProcesses(conf);
-    const names = started.map((pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { return ''; } });
+    const names = started.map((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        return '';
+      }
+    });
     // (winbindd starts them on demand, unless it finds them running already; they were left behind before)
     expect(names).toContain('winbindd');
     ntlm.stop();

@@ -37,12 +37,17 @@ beforeAll(async () => {
   gatewayId = gw.json.id;
   const dir = tempDir();
   const configPath = join(dir, 'agent.json');
-  const reg = startProc([AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gatewayId, '--key', gw.json.registrationKey, '--allow', `${nego.url}/`, '--config', configPath], {});
+  const reg = startProc(
+    [AGENT_MAIN, 'register', '--hub', hub.url, '--gateway', gatewayId, '--key', gw.json.registrationKey, '--allow', `${nego.url}/`, '--config', configPath],
+    {},
+  );
   expect(await reg.exited).toBe(0);
   const cfg = JSON.parse(readFileSync(configPath, 'utf8')) as { hubs: string[]; privateKeyPem: string };
   publicKeyPem = createPublicKey(cfg.privateKeyPem).export({ type: 'spki', format: 'pem' }).toString();
 
-  server = createServer((_req, res) => { res.writeHead(404).end(); });
+  server = createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
   wss = new WebSocketServer({ noServer: true });
   server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, (s) => wss.emit('connection', s)));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -54,10 +59,26 @@ beforeAll(async () => {
       const f = decodeFrame(d as Buffer, HUB_RECEIVES, welcomed ? VERSION : 0);
       if (f.type === FrameType.Hello) {
         welcomed = true;
-        socket.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: { version: VERSION, memberId: 'm', gatewayId, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, streamWindowBytes: 256 * 1024, maxDataBytes: Limits.maxDataBytes } }));
+        socket.send(
+          encodeFrame({
+            type: FrameType.Welcome,
+            stream: 0,
+            msg: {
+              version: VERSION,
+              memberId: 'm',
+              gatewayId,
+              heartbeatIntervalMs: 60_000,
+              heartbeatTimeoutMs: 120_000,
+              streamWindowBytes: 256 * 1024,
+              maxDataBytes: Limits.maxDataBytes,
+            },
+          }),
+        );
       } else frames.push(f);
     });
-    socket.on('close', (code) => { closeCode = code; });
+    socket.on('close', (code) => {
+      closeCode = code;
+    });
   });
 
   // The fake kinit: records each argument on a line, and fails (so no ticket: the call answers 401).
@@ -84,12 +105,38 @@ let stream = 1;
 async function call(username: string): Promise<Frame[]> {
   const s = (stream += 2);
   const sealed = sealSecret({ username, password: 'pw' }, publicKeyPem, gatewayId);
-  ws!.send(encodeFrame({ type: FrameType.RequestHead, stream: s, msg: { requestId: `k${s}`, method: 'GET', url: `${nego.url}/ok`, headers: [], bodyLength: 0, timeoutMs: 10_000, credentials: { scheme: 'windows', sealed } } }, VERSION));
-  await expect.poll(() => frames.some((f) => f.stream === s && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure)), { timeout: 15_000 }).toBe(true);
+  ws!.send(
+    encodeFrame(
+      {
+        type: FrameType.RequestHead,
+        stream: s,
+        msg: {
+          requestId: `k${s}`,
+          method: 'GET',
+          url: `${nego.url}/ok`,
+          headers: [],
+          bodyLength: 0,
+          timeoutMs: 10_000,
+          credentials: { scheme: 'windows', sealed },
+        },
+      },
+      VERSION,
+    ),
+  );
+  await expect
+    .poll(() => frames.some((f) => f.stream === s && (f.type === FrameType.Response || f.type === FrameType.End || f.type === FrameType.Failure)), {
+      timeout: 15_000,
+    })
+    .toBe(true);
   return frames.filter((f) => f.stream === s);
 }
-const argvRuns = (): string[][] => existsSync(kinitLog)
-  ? readFileSync(kinitLog, 'utf8').split('end\n').filter(Boolean).map((r) => r.split('\n').filter(Boolean)) : [];
+const argvRuns = (): string[][] =>
+  existsSync(kinitLog)
+    ? readFileSync(kinitLog, 'utf8')
+        .split('end\n')
+        .filter(Boolean)
+        .map((r) => r.split('\n').filter(Boolean))
+    : [];
 
 describe('red team finding 1: kinit option injection through a WindowsGateway user name', () => {
   it('the agent refuses a user name that starts with "-" (or DOMAIN\\-...) or holds whitespace: InvalidRequest, kinit never runs, the tunnel stays', async () => {

@@ -50,19 +50,22 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   // the hub after every (re)connection, and when a sealed credential does not open.
   let privateKeyPem = config.privateKeyPem;
   let refreshing: Promise<void> | undefined;
-  const refreshKey = (): Promise<void> => (refreshing ??= (async () => {
-    try {
-      const next = currentPrivateKey({ ...config, privateKeyPem }, await fetchKey(config)); // lint-allow: per-call (only when the key is refreshed)
-      if (next !== privateKeyPem) {
-        privateKeyPem = next;
-        opened.clear();
-        deps.saveConfig?.({ ...config, privateKeyPem }); // lint-allow: per-call (only when the key changed)
-        deps.log.info({ gateway: config.gatewayId }, 'took up the rotated gateway key');
+  const refreshKey = (): Promise<void> =>
+    (refreshing ??= (async () => {
+      try {
+        const next = currentPrivateKey({ ...config, privateKeyPem }, await fetchKey(config)); // lint-allow: per-call (only when the key is refreshed)
+        if (next !== privateKeyPem) {
+          privateKeyPem = next;
+          opened.clear();
+          deps.saveConfig?.({ ...config, privateKeyPem }); // lint-allow: per-call (only when the key changed)
+          deps.log.info({ gateway: config.gatewayId }, 'took up the rotated gateway key');
+        }
+      } catch (err) {
+        deps.log.warn({ err: (err as Error).message }, 'cannot refresh the gateway key');
+      } finally {
+        refreshing = undefined;
       }
-    } catch (err) {
-      deps.log.warn({ err: (err as Error).message }, 'cannot refresh the gateway key');
-    } finally { refreshing = undefined; }
-  })());
+    })());
 
   async function prepare(head: RequestHeadMessage): Promise<{ url: URL; auth: ExecRequest['auth'] }> {
     const check = isAllowed(head.url, allow);
@@ -73,9 +76,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
     if (!head.credentials) return { url: check.url, auth: null };
     let secret = opened.get(head.credentials.sealed);
     if (!secret) {
-      try { secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId); } catch {
+      try {
+        secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId);
+      } catch {
         await refreshKey();
-        try { secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId); } catch {
+        try {
+          secret = openSecret(head.credentials.sealed, privateKeyPem, config.gatewayId);
+        } catch {
           throw new ExecError('InvalidRequest', 'the connection credentials cannot be opened with this gateway key', true);
         }
       }
@@ -89,28 +96,60 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
   const executeCall = (req: ExecRequest) => (req.auth?.scheme === 'windows' ? windows.execute(req) : execute(pools.for(req.url.origin, req.auth), req));
 
   let stoppedResolve!: () => void;
-  const stopped = new Promise<void>((r) => { stoppedResolve = r; });
+  const stopped = new Promise<void>((r) => {
+    stoppedResolve = r;
+  });
   const writeStatus = () => {
     if (tunnels.every((t) => t.state === 'stopped')) stoppedResolve();
     if (!deps.statusPath) return;
     const status = {
-      pid: process.pid, gatewayId: config.gatewayId, memberId: config.memberId, updatedAt: new Date().toISOString(),
+      pid: process.pid,
+      gatewayId: config.gatewayId,
+      memberId: config.memberId,
+      updatedAt: new Date().toISOString(),
       hubs: (meshRef?.all() ?? tunnels).map((t) => ({
-        url: t.hubUrl, state: t.state, since: t.since.toISOString(), rttMs: t.rttMs, inFlight: t.inFlight, lastError: t.fatal ?? t.lastError,
-        hubId: t.hubId, listed: t.listedHubId !== undefined, dials: t.dials,
+        url: t.hubUrl,
+        state: t.state,
+        since: t.since.toISOString(),
+        rttMs: t.rttMs,
+        inFlight: t.inFlight,
+        lastError: t.fatal ?? t.lastError,
+        hubId: t.hubId,
+        listed: t.listedHubId !== undefined,
+        dials: t.dials,
       })),
     };
     try {
       writePrivateFile(deps.statusPath, JSON.stringify(status, null, 2));
-    } catch (err) { deps.log.warn({ err: (err as Error).message }, 'cannot write status file'); }
+    } catch (err) {
+      deps.log.warn({ err: (err as Error).message }, 'cannot write status file');
+    }
   };
 
   let meshRef: HubMesh | undefined;
-  const tunnelTo = (hubUrl: string, extra: Partial<TunnelOptions> = {}) => new Tunnel({
-    hubUrl, credential: config.credential, agentVersion: deps.version, hostname: osHostname(), execute: executeCall, log: deps.log.child({ hub: hubUrl }),
-    prepare, onState: (t) => { meshRef?.onState(t); writeStatus(); if (t.state === 'connected') void refreshKey(); }, random: deps.random, metrics: deps.metrics,
-    onHubs: (_t, msg) => { meshRef?.onHubs(msg); writeStatus(); }, mayDial: (t) => meshRef?.mayDial(t) ?? true, ...extra,
-  });
+  const tunnelTo = (hubUrl: string, extra: Partial<TunnelOptions> = {}) =>
+    new Tunnel({
+      hubUrl,
+      credential: config.credential,
+      agentVersion: deps.version,
+      hostname: osHostname(),
+      execute: executeCall,
+      log: deps.log.child({ hub: hubUrl }),
+      prepare,
+      onState: (t) => {
+        meshRef?.onState(t);
+        writeStatus();
+        if (t.state === 'connected') void refreshKey();
+      },
+      random: deps.random,
+      metrics: deps.metrics,
+      onHubs: (_t, msg) => {
+        meshRef?.onHubs(msg);
+        writeStatus();
+      },
+      mayDial: (t) => meshRef?.mayDial(t) ?? true,
+      ...extra,
+    });
   const tunnels: Tunnel[] = config.hubs.map((hubUrl) => tunnelTo(hubUrl));
   const mesh = new HubMesh(tunnels, (hub) => tunnelTo(hub.url, { listedHubId: hub.id }), deps.log);
   meshRef = mesh;

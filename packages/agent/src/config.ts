@@ -17,9 +17,12 @@ export interface AgentConfig {
   privateKeyPem: string;
 }
 
-export const DEFAULT_CONFIG_PATH = process.platform === 'win32'
-  ? `${process.env.ProgramData ?? 'C:\\ProgramData'}\\Gatehouse\\agent.json`
-  : process.getuid?.() === 0 ? '/etc/gatehouse/agent.json' : `${process.env.HOME ?? '.'}/.config/gatehouse/agent.json`;
+export const DEFAULT_CONFIG_PATH =
+  process.platform === 'win32'
+    ? `${process.env.ProgramData ?? 'C:\\ProgramData'}\\Gatehouse\\agent.json`
+    : process.getuid?.() === 0
+      ? '/etc/gatehouse/agent.json'
+      : `${process.env.HOME ?? '.'}/.config/gatehouse/agent.json`;
 
 export class AgentConfigError extends Error {
   readonly code = 'GATEHOUSE_AGENT_CONFIG';
@@ -28,8 +31,13 @@ export class AgentConfigError extends Error {
 /** `name`: what a refusal calls the value (the flag, or the config file's field). */
 export function checkHubUrl(raw: string, name = '--hub'): string {
   let u: URL;
-  try { u = new URL(raw); } catch { throw new AgentConfigError(`${name} ${raw} is not a URL`); }
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentConfigError(`${name} ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new AgentConfigError(`${name} ${raw} is not a URL`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:')
+    throw new AgentConfigError(`${name} ${raw} must be https:// (http:// only for a hub on the same machine or container network)`);
   if (u.username || u.password || u.search || u.hash) throw new AgentConfigError(`${name} ${raw} must not carry userinfo, query or fragment`);
   return u.href.replace(/\/+$/, '');
 }
@@ -70,7 +78,11 @@ export function writePrivateFile(path: string, text: string): void {
 function keepOwner(path: string, tmp: string): void {
   if (process.platform === 'win32' || process.getuid?.() !== 0) return;
   let owner: { uid: number; gid: number };
-  try { owner = statSync(path); } catch { return; }
+  try {
+    owner = statSync(path);
+  } catch {
+    return;
+  }
   if (owner.uid !== 0 || owner.gid !== 0) chownSync(tmp, owner.uid, owner.gid);
 }
 
@@ -102,13 +114,23 @@ export function readAgentConfig(path: string): Readonly<AgentConfig> {
 /** The config file and every problem with it (none: `config` is set, deeply frozen). */
 export function checkAgentConfig(path: string): { config?: Readonly<AgentConfig>; problems: string[] } {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch { return { problems: [`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`] }; }
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return { problems: [`cannot read ${path}: run \`gatehouse-agent register\` first or pass --config`] };
+  }
   const problems: string[] = [];
   if (process.platform !== 'win32' && (statSync(path).mode & 0o077) !== 0) problems.push(`${path} is readable by others; it holds secrets: chmod 600 ${path}`);
   let c: AgentConfig;
-  try { c = JSON.parse(text) as AgentConfig; } catch { return { problems: [...problems, `${path} is not valid JSON`] }; }
+  try {
+    c = JSON.parse(text) as AgentConfig;
+  } catch {
+    return { problems: [...problems, `${path} is not valid JSON`] };
+  }
   if (c === null || typeof c !== 'object' || c.version !== 1) return { problems: [...problems, `${path} is not a gatehouse agent config`] };
-  const field = (name: string, ok: boolean, what: string) => { if (!ok) problems.push(`${path}: ${name} must be ${what}`); };
+  const field = (name: string, ok: boolean, what: string) => {
+    if (!ok) problems.push(`${path}: ${name} must be ${what}`);
+  };
   const nonEmpty = (v: unknown) => typeof v === 'string' && v !== '';
   field('hubs', Array.isArray(c.hubs) && c.hubs.length > 0, 'a list of at least one hub URL');
   for (const h of Array.isArray(c.hubs) ? c.hubs : []) collect(problems, path, () => checkHubUrl(String(h), 'hubs:'));
@@ -122,7 +144,11 @@ export function checkAgentConfig(path: string): { config?: Readonly<AgentConfig>
 }
 
 function collect(problems: string[], path: string, check: () => unknown): void {
-  try { check(); } catch (err) { problems.push(`${path}: ${(err as Error).message}`); }
+  try {
+    check();
+  } catch (err) {
+    problems.push(`${path}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -133,13 +159,20 @@ function collect(problems: string[], path: string, check: () => unknown): void {
  */
 export function proxyForHub(hubUrl: string, env: Record<string, string | undefined> = process.env): URL | undefined {
   const u = new URL(hubUrl);
-  const raw = u.protocol === 'https:' ? env.HTTPS_PROXY ?? env.https_proxy : env.HTTP_PROXY ?? env.http_proxy;
+  const raw = u.protocol === 'https:' ? (env.HTTPS_PROXY ?? env.https_proxy) : (env.HTTP_PROXY ?? env.http_proxy);
   if (!raw) return undefined;
-  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
   const port = u.port || (u.protocol === 'https:' ? '443' : '80');
   if (noProxy.some((entry) => noProxyMatches(entry, host, port))) return undefined;
-  try { return new URL(raw.includes('://') ? raw : `http://${raw}`); } catch { throw new AgentConfigError('the proxy variable does not hold a URL'); }
+  try {
+    return new URL(raw.includes('://') ? raw : `http://${raw}`);
+  } catch {
+    throw new AgentConfigError('the proxy variable does not hold a URL');
+  }
 }
 
 /** One NO_PROXY entry against a host (IPv6 without brackets) and port: `*`; a name, `.suffix` or address;

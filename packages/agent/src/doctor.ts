@@ -21,15 +21,23 @@ const code = (e: unknown) => (e as { code?: string }).code ?? (e as Error).messa
 function tcp(host: string, p: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = netConnect({ host, port: p, timeout: TIMEOUT_MS });
-    s.once('connect', () => { s.setTimeout(0); resolve(s); });
-    s.once('timeout', () => { s.destroy(); reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })); });
+    s.once('connect', () => {
+      s.setTimeout(0);
+      resolve(s);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+    });
     s.once('error', reject);
   });
 }
 
 function connectThrough(socket: Socket, target: string, proxy: URL): Promise<void> {
   return new Promise((resolve, reject) => {
-    const auth = proxy.username ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n` : '';
+    const auth = proxy.username
+      ? `Proxy-Authorization: Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}\r\n`
+      : '';
     socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`);
     let buf = '';
     const onData = (c: Buffer) => {
@@ -61,17 +69,29 @@ function tls(socket: Socket | undefined, host: string, p: number): Promise<strin
 function upgrade(hub: string, credential: string, proxy: URL | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${hub.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`, {
-      headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}` }, handshakeTimeout: TIMEOUT_MS, maxPayload: Limits.maxFrameBytes,
+      headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}` },
+      handshakeTimeout: TIMEOUT_MS,
+      maxPayload: Limits.maxFrameBytes,
       ...(proxy ? { agent: new HttpsProxyAgent(proxy) } : {}),
     });
     // Closed right after the upgrade, before HELLO: a running agent of this member is not replaced.
-    ws.once('open', () => { ws.terminate(); resolve(); });
+    ws.once('open', () => {
+      ws.terminate();
+      resolve();
+    });
     ws.once('unexpected-response', (_req, res) => {
       const s = res.statusCode ?? 0;
       res.resume();
       ws.terminate();
-      reject(new LinkError(s === 401 ? 'auth:the hub refused the agent credential (401): the member was removed, or this config belongs to another hub'
-        : s === 404 ? 'upgrade:no agent endpoint at this address: is it a Gatehouse hub?' : `upgrade:the hub answered ${s}`));
+      reject(
+        new LinkError(
+          s === 401
+            ? 'auth:the hub refused the agent credential (401): the member was removed, or this config belongs to another hub'
+            : s === 404
+              ? 'upgrade:no agent endpoint at this address: is it a Gatehouse hub?'
+              : `upgrade:the hub answered ${s}`,
+        ),
+      );
     });
     ws.once('error', (e) => reject(e));
   });
@@ -83,14 +103,39 @@ async function checkHub(hub: string, config: AgentConfig, out: Out): Promise<boo
   const proxy = proxyForHub(hub);
   const first = proxy ?? u;
   const step = async (link: string, fn: () => Promise<string>): Promise<boolean> => {
-    try { line(out, true, link, await fn()); return true; } catch (e) { line(out, false, link, e instanceof LinkError ? e.message : `${first === u ? '' : 'proxy '}${code(e)}`); return false; }
+    try {
+      line(out, true, link, await fn());
+      return true;
+    } catch (e) {
+      line(out, false, link, e instanceof LinkError ? e.message : `${first === u ? '' : 'proxy '}${code(e)}`);
+      return false;
+    }
   };
   if (!isIP(first.hostname) && !(await step('dns', async () => `${first.hostname} -> ${(await lookup(first.hostname)).address}`))) return false;
   let socket: Socket | undefined;
-  if (!(await step('tcp', async () => { const t0 = Date.now(); socket = await tcp(first.hostname, port(first)); return `${first.hostname}:${port(first)}${proxy ? ' (proxy)' : ''} in ${Date.now() - t0} ms`; }))) return false;
-  if (proxy && !(await step('proxy', async () => { await connectThrough(socket!, `${u.hostname}:${port(u)}`, proxy); return `CONNECT ${u.hostname}:${port(u)} allowed`; }))) { socket?.destroy(); return false; }
+  if (
+    !(await step('tcp', async () => {
+      const t0 = Date.now();
+      socket = await tcp(first.hostname, port(first));
+      return `${first.hostname}:${port(first)}${proxy ? ' (proxy)' : ''} in ${Date.now() - t0} ms`;
+    }))
+  )
+    return false;
+  if (
+    proxy &&
+    !(await step('proxy', async () => {
+      await connectThrough(socket!, `${u.hostname}:${port(u)}`, proxy);
+      return `CONNECT ${u.hostname}:${port(u)} allowed`;
+    }))
+  ) {
+    socket?.destroy();
+    return false;
+  }
   if (u.protocol === 'https:') {
-    if (!(await step('tls', () => tls(proxy ? socket : undefined, u.hostname, port(u))))) { socket?.destroy(); return false; }
+    if (!(await step('tls', () => tls(proxy ? socket : undefined, u.hostname, port(u))))) {
+      socket?.destroy();
+      return false;
+    }
   }
   socket?.destroy();
   try {
@@ -113,7 +158,8 @@ async function checkService(prefix: string, out: Out): Promise<boolean> {
   try {
     if (!isIP(u.hostname)) await lookup(u.hostname);
     const s = await tcp(u.hostname, port(u));
-    if (u.protocol === 'https:') await tls(s, u.hostname, port(u)); else s.destroy();
+    if (u.protocol === 'https:') await tls(s, u.hostname, port(u));
+    else s.destroy();
     line(out, true, 'service', `${u.origin} answers`);
     return true;
   } catch (e) {

@@ -3,24 +3,49 @@
 // a password).
 import { ProxyAgent, request } from 'undici';
 import {
-  AGENT_AUTH_SCHEME, AGENT_KEY_PATH, AGENT_ROTATE_BEGIN_PATH, AGENT_ROTATE_COMMIT_PATH,
-  generateGatewayKeyPair, openHandoff, openSecret, openWithRecoveryKey, publicKeyOf, samePublicKey, sealHandoff, sealSecret, sealWithRecoveryKey,
+  AGENT_AUTH_SCHEME,
+  AGENT_KEY_PATH,
+  AGENT_ROTATE_BEGIN_PATH,
+  AGENT_ROTATE_COMMIT_PATH,
+  generateGatewayKeyPair,
+  openHandoff,
+  openSecret,
+  openWithRecoveryKey,
+  publicKeyOf,
+  samePublicKey,
+  sealHandoff,
+  sealSecret,
+  sealWithRecoveryKey,
 } from '@gatehouse/shared';
 import { AgentConfigError, proxyForHub, type AgentConfig } from './config.js';
 
-export interface KeyInfo { publicKeyPem: string | null; sealedPrivateKey: string | null; keyHandoff: string | null; previousPublicKeyPem: string | null }
+export interface KeyInfo {
+  publicKeyPem: string | null;
+  sealedPrivateKey: string | null;
+  keyHandoff: string | null;
+  previousPublicKeyPem: string | null;
+}
 
 async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
   const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {
     ...(proxy ? { dispatcher: new ProxyAgent(proxy.href) } : {}),
-    method, headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body), headersTimeout: 30_000, bodyTimeout: 30_000,
-  }).catch((err: Error & { code?: string }) => { throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`); });
+    method,
+    headers: { authorization: `${AGENT_AUTH_SCHEME} ${credential}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  }).catch((err: Error & { code?: string }) => {
+    throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`);
+  });
   const text = await res.body.text();
   if (res.statusCode !== 200) {
     let message = text.slice(0, 300);
-    try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* raw */ }
+    try {
+      message = (JSON.parse(text) as { error: { message: string } }).error.message;
+    } catch {
+      /* raw */
+    }
     throw new AgentConfigError(`the hub refused ${path} (${res.statusCode}): ${message}`);
   }
   return JSON.parse(text) as T;
@@ -47,14 +72,20 @@ export async function rotateKey(config: AgentConfig, recoveryKey: string): Promi
   const info = await fetchKey(config);
   const current = currentPrivateKey(config, info);
   if (!info.sealedPrivateKey) throw new AgentConfigError('the gateway has no key to rotate');
-  try { openWithRecoveryKey(info.sealedPrivateKey, recoveryKey); } catch {
+  try {
+    openWithRecoveryKey(info.sealedPrivateKey, recoveryKey);
+  } catch {
     throw new AgentConfigError('the recovery key does not open the current gateway key: nothing was changed');
   }
   const begun = await call<{ connections: Array<{ id: string; sealed: string }> }>(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_BEGIN_PATH, {});
   const next = generateGatewayKeyPair();
-  const resealed = begun.connections.map((c) => ({ connectionId: c.id, sealed: sealSecret(openSecret(c.sealed, current, config.gatewayId), next.publicKeyPem, config.gatewayId) }));
+  const resealed = begun.connections.map((c) => ({
+    connectionId: c.id,
+    sealed: sealSecret(openSecret(c.sealed, current, config.gatewayId), next.publicKeyPem, config.gatewayId),
+  }));
   await call(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_COMMIT_PATH, {
-    previousPublicKeyPem: info.publicKeyPem, publicKeyPem: next.publicKeyPem,
+    previousPublicKeyPem: info.publicKeyPem,
+    publicKeyPem: next.publicKeyPem,
     sealedPrivateKey: sealWithRecoveryKey(next.privateKeyPem, recoveryKey),
     keyHandoff: sealHandoff(next.privateKeyPem, info.publicKeyPem!, config.gatewayId),
     resealed,

@@ -5,10 +5,17 @@ import { writeSync } from 'node:fs';
 export type { Logger };
 
 export function createLogger(level: string): Logger {
-  return pino({
-    name: 'gatehouse-agent', level,
-    redact: { paths: ['credential', 'password', 'authorization', 'headers', '*.credential', '*.password', '*.authorization', '*.headers'], censor: '[redacted]' },
-  }, new LineOutput(stdoutWriter()));
+  return pino(
+    {
+      name: 'gatehouse-agent',
+      level,
+      redact: {
+        paths: ['credential', 'password', 'authorization', 'headers', '*.credential', '*.password', '*.authorization', '*.headers'],
+        censor: '[redacted]',
+      },
+    },
+    new LineOutput(stdoutWriter()),
+  );
 }
 
 /** stdout for LineOutput. Opening process.stdout makes a pipe non-blocking (Node does that), so a log reader

@@ -83,8 +83,14 @@ agent.env beside the config, if it exists.
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return 0; }
-  if (command === '--version') { process.stdout.write(`${VERSION}\n`); return 0; }
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   const table: SettingTable | undefined = Object.hasOwn(COMMAND_SETTINGS, command) ? COMMAND_SETTINGS[command as keyof typeof COMMAND_SETTINGS] : undefined;
   if (!table) throw new AgentConfigError(`unknown command ${command} (try --help)`);
   const flags = parseFlags(rest, flagRules(table)).all;
@@ -98,8 +104,14 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'register': {
       const r = await register({
-        hubs: [...s.hub], gatewayId: s.gateway ?? '', key: s.key ?? '', allow: [...s.allow],
-        name: s.name, configPath, recoveryKey: s.recoveryKey, version: VERSION,
+        hubs: [...s.hub],
+        gatewayId: s.gateway ?? '',
+        key: s.key ?? '',
+        allow: [...s.allow],
+        name: s.name,
+        configPath,
+        recoveryKey: s.recoveryKey,
+        version: VERSION,
       });
       process.stdout.write(`registered member ${r.config.memberId} of gateway ${r.config.gatewayId}; config written to ${configPath}\n`);
       if (r.generatedRecoveryKey) {
@@ -114,18 +126,26 @@ async function main(argv: string[]): Promise<number> {
       const log = createLogger(rc.logLevel);
       guardProcess(log);
       let agentRef: ReturnType<typeof createAgent> | undefined;
-      const metrics = mm && createAgentMetrics(() => ({
-        connected: agentRef?.tunnels().filter((t) => t.state === 'connected').length ?? 0,
-        inflight: agentRef?.tunnels().reduce((n, t) => n + t.inFlight, 0) ?? 0,
-      }));
+      const metrics =
+        mm &&
+        createAgentMetrics(() => ({
+          connected: agentRef?.tunnels().filter((t) => t.state === 'connected').length ?? 0,
+          inflight: agentRef?.tunnels().reduce((n, t) => n + t.inFlight, 0) ?? 0,
+        }));
       const agent = createAgent(config, {
-        log, version: VERSION, statusPath: `${configPath}.status.json`, metrics, keytab,
+        log,
+        version: VERSION,
+        statusPath: `${configPath}.status.json`,
+        metrics,
+        keytab,
         kerberosCacheDir: join(dirname(configPath), 'kerberos-ccache'),
         saveConfig: (c) => writeAgentConfig(configPath, c),
       });
       agentRef = agent;
       if (mm && metrics) {
-        await serveMetrics(metrics, mm.host, mm.port).catch((err: Error) => { throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`); });
+        await serveMetrics(metrics, mm.host, mm.port).catch((err: Error) => {
+          throw new AgentConfigError(`--metrics-listen ${ml}: ${err.message}`);
+        });
         log.info({ metrics: `http://${ml}/metrics` }, 'serving metrics');
       }
       log.info({ hubs: config.hubs, gateway: config.gatewayId, member: config.memberId, allow: config.allow }, 'agent starting');
@@ -147,16 +167,26 @@ async function main(argv: string[]): Promise<number> {
       return await new Promise<number>((resolve) => {
         let draining = false;
         const onSignal = (sig: string) => {
-          if (draining) { log.warn('second signal: exiting now'); resolve(1); return; }
+          if (draining) {
+            log.warn('second signal: exiting now');
+            resolve(1);
+            return;
+          }
           draining = true;
           log.info({ signal: sig }, 'draining: finishing in-flight calls');
-          void agent.drain(rc.drainTimeoutMs).then(() => { log.info('drained; exiting'); resolve(0); });
+          void agent.drain(rc.drainTimeoutMs).then(() => {
+            log.info('drained; exiting');
+            resolve(0);
+          });
         };
         process.on('SIGTERM', () => onSignal('SIGTERM'));
         process.on('SIGINT', () => onSignal('SIGINT'));
         void agent.stopped.then(() => {
           if (draining) return;
-          const why = agent.tunnels().map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`).join('; ');
+          const why = agent
+            .tunnels()
+            .map((t) => `${t.hubUrl}: ${t.fatal ?? 'stopped'}`)
+            .join('; ');
           process.stderr.write(`gatehouse-agent: no hub left to serve (${why})\n`);
           resolve(1);
         });
@@ -164,11 +194,35 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const statusPath = `${configPath}.status.json`;
-      if (!existsSync(statusPath)) { process.stdout.write(`not running (no status at ${statusPath})\n`); return 1; }
-      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as { pid: number; gatewayId: string; memberId: string; hubs: Array<{ url: string; state: string; since: string; rttMs?: number | null; inFlight?: number; lastError: string | null; hubId?: string | null; listed?: boolean }> };
+      if (!existsSync(statusPath)) {
+        process.stdout.write(`not running (no status at ${statusPath})\n`);
+        return 1;
+      }
+      const s = JSON.parse(readFileSync(statusPath, 'utf8')) as {
+        pid: number;
+        gatewayId: string;
+        memberId: string;
+        hubs: Array<{
+          url: string;
+          state: string;
+          since: string;
+          rttMs?: number | null;
+          inFlight?: number;
+          lastError: string | null;
+          hubId?: string | null;
+          listed?: boolean;
+        }>;
+      };
       let alive = true;
-      try { process.kill(s.pid, 0); } catch { alive = false; }
-      if (!alive) { process.stdout.write(`not running (last pid ${s.pid} is gone)\n`); return 1; }
+      try {
+        process.kill(s.pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (!alive) {
+        process.stdout.write(`not running (last pid ${s.pid} is gone)\n`);
+        return 1;
+      }
       process.stdout.write(`agent pid ${s.pid}, gateway ${s.gatewayId}, member ${s.memberId}\n`);
       for (const h of s.hubs) {
         const extra = h.state === 'connected' ? `, round trip ${h.rttMs ?? '?'} ms, ${h.inFlight ?? 0} in flight` : '';
@@ -179,8 +233,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'join': {
       const c = await joinGateway({
-        hubs: [...s.hub], gatewayId: s.gateway ?? '', key: s.key ?? '', allow: [...s.allow],
-        name: s.name, configPath, recoveryKey: s.recoveryKey ?? '', version: VERSION,
+        hubs: [...s.hub],
+        gatewayId: s.gateway ?? '',
+        key: s.key ?? '',
+        allow: [...s.allow],
+        name: s.name,
+        configPath,
+        recoveryKey: s.recoveryKey ?? '',
+        version: VERSION,
       });
       process.stdout.write(`joined gateway ${c.gatewayId} as member ${c.memberId}; config written to ${configPath}\n`);
       return 0;
@@ -195,7 +255,9 @@ async function main(argv: string[]): Promise<number> {
       const config = readAgentConfig(configPath);
       const r = await rotateKey(config, recovery);
       writeAgentConfig(configPath, { ...config, privateKeyPem: r.privateKeyPem });
-      process.stdout.write(`rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`);
+      process.stdout.write(
+        `rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`,
+      );
       return 0;
     }
     case 'allow': {
@@ -211,14 +273,24 @@ async function main(argv: string[]): Promise<number> {
       if (add.length || remove.length) process.stdout.write(`(written to ${configPath}; a running agent applies it within ${CONFIG_POLL_MS / 1000} s)\n`);
       return 0;
     }
-    case 'install-service': case 'uninstall-service': {
+    case 'install-service':
+    case 'uninstall-service': {
       const platform = s.platform ?? (process.platform === 'win32' ? 'windows' : 'linux');
       // The service definition passes it on in seconds.
       if (s.drainTimeoutMs % 1000 !== 0) throw new AgentConfigError('--drain-timeout must be whole seconds for a service definition');
       const drain = s.drainTimeoutMs / 1000;
       manageService({
-        platform, print: s.print === true, uninstall: command === 'uninstall-service', winsw: s.winsw,
-        spec: { nodePath: process.execPath, mainPath: fileURLToPath(import.meta.url), configPath: platform === 'windows' ? configPath : resolve(configPath), user: s.user, drainSeconds: drain },
+        platform,
+        print: s.print === true,
+        uninstall: command === 'uninstall-service',
+        winsw: s.winsw,
+        spec: {
+          nodePath: process.execPath,
+          mainPath: fileURLToPath(import.meta.url),
+          configPath: platform === 'windows' ? configPath : resolve(configPath),
+          user: s.user,
+          drainSeconds: drain,
+        },
         out: (l) => process.stdout.write(`${l}\n`),
         testRoot: process.env.GATEHOUSE_TEST_INSTALL_ROOT,
       });
@@ -229,7 +301,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
-  process.stderr.write(`gatehouse-agent: ${(err as Error).message}\n`);
-  process.exit(2);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`gatehouse-agent: ${(err as Error).message}\n`);
+    process.exit(2);
+  },
+);

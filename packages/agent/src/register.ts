@@ -2,7 +2,15 @@
 // gateway key pair, uploads the private key sealed under the recovery key, writes the config (0600).
 import { hostname } from 'node:os';
 import { randomBytes, sign } from 'node:crypto';
-import { AGENT_JOIN_INFO_PATH, AGENT_REGISTER_PATH, generateGatewayKeyPair, openWithRecoveryKey, publicKeyOf, samePublicKey, sealWithRecoveryKey } from '@gatehouse/shared';
+import {
+  AGENT_JOIN_INFO_PATH,
+  AGENT_REGISTER_PATH,
+  generateGatewayKeyPair,
+  openWithRecoveryKey,
+  publicKeyOf,
+  samePublicKey,
+  sealWithRecoveryKey,
+} from '@gatehouse/shared';
 import { ProxyAgent, request } from 'undici';
 import { type AgentConfig, AgentConfigError, checkAllow, checkHubUrl, proxyForHub, writeAgentConfig } from './config.js';
 
@@ -26,13 +34,30 @@ export async function register(o: RegisterOptions): Promise<{ config: AgentConfi
   if (o.recoveryKey !== undefined && o.recoveryKey.length < 16) throw new AgentConfigError('--recovery-key must be at least 16 characters');
   const recoveryKey = o.recoveryKey ?? randomBytes(24).toString('base64url');
   const pair = generateGatewayKeyPair();
-  const body = await postToHub<{ memberId: string; credential: string; gatewayId: string }>(hubs[0]!, AGENT_REGISTER_PATH, {
-    gatewayId: o.gatewayId, registrationKey: o.key, name: o.name, hostname: hostname(), version: o.version,
-    publicKeyPem: pair.publicKeyPem, sealedPrivateKey: sealWithRecoveryKey(pair.privateKeyPem, recoveryKey),
-  }, 'registration', 201);
+  const body = await postToHub<{ memberId: string; credential: string; gatewayId: string }>(
+    hubs[0]!,
+    AGENT_REGISTER_PATH,
+    {
+      gatewayId: o.gatewayId,
+      registrationKey: o.key,
+      name: o.name,
+      hostname: hostname(),
+      version: o.version,
+      publicKeyPem: pair.publicKeyPem,
+      sealedPrivateKey: sealWithRecoveryKey(pair.privateKeyPem, recoveryKey),
+    },
+    'registration',
+    201,
+  );
   const config: AgentConfig = {
-    version: 1, hubs, gatewayId: body.gatewayId, memberId: body.memberId, credential: body.credential, name: o.name,
-    allow: o.allow, privateKeyPem: pair.privateKeyPem,
+    version: 1,
+    hubs,
+    gatewayId: body.gatewayId,
+    memberId: body.memberId,
+    credential: body.credential,
+    name: o.name,
+    allow: o.allow,
+    privateKeyPem: pair.privateKeyPem,
   };
   writeAgentConfig(o.configPath, config);
   return { config, generatedRecoveryKey: o.recoveryKey === undefined ? recoveryKey : undefined };
@@ -47,19 +72,47 @@ export async function join(o: RegisterOptions & { recoveryKey: string }): Promis
   if (!o.gatewayId) throw new AgentConfigError('--gateway is required');
   if (!o.key) throw new AgentConfigError('--key is required (a registration key from POST /v1/gateways/{id}/registration-keys)');
   if (!o.recoveryKey) throw new AgentConfigError('--recovery-key is required: it opens the gateway key this member needs');
-  const info = await postToHub<{ publicKeyPem: string; sealedPrivateKey: string }>(hubs[0]!, AGENT_JOIN_INFO_PATH, { gatewayId: o.gatewayId, registrationKey: o.key }, 'join', 200);
+  const info = await postToHub<{ publicKeyPem: string; sealedPrivateKey: string }>(
+    hubs[0]!,
+    AGENT_JOIN_INFO_PATH,
+    { gatewayId: o.gatewayId, registrationKey: o.key },
+    'join',
+    200,
+  );
   let privateKeyPem: string;
-  try { privateKeyPem = openWithRecoveryKey(info.sealedPrivateKey, o.recoveryKey); } catch {
-    throw new AgentConfigError('the recovery key does not open this gateway\'s key: nothing was registered');
+  try {
+    privateKeyPem = openWithRecoveryKey(info.sealedPrivateKey, o.recoveryKey);
+  } catch {
+    throw new AgentConfigError("the recovery key does not open this gateway's key: nothing was registered");
   }
   if (!samePublicKey(publicKeyOf(privateKeyPem), info.publicKeyPem)) {
-    throw new AgentConfigError('the opened key does not match the gateway\'s public key: nothing was registered');
+    throw new AgentConfigError("the opened key does not match the gateway's public key: nothing was registered");
   }
   const proof = sign('sha256', Buffer.from(`gatehouse-join:${o.gatewayId}:${o.key}`), privateKeyPem).toString('base64');
-  const body = await postToHub<{ memberId: string; credential: string; gatewayId: string }>(hubs[0]!, AGENT_REGISTER_PATH, {
-    gatewayId: o.gatewayId, registrationKey: o.key, name: o.name, hostname: hostname(), version: o.version, proof,
-  }, 'join', 201);
-  const config: AgentConfig = { version: 1, hubs, gatewayId: body.gatewayId, memberId: body.memberId, credential: body.credential, name: o.name, allow: o.allow, privateKeyPem };
+  const body = await postToHub<{ memberId: string; credential: string; gatewayId: string }>(
+    hubs[0]!,
+    AGENT_REGISTER_PATH,
+    {
+      gatewayId: o.gatewayId,
+      registrationKey: o.key,
+      name: o.name,
+      hostname: hostname(),
+      version: o.version,
+      proof,
+    },
+    'join',
+    201,
+  );
+  const config: AgentConfig = {
+    version: 1,
+    hubs,
+    gatewayId: body.gatewayId,
+    memberId: body.memberId,
+    credential: body.credential,
+    name: o.name,
+    allow: o.allow,
+    privateKeyPem,
+  };
   writeAgentConfig(o.configPath, config);
   return config;
 }
@@ -67,13 +120,23 @@ export async function join(o: RegisterOptions & { recoveryKey: string }): Promis
 async function postToHub<T>(hub: string, path: string, payload: unknown, what: string, expect: number): Promise<T> {
   const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload), headersTimeout: 30_000, bodyTimeout: 30_000,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(payload),
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
     ...(proxy ? { dispatcher: new ProxyAgent(proxy.href) } : {}),
-  }).catch((err: Error & { code?: string }) => { throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`); });
+  }).catch((err: Error & { code?: string }) => {
+    throw new AgentConfigError(`cannot reach the hub at ${hub} (${err.code ?? err.message})`);
+  });
   const text = await res.body.text();
   if (res.statusCode !== expect) {
     let message = text.slice(0, 300);
-    try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep raw */ }
+    try {
+      message = (JSON.parse(text) as { error: { message: string } }).error.message;
+    } catch {
+      /* keep raw */
+    }
     throw new AgentConfigError(`the hub refused the ${what} (${res.statusCode}): ${message}`);
   }
   return JSON.parse(text) as T;

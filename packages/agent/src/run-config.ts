@@ -16,7 +16,10 @@ export interface RunConfig {
   logLevel: string;
 }
 
-export function loadRunConfig(flags: Readonly<Record<string, readonly string[] | undefined>>, env: Readonly<Record<string, string | undefined>>): Readonly<RunConfig> {
+export function loadRunConfig(
+  flags: Readonly<Record<string, readonly string[] | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+): Readonly<RunConfig> {
   const { values: v, problems } = readSettings(COMMAND_SETTINGS.run, { flags, env });
   const configPath = v.config ?? DEFAULT_CONFIG_PATH;
   if (v.keytab !== undefined && !existsSync(v.keytab)) problems.push(`--keytab ${v.keytab} does not exist`);
@@ -24,6 +27,11 @@ export function loadRunConfig(flags: Readonly<Record<string, readonly string[] |
   problems.push(...file.problems);
   if (problems.length > 0) throw new AgentConfigError(problems.join('; '));
   return deepFreeze({
-    configPath, config: file.config!, drainTimeoutMs: v.drainTimeoutMs, metricsListen: v.metricsListen, keytab: v.keytab, logLevel: v.logLevel,
+    configPath,
+    config: file.config!,
+    drainTimeoutMs: v.drainTimeoutMs,
+    metricsListen: v.metricsListen,
+    keytab: v.keytab,
+    logLevel: v.logLevel,
   });
 }

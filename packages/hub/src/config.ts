@@ -93,7 +93,10 @@ export interface HubConfig {
 
 export class ConfigError extends Error {
   readonly code = 'GATEHOUSE_CONFIG_ERROR';
-  constructor(readonly problems: string[]) { super(problems.join('; ')); this.name = 'ConfigError'; }
+  constructor(readonly problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'ConfigError';
+  }
 }
 
 export type Source = Record<string, string | undefined>;
@@ -102,29 +105,36 @@ export type Source = Record<string, string | undefined>;
  * The hub's configuration from its flags (`parseFlags(...).all`, by flag name) over the environment
  * (settings.ts declares each setting); NAME_FILE reads a value from a file.
  */
-export function loadConfig(env: Source, flags: Readonly<Record<string, readonly string[] | undefined>> = {}, opts: { requireClientId?: boolean } = {}): Readonly<HubConfig> {
+export function loadConfig(
+  env: Source,
+  flags: Readonly<Record<string, readonly string[] | undefined>> = {},
+  opts: { requireClientId?: boolean } = {},
+): Readonly<HubConfig> {
   const { values: v, problems } = readSettings(HUB_SETTINGS, { env, flags, readFile: (path) => readFileSync(path, 'utf8') });
 
   const database = v.database ?? '';
   const advertiseUrl = v.advertiseUrl?.replace(/\/+$/, '');
   if (v.redisUrl) {
-    if (!advertiseUrl || !/^https?:\/\/[^/]+$/.test(advertiseUrl)) problems.push('GATEHOUSE_ADVERTISE_URL (http(s)://host:port other hubs reach this one at) is required with GATEHOUSE_REDIS_URL');
-    if (!v.clusterSecret || v.clusterSecret.length < 32) problems.push('GATEHOUSE_CLUSTER_SECRET of at least 32 characters is required with GATEHOUSE_REDIS_URL');
+    if (!advertiseUrl || !/^https?:\/\/[^/]+$/.test(advertiseUrl))
+      problems.push('GATEHOUSE_ADVERTISE_URL (http(s)://host:port other hubs reach this one at) is required with GATEHOUSE_REDIS_URL');
+    if (!v.clusterSecret || v.clusterSecret.length < 32)
+      problems.push('GATEHOUSE_CLUSTER_SECRET of at least 32 characters is required with GATEHOUSE_REDIS_URL');
     if (database.startsWith('sqlite:')) problems.push('several hubs (GATEHOUSE_REDIS_URL) need a shared database: GATEHOUSE_DATABASE=postgres://…');
   }
 
   const agentAdvertiseRaw = v.agentAdvertiseUrl?.replace(/\/+$/, '');
-  const agentAdvertiseUrl = agentAdvertiseRaw === 'none' ? undefined : agentAdvertiseRaw ?? advertiseUrl;
-  if (agentAdvertiseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/.test(agentAdvertiseUrl)) problems.push('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
+  const agentAdvertiseUrl = agentAdvertiseRaw === 'none' ? undefined : (agentAdvertiseRaw ?? advertiseUrl);
+  if (agentAdvertiseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/.test(agentAdvertiseUrl))
+    problems.push('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
 
   const clientId = v.clientId ?? '';
-  if (!clientId && opts.requireClientId !== false) problems.push('GATEHOUSE_CLIENT_ID is required (the hub\'s Entra app id)');
+  if (!clientId && opts.requireClientId !== false) problems.push("GATEHOUSE_CLIENT_ID is required (the hub's Entra app id)");
 
   const authorityHost = (v.authorityHost ?? (v.cloud ? CLOUDS[v.cloud].login : '')).replace(/\/+$/, '');
   if ((v.cloud || v.authorityHost) && !/^https:\/\/[^/?#@]+$/.test(authorityHost)) problems.push('GATEHOUSE_AUTHORITY_HOST must be https://host[:port]');
 
   const tenants = v.allowedTenants ?? [];
-  const allowedTenants = tenants.length === 1 && tenants[0]!.toLowerCase() === 'common' ? 'common' as const : tenants.map((t) => t.toLowerCase());
+  const allowedTenants = tenants.length === 1 && tenants[0]!.toLowerCase() === 'common' ? ('common' as const) : tenants.map((t) => t.toLowerCase());
 
   const clientCertificate = v.clientCertificate ? readCertificate(v.clientCertificate, problems) : undefined;
 
@@ -151,7 +161,7 @@ export function loadConfig(env: Source, flags: Readonly<Record<string, readonly 
     throttle: v.throttle!,
     maxBodyBytes: v.maxBodyBytes!,
     maxHeldBodyBytes: v.maxHeldBodyBytes!,
-    maxHeldBodyShareBytes: 'percent' in v.maxHeldBodyShare! ? Math.floor(v.maxHeldBodyBytes! * v.maxHeldBodyShare.percent / 100) : v.maxHeldBodyShare!.bytes,
+    maxHeldBodyShareBytes: 'percent' in v.maxHeldBodyShare! ? Math.floor((v.maxHeldBodyBytes! * v.maxHeldBodyShare.percent) / 100) : v.maxHeldBodyShare!.bytes,
     maxRawBodyBytes: v.maxRawBodyBytes!,
     maxUrlLength: v.maxUrlLength!,
     maxHeaderBytes: v.maxHeaderBytes!,

@@ -21,12 +21,20 @@ function startSampleService(user: string, password: string): Promise<{ server: S
       return;
     }
     let size = 0;
-    req.on('data', (c: Buffer) => { size += c.length; });
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+    });
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({
-        message: 'Hello from the intranet, through Gatehouse', method: req.method, path: req.url, bodyBytes: size,
-        via: req.headers.via ?? null, time: new Date().toISOString(),
-      })}\n`);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        `${JSON.stringify({
+          message: 'Hello from the intranet, through Gatehouse',
+          method: req.method,
+          path: req.url,
+          bodyBytes: size,
+          via: req.headers.via ?? null,
+          time: new Date().toISOString(),
+        })}\n`,
+      );
     });
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, port: (server.address() as { port: number }).port })));
@@ -40,8 +48,10 @@ export async function runDev(settings: { listen: { host: string; port: number };
   // Each dev start begins with a fresh database; the identity (and tokens it minted) survives.
   for (const f of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm', 'agent.json', 'agent.json.status.json']) rmSync(join(dir, f), { force: true });
   const config = loadConfig({
-    GATEHOUSE_CLIENT_ID: DEV_CLIENT_ID, GATEHOUSE_DATABASE: `sqlite:${join(dir, 'gatehouse.db')}`,
-    GATEHOUSE_LISTEN: `${listen.host}:${listen.port}`, GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn',
+    GATEHOUSE_CLIENT_ID: DEV_CLIENT_ID,
+    GATEHOUSE_DATABASE: `sqlite:${join(dir, 'gatehouse.db')}`,
+    GATEHOUSE_LISTEN: `${listen.host}:${listen.port}`,
+    GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn',
   });
   const hub = await createHub(config, { keySource: devKeySource(key) });
   const addr = await hub.start();
@@ -54,8 +64,12 @@ export async function runDev(settings: { listen: { host: string; port: number };
 
   const token = await mintDevToken(key);
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${hubUrl}${path}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-    const json = await res.json() as Record<string, unknown>;
+    const res = await fetch(`${hubUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = (await res.json()) as Record<string, unknown>;
     if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
     return json;
   };
@@ -65,14 +79,37 @@ export async function runDev(settings: { listen: { host: string; port: number };
   const agentMain = join(dirname(require.resolve('@gatehouse/agent/package.json')), 'dist', 'main.js');
   const agentConfig = join(dir, 'agent.json');
   // Asynchronous on purpose: the hub in this very process answers the registration.
-  const reg = spawn(process.execPath, [agentMain, 'register', '--hub', hubUrl, '--gateway', String(gw.id), '--key', String(gw.registrationKey),
-    '--name', 'dev-agent', '--allow', `${sampleUrl}/`, '--config', agentConfig, '--recovery-key', randomBytes(16).toString('base64url')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const reg = spawn(
+    process.execPath,
+    [
+      agentMain,
+      'register',
+      '--hub',
+      hubUrl,
+      '--gateway',
+      String(gw.id),
+      '--key',
+      String(gw.registrationKey),
+      '--name',
+      'dev-agent',
+      '--allow',
+      `${sampleUrl}/`,
+      '--config',
+      agentConfig,
+      '--recovery-key',
+      randomBytes(16).toString('base64url'),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let regErr = '';
-  reg.stderr!.on('data', (c: Buffer) => { regErr += c.toString(); });
+  reg.stderr!.on('data', (c: Buffer) => {
+    regErr += c.toString();
+  });
   const regCode = await new Promise<number | null>((r) => reg.once('exit', r));
   if (regCode !== 0) throw new Error(`agent register failed: ${regErr.trim()}`);
   const agent: ChildProcess = spawn(process.execPath, [...NODE_FLAGS, agentMain, 'run', '--config', agentConfig], {
-    stdio: ['ignore', 'ignore', 'inherit'], env: { ...env, GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...env, GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn' },
   });
 
   for (let i = 0; ; i++) {
@@ -82,38 +119,50 @@ export async function runDev(settings: { listen: { host: string; port: number };
     await new Promise((r) => setTimeout(r, 100));
   }
   const conn = await api('POST', '/v1/connections', {
-    authType: 'BasicGateway', displayName: 'Sample intranet service', baseResourceUrl: sampleUrl, gatewayId: gw.id, username: user, password,
+    authType: 'BasicGateway',
+    displayName: 'Sample intranet service',
+    baseResourceUrl: sampleUrl,
+    gatewayId: gw.id,
+    username: user,
+    password,
   });
 
   const hubMain = fileURLToPath(new URL('./main.js', import.meta.url));
   const tokenCmd = `$(node ${hubMain} token --dir ${dir})`;
-  process.stdout.write([
-    '',
-    'Gatehouse dev is running (loopback only; development identity, not Entra ID).',
-    `  hub:              ${hubUrl}`,
-    `  sample service:   ${sampleUrl} (Basic auth; the password is sealed for the agent)`,
-    `  gateway:          ${String(gw.id)} (1 agent online)`,
-    `  connection:       ${String(conn.id)} (BasicGateway)`,
-    '',
-    'Invoke the intranet service through the gateway (paste into another terminal):',
-    '',
-    `  curl -sS -X POST ${hubUrl}/v1/connections/${String(conn.id)}/invoke \\`,
-    `    -H "Authorization: Bearer ${tokenCmd}" \\`,
-    `    -H 'Content-Type: application/json' -d '{"method": "GET", "url": "hello"}'`,
-    '',
-    'The answer is the connector\'s envelope {"statusCode", "headers", "body"}; body is base64.',
-    'Stop with Ctrl+C.',
-    '',
-  ].join('\n'));
+  process.stdout.write(
+    [
+      '',
+      'Gatehouse dev is running (loopback only; development identity, not Entra ID).',
+      `  hub:              ${hubUrl}`,
+      `  sample service:   ${sampleUrl} (Basic auth; the password is sealed for the agent)`,
+      `  gateway:          ${String(gw.id)} (1 agent online)`,
+      `  connection:       ${String(conn.id)} (BasicGateway)`,
+      '',
+      'Invoke the intranet service through the gateway (paste into another terminal):',
+      '',
+      `  curl -sS -X POST ${hubUrl}/v1/connections/${String(conn.id)}/invoke \\`,
+      `    -H "Authorization: Bearer ${tokenCmd}" \\`,
+      `    -H 'Content-Type: application/json' -d '{"method": "GET", "url": "hello"}'`,
+      '',
+      'The answer is the connector\'s envelope {"statusCode", "headers", "body"}; body is base64.',
+      'Stop with Ctrl+C.',
+      '',
+    ].join('\n'),
+  );
 
   const stop = async () => {
     agent.kill('SIGTERM');
-    await new Promise((r) => { if (agent.exitCode !== null) r(null); else agent.once('exit', r); });
+    await new Promise((r) => {
+      if (agent.exitCode !== null) r(null);
+      else agent.once('exit', r);
+    });
     sample.server.close();
     await hub.stop();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
-  agent.once('exit', (code) => { if (code !== 0 && code !== null) process.stderr.write(`dev agent exited with code ${code}\n`); });
+  agent.once('exit', (code) => {
+    if (code !== 0 && code !== null) process.stderr.write(`dev agent exited with code ${code}\n`);
+  });
 }

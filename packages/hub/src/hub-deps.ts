@@ -45,18 +45,30 @@ export interface HubParts {
 }
 
 export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOptions, log: Logger): Promise<HubParts> {
-  const storeItself = opts.store ?? await openStore(config.database, { waitMs: config.databaseWaitMs, log });
+  const storeItself = opts.store ?? (await openStore(config.database, { waitMs: config.databaseWaitMs, log }));
   const store = withReadCache(storeItself, 2000);
   const registry = new AgentRegistry();
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
-    audiences: [config.clientId, config.appIdUri], scope: config.scope, allowedTenants: config.allowedTenants, clockToleranceSec: 300,
+    audiences: [config.clientId, config.appIdUri],
+    scope: config.scope,
+    allowedTenants: config.allowedTenants,
+    clockToleranceSec: 300,
   });
-  const metrics = createHubMetrics(() => registry.all().filter((s) => s.isOpen).length, () => registry.streamsOpen());
+  const metrics = createHubMetrics(
+    () => registry.all().filter((s) => s.isOpen).length,
+    () => registry.streamsOpen(),
+  );
   const audiences = [config.clientId, config.appIdUri];
-  const obo = opts.obo ?? createOboClient({
-    authorityHost: config.authorityHost, clientId: config.clientId, clientSecret: config.clientSecret,
-    clientCertificate: config.clientCertificate, audiences, log,
-  });
+  const obo =
+    opts.obo ??
+    createOboClient({
+      authorityHost: config.authorityHost,
+      clientId: config.clientId,
+      clientSecret: config.clientSecret,
+      clientCertificate: config.clientCertificate,
+      audiences,
+      log,
+    });
   const httpClient = (maxHeaderSize: number, lookup?: DirectNetworks['lookup']) =>
     new UndiciAgent({ connect: { timeout: 10_000, ...(lookup ? { lookup } : {}) }, keepAliveTimeout: 4_000, maxHeaderSize });
   // EntraAuth calls connect only to addresses the hub may call; relays to other hubs go to their advertise URLs.
@@ -67,11 +79,31 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, log) : undefined;
   const presence = redis ? redisPresence(redis, registry, hubId, config.advertiseUrl!, config.clusterSecret!, log) : localPresence(registry, hubId);
-  const hubs = redis ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, config.clusterSecret!, log, (msg) => { for (const s of registry.all()) s.tellHubs(msg); }) : undefined;
+  const hubs = redis
+    ? await startHubDirectory(redis, hubId, config.agentAdvertiseUrl, config.clusterSecret!, log, (msg) => {
+        for (const s of registry.all()) s.tellHubs(msg);
+      })
+    : undefined;
   const deps: HubDeps = {
-    config, log, store, registry, authenticate, metrics, obo, dispatcher, hubDispatcher, presence, hubs, heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes), directNetworks,
+    config,
+    log,
+    store,
+    registry,
+    authenticate,
+    metrics,
+    obo,
+    dispatcher,
+    hubDispatcher,
+    presence,
+    hubs,
+    heldBodies: new HeldBodies(config.maxHeldBodyBytes, config.maxHeldBodyShareBytes),
+    directNetworks,
     callCaps: new CallCaps({ perConnection: config.maxCallsPerConnection, perCaller: config.maxCallsPerCaller, perGateway: config.maxCallsPerGateway }),
-    throttle: opts.throttle ?? (redis ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs) : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
+    throttle:
+      opts.throttle ??
+      (redis
+        ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs)
+        : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now: opts.now ?? (() => new Date()),
     agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
     caller: callerIdentifier(authenticate),

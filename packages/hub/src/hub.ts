@@ -41,7 +41,12 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // The relayed calls' routes first: every request tries the patterns in order (no two match the same path), and
   // these are nearly all of a busy hub's requests.
   const routes: Route[] = [
-    ...proxyRoutes(deps), ...invokeRoutes(deps), ...(redis ? relayRoutes(deps) : []), ...connectionRoutes(deps), ...adminRoutes(deps), ...agentRoutes(deps),
+    ...proxyRoutes(deps),
+    ...invokeRoutes(deps),
+    ...(redis ? relayRoutes(deps) : []),
+    ...connectionRoutes(deps),
+    ...adminRoutes(deps),
+    ...agentRoutes(deps),
   ];
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });
@@ -71,7 +76,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       const sessions = registry.all();
       for (const s of sessions) s.close(CloseCode.HubShuttingDown, 'hub shutting down', true);
       if (sessions.length > 0) log.info({ sessions: sessions.length, code: CloseCode.HubShuttingDown }, 'agent sessions closed: hub shutting down');
-      await store.touchMembersSeen(sessions.map((s) => ({ id: s.member.memberId, lastSeenAt: s.lastSeenAt.toISOString() })))
+      await store
+        .touchMembersSeen(sessions.map((s) => ({ id: s.member.memberId, lastSeenAt: s.lastSeenAt.toISOString() })))
         .catch((err: Error) => log.warn({ err: err.message }, 'could not record when the agents were last seen'));
       server.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 100));

@@ -7,8 +7,22 @@ import { writeSync } from 'node:fs';
 export type { Logger };
 
 export const REDACT_PATHS = [
-  'authorization', 'password', 'credential', 'registrationKey', 'token', 'secret', 'headers', 'body',
-  '*.authorization', '*.password', '*.credential', '*.registrationKey', '*.token', '*.secret', '*.headers', '*.body',
+  'authorization',
+  'password',
+  'credential',
+  'registrationKey',
+  'token',
+  'secret',
+  'headers',
+  'body',
+  '*.authorization',
+  '*.password',
+  '*.credential',
+  '*.registrationKey',
+  '*.token',
+  '*.secret',
+  '*.headers',
+  '*.body',
 ];
 
 /** Lines to stdout, gathered into few writes (LineOutput). */
@@ -41,7 +55,9 @@ export function accessLogger(log: Logger): AccessLine {
     if (!log.isLevelEnabled('info')) return;
     const rest = JSON.stringify(fields);
     const from = client === undefined ? '' : `,"client":${JSON.stringify(client)}`;
-    out.write(`{"level":30,"time":${Date.now()}${fixed}${JSON.stringify(requestId)}${from}${rest.length > 2 ? `,${rest.slice(1, -1)}` : ''},"msg":"call done"}\n`);
+    out.write(
+      `{"level":30,"time":${Date.now()}${fixed}${JSON.stringify(requestId)}${from}${rest.length > 2 ? `,${rest.slice(1, -1)}` : ''},"msg":"call done"}\n`,
+    );
   };
 }
 

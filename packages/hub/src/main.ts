@@ -43,8 +43,14 @@ function commandSettings<S extends SettingTable>(table: S, args: string[]): Sett
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === 'grant' && (rest.includes('--help') || rest.includes('-h'))) { process.stdout.write(GRANT_HELP); return; }
-  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) { process.stdout.write(HELP); return; }
+  if (command === 'grant' && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(GRANT_HELP);
+    return;
+  }
+  if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(HELP);
+    return;
+  }
   if (command === '--version') {
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`${pkg.version}\n`);
@@ -75,14 +81,21 @@ async function main(argv: string[]): Promise<void> {
       const flags = commandSettings(TOKEN_SETTINGS, rest);
       const dir = resolve(flags.dir);
       let key;
-      try { key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8')); } catch {
+      try {
+        key = JSON.parse(readFileSync(join(dir, 'dev-identity.json'), 'utf8'));
+      } catch {
         throw new Error(`no development identity in ${dir}: start \`gatehouse-hub dev\` (npm start) first`);
       }
       process.stdout.write(`${await mintDevToken(key, { ttlSec: flags.ttlSec, oid: flags.oid })}\n`);
       return;
     }
     case 'grant':
-      await runGrant(rest, process.env, (l) => process.stdout.write(`${l}\n`), (l) => process.stderr.write(`${l}\n`));
+      await runGrant(
+        rest,
+        process.env,
+        (l) => process.stdout.write(`${l}\n`),
+        (l) => process.stderr.write(`${l}\n`),
+      );
       return;
     default:
       throw new Error(`unknown command ${command} (try --help)`);

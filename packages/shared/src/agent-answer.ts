@@ -20,13 +20,13 @@ const hubOwned = (n: string, value: string): boolean =>
 
 export type AgentAnswer =
   | {
-    ok: true;
-    /** The headers a caller may get: lower-case names, hop-by-hop, x-gatehouse-* (but AGENT_WINDOWS_AUTH_HEADER) and the agent's own framing removed,
-     *  and `content-length` set by the hub when it knows the body's length. */
-    headers: HeaderList;
-    /** The most body bytes the answer may carry (null: not known, the caller's answer is chunked). */
-    bodyLimit: number | null;
-  }
+      ok: true;
+      /** The headers a caller may get: lower-case names, hop-by-hop, x-gatehouse-* (but AGENT_WINDOWS_AUTH_HEADER) and the agent's own framing removed,
+       *  and `content-length` set by the hub when it knows the body's length. */
+      headers: HeaderList;
+      /** The most body bytes the answer may carry (null: not known, the caller's answer is chunked). */
+      bodyLimit: number | null;
+    }
   | { ok: false; reason: string };
 
 const DIGITS = /^\d{1,15}$/;
@@ -37,9 +37,13 @@ const DIGITS = /^\d{1,15}$/;
  */
 export function checkAgentAnswer(method: string, status: number, headers: HeaderList, whole?: number): AgentAnswer {
   if (!Number.isInteger(status) || status < 200 || status > 599) {
-    return { ok: false, reason: status >= 100 && status < 200
-      ? `status ${status} is an interim answer, and the relay carries only final ones (200-599)`
-      : 'the status is outside 200-599' };
+    return {
+      ok: false,
+      reason:
+        status >= 100 && status < 200
+          ? `status ${status} is an interim answer, and the relay carries only final ones (200-599)`
+          : 'the status is outside 200-599',
+    };
   }
   let listed: Set<string> | undefined;
   let declared: string | undefined;
@@ -50,12 +54,16 @@ export function checkAgentAnswer(method: string, status: number, headers: Header
     const n = name.toLowerCase();
     if (n === 'connection') {
       listed ??= new Set();
-      for (const t of value.split(',')) { const c = t.trim().toLowerCase(); if (c) listed.add(c); }
+      for (const t of value.split(',')) {
+        const c = t.trim().toLowerCase();
+        if (c) listed.add(c);
+      }
     } else if (n === 'content-length') {
       // RFC 9110 8.6: repeated equal values (or a list of them) are one length; anything else is no length at all.
       for (const v of value.split(',')) {
         const d = v.trim();
-        if (!DIGITS.test(d) || (declared !== undefined && Number(d) !== Number(declared))) return { ok: false, reason: 'its Content-Length is not one whole number of bytes' };
+        if (!DIGITS.test(d) || (declared !== undefined && Number(d) !== Number(declared)))
+          return { ok: false, reason: 'its Content-Length is not one whole number of bytes' };
         declared = d;
       }
     }

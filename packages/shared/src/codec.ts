@@ -2,13 +2,25 @@
 // validated Frame or throws a ProtocolError that carries the close code to send.
 import { Buffer } from 'node:buffer';
 import {
-  AgentFailureCodes, BINARY_HEADS_VERSION, CloseCode, FrameType, Limits, MAX_LISTED_HUBS,
-  type CloseCodeValue, type Frame, type HeaderList, type RequestHeadMessage, type ResponseHeadMessage,
+  AgentFailureCodes,
+  BINARY_HEADS_VERSION,
+  CloseCode,
+  FrameType,
+  Limits,
+  MAX_LISTED_HUBS,
+  type CloseCodeValue,
+  type Frame,
+  type HeaderList,
+  type RequestHeadMessage,
+  type ResponseHeadMessage,
 } from './protocol.js';
 
 export class ProtocolError extends Error {
   readonly code = 'GATEHOUSE_PROTOCOL_ERROR';
-  constructor(readonly closeCode: CloseCodeValue, message: string) {
+  constructor(
+    readonly closeCode: CloseCodeValue,
+    message: string,
+  ) {
     super(message);
     this.name = 'ProtocolError';
   }
@@ -84,11 +96,26 @@ const asciiLength = (s: string): number => s.length;
 const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
 
 class HeadWriter {
-  constructor(readonly buf: Buffer, public at: number, private readonly ascii: boolean) {}
-  u8(v: number): void { this.buf[this.at++] = v; }
-  u16(v: number): void { this.buf.writeUInt16BE(v, this.at); this.at += 2; }
-  u32(v: number): void { this.buf.writeUInt32BE(v, this.at); this.at += 4; }
-  f64(v: number): void { this.buf.writeDoubleBE(v, this.at); this.at += 8; }
+  constructor(
+    readonly buf: Buffer,
+    public at: number,
+    private readonly ascii: boolean,
+  ) {}
+  u8(v: number): void {
+    this.buf[this.at++] = v;
+  }
+  u16(v: number): void {
+    this.buf.writeUInt16BE(v, this.at);
+    this.at += 2;
+  }
+  u32(v: number): void {
+    this.buf.writeUInt32BE(v, this.at);
+    this.at += 4;
+  }
+  f64(v: number): void {
+    this.buf.writeDoubleBE(v, this.at);
+    this.at += 8;
+  }
   /** False on the ASCII pass when `s` holds another character (the head is then sized again as UTF-8). */
   str(s: string): boolean {
     const buf = this.buf;
@@ -125,7 +152,8 @@ interface BinaryHead<M> {
 /** REQUEST_HEAD: timeoutMs (uint32), bodyLength (float64, -1 for null), requestId, method, url, credentials
  *  (uint8: 0 none, 1 basic, 2 windows; then `sealed` unless 0), headers. */
 const REQUEST_HEAD: BinaryHead<RequestHeadMessage> = {
-  size: (m, len) => 4 + 8 + 6 + len(m.requestId) + len(m.method) + len(m.url) + 1 + (m.credentials ? 2 + len(m.credentials.sealed) : 0) + headersSize(m.headers, len),
+  size: (m, len) =>
+    4 + 8 + 6 + len(m.requestId) + len(m.method) + len(m.url) + 1 + (m.credentials ? 2 + len(m.credentials.sealed) : 0) + headersSize(m.headers, len),
   write(w, m) {
     w.u32(m.timeoutMs);
     w.f64(m.bodyLength ?? -1);
@@ -159,7 +187,8 @@ function writeHeadFrame<M>(type: number, stream: number, codec: BinaryHead<M>, m
   const headBytes = codec.size(msg, ascii ? asciiLength : utf8Length);
   const length = start - Limits.frameHeaderBytes + headBytes + (body?.length ?? 0);
   if (body && length > Limits.maxDataBytes) throw responseTooLarge(length);
-  if (!body && headBytes > Limits.maxJsonBytes) throw new ProtocolError(CloseCode.MalformedFrame, `frame type ${type} head is ${headBytes} bytes, over the ${Limits.maxJsonBytes}-byte limit`);
+  if (!body && headBytes > Limits.maxJsonBytes)
+    throw new ProtocolError(CloseCode.MalformedFrame, `frame type ${type} head is ${headBytes} bytes, over the ${Limits.maxJsonBytes}-byte limit`);
   const buf = header(type, stream, length);
   if (!codec.write(new HeadWriter(buf, start, ascii), msg)) return undefined;
   if (body) {
@@ -177,7 +206,9 @@ export function encodeData(stream: number, chunk: Uint8Array): Buffer {
 // ---- decoding ----
 
 type Obj = Record<string, unknown>;
-const malformed = (why: string): never => { throw new ProtocolError(CloseCode.MalformedFrame, why); };
+const malformed = (why: string): never => {
+  throw new ProtocolError(CloseCode.MalformedFrame, why);
+};
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const checkStr = (k: string, v: unknown, max: number): string => {
@@ -211,7 +242,8 @@ const headerList = (o: Obj, k: string, max: number = Limits.maxHeaderLines): Hea
   const v = o[k];
   if (!Array.isArray(v) || v.length > max) tooManyHeaders(k);
   for (const pair of v as unknown[]) {
-    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') malformed(`field ${k} must be a list of [name, value] pairs`);
+    if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string' || typeof pair[1] !== 'string')
+      malformed(`field ${k} must be a list of [name, value] pairs`);
   }
   return v as HeaderList;
 };
@@ -224,12 +256,36 @@ function responseHead(o: Obj): ResponseHeadMessage {
 
 /** Reads a binary head from `buf` between `at` and `end`; every read past `end` is a malformed frame. */
 class HeadReader {
-  constructor(private readonly buf: Buffer, private at: number, private readonly end: number) {}
-  private need(n: number): void { if (this.at + n > this.end) malformed('binary head runs past its end'); }
-  u8(): number { this.need(1); return this.buf[this.at++]!; }
-  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.at); this.at += 2; return v; }
-  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.at); this.at += 4; return v; }
-  f64(): number { this.need(8); const v = this.buf.readDoubleBE(this.at); this.at += 8; return v; }
+  constructor(
+    private readonly buf: Buffer,
+    private at: number,
+    private readonly end: number,
+  ) {}
+  private need(n: number): void {
+    if (this.at + n > this.end) malformed('binary head runs past its end');
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.at++]!;
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.at);
+    this.at += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.at);
+    this.at += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleBE(this.at);
+    this.at += 8;
+    return v;
+  }
   str(): string {
     const n = this.u16();
     this.need(n);
@@ -245,7 +301,9 @@ class HeadReader {
     for (let i = 0; i < n; i++) out.push([this.str(), this.str()]);
     return out;
   }
-  done(): void { if (this.at !== this.end) malformed(`${this.end - this.at} bytes after the binary head`); }
+  done(): void {
+    if (this.at !== this.end) malformed(`${this.end - this.at} bytes after the binary head`);
+  }
 }
 
 function binaryRequestHead(raw: Buffer): RequestHeadMessage {
@@ -258,7 +316,7 @@ function binaryRequestHead(raw: Buffer): RequestHeadMessage {
   const url = r.str();
   const scheme = r.u8();
   if (scheme > 2) malformed('unknown credentials scheme');
-  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? 'basic' as const : 'windows' as const, sealed: r.str() };
+  const credentials = scheme === 0 ? null : { scheme: scheme === 1 ? ('basic' as const) : ('windows' as const), sealed: r.str() };
   const headers = r.headers('headers', Number.POSITIVE_INFINITY);
   r.done();
   return { requestId, method, url, headers, bodyLength, timeoutMs, credentials };
@@ -287,14 +345,23 @@ function jsonRequestHead(o: Obj): RequestHeadMessage {
     credentials = { scheme: scheme as 'basic' | 'windows', sealed: str(o.credentials, 'sealed', Limits.maxJsonBytes) };
   }
   return {
-    requestId: str(o, 'requestId', Limits.maxJsonBytes), method: str(o, 'method', Limits.maxJsonBytes), url: str(o, 'url', Limits.maxJsonBytes),
-    headers: headerList(o, 'headers', Number.POSITIVE_INFINITY), bodyLength, timeoutMs: int(o, 'timeoutMs', 1, MAX_MS), credentials,
+    requestId: str(o, 'requestId', Limits.maxJsonBytes),
+    method: str(o, 'method', Limits.maxJsonBytes),
+    url: str(o, 'url', Limits.maxJsonBytes),
+    headers: headerList(o, 'headers', Number.POSITIVE_INFINITY),
+    bodyLength,
+    timeoutMs: int(o, 'timeoutMs', 1, MAX_MS),
+    credentials,
   };
 }
 
 function parseJson(payload: Buffer): Obj {
   let v: unknown;
-  try { v = JSON.parse(payload.toString('utf8')); } catch { return malformed('payload is not valid JSON'); }
+  try {
+    v = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return malformed('payload is not valid JSON');
+  }
   if (!isObj(v)) malformed('payload must be a JSON object');
   return v as Obj;
 }
@@ -308,9 +375,16 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
   if (!KNOWN_TYPES.has(type)) throw new ProtocolError(CloseCode.UnknownFrameType, `unknown frame type ${type}`);
   if (!accepted.has(type)) throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${type} is not sent in this direction`);
   const payload = raw.subarray(Limits.frameHeaderBytes);
-  const connectionLevel = type === FrameType.Hello || type === FrameType.Welcome || type === FrameType.Ping || type === FrameType.Pong || type === FrameType.GoAway || type === FrameType.Hubs;
+  const connectionLevel =
+    type === FrameType.Hello ||
+    type === FrameType.Welcome ||
+    type === FrameType.Ping ||
+    type === FrameType.Pong ||
+    type === FrameType.GoAway ||
+    type === FrameType.Hubs;
   if (connectionLevel !== (stream === 0)) malformed(`frame type ${type} on stream ${stream}`);
-  if (payload.length > (type === FrameType.Data || type === FrameType.Response ? Limits.maxDataBytes : Limits.maxJsonBytes)) malformed(`frame type ${type} payload of ${payload.length} bytes is over its limit`);
+  if (payload.length > (type === FrameType.Data || type === FrameType.Response ? Limits.maxDataBytes : Limits.maxJsonBytes))
+    malformed(`frame type ${type} payload of ${payload.length} bytes is over its limit`);
 
   switch (type) {
     case FrameType.Data:
@@ -321,7 +395,11 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       return { type, stream };
     case FrameType.Credit:
       if (payload.length !== 4) malformed('Credit frame must carry 4 bytes');
-      { const bytes = payload.readUInt32BE(0); if (bytes === 0) malformed('Credit of 0 bytes'); return { type, stream, bytes }; }
+      {
+        const bytes = payload.readUInt32BE(0);
+        if (bytes === 0) malformed('Credit of 0 bytes');
+        return { type, stream, bytes };
+      }
     case FrameType.Ping:
     case FrameType.Pong:
       if (payload.length !== 8) malformed('Ping/Pong must carry 8 bytes');
@@ -329,19 +407,34 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
     case FrameType.Hello: {
       const o = parseJson(payload);
       const versions = o.versions;
-      if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((x) => Number.isInteger(x) && x > 0)) malformed('field versions must be a list of positive integers');
-      const msg = { versions: versions as number[], agentVersion: str(o, 'agentVersion', 64), hostname: str(o, 'hostname', 255), capabilities: strList(o, 'capabilities') };
+      if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((x) => Number.isInteger(x) && x > 0))
+        malformed('field versions must be a list of positive integers');
+      const msg = {
+        versions: versions as number[],
+        agentVersion: str(o, 'agentVersion', 64),
+        hostname: str(o, 'hostname', 255),
+        capabilities: strList(o, 'capabilities'),
+      };
       // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text): printable text only.
-      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some((v) => CONTROL_CHARACTER.test(v))) malformed('HELLO fields must not hold control characters');
+      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some((v) => CONTROL_CHARACTER.test(v)))
+        malformed('HELLO fields must not hold control characters');
       return { type, stream: 0, msg };
     }
     case FrameType.Welcome: {
       const o = parseJson(payload);
-      return { type, stream: 0, msg: {
-        version: int(o, 'version', 1, 65535), memberId: str(o, 'memberId', 64), gatewayId: str(o, 'gatewayId', 64),
-        heartbeatIntervalMs: int(o, 'heartbeatIntervalMs', 100, 600_000), heartbeatTimeoutMs: int(o, 'heartbeatTimeoutMs', 200, 3_600_000),
-        streamWindowBytes: int(o, 'streamWindowBytes', 1024, 1 << 30), maxDataBytes: int(o, 'maxDataBytes', 1024, Limits.maxDataBytes),
-      } };
+      return {
+        type,
+        stream: 0,
+        msg: {
+          version: int(o, 'version', 1, 65535),
+          memberId: str(o, 'memberId', 64),
+          gatewayId: str(o, 'gatewayId', 64),
+          heartbeatIntervalMs: int(o, 'heartbeatIntervalMs', 100, 600_000),
+          heartbeatTimeoutMs: int(o, 'heartbeatTimeoutMs', 200, 3_600_000),
+          streamWindowBytes: int(o, 'streamWindowBytes', 1024, 1 << 30),
+          maxDataBytes: int(o, 'maxDataBytes', 1024, Limits.maxDataBytes),
+        },
+      };
     }
     case FrameType.RequestHead: {
       // A head that is well-formed but over a per-call limit (request-limits.ts) is decoded: the agent fails
@@ -356,13 +449,15 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       const headBytes = payload.readUInt32BE(0);
       if (headBytes > payload.length - 4) malformed(`RESPONSE head of ${headBytes} bytes runs past the frame`);
       const head = Limits.frameHeaderBytes + 4;
-      const msg = version >= BINARY_HEADS_VERSION ? binaryResponseHead(raw, head, head + headBytes) : responseHead(parseJson(payload.subarray(4, 4 + headBytes)));
+      const msg =
+        version >= BINARY_HEADS_VERSION ? binaryResponseHead(raw, head, head + headBytes) : responseHead(parseJson(payload.subarray(4, 4 + headBytes)));
       return { type, stream, msg, data: payload.subarray(4 + headBytes) };
     }
     case FrameType.Hubs: {
       const o = parseJson(payload);
       const list = o.hubs;
-      if (!Array.isArray(list) || list.length > MAX_LISTED_HUBS || !list.every(isObj)) malformed(`field hubs must be a list of at most ${MAX_LISTED_HUBS} objects`);
+      if (!Array.isArray(list) || list.length > MAX_LISTED_HUBS || !list.every(isObj))
+        malformed(`field hubs must be a list of at most ${MAX_LISTED_HUBS} objects`);
       const hubs = (list as Obj[]).map((h) => ({ id: str(h, 'id', 64), url: str(h, 'url', 2048) }));
       if (hubs.some((h) => !/^https?:\/\/[^/?#@\s]+$/.test(h.url))) malformed('a hub url must be http(s)://host[:port]');
       return { type, stream: 0, msg: { hubId: str(o, 'hubId', 64), hubs } };
@@ -377,7 +472,11 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       const code = str(o, 'code', 64);
       if (!(AgentFailureCodes as readonly string[]).includes(code)) malformed(`unknown failure code ${code}`);
       if (o.notSent !== undefined && typeof o.notSent !== 'boolean') malformed('field notSent must be a boolean');
-      return { type, stream, msg: { code: code as (typeof AgentFailureCodes)[number], message: str(o, 'message', 2048), ...(o.notSent === true ? { notSent: true } : {}) } };
+      return {
+        type,
+        stream,
+        msg: { code: code as (typeof AgentFailureCodes)[number], message: str(o, 'message', 2048), ...(o.notSent === true ? { notSent: true } : {}) },
+      };
     }
     default:
       throw new ProtocolError(CloseCode.UnknownFrameType, `unknown frame type ${type}`);

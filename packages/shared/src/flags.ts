@@ -25,7 +25,10 @@ export interface ParsedFlags {
 
 /** A bad command line; the message is the one line to print. */
 export class FlagError extends Error {
-  constructor(message: string) { super(message); this.name = 'FlagError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
 }
 
 export function parseFlags(args: readonly string[], rules: FlagRules): ParsedFlags {

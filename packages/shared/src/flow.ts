@@ -24,7 +24,10 @@ export type DataWriter = (stream: number, chunk: Buffer, done: (err?: Error) => 
 const COPY_BELOW = 16 * 1024;
 
 /** Optional socket corking: frames sent in the same event-loop turn leave in one write (one syscall). */
-export interface Corkable { cork(): void; uncork(): void }
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
 
 /**
  * The RFC 6455 header of one final binary frame holding a Data frame of `payloadLength` bytes, followed by the
@@ -53,17 +56,27 @@ export function wsDataFrameHead(stream: number, payloadLength: number, masked: b
  * script's bytes from being read as HTTP by a proxy on the path, and there is none to fool there. Without it
  * masking would cost the agent a copy of every chunk and the hub a pass over it.
  */
-export function directDataWriter(ws: { readonly readyState: number }, socket: () => { write(b: Uint8Array, cb?: (err?: Error | null) => void): boolean } | undefined, masked: boolean): DataWriter {
+export function directDataWriter(
+  ws: { readonly readyState: number },
+  socket: () => { write(b: Uint8Array, cb?: (err?: Error | null) => void): boolean } | undefined,
+  masked: boolean,
+): DataWriter {
   return (stream, chunk, done) => {
     const s = socket();
-    if (ws.readyState !== 1 || !s) { done(new Error('WebSocket is not open')); return; }
+    if (ws.readyState !== 1 || !s) {
+      done(new Error('WebSocket is not open'));
+      return;
+    }
     s.write(wsDataFrameHead(stream, chunk.length, masked));
     s.write(chunk, (err) => done(err ?? undefined));
   };
 }
 
 /** What the gate does when the bytes queued in it pass `maxQueued` (the peer does not read). */
-export interface QueueBound { maxQueued: number; onOverflow(queued: number): void }
+export interface QueueBound {
+  maxQueued: number;
+  onOverflow(queued: number): void;
+}
 
 export class WriteGate {
   private pending = 0;
@@ -76,11 +89,18 @@ export class WriteGate {
    *  it the gate drops every further frame and calls onOverflow once, later in this turn (the owner closes the
    *  connection). Without one the queue of frames that do not wait is unbounded (the agent's own gate: its hub
    *  is trusted). */
-  constructor(private readonly rawSend: RawSend, private readonly highWater: number, private readonly socket?: Corkable,
-    private readonly writeData?: DataWriter, private readonly bound?: QueueBound) {}
+  constructor(
+    private readonly rawSend: RawSend,
+    private readonly highWater: number,
+    private readonly socket?: Corkable,
+    private readonly writeData?: DataWriter,
+    private readonly bound?: QueueBound,
+  ) {}
 
   /** Bytes handed to the socket and not yet written. */
-  get queued(): number { return this.pending; }
+  get queued(): number {
+    return this.pending;
+  }
 
   send(frame: Buffer): void {
     if (this.closed || this.overflows(frame.length)) return;
@@ -101,7 +121,10 @@ export class WriteGate {
 
   /** A Data frame; the peer receives the same message whichever way it leaves. */
   sendData(stream: number, chunk: Uint8Array): void {
-    if (!this.writeData || chunk.length < COPY_BELOW) { this.send(encodeData(stream, chunk)); return; }
+    if (!this.writeData || chunk.length < COPY_BELOW) {
+      this.send(encodeData(stream, chunk));
+      return;
+    }
     if (this.closed || this.overflows(chunk.length)) return;
     this.corkForTurn();
     const body = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
@@ -115,7 +138,10 @@ export class WriteGate {
     this.socket.cork();
     // Uncork after this turn of the event loop's I/O phase: the frames of every call that moved in it
     // (a response's head, data and end arrive over several microtask turns) leave in one write.
-    setImmediate(() => { this.corked = false; this.socket!.uncork(); });
+    setImmediate(() => {
+      this.corked = false;
+      this.socket!.uncork();
+    });
   }
 
   private written(bytes: number): void {
@@ -148,7 +174,9 @@ export class OutboundBody {
   private closedReason: string | undefined;
   sentBytes = 0;
 
-  constructor(initialCredit: number) { this.credit = initialCredit; }
+  constructor(initialCredit: number) {
+    this.credit = initialCredit;
+  }
 
   addCredit(bytes: number): void {
     this.credit += bytes;
@@ -160,7 +188,9 @@ export class OutboundBody {
     this.wakeup();
   }
 
-  get isClosed(): boolean { return this.closedReason !== undefined; }
+  get isClosed(): boolean {
+    return this.closedReason !== undefined;
+  }
 
   /** Counts a body sent in one piece outside pump (a RESPONSE frame's, at most 64 KiB: a fresh stream's window
    *  is never less than 256 KiB). */
@@ -173,15 +203,29 @@ export class OutboundBody {
    * Sends every chunk of `source` as Data frames (at most `maxChunk` bytes each, never beyond credit), then End.
    * Returns false if the stream was closed (cancelled) before the whole body went out.
    */
-  async pump(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, gate: WriteGate, sendData: (chunk: Uint8Array) => void, sendEnd: () => void, maxChunk: number): Promise<boolean> {
+  async pump(
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    gate: WriteGate,
+    sendData: (chunk: Uint8Array) => void,
+    sendEnd: () => void,
+    maxChunk: number,
+  ): Promise<boolean> {
     for await (const item of source) {
       const chunk = typeof item === 'string' ? Buffer.from(item) : item;
       let off = 0;
       while (off < chunk.length) {
         if (this.closedReason !== undefined) return false;
-        if (this.credit <= 0) { await new Promise<void>((r) => { this.waiter = r; }); continue; }
+        if (this.credit <= 0) {
+          await new Promise<void>((r) => {
+            this.waiter = r;
+          });
+          continue;
+        }
         const wait = gate.ready();
-        if (wait) { await wait; continue; }
+        if (wait) {
+          await wait;
+          continue;
+        }
         const n = Math.min(chunk.length - off, this.credit, maxChunk);
         sendData(chunk.subarray(off, off + n));
         this.credit -= n;
@@ -214,11 +258,17 @@ export class InboundBody {
   private abortedWith: Error | undefined;
 
   /** `window`: the credit the sender starts with; it grows for a stream that keeps moving, up to `maxWindow`. */
-  constructor(private window: number, private readonly grant: (bytes: number) => void, private readonly maxWindow = window) {
+  constructor(
+    private window: number,
+    private readonly grant: (bytes: number) => void,
+    private readonly maxWindow = window,
+  ) {
     this.granted = window;
   }
 
-  get receivedBytes(): number { return this.received; }
+  get receivedBytes(): number {
+    return this.received;
+  }
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true; // late data after a local abort: drop it
@@ -231,7 +281,10 @@ export class InboundBody {
 
   onEnd(): void {
     this.ended = true;
-    if (this.sink && !this.finished) { this.finished = true; this.sink.end(); }
+    if (this.sink && !this.finished) {
+      this.finished = true;
+      this.sink.end();
+    }
   }
 
   /**
@@ -249,11 +302,17 @@ export class InboundBody {
   /** Starts delivering into `sink` (queued chunks first). */
   attach(sink: Writable): void {
     this.sink = sink;
-    if (this.abortedWith) { sink.destroy(this.abortedWith); return; }
+    if (this.abortedWith) {
+      sink.destroy(this.abortedWith);
+      return;
+    }
     const q = this.queue;
     this.queue = [];
     for (const c of q) this.write(c);
-    if (this.ended && !this.finished) { this.finished = true; sink.end(); }
+    if (this.ended && !this.finished) {
+      this.finished = true;
+      sink.end();
+    }
   }
 
   /** Ends delivery with an error (peer failure or cancel); the sink is destroyed. */
@@ -267,7 +326,7 @@ export class InboundBody {
 
   private write(chunk: Buffer): void {
     this.sink!.write(chunk, (err) => {
-      if (err || this.finished && !this.ended) return;
+      if (err || (this.finished && !this.ended)) return;
       this.consumed += chunk.length;
       // A stream that has moved four windows' worth is a bulk transfer: double its window (up to maxWindow), so
       // it is not held to one small window per credit round trip. Short calls keep the small one.

@@ -4,8 +4,15 @@ import type { HeaderList } from './protocol.js';
 
 /** RFC 9110 section 7.6.1 hop-by-hop headers, plus the legacy ones proxies strip in practice. */
 export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 /**
@@ -47,13 +54,28 @@ export interface CallerView {
  *  are never passed on as if the hub vouched for them (with every `x-forwarded-*`); the hub sends its own
  *  X-Forwarded-For and X-Forwarded-Proto instead. */
 export const CLIENT_ORIGIN_HEADERS: ReadonlySet<string> = new Set([
-  'forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'x-cluster-client-ip', 'x-original-forwarded-for', 'cf-connecting-ip', 'fastly-client-ip',
-  'client-ip', 'x-originating-ip', 'x-remote-addr', 'x-remote-ip', 'x-host',
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'client-ip',
+  'x-originating-ip',
+  'x-remote-addr',
+  'x-remote-ip',
+  'x-host',
 ]);
 /** Headers by which a client tells a server (or a framework behind it) to act on another URL or method than the
  *  request line's: a caller's would change what the service does behind the hub's URL and method rules. */
 export const OVERRIDE_HEADERS: ReadonlySet<string> = new Set([
-  'x-original-url', 'x-rewrite-url', 'x-http-method-override', 'x-http-method', 'x-method-override',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 const FORWARDED_PREFIX = 'x-forwarded-';
 /** Whether a caller's header (its name lower-cased) is one of the client-origin or override headers. Compared
@@ -90,7 +112,11 @@ export function holdsHubToken(value: string, audiences: readonly string[]): bool
     const [head, part] = parts as [string, string, string];
     if (head.length < MIN_JWT_PART_CHARS || part.length < MIN_JWT_PART_CHARS || part.length > MAX_JWT_PAYLOAD_CHARS) continue;
     let claims: unknown;
-    try { claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')); } catch { continue; }
+    try {
+      claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    } catch {
+      continue;
+    }
     if (claims !== null && typeof claims === 'object' && audienceIn((claims as { aud?: unknown }).aud, audiences)) return true;
   }
   return false;
@@ -107,7 +133,10 @@ function connectionListed(headers: HeaderList): ReadonlySet<string> {
   for (const [k, v] of headers) {
     if (k.length === 10 && k.toLowerCase() === 'connection') {
       out ??= new Set();
-      for (const t of v.split(',')) { const n = t.trim().toLowerCase(); if (n) out.add(n); }
+      for (const t of v.split(',')) {
+        const n = t.trim().toLowerCase();
+        if (n) out.add(n);
+      }
     }
   }
   return out ?? NONE_LISTED;
@@ -151,7 +180,10 @@ export function forwardRequestHeaders(headers: HeaderList, opts: HeaderRuleOptio
     if (!relayed(n, listed, opts) || isClientOriginHeader(n)) continue;
     if (token !== undefined && v.includes(token)) continue;
     if (audiences !== undefined && holdsHubToken(v, audiences)) continue;
-    if (n === 'via') { via = via ? `${via}, ${v}` : v; continue; }
+    if (n === 'via') {
+      via = via ? `${via}, ${v}` : v;
+      continue;
+    }
     out.push([n, v]);
   }
   out.push(['via', via ? `${via}, ${VIA_VALUE}` : VIA_VALUE]);
@@ -184,7 +216,10 @@ export function forwardResponseHeaders(headers: HeaderList, keepContentLength = 
 /** Transfer-Encoding naming chunked alone (RFC 9112 6.1). Any other coding (gzip, chunked) would pass through a
  *  relay still coded, as if it were the body: the relay cannot undo it, so it refuses such a message. */
 export function chunkedOnly(te: string): boolean {
-  const codings = te.split(',').map((c) => c.trim()).filter(Boolean);
+  const codings = te
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   return codings.length === 1 && codings[0]!.toLowerCase() === 'chunked';
 }
 
@@ -202,7 +237,10 @@ export const foreignCodingMessage = (target: string): string =>
  *  `__proto__` is a key like any other, never an inherited property. */
 export function headersToObject(headers: HeaderList): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
-  for (const [k, v] of headers) { const prev = out[k]; out[k] = prev === undefined ? v : `${prev}, ${v}`; }
+  for (const [k, v] of headers) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : `${prev}, ${v}`;
+  }
   return out;
 }
 

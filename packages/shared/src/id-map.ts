@@ -24,10 +24,14 @@ export class IdMap<T extends object> {
     this.mask = cap - 1;
   }
 
-  get size(): number { return this.count; }
+  get size(): number {
+    return this.count;
+  }
 
   /** Stream ids are u32s; Fibonacci hashing spreads consecutive odd ids over the table. */
-  private home(id: number): number { return (Math.imul(id, 0x9e3779b1) >>> 0) & this.mask; }
+  private home(id: number): number {
+    return (Math.imul(id, 0x9e3779b1) >>> 0) & this.mask;
+  }
 
   private slot(id: number): number {
     for (let i = this.home(id); ; i = (i + 1) & this.mask) {
@@ -41,7 +45,9 @@ export class IdMap<T extends object> {
     return i < 0 ? undefined : this.values[i];
   }
 
-  has(id: number): boolean { return this.slot(id) >= 0; }
+  has(id: number): boolean {
+    return this.slot(id) >= 0;
+  }
 
   set(id: number, value: T): void {
     for (let i = this.home(id); ; i = (i + 1) & this.mask) {
@@ -51,7 +57,10 @@ export class IdMap<T extends object> {
         if (++this.count * 2 > this.values.length) this.grow();
         return;
       }
-      if (this.keys[i] === id) { this.values[i] = value; return; }
+      if (this.keys[i] === id) {
+        this.values[i] = value;
+        return;
+      }
     }
   }
 

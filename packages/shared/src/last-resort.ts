@@ -20,8 +20,10 @@ export function guardProcessWith(log: FaultLog, code: string, who: string, exit:
     const e = err instanceof Error ? err : new Error(String(err));
     // The error's name, message and stack only: they name code, never a request's headers, tokens or
     // credentials (the errors either program makes never carry them; docs/errors.md).
-    log.fatal({ code, origin, err: { type: e.name, message: e.message.slice(0, 500), stack: e.stack?.slice(0, 4000) } },
-      `uncaught fault in the ${who}: exiting so that the service manager starts a clean process`);
+    log.fatal(
+      { code, origin, err: { type: e.name, message: e.message.slice(0, 500), stack: e.stack?.slice(0, 4000) } },
+      `uncaught fault in the ${who}: exiting so that the service manager starts a clean process`,
+    );
     exit(FAULT_EXIT_CODE);
   };
   process.on('uncaughtException', onFault);

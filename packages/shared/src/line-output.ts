@@ -29,13 +29,20 @@ export class LineOutput {
     this.flush(false);
   };
 
-  constructor(private readonly writeSome: SyncWrite, private readonly maxBufferedBytes = 8 * 1024 * 1024, private readonly delayMs = 25) {
+  constructor(
+    private readonly writeSome: SyncWrite,
+    private readonly maxBufferedBytes = 8 * 1024 * 1024,
+    private readonly delayMs = 25,
+  ) {
     process.once('exit', () => this.flush(true));
   }
 
   /** pino's destination interface: one serialized line (with its newline). */
   write(line: string): boolean {
-    if (this.bytes + line.length > this.maxBufferedBytes) { this.dropped++; return true; }
+    if (this.bytes + line.length > this.maxBufferedBytes) {
+      this.dropped++;
+      return true;
+    }
     this.parts.push(line);
     this.bytes += line.length;
     if (this.retry) return true; // the reader is behind; the retry writes these too
@@ -59,8 +66,14 @@ export class LineOutput {
         buf = buf.subarray(this.writeSome(buf));
       } catch (err) {
         const code = (err as { code?: string }).code;
-        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') { buf = buf.subarray(buf.length); break; } // output closed
-        if (final && attempt < 50) { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); continue; }
+        if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
+          buf = buf.subarray(buf.length);
+          break;
+        } // output closed
+        if (final && attempt < 50) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+          continue;
+        }
         break;
       }
     }
@@ -68,7 +81,10 @@ export class LineOutput {
     if (buf.length > 0 && !final) {
       // The reader is behind: keep the rest first in line and try again shortly.
       this.leftover = buf;
-      this.retry ??= setTimeout(() => { this.retry = undefined; this.flush(false); }, 20).unref();
+      this.retry ??= setTimeout(() => {
+        this.retry = undefined;
+        this.flush(false);
+      }, 20).unref();
     }
   }
 }

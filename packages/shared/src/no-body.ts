@@ -10,7 +10,11 @@ export function answerHasNoBody(method: string, status: number): boolean {
 
 /** The body to relay: `body` itself, or for an answer without one an empty stream, `body` left to finish
  *  (or fail) on its own. */
-export function relayableBody<B extends { on(event: 'error', listener: (err: Error) => void): unknown; resume(): unknown }>(method: string, status: number, body: B): B | Readable {
+export function relayableBody<B extends { on(event: 'error', listener: (err: Error) => void): unknown; resume(): unknown }>(
+  method: string,
+  status: number,
+  body: B,
+): B | Readable {
   if (!answerHasNoBody(method, status)) return body;
   body.on('error', () => {});
   body.resume();

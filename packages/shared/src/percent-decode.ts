@@ -49,21 +49,40 @@ export function decodeLeniently(s: string): string {
   let i = 0;
   while (i < s.length) {
     const next = s.indexOf('%', i);
-    if (next < 0) { out += s.slice(i); break; }
+    if (next < 0) {
+      out += s.slice(i);
+      break;
+    }
     out += s.slice(i, next);
     i = next;
     const unit = unitAt(s, i);
-    if (unit >= 0) { out += String.fromCharCode(unit); i += 6; continue; }
+    if (unit >= 0) {
+      out += String.fromCharCode(unit);
+      i += 6;
+      continue;
+    }
     const lead = byteAt(s, i);
-    if (lead < 0) { out += '%'; i++; continue; }
-    if (lead < 0x80) { out += String.fromCharCode(lead); i += 3; continue; }
+    if (lead < 0) {
+      out += '%';
+      i++;
+      continue;
+    }
+    if (lead < 0x80) {
+      out += String.fromCharCode(lead);
+      i += 3;
+      continue;
+    }
     const n = continuations(lead);
     let cp = n < 0 ? -1 : lead & (0x3f >> n);
     for (let k = 1; k <= n && cp >= 0; k++) {
       const b = byteAt(s, i + 3 * k);
       cp = b >= 0x80 && b <= 0xbf ? cp * 64 + (b & 0x3f) : -1;
     }
-    if (cp < 0 || cp > 0x10ffff) { out += s.slice(i, i + 3); i += 3; continue; }
+    if (cp < 0 || cp > 0x10ffff) {
+      out += s.slice(i, i + 3);
+      i += 3;
+      continue;
+    }
     out += String.fromCodePoint(cp);
     i += 3 * (n + 1);
   }

@@ -44,7 +44,9 @@ const encoder = new TextEncoder();
  * 52 two-byte characters through, and the throw ended the process.
  */
 export function closeReason(text: string): string {
-  let out = Array.from(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ')).slice(0, MAX_CLOSE_REASON_BYTES).join('');
+  let out = Array.from(text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' '))
+    .slice(0, MAX_CLOSE_REASON_BYTES)
+    .join('');
   while (encoder.encode(out).length > MAX_CLOSE_REASON_BYTES) out = Array.from(out).slice(0, -1).join('');
   return out;
 }
@@ -244,12 +246,28 @@ export type Frame =
 
 /** Frames each side may receive. A frame of the other direction is UnexpectedFrame. */
 export const HUB_RECEIVES: ReadonlySet<number> = new Set([
-  FrameType.Hello, FrameType.ResponseHead, FrameType.Data, FrameType.End, FrameType.Cancel,
-  FrameType.Failure, FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.GoAway, FrameType.Response,
+  FrameType.Hello,
+  FrameType.ResponseHead,
+  FrameType.Data,
+  FrameType.End,
+  FrameType.Cancel,
+  FrameType.Failure,
+  FrameType.Credit,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.GoAway,
+  FrameType.Response,
 ]);
 export const AGENT_RECEIVES: ReadonlySet<number> = new Set([
-  FrameType.Welcome, FrameType.RequestHead, FrameType.Data, FrameType.End, FrameType.Cancel,
-  FrameType.Credit, FrameType.Ping, FrameType.Pong, FrameType.Hubs,
+  FrameType.Welcome,
+  FrameType.RequestHead,
+  FrameType.Data,
+  FrameType.End,
+  FrameType.Cancel,
+  FrameType.Credit,
+  FrameType.Ping,
+  FrameType.Pong,
+  FrameType.Hubs,
 ]);
 
 /** WebSocket path on the hub; the agent authenticates in the upgrade with this header scheme. */

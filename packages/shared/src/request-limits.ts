@@ -24,11 +24,15 @@ const PROTO_KEY = '__proto__';
  *  isValidHeaderValue). */
 export function headerListProblem(headers: HeaderList): HeadProblem | undefined {
   if (headers.length > Limits.maxHeaderLines) {
-    return { code: 'InvalidRequest', message: `the request has ${headers.length} header lines as the relay sends them (the hub adds its own), over the ${Limits.maxHeaderLines} it carries` };
+    return {
+      code: 'InvalidRequest',
+      message: `the request has ${headers.length} header lines as the relay sends them (the hub adds its own), over the ${Limits.maxHeaderLines} it carries`,
+    };
   }
   for (let i = 0; i < headers.length; i++) {
     const [k, v] = headers[i]!;
-    if (!isValidHeaderName(k)) return { code: 'InvalidRequest', message: `header line ${i + 1} has a name that is not an RFC 9110 token of at most 256 characters` };
+    if (!isValidHeaderName(k))
+      return { code: 'InvalidRequest', message: `header line ${i + 1} has a name that is not an RFC 9110 token of at most 256 characters` };
     if (k === PROTO_KEY) return { code: 'InvalidRequest', message: `header line ${i + 1} is named __proto__, which the relay does not accept` };
     if (!isValidHeaderValue(v)) return { code: 'InvalidRequest', message: `header ${k} holds an invalid value (Latin-1 text without control characters only)` };
   }

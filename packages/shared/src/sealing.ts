@@ -4,12 +4,23 @@
 // additional data, so a sealed blob cannot be replayed against another gateway.
 import { Buffer } from 'node:buffer';
 import {
-  constants, createCipheriv, createDecipheriv, createPublicKey, generateKeyPairSync, privateDecrypt, publicEncrypt, randomBytes, scryptSync,
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  createPublicKey,
+  generateKeyPairSync,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  scryptSync,
 } from 'node:crypto';
 
 const VERSION = 1;
 
-export interface GatewayKeyPair { publicKeyPem: string; privateKeyPem: string }
+export interface GatewayKeyPair {
+  publicKeyPem: string;
+  privateKeyPem: string;
+}
 
 export function generateGatewayKeyPair(): GatewayKeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
@@ -19,7 +30,10 @@ export function generateGatewayKeyPair(): GatewayKeyPair {
   };
 }
 
-export interface Secret { username: string; password: string }
+export interface Secret {
+  username: string;
+  password: string;
+}
 
 const aad = (gatewayId: string) => Buffer.from(`gatehouse-credentials-v1:${gatewayId}`);
 const handoffAad = (gatewayId: string) => Buffer.from(`gatehouse-key-handoff-v1:${gatewayId}`);
@@ -35,8 +49,10 @@ export function sealHandoff(newPrivateKeyPem: string, previousPublicKeyPem: stri
 }
 
 export function openHandoff(sealed: string, previousPrivateKeyPem: string, gatewayId: string): string {
-  try { return openBytes(sealed, previousPrivateKeyPem, handoffAad(gatewayId)).toString('utf8'); } catch {
-    throw new SealError('the key handoff cannot be opened with this member\'s key');
+  try {
+    return openBytes(sealed, previousPrivateKeyPem, handoffAad(gatewayId)).toString('utf8');
+  } catch {
+    throw new SealError("the key handoff cannot be opened with this member's key");
   }
 }
 
@@ -49,8 +65,12 @@ export function publicKeyOf(privateKeyPem: string): string {
 export function samePublicKey(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;
   try {
-    return createPublicKey(a).export({ type: 'spki', format: 'der' }).equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
-  } catch { return false; }
+    return createPublicKey(a)
+      .export({ type: 'spki', format: 'der' })
+      .equals(createPublicKey(b).export({ type: 'spki', format: 'der' }));
+  } catch {
+    return false;
+  }
 }
 
 /** A gateway key must be RSA with at least 2048 bits (RSA-OAEP seals credentials to it). */
@@ -58,7 +78,9 @@ export function isGatewayPublicKey(pem: string): boolean {
   try {
     const k = createPublicKey(pem);
     return k.asymmetricKeyType === 'rsa' && (k.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048;
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 function sealBytes(plain: Buffer, publicKeyPem: string, additional: Buffer): string {
@@ -75,7 +97,10 @@ function sealBytes(plain: Buffer, publicKeyPem: string, additional: Buffer): str
 
 export class SealError extends Error {
   readonly code = 'GATEHOUSE_SEAL_ERROR';
-  constructor(message: string) { super(message); this.name = 'SealError'; }
+  constructor(message: string) {
+    super(message);
+    this.name = 'SealError';
+  }
 }
 
 function openBytes(sealed: string, privateKeyPem: string, additional: Buffer): Buffer {
@@ -83,9 +108,9 @@ function openBytes(sealed: string, privateKeyPem: string, additional: Buffer): B
   if (buf[0] !== VERSION) throw new SealError(`unknown sealed-credential version ${buf[0]}`);
   const klen = buf.readUInt16BE(1);
   let off = 3;
-  const wrapped = buf.subarray(off, off += klen);
-  const iv = buf.subarray(off, off += 12);
-  const tag = buf.subarray(off, off += 16);
+  const wrapped = buf.subarray(off, (off += klen));
+  const iv = buf.subarray(off, (off += 12));
+  const tag = buf.subarray(off, (off += 16));
   const ct = buf.subarray(off);
   const key = privateDecrypt({ key: privateKeyPem, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, wrapped);
   const d = createDecipheriv('aes-256-gcm', key, iv);

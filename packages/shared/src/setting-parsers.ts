@@ -28,17 +28,30 @@ export function parseDuration(v: string, bareUnit: 'ms' | 's' = 's'): number | u
 
 /** How a duration in ms is written back (help texts, messages): the largest unit that divides it. */
 export function formatDuration(ms: number): string {
-  for (const [unit, n] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (ms % n === 0 && ms >= n) return `${ms / n}${unit}`;
+  for (const [unit, n] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms % n === 0 && ms >= n) return `${ms / n}${unit}`;
   return `${ms}ms`;
 }
 
 /** How a size in bytes is written back: the largest binary unit that divides it. */
 export function formatSize(n: number): string {
-  for (const [unit, m] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) if (n % m === 0 && n >= m) return `${n / m}${unit}`;
+  for (const [unit, m] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const)
+    if (n % m === 0 && n >= m) return `${n / m}${unit}`;
   return `${n}`;
 }
 
-export interface Range { min?: number; max?: number }
+export interface Range {
+  min?: number;
+  max?: number;
+}
 const inRange = (n: number, r: Range): boolean => (r.min === undefined || n >= r.min) && (r.max === undefined || n <= r.max);
 
 /** A duration in milliseconds; `expected` words the rule for the message (e.g. 'a duration from 1s to 24h, like 600s'). */
@@ -93,7 +106,11 @@ export function url(o: { protocols: readonly string[]; origin?: boolean; expecte
   const expected = o.expected ?? `${o.protocols.map((p) => `${p}//`).join(' or ')}host[:port]`;
   return (raw) => {
     let u: URL;
-    try { u = new URL(raw.trim()); } catch { return bad(expected); }
+    try {
+      u = new URL(raw.trim());
+    } catch {
+      return bad(expected);
+    }
     if (!o.protocols.includes(u.protocol)) return bad(expected);
     if (o.origin && (u.username || u.password || u.search || u.hash || (u.pathname !== '/' && u.pathname !== ''))) return bad(expected);
     if (o.origin && !/^[a-z][a-z0-9+.-]*:\/\/[^/?#@]+\/*$/i.test(raw.trim())) return bad(expected);
@@ -113,7 +130,10 @@ export function hostPort(): Parser<{ host: string; port: number }> {
 export function list<T>(item: Parser<T>, o: { separator?: RegExp; min?: number; expected?: string } = {}): Parser<T[]> {
   return (raw) => {
     const out: T[] = [];
-    for (const part of raw.split(o.separator ?? /,/).map((s) => s.trim()).filter(Boolean)) {
+    for (const part of raw
+      .split(o.separator ?? /,/)
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const r = item(part);
       if (!r.ok) return bad(o.expected ?? `a list of ${r.expected}, separated by commas`);
       out.push(r.value);

@@ -60,7 +60,9 @@ export function repeatedSetting<T>(spec: SettingSpec<T> & { flag: string }): Set
   const { parse, ...meta } = spec;
   // lint-allow: per-call (declared once, at load)
   return Object.freeze({
-    ...meta, hasDefault: true as const, repeatable: true,
+    ...meta,
+    hasDefault: true as const,
+    repeatable: true,
     read: (raws: readonly string[]): Parsed<T[]> => {
       const out: T[] = [];
       for (const raw of raws) {
@@ -112,7 +114,10 @@ export function readSettings<S extends SettingTable>(table: S, src: SettingSourc
   for (const [key, s] of Object.entries(table)) {
     const raws = given(s, src, problems);
     const input = raws ?? (s.default !== undefined ? [s.default] : s.repeatable ? [] : undefined);
-    if (input === undefined) { values[key] = undefined; continue; }
+    if (input === undefined) {
+      values[key] = undefined;
+      continue;
+    }
     const r = s.read(input);
     if (r.ok) values[key] = r.value;
     else problems.push(`${settingName(s, src.nameBy)} must be ${r.expected}`);
@@ -147,11 +152,13 @@ export function settingsHelp(table: SettingTable): string {
   const left = (s: Setting<unknown>) => (s.flag ? `--${s.flag}${s.arg ? ` ${s.arg}` : ''}` : '');
   const lw = Math.max(...settings.map((s) => left(s).length));
   const ew = Math.max(...settings.map((s) => (s.env ?? '').length));
-  return settings.map((s) => {
-    const def = shownDefault(s);
-    const cols = [...(lw > 0 ? [left(s).padEnd(lw)] : []), ...(ew > 0 ? [(s.env ?? '').padEnd(ew)] : [])];
-    return `  ${cols.join(' ')} ${s.help}${def ? ` (default ${def})` : ''}`;
-  }).join('\n');
+  return settings
+    .map((s) => {
+      const def = shownDefault(s);
+      const cols = [...(lw > 0 ? [left(s).padEnd(lw)] : []), ...(ew > 0 ? [(s.env ?? '').padEnd(ew)] : [])];
+      return `  ${cols.join(' ')} ${s.help}${def ? ` (default ${def})` : ''}`;
+    })
+    .join('\n');
 }
 
 /** Freezes an object and everything it holds (a loaded configuration: nothing changes it afterwards). */

@@ -18,13 +18,18 @@ export class StreamIds {
   private next: number;
 
   /** `first`: where the hub's first lap starts (1; tests start near the end to see a lap end). */
-  constructor(first = 1) { this.next = first; }
+  constructor(first = 1) {
+    this.next = first;
+  }
 
   /** The hub's next id: the following odd one, or 1 again after the last, skipping ids `inUse` still holds. */
   take(inUse: (id: number) => boolean): number {
     for (;;) {
       const id = this.next;
-      if (id >= MAX_STREAM_ID) { this.next = 1; this.wrapped = true; } else this.next = id + 2;
+      if (id >= MAX_STREAM_ID) {
+        this.next = 1;
+        this.wrapped = true;
+      } else this.next = id + 2;
       if (inUse(id)) continue;
       this.last = id;
       return id;

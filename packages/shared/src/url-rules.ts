@@ -11,7 +11,11 @@ export function parseBaseUrl(raw: string): UrlCheck {
   if (typeof raw !== 'string' || raw.length === 0) return { ok: false, reason: 'must be a non-empty string' };
   if (/\\|%5c/i.test(raw)) return { ok: false, reason: 'must not contain backslashes' };
   let url: URL;
-  try { url = new URL(raw); } catch { return { ok: false, reason: 'must be an absolute URL' }; }
+  try {
+    url = new URL(raw);
+  } catch {
+    return { ok: false, reason: 'must be an absolute URL' };
+  }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, reason: 'must use http or https' };
   if (url.username || url.password || authorityHasAt(raw)) return { ok: false, reason: 'must not contain user information' };
   if (url.search || url.hash || raw.includes('?') || raw.includes('#')) return { ok: false, reason: 'must not contain a query or fragment' };
@@ -110,7 +114,11 @@ export function isAllowed(url: string, prefixes: readonly URL[]): UrlCheck {
   const raw = rawProblem(url, true);
   if (raw !== undefined) return { ok: false, reason: raw };
   let parsed: URL;
-  try { parsed = new URL(url); } catch { return { ok: false, reason: 'url does not parse' }; }
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, reason: 'url does not parse' };
+  }
   if (parsed.username || parsed.password) return { ok: false, reason: 'userinfo in url' };
   const path = pathProblem(parsed.pathname);
   if (path !== undefined) return { ok: false, reason: path };
@@ -164,7 +172,11 @@ export function pathProblem(path: string): string | undefined {
   let problem = readingProblem(reading);
   if (problem !== undefined || (!path.includes('%') && !NON_ASCII.test(path))) return problem;
   if (BAD_ESCAPE.test(path)) return 'invalid escape in path';
-  try { reading = decodeURIComponent(path); } catch { return 'path is not UTF-8 once decoded'; }
+  try {
+    reading = decodeURIComponent(path);
+  } catch {
+    return 'path is not UTF-8 once decoded';
+  }
   for (let decodes = 1; ; decodes++) {
     problem = readingProblem(reading);
     if (problem !== undefined) return problem;

@@ -11,10 +11,14 @@ export class CallCancel {
   private listener: ((reason: Error) => void) | undefined;
   private controller: AbortController | undefined;
 
-  get aborted(): boolean { return this.why !== undefined; }
+  get aborted(): boolean {
+    return this.why !== undefined;
+  }
 
   /** Why the call was cancelled (undefined while it is not). */
-  get reason(): Error | undefined { return this.why; }
+  get reason(): Error | undefined {
+    return this.why;
+  }
 
   /** Cancels the call, once: the listener runs, and a signal handed out is aborted with the same reason. */
   abort(reason: Error): void {
@@ -27,7 +31,9 @@ export class CallCancel {
   }
 
   /** The one listener (the executor running the call); `undefined` removes it. Not called when already aborted. */
-  onAbort(listener: ((reason: Error) => void) | undefined): void { this.listener = listener; }
+  onAbort(listener: ((reason: Error) => void) | undefined): void {
+    this.listener = listener;
+  }
 
   /** An AbortSignal that follows this cancellation (for APIs that take one). */
   get signal(): AbortSignal {

@@ -41,7 +41,10 @@ export class DispatchBody implements AnswerBody {
     this.notify();
   }
 
-  end(): void { this.ended = true; this.notify(); }
+  end(): void {
+    this.ended = true;
+    this.notify();
+  }
 
   takeIfComplete(max: number): Buffer | undefined {
     if (!this.ended || this.failure || this.dropping || this.waiting > max) return undefined;
@@ -51,7 +54,10 @@ export class DispatchBody implements AnswerBody {
     return joinChunks(parts);
   }
 
-  fail(err: Error): void { this.failure ??= err; this.notify(); }
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.notify();
+  }
 
   private notify(): void {
     const w = this.wake;
@@ -70,11 +76,15 @@ export class DispatchBody implements AnswerBody {
       }
       if (this.failure) throw this.failure;
       if (this.ended) return;
-      await new Promise<void>((r) => { this.wake = r; });
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
     }
   }
 
-  on(): this { return this; }
+  on(): this {
+    return this;
+  }
 
   resume(): this {
     this.dropping = true;
@@ -91,13 +101,20 @@ export class DispatchBody implements AnswerBody {
   }
 }
 
-export interface DispatchedAnswer { status: number; headers: IncomingHttpHeaders; body: DispatchBody }
+export interface DispatchedAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: DispatchBody;
+}
 
 /** Sends the request; resolves with the final answer's head (interim 1xx answers are skipped), rejects with
  *  undici's error when there is none. `cancel` aborts the call at any point, the body's reading included. */
 export function dispatchCall(dispatcher: Dispatcher, opts: Dispatcher.DispatchOptions, cancel: CallCancel): Promise<DispatchedAnswer> {
   return new Promise((resolve, reject) => {
-    if (cancel.aborted) { reject(cancel.reason); return; }
+    if (cancel.aborted) {
+      reject(cancel.reason);
+      return;
+    }
     const body = new DispatchBody();
     let started = false;
     const onAbort = () => body.controller?.abort(cancel.reason ?? new Error('aborted'));
@@ -113,11 +130,17 @@ export function dispatchCall(dispatcher: Dispatcher, opts: Dispatcher.DispatchOp
         started = true;
         resolve({ status: statusCode, headers, body });
       },
-      onResponseData(_controller, chunk) { body.push(chunk); },
-      onResponseEnd() { done(); body.end(); },
+      onResponseData(_controller, chunk) {
+        body.push(chunk);
+      },
+      onResponseEnd() {
+        done();
+        body.end();
+      },
       onResponseError(_controller, err) {
         done();
-        if (started) body.fail(err); else reject(err);
+        if (started) body.fail(err);
+        else reject(err);
       },
     };
     try {

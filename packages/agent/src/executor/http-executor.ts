@@ -3,7 +3,15 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { dispatchCall, type AnswerBody } from './dispatch-call.js';
 import type { CallCancel } from './call-cancel.js';
-import { NOT_CONNECTED_CODES, UNREACHABLE_CODES, headerListFrom, relayRequestHeaders, unreadableAnswer, type AgentFailureCode, type HeaderList } from '@gatehouse/shared';
+import {
+  NOT_CONNECTED_CODES,
+  UNREACHABLE_CODES,
+  headerListFrom,
+  relayRequestHeaders,
+  unreadableAnswer,
+  type AgentFailureCode,
+  type HeaderList,
+} from '@gatehouse/shared';
 
 export interface ExecRequest {
   method: string;
@@ -26,12 +34,25 @@ export interface ExecResponse {
 /** A failure with the code the hub maps to its HTTP error. Messages name the link, never the URL's path or query. */
 export class ExecError extends Error {
   /** `notSent`: the service certainly never received the request (the hub may try another member). */
-  constructor(readonly code: AgentFailureCode, message: string, readonly notSent = false) { super(message); this.name = 'ExecError'; }
+  constructor(
+    readonly code: AgentFailureCode,
+    message: string,
+    readonly notSent = false,
+  ) {
+    super(message);
+    this.name = 'ExecError';
+  }
 }
 
 /** Failures that happen before a request can leave: no connection, no TLS session. */
-const BEFORE_SENDING = new Set([...NOT_CONNECTED_CODES,
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID']);
+const BEFORE_SENDING = new Set([
+  ...NOT_CONNECTED_CODES,
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 /** Authorization is the agent's to set when it injects the connection's credentials. */
 const AUTHORIZATION: ReadonlySet<string> = new Set(['authorization']);
@@ -68,15 +89,19 @@ export function execFailure(err: unknown, req: ExecRequest): ExecError {
 /** `dispatcher`: the pool for the call's identity (ServicePools.for). */
 export async function execute(dispatcher: Dispatcher, req: ExecRequest): Promise<ExecResponse> {
   try {
-    const res = await dispatchCall(dispatcher, {
-      origin: req.url.origin,
-      path: `${req.url.pathname}${req.url.search}`,
-      method: req.method as Dispatcher.HttpMethod,
-      headers: toUndiciHeaders(req.headers, req),
-      body: req.body ?? undefined,
-      headersTimeout: req.timeoutMs,
-      bodyTimeout: req.timeoutMs,
-    }, req.cancel);
+    const res = await dispatchCall(
+      dispatcher,
+      {
+        origin: req.url.origin,
+        path: `${req.url.pathname}${req.url.search}`,
+        method: req.method as Dispatcher.HttpMethod,
+        headers: toUndiciHeaders(req.headers, req),
+        body: req.body ?? undefined,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      },
+      req.cancel,
+    );
     return { status: res.status, headers: headerListFrom(res.headers), body: res.body };
   } catch (err) {
     throw execFailure(err, req);

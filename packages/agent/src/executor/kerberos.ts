@@ -15,7 +15,10 @@ import type { WindowsUser } from './windows-user.js';
  *  optional addon, still builds (`npm ci --omit=optional && npm start`). */
 interface KerberosModule {
   GSS_MECH_OID_SPNEGO: number;
-  initializeClient(service: string, options: { mechOID?: number; principal?: string; user?: string; domain?: string; password?: string }): Promise<{ step(challenge: string): Promise<string> }>;
+  initializeClient(
+    service: string,
+    options: { mechOID?: number; principal?: string; user?: string; domain?: string; password?: string },
+  ): Promise<{ step(challenge: string): Promise<string> }>;
 }
 
 const KERBEROS_ADDON: string = 'kerberos';
@@ -36,15 +39,20 @@ export class KerberosAuth {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly ticketMaxAgeMs = 8 * 3600_000;
 
-  constructor(private readonly cacheDir: string, private readonly keytab: string | undefined) {}
+  constructor(
+    private readonly cacheDir: string,
+    private readonly keytab: string | undefined,
+  ) {}
 
   /** Whether Kerberos can be tried here at all: the addon loads and kinit exists. */
   async available(): Promise<boolean> {
     if (this.mod === undefined) {
       try {
-        const m = await import(KERBEROS_ADDON) as { default?: KerberosModule } & KerberosModule;
+        const m = (await import(KERBEROS_ADDON)) as { default?: KerberosModule } & KerberosModule;
         this.mod = m.default ?? m;
-      } catch { this.mod = null; }
+      } catch {
+        this.mod = null;
+      }
     }
     // Windows: SSPI takes the connection's credentials directly; elsewhere MIT kinit fills a private cache.
     if (process.platform === 'win32') return this.mod !== null;
@@ -55,10 +63,19 @@ export class KerberosAuth {
   async token(host: string, u: WindowsUser, password: string): Promise<string> {
     if (process.platform === 'win32') {
       try {
-        const client = await this.mod!.initializeClient(`HTTP@${host}`, { mechOID: this.mod!.GSS_MECH_OID_SPNEGO, user: u.user, domain: u.domain || undefined, password });
+        const client = await this.mod!.initializeClient(`HTTP@${host}`, {
+          mechOID: this.mod!.GSS_MECH_OID_SPNEGO,
+          user: u.user,
+          domain: u.domain || undefined,
+          password,
+        });
         return await client.step('');
       } catch (err) {
-        throw new KerberosError(`no service ticket for HTTP/${host} (${String((err as Error).message).split('\n')[0]!.slice(0, 120)})`);
+        throw new KerberosError(
+          `no service ticket for HTTP/${host} (${String((err as Error).message)
+            .split('\n')[0]!
+            .slice(0, 120)})`,
+        );
       }
     }
     const ccache = await this.ensureTicket(u, password);
@@ -69,9 +86,14 @@ export class KerberosAuth {
         const client = await this.mod!.initializeClient(`HTTP@${host}`, { mechOID: this.mod!.GSS_MECH_OID_SPNEGO });
         return await client.step('');
       } catch (err) {
-        throw new KerberosError(`no service ticket for HTTP/${host} (${String((err as Error).message).split('\n')[0]!.slice(0, 120)})`);
+        throw new KerberosError(
+          `no service ticket for HTTP/${host} (${String((err as Error).message)
+            .split('\n')[0]!
+            .slice(0, 120)})`,
+        );
       } finally {
-        if (previous === undefined) delete process.env.KRB5CCNAME; else process.env.KRB5CCNAME = previous;
+        if (previous === undefined) delete process.env.KRB5CCNAME;
+        else process.env.KRB5CCNAME = previous;
       }
     };
     const p = this.queue.then(run, run);
@@ -82,7 +104,10 @@ export class KerberosAuth {
   private async ensureTicket(u: WindowsUser, password: string): Promise<string> {
     mkdirSync(this.cacheDir, { recursive: true, mode: 0o700 });
     const useKeytab = password === '' && this.keytab !== undefined;
-    const id = createHash('sha256').update(`${u.principal}\0${useKeytab ? `keytab:${this.keytab}` : password}`).digest('hex').slice(0, 32);
+    const id = createHash('sha256')
+      .update(`${u.principal}\0${useKeytab ? `keytab:${this.keytab}` : password}`)
+      .digest('hex')
+      .slice(0, 32);
     const ccache = join(this.cacheDir, `cc_${id}`);
     const at = this.fresh.get(id);
     if (at !== undefined && Date.now() - at < this.ticketMaxAgeMs && existsSync(ccache)) return ccache;
@@ -91,7 +116,9 @@ export class KerberosAuth {
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn('kinit', args, { stdio: ['pipe', 'ignore', 'pipe'], env: process.env });
       let err = '';
-      p.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+      p.stderr!.on('data', (c: Buffer) => {
+        err += c.toString();
+      });
       p.on('error', () => resolve({ code: -1, stderr: 'kinit not found' }));
       // kinit may exit before it reads the password (keytab mode, an unknown realm): an EPIPE here is not a fault.
       p.stdin!.on('error', () => {});

@@ -19,7 +19,11 @@ export interface LegRequest {
   timeoutMs: number;
 }
 
-export interface NtlmResult { res: Dispatcher.ResponseData; release(): void; authenticated: boolean }
+export interface NtlmResult {
+  res: Dispatcher.ResponseData;
+  release(): void;
+  authenticated: boolean;
+}
 
 const WORKSTATION = hostname().split('.')[0]!.toUpperCase().slice(0, 15);
 const MAX_IDLE_PER_KEY = 8;
@@ -37,7 +41,10 @@ export class NtlmConnections {
       const c = list.pop()!;
       if (!c.closed && !c.destroyed) return { client: c, reused: true };
     }
-    return { client: new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 10_000 }, maxHeaderSize: Limits.maxResponseHeadBytes }), reused: false };
+    return {
+      client: new Client(origin, { pipelining: 1, keepAliveTimeout: 30_000, connect: { timeout: 10_000 }, maxHeaderSize: Limits.maxResponseHeadBytes }),
+      reused: false,
+    };
   }
 
   private giveBack(key: string, client: Client): void {
@@ -45,7 +52,11 @@ export class NtlmConnections {
     const list = this.idle.get(key) ?? [];
     // The least recently used goes: the service may have closed it already (Node's default keep-alive is 5 s),
     // and a reconnected Client is unauthenticated, which costs a handshake.
-    if (list.length >= MAX_IDLE_PER_KEY) void list.shift()!.close().catch(() => {});
+    if (list.length >= MAX_IDLE_PER_KEY)
+      void list
+        .shift()!
+        .close()
+        .catch(() => {});
     list.push(client);
     this.idle.set(key, list);
   }
@@ -58,10 +69,16 @@ export class NtlmConnections {
     const key = this.key(origin, u, password);
     const { client, reused } = this.take(key, origin);
     const release = (ok: boolean) => (ok ? this.giveBack(key, client) : void client.destroy());
-    const send = (headers: Record<string, string | string[]>, body: Readable | null) => client.request({
-      path: req.path, method: req.method as Dispatcher.HttpMethod, headers, body: body ?? undefined,
-      signal: req.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
-    });
+    const send = (headers: Record<string, string | string[]>, body: Readable | null) =>
+      client.request({
+        path: req.path,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? undefined,
+        signal: req.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
     try {
       if (reused && !req.body) {
         const res = await send(req.headers, null);
@@ -69,14 +86,20 @@ export class NtlmConnections {
         await res.body.dump();
       }
       // Leg 1: NEGOTIATE, with an empty body (the real one is sent once, on the authenticated leg).
-      const negotiateHeaders = withHeader(req.headers, 'authorization', ntlm.createType1Message({ domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme));
+      const negotiateHeaders = withHeader(
+        req.headers,
+        'authorization',
+        ntlm.createType1Message({ domain: u.domain, workstation: WORKSTATION }).replace(/^NTLM/, scheme),
+      );
       if (req.body) negotiateHeaders['content-length'] = '0';
       const first = await send(negotiateHeaders, null);
       const offer = [first.headers['www-authenticate'] ?? []].flat().find((h) => /^(NTLM|Negotiate) \S+/i.test(h));
       if (first.statusCode !== 401 || !offer) {
         if (!req.body && first.statusCode !== 401) return wrap(first, release, false);
         await first.body.dump();
-        throw new NtlmError(first.statusCode === 401 ? 'the service did not answer with an NTLM challenge' : `the service answered the NTLM negotiation with ${first.statusCode}`);
+        throw new NtlmError(
+          first.statusCode === 401 ? 'the service did not answer with an NTLM challenge' : `the service answered the NTLM negotiation with ${first.statusCode}`,
+        );
       }
       await first.body.dump();
       const type2 = parseChallenge(offer);
@@ -105,8 +128,13 @@ function parseChallenge(offer: string): ntlm.Type2Message {
   let failed = false;
   let m: ntlm.Type2Message | undefined;
   try {
-    m = ntlm.parseType2Message(offer.replace(/^Negotiate/i, 'NTLM'), (e) => { if (e) failed = true; }) ?? undefined;
-  } catch { failed = true; }
+    m =
+      ntlm.parseType2Message(offer.replace(/^Negotiate/i, 'NTLM'), (e) => {
+        if (e) failed = true;
+      }) ?? undefined;
+  } catch {
+    failed = true;
+  }
   if (failed || !m) throw new NtlmError('the NTLM challenge does not parse');
   return m;
 }
@@ -114,7 +142,12 @@ function parseChallenge(offer: string): ntlm.Type2Message {
 function wrap(res: Dispatcher.ResponseData, release: (ok: boolean) => void, authenticated: boolean): NtlmResult {
   let done = false;
   // Only an authenticated connection goes back to the pool.
-  const finish = (ok: boolean) => { if (!done) { done = true; release(ok && authenticated); } };
+  const finish = (ok: boolean) => {
+    if (!done) {
+      done = true;
+      release(ok && authenticated);
+    }
+  };
   res.body.once('end', () => finish(true));
   res.body.once('error', () => finish(false));
   res.body.once('close', () => finish(res.body.readableEnded));

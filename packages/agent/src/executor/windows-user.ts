@@ -1,5 +1,9 @@
 // The user name of a WindowsGateway connection, as NTLM and Kerberos each want it.
-export interface WindowsUser { user: string; domain: string; principal: string }
+export interface WindowsUser {
+  user: string;
+  domain: string;
+  principal: string;
+}
 
 /** Accepts DOMAIN\user, user@domain or a bare user. */
 export function parseWindowsUser(raw: string): WindowsUser {
@@ -18,4 +22,3 @@ export function parseWindowsUser(raw: string): WindowsUser {
   }
   return { user: raw, domain: '', principal: raw };
 }
-

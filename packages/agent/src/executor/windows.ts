@@ -41,7 +41,11 @@ export class WindowsExecutor {
   private readonly offers = new Map<string, { offer: Offer; at: number }>();
   readonly ntlm = new NtlmConnections();
 
-  constructor(private readonly pools: ServicePools, private readonly kerberos: KerberosAuth, private readonly log: Logger) {}
+  constructor(
+    private readonly pools: ServicePools,
+    private readonly kerberos: KerberosAuth,
+    private readonly log: Logger,
+  ) {}
 
   /**
    * What a service offers is learned per origin AND per user (the connection's user name, hashed): one caller's
@@ -84,8 +88,12 @@ export class WindowsExecutor {
         // Learn what the service offers with a request that carries no credentials and no body (so it goes on the
         // shared pool, which never carries credentials).
         const probe = await request(req.url, {
-          dispatcher: this.pools.anonymous, method: req.method as Dispatcher.HttpMethod, headers: hasBody ? withHeader(headers, 'content-length', '0') : headers,
-          signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
+          dispatcher: this.pools.anonymous,
+          method: req.method as Dispatcher.HttpMethod,
+          headers: hasBody ? withHeader(headers, 'content-length', '0') : headers,
+          signal: req.cancel.signal,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
         });
         if (probe.statusCode !== 401) {
           if (!hasBody) return { status: probe.statusCode, headers: headerListFrom(probe.headers), body: probe.body };
@@ -102,7 +110,11 @@ export class WindowsExecutor {
         try {
           const r = await this.kerberosCall(req, user, headers, hasBody, cached !== undefined);
           if (r === RELEARN) return RELEARN;
-          if (misfit(r.answer.status, r.offers)) { r.answer.body.on('error', () => {}); r.answer.body.destroy(); return RELEARN; }
+          if (misfit(r.answer.status, r.offers)) {
+            r.answer.body.on('error', () => {});
+            r.answer.body.destroy();
+            return RELEARN;
+          }
           return r.answer;
         } catch (err) {
           if (!(err instanceof KerberosError)) throw err;
@@ -115,13 +127,26 @@ export class WindowsExecutor {
         }
       }
       const scheme = offer && !offer.has('ntlm') && offer.has('negotiate') ? 'Negotiate' : 'NTLM';
-      const r = await this.ntlm.request(origin, user, auth.password, {
-        method: req.method, path, headers,
-        body: hasBody ? req.body : null, signal: req.cancel.signal, timeoutMs: req.timeoutMs,
-      }, scheme);
+      const r = await this.ntlm.request(
+        origin,
+        user,
+        auth.password,
+        {
+          method: req.method,
+          path,
+          headers,
+          body: hasBody ? req.body : null,
+          signal: req.cancel.signal,
+          timeoutMs: req.timeoutMs,
+        },
+        scheme,
+      );
       if (!offer) this.offers.set(key, { offer: new Set(['ntlm']), at: Date.now() });
       this.log.debug({ host: req.url.host, scheme: 'ntlm', status: r.res.statusCode }, 'windows authentication');
-      if (misfit(r.res.statusCode, r.res.headers)) { await r.res.body.dump(); return RELEARN; }
+      if (misfit(r.res.statusCode, r.res.headers)) {
+        await r.res.body.dump();
+        return RELEARN;
+      }
       return this.answer(r.res.statusCode, headerListFrom(r.res.headers), r.res.body, 'ntlm: the service refused the credentials');
     } catch (err) {
       if (err instanceof NtlmError) {
@@ -140,13 +165,26 @@ export class WindowsExecutor {
    * refuses costs no body; the body then goes once, with a fresh authenticator (a service's replay cache
    * refuses one it has seen), on the identity's own connections.
    */
-  private async kerberosCall(req: ExecRequest, user: WindowsUser, headers: Record<string, string | string[]>, hasBody: boolean, relearn: boolean): Promise<{ answer: ExecResponse; offers: Record<string, string | string[] | undefined> } | typeof RELEARN> {
+  private async kerberosCall(
+    req: ExecRequest,
+    user: WindowsUser,
+    headers: Record<string, string | string[]>,
+    hasBody: boolean,
+    relearn: boolean,
+  ): Promise<{ answer: ExecResponse; offers: Record<string, string | string[] | undefined> } | typeof RELEARN> {
     const auth = req.auth!;
     // The identity's own connections: the service may keep the authentication on the connection.
     const dispatcher = this.pools.for(req.url.origin, auth);
-    const send = (method: string, headers: Record<string, string | string[]>, body: ExecRequest['body']) => request(req.url, {
-      dispatcher, method: method as Dispatcher.HttpMethod, headers, body: body ?? undefined, signal: req.cancel.signal, headersTimeout: req.timeoutMs, bodyTimeout: req.timeoutMs,
-    });
+    const send = (method: string, headers: Record<string, string | string[]>, body: ExecRequest['body']) =>
+      request(req.url, {
+        dispatcher,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body: body ?? undefined,
+        signal: req.cancel.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      });
     const negotiate = async () => `Negotiate ${await this.kerberos.token(req.url.hostname, user, auth.password)}`;
     if (hasBody) {
       const check = await send('HEAD', withHeader(withoutBody(headers), 'authorization', await negotiate()), null);
@@ -155,13 +193,20 @@ export class WindowsExecutor {
       if (check.statusCode === 401) {
         // The body is not sent yet: under a learned offer, a 401 offering NTLM means the offer did not fit.
         if (relearn && offered(check.headers).has('ntlm')) return RELEARN;
-        return { answer: this.answer(401, withoutFraming(headerListFrom(check.headers)), Readable.from([]), 'kerberos: the service refused the ticket'), offers: {} };
+        return {
+          answer: this.answer(401, withoutFraming(headerListFrom(check.headers)), Readable.from([]), 'kerberos: the service refused the ticket'),
+          offers: {},
+        };
       }
     }
     const res = await send(req.method, withHeader(headers, 'authorization', await negotiate()), req.body);
     this.log.debug({ host: req.url.host, scheme: 'kerberos', status: res.statusCode }, 'windows authentication');
-    const answer = this.answer(res.statusCode, headerListFrom(res.headers), res.body,
-      hasBody ? 'kerberos: the service refused the ticket after the handshake' : 'kerberos: the service refused the ticket');
+    const answer = this.answer(
+      res.statusCode,
+      headerListFrom(res.headers),
+      res.body,
+      hasBody ? 'kerberos: the service refused the ticket after the handshake' : 'kerberos: the service refused the ticket',
+    );
     return { answer, offers: res.headers };
   }
 
@@ -175,5 +220,7 @@ export class WindowsExecutor {
     return { status, headers: status === 401 ? [...headers, [AGENT_WINDOWS_AUTH_HEADER, `failed (${whyIf401})`]] : headers, body };
   }
 
-  close(): Promise<void> { return this.ntlm.close(); }
+  close(): Promise<void> {
+    return this.ntlm.close();
+  }
 }

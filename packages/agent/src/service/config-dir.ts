@@ -40,19 +40,33 @@ export const TEST_ROOT_VARIABLE = 'GATEHOUSE_TEST_INSTALL_ROOT';
 
 /** Windows: drive roots and these (compared case-insensitively after the drive letter). */
 const WINDOWS_SHARED = new Set([
-  '\\windows', '\\program files', '\\program files (x86)', '\\programdata', '\\users', '\\users\\public',
-  '\\users\\default', '\\temp', '\\tmp', '\\perflogs', '\\recovery', '\\$recycle.bin', '\\system volume information',
+  '\\windows',
+  '\\program files',
+  '\\program files (x86)',
+  '\\programdata',
+  '\\users',
+  '\\users\\public',
+  '\\users\\default',
+  '\\temp',
+  '\\tmp',
+  '\\perflogs',
+  '\\recovery',
+  '\\$recycle.bin',
+  '\\system volume information',
 ]);
 
 /** The one keytab name that is the agent's (`run --keytab /etc/gatehouse/agent.keytab`). */
 export const AGENT_KEYTAB = 'agent.keytab';
 
-const REFUSAL_TAIL = 'install-service hands the config\'s directory to the service account, so the config needs a directory of its own';
+const REFUSAL_TAIL = "install-service hands the config's directory to the service account, so the config needs a directory of its own";
 
 /** Why `dir` (resolved) is not the agent's own, or undefined. */
 export function sharedDirReason(dir: string, platform: 'linux' | 'windows', homes: ReadonlySet<string>, testRoot?: string): string | undefined {
   if (platform === 'windows') {
-    const rest = dir.replace(/^[A-Za-z]:/, '').replace(/\\+$/, '').toLowerCase();
+    const rest = dir
+      .replace(/^[A-Za-z]:/, '')
+      .replace(/\\+$/, '')
+      .toLowerCase();
     if (rest === '' || /^\\\\[^\\]+(\\[^\\]+)?$/.test(dir)) return `${dir} is a drive or share root`;
     if (WINDOWS_SHARED.has(rest) || rest.startsWith('\\windows\\')) return `${dir} is a system or shared directory`;
     if (/^\\users\\[^\\]+$/.test(rest)) return `${dir} is a home directory`;
@@ -91,7 +105,9 @@ function linuxHomes(): Set<string> {
       const home = line.split(':')[5];
       if (home) homes.add(home);
     }
-  } catch { /* no passwd file: the current user's home and /home/* still count */ }
+  } catch {
+    /* no passwd file: the current user's home and /home/* still count */
+  }
   return homes;
 }
 
@@ -103,7 +119,11 @@ function resolveReal(dir: string, platform: 'linux' | 'windows', inspect: boolea
   const missing: string[] = [];
   let at = lexical;
   for (;;) {
-    try { return path.join(realpathSync.native(at), ...missing.reverse()); } catch { /* not there (yet) */ }
+    try {
+      return path.join(realpathSync.native(at), ...missing.reverse());
+    } catch {
+      /* not there (yet) */
+    }
     const up = path.dirname(at);
     if (up === at) return lexical;
     missing.push(path.basename(at));
@@ -149,7 +169,9 @@ export function checkConfigDir(configPath: string, platform: 'linux' | 'windows'
   const result: ConfigDir = { dir, configPath: path.join(dir, base), exists: false, files: [] };
   if (!o.inspect) return result;
   let names: string[];
-  try { names = readdirSync(dir).sort(); } catch (err) {
+  try {
+    names = readdirSync(dir).sort();
+  } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') return result;
     throw refuse(`${dir} cannot be listed (${(err as { code?: string }).code ?? 'error'})`);
   }

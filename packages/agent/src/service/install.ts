@@ -39,7 +39,10 @@ export function manageService(o: ServiceOptions): void {
 
 function linux(o: ServiceOptions): void {
   if (o.uninstall) {
-    if (o.print) { for (const c of linuxUninstallSteps()) o.out(show(c)); return; }
+    if (o.print) {
+      for (const c of linuxUninstallSteps()) o.out(show(c));
+      return;
+    }
     requireRoot();
     for (const c of linuxUninstallSteps()) runTolerant(c, o.out);
     return;
@@ -48,15 +51,22 @@ function linux(o: ServiceOptions): void {
   const cd = checkConfigDir(o.spec.configPath, 'linux', { inspect: true, testRoot: o.testRoot });
   const spec = { ...o.spec, configPath: cd.configPath };
   let userExists = true;
-  try { execFileSync('id', [spec.user], { stdio: 'ignore' }); } catch { userExists = false; }
+  try {
+    execFileSync('id', [spec.user], { stdio: 'ignore' });
+  } catch {
+    userExists = false;
+  }
   const steps = linuxInstallPlan(spec, cd, { userExists, systemdRunning: existsSync('/run/systemd/system') });
   const configMissing = !cd.files.some((f) => f.path === cd.configPath);
   if (o.print) {
     if (configMissing) o.out(`# ${cd.configPath} does not exist yet: install-service refuses until \`gatehouse-agent register\` has written it`);
     for (const step of steps) {
       if ('run' in step) o.out(show(step.run));
-      else if ('write' in step) { o.out(`# ${step.write}`); o.out(step.text); o.out('# then:'); }
-      else o.out(`# ${step.note}`);
+      else if ('write' in step) {
+        o.out(`# ${step.write}`);
+        o.out(step.text);
+        o.out('# then:');
+      } else o.out(`# ${step.note}`);
     }
     return;
   }
@@ -64,8 +74,10 @@ function linux(o: ServiceOptions): void {
   if (configMissing) throw new AgentConfigError(`${cd.configPath} does not exist: run \`gatehouse-agent register\` first`);
   for (const step of steps) {
     if ('run' in step) run(step.run, o.out);
-    else if ('write' in step) { writeFileSync(step.write, step.text, { mode: step.mode }); o.out(`wrote ${step.write}`); }
-    else o.out(step.note);
+    else if ('write' in step) {
+      writeFileSync(step.write, step.text, { mode: step.mode });
+      o.out(`wrote ${step.write}`);
+    } else o.out(step.note);
   }
 }
 
@@ -74,10 +86,16 @@ function windows(o: ServiceOptions): void {
   const xmlPath = resolve(dirname(winsw), `${WINDOWS_SERVICE_ID}-service.xml`);
   // The ACL step hands the config's directory to the service account: only a directory of the agent's own. The
   // WinSW executable, its XML and its logs may sit beside the config.
-  const exe = winsw.slice(Math.max(winsw.lastIndexOf('\\'), winsw.lastIndexOf('/')) + 1).replace(/\.exe$/i, '').toLowerCase();
-  const cd = o.uninstall ? undefined : checkConfigDir(o.spec.configPath, 'windows', {
-    inspect: process.platform === 'win32', extra: (n) => n.toLowerCase().startsWith(exe) && /\.(exe|xml|log)$/i.test(n),
-  });
+  const exe = winsw
+    .slice(Math.max(winsw.lastIndexOf('\\'), winsw.lastIndexOf('/')) + 1)
+    .replace(/\.exe$/i, '')
+    .toLowerCase();
+  const cd = o.uninstall
+    ? undefined
+    : checkConfigDir(o.spec.configPath, 'windows', {
+        inspect: process.platform === 'win32',
+        extra: (n) => n.toLowerCase().startsWith(exe) && /\.(exe|xml|log)$/i.test(n),
+      });
   const xml = winswXml({ ...o.spec, logDir: dirname(o.spec.configPath) });
   if (o.print) {
     o.out(o.uninstall ? '' : `# ${xmlPath} (next to WinSW, renamed to match: ${winsw.replace(/\.exe$/i, '')}.xml)`);
@@ -87,14 +105,22 @@ function windows(o: ServiceOptions): void {
   }
   if (process.platform !== 'win32') throw new AgentConfigError('a Windows service can only be installed on Windows (use --print to see it)');
   if (!o.winsw || !existsSync(o.winsw)) throw new AgentConfigError('--winsw PATH must name the WinSW executable (https://github.com/winsw/winsw/releases)');
-  if (o.uninstall) { for (const c of windowsUninstallSteps(o.winsw)) runTolerant(c, o.out); rmSync(o.winsw.replace(/\.exe$/i, '.xml'), { force: true }); return; }
+  if (o.uninstall) {
+    for (const c of windowsUninstallSteps(o.winsw)) runTolerant(c, o.out);
+    rmSync(o.winsw.replace(/\.exe$/i, '.xml'), { force: true });
+    return;
+  }
   mkdirSync(dirname(o.winsw), { recursive: true });
   writeFileSync(o.winsw.replace(/\.exe$/i, '.xml'), xml);
   for (const c of windowsInstallSteps(o.winsw, cd!.dir)) run(c, o.out);
 }
 
 function runTolerant(cmd: string[], out: (s: string) => void): void {
-  try { run(cmd, out); } catch { out(`(ignored: ${show(cmd)} failed)`); }
+  try {
+    run(cmd, out);
+  } catch {
+    out(`(ignored: ${show(cmd)} failed)`);
+  }
 }
 
 function requireRoot(): void {

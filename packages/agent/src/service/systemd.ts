@@ -105,7 +105,9 @@ export function linuxInstallPlan(s: ServiceSpec, cd: ConfigDir, o: { userExists:
   if (files.length > 0) steps.push({ run: ['chmod', '0600', ...files] });
   steps.push({ write: UNIT_PATH, text: systemdUnit(s), mode: 0o644 });
   if (!o.systemdRunning) {
-    steps.push({ note: 'systemd is not running on this machine: the unit is written; enable it with `systemctl enable --now gatehouse-agent` where systemd runs' });
+    steps.push({
+      note: 'systemd is not running on this machine: the unit is written; enable it with `systemctl enable --now gatehouse-agent` where systemd runs',
+    });
     return steps;
   }
   steps.push({ run: ['systemctl', 'daemon-reload'] }, { run: ['systemctl', 'enable', '--now', UNIT_NAME] });
@@ -113,5 +115,9 @@ export function linuxInstallPlan(s: ServiceSpec, cd: ConfigDir, o: { userExists:
 }
 
 export function linuxUninstallSteps(): string[][] {
-  return [['systemctl', 'disable', '--now', UNIT_NAME], ['rm', '-f', UNIT_PATH], ['systemctl', 'daemon-reload']];
+  return [
+    ['systemctl', 'disable', '--now', UNIT_NAME],
+    ['rm', '-f', UNIT_PATH],
+    ['systemctl', 'daemon-reload'],
+  ];
 }

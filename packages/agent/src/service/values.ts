@@ -33,7 +33,10 @@ export function checkConfigValue(configPath: string, platform: 'linux' | 'window
  */
 export function windowsPathReason(path: string): string | undefined {
   if (/^[\\/]{2}[?.][\\/]/.test(path) || /^\\\?\?\\/.test(path)) return `${path} has a device or verbatim prefix (\\\\?\\ or \\\\.\\)`;
-  const names = path.replace(/^[A-Za-z]:/, '').split(/[\\/]+/).filter((n) => n !== '' && n !== '.' && n !== '..');
+  const names = path
+    .replace(/^[A-Za-z]:/, '')
+    .split(/[\\/]+/)
+    .filter((n) => n !== '' && n !== '.' && n !== '..');
   if (names.some((n) => /[. ]$/.test(n))) return `${path} has a name ending in a dot or space`;
   if (names.some((n) => /~\d/.test(n))) return `${path} has an 8.3 short name (~ and a digit)`;
   return undefined;

@@ -52,5 +52,8 @@ export function windowsInstallSteps(winswExe: string, configDir: string): string
 }
 
 export function windowsUninstallSteps(winswExe: string): string[][] {
-  return [[winswExe, 'stop'], [winswExe, 'uninstall']];
+  return [
+    [winswExe, 'stop'],
+    [winswExe, 'uninstall'],
+  ];
 }

@@ -11,7 +11,10 @@ import type { Tunnel } from './tunnel.js';
 /** A listed tunnel is closed this long after its hub left the list (it may come back: a Redis blip, a restart). */
 export const LISTED_GRACE_MS = 5_000;
 
-interface Listed { tunnel: Tunnel; leaving?: NodeJS.Timeout }
+interface Listed {
+  tunnel: Tunnel;
+  leaving?: NodeJS.Timeout;
+}
 
 export class HubMesh {
   private readonly listed = new Map<string, Listed>();
@@ -19,17 +22,24 @@ export class HubMesh {
   private closed = false;
 
   /** `configured`: the --hub tunnels. `open`: makes (not starts) a tunnel to a listed hub. */
-  constructor(private readonly configured: readonly Tunnel[], private readonly open: (hub: HubAddress) => Tunnel, private readonly log: Logger) {}
+  constructor(
+    private readonly configured: readonly Tunnel[],
+    private readonly open: (hub: HubAddress) => Tunnel,
+    private readonly log: Logger,
+  ) {}
 
   /** Every tunnel: the --hub ones, then the listed ones. */
-  all(): Tunnel[] { return [...this.configured, ...[...this.listed.values()].map((l) => l.tunnel)]; }
+  all(): Tunnel[] {
+    return [...this.configured, ...[...this.listed.values()].map((l) => l.tunnel)];
+  }
 
   /** HUBS from any hub: every hub reads the same list from Redis, so the latest one speaks. */
   onHubs(msg: HubsMessage): void {
     const https = this.configured.some((t) => t.hubUrl.startsWith('https:'));
     // Never a weaker scheme than the --hub addresses: the agent credential goes to every hub it dials.
     const usable = msg.hubs.filter((h) => !https || h.url.startsWith('https:'));
-    if (usable.length < msg.hubs.length) this.log.warn({ refused: msg.hubs.length - usable.length }, 'listed hubs with http:// URLs not dialled: the --hub addresses use https');
+    if (usable.length < msg.hubs.length)
+      this.log.warn({ refused: msg.hubs.length - usable.length }, 'listed hubs with http:// URLs not dialled: the --hub addresses use https');
     this.hubs = new Map(usable.map((h) => [h.id, h.url]));
     this.settle();
   }
@@ -69,7 +79,10 @@ export class HubMesh {
     for (const [id, url] of this.hubs) {
       const l = this.listed.get(id);
       if (l) {
-        if (l.leaving) { clearTimeout(l.leaving); l.leaving = undefined; }
+        if (l.leaving) {
+          clearTimeout(l.leaving);
+          l.leaving = undefined;
+        }
         continue;
       }
       if (this.all().some((x) => x.state === 'connected' && x.hubId === id)) continue;

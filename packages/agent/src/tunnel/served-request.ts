@@ -2,8 +2,21 @@
 // the hub's credit, a deadline, and cancellation from either end.
 import { PassThrough, type Readable } from 'node:stream';
 import {
-  FrameType, InboundBody, Limits, checkAgentAnswer, OutboundBody, WHOLE_MESSAGES_VERSION, encodeFrame, foreignCodingMessage, forwardResponseHeaders, hasForeignTransferCoding, relayableBody,
-  type FailureMessage, type RequestHeadMessage, type ResponseHeadMessage, type WriteGate,
+  FrameType,
+  InboundBody,
+  Limits,
+  checkAgentAnswer,
+  OutboundBody,
+  WHOLE_MESSAGES_VERSION,
+  encodeFrame,
+  foreignCodingMessage,
+  forwardResponseHeaders,
+  hasForeignTransferCoding,
+  relayableBody,
+  type FailureMessage,
+  type RequestHeadMessage,
+  type ResponseHeadMessage,
+  type WriteGate,
 } from '@gatehouse/shared';
 import { ExecError, type ExecRequest, type ExecResponse } from '../executor/http-executor.js';
 import type { AnswerBody } from '../executor/dispatch-call.js';
@@ -48,13 +61,20 @@ function answerFrame(stream: number, method: string, msg: ResponseHeadMessage, w
   const check = checkAgentAnswer(method, msg.status, msg.headers, whole?.length);
   if (!check.ok) throw new ExecError('BadGateway', `the service's answer cannot be relayed: ${check.reason}`);
   if (whole) {
-    try { return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }, version); } catch { /* over one frame: head, then the body as DATA */ }
+    try {
+      return encodeFrame({ type: FrameType.Response, stream, msg, data: whole }, version);
+    } catch {
+      /* over one frame: head, then the body as DATA */
+    }
   }
   try {
     return encodeFrame({ type: FrameType.ResponseHead, stream, msg }, version);
   } catch {
     // Headers under the head limit whose JSON (versions 1 and 2) is over the frame's (quotes and non-ASCII bytes take two).
-    throw new ExecError('BadGateway', `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`);
+    throw new ExecError(
+      'BadGateway',
+      `the service's response headers are too large to relay (over ${Limits.maxJsonBytes / 1024} KiB as the relay encodes them)`,
+    );
   }
 }
 
@@ -63,7 +83,7 @@ const NO_BODY = Buffer.alloc(0);
 /** The whole answer body if it has already arrived (a small answer comes with its head): empty for an answer
  *  that has none (HEAD, 204, 304: relayableBody replaced its body), undefined while it is still coming. */
 const arrivedWhole = (answer: AnswerBody | Readable, body: AnswerBody): Buffer | undefined =>
-  (answer !== body ? NO_BODY : body.takeIfComplete?.(Limits.maxDataBytes));
+  answer !== body ? NO_BODY : body.takeIfComplete?.(Limits.maxDataBytes);
 
 export interface ServeContext {
   gate: WriteGate;
@@ -87,10 +107,18 @@ export class ServedRequest {
   private readonly abort = new CallCancel();
   private cancelled = false;
 
-  constructor(readonly stream: number, private readonly head: RequestHeadMessage, private readonly c: ServeContext) {
-    this.requestBody = new InboundBody(c.windowBytes, (bytes) => {
-      if (!this.cancelled) c.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
-    }, Math.max(c.windowBytes, Limits.maxStreamWindowBytes));
+  constructor(
+    readonly stream: number,
+    private readonly head: RequestHeadMessage,
+    private readonly c: ServeContext,
+  ) {
+    this.requestBody = new InboundBody(
+      c.windowBytes,
+      (bytes) => {
+        if (!this.cancelled) c.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
+      },
+      Math.max(c.windowBytes, Limits.maxStreamWindowBytes),
+    );
     this.responseBody = new OutboundBody(c.windowBytes);
   }
 
@@ -107,7 +135,9 @@ export class ServedRequest {
   /** Serves the call; never rejects (the tunnel starts it without waiting, and a rejection nobody handles
    *  would reach the process's last resort). */
   run(): Promise<void> {
-    return this.serve().catch((err: unknown) => { this.c.log.error({ err, stream: this.stream }, 'agent fault after serving a call'); });
+    return this.serve().catch((err: unknown) => {
+      this.c.log.error({ err, stream: this.stream }, 'agent fault after serving a call');
+    });
   }
 
   private async serve(): Promise<void> {
@@ -117,16 +147,31 @@ export class ServedRequest {
     // while it moves the hub's idle time watches it, and for invoke the hub's whole-call deadline still holds).
     let timer: NodeJS.Timeout | undefined;
     let clockDone = false;
-    const arm = () => { if (!clockDone) timer ??= setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs); };
+    const arm = () => {
+      if (!clockDone) timer ??= setTimeout(() => this.abort.abort(new Error(`deadline of ${head.timeoutMs} ms passed`)), head.timeoutMs);
+    };
     let status = 0;
     try {
       const { url, auth } = await c.prepare(head);
       // A request without a body needs no sink: its End just marks the inbound side done, and a peer that sent
       // data anyway is held to the window like any other.
       let body: PassThrough | null = null;
-      if (head.bodyLength !== 0) { body = requestSink(); body.once('finish', arm); this.requestBody.attach(body); } else arm();
+      if (head.bodyLength !== 0) {
+        body = requestSink();
+        body.once('finish', arm);
+        this.requestBody.attach(body);
+      } else arm();
       const sent = performance.now();
-      const res = await c.execute({ method: head.method, url, headers: head.headers, body, bodyLength: head.bodyLength, auth, cancel: this.abort, timeoutMs: head.timeoutMs });
+      const res = await c.execute({
+        method: head.method,
+        url,
+        headers: head.headers,
+        body,
+        bodyLength: head.bodyLength,
+        auth,
+        cancel: this.abort,
+        timeoutMs: head.timeoutMs,
+      });
       // A Readable answer body (the Windows paths) may fail before the relay starts reading it (while it waits
       // for the hub's credit, say); the failure still surfaces from its iterator, but never as an unheard 'error'.
       res.body.on('error', ignore);
@@ -136,12 +181,19 @@ export class ServedRequest {
       }
       status = res.status;
       const answer = relayableBody(head.method, res.status, res.body);
-      if (this.cancelled) { discard(answer); return; }
+      if (this.cancelled) {
+        discard(answer);
+        return;
+      }
       // From here on the hub owns the clock (whole-call deadline for invoke, idle time for the raw route);
       // undici's bodyTimeout still ends a service that stops sending.
       clockDone = true;
       clearTimeout(timer);
-      const msg: ResponseHeadMessage = { status: res.status, headers: forwardResponseHeaders(res.headers, true), backendMs: Math.round(performance.now() - sent) };
+      const msg: ResponseHeadMessage = {
+        status: res.status,
+        headers: forwardResponseHeaders(res.headers, true),
+        backendMs: Math.round(performance.now() - sent),
+      };
       const whole = c.version >= WHOLE_MESSAGES_VERSION ? arrivedWhole(answer, res.body) : undefined;
       let headFrame: Buffer;
       try {
@@ -152,15 +204,25 @@ export class ServedRequest {
       }
       c.gate.send(headFrame);
       c.metrics?.backend.observe((performance.now() - sent) / 1000);
-      if (headFrame[0] === FrameType.Response) { this.responseBody.sentWhole(whole!.length); return; }
+      if (headFrame[0] === FrameType.Response) {
+        this.responseBody.sentWhole(whole!.length);
+        return;
+      }
       try {
-        const complete = await this.responseBody.pump(whole ? [whole] : answer, c.gate, (chunk) => c.gate.sendData(this.stream, chunk),
-          () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })), c.maxDataBytes);
+        const complete = await this.responseBody.pump(
+          whole ? [whole] : answer,
+          c.gate,
+          (chunk) => c.gate.sendData(this.stream, chunk),
+          () => c.gate.send(encodeFrame({ type: FrameType.End, stream: this.stream })),
+          c.maxDataBytes,
+        );
         if (!complete) discard(answer);
       } catch (err) {
         discard(answer);
         if (!this.cancelled) {
-          const reason = this.abort.aborted ? 'deadline passed while the service was answering' : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
+          const reason = this.abort.aborted
+            ? 'deadline passed while the service was answering'
+            : `the service broke off its answer (${(err as { code?: string }).code ?? 'error'})`;
           c.log.info({ stream: this.stream, requestId: head.requestId, why: reason }, 'call broken off');
           c.gate.send(encodeFrame({ type: FrameType.Cancel, stream: this.stream, msg: { reason } }));
         }
@@ -168,7 +230,10 @@ export class ServedRequest {
     } catch (err) {
       if (this.cancelled) return;
       // (The hub takes messages of up to 2,048 characters; these are short, but a longer one must not cost the connection.)
-      const f: FailureMessage = err instanceof ExecError ? { code: err.code, message: err.message.slice(0, 2000), ...(err.notSent ? { notSent: true } : {}) } : { code: 'BadGateway', message: 'agent fault' };
+      const f: FailureMessage =
+        err instanceof ExecError
+          ? { code: err.code, message: err.message.slice(0, 2000), ...(err.notSent ? { notSent: true } : {}) }
+          : { code: 'BadGateway', message: 'agent fault' };
       if (!(err instanceof ExecError)) c.log.error({ err }, 'agent fault serving a call');
       // The call's coded end, as the hub will report it (messages name the service's origin, never a path or query).
       c.log.info({ stream: this.stream, requestId: head.requestId, code: f.code, why: f.message }, 'call failed');
@@ -185,4 +250,3 @@ export class ServedRequest {
     }
   }
 }
-

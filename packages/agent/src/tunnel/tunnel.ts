@@ -5,8 +5,27 @@ import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ExecRequest, ExecResponse } from '../executor/http-executor.js';
 import {
-  AGENT_AUTH_SCHEME, AGENT_CONNECT_PATH, AGENT_RECEIVES, CloseCode, FATAL_CLOSE_CODES, FrameType, Limits, PROTOCOL_VERSIONS,
-  IdMap, ProtocolError, closeReason, StreamIds, WriteGate, decodeFrame, directDataWriter, encodeFrame, requestHeadProblem, type Frame, type HubsMessage, type RequestHeadMessage, type WelcomeMessage,
+  AGENT_AUTH_SCHEME,
+  AGENT_CONNECT_PATH,
+  AGENT_RECEIVES,
+  CloseCode,
+  FATAL_CLOSE_CODES,
+  FrameType,
+  Limits,
+  PROTOCOL_VERSIONS,
+  IdMap,
+  ProtocolError,
+  closeReason,
+  StreamIds,
+  WriteGate,
+  decodeFrame,
+  directDataWriter,
+  encodeFrame,
+  requestHeadProblem,
+  type Frame,
+  type HubsMessage,
+  type RequestHeadMessage,
+  type WelcomeMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { reconnectDelay, retryAfterMs } from './backoff.js';
@@ -71,13 +90,21 @@ export class Tunnel {
 
   constructor(private readonly o: TunnelOptions) {}
 
-  get hubUrl(): string { return this.o.hubUrl; }
+  get hubUrl(): string {
+    return this.o.hubUrl;
+  }
   /** Set for a tunnel opened because the cluster listed its hub: that hub's id. */
-  get listedHubId(): string | undefined { return this.o.listedHubId; }
+  get listedHubId(): string | undefined {
+    return this.o.listedHubId;
+  }
 
-  get inFlight(): number { return this.served.size; }
+  get inFlight(): number {
+    return this.served.size;
+  }
 
-  start(): void { this.connect(); }
+  start(): void {
+    this.connect();
+  }
 
   /** SIGTERM: tell the hub to route nothing new here, let in-flight calls finish (up to `maxMs`), then close. */
   async drain(maxMs: number): Promise<void> {
@@ -112,7 +139,10 @@ export class Tunnel {
 
   private connect(): void {
     if (this.stopped || this.draining) return;
-    if (this.o.mayDial && !this.o.mayDial(this)) { this.stop(); return; }
+    if (this.o.mayDial && !this.o.mayDial(this)) {
+      this.stop();
+      return;
+    }
     this.dials++;
     this.setState('connecting');
     const url = `${this.o.hubUrl.replace(/^http/, 'ws')}${AGENT_CONNECT_PATH}`;
@@ -121,16 +151,28 @@ export class Tunnel {
     const ws = new WebSocket(url, {
       headers: { authorization: `${AGENT_AUTH_SCHEME} ${this.o.credential}` },
       ...(proxy ? { agent: new HttpsProxyAgent(proxy) } : {}),
-      maxPayload: Limits.maxFrameBytes, perMessageDeflate: false, handshakeTimeout: Limits.handshakeTimeoutMs,
+      maxPayload: Limits.maxFrameBytes,
+      perMessageDeflate: false,
+      handshakeTimeout: Limits.handshakeTimeoutMs,
       // The all-zero masking key where no intermediary can read the stream (see directDataWriter).
-      ...(zeroMask ? { generateMask: (mask: Buffer) => { mask.fill(0); } } : {}),
+      ...(zeroMask
+        ? {
+            generateMask: (mask: Buffer) => {
+              mask.fill(0);
+            },
+          }
+        : {}),
     });
     this.ws = ws;
     this.lastSeen = Date.now();
     // ws keeps its net.Socket in _socket (set once open); corking it batches the frames of one event-loop turn into one write.
     const socket = () => (ws as unknown as { _socket?: Socket })._socket;
-    const gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes,
-      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() }, zeroMask ? directDataWriter(ws, socket, true) : undefined);
+    const gate = new WriteGate(
+      (frame, done) => ws.send(frame, { binary: true }, done),
+      Limits.socketHighWaterBytes,
+      { cork: () => socket()?.cork(), uncork: () => socket()?.uncork() },
+      zeroMask ? directDataWriter(ws, socket, true) : undefined,
+    );
     this.gate = gate;
     ws.on('unexpected-response', (_req, res) => {
       const status = res.statusCode ?? 0;
@@ -141,11 +183,23 @@ export class Tunnel {
       ws.terminate();
     });
     ws.on('open', () => {
-      gate.send(encodeFrame({ type: FrameType.Hello, stream: 0, msg: { versions: [...PROTOCOL_VERSIONS], agentVersion: this.o.agentVersion, hostname: this.o.hostname, capabilities: ['basic', 'windows'] } }));
-      this.timers.push(setTimeout(() => { if (!this.welcome) this.closeWith(CloseCode.HandshakeTimeout, 'no WELCOME in time'); }, Limits.handshakeTimeoutMs));
+      gate.send(
+        encodeFrame({
+          type: FrameType.Hello,
+          stream: 0,
+          msg: { versions: [...PROTOCOL_VERSIONS], agentVersion: this.o.agentVersion, hostname: this.o.hostname, capabilities: ['basic', 'windows'] },
+        }),
+      );
+      this.timers.push(
+        setTimeout(() => {
+          if (!this.welcome) this.closeWith(CloseCode.HandshakeTimeout, 'no WELCOME in time');
+        }, Limits.handshakeTimeoutMs),
+      );
     });
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    ws.on('error', (err) => { this.lastError = err.message; });
+    ws.on('error', (err) => {
+      this.lastError = err.message;
+    });
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
   }
 
@@ -168,7 +222,8 @@ export class Tunnel {
   private dispatch(f: Frame): void {
     if (!this.welcome) {
       if (f.type !== FrameType.Welcome) throw new ProtocolError(CloseCode.UnexpectedFrame, `expected WELCOME, got frame type ${f.type}`);
-      if (!(PROTOCOL_VERSIONS as readonly number[]).includes(f.msg.version)) throw new ProtocolError(CloseCode.UnsupportedVersion, `hub chose version ${f.msg.version}`);
+      if (!(PROTOCOL_VERSIONS as readonly number[]).includes(f.msg.version))
+        throw new ProtocolError(CloseCode.UnsupportedVersion, `hub chose version ${f.msg.version}`);
       this.welcome = f.msg;
       this.attempt = 0;
       this.lastError = null;
@@ -179,15 +234,19 @@ export class Tunnel {
     }
     const gate = this.gate!;
     switch (f.type) {
-      case FrameType.Welcome: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second WELCOME');
-      case FrameType.Ping: gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
+      case FrameType.Welcome:
+        throw new ProtocolError(CloseCode.UnexpectedFrame, 'second WELCOME');
+      case FrameType.Ping:
+        gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data }));
+        return;
       case FrameType.Pong: {
         const sent = Buffer.from(f.data).readDoubleBE(0);
         if (sent > 0 && sent <= performance.now()) this.rttMs = Math.round((performance.now() - sent) * 10) / 10;
         return;
       }
       case FrameType.RequestHead: {
-        if (!this.ids.accept(f.stream, (id) => this.served.has(id))) throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
+        if (!this.ids.accept(f.stream, (id) => this.served.has(id)))
+          throw new ProtocolError(CloseCode.UnexpectedFrame, `request head on used or even stream ${f.stream}`);
         // A well-formed head over a per-call limit fails that call, not the connection and every call on it. The
         // stream counts as opened, so whatever the hub sent after the head (body, END) is dropped as late.
         const problem = requestHeadProblem(f.msg);
@@ -199,10 +258,18 @@ export class Tunnel {
         }
         const w = this.welcome;
         const s = new ServedRequest(f.stream, f.msg, {
-          gate, windowBytes: w.streamWindowBytes, maxDataBytes: w.maxDataBytes, execute: this.o.execute,
-          log: this.o.log, prepare: this.o.prepare,
-          done: (stream) => { this.served.delete(stream); if (this.served.size === 0) this.drained?.(); },
-          metrics: this.o.metrics, version: w.version,
+          gate,
+          windowBytes: w.streamWindowBytes,
+          maxDataBytes: w.maxDataBytes,
+          execute: this.o.execute,
+          log: this.o.log,
+          prepare: this.o.prepare,
+          done: (stream) => {
+            this.served.delete(stream);
+            if (this.served.size === 0) this.drained?.();
+          },
+          metrics: this.o.metrics,
+          version: w.version,
         });
         this.served.set(f.stream, s);
         void s.run();
@@ -213,14 +280,21 @@ export class Tunnel {
         if (s && !s.requestBody.onData(f.data as Buffer)) throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit`);
         return;
       }
-      case FrameType.End: this.stream(f.stream)?.requestBody.onEnd(); return;
-      case FrameType.Cancel: this.stream(f.stream)?.cancel(f.msg.reason); return;
-      case FrameType.Credit: this.stream(f.stream)?.responseBody.addCredit(f.bytes); return;
+      case FrameType.End:
+        this.stream(f.stream)?.requestBody.onEnd();
+        return;
+      case FrameType.Cancel:
+        this.stream(f.stream)?.cancel(f.msg.reason);
+        return;
+      case FrameType.Credit:
+        this.stream(f.stream)?.responseBody.addCredit(f.bytes);
+        return;
       case FrameType.Hubs:
         this.hubId = f.msg.hubId;
         this.o.onHubs?.(this, f.msg);
         return;
-      default: throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
+      default:
+        throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
     }
   }
 
@@ -239,14 +313,16 @@ export class Tunnel {
       this.gate?.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: payload }));
     };
     ping();
-    this.timers.push(setInterval(() => {
-      if (Date.now() - this.lastSeen > w.heartbeatTimeoutMs) {
-        this.o.log.warn({ hub: this.o.hubUrl }, 'hub silent past the heartbeat timeout; reconnecting');
-        this.ws?.terminate();
-        return;
-      }
-      ping();
-    }, w.heartbeatIntervalMs));
+    this.timers.push(
+      setInterval(() => {
+        if (Date.now() - this.lastSeen > w.heartbeatTimeoutMs) {
+          this.o.log.warn({ hub: this.o.hubUrl }, 'hub silent past the heartbeat timeout; reconnecting');
+          this.ws?.terminate();
+          return;
+        }
+        ping();
+      }, w.heartbeatIntervalMs),
+    );
   }
 
   private closeWith(code: number, reason: string): void {
@@ -256,7 +332,10 @@ export class Tunnel {
   }
 
   private onClose(code: number, reason: string): void {
-    for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
+    for (const t of this.timers.splice(0)) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
     this.gate?.close();
     for (const s of this.served.list()) s.cancel('hub connection lost');
     this.served.clear();
@@ -274,7 +353,10 @@ export class Tunnel {
       this.setState('stopped', this.fatal);
       return;
     }
-    if (this.draining) { this.setState('stopped'); return; }
+    if (this.draining) {
+      this.setState('stopped');
+      return;
+    }
     const retryAfterMs = this.retryAfterMs;
     this.retryAfterMs = undefined;
     const delay = Math.max(reconnectDelay(this.attempt++, retryAfterMs, this.o.random), code === CloseCode.Replaced ? REPLACED_PAUSE_MS : 0);

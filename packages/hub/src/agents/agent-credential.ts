@@ -34,7 +34,12 @@ export function newAgentCredential(memberId: string): { credential: string; hash
  * address (or this member from it) failed too often lately, 401 when the credential is missing or unknown (and the
  * failure counted, at `place`). Errors of the store itself are thrown.
  */
-export async function authenticateAgent(deps: HubDeps, address: string | undefined, authorization: string | undefined, place: AuthPlace): Promise<MemberRecord | GatehouseError> {
+export async function authenticateAgent(
+  deps: HubDeps,
+  address: string | undefined,
+  authorization: string | undefined,
+  place: AuthPlace,
+): Promise<MemberRecord | GatehouseError> {
   const credential = agentCredentialOf(authorization);
   const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
   const limited = deps.agentAuth.refusal(address, memberKey);

@@ -17,17 +17,39 @@ import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
   const a = config.agent;
-  return { maxQueuedBytes: a.queueMaxBytes, maxStreams: a.maxStreams, readTimeoutMs: a.readTimeoutMs, helloTimeoutMs: a.helloTimeoutMs, frameRate: a.frameRate };
+  return {
+    maxQueuedBytes: a.queueMaxBytes,
+    maxStreams: a.maxStreams,
+    readTimeoutMs: a.readTimeoutMs,
+    helloTimeoutMs: a.helloTimeoutMs,
+    frameRate: a.frameRate,
+  };
 }
 
-export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: PendingHellos, pacer: UpgradePacer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+export async function acceptAgent(
+  deps: HubDeps,
+  wss: WebSocketServer,
+  pending: PendingHellos,
+  pacer: UpgradePacer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = req.socket.remoteAddress;
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
   if (pending.refusal()) {
     const retryAfter = pacer.retryAfterS();
-    return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', `agent -> hub: the hub is busy with other agents connecting (${pending.size} waiting for their HELLO, GATEHOUSE_AGENT_PENDING_MAX); try again in ${retryAfter} s`, { 'retry-after': String(retryAfter) }), randomUUID());
+    return writeErrorToSocket(
+      socket,
+      new GatehouseError(
+        'ServiceUnavailable',
+        `agent -> hub: the hub is busy with other agents connecting (${pending.size} waiting for their HELLO, GATEHOUSE_AGENT_PENDING_MAX); try again in ${retryAfter} s`,
+        { 'retry-after': String(retryAfter) },
+      ),
+      randomUUID(),
+    );
   }
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
@@ -37,27 +59,37 @@ export async function acceptAgent(deps: HubDeps, wss: WebSocketServer, pending: 
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
     let session: AgentSession | undefined;
-    const place = pending.admit(member.id, () => session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'));
-    session = new AgentSession(ws, { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt }, log, {
-      onHandshakeOver: (s) => {
-        pending.release(place, s.hello !== undefined);
-        if (s.hello) pacer.hello();
+    const place = pending.admit(member.id, () =>
+      session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'),
+    );
+    session = new AgentSession(
+      ws,
+      { memberId: member.id, gatewayId: member.gatewayId, name: member.name, createdAt: member.createdAt },
+      log,
+      {
+        onHandshakeOver: (s) => {
+          pending.release(place, s.hello !== undefined);
+          if (s.hello) pacer.hello();
+        },
+        onOpen: (s) => {
+          const previous = registry.add(s);
+          previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
+          if (deps.hubs) s.tellHubs(deps.hubs.current());
+          presence.announce(s);
+          store
+            .touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() })
+            .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
+        },
+        onClose: (s) => {
+          if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
+          registry.remove(s);
+          presence.withdraw(s);
+          if (!s.quiet) void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
+        },
       },
-      onOpen: (s) => {
-        const previous = registry.add(s);
-        previous?.close(CloseCode.Replaced, 'replaced by a newer connection of the same member');
-        if (deps.hubs) s.tellHubs(deps.hubs.current());
-        presence.announce(s);
-        store.touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() })
-          .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
-      },
-      onClose: (s) => {
-        if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
-        registry.remove(s);
-        presence.withdraw(s);
-        if (!s.quiet) void store.touchMember(member.id, { lastSeenAt: s.lastSeenAt.toISOString() }).catch(() => {});
-      },
-    }, new StreamIds(), sessionBounds(deps.config));
+      new StreamIds(),
+      sessionBounds(deps.config),
+    );
     session.enabled = member.enabled;
   });
 }

@@ -15,7 +15,10 @@ export const LOG_INTERVAL_MS = 10_000;
  *  addresses a summary counts. */
 export const MAX_TRACKED_KEYS = 10_000;
 
-export interface AgentAuthLimits { perAddress: FailureLimit; perMember: FailureLimit }
+export interface AgentAuthLimits {
+  perAddress: FailureLimit;
+  perMember: FailureLimit;
+}
 
 /** Connections one member may open in a minute, authenticated or not. A real agent reconnects with backoff (0, 1,
  *  2, 5, 10, 30 s); a credential used to connect and drop in a loop (about 1,100 times a second in a probe) cost
@@ -35,7 +38,11 @@ export class AgentAuthGuard {
   private readonly places = new Set<AuthPlace>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(limits: AgentAuthLimits, private readonly log: Logger, now: () => number = Date.now) {
+  constructor(
+    limits: AgentAuthLimits,
+    private readonly log: Logger,
+    now: () => number = Date.now,
+  ) {
     this.byAddress = new FailureWindow(limits.perAddress, MAX_TRACKED_KEYS, now);
     this.byMember = new FailureWindow(limits.perMember, MAX_TRACKED_KEYS, now);
     this.connects = new FailureWindow(CONNECTS_PER_MEMBER, MAX_TRACKED_KEYS, now);
@@ -54,18 +61,29 @@ export class AgentAuthGuard {
     this.limited++;
     this.note(address);
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    return new GatehouseError('TooManyRequests', `agent -> hub: too many failed agent authentications from this address (for this member or overall); try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+    return new GatehouseError(
+      'TooManyRequests',
+      `agent -> hub: too many failed agent authentications from this address (for this member or overall); try again in ${seconds} seconds`,
+      { 'retry-after': String(seconds) },
+    );
   }
 
   /** After the credential checked out: a coded 429 when the member connected too often lately (counted in the
    *  summary line, never logged one by one), else undefined and the connection is counted. */
   connectRefusal(memberId: string, address: string | undefined): GatehouseError | undefined {
     const waitMs = this.connects.waitMs(memberId);
-    if (waitMs === 0) { this.connects.add(memberId); return undefined; }
+    if (waitMs === 0) {
+      this.connects.add(memberId);
+      return undefined;
+    }
     this.limited++;
     this.note(address);
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    return new GatehouseError('TooManyRequests', `agent -> hub: this member connected ${CONNECTS_PER_MEMBER.limit} times in the last ${CONNECTS_PER_MEMBER.periodMs / 1000} s, the most the hub takes; try again in ${seconds} seconds`, { 'retry-after': String(seconds) });
+    return new GatehouseError(
+      'TooManyRequests',
+      `agent -> hub: this member connected ${CONNECTS_PER_MEMBER.limit} times in the last ${CONNECTS_PER_MEMBER.periodMs / 1000} s, the most the hub takes; try again in ${seconds} seconds`,
+      { 'retry-after': String(seconds) },
+    );
   }
 
   /** Counts one failed authentication. */
@@ -78,7 +96,9 @@ export class AgentAuthGuard {
   }
 
   /** Keys held (tests and metrics): bounded by MAX_TRACKED_KEYS each. */
-  get trackedKeys(): { addresses: number; members: number } { return { addresses: this.byAddress.size, members: this.byMember.size }; }
+  get trackedKeys(): { addresses: number; members: number } {
+    return { addresses: this.byAddress.size, members: this.byMember.size };
+  }
 
   close(): void {
     clearInterval(this.timer);
@@ -92,8 +112,10 @@ export class AgentAuthGuard {
   /** One line for everything refused since the last one (addresses named only by count: never a list). */
   private flush(): void {
     if (this.failed === 0 && this.limited === 0) return;
-    this.log.warn({ failed: this.failed, limited: this.limited, addresses: this.addresses.size, where: [...this.places], intervalMs: LOG_INTERVAL_MS },
-      'agent authentications refused');
+    this.log.warn(
+      { failed: this.failed, limited: this.limited, addresses: this.addresses.size, where: [...this.places], intervalMs: LOG_INTERVAL_MS },
+      'agent authentications refused',
+    );
     this.failed = 0;
     this.limited = 0;
     this.addresses.clear();

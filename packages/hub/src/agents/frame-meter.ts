@@ -30,7 +30,10 @@ export class WsFrameCounter {
       if (h.length < 2 + ext + (h[1]! & 0x80 ? 4 : 0)) continue;
       let len = len7;
       if (ext === 2) len = h[2]! * 256 + h[3]!;
-      else if (ext === 8) { len = 0; for (let j = 2; j < 10; j++) len = len * 256 + h[j]!; }
+      else if (ext === 8) {
+        len = 0;
+        for (let j = 2; j < 10; j++) len = len * 256 + h[j]!;
+      }
       this.skip = len;
       h.length = 0;
       this.frames++;
@@ -39,7 +42,10 @@ export class WsFrameCounter {
 }
 
 /** At most `limit` frames in each period of `periodMs` (GATEHOUSE_AGENT_FRAME_RATE). */
-export interface FrameRateLimit { limit: number; periodMs: number }
+export interface FrameRateLimit {
+  limit: number;
+  periodMs: number;
+}
 
 /**
  * Counts an agent socket's frames in fixed windows and calls `onFlood` once when a window passes its limit. A
@@ -51,7 +57,11 @@ export class FrameRate {
   private startFrames = 0;
   private flooded = false;
 
-  constructor(private readonly bound: FrameRateLimit, private readonly onFlood: (frames: number) => void, private readonly now = Date.now) {
+  constructor(
+    private readonly bound: FrameRateLimit,
+    private readonly onFlood: (frames: number) => void,
+    private readonly now = Date.now,
+  ) {
     this.windowStart = now();
   }
 
@@ -61,7 +71,10 @@ export class FrameRate {
     this.counter.feed(chunk);
     const t = this.now();
     // A new window counts the frames of the chunk that opened it.
-    if (t - this.windowStart >= this.bound.periodMs) { this.windowStart = t; this.startFrames = before; }
+    if (t - this.windowStart >= this.bound.periodMs) {
+      this.windowStart = t;
+      this.startFrames = before;
+    }
     const inWindow = this.counter.frames - this.startFrames;
     if (inWindow > this.bound.limit) {
       this.flooded = true;
@@ -70,5 +83,7 @@ export class FrameRate {
   }
 
   /** Frames read so far (tests, benchmarks). */
-  get frames(): number { return this.counter.frames; }
+  get frames(): number {
+    return this.counter.frames;
+  }
 }

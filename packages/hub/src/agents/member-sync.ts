@@ -10,7 +10,12 @@ import type { AgentRegistry } from './registry.js';
 /** How often a hub checks its sessions against the stored members. */
 export const MEMBER_SYNC_MS = 5000;
 
-export interface MemberSyncDeps { store: Store; registry: AgentRegistry; presence: Presence; log: Logger }
+export interface MemberSyncDeps {
+  store: Store;
+  registry: AgentRegistry;
+  presence: Presence;
+  log: Logger;
+}
 
 /** Starts the periodic check; returns the function that stops it. */
 export function syncMembers(deps: MemberSyncDeps, intervalMs = MEMBER_SYNC_MS): () => void {
@@ -20,7 +25,9 @@ export function syncMembers(deps: MemberSyncDeps, intervalMs = MEMBER_SYNC_MS): 
     running = true;
     syncOnce(deps)
       .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'member check failed; sessions left as they are'))
-      .finally(() => { running = false; });
+      .finally(() => {
+        running = false;
+      });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
@@ -28,7 +35,10 @@ export function syncMembers(deps: MemberSyncDeps, intervalMs = MEMBER_SYNC_MS): 
 
 async function syncOnce(deps: MemberSyncDeps): Promise<void> {
   // The sessions as they were before the read: one that opens meanwhile has a member the read already sees.
-  const sessions = deps.registry.gatewayIds().flatMap((g) => deps.registry.sessions(g)).filter((s) => s.isOpen);
+  const sessions = deps.registry
+    .gatewayIds()
+    .flatMap((g) => deps.registry.sessions(g))
+    .filter((s) => s.isOpen);
   if (sessions.length === 0) return;
   // One read for every member connected here, whatever the number of gateways.
   const members = new Map((await deps.store.getMembers(sessions.map((s) => s.member.memberId))).map((m) => [m.id, m]));

@@ -12,7 +12,12 @@
 // one.
 
 /** One waiting connection's place. */
-export interface PendingPlace { readonly memberId: string; readonly evict: () => void; readonly turn: number; readonly at: number }
+export interface PendingPlace {
+  readonly memberId: string;
+  readonly evict: () => void;
+  readonly turn: number;
+  readonly at: number;
+}
 
 /** Event-loop turns a waiting connection is given before it may lose its place to a newer one at the hub's cap. */
 export const GRACE_TURNS = 3;
@@ -34,7 +39,10 @@ export class PendingHellos {
   /** Moving average of the time from the upgrade to HELLO, in ms. */
   private helloWaitMs = 0;
 
-  constructor(private readonly perMember: number, private readonly total: number) {}
+  constructor(
+    private readonly perMember: number,
+    private readonly total: number,
+  ) {}
 
   /** Whether a new connection would find no place it may take (every place at the hub's cap held by one that has
    *  not had its chance yet): refuse it before the upgrade. */
@@ -54,7 +62,8 @@ export class PendingHellos {
     let overflow = false;
     if (this.waiting.size - this.doomed.size >= this.total) {
       const oldest = this.evictable();
-      if (oldest) this.doomed.add(oldest); else overflow = true;
+      if (oldest) this.doomed.add(oldest);
+      else overflow = true;
     }
     this.waiting.add(place);
     const set = this.byMember.get(memberId) ?? new Set<PendingPlace>();
@@ -69,7 +78,7 @@ export class PendingHellos {
   /** Gives the place back (a no-op for a place already given back or evicted); `hello`: because HELLO arrived. */
   release(place: PendingPlace, hello = false): void {
     if (!this.waiting.delete(place)) return;
-    if (hello) this.helloWaitMs += ((performance.now() - place.at) - this.helloWaitMs) / 16;
+    if (hello) this.helloWaitMs += (performance.now() - place.at - this.helloWaitMs) / 16;
     this.doomed.delete(place);
     const set = this.byMember.get(place.memberId);
     set?.delete(place);
@@ -99,5 +108,7 @@ export class PendingHellos {
     place.evict();
   }
 
-  get size(): number { return this.waiting.size; }
+  get size(): number {
+    return this.waiting.size;
+  }
 }

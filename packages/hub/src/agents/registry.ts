@@ -15,13 +15,18 @@ export class AgentRegistry {
     const list = this.byGateway.get(s.member.gatewayId);
     if (!list) return;
     const rest = list.filter((x) => x !== s);
-    if (rest.length) this.byGateway.set(s.member.gatewayId, rest); else this.byGateway.delete(s.member.gatewayId);
+    if (rest.length) this.byGateway.set(s.member.gatewayId, rest);
+    else this.byGateway.delete(s.member.gatewayId);
   }
 
-  sessions(gatewayId: string): readonly AgentSession[] { return this.byGateway.get(gatewayId) ?? []; }
+  sessions(gatewayId: string): readonly AgentSession[] {
+    return this.byGateway.get(gatewayId) ?? [];
+  }
 
   /** The gateways with at least one session on this hub. */
-  gatewayIds(): string[] { return [...this.byGateway.keys()]; }
+  gatewayIds(): string[] {
+    return [...this.byGateway.keys()];
+  }
 
   private turn = 0;
 
@@ -33,8 +38,11 @@ export class AgentRegistry {
    * returned and refuses the call (503).
    */
   pick(gatewayId: string, routing: 'primary' | 'distribute', exclude: ReadonlySet<string> = new Set()): AgentSession | undefined {
-    const byAge = (a: AgentSession, b: AgentSession) => a.member.createdAt.localeCompare(b.member.createdAt) || a.member.memberId.localeCompare(b.member.memberId);
-    const available = this.sessions(gatewayId).filter((s) => s.isAvailable && !exclude.has(s.member.memberId)).sort(byAge);
+    const byAge = (a: AgentSession, b: AgentSession) =>
+      a.member.createdAt.localeCompare(b.member.createdAt) || a.member.memberId.localeCompare(b.member.memberId);
+    const available = this.sessions(gatewayId)
+      .filter((s) => s.isAvailable && !exclude.has(s.member.memberId))
+      .sort(byAge);
     if (available.length === 0) return undefined;
     const roomy = available.filter((s) => !s.isFull && !s.isBackedUp);
     const ok = roomy.length ? roomy : available;
@@ -45,12 +53,18 @@ export class AgentRegistry {
     return idle[this.turn % idle.length];
   }
 
-  all(): AgentSession[] { return [...this.byGateway.values()].flat(); }
+  all(): AgentSession[] {
+    return [...this.byGateway.values()].flat();
+  }
 
   /** Calls open on this hub's sessions, by gateway (every gateway with a session, 0 included). */
   streamsOpen(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [gatewayId, list] of this.byGateway) out.set(gatewayId, list.reduce((n, s) => n + s.inFlight, 0));
+    for (const [gatewayId, list] of this.byGateway)
+      out.set(
+        gatewayId,
+        list.reduce((n, s) => n + s.inFlight, 0),
+      );
     return out;
   }
 }

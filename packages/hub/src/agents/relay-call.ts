@@ -1,8 +1,17 @@
 // One request relayed over an agent session: a stream id, the request body going out under the agent's
 // credit, the response body coming in under ours. Everything the hub knows about a call in flight.
 import {
-  FrameType, GatehouseError, InboundBody, OutboundBody, agentWords, checkAgentAnswer, encodeFrame, joinChunks,
-  type FailureMessage, type ResponseHeadMessage, type WriteGate,
+  FrameType,
+  GatehouseError,
+  InboundBody,
+  OutboundBody,
+  agentWords,
+  checkAgentAnswer,
+  encodeFrame,
+  joinChunks,
+  type FailureMessage,
+  type ResponseHeadMessage,
+  type WriteGate,
 } from '@gatehouse/shared';
 import type { Writable } from 'node:stream';
 
@@ -53,16 +62,31 @@ export class RelayCall {
   lastActivity = Date.now();
   /** A response body beyond this cancels the call and cuts the caller's answer off (set by the route). */
   maxResponseBytes = Number.POSITIVE_INFINITY;
-  get requestBytes(): number { return this.requestBody.sentBytes; }
-  get responseBytes(): number { return this.responseBody.receivedBytes; }
+  get requestBytes(): number {
+    return this.requestBody.sentBytes;
+  }
+  get responseBytes(): number {
+    return this.responseBody.receivedBytes;
+  }
 
   /** `headIsWholeRequest`: the REQUEST_HEAD said bodyLength 0 to an agent of version 2 or later, which then needs no END. */
-  constructor(readonly stream: number, private readonly t: CallTransport, private readonly headIsWholeRequest = false) {
+  constructor(
+    readonly stream: number,
+    private readonly t: CallTransport,
+    private readonly headIsWholeRequest = false,
+  ) {
     this.requestBody = new OutboundBody(t.windowBytes);
-    this.responseBody = new InboundBody(t.windowBytes, (bytes) => {
-      if (!this.over) t.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
-    }, t.maxWindowBytes);
-    this.response = new Promise((resolve, reject) => { this.resolveHead = resolve; this.rejectHead = reject; });
+    this.responseBody = new InboundBody(
+      t.windowBytes,
+      (bytes) => {
+        if (!this.over) t.gate.send(encodeFrame({ type: FrameType.Credit, stream, bytes }));
+      },
+      t.maxWindowBytes,
+    );
+    this.response = new Promise((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
     this.response.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
   }
 
@@ -79,12 +103,25 @@ export class RelayCall {
       if (!this.headIsWholeRequest) end();
       return this.response;
     }
-    const bodyFailed = this.requestBody.pump(source, gate, (c) => { this.lastActivity = Date.now(); gate.sendData(this.stream, c); }, end, maxDataBytes)
-      .then(() => new Promise<never>(() => {}), (err: unknown) => {
-        const e = failure(err);
-        this.cancel('request body failed', e);
-        throw e;
-      });
+    const bodyFailed = this.requestBody
+      .pump(
+        source,
+        gate,
+        (c) => {
+          this.lastActivity = Date.now();
+          gate.sendData(this.stream, c);
+        },
+        end,
+        maxDataBytes,
+      )
+      .then(
+        () => new Promise<never>(() => {}),
+        (err: unknown) => {
+          const e = failure(err);
+          this.cancel('request body failed', e);
+          throw e;
+        },
+      );
     bodyFailed.catch(() => {});
     return Promise.race([this.response, bodyFailed]);
   }
@@ -97,7 +134,9 @@ export class RelayCall {
   }
 
   /** Delivers the response body into `sink` with backpressure; credit flows back as the sink drains. */
-  pipeResponse(sink: Writable): void { this.responseBody.attach(sink); }
+  pipeResponse(sink: Writable): void {
+    this.responseBody.attach(sink);
+  }
 
   /** Caller gone, deadline passed or the hub gives up: tell the agent, release everything. */
   cancel(reason: string, err: Error = new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)): void {
@@ -130,7 +169,10 @@ export class RelayCall {
     if (!this.headSeen) return false;
     const room = this.bodyLimit === null ? Infinity : this.bodyLimit - this.responseBody.receivedBytes;
     if (this.heldHead && chunk.length > 0) {
-      this.cancel('answer with a body where none may be', this.refused(`was refused: status ${this.heldHead.status} to ${this.t.method.slice(0, 16)} carries no body, and the answer has one`));
+      this.cancel(
+        'answer with a body where none may be',
+        this.refused(`was refused: status ${this.heldHead.status} to ${this.t.method.slice(0, 16)} carries no body, and the answer has one`),
+      );
       return true;
     }
     if (chunk.length > room) {
@@ -142,7 +184,10 @@ export class RelayCall {
     }
     if (!this.responseBody.onData(chunk)) return false;
     if (this.responseBody.receivedBytes > this.maxResponseBytes) {
-      this.cancel('response over the limit', new GatehouseError('BadGateway', `agent -> hub: the service's answer is over the ${this.maxResponseBytes}-byte limit`));
+      this.cancel(
+        'response over the limit',
+        new GatehouseError('BadGateway', `agent -> hub: the service's answer is over the ${this.maxResponseBytes}-byte limit`),
+      );
     }
     return true;
   }
@@ -161,19 +206,32 @@ export class RelayCall {
     if (!this.headSeen) return false;
     if (this.bodyLimit !== null && this.responseBody.receivedBytes < this.bodyLimit) {
       // A short body: the caller's answer (whose length the hub gave) is broken off, its connection never reused.
-      this.cancel('answer shorter than its head declared', this.refused(`was cut off: its body ended after ${this.responseBody.receivedBytes} of the ${this.bodyLimit} bytes its head declared`));
+      this.cancel(
+        'answer shorter than its head declared',
+        this.refused(`was cut off: its body ended after ${this.responseBody.receivedBytes} of the ${this.bodyLimit} bytes its head declared`),
+      );
       return true;
     }
-    if (this.heldHead) { this.resolveHead(this.heldHead); this.heldHead = undefined; }
+    if (this.heldHead) {
+      this.resolveHead(this.heldHead);
+      this.heldHead = undefined;
+    }
     this.responseBody.onEnd();
     this.over = true;
     this.requestBody.close('response complete');
     this.t.forget(this.stream);
     return true;
   }
-  onFailure(f: FailureMessage): void { this.notSent = f.notSent === true; this.finish(failureToError(f)); }
-  onPeerCancel(reason: string): void { this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`)); }
-  onSessionLost(why: string): void { this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`)); }
+  onFailure(f: FailureMessage): void {
+    this.notSent = f.notSent === true;
+    this.finish(failureToError(f));
+  }
+  onPeerCancel(reason: string): void {
+    this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`));
+  }
+  onSessionLost(why: string): void {
+    this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`));
+  }
 
   /** The hub's refusal of something the agent sent: a 502 naming the link and the member. */
   private refused(what: string): GatehouseError {

@@ -3,7 +3,9 @@
 // when it closes (leaving during a tick is safe: a Set's iteration skips what was deleted); the interval runs
 // only while some session is on it, and is unref'd.
 
-export interface Ticking { tick(): void }
+export interface Ticking {
+  tick(): void;
+}
 
 class Ticker {
   private readonly sessions = new Set<Ticking>();
@@ -13,12 +15,17 @@ class Ticker {
 
   add(s: Ticking): void {
     this.sessions.add(s);
-    this.timer ??= setInterval(() => { for (const x of this.sessions) x.tick(); }, this.periodMs).unref();
+    this.timer ??= setInterval(() => {
+      for (const x of this.sessions) x.tick();
+    }, this.periodMs).unref();
   }
 
   delete(s: Ticking): void {
     this.sessions.delete(s);
-    if (this.sessions.size === 0 && this.timer) { clearInterval(this.timer); this.timer = undefined; }
+    if (this.sessions.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
   }
 }
 
@@ -27,7 +34,10 @@ const tickers = new Map<number, Ticker>();
 /** Puts `s` on the shared ticker of `periodMs`; the function returned takes it off. */
 export function tickEvery(periodMs: number, s: Ticking): () => void {
   let t = tickers.get(periodMs);
-  if (!t) { t = new Ticker(periodMs); tickers.set(periodMs, t); }
+  if (!t) {
+    t = new Ticker(periodMs);
+    tickers.set(periodMs, t);
+  }
   t.add(s);
   const ticker = t;
   return () => ticker.delete(s);

@@ -6,15 +6,39 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
-  AgentBounds, CloseCode, closeReason, FrameType, GatehouseError, HUBS_VERSION, IdMap, Limits, PROTOCOL_VERSIONS, ProtocolError, StreamIds, WHOLE_MESSAGES_VERSION, WriteGate, decodeFrame, directDataWriter, encodeFrame, HUB_RECEIVES,
-  type Frame, type HelloMessage, type HubsMessage, type RequestHeadMessage,
+  AgentBounds,
+  CloseCode,
+  closeReason,
+  FrameType,
+  GatehouseError,
+  HUBS_VERSION,
+  IdMap,
+  Limits,
+  PROTOCOL_VERSIONS,
+  ProtocolError,
+  StreamIds,
+  WHOLE_MESSAGES_VERSION,
+  WriteGate,
+  decodeFrame,
+  directDataWriter,
+  encodeFrame,
+  HUB_RECEIVES,
+  type Frame,
+  type HelloMessage,
+  type HubsMessage,
+  type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FrameRate, type FrameRateLimit } from './frame-meter.js';
 import { RelayCall } from './relay-call.js';
 import { tickEvery } from './session-ticker.js';
 
-export interface SessionMember { memberId: string; gatewayId: string; name: string; createdAt: string }
+export interface SessionMember {
+  memberId: string;
+  gatewayId: string;
+  name: string;
+  createdAt: string;
+}
 
 export interface SessionEvents {
   onOpen(s: AgentSession): void;
@@ -38,7 +62,10 @@ export interface SessionBounds {
 }
 
 export const DEFAULT_SESSION_BOUNDS: SessionBounds = {
-  maxQueuedBytes: AgentBounds.queueBytes, maxStreams: AgentBounds.maxStreams, readTimeoutMs: AgentBounds.readTimeoutMs, helloTimeoutMs: AgentBounds.helloTimeoutMs,
+  maxQueuedBytes: AgentBounds.queueBytes,
+  maxStreams: AgentBounds.maxStreams,
+  readTimeoutMs: AgentBounds.readTimeoutMs,
+  helloTimeoutMs: AgentBounds.helloTimeoutMs,
   frameRate: AgentBounds.frameRate,
 };
 
@@ -72,18 +99,36 @@ export class AgentSession {
 
   /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). `bounds`:
    *  GATEHOUSE_AGENT_* settings. */
-  constructor(private readonly ws: WebSocket, readonly member: SessionMember, private readonly log: Logger, private readonly events: SessionEvents,
-    private readonly ids = new StreamIds(), private readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS) {
+  constructor(
+    private readonly ws: WebSocket,
+    readonly member: SessionMember,
+    private readonly log: Logger,
+    private readonly events: SessionEvents,
+    private readonly ids = new StreamIds(),
+    private readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS,
+  ) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
-    this.gate = new WriteGate((frame, done) => ws.send(frame, { binary: true }, done), Limits.socketHighWaterBytes, socket,
+    this.gate = new WriteGate(
+      (frame, done) => ws.send(frame, { binary: true }, done),
+      Limits.socketHighWaterBytes,
+      socket,
       directDataWriter(ws, () => socket, false),
-      { maxQueued: bounds.maxQueuedBytes, onOverflow: (queued) => this.close(CloseCode.NotReading, `agent not reading: ${queued} bytes queued toward it, over the ${bounds.maxQueuedBytes}-byte limit`) });
+      {
+        maxQueued: bounds.maxQueuedBytes,
+        onOverflow: (queued) =>
+          this.close(CloseCode.NotReading, `agent not reading: ${queued} bytes queued toward it, over the ${bounds.maxQueuedBytes}-byte limit`),
+      },
+    );
     this.watchFrameRate(socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
-    this.timers.push(setTimeout(() => { if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time'); }, bounds.helloTimeoutMs));
+    this.timers.push(
+      setTimeout(() => {
+        if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time');
+      }, bounds.helloTimeoutMs),
+    );
     // The heartbeat checks ride one timer shared by every session (agents/session-ticker.ts).
     this.untick = tickEvery(Math.min(1000, Math.max(100, bounds.readTimeoutMs / 4)), { tick: () => this.tick() });
   }
@@ -107,7 +152,10 @@ export class AgentSession {
   /** Heartbeat both ways: inbound silence (4006), and the hub's own ping answered in time (4011). */
   private tick(): void {
     const now = Date.now();
-    if (now - this.lastSeenAt.getTime() > Limits.heartbeatTimeoutMs) { this.close(CloseCode.HeartbeatTimeout, 'agent silent'); return; }
+    if (now - this.lastSeenAt.getTime() > Limits.heartbeatTimeoutMs) {
+      this.close(CloseCode.HeartbeatTimeout, 'agent silent');
+      return;
+    }
     if (this.state !== 'open') return;
     if (this.ping && now - this.ping.sentAt > this.bounds.readTimeoutMs) {
       this.close(CloseCode.NotReading, `agent not reading: no answer to the hub's ping in ${Math.round(this.bounds.readTimeoutMs / 1000)} s`);
@@ -116,7 +164,10 @@ export class AgentSession {
     // The gate counts what goes through it; ws's own count (its buffer and the socket's) is checked too, so a
     // write that bypassed the gate cannot grow the queue unseen.
     if (this.ws.bufferedAmount > this.bounds.maxQueuedBytes) {
-      this.close(CloseCode.NotReading, `agent not reading: ${this.ws.bufferedAmount} bytes buffered toward it, over the ${this.bounds.maxQueuedBytes}-byte limit`);
+      this.close(
+        CloseCode.NotReading,
+        `agent not reading: ${this.ws.bufferedAmount} bytes buffered toward it, over the ${this.bounds.maxQueuedBytes}-byte limit`,
+      );
       return;
     }
     // The ping is queued behind everything the agent has not read yet, so its pong proves the agent read all of
@@ -130,20 +181,36 @@ export class AgentSession {
   }
 
   /** Bytes queued toward the agent and not yet written. */
-  get queuedBytes(): number { return this.gate.queued; }
+  get queuedBytes(): number {
+    return this.gate.queued;
+  }
   /** No room for another call (GATEHOUSE_AGENT_MAX_STREAMS). */
-  get isFull(): boolean { return this.calls.size >= this.bounds.maxStreams; }
+  get isFull(): boolean {
+    return this.calls.size >= this.bounds.maxStreams;
+  }
   /** The link toward the agent is backed up: no new call's head is queued (see headRoom). */
-  get isBackedUp(): boolean { return this.gate.queued > headRoom(this.bounds.maxQueuedBytes); }
+  get isBackedUp(): boolean {
+    return this.gate.queued > headRoom(this.bounds.maxQueuedBytes);
+  }
 
-  get isOpen(): boolean { return this.state === 'open'; }
-  get isAvailable(): boolean { return this.state === 'open' && !this.draining && this.enabled; }
-  get inFlight(): number { return this.calls.size; }
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+  get isAvailable(): boolean {
+    return this.state === 'open' && !this.draining && this.enabled;
+  }
+  get inFlight(): number {
+    return this.calls.size;
+  }
 
   /** Starts a call: sends the request head; the caller then sends the body and awaits the response head. */
   open(head: RequestHeadMessage): RelayCall {
     if (this.isFull) {
-      throw new GatehouseError('ServiceUnavailable', `hub -> agent: member ${this.member.memberId} already carries ${this.calls.size} calls, the most one agent connection takes (GATEHOUSE_AGENT_MAX_STREAMS); try again shortly`, { 'retry-after': '1' });
+      throw new GatehouseError(
+        'ServiceUnavailable',
+        `hub -> agent: member ${this.member.memberId} already carries ${this.calls.size} calls, the most one agent connection takes (GATEHOUSE_AGENT_MAX_STREAMS); try again shortly`,
+        { 'retry-after': '1' },
+      );
     }
     const stream = this.ids.take((id) => this.calls.has(id));
     let frame: Buffer;
@@ -151,20 +218,37 @@ export class AgentSession {
       frame = encodeFrame({ type: FrameType.RequestHead, stream, msg: head }, this.version);
     } catch {
       // Header values are counted in bytes as sent (up to GATEHOUSE_MAX_HEADER_BYTES), but JSON (versions 1 and 2) takes two for a quote.
-      throw new GatehouseError('InvalidRequest', `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`);
+      throw new GatehouseError(
+        'InvalidRequest',
+        `caller -> hub: the request's URL and headers are over the ${Limits.maxJsonBytes / 1024} KiB the relay carries as it encodes them`,
+      );
     }
     // A head does not wait for the socket as body bytes do, so heads alone could fill the queue past its cap and
     // close a healthy connection whose link is only slow for a moment (256 calls x 64 KiB heads is 16 MiB): a new
     // call is refused while the queue is above the room left for heads, and the cap is reached only by an agent
     // that does not read.
     if (this.gate.queued + frame.length > headRoom(this.bounds.maxQueuedBytes)) {
-      throw new GatehouseError('ServiceUnavailable', `hub -> agent: the link to member ${this.member.memberId} is backed up (${this.gate.queued} bytes waiting to be sent to it); try again shortly`, { 'retry-after': '1' });
+      throw new GatehouseError(
+        'ServiceUnavailable',
+        `hub -> agent: the link to member ${this.member.memberId} is backed up (${this.gate.queued} bytes waiting to be sent to it); try again shortly`,
+        { 'retry-after': '1' },
+      );
     }
-    const call = new RelayCall(stream, {
-      gate: this.gate, windowBytes: Limits.streamWindowBytes, maxWindowBytes: Limits.maxStreamWindowBytes, maxDataBytes: Limits.maxDataBytes,
-      member: this.member.memberId, method: head.method,
-      forget: (s) => { this.calls.delete(s); },
-    }, this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0);
+    const call = new RelayCall(
+      stream,
+      {
+        gate: this.gate,
+        windowBytes: Limits.streamWindowBytes,
+        maxWindowBytes: Limits.maxStreamWindowBytes,
+        maxDataBytes: Limits.maxDataBytes,
+        member: this.member.memberId,
+        method: head.method,
+        forget: (s) => {
+          this.calls.delete(s);
+        },
+      },
+      this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0,
+    );
     this.calls.set(stream, call);
     this.gate.send(frame);
     return call;
@@ -212,18 +296,34 @@ export class AgentSession {
       this.version = version;
       this.state = 'open';
       this.events.onHandshakeOver?.(this);
-      this.gate.send(encodeFrame({ type: FrameType.Welcome, stream: 0, msg: {
-        version, memberId: this.member.memberId, gatewayId: this.member.gatewayId,
-        heartbeatIntervalMs: Limits.heartbeatIntervalMs, heartbeatTimeoutMs: Limits.heartbeatTimeoutMs,
-        streamWindowBytes: Limits.streamWindowBytes, maxDataBytes: Limits.maxDataBytes,
-      } }));
-      this.log.info({ member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname }, 'agent connected');
+      this.gate.send(
+        encodeFrame({
+          type: FrameType.Welcome,
+          stream: 0,
+          msg: {
+            version,
+            memberId: this.member.memberId,
+            gatewayId: this.member.gatewayId,
+            heartbeatIntervalMs: Limits.heartbeatIntervalMs,
+            heartbeatTimeoutMs: Limits.heartbeatTimeoutMs,
+            streamWindowBytes: Limits.streamWindowBytes,
+            maxDataBytes: Limits.maxDataBytes,
+          },
+        }),
+      );
+      this.log.info(
+        { member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname },
+        'agent connected',
+      );
       this.events.onOpen(this);
       return;
     }
     switch (f.type) {
-      case FrameType.Hello: throw new ProtocolError(CloseCode.UnexpectedFrame, 'second HELLO');
-      case FrameType.Ping: this.gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data })); return;
+      case FrameType.Hello:
+        throw new ProtocolError(CloseCode.UnexpectedFrame, 'second HELLO');
+      case FrameType.Ping:
+        this.gate.send(encodeFrame({ type: FrameType.Pong, stream: 0, data: f.data }));
+        return;
       case FrameType.Pong:
         // Only the answer to the hub's own ping counts; anything else (a pong nobody asked for) is dropped.
         if (this.ping?.payload.equals(f.data)) this.ping = undefined;
@@ -238,13 +338,33 @@ export class AgentSession {
         if (c && !c.onResponse(f.msg, f.data as Buffer)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head');
         return;
       }
-      case FrameType.ResponseHead: { const c = this.call(f.stream); if (c && !c.onHead(f.msg)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head'); return; }
-      case FrameType.Data: { const c = this.call(f.stream); if (c && !c.onData(f.data as Buffer)) throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit or before the head`); return; }
-      case FrameType.End: { const c = this.call(f.stream); if (c && !c.onEnd()) throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${f.stream}: end before the head`); return; }
-      case FrameType.Failure: this.call(f.stream)?.onFailure(f.msg); return;
-      case FrameType.Cancel: this.call(f.stream)?.onPeerCancel(f.msg.reason); return;
-      case FrameType.Credit: this.call(f.stream)?.requestBody.addCredit(f.bytes); return;
-      default: throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
+      case FrameType.ResponseHead: {
+        const c = this.call(f.stream);
+        if (c && !c.onHead(f.msg)) throw new ProtocolError(CloseCode.UnexpectedFrame, 'second response head');
+        return;
+      }
+      case FrameType.Data: {
+        const c = this.call(f.stream);
+        if (c && !c.onData(f.data as Buffer))
+          throw new ProtocolError(CloseCode.FlowControlViolation, `stream ${f.stream}: data beyond credit or before the head`);
+        return;
+      }
+      case FrameType.End: {
+        const c = this.call(f.stream);
+        if (c && !c.onEnd()) throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${f.stream}: end before the head`);
+        return;
+      }
+      case FrameType.Failure:
+        this.call(f.stream)?.onFailure(f.msg);
+        return;
+      case FrameType.Cancel:
+        this.call(f.stream)?.onPeerCancel(f.msg.reason);
+        return;
+      case FrameType.Credit:
+        this.call(f.stream)?.requestBody.addCredit(f.bytes);
+        return;
+      default:
+        throw new ProtocolError(CloseCode.UnexpectedFrame, `frame type ${f.type} not expected`);
     }
   }
 
@@ -261,7 +381,10 @@ export class AgentSession {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     if (!wasOpen) this.events.onHandshakeOver?.(this);
-    for (const t of this.timers.splice(0)) { clearTimeout(t); clearInterval(t); }
+    for (const t of this.timers.splice(0)) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
     this.untick();
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);

@@ -21,7 +21,10 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
   const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
   const pacer = new UpgradePacer();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') { serveWithoutUpgrade(server, req, socket, head); return; }
+    if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      serveWithoutUpgrade(server, req, socket, head);
+      return;
+    }
     socket.on('error', () => socket.destroy());
     void handleUpgrade(req, socket, head).catch((err: unknown) => {
       const requestId = randomUUID();
@@ -32,7 +35,10 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
 
   async function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     if ((req.url ?? '').split('?')[0] !== AGENT_CONNECT_PATH) {
-      return refuseUpgrade(socket, new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`));
+      return refuseUpgrade(
+        socket,
+        new GatehouseError('InvalidRequest', `caller -> hub: WebSocket upgrades are not relayed (only agents connect with one, at ${AGENT_CONNECT_PATH})`),
+      );
     }
     if (inFlight.stopping) return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', 'hub: shutting down'), randomUUID());
     await acceptAgent(deps, wss, pendingHellos, pacer, req, socket, head);

@@ -24,7 +24,9 @@ export interface CallerAuthOptions {
 }
 
 export class AuthFailure extends Error {
-  constructor(readonly reason: string) { super(reason); }
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 /** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the Authorization value's
@@ -40,7 +42,12 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
   async function verify(token: string): Promise<Caller> {
     let claims;
     let header;
-    try { claims = decodeJwt(token); header = decodeProtectedHeader(token); } catch { throw new AuthFailure('token does not decode'); }
+    try {
+      claims = decodeJwt(token);
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new AuthFailure('token does not decode');
+    }
     const tid = typeof claims.tid === 'string' ? claims.tid.toLowerCase() : undefined;
     if (!tid || !/^[0-9a-f-]{36}$/.test(tid)) throw new AuthFailure('token has no valid tid');
     if (tenants && !tenants.has(tid)) throw new AuthFailure(`tenant ${tid} is not allowed`);
@@ -57,7 +64,11 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     let payload;
     try {
       ({ payload } = await jwtVerify(token, signing.key, {
-        algorithms: ['RS256'], audience: opts.audiences, issuer, clockTolerance: opts.clockToleranceSec, requiredClaims: ['exp'],
+        algorithms: ['RS256'],
+        audience: opts.audiences,
+        issuer,
+        clockTolerance: opts.clockToleranceSec,
+        requiredClaims: ['exp'],
       }));
     } catch (err) {
       if (err instanceof joseErrors.JOSEError) throw new AuthFailure(`${err.code}: ${err.message}`);
@@ -66,7 +77,10 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     if (typeof payload.oid !== 'string' || !payload.oid) throw new AuthFailure('token has no oid');
     const scp = typeof payload.scp === 'string' ? payload.scp.split(' ') : [];
     if (scp.length === 0 && (payload.idtyp === 'app' || Array.isArray(payload.roles))) {
-      throw new GatehouseError('Forbidden', 'caller -> hub: app-only tokens (client credentials) cannot use connections or gateways: call with a delegated user token');
+      throw new GatehouseError(
+        'Forbidden',
+        'caller -> hub: app-only tokens (client credentials) cannot use connections or gateways: call with a delegated user token',
+      );
     }
     if (!scp.includes(opts.scope)) throw new AuthFailure(`scp lacks ${opts.scope}`);
     return { tid, oid: payload.oid.toLowerCase(), name: typeof payload.name === 'string' ? payload.name : undefined, token };

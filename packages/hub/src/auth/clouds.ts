@@ -2,7 +2,10 @@
 // resource of another cloud is refused when it is created instead of failing at sign-in.
 export type Cloud = 'AzurePublic' | 'AzureUSGovernment' | 'AzureUSGovernmentDoD' | 'AzureChina';
 
-export interface CloudInfo { login: string; graph: string }
+export interface CloudInfo {
+  login: string;
+  graph: string;
+}
 
 export const CLOUDS: Record<Cloud, CloudInfo> = {
   AzurePublic: { login: 'https://login.microsoftonline.com', graph: 'https://graph.microsoft.com' },
@@ -23,18 +26,41 @@ const EXACT: Record<string, Cloud[]> = {
 };
 const US_GOV: Cloud[] = ['AzureUSGovernment', 'AzureUSGovernmentDoD'];
 const SUFFIXES: Array<[string, Cloud[]]> = [
-  ['chinacloudapi.cn', ['AzureChina']], ['azure.cn', ['AzureChina']], ['sharepoint.cn', ['AzureChina']], ['partner.outlook.cn', ['AzureChina']], ['dynamics.cn', ['AzureChina']],
-  ['microsoft.us', US_GOV], ['usgovcloudapi.net', US_GOV], ['azure.us', US_GOV], ['sharepoint.us', US_GOV], ['sharepoint-mil.us', ['AzureUSGovernmentDoD']],
-  ['office365.us', US_GOV], ['dynamics.us', US_GOV], ['microsoftonline.us', US_GOV], ['appservice.us', US_GOV],
-  ['microsoft.com', ['AzurePublic']], ['windows.net', ['AzurePublic']], ['azure.com', ['AzurePublic']], ['azure.net', ['AzurePublic']],
-  ['office.com', ['AzurePublic']], ['office365.com', ['AzurePublic']], ['sharepoint.com', ['AzurePublic']], ['dynamics.com', ['AzurePublic']],
-  ['microsoftonline.com', ['AzurePublic']], ['powerbi.com', ['AzurePublic']], ['azurewebsites.net', ['AzurePublic']],
+  ['chinacloudapi.cn', ['AzureChina']],
+  ['azure.cn', ['AzureChina']],
+  ['sharepoint.cn', ['AzureChina']],
+  ['partner.outlook.cn', ['AzureChina']],
+  ['dynamics.cn', ['AzureChina']],
+  ['microsoft.us', US_GOV],
+  ['usgovcloudapi.net', US_GOV],
+  ['azure.us', US_GOV],
+  ['sharepoint.us', US_GOV],
+  ['sharepoint-mil.us', ['AzureUSGovernmentDoD']],
+  ['office365.us', US_GOV],
+  ['dynamics.us', US_GOV],
+  ['microsoftonline.us', US_GOV],
+  ['appservice.us', US_GOV],
+  ['microsoft.com', ['AzurePublic']],
+  ['windows.net', ['AzurePublic']],
+  ['azure.com', ['AzurePublic']],
+  ['azure.net', ['AzurePublic']],
+  ['office.com', ['AzurePublic']],
+  ['office365.com', ['AzurePublic']],
+  ['sharepoint.com', ['AzurePublic']],
+  ['dynamics.com', ['AzurePublic']],
+  ['microsoftonline.com', ['AzurePublic']],
+  ['powerbi.com', ['AzurePublic']],
+  ['azurewebsites.net', ['AzurePublic']],
 ];
 
 /** The clouds a resource can belong to; undefined for cloud-neutral resources (api://…, your own hosts). */
 export function cloudsOfResource(resourceUri: string): Cloud[] | undefined {
   let host: string;
-  try { host = new URL(resourceUri).hostname.toLowerCase(); } catch { return undefined; }
+  try {
+    host = new URL(resourceUri).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
   if (!host) return undefined;
   if (EXACT[host]) return EXACT[host];
   let best: [string, Cloud[]] | undefined;

@@ -12,7 +12,11 @@ export const DEV_TENANT = '00000000-0000-4000-8000-0000000000aa';
 export const DEV_USER = '00000000-0000-4000-8000-0000000000bb';
 export const DEV_ISSUER_TEMPLATE = 'https://gatehouse-dev.invalid/{tenantid}/v2.0';
 
-interface DevKeyFile { kid: string; privateJwk: JWK; publicJwk: JWK }
+interface DevKeyFile {
+  kid: string;
+  privateJwk: JWK;
+  publicJwk: JWK;
+}
 
 export async function loadOrCreateDevKey(dir: string): Promise<DevKeyFile> {
   const file = join(dir, 'dev-identity.json');
@@ -20,7 +24,11 @@ export async function loadOrCreateDevKey(dir: string): Promise<DevKeyFile> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = randomUUID();
-  const key: DevKeyFile = { kid, privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256' }, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
+  const key: DevKeyFile = {
+    kid,
+    privateJwk: { ...(await exportJWK(privateKey)), kid, alg: 'RS256' },
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' },
+  };
   writeFileSync(file, JSON.stringify(key), { mode: 0o600 });
   return key;
 }

@@ -36,6 +36,6 @@ export function callerIdentifier(authenticate: Authenticate): (ctx: Ctx) => Prom
     // do not validate the token twice.
     // Kept on the request itself, not in a WeakMap: see CALLER.
     const req = ctx.req as IncomingMessage & { [CALLER]?: Promise<Caller> };
-    return req[CALLER] ??= identify(ctx);
+    return (req[CALLER] ??= identify(ctx));
   };
 }

@@ -19,7 +19,10 @@ export interface KeySource {
   issuerFor(version: TokenVersion, tid: string): Promise<string>;
 }
 
-interface Meta { issuer: string; jwksUri: string }
+interface Meta {
+  issuer: string;
+  jwksUri: string;
+}
 
 export interface OpenIdKeySourceOptions {
   /** Least time between two JWKS fetches caused by unknown kids. Default 30 s. */
@@ -43,7 +46,7 @@ export function openIdKeySource(authorityHost: string, o: OpenIdKeySourceOptions
         const url = v === '2.0' ? `${authorityHost}/common/v2.0/.well-known/openid-configuration` : `${authorityHost}/common/.well-known/openid-configuration`;
         const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
         if (!res.ok) throw new Error(`OpenID metadata ${url} answered ${res.status}`);
-        const doc = await res.json() as { issuer?: unknown; jwks_uri?: unknown };
+        const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
         if (typeof doc.issuer !== 'string' || typeof doc.jwks_uri !== 'string') throw new Error(`OpenID metadata ${url} lacks issuer or jwks_uri`);
         return { issuer: doc.issuer, jwksUri: doc.jwks_uri };
       })();
@@ -57,11 +60,15 @@ export function openIdKeySource(authorityHost: string, o: OpenIdKeySourceOptions
     const m = await meta(v);
     const res = await fetch(m.jwksUri, { signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`JWKS ${m.jwksUri} answered ${res.status}`);
-    const doc = await res.json() as { keys?: Array<JWK & { issuer?: string }> };
+    const doc = (await res.json()) as { keys?: Array<JWK & { issuer?: string }> };
     const keys = new Map<string, SigningKey>();
     for (const jwk of doc.keys ?? []) {
       if (!jwk.kid || jwk.kty !== 'RSA' || (jwk.use !== undefined && jwk.use !== 'sig')) continue;
-      try { keys.set(jwk.kid, { key: await importJWK({ ...jwk, alg: 'RS256' }, 'RS256'), issuer: typeof jwk.issuer === 'string' ? jwk.issuer : undefined }); } catch { /* skip a key we cannot use */ }
+      try {
+        keys.set(jwk.kid, { key: await importJWK({ ...jwk, alg: 'RS256' }, 'RS256'), issuer: typeof jwk.issuer === 'string' ? jwk.issuer : undefined });
+      } catch {
+        /* skip a key we cannot use */
+      }
     }
     sets.set(v, { keys, fetchedAt: now() });
   }

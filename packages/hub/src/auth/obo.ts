@@ -28,7 +28,14 @@ export interface OboClient {
   readonly requests: number;
 }
 
-interface MsalError { errorCode?: string; subError?: string; errorNo?: string | number; errorMessage?: string; claims?: string; message?: string }
+interface MsalError {
+  errorCode?: string;
+  subError?: string;
+  errorNo?: string | number;
+  errorMessage?: string;
+  claims?: string;
+  message?: string;
+}
 
 function aadCode(e: MsalError): string | undefined {
   if (e.errorNo !== undefined && e.errorNo !== '') return String(e.errorNo);
@@ -55,7 +62,9 @@ export function createOboClient(o: OboOptions): OboClient {
           // A host msal does not know (GATEHOUSE_AUTHORITY_HOST) must be listed, with its port.
           ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
         },
-        system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: (_l, m) => o.log.warn({ msal: m.slice(0, 500) }, 'msal') } },
+        system: {
+          loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: (_l, m) => o.log.warn({ msal: m.slice(0, 500) }, 'msal') },
+        },
       };
       a = new ConfidentialClientApplication(config);
       apps.set(tid, a);
@@ -67,30 +76,38 @@ export function createOboClient(o: OboOptions): OboClient {
     const code = aadCode(e);
     if (code === '65001' || e.subError === 'consent_required') {
       const url = `${o.authorityHost}/${caller.tid}/adminconsent?client_id=${o.clientId}`;
-      return new GatehouseError('ConsentRequired',
+      return new GatehouseError(
+        'ConsentRequired',
         `hub -> Entra ID: the hub app ${o.clientId} has no consent to call ${resourceUri} (${resourceUri}/.default) for users of tenant ${caller.tid} (AADSTS65001). ` +
-        `An administrator can grant it at ${url} or with \`gatehouse-hub grant\`.`);
+          `An administrator can grant it at ${url} or with \`gatehouse-hub grant\`.`,
+      );
     }
     if ((code === '50076' || code === '50079' || e.errorCode === 'interaction_required') && e.claims) {
       const claims = Buffer.from(e.claims).toString('base64');
-      return new GatehouseError('Unauthorized',
+      return new GatehouseError(
+        'Unauthorized',
         `hub -> Entra ID: Entra ID needs more from the user (AADSTS${code ?? '50076'}, for example multi-factor authentication): get a new token with the claims challenge in WWW-Authenticate`,
-        { 'www-authenticate': `Bearer error="insufficient_claims", client_id="${o.clientId}", claims="${claims}"` });
+        { 'www-authenticate': `Bearer error="insufficient_claims", client_id="${o.clientId}", claims="${claims}"` },
+      );
     }
     if (code === '500133') {
-      return new GatehouseError('Unauthorized', 'hub -> Entra ID: the caller token is no longer valid for On-Behalf-Of (AADSTS500133): sign in again',
-        { 'www-authenticate': 'Bearer error="invalid_token"' });
+      return new GatehouseError('Unauthorized', 'hub -> Entra ID: the caller token is no longer valid for On-Behalf-Of (AADSTS500133): sign in again', {
+        'www-authenticate': 'Bearer error="invalid_token"',
+      });
     }
     if (code) return new GatehouseError('BadGateway', `hub -> Entra ID: the token request for ${resourceUri} failed with AADSTS${code}`);
     return new GatehouseError('BadGateway', `hub -> Entra ID: the token request for ${resourceUri} failed (${e.errorCode ?? 'no answer'})`);
   }
 
   return {
-    get requests() { return requests; },
+    get requests() {
+      return requests;
+    },
     async token(caller, resourceUri) {
       // Never redeem a token that is not addressed to the hub (validated already; checked again here).
       const aud = decodeJwt(caller.token).aud;
-      if (typeof aud !== 'string' || !o.audiences.includes(aud)) throw new GatehouseError('Unauthorized', 'caller -> hub: the access token is not for this hub');
+      if (typeof aud !== 'string' || !o.audiences.includes(aud))
+        throw new GatehouseError('Unauthorized', 'caller -> hub: the access token is not for this hub');
       const key = `${caller.tid}|${caller.oid}|${resourceUri}`;
       const hit = cache.get(key);
       if (hit && now() < hit.refreshAt) return hit.token;

@@ -11,7 +11,12 @@ const DOMAIN = 'gatehouse-hubs-v1';
 const MAX_AHEAD_MS = 70_000;
 
 /** As stored (a sorted-set member): `exp` is when the entry expires (ms since the epoch, also its score). */
-interface StoredEntry { id: string; url: string; exp: number; sig: string }
+interface StoredEntry {
+  id: string;
+  url: string;
+  exp: number;
+  sig: string;
+}
 
 /** The member a hub writes for itself. */
 export function signedEntry(secret: string, id: string, url: string, exp: number): string {
@@ -22,7 +27,11 @@ export function signedEntry(secret: string, id: string, url: string, exp: number
 /** A member read back: the hub it lists, or why it is refused (the reason names no secret or signature). */
 export function checkedEntry(secret: string, member: string, now: number): { hub: HubAddress; exp: number } | { refused: string; id?: string; url?: string } {
   let e: Partial<StoredEntry>;
-  try { e = JSON.parse(member) as Partial<StoredEntry>; } catch { return { refused: 'not JSON' }; }
+  try {
+    e = JSON.parse(member) as Partial<StoredEntry>;
+  } catch {
+    return { refused: 'not JSON' };
+  }
   if (typeof e !== 'object' || e === null) return { refused: 'not an entry' };
   const shown = { id: typeof e.id === 'string' ? e.id.slice(0, 100) : undefined, url: typeof e.url === 'string' ? e.url.slice(0, 200) : undefined };
   if (typeof e.id !== 'string' || typeof e.url !== 'string' || typeof e.exp !== 'number' || !Number.isSafeInteger(e.exp) || typeof e.sig !== 'string') {

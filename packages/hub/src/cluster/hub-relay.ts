@@ -18,18 +18,35 @@ import type { AgentSession } from '../agents/session.js';
 import type { Upstream, Upstreams } from '../relay/call-types.js';
 import { runCall } from '../relay/pipeline.js';
 import { MemberUpstream } from '../relay/upstream-member.js';
-import { ANSWER_SIG, BACKEND, ERR, MAX_AGE_MS, answerSignature, NonceGuard, RELAY_PATH, SIG, readEnvelope, sign, type RelayEnvelope } from './relay-envelope.js';
+import {
+  ANSWER_SIG,
+  BACKEND,
+  ERR,
+  MAX_AGE_MS,
+  answerSignature,
+  NonceGuard,
+  RELAY_PATH,
+  SIG,
+  readEnvelope,
+  sign,
+  type RelayEnvelope,
+} from './relay-envelope.js';
 
 export { RELAY_PATH };
 
 /** The relayed request's body broke off (or another uncoded failure): what hub A gets. */
-const coded = (err: unknown): GatehouseError => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off'));
+const coded = (err: unknown): GatehouseError =>
+  err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'hub -> hub: the relayed request broke off');
 
 /** This hub's members of the gateway, the one the envelope names first, each tried once. */
 class Members implements Upstreams {
   private readonly tried = new Set<string>();
 
-  constructor(private readonly deps: HubDeps, private readonly gatewayId: string, private readonly head: RequestHeadMessage) {}
+  constructor(
+    private readonly deps: HubDeps,
+    private readonly gatewayId: string,
+    private readonly head: RequestHeadMessage,
+  ) {}
 
   first(preferred: string): Upstream | undefined {
     const sessions = this.deps.registry.sessions(this.gatewayId);
@@ -71,14 +88,17 @@ export function relayRoutes(deps: HubDeps): Route[] {
       let release: () => void;
       ({ envelope, rest, release } = await readEnvelope(ctx.req));
       ctx.res.once('close', release);
-    } catch (err) { return fail(err as GatehouseError); }
+    } catch (err) {
+      return fail(err as GatehouseError);
+    }
     const expected = Buffer.from(sign(secret, envelope));
     if (expected.length !== Buffer.byteLength(signature) || !timingSafeEqual(expected, Buffer.from(signature))) {
-      return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is not signed with this cluster\'s secret'));
+      return fail(new GatehouseError('Unauthorized', "hub -> hub: the relay is not signed with this cluster's secret"));
     }
     const env = JSON.parse(envelope.toString()) as RelayEnvelope;
     if (env.to !== deps.config.advertiseUrl) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is addressed to another hub'));
-    if (!(Math.abs(Date.now() - env.ts) <= MAX_AGE_MS)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay is too old (or the hubs\' clocks differ by over 60 s)'));
+    if (!(Math.abs(Date.now() - env.ts) <= MAX_AGE_MS))
+      return fail(new GatehouseError('Unauthorized', "hub -> hub: the relay is too old (or the hubs' clocks differ by over 60 s)"));
     if (typeof env.nonce !== 'string' || !nonces.take(env.nonce)) return fail(new GatehouseError('Unauthorized', 'hub -> hub: the relay was used before'));
     taken = env.nonce;
     const members = new Members(deps, env.gatewayId, env.head);
@@ -87,16 +107,34 @@ export function relayRoutes(deps: HubDeps): Route[] {
     let call;
     try {
       // The relayed body streams through once: a call moves to another member only when it has none.
-      call = await runCall(deps, ctx, {
-        timeoutMs: env.head.timeoutMs, timing: RELAYED_TIMING, route: env.route === 'proxy' ? 'proxy' : 'invoke', method: env.head.method,
-        host: new URL(env.head.url).host, link: 'agent -> service', fields: { relayed: true, gateway: env.gatewayId, member: undefined, viaHub: undefined },
-      }, { body: env.head.bodyLength === 0 ? null : rest }, first, members);
-    } catch (err) { return fail(coded(err)); }
+      call = await runCall(
+        deps,
+        ctx,
+        {
+          timeoutMs: env.head.timeoutMs,
+          timing: RELAYED_TIMING,
+          route: env.route === 'proxy' ? 'proxy' : 'invoke',
+          method: env.head.method,
+          host: new URL(env.head.url).host,
+          link: 'agent -> service',
+          fields: { relayed: true, gateway: env.gatewayId, member: undefined, viaHub: undefined },
+        },
+        { body: env.head.bodyLength === 0 ? null : rest },
+        first,
+        members,
+      );
+    } catch (err) {
+      return fail(coded(err));
+    }
     // Exactly the service's headers go back (hub A adds its own): not this hub's request id for the relay request.
     ctx.res.removeHeader('x-request-id');
     // (a service's own x-gatehouse-relay-* headers would pass for this hub's)
     const headers = call.head.headers.filter(([k]) => !k.toLowerCase().startsWith('x-gatehouse-relay-'));
-    writeHeadFromList(ctx.res, call.head.status, [...headers, [BACKEND, String(call.head.backendMs ?? 0)], [ANSWER_SIG, answerSignature(secret, taken, call.head.status)]]);
+    writeHeadFromList(ctx.res, call.head.status, [
+      ...headers,
+      [BACKEND, String(call.head.backendMs ?? 0)],
+      [ANSWER_SIG, answerSignature(secret, taken, call.head.status)],
+    ]);
     call.pipeResponse(ctx.res);
   };
   return [{ method: 'POST', pattern: new RegExp(`^${RELAY_PATH}$`), handler }];

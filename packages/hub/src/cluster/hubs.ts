@@ -26,7 +26,14 @@ export interface HubDirectory {
 /** `agentUrl` undefined: this hub is not listed (agents reach it only through their --hub addresses). `secret`:
  *  GATEHOUSE_CLUSTER_SECRET, which signs this hub's entry and checks the others'. `onChange`: called with the new
  *  message whenever the list changes. Resolves after the first read. */
-export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: string | undefined, secret: string, log: Logger, onChange: (msg: HubsMessage) => void): Promise<HubDirectory> {
+export async function startHubDirectory(
+  redis: Redis,
+  hubId: string,
+  agentUrl: string | undefined,
+  secret: string,
+  log: Logger,
+  onChange: (msg: HubsMessage) => void,
+): Promise<HubDirectory> {
   let hubs: HubAddress[] = [];
   let seen = '[]';
   let failing = false;
@@ -62,7 +69,10 @@ export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: s
       if ((byId.get(c.hub.id)?.exp ?? -1) < c.exp) byId.set(c.hub.id, c);
     }
     refused = refusedNow;
-    const next = [...byId.values()].map((c) => c.hub).sort((a, b) => a.id.localeCompare(b.id)).slice(0, MAX_LISTED_HUBS);
+    const next = [...byId.values()]
+      .map((c) => c.hub)
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .slice(0, MAX_LISTED_HUBS);
     const text = JSON.stringify(next);
     if (text === seen) return;
     seen = text;
@@ -70,15 +80,24 @@ export async function startHubDirectory(redis: Redis, hubId: string, agentUrl: s
     log.info({ hubs: next.length }, 'the list of hubs agents dial changed');
     onChange(message());
   };
-  const run = () => tick().then(() => { if (failing) log.info('hub list readable in Redis again'); failing = false; }, (err: Error) => {
-    // The last list read stays in force: agents keep their tunnels while Redis is away.
-    if (!failing) log.warn({ err: err.message }, 'cannot refresh the hub list in Redis');
-    failing = true;
-  });
+  const run = () =>
+    tick().then(
+      () => {
+        if (failing) log.info('hub list readable in Redis again');
+        failing = false;
+      },
+      (err: Error) => {
+        // The last list read stays in force: agents keep their tunnels while Redis is away.
+        if (!failing) log.warn({ err: err.message }, 'cannot refresh the hub list in Redis');
+        failing = true;
+      },
+    );
   // a refresh still under way at close would list this hub again after it took itself off
   let running = run();
   await running;
-  const timer = setInterval(() => { running = run(); }, HUB_LIST_POLL_MS);
+  const timer = setInterval(() => {
+    running = run();
+  }, HUB_LIST_POLL_MS);
   timer.unref();
   return {
     current: message,

@@ -25,8 +25,18 @@ const MAX_SKEW_MS = 60_000;
 /** As stored: the entry, when it expires (ms since the epoch) and its signature. */
 type StoredEntry = PresenceEntry & { exp: number; sig: string };
 
-const fieldsOf = (gatewayId: string, e: PresenceEntry, exp: number): unknown[] =>
-  [gatewayId, e.memberId, e.hubId, e.hubUrl, e.available, exp, e.connectedAt, e.lastSeenAt, e.hostname, e.version];
+const fieldsOf = (gatewayId: string, e: PresenceEntry, exp: number): unknown[] => [
+  gatewayId,
+  e.memberId,
+  e.hubId,
+  e.hubUrl,
+  e.available,
+  exp,
+  e.connectedAt,
+  e.lastSeenAt,
+  e.hostname,
+  e.version,
+];
 
 /** What a hub writes for a member of `gatewayId` it holds. */
 export function signedPresence(secret: string, gatewayId: string, e: PresenceEntry, exp: number): string {
@@ -36,20 +46,41 @@ export function signedPresence(secret: string, gatewayId: string, e: PresenceEnt
 
 /** An entry read back for `gatewayId`: the entry, or why it is refused (the reason names no secret or signature;
  *  the claimed ids and URL are cut short, for a log line). `ttlMs`: the lifetime the hubs give an entry. */
-export function checkedPresence(secret: string, gatewayId: string, text: string, now: number, ttlMs: number):
-  { entry: PresenceEntry } | { refused: string; memberId?: string; hubId?: string; hubUrl?: string } {
+export function checkedPresence(
+  secret: string,
+  gatewayId: string,
+  text: string,
+  now: number,
+  ttlMs: number,
+): { entry: PresenceEntry } | { refused: string; memberId?: string; hubId?: string; hubUrl?: string } {
   let e: Partial<StoredEntry>;
-  try { e = JSON.parse(text) as Partial<StoredEntry>; } catch { return { refused: 'not JSON' }; }
+  try {
+    e = JSON.parse(text) as Partial<StoredEntry>;
+  } catch {
+    return { refused: 'not JSON' };
+  }
   if (typeof e !== 'object' || e === null) return { refused: 'not an entry' };
   const cut = (v: unknown, n: number) => (typeof v === 'string' ? v.slice(0, n) : undefined);
   const shown = { memberId: cut(e.memberId, 100), hubId: cut(e.hubId, 100), hubUrl: cut(e.hubUrl, 200) };
   const strings = [e.memberId, e.hubId, e.hubUrl, e.connectedAt, e.lastSeenAt, e.hostname, e.version];
-  if (strings.some((v) => typeof v !== 'string') || typeof e.available !== 'boolean' || typeof e.exp !== 'number' || !Number.isSafeInteger(e.exp) || typeof e.sig !== 'string') {
+  if (
+    strings.some((v) => typeof v !== 'string') ||
+    typeof e.available !== 'boolean' ||
+    typeof e.exp !== 'number' ||
+    !Number.isSafeInteger(e.exp) ||
+    typeof e.sig !== 'string'
+  ) {
     return { refused: 'not signed (fields of an entry, exp, sig)', ...shown };
   }
   const entry: PresenceEntry = {
-    memberId: e.memberId!, hubId: e.hubId!, hubUrl: e.hubUrl!, connectedAt: e.connectedAt!, lastSeenAt: e.lastSeenAt!,
-    hostname: e.hostname!, version: e.version!, available: e.available,
+    memberId: e.memberId!,
+    hubId: e.hubId!,
+    hubUrl: e.hubUrl!,
+    connectedAt: e.connectedAt!,
+    lastSeenAt: e.lastSeenAt!,
+    hostname: e.hostname!,
+    version: e.version!,
+    available: e.available,
   };
   if (!signatureChecks(secret, DOMAIN, fieldsOf(gatewayId, entry, e.exp), e.sig)) return { refused: 'bad signature', ...shown };
   if (e.exp <= now) return { refused: 'expired', ...shown };

@@ -20,14 +20,25 @@ export interface Presence {
 }
 
 const entryOf = (s: AgentSession, hubId: string, hubUrl: string): PresenceEntry => ({
-  memberId: s.member.memberId, hubId, hubUrl, connectedAt: s.connectedAt.toISOString(), lastSeenAt: s.lastSeenAt.toISOString(),
-  hostname: s.hello?.hostname ?? '', version: s.hello?.agentVersion ?? '', available: s.isAvailable,
+  memberId: s.member.memberId,
+  hubId,
+  hubUrl,
+  connectedAt: s.connectedAt.toISOString(),
+  lastSeenAt: s.lastSeenAt.toISOString(),
+  hostname: s.hello?.hostname ?? '',
+  version: s.hello?.agentVersion ?? '',
+  available: s.isAvailable,
 });
 
 export function localPresence(registry: AgentRegistry, hubId: string): Presence {
   return {
     hubId,
-    async entries(gatewayId) { return registry.sessions(gatewayId).filter((s) => s.isOpen).map((s) => entryOf(s, hubId, '')); },
+    async entries(gatewayId) {
+      return registry
+        .sessions(gatewayId)
+        .filter((s) => s.isOpen)
+        .map((s) => entryOf(s, hubId, ''));
+    },
     announce() {},
     withdraw() {},
     close() {},
@@ -60,7 +71,8 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
   const write = async (s: AgentSession) => {
     const e = entryOf(s, hubId, hubUrl);
     const exp = Date.now() + TTL_MS;
-    await redis.multi()
+    await redis
+      .multi()
       .zadd(zkey(s.member.gatewayId), exp, `${e.memberId}|${hubId}`)
       .set(ikey(e.memberId), signedPresence(secret, s.member.gatewayId, e, exp), 'PX', TTL_MS)
       .zremrangebyscore(zkey(s.member.gatewayId), '-inf', Date.now())
@@ -75,7 +87,7 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
     async entries(gatewayId) {
       let infos: Array<string | null>;
       try {
-        infos = await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX, String(MAX_ENTRIES_READ)) as Array<string | null>;
+        infos = (await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX, String(MAX_ENTRIES_READ))) as Array<string | null>;
       } catch {
         throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: agent presence is unreachable');
       }
@@ -84,21 +96,35 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
       for (const text of infos) {
         if (typeof text !== 'string') continue;
         const c = checkedPresence(secret, gatewayId, text, now, TTL_MS);
-        if ('entry' in c) { entries.push(c.entry); continue; }
+        if ('entry' in c) {
+          entries.push(c.entry);
+          continue;
+        }
         // logged once per entry (an expired one only ever turns up in the moment before Redis drops it)
         const seen = `${gatewayId}\n${text.length}\n${text.slice(0, 300)}`;
         if (c.refused === 'expired' || refused.has(seen)) continue;
         if (refused.size >= MAX_REFUSED_REMEMBERED) refused = new Set();
         refused.add(seen);
-        log.warn({ gateway: gatewayId, reason: c.refused, claimedMember: c.memberId, claimedHub: c.hubId, claimedUrl: c.hubUrl }, 'agent presence: entry in Redis refused, no call is relayed by it');
+        log.warn(
+          { gateway: gatewayId, reason: c.refused, claimedMember: c.memberId, claimedHub: c.hubId, claimedUrl: c.hubUrl },
+          'agent presence: entry in Redis refused, no call is relayed by it',
+        );
       }
       return entries;
     },
-    announce(s) { write(s).catch((err: Error) => log.warn({ err: err.message }, 'cannot announce agent presence in Redis')); },
+    announce(s) {
+      write(s).catch((err: Error) => log.warn({ err: err.message }, 'cannot announce agent presence in Redis'));
+    },
     withdraw(s) {
-      redis.multi().zrem(zkey(s.member.gatewayId), `${s.member.memberId}|${hubId}`).del(ikey(s.member.memberId)).exec()
+      redis
+        .multi()
+        .zrem(zkey(s.member.gatewayId), `${s.member.memberId}|${hubId}`)
+        .del(ikey(s.member.memberId))
+        .exec()
         .catch((err: Error) => log.warn({ err: err.message }, 'cannot withdraw agent presence from Redis'));
     },
-    close() { clearInterval(timer); },
+    close() {
+      clearInterval(timer);
+    },
   };
 }

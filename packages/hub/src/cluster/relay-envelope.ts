@@ -16,11 +16,17 @@ export const BACKEND = 'x-gatehouse-relay-backend-ms';
 export const ANSWER_SIG = 'x-gatehouse-relay-answer-signature';
 const ANSWER_DOMAIN = 'gatehouse-relay-answer-v1';
 export const answerSignature = (secret: string, nonce: string, outcome: number | string): string => signatureOf(secret, ANSWER_DOMAIN, [nonce, outcome]);
-export const answerChecks = (secret: string, nonce: string, outcome: number | string, sig: unknown): boolean => signatureChecks(secret, ANSWER_DOMAIN, [nonce, outcome], sig);
+export const answerChecks = (secret: string, nonce: string, outcome: number | string, sig: unknown): boolean =>
+  signatureChecks(secret, ANSWER_DOMAIN, [nonce, outcome], sig);
 
 /** `to`: the advertised URL of the hub the relay is for; `ts`: when it was signed (ms); `nonce`: used once. */
 export interface RelayEnvelope {
-  gatewayId: string; memberId: string; head: RequestHeadMessage; to: string; ts: number; nonce: string;
+  gatewayId: string;
+  memberId: string;
+  head: RequestHeadMessage;
+  to: string;
+  ts: number;
+  nonce: string;
   /** The caller's route, for the serving hub's phase metrics and access line (absent: invoke). */
   route?: 'invoke' | 'proxy';
 }
@@ -65,9 +71,14 @@ export async function readEnvelope(req: IncomingMessage): Promise<{ envelope: Bu
   const chunks: Buffer[] = [];
   let length = 0;
   let got: Buffer = Buffer.alloc(0);
-  const joined = (): Buffer => { if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks, length)); return chunks[0] ?? got; };
+  const joined = (): Buffer => {
+    if (chunks.length > 1) chunks.splice(0, chunks.length, Buffer.concat(chunks, length));
+    return chunks[0] ?? got;
+  };
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(refused(`the relay's head did not arrive within ${ENVELOPE_WAIT_MS / 1000} s`)), ENVELOPE_WAIT_MS); });
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(refused(`the relay's head did not arrive within ${ENVELOPE_WAIT_MS / 1000} s`)), ENVELOPE_WAIT_MS);
+  });
   try {
     let need = 4;
     while (length < need) {
@@ -77,12 +88,14 @@ export async function readEnvelope(req: IncomingMessage): Promise<{ envelope: Bu
       length += next.value.length;
       if (need === 4 && length >= 4) {
         const declared = joined().readUInt32BE(0);
-        if (declared > MAX_ENVELOPE_BYTES) throw refused('the relay\'s head is too large');
+        if (declared > MAX_ENVELOPE_BYTES) throw refused("the relay's head is too large");
         need = 4 + declared;
       }
     }
     got = joined();
-  } finally { clearTimeout(timer); }
+  } finally {
+    clearTimeout(timer);
+  }
   const end = 4 + got.readUInt32BE(0);
   const left = got.subarray(end);
   async function* rest(): AsyncGenerator<Buffer> {

@@ -4,7 +4,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const macOf = (secret: string, domain: string, fields: readonly unknown[]): Buffer =>
-  createHmac('sha256', secret).update(JSON.stringify([domain, ...fields])).digest();
+  createHmac('sha256', secret)
+    .update(JSON.stringify([domain, ...fields]))
+    .digest();
 
 /** The signature as stored or sent (base64url). */
 export const signatureOf = (secret: string, domain: string, fields: readonly unknown[]): string => macOf(secret, domain, fields).toString('base64url');

@@ -4,7 +4,15 @@
 import { randomBytes } from 'node:crypto';
 import { pipeline, type Writable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { GatehouseError, NOT_CONNECTED_CODES, headerListFrom, isErrorCode, relayableBody, type RequestHeadMessage, type ResponseHeadMessage } from '@gatehouse/shared';
+import {
+  GatehouseError,
+  NOT_CONNECTED_CODES,
+  headerListFrom,
+  isErrorCode,
+  relayableBody,
+  type RequestHeadMessage,
+  type ResponseHeadMessage,
+} from '@gatehouse/shared';
 import type { Upstream } from '../relay/call-types.js';
 import { HttpAttempt } from '../relay/http-attempt.js';
 import type { PresenceEntry } from './presence.js';
@@ -20,27 +28,55 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
   /** The other hub certainly never took the call (no connection, or no member there any more): another hub may. */
   notTaken = false;
 
-  constructor(private readonly link: RemoteLink, private readonly entry: PresenceEntry, private readonly gatewayId: string,
-    private readonly head: RequestHeadMessage, private readonly route: 'invoke' | 'proxy', private readonly maxResponseBytes: number) { super(); }
+  constructor(
+    private readonly link: RemoteLink,
+    private readonly entry: PresenceEntry,
+    private readonly gatewayId: string,
+    private readonly head: RequestHeadMessage,
+    private readonly route: 'invoke' | 'proxy',
+    private readonly maxResponseBytes: number,
+  ) {
+    super();
+  }
 
-  get member(): string { return this.entry.memberId; }
-  get viaHub(): string { return this.entry.hubId; }
+  get member(): string {
+    return this.entry.memberId;
+  }
+  get viaHub(): string {
+    return this.entry.hubId;
+  }
 
   async send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
     const { entry, head } = this;
     const nonce = randomBytes(16).toString('base64url');
-    const envelope = Buffer.from(JSON.stringify({
-      gatewayId: this.gatewayId, memberId: entry.memberId, head, to: entry.hubUrl, ts: Date.now(), nonce, route: this.route,
-    } satisfies RelayEnvelope));
+    const envelope = Buffer.from(
+      JSON.stringify({
+        gatewayId: this.gatewayId,
+        memberId: entry.memberId,
+        head,
+        to: entry.hubUrl,
+        ts: Date.now(),
+        nonce,
+        route: this.route,
+      } satisfies RelayEnvelope),
+    );
     const prefix = Buffer.concat([Buffer.alloc(4), envelope]);
     prefix.writeUInt32BE(envelope.length, 0);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(`${entry.hubUrl}${RELAY_PATH}`, {
-        method: 'POST', dispatcher: this.link.hubDispatcher, signal: this.signal,
+        method: 'POST',
+        dispatcher: this.link.hubDispatcher,
+        signal: this.signal,
         // x-request-id: the other hub's log lines for this call carry the call's id too.
-        headers: { [SIG]: sign(this.link.clusterSecret, envelope), 'x-request-id': head.requestId, ...(head.bodyLength !== null ? { 'content-length': String(prefix.length + head.bodyLength) } : {}) },
-        body: this.body(body, prefix), headersTimeout: 0, bodyTimeout: 0,
+        headers: {
+          [SIG]: sign(this.link.clusterSecret, envelope),
+          'x-request-id': head.requestId,
+          ...(head.bodyLength !== null ? { 'content-length': String(prefix.length + head.bodyLength) } : {}),
+        },
+        body: this.body(body, prefix),
+        headersTimeout: 0,
+        bodyTimeout: 0,
       });
     } catch (err) {
       const code = this.failure(err);
@@ -52,7 +88,10 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
     // Only a hub of the cluster that took this relay signs its answer: anything else never reaches the caller.
     if (!answerChecks(this.link.clusterSecret, nonce, typeof relayError === 'string' ? relayError : res.statusCode, res.headers[ANSWER_SIG])) {
       res.body.destroy();
-      throw new GatehouseError('BadGateway', `hub -> hub: the answer from ${new URL(entry.hubUrl).host} is not signed by a hub of this cluster (its cluster secret differs, or it is no hub)`);
+      throw new GatehouseError(
+        'BadGateway',
+        `hub -> hub: the answer from ${new URL(entry.hubUrl).host} is not signed by a hub of this cluster (its cluster secret differs, or it is no hub)`,
+      );
     }
     // A relay error comes with a JSON body; a service's 304 (or answer to HEAD) has none, whatever it declares.
     this.responded(typeof relayError === 'string' ? res.body : relayableBody(head.method, res.statusCode, res.body));
@@ -60,7 +99,11 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
       const text = await res.body.text().catch(() => '');
       if (this.cancelled) throw this.cancelled;
       let message = 'hub -> hub: the other hub failed the call';
-      try { message = (JSON.parse(text) as { error: { message: string } }).error.message; } catch { /* keep */ }
+      try {
+        message = (JSON.parse(text) as { error: { message: string } }).error.message;
+      } catch {
+        /* keep */
+      }
       // GatewayOffline: that hub had no member for the gateway any more, so it opened no call.
       this.notTaken = relayError === 'GatewayOffline';
       // The other hub refusing this hub (another cluster secret, clocks apart) is a fault between hubs, not the caller's.
@@ -74,5 +117,7 @@ export class RemoteUpstream extends HttpAttempt implements Upstream {
     pipeline(this.countResponse(this.maxResponseBytes, 'hub -> hub'), sink, () => done());
   }
 
-  takeCompleteBody(): undefined { return undefined; }
+  takeCompleteBody(): undefined {
+    return undefined;
+  }
 }

@@ -46,15 +46,21 @@ async function signIn(flags: Settings, authorityHost: string, graphHost: string,
   if (!flags.tenant) throw new GrantError('--tenant is required to sign in (or pass --token)');
   const host = new URL(authorityHost).host;
   const app = new PublicClientApplication({
-    auth: { clientId: flags.adminClientId, authority: `${authorityHost}/${flags.tenant}`, ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }) },
+    auth: {
+      clientId: flags.adminClientId,
+      authority: `${authorityHost}/${flags.tenant}`,
+      ...(KNOWN_LOGIN_HOSTS.has(host) ? {} : { knownAuthorities: [host] }),
+    },
     system: { loggerOptions: { piiLoggingEnabled: false, logLevel: LogLevel.Error, loggerCallback: () => {} } },
   });
-  const result = await app.acquireTokenByDeviceCode({
-    scopes: [`${graphHost}/DelegatedPermissionGrant.ReadWrite.All`, `${graphHost}/Application.Read.All`, `${graphHost}/User.ReadBasic.All`],
-    deviceCodeCallback: (r) => log(r.message),
-  }).catch((err: { errorCode?: string; errorMessage?: string; message?: string }) => {
-    throw new GrantError(`sign-in failed: ${err.errorMessage ?? err.message ?? err.errorCode}`);
-  });
+  const result = await app
+    .acquireTokenByDeviceCode({
+      scopes: [`${graphHost}/DelegatedPermissionGrant.ReadWrite.All`, `${graphHost}/Application.Read.All`, `${graphHost}/User.ReadBasic.All`],
+      deviceCodeCallback: (r) => log(r.message),
+    })
+    .catch((err: { errorCode?: string; errorMessage?: string; message?: string }) => {
+      throw new GrantError(`sign-in failed: ${err.errorMessage ?? err.message ?? err.errorCode}`);
+    });
   if (!result?.accessToken) throw new GrantError('sign-in returned no token');
   return result.accessToken;
 }
@@ -86,15 +92,24 @@ export async function runGrant(args: string[], env: Record<string, string | unde
       }
       case 'list': {
         const grants = await listGrants(g, client, resource);
-        if (json) { out(JSON.stringify(grants)); return; }
-        if (grants.length === 0) { out(`no grants from ${client.displayName} to ${resource.displayName}`); return; }
+        if (json) {
+          out(JSON.stringify(grants));
+          return;
+        }
+        if (grants.length === 0) {
+          out(`no grants from ${client.displayName} to ${resource.displayName}`);
+          return;
+        }
         for (const x of grants) out(`${x.id}  ${x.consentType}${x.principalId ? ` ${x.principalId}` : ''}  ${x.scope.trim()}`);
         return;
       }
       case 'create': {
         const principalId = consentType === 'Principal' ? await userId(g, flags.user!) : null;
         const r = await createGrant(g, client, resource, { scopes, consentType, principalId, replace: flags.replace === true });
-        if (json) { out(JSON.stringify(r)); return; }
+        if (json) {
+          out(JSON.stringify(r));
+          return;
+        }
         for (const id of r.deleted) out(`${flags.dryRun ? 'would delete' : 'deleted'} ${id}`);
         out(r.created ? `created ${r.created.id}  ${r.created.consentType}  ${r.created.scope}` : 'nothing created (dry run)');
         return;

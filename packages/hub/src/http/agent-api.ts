@@ -35,7 +35,12 @@ export function agentRoutes(deps: HubDeps): Route[] {
     route('GET', '/v1/agent/key', async (ctx) => {
       const m = await agentMember(deps, ctx);
       const g = (await deps.store.getGateway(m.gatewayId))!;
-      sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey, keyHandoff: g.keyHandoff, previousPublicKeyPem: g.previousPublicKeyPem });
+      sendJson(ctx.res, 200, {
+        publicKeyPem: g.publicKeyPem,
+        sealedPrivateKey: g.sealedPrivateKey,
+        keyHandoff: g.keyHandoff,
+        previousPublicKeyPem: g.previousPublicKeyPem,
+      });
     }),
     route('POST', '/v1/agent/rotate/begin', async (ctx) => {
       const m = await agentMember(deps, ctx);
@@ -52,15 +57,22 @@ export function agentRoutes(deps: HubDeps): Route[] {
       }
       const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
       if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
-      const resealed = Array.isArray(body.resealed) ? body.resealed as Array<{ connectionId: unknown; sealed: unknown }> : [];
+      const resealed = Array.isArray(body.resealed) ? (body.resealed as Array<{ connectionId: unknown; sealed: unknown }>) : [];
       const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).map((c) => c.id));
       const got = new Set(resealed.map((r) => String(r.connectionId)));
       if (want.size !== got.size || [...want].some((id) => !got.has(id)) || resealed.some((r) => typeof r.sealed !== 'string')) {
         throw invalid('the connections changed since this rotation began: run it again');
       }
-      await deps.store.rotateGatewayKey(g.id, {
-        publicKeyPem, sealedPrivateKey: reqString(body, 'sealedPrivateKey', 16384), keyHandoff: reqString(body, 'keyHandoff', 16384), previousPublicKeyPem: g.publicKeyPem!,
-      }, resealed.map((r) => ({ connectionId: String(r.connectionId), sealed: String(r.sealed) })));
+      await deps.store.rotateGatewayKey(
+        g.id,
+        {
+          publicKeyPem,
+          sealedPrivateKey: reqString(body, 'sealedPrivateKey', 16384),
+          keyHandoff: reqString(body, 'keyHandoff', 16384),
+          previousPublicKeyPem: g.publicKeyPem!,
+        },
+        resealed.map((r) => ({ connectionId: String(r.connectionId), sealed: String(r.sealed) })),
+      );
       ctx.log.info({ gateway: g.id, member: m.id, connections: resealed.length }, 'gateway key rotated');
       // Every member reconnects and takes up the new key from the hand-off before it serves again.
       for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.KeyRotated, 'gateway key rotated');
@@ -78,13 +90,20 @@ export function agentRoutes(deps: HubDeps): Route[] {
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
       // Another member made the gateway's key pair first: this one must join with the recovery key. The
       // registration key stays valid for that.
-      const joinInstead = () => invalid('another member registered first and made this gateway\'s key pair: run `gatehouse-agent join` with the recovery key (this registration key is still valid)');
+      const joinInstead = () =>
+        invalid(
+          "another member registered first and made this gateway's key pair: run `gatehouse-agent join` with the recovery key (this registration key is still valid)",
+        );
       if (g.publicKeyPem) {
         // join: the new member proves it holds the gateway's private key (opened with the recovery key).
         if (body.proof === undefined) throw joinInstead();
         const proof = reqString(body, 'proof', 2048);
         let ok = false;
-        try { ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64')); } catch { ok = false; }
+        try {
+          ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64'));
+        } catch {
+          ok = false;
+        }
         if (!ok) {
           deps.agentAuth.failure(ctx.req.socket.remoteAddress, `gateway:${gatewayId}`, 'registration');
           throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
@@ -95,13 +114,18 @@ export function agentRoutes(deps: HubDeps): Route[] {
         const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
         if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
         // Claim first, then use the key up: a registration that lost the race keeps its key for `join`.
-        if (!await deps.store.claimGatewayKeys(g.id, publicKeyPem, sealedPrivateKey)) throw joinInstead();
+        if (!(await deps.store.claimGatewayKeys(g.id, publicKeyPem, sealedPrivateKey))) throw joinInstead();
         await gatewayForKey(deps, ctx, gatewayId, key, true);
       }
       const memberId = randomUUID();
       const { credential, hash } = newAgentCredential(memberId);
       // Counted again as it is added: concurrent registrations (on any hub) all passed the check above.
-      if (!await deps.store.addMember({ id: memberId, gatewayId, name, hostname, version, credentialHash: hash, enabled: true, createdAt: deps.now().toISOString(), lastSeenAt: null }, MAX_MEMBERS)) {
+      if (
+        !(await deps.store.addMember(
+          { id: memberId, gatewayId, name, hostname, version, credentialHash: hash, enabled: true, createdAt: deps.now().toISOString(), lastSeenAt: null },
+          MAX_MEMBERS,
+        ))
+      ) {
         throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first (this registration key has been used)`);
       }
       ctx.log.info({ gateway: gatewayId, member: memberId, join: members.length > 0 }, 'agent registered');

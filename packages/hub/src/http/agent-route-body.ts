@@ -14,7 +14,16 @@ export const AGENT_ROUTE_DEADLINE_MS = 10_000;
 export async function readAgentRouteJson(req: IncomingMessage): Promise<JsonObject> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new GatehouseError('RequestTimeout', `caller -> hub: the request body did not arrive within ${AGENT_ROUTE_DEADLINE_MS / 1000} s (unauthenticated agent route)`)), AGENT_ROUTE_DEADLINE_MS);
+    timer = setTimeout(
+      () =>
+        reject(
+          new GatehouseError(
+            'RequestTimeout',
+            `caller -> hub: the request body did not arrive within ${AGENT_ROUTE_DEADLINE_MS / 1000} s (unauthenticated agent route)`,
+          ),
+        ),
+      AGENT_ROUTE_DEADLINE_MS,
+    );
   });
   try {
     return await Promise.race([readJson(req, AGENT_ROUTE_MAX_BODY, AGENT_ROUTE_DEADLINE_MS), late]);

@@ -26,10 +26,17 @@ export class SlowBody {
   readonly window: number[] = [];
   /** Where the guard keeps it (-1: no longer watched). */
   slot = -1;
-  constructor(readonly req: IncomingMessage, readonly res: ServerResponse, readonly requestId: string, readonly started: number) {
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly requestId: string,
+    readonly started: number,
+  ) {
     this.lastBytes = (req.socket as Socket).bytesRead;
   }
-  get received(): number { return this.window.reduce((a, b) => a + b, 0); }
+  get received(): number {
+    return this.window.reduce((a, b) => a + b, 0);
+  }
 }
 
 /**
@@ -48,19 +55,35 @@ export class BodyRateGuard {
   /** Requests cut off (few): their routes fail afterwards, as for a caller that went away, and say nothing more. */
   private readonly cut = new WeakSet<IncomingMessage>();
 
-  constructor(private readonly opts: BodyRateOptions, private readonly log: Logger, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly opts: BodyRateOptions,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** Whether `req` was cut off for a slow body (answered already). */
-  wasCut(req: IncomingMessage): boolean { return this.cut.has(req); }
+  wasCut(req: IncomingMessage): boolean {
+    return this.cut.has(req);
+  }
 
   /** 408 and the connection closed; only closed once the answer has begun (the raw route's service answering
    *  while the upload goes on). */
   private cutOff(body: SlowBody): void {
     this.cut.add(body.req);
     this.log.info({ requestId: body.requestId, received: body.received, windowSec: BODY_RATE_WINDOW_SEC }, 'slow request body cut off');
-    if (body.res.headersSent) { body.req.socket.destroy(); return; }
+    if (body.res.headersSent) {
+      body.req.socket.destroy();
+      return;
+    }
     body.res.setHeader('connection', 'close');
-    sendError(body.res, new GatehouseError('RequestTimeout', `caller -> hub: the request body arrived at under ${this.opts.minBytesPerSec} bytes/s over ${BODY_RATE_WINDOW_SEC} s (GATEHOUSE_MIN_BODY_RATE)`), body.requestId);
+    sendError(
+      body.res,
+      new GatehouseError(
+        'RequestTimeout',
+        `caller -> hub: the request body arrived at under ${this.opts.minBytesPerSec} bytes/s over ${BODY_RATE_WINDOW_SEC} s (GATEHOUSE_MIN_BODY_RATE)`,
+      ),
+      body.requestId,
+    );
   }
 
   /** Watches `req` while its body arrives (a request without a body is not watched). */
@@ -73,12 +96,16 @@ export class BodyRateGuard {
     this.slots[body.slot] = body;
     this.count++;
     // Most bodies are in before the first tick: forgotten with their answer, not held until the tick.
-    res.once('close', () => { if (req.complete || req.socket.destroyed) this.forget(body); });
+    res.once('close', () => {
+      if (req.complete || req.socket.destroyed) this.forget(body);
+    });
     this.timer ??= setInterval(() => this.tick(), TICK_MS).unref();
   }
 
   /** Requests being watched (for tests and metrics). */
-  get size(): number { return this.count; }
+  get size(): number {
+    return this.count;
+  }
 
   private forget(body: SlowBody): void {
     if (body.slot < 0) return;
@@ -93,7 +120,10 @@ export class BodyRateGuard {
     for (const body of this.slots) {
       if (body === undefined) continue;
       const socket = body.req.socket as Socket;
-      if (body.req.complete || socket.destroyed) { this.forget(body); continue; }
+      if (body.req.complete || socket.destroyed) {
+        this.forget(body);
+        continue;
+      }
       const read = socket.bytesRead;
       const delta = read - body.lastBytes;
       body.lastBytes = read;

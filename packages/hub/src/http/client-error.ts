@@ -8,18 +8,33 @@ import { GatehouseError } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { writeErrorToSocket } from './respond.js';
 
-export interface ParserError extends Error { code?: string; reason?: string }
+export interface ParserError extends Error {
+  code?: string;
+  reason?: string;
+}
 
-export interface HeadLimits { maxHeaderBytes: number; headTimeoutMs: number }
+export interface HeadLimits {
+  maxHeaderBytes: number;
+  headTimeoutMs: number;
+}
 
 /** The hub's answer to a request Node could not parse: its status and error (code InvalidRequest). */
 export function parserRefusal(err: ParserError, limits: HeadLimits): { status: number; error: GatehouseError } {
   const { maxHeaderBytes, headTimeoutMs } = limits;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
-    return { status: 431, error: new GatehouseError('InvalidRequest', `caller -> hub: the request line and headers are over ${maxHeaderBytes} bytes (GATEHOUSE_MAX_HEADER_BYTES)`) };
+    return {
+      status: 431,
+      error: new GatehouseError('InvalidRequest', `caller -> hub: the request line and headers are over ${maxHeaderBytes} bytes (GATEHOUSE_MAX_HEADER_BYTES)`),
+    };
   }
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return { status: 408, error: new GatehouseError('RequestTimeout', `caller -> hub: the request line and headers did not arrive within ${headTimeoutMs / 1000} s (GATEHOUSE_HEAD_TIMEOUT)`) };
+    return {
+      status: 408,
+      error: new GatehouseError(
+        'RequestTimeout',
+        `caller -> hub: the request line and headers did not arrive within ${headTimeoutMs / 1000} s (GATEHOUSE_HEAD_TIMEOUT)`,
+      ),
+    };
   }
   // llhttp's reason is one of its fixed texts ("Invalid header value char"), never the caller's bytes.
   const why = err.code?.startsWith('HPE_') && err.reason ? `: ${err.reason}` : '';
@@ -31,7 +46,10 @@ export function parserRefusal(err: ParserError, limits: HeadLimits): { status: n
  * pipelined or mid-body failure): then an answer would corrupt it, and the socket is only closed, as Node does.
  */
 export function answerClientError(err: ParserError, socket: Duplex, busy: boolean, limits: HeadLimits, log: Logger): void {
-  if (err.code === 'ECONNRESET' || !socket.writable || busy) { socket.destroy(); return; }
+  if (err.code === 'ECONNRESET' || !socket.writable || busy) {
+    socket.destroy();
+    return;
+  }
   const { status, error } = parserRefusal(err, limits);
   const requestId = randomUUID();
   log.info({ requestId, code: error.code, status, why: error.message, parser: err.code }, 'request refused by the HTTP parser');

@@ -15,11 +15,17 @@ const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic:
 
 export function connectionView(c: ConnectionRecord) {
   return {
-    id: c.id, authType: c.authType, displayName: c.displayName, baseResourceUrl: c.baseResourceUrl,
+    id: c.id,
+    authType: c.authType,
+    displayName: c.displayName,
+    baseResourceUrl: c.baseResourceUrl,
     ...(c.resourceUri ? { resourceUri: c.resourceUri } : {}),
     ...(c.gatewayId ? { gatewayId: c.gatewayId } : {}),
-    hasCredentials: c.sealedCredentials !== null, bodyEncoding: c.bodyEncoding, timeoutSeconds: c.timeoutMs / 1000,
-    createdAt: c.createdAt, updatedAt: c.updatedAt,
+    hasCredentials: c.sealedCredentials !== null,
+    bodyEncoding: c.bodyEncoding,
+    timeoutSeconds: c.timeoutMs / 1000,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
   };
 }
 
@@ -72,7 +78,8 @@ function bodyEncodingOf(body: JsonObject, current: 'raw' | 'base64'): 'raw' | 'b
 
 function baseUrlOf(deps: HubDeps, raw: unknown): string {
   if (typeof raw !== 'string') throw invalid('baseResourceUrl is required');
-  if (raw.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: baseResourceUrl is over ${deps.config.maxUrlLength} characters`);
+  if (raw.length > deps.config.maxUrlLength)
+    throw new GatehouseError('UriTooLong', `caller -> hub: baseResourceUrl is over ${deps.config.maxUrlLength} characters`);
   const p = parseBaseUrl(raw);
   if (!p.ok) throw invalid(`baseResourceUrl ${p.reason}`);
   return normaliseBaseUrl(p.url);
@@ -101,12 +108,18 @@ function resourceUriOf(deps: HubDeps, body: JsonObject): string {
   if (!raw) throw invalid('resourceUri is required for EntraAuth connections (the Application ID URI of the resource)');
   if (ENTRA_ID_GUID.test(raw)) return raw.toLowerCase();
   let u: URL;
-  try { u = new URL(raw); } catch { throw invalid('resourceUri must be a URI such as https://graph.microsoft.com or api://…, or the resource app\'s Application (client) ID'); }
+  try {
+    u = new URL(raw);
+  } catch {
+    throw invalid("resourceUri must be a URI such as https://graph.microsoft.com or api://…, or the resource app's Application (client) ID");
+  }
   if (u.username || u.password || u.search || u.hash) throw invalid('resourceUri must not carry userinfo, query or fragment');
   const uri = raw.replace(/\/+$/, '');
   const clouds = cloudsOfResource(uri);
   if (clouds && !clouds.includes(deps.config.cloud)) {
-    throw invalid(`resourceUri ${uri} belongs to ${clouds.join(' or ')}, but this hub signs in to ${deps.config.cloud} (GATEHOUSE_CLOUD): use the resource's ${deps.config.cloud} equivalent`);
+    throw invalid(
+      `resourceUri ${uri} belongs to ${clouds.join(' or ')}, but this hub signs in to ${deps.config.cloud} (GATEHOUSE_CLOUD): use the resource's ${deps.config.cloud} equivalent`,
+    );
   }
   return uri;
 }
@@ -120,11 +133,19 @@ async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonOb
   await deps.obo.token(caller, resourceUri);
   const now = deps.now().toISOString();
   const c: ConnectionRecord = {
-    id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
-    displayName: optString(body, 'displayName', 256) ?? null, authType: 'EntraAuth', baseResourceUrl, resourceUri,
-    gatewayId: null, sealedCredentials: null,
-    bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
-    createdAt: now, updatedAt: now,
+    id: randomUUID(),
+    ownerTid: caller.tid,
+    ownerOid: caller.oid,
+    displayName: optString(body, 'displayName', 256) ?? null,
+    authType: 'EntraAuth',
+    baseResourceUrl,
+    resourceUri,
+    gatewayId: null,
+    sealedCredentials: null,
+    bodyEncoding: bodyEncodingOf(body, 'raw'),
+    timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
+    createdAt: now,
+    updatedAt: now,
   };
   await deps.store.createConnection(c);
   return c;
@@ -150,12 +171,19 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       if (!g || g.ownerTid !== caller.tid || g.ownerOid !== caller.oid) throw invalid('gatewayId does not name a gateway you can use');
       const now = deps.now().toISOString();
       const c: ConnectionRecord = {
-        id: randomUUID(), ownerTid: caller.tid, ownerOid: caller.oid,
-        displayName: optString(body, 'displayName', 256) ?? null, authType, baseResourceUrl,
-        resourceUri: optString(body, 'resourceUri', 2048) ?? null, gatewayId,
+        id: randomUUID(),
+        ownerTid: caller.tid,
+        ownerOid: caller.oid,
+        displayName: optString(body, 'displayName', 256) ?? null,
+        authType,
+        baseResourceUrl,
+        resourceUri: optString(body, 'resourceUri', 2048) ?? null,
+        gatewayId,
         sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await sealFor(deps, gatewayId, authType, body) : null,
-        bodyEncoding: bodyEncodingOf(body, 'raw'), timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
-        createdAt: now, updatedAt: now,
+        bodyEncoding: bodyEncodingOf(body, 'raw'),
+        timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
+        createdAt: now,
+        updatedAt: now,
       };
       await deps.store.createConnection(c);
       ctx.log.info({ connection: c.id, authType, gateway: gatewayId }, 'connection created');
@@ -176,7 +204,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       }
       const next: ConnectionRecord = {
         ...c,
-        displayName: body.displayName === undefined ? c.displayName : optString(body, 'displayName', 256) ?? null,
+        displayName: body.displayName === undefined ? c.displayName : (optString(body, 'displayName', 256) ?? null),
         baseResourceUrl: body.baseResourceUrl === undefined ? c.baseResourceUrl : baseUrlOf(deps, body.baseResourceUrl),
         bodyEncoding: bodyEncodingOf(body, c.bodyEncoding),
         timeoutMs: timeoutOf(deps, body, c.timeoutMs),

@@ -74,13 +74,21 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
     if (req.headers['transfer-encoding'] !== undefined && !chunkedOnly(req.headers['transfer-encoding'])) {
       unframed.add(socket);
       closeAfterAnswer(req, res);
-      sendError(res, new GatehouseError('InvalidRequest', 'caller -> hub: a request body must come plain or chunked; other transfer codings (Transfer-Encoding: gzip and the like) are not supported'), requestId);
+      sendError(
+        res,
+        new GatehouseError(
+          'InvalidRequest',
+          'caller -> hub: a request body must come plain or chunked; other transfer codings (Transfer-Encoding: gzip and the like) are not supported',
+        ),
+        requestId,
+      );
       return;
     }
     void (async () => {
       if (url.length > config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the request URL is over ${config.maxUrlLength} characters`);
       // Node's own check (requireHostHeader) answered a bare 400 without a word; RFC 9112 3.2 asks for the 400.
-      if (req.headers.host === undefined && req.httpVersion === '1.1') throw new GatehouseError('InvalidRequest', 'caller -> hub: an HTTP/1.1 request must carry a Host header');
+      if (req.headers.host === undefined && req.httpVersion === '1.1')
+        throw new GatehouseError('InvalidRequest', 'caller -> hub: an HTTP/1.1 request must carry a Host header');
       const answered = health(req.method, path, res);
       if (answered !== undefined) return await answered;
       const m = match(routes, req.method ?? '', path);
@@ -89,7 +97,10 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
       await m.route.handler(new RequestCtx(req, res, requestId, m.params, started, tags, rlog, access, socket.remoteAddress));
     })().catch((err: unknown) => {
       // Cut off for a slow body: answered already; what fails now is the route noticing the caller is gone.
-      if (bodyRate.wasCut(req)) { if (!res.writableFinished) res.destroy(); return; }
+      if (bodyRate.wasCut(req)) {
+        if (!res.writableFinished) res.destroy();
+        return;
+      }
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).
@@ -104,10 +115,17 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   // The head must arrive within GATEHOUSE_HEAD_TIMEOUT, checked every second (Node's default check, every 30 s,
   // let a trickled head live up to 30 s past its limit). No whole-request timeout: a raw-route upload may take
   // hours; a body is held to GATEHOUSE_MIN_BODY_RATE instead.
-  const server = createServer({
-    requireHostHeader: false, requestTimeout: 0, headersTimeout: config.headTimeoutMs, connectionsCheckingInterval: HEAD_CHECK_MS,
-    keepAliveTimeout: 5_000, maxHeaderSize: config.maxHeaderBytes,
-  }, onRequest);
+  const server = createServer(
+    {
+      requireHostHeader: false,
+      requestTimeout: 0,
+      headersTimeout: config.headTimeoutMs,
+      connectionsCheckingInterval: HEAD_CHECK_MS,
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: config.maxHeaderBytes,
+    },
+    onRequest,
+  );
   // Node's default keeps the first ~1,000 header lines and drops the rest without a word (an Authorization
   // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
   server.maxHeadersCount = 0;
@@ -116,7 +134,10 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   server.on('checkExpectation', onRequest);
   server.on('clientError', (err: ParserError, socket: Duplex) => {
     // The refusal is out; the lingering close reads and drops the rest, so the caller gets to read it.
-    if (unframed.has(socket)) { socket.resume(); return; }
+    if (unframed.has(socket)) {
+      socket.resume();
+      return;
+    }
     answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config, log);
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {

@@ -8,7 +8,9 @@ import { invalid, optString, readJson, reqString, sendJson } from './respond.js'
 import { route, type Ctx, type Route } from './router.js';
 import { newRegistrationKey } from './registration-keys.js';
 
-function notFound(): GatehouseError { return new GatehouseError('NotFound', 'caller -> hub: no such gateway'); }
+function notFound(): GatehouseError {
+  return new GatehouseError('NotFound', 'caller -> hub: no such gateway');
+}
 
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
   const caller = await deps.caller(ctx);
@@ -24,13 +26,29 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord) {
     const here = entries.filter((e) => e.memberId === m.id).sort((a, b) => a.connectedAt.localeCompare(b.connectedAt));
     const e = here[0];
     return {
-      id: m.id, name: m.name, hostname: e?.hostname || m.hostname, version: e?.version || m.version,
-      status: e ? 'online' : 'offline', enabled: m.enabled, hubs: here.length,
+      id: m.id,
+      name: m.name,
+      hostname: e?.hostname || m.hostname,
+      version: e?.version || m.version,
+      status: e ? 'online' : 'offline',
+      enabled: m.enabled,
+      hubs: here.length,
       connectedAt: e?.connectedAt ?? null,
-      lastSeenAt: here.map((x) => x.lastSeenAt).sort().at(-1) ?? m.lastSeenAt,
+      lastSeenAt:
+        here
+          .map((x) => x.lastSeenAt)
+          .sort()
+          .at(-1) ?? m.lastSeenAt,
     };
   });
-  return { id: g.id, name: g.name, status: view.some((m) => m.status === 'online') ? 'online' : 'offline', routing: g.routing, members: view, createdAt: g.createdAt };
+  return {
+    id: g.id,
+    name: g.name,
+    status: view.some((m) => m.status === 'online') ? 'online' : 'offline',
+    routing: g.routing,
+    members: view,
+    createdAt: g.createdAt,
+  };
 }
 
 export function adminRoutes(deps: HubDeps): Route[] {
@@ -40,8 +58,16 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
       const g: GatewayRecord = {
-        id: randomUUID(), name, ownerTid: caller.tid, ownerOid: caller.oid, publicKeyPem: null, sealedPrivateKey: null,
-        routing: 'primary', createdAt: deps.now().toISOString(), keyHandoff: null, previousPublicKeyPem: null,
+        id: randomUUID(),
+        name,
+        ownerTid: caller.tid,
+        ownerOid: caller.oid,
+        publicKeyPem: null,
+        sealedPrivateKey: null,
+        routing: 'primary',
+        createdAt: deps.now().toISOString(),
+        keyHandoff: null,
+        previousPublicKeyPem: null,
       };
       await deps.store.createGateway(g);
       const registrationKey = await newRegistrationKey(deps, g.id);
@@ -73,7 +99,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
     }),
     route('DELETE', '/v1/gateways/{id}', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
-      if (!await deps.store.deleteGateway(g.id)) {
+      if (!(await deps.store.deleteGateway(g.id))) {
         const using = (await deps.store.listGatewayConnections(g.id)).map((c) => c.id);
         throw invalid(`connections still use this gateway (${using.slice(0, 5).join(', ')}${using.length > 5 ? ', …' : ''}): delete them first`);
       }
@@ -90,7 +116,11 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       if (typeof body.enabled !== 'boolean') throw invalid('enabled must be true or false');
       await deps.store.setMemberEnabled(m.id, body.enabled);
-      for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) { s.enabled = body.enabled; deps.presence.announce(s); }
+      for (const s of deps.registry.sessions(g.id))
+        if (s.member.memberId === m.id) {
+          s.enabled = body.enabled;
+          deps.presence.announce(s);
+        }
       ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
       sendJson(ctx.res, 200, await gatewayView(deps, g));
     }),

@@ -24,9 +24,17 @@ export type HealthAnswer = (method: string | undefined, path: string, res: Serve
 export function healthRoutes(o: HealthOptions): HealthAnswer {
   async function ready(res: ServerResponse): Promise<void> {
     if (o.inFlight.stopping) throw new GatehouseError('ServiceUnavailable', 'hub: shutting down');
-    try { await o.store.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> store: the database is unreachable'); }
+    try {
+      await o.store.ping();
+    } catch {
+      throw new GatehouseError('ServiceUnavailable', 'hub -> store: the database is unreachable');
+    }
     if (o.redis) {
-      try { await o.redis.ping(); } catch { throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: shared state is unreachable'); }
+      try {
+        await o.redis.ping();
+      } catch {
+        throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: shared state is unreachable');
+      }
     }
     sendJson(res, 200, { status: 'ready' });
   }
@@ -36,7 +44,10 @@ export function healthRoutes(o: HealthOptions): HealthAnswer {
   }
   return (method, path, res) => {
     if (method !== 'GET') return undefined;
-    if (path === '/healthz') { sendJson(res, 200, { status: 'ok' }); return ANSWERED; }
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return ANSWERED;
+    }
     if (path === '/readyz') return ready(res);
     if (path === '/metrics') return scrape(res);
     return undefined;

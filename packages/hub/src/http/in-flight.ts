@@ -8,20 +8,29 @@ export class InFlight {
   private active = 0;
   private onIdle: (() => void) | undefined;
 
-  get count(): number { return this.active; }
+  get count(): number {
+    return this.active;
+  }
 
   /** A request arrived (the front door, per request). */
-  enter(): void { this.active++; }
+  enter(): void {
+    this.active++;
+  }
 
   /** Its response closed. */
-  leave(): void { if (--this.active === 0) this.onIdle?.(); }
+  leave(): void {
+    if (--this.active === 0) this.onIdle?.();
+  }
 
   /** Resolves when no request is being answered, or after timeoutMs, whichever comes first. */
   idle(timeoutMs: number): Promise<void> {
     if (this.active === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeoutMs);
-      this.onIdle = () => { clearTimeout(timer); resolve(); };
+      this.onIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
     });
   }
 }

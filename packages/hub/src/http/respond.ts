@@ -6,7 +6,10 @@ import { Buffer } from 'node:buffer';
 import { GatehouseError, joinChunks, type HeaderList } from '@gatehouse/shared';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) { res.destroy(); return; }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   const json = Buffer.from(JSON.stringify(body));
   for (const name in headers) res.setHeader(name, headers[name]!);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': json.length });
@@ -23,11 +26,15 @@ export function writeHeadFromList(res: ServerResponse, status: number, headers: 
   for (const [k, v] of headers) {
     const name = k.toLowerCase();
     const values = byName.get(name);
-    if (values) values.push(v); else byName.set(name, [v]);
+    if (values) values.push(v);
+    else byName.set(name, [v]);
   }
   const set: string[] = [];
   try {
-    for (const [name, values] of byName) { res.setHeader(name, values.length === 1 ? values[0]! : values); set.push(name); }
+    for (const [name, values] of byName) {
+      res.setHeader(name, values.length === 1 ? values[0]! : values);
+      set.push(name);
+    }
     res.writeHead(status);
   } catch (err) {
     // All or nothing: a hub error written instead must not carry the headers set before the one Node refused.
@@ -49,9 +56,13 @@ export function sendError(res: ServerResponse, err: GatehouseError, requestId: s
 export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestId: string, status = err.status): void {
   const body = JSON.stringify(errorBody(err, requestId));
   // The error's own headers (Retry-After of a 429): names and values the hub chose, never a caller's.
-  const extra = Object.entries(err.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n`
-    + `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  const extra = Object.entries(err.headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+      `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** How long the hub goes on reading (and dropping) an unwanted request body after a refusal, before it closes. */
@@ -102,7 +113,10 @@ export async function* chunksWithin(req: IncomingMessage, stallMs: number): Asyn
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`)), stallMs);
+      timer = setTimeout(
+        () => reject(new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`)),
+        stallMs,
+      );
     });
     try {
       const r = await Promise.race([it.next(), stalled]);
@@ -148,7 +162,9 @@ export async function readJson(req: IncomingMessage, limit: number, stallMs: num
   let v: unknown;
   const text = raw.toString('utf8');
   // A UTF-8 byte order mark (Windows tools write one; RFC 8259 lets a parser ignore it) is not part of the JSON.
-  try { v = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text); } catch {
+  try {
+    v = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: the body is not valid JSON');
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatehouseError('InvalidRequest', 'caller -> hub: the body must be a JSON object');

@@ -40,15 +40,23 @@ export class RequestCtx implements Ctx {
     private readonly client: string | undefined,
   ) {}
 
-  get log(): Logger { return this.logger(); }
+  get log(): Logger {
+    return this.logger();
+  }
 
-  access(fields: AccessFields): void { this.accessLine(this.requestId, this.client, fields); }
+  access(fields: AccessFields): void {
+    this.accessLine(this.requestId, this.client, fields);
+  }
 }
 
 export type Handler = (ctx: Ctx) => Promise<void>;
 
 /** `method` '*': any method (the handler decides). */
-export interface Route { method: string; pattern: RegExp; handler: Handler }
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: Handler;
+}
 
 export function route(method: string, path: string, handler: Handler): Route {
   // '{id}' segments match one path segment of safe characters.

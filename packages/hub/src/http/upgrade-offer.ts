@@ -20,7 +20,10 @@ export function headWithoutOffer(req: IncomingMessage): Buffer {
     const n = name.toLowerCase();
     if (OFFER_HEADERS.has(n)) continue;
     if (n === 'connection') {
-      const kept = value.split(',').map((t) => t.trim()).filter((t) => t && !OFFER_HEADERS.has(t.toLowerCase()));
+      const kept = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t && !OFFER_HEADERS.has(t.toLowerCase()));
       if (kept.length) text += `${name}: ${kept.join(', ')}\r\n`;
       continue;
     }

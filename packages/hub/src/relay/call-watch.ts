@@ -25,7 +25,11 @@ export class CallWatch {
   /** The request body has all been sent (or there was none). */
   private bodySent = false;
 
-  constructor(private readonly deps: HubDeps, private readonly ctx: Ctx, private readonly o: WatchOptions) {
+  constructor(
+    private readonly deps: HubDeps,
+    private readonly ctx: Ctx,
+    private readonly o: WatchOptions,
+  ) {
     this.route = o.route ?? ctx.tags.route ?? 'invoke';
     // A call relayed from another hub is that hub's in the in-flight gauge and byte counters (counted once).
     this.counted = o.fields.relayed !== true;
@@ -39,12 +43,14 @@ export class CallWatch {
       // a call still running is cancelled toward the agent, so its stream and buffers go now, not when the agent
       // stops sending. A call that ended normally is over already, and cancel does nothing.
       if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
-      else this.current?.cancel('the caller\'s answer is over', new GatehouseError('BadGateway', 'hub: the caller\'s answer is over'));
+      else this.current?.cancel("the caller's answer is over", new GatehouseError('BadGateway', "hub: the caller's answer is over"));
       this.report();
     });
   }
 
-  get fields(): CallFields { return this.o.fields; }
+  get fields(): CallFields {
+    return this.o.fields;
+  }
 
   /** A logger naming the call (made when asked: most calls never log). */
   readonly logger = (): Logger => this.ctx.log.child(this.o.fields);
@@ -57,10 +63,16 @@ export class CallWatch {
    *  the raw route's clock starts here (idle time while a body goes out, else the deadline at once). */
   track(body: AsyncIterable<Uint8Array> | null): AsyncIterable<Uint8Array> | null {
     if (this.o.timing.wholeCall || this.o.timing.toHeadOnly) return body; // the deadline already runs
-    if (body === null) { this.requestSent(); return null; }
+    if (body === null) {
+      this.requestSent();
+      return null;
+    }
     this.idle = setTimeout(this.checkIdle, this.o.timing.idleMs);
     const sent = () => this.requestSent();
-    return (async function* () { yield* body; sent(); })();
+    return (async function* () {
+      yield* body;
+      sent();
+    })();
   }
 
   /** Raw route: the deadline for the response head runs from here (unless the head came first). */
@@ -99,7 +111,10 @@ export class CallWatch {
     const { idleMs } = this.o.timing;
     const before = this.status === 0;
     // The body is out and the head not yet in: that wait is the deadline's (the head re-arms this clock).
-    if (before && this.bodySent) { this.idle = undefined; return; }
+    if (before && this.bodySent) {
+      this.idle = undefined;
+      return;
+    }
     const quiet = Date.now() - (this.current?.lastActivity ?? Date.now());
     if (quiet >= idleMs) {
       const what = before ? `the request body moved no further for ${idleMs / 1000} s` : `no bytes moved for ${idleMs / 1000} s`;
@@ -131,17 +146,32 @@ export class CallWatch {
     const caller = ctx.tags.caller;
     const f = o.fields;
     ctx.access({
-      relayed: f.relayed, gateway: f.gateway,
-      tid: caller?.tid, oid: caller?.oid, connection: f.connection, resource: f.resource, member: f.member, viaHub: f.viaHub,
-      route: this.route, method: o.method, host: o.host, status: this.status,
-      answered: answered(ctx.res), error: hubError(ctx.res), finished: ctx.res.writableFinished,
-      requestBytes, responseBytes, ms: Math.round(performance.now() - ctx.started),
+      relayed: f.relayed,
+      gateway: f.gateway,
+      tid: caller?.tid,
+      oid: caller?.oid,
+      connection: f.connection,
+      resource: f.resource,
+      member: f.member,
+      viaHub: f.viaHub,
+      route: this.route,
+      method: o.method,
+      host: o.host,
+      status: this.status,
+      answered: answered(ctx.res),
+      error: hubError(ctx.res),
+      finished: ctx.res.writableFinished,
+      requestBytes,
+      responseBytes,
+      ms: Math.round(performance.now() - ctx.started),
     });
   }
 }
 
 /** For an access line: the status the caller got (0 when none was written). */
-export function answered(res: ServerResponse): number { return res.headersSent ? res.statusCode : 0; }
+export function answered(res: ServerResponse): number {
+  return res.headersSent ? res.statusCode : 0;
+}
 
 /** For an access line: the hub's own error code, when the caller's answer was one. */
 export function hubError(res: ServerResponse): string | undefined {

@@ -10,16 +10,31 @@ import { GatehouseError } from '@gatehouse/shared';
 
 /** Loopback, link-local, private, shared (CGNAT), "this network", benchmark, multicast and reserved ranges. */
 const REFUSED: Array<[string, number, 'ipv4' | 'ipv6']> = [
-  ['0.0.0.0', 8, 'ipv4'], ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'],
-  ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.0.0.0', 24, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
-  ['198.18.0.0', 15, 'ipv4'], ['224.0.0.0', 4, 'ipv4'], ['240.0.0.0', 4, 'ipv4'],
-  ['::', 128, 'ipv6'], ['::1', 128, 'ipv6'], ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6'], ['ff00::', 8, 'ipv6'],
+  ['0.0.0.0', 8, 'ipv4'],
+  ['10.0.0.0', 8, 'ipv4'],
+  ['100.64.0.0', 10, 'ipv4'],
+  ['127.0.0.0', 8, 'ipv4'],
+  ['169.254.0.0', 16, 'ipv4'],
+  ['172.16.0.0', 12, 'ipv4'],
+  ['192.0.0.0', 24, 'ipv4'],
+  ['192.168.0.0', 16, 'ipv4'],
+  ['198.18.0.0', 15, 'ipv4'],
+  ['224.0.0.0', 4, 'ipv4'],
+  ['240.0.0.0', 4, 'ipv4'],
+  ['::', 128, 'ipv6'],
+  ['::1', 128, 'ipv6'],
+  ['fc00::', 7, 'ipv6'],
+  ['fe80::', 10, 'ipv6'],
+  ['ff00::', 8, 'ipv6'],
 ];
 
 /** A CIDR list such as "10.20.0.0/16,fd00::/8" as a BlockList; a string naming the first bad entry otherwise. */
 export function parseNetworks(raw: string): BlockList | string {
   const list = new BlockList();
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
     const family = m ? isIP(m[1]!) : 0;
     if (!m || !family || Number(m[2]) > (family === 4 ? 32 : 128)) return entry;
@@ -44,7 +59,7 @@ export class DirectNetworks {
     const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
     const nat64 = family === 'ipv6' ? /^64:ff9b::(?:ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address) : null;
     if (nat64) {
-      const n = (parseInt(nat64[1]!, 16) << 16 | parseInt(nat64[2]!, 16)) >>> 0;
+      const n = ((parseInt(nat64[1]!, 16) << 16) | parseInt(nat64[2]!, 16)) >>> 0;
       return this.permits([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
     }
     return !this.refused.check(address, family) || this.allowed.check(address, family);
@@ -53,7 +68,10 @@ export class DirectNetworks {
   /** The error for a refused address of `host`; `link` names where it was found. */
   refusal(host: string, address: string, link = 'hub -> service'): GatehouseError {
     const what = host === address ? `${address} is a` : `${host} is at ${address}, a`;
-    return new GatehouseError('UrlNotAllowed', `${link}: ${what} loopback, link-local or private address the hub does not call for EntraAuth connections (GATEHOUSE_ENTRA_ALLOW_NETWORKS names private networks it may call)`);
+    return new GatehouseError(
+      'UrlNotAllowed',
+      `${link}: ${what} loopback, link-local or private address the hub does not call for EntraAuth connections (GATEHOUSE_ENTRA_ALLOW_NETWORKS names private networks it may call)`,
+    );
   }
 
   /** Refuses a URL whose host is an address the hub does not call (an address literal never reaches `lookup`). */
@@ -63,10 +81,17 @@ export class DirectNetworks {
   }
 
   /** A `lookup` for net.connect that hands back only permitted addresses, or fails with the refusal. */
-  readonly lookup = (hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void => {
+  readonly lookup = (
+    hostname: string,
+    options: LookupOptions,
+    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+  ): void => {
     // lint-allow: per-call (once per new connection)
     dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) { callback(err, options.all ? [] : ''); return; }
+      if (err) {
+        callback(err, options.all ? [] : '');
+        return;
+      }
       const ok = addresses.filter((a) => this.permits(a.address));
       if (ok.length === 0) {
         const refusal = Object.assign(new Error(this.refusal(hostname, addresses[0]?.address ?? '?').message), { code: REFUSED_ADDRESS });

@@ -20,14 +20,30 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   const headers = forwardRequestHeaders(req.headers, { dropCookie: false, drop: HUB_SETS_AND_AUTHORIZATION, caller: await callerView(deps, ctx) });
   const sendsLength = req.bodyLength !== null && (req.bodyLength > 0 || req.body);
   // The same header rules and limits as a relayed call's, on the lines as sent (the three the hub adds below counted).
-  const problem = headerListProblem([...headers, ['authorization', ''], ['x-request-id', requestId], ...(sendsLength ? [['content-length', '0'] as [string, string]] : [])]);
+  const problem = headerListProblem([
+    ...headers,
+    ['authorization', ''],
+    ['x-request-id', requestId],
+    ...(sendsLength ? [['content-length', '0'] as [string, string]] : []),
+  ]);
   if (problem) throw overLimit(problem);
   const token = await deps.obo.token(caller, conn.resourceUri!);
   headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
   if (sendsLength) headers.push(['content-length', String(req.bodyLength)]);
   const service = new ServiceUpstream(deps.dispatcher, req.method, req.url, headers.flat(), timing.maxResponseBytes);
-  return runCall(deps, ctx, {
-    timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'hub -> service',
-    fields: { connection: conn.id, resource: conn.resourceUri ?? undefined, member: undefined, viaHub: undefined },
-  }, req, service, NO_OTHERS);
+  return runCall(
+    deps,
+    ctx,
+    {
+      timeoutMs: conn.timeoutMs,
+      timing,
+      method: req.method,
+      host: req.url.host,
+      link: 'hub -> service',
+      fields: { connection: conn.id, resource: conn.resourceUri ?? undefined, member: undefined, viaHub: undefined },
+    },
+    req,
+    service,
+    NO_OTHERS,
+  );
 }

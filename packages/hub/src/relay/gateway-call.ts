@@ -13,7 +13,8 @@ import { HUB_SETS, HUB_SETS_AND_AUTHORIZATION, callerView, overLimit } from './r
 import { MemberUpstream } from './upstream-member.js';
 
 /** A request body that broke off as the caller sent it (one not coded already). */
-const bodyBroke = (err: unknown): GatehouseError => (err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off'));
+const bodyBroke = (err: unknown): GatehouseError =>
+  err instanceof GatehouseError ? err : new GatehouseError('BadGateway', 'caller -> hub: the request body broke off');
 
 /** The gateway's upstreams in order: each member on this hub once, then each hub holding one (a hub that never
  *  took the call is not asked again; presence can lag a hub's death by up to 30 s). */
@@ -22,8 +23,13 @@ class GatewayUpstreams implements Upstreams {
   private remote: PresenceEntry[] | undefined;
   private hubsTried: Set<string> | undefined;
 
-  constructor(private readonly deps: HubDeps, private readonly gateway: GatewayRecord, private readonly head: RequestHeadMessage,
-    private readonly route: 'invoke' | 'proxy', private readonly maxResponseBytes: number) {}
+  constructor(
+    private readonly deps: HubDeps,
+    private readonly gateway: GatewayRecord,
+    private readonly head: RequestHeadMessage,
+    private readonly route: 'invoke' | 'proxy',
+    private readonly maxResponseBytes: number,
+  ) {}
 
   /** The first upstream: a member on this hub, else the first hub holding one. */
   next(): Upstream | undefined | Promise<Upstream | undefined> {
@@ -44,8 +50,14 @@ class GatewayUpstreams implements Upstreams {
     for (let entry = this.remote.shift(); entry; entry = this.remote.shift()) {
       if (this.hubsTried.has(entry.hubId)) continue;
       this.hubsTried.add(entry.hubId);
-      return new RemoteUpstream({ hubDispatcher: this.deps.hubDispatcher, clusterSecret: this.deps.config.clusterSecret! }, entry, this.gateway.id, this.head,
-        this.route, this.maxResponseBytes);
+      return new RemoteUpstream(
+        { hubDispatcher: this.deps.hubDispatcher, clusterSecret: this.deps.config.clusterSecret! },
+        entry,
+        this.gateway.id,
+        this.head,
+        this.route,
+        this.maxResponseBytes,
+      );
     }
     return undefined;
   }
@@ -69,14 +81,22 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
   if (!gateway) throw offline();
   const requestId = ctx.requestId;
   const credentials = conn.sealedCredentials
-    ? { scheme: conn.authType === 'WindowsGateway' ? 'windows' as const : 'basic' as const, sealed: conn.sealedCredentials }
+    ? { scheme: conn.authType === 'WindowsGateway' ? ('windows' as const) : ('basic' as const), sealed: conn.sealedCredentials }
     : null;
   const headers = forwardRequestHeaders(req.headers, {
-    dropCookie: true, drop: req.dropAuthorization || credentials ? HUB_SETS_AND_AUTHORIZATION : HUB_SETS, caller: await callerView(deps, ctx),
+    dropCookie: true,
+    drop: req.dropAuthorization || credentials ? HUB_SETS_AND_AUTHORIZATION : HUB_SETS,
+    caller: await callerView(deps, ctx),
   });
   headers.push(['x-request-id', requestId]);
   const head: RequestHeadMessage = {
-    requestId, method: req.method, url: req.url.href, headers, bodyLength: req.bodyLength, timeoutMs: conn.timeoutMs, credentials,
+    requestId,
+    method: req.method,
+    url: req.url.href,
+    headers,
+    bodyLength: req.bodyLength,
+    timeoutMs: conn.timeoutMs,
+    credentials,
   };
   const route = ctx.tags.route ?? 'invoke';
   const upstreams = new GatewayUpstreams(deps, gateway, head, route, timing.maxResponseBytes);
@@ -87,8 +107,19 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
   // caller gets a coded 4xx and the agent never sees it. Its encoded size is checked as it is encoded (session.open).
   const problem = requestHeadProblem(head);
   if (problem) throw overLimit(problem);
-  return runCall(deps, ctx, {
-    timeoutMs: conn.timeoutMs, timing, method: req.method, host: req.url.host, link: 'agent -> service',
-    fields: { connection: conn.id, member: undefined, viaHub: undefined },
-  }, req, first, upstreams);
+  return runCall(
+    deps,
+    ctx,
+    {
+      timeoutMs: conn.timeoutMs,
+      timing,
+      method: req.method,
+      host: req.url.host,
+      link: 'agent -> service',
+      fields: { connection: conn.id, member: undefined, viaHub: undefined },
+    },
+    req,
+    first,
+    upstreams,
+  );
 }

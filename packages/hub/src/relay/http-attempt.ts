@@ -85,9 +85,13 @@ export class HttpAttempt implements Watched {
     });
     body.on('error', (err) => {
       const failure = this.failure(err);
-      out.destroy(typeof failure === 'string' ? new GatehouseError('BadGateway', `${link}: the answer broke off (${failure || (err as Error).name})`) : failure);
+      out.destroy(
+        typeof failure === 'string' ? new GatehouseError('BadGateway', `${link}: the answer broke off (${failure || (err as Error).name})`) : failure,
+      );
     });
-    out.on('close', () => { if (!body.readableEnded) body.destroy(); });
+    out.on('close', () => {
+      if (!body.readableEnded) body.destroy();
+    });
     body.pipe(out);
     return out;
   }

@@ -20,7 +20,11 @@ export interface HeldShare {
 }
 
 /** Who a held body counts against besides the whole hub: its caller (tenant/object id), gateway and connection. */
-export interface HeldKeys { caller: string | undefined; gateway: string | undefined; connection: string }
+export interface HeldKeys {
+  caller: string | undefined;
+  gateway: string | undefined;
+  connection: string;
+}
 
 const HELD_KINDS = [
   ['caller', 'this caller holds', 'one caller'],
@@ -29,7 +33,10 @@ const HELD_KINDS = [
 ] as const;
 
 /** One key's bytes held, and the calls holding its entry (an entry in use is never swept). */
-interface HeldEntry { n: number; users: number }
+interface HeldEntry {
+  n: number;
+  users: number;
+}
 
 /** Bytes held per key of one kind. An entry stays while in use and is swept once many are idle: a Map that
  *  gained and lost an entry per call kept calls through V8's young collections (see http/call-caps.ts). */
@@ -61,10 +68,15 @@ const SWEEP_AT = 4096;
 export class HeldBodies {
   private held = 0;
   private readonly perKey = { caller: new HeldPerKey(), gateway: new HeldPerKey(), connection: new HeldPerKey() };
-  constructor(private readonly max: number, private readonly maxShare = max) {}
+  constructor(
+    private readonly max: number,
+    private readonly maxShare = max,
+  ) {}
 
   /** Bytes held now, all calls together (tests). */
-  get heldBytes(): number { return this.held; }
+  get heldBytes(): number {
+    return this.held;
+  }
 
   /** One call's share; `release` gives it all back (call it once the call's answer is over). */
   share(keys: HeldKeys): HeldShare {
@@ -75,7 +87,10 @@ export class HeldBodies {
     const tryTake = (bytes: number) => {
       // A call whose answer is over (its caller gone mid-body) takes nothing more: bytes taken after the release
       // would never come back to the pool.
-      if (released) { refusal = 'hub: the call is over'; return false; }
+      if (released) {
+        refusal = 'hub: the call is over';
+        return false;
+      }
       if (this.held + bytes > this.max) {
         refusal = `hub: it holds as many invoke bodies in memory as it may (GATEHOUSE_MAX_HELD_BODIES, ${this.max} bytes); try again shortly`;
         return false;
@@ -98,7 +113,10 @@ export class HeldBodies {
       },
       release: () => {
         this.held -= mine;
-        for (const x of entries) { x.e.n -= mine; if (!released) x.e.users--; }
+        for (const x of entries) {
+          x.e.n -= mine;
+          if (!released) x.e.users--;
+        }
         mine = 0;
         released = true;
       },
@@ -119,14 +137,21 @@ class EventReader {
   private queue: ParseEvent[] = [];
   private readonly it: AsyncIterator<Buffer>;
   private ended = false;
-  constructor(req: IncomingMessage, private readonly parser: InvokeParser, stallMs: number) {
+  constructor(
+    req: IncomingMessage,
+    private readonly parser: InvokeParser,
+    stallMs: number,
+  ) {
     this.it = chunksWithin(req, stallMs);
   }
   async next(): Promise<ParseEvent | undefined> {
     while (this.queue.length === 0) {
       if (this.ended) return undefined;
       const r = await this.it.next();
-      if (r.done) { this.ended = true; this.queue.push(...this.parser.end()); } else this.queue.push(...this.parser.feed(r.value));
+      if (r.done) {
+        this.ended = true;
+        this.queue.push(...this.parser.end());
+      } else this.queue.push(...this.parser.feed(r.value));
     }
     return this.queue.shift();
   }
@@ -213,12 +238,21 @@ function finishWhole(skeleton: Record<string, unknown>, pending: Buffer[], bytes
     // `body` spelled with escapes in its name reaches the skeleton as text: decode it the same strict way.
     const p = new InvokeParser(MAX_SKELETON_CHARS, Number.MAX_SAFE_INTEGER);
     const evs = [...p.feed(Buffer.from(JSON.stringify({ body: fields.body }))), ...p.end()];
-    for (const e of evs) if (e.kind === 'body-data') { pending.push(e.data); bytes += e.data.length; }
+    for (const e of evs)
+      if (e.kind === 'body-data') {
+        pending.push(e.data);
+        bytes += e.data.length;
+      }
   } else if (fields.body !== undefined && fields.body !== null && partial === undefined) {
     throw new GatehouseError('InvalidRequest', 'caller -> hub: body must be a base64 string');
   }
   if (partial === undefined && fields.body === undefined) return { fields, bodyLength: 0, body: null, replay: () => null };
   const data = joinChunks(pending, bytes);
-  const replay = () => (data.length ? (async function* () { yield data; })() : null);
+  const replay = () =>
+    data.length
+      ? (async function* () {
+          yield data;
+        })()
+      : null;
   return { fields, bodyLength: data.length, body: replay(), replay };
 }

@@ -6,7 +6,12 @@ import { Buffer } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 
 export class InvokeParseError extends Error {
-  constructor(readonly kind: 'invalid' | 'too-large', message: string) { super(message); }
+  constructor(
+    readonly kind: 'invalid' | 'too-large',
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export type ParseEvent =
@@ -37,9 +42,14 @@ export class InvokeParser {
   private sawText = false;
   private sawBody = false;
 
-  constructor(private readonly maxSkeleton: number, private readonly maxBody: number) {}
+  constructor(
+    private readonly maxSkeleton: number,
+    private readonly maxBody: number,
+  ) {}
 
-  get decodedBytes(): number { return this.decoded; }
+  get decodedBytes(): number {
+    return this.decoded;
+  }
 
   feed(chunk: Buffer): ParseEvent[] {
     return this.scan(this.withoutBom(this.text.write(chunk)));
@@ -65,7 +75,8 @@ export class InvokeParser {
     const flush = (to: number) => {
       if (to > copyFrom) {
         this.skeleton += s.slice(copyFrom, to);
-        if (this.skeleton.length > this.maxSkeleton) throw new InvokeParseError('too-large', `the invoke object without its body is over ${this.maxSkeleton} characters`);
+        if (this.skeleton.length > this.maxSkeleton)
+          throw new InvokeParseError('too-large', `the invoke object without its body is over ${this.maxSkeleton} characters`);
       }
     };
     while (i < s.length) {
@@ -82,11 +93,15 @@ export class InvokeParser {
         // Fast path: find the closing quote (or an escape) with native search, decode the run in between.
         const q = s.indexOf('"', i);
         const bs = s.indexOf('\\', i);
-        const stop = q === -1 ? (bs === -1 ? s.length : bs) : (bs !== -1 && bs < q ? bs : q);
+        const stop = q === -1 ? (bs === -1 ? s.length : bs) : bs !== -1 && bs < q ? bs : q;
         if (stop > i) this.b64(events, s.slice(i, stop));
         i = stop;
         if (i >= s.length) break;
-        if (s[i] === '\\') { this.bodyEsc = true; i += 1; continue; }
+        if (s[i] === '\\') {
+          this.bodyEsc = true;
+          i += 1;
+          continue;
+        }
         // closing quote: the body value ends; the skeleton continues after it
         this.b64end(events);
         this.inBody = false;
@@ -105,16 +120,25 @@ export class InvokeParser {
         else if (c === '\\') this.esc = true;
         else if (c === '"') {
           this.inStr = false;
-          if (this.capturingKey) { this.capturingKey = false; this.lastKey = this.key; this.expectKey = false; }
+          if (this.capturingKey) {
+            this.capturingKey = false;
+            this.lastKey = this.key;
+            this.expectKey = false;
+          }
         }
-        if (this.capturingKey && this.inStr) { this.key += c; if (this.key.length > 256) throw new InvokeParseError('invalid', 'member name too long'); }
+        if (this.capturingKey && this.inStr) {
+          this.key += c;
+          if (this.key.length > 256) throw new InvokeParseError('invalid', 'member name too long');
+        }
         i += 1;
         continue;
       }
       switch (c) {
         case '"':
-          if (this.depth === 1 && this.expectKey) { this.capturingKey = true; this.key = ''; }
-          else if (this.depth === 1 && this.afterColon && this.lastKey === 'body') {
+          if (this.depth === 1 && this.expectKey) {
+            this.capturingKey = true;
+            this.key = '';
+          } else if (this.depth === 1 && this.afterColon && this.lastKey === 'body') {
             if (this.sawBody) throw new InvokeParseError('invalid', 'body must appear once');
             this.sawBody = true;
             // the body value starts: keep `null` in the skeleton instead
@@ -123,7 +147,9 @@ export class InvokeParser {
             this.afterColon = false;
             this.inBody = true;
             let partial: Record<string, unknown>;
-            try { partial = JSON.parse(`${this.skeleton}}`) as Record<string, unknown>; } catch {
+            try {
+              partial = JSON.parse(`${this.skeleton}}`) as Record<string, unknown>;
+            } catch {
               throw new InvokeParseError('invalid', 'the body is not valid JSON');
             }
             events.push({ kind: 'body-start', partial });
@@ -134,21 +160,34 @@ export class InvokeParser {
           this.afterColon = false;
           this.inStr = true;
           break;
-        case '{': case '[':
-          if (this.depth === 0) { if (c !== '{') throw new InvokeParseError('invalid', 'the body must be a JSON object'); this.expectKey = true; }
+        case '{':
+        case '[':
+          if (this.depth === 0) {
+            if (c !== '{') throw new InvokeParseError('invalid', 'the body must be a JSON object');
+            this.expectKey = true;
+          }
           this.depth += 1;
           this.afterColon = false;
           break;
-        case '}': case ']':
+        case '}':
+        case ']':
           this.depth -= 1;
           if (this.depth < 0) throw new InvokeParseError('invalid', 'the body is not valid JSON');
-          if (this.depth === 0) { this.finished = true; flush(i + 1); copyFrom = i + 1; this.done(events); }
+          if (this.depth === 0) {
+            this.finished = true;
+            flush(i + 1);
+            copyFrom = i + 1;
+            this.done(events);
+          }
           break;
         case ':':
           if (this.depth === 1) this.afterColon = true;
           break;
         case ',':
-          if (this.depth === 1) { this.expectKey = true; this.afterColon = false; }
+          if (this.depth === 1) {
+            this.expectKey = true;
+            this.afterColon = false;
+          }
           break;
         default:
           if (!/\s/.test(c)) this.afterColon = false;
@@ -161,7 +200,11 @@ export class InvokeParser {
 
   private done(events: ParseEvent[]): void {
     let skeleton: unknown;
-    try { skeleton = JSON.parse(this.skeleton); } catch { throw new InvokeParseError('invalid', 'the body is not valid JSON'); }
+    try {
+      skeleton = JSON.parse(this.skeleton);
+    } catch {
+      throw new InvokeParseError('invalid', 'the body is not valid JSON');
+    }
     if (typeof skeleton !== 'object' || skeleton === null || Array.isArray(skeleton)) throw new InvokeParseError('invalid', 'the body must be a JSON object');
     events.push({ kind: 'done', skeleton: skeleton as Record<string, unknown> });
   }

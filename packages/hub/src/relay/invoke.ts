@@ -2,7 +2,14 @@
 import { Buffer } from 'node:buffer';
 import { PassThrough, pipeline } from 'node:stream';
 import {
-  GatehouseError, forwardResponseHeaders, headersToObject, isValidHeaderName, isValidHeaderValue, joinChunks, resolveTarget, type HeaderList,
+  GatehouseError,
+  forwardResponseHeaders,
+  headersToObject,
+  isValidHeaderName,
+  isValidHeaderValue,
+  joinChunks,
+  resolveTarget,
+  type HeaderList,
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { admitCall } from '../http/call-caps.js';
@@ -21,7 +28,11 @@ const METHODS = new Set(['GET', 'DELETE', 'PATCH', 'POST', 'PUT']);
 /** The length of `bytes` bytes as base64 text (padded). */
 const base64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4;
 
-interface InvokeHead { method: string; url: URL; headers: HeaderList }
+interface InvokeHead {
+  method: string;
+  url: URL;
+  headers: HeaderList;
+}
 
 function parseInvokeHead(deps: HubDeps, o: Record<string, unknown>, baseResourceUrl: string): InvokeHead {
   const method = typeof o.method === 'string' ? o.method.toUpperCase() : '';
@@ -30,7 +41,8 @@ function parseInvokeHead(deps: HubDeps, o: Record<string, unknown>, baseResource
   if (o.url.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: url is over ${deps.config.maxUrlLength} characters`);
   const target = resolveTarget(baseResourceUrl, o.url);
   if (!target.ok) throw new GatehouseError('UrlNotAllowed', `caller -> hub: url is not under the connection's baseResourceUrl (${target.reason})`);
-  if (target.url.href.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: url is over ${deps.config.maxUrlLength} characters`);
+  if (target.url.href.length > deps.config.maxUrlLength)
+    throw new GatehouseError('UriTooLong', `caller -> hub: url is over ${deps.config.maxUrlLength} characters`);
   const headers: HeaderList = [];
   if (o.headers !== undefined && o.headers !== null) {
     if (typeof o.headers !== 'object' || Array.isArray(o.headers)) throw invalid('headers must be an object of strings');
@@ -116,52 +128,72 @@ async function readAnswer(call: StartedCall, held: HeldShare): Promise<Buffer | 
 }
 
 export function invokeRoutes(deps: HubDeps): Route[] {
-  return [route('POST', '/v1/connections/{id}/invoke', async (ctx) => {
-    ctx.tags.route = 'invoke';
-    const conn = await ownConnection(deps, ctx, ctx.params[0]!);
-    ctx.tags.authType = conn.authType;
-    admitCall(deps, ctx, conn);
-    await takeThrottle(deps, ctx, conn);
-    const declared = Number(ctx.req.headers['content-length'] ?? 0);
-    if (declared > base64Length(deps.config.maxBodyBytes) + MAX_SKELETON_CHARS) {
-      throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
-    }
-    requireJson(ctx.req);
-    const caller = ctx.tags.caller;
-    const held = deps.heldBodies.share({ caller: caller && `${caller.tid}/${caller.oid}`, gateway: conn.gatewayId ?? undefined, connection: conn.id });
-    ctx.res.once('close', held.release);
-    const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
-    const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
-    const asText = conn.bodyEncoding === 'base64';
-    // Counted in the bytes the service gets (with bodyEncoding base64, the text).
-    const promised = promisedLength(inv.headers, asText ? base64Length(deps.config.maxBodyBytes) : deps.config.maxBodyBytes);
-    let body = input.body && asText ? asBase64Text(input.body) : input.body;
-    let bodyLength = input.bodyLength !== null && asText ? base64Length(input.bodyLength) : input.bodyLength;
-    if (bodyLength === null && body && promised !== null) { body = exactly(body, promised); bodyLength = promised; }
-    const call = await startCall(deps, ctx, conn, {
-      method: inv.method, url: inv.url, headers: inv.headers, body, bodyLength,
-      replayBody: input.replay && (() => { const b = input.replay!(); return b && asText ? asBase64Text(b) : b; }),
-    }, { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes });
-    const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
-    const answer = await readAnswer(call, held);
-    if (Buffer.isBuffer(answer)) {
-      // The whole answer (a small one, or one already complete with its head): one write, no stream machinery.
-      const envelope = Buffer.concat([prefix, Buffer.from(`${answer.toString('base64')}"}`)]);
-      ctx.res.once('finish', call.settle);
-      ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': envelope.length, 'x-request-id': ctx.requestId });
-      ctx.res.end(envelope);
-      return;
-    }
-    // A large answer streams: once its 200 has left, a service that breaks off can only cut the caller's answer off.
-    const out = new Base64Envelope(prefix);
-    ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
-    pipeline(answer, out, ctx.res, (err) => {
-      call.settle();
-      if (err) {
-        call.logger().warn({ err: err.message }, 'response stream ended early');
-        call.cancel(err.message);
-        ctx.res.destroy();
+  return [
+    route('POST', '/v1/connections/{id}/invoke', async (ctx) => {
+      ctx.tags.route = 'invoke';
+      const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+      ctx.tags.authType = conn.authType;
+      admitCall(deps, ctx, conn);
+      await takeThrottle(deps, ctx, conn);
+      const declared = Number(ctx.req.headers['content-length'] ?? 0);
+      if (declared > base64Length(deps.config.maxBodyBytes) + MAX_SKELETON_CHARS) {
+        throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the ${deps.config.maxBodyBytes}-byte limit`);
       }
-    });
-  })];
+      requireJson(ctx.req);
+      const caller = ctx.tags.caller;
+      const held = deps.heldBodies.share({ caller: caller && `${caller.tid}/${caller.oid}`, gateway: conn.gatewayId ?? undefined, connection: conn.id });
+      ctx.res.once('close', held.release);
+      const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
+      const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
+      const asText = conn.bodyEncoding === 'base64';
+      // Counted in the bytes the service gets (with bodyEncoding base64, the text).
+      const promised = promisedLength(inv.headers, asText ? base64Length(deps.config.maxBodyBytes) : deps.config.maxBodyBytes);
+      let body = input.body && asText ? asBase64Text(input.body) : input.body;
+      let bodyLength = input.bodyLength !== null && asText ? base64Length(input.bodyLength) : input.bodyLength;
+      if (bodyLength === null && body && promised !== null) {
+        body = exactly(body, promised);
+        bodyLength = promised;
+      }
+      const call = await startCall(
+        deps,
+        ctx,
+        conn,
+        {
+          method: inv.method,
+          url: inv.url,
+          headers: inv.headers,
+          body,
+          bodyLength,
+          replayBody:
+            input.replay &&
+            (() => {
+              const b = input.replay!();
+              return b && asText ? asBase64Text(b) : b;
+            }),
+        },
+        { wholeCall: true, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxBodyBytes },
+      );
+      const prefix = envelopePrefix(call.head.status, headersToObject(forwardResponseHeaders(call.head.headers)));
+      const answer = await readAnswer(call, held);
+      if (Buffer.isBuffer(answer)) {
+        // The whole answer (a small one, or one already complete with its head): one write, no stream machinery.
+        const envelope = Buffer.concat([prefix, Buffer.from(`${answer.toString('base64')}"}`)]);
+        ctx.res.once('finish', call.settle);
+        ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': envelope.length, 'x-request-id': ctx.requestId });
+        ctx.res.end(envelope);
+        return;
+      }
+      // A large answer streams: once its 200 has left, a service that breaks off can only cut the caller's answer off.
+      const out = new Base64Envelope(prefix);
+      ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
+      pipeline(answer, out, ctx.res, (err) => {
+        call.settle();
+        if (err) {
+          call.logger().warn({ err: err.message }, 'response stream ended early');
+          call.cancel(err.message);
+          ctx.res.destroy();
+        }
+      });
+    }),
+  ];
 }

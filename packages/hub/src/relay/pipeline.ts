@@ -22,16 +22,26 @@ class Started implements StartedCall {
   readonly logger: () => Logger;
   readonly settle: () => void;
 
-  constructor(readonly head: ResponseHeadMessage, private readonly up: Upstream, watch: CallWatch) {
+  constructor(
+    readonly head: ResponseHeadMessage,
+    private readonly up: Upstream,
+    watch: CallWatch,
+  ) {
     this.logger = watch.logger;
     this.settle = watch.settle;
   }
 
-  pipeResponse(sink: Writable): void { this.up.pipeResponse(sink, this.settle); }
+  pipeResponse(sink: Writable): void {
+    this.up.pipeResponse(sink, this.settle);
+  }
 
-  takeCompleteBody(): Buffer | undefined { return this.up.takeCompleteBody(); }
+  takeCompleteBody(): Buffer | undefined {
+    return this.up.takeCompleteBody();
+  }
 
-  cancel(reason: string): void { this.up.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`)); }
+  cancel(reason: string): void {
+    this.up.cancel(reason, new GatehouseError('BadGateway', `hub: call cancelled (${reason})`));
+  }
 }
 
 /**
@@ -64,7 +74,7 @@ export async function runCall(deps: HubDeps, ctx: Ctx, o: WatchOptions, req: Cal
       }
       // Through an agent (a member named) the service's own time is the agent's to say; one that does not leaves
       // it all to the relay phase. The hub's own call to the service (no member) is all backend.
-      watch.headArrived(head.status, up.member === undefined ? undefined : head.backendMs ?? 0);
+      watch.headArrived(head.status, up.member === undefined ? undefined : (head.backendMs ?? 0));
       return new Started(head, up, watch);
     }
   } catch (err) {

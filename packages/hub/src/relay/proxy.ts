@@ -58,7 +58,8 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   const target = rest === '' || rest.startsWith('?') ? `${conn.baseResourceUrl}${rest}` : `${conn.baseResourceUrl}/${rest.replace(/^\/+/, '')}`;
   const url = resolveTarget(conn.baseResourceUrl, target);
   if (!url.ok) throw new GatehouseError('UrlNotAllowed', `caller -> hub: the path is not under the connection's baseResourceUrl (${url.reason})`);
-  if (url.url.href.length > deps.config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the target URL is over ${deps.config.maxUrlLength} characters`);
+  if (url.url.href.length > deps.config.maxUrlLength)
+    throw new GatehouseError('UriTooLong', `caller -> hub: the target URL is over ${deps.config.maxUrlLength} characters`);
 
   const chunked = ctx.req.headers['transfer-encoding'] !== undefined;
   const declared = ctx.req.headers['content-length'] === undefined ? 0 : Number(ctx.req.headers['content-length']);
@@ -66,12 +67,21 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
     throw new GatehouseError('PayloadTooLarge', `caller -> hub: the body is over the raw route's ${deps.config.maxRawBodyBytes}-byte limit`);
   }
   const bodyLength = chunked ? null : declared;
-  const call = await startCall(deps, ctx, conn, {
-    method: ctx.req.method!, url: url.url, headers: headerPairs(ctx.req.rawHeaders),
-    body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes), bodyLength,
-    replayBody: bodyLength === 0 ? () => null : undefined,
-    dropAuthorization: hubTokenInAuthorization(ctx.req),
-  }, { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes });
+  const call = await startCall(
+    deps,
+    ctx,
+    conn,
+    {
+      method: ctx.req.method!,
+      url: url.url,
+      headers: headerPairs(ctx.req.rawHeaders),
+      body: bodyLength === 0 ? null : limited(ctx.req, deps.config.maxRawBodyBytes),
+      bodyLength,
+      replayBody: bodyLength === 0 ? () => null : undefined,
+      dropAuthorization: hubTokenInAuthorization(ctx.req),
+    },
+    { wholeCall: false, idleMs: deps.config.idleTimeoutMs, maxResponseBytes: deps.config.maxRawBodyBytes },
+  );
   // The headers the hub has set (x-request-id, RateLimit-*) are the hub's answer about this call: a service's
   // own of the same name would replace them, so those are not passed; nor is any x-gatehouse-* (rawAnswerHeaders).
   // (An agent's head was checked as it arrived, agents/relay-call.ts: a final status, headers HTTP allows, the
@@ -80,15 +90,19 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   try {
     head = rawAnswerHeaders(ctx.req.method!, call.head.status, call.head.headers, conn.authType !== 'EntraAuth', deps.config.maxRawBodyBytes);
   } catch (err) {
-    call.cancel('the answer is over the raw route\'s body limit');
+    call.cancel("the answer is over the raw route's body limit");
     call.settle();
     throw err;
   }
   try {
-    writeHeadFromList(ctx.res, call.head.status, head.filter(([k]) => !ctx.res.hasHeader(k)));
+    writeHeadFromList(
+      ctx.res,
+      call.head.status,
+      head.filter(([k]) => !ctx.res.hasHeader(k)),
+    );
   } catch {
     call.cancel('the answer could not be written');
-    throw new GatehouseError('BadGateway', 'hub -> caller: the answer\'s head could not be written');
+    throw new GatehouseError('BadGateway', "hub -> caller: the answer's head could not be written");
   }
   ctx.res.once('finish', call.settle);
   // A body that has already arrived whole leaves with the head in one write; anything else streams.

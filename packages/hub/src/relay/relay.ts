@@ -17,7 +17,9 @@ export async function takeThrottle(deps: HubDeps, ctx: Ctx, conn: ConnectionReco
   setRateLimitHeaders(ctx.res, decision);
   if (!decision.allowed) {
     if (ctx.tags.route) deps.metrics.throttled.inc({ route: ctx.tags.route });
-    throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, { 'retry-after': String(decision.resetSec) });
+    throw new GatehouseError('TooManyRequests', `Rate limit is exceeded. Try again in ${decision.resetSec} seconds.`, {
+      'retry-after': String(decision.resetSec),
+    });
   }
 }
 

@@ -17,7 +17,9 @@ export async function callerView(deps: HubDeps, ctx: Ctx): Promise<CallerView> {
   const caller = await deps.caller(ctx);
   const socket = ctx.req.socket as Partial<TLSSocket>;
   return {
-    address: socket.remoteAddress, proto: socket.encrypted === true ? 'https' : 'http', token: caller.token,
+    address: socket.remoteAddress,
+    proto: socket.encrypted === true ? 'https' : 'http',
+    token: caller.token,
     hubAudiences: [deps.config.clientId, deps.config.appIdUri],
   };
 }

@@ -11,14 +11,28 @@ export class MemberUpstream implements Upstream {
   private call: RelayCall | undefined;
 
   /** `bodyFailure`: the caller's error for a request body that broke off (one not coded already). */
-  constructor(private readonly session: AgentSession, private readonly head: RequestHeadMessage, private readonly maxResponseBytes: number,
-    private readonly bodyFailure: (err: unknown) => GatehouseError) {}
+  constructor(
+    private readonly session: AgentSession,
+    private readonly head: RequestHeadMessage,
+    private readonly maxResponseBytes: number,
+    private readonly bodyFailure: (err: unknown) => GatehouseError,
+  ) {}
 
-  get member(): string { return this.session.member.memberId; }
-  get notTaken(): boolean { return this.call?.notSent === true; }
-  get lastActivity(): number { return this.call?.lastActivity ?? Date.now(); }
-  get requestBytes(): number { return this.call?.requestBytes ?? 0; }
-  get responseBytes(): number { return this.call?.responseBytes ?? 0; }
+  get member(): string {
+    return this.session.member.memberId;
+  }
+  get notTaken(): boolean {
+    return this.call?.notSent === true;
+  }
+  get lastActivity(): number {
+    return this.call?.lastActivity ?? Date.now();
+  }
+  get requestBytes(): number {
+    return this.call?.requestBytes ?? 0;
+  }
+  get responseBytes(): number {
+    return this.call?.responseBytes ?? 0;
+  }
 
   /** Throws at once when the session takes no more calls (session.open). */
   send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
@@ -28,9 +42,15 @@ export class MemberUpstream implements Upstream {
     return call.sendBodyThenHead(body, this.bodyFailure);
   }
 
-  cancel(reason: string, err: GatehouseError): void { this.call?.cancel(reason, err); }
+  cancel(reason: string, err: GatehouseError): void {
+    this.call?.cancel(reason, err);
+  }
 
-  pipeResponse(sink: Writable): void { this.call!.pipeResponse(sink); }
+  pipeResponse(sink: Writable): void {
+    this.call!.pipeResponse(sink);
+  }
 
-  takeCompleteBody(): Buffer | undefined { return this.call!.takeCompleteBody(); }
+  takeCompleteBody(): Buffer | undefined {
+    return this.call!.takeCompleteBody();
+  }
 }

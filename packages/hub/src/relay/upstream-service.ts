@@ -4,7 +4,13 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
 import {
-  GatehouseError, UNREACHABLE_CODES, foreignCodingMessage, hasForeignTransferCoding, headerListFrom, relayableBody, unreadableAnswer,
+  GatehouseError,
+  UNREACHABLE_CODES,
+  foreignCodingMessage,
+  hasForeignTransferCoding,
+  headerListFrom,
+  relayableBody,
+  unreadableAnswer,
   type ResponseHeadMessage,
 } from '@gatehouse/shared';
 import type { Upstream } from './call-types.js';
@@ -18,8 +24,15 @@ export class ServiceUpstream extends HttpAttempt implements Upstream {
   readonly notTaken = false;
 
   /** `headers`: the request's lines as sent (flat name, value pairs). */
-  constructor(private readonly dispatcher: Dispatcher, private readonly method: string, private readonly url: URL,
-    private readonly headers: string[], private readonly maxResponseBytes: number) { super(); }
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly method: string,
+    private readonly url: URL,
+    private readonly headers: string[],
+    private readonly maxResponseBytes: number,
+  ) {
+    super();
+  }
 
   async send(body: AsyncIterable<Uint8Array> | null): Promise<ResponseHeadMessage> {
     const { url, method } = this;
@@ -28,8 +41,13 @@ export class ServiceUpstream extends HttpAttempt implements Upstream {
     try {
       // The watch owns the clock (deadline, idle time); undici's own timeouts are off.
       res = await request(url, {
-        method: method as Dispatcher.HttpMethod, headers: this.headers, body: this.body(body),
-        signal: this.signal, dispatcher: this.dispatcher, headersTimeout: 0, bodyTimeout: 0,
+        method: method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.body(body),
+        signal: this.signal,
+        dispatcher: this.dispatcher,
+        headersTimeout: 0,
+        bodyTimeout: 0,
       });
     } catch (err) {
       const code = this.failure(err);
@@ -53,5 +71,7 @@ export class ServiceUpstream extends HttpAttempt implements Upstream {
     pipeline(this.countResponse(this.maxResponseBytes, 'hub -> service'), sink, () => done());
   }
 
-  takeCompleteBody(): undefined { return undefined; }
+  takeCompleteBody(): undefined {
+    return undefined;
+  }
 }

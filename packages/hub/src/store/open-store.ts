@@ -26,7 +26,11 @@ const reason = (err: unknown) => {
 export async function openStore(database: string, opts: { waitMs?: number; log?: Logger } = {}): Promise<Store> {
   const where = describeDatabase(database);
   if (database.startsWith('sqlite:')) {
-    try { return openSqliteStore(database.slice('sqlite:'.length), opts.log); } catch (err) { throw new Error(`database: cannot open ${where}: ${reason(err)}`); }
+    try {
+      return openSqliteStore(database.slice('sqlite:'.length), opts.log);
+    } catch (err) {
+      throw new Error(`database: cannot open ${where}: ${reason(err)}`);
+    }
   }
   if (!/^postgres(ql)?:\/\//.test(database)) throw new Error(`unsupported database ${database.split(':')[0]}`);
   const deadline = Date.now() + (opts.waitMs ?? 0);

@@ -11,7 +11,10 @@ const MIGRATION_LOCK = 0x6761_7465; // "gate": the advisory lock every hub takes
 /** Connection-level failures (and the server starting or shutting down): the database is unreachable. */
 export function isUnreachable(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
-  return /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|57P0[123]|08\w\w)$/.test(code) || /Connection terminated|connect|timeout/i.test((err as Error).message ?? '');
+  return (
+    /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|57P0[123]|08\w\w)$/.test(code) ||
+    /Connection terminated|connect|timeout/i.test((err as Error).message ?? '')
+  );
 }
 
 function unavailable(err: unknown): never {
@@ -21,14 +24,24 @@ function unavailable(err: unknown): never {
 
 export async function openPostgresStore(url: string): Promise<Store> {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000 });
-  pool.on('error', () => { /* a dropped idle client; the next query reconnects or reports 503 */ });
+  pool.on('error', () => {
+    /* a dropped idle client; the next query reconnects or reports 503 */
+  });
   const q = async (text: string, values: unknown[] = []): Promise<Row[]> => {
-    try { return (await pool.query(text, values)).rows as Row[]; } catch (err) { return unavailable(err); }
+    try {
+      return (await pool.query(text, values)).rows as Row[];
+    } catch (err) {
+      return unavailable(err);
+    }
   };
   /** Runs `work` in one transaction on one client: committed when it returns, rolled back when it throws. */
   const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
     let client: pg.PoolClient;
-    try { client = await pool.connect(); } catch (err) { return unavailable(err); }
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      return unavailable(err);
+    }
     try {
       await client.query('BEGIN');
       const result = await work(client);
@@ -37,38 +50,88 @@ export async function openPostgresStore(url: string): Promise<Store> {
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       return unavailable(err);
-    } finally { client.release(); }
+    } finally {
+      client.release();
+    }
   };
-  try { await migrate(pool); } catch (err) { await pool.end().catch(() => {}); throw err; }
-  const conn = (c: ConnectionRecord) => [c.id, c.ownerTid, c.ownerOid, c.displayName, c.authType, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.createdAt, c.updatedAt];
+  try {
+    await migrate(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw err;
+  }
+  const conn = (c: ConnectionRecord) => [
+    c.id,
+    c.ownerTid,
+    c.ownerOid,
+    c.displayName,
+    c.authType,
+    c.baseResourceUrl,
+    c.resourceUri,
+    c.gatewayId,
+    c.sealedCredentials,
+    c.bodyEncoding,
+    c.timeoutMs,
+    c.createdAt,
+    c.updatedAt,
+  ];
   return {
     async createGateway(g: GatewayRecord) {
-      await q('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
-        [g.id, g.name, g.ownerTid, g.ownerOid, g.publicKeyPem, g.sealedPrivateKey, g.routing, g.createdAt, g.keyHandoff, g.previousPublicKeyPem]);
+      await q(
+        'INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+        [g.id, g.name, g.ownerTid, g.ownerOid, g.publicKeyPem, g.sealedPrivateKey, g.routing, g.createdAt, g.keyHandoff, g.previousPublicKeyPem],
+      );
     },
-    async getGateway(id) { const r = await q('SELECT * FROM gateways WHERE id = $1', [id]); return r[0] && gatewayFrom(r[0]); },
-    async listGateways(o) { return (await q('SELECT * FROM gateways WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(gatewayFrom); },
+    async getGateway(id) {
+      const r = await q('SELECT * FROM gateways WHERE id = $1', [id]);
+      return r[0] && gatewayFrom(r[0]);
+    },
+    async listGateways(o) {
+      return (await q('SELECT * FROM gateways WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(gatewayFrom);
+    },
     async claimGatewayKeys(id, pub, sealed) {
-      return (await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3 AND public_key_pem IS NULL RETURNING id', [pub, sealed, id])).length === 1;
+      return (
+        (await q('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2 WHERE id = $3 AND public_key_pem IS NULL RETURNING id', [pub, sealed, id]))
+          .length === 1
+      );
     },
-    async setGatewayRouting(id, routing) { await q('UPDATE gateways SET routing = $1 WHERE id = $2', [routing, id]); },
+    async setGatewayRouting(id, routing) {
+      await q('UPDATE gateways SET routing = $1 WHERE id = $2', [routing, id]);
+    },
     async deleteGateway(id) {
       return (await q('DELETE FROM gateways WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = $1) RETURNING id', [id])).length === 1;
     },
     async rotateGatewayKey(id, k, resealed) {
       await transaction(async (client) => {
-        await client.query('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2, key_handoff = $3, previous_public_key_pem = $4 WHERE id = $5', [k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id]);
-        for (const r of resealed) await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2 AND gateway_id = $3', [r.sealed, r.connectionId, id]);
+        await client.query('UPDATE gateways SET public_key_pem = $1, sealed_private_key = $2, key_handoff = $3, previous_public_key_pem = $4 WHERE id = $5', [
+          k.publicKeyPem,
+          k.sealedPrivateKey,
+          k.keyHandoff,
+          k.previousPublicKeyPem,
+          id,
+        ]);
+        for (const r of resealed)
+          await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2 AND gateway_id = $3', [r.sealed, r.connectionId, id]);
       });
     },
-    async listGatewayConnections(gatewayId) { return (await q('SELECT * FROM connections WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(connectionFrom); },
-    async addRegistrationKey(hash, gatewayId, expiresAt) { await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]); },
+    async listGatewayConnections(gatewayId) {
+      return (await q('SELECT * FROM connections WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(connectionFrom);
+    },
+    async addRegistrationKey(hash, gatewayId, expiresAt) {
+      await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]);
+    },
     async consumeRegistrationKey(hash, now) {
-      const r = await q('UPDATE registration_keys SET used_at = $1 WHERE key_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING gateway_id', [now, hash]);
+      const r = await q('UPDATE registration_keys SET used_at = $1 WHERE key_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING gateway_id', [
+        now,
+        hash,
+      ]);
       return r[0]?.gateway_id as string | undefined;
     },
     async registrationKeyValid(hash, gatewayId, now) {
-      return (await q('SELECT 1 FROM registration_keys WHERE key_hash = $1 AND gateway_id = $2 AND used_at IS NULL AND expires_at > $3', [hash, gatewayId, now])).length > 0;
+      return (
+        (await q('SELECT 1 FROM registration_keys WHERE key_hash = $1 AND gateway_id = $2 AND used_at IS NULL AND expires_at > $3', [hash, gatewayId, now]))
+          .length > 0
+      );
     },
     async addMember(m: MemberRecord, maxMembers) {
       return transaction(async (client) => {
@@ -76,35 +139,72 @@ export async function openPostgresStore(url: string): Promise<Store> {
         await client.query('SELECT 1 FROM gateways WHERE id = $1 FOR UPDATE', [m.gatewayId]);
         const count = Number((await client.query('SELECT count(*) AS n FROM members WHERE gateway_id = $1', [m.gatewayId])).rows[0].n);
         if (count >= maxMembers) return false;
-        await client.query('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
-          [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt]);
+        await client.query(
+          'INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)',
+          [m.id, m.gatewayId, m.name, m.hostname, m.version, m.credentialHash, m.enabled ? 1 : 0, m.createdAt, m.lastSeenAt],
+        );
         return true;
       });
     },
-    async getMember(id) { const r = await q('SELECT * FROM members WHERE id = $1', [id]); return r[0] && memberFrom(r[0]); },
-    async getMembers(ids) { return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom); },
-    async listMembers(gatewayId) { return (await q('SELECT * FROM members WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(memberFrom); },
+    async getMember(id) {
+      const r = await q('SELECT * FROM members WHERE id = $1', [id]);
+      return r[0] && memberFrom(r[0]);
+    },
+    async getMembers(ids) {
+      return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom);
+    },
+    async listMembers(gatewayId) {
+      return (await q('SELECT * FROM members WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(memberFrom);
+    },
     async touchMember(id, f) {
-      await q('UPDATE members SET hostname = COALESCE($1, hostname), version = COALESCE($2, version), last_seen_at = $3 WHERE id = $4', [f.hostname ?? null, f.version ?? null, f.lastSeenAt, id]);
+      await q('UPDATE members SET hostname = COALESCE($1, hostname), version = COALESCE($2, version), last_seen_at = $3 WHERE id = $4', [
+        f.hostname ?? null,
+        f.version ?? null,
+        f.lastSeenAt,
+        id,
+      ]);
     },
     async touchMembersSeen(seen) {
       if (seen.length === 0) return;
-      await q('UPDATE members AS m SET last_seen_at = v.t FROM unnest($1::text[], $2::text[]) AS v(id, t) WHERE m.id = v.id', [seen.map((m) => m.id), seen.map((m) => m.lastSeenAt)]);
+      await q('UPDATE members AS m SET last_seen_at = v.t FROM unnest($1::text[], $2::text[]) AS v(id, t) WHERE m.id = v.id', [
+        seen.map((m) => m.id),
+        seen.map((m) => m.lastSeenAt),
+      ]);
     },
-    async setMemberEnabled(id, enabled) { await q('UPDATE members SET enabled = $1 WHERE id = $2', [enabled ? 1 : 0, id]); },
-    async deleteMember(id) { await q('DELETE FROM members WHERE id = $1', [id]); },
+    async setMemberEnabled(id, enabled) {
+      await q('UPDATE members SET enabled = $1 WHERE id = $2', [enabled ? 1 : 0, id]);
+    },
+    async deleteMember(id) {
+      await q('DELETE FROM members WHERE id = $1', [id]);
+    },
     async createConnection(c) {
-      await q('INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)', conn(c));
+      await q(
+        'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)',
+        conn(c),
+      );
     },
-    async getConnection(id) { const r = await q('SELECT * FROM connections WHERE id = $1', [id]); return r[0] && connectionFrom(r[0]); },
-    async listConnections(o) { return (await q('SELECT * FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(connectionFrom); },
+    async getConnection(id) {
+      const r = await q('SELECT * FROM connections WHERE id = $1', [id]);
+      return r[0] && connectionFrom(r[0]);
+    },
+    async listConnections(o) {
+      return (await q('SELECT * FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(connectionFrom);
+    },
     async updateConnection(c) {
-      await q('UPDATE connections SET display_name = $1, base_resource_url = $2, resource_uri = $3, gateway_id = $4, sealed_credentials = $5, body_encoding = $6, timeout_ms = $7, updated_at = $8 WHERE id = $9',
-        [c.displayName, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.updatedAt, c.id]);
+      await q(
+        'UPDATE connections SET display_name = $1, base_resource_url = $2, resource_uri = $3, gateway_id = $4, sealed_credentials = $5, body_encoding = $6, timeout_ms = $7, updated_at = $8 WHERE id = $9',
+        [c.displayName, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.updatedAt, c.id],
+      );
     },
-    async deleteConnection(id) { await q('DELETE FROM connections WHERE id = $1', [id]); },
-    async ping() { await q('SELECT 1'); },
-    async close() { await pool.end(); },
+    async deleteConnection(id) {
+      await q('DELETE FROM connections WHERE id = $1', [id]);
+    },
+    async ping() {
+      await q('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
   };
 }
 

@@ -13,7 +13,11 @@ export function prepareDatabaseFiles(path: string, log?: Logger): void {
   if (process.platform === 'win32') return;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   if (!existsSync(path)) {
-    try { closeSync(openSync(path, 'wx', 0o600)); } catch (err) { if ((err as { code?: string }).code !== 'EEXIST') throw err; }
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+    }
   }
   narrowDatabaseFiles(path, log);
 }
@@ -24,7 +28,11 @@ export function narrowDatabaseFiles(path: string, log?: Logger): void {
   for (const suffix of COMPANIONS) {
     const file = `${path}${suffix}`;
     let mode: number;
-    try { mode = statSync(file).mode & 0o777; } catch { continue; }
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {
+      continue;
+    }
     if ((mode & 0o077) === 0) continue;
     chmodSync(file, 0o600);
     log?.warn({ file, was: mode.toString(8), now: '600' }, 'database file was readable by others: narrowed to owner-only');

@@ -16,7 +16,15 @@ function cachedLookup<T>(load: (id: string) => Promise<T>, ttlMs: number, now: (
     entries.set(id, { at: now(), value });
     return value;
   };
-  return { get, delete: (id: string) => { entries.delete(id); }, clear: () => { entries.clear(); } };
+  return {
+    get,
+    delete: (id: string) => {
+      entries.delete(id);
+    },
+    clear: () => {
+      entries.clear();
+    },
+  };
 }
 
 export function withReadCache(store: Store, ttlMs: number, now: () => number = Date.now): Store {
@@ -29,18 +37,55 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     getConnection: connections.get,
     getGateway: gateways.get,
     listMembers: members.get,
-    async addMember(m, maxMembers) { members.delete(m.gatewayId); return store.addMember(m, maxMembers); },
-    async setMemberEnabled(id, enabled) { members.clear(); await store.setMemberEnabled(id, enabled); },
-    async deleteMember(id) { members.clear(); await store.deleteMember(id); },
-    async touchMember(id, fields) { members.clear(); await store.touchMember(id, fields); },
-    async touchMembersSeen(seen) { members.clear(); await store.touchMembersSeen(seen); },
-    async createConnection(c) { connections.delete(c.id); await store.createConnection(c); },
-    async updateConnection(c) { connections.delete(c.id); await store.updateConnection(c); },
-    async deleteConnection(id) { connections.delete(id); await store.deleteConnection(id); },
-    async createGateway(g) { gateways.delete(g.id); await store.createGateway(g); },
-    async claimGatewayKeys(id, pub, sealed) { gateways.delete(id); return store.claimGatewayKeys(id, pub, sealed); },
-    async setGatewayRouting(id, routing) { gateways.delete(id); await store.setGatewayRouting(id, routing); },
-    async deleteGateway(id) { gateways.delete(id); members.delete(id); return store.deleteGateway(id); },
+    async addMember(m, maxMembers) {
+      members.delete(m.gatewayId);
+      return store.addMember(m, maxMembers);
+    },
+    async setMemberEnabled(id, enabled) {
+      members.clear();
+      await store.setMemberEnabled(id, enabled);
+    },
+    async deleteMember(id) {
+      members.clear();
+      await store.deleteMember(id);
+    },
+    async touchMember(id, fields) {
+      members.clear();
+      await store.touchMember(id, fields);
+    },
+    async touchMembersSeen(seen) {
+      members.clear();
+      await store.touchMembersSeen(seen);
+    },
+    async createConnection(c) {
+      connections.delete(c.id);
+      await store.createConnection(c);
+    },
+    async updateConnection(c) {
+      connections.delete(c.id);
+      await store.updateConnection(c);
+    },
+    async deleteConnection(id) {
+      connections.delete(id);
+      await store.deleteConnection(id);
+    },
+    async createGateway(g) {
+      gateways.delete(g.id);
+      await store.createGateway(g);
+    },
+    async claimGatewayKeys(id, pub, sealed) {
+      gateways.delete(id);
+      return store.claimGatewayKeys(id, pub, sealed);
+    },
+    async setGatewayRouting(id, routing) {
+      gateways.delete(id);
+      await store.setGatewayRouting(id, routing);
+    },
+    async deleteGateway(id) {
+      gateways.delete(id);
+      members.delete(id);
+      return store.deleteGateway(id);
+    },
     async rotateGatewayKey(id, keys, resealed) {
       gateways.delete(id);
       for (const r of resealed) connections.delete(r.connectionId);

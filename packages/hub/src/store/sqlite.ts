@@ -19,7 +19,9 @@ export function openSqliteStore(path: string, log?: Logger): Store {
   migrate(db);
 
   const q = {
-    createGateway: db.prepare('INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt, @keyHandoff, @previousPublicKeyPem)'),
+    createGateway: db.prepare(
+      'INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt, @keyHandoff, @previousPublicKeyPem)',
+    ),
     getGateway: db.prepare('SELECT * FROM gateways WHERE id = ?'),
     listGateways: db.prepare('SELECT * FROM gateways WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
     claimGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ? AND public_key_pem IS NULL'),
@@ -27,16 +29,24 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
     keyValid: db.prepare('SELECT 1 FROM registration_keys WHERE key_hash = ? AND gateway_id = ? AND used_at IS NULL AND expires_at > ?'),
     // One statement: SQLite runs it alone, so the count cannot change between the check and the insert.
-    addMember: db.prepare('INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) SELECT @id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt WHERE (SELECT count(*) FROM members WHERE gateway_id = @gatewayId) < @maxMembers'),
+    addMember: db.prepare(
+      'INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) SELECT @id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt WHERE (SELECT count(*) FROM members WHERE gateway_id = @gatewayId) < @maxMembers',
+    ),
     getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
     listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
     getMembers: db.prepare('SELECT * FROM members WHERE id IN (SELECT value FROM json_each(?))'),
-    touchMember: db.prepare('UPDATE members SET hostname = COALESCE(@hostname, hostname), version = COALESCE(@version, version), last_seen_at = @lastSeenAt WHERE id = @id'),
+    touchMember: db.prepare(
+      'UPDATE members SET hostname = COALESCE(@hostname, hostname), version = COALESCE(@version, version), last_seen_at = @lastSeenAt WHERE id = @id',
+    ),
     seen: db.prepare('UPDATE members SET last_seen_at = ? WHERE id = ?'),
-    createConnection: db.prepare('INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt)'),
+    createConnection: db.prepare(
+      'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt)',
+    ),
     getConnection: db.prepare('SELECT * FROM connections WHERE id = ?'),
     listConnections: db.prepare('SELECT * FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
-    updateConnection: db.prepare('UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id'),
+    updateConnection: db.prepare(
+      'UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id',
+    ),
     deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
     setRouting: db.prepare('UPDATE gateways SET routing = ? WHERE id = ?'),
     deleteGateway: db.prepare('DELETE FROM gateways WHERE id = ? AND NOT EXISTS (SELECT 1 FROM connections WHERE gateway_id = ?)'),
@@ -48,37 +58,93 @@ export function openSqliteStore(path: string, log?: Logger): Store {
   };
 
   return {
-    async createGateway(g) { q.createGateway.run(g); },
-    async getGateway(id) { const r = q.getGateway.get(id) as Row | undefined; return r && gatewayFrom(r); },
-    async listGateways(o: Owner) { return (q.listGateways.all(o.tid, o.oid) as Row[]).map(gatewayFrom); },
-    async claimGatewayKeys(id, pub, sealed) { return q.claimGatewayKeys.run(pub, sealed, id).changes === 1; },
-    async addRegistrationKey(hash, gatewayId, expiresAt) { q.addKey.run(hash, gatewayId, expiresAt); },
-    async consumeRegistrationKey(hash, now) { const r = q.useKey.get(now, hash, now) as Row | undefined; return r?.gateway_id as string | undefined; },
-    async registrationKeyValid(hash, gatewayId, now) { return q.keyValid.get(hash, gatewayId, now) !== undefined; },
-    async addMember(m: MemberRecord, maxMembers) { return q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0, maxMembers }).changes === 1; },
-    async getMember(id) { const r = q.getMember.get(id) as Row | undefined; return r && memberFrom(r); },
-    async getMembers(ids) { return (q.getMembers.all(JSON.stringify(ids)) as Row[]).map(memberFrom); },
-    async listMembers(gatewayId) { return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom); },
-    async touchMember(id, f) { q.touchMember.run({ id, hostname: f.hostname ?? null, version: f.version ?? null, lastSeenAt: f.lastSeenAt }); },
-    async touchMembersSeen(seen) { db.transaction(() => { for (const m of seen) q.seen.run(m.lastSeenAt, m.id); })(); },
-    async createConnection(c) { q.createConnection.run(c); },
-    async getConnection(id) { const r = q.getConnection.get(id) as Row | undefined; return r && connectionFrom(r); },
-    async listConnections(o) { return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom); },
-    async updateConnection(c) { q.updateConnection.run(c); },
-    async deleteConnection(id) { q.deleteConnection.run(id); },
-    async setGatewayRouting(id, routing) { q.setRouting.run(routing, id); },
-    async deleteGateway(id) { return q.deleteGateway.run(id, id).changes === 1; },
+    async createGateway(g) {
+      q.createGateway.run(g);
+    },
+    async getGateway(id) {
+      const r = q.getGateway.get(id) as Row | undefined;
+      return r && gatewayFrom(r);
+    },
+    async listGateways(o: Owner) {
+      return (q.listGateways.all(o.tid, o.oid) as Row[]).map(gatewayFrom);
+    },
+    async claimGatewayKeys(id, pub, sealed) {
+      return q.claimGatewayKeys.run(pub, sealed, id).changes === 1;
+    },
+    async addRegistrationKey(hash, gatewayId, expiresAt) {
+      q.addKey.run(hash, gatewayId, expiresAt);
+    },
+    async consumeRegistrationKey(hash, now) {
+      const r = q.useKey.get(now, hash, now) as Row | undefined;
+      return r?.gateway_id as string | undefined;
+    },
+    async registrationKeyValid(hash, gatewayId, now) {
+      return q.keyValid.get(hash, gatewayId, now) !== undefined;
+    },
+    async addMember(m: MemberRecord, maxMembers) {
+      return q.addMember.run({ ...m, enabled: m.enabled ? 1 : 0, maxMembers }).changes === 1;
+    },
+    async getMember(id) {
+      const r = q.getMember.get(id) as Row | undefined;
+      return r && memberFrom(r);
+    },
+    async getMembers(ids) {
+      return (q.getMembers.all(JSON.stringify(ids)) as Row[]).map(memberFrom);
+    },
+    async listMembers(gatewayId) {
+      return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom);
+    },
+    async touchMember(id, f) {
+      q.touchMember.run({ id, hostname: f.hostname ?? null, version: f.version ?? null, lastSeenAt: f.lastSeenAt });
+    },
+    async touchMembersSeen(seen) {
+      db.transaction(() => {
+        for (const m of seen) q.seen.run(m.lastSeenAt, m.id);
+      })();
+    },
+    async createConnection(c) {
+      q.createConnection.run(c);
+    },
+    async getConnection(id) {
+      const r = q.getConnection.get(id) as Row | undefined;
+      return r && connectionFrom(r);
+    },
+    async listConnections(o) {
+      return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom);
+    },
+    async updateConnection(c) {
+      q.updateConnection.run(c);
+    },
+    async deleteConnection(id) {
+      q.deleteConnection.run(id);
+    },
+    async setGatewayRouting(id, routing) {
+      q.setRouting.run(routing, id);
+    },
+    async deleteGateway(id) {
+      return q.deleteGateway.run(id, id).changes === 1;
+    },
     async rotateGatewayKey(id, k, resealed) {
       db.transaction(() => {
         q.rotate.run(k.publicKeyPem, k.sealedPrivateKey, k.keyHandoff, k.previousPublicKeyPem, id);
         for (const r of resealed) q.reseal.run(r.sealed, r.connectionId, id);
       }).immediate();
     },
-    async listGatewayConnections(gatewayId) { return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionFrom); },
-    async setMemberEnabled(id, enabled) { q.setEnabled.run(enabled ? 1 : 0, id); },
-    async deleteMember(id) { q.deleteMember.run(id); },
-    async ping() { db.prepare('SELECT 1').get(); },
-    async close() { db.close(); },
+    async listGatewayConnections(gatewayId) {
+      return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionFrom);
+    },
+    async setMemberEnabled(id, enabled) {
+      q.setEnabled.run(enabled ? 1 : 0, id);
+    },
+    async deleteMember(id) {
+      q.deleteMember.run(id);
+    },
+    async ping() {
+      db.prepare('SELECT 1').get();
+    },
+    async close() {
+      db.close();
+    },
   };
 }
 
@@ -94,5 +160,3 @@ function migrate(db: Database.Database): void {
   });
   apply.immediate();
 }
-
-

@@ -1,6 +1,9 @@
 // What the hub keeps. One interface, async so a networked store (PostgreSQL) fits the same shape.
 
-export interface Owner { tid: string; oid: string }
+export interface Owner {
+  tid: string;
+  oid: string;
+}
 
 export interface GatewayRecord {
   id: string;
@@ -61,7 +64,11 @@ export interface Store {
    *  the same statement); false when one does. */
   deleteGateway(id: string): Promise<boolean>;
   /** Key rotation: the new key and every connection's credentials re-sealed to it, in one transaction. */
-  rotateGatewayKey(id: string, keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string }, resealed: Array<{ connectionId: string; sealed: string }>): Promise<void>;
+  rotateGatewayKey(
+    id: string,
+    keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string },
+    resealed: Array<{ connectionId: string; sealed: string }>,
+  ): Promise<void>;
   listGatewayConnections(gatewayId: string): Promise<ConnectionRecord[]>;
   addRegistrationKey(hash: string, gatewayId: string, expiresAt: number): Promise<void>;
   /** Marks the key used and returns its gateway, atomically; undefined when unknown, used or expired. */

@@ -19,12 +19,16 @@ export function createMemoryThrottle(limit: number, periodMs: number, now: () =>
   return {
     async take(key) {
       const t = now();
-      if (t - lastSweep > periodMs) { // forget finished windows so memory follows active connections only
+      if (t - lastSweep > periodMs) {
+        // forget finished windows so memory follows active connections only
         for (const [k, w] of windows) if (t - w.start >= periodMs) windows.delete(k);
         lastSweep = t;
       }
       let w = windows.get(key);
-      if (!w || t - w.start >= periodMs) { w = { start: t, count: 0 }; windows.set(key, w); }
+      if (!w || t - w.start >= periodMs) {
+        w = { start: t, count: 0 };
+        windows.set(key, w);
+      }
       const resetSec = Math.max(1, Math.ceil((w.start + periodMs - t) / 1000));
       if (w.count >= limit) return { allowed: false, limit, remaining: 0, resetSec };
       w.count += 1;

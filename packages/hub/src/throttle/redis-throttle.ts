@@ -17,7 +17,7 @@ export function createRedisThrottle(redis: Redis, limit: number, periodMs: numbe
     async take(key) {
       let r: [number, number];
       try {
-        r = await redis.eval(SCRIPT, 1, `gh:rl:${key}`, String(periodMs)) as [number, number];
+        r = (await redis.eval(SCRIPT, 1, `gh:rl:${key}`, String(periodMs))) as [number, number];
       } catch {
         throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: the shared throttle is unreachable, so no call can be counted');
       }
