@@ -27,7 +27,8 @@ export class UpgradePacer {
   retryAfterS(now = performance.now()): number {
     this.roll(now);
     this.cursor = Math.min(Math.max(this.cursor, now) + 1000 / this.rate, now + MAX_RETRY_AFTER_S * 1000);
-    return Math.max(1, Math.ceil((this.cursor - now) / 1000));
+    // (less a rounding allowance: the slots are summed in floating point, and 1000.0000001 ms is still 1 s)
+    return Math.max(1, Math.ceil((this.cursor - now) / 1000 - 1e-6));
   }
 
   /** Ends the one-second window when it is over: its HELLOs a second become the rate. */
