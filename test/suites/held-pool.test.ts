@@ -143,6 +143,42 @@ describe('the held-body pool', () => {
   });
 });
 
+describe('a body the hub reads whole on an API route', () => {
+  it('B1b, a trickled body holds pool space forever (API route): a body trickled above GATEHOUSE_MIN_BODY_RATE to POST /v1/gateways gets 408 at GATEHOUSE_HELD_BODY_TIMEOUT and is closed', async () => {
+    // Before: only the rate floor and the stall timer bounded it, so a body kept above 1 KiB/s was held for as long as it lasted.
+    const r = await new Promise<{ answer: string; closed: boolean }>((resolve) => {
+      const socket = connect(stack.hub.port, '127.0.0.1', () =>
+        socket.write(
+          `POST /v1/gateways HTTP/1.1\r\nHost: hub\r\nAuthorization: Bearer ${stack.token}\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{"name":"`,
+        ),
+      );
+      let answer = '';
+      const drip = setInterval(() => {
+        if (socket.writable) socket.write('n'.repeat(800));
+      }, 500);
+      const done = (closed: boolean) => {
+        clearInterval(drip);
+        clearTimeout(guard);
+        socket.destroy();
+        resolve({ answer, closed });
+      };
+      const guard = setTimeout(() => done(false), 20_000);
+      socket.on('data', (c: Buffer) => {
+        answer += c.toString('latin1');
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => done(true));
+    });
+    expect(r.closed, `still open; got: ${r.answer}`).toBe(true);
+    expect(r.answer).toMatch(/^HTTP\/1\.1 408 /);
+    const body = JSON.parse(r.answer.slice(r.answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; message: string } };
+    expect(body.error).toMatchObject({
+      code: 'RequestTimeout',
+      message: 'caller -> hub: the request body did not arrive within 5 s (GATEHOUSE_HELD_BODY_TIMEOUT)',
+    });
+  });
+});
+
 describe('a caller that goes away', () => {
   it('a caller aborting mid-body (invoke read whole, invoke streamed, raw route) is one debug line without a stack, never an error line', async () => {
     // Before: each such call logged level 50 "unexpected fault" with a stack: a caller could flood the log.

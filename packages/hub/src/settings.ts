@@ -159,7 +159,7 @@ const SETTINGS = {
     flag: 'held-body-timeout',
     default: '60s',
     parse: duration({ min: 1000, expected: 'a duration of at least 1s, like 60s' }),
-    help: 'an invoke body the hub reads whole (held in memory: up to 1 MiB, or one before method/url/headers) must arrive within this; over it 408 RequestTimeout, the connection closed and its held bytes freed',
+    help: 'a request body the hub reads whole (held in memory: an invoke body up to 1 MiB or one before method/url/headers, an API route body) must arrive within this; over it 408 RequestTimeout, the connection closed and its held bytes freed',
   }),
   maxRawBodyBytes: setting({
     env: 'GATEHOUSE_MAX_RAW_BODY',

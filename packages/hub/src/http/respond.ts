@@ -142,13 +142,26 @@ export async function* chunksWithin(req: IncomingMessage, stallMs: number, deadl
   }
 }
 
-/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin. */
+/** How long a body an API route reads whole may take to arrive, from when it starts reading
+ *  (GATEHOUSE_HELD_BODY_TIMEOUT, set once at the hub's start): a body held in memory is bounded in time as well as
+ *  in size, not only by the rate floor (red team session 15, B1b). */
+let wholeBodyMs = 60_000;
+export function setWholeBodyTimeout(ms: number): void {
+  wholeBodyMs = ms;
+}
+
+/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin;
+ *  not all in within GATEHOUSE_HELD_BODY_TIMEOUT, 408. */
 export async function readBody(req: IncomingMessage, limit: number, stallMs: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of chunksWithin(req, stallMs)) {
+  const deadline: BodyDeadline = {
+    at: Date.now() + wholeBodyMs,
+    message: `caller -> hub: the request body did not arrive within ${wholeBodyMs / 1000} s (GATEHOUSE_HELD_BODY_TIMEOUT)`,
+  };
+  for await (const chunk of chunksWithin(req, stallMs, deadline)) {
     total += chunk.length;
     if (total > limit) throw tooLarge(limit);
     chunks.push(chunk);
