@@ -181,4 +181,18 @@ describe('answers of a hostile agent on another hub', () => {
     ]);
     await freedOnB();
   }, 60_000);
+
+  it("205 with a body: a coded 502 through hub A as a 204 with DATA is, never the agent's bytes (red team session 15)", async () => {
+    // Before: the 205 and its body reached the caller through hub A as the agent sent them.
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 205, headers: [] } });
+      await a.send({ type: FrameType.Data, stream, data: Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged') });
+      await a.send({ type: FrameType.End, stream });
+    };
+    const r = await viaA('reset-content');
+    expect([r.status, r.headers.get('x-gatehouse-error'), r.json?.error.code]).toEqual([502, 'BadGateway', 'BadGateway']);
+    expect(r.json.error.message).toMatch(/was refused: status 205 to GET carries no body, and the answer has one/);
+    expect(r.text).not.toContain('forged');
+    await freedOnB();
+  }, 60_000);
 });

@@ -373,6 +373,48 @@ describe("issue 22 leftovers: answers that have no body, and the agent's words",
     await freed(undefined);
   });
 
+  it('205 with a body (streamed, in a RESPONSE frame, DATA after a pause) is the same coded 502 as a 204 with DATA on both routes (red team session 15)', async () => {
+    // Before: a 205 Reset Content and the agent's body after it reached the caller (RFC 9110 15.3.6: a 205 has no content).
+    const forged = Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nforged');
+    const forms: Record<string, (stream: number, a: Parameters<typeof hostile.answer>[1]) => Promise<void>> = {
+      streamed: async (stream, a) => {
+        await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 205, headers: [] } });
+        await a.send(data(stream, forged));
+        await a.send({ type: FrameType.End, stream });
+      },
+      whole: async (stream, a) => {
+        await a.send({ type: FrameType.Response, stream, msg: { status: 205, headers: [] }, data: forged });
+      },
+      late: async (stream, a) => {
+        await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 205, headers: [['content-length', '0']] } });
+        await new Promise((r) => setTimeout(r, 300));
+        await a.send(data(stream, forged));
+        await a.send({ type: FrameType.End, stream });
+      },
+    };
+    for (const [form, send] of Object.entries(forms)) {
+      hostile.answer = ({ stream }, a) => send(stream, a);
+      const raw = await proxied(`reset-${form}`);
+      expect([form, raw.status, raw.headers.get('x-gatehouse-error'), raw.json?.error.code]).toEqual([form, 502, 'BadGateway', 'BadGateway']);
+      expect(raw.json.error.message).toMatch(new RegExp(`^hub <- agent: the answer of agent ${hostile.memberId} was refused: .*205`));
+      expect(raw.text).not.toContain('forged');
+      await freed(lastStream());
+      const inv = await invoked(`reset-${form}`);
+      expect([form, inv.status, inv.json.error.code]).toEqual([form, 502, 'BadGateway']);
+      expect(inv.text).not.toContain(forged.toString('base64'));
+      await freed(lastStream());
+    }
+    // A 205 without a body still passes, with no body and a zero length.
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.ResponseHead, stream, msg: { status: 205, headers: [['content-length', '7']] } });
+      await a.send({ type: FrameType.End, stream });
+    };
+    const ok = await proxied('reset-ok');
+    expect([ok.status, ok.text, ok.headers.get('content-length') ?? '0']).toEqual([205, '', '0']);
+    expect((await invoked('reset-ok')).json).toMatchObject({ statusCode: 205, body: '' });
+    await freed(undefined);
+  });
+
   it("agentWords strips line and paragraph separators, zero-width characters and U+FEFF from an agent's FAILURE text", async () => {
     // Before: U+2028/2029 (a line break to many log readers), zero-width spaces and joiners and U+FEFF passed into
     // the hub's coded error, so an agent could break a line or hide text inside it.
@@ -433,7 +475,7 @@ describe('checkAgentAnswer (every answer of every agent goes through it)', () =>
         const lengths = r.headers.filter(([k]) => k === 'content-length');
         expect(lengths.length).toBeLessThanOrEqual(1);
         // The hub holds the body to the length it wrote (none for an answer that has no body).
-        const noBody = method === 'HEAD' || status === 204 || status === 304;
+        const noBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
         if (noBody) expect(r.bodyLimit).toBe(0);
         else expect(r.bodyLimit).toBe(lengths.length ? Number(lengths[0]![1]) : null);
         if (whole !== undefined && !noBody) expect(r.bodyLimit).toBe(whole);

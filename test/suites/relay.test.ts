@@ -597,29 +597,33 @@ describe('the invoke object is read as a stream', () => {
   });
 });
 
-describe('HeldBodies (GATEHOUSE_MAX_HELD_BODIES and its per-caller, per-gateway, per-connection share)', () => {
-  it('bounds each caller, gateway and connection to its share and the hub to the pool; a released call takes nothing more', async () => {
+describe('HeldBodies (GATEHOUSE_MAX_HELD_BODIES and its per-caller, per-tenant, per-gateway, per-connection share)', () => {
+  it('bounds each caller, tenant, gateway and connection to its share and the hub to the pool; a released call takes nothing more', async () => {
     const { HeldBodies } = await import('../../packages/hub/dist/relay/invoke-body.js');
     const pool = new HeldBodies(100, 25);
-    const a1 = pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' });
+    const a1 = pool.share({ tenant: 'a', caller: 'a', gateway: 'g1', connection: 'c1' });
     expect(a1.tryTake(25)).toBe(true);
     expect(a1.tryTake(1)).toBe(false);
     // Same caller on another gateway and connection: the caller's share is full.
-    expect(() => pool.share({ caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(
+    expect(() => pool.share({ tenant: 'a', caller: 'a', gateway: 'g2', connection: 'c2' }).take(1)).toThrow(
       /this caller holds .* \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/,
     );
+    // Another caller of the same tenant, on its own gateway and connection: the tenant's share is full (red team B1).
+    expect(() => pool.share({ tenant: 'a', caller: 'a2', gateway: 'g-a2', connection: 'c-a2' }).take(1)).toThrow(
+      /this caller's tenant holds .* one tenant may \(GATEHOUSE_MAX_HELD_BODIES_SHARE, 25 bytes\)/,
+    );
     // Another caller on the same gateway: the gateway's share is full.
-    expect(() => pool.share({ caller: 'b', gateway: 'g1', connection: 'c3' }).take(1)).toThrow(/gateway g1 holds/);
+    expect(() => pool.share({ tenant: 'b', caller: 'b', gateway: 'g1', connection: 'c3' }).take(1)).toThrow(/gateway g1 holds/);
     // Another caller, gateway and connection: served; four of them fill the pool.
-    const others = ['b', 'c', 'd'].map((c) => pool.share({ caller: c, gateway: `g-${c}`, connection: `c-${c}` }));
+    const others = ['b', 'c', 'd'].map((c) => pool.share({ tenant: c, caller: c, gateway: `g-${c}`, connection: `c-${c}` }));
     for (const o of others) expect(o.tryTake(25)).toBe(true);
     expect(pool.heldBytes).toBe(100);
-    expect(() => pool.share({ caller: 'e', gateway: undefined, connection: 'c-e' }).take(1)).toThrow(/GATEHOUSE_MAX_HELD_BODIES, 100 bytes/);
+    expect(() => pool.share({ tenant: 'e', caller: 'e', gateway: undefined, connection: 'c-e' }).take(1)).toThrow(/GATEHOUSE_MAX_HELD_BODIES, 100 bytes/);
     a1.release();
     expect(pool.heldBytes).toBe(75);
     expect(a1.tryTake(1)).toBe(false);
     a1.release();
     expect(pool.heldBytes).toBe(75);
-    expect(pool.share({ caller: 'a', gateway: 'g1', connection: 'c1' }).tryTake(25)).toBe(true);
+    expect(pool.share({ tenant: 'a', caller: 'a', gateway: 'g1', connection: 'c1' }).tryTake(25)).toBe(true);
   });
 });

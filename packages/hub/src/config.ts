@@ -41,8 +41,10 @@ export interface HubConfig {
   maxBodyBytes: number;
   /** All invoke bodies the hub holds in memory at once (those it reads whole), across calls. */
   maxHeldBodyBytes: number;
-  /** The most of maxHeldBodyBytes one caller, gateway or connection may hold. */
+  /** The most of maxHeldBodyBytes one tenant, caller, gateway or connection may hold. */
   maxHeldBodyShareBytes: number;
+  /** An invoke body read whole must arrive within this (GATEHOUSE_HELD_BODY_TIMEOUT). */
+  heldBodyTimeoutMs: number;
   /** Largest body on the raw proxy route, each way (streamed). Default 1 GiB. */
   maxRawBodyBytes: number;
   /** Longest request URL and invoke target URL. Default 2048 characters (the gateway's limit). */
@@ -166,6 +168,7 @@ export function loadConfig(
     maxUrlLength: v.maxUrlLength!,
     maxHeaderBytes: v.maxHeaderBytes!,
     headTimeoutMs: v.headTimeoutMs!,
+    heldBodyTimeoutMs: v.heldBodyTimeoutMs!,
     minBodyRate: v.minBodyRate!,
     bodyRateGraceMs: v.bodyRateGraceMs!,
     maxCallsPerConnection: v.maxCallsPerConnection!,

@@ -14,6 +14,7 @@ import { createFrontDoor } from './http/front-door.js';
 import { healthRoutes } from './http/health.js';
 import { InFlight } from './http/in-flight.js';
 import { BodyRateGuard } from './http/body-rate.js';
+import { setWholeBodyTimeout } from './http/respond.js';
 import { adminRoutes } from './http/gateways.js';
 import { agentRoutes } from './http/agent-api.js';
 import { connectionRoutes } from './http/connections.js';
@@ -48,6 +49,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...adminRoutes(deps),
     ...agentRoutes(deps),
   ];
+  setWholeBodyTimeout(config.heldBodyTimeoutMs);
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });
   const server = createFrontDoor({ config, log, access: accessLogger(log), metrics, routes, health, inFlight, bodyRate });

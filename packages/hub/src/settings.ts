@@ -152,7 +152,14 @@ const SETTINGS = {
     flag: 'max-held-bodies-share',
     default: '25%',
     parse: share,
-    help: 'the most of GATEHOUSE_MAX_HELD_BODIES one caller (tenant, object id), one gateway or one connection may hold: a percentage of it or a size; over it that caller gets 503 (or its answers stream) while others are still served',
+    help: 'the most of GATEHOUSE_MAX_HELD_BODIES one tenant, one caller (tenant, object id), one gateway or one connection may hold: a percentage of it or a size; over it that caller gets 503 (or its answers stream) while others are still served',
+  }),
+  heldBodyTimeoutMs: setting({
+    env: 'GATEHOUSE_HELD_BODY_TIMEOUT',
+    flag: 'held-body-timeout',
+    default: '60s',
+    parse: duration({ min: 1000, expected: 'a duration of at least 1s, like 60s' }),
+    help: 'a request body the hub reads whole (held in memory: an invoke body up to 1 MiB or one before method/url/headers, an API route body) must arrive within this; over it 408 RequestTimeout, the connection closed and its held bytes freed',
   }),
   maxRawBodyBytes: setting({
     env: 'GATEHOUSE_MAX_RAW_BODY',

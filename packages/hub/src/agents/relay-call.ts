@@ -53,7 +53,7 @@ export class RelayCall {
   private over = false;
   /** The most response body bytes the checked head allows (null: no length known). */
   private bodyLimit: number | null = null;
-  /** The checked head of an answer that has no body (HEAD, 204, 304), held until its END: one that brings a body
+  /** The checked head of an answer that has no body (HEAD, 204, 205, 304), held until its END: one that brings a body
    *  byte instead is a coded 502, not a clean empty answer with the agent's bytes dropped unseen. */
   private heldHead: ResponseHeadMessage | undefined;
   /** The agent said the service never received this request (see FailureMessage.notSent). */

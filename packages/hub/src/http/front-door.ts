@@ -101,6 +101,13 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
         if (!res.writableFinished) res.destroy();
         return;
       }
+      // The caller went away (mid-body or before its answer was out): normal, not a fault. One debug line without
+      // a stack; it was an error line with a stack per call, which a caller could flood (red team session 15).
+      if (socket.destroyed && !res.writableFinished) {
+        rlog().debug({ why: err instanceof GatehouseError ? err.code : 'caller gone' }, 'caller went away');
+        res.destroy();
+        return;
+      }
       if (err instanceof GatehouseError) {
         if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).

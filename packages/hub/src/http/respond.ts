@@ -104,18 +104,32 @@ export function errorBody(err: GatehouseError, requestId: string): { error: { co
   return { error: { code: err.code, message: err.message, requestId } };
 }
 
+/** A time by which a body must have arrived, and what the caller is told past it (408 RequestTimeout). The
+ *  reader may move `at` on (Infinity: no deadline any more). */
+export interface BodyDeadline {
+  at: number;
+  message: string;
+}
+
 /**
  * The request body's chunks while the hub waits for them before a call starts: a caller that sends nothing for
- * `stallMs` gets a coded 400 (and the connection is closed) instead of holding the request open for ever.
+ * `stallMs` gets a coded 400 (and the connection is closed) instead of holding the request open for ever, and
+ * one still sending at `deadline.at` a coded 408.
  */
-export async function* chunksWithin(req: IncomingMessage, stallMs: number): AsyncGenerator<Buffer> {
+export async function* chunksWithin(req: IncomingMessage, stallMs: number, deadline?: BodyDeadline): AsyncGenerator<Buffer> {
   const it = req.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
+    const left = deadline ? deadline.at - Date.now() : Number.POSITIVE_INFINITY;
     const stalled = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`)),
-        stallMs,
+        () =>
+          reject(
+            left < stallMs
+              ? new GatehouseError('RequestTimeout', deadline!.message)
+              : new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`),
+          ),
+        Math.max(0, Math.min(left, stallMs)),
       );
     });
     try {
@@ -128,13 +142,26 @@ export async function* chunksWithin(req: IncomingMessage, stallMs: number): Asyn
   }
 }
 
-/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin. */
+/** How long a body an API route reads whole may take to arrive, from when it starts reading
+ *  (GATEHOUSE_HELD_BODY_TIMEOUT, set once at the hub's start): a body held in memory is bounded in time as well as
+ *  in size, not only by the rate floor (red team session 15, B1b). */
+let wholeBodyMs = 60_000;
+export function setWholeBodyTimeout(ms: number): void {
+  wholeBodyMs = ms;
+}
+
+/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin;
+ *  not all in within GATEHOUSE_HELD_BODY_TIMEOUT, 408. */
 export async function readBody(req: IncomingMessage, limit: number, stallMs: number): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of chunksWithin(req, stallMs)) {
+  const deadline: BodyDeadline = {
+    at: Date.now() + wholeBodyMs,
+    message: `caller -> hub: the request body did not arrive within ${wholeBodyMs / 1000} s (GATEHOUSE_HELD_BODY_TIMEOUT)`,
+  };
+  for await (const chunk of chunksWithin(req, stallMs, deadline)) {
     total += chunk.length;
     if (total > limit) throw tooLarge(limit);
     chunks.push(chunk);

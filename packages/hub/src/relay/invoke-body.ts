@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { Buffer } from 'node:buffer';
 import { GatehouseError, joinChunks } from '@gatehouse/shared';
 import { InvokeParseError, InvokeParser, type ParseEvent } from './invoke-parser.js';
-import { chunksWithin } from '../http/respond.js';
+import { chunksWithin, type BodyDeadline } from '../http/respond.js';
 
 /** Bodies up to this size are read whole so the service gets an exact Content-Length. */
 export const SMALL_BODY_BYTES = 1024 * 1024;
@@ -19,8 +19,10 @@ export interface HeldShare {
   release(): void;
 }
 
-/** Who a held body counts against besides the whole hub: its caller (tenant/object id), gateway and connection. */
+/** Who a held body counts against besides the whole hub: its tenant (tid), caller (tenant/object id), gateway
+ *  and connection. */
 export interface HeldKeys {
+  tenant: string | undefined;
   caller: string | undefined;
   gateway: string | undefined;
   connection: string;
@@ -28,6 +30,7 @@ export interface HeldKeys {
 
 const HELD_KINDS = [
   ['caller', 'this caller holds', 'one caller'],
+  ['tenant', "this caller's tenant holds", 'one tenant'],
   ['gateway', 'gateway {id} holds', 'one gateway'],
   ['connection', 'connection {id} holds', 'one connection'],
 ] as const;
@@ -60,14 +63,15 @@ const SWEEP_AT = 4096;
 /**
  * The hub's bound on invoke bodies held in memory across calls (GATEHOUSE_MAX_HELD_BODIES): each call reading
  * a body whole takes its bytes from it as they arrive and gives them back when its answer is over. Without it
- * concurrent calls could hold up to GATEHOUSE_MAX_BODY each, with no bound on their sum. Each caller, gateway and
- * connection may hold at most `maxShare` of it (GATEHOUSE_MAX_HELD_BODIES_SHARE): a few 100 MiB bodies of one
- * tenant held to their timeout once took the whole pool and every other tenant's body-first invoke got 503
- * (issue 22, finding 1 left over).
+ * concurrent calls could hold up to GATEHOUSE_MAX_BODY each, with no bound on their sum. Each tenant, caller,
+ * gateway and connection may hold at most `maxShare` of it (GATEHOUSE_MAX_HELD_BODIES_SHARE): a few 100 MiB bodies
+ * of one tenant held to their timeout once took the whole pool and every other tenant's body-first invoke got 503
+ * (issue 22, finding 1 left over); then 4 object ids of one tenant, each with its own gateway and connection, took
+ * it again (red team B1): gateways and connections cost nothing, a tenant's share bounds them all.
  */
 export class HeldBodies {
   private held = 0;
-  private readonly perKey = { caller: new HeldPerKey(), gateway: new HeldPerKey(), connection: new HeldPerKey() };
+  private readonly perKey = { tenant: new HeldPerKey(), caller: new HeldPerKey(), gateway: new HeldPerKey(), connection: new HeldPerKey() };
   constructor(
     private readonly max: number,
     private readonly maxShare = max,
@@ -141,8 +145,10 @@ class EventReader {
     req: IncomingMessage,
     private readonly parser: InvokeParser,
     stallMs: number,
+    /** Holds while the body is read whole; lifted (Infinity) once it streams. */
+    readonly deadline: BodyDeadline,
   ) {
-    this.it = chunksWithin(req, stallMs);
+    this.it = chunksWithin(req, stallMs, deadline);
   }
   async next(): Promise<ParseEvent | undefined> {
     while (this.queue.length === 0) {
@@ -177,10 +183,17 @@ export interface InvokeInput {
 const HEAD_KEYS = ['method', 'url', 'headers'] as const;
 const sameHead = (a: Record<string, unknown>, b: Record<string, unknown>) => HEAD_KEYS.every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
 
-/** `stallMs`: the caller may pause its body this long (the call's deadline then covers the rest of a streamed body). */
-export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number, held: HeldShare): Promise<InvokeInput> {
+/** `stallMs`: the caller may pause its body this long (the call's deadline then covers the rest of a streamed body).
+ *  `heldMs`: while the hub reads the body whole (holding it), all of it must arrive within this, from now
+ *  (GATEHOUSE_HELD_BODY_TIMEOUT): a body trickled just above GATEHOUSE_MIN_BODY_RATE held its share of the pool
+ *  for hours (red team B1b). Past it 408; the route's `close` then gives the held bytes back at once. */
+export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs: number, held: HeldShare, heldMs: number): Promise<InvokeInput> {
   const parser = new InvokeParser(MAX_SKELETON_CHARS, maxBody);
-  const reader = new EventReader(req, parser, stallMs);
+  const deadline: BodyDeadline = {
+    at: Date.now() + heldMs,
+    message: `caller -> hub: the invoke body, read whole, did not arrive within ${heldMs / 1000} s (GATEHOUSE_HELD_BODY_TIMEOUT)`,
+  };
+  const reader = new EventReader(req, parser, stallMs, deadline);
   const pending: Buffer[] = [];
   let pendingBytes = 0;
   let partial: Record<string, unknown> | undefined;
@@ -210,7 +223,9 @@ export async function readInvoke(req: IncomingMessage, maxBody: number, stallMs:
     throw toGatehouseError(err);
   }
 
-  // Large body in the usual order: hand back what was read, then the rest as it arrives.
+  // Large body in the usual order: hand back what was read, then the rest as it arrives (held no more: the
+  // stall timer and the call's deadline bound it from here).
+  reader.deadline.at = Number.POSITIVE_INFINITY;
   const head = partial!;
   async function* rest(): AsyncGenerator<Buffer> {
     try {

@@ -141,9 +141,14 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       }
       requireJson(ctx.req);
       const caller = ctx.tags.caller;
-      const held = deps.heldBodies.share({ caller: caller && `${caller.tid}/${caller.oid}`, gateway: conn.gatewayId ?? undefined, connection: conn.id });
+      const held = deps.heldBodies.share({
+        tenant: caller?.tid,
+        caller: caller && `${caller.tid}/${caller.oid}`,
+        gateway: conn.gatewayId ?? undefined,
+        connection: conn.id,
+      });
       ctx.res.once('close', held.release);
-      const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held);
+      const input = await readInvoke(ctx.req, deps.config.maxBodyBytes, deps.config.idleTimeoutMs, held, deps.config.heldBodyTimeoutMs);
       const inv = parseInvokeHead(deps, input.fields, conn.baseResourceUrl);
       const asText = conn.bodyEncoding === 'base64';
       // Counted in the bytes the service gets (with bodyEncoding base64, the text).
@@ -185,11 +190,17 @@ export function invokeRoutes(deps: HubDeps): Route[] {
       }
       // A large answer streams: once its 200 has left, a service that breaks off can only cut the caller's answer off.
       const out = new Base64Envelope(prefix);
+      // Each part of a call watches its answer's close (front door, rate floor, call caps, call watch, held share),
+      // and pipeline adds its own: 11 in all, over Node's default 10, which wrote a MaxListenersExceededWarning to
+      // stderr for every streamed answer (a bounded number per call, not a leak).
+      ctx.res.setMaxListeners(20);
       ctx.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': ctx.requestId });
       pipeline(answer, out, ctx.res, (err) => {
         call.settle();
         if (err) {
-          call.logger().warn({ err: err.message }, 'response stream ended early');
+          // The caller closed its connection mid-answer: normal, not worth a warning per call (red team session 15).
+          if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') call.logger().debug('caller went away');
+          else call.logger().warn({ err: err.message }, 'response stream ended early');
           call.cancel(err.message);
           ctx.res.destroy();
         }
