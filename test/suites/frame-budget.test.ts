@@ -116,6 +116,77 @@ describe('B2, agents under the frame bound still slow other tenants', () => {
   }, 120_000);
 });
 
+describe("B2, the hub's budget: flooding tenants share it, and another tenant keeps its calls", () => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let token: string;
+  let good: AgentProc;
+  let goodGateway: string;
+  let goodConn: string;
+  const HUB_BUDGET = 10_000;
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    token = await entra.token();
+    // The tenant budget is the default (50,000): only the hub's, set low, can hold these floods.
+    hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s', GATEHOUSE_AGENT_HUB_FRAME_RATE: `${HUB_BUDGET}/1s` });
+    const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-a');
+    good = g.agent;
+    goodGateway = g.gatewayId;
+    goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
+      .id;
+  }, 60_000);
+  afterAll(async () => {
+    await good?.stop();
+    await hub?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  it("B2: two tenants of three connections each at 40,000 frames/s each are held to the hub's budget together, each connection logged once; another tenant's calls are all answered, median under 1 s", async () => {
+    const members = [];
+    for (const t of ['c', 'd']) {
+      const tok = await entra.token({ tid: `${t.repeat(8)}-0000-4000-8000-00000000000${t}`, oid: `${t.repeat(8)}-0000-4000-8000-000000000001` });
+      for (let i = 0; i < 3; i++) members.push(await registerMember(hub.url, tok, `flood-${t}${i}`));
+    }
+    const started = performance.now();
+    const flooder = startProc([FLOODER, String(hub.port), members.map((m) => m.credential).join(',')], { RATE: '40000', SECS: '5' });
+    try {
+      await flooder.waitForLine((l) => l.startsWith('flooder: start'), 30_000);
+      const during = await callsFor(hub, token, goodConn, 4_000);
+      await flooder.exited;
+      let read = 0;
+      for (const m of members) {
+        const line = await hub.waitForLine((l) => l.includes('"agent disconnected"') && l.includes(`"member":"${m.memberId}"`), 30_000);
+        read += JSON.parse(line).frames as number;
+      }
+      const seconds = (performance.now() - started) / 1000;
+      console.log(
+        `B2 hub budget: other tenant during the flood: ${during.times.length} calls in 4 s, p50 ${quantile(during.times, 0.5).toFixed(1)} ms, p95 ${quantile(during.times, 0.95).toFixed(1)} ms; the hub read ${read} frames of the two tenants in ${seconds.toFixed(1)} s`,
+      );
+      expect(during.statuses.length).toBeGreaterThan(3);
+      expect(during.statuses.every((s) => s === 200)).toBe(true);
+      expect(quantile(during.times, 0.5)).toBeLessThan(1_000);
+      for (const m of members)
+        expect(
+          hub.lines.filter((l) => l.includes(THROTTLED) && l.includes(`"member":"${m.memberId}"`)),
+          m.memberId,
+        ).toHaveLength(1);
+      expect(hub.lines.filter((l) => l.includes(THROTTLED) && l.includes(`"gateway":"${goodGateway}"`))).toHaveLength(0);
+      expect(hub.lines.filter((l) => l.includes('"agent frame flood"'))).toHaveLength(0);
+      // The hub's budget over the time, plus what each tenant may take before the first share is reckoned (its
+      // burst and a tenth of a period at its own budget) and one read per connection.
+      const pingBytes = encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) }).length + 6;
+      const tenantTenth = AgentBounds.tenantFrameRate.limit / 10;
+      expect(read).toBeLessThanOrEqual(HUB_BUDGET * seconds + 2 * 2 * tenantTenth + members.length * Math.ceil((64 * 1024) / pingBytes));
+    } finally {
+      await flooder.stop('SIGKILL');
+    }
+  }, 120_000);
+});
+
 describe('B2: the frame budgets (a clock of the test)', () => {
   const PERIOD = 1000;
   it('B2: one tenant gets no more than its budget over time, however many connections it charges from', () => {
