@@ -273,7 +273,7 @@ const SETTINGS = {
     flag: 'agent-frame-rate',
     default: `${AgentBounds.frameRate.limit}/${formatDuration(AgentBounds.frameRate.periodMs)}`,
     parse: perPeriod({ expected: 'N/period, like 50000/1s' }),
-    help: 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send per period; past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second',
+    help: 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send within any period (sliding); past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second',
   }),
   agentTenantFrameRate: setting({
     env: 'GATEHOUSE_AGENT_TENANT_FRAME_RATE',
