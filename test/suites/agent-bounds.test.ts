@@ -355,7 +355,7 @@ describe('the frame meter', () => {
     );
   });
 
-  it('calls the flood back once when a window passes its limit, and a new window starts over', () => {
+  it('calls the flood back once when a period passes its limit, and forgets frames older than a period (and a tenth)', () => {
     let now = 0;
     const floods: number[] = [];
     const rate = new FrameRate(
@@ -365,7 +365,7 @@ describe('the frame meter', () => {
     );
     const tiny = frameOf(0);
     for (let i = 0; i < 10; i++) rate.feed(tiny);
-    now = 1000;
+    now = 1100;
     for (let i = 0; i < 10; i++) rate.feed(tiny);
     expect(floods).toEqual([]);
     rate.feed(Buffer.concat([tiny, tiny]));

@@ -90,6 +90,10 @@ export interface HubConfig {
     authFailuresPerAddress: { limit: number; periodMs: number };
     /** WebSocket frames one agent connection may send per period; past it close 4013. Default 50,000 per 1 s. */
     frameRate: { limit: number; periodMs: number };
+    /** Frames all connections of one tenant may send per period (backpressure past it). Default 50,000 per 1 s. */
+    tenantFrameRate: { limit: number; periodMs: number };
+    /** Frames all agent connections on the hub may send per period, shared fairly (backpressure). Default 100,000 per 1 s. */
+    hubFrameRate: { limit: number; periodMs: number };
   };
 }
 
@@ -190,6 +194,8 @@ export function loadConfig(
       authFailuresPerMember: v.agentAuthFailures!,
       authFailuresPerAddress: v.agentAuthFailuresPerAddress!,
       frameRate: v.agentFrameRate!,
+      tenantFrameRate: v.agentTenantFrameRate!,
+      hubFrameRate: v.agentHubFrameRate!,
     },
   });
 }

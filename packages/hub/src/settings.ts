@@ -280,7 +280,21 @@ const SETTINGS = {
     flag: 'agent-frame-rate',
     default: `${AgentBounds.frameRate.limit}/${formatDuration(AgentBounds.frameRate.periodMs)}`,
     parse: perPeriod({ expected: 'N/period, like 50000/1s' }),
-    help: 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send per period; past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second',
+    help: 'WebSocket frames of every kind (continuations, pings, pongs) one agent connection may send within any period (sliding); past it the agent is closed with 4013 (frame flood); a busy real agent sends a few thousand a second',
+  }),
+  agentTenantFrameRate: setting({
+    env: 'GATEHOUSE_AGENT_TENANT_FRAME_RATE',
+    flag: 'agent-tenant-frame-rate',
+    default: `${AgentBounds.tenantFrameRate.limit}/${formatDuration(AgentBounds.tenantFrameRate.periodMs)}`,
+    parse: perPeriod({ expected: 'N/period, like 50000/1s' }),
+    help: "WebSocket frames all agent connections of one tenant (its gateways' owner) may send per period, however many it opens; past it the hub stops reading the connection that overspent until the budget refills",
+  }),
+  agentHubFrameRate: setting({
+    env: 'GATEHOUSE_AGENT_HUB_FRAME_RATE',
+    flag: 'agent-hub-frame-rate',
+    default: `${AgentBounds.hubFrameRate.limit}/${formatDuration(AgentBounds.hubFrameRate.periodMs)}`,
+    parse: perPeriod({ expected: 'N/period, like 100000/1s' }),
+    help: 'WebSocket frames all agent connections on the hub may send per period; while short, each tenant wanting more gets an equal share, by backpressure',
   }),
   agentHelloTimeoutMs: setting({
     env: 'GATEHOUSE_AGENT_HELLO_TIMEOUT',

@@ -90,18 +90,28 @@ export function checkAgentAnswer(method: string, status: number, headers: Header
   return { ok: true, headers: out, bodyLimit: length ?? null };
 }
 
-/** Most characters of an agent's own text (a FAILURE or CANCEL reason) a caller's error message quotes. */
+/** Most characters (Unicode code points) of an agent's own text (a FAILURE or CANCEL reason) a caller's error message quotes. */
 export const MAX_AGENT_WORDS = 200;
 
 /**
- * An agent's text as the hub quotes it: control characters (C0, DEL, C1), bidirectional marks, overrides and
- * isolates, line and paragraph separators (U+2028, U+2029: a line break to many log readers and JavaScript),
- * and invisible characters (zero-width spaces and joiners, word joiner, soft hyphen, U+FEFF) replaced by spaces,
- * at most MAX_AGENT_WORDS characters. It is quoted as the agent's ("the agent reported: ..."), never
- * as the hub's own words.
+ * What the hub never quotes from an agent, by Unicode property rather than by a list of code points (a list missed
+ * tag characters, U+206A-206F, U+034F, U+115F/U+1160, U+3164, U+FFF9-FFFB and variation selectors): control
+ * characters (Cc: C0, DEL, C1), format characters (Cf: bidirectional marks, overrides and isolates, zero-width
+ * joiners, U+FEFF, soft hyphen, interlinear annotations, tag characters), every default-ignorable code point
+ * (invisible by definition: variation selectors, Hangul fillers, U+034F, the reserved ranges), lone surrogates (Cs),
+ * and line and paragraph separators (Zl, Zp: U+2028 and U+2029 break a line to many log readers and JavaScript).
+ */
+const UNQUOTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]+/gu;
+
+/**
+ * An agent's text as the hub quotes it: every run of UNQUOTABLE characters replaced by one space, trimmed, and cut
+ * to at most MAX_AGENT_WORDS code points (never inside a surrogate pair, so the result is well-formed UTF-16),
+ * with "..." after a cut. It is quoted as the agent's ("the agent reported: ..."), never as the hub's own words.
  */
 export function agentWords(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]+/g, ' ').trim();
-  return clean.length > MAX_AGENT_WORDS ? `${clean.slice(0, MAX_AGENT_WORDS)}...` : clean;
+  const clean = text.replace(UNQUOTABLE, ' ').trim();
+  // A string of at most MAX_AGENT_WORDS UTF-16 units has at most that many code points: only longer ones are split.
+  if (clean.length <= MAX_AGENT_WORDS) return clean;
+  const points = Array.from(clean);
+  return points.length > MAX_AGENT_WORDS ? `${points.slice(0, MAX_AGENT_WORDS).join('')}...` : clean;
 }

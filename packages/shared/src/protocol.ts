@@ -134,6 +134,13 @@ export const AgentBounds = {
    *  agent connection may send per period; past it the connection is closed with 4013. A busy real agent sends a
    *  few thousand a second (docs/performance.md, "Frames a busy agent sends"). */
   frameRate: { limit: 50_000, periodMs: 1000 },
+  /** GATEHOUSE_AGENT_TENANT_FRAME_RATE: frames all agent connections of one tenant (the tenant id of its gateways'
+   *  owner) may send per period, however many it opens; past it the hub stops reading the connection that overspent
+   *  until the budget refills (backpressure). The busiest hub relays about 16,000 frames a second in all. */
+  tenantFrameRate: { limit: 50_000, periodMs: 1000 },
+  /** GATEHOUSE_AGENT_HUB_FRAME_RATE: frames all agent connections on the hub may send per period; while it is short,
+   *  each tenant that wants more than its part gets an equal share (max-min fair), by backpressure. */
+  hubFrameRate: { limit: 100_000, periodMs: 1000 },
   /** Members per gateway (a cluster), as Microsoft's gateway allows. */
   membersPerGateway: 10,
 } as const;

@@ -11,6 +11,7 @@ import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
 import { authenticateAgent } from './agent-credential.js';
+import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
 import { AgentSession, type SessionBounds } from './session.js';
@@ -31,6 +32,7 @@ export async function acceptAgent(
   wss: WebSocketServer,
   pending: PendingHellos,
   pacer: UpgradePacer,
+  budgets: FrameBudgets,
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -55,6 +57,10 @@ export async function acceptAgent(
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);
   if (tooOften) return writeErrorToSocket(socket, tooOften, randomUUID());
+  // The tenant whose frame budget the connection spends: its gateway owner's (one budget however many gateways
+  // and members it has); a gateway gone meanwhile has a budget of its own.
+  const gateway = await store.getGateway(member.gatewayId);
+  const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
   wss.handleUpgrade(req, socket, head, (ws) => {
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
@@ -89,6 +95,7 @@ export async function acceptAgent(
       },
       new StreamIds(),
       sessionBounds(deps.config),
+      budgets.join(tenant),
     );
     session.enabled = member.enabled;
   });

@@ -41,20 +41,67 @@ export class WsFrameCounter {
   }
 }
 
-/** At most `limit` frames in each period of `periodMs` (GATEHOUSE_AGENT_FRAME_RATE). */
+/** At most `limit` frames in each period of `periodMs` (GATEHOUSE_AGENT_FRAME_RATE and the budgets). */
 export interface FrameRateLimit {
   limit: number;
   periodMs: number;
 }
 
+/** Slots a period is counted in: a sliding window's reach is known to within one slot (a tenth of the period). */
+const SLOTS = 10;
+
 /**
- * Counts an agent socket's frames in fixed windows and calls `onFlood` once when a window passes its limit. A
- * window, not a per-second rate, so that a busy agent's bursts pass while a flood is cut within one window.
+ * Frames in the last period, sliding: counted in slots of a tenth of the period, the current slot and the SLOTS
+ * before it, so what it sums covers at least the last whole period (and at most a tenth more). Any run of more than
+ * the limit within one period is therefore seen, wherever it starts (a fixed window let about twice the limit
+ * through across its boundary: red-team finding B2).
+ */
+export class SlidingCount {
+  private readonly ring = new Array<number>(SLOTS + 1).fill(0);
+  private readonly slotMs: number;
+  private slot: number;
+  /** Frames in the counted slots. */
+  total = 0;
+
+  constructor(periodMs: number, now: number) {
+    this.slotMs = Math.max(1, periodMs / SLOTS);
+    this.slot = Math.floor(now / this.slotMs);
+  }
+
+  /** Adds `n` at `now` (never earlier than a previous call's): the count over the last period, this one included. */
+  add(n: number, now: number): number {
+    this.advance(now);
+    this.ring[this.slot % this.ring.length]! += n;
+    this.total += n;
+    return this.total;
+  }
+
+  /** The count over the last period at `now`. */
+  at(now: number): number {
+    this.advance(now);
+    return this.total;
+  }
+
+  private advance(now: number): void {
+    const s = Math.floor(now / this.slotMs);
+    const steps = Math.min(s - this.slot, this.ring.length);
+    for (let i = 1; i <= steps; i++) {
+      const k = (this.slot + i) % this.ring.length;
+      this.total -= this.ring[k]!;
+      this.ring[k] = 0;
+    }
+    if (s > this.slot) this.slot = s;
+  }
+}
+
+/**
+ * Counts an agent socket's frames over a sliding period and calls `onFlood` once when more than the limit arrived
+ * within one period. A period, not a per-second rate, so that a busy agent's bursts pass while a flood is cut
+ * within one period. `onFrames` hears every chunk's frames (the tenant's and the hub's budgets, frame-budget.ts).
  */
 export class FrameRate {
   private readonly counter = new WsFrameCounter();
-  private windowStart: number;
-  private startFrames = 0;
+  private readonly window: SlidingCount;
   private flooded = false;
 
   constructor(
@@ -62,24 +109,23 @@ export class FrameRate {
     private readonly onFlood: (frames: number) => void,
     private readonly now = Date.now,
   ) {
-    this.windowStart = now();
+    this.window = new SlidingCount(bound.periodMs, now());
   }
 
-  feed(chunk: Buffer): void {
-    if (this.flooded) return;
+  /** Frames in the chunk (0 once the socket flooded). */
+  feed(chunk: Buffer): number {
+    if (this.flooded) return 0;
     const before = this.counter.frames;
     this.counter.feed(chunk);
-    const t = this.now();
-    // A new window counts the frames of the chunk that opened it.
-    if (t - this.windowStart >= this.bound.periodMs) {
-      this.windowStart = t;
-      this.startFrames = before;
-    }
-    const inWindow = this.counter.frames - this.startFrames;
+    const n = this.counter.frames - before;
+    if (n === 0) return 0;
+    const inWindow = this.window.add(n, this.now());
     if (inWindow > this.bound.limit) {
       this.flooded = true;
       this.onFlood(inWindow);
+      return 0;
     }
+    return n;
   }
 
   /** Frames read so far (tests, benchmarks). */

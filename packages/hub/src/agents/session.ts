@@ -29,6 +29,7 @@ import {
   type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
+import type { TenantFrames } from './frame-budget.js';
 import { FrameRate, type FrameRateLimit } from './frame-meter.js';
 import { RelayCall } from './relay-call.js';
 import { tickEvery } from './session-ticker.js';
@@ -96,9 +97,14 @@ export class AgentSession {
   /** Closed by the hub's stop: no log line, and no lastSeenAt write of its own (the stop writes them in one). */
   quiet = false;
   private readonly untick: () => void;
+  /** Set while the hub does not read the socket because its tenant's (or the hub's) frame budget is spent. */
+  private resumeTimer: NodeJS.Timeout | undefined;
+  private throttleLogged = false;
+  /** Frames read from the agent (logged when it disconnects). */
+  private framesRead: () => number = () => 0;
 
   /** `ids`: where this connection's stream ids come from (a test starts them near the end of a lap). `bounds`:
-   *  GATEHOUSE_AGENT_* settings. */
+   *  GATEHOUSE_AGENT_* settings. `frames`: the frame budget of its tenant, shared with its other connections. */
   constructor(
     private readonly ws: WebSocket,
     readonly member: SessionMember,
@@ -106,6 +112,7 @@ export class AgentSession {
     private readonly events: SessionEvents,
     private readonly ids = new StreamIds(),
     private readonly bounds: SessionBounds = DEFAULT_SESSION_BOUNDS,
+    private readonly frames?: TenantFrames,
   ) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
@@ -134,8 +141,9 @@ export class AgentSession {
   }
 
   /** Counts the agent's frames in the socket's bytes (ws has put back any it read with the upgrade, so they come
-   *  from a frame boundary). Past the bound the connection is closed and its socket no longer read: a flood that
-   *  ignores the close costs nothing more until the socket is cut (5 s, `close`). */
+   *  from a frame boundary). Past the connection's bound it is closed and its socket no longer read: a flood that
+   *  ignores the close costs nothing more until the socket is cut (5 s, `close`). Within it, the frames are charged
+   *  to the tenant's budget (and the hub's): when that is spent, the socket is not read until it has refilled. */
   private watchFrameRate(socket: Socket): void {
     const { limit, periodMs } = this.bounds.frameRate;
     const meter = new FrameRate(this.bounds.frameRate, (frames) => {
@@ -145,8 +153,31 @@ export class AgentSession {
       this.close(CloseCode.FrameFlood, why);
       socket.pause();
     });
-    const count = (chunk: Buffer) => meter.feed(chunk);
+    this.framesRead = () => meter.frames;
+    const count = (chunk: Buffer) => {
+      const n = meter.feed(chunk);
+      if (n === 0 || !this.frames || this.state === 'closed') return;
+      const waitMs = this.frames.charge(n);
+      if (waitMs > 0) this.holdReading(socket, waitMs);
+    };
     socket.on('data', count);
+  }
+
+  /** Backpressure: the socket is not read for `ms` (its kernel buffers fill, then the agent's writes wait). */
+  private holdReading(socket: Socket, ms: number): void {
+    socket.pause();
+    if (this.resumeTimer) return;
+    if (!this.throttleLogged) {
+      this.throttleLogged = true;
+      this.log.warn(
+        { member: this.member.memberId, gateway: this.member.gatewayId, waitMs: ms },
+        'agent frames throttled: its tenant (or the hub) is over its frame budget (GATEHOUSE_AGENT_TENANT_FRAME_RATE, GATEHOUSE_AGENT_HUB_FRAME_RATE); the hub stops reading it until the budget refills',
+      );
+    }
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      if (this.state !== 'closed') socket.resume();
+    }, ms);
   }
 
   /** Heartbeat both ways: inbound silence (4006), and the hub's own ping answered in time (4011). */
@@ -386,10 +417,12 @@ export class AgentSession {
       clearInterval(t);
     }
     this.untick();
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.frames?.leave();
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
-    if (wasOpen && !this.quiet) this.log.info({ member: this.member.memberId, code, reason }, 'agent disconnected');
+    if (wasOpen && !this.quiet) this.log.info({ member: this.member.memberId, code, reason, frames: this.framesRead() }, 'agent disconnected');
     this.events.onClose(this);
   }
 }

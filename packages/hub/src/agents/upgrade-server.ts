@@ -11,6 +11,7 @@ import type { InFlight } from '../http/in-flight.js';
 import { writeErrorToSocket } from '../http/respond.js';
 import { refuseUpgrade, serveWithoutUpgrade } from '../http/upgrade-offer.js';
 import { acceptAgent } from './agent-upgrade.js';
+import { FrameBudgets } from './frame-budget.js';
 import { PendingHellos } from './pending-hellos.js';
 import { UpgradePacer } from './upgrade-pacer.js';
 
@@ -20,6 +21,7 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
   const wss = new WebSocketServer({ noServer: true, maxPayload: Limits.maxFrameBytes, perMessageDeflate: false });
   const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
   const pacer = new UpgradePacer();
+  const budgets = new FrameBudgets({ tenant: config.agent.tenantFrameRate, hub: config.agent.hubFrameRate });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       serveWithoutUpgrade(server, req, socket, head);
@@ -41,6 +43,6 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
       );
     }
     if (inFlight.stopping) return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', 'hub: shutting down'), randomUUID());
-    await acceptAgent(deps, wss, pendingHellos, pacer, req, socket, head);
+    await acceptAgent(deps, wss, pendingHellos, pacer, budgets, req, socket, head);
   }
 }
