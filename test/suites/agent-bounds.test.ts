@@ -201,6 +201,8 @@ describe('finding 3: the queue toward an agent is capped', () => {
     GATEHOUSE_THROTTLE: '100000/60s',
     // Its PINGs come faster than the frame-rate bound allows: only the queue cap may close it here.
     GATEHOUSE_AGENT_FRAME_RATE: '100000000/1s',
+    GATEHOUSE_AGENT_TENANT_FRAME_RATE: '100000000/1s',
+    GATEHOUSE_AGENT_HUB_FRAME_RATE: '200000000/1s',
   });
 
   it('finding 3: frames queued toward a never-reading agent are capped (GATEHOUSE_AGENT_QUEUE_MAX): new calls are refused (503) while the link is backed up, and an agent that still does not read is closed with 4011 and its calls fail with 502 at once', async () => {
@@ -268,7 +270,13 @@ const rawFrame = (opcode: number, payload: Buffer, fin: boolean): Buffer =>
 
 describe('frame flood from one agent', () => {
   // The default bound (50,000 frames a second): a busy real agent sends a few thousand (bench/agent-frames.ts).
-  const t = hubWithOtherTenant({ GATEHOUSE_THROTTLE: '100000/60s' });
+  // The tenant's and the hub's frame budgets far away: only the per-connection bound may act here (a budget would
+  // slow the flood by backpressure before it reached the bound).
+  const t = hubWithOtherTenant({
+    GATEHOUSE_THROTTLE: '100000/60s',
+    GATEHOUSE_AGENT_TENANT_FRAME_RATE: '100000000/1s',
+    GATEHOUSE_AGENT_HUB_FRAME_RATE: '200000000/1s',
+  });
   // [kind, bytes to repeat, WebSocket frames in them]
   const floods: Array<[string, () => Buffer, number]> = [
     ['unsolicited PONGs', () => clientMessage(encodeFrame({ type: FrameType.Pong, stream: 0, data: Buffer.alloc(8) })), 1],

@@ -136,11 +136,13 @@ export const AgentBounds = {
   frameRate: { limit: 50_000, periodMs: 1000 },
   /** GATEHOUSE_AGENT_TENANT_FRAME_RATE: frames all agent connections of one tenant (the tenant id of its gateways'
    *  owner) may send per period, however many it opens; past it the hub stops reading the connection that overspent
-   *  until the budget refills (backpressure). The busiest hub relays about 16,000 frames a second in all. */
-  tenantFrameRate: { limit: 50_000, periodMs: 1000 },
+   *  until the budget refills (backpressure). The busiest hub relays about 16,000 frames a second in all, a busy real
+   *  agent sends about 2,500: 10,000 is four such agents, and at 50,000 a flooding tenant still slowed another
+   *  tenant's calls to seconds (docs/performance.md, "Agent frame budgets"). */
+  tenantFrameRate: { limit: 10_000, periodMs: 1000 },
   /** GATEHOUSE_AGENT_HUB_FRAME_RATE: frames all agent connections on the hub may send per period; while it is short,
    *  each tenant that wants more than its part gets an equal share (max-min fair), by backpressure. */
-  hubFrameRate: { limit: 100_000, periodMs: 1000 },
+  hubFrameRate: { limit: 20_000, periodMs: 1000 },
   /** Members per gateway (a cluster), as Microsoft's gateway allows. */
   membersPerGateway: 10,
 } as const;
