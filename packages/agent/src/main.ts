@@ -50,7 +50,8 @@ Usage:
   gatehouse-agent rotate-key --recovery-key SECRET [--config PATH]
       Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
       re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
-      take it up from a hand-off sealed to the old key when they reconnect.
+      take it up from a hand-off sealed to the old key when they reconnect. Credentials the old key cannot open
+      either (sealed wrongly by a client) are kept as they were, and the command names their connections.
   gatehouse-agent allow [--add URL-PREFIX]... [--remove URL-PREFIX]... [--config PATH]
       Lists the URL prefixes this agent calls; --add and --remove change them (checked as at register; the
       list cannot become empty). A running agent applies the change within 2 s, without a restart, or at
@@ -258,6 +259,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`,
       );
+      if (r.unopenable.length) {
+        process.stdout.write(
+          `${r.unopenable.length} connection(s) had credentials the old key could not open either, kept as they were (set their credentials again): ${r.unopenable.join(', ')}\n`,
+        );
+      }
       return 0;
     }
     case 'allow': {
