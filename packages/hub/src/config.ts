@@ -72,6 +72,8 @@ export interface HubConfig {
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
   defaultTimeoutMs: number;
   logLevel: string;
+  /** How long audit records are kept (GATEHOUSE_AUDIT_DAYS, default 90 days). */
+  auditRetentionMs: number;
   /** What one agent connection may make the hub hold and wait for (docs/protocol.md "Memory one gateway can hold"). */
   agent: {
     /** Bytes queued toward one agent, every frame type; over it close 4011. Default 8 MiB. */
@@ -180,6 +182,7 @@ export function loadConfig(
     databaseWaitMs: v.databaseWaitMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs),
     logLevel: v.logLevel!,
+    auditRetentionMs: Math.round(v.auditDays! * 86_400_000),
     agent: {
       queueMaxBytes: v.agentQueueMaxBytes!,
       maxStreams: v.agentMaxStreams!,

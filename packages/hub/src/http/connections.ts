@@ -9,6 +9,7 @@ import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { recordByCaller } from './audit-record.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
@@ -37,7 +38,7 @@ export async function ownConnection(deps: HubDeps, ctx: Ctx, id: string): Promis
   return (await connectionFor(deps, ctx, id, 'own')).conn;
 }
 
-/** What PATCH may change (the log line of a change names these fields, never their values). */
+/** What PATCH may change (the audit record of a change names these fields, never their values). */
 const PATCHABLE = ['displayName', 'baseResourceUrl', 'bodyEncoding', 'timeoutSeconds', 'username', 'password'];
 
 /** The connector's single form (authenticationType + gatewayId) mapped onto authType. */
@@ -152,6 +153,24 @@ async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonOb
   return c;
 }
 
+/** The audit record of a new connection: what it is and where it goes; never its credentials. */
+function recordCreate(deps: HubDeps, ctx: Ctx, c: ConnectionRecord): Promise<void> {
+  return recordByCaller(deps, ctx, {
+    action: 'connection.create',
+    target: { type: 'connection', id: c.id },
+    connectionId: c.id,
+    gatewayId: c.gatewayId,
+    details: {
+      authType: c.authType,
+      displayName: c.displayName,
+      baseResourceUrl: c.baseResourceUrl,
+      resourceUri: c.resourceUri,
+      bodyEncoding: c.bodyEncoding,
+      timeoutSeconds: c.timeoutMs / 1000,
+    },
+  });
+}
+
 export function connectionRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/connections', async (ctx) => {
@@ -162,7 +181,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
       if (authType === 'EntraAuth') {
         const c = await createEntraConnection(deps, caller, body, baseResourceUrl);
-        ctx.log.info({ connection: c.id, authType, resource: c.resourceUri }, 'connection created');
+        await recordCreate(deps, ctx, c);
         sendJson(ctx.res, 201, connectionView(c, 'Owner'));
         return;
       }
@@ -189,7 +208,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         ownerGroups: caller.groups,
       };
       await deps.store.createConnection(c);
-      ctx.log.info({ connection: c.id, authType, gateway: gatewayId }, 'connection created');
+      await recordCreate(deps, ctx, c);
       sendJson(ctx.res, 201, connectionView(c, 'Owner'));
     }),
     route('GET', '/v1/connections', async (ctx) => {
@@ -225,13 +244,25 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         next.sealedCredentials = await sealFor(deps, c.gatewayId!, c.authType, body);
       }
       await deps.store.updateConnection(next);
-      ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');
+      await recordByCaller(deps, ctx, {
+        action: 'connection.update',
+        target: { type: 'connection', id: c.id },
+        connectionId: c.id,
+        gatewayId: c.gatewayId,
+        details: { changed: PATCHABLE.filter((k) => body[k] !== undefined) },
+      });
       sendJson(ctx.res, 200, connectionView(next, 'Owner'));
     }),
     route('DELETE', '/v1/connections/{id}', async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await deps.store.deleteConnection(c.id);
-      ctx.log.info({ connection: c.id }, 'connection deleted');
+      await recordByCaller(deps, ctx, {
+        action: 'connection.delete',
+        target: { type: 'connection', id: c.id },
+        connectionId: c.id,
+        gatewayId: c.gatewayId,
+        details: { authType: c.authType, displayName: c.displayName },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];

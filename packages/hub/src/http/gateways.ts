@@ -10,6 +10,7 @@ import { invalid, optString, readJson, reqString, sendJson } from './respond.js'
 import { route, type Ctx, type Route } from './router.js';
 import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
+import { recordByCaller } from './audit-record.js';
 
 /** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
@@ -69,7 +70,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       };
       await deps.store.createGateway(g, caller.kind === 'app' ? 'ServicePrincipal' : 'User');
       const registrationKey = await newRegistrationKey(deps, g.id);
-      ctx.log.info({ gateway: g.id }, 'gateway created');
+      await recordByCaller(deps, ctx, { action: 'gateway.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name } });
       sendJson(ctx.res, 201, { id: g.id, name: g.name, registrationKey });
     }),
     route('GET', '/v1/gateways', async (ctx) => {
@@ -91,7 +92,8 @@ export function adminRoutes(deps: HubDeps): Route[] {
     route('POST', '/v1/gateways/{id}/registration-keys', async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const registrationKey = await newRegistrationKey(deps, g.id);
-      ctx.log.info({ gateway: g.id }, 'registration key issued');
+      // (never the key, nor its hash)
+      await recordByCaller(deps, ctx, { action: 'registrationKey.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id });
       sendJson(ctx.res, 201, { registrationKey });
     }),
     route('PATCH', '/v1/gateways/{id}', async (ctx) => {
@@ -100,7 +102,12 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const routing = optString(body, 'routing', 16);
       if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
       await deps.store.setGatewayRouting(g.id, routing);
-      ctx.log.info({ gateway: g.id, routing }, 'gateway routing changed');
+      await recordByCaller(deps, ctx, {
+        action: 'gateway.update',
+        target: { type: 'gateway', id: g.id },
+        gatewayId: g.id,
+        details: { changed: ['routing'], routing, previousRouting: g.routing },
+      });
       sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }, 'Admin'));
     }),
     route('DELETE', '/v1/gateways/{id}', async (ctx) => {
@@ -112,7 +119,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       // Its agents are told their credential is gone (they stop reconnecting); other hubs close theirs within
       // MEMBER_SYNC_MS (agents/member-sync.ts).
       for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.CredentialRevoked, 'gateway deleted');
-      ctx.log.info({ gateway: g.id }, 'gateway deleted');
+      await recordByCaller(deps, ctx, { action: 'gateway.delete', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name: g.name } });
       ctx.res.writeHead(204).end();
     }),
     route('PATCH', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
@@ -127,7 +134,12 @@ export function adminRoutes(deps: HubDeps): Route[] {
           s.enabled = body.enabled;
           deps.presence.announce(s);
         }
-      ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
+      await recordByCaller(deps, ctx, {
+        action: body.enabled ? 'member.enable' : 'member.disable',
+        target: { type: 'member', id: m.id },
+        gatewayId: g.id,
+        details: { name: m.name, wasEnabled: m.enabled },
+      });
       sendJson(ctx.res, 200, await gatewayView(deps, g, 'Admin'));
     }),
     route('DELETE', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
@@ -136,7 +148,12 @@ export function adminRoutes(deps: HubDeps): Route[] {
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
       await deps.store.deleteMember(m.id);
       for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.close(CloseCode.CredentialRevoked, 'member removed');
-      ctx.log.info({ gateway: g.id, member: m.id }, 'member removed');
+      await recordByCaller(deps, ctx, {
+        action: 'member.delete',
+        target: { type: 'member', id: m.id },
+        gatewayId: g.id,
+        details: { name: m.name, hostname: m.hostname },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];

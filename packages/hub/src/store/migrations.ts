@@ -59,4 +59,19 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE connections ADD COLUMN owner_groups TEXT NOT NULL DEFAULT '[]';
     `,
   },
+  {
+    version: 4,
+    name: 'audit log',
+    // id: sortable, all digits (store/audit-store.ts); time: ISO 8601, what retention deletes by.
+    sql: `
+      CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY, time TEXT NOT NULL, actor_type TEXT NOT NULL, actor_tid TEXT, actor_oid TEXT, actor_member TEXT,
+        action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, gateway_id TEXT, connection_id TEXT,
+        details TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_gateway ON audit_log (gateway_id, id);
+      CREATE INDEX audit_log_connection ON audit_log (connection_id, id);
+      CREATE INDEX audit_log_time ON audit_log (time);
+    `,
+  },
 ];

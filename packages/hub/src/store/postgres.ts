@@ -5,6 +5,7 @@ import { GatehouseError } from '@gatehouse/shared';
 import { MIGRATIONS } from './migrations.js';
 import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
+import { postgresAuditStore } from './audit-postgres.js';
 
 const MIGRATION_LOCK = 0x6761_7465; // "gate": the advisory lock every hub takes to migrate
 
@@ -270,6 +271,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async deleteConnection(id) {
       await q('DELETE FROM connections WHERE id = $1', [id]);
     },
+    audit: postgresAuditStore(q),
     async ping() {
       await q('SELECT 1');
     },

@@ -5,6 +5,7 @@ import type { MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
 import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { sqliteAuditStore } from './audit-sqlite.js';
 
 /** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
 export function openSqliteStore(path: string, log?: Logger): Store {
@@ -195,6 +196,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     async deleteMember(id) {
       q.deleteMember.run(id);
     },
+    audit: sqliteAuditStore(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

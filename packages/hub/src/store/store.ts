@@ -1,4 +1,5 @@
 // What the hub keeps. One interface, async so a networked store (PostgreSQL) fits the same shape.
+import type { AuditStore } from './audit-store.js';
 
 export interface Owner {
   tid: string;
@@ -132,6 +133,8 @@ export interface Store {
   listConnections(owner: Owner): Promise<ConnectionRecord[]>;
   updateConnection(c: ConnectionRecord): Promise<void>;
   deleteConnection(id: string): Promise<void>;
+  /** The audit log (store/audit-store.ts). */
+  audit: AuditStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
