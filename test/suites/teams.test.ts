@@ -186,6 +186,7 @@ describe.each(variants)('teams on %s', (_name, start) => {
     expect((await invoke(t.carol, made.json.id)).status).toBe(200);
     // a token with groups overage lists no groups: the group's role does not reach it (docs/operations.md)
     expect((await api(s.read.url, t.carolOverage, 'GET', `/v1/gateways/${gatewayId}`)).status).toBe(404);
+    await s.read.waitForLine((l) => l.includes('groups overage') && l.includes(CAROL));
     expect((await api(s.read.url, t.carol, 'GET', `/v1/gateways/${gatewayId}`)).json.role).toBe('ConnectionCreator');
   });
 
