@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
-import { startFakeEntra, TENANT_A, USER_1, USER_2, type FakeEntra } from '../helpers/fake-entra.js';
+import { APP_1, startFakeEntra, TENANT_A, USER_1, USER_2, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { postgresAvailable, startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
@@ -210,6 +210,33 @@ describe('the audit log on one hub (SQLite)', () => {
       expect((await api(hub.url, undefined, 'GET', path)).status).toBe(401);
       expect((await api(hub.url, token, 'GET', path)).status).toBe(200);
     }
+  });
+
+  it("an app-only caller's changes are recorded with a ServicePrincipal actor", async () => {
+    const app = await entra.appToken(APP_1);
+    const gw = await api(hub.url, app, 'POST', '/v1/gateways', { name: 'by-an-app' });
+    expect(gw.status, gw.text).toBe(201);
+    expect((await api(hub.url, app, 'PATCH', `/v1/gateways/${gw.json.id}`, { routing: 'distribute' })).status).toBe(200);
+    const list = await wholeAudit(hub.url, app, `/v1/gateways/${gw.json.id}/audit`);
+    const sp = { type: 'ServicePrincipal', tid: TENANT_A, oid: APP_1 };
+    expectRecords(list, [
+      { action: 'gateway.update', actor: sp },
+      { action: 'gateway.create', actor: sp },
+    ]);
+  });
+
+  it("a gateway's audit is for its Admins: a ConnectionCreator gets 403, an Admin the list", async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'team' });
+    const path = `/v1/gateways/${gw.json.id}/audit`;
+    const role = (r: string) => api(hub.url, token, 'PUT', `/v1/gateways/${gw.json.id}/roles/${USER_2}`, { principalType: 'User', role: r });
+    expect((await role('ConnectionCreator')).status).toBe(200);
+    const refused = await api(hub.url, bob, 'GET', path);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('Forbidden');
+    expect((await role('Admin')).status).toBe(200);
+    const seen = await api(hub.url, bob, 'GET', path);
+    expect(seen.status).toBe(200);
+    expect(seen.json.value.at(-1)).toMatchObject({ action: 'gateway.create', actor: user });
   });
 
   it('pages: top bounds a page, nextLink carries on to the end with nothing repeated or left out; bad top or skipToken is a coded 400', async () => {

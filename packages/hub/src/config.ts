@@ -27,6 +27,8 @@ export interface HubConfig {
   clientCertificate: { thumbprintSha256: string; privateKey: string; x5c: string } | undefined;
   appIdUri: string;
   scope: string;
+  /** The app role that admits app-only callers (their `roles` claim). Default Gatehouse.Invoke. */
+  appRole: string;
   cloud: Cloud;
   authorityHost: string;
   /** Least time between two signing-key fetches caused by tokens with unknown key ids. Default 30 s. */
@@ -155,6 +157,7 @@ export function loadConfig(
     clientCertificate,
     appIdUri: v.appIdUri ?? `api://${clientId}`,
     scope: v.scope!,
+    appRole: v.appRole!,
     cloud: v.cloud!,
     authorityHost,
     allowedTenants,

@@ -52,6 +52,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri],
     scope: config.scope,
+    appRole: config.appRole,
     allowedTenants: config.allowedTenants,
     clockToleranceSec: 300,
   });

@@ -17,6 +17,8 @@ import { BodyRateGuard } from './http/body-rate.js';
 import { adminRoutes } from './http/gateways.js';
 import { agentRoutes } from './http/agent-api.js';
 import { connectionRoutes } from './http/connections.js';
+import { gatewayRoleRoutes } from './http/gateway-roles.js';
+import { connectionShareRoutes } from './http/connection-shares.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
@@ -48,7 +50,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...invokeRoutes(deps),
     ...(redis ? relayRoutes(deps) : []),
     ...connectionRoutes(deps),
+    ...connectionShareRoutes(deps),
     ...adminRoutes(deps),
+    ...gatewayRoleRoutes(deps),
     ...agentRoutes(deps),
     ...auditRoutes(deps),
   ];

@@ -98,6 +98,13 @@ const SETTINGS = {
   }),
   appIdUri: setting({ env: 'GATEHOUSE_APP_ID_URI', flag: 'app-id-uri', shownDefault: 'api://{client id}', parse: text(), help: 'second accepted audience' }),
   scope: setting({ env: 'GATEHOUSE_SCOPE', flag: 'scope', default: 'user_impersonation', parse: text(), help: 'delegated scope callers need in scp' }),
+  appRole: setting({
+    env: 'GATEHOUSE_APP_ROLE',
+    flag: 'app-role',
+    default: 'Gatehouse.Invoke',
+    parse: refine(text(), (v) => (/^[A-Za-z0-9._-]{1,120}$/.test(v) ? undefined : 'an app role value like Gatehouse.Invoke')),
+    help: 'app role an app-only token (a service principal, a managed identity) needs in its roles claim to be let in; it then acts as its service principal (not on EntraAuth connections)',
+  }),
   cloud: setting({
     env: 'GATEHOUSE_CLOUD',
     flag: 'cloud',
