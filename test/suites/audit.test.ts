@@ -239,6 +239,16 @@ describe('the audit log on one hub (SQLite)', () => {
     expect(seen.json.value.at(-1)).toMatchObject({ action: 'gateway.create', actor: user });
   });
 
+  it("a connection's audit is its owner's: a principal it is shared with gets 403", async () => {
+    const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'api://svc', baseResourceUrl: echo.url });
+    const path = `/v1/connections/${c.json.id}/audit`;
+    expect((await api(hub.url, token, 'PUT', `/v1/connections/${c.json.id}/shares/${USER_2}`, { principalType: 'User' })).status).toBe(200);
+    const refused = await api(hub.url, bob, 'GET', path);
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('Forbidden');
+    expect((await api(hub.url, token, 'GET', path)).json.value.at(-1)).toMatchObject({ action: 'connection.create', actor: user });
+  });
+
   it('pages: top bounds a page, nextLink carries on to the end with nothing repeated or left out; bad top or skipToken is a coded 400', async () => {
     const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'api://svc', baseResourceUrl: echo.url });
     for (let i = 0; i < 6; i++) expect((await api(hub.url, token, 'PATCH', `/v1/connections/${c.json.id}`, { displayName: `name-${i}` })).status).toBe(200);
