@@ -1,16 +1,16 @@
 // GET /v1/gateways/{id}/public-key (SPEC section 3 ★, issue 25): the gateway's current public key, so a client
 // (the console) seals a connection's credentials itself and the hub never holds them. Whoever may create
-// connections on the gateway may read it: the same check as the other gateway routes (ownGateway).
+// connections on the gateway (ConnectionCreator or above: auth/access.ts) may read it.
 import { GatehouseError, SEAL_ALGORITHM, gatewayKeyInfo } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
-import { ownGateway } from './gateways.js';
+import { gatewayFor } from '../auth/access.js';
 import { sendJson } from './respond.js';
 import { route, type Route } from './router.js';
 
 export function gatewayKeyRoutes(deps: HubDeps): Route[] {
   return [
     route('GET', '/v1/gateways/{id}/public-key', async (ctx) => {
-      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      const { gateway: g } = await gatewayFor(deps, ctx, ctx.params[0]!, 'create');
       if (!g.publicKeyPem) {
         throw new GatehouseError('NotFound', 'caller -> hub: the gateway has no public key yet: register its first agent (gatehouse-agent register)');
       }
