@@ -285,16 +285,18 @@ describe('the audit log on one hub (SQLite)', () => {
       fc.asyncProperty(secret, secret, async (password, other) => {
         secrets.push(password, other);
         const extra = { token: other, secret: other, credential: other, registrationKey: other, sealedCredentials: other, privateKey: other };
+        // On connection routes `sealedCredentials` is the client-sealed form (docs/sealed-credentials.md), not a stray field.
+        const { sealedCredentials: _sealed, ...connExtra } = extra;
         const c = await api(hub.url, token, 'POST', '/v1/connections', {
           authType: 'BasicGateway',
           baseResourceUrl: echo.url,
           gatewayId: gw.json.id,
           username: `u${other.replace(/[\\/"[\]:;|=,+*?<>@]/g, '')}`.slice(0, 200),
           password,
-          ...extra,
+          ...connExtra,
         });
         expect(c.status, c.text).toBe(201);
-        expect((await api(hub.url, token, 'PATCH', `/v1/connections/${c.json.id}`, { username: 'u2', password: other, ...extra })).status).toBe(200);
+        expect((await api(hub.url, token, 'PATCH', `/v1/connections/${c.json.id}`, { username: 'u2', password: other, ...connExtra })).status).toBe(200);
         expect((await api(hub.url, token, 'PATCH', `/v1/gateways/${gw.json.id}`, { routing: 'primary', ...extra })).status).toBe(200);
         expect((await api(hub.url, token, 'PATCH', `/v1/gateways/${gw.json.id}/members/${agent.memberId}`, { enabled: true, ...extra })).status).toBe(200);
         const key = await api(hub.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`, extra);
