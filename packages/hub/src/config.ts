@@ -70,6 +70,8 @@ export interface HubConfig {
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
   defaultTimeoutMs: number;
   logLevel: string;
+  /** The web console's built files (GATEHOUSE_CONSOLE_DIR); undefined: those built beside the hub; 'none': no console. */
+  consoleDir: string | undefined;
   /** What one agent connection may make the hub hold and wait for (docs/protocol.md "Memory one gateway can hold"). */
   agent: {
     /** Bytes queued toward one agent, every frame type; over it close 4011. Default 8 MiB. */
@@ -177,6 +179,7 @@ export function loadConfig(
     databaseWaitMs: v.databaseWaitMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs),
     logLevel: v.logLevel!,
+    consoleDir: v.consoleDir,
     agent: {
       queueMaxBytes: v.agentQueueMaxBytes!,
       maxStreams: v.agentMaxStreams!,

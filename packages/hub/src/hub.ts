@@ -20,6 +20,7 @@ import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
+import { consoleRoutes } from './http/console.js';
 
 export type { HubOptions } from './hub-deps.js';
 
@@ -47,6 +48,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...connectionRoutes(deps),
     ...adminRoutes(deps),
     ...agentRoutes(deps),
+    ...consoleRoutes({ config, log, devToken: opts.consoleDevToken }),
   ];
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });

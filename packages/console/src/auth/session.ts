@@ -1,0 +1,7 @@
+// A signed-in console: who, and a bearer token for the hub's API (fresh enough for the next call).
+export interface Session {
+  /** The signed-in person's name, shown in the header. */
+  who: string;
+  token(): Promise<string>;
+  signOut(): Promise<void>;
+}
