@@ -18,4 +18,6 @@ async function start(root: HTMLElement): Promise<void> {
 }
 
 const root = document.getElementById('app')!;
+// The "Loading…" line index.html shows until the script runs (render keeps what is already in its container).
+root.replaceChildren();
 start(root).catch((err: unknown) => render(<Failed message={err instanceof Error ? err.message.split('\n')[0]! : 'unknown error'} />, root));

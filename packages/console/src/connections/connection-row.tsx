@@ -9,7 +9,7 @@ export function ConnectionRow({ api, c, gatewayName, onChange }: { api: Api; c: 
   const test = async () => {
     setResult({ ok: true, text: 'Testing…' });
     try {
-      const r = await api.call<Envelope>('POST', `/v1/connections/${c.id}/invoke`, { method: 'GET', url: '' });
+      const r = await api.call<Envelope>('POST', `/v1/connections/${c.id}/invoke`, { method: 'GET', url: '/' });
       setResult({ ok: r.statusCode < 400, text: `The service answered ${r.statusCode}` });
     } catch (err) {
       const { code, message } = describe(err);

@@ -23,7 +23,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
   const files =
     config.consoleDir === 'none' ? 'the console is turned off (GATEHOUSE_CONSOLE_DIR=none)' : loadConsoleFiles(config.consoleDir ?? builtConsoleDir());
   if (typeof files === 'string') o.log.info({ why: files }, 'no web console at /console/');
-  const headers = securityHeaders(config);
+  const headers = securityHeaders(o.devToken ? '' : config.authorityHost);
   const settings = Buffer.from(JSON.stringify(consoleSettings(o)));
   const handler = async (ctx: Ctx): Promise<void> => {
     const method = ctx.req.method;
@@ -72,9 +72,9 @@ function consoleSettings(o: ConsoleOptions) {
 }
 
 /** Script, style, images and fonts only from the hub itself; the browser talks to the hub and to the Entra ID
- *  sign-in host (MSAL's token and metadata requests, its hidden frame for silent renewal), nothing else. */
-export function securityHeaders(config: Readonly<HubConfig>): Record<string, string> {
-  const login = config.authorityHost;
+ *  sign-in host (MSAL's token and metadata requests, its hidden frame for silent renewal; `login`, none in dev),
+ *  nothing else. */
+export function securityHeaders(login: string): Record<string, string> {
   const csp = [
     "default-src 'self'",
     "script-src 'self'",
