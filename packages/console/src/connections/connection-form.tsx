@@ -42,16 +42,16 @@ export function ConnectionForm({ api, gateways, onCreated }: { api: Api; gateway
   return (
     <form class="stack" onSubmit={submit} aria-labelledby="new-connection">
       <h3 id="new-connection">New connection</h3>
-      <label>
-        Type
-        <select value={authType} onChange={(e) => setAuthType(e.currentTarget.value as AuthType)}>
+      <div class="field">
+        <label for="connection-type">Type</label>
+        <select id="connection-type" value={authType} onChange={(e) => setAuthType(e.currentTarget.value as AuthType)}>
           {TYPES.map((t) => (
             <option key={t.value} value={t.value}>
               {t.label}
             </option>
           ))}
         </select>
-      </label>
+      </div>
       <label>
         Display name
         <input type="text" required maxLength={256} value={f.displayName} onInput={set('displayName')} />
@@ -67,16 +67,16 @@ export function ConnectionForm({ api, gateways, onCreated }: { api: Api; gateway
         </label>
       )}
       {viaGateway && (
-        <label>
-          Gateway
-          <select required value={gatewayId} onChange={set('gatewayId')}>
+        <div class="field">
+          <label for="connection-gateway">Gateway</label>
+          <select id="connection-gateway" required value={gatewayId} onChange={set('gatewayId')}>
             {gateways.map((g) => (
               <option key={g.id} value={g.id}>
                 {g.name} ({g.status})
               </option>
             ))}
           </select>
-        </label>
+        </div>
       )}
       {withSecret && (
         <>

@@ -26,14 +26,14 @@ export function GatewayCard({ api, gateway: g, freshKey, onChange }: { api: Api;
         <p class="note">id {g.id}</p>
       </header>
       <div class="row">
-        <label>
-          Routing
-          <select value={g.routing} onChange={(e) => void setRouting(e.currentTarget.value)}>
+        <div class="field">
+          <label for={`routing-${g.id}`}>Routing</label>
+          <select id={`routing-${g.id}`} value={g.routing} onChange={(e) => void setRouting(e.currentTarget.value)}>
             <option value="primary">primary (first online member)</option>
             <option value="distribute">distribute (spread calls)</option>
           </select>
-        </label>
-        <button type="button" onClick={remove} aria-label={`Remove the gateway ${g.name}`}>
+        </div>
+        <button type="button" onClick={remove} aria-label={`Remove gateway ${g.name}`}>
           Remove gateway
         </button>
       </div>

@@ -54,25 +54,25 @@ export function TryCallPage({ api }: { api: Api }) {
       <h2 id="try-title">Try a call</h2>
       <ErrorMessage error={list.error} />
       <form class="stack" onSubmit={send}>
-        <label>
-          Connection
-          <select required value={connection} onChange={set('connection')}>
+        <div class="field">
+          <label for="try-connection">Connection</label>
+          <select id="try-connection" required value={connection} onChange={set('connection')}>
             {list.data?.value.map((c) => (
               <option key={c.id} value={c.id}>
                 {c.displayName} ({c.baseResourceUrl})
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <div class="row">
-          <label>
-            Method
-            <select value={f.method} onChange={set('method')}>
+          <div class="field">
+            <label for="try-method">Method</label>
+            <select id="try-method" value={f.method} onChange={set('method')}>
               {METHODS.map((m) => (
                 <option key={m}>{m}</option>
               ))}
             </select>
-          </label>
+          </div>
           <label class="grow">
             URL (relative to the connection's base URL)
             <input type="text" value={f.url} onInput={set('url')} placeholder="items/42?expand=all" />
