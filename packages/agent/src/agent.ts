@@ -1,7 +1,7 @@
 // createAgent(config, deps): one tunnel per --hub address and per hub the cluster lists (tunnel/hub-mesh.ts), the
 // allow-list and the gateway key shared by all of them.
 import { hostname as osHostname } from 'node:os';
-import { openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
+import { credentialsProblem, openSecret, isAllowed, type RequestHeadMessage, type Secret } from '@gatehouse/shared';
 import type { AgentConfig } from './config.js';
 import { checkAllow, writePrivateFile } from './config.js';
 import { ExecError, execute, type ExecRequest } from './executor/http-executor.js';
@@ -89,6 +89,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps): RunningAgent 
       if (opened.size >= 256) opened.delete(opened.keys().next().value!);
       opened.set(head.credentials.sealed, secret);
     }
+    // A client may have sealed the credentials itself (issue 25): the hub could not check them, so the rules it
+    // applies to the plain form are checked here (the hub's own sealing already passed them).
+    const problem = credentialsProblem(secret, head.credentials.scheme === 'windows' ? 'WindowsGateway' : 'BasicGateway');
+    if (problem) throw new ExecError('InvalidRequest', `the connection's sealed credentials break a rule the hub could not check: ${problem}`);
     return { url: check.url, auth: { scheme: head.credentials.scheme, ...secret } };
   }
 

@@ -10,6 +10,7 @@ import {
   generateGatewayKeyPair,
   openHandoff,
   openSecret,
+  type Secret,
   openWithRecoveryKey,
   publicKeyOf,
   samePublicKey,
@@ -67,8 +68,13 @@ export function currentPrivateKey(config: AgentConfig, info: KeyInfo): string {
   throw new AgentConfigError('this member holds a gateway key older than the last rotation: add it again with `gatehouse-agent join`');
 }
 
-/** Rotates the gateway key from this member. Returns the new private key and how many connections were re-sealed. */
-export async function rotateKey(config: AgentConfig, recoveryKey: string): Promise<{ privateKeyPem: string; resealed: number }> {
+/**
+ * Rotates the gateway key from this member. Returns the new private key, how many connections were re-sealed,
+ * and the ids of those whose credentials this key cannot open: a client seals them itself (issue 25) and the hub
+ * checks only their structure, so one sealed wrongly must not stop the gateway's key from ever rotating. They
+ * are kept as they were; their calls fail as before (InvalidRequest) until their credentials are set again.
+ */
+export async function rotateKey(config: AgentConfig, recoveryKey: string): Promise<{ privateKeyPem: string; resealed: number; unopenable: string[] }> {
   const info = await fetchKey(config);
   const current = currentPrivateKey(config, info);
   if (!info.sealedPrivateKey) throw new AgentConfigError('the gateway has no key to rotate');
@@ -79,10 +85,17 @@ export async function rotateKey(config: AgentConfig, recoveryKey: string): Promi
   }
   const begun = await call<{ connections: Array<{ id: string; sealed: string }> }>(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_BEGIN_PATH, {});
   const next = generateGatewayKeyPair();
-  const resealed = begun.connections.map((c) => ({
-    connectionId: c.id,
-    sealed: sealSecret(openSecret(c.sealed, current, config.gatewayId), next.publicKeyPem, config.gatewayId),
-  }));
+  const unopenable: string[] = [];
+  const resealed = begun.connections.map((c) => {
+    let secret: Secret;
+    try {
+      secret = openSecret(c.sealed, current, config.gatewayId);
+    } catch {
+      unopenable.push(c.id);
+      return { connectionId: c.id, sealed: c.sealed };
+    }
+    return { connectionId: c.id, sealed: sealSecret(secret, next.publicKeyPem, config.gatewayId) };
+  });
   await call(config.hubs[0]!, config.credential, 'POST', AGENT_ROTATE_COMMIT_PATH, {
     previousPublicKeyPem: info.publicKeyPem,
     publicKeyPem: next.publicKeyPem,
@@ -90,5 +103,5 @@ export async function rotateKey(config: AgentConfig, recoveryKey: string): Promi
     keyHandoff: sealHandoff(next.privateKeyPem, info.publicKeyPem!, config.gatewayId),
     resealed,
   });
-  return { privateKeyPem: next.privateKeyPem, resealed: resealed.length };
+  return { privateKeyPem: next.privateKeyPem, resealed: resealed.length - unopenable.length, unopenable };
 }

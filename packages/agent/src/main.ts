@@ -258,6 +258,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `rotated the key of gateway ${config.gatewayId}: ${r.resealed} connection credential(s) re-sealed; every member takes up the new key when it reconnects\n`,
       );
+      if (r.unopenable.length) {
+        process.stdout.write(
+          `${r.unopenable.length} connection(s) had credentials the old key could not open either, kept as they were (set their credentials again): ${r.unopenable.join(', ')}\n`,
+        );
+      }
       return 0;
     }
     case 'allow': {

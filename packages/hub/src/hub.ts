@@ -15,6 +15,7 @@ import { healthRoutes } from './http/health.js';
 import { InFlight } from './http/in-flight.js';
 import { BodyRateGuard } from './http/body-rate.js';
 import { adminRoutes } from './http/gateways.js';
+import { gatewayKeyRoutes } from './http/gateway-public-key.js';
 import { agentRoutes } from './http/agent-api.js';
 import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
@@ -47,6 +48,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...(redis ? relayRoutes(deps) : []),
     ...connectionRoutes(deps),
     ...adminRoutes(deps),
+    ...gatewayKeyRoutes(deps),
     ...agentRoutes(deps),
     ...consoleRoutes({ config, log, devToken: opts.consoleDevToken }),
   ];

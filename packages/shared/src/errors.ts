@@ -40,7 +40,8 @@ export const ErrorCodes = {
   NotFound: {
     status: 404,
     retryable: false,
-    meaning: "No such route, or no such connection/gateway owned by the caller (another user's connection answers 404 too).",
+    meaning:
+      "No such route, or no such connection/gateway owned by the caller (another user's connection answers 404 too), or a gateway's public key before its first agent registered.",
   },
   PayloadTooLarge: {
     status: 413,

@@ -17,3 +17,6 @@ export * from './agent-answer.js';
 export * from './windows-user-rule.js';
 export * from './setting-parsers.js';
 export * from './settings.js';
+export * from './seal-error.js';
+export * from './sealed-blob.js';
+export * from './web-seal.js';

@@ -7,6 +7,7 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createHash,
   createPublicKey,
   generateKeyPairSync,
   privateDecrypt,
@@ -14,6 +15,9 @@ import {
   randomBytes,
   scryptSync,
 } from 'node:crypto';
+import { SealError } from './seal-error.js';
+
+export { SealError };
 
 const VERSION = 1;
 
@@ -95,14 +99,6 @@ function sealBytes(plain: Buffer, publicKeyPem: string, additional: Buffer): str
   return Buffer.concat([Buffer.from([VERSION]), len, wrapped, iv, cipher.getAuthTag(), ct]).toString('base64');
 }
 
-export class SealError extends Error {
-  readonly code = 'GATEHOUSE_SEAL_ERROR';
-  constructor(message: string) {
-    super(message);
-    this.name = 'SealError';
-  }
-}
-
 function openBytes(sealed: string, privateKeyPem: string, additional: Buffer): Buffer {
   const buf = Buffer.from(sealed, 'base64');
   if (buf[0] !== VERSION) throw new SealError(`unknown sealed-credential version ${buf[0]}`);
@@ -154,4 +150,24 @@ export function openWithRecoveryKey(sealed: string, recoveryKey: string): string
   } catch {
     throw new SealError('the recovery key does not open this gateway key');
   }
+}
+
+export interface GatewayKeyInfo {
+  /** base64url (no padding) of the SHA-256 of the key's SPKI DER: what web-seal.ts's keyIdOf computes. */
+  keyId: string;
+  /** The key as SPKI PEM, the form keyId is computed from. */
+  publicKeyPem: string;
+  /** Bytes of the RSA modulus: the length of a key wrapped with it. */
+  modulusBytes: number;
+}
+
+/** What a gateway's public key is called and how long a key wrapped to it is (GET /v1/gateways/{id}/public-key). */
+export function gatewayKeyInfo(pem: string): GatewayKeyInfo {
+  const k = createPublicKey(pem);
+  const der = k.export({ type: 'spki', format: 'der' });
+  return {
+    keyId: createHash('sha256').update(der).digest('base64url'),
+    publicKeyPem: k.export({ type: 'spki', format: 'pem' }).toString(),
+    modulusBytes: Math.ceil((k.asymmetricKeyDetails?.modulusLength ?? 0) / 8),
+  };
 }

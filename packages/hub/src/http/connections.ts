@@ -1,10 +1,12 @@
-// Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
+// Connections API (SPEC section 3): the caller's own connections; secrets write-only, sealed at once or sealed by
+// the client (connection-credentials.ts).
 import { randomUUID } from 'node:crypto';
-import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret, windowsUserProblem } from '@gatehouse/shared';
+import { GatehouseError, normaliseBaseUrl, parseBaseUrl } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
 import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
+import { credentialsFor, hasCredentials } from './connection-credentials.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 
@@ -38,7 +40,7 @@ export async function ownConnection(deps: HubDeps, ctx: Ctx, id: string): Promis
 }
 
 /** What PATCH may change (the log line of a change names these fields, never their values). */
-const PATCHABLE = ['displayName', 'baseResourceUrl', 'bodyEncoding', 'timeoutSeconds', 'username', 'password'];
+const PATCHABLE = ['displayName', 'baseResourceUrl', 'bodyEncoding', 'timeoutSeconds', 'username', 'password', 'sealedCredentials'];
 
 /** The connector's single form (authenticationType + gatewayId) mapped onto authType. */
 function authTypeOf(body: JsonObject): AuthType {
@@ -83,22 +85,6 @@ function baseUrlOf(deps: HubDeps, raw: unknown): string {
   const p = parseBaseUrl(raw);
   if (!p.ok) throw invalid(`baseResourceUrl ${p.reason}`);
   return normaliseBaseUrl(p.url);
-}
-
-/** Seals username+password to the gateway key. The plaintext lives only in this function's frame. */
-async function sealFor(deps: HubDeps, gatewayId: string, authType: AuthType, body: JsonObject): Promise<string> {
-  const username = optString(body, 'username', 256);
-  const password = body.password;
-  if (!username) throw invalid('username is required');
-  if (typeof password !== 'string' || password.length > 1024) throw invalid('password is required (a string of at most 1024 characters)');
-  if (username.includes(':')) throw invalid('username must not contain ":"');
-  if (authType === 'WindowsGateway') {
-    const problem = windowsUserProblem(username);
-    if (problem) throw invalid(problem);
-  }
-  const g = await deps.store.getGateway(gatewayId);
-  if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
-  return sealSecret({ username, password }, g.publicKeyPem, gatewayId);
 }
 
 /** The resource as Entra ID names it: an http(s) URL or a URI like api://…, without a trailing slash, or the
@@ -179,7 +165,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         baseResourceUrl,
         resourceUri: optString(body, 'resourceUri', 2048) ?? null,
         gatewayId,
-        sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await sealFor(deps, gatewayId, authType, body) : null,
+        sealedCredentials: authType === 'BasicGateway' || authType === 'WindowsGateway' ? await credentialsFor(deps, gatewayId, authType, body) : null,
         bodyEncoding: bodyEncodingOf(body, 'raw'),
         timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
         createdAt: now,
@@ -211,9 +197,9 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         updatedAt: deps.now().toISOString(),
       };
       if (c.authType === 'EntraAuth' && body.baseResourceUrl !== undefined) deps.directNetworks.checkLiteral(new URL(next.baseResourceUrl), 'caller -> hub');
-      if (body.username !== undefined || body.password !== undefined) {
+      if (hasCredentials(body)) {
         if (c.authType !== 'BasicGateway' && c.authType !== 'WindowsGateway') throw invalid(`${c.authType} connections have no credentials`);
-        next.sealedCredentials = await sealFor(deps, c.gatewayId!, c.authType, body);
+        next.sealedCredentials = await credentialsFor(deps, c.gatewayId!, c.authType, body);
       }
       await deps.store.updateConnection(next);
       ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');

@@ -1,0 +1,59 @@
+// A gateway connection's credentials as POST/PATCH /v1/connections take them (SPEC section 3 ★): the plain form
+// (`username`, `password`), which the hub seals to the gateway key at once, or the sealed form
+// (`sealedCredentials: {keyId, sealed}`, issue 25), which a client sealed itself (web-seal.ts): the hub checks
+// which key it names and the blob's structure, never opens it, and stores it as is.
+import { CredentialLimits, credentialsProblem, gatewayKeyInfo, sealSecret, sealedStructureProblem, type GatewayKeyInfo } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import type { AuthType } from '../store/store.js';
+import { invalid, type JsonObject } from './respond.js';
+
+type CredentialType = Extract<AuthType, 'BasicGateway' | 'WindowsGateway'>;
+
+/** Whether the body carries credentials in either form (PATCH changes them only then). */
+export function hasCredentials(body: JsonObject): boolean {
+  return body.username !== undefined || body.password !== undefined || body.sealedCredentials !== undefined;
+}
+
+/** The sealed credentials to store for a BasicGateway or WindowsGateway connection, from either form. */
+export async function credentialsFor(deps: HubDeps, gatewayId: string, authType: CredentialType, body: JsonObject): Promise<string> {
+  const sealedForm = body.sealedCredentials !== undefined;
+  if (sealedForm && (body.username !== undefined || body.password !== undefined)) {
+    throw invalid('give either username and password or sealedCredentials, not both');
+  }
+  const g = await deps.store.getGateway(gatewayId);
+  if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
+  const key = gatewayKeyInfo(g.publicKeyPem);
+  return sealedForm ? checkSealed(body.sealedCredentials, key, g.previousPublicKeyPem) : sealPlain(body, authType, g.publicKeyPem, gatewayId);
+}
+
+/** The plain form: the plaintext lives only in this function's frame. */
+function sealPlain(body: JsonObject, authType: CredentialType, publicKeyPem: string, gatewayId: string): string {
+  const { username, password } = body;
+  if (typeof username !== 'string' || typeof password !== 'string') {
+    throw invalid(`username and password are required (strings of at most ${CredentialLimits.usernameChars} and ${CredentialLimits.passwordChars} characters)`);
+  }
+  const problem = credentialsProblem({ username, password }, authType);
+  if (problem) throw invalid(problem);
+  return sealSecret({ username, password }, publicKeyPem, gatewayId);
+}
+
+/** The sealed form: the key it names must be the gateway's current one, and the blob well formed. */
+function checkSealed(raw: unknown, key: GatewayKeyInfo, previousPublicKeyPem: string | null): string {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalid('sealedCredentials must be an object {"keyId", "sealed"}');
+  const { keyId, sealed } = raw as Record<string, unknown>;
+  if (typeof keyId !== 'string' || typeof sealed !== 'string') throw invalid('sealedCredentials needs keyId and sealed, both strings');
+  if (keyId !== key.keyId) {
+    // Only a key id that is a well-formed SHA-256 (43 base64url characters) is worth naming back.
+    const previous = previousPublicKeyPem ? gatewayKeyInfo(previousPublicKeyPem).keyId : undefined;
+    const which =
+      keyId === previous
+        ? "the gateway's previous key, replaced by a key rotation"
+        : /^[A-Za-z0-9_-]{43}$/.test(keyId)
+          ? "not a key of this gateway (another gateway's key, or an unknown one)"
+          : 'not a key id (43 base64url characters)';
+    throw invalid(`sealedCredentials.keyId is ${which}: seal again to the current key (GET /v1/gateways/{id}/public-key), keyId ${key.keyId}`);
+  }
+  const problem = sealedStructureProblem(sealed, key.modulusBytes);
+  if (problem) throw invalid(`sealedCredentials.sealed ${problem}`);
+  return sealed;
+}

@@ -1,0 +1,21 @@
+// GET /v1/gateways/{id}/public-key (SPEC section 3 ★, issue 25): the gateway's current public key, so a client
+// (the console) seals a connection's credentials itself and the hub never holds them. Whoever may create
+// connections on the gateway may read it: the same check as the other gateway routes (ownGateway).
+import { GatehouseError, SEAL_ALGORITHM, gatewayKeyInfo } from '@gatehouse/shared';
+import type { HubDeps } from '../deps.js';
+import { ownGateway } from './gateways.js';
+import { sendJson } from './respond.js';
+import { route, type Route } from './router.js';
+
+export function gatewayKeyRoutes(deps: HubDeps): Route[] {
+  return [
+    route('GET', '/v1/gateways/{id}/public-key', async (ctx) => {
+      const g = await ownGateway(deps, ctx, ctx.params[0]!);
+      if (!g.publicKeyPem) {
+        throw new GatehouseError('NotFound', 'caller -> hub: the gateway has no public key yet: register its first agent (gatehouse-agent register)');
+      }
+      const k = gatewayKeyInfo(g.publicKeyPem);
+      sendJson(ctx.res, 200, { gatewayId: g.id, keyId: k.keyId, publicKeyPem: k.publicKeyPem, algorithm: SEAL_ALGORITHM });
+    }),
+  ];
+}
