@@ -151,7 +151,10 @@ describe('the console in a real browser', () => {
       expect(bytes.includes(password)).toBe(false);
       expect(bytes.includes(Buffer.from(password).toString('base64'))).toBe(false);
     }
-    expect(sent.some((s) => s.includes('/v1/connections') && s.startsWith('POST'))).toBe(true);
+    const created = sent.filter((s) => s.startsWith(`POST\n${devUrl}/v1/connections\n`));
+    expect(created).toHaveLength(1);
+    expect(created[0]).toMatch(/"sealedCredentials":\{"keyId":"[A-Za-z0-9_-]{43}","sealed":"/);
+    expect(created[0]).not.toMatch(/"password"|"username"/);
     expect(sent.filter((s) => s.includes(password))).toEqual([]);
     expect(problems).toEqual([]);
     await page.close();

@@ -3,7 +3,7 @@ import { useState } from 'preact/hooks';
 import type { Api } from '../api/client.js';
 import type { AuthType, Gateway } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
-import { credentialFields } from './credentials.js';
+import { sealedCredentials } from './credentials.js';
 
 const TYPES: Array<{ value: AuthType; label: string }> = [
   { value: 'BasicGateway', label: 'Basic, through a gateway' },
@@ -29,7 +29,7 @@ export function ConnectionForm({ api, gateways, onCreated }: { api: Api; gateway
       const body: Record<string, unknown> = { authType, displayName: f.displayName, baseResourceUrl: f.baseResourceUrl };
       if (authType === 'EntraAuth') body.resourceUri = f.resourceUri;
       if (viaGateway) body.gatewayId = gatewayId;
-      if (withSecret) Object.assign(body, await credentialFields(api, gatewayId, f.username, f.password));
+      if (withSecret) Object.assign(body, await sealedCredentials(api, gatewayId, authType, f.username, f.password));
       await api.call('POST', '/v1/connections', body);
       setF({ ...f, displayName: '', username: '', password: '' });
       onCreated();
@@ -95,7 +95,9 @@ export function ConnectionForm({ api, gateways, onCreated }: { api: Api; gateway
             Password
             <input type="password" required autoComplete="new-password" value={f.password} onInput={set('password')} />
           </label>
-          <p class="note">The password is write-only: the console never shows it again.</p>
+          <p class="note">
+            Sealed in this browser to the gateway's key before it is sent: only the gateway's agents can read it. Write-only: never shown again.
+          </p>
         </>
       )}
       <ErrorMessage error={error} />
