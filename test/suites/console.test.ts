@@ -69,7 +69,7 @@ describe('the console in a real browser', () => {
 
     await page.goto(`${devUrl}/console/`);
     await page.getByText('Signed in as').waitFor();
-    expect(await page.locator('header.top').innerText()).toContain('Gatehouse Developer');
+    expect(await page.locator('header.top').textContent()).toContain('Gatehouse Developer');
     await page.locator('[data-gateway="dev-gateway"]').waitFor();
     await expectAccessible(page);
 
@@ -95,7 +95,11 @@ describe('the console in a real browser', () => {
     // The card refreshes by itself: the member comes online with its version and hub count.
     const row = card.locator('tr[data-member="console-agent"]');
     await row.locator('.status.online').waitFor();
-    expect(await row.innerText()).toMatch(/0\.\d+\.\d+/);
+    expect(await row.textContent()).toMatch(/0\.\d+\.\d+/);
+    // The key is spent: the card no longer offers its command.
+    await card.getByText('A member joined with the last key').waitFor();
+    expect(await card.getByLabel('Agent command', { exact: true }).count()).toBe(0);
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await expectAccessible(page);
     const shot = join(tempDir(), 'console-gateways.png');
     await page.screenshot({ path: shot, fullPage: true });
@@ -143,7 +147,7 @@ describe('the console in a real browser', () => {
     await conn.getByRole('button', { name: 'Test Echo via console' }).click();
     const failed = conn.locator('output', { hasText: 'GatewayOffline' });
     await failed.waitFor();
-    expect(await failed.innerText()).toMatch(/hub -> agent/);
+    expect(await failed.textContent()).toMatch(/hub -> agent/);
 
     // Neither the hub's database nor any request the browser sent holds the password.
     for (const f of readdirSync(devDir).filter((n) => n.startsWith('gatehouse.db'))) {

@@ -5,15 +5,20 @@ import { CopyButton } from '../components/copy-button.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { agentCommand } from './agent-command.js';
 
-export function AddMember({ api, gatewayId, firstMember, freshKey }: { api: Api; gatewayId: string; firstMember: boolean; freshKey?: string }) {
-  const [key, setKey] = useState(freshKey);
+export function AddMember({ api, gatewayId, members, freshKey }: { api: Api; gatewayId: string; members: number; freshKey?: string }) {
+  // The key with the member count when it was issued: a member more since means the key is spent.
+  const [issued, setIssued] = useState(freshKey ? { key: freshKey, members } : undefined);
+  const spent = issued !== undefined && members > issued.members;
+  const key = spent ? undefined : issued?.key;
+  const firstMember = (issued?.members ?? members) === 0;
   const [allow, setAllow] = useState('');
   const [name, setName] = useState('');
   const [error, setError] = useState<unknown>();
   const issue = async () => {
     setError(undefined);
     try {
-      setKey((await api.call<{ registrationKey: string }>('POST', `/v1/gateways/${gatewayId}/registration-keys`)).registrationKey);
+      const r = await api.call<{ registrationKey: string }>('POST', `/v1/gateways/${gatewayId}/registration-keys`);
+      setIssued({ key: r.registrationKey, members });
     } catch (err) {
       setError(err);
     }
@@ -22,6 +27,11 @@ export function AddMember({ api, gatewayId, firstMember, freshKey }: { api: Api;
   return (
     <section class="add-member">
       <h4>Add a member</h4>
+      {spent && (
+        <p class="note" role="status">
+          A member joined with the last key (keys work once).
+        </p>
+      )}
       {!key && (
         <button type="button" onClick={issue}>
           New registration key

@@ -39,7 +39,7 @@ export function GatewayCard({ api, gateway: g, freshKey, onChange }: { api: Api;
       </div>
       <ErrorMessage error={error} />
       <MembersTable api={api} gatewayId={g.id} members={g.members} onChange={done} />
-      <AddMember api={api} gatewayId={g.id} firstMember={g.members.length === 0} freshKey={freshKey} />
+      <AddMember api={api} gatewayId={g.id} members={g.members.length} freshKey={freshKey} />
       <OptionalTable api={api} path={`/v1/gateways/${g.id}/roles`} title="Roles" columns={['principalId', 'principalType', 'role']} />
       <OptionalTable api={api} path={`/v1/gateways/${g.id}/audit`} title="Audit" columns={['time', 'actor', 'action', 'target']} />
     </article>
