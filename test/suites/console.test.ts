@@ -96,6 +96,8 @@ describe('the console in a real browser', () => {
     const row = card.locator('tr[data-member="console-agent"]');
     await row.locator('.status.online').waitFor();
     expect(await row.textContent()).toMatch(/0\.\d+\.\d+/);
+    // Round trip and calls in flight, as the hub sees the member's connection.
+    await row.locator('td', { hasText: /^\d+ ms$/ }).waitFor();
     // The key is spent: the card no longer offers its command.
     await card.getByText('A member joined with the last key').waitFor();
     expect(await card.getByLabel('Agent command', { exact: true }).count()).toBe(0);
