@@ -74,8 +74,9 @@ describe('the console in a real browser', () => {
     await expectAccessible(page);
 
     // Create a gateway; its card offers the exact register command with the fresh key.
+    // By keyboard: the name, then Enter submits the form.
     await page.getByLabel('Gateway name').fill('console-gw');
-    await page.getByRole('button', { name: 'Create gateway' }).click();
+    await page.getByLabel('Gateway name').press('Enter');
     const card = page.locator('[data-gateway="console-gw"]');
     await card.getByLabel('URL prefix the agent may call').fill(`${echo.url}/`);
     await card.getByLabel('Member name (optional)').fill('console-agent');
@@ -123,8 +124,9 @@ describe('the console in a real browser', () => {
     expect(await page.getByLabel('Password', { exact: true }).inputValue()).toBe('');
     await expectAccessible(page);
 
-    // "Test": a GET through it.
-    await conn.getByRole('button', { name: 'Test Echo via console' }).click();
+    // "Test": a GET through it (the button reached and pressed by keyboard).
+    await conn.getByRole('button', { name: 'Test Echo via console' }).focus();
+    await page.keyboard.press('Enter');
     await conn.locator('output', { hasText: 'The service answered 200' }).waitFor();
 
     // Try a POST with a body: the service's answer comes back (the echo service returns the body).
@@ -137,6 +139,14 @@ describe('the console in a real browser', () => {
     await page.locator('.status-code', { hasText: '200' }).waitFor();
     expect(await page.getByLabel('Response body').inputValue()).toBe('hello from the console');
     await expectAccessible(page);
+    // A binary answer is shown as hex, with the whole body to download.
+    await page.getByLabel('Method').selectOption('GET');
+    await page.getByLabel("URL (relative to the connection's base URL)").fill('big?bytes=300');
+    await page.getByLabel('Body text').fill('');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('Body (300 bytes, shown as hex)').waitFor();
+    expect(await page.getByLabel('Response body').inputValue()).toMatch(/^00000000 {2}([0-9a-f]{2} ){15}[0-9a-f]{2} /);
+    expect(await page.getByRole('link', { name: 'Download the body' }).getAttribute('href')).toMatch(/^blob:/);
     const atService = echo.received.find((r) => r.url === '/echo/console')!;
     expect(atService.method).toBe('POST');
     expect(atService.headers.authorization).toBe(`Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
