@@ -2,7 +2,6 @@
 import { render } from 'preact';
 import { App } from './app.js';
 import { devSession } from './auth/dev-session.js';
-import { msalSession } from './auth/msal-session.js';
 import { loadSettings } from './settings.js';
 import { Failed, SignIn } from './sign-in.js';
 import './styles.css';
@@ -13,6 +12,8 @@ async function start(root: HTMLElement): Promise<void> {
     render(<App session={await devSession()} />, root);
     return;
   }
+  // MSAL Browser is most of the console's script: loaded only when the hub signs in with Entra ID.
+  const { msalSession } = await import('./auth/msal-session.js');
   const { session, signIn } = await msalSession(settings);
   render(session ? <App session={session} /> : <SignIn onSignIn={() => void signIn()} />, root);
 }
