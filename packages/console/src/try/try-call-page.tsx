@@ -90,6 +90,11 @@ export function TryCallPage({ api }: { api: Api }) {
           Or a file as the body
           <input type="file" onChange={(e) => setFile(e.currentTarget.files?.[0])} />
         </label>
+        {file && (
+          <button type="button" onClick={() => setFile(undefined)}>
+            Send the body text instead of {file.name}
+          </button>
+        )}
         <button type="submit" disabled={busy || !connection}>
           Send
         </button>
