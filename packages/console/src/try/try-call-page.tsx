@@ -25,6 +25,8 @@ export function TryCallPage({ api }: { api: Api }) {
   const list = usePoll(() => api.call<{ value: Connection[] }>('GET', '/v1/connections'), 30_000);
   const [f, setF] = useState({ connection: '', method: 'GET', url: '', headers: '', body: '' });
   const [file, setFile] = useState<File>();
+  // A new key empties the file input when the file is given up.
+  const [fileInput, setFileInput] = useState(0);
   const [answer, setAnswer] = useState<{ envelope: Envelope; ms: number }>();
   const [error, setError] = useState<unknown>();
   const [busy, setBusy] = useState(false);
@@ -88,10 +90,16 @@ export function TryCallPage({ api }: { api: Api }) {
         </label>
         <label>
           Or a file as the body
-          <input type="file" onChange={(e) => setFile(e.currentTarget.files?.[0])} />
+          <input key={fileInput} type="file" onChange={(e) => setFile(e.currentTarget.files?.[0])} />
         </label>
         {file && (
-          <button type="button" onClick={() => setFile(undefined)}>
+          <button
+            type="button"
+            onClick={() => {
+              setFile(undefined);
+              setFileInput((n) => n + 1);
+            }}
+          >
             Send the body text instead of {file.name}
           </button>
         )}
