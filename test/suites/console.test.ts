@@ -139,6 +139,16 @@ describe('the console in a real browser', () => {
     await page.locator('.status-code', { hasText: '200' }).waitFor();
     expect(await page.getByLabel('Response body').inputValue()).toBe('hello from the console');
     await expectAccessible(page);
+    // A file as the body: its bytes reach the service as they are.
+    await page
+      .getByLabel('Or a file as the body')
+      .setInputFiles({ name: 'four.bin', mimeType: 'application/octet-stream', buffer: Buffer.from([0, 1, 2, 255]) });
+    await page.getByLabel("URL (relative to the connection's base URL)").fill('echo/file');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('Body (4 bytes, shown as hex)').waitFor();
+    expect(echo.received.find((r) => r.url === '/echo/file')?.bytes).toBe(4);
+    await page.getByRole('button', { name: 'Use the body text instead of four.bin' }).click();
+
     // A binary answer is shown as hex, with the whole body to download.
     await page.getByLabel('Method').selectOption('GET');
     await page.getByLabel("URL (relative to the connection's base URL)").fill('big?bytes=300');

@@ -100,7 +100,7 @@ export function TryCallPage({ api }: { api: Api }) {
               setFileInput((n) => n + 1);
             }}
           >
-            Send the body text instead of {file.name}
+            Use the body text instead of {file.name}
           </button>
         )}
         <button type="submit" disabled={busy || !connection}>
