@@ -15,6 +15,7 @@ import { freePort } from '../helpers/apache.js';
 import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { AGENT_MAIN, HUB_MAIN, api, runAgent, startHub, startProc, type AgentProc, type HubProc, type Proc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
+import { URL_CORPUS, onRequestLine } from '../helpers/url-corpus.js';
 
 let browser: Browser;
 let dev: Proc;
@@ -71,6 +72,8 @@ describe('the console in a real browser', () => {
     await page.getByText('Signed in as').waitFor();
     expect(await page.locator('header.top').textContent()).toContain('Gatehouse Developer');
     await page.locator('[data-gateway="dev-gateway"]').waitFor();
+    // Routes this hub may not have (roles, audit) leave no error behind.
+    expect(await page.getByRole('alert').count()).toBe(0);
     await expectAccessible(page);
 
     // Create a gateway; its card offers the exact register command with the fresh key.
@@ -248,6 +251,13 @@ describe('how the hub serves the console', () => {
       expect(text, target).toMatch(/"code":"(NotFound|InvalidRequest|UriTooLong)"/);
       expect(text, target).not.toMatch(/privateJwk|root:x:|"workspaces"|#!\/usr\/bin\/env/);
     }
+    // And the URL rule's whole corpus (test/fixtures/url-corpus.json) under /console/ and /console/assets/.
+    for (const c of URL_CORPUS)
+      for (const target of [`/console/${onRequestLine(c.path)}`, `/console/assets/${onRequestLine(c.path)}`]) {
+        const { status, text } = await rawGet(port, target);
+        expect([400, 404, 414], `${c.name}: ${target}`).toContain(status);
+        expect(text, target).not.toMatch(/privateJwk|root:x:|"workspaces"|#!\/usr\/bin\/env/);
+      }
     // The hub keeps serving.
     expect((await api(devUrl, undefined, 'GET', '/healthz')).status).toBe(200);
   });
