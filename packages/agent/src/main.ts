@@ -50,7 +50,8 @@ Usage:
   gatehouse-agent rotate-key --recovery-key SECRET [--config PATH]
       Replaces the gateway key pair: every connection's credentials are re-sealed to the new key here (nobody
       re-enters a password), the new key is sealed under the recovery key for \`join\`, and the other members
-      take it up from a hand-off sealed to the old key when they reconnect.
+      take it up from a hand-off sealed to the old key when they reconnect. Credentials the old key cannot open
+      either (sealed wrongly by a client) are kept as they were, and the command names their connections.
   gatehouse-agent allow [--add URL-PREFIX]... [--remove URL-PREFIX]... [--config PATH]
       Lists the URL prefixes this agent calls; --add and --remove change them (checked as at register; the
       list cannot become empty). A running agent applies the change within 2 s, without a restart, or at

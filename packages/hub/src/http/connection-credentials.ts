@@ -22,8 +22,9 @@ export async function credentialsFor(deps: HubDeps, gatewayId: string, authType:
   }
   const g = await deps.store.getGateway(gatewayId);
   if (!g?.publicKeyPem) throw invalid('the gateway has no registered agent yet, so credentials cannot be sealed: register an agent first');
-  const key = gatewayKeyInfo(g.publicKeyPem);
-  return sealedForm ? checkSealed(body.sealedCredentials, key, g.previousPublicKeyPem) : sealPlain(body, authType, g.publicKeyPem, gatewayId);
+  return sealedForm
+    ? checkSealed(body.sealedCredentials, gatewayKeyInfo(g.publicKeyPem), g.previousPublicKeyPem)
+    : sealPlain(body, authType, g.publicKeyPem, gatewayId);
 }
 
 /** The plain form: the plaintext lives only in this function's frame. */
@@ -43,7 +44,8 @@ function checkSealed(raw: unknown, key: GatewayKeyInfo, previousPublicKeyPem: st
   const { keyId, sealed } = raw as Record<string, unknown>;
   if (typeof keyId !== 'string' || typeof sealed !== 'string') throw invalid('sealedCredentials needs keyId and sealed, both strings');
   if (keyId !== key.keyId) {
-    // Only a key id that is a well-formed SHA-256 (43 base64url characters) is worth naming back.
+    // Which key it is, so the client knows why (the caller's keyId is not echoed); a rotation keeps the previous
+    // key, so that case is named.
     const previous = previousPublicKeyPem ? gatewayKeyInfo(previousPublicKeyPem).keyId : undefined;
     const which =
       keyId === previous
