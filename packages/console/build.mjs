@@ -18,4 +18,4 @@ for (const addon of ['rolldown', 'lightningcss']) {
   }
 }
 const { build } = await import('vite');
-await build({ configFile: fileURLToPath(new URL('../packages/console/vite.config.ts', import.meta.url)) });
+await build({ configFile: fileURLToPath(new URL('./vite.config.ts', import.meta.url)) });
