@@ -29,9 +29,11 @@ export function App({ session }: { session: Session }) {
         </nav>
         <p class="who">
           Signed in as <strong>{session.who}</strong>{' '}
-          <button type="button" onClick={() => void session.signOut()}>
-            Sign out
-          </button>
+          {session.signOut && (
+            <button type="button" onClick={() => void session.signOut?.()}>
+              Sign out
+            </button>
+          )}
         </p>
       </header>
       <main>

@@ -13,5 +13,5 @@ export async function devSession(): Promise<Session> {
     return current.accessToken;
   };
   await token();
-  return { who: 'Gatehouse Developer (development identity)', token, signOut: async () => {} };
+  return { who: 'Gatehouse Developer (development identity)', token };
 }

@@ -3,5 +3,6 @@ export interface Session {
   /** The signed-in person's name, shown in the header. */
   who: string;
   token(): Promise<string>;
-  signOut(): Promise<void>;
+  /** Absent for the development identity (there is nothing to sign out of). */
+  signOut?(): Promise<void>;
 }
