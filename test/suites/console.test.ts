@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, seriousA11yViolations } from '../helpers/browser.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
-import { CLIENT_ID, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { CLIENT_ID, TENANT_A, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { AGENT_MAIN, HUB_MAIN, api, runAgent, startHub, startProc, type AgentProc, type HubProc, type Proc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
 import { URL_CORPUS, onRequestLine } from '../helpers/url-corpus.js';
@@ -47,8 +47,8 @@ afterAll(async () => {
 });
 
 /** A page that fails the test on any script error or Content-Security-Policy refusal. */
-async function openPage(): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+async function openPage(opts: { ignoreHTTPSErrors?: boolean } = {}): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 860 }, ...opts });
   page.setDefaultTimeout(30_000);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -282,7 +282,7 @@ describe('how the hub serves the console', () => {
 
   it('a hub that is not dev has no development token and signs the console in with Entra ID; without built files it says so', async () => {
     entra = await startFakeEntra();
-    const hub = await startHub(entra);
+    const hub = await startHub(entra, { GATEHOUSE_ALLOWED_TENANTS: TENANT_A });
     hubs.push(hub);
     const token = await api(hub.url, undefined, 'GET', '/console/dev-token', undefined, { 'x-gatehouse-console': 'dev' });
     expect([token.status, token.json.error.code]).toEqual([404, 'NotFound']);
@@ -290,18 +290,32 @@ describe('how the hub serves the console', () => {
     expect(settings.json).toEqual({
       mode: 'entra',
       clientId: CLIENT_ID,
-      authority: `${entra.authorityHost}/organizations`,
+      authority: `${entra.authorityHost}/${TENANT_A}`,
       scopes: [`api://${CLIENT_ID}/user_impersonation`],
     });
     expect(String(settings.headers['content-security-policy'])).toContain(`connect-src 'self' ${entra.authorityHost}`);
 
-    // In the browser: MSAL starts, nobody is signed in yet, the page offers the sign-in and nothing else.
-    const { page, problems } = await openPage();
+    // In the browser: MSAL starts, nobody is signed in yet, the page offers the sign-in and nothing else. (The
+    // fake Entra ID's certificate comes from the test CA, which this browser profile does not hold.)
+    const { page, problems } = await openPage({ ignoreHTTPSErrors: true });
     await page.goto(`${hub.url}/console/`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    expect(await page.evaluate(() => Object.keys(localStorage).length)).toBe(0);
     await expectAccessible(page);
     expect(problems).toEqual([]);
+    // Signing in: authorization code with PKCE at the tenant's authorize endpoint, for the hub's scope, back to
+    // /console/; MSAL keeps its state in session storage, nothing in local storage.
+    const authorize = page.waitForRequest((r) => r.url().startsWith(`${entra!.authorityHost}/${TENANT_A}/oauth2/v2.0/authorize?`));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const q = new URL((await authorize).url()).searchParams;
+    expect(q.get('client_id')).toBe(CLIENT_ID);
+    expect(q.get('response_type')).toBe('code');
+    expect(q.get('code_challenge_method')).toBe('S256');
+    expect(q.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(q.get('redirect_uri')).toBe(`${hub.url}/console/`);
+    expect(q.get('scope')?.split(' ')).toContain(`api://${CLIENT_ID}/user_impersonation`);
+    await page.goto(`${hub.url}/console/config.json`);
+    expect(await page.evaluate(() => Object.keys(localStorage).length)).toBe(0);
+    expect(await page.evaluate(() => Object.keys(sessionStorage).some((k) => k.startsWith('msal.')))).toBe(true);
     await page.close();
 
     const bare = await startHub(entra, { GATEHOUSE_CONSOLE_DIR: tempDir() });

@@ -9,10 +9,27 @@ export interface EntraSettings {
   scopes: string[];
 }
 
+/** Sign-in hosts MSAL knows itself. Another (GATEHOUSE_AUTHORITY_HOST pointing elsewhere) is named a known
+ *  authority, so MSAL asks that host for its metadata instead of asking login.microsoftonline.com to discover it
+ *  (which the console's CSP would refuse: connect-src names only the hub and the configured host). */
+const MICROSOFT_HOSTS = [
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.windows.net',
+  'login.partner.microsoftonline.cn',
+];
+
 /** The session, or undefined when nobody is signed in yet (then `signIn` starts the redirect). */
 export async function msalSession(s: EntraSettings): Promise<{ session?: Session; signIn(): Promise<void> }> {
   const app = new PublicClientApplication({
-    auth: { clientId: s.clientId, authority: s.authority, redirectUri: `${location.origin}/console/`, postLogoutRedirectUri: `${location.origin}/console/` },
+    auth: {
+      clientId: s.clientId,
+      authority: s.authority,
+      knownAuthorities: MICROSOFT_HOSTS.includes(new URL(s.authority).host) ? [] : [new URL(s.authority).host],
+      redirectUri: `${location.origin}/console/`,
+      postLogoutRedirectUri: `${location.origin}/console/`,
+    },
     cache: { cacheLocation: 'sessionStorage' },
   });
   await app.initialize();
