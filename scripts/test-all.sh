@@ -26,6 +26,8 @@ command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# The web console's browser tests (test/suites/console.test.ts): Debian's Chromium, driven by playwright-core.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test-all: installing Debian packages: ${missing[*]}"
   sudo=""

@@ -119,7 +119,8 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
   const sign = (claims: Record<string, unknown>, key = current()) =>
     new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.kid, typ: 'JWT' }).sign(key.privateKey);
   const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
-    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    // As Entra ID does for its metadata, keys and token endpoint: a browser app (the console's MSAL) reads them.
+    res.writeHead(status, { 'content-type': 'application/json', 'access-control-allow-origin': '*' }).end(JSON.stringify(body));
   };
   const aadError = (
     res: import('node:http').ServerResponse,

@@ -76,6 +76,8 @@ export interface HubConfig {
   logLevel: string;
   /** How long audit records are kept (GATEHOUSE_AUDIT_DAYS, default 90 days). */
   auditRetentionMs: number;
+  /** The web console's built files (GATEHOUSE_CONSOLE_DIR); undefined: those built beside the hub; 'none': no console. */
+  consoleDir: string | undefined;
   /** What one agent connection may make the hub hold and wait for (docs/protocol.md "Memory one gateway can hold"). */
   agent: {
     /** Bytes queued toward one agent, every frame type; over it close 4011. Default 8 MiB. */
@@ -190,6 +192,7 @@ export function loadConfig(
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs),
     logLevel: v.logLevel!,
     auditRetentionMs: Math.round(v.auditDays! * 86_400_000),
+    consoleDir: v.consoleDir,
     agent: {
       queueMaxBytes: v.agentQueueMaxBytes!,
       maxStreams: v.agentMaxStreams!,

@@ -53,7 +53,9 @@ export async function runDev(settings: { listen: { host: string; port: number };
     GATEHOUSE_LISTEN: `${listen.host}:${listen.port}`,
     GATEHOUSE_LOG_LEVEL: env.GATEHOUSE_LOG_LEVEL ?? 'warn',
   });
-  const hub = await createHub(config, { keySource: devKeySource(key) });
+  // The console at /console/ signs in as the development identity with no prompt (http/console.ts).
+  const consoleDevToken = async () => ({ accessToken: await mintDevToken(key), expiresOn: Date.now() + 3600_000 });
+  const hub = await createHub(config, { keySource: devKeySource(key), consoleDevToken });
   const addr = await hub.start();
   const hubUrl = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
 
@@ -134,6 +136,7 @@ export async function runDev(settings: { listen: { host: string; port: number };
       '',
       'Gatehouse dev is running (loopback only; development identity, not Entra ID).',
       `  hub:              ${hubUrl}`,
+      `  console:          ${hubUrl}/console/ (signed in as the development identity)`,
       `  sample service:   ${sampleUrl} (Basic auth; the password is sealed for the agent)`,
       `  gateway:          ${String(gw.id)} (1 agent online)`,
       `  connection:       ${String(conn.id)} (BasicGateway)`,

@@ -35,6 +35,8 @@ export interface HubOptions {
   throttle?: Throttle;
   now?: () => Date;
   obo?: OboClient;
+  /** `dev` only: the console's development token (http/console.ts). */
+  consoleDevToken?: () => Promise<{ accessToken: string; expiresOn: number }>;
 }
 
 export interface HubParts {

@@ -26,6 +26,7 @@ import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
 import { startAuditRetention } from './audit/retention.js';
 import { auditRoutes } from './http/audit-routes.js';
+import { consoleRoutes } from './http/console.js';
 
 export type { HubOptions } from './hub-deps.js';
 
@@ -58,6 +59,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...gatewayRoleRoutes(deps),
     ...agentRoutes(deps),
     ...auditRoutes(deps),
+    ...consoleRoutes({ config, log, devToken: opts.consoleDevToken }),
   ];
   setWholeBodyTimeout(config.heldBodyTimeoutMs);
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);

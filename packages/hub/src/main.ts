@@ -19,7 +19,8 @@ Usage:
   gatehouse-hub serve [flags]      run the hub (Entra ID callers, agent endpoint, API)
   gatehouse-hub dev [--listen 127.0.0.1:8080] [--dir .gatehouse-dev]
                                    quick start on loopback: hub with a development identity, a sample
-                                   Basic-auth intranet service, an agent, and a printed invoke command
+                                   Basic-auth intranet service, an agent, a printed invoke command, and
+                                   the web console at /console/ signed in as the development identity
   gatehouse-hub token [--dir .gatehouse-dev] [--ttl 3600] [--oid ID]
                                    print a caller token of the development identity (dev only;
                                    --oid: another user of the development tenant, to try ownership)

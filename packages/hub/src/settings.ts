@@ -353,6 +353,13 @@ const SETTINGS = {
     parse: text(),
     help: 'fatal | error | warn | info | debug | trace | silent',
   }),
+  consoleDir: setting({
+    env: 'GATEHOUSE_CONSOLE_DIR',
+    flag: 'console-dir',
+    shownDefault: 'the built console beside the hub',
+    parse: text(),
+    help: 'folder of the web console served at /console/ (npm run build makes it); none: no console',
+  }),
 } satisfies SettingTable;
 
 /** Every hub setting may also be read from a file (`NAME_FILE`, `--name-file`), as secrets are. */

@@ -94,6 +94,8 @@ export class AgentSession {
   /** The hub's own ping awaiting its pong: its random payload (an agent cannot answer without reading it). */
   private ping: { payload: Buffer; sentAt: number } | undefined;
   private lastPingAt = 0;
+  /** The last answered ping's round trip in ms (behind whatever was queued toward the agent); undefined before. */
+  roundTripMs: number | undefined;
   /** Closed by the hub's stop: no log line, and no lastSeenAt write of its own (the stop writes them in one). */
   quiet = false;
   private readonly untick: () => void;
@@ -357,7 +359,10 @@ export class AgentSession {
         return;
       case FrameType.Pong:
         // Only the answer to the hub's own ping counts; anything else (a pong nobody asked for) is dropped.
-        if (this.ping?.payload.equals(f.data)) this.ping = undefined;
+        if (this.ping?.payload.equals(f.data)) {
+          this.roundTripMs = Date.now() - this.ping.sentAt;
+          this.ping = undefined;
+        }
         return;
       case FrameType.GoAway:
         this.draining = true;

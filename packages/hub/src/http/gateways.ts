@@ -23,6 +23,9 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: Gatewa
     // A member may be connected to several hubs: the earliest connection speaks for it.
     const here = entries.filter((e) => e.memberId === m.id).sort((a, b) => a.connectedAt.localeCompare(b.connectedAt));
     const e = here[0];
+    // What this hub itself sees of the member's connections to it (other hubs' are not shared).
+    const local = deps.registry.sessions(g.id).filter((s) => s.member.memberId === m.id && s.isOpen);
+    const trips = local.map((s) => s.roundTripMs).filter((t) => t !== undefined);
     return {
       id: m.id,
       name: m.name,
@@ -37,6 +40,8 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: Gatewa
           .map((x) => x.lastSeenAt)
           .sort()
           .at(-1) ?? m.lastSeenAt,
+      ...(local.length > 0 ? { inFlight: local.reduce((n, s) => n + s.inFlight, 0) } : {}),
+      ...(trips.length > 0 ? { roundTripMs: Math.min(...trips) } : {}),
     };
   });
   return {
