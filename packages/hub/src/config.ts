@@ -51,6 +51,9 @@ export interface HubConfig {
   maxHeaderBytes: number;
   /** The request line and headers must arrive within this (from the request's first byte). Default 10 s; over it 408. */
   headTimeoutMs: number;
+  /** An idle caller connection is kept open this long for its next request (Node's keepAliveTimeout, advertised in
+   *  `Keep-Alive: timeout=`). Default 75 s: over the idle timeouts of common load balancers and HTTP clients. */
+  keepAliveTimeoutMs: number;
   /** The least average rate of a request body while the hub waits for it, bytes per second (0: no floor). Default 1 KiB/s. */
   minBodyRate: number;
   /** How long a request may run before the body rate floor applies (then it is averaged over BODY_RATE_WINDOW_SEC). Default 10 s. */
@@ -166,6 +169,7 @@ export function loadConfig(
     maxUrlLength: v.maxUrlLength!,
     maxHeaderBytes: v.maxHeaderBytes!,
     headTimeoutMs: v.headTimeoutMs!,
+    keepAliveTimeoutMs: v.keepAliveTimeoutMs!,
     minBodyRate: v.minBodyRate!,
     bodyRateGraceMs: v.bodyRateGraceMs!,
     maxCallsPerConnection: v.maxCallsPerConnection!,
