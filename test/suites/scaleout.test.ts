@@ -343,10 +343,18 @@ describe('several hubs', () => {
     // a hub with another secret: its caller gets a 502 naming the link (it was a 401, as if the token were bad)
     const stray = await clusterHub({ GATEHOUSE_CLUSTER_SECRET: 'another-secret-of-at-least-32-characters' });
     try {
-      // (it cannot check the others' presence entries either: no member is online as far as it can tell)
+      // It cannot check the others' presence entries either (they are signed): its caller is told so, not that the
+      // gateway is offline (session 15 had it say GatewayOffline).
       const r = await invokeOn(stray);
       expect(r.status).toBe(502);
-      expect(r.json.error.code).toBe('GatewayOffline');
+      expect(r.json.error).toMatchObject({
+        code: 'BadGateway',
+        message: expect.stringMatching(
+          new RegExp(
+            `^hub -> hub: the presence of gateway ${gatewayId} could not be verified: its \\d+ entr(y|ies) in Redis (is|are) signed, but not with this hub's GATEHOUSE_CLUSTER_SECRET \\(the hubs' cluster secrets differ\\)$`,
+          ),
+        ),
+      });
       await expect
         .poll(() => stray.lines.some((l) => l.includes('"agent presence: entry in Redis refused') && l.includes('"reason":"bad signature"')), { timeout: 5000 })
         .toBe(true);
