@@ -1,9 +1,14 @@
-// Attacker spellings of values the cluster passes around (issue 23 review): the `Retry-After` of a refused agent
-// upgrade (read by the agent, tunnel/backoff.ts). Generated strings (fast-check) and a corpus of the spellings
-// that break parsers: whatever comes, a bounded wait.
+// Attacker spellings of two values the cluster passes around (issue 23 review): the `Retry-After` of a refused
+// agent upgrade (read by the agent, tunnel/backoff.ts) and GATEHOUSE_AGENT_ADVERTISE_URL (checked by the hub at
+// startup, cluster/agent-url.ts, then sent to every agent in HUBS). Generated strings (fast-check) and a corpus
+// of the spellings that break parsers: whatever comes, a bounded wait, or a URL every agent reads, or a refusal
+// that names the setting.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { AGENT_RECEIVES, FrameType, HUBS_VERSION, decodeFrame, encodeFrame } from '@gatehouse/shared';
 import { MAX_BACKOFF_MS, MIN_RETRY_AFTER_MS, reconnectDelay, retryAfterMs } from '../../packages/agent/dist/tunnel/backoff.js';
+import { ConfigError, loadConfig } from '../../packages/hub/dist/config.js';
+import { HUB_MAIN, startProc } from '../helpers/stack.js';
 
 const RETRY_AFTER_CORPUS = [
   '0',
@@ -91,5 +96,139 @@ describe("the agent's Retry-After", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+const ADVERTISE_CORPUS = [
+  'http://user:pw@hub.example.com:8080',
+  'http://hub.example.com@evil.example',
+  'http://:pw@hub',
+  'ftp://hub.example.com',
+  'ws://hub.example.com',
+  'wss://hub.example.com',
+  'javascript:alert(1)',
+  'file:///etc/passwd',
+  'data:text/plain,hub',
+  'HTTP://hub.example.com',
+  'http:hub.example.com',
+  'http:/hub.example.com',
+  'http:///hub.example.com',
+  'http://hub.example.com#frag',
+  'http://hub.example.com?x=1',
+  'http://hub.example.com/agents',
+  'http://hub.example.com\\evil',
+  'http://hub.example.com\\',
+  ' http://hub.example.com',
+  'http://hub.example.com ',
+  'http://hub .example.com',
+  'http://hub.example.com\t',
+  'http://hub.example.com\n',
+  'http://\u00a0hub.example.com',
+  'http://hub\u2028.example.com',
+  'http://hub\u0000.example.com',
+  'http://hub\u007f.example.com',
+  'http://hub%2e.example.com',
+  'http://%2f%2fevil',
+  'http://hub.example.com:0',
+  'http://hub.example.com:65536',
+  'http://hub.example.com:99999999999',
+  'http://hub.example.com:-1',
+  'http://hub.example.com:8080:9090',
+  'http://[::1',
+  'http://[::1]]',
+  'http://',
+  'https://',
+  '',
+  'none ',
+  'NONE',
+  `http://${'a'.repeat(3000)}`,
+  `http://${'/'.repeat(5000)}`,
+  `http://hub.example.com${'/'.repeat(100_000)}`,
+  // accepted, as written or as the URL parser writes them
+  'http://hub.example.com:8080',
+  'https://hub.example.com:443',
+  'http://HUB.Example.COM',
+  'http://127.0.0.1:8080/',
+  'http://[::1]:8080',
+  'http://ëxample.com',
+  'http://hub.example.com.',
+];
+
+/** The hub's startup configuration with only this setting given (no client id needed for the check). */
+function advertised(value: string): { url: string | undefined } | { refused: string } {
+  try {
+    return { url: loadConfig({ GATEHOUSE_AGENT_ADVERTISE_URL: value }, {}, { requireClientId: false }).agentAdvertiseUrl };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { refused: err.message };
+  }
+}
+
+/** What an agent makes of a HUBS frame listing `url` (the shared codec, as the agent decodes it). */
+const agentReads = (url: string) =>
+  decodeFrame(encodeFrame({ type: FrameType.Hubs, stream: 0, msg: { hubId: 'h1', hubs: [{ id: 'h2', url }] } }, HUBS_VERSION), AGENT_RECEIVES, HUBS_VERSION);
+
+describe('GATEHOUSE_AGENT_ADVERTISE_URL at startup', () => {
+  it('any spelling (generated and corpus): refused naming the setting, never quoting the value; or an http(s) origin every agent reads', () => {
+    const value = fc.oneof(
+      fc.constantFrom(...ADVERTISE_CORPUS),
+      fc.string({ maxLength: 30 }).map((s) => `http://${s}`),
+      fc.string({ unit: 'grapheme', maxLength: 20 }).map((s) => `https://${s}`),
+      fc.webUrl({ withQueryParameters: true, withFragments: true }),
+      fc.string({ maxLength: 40 }),
+    );
+    fc.assert(
+      fc.property(value, (v) => {
+        const got = advertised(v);
+        if ('refused' in got) {
+          expect(got.refused).toMatch(/GATEHOUSE_AGENT_ADVERTISE_URL (must be http\(s\):\/\/host:port|is over 2048 characters)/);
+          if (v.length > 12) expect(got.refused).not.toContain(v);
+          return;
+        }
+        // none, or nothing (the setting unset: a single hub without an advertise URL lists nothing)
+        if (got.url === undefined) {
+          expect(v === 'none' || v.trim() === '').toBe(true);
+          return;
+        }
+        const url = got.url;
+        const u = new URL(url);
+        expect(['http:', 'https:']).toContain(u.protocol);
+        expect([u.username, u.password, u.search, u.hash, u.pathname]).toEqual(['', '', '', '', '/']);
+        expect(u.origin).toBe(url);
+        expect(url.length).toBeLessThanOrEqual(2048);
+        expect(agentReads(url)).toMatchObject({ msg: { hubs: [{ id: 'h2', url }] } });
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('the corpus: each hostile spelling refused, the plain ones listed as their origin', () => {
+    const accepted = Object.fromEntries(
+      ADVERTISE_CORPUS.map((v) => [v.slice(0, 60), advertised(v)] as const)
+        .filter(([v, r]) => v !== '' && 'url' in r)
+        .map(([v, r]) => [v, (r as { url: string }).url]),
+    );
+    expect(accepted).toEqual({
+      'http://hub.example.com:8080': 'http://hub.example.com:8080',
+      'https://hub.example.com:443': 'https://hub.example.com',
+      'http://HUB.Example.COM': 'http://hub.example.com',
+      'http://127.0.0.1:8080/': 'http://127.0.0.1:8080',
+      'http://[::1]:8080': 'http://[::1]:8080',
+      'http://ëxample.com': 'http://xn--xample-ova.com',
+      'http://hub.example.com.': 'http://hub.example.com.',
+    });
+    expect(advertised('none')).toEqual({ url: undefined });
+    expect(advertised('')).toEqual({ url: undefined });
+  });
+
+  it('a URL over 2048 characters (every agent would refuse the HUBS frame listing it) stops the hub at startup with the reason, not the value', async () => {
+    const huge = `http://${'a'.repeat(3000)}.example.com`;
+    // Before: listed as it was, and each agent's codec refused HUBS (`a hub url` over 2048 characters).
+    expect(() => agentReads(huge)).toThrow();
+    const hub = startProc([HUB_MAIN, 'serve'], { GATEHOUSE_LISTEN: '127.0.0.1:0', GATEHOUSE_CLIENT_ID: 'x', GATEHOUSE_AGENT_ADVERTISE_URL: huge });
+    expect(await hub.exited).toBe(2);
+    const out = hub.lines.join('\n');
+    expect(out).toContain('GATEHOUSE_AGENT_ADVERTISE_URL is over 2048 characters, the longest agents take');
+    expect(out).not.toContain('a'.repeat(100));
   });
 });

@@ -2,6 +2,7 @@
 // into HubConfig. The only file that reads process.env. Validated once, every error collected, then frozen.
 import type { BlockList } from 'node:net';
 import { parseNetworks } from './relay/direct-networks.js';
+import { agentUrlOf } from './cluster/agent-url.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
@@ -125,10 +126,11 @@ export function loadConfig(
     if (database.startsWith('sqlite:')) problems.push('several hubs (GATEHOUSE_REDIS_URL) need a shared database: GATEHOUSE_DATABASE=postgres://…');
   }
 
-  const agentAdvertiseRaw = v.agentAdvertiseUrl?.replace(/\/+$/, '');
-  const agentAdvertiseUrl = agentAdvertiseRaw === 'none' ? undefined : (agentAdvertiseRaw ?? advertiseUrl);
-  if (agentAdvertiseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/.test(agentAdvertiseUrl))
-    problems.push('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
+  // The URL agents are told (none: not listed); the advertise URL unless set. Checked whole (cluster/agent-url.ts).
+  const agentAdvertiseWanted = v.agentAdvertiseUrl === 'none' ? undefined : (v.agentAdvertiseUrl ?? advertiseUrl);
+  const agentAdvertised = agentAdvertiseWanted === undefined ? undefined : agentUrlOf(agentAdvertiseWanted);
+  if (agentAdvertised && 'problem' in agentAdvertised) problems.push(agentAdvertised.problem);
+  const agentAdvertiseUrl = agentAdvertised && 'url' in agentAdvertised ? agentAdvertised.url : undefined;
 
   const clientId = v.clientId ?? '';
   if (!clientId && opts.requireClientId !== false) problems.push("GATEHOUSE_CLIENT_ID is required (the hub's Entra app id)");
