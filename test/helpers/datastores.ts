@@ -2,6 +2,7 @@
 // ports (Debian's redis-server and postgresql-15; scripts/test-all.sh installs them).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort } from './apache.js';
 import { tempDir } from './tmp.js';
@@ -47,6 +48,19 @@ export async function startRedis(): Promise<Redis> {
       if (proc) await waitExit(proc);
     },
   };
+}
+
+/** One Redis command (RESP) on a fresh loopback connection of its own, as someone with write access to Redis
+ *  sends it (the cluster suites put or read entries by hand): the raw reply. */
+export function redisCommand(port: number, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.once('data', (d) => {
+      resolve(d.toString());
+      s.end();
+    });
+    s.once('error', reject);
+  });
 }
 
 export interface Postgres {

@@ -3,18 +3,13 @@
 // call's, so what reaches the caller through A is held to the same rules, and B frees the stream.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FrameType } from '@gatehouse/shared';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
-import { freePort } from '../helpers/apache.js';
-import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
-import { api, startAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import type { EchoServer } from '../helpers/echo-server.js';
+import { startClusterStack, type ClusterStack } from '../helpers/cluster-stack.js';
+import { api, startAgent, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { keepAliveExchange, keepAliveGet, otherTenantCalls, startHostileAgent, streamsOpen, type HostileAgent } from '../helpers/hostile-agent.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
 
-let entra: FakeEntra;
+let stack: ClusterStack | undefined;
 let echo: EchoServer;
-let pg: Postgres;
-let redis: Redis;
 let hubA: HubProc;
 let hubB: HubProc;
 let token: string;
@@ -22,33 +17,13 @@ let goodAgent: AgentProc;
 let goodConn: string;
 let hostile: HostileAgent;
 let hostileConn: string;
-const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
-
-async function clusterHub(): Promise<HubProc> {
-  const port = await freePort();
-  return startHub(
-    entra,
-    {
-      GATEHOUSE_DATABASE: pg.url,
-      GATEHOUSE_REDIS_URL: redis.url,
-      GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-      // not listed to agents: the calls through hub A are relayed to hub B (test/suites/hub-mesh.test.ts: agents on every hub)
-      GATEHOUSE_CLUSTER_SECRET: SECRET,
-      GATEHOUSE_THROTTLE: '100000/60s',
-      GATEHOUSE_AGENT_ADVERTISE_URL: 'none',
-    },
-    { port },
-  );
-}
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  pg = await startPostgres();
-  redis = await startRedis();
-  hubA = await clusterHub();
-  hubB = await clusterHub();
-  token = await entra.token();
+  // not listed to agents: the calls through hub A are relayed to hub B (test/suites/hub-mesh.test.ts: agents on every hub)
+  stack = await startClusterStack({ hubEnv: { GATEHOUSE_THROTTLE: '100000/60s', GATEHOUSE_AGENT_ADVERTISE_URL: 'none' } });
+  ({ echo, token } = stack);
+  hubA = await stack.hub();
+  hubB = await stack.hub();
   // Tenant B: a real agent on hub B, called through hub A too.
   const gw = await api(hubA.url, token, 'POST', '/v1/gateways', { name: 'tenant-b' });
   goodAgent = await startAgent([hubB.url], gw.json.id, gw.json.registrationKey, [`${echo.url}/`]);
@@ -69,13 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await hostile?.close();
   await goodAgent?.stop();
-  await hubA?.stop();
-  await hubB?.stop();
-  await redis?.stop();
-  await pg?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
+  await stack?.stop();
 });
 
 const viaA = async (path: string) => {

@@ -4,18 +4,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createHmac } from 'node:crypto';
-import { connect, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { request } from 'undici';
 import { FrameType } from '@gatehouse/shared';
-import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
-import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import type { FakeEntra } from '../helpers/fake-entra.js';
+import type { EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
-import { startPostgres, startRedis, type Postgres, type Redis } from '../helpers/datastores.js';
+import { CLUSTER_SECRET, startClusterStack, type ClusterStack } from '../helpers/cluster-stack.js';
+import { redisCommand, type Postgres, type Redis } from '../helpers/datastores.js';
 import { AGENT_MAIN, HUB_MAIN, api, startAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { startHostileAgent } from '../helpers/hostile-agent.js';
 import { startTcpSwitch, type TcpSwitch } from '../helpers/tcp-switch.js';
-import { cleanupTempDirs } from '../helpers/tmp.js';
 
+let stack: ClusterStack | undefined;
 let entra: FakeEntra;
 let echo: EchoServer;
 let pg: Postgres;
@@ -25,22 +26,9 @@ let hubB: HubProc;
 let token: string;
 const agents: AgentProc[] = [];
 const switches: TcpSwitch[] = [];
-const SECRET = 'cluster-secret-for-tests-0123456789abcdef';
+const SECRET = CLUSTER_SECRET;
 
-async function clusterHub(): Promise<HubProc> {
-  const port = await freePort();
-  return startHub(
-    entra,
-    {
-      GATEHOUSE_DATABASE: pg.url,
-      GATEHOUSE_REDIS_URL: redis.url,
-      GATEHOUSE_ADVERTISE_URL: `http://127.0.0.1:${port}`,
-      GATEHOUSE_CLUSTER_SECRET: SECRET,
-      GATEHOUSE_THROTTLE: '100000/60s',
-    },
-    { port },
-  );
-}
+const clusterHub = (): Promise<HubProc> => stack!.hub();
 
 interface TunnelStatus {
   url: string;
@@ -61,18 +49,6 @@ const connected = (a: AgentProc) => tunnelsOf(a).filter((t) => t.state === 'conn
 const connects = (a: AgentProc) => a.lines.filter((l) => l.includes('"connected to hub"')).length;
 /** A hub's id, as its agents see it: the hubId of a tunnel dialled at the hub's own URL. */
 const hubIdOf = (a: AgentProc, h: HubProc) => connected(a).find((t) => t.url === h.url)?.hubId;
-
-/** One Redis command (RESP over a fresh loopback socket): the test's way to put an entry in the hub list. */
-function redisCommand(port: number, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
-    s.once('data', (d) => {
-      resolve(d.toString());
-      s.end();
-    });
-    s.once('error', reject);
-  });
-}
 
 /** Every member of the hub list, as stored. */
 async function listEntries(port: number): Promise<string[]> {
@@ -100,24 +76,15 @@ const accessLine = async (h: HubProc, requestId: string) =>
   JSON.parse(await h.waitForLine((l) => l.includes('"call done"') && l.includes(requestId), 10_000)) as Record<string, unknown>;
 
 beforeAll(async () => {
-  entra = await startFakeEntra();
-  echo = await startEchoServer();
-  pg = await startPostgres();
-  redis = await startRedis();
+  stack = await startClusterStack({ hubEnv: { GATEHOUSE_THROTTLE: '100000/60s' } });
+  ({ entra, echo, pg, redis, token } = stack);
   hubA = await clusterHub();
   hubB = await clusterHub();
-  token = await entra.token();
 }, 180_000);
 afterAll(async () => {
   for (const a of agents) await a.stop();
   for (const s of switches) await s.close();
-  await hubA?.stop();
-  await hubB?.stop();
-  await redis?.stop();
-  await pg?.stop();
-  await echo?.close();
-  await entra?.close();
-  cleanupTempDirs();
+  await stack?.stop();
 });
 
 describe('GATEHOUSE_AGENT_ADVERTISE_URL', () => {

@@ -2,6 +2,7 @@
 // into HubConfig. The only file that reads process.env. Validated once, every error collected, then frozen.
 import type { BlockList } from 'node:net';
 import { parseNetworks } from './relay/direct-networks.js';
+import { agentUrlOf } from './cluster/agent-url.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 
@@ -55,6 +56,9 @@ export interface HubConfig {
   maxHeaderBytes: number;
   /** The request line and headers must arrive within this (from the request's first byte). Default 10 s; over it 408. */
   headTimeoutMs: number;
+  /** An idle caller connection is kept open this long for its next request (Node's keepAliveTimeout, advertised in
+   *  `Keep-Alive: timeout=`). Default 75 s: over the idle timeouts of common load balancers and HTTP clients. */
+  keepAliveTimeoutMs: number;
   /** The least average rate of a request body while the hub waits for it, bytes per second (0: no floor). Default 1 KiB/s. */
   minBodyRate: number;
   /** How long a request may run before the body rate floor applies (then it is averaged over BODY_RATE_WINDOW_SEC). Default 10 s. */
@@ -134,10 +138,11 @@ export function loadConfig(
     if (database.startsWith('sqlite:')) problems.push('several hubs (GATEHOUSE_REDIS_URL) need a shared database: GATEHOUSE_DATABASE=postgres://…');
   }
 
-  const agentAdvertiseRaw = v.agentAdvertiseUrl?.replace(/\/+$/, '');
-  const agentAdvertiseUrl = agentAdvertiseRaw === 'none' ? undefined : (agentAdvertiseRaw ?? advertiseUrl);
-  if (agentAdvertiseUrl !== undefined && !/^https?:\/\/[^/?#@\s]+$/.test(agentAdvertiseUrl))
-    problems.push('GATEHOUSE_AGENT_ADVERTISE_URL must be http(s)://host:port (the URL agents dial this hub at) or none');
+  // The URL agents are told (none: not listed); the advertise URL unless set. Checked whole (cluster/agent-url.ts).
+  const agentAdvertiseWanted = v.agentAdvertiseUrl === 'none' ? undefined : (v.agentAdvertiseUrl ?? advertiseUrl);
+  const agentAdvertised = agentAdvertiseWanted === undefined ? undefined : agentUrlOf(agentAdvertiseWanted);
+  if (agentAdvertised && 'problem' in agentAdvertised) problems.push(agentAdvertised.problem);
+  const agentAdvertiseUrl = agentAdvertised && 'url' in agentAdvertised ? agentAdvertised.url : undefined;
 
   const clientId = v.clientId ?? '';
   if (!clientId && opts.requireClientId !== false) problems.push("GATEHOUSE_CLIENT_ID is required (the hub's Entra app id)");
@@ -180,6 +185,7 @@ export function loadConfig(
     maxHeaderBytes: v.maxHeaderBytes!,
     headTimeoutMs: v.headTimeoutMs!,
     heldBodyTimeoutMs: v.heldBodyTimeoutMs!,
+    keepAliveTimeoutMs: v.keepAliveTimeoutMs!,
     minBodyRate: v.minBodyRate!,
     bodyRateGraceMs: v.bodyRateGraceMs!,
     maxCallsPerConnection: v.maxCallsPerConnection!,

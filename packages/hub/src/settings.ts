@@ -204,6 +204,13 @@ const SETTINGS = {
     parse: duration({ min: 1000, expected: 'a duration of at least 1s, like 10s' }),
     help: 'the request line and headers must arrive within this; over it 408 RequestTimeout and the connection closed',
   }),
+  keepAliveTimeoutMs: setting({
+    env: 'GATEHOUSE_KEEP_ALIVE_TIMEOUT',
+    flag: 'keep-alive-timeout',
+    default: '75s',
+    parse: duration({ min: 1000, max: 3_600_000, expected: 'a duration from 1s to 1h, like 75s' }),
+    help: "how long an idle caller connection is kept open for its next request (keep it over a load balancer's idle timeout)",
+  }),
   minBodyRate: setting({
     env: 'GATEHOUSE_MIN_BODY_RATE',
     flag: 'min-body-rate',

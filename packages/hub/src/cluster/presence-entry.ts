@@ -22,6 +22,10 @@ const DOMAIN = 'gatehouse-presence-v1';
 /** How far past its expiry may lie ahead of the reading hub's clock: the entry's lifetime plus clock skew. */
 const MAX_SKEW_MS = 60_000;
 
+/** The refusal of a well-formed entry signed under another key (or over other fields): all a hub whose cluster
+ *  secret differs from the other hubs' reads (cluster/presence.ts tells its callers so). */
+export const BAD_SIGNATURE = 'bad signature';
+
 /** As stored: the entry, when it expires (ms since the epoch) and its signature. */
 type StoredEntry = PresenceEntry & { exp: number; sig: string };
 
@@ -82,7 +86,7 @@ export function checkedPresence(
     version: e.version!,
     available: e.available,
   };
-  if (!signatureChecks(secret, DOMAIN, fieldsOf(gatewayId, entry, e.exp), e.sig)) return { refused: 'bad signature', ...shown };
+  if (!signatureChecks(secret, DOMAIN, fieldsOf(gatewayId, entry, e.exp), e.sig)) return { refused: BAD_SIGNATURE, ...shown };
   if (e.exp <= now) return { refused: 'expired', ...shown };
   if (e.exp - now > ttlMs + MAX_SKEW_MS) return { refused: 'expiry too far ahead', ...shown };
   return { entry };

@@ -6,14 +6,26 @@ import { AgentBounds, GatehouseError, MAX_LISTED_HUBS } from '@gatehouse/shared'
 import type { AgentRegistry } from '../agents/registry.js';
 import type { AgentSession } from '../agents/session.js';
 import type { Logger } from '../log.js';
-import { checkedPresence, signedPresence, type PresenceEntry } from './presence-entry.js';
+import { BAD_SIGNATURE, checkedPresence, signedPresence, type PresenceEntry } from './presence-entry.js';
 
 export type { PresenceEntry };
+
+/** A gateway's live entries as read, and whether the entries that did not verify say this hub's cluster secret
+ *  is not the one the other hubs sign with. */
+export interface PresenceRead {
+  entries: PresenceEntry[];
+  /** How many entries were listed when none verified and every one was refused for its signature alone (signed,
+   *  well formed, under another key): what a hub whose GATEHOUSE_CLUSTER_SECRET differs from the others' sees.
+   *  0 whenever an entry verified, or one was refused for anything else (not signed, expiry too far ahead). */
+  foreignSigned: number;
+}
 
 export interface Presence {
   readonly hubId: string;
   /** Every live entry of a gateway's members, on any hub. */
   entries(gatewayId: string): Promise<PresenceEntry[]>;
+  /** The same, with what the refused entries say (relay/gateway-call.ts names a secret mismatch to the caller). */
+  read(gatewayId: string): Promise<PresenceRead>;
   announce(s: AgentSession): void;
   withdraw(s: AgentSession): void;
   close(): void;
@@ -31,14 +43,15 @@ const entryOf = (s: AgentSession, hubId: string, hubUrl: string): PresenceEntry 
 });
 
 export function localPresence(registry: AgentRegistry, hubId: string): Presence {
+  const entries = async (gatewayId: string) =>
+    registry
+      .sessions(gatewayId)
+      .filter((s) => s.isOpen)
+      .map((s) => entryOf(s, hubId, ''));
   return {
     hubId,
-    async entries(gatewayId) {
-      return registry
-        .sessions(gatewayId)
-        .filter((s) => s.isOpen)
-        .map((s) => entryOf(s, hubId, ''));
-    },
+    entries,
+    read: async (gatewayId) => ({ entries: await entries(gatewayId), foreignSigned: 0 }),
     announce() {},
     withdraw() {},
     close() {},
@@ -82,36 +95,44 @@ export function redisPresence(redis: Redis, registry: AgentRegistry, hubId: stri
     for (const s of registry.all()) if (s.isOpen) write(s).catch((err: Error) => log.warn({ err: err.message }, 'cannot refresh agent presence in Redis'));
   }, REFRESH_MS);
   timer.unref();
+  const read = async (gatewayId: string): Promise<PresenceRead> => {
+    let infos: Array<string | null>;
+    try {
+      infos = (await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX, String(MAX_ENTRIES_READ))) as Array<string | null>;
+    } catch {
+      throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: agent presence is unreachable');
+    }
+    const now = Date.now();
+    const entries: PresenceEntry[] = [];
+    let badSignature = 0;
+    let otherwise = 0;
+    for (const text of infos) {
+      if (typeof text !== 'string') continue;
+      const c = checkedPresence(secret, gatewayId, text, now, TTL_MS);
+      if ('entry' in c) {
+        entries.push(c.entry);
+        continue;
+      }
+      // an expired one only ever turns up in the moment before Redis drops it: it says nothing
+      if (c.refused === 'expired') continue;
+      if (c.refused === BAD_SIGNATURE) badSignature++;
+      else otherwise++;
+      // logged once per entry
+      const seen = `${gatewayId}\n${text.length}\n${text.slice(0, 300)}`;
+      if (refused.has(seen)) continue;
+      if (refused.size >= MAX_REFUSED_REMEMBERED) refused = new Set();
+      refused.add(seen);
+      log.warn(
+        { gateway: gatewayId, reason: c.refused, claimedMember: c.memberId, claimedHub: c.hubId, claimedUrl: c.hubUrl },
+        'agent presence: entry in Redis refused, no call is relayed by it',
+      );
+    }
+    return { entries, foreignSigned: entries.length === 0 && otherwise === 0 ? badSignature : 0 };
+  };
   return {
     hubId,
-    async entries(gatewayId) {
-      let infos: Array<string | null>;
-      try {
-        infos = (await redis.eval(ENTRIES_SCRIPT, 1, zkey(gatewayId), String(Date.now()), INFO_PREFIX, String(MAX_ENTRIES_READ))) as Array<string | null>;
-      } catch {
-        throw new GatehouseError('ServiceUnavailable', 'hub -> Redis: agent presence is unreachable');
-      }
-      const now = Date.now();
-      const entries: PresenceEntry[] = [];
-      for (const text of infos) {
-        if (typeof text !== 'string') continue;
-        const c = checkedPresence(secret, gatewayId, text, now, TTL_MS);
-        if ('entry' in c) {
-          entries.push(c.entry);
-          continue;
-        }
-        // logged once per entry (an expired one only ever turns up in the moment before Redis drops it)
-        const seen = `${gatewayId}\n${text.length}\n${text.slice(0, 300)}`;
-        if (c.refused === 'expired' || refused.has(seen)) continue;
-        if (refused.size >= MAX_REFUSED_REMEMBERED) refused = new Set();
-        refused.add(seen);
-        log.warn(
-          { gateway: gatewayId, reason: c.refused, claimedMember: c.memberId, claimedHub: c.hubId, claimedUrl: c.hubUrl },
-          'agent presence: entry in Redis refused, no call is relayed by it',
-        );
-      }
-      return entries;
-    },
+    read,
+    entries: async (gatewayId) => (await read(gatewayId)).entries,
     announce(s) {
       write(s).catch((err: Error) => log.warn({ err: err.message }, 'cannot announce agent presence in Redis'));
     },

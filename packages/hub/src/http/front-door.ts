@@ -122,13 +122,18 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   // The head must arrive within GATEHOUSE_HEAD_TIMEOUT, checked every second (Node's default check, every 30 s,
   // let a trickled head live up to 30 s past its limit). No whole-request timeout: a raw-route upload may take
   // hours; a body is held to GATEHOUSE_MIN_BODY_RATE instead.
+  // An idle connection is kept GATEHOUSE_KEEP_ALIVE_TIMEOUT (75 s). It was Node's 5 s: a caller whose event loop
+  // was busy for over 5 s between two calls (building or reading a 64 MiB body under load) still took its idle
+  // connection for live, as its own idle timer (3 s, from the 5 s hint) had not run, and sent its next request onto
+  // a socket the hub had just closed: "other side closed", or EPIPE for a body, with nothing the hub could answer.
+  // A load balancer in front pools connections the same way, for up to its own idle timeout (often 60 s).
   const server = createServer(
     {
       requireHostHeader: false,
       requestTimeout: 0,
       headersTimeout: config.headTimeoutMs,
       connectionsCheckingInterval: HEAD_CHECK_MS,
-      keepAliveTimeout: 5_000,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
       maxHeaderSize: config.maxHeaderBytes,
     },
     onRequest,

@@ -91,7 +91,8 @@ export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): voi
 /**
  * The answer went out before the request body had all arrived (a service answered an upload early, with 401
  * or 413): the rest is read and dropped, so the connection can carry the caller's next request, as Node does
- * for a body nobody read. A rest that stalls is cut off by the server's keep-alive timeout (5 s idle).
+ * for a body nobody read. A rest that stalls or trickles is cut off by GATEHOUSE_MIN_BODY_RATE (http/body-rate.ts),
+ * or with that floor off by the server's keep-alive timeout (GATEHOUSE_KEEP_ALIVE_TIMEOUT).
  */
 export function drainUnreadBody(req: IncomingMessage): void {
   if (req.complete || req.destroyed) return;

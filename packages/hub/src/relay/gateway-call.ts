@@ -22,6 +22,8 @@ class GatewayUpstreams implements Upstreams {
   private readonly tried = new Set<string>();
   private remote: PresenceEntry[] | undefined;
   private hubsTried: Set<string> | undefined;
+  /** Presence entries listed for the gateway that all failed their signature alone (PresenceRead.foreignSigned). */
+  foreignSigned = 0;
 
   constructor(
     private readonly deps: HubDeps,
@@ -45,7 +47,11 @@ class GatewayUpstreams implements Upstreams {
   }
 
   private async onOtherHub(): Promise<Upstream | undefined> {
-    this.remote ??= await remoteHubs(this.deps, this.gateway);
+    if (!this.remote) {
+      const read = await this.deps.presence.read(this.gateway.id);
+      this.foreignSigned = read.foreignSigned;
+      this.remote = await remoteHubs(this.deps, this.gateway, read.entries);
+    }
     this.hubsTried ??= new Set();
     for (let entry = this.remote.shift(); entry; entry = this.remote.shift()) {
       if (this.hubsTried.has(entry.hubId)) continue;
@@ -65,8 +71,8 @@ class GatewayUpstreams implements Upstreams {
 
 /** The hubs holding an available member of the gateway, in the gateway's member order (distribute: one picked
  *  at random goes first). */
-async function remoteHubs(deps: HubDeps, gateway: GatewayRecord): Promise<PresenceEntry[]> {
-  const remote = (await deps.presence.entries(gateway.id)).filter((e) => e.available && e.hubId !== deps.presence.hubId && e.hubUrl);
+async function remoteHubs(deps: HubDeps, gateway: GatewayRecord, entries: PresenceEntry[]): Promise<PresenceEntry[]> {
+  const remote = entries.filter((e) => e.available && e.hubId !== deps.presence.hubId && e.hubUrl);
   if (remote.length === 0) return remote;
   const members = await deps.store.listMembers(gateway.id);
   const order = new Map(members.map((m, i) => [m.id, i]));
@@ -100,9 +106,11 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
   };
   const route = ctx.tags.route ?? 'invoke';
   const upstreams = new GatewayUpstreams(deps, gateway, head, route, timing.maxResponseBytes);
-  // No member on this hub and none elsewhere: offline, before the head is judged (as ever).
+  // No member on this hub and none elsewhere: offline, before the head is judged (as ever). Unless the gateway's
+  // presence entries are there but all signed under another key: this hub cannot tell where the members are,
+  // which is not the same as none being online (a hub whose GATEHOUSE_CLUSTER_SECRET is not the others').
   const first = await upstreams.next();
-  if (!first) throw offline();
+  if (!first) throw upstreams.foreignSigned > 0 ? unverifiedPresence(gateway.id, upstreams.foreignSigned) : offline();
   // The agent's own judgement of a head (it fails a call over a limit), made here first on the head as sent, so the
   // caller gets a coded 4xx and the agent never sees it. Its encoded size is checked as it is encoded (session.open).
   const problem = requestHeadProblem(head);
@@ -123,3 +131,10 @@ export async function startGatewayCall(deps: HubDeps, ctx: Ctx, conn: Connection
     upstreams,
   );
 }
+
+/** The caller's error when no presence entry of the gateway verifies and every one is signed under another key. */
+const unverifiedPresence = (gatewayId: string, entries: number): GatehouseError =>
+  new GatehouseError(
+    'BadGateway',
+    `hub -> hub: the presence of gateway ${gatewayId} could not be verified: its ${entries} ${entries === 1 ? 'entry' : 'entries'} in Redis ${entries === 1 ? 'is' : 'are'} signed, but not with this hub's GATEHOUSE_CLUSTER_SECRET (the hubs' cluster secrets differ)`,
+  );
