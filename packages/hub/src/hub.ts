@@ -20,12 +20,15 @@ import { connectionRoutes } from './http/connections.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
+import { openApiRoute } from './http/openapi-route.js';
 
 export type { HubOptions } from './hub-deps.js';
 
 export interface Hub {
   server: Server;
   deps: HubDeps;
+  /** The route table (each route with its path template and description: GET /openapi.json is built from it). */
+  routes: readonly Route[];
   start(): Promise<{ host: string; port: number }>;
   stop(): Promise<void>;
 }
@@ -48,6 +51,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...adminRoutes(deps),
     ...agentRoutes(deps),
   ];
+  routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });
   const server = createFrontDoor({ config, log, access: accessLogger(log), metrics, routes, health, inFlight, bodyRate });
@@ -56,6 +60,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   return {
     server,
     deps,
+    routes,
     start: () => listen(server, config, log),
     async stop() {
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'

@@ -7,6 +7,7 @@ import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { CONNECTION_DOCS } from './connection-docs.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
@@ -153,7 +154,7 @@ async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonOb
 
 export function connectionRoutes(deps: HubDeps): Route[] {
   return [
-    route('POST', '/v1/connections', async (ctx) => {
+    route('POST', '/v1/connections', CONNECTION_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const authType = authTypeOf(body);
@@ -189,14 +190,14 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ connection: c.id, authType, gateway: gatewayId }, 'connection created');
       sendJson(ctx.res, 201, connectionView(c));
     }),
-    route('GET', '/v1/connections', async (ctx) => {
+    route('GET', '/v1/connections', CONNECTION_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       sendJson(ctx.res, 200, { value: (await deps.store.listConnections(caller)).map(connectionView) });
     }),
-    route('GET', '/v1/connections/{id}', async (ctx) => {
+    route('GET', '/v1/connections/{id}', CONNECTION_DOCS.get, async (ctx) => {
       sendJson(ctx.res, 200, connectionView(await ownConnection(deps, ctx, ctx.params[0]!)));
     }),
-    route('PATCH', '/v1/connections/{id}', async (ctx) => {
+    route('PATCH', '/v1/connections/{id}', CONNECTION_DOCS.update, async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
@@ -219,7 +220,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');
       sendJson(ctx.res, 200, connectionView(next));
     }),
-    route('DELETE', '/v1/connections/{id}', async (ctx) => {
+    route('DELETE', '/v1/connections/{id}', CONNECTION_DOCS.remove, async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await deps.store.deleteConnection(c.id);
       ctx.log.info({ connection: c.id }, 'connection deleted');

@@ -6,6 +6,7 @@ import type { HubDeps } from '../deps.js';
 import type { GatewayRecord } from '../store/store.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
 
 function notFound(): GatehouseError {
@@ -53,7 +54,7 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord) {
 
 export function adminRoutes(deps: HubDeps): Route[] {
   return [
-    route('POST', '/v1/gateways', async (ctx) => {
+    route('POST', '/v1/gateways', GATEWAY_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
@@ -74,21 +75,21 @@ export function adminRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ gateway: g.id }, 'gateway created');
       sendJson(ctx.res, 201, { id: g.id, name: g.name, registrationKey });
     }),
-    route('GET', '/v1/gateways', async (ctx) => {
+    route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       const list = await deps.store.listGateways(caller);
       sendJson(ctx.res, 200, { value: await Promise.all(list.map((g) => gatewayView(deps, g))) });
     }),
-    route('GET', '/v1/gateways/{id}', async (ctx) => {
+    route('GET', '/v1/gateways/{id}', GATEWAY_DOCS.get, async (ctx) => {
       sendJson(ctx.res, 200, await gatewayView(deps, await ownGateway(deps, ctx, ctx.params[0]!)));
     }),
-    route('POST', '/v1/gateways/{id}/registration-keys', async (ctx) => {
+    route('POST', '/v1/gateways/{id}/registration-keys', GATEWAY_DOCS.registrationKey, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const registrationKey = await newRegistrationKey(deps, g.id);
       ctx.log.info({ gateway: g.id }, 'registration key issued');
       sendJson(ctx.res, 201, { registrationKey });
     }),
-    route('PATCH', '/v1/gateways/{id}', async (ctx) => {
+    route('PATCH', '/v1/gateways/{id}', GATEWAY_DOCS.update, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const routing = optString(body, 'routing', 16);
@@ -97,7 +98,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ gateway: g.id, routing }, 'gateway routing changed');
       sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }));
     }),
-    route('DELETE', '/v1/gateways/{id}', async (ctx) => {
+    route('DELETE', '/v1/gateways/{id}', GATEWAY_DOCS.remove, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       if (!(await deps.store.deleteGateway(g.id))) {
         const using = (await deps.store.listGatewayConnections(g.id)).map((c) => c.id);
@@ -109,7 +110,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ gateway: g.id }, 'gateway deleted');
       ctx.res.writeHead(204).end();
     }),
-    route('PATCH', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+    route('PATCH', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.updateMember, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
@@ -124,7 +125,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
       sendJson(ctx.res, 200, await gatewayView(deps, g));
     }),
-    route('DELETE', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+    route('DELETE', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.removeMember, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
