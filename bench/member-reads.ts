@@ -21,18 +21,21 @@ for (const database of [pg.url, `sqlite:${join(tempDir(), 'bench.db')}`]) {
   try {
     const now = new Date().toISOString();
     for (let i = 0; i < n; i++) {
-      await store.createGateway({
-        id: `g${i}`,
-        name: `g${i}`,
-        ownerTid: 't',
-        ownerOid: 'o',
-        publicKeyPem: null,
-        sealedPrivateKey: null,
-        routing: 'primary',
-        createdAt: now,
-        keyHandoff: null,
-        previousPublicKeyPem: null,
-      });
+      await store.createGateway(
+        {
+          id: `g${i}`,
+          name: `g${i}`,
+          ownerTid: 't',
+          ownerOid: 'o',
+          publicKeyPem: null,
+          sealedPrivateKey: null,
+          routing: 'primary',
+          createdAt: now,
+          keyHandoff: null,
+          previousPublicKeyPem: null,
+        },
+        'User',
+      );
       await store.addMember(
         { id: `m${i}`, gatewayId: `g${i}`, name: 'n', hostname: 'h', version: 'v', credentialHash: 'x', enabled: true, createdAt: now, lastSeenAt: null },
         1,

@@ -21,18 +21,21 @@ export async function storeFleet(databasePath: string, members: number): Promise
     for (let i = 0; i < members; i++) {
       if (i % AgentBounds.membersPerGateway === 0) {
         gatewayId = randomUUID();
-        await store.createGateway({
-          id: gatewayId,
-          name: `fleet-${i / AgentBounds.membersPerGateway}`,
-          ownerTid: 'bench',
-          ownerOid: 'bench',
-          publicKeyPem: null,
-          sealedPrivateKey: null,
-          routing: 'primary',
-          createdAt: now,
-          keyHandoff: null,
-          previousPublicKeyPem: null,
-        });
+        await store.createGateway(
+          {
+            id: gatewayId,
+            name: `fleet-${i / AgentBounds.membersPerGateway}`,
+            ownerTid: 'bench',
+            ownerOid: 'bench',
+            publicKeyPem: null,
+            sealedPrivateKey: null,
+            routing: 'primary',
+            createdAt: now,
+            keyHandoff: null,
+            previousPublicKeyPem: null,
+          },
+          'User',
+        );
       }
       const id = randomUUID();
       const credential = `${id}.${randomBytes(32).toString('base64url')}`;

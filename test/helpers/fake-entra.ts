@@ -35,6 +35,14 @@ export const TENANT_B = 'bbbbbbbb-0000-4000-8000-000000000002';
 export const USER_1 = '0000aaaa-1111-4111-8111-000000000001';
 export const USER_2 = '0000aaaa-1111-4111-8111-000000000002';
 export const ADMIN = '0000aaaa-1111-4111-8111-0000000000ad';
+export const USER_3 = '0000aaaa-1111-4111-8111-000000000003';
+/** Groups and apps (service principals) of tenant A, for roles and shares. */
+export const GROUP_1 = '0000bbbb-2222-4222-8222-000000000001';
+export const GROUP_2 = '0000bbbb-2222-4222-8222-000000000002';
+export const APP_1 = '0000cccc-3333-4333-8333-000000000001';
+export const APP_2 = '0000cccc-3333-4333-8333-000000000002';
+/** The app role that admits app-only callers by default (GATEHOUSE_APP_ROLE). */
+export const APP_ROLE = 'Gatehouse.Invoke';
 
 /** How the token endpoint answers an On-Behalf-Of request for a resource. */
 export type OboBehaviour = 'ok' | 'consent' | 'mfa' | 'assertion-expired' | { aadsts: number; error: string; status: number };
@@ -55,6 +63,11 @@ export interface FakeEntra {
     claims?: Record<string, unknown>,
     opts?: { expSec?: number; key?: 'good' | 'rogue'; header?: Record<string, unknown>; version?: '1.0' | '2.0' },
   ): Promise<string>;
+  /** A delegated token of `oid` (tenant A unless `claims.tid`) that lists `groups`, or signals groups overage. */
+  userToken(oid: string, opts?: { groups?: string[]; overage?: boolean; claims?: Record<string, unknown> }): Promise<string>;
+  /** An app-only token (client credentials) of the service principal `oid`, as Entra ID signs one: no `scp`,
+   *  `idtyp: app`, `roles` (default [APP_ROLE]) and the app's client id in `azp`. */
+  appToken(oid: string, opts?: { roles?: string[]; claims?: Record<string, unknown> }): Promise<string>;
   issuer(tid: string, version?: '1.0' | '2.0'): string;
   /** Every path requested, in order. */
   requests: string[];
@@ -327,7 +340,7 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
+  const fake: FakeEntra = {
     authorityHost: base,
     ca,
     issuer,
@@ -344,6 +357,15 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
     async rotate(dropOld = false) {
       const k = await newKey();
       keys = dropOld ? [k] : [...keys, k];
+    },
+    userToken(oid, o = {}) {
+      const overage = o.overage
+        ? { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.microsoft.com/v1.0/users/x/getMemberObjects' } } }
+        : {};
+      return fake.token({ oid, ...(o.groups ? { groups: o.groups } : {}), ...overage, ...o.claims });
+    },
+    appToken(oid, o = {}) {
+      return fake.token({ oid, scp: undefined, idtyp: 'app', roles: o.roles ?? [APP_ROLE], azp: randomUUID(), azpacr: '1', ...o.claims });
     },
     async token(claims = {}, opts = {}) {
       const now = Math.floor(Date.now() / 1000);
@@ -371,4 +393,5 @@ export async function startFakeEntra(ca = makeTestCa()): Promise<FakeEntra> {
         server.close(() => r());
       }),
   };
+  return fake;
 }

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { startCannedServer, startNotHttpServer } from '../helpers/not-http.js';
 import { decodeJwt } from 'jose';
 import { request } from 'undici';
-import { CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { APP_1, CLIENT_ID, TENANT_A, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEntraBackend, type EntraBackend } from '../helpers/entra-backend.js';
 import { api, b64, nodeHttp, startHub, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp.js';
@@ -76,6 +76,31 @@ describe('caller tokens, complete', () => {
     expect(r.status).toBe(403);
     expect(r.json.error.code).toBe('Forbidden');
     expect(r.json.error.message).toMatch(/app-only/);
+    expect(r.json.error.message).toContain('Gatehouse.Invoke');
+    // an app token without idtyp but with roles (a v1 client-credentials token) is app-only too
+    const v1App = await entra.token({ scp: undefined, roles: ['Access.All'] }, { version: '1.0' });
+    expect((await api(hub.url, v1App, 'GET', '/v1/connections')).status).toBe(403);
+  });
+
+  it('an app-only token with the app role Gatehouse.Invoke acts as its service principal; On-Behalf-Of refuses it with 403', async () => {
+    const app = await entra.appToken(APP_1);
+    const mine = await api(hub.url, app, 'GET', '/v1/connections');
+    expect(mine.status).toBe(200);
+    expect(mine.json.value).toEqual([]);
+    const gw = await api(hub.url, app, 'POST', '/v1/gateways', { name: 'an-apps-gateway' });
+    expect(gw.status).toBe(201);
+    expect((await api(hub.url, app, 'GET', `/v1/gateways/${gw.json.id}`)).status).toBe(200);
+    // the same gateway is not a user's with the same tenant
+    expect((await api(hub.url, token, 'GET', `/v1/gateways/${gw.json.id}`)).status).toBe(404);
+    const before = oboCount();
+    const c = await entraConnection({}, app);
+    expect(c.status).toBe(403);
+    expect(c.json.error.code).toBe('Forbidden');
+    expect(c.json.error.message).toMatch(/On-Behalf-Of/);
+    expect(c.json.error.message).toMatch(/signed-in user/);
+    expect(oboCount()).toBe(before); // never asked Entra ID
+    expect((await api(hub.url, token, 'DELETE', `/v1/gateways/${gw.json.id}`)).status).toBe(404);
+    expect((await api(hub.url, app, 'DELETE', `/v1/gateways/${gw.json.id}`)).status).toBe(204);
   });
 });
 

@@ -127,24 +127,33 @@ describe('the access line says what the caller got, beside what the service answ
 describe('who acted: every line after the token check names the caller', () => {
   it('connection created, updated and deleted, gateway routing changed, a registration key issued, and the access line of a call carry tid and oid', async () => {
     // Before: admin lines said what changed but not who changed it; updates and deletions were not logged at all.
+    // Each change is one `audit` line (audit/audit.ts), which names the actor as well.
     const { hub, token, gatewayId, echo } = stack;
     const claims = decodeJwt(token);
     const who = { tid: String(claims.tid), oid: String(claims.oid).toLowerCase() };
     const line = async (msg: string, id: string) => JSON.parse(await hub.waitForLine((l) => l.includes(`"msg":"${msg}"`) && l.includes(id)));
+    const audit = async (action: string, id: string) =>
+      JSON.parse(await hub.waitForLine((l) => l.includes('"msg":"audit"') && l.includes(`"action":"${action}"`) && l.includes(id)));
+    const actor = { type: 'User', ...who };
     const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId });
     expect(c.status).toBe(201);
-    expect(await line('connection created', c.json.id)).toMatchObject({ ...who, connection: c.json.id });
+    expect(await audit('connection.create', c.json.id)).toMatchObject({ ...who, actor, target: { type: 'connection', id: c.json.id } });
     expect((await api(hub.url, token, 'PATCH', `/v1/connections/${c.json.id}`, { displayName: 'audited', timeoutSeconds: 30 })).status).toBe(200);
-    expect(await line('connection updated', c.json.id)).toMatchObject({ ...who, connection: c.json.id, changed: ['displayName', 'timeoutSeconds'] });
+    expect(await audit('connection.update', c.json.id)).toMatchObject({
+      ...who,
+      actor,
+      target: { type: 'connection', id: c.json.id },
+      details: { changed: ['displayName', 'timeoutSeconds'] },
+    });
     const inv = await api(hub.url, token, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'GET', url: 'echo/audited' });
     expect(await line('call done', inv.headers['x-request-id'] as string)).toMatchObject({ ...who, connection: c.json.id, route: 'invoke' });
     expect((await api(hub.url, token, 'DELETE', `/v1/connections/${c.json.id}`)).status).toBe(204);
-    expect(await line('connection deleted', c.json.id)).toMatchObject({ ...who, connection: c.json.id });
+    expect(await audit('connection.delete', c.json.id)).toMatchObject({ ...who, actor, target: { type: 'connection', id: c.json.id } });
     const key = await api(hub.url, token, 'POST', `/v1/gateways/${gatewayId}/registration-keys`);
     expect(key.status).toBe(201);
-    expect(await line('registration key issued', gatewayId)).toMatchObject({ ...who, gateway: gatewayId });
+    expect(await audit('registrationKey.create', gatewayId)).toMatchObject({ ...who, actor, gateway: gatewayId });
     expect((await api(hub.url, token, 'PATCH', `/v1/gateways/${gatewayId}`, { routing: 'primary' })).status).toBe(200);
-    expect(await line('gateway routing changed', gatewayId)).toMatchObject({ ...who, gateway: gatewayId, routing: 'primary' });
+    expect(await audit('gateway.update', gatewayId)).toMatchObject({ ...who, actor, gateway: gatewayId, details: { routing: 'primary' } });
     for (const l of hub.lines) {
       expect(l).not.toContain(token.split('.')[2]!);
       expect(l).not.toContain(key.json.registrationKey);

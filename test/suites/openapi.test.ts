@@ -205,7 +205,7 @@ describe('GET /openapi.json', () => {
     expect(documented).toBeGreaterThan(20);
   });
 
-  it('real answers match the schemas the document gives them', async () => {
+  it('real answers match the schemas the document gives them (gateways, connections, roles, shares, audit)', async () => {
     const check = schemaValidator(doc);
     const ok = (path: string, method: string, status: number) => doc.paths[path][method].responses[String(status)].content['application/json'].schema;
     const created = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'described' });
@@ -230,5 +230,21 @@ describe('GET /openapi.json', () => {
     expect(check(ok('/v1/connections', 'get', 200), list.json), list.text).toBeNull();
     const key = await api(hub.url, token, 'POST', `/v1/gateways/${id}/registration-keys`);
     expect(check(ok('/v1/gateways/{id}/registration-keys', 'post', 201), key.json), key.text).toBeNull();
+    // Teams and audit (the routes s16-teams and s16-audit added).
+    const bob = '0000aaaa-1111-4111-8111-0000000000b0';
+    const answers: Array<[string, string, string, unknown?]> = [
+      ['put', `/v1/gateways/${id}/roles/${bob}`, '/v1/gateways/{id}/roles/{principalId}', { principalType: 'User', role: 'ConnectionCreator' }],
+      ['get', `/v1/gateways/${id}/roles`, '/v1/gateways/{id}/roles'],
+      ['put', `/v1/connections/${conn.json.id}/shares/${bob}`, '/v1/connections/{id}/shares/{principalId}', { principalType: 'User' }],
+      ['get', `/v1/connections/${conn.json.id}/shares`, '/v1/connections/{id}/shares'],
+      ['get', `/v1/gateways/${id}/connections`, '/v1/gateways/{id}/connections'],
+      ['get', `/v1/gateways/${id}/audit?top=2`, '/v1/gateways/{id}/audit'],
+      ['get', `/v1/connections/${conn.json.id}/audit`, '/v1/connections/{id}/audit'],
+    ];
+    for (const [method, url, path, body] of answers) {
+      const r = await api(hub.url, token, method.toUpperCase(), url, body);
+      expect(r.status, `${method} ${url}: ${r.text}`).toBe(200);
+      expect(check(ok(path, method, 200), r.json), `${method} ${url}: ${r.text}`).toBeNull();
+    }
   });
 });

@@ -27,6 +27,8 @@ export interface HubConfig {
   clientCertificate: { thumbprintSha256: string; privateKey: string; x5c: string } | undefined;
   appIdUri: string;
   scope: string;
+  /** The app role that admits app-only callers (their `roles` claim). Default Gatehouse.Invoke. */
+  appRole: string;
   cloud: Cloud;
   authorityHost: string;
   /** Least time between two signing-key fetches caused by tokens with unknown key ids. Default 30 s. */
@@ -70,6 +72,8 @@ export interface HubConfig {
   /** Default per-connection timeout. Default 120 s (the Power Automate synchronous limit). */
   defaultTimeoutMs: number;
   logLevel: string;
+  /** How long audit records are kept (GATEHOUSE_AUDIT_DAYS, default 90 days). */
+  auditRetentionMs: number;
   /** What one agent connection may make the hub hold and wait for (docs/protocol.md "Memory one gateway can hold"). */
   agent: {
     /** Bytes queued toward one agent, every frame type; over it close 4011. Default 8 MiB. */
@@ -153,6 +157,7 @@ export function loadConfig(
     clientCertificate,
     appIdUri: v.appIdUri ?? `api://${clientId}`,
     scope: v.scope!,
+    appRole: v.appRole!,
     cloud: v.cloud!,
     authorityHost,
     allowedTenants,
@@ -177,6 +182,7 @@ export function loadConfig(
     databaseWaitMs: v.databaseWaitMs!,
     defaultTimeoutMs: Math.min(120_000, maxTimeoutMs),
     logLevel: v.logLevel!,
+    auditRetentionMs: Math.round(v.auditDays! * 86_400_000),
     agent: {
       queueMaxBytes: v.agentQueueMaxBytes!,
       maxStreams: v.agentMaxStreams!,

@@ -15,6 +15,7 @@ import type { HeldBodies } from './relay/invoke-body.js';
 import type { DirectNetworks } from './relay/direct-networks.js';
 import type { AgentAuthGuard } from './agents/auth-guard.js';
 import type { CallCaps } from './http/call-caps.js';
+import type { Audit } from './audit/audit.js';
 
 export interface HubDeps {
   config: Readonly<HubConfig>;
@@ -45,6 +46,8 @@ export interface HubDeps {
   agentAuth: AgentAuthGuard;
   /** Calls in progress per connection, caller and gateway (GATEHOUSE_MAX_CALLS_PER_*). */
   callCaps: CallCaps;
+  /** Records every change (audit/audit.ts). */
+  audit: Audit;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

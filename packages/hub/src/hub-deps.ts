@@ -25,6 +25,7 @@ import { startHubDirectory } from './cluster/hubs.js';
 import { HeldBodies } from './relay/invoke-body.js';
 import { DirectNetworks } from './relay/direct-networks.js';
 import { CallCaps } from './http/call-caps.js';
+import { createAudit } from './audit/audit.js';
 
 /** What tests and `dev` may put in place of the real thing. */
 export interface HubOptions {
@@ -51,6 +52,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   const authenticate = createCallerAuth(opts.keySource ?? openIdKeySource(config.authorityHost, { cooldownMs: config.jwksCooldownMs }), {
     audiences: [config.clientId, config.appIdUri],
     scope: config.scope,
+    appRole: config.appRole,
     allowedTenants: config.allowedTenants,
     clockToleranceSec: 300,
   });
@@ -84,6 +86,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
         for (const s of registry.all()) s.tellHubs(msg);
       })
     : undefined;
+  const now = opts.now ?? (() => new Date());
   const deps: HubDeps = {
     config,
     log,
@@ -104,9 +107,10 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
       (redis
         ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs)
         : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
-    now: opts.now ?? (() => new Date()),
+    now,
     agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
     caller: callerIdentifier(authenticate),
+    audit: createAudit(storeItself.audit, log, now),
   };
   return { deps, storeItself, redis };
 }

@@ -17,10 +17,14 @@ import { BodyRateGuard } from './http/body-rate.js';
 import { adminRoutes } from './http/gateways.js';
 import { agentRoutes } from './http/agent-api.js';
 import { connectionRoutes } from './http/connections.js';
+import { gatewayRoleRoutes } from './http/gateway-roles.js';
+import { connectionShareRoutes } from './http/connection-shares.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
 import { openApiRoute } from './http/openapi-route.js';
+import { startAuditRetention } from './audit/retention.js';
+import { auditRoutes } from './http/audit-routes.js';
 
 export type { HubOptions } from './hub-deps.js';
 
@@ -41,6 +45,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   // cache). A single hub applies such changes in the routes that make them.
   const stopMemberSync = redis ? syncMembers({ store: storeItself, registry, presence, log }) : () => {};
   const inFlight = new InFlight();
+  let retention: ReturnType<typeof startAuditRetention> | undefined;
   // The relayed calls' routes first: every request tries the patterns in order (no two match the same path), and
   // these are nearly all of a busy hub's requests.
   const routes: Route[] = [
@@ -48,8 +53,11 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...invokeRoutes(deps),
     ...(redis ? relayRoutes(deps) : []),
     ...connectionRoutes(deps),
+    ...connectionShareRoutes(deps),
     ...adminRoutes(deps),
+    ...gatewayRoleRoutes(deps),
     ...agentRoutes(deps),
+    ...auditRoutes(deps),
   ];
   routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
@@ -61,8 +69,14 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     server,
     deps,
     routes,
-    start: () => listen(server, config, log),
+    async start() {
+      // Records past retention go before the hub serves (then periodically, audit/retention.ts).
+      retention ??= startAuditRetention(storeItself.audit, config.auditRetentionMs, log, deps.now);
+      await retention.first;
+      return listen(server, config, log);
+    },
     async stop() {
+      retention?.stop();
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       inFlight.stopping = true;

@@ -40,6 +40,14 @@ const share: Parser<{ percent: number } | { bytes: number }> = (raw) => {
   return bytes.ok ? { ok: true, value: { bytes: bytes.value } } : { ok: false, expected };
 };
 
+/** Audit retention in days: a positive number, decimals allowed (0.5 is 12 hours), at most 100 years. */
+const days: Parser<number> = (raw) => {
+  const expected = 'a number of days greater than 0, like 90 or 0.5';
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) return { ok: false, expected };
+  const n = Number(raw.trim());
+  return n > 0 && n <= 36_500 ? { ok: true, value: n } : { ok: false, expected };
+};
+
 const SETTINGS = {
   listen: setting({ env: 'GATEHOUSE_LISTEN', flag: 'listen', default: '127.0.0.1:8080', parse: hostPort(), help: 'host:port to listen on' }),
   database: setting({
@@ -90,6 +98,13 @@ const SETTINGS = {
   }),
   appIdUri: setting({ env: 'GATEHOUSE_APP_ID_URI', flag: 'app-id-uri', shownDefault: 'api://{client id}', parse: text(), help: 'second accepted audience' }),
   scope: setting({ env: 'GATEHOUSE_SCOPE', flag: 'scope', default: 'user_impersonation', parse: text(), help: 'delegated scope callers need in scp' }),
+  appRole: setting({
+    env: 'GATEHOUSE_APP_ROLE',
+    flag: 'app-role',
+    default: 'Gatehouse.Invoke',
+    parse: refine(text(), (v) => (/^[A-Za-z0-9._-]{1,120}$/.test(v) ? undefined : 'an app role value like Gatehouse.Invoke')),
+    help: 'app role an app-only token (a service principal, a managed identity) needs in its roles claim to be let in; it then acts as its service principal (not on EntraAuth connections)',
+  }),
   cloud: setting({
     env: 'GATEHOUSE_CLOUD',
     flag: 'cloud',
@@ -302,6 +317,13 @@ const SETTINGS = {
     default: '100/60s',
     parse: perPeriod({ expected: 'N/period, like 100/60s' }),
     help: 'failed agent authentications per source address per period; beyond it 429 before any lookup',
+  }),
+  auditDays: setting({
+    env: 'GATEHOUSE_AUDIT_DAYS',
+    flag: 'audit-days',
+    default: '90',
+    parse: days,
+    help: 'days the audit log keeps each record (decimals allowed); older records are deleted at start and then every tenth of it (at least every hour)',
   }),
   logLevel: setting({
     env: 'GATEHOUSE_LOG_LEVEL',

@@ -7,10 +7,19 @@ import type { KeySource, TokenVersion } from './key-source.js';
 export type { KeySource } from './key-source.js';
 export { openIdKeySource } from './key-source.js';
 
+/** A caller is a principal: a signed-in user, or an app (a service principal or managed identity) calling with
+ *  an app-only token. Either is identified by `(tid, oid)`; `groups` are the token's `groups` claim. */
 export interface Caller {
+  kind: 'user' | 'app';
   tid: string;
   oid: string;
   name: string | undefined;
+  /** Group object ids from the token's `groups` claim (lower case). Empty when the token has none, or when Entra ID
+   *  left them out for too many (groups overage: `_claim_names.groups` or `hasgroups`); see `groupsOverage`. */
+  groups: readonly string[];
+  /** The token said the caller is in more groups than it lists (overage): group roles and shares do not apply to
+   *  this caller (the hub does not ask Microsoft Graph); docs/operations.md "Groups". */
+  groupsOverage: boolean;
   /** The caller's own access token: the assertion for On-Behalf-Of. Never logged, never forwarded. */
   token: string;
 }
@@ -18,6 +27,8 @@ export interface Caller {
 export interface CallerAuthOptions {
   audiences: string[];
   scope: string;
+  /** The app role an app-only token needs in `roles` to be let in (GATEHOUSE_APP_ROLE, default Gatehouse.Invoke). */
+  appRole: string;
   allowedTenants: 'common' | readonly string[];
   /** exp/nbf tolerance; SPEC: at most 5 minutes. */
   clockToleranceSec: number;
@@ -76,14 +87,25 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     }
     if (typeof payload.oid !== 'string' || !payload.oid) throw new AuthFailure('token has no oid');
     const scp = typeof payload.scp === 'string' ? payload.scp.split(' ') : [];
-    if (scp.length === 0 && (payload.idtyp === 'app' || Array.isArray(payload.roles))) {
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    // App-only (client credentials, a managed identity): no `scp`; Entra ID sets `idtyp: app` when asked to, and
+    // `roles` holds the app roles the service principal was assigned.
+    const kind = scp.length === 0 && (payload.idtyp === 'app' || Array.isArray(payload.roles)) ? 'app' : 'user';
+    if (kind === 'app' && !roles.includes(opts.appRole)) {
       throw new GatehouseError(
         'Forbidden',
-        'caller -> hub: app-only tokens (client credentials) cannot use connections or gateways: call with a delegated user token',
+        `caller -> hub: app-only tokens (client credentials) need the app role ${opts.appRole} (GATEHOUSE_APP_ROLE) assigned to the app; otherwise call with a delegated user token`,
       );
     }
-    if (!scp.includes(opts.scope)) throw new AuthFailure(`scp lacks ${opts.scope}`);
-    return { tid, oid: payload.oid.toLowerCase(), name: typeof payload.name === 'string' ? payload.name : undefined, token };
+    if (kind === 'user' && !scp.includes(opts.scope)) throw new AuthFailure(`scp lacks ${opts.scope}`);
+    return {
+      kind,
+      tid,
+      oid: payload.oid.toLowerCase(),
+      name: typeof payload.name === 'string' ? payload.name : undefined,
+      ...groupsOf(payload),
+      token,
+    };
   }
 
   return async function authenticate(authorization: string | undefined): Promise<Caller> {
@@ -107,6 +129,22 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     cache.set(key!, { authorization: authorization!, caller, until });
     return caller;
   };
+}
+
+/** Most groups kept from one token: Entra ID itself puts at most 200 in a JWT (then it signals overage instead). */
+const MAX_GROUPS = 200;
+
+/** The `groups` claim, or overage: a token whose `_claim_names` names `groups` (v1 and v2) or with `hasgroups`
+ *  (implicit flow) carries no list; the caller then counts as in no group. */
+function groupsOf(payload: Record<string, unknown>): { groups: readonly string[]; groupsOverage: boolean } {
+  const names = payload._claim_names as Record<string, unknown> | undefined;
+  const overage = payload.hasgroups === true || (typeof names === 'object' && names !== null && 'groups' in names);
+  const list = Array.isArray(payload.groups) ? payload.groups : [];
+  const groups = list
+    .filter((g): g is string => typeof g === 'string' && g.length > 0 && g.length <= 64)
+    .slice(0, MAX_GROUPS)
+    .map((g) => g.toLowerCase());
+  return { groups: Object.freeze(groups), groupsOverage: overage };
 }
 
 export type Authenticate = ReturnType<typeof createCallerAuth>;

@@ -104,6 +104,12 @@ export function createOboClient(o: OboOptions): OboClient {
       return requests;
     },
     async token(caller, resourceUri) {
+      // On-Behalf-Of trades a user's token; an app-only token has no user to act for.
+      if (caller.kind === 'app')
+        throw new GatehouseError(
+          'Forbidden',
+          'caller -> hub: EntraAuth connections call on behalf of a signed-in user (On-Behalf-Of); an app-only token has none: call with a delegated user token',
+        );
       // Never redeem a token that is not addressed to the hub (validated already; checked again here).
       const aud = decodeJwt(caller.token).aud;
       if (typeof aud !== 'string' || !o.audiences.includes(aud))

@@ -77,7 +77,16 @@ export function agentRoutes(deps: HubDeps): Route[] {
         },
         resealed.map((r) => ({ connectionId: String(r.connectionId), sealed: String(r.sealed) })),
       );
-      ctx.log.info({ gateway: g.id, member: m.id, connections: resealed.length }, 'gateway key rotated');
+      await deps.audit.record(
+        {
+          actor: { type: 'Agent', memberId: m.id },
+          action: 'gateway.keyRotate',
+          target: { type: 'gateway', id: g.id },
+          gatewayId: g.id,
+          details: { connections: resealed.length },
+        },
+        ctx.log,
+      );
       // Every member reconnects and takes up the new key from the hand-off before it serves again.
       for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.KeyRotated, 'gateway key rotated');
       sendJson(ctx.res, 200, { resealed: resealed.length });
@@ -132,7 +141,16 @@ export function agentRoutes(deps: HubDeps): Route[] {
       ) {
         throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first (this registration key has been used)`);
       }
-      ctx.log.info({ gateway: gatewayId, member: memberId, join: members.length > 0 }, 'agent registered');
+      await deps.audit.record(
+        {
+          actor: { type: 'Agent', memberId },
+          action: 'member.register',
+          target: { type: 'member', id: memberId },
+          gatewayId,
+          details: { name, hostname, version, join: members.length > 0 },
+        },
+        ctx.log,
+      );
       sendJson(ctx.res, 201, { gatewayId, memberId, credential });
     }),
   ];

@@ -2,6 +2,7 @@
 import type { OperationDoc } from './route-doc.js';
 
 const ID = { id: 'The connection.' };
+const PRINCIPAL = { id: 'The connection.', principalId: "The principal's Entra ID object id (a user, a group or a service principal of the caller's tenant)." };
 
 export const CONNECTION_DOCS = {
   create: {
@@ -16,7 +17,7 @@ export const CONNECTION_DOCS = {
   },
   list: {
     operationId: 'listConnections',
-    summary: "List the caller's connections",
+    summary: "List the caller's connections and those shared with the caller",
     tag: 'Connections',
     ok: { status: 200, description: 'The connections.', schema: 'ConnectionList' },
     errors: [],
@@ -36,7 +37,7 @@ export const CONNECTION_DOCS = {
     params: ID,
     body: 'ConnectionPatch',
     ok: { status: 200, description: 'The connection as changed.', schema: 'Connection' },
-    errors: ['InvalidRequest', 'UrlNotAllowed', 'NotFound', 'PayloadTooLarge', 'UriTooLong'],
+    errors: ['InvalidRequest', 'UrlNotAllowed', 'Forbidden', 'NotFound', 'PayloadTooLarge', 'UriTooLong'],
   },
   remove: {
     operationId: 'deleteConnection',
@@ -44,6 +45,46 @@ export const CONNECTION_DOCS = {
     tag: 'Connections',
     params: ID,
     ok: { status: 204, description: 'Deleted.' },
-    errors: ['NotFound'],
+    errors: ['Forbidden', 'NotFound'],
+  },
+  shares: {
+    operationId: 'listConnectionShares',
+    summary: "List whom a connection is shared with (its owner's)",
+    tag: 'Connections',
+    params: ID,
+    ok: { status: 200, description: 'The shares.', schema: 'ShareList' },
+    errors: ['Forbidden', 'NotFound'],
+  },
+  share: {
+    operationId: 'shareConnection',
+    summary: 'Share a connection with a principal',
+    description:
+      'A share grants use (invoke, the raw route, its metadata), never change, delete or credentials. On a gateway the owner needs ConnectionCreatorWithSharing or Admin there. At most 100 shares per connection.',
+    tag: 'Connections',
+    params: PRINCIPAL,
+    body: 'SharePut',
+    ok: { status: 200, description: 'The share.', schema: 'Share' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound', 'PayloadTooLarge'],
+  },
+  unshare: {
+    operationId: 'unshareConnection',
+    summary: 'Stop sharing a connection with a principal',
+    tag: 'Connections',
+    params: PRINCIPAL,
+    ok: { status: 204, description: 'No longer shared.' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
+  },
+  audit: {
+    operationId: 'listConnectionAudit',
+    summary: "A connection's audit log (its owner's)",
+    description: 'Every change to the connection; newest first, paged.',
+    tag: 'Connections',
+    params: ID,
+    query: {
+      top: { description: 'Records per page (default 50).', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+      skipToken: { description: "Where the page starts: from the previous page's nextLink.", schema: { type: 'string' } },
+    },
+    ok: { status: 200, description: 'A page of records.', schema: 'AuditPage' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
   },
 } satisfies Record<string, OperationDoc>;

@@ -1,22 +1,26 @@
-// Connections API (SPEC section 3): the caller's own connections; secrets write-only and sealed at once.
+// Connections API (SPEC section 3): the caller's own connections and those shared with it (auth/access.ts says
+// which it may do what with); secrets write-only and sealed at once. Shares themselves: http/connection-shares.ts.
 import { randomUUID } from 'node:crypto';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl, sealSecret, windowsUserProblem } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
+import { allows, connectionFor, gatewayRole, principalIds, type ConnectionAccess } from '../auth/access.js';
 import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
 import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 import { CONNECTION_DOCS } from './connection-docs.js';
+import { recordByCaller } from './audit-record.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
 const SUPPORTED: ReadonlySet<AuthType> = new Set(['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway']);
 const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic: 'BasicGateway', windows: 'WindowsGateway' };
 
-export function connectionView(c: ConnectionRecord) {
+export function connectionView(c: ConnectionRecord, access?: ConnectionAccess) {
   return {
     id: c.id,
+    ...(access ? { access } : {}),
     authType: c.authType,
     displayName: c.displayName,
     baseResourceUrl: c.baseResourceUrl,
@@ -30,15 +34,12 @@ export function connectionView(c: ConnectionRecord) {
   };
 }
 
+/** The connection, when the caller owns it (404 when it is neither theirs nor shared with them, 403 when shared). */
 export async function ownConnection(deps: HubDeps, ctx: Ctx, id: string): Promise<ConnectionRecord> {
-  const caller = await deps.caller(ctx);
-  const c = await deps.store.getConnection(id);
-  // Another user's connection is indistinguishable from none (connections are not shareable).
-  if (!c || c.ownerTid !== caller.tid || c.ownerOid !== caller.oid) throw new GatehouseError('NotFound', 'caller -> hub: no such connection');
-  return c;
+  return (await connectionFor(deps, ctx, id, 'own')).conn;
 }
 
-/** What PATCH may change (the log line of a change names these fields, never their values). */
+/** What PATCH may change (the audit record of a change names these fields, never their values). */
 const PATCHABLE = ['displayName', 'baseResourceUrl', 'bodyEncoding', 'timeoutSeconds', 'username', 'password'];
 
 /** The connector's single form (authenticationType + gatewayId) mapped onto authType. */
@@ -147,9 +148,28 @@ async function createEntraConnection(deps: HubDeps, caller: Caller, body: JsonOb
     timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
     createdAt: now,
     updatedAt: now,
+    ownerGroups: caller.groups,
   };
   await deps.store.createConnection(c);
   return c;
+}
+
+/** The audit record of a new connection: what it is and where it goes; never its credentials. */
+function recordCreate(deps: HubDeps, ctx: Ctx, c: ConnectionRecord): Promise<void> {
+  return recordByCaller(deps, ctx, {
+    action: 'connection.create',
+    target: { type: 'connection', id: c.id },
+    connectionId: c.id,
+    gatewayId: c.gatewayId,
+    details: {
+      authType: c.authType,
+      displayName: c.displayName,
+      baseResourceUrl: c.baseResourceUrl,
+      resourceUri: c.resourceUri,
+      bodyEncoding: c.bodyEncoding,
+      timeoutSeconds: c.timeoutMs / 1000,
+    },
+  });
 }
 
 export function connectionRoutes(deps: HubDeps): Route[] {
@@ -162,14 +182,15 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
       if (authType === 'EntraAuth') {
         const c = await createEntraConnection(deps, caller, body, baseResourceUrl);
-        ctx.log.info({ connection: c.id, authType, resource: c.resourceUri }, 'connection created');
-        sendJson(ctx.res, 201, connectionView(c));
+        await recordCreate(deps, ctx, c);
+        sendJson(ctx.res, 201, connectionView(c, 'Owner'));
         return;
       }
       const gatewayId = optString(body, 'gatewayId', 64);
       if (!gatewayId) throw invalid('gatewayId is required for gateway connections');
-      const g = await deps.store.getGateway(gatewayId);
-      if (!g || g.ownerTid !== caller.tid || g.ownerOid !== caller.oid) throw invalid('gatewayId does not name a gateway you can use');
+      // Any role on the gateway lets the caller create connections on it; without one it is as if there were none.
+      const found = await gatewayRole(deps, caller, gatewayId);
+      if (!found || !allows(found.role, 'create')) throw invalid('gatewayId does not name a gateway you can use');
       const now = deps.now().toISOString();
       const c: ConnectionRecord = {
         id: randomUUID(),
@@ -185,20 +206,26 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         timeoutMs: timeoutOf(deps, body, deps.config.defaultTimeoutMs),
         createdAt: now,
         updatedAt: now,
+        ownerGroups: caller.groups,
       };
       await deps.store.createConnection(c);
-      ctx.log.info({ connection: c.id, authType, gateway: gatewayId }, 'connection created');
-      sendJson(ctx.res, 201, connectionView(c));
+      await recordCreate(deps, ctx, c);
+      sendJson(ctx.res, 201, connectionView(c, 'Owner'));
     }),
     route('GET', '/v1/connections', CONNECTION_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
-      sendJson(ctx.res, 200, { value: (await deps.store.listConnections(caller)).map(connectionView) });
+      const [own, shared] = await Promise.all([deps.store.listConnections(caller), deps.store.listSharedConnections(caller.tid, principalIds(caller))]);
+      const mine = new Set(own.map((c) => c.id));
+      sendJson(ctx.res, 200, {
+        value: [...own.map((c) => connectionView(c, 'Owner')), ...shared.filter((c) => !mine.has(c.id)).map((c) => connectionView(c, 'User'))],
+      });
     }),
     route('GET', '/v1/connections/{id}', CONNECTION_DOCS.get, async (ctx) => {
-      sendJson(ctx.res, 200, connectionView(await ownConnection(deps, ctx, ctx.params[0]!)));
+      const { conn, access } = await connectionFor(deps, ctx, ctx.params[0]!, 'see');
+      sendJson(ctx.res, 200, connectionView(conn, access));
     }),
     route('PATCH', '/v1/connections/{id}', CONNECTION_DOCS.update, async (ctx) => {
-      const c = await ownConnection(deps, ctx, ctx.params[0]!);
+      const { conn: c, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
         if (body[k] !== undefined) throw invalid(`${k} cannot be changed: create a new connection`);
@@ -210,6 +237,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         bodyEncoding: bodyEncodingOf(body, c.bodyEncoding),
         timeoutMs: timeoutOf(deps, body, c.timeoutMs),
         updatedAt: deps.now().toISOString(),
+        ownerGroups: caller.groups,
       };
       if (c.authType === 'EntraAuth' && body.baseResourceUrl !== undefined) deps.directNetworks.checkLiteral(new URL(next.baseResourceUrl), 'caller -> hub');
       if (body.username !== undefined || body.password !== undefined) {
@@ -217,13 +245,25 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         next.sealedCredentials = await sealFor(deps, c.gatewayId!, c.authType, body);
       }
       await deps.store.updateConnection(next);
-      ctx.log.info({ connection: c.id, changed: PATCHABLE.filter((k) => body[k] !== undefined) }, 'connection updated');
-      sendJson(ctx.res, 200, connectionView(next));
+      await recordByCaller(deps, ctx, {
+        action: 'connection.update',
+        target: { type: 'connection', id: c.id },
+        connectionId: c.id,
+        gatewayId: c.gatewayId,
+        details: { changed: PATCHABLE.filter((k) => body[k] !== undefined) },
+      });
+      sendJson(ctx.res, 200, connectionView(next, 'Owner'));
     }),
     route('DELETE', '/v1/connections/{id}', CONNECTION_DOCS.remove, async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await deps.store.deleteConnection(c.id);
-      ctx.log.info({ connection: c.id }, 'connection deleted');
+      await recordByCaller(deps, ctx, {
+        action: 'connection.delete',
+        target: { type: 'connection', id: c.id },
+        connectionId: c.id,
+        gatewayId: c.gatewayId,
+        details: { authType: c.authType, displayName: c.displayName },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];

@@ -3,6 +3,7 @@ import type { OperationDoc } from './route-doc.js';
 
 const ID = { id: 'The gateway.' };
 const MEMBER = { id: 'The gateway.', memberId: 'The member (an agent of the gateway).' };
+const PRINCIPAL = { id: 'The gateway.', principalId: "The principal's Entra ID object id (a user, a group or a service principal of the caller's tenant)." };
 
 export const GATEWAY_DOCS = {
   create: {
@@ -37,7 +38,7 @@ export const GATEWAY_DOCS = {
     params: ID,
     body: 'GatewayPatch',
     ok: { status: 200, description: 'The gateway as changed.', schema: 'Gateway' },
-    errors: ['InvalidRequest', 'NotFound', 'PayloadTooLarge'],
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound', 'PayloadTooLarge'],
   },
   remove: {
     operationId: 'deleteGateway',
@@ -46,7 +47,7 @@ export const GATEWAY_DOCS = {
     tag: 'Gateways',
     params: ID,
     ok: { status: 204, description: 'Deleted.' },
-    errors: ['InvalidRequest', 'NotFound'],
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
   },
   registrationKey: {
     operationId: 'createRegistrationKey',
@@ -55,7 +56,7 @@ export const GATEWAY_DOCS = {
     tag: 'Gateways',
     params: ID,
     ok: { status: 201, description: 'The key (shown once).', schema: 'RegistrationKey' },
-    errors: ['NotFound'],
+    errors: ['Forbidden', 'NotFound'],
   },
   updateMember: {
     operationId: 'updateMember',
@@ -65,7 +66,7 @@ export const GATEWAY_DOCS = {
     params: MEMBER,
     body: 'MemberPatch',
     ok: { status: 200, description: 'The gateway, with the member changed.', schema: 'Gateway' },
-    errors: ['InvalidRequest', 'NotFound', 'PayloadTooLarge'],
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound', 'PayloadTooLarge'],
   },
   removeMember: {
     operationId: 'deleteMember',
@@ -74,6 +75,56 @@ export const GATEWAY_DOCS = {
     tag: 'Gateways',
     params: MEMBER,
     ok: { status: 204, description: 'Removed.' },
-    errors: ['NotFound'],
+    errors: ['Forbidden', 'NotFound'],
+  },
+  connections: {
+    operationId: 'listGatewayConnections',
+    summary: "List every connection on a gateway (its Admins')",
+    description: 'Metadata and owner only: never credentials, and seeing them grants no use.',
+    tag: 'Gateways',
+    params: ID,
+    ok: { status: 200, description: 'The connections on the gateway.', schema: 'GatewayConnectionList' },
+    errors: ['Forbidden', 'NotFound'],
+  },
+  roles: {
+    operationId: 'listGatewayRoles',
+    summary: "List a gateway's roles",
+    description: 'Admin: everything on the gateway; ConnectionCreator: sees it, creates connections on it; ConnectionCreatorWithSharing: may also share them.',
+    tag: 'Gateways',
+    params: ID,
+    ok: { status: 200, description: 'The roles.', schema: 'RoleList' },
+    errors: ['Forbidden', 'NotFound'],
+  },
+  setRole: {
+    operationId: 'setGatewayRole',
+    summary: 'Give a principal a role on a gateway',
+    description: 'Replaces the role it held. The last Admin cannot be demoted (400); a gateway holds at most 100 roles.',
+    tag: 'Gateways',
+    params: PRINCIPAL,
+    body: 'RolePut',
+    ok: { status: 200, description: 'The role as set.', schema: 'Role' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound', 'PayloadTooLarge'],
+  },
+  removeRole: {
+    operationId: 'deleteGatewayRole',
+    summary: "Remove a principal's role on a gateway",
+    description: "The last Admin stays (400). The principal's gateway connections stop working (403) until it holds a role again.",
+    tag: 'Gateways',
+    params: PRINCIPAL,
+    ok: { status: 204, description: 'Removed.' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
+  },
+  audit: {
+    operationId: 'listGatewayAudit',
+    summary: "A gateway's audit log (its Admins')",
+    description: 'Every change to the gateway, its members, keys, routing, and the connections on it; newest first, paged.',
+    tag: 'Gateways',
+    params: ID,
+    query: {
+      top: { description: 'Records per page (default 50).', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+      skipToken: { description: "Where the page starts: from the previous page's nextLink.", schema: { type: 'string' } },
+    },
+    ok: { status: 200, description: 'A page of records.', schema: 'AuditPage' },
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
   },
 } satisfies Record<string, OperationDoc>;

@@ -1,26 +1,24 @@
-// Gateways API (SPEC section 6): an owner's gateways, their members and registration keys, authenticated by the
-// caller's Entra ID token. The agents' own routes are http/agent-api.ts.
+// Gateways API (SPEC section 6): gateways, their members, registration keys and the list of their connections, as
+// the caller's role on each allows (auth/access.ts); roles themselves are http/gateway-roles.ts. The agents' own
+// routes are http/agent-api.ts.
 import { randomUUID } from 'node:crypto';
 import { CloseCode, GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
-import type { GatewayRecord } from '../store/store.js';
+import type { GatewayRecord, GatewayRole } from '../store/store.js';
+import { gatewayFor, principalIds, roleAmong } from '../auth/access.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
+import { connectionView } from './connections.js';
+import { recordByCaller } from './audit-record.js';
 
-function notFound(): GatehouseError {
-  return new GatehouseError('NotFound', 'caller -> hub: no such gateway');
-}
-
+/** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
-  const caller = await deps.caller(ctx);
-  const g = await deps.store.getGateway(id);
-  if (!g || g.ownerTid !== caller.tid || g.ownerOid !== caller.oid) throw notFound();
-  return g;
+  return (await gatewayFor(deps, ctx, id, 'admin')).gateway;
 }
 
-export async function gatewayView(deps: HubDeps, g: GatewayRecord) {
+export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: GatewayRole) {
   const [members, entries] = await Promise.all([deps.store.listMembers(g.id), deps.presence.entries(g.id)]);
   const view = members.map((m) => {
     // A member may be connected to several hubs: the earliest connection speaks for it.
@@ -49,6 +47,7 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord) {
     routing: g.routing,
     members: view,
     createdAt: g.createdAt,
+    ...(role ? { role } : {}),
   };
 }
 
@@ -70,23 +69,32 @@ export function adminRoutes(deps: HubDeps): Route[] {
         keyHandoff: null,
         previousPublicKeyPem: null,
       };
-      await deps.store.createGateway(g);
+      await deps.store.createGateway(g, caller.kind === 'app' ? 'ServicePrincipal' : 'User');
       const registrationKey = await newRegistrationKey(deps, g.id);
-      ctx.log.info({ gateway: g.id }, 'gateway created');
+      await recordByCaller(deps, ctx, { action: 'gateway.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name } });
       sendJson(ctx.res, 201, { id: g.id, name: g.name, registrationKey });
     }),
     route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
-      const list = await deps.store.listGateways(caller);
-      sendJson(ctx.res, 200, { value: await Promise.all(list.map((g) => gatewayView(deps, g))) });
+      const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller));
+      const views = list.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller)));
+      sendJson(ctx.res, 200, { value: await Promise.all(views) });
     }),
     route('GET', '/v1/gateways/{id}', GATEWAY_DOCS.get, async (ctx) => {
-      sendJson(ctx.res, 200, await gatewayView(deps, await ownGateway(deps, ctx, ctx.params[0]!)));
+      const { gateway, role } = await gatewayFor(deps, ctx, ctx.params[0]!, 'see');
+      sendJson(ctx.res, 200, await gatewayView(deps, gateway, role));
+    }),
+    route('GET', '/v1/gateways/{id}/connections', GATEWAY_DOCS.connections, async (ctx) => {
+      // Admins see every connection on the gateway: metadata and owner, never credentials, never the use of it.
+      const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
+      const list = await deps.store.listGatewayConnections(gateway.id);
+      sendJson(ctx.res, 200, { value: list.map((c) => ({ ...connectionView(c), owner: { tenantId: c.ownerTid, objectId: c.ownerOid } })) });
     }),
     route('POST', '/v1/gateways/{id}/registration-keys', GATEWAY_DOCS.registrationKey, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const registrationKey = await newRegistrationKey(deps, g.id);
-      ctx.log.info({ gateway: g.id }, 'registration key issued');
+      // (never the key, nor its hash)
+      await recordByCaller(deps, ctx, { action: 'registrationKey.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id });
       sendJson(ctx.res, 201, { registrationKey });
     }),
     route('PATCH', '/v1/gateways/{id}', GATEWAY_DOCS.update, async (ctx) => {
@@ -95,8 +103,13 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const routing = optString(body, 'routing', 16);
       if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
       await deps.store.setGatewayRouting(g.id, routing);
-      ctx.log.info({ gateway: g.id, routing }, 'gateway routing changed');
-      sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }));
+      await recordByCaller(deps, ctx, {
+        action: 'gateway.update',
+        target: { type: 'gateway', id: g.id },
+        gatewayId: g.id,
+        details: { changed: ['routing'], routing, previousRouting: g.routing },
+      });
+      sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }, 'Admin'));
     }),
     route('DELETE', '/v1/gateways/{id}', GATEWAY_DOCS.remove, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
@@ -107,7 +120,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       // Its agents are told their credential is gone (they stop reconnecting); other hubs close theirs within
       // MEMBER_SYNC_MS (agents/member-sync.ts).
       for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.CredentialRevoked, 'gateway deleted');
-      ctx.log.info({ gateway: g.id }, 'gateway deleted');
+      await recordByCaller(deps, ctx, { action: 'gateway.delete', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name: g.name } });
       ctx.res.writeHead(204).end();
     }),
     route('PATCH', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.updateMember, async (ctx) => {
@@ -122,8 +135,13 @@ export function adminRoutes(deps: HubDeps): Route[] {
           s.enabled = body.enabled;
           deps.presence.announce(s);
         }
-      ctx.log.info({ gateway: g.id, member: m.id, enabled: body.enabled }, 'member enabled changed');
-      sendJson(ctx.res, 200, await gatewayView(deps, g));
+      await recordByCaller(deps, ctx, {
+        action: body.enabled ? 'member.enable' : 'member.disable',
+        target: { type: 'member', id: m.id },
+        gatewayId: g.id,
+        details: { name: m.name, wasEnabled: m.enabled },
+      });
+      sendJson(ctx.res, 200, await gatewayView(deps, g, 'Admin'));
     }),
     route('DELETE', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.removeMember, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
@@ -131,7 +149,12 @@ export function adminRoutes(deps: HubDeps): Route[] {
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
       await deps.store.deleteMember(m.id);
       for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.close(CloseCode.CredentialRevoked, 'member removed');
-      ctx.log.info({ gateway: g.id, member: m.id }, 'member removed');
+      await recordByCaller(deps, ctx, {
+        action: 'member.delete',
+        target: { type: 'member', id: m.id },
+        gatewayId: g.id,
+        details: { name: m.name, hostname: m.hostname },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];

@@ -13,6 +13,8 @@ export interface OperationDoc {
   public?: true;
   /** Path parameters, by their name in the template: what each names. */
   params?: Record<string, string>;
+  /** Query parameters, by name: what each means and its JSON Schema. */
+  query?: Record<string, { description: string; schema: Record<string, unknown> }>;
   /** The request body: a schema of openapi/schemas.ts (its examples come with it). */
   body?: SchemaName;
   /** The success answer: a schema of openapi/schemas.ts, or none (an empty body, e.g. 204). */

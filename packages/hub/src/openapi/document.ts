@@ -39,6 +39,11 @@ const RATE_HEADERS = {
 };
 
 function parameters(path: string, doc: OperationDoc): Json[] {
+  const query = Object.entries(doc.query ?? {}).map(([name, q]) => ({ name, in: 'query', required: false, description: q.description, schema: q.schema }));
+  return [...pathParameters(path, doc), ...query];
+}
+
+function pathParameters(path: string, doc: OperationDoc): Json[] {
   return [...path.matchAll(/\{([a-zA-Z]+)\}/g)].map(([, name]) => ({
     name,
     in: 'path',

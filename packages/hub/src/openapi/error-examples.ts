@@ -6,7 +6,7 @@ export const ERROR_EXAMPLES: Readonly<Record<ErrorCode, string>> = {
   InvalidRequest: 'caller -> hub: method must be GET, DELETE, PATCH, POST or PUT',
   UrlNotAllowed: "caller -> hub: url is not under the connection's baseResourceUrl (the path leaves the base path)",
   Unauthorized: 'caller -> hub: the access token is missing or invalid',
-  Forbidden: 'caller -> hub: you may not do this',
+  Forbidden: 'caller -> hub: this needs the Admin role (or a higher one) on the gateway; you hold ConnectionCreator',
   ConsentRequired: 'hub -> Entra ID: consent is missing for the resource; an administrator can grant it at https://login.microsoftonline.com/…',
   NotFound: 'caller -> hub: no such connection',
   RequestTimeout: 'caller -> hub: the request body came too slowly',

@@ -13,7 +13,13 @@ const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
 const nullable = (type: string, more: Schema = {}): Schema => ({ type: [type, 'null'], ...more });
 const AUTH_TYPES = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 
-const connectionExample = {
+const PRINCIPAL_ID = '0000aaaa-1111-4111-8111-000000000002';
+const TENANT_ID = 'aaaaaaaa-0000-4000-8000-000000000001';
+const principalId = { type: 'string', pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'An Entra ID object id.' };
+const principalType = { type: 'string', enum: ['User', 'Group', 'ServicePrincipal'] };
+const ROLES = ['Admin', 'ConnectionCreator', 'ConnectionCreatorWithSharing'];
+
+const connectionBase = {
   id: CONNECTION_ID,
   authType: 'BasicGateway',
   displayName: 'Intranet orders',
@@ -25,6 +31,7 @@ const connectionExample = {
   createdAt: WHEN,
   updatedAt: WHEN,
 };
+const connectionExample = { ...connectionBase, access: 'Owner' };
 
 const memberExample = {
   id: MEMBER_ID,
@@ -37,7 +44,17 @@ const memberExample = {
   connectedAt: WHEN,
   lastSeenAt: WHEN,
 };
-const gatewayExample = { id: GATEWAY_ID, name: 'Head office', status: 'online', routing: 'primary', members: [memberExample], createdAt: WHEN };
+const gatewayExample = { id: GATEWAY_ID, name: 'Head office', status: 'online', routing: 'primary', members: [memberExample], createdAt: WHEN, role: 'Admin' };
+const gatewayConnectionExample = { ...connectionBase, owner: { tenantId: TENANT_ID, objectId: PRINCIPAL_ID } };
+const roleExample = { principalId: PRINCIPAL_ID, principalType: 'User', role: 'ConnectionCreator' };
+const shareExample = { principalId: PRINCIPAL_ID, principalType: 'ServicePrincipal' };
+const auditExample = {
+  time: WHEN,
+  actor: { type: 'User', tid: TENANT_ID, oid: PRINCIPAL_ID },
+  action: 'connection.update',
+  target: { type: 'connection', id: CONNECTION_ID },
+  details: { changed: ['displayName', 'password'] },
+};
 
 const SCHEMAS_RAW = {
   ErrorBody: {
@@ -65,6 +82,7 @@ const SCHEMAS_RAW = {
     required: ['id', 'authType', 'displayName', 'baseResourceUrl', 'hasCredentials', 'bodyEncoding', 'timeoutSeconds', 'createdAt', 'updatedAt'],
     properties: {
       id: { type: 'string', format: 'uuid' },
+      access: { type: 'string', enum: ['Owner', 'User'], description: "Owner: the caller's own; User: shared with the caller (use only)." },
       authType: { type: 'string', enum: AUTH_TYPES },
       displayName: nullable('string'),
       baseResourceUrl: { type: 'string', format: 'uri', description: 'Every call goes to a URL under this one.' },
@@ -176,8 +194,86 @@ const SCHEMAS_RAW = {
       routing: { type: 'string', enum: ['primary', 'distribute'] },
       members: { type: 'array', items: ref('Member') },
       createdAt: { type: 'string', format: 'date-time' },
+      role: { type: 'string', enum: ROLES, description: "The caller's role on the gateway." },
     },
     examples: [gatewayExample],
+  },
+  GatewayConnectionList: {
+    type: 'object',
+    description: "Every connection on the gateway (its Admins'): metadata and owner, never credentials.",
+    required: ['value'],
+    properties: {
+      value: {
+        type: 'array',
+        items: {
+          type: 'object',
+          allOf: [ref('Connection')],
+          required: ['owner'],
+          properties: {
+            owner: {
+              type: 'object',
+              required: ['tenantId', 'objectId'],
+              properties: { tenantId: { type: 'string' }, objectId: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    examples: [{ value: [gatewayConnectionExample] }],
+  },
+  Role: {
+    type: 'object',
+    required: ['principalId', 'principalType', 'role'],
+    properties: { principalId, principalType, role: { type: 'string', enum: ROLES } },
+    examples: [roleExample],
+  },
+  RoleList: { type: 'object', required: ['value'], properties: { value: { type: 'array', items: ref('Role') } }, examples: [{ value: [roleExample] }] },
+  RolePut: {
+    type: 'object',
+    required: ['principalType', 'role'],
+    properties: { principalType, role: { type: 'string', enum: ROLES } },
+    examples: [{ principalType: 'Group', role: 'ConnectionCreatorWithSharing' }],
+  },
+  Share: { type: 'object', required: ['principalId', 'principalType'], properties: { principalId, principalType }, examples: [shareExample] },
+  ShareList: { type: 'object', required: ['value'], properties: { value: { type: 'array', items: ref('Share') } }, examples: [{ value: [shareExample] }] },
+  SharePut: { type: 'object', required: ['principalType'], properties: { principalType }, examples: [{ principalType: 'User' }] },
+  AuditRecord: {
+    type: 'object',
+    description: 'One change: when, who, what, on what; details never hold a secret.',
+    required: ['time', 'actor', 'action', 'target', 'details'],
+    properties: {
+      time: { type: 'string', format: 'date-time' },
+      actor: {
+        oneOf: [
+          {
+            type: 'object',
+            required: ['type', 'tid', 'oid'],
+            properties: { type: { type: 'string', enum: ['User', 'ServicePrincipal'] }, tid: { type: 'string' }, oid: { type: 'string' } },
+          },
+          {
+            type: 'object',
+            required: ['type', 'memberId'],
+            properties: { type: { const: 'Agent' }, memberId: { type: 'string' } },
+          },
+        ],
+      },
+      action: { type: 'string', examples: ['gateway.create', 'connection.update', 'member.register'] },
+      target: { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string' }, id: { type: 'string' } } },
+      details: {
+        type: 'object',
+        additionalProperties: {
+          anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }, { type: 'null' }, { type: 'array', items: { type: 'string' } }],
+        },
+      },
+    },
+    examples: [auditExample],
+  },
+  AuditPage: {
+    type: 'object',
+    description: 'Newest first. nextLink, when there are older records: the next page, to be followed as it is.',
+    required: ['value'],
+    properties: { value: { type: 'array', items: ref('AuditRecord') }, nextLink: { type: 'string' } },
+    examples: [{ value: [auditExample], nextLink: `/v1/connections/${CONNECTION_ID}/audit?top=50&skipToken=MTc2NTEwMDIwMDAwMDAwMDAwMTAwMDAwMDAx` }],
   },
   GatewayList: {
     type: 'object',

@@ -13,7 +13,7 @@ import {
 } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { admitCall } from '../http/call-caps.js';
-import { ownConnection } from '../http/connections.js';
+import { connectionFor } from '../auth/access.js';
 import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
 import type { OperationDoc } from '../http/route-doc.js';
@@ -161,7 +161,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/connections/{id}/invoke', INVOKE_DOC, async (ctx) => {
       ctx.tags.route = 'invoke';
-      const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+      const { conn } = await connectionFor(deps, ctx, ctx.params[0]!, 'use');
       ctx.tags.authType = conn.authType;
       admitCall(deps, ctx, conn);
       await takeThrottle(deps, ctx, conn);

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { GatehouseError, HUB_TOKEN_HEADER, resolveTarget, type HeaderList } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { admitCall } from '../http/call-caps.js';
-import { ownConnection } from '../http/connections.js';
+import { connectionFor } from '../auth/access.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
 import type { OperationDoc } from '../http/route-doc.js';
@@ -47,7 +47,7 @@ const hubTokenInAuthorization = (req: IncomingMessage): boolean => req.headers[H
 async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   if (NOT_RELAYED.has(ctx.req.method!)) throw new GatehouseError('InvalidRequest', `caller -> hub: method ${ctx.req.method} is not relayed`);
   ctx.tags.route = 'proxy';
-  const conn = await ownConnection(deps, ctx, ctx.params[0]!);
+  const { conn } = await connectionFor(deps, ctx, ctx.params[0]!, 'use');
   ctx.tags.authType = conn.authType;
   admitCall(deps, ctx, conn);
   await takeThrottle(deps, ctx, conn);

@@ -36,4 +36,42 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       ALTER TABLE gateways ADD COLUMN previous_public_key_pem TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'gateway roles, connection shares',
+    // Every existing gateway's creator becomes its first Admin (gateways had one user each until now).
+    sql: `
+      CREATE TABLE gateway_roles (
+        gateway_id TEXT NOT NULL REFERENCES gateways (id) ON DELETE CASCADE,
+        principal_tid TEXT NOT NULL, principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (gateway_id, principal_tid, principal_id)
+      );
+      CREATE INDEX gateway_roles_principal ON gateway_roles (principal_tid, principal_id);
+      INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at)
+        SELECT id, owner_tid, owner_oid, 'User', 'Admin', created_at FROM gateways;
+      CREATE TABLE connection_shares (
+        connection_id TEXT NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+        principal_tid TEXT NOT NULL, principal_id TEXT NOT NULL, principal_type TEXT NOT NULL, created_at TEXT NOT NULL,
+        PRIMARY KEY (connection_id, principal_tid, principal_id)
+      );
+      CREATE INDEX connection_shares_principal ON connection_shares (principal_tid, principal_id);
+      ALTER TABLE connections ADD COLUMN owner_groups TEXT NOT NULL DEFAULT '[]';
+    `,
+  },
+  {
+    version: 4,
+    name: 'audit log',
+    // id: sortable, all digits (store/audit-store.ts); time: ISO 8601, what retention deletes by.
+    sql: `
+      CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY, time TEXT NOT NULL, actor_type TEXT NOT NULL, actor_tid TEXT, actor_oid TEXT, actor_member TEXT,
+        action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT NOT NULL, gateway_id TEXT, connection_id TEXT,
+        details TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_gateway ON audit_log (gateway_id, id);
+      CREATE INDEX audit_log_connection ON audit_log (connection_id, id);
+      CREATE INDEX audit_log_time ON audit_log (time);
+    `,
+  },
 ];

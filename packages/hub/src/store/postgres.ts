@@ -3,8 +3,9 @@
 import pg from 'pg';
 import { GatehouseError } from '@gatehouse/shared';
 import { MIGRATIONS } from './migrations.js';
-import { connectionFrom, gatewayFrom, memberFrom, type Row } from './rows.js';
+import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
+import { postgresAuditStore } from './audit-postgres.js';
 
 const MIGRATION_LOCK = 0x6761_7465; // "gate": the advisory lock every hub takes to migrate
 
@@ -74,20 +75,80 @@ export async function openPostgresStore(url: string): Promise<Store> {
     c.timeoutMs,
     c.createdAt,
     c.updatedAt,
+    JSON.stringify(c.ownerGroups),
   ];
   return {
-    async createGateway(g: GatewayRecord) {
-      await q(
-        'INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
-        [g.id, g.name, g.ownerTid, g.ownerOid, g.publicKeyPem, g.sealedPrivateKey, g.routing, g.createdAt, g.keyHandoff, g.previousPublicKeyPem],
-      );
+    async createGateway(g: GatewayRecord, creatorType) {
+      await transaction(async (client) => {
+        await client.query(
+          'INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)',
+          [g.id, g.name, g.ownerTid, g.ownerOid, g.publicKeyPem, g.sealedPrivateKey, g.routing, g.createdAt, g.keyHandoff, g.previousPublicKeyPem],
+        );
+        await client.query(
+          "INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at) VALUES ($1, $2, $3, $4, 'Admin', $5)",
+          [g.id, g.ownerTid, g.ownerOid, creatorType, g.createdAt],
+        );
+      });
     },
     async getGateway(id) {
       const r = await q('SELECT * FROM gateways WHERE id = $1', [id]);
       return r[0] && gatewayFrom(r[0]);
     },
-    async listGateways(o) {
-      return (await q('SELECT * FROM gateways WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(gatewayFrom);
+    async listGatewaysFor(tid, ids) {
+      return (
+        await q(
+          'SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id',
+          [tid, ids],
+        )
+      ).map(gatewayFrom);
+    },
+    async listGatewayRoles(gatewayId) {
+      return (await q('SELECT * FROM gateway_roles WHERE gateway_id = $1 ORDER BY created_at, principal_id', [gatewayId])).map(roleFrom);
+    },
+    async setGatewayRole(r) {
+      return transaction(async (client) => {
+        // The gateway's row locked: concurrent role changes for it, on any hub, count its Admins one at a time.
+        await client.query('SELECT 1 FROM gateways WHERE id = $1 FOR UPDATE', [r.gatewayId]);
+        const done = await client.query(
+          "INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (gateway_id, principal_tid, principal_id) DO UPDATE SET principal_type = excluded.principal_type, role = excluded.role WHERE excluded.role = 'Admin' OR gateway_roles.role <> 'Admin' OR (SELECT count(*) FROM gateway_roles WHERE gateway_id = excluded.gateway_id AND role = 'Admin') > 1 RETURNING 1",
+          [r.gatewayId, r.principalTid, r.principalId, r.principalType, r.role, r.createdAt],
+        );
+        return done.rows.length === 1;
+      });
+    },
+    async deleteGatewayRole(g, t, p) {
+      return transaction(async (client) => {
+        await client.query('SELECT 1 FROM gateways WHERE id = $1 FOR UPDATE', [g]);
+        const done = await client.query(
+          "DELETE FROM gateway_roles WHERE gateway_id = $1 AND principal_tid = $2 AND principal_id = $3 AND (role <> 'Admin' OR (SELECT count(*) FROM gateway_roles WHERE gateway_id = $1 AND role = 'Admin') > 1) RETURNING 1",
+          [g, t, p],
+        );
+        if (done.rows.length === 1) return 'deleted' as const;
+        const left = await client.query('SELECT 1 FROM gateway_roles WHERE gateway_id = $1 AND principal_tid = $2 AND principal_id = $3', [g, t, p]);
+        return left.rows.length === 0 ? ('absent' as const) : ('last-admin' as const);
+      });
+    },
+    async listShares(connectionId) {
+      return (await q('SELECT * FROM connection_shares WHERE connection_id = $1 ORDER BY created_at, principal_id', [connectionId])).map(shareFrom);
+    },
+    async putShare(sh) {
+      await q(
+        'INSERT INTO connection_shares (connection_id, principal_tid, principal_id, principal_type, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (connection_id, principal_tid, principal_id) DO UPDATE SET principal_type = excluded.principal_type',
+        [sh.connectionId, sh.principalTid, sh.principalId, sh.principalType, sh.createdAt],
+      );
+    },
+    async deleteShare(c, t, p) {
+      return (
+        (await q('DELETE FROM connection_shares WHERE connection_id = $1 AND principal_tid = $2 AND principal_id = $3 RETURNING 1', [c, t, p])).length === 1
+      );
+    },
+    async listSharedConnections(tid, ids) {
+      return (
+        await q(
+          'SELECT * FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id',
+          [tid, ids],
+        )
+      ).map(connectionFrom);
     },
     async claimGatewayKeys(id, pub, sealed) {
       return (
@@ -179,7 +240,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async createConnection(c) {
       await q(
-        'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)',
+        'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at, owner_groups) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14)',
         conn(c),
       );
     },
@@ -192,13 +253,25 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async updateConnection(c) {
       await q(
-        'UPDATE connections SET display_name = $1, base_resource_url = $2, resource_uri = $3, gateway_id = $4, sealed_credentials = $5, body_encoding = $6, timeout_ms = $7, updated_at = $8 WHERE id = $9',
-        [c.displayName, c.baseResourceUrl, c.resourceUri, c.gatewayId, c.sealedCredentials, c.bodyEncoding, c.timeoutMs, c.updatedAt, c.id],
+        'UPDATE connections SET display_name = $1, base_resource_url = $2, resource_uri = $3, gateway_id = $4, sealed_credentials = $5, body_encoding = $6, timeout_ms = $7, updated_at = $8, owner_groups = $10 WHERE id = $9',
+        [
+          c.displayName,
+          c.baseResourceUrl,
+          c.resourceUri,
+          c.gatewayId,
+          c.sealedCredentials,
+          c.bodyEncoding,
+          c.timeoutMs,
+          c.updatedAt,
+          c.id,
+          JSON.stringify(c.ownerGroups),
+        ],
       );
     },
     async deleteConnection(id) {
       await q('DELETE FROM connections WHERE id = $1', [id]);
     },
+    audit: postgresAuditStore(q),
     async ping() {
       await q('SELECT 1');
     },

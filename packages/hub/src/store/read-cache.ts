@@ -1,5 +1,6 @@
-// A short-lived read cache for the lookups every relayed call makes (its connection and gateway, and the
-// gateway's members when the call is relayed to another hub).
+// A short-lived read cache for the lookups every relayed call makes (its connection and gateway, the gateway's
+// roles and the connection's shares that decide access, and the gateway's members when the call is relayed to
+// another hub).
 // Writes through this store invalidate at once; the TTL bounds staleness when another process writes.
 import type { Store } from './store.js';
 
@@ -31,12 +32,50 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
   const connections = cachedLookup((id) => store.getConnection(id), ttlMs, now);
   const gateways = cachedLookup((id) => store.getGateway(id), ttlMs, now);
   const members = cachedLookup((gatewayId) => store.listMembers(gatewayId), ttlMs, now);
+  const roles = cachedLookup((gatewayId) => store.listGatewayRoles(gatewayId), ttlMs, now);
+  const shares = cachedLookup((connectionId) => store.listShares(connectionId), ttlMs, now);
   // lint-allow: per-call (made once, when the hub starts)
   return {
     ...store,
     getConnection: connections.get,
     getGateway: gateways.get,
     listMembers: members.get,
+    listGatewayRoles: roles.get,
+    listShares: shares.get,
+    // Roles and shares decide access: dropped before the write and again after it, so that a read that ran
+    // during the write cannot keep the old list for the TTL.
+    async setGatewayRole(r) {
+      roles.delete(r.gatewayId);
+      try {
+        return await store.setGatewayRole(r);
+      } finally {
+        roles.delete(r.gatewayId);
+      }
+    },
+    async deleteGatewayRole(gatewayId, tid, principalId) {
+      roles.delete(gatewayId);
+      try {
+        return await store.deleteGatewayRole(gatewayId, tid, principalId);
+      } finally {
+        roles.delete(gatewayId);
+      }
+    },
+    async putShare(share) {
+      shares.delete(share.connectionId);
+      try {
+        await store.putShare(share);
+      } finally {
+        shares.delete(share.connectionId);
+      }
+    },
+    async deleteShare(connectionId, tid, principalId) {
+      shares.delete(connectionId);
+      try {
+        return await store.deleteShare(connectionId, tid, principalId);
+      } finally {
+        shares.delete(connectionId);
+      }
+    },
     async addMember(m, maxMembers) {
       members.delete(m.gatewayId);
       return store.addMember(m, maxMembers);
@@ -67,11 +106,13 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     },
     async deleteConnection(id) {
       connections.delete(id);
+      shares.delete(id);
       await store.deleteConnection(id);
     },
-    async createGateway(g) {
+    async createGateway(g, creatorType) {
       gateways.delete(g.id);
-      await store.createGateway(g);
+      roles.delete(g.id);
+      await store.createGateway(g, creatorType);
     },
     async claimGatewayKeys(id, pub, sealed) {
       gateways.delete(id);
@@ -84,6 +125,7 @@ export function withReadCache(store: Store, ttlMs: number, now: () => number = D
     async deleteGateway(id) {
       gateways.delete(id);
       members.delete(id);
+      roles.delete(id);
       return store.deleteGateway(id);
     },
     async rotateGatewayKey(id, keys, resealed) {

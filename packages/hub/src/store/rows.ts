@@ -1,5 +1,5 @@
 // Database rows -> records, shared by the SQLite and PostgreSQL stores.
-import type { ConnectionRecord, GatewayRecord, MemberRecord } from './store.js';
+import type { ConnectionRecord, GatewayRecord, GatewayRoleRecord, MemberRecord, ShareRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -40,4 +40,28 @@ export const connectionFrom = (r: Row): ConnectionRecord => ({
   timeoutMs: r.timeout_ms as number,
   createdAt: r.created_at as string,
   updatedAt: r.updated_at as string,
+  ownerGroups: groupsFrom(r.owner_groups),
+});
+function groupsFrom(v: unknown): readonly string[] {
+  try {
+    const list = JSON.parse(typeof v === 'string' ? v : '[]') as unknown;
+    return Array.isArray(list) ? list.filter((g): g is string => typeof g === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+export const roleFrom = (r: Row): GatewayRoleRecord => ({
+  gatewayId: r.gateway_id as string,
+  principalTid: r.principal_tid as string,
+  principalId: r.principal_id as string,
+  principalType: r.principal_type as GatewayRoleRecord['principalType'],
+  role: r.role as GatewayRoleRecord['role'],
+  createdAt: r.created_at as string,
+});
+export const shareFrom = (r: Row): ShareRecord => ({
+  connectionId: r.connection_id as string,
+  principalTid: r.principal_tid as string,
+  principalId: r.principal_id as string,
+  principalType: r.principal_type as ShareRecord['principalType'],
+  createdAt: r.created_at as string,
 });

@@ -1,10 +1,11 @@
 // SQLite store (better-sqlite3): the single-node default. Migrations run in one transaction at open.
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import type { MemberRecord, Owner, Store } from './store.js';
+import type { MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
-import { connectionFrom, gatewayFrom, memberFrom, type Row } from './rows.js';
+import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { sqliteAuditStore } from './audit-sqlite.js';
 
 /** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
 export function openSqliteStore(path: string, log?: Logger): Store {
@@ -23,7 +24,29 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       'INSERT INTO gateways (id, name, owner_tid, owner_oid, public_key_pem, sealed_private_key, routing, created_at, key_handoff, previous_public_key_pem) VALUES (@id, @name, @ownerTid, @ownerOid, @publicKeyPem, @sealedPrivateKey, @routing, @createdAt, @keyHandoff, @previousPublicKeyPem)',
     ),
     getGateway: db.prepare('SELECT * FROM gateways WHERE id = ?'),
-    listGateways: db.prepare('SELECT * FROM gateways WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
+    addRole: db.prepare(
+      'INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at) VALUES (@gatewayId, @principalTid, @principalId, @principalType, @role, @createdAt)',
+    ),
+    gatewaysFor: db.prepare(
+      'SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id',
+    ),
+    listRoles: db.prepare('SELECT * FROM gateway_roles WHERE gateway_id = ? ORDER BY created_at, principal_id'),
+    // One statement: the count of Admins cannot change between the check and the change.
+    setRole: db.prepare(
+      "INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at) VALUES (@gatewayId, @principalTid, @principalId, @principalType, @role, @createdAt) ON CONFLICT (gateway_id, principal_tid, principal_id) DO UPDATE SET principal_type = excluded.principal_type, role = excluded.role WHERE excluded.role = 'Admin' OR gateway_roles.role <> 'Admin' OR (SELECT count(*) FROM gateway_roles WHERE gateway_id = excluded.gateway_id AND role = 'Admin') > 1",
+    ),
+    deleteRole: db.prepare(
+      "DELETE FROM gateway_roles WHERE gateway_id = @g AND principal_tid = @t AND principal_id = @p AND (role <> 'Admin' OR (SELECT count(*) FROM gateway_roles WHERE gateway_id = @g AND role = 'Admin') > 1)",
+    ),
+    roleExists: db.prepare('SELECT 1 FROM gateway_roles WHERE gateway_id = ? AND principal_tid = ? AND principal_id = ?'),
+    listShares: db.prepare('SELECT * FROM connection_shares WHERE connection_id = ? ORDER BY created_at, principal_id'),
+    putShare: db.prepare(
+      'INSERT INTO connection_shares (connection_id, principal_tid, principal_id, principal_type, created_at) VALUES (@connectionId, @principalTid, @principalId, @principalType, @createdAt) ON CONFLICT (connection_id, principal_tid, principal_id) DO UPDATE SET principal_type = excluded.principal_type',
+    ),
+    deleteShare: db.prepare('DELETE FROM connection_shares WHERE connection_id = ? AND principal_tid = ? AND principal_id = ?'),
+    sharedConnections: db.prepare(
+      'SELECT * FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id',
+    ),
     claimGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ? AND public_key_pem IS NULL'),
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
     useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
@@ -40,12 +63,12 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     ),
     seen: db.prepare('UPDATE members SET last_seen_at = ? WHERE id = ?'),
     createConnection: db.prepare(
-      'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt)',
+      'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at, owner_groups) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt, @ownerGroups)',
     ),
     getConnection: db.prepare('SELECT * FROM connections WHERE id = ?'),
     listConnections: db.prepare('SELECT * FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
     updateConnection: db.prepare(
-      'UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt WHERE id = @id',
+      'UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt, owner_groups = @ownerGroups WHERE id = @id',
     ),
     deleteConnection: db.prepare('DELETE FROM connections WHERE id = ?'),
     setRouting: db.prepare('UPDATE gateways SET routing = ? WHERE id = ?'),
@@ -58,15 +81,49 @@ export function openSqliteStore(path: string, log?: Logger): Store {
   };
 
   return {
-    async createGateway(g) {
-      q.createGateway.run(g);
+    async createGateway(g, creatorType) {
+      db.transaction(() => {
+        q.createGateway.run(g);
+        q.addRole.run({
+          gatewayId: g.id,
+          principalTid: g.ownerTid,
+          principalId: g.ownerOid,
+          principalType: creatorType,
+          role: 'Admin',
+          createdAt: g.createdAt,
+        });
+      })();
     },
     async getGateway(id) {
       const r = q.getGateway.get(id) as Row | undefined;
       return r && gatewayFrom(r);
     },
-    async listGateways(o: Owner) {
-      return (q.listGateways.all(o.tid, o.oid) as Row[]).map(gatewayFrom);
+    async listGatewaysFor(tid, ids) {
+      return (q.gatewaysFor.all(tid, JSON.stringify(ids)) as Row[]).map(gatewayFrom);
+    },
+    async listGatewayRoles(gatewayId) {
+      return (q.listRoles.all(gatewayId) as Row[]).map(roleFrom);
+    },
+    async setGatewayRole(r) {
+      return q.setRole.run(r).changes === 1;
+    },
+    async deleteGatewayRole(g, t, p) {
+      return db.transaction(() => {
+        if (q.deleteRole.run({ g, t, p }).changes === 1) return 'deleted' as const;
+        return q.roleExists.get(g, t, p) === undefined ? ('absent' as const) : ('last-admin' as const);
+      })();
+    },
+    async listShares(connectionId) {
+      return (q.listShares.all(connectionId) as Row[]).map(shareFrom);
+    },
+    async putShare(share) {
+      q.putShare.run(share);
+    },
+    async deleteShare(c, t, p) {
+      return q.deleteShare.run(c, t, p).changes === 1;
+    },
+    async listSharedConnections(tid, ids) {
+      return (q.sharedConnections.all(tid, JSON.stringify(ids)) as Row[]).map(connectionFrom);
     },
     async claimGatewayKeys(id, pub, sealed) {
       return q.claimGatewayKeys.run(pub, sealed, id).changes === 1;
@@ -103,7 +160,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       })();
     },
     async createConnection(c) {
-      q.createConnection.run(c);
+      q.createConnection.run({ ...c, ownerGroups: JSON.stringify(c.ownerGroups) });
     },
     async getConnection(id) {
       const r = q.getConnection.get(id) as Row | undefined;
@@ -113,7 +170,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom);
     },
     async updateConnection(c) {
-      q.updateConnection.run(c);
+      q.updateConnection.run({ ...c, ownerGroups: JSON.stringify(c.ownerGroups) });
     },
     async deleteConnection(id) {
       q.deleteConnection.run(id);
@@ -139,6 +196,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     async deleteMember(id) {
       q.deleteMember.run(id);
     },
+    audit: sqliteAuditStore(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -1,4 +1,5 @@
 // What the hub keeps. One interface, async so a networked store (PostgreSQL) fits the same shape.
+import type { AuditStore } from './audit-store.js';
 
 export interface Owner {
   tid: string;
@@ -33,6 +34,29 @@ export interface MemberRecord {
   lastSeenAt: string | null;
 }
 
+/** What a principal id names (SPEC section 6): a user, an Entra ID group, or an app's service principal. */
+export type PrincipalType = 'User' | 'Group' | 'ServicePrincipal';
+export type GatewayRole = 'Admin' | 'ConnectionCreator' | 'ConnectionCreatorWithSharing';
+
+/** A principal's role on a gateway. Principals are of one tenant (`principalTid`); the id is an object id. */
+export interface GatewayRoleRecord {
+  gatewayId: string;
+  principalTid: string;
+  principalId: string;
+  principalType: PrincipalType;
+  role: GatewayRole;
+  createdAt: string;
+}
+
+/** A connection shared with a principal: its use, never its change. */
+export interface ShareRecord {
+  connectionId: string;
+  principalTid: string;
+  principalId: string;
+  principalType: PrincipalType;
+  createdAt: string;
+}
+
 export type AuthType = 'EntraAuth' | 'AnonymousGateway' | 'BasicGateway' | 'WindowsGateway';
 
 export interface ConnectionRecord {
@@ -50,12 +74,29 @@ export interface ConnectionRecord {
   timeoutMs: number;
   createdAt: string;
   updatedAt: string;
+  /** The owner's groups as their token listed them when they last created, changed or shared the connection: whether
+   *  the owner still holds a role on the gateway is judged with these when someone it is shared with calls. */
+  ownerGroups: readonly string[];
 }
 
 export interface Store {
-  createGateway(g: GatewayRecord): Promise<void>;
+  /** Creates a gateway with its creator as its first Admin, in one transaction. */
+  createGateway(g: GatewayRecord, creatorType: PrincipalType): Promise<void>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
-  listGateways(owner: Owner): Promise<GatewayRecord[]>;
+  /** The gateways on which any of `principalIds` (of tenant `tid`) holds a role. */
+  listGatewaysFor(tid: string, principalIds: readonly string[]): Promise<GatewayRecord[]>;
+  listGatewayRoles(gatewayId: string): Promise<GatewayRoleRecord[]>;
+  /** Gives (or changes) a principal's role, unless that would leave the gateway without an Admin (checked in the
+   *  same transaction, whichever hub takes concurrent changes); false when it would. */
+  setGatewayRole(r: GatewayRoleRecord): Promise<boolean>;
+  /** Removes a principal's role unless it is the gateway's last Admin (checked in the same transaction). */
+  deleteGatewayRole(gatewayId: string, principalTid: string, principalId: string): Promise<'deleted' | 'absent' | 'last-admin'>;
+  listShares(connectionId: string): Promise<ShareRecord[]>;
+  /** Adds or updates a share. */
+  putShare(s: ShareRecord): Promise<void>;
+  deleteShare(connectionId: string, principalTid: string, principalId: string): Promise<boolean>;
+  /** Connections shared with any of `principalIds` (of tenant `tid`). */
+  listSharedConnections(tid: string, principalIds: readonly string[]): Promise<ConnectionRecord[]>;
   /** Gives a gateway its key pair if it has none yet (first registration); false if another registration
    *  gave it one first (checked in the same statement, so concurrent registrations on any hub cannot both win). */
   claimGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<boolean>;
@@ -92,6 +133,8 @@ export interface Store {
   listConnections(owner: Owner): Promise<ConnectionRecord[]>;
   updateConnection(c: ConnectionRecord): Promise<void>;
   deleteConnection(id: string): Promise<void>;
+  /** The audit log (store/audit-store.ts). */
+  audit: AuditStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
