@@ -114,6 +114,17 @@ export const GATEWAY_DOCS = {
     ok: { status: 204, description: 'Removed.' },
     errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
   },
+  // For s16-seal's GET /v1/gateways/{id}/public-key (http/gateway-public-key.ts passes it to its route() once merged).
+  publicKey: {
+    operationId: 'getGatewayPublicKey',
+    summary: "The gateway's current public key, to seal credentials to",
+    description:
+      "For a client that seals a connection's credentials itself (sealedCredentials), so the hub never holds them. 404 while no agent has registered.",
+    tag: 'Gateways',
+    params: ID,
+    ok: { status: 200, description: 'The key.', schema: 'GatewayPublicKey' },
+    errors: ['Forbidden', 'NotFound'],
+  },
   audit: {
     operationId: 'listGatewayAudit',
     summary: "A gateway's audit log (its Admins')",

@@ -105,7 +105,7 @@ const SCHEMAS_RAW = {
   ConnectionCreate: {
     type: 'object',
     description:
-      "authType and the fields it needs (SPEC section 3), or the reference connector's single form (authenticationType Anonymous, Basic or Windows with gatewayId; resourceUri alone for EntraAuth). username and password are write-only.",
+      "authType and the fields it needs (SPEC section 3), or the reference connector's single form (authenticationType Anonymous, Basic or Windows with gatewayId; resourceUri alone for EntraAuth). Credentials are write-only: username and password, or sealedCredentials sealed by the client to the gateway's public key (not both).",
     properties: {
       authType: { type: 'string', enum: AUTH_TYPES },
       authenticationType: { type: 'string', enum: ['Anonymous', 'Basic', 'Windows'] },
@@ -115,6 +115,7 @@ const SCHEMAS_RAW = {
       gatewayId: { type: 'string', maxLength: 64 },
       username: { type: 'string', maxLength: 256 },
       password: { type: 'string', maxLength: 1024, writeOnly: true },
+      sealedCredentials: ref('SealedCredentials'),
       bodyEncoding: { type: 'string', enum: ['raw', 'base64'], default: 'raw' },
       timeoutSeconds: { type: 'integer', minimum: 1, description: "Default 120; at most the hub's maximum." },
     },
@@ -139,6 +140,7 @@ const SCHEMAS_RAW = {
       baseResourceUrl: { type: 'string', format: 'uri' },
       username: { type: 'string', maxLength: 256 },
       password: { type: 'string', maxLength: 1024, writeOnly: true },
+      sealedCredentials: ref('SealedCredentials'),
       bodyEncoding: { type: 'string', enum: ['raw', 'base64'] },
       timeoutSeconds: { type: 'integer', minimum: 1 },
     },
@@ -316,6 +318,35 @@ const SCHEMAS_RAW = {
       registrationKey: { type: 'string', pattern: '^ghr_', description: 'One-time; `gatehouse-agent join` spends it (valid 24 hours).' },
     },
     examples: [{ registrationKey: 'ghr_3q2-7wEXAMPLEkeyEXAMPLEkeyEXAMPLEkeyEXAMPLEk' }],
+  },
+  SealedCredentials: {
+    type: 'object',
+    description:
+      "Credentials the client sealed itself to the gateway's current public key (GET /v1/gateways/{id}/public-key; docs/sealed-credentials.md), so the hub never holds the password.",
+    required: ['keyId', 'sealed'],
+    properties: {
+      keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'The key sealed to (base64url SHA-256 of its SPKI).' },
+      sealed: { type: 'string', writeOnly: true },
+    },
+    examples: [{ keyId: 'HDcpE5s2_Uuvjjp0pv1u9R2fcAst2GjXdOnzehGplTA', sealed: 'AQAB…' }],
+  },
+  GatewayPublicKey: {
+    type: 'object',
+    required: ['gatewayId', 'keyId', 'publicKeyPem', 'algorithm'],
+    properties: {
+      gatewayId: { type: 'string' },
+      keyId: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
+      publicKeyPem: { type: 'string', description: "The gateway's current key, SPKI PEM (RSA 3072)." },
+      algorithm: { type: 'string', const: 'RSA-OAEP-256+A256GCM' },
+    },
+    examples: [
+      {
+        gatewayId: GATEWAY_ID,
+        keyId: 'HDcpE5s2_Uuvjjp0pv1u9R2fcAst2GjXdOnzehGplTA',
+        publicKeyPem: '-----BEGIN PUBLIC KEY-----\nMIIBojANBgkqhkiG9w0BAQEFAAOCAY8AMIIBigKCAYEA…\n-----END PUBLIC KEY-----\n',
+        algorithm: 'RSA-OAEP-256+A256GCM',
+      },
+    ],
   },
   OpenApiDocument: {
     type: 'object',
