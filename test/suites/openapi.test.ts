@@ -3,7 +3,8 @@
 // maintained OpenAPI parser, every example against its schema (ajv, JSON Schema 2020-12), and real answers of the
 // running hub (errors included) against the schemas the document gives them.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -30,6 +31,7 @@ let hub: HubProc;
 let inProcess: Hub;
 let token: string;
 let doc: Json;
+let dispatcher: Dispatcher;
 
 /** Every operation of the document: [path, METHOD, operation]. */
 function operations(d: Json): Array<[string, string, Json]> {
@@ -51,6 +53,7 @@ function schemaValidator(d: Json) {
 }
 
 beforeAll(async () => {
+  dispatcher = getGlobalDispatcher();
   entra = await startFakeEntra();
   hub = await startHub(entra);
   token = await entra.token();
@@ -70,7 +73,19 @@ beforeAll(async () => {
   doc = r.json;
 });
 
+// Each test on connections of its own: the tests that validate (seconds of synchronous work) kept the event loop
+// from seeing the hub close an idle kept-alive connection (after 5 s), and the next test's first request went out
+// on it ("other side closed").
+beforeEach(async () => {
+  const before = getGlobalDispatcher();
+  setGlobalDispatcher(new Agent());
+  if (before !== dispatcher) await before.close();
+});
+
 afterAll(async () => {
+  const ours = getGlobalDispatcher();
+  setGlobalDispatcher(dispatcher);
+  await ours.close();
   await inProcess?.stop();
   await hub?.stop();
   await entra?.close();
