@@ -150,7 +150,9 @@ export function buildOpenApi(routes: readonly Route[], o: DocumentOptions): Json
       securitySchemes: {
         entraId: {
           type: 'oauth2',
-          description: `Microsoft Entra ID (${s.authorityHost}); the token's audience is ${s.appIdUri} or the hub's client id.`,
+          description:
+            `Microsoft Entra ID (${s.authorityHost}); the token's audience is ${s.appIdUri} or the hub's client id. ` +
+            "Apps (client credentials) ask their own tenant's token endpoint: its id in place of common.",
           flows: {
             authorizationCode: {
               authorizationUrl: authorizationUrl(s),
