@@ -24,6 +24,7 @@ import { connectionShareRoutes } from './http/connection-shares.js';
 import { invokeRoutes } from './relay/invoke.js';
 import { proxyRoutes } from './relay/proxy.js';
 import { relayRoutes } from './cluster/hub-relay.js';
+import { openApiRoute } from './http/openapi-route.js';
 import { startAuditRetention } from './audit/retention.js';
 import { auditRoutes } from './http/audit-routes.js';
 import { consoleRoutes } from './http/console.js';
@@ -33,6 +34,8 @@ export type { HubOptions } from './hub-deps.js';
 export interface Hub {
   server: Server;
   deps: HubDeps;
+  /** The route table (each route with its path template and description: GET /openapi.json is built from it). */
+  routes: readonly Route[];
   start(): Promise<{ host: string; port: number }>;
   stop(): Promise<void>;
 }
@@ -62,6 +65,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...consoleRoutes({ config, log, devToken: opts.consoleDevToken }),
   ];
   setWholeBodyTimeout(config.heldBodyTimeoutMs);
+  routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });
   const server = createFrontDoor({ config, log, access: accessLogger(log), metrics, routes, health, inFlight, bodyRate });
@@ -70,6 +74,7 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   return {
     server,
     deps,
+    routes,
     async start() {
       // Records past retention go before the hub serves (then periodically, audit/retention.ts).
       retention ??= startAuditRetention(storeItself.audit, config.auditRetentionMs, log, deps.now);

@@ -10,6 +10,7 @@ import { guardProcess } from './last-resort.js';
 import { runDev } from './dev.js';
 import { mintDevToken } from './auth/dev-identity.js';
 import { GRANT_HELP, runGrant } from './grant/command.js';
+import { CONNECTOR_HELP, ConnectorError, runConnectorDefinition } from './connector/command.js';
 import { flagRules, parseFlags, readSettings, settingsHelp, type SettingTable, type SettingValues } from '@gatehouse/shared';
 import { DEV_SETTINGS, TOKEN_SETTINGS } from './dev-settings.js';
 
@@ -26,6 +27,9 @@ Usage:
                                    --oid: another user of the development tenant, to try ownership)
   gatehouse-hub grant [list|scopes|create|delete] --resource R [...]
                                    manage the delegated permission grants the hub needs (grant --help)
+  gatehouse-hub connector-definition --hub https://hub.example.com [--out DIR] [--force]
+                                   write a Power Platform custom connector for the hub
+                                   (connector-definition --help)
   gatehouse-hub --help | --version
 
 dev and token flags:
@@ -42,10 +46,16 @@ function commandSettings<S extends SettingTable>(table: S, args: string[]): Sett
   return values;
 }
 
+const hubVersion = (): string => (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'grant' && (rest.includes('--help') || rest.includes('-h'))) {
     process.stdout.write(GRANT_HELP);
+    return;
+  }
+  if (command === 'connector-definition' && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(CONNECTOR_HELP);
     return;
   }
   if (!command || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
@@ -53,8 +63,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   if (command === '--version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${hubVersion()}\n`);
     return;
   }
   switch (command) {
@@ -98,6 +107,9 @@ async function main(argv: string[]): Promise<void> {
         (l) => process.stderr.write(`${l}\n`),
       );
       return;
+    case 'connector-definition':
+      for (const line of runConnectorDefinition(rest, process.env, hubVersion())) process.stdout.write(`${line}\n`);
+      return;
     default:
       throw new Error(`unknown command ${command} (try --help)`);
   }
@@ -106,5 +118,6 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   const msg = err instanceof ConfigError ? `configuration: ${err.problems.join('; ')}` : (err as Error).message;
   process.stderr.write(`gatehouse-hub: ${msg}\n`);
-  process.exit(2);
+  // connector-definition tells its failures apart (CONNECTOR_HELP); every other failure exits 2.
+  process.exit(err instanceof ConnectorError ? err.exitCode : 2);
 });

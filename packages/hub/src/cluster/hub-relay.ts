@@ -13,6 +13,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { GatehouseError, type RequestHeadMessage } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Ctx, Route } from '../http/router.js';
+import { internal } from '../http/route-doc.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { AgentSession } from '../agents/session.js';
 import type { Upstream, Upstreams } from '../relay/call-types.js';
@@ -137,5 +138,13 @@ export function relayRoutes(deps: HubDeps): Route[] {
     ]);
     call.pipeResponse(ctx.res);
   };
-  return [{ method: 'POST', pattern: new RegExp(`^${RELAY_PATH}$`), handler }];
+  return [
+    {
+      method: 'POST',
+      path: RELAY_PATH,
+      pattern: new RegExp(`^${RELAY_PATH}$`),
+      handler,
+      doc: internal("the hubs' relay: one hub to another, signed with the cluster secret"),
+    },
+  ];
 }

@@ -8,8 +8,12 @@ import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { internal } from './route-doc.js';
 import { readAgentRouteJson } from './agent-route-body.js';
 import { gatewayForKey } from './registration-keys.js';
+
+/** The agents' API (registration key or member credential, never a caller's token): not in GET /openapi.json. */
+const AGENT_ONLY = internal("the agents' API (gatehouse-agent register, join, key rotation)");
 
 /** Members per gateway (a cluster), as Microsoft's gateway allows. */
 export const MAX_MEMBERS = AgentBounds.membersPerGateway;
@@ -23,7 +27,7 @@ async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
 export function agentRoutes(deps: HubDeps): Route[] {
   return [
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
-    route('POST', '/v1/agent/join-info', async (ctx) => {
+    route('POST', '/v1/agent/join-info', AGENT_ONLY, async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
       const body = await readAgentRouteJson(ctx.req);
       const g = await gatewayForKey(deps, ctx, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
@@ -32,7 +36,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
     }),
     // Members authenticated by their credential: the current gateway key (and the hand-off after a rotation),
     // and the two steps of a rotation.
-    route('GET', '/v1/agent/key', async (ctx) => {
+    route('GET', '/v1/agent/key', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
       const g = (await deps.store.getGateway(m.gatewayId))!;
       sendJson(ctx.res, 200, {
@@ -42,12 +46,12 @@ export function agentRoutes(deps: HubDeps): Route[] {
         previousPublicKeyPem: g.previousPublicKeyPem,
       });
     }),
-    route('POST', '/v1/agent/rotate/begin', async (ctx) => {
+    route('POST', '/v1/agent/rotate/begin', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
       const list = (await deps.store.listGatewayConnections(m.gatewayId)).filter((c) => c.sealedCredentials);
       sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealedCredentials })) });
     }),
-    route('POST', '/v1/agent/rotate/commit', async (ctx) => {
+    route('POST', '/v1/agent/rotate/commit', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
       const body = await readJson(ctx.req, 16 * 1024 * 1024, deps.config.idleTimeoutMs);
       const g = (await deps.store.getGateway(m.gatewayId))!;
@@ -87,7 +91,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       for (const s of deps.registry.sessions(g.id)) s.close(CloseCode.KeyRotated, 'gateway key rotated');
       sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
-    route('POST', '/v1/agent/register', async (ctx) => {
+    route('POST', '/v1/agent/register', AGENT_ONLY, async (ctx) => {
       const body = await readAgentRouteJson(ctx.req);
       const gatewayId = reqString(body, 'gatewayId', 64);
       const key = reqString(body, 'registrationKey', 128);

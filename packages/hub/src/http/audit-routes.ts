@@ -7,6 +7,8 @@ import { ownGateway } from './gateways.js';
 import { ownConnection } from './connections.js';
 import { invalid, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { CONNECTION_DOCS } from './connection-docs.js';
+import { GATEWAY_DOCS } from './gateway-docs.js';
 
 /** Records per page: `top` defaults to this… */
 export const AUDIT_PAGE_DEFAULT = 50;
@@ -47,11 +49,11 @@ async function sendPage(deps: HubDeps, ctx: Ctx, path: string, scope: AuditScope
 
 export function auditRoutes(deps: HubDeps): Route[] {
   return [
-    route('GET', '/v1/gateways/{id}/audit', async (ctx) => {
+    route('GET', '/v1/gateways/{id}/audit', GATEWAY_DOCS.audit, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       await sendPage(deps, ctx, `/v1/gateways/${g.id}/audit`, { gatewayId: g.id });
     }),
-    route('GET', '/v1/connections/{id}/audit', async (ctx) => {
+    route('GET', '/v1/connections/{id}/audit', CONNECTION_DOCS.audit, async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await sendPage(deps, ctx, `/v1/connections/${c.id}/audit`, { connectionId: c.id });
     }),

@@ -9,6 +9,7 @@ import type { ShareRecord } from '../store/store.js';
 import { principalIdOf, principalTypeOf } from './principal-input.js';
 import { invalid, readJson, sendJson } from './respond.js';
 import { route, type Route } from './router.js';
+import { CONNECTION_DOCS } from './connection-docs.js';
 import { recordByCaller } from './audit-record.js';
 
 /** Most principals one connection is shared with; docs/operations.md "Teams". */
@@ -18,11 +19,11 @@ const shareView = (s: ShareRecord) => ({ principalId: s.principalId, principalTy
 
 export function connectionShareRoutes(deps: HubDeps): Route[] {
   return [
-    route('GET', '/v1/connections/{id}/shares', async (ctx) => {
+    route('GET', '/v1/connections/{id}/shares', CONNECTION_DOCS.shares, async (ctx) => {
       const { conn } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       sendJson(ctx.res, 200, { value: (await deps.store.listShares(conn.id)).map(shareView) });
     }),
-    route('PUT', '/v1/connections/{id}/shares/{principalId}', async (ctx) => {
+    route('PUT', '/v1/connections/{id}/shares/{principalId}', CONNECTION_DOCS.share, async (ctx) => {
       const { conn, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       const principalId = principalIdOf(ctx.params[1]!);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
@@ -54,7 +55,7 @@ export function connectionShareRoutes(deps: HubDeps): Route[] {
       });
       sendJson(ctx.res, 200, shareView(share));
     }),
-    route('DELETE', '/v1/connections/{id}/shares/{principalId}', async (ctx) => {
+    route('DELETE', '/v1/connections/{id}/shares/{principalId}', CONNECTION_DOCS.unshare, async (ctx) => {
       const { conn, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       const principalId = principalIdOf(ctx.params[1]!);
       if (!(await deps.store.deleteShare(conn.id, caller.tid, principalId)))

@@ -11,6 +11,7 @@ import type { AuthType, ConnectionRecord } from '../store/store.js';
 import { credentialsFor, hasCredentials } from './connection-credentials.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { CONNECTION_DOCS } from './connection-docs.js';
 import { recordByCaller } from './audit-record.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
@@ -159,7 +160,7 @@ function recordCreate(deps: HubDeps, ctx: Ctx, c: ConnectionRecord): Promise<voi
 
 export function connectionRoutes(deps: HubDeps): Route[] {
   return [
-    route('POST', '/v1/connections', async (ctx) => {
+    route('POST', '/v1/connections', CONNECTION_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const authType = authTypeOf(body);
@@ -197,7 +198,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       await recordCreate(deps, ctx, c);
       sendJson(ctx.res, 201, connectionView(c, 'Owner'));
     }),
-    route('GET', '/v1/connections', async (ctx) => {
+    route('GET', '/v1/connections', CONNECTION_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       const [own, shared] = await Promise.all([deps.store.listConnections(caller), deps.store.listSharedConnections(caller.tid, principalIds(caller))]);
       const mine = new Set(own.map((c) => c.id));
@@ -205,11 +206,11 @@ export function connectionRoutes(deps: HubDeps): Route[] {
         value: [...own.map((c) => connectionView(c, 'Owner')), ...shared.filter((c) => !mine.has(c.id)).map((c) => connectionView(c, 'User'))],
       });
     }),
-    route('GET', '/v1/connections/{id}', async (ctx) => {
+    route('GET', '/v1/connections/{id}', CONNECTION_DOCS.get, async (ctx) => {
       const { conn, access } = await connectionFor(deps, ctx, ctx.params[0]!, 'see');
       sendJson(ctx.res, 200, connectionView(conn, access));
     }),
-    route('PATCH', '/v1/connections/{id}', async (ctx) => {
+    route('PATCH', '/v1/connections/{id}', CONNECTION_DOCS.update, async (ctx) => {
       const { conn: c, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
@@ -239,7 +240,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       });
       sendJson(ctx.res, 200, connectionView(next, 'Owner'));
     }),
-    route('DELETE', '/v1/connections/{id}', async (ctx) => {
+    route('DELETE', '/v1/connections/{id}', CONNECTION_DOCS.remove, async (ctx) => {
       const c = await ownConnection(deps, ctx, ctx.params[0]!);
       await deps.store.deleteConnection(c.id);
       await recordByCaller(deps, ctx, {

@@ -8,6 +8,7 @@ import type { HubConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { builtConsoleDir, loadConsoleFiles, type ConsoleFile } from './console-files.js';
 import { sendJson } from './respond.js';
+import { internal } from './route-doc.js';
 import type { Ctx, Route } from './router.js';
 
 export interface ConsoleOptions {
@@ -45,7 +46,7 @@ export function consoleRoutes(o: ConsoleOptions): Route[] {
     if (!file) throw new GatehouseError('NotFound', 'caller -> hub: no such console file');
     send(ctx.res, method, file, headers);
   };
-  return [{ method: '*', pattern: /^\/console(?:\/.*)?$/s, handler }];
+  return [{ method: '*', path: '/console/{path}', pattern: /^\/console(?:\/.*)?$/s, handler, doc: internal('the web console: static files, not the API') }];
 }
 
 function send(res: ServerResponse, method: string, file: ConsoleFile, headers: Record<string, string>): void {

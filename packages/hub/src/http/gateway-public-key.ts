@@ -4,12 +4,13 @@
 import { GatehouseError, SEAL_ALGORITHM, gatewayKeyInfo } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { gatewayFor } from '../auth/access.js';
+import { GATEWAY_DOCS } from './gateway-docs.js';
 import { sendJson } from './respond.js';
 import { route, type Route } from './router.js';
 
 export function gatewayKeyRoutes(deps: HubDeps): Route[] {
   return [
-    route('GET', '/v1/gateways/{id}/public-key', async (ctx) => {
+    route('GET', '/v1/gateways/{id}/public-key', GATEWAY_DOCS.publicKey, async (ctx) => {
       const { gateway: g } = await gatewayFor(deps, ctx, ctx.params[0]!, 'create');
       if (!g.publicKeyPem) {
         throw new GatehouseError('NotFound', 'caller -> hub: the gateway has no public key yet: register its first agent (gatehouse-agent register)');

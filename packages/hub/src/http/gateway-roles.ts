@@ -7,6 +7,7 @@ import type { GatewayRole, GatewayRoleRecord } from '../store/store.js';
 import { principalIdOf, principalTypeOf } from './principal-input.js';
 import { invalid, readJson, sendJson } from './respond.js';
 import { route, type Route } from './router.js';
+import { GATEWAY_DOCS } from './gateway-docs.js';
 import { recordByCaller } from './audit-record.js';
 
 const ROLES: readonly GatewayRole[] = ['Admin', 'ConnectionCreator', 'ConnectionCreatorWithSharing'];
@@ -19,11 +20,11 @@ const lastAdmin = () => invalid("this is the gateway's last Admin: give another 
 
 export function gatewayRoleRoutes(deps: HubDeps): Route[] {
   return [
-    route('GET', '/v1/gateways/{id}/roles', async (ctx) => {
+    route('GET', '/v1/gateways/{id}/roles', GATEWAY_DOCS.roles, async (ctx) => {
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       sendJson(ctx.res, 200, { value: (await deps.store.listGatewayRoles(gateway.id)).map(roleView) });
     }),
-    route('PUT', '/v1/gateways/{id}/roles/{principalId}', async (ctx) => {
+    route('PUT', '/v1/gateways/{id}/roles/{principalId}', GATEWAY_DOCS.setRole, async (ctx) => {
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       const caller = await deps.caller(ctx);
       const principalId = principalIdOf(ctx.params[1]!);
@@ -52,7 +53,7 @@ export function gatewayRoleRoutes(deps: HubDeps): Route[] {
       });
       sendJson(ctx.res, 200, roleView(record));
     }),
-    route('DELETE', '/v1/gateways/{id}/roles/{principalId}', async (ctx) => {
+    route('DELETE', '/v1/gateways/{id}/roles/{principalId}', GATEWAY_DOCS.removeRole, async (ctx) => {
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       const caller = await deps.caller(ctx);
       const principalId = principalIdOf(ctx.params[1]!);

@@ -8,6 +8,7 @@ import type { GatewayRecord, GatewayRole } from '../store/store.js';
 import { gatewayFor, principalIds, roleAmong } from '../auth/access.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
+import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
 import { recordByCaller } from './audit-record.js';
@@ -57,7 +58,7 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: Gatewa
 
 export function adminRoutes(deps: HubDeps): Route[] {
   return [
-    route('POST', '/v1/gateways', async (ctx) => {
+    route('POST', '/v1/gateways', GATEWAY_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
@@ -78,30 +79,30 @@ export function adminRoutes(deps: HubDeps): Route[] {
       await recordByCaller(deps, ctx, { action: 'gateway.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name } });
       sendJson(ctx.res, 201, { id: g.id, name: g.name, registrationKey });
     }),
-    route('GET', '/v1/gateways', async (ctx) => {
+    route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller));
       const views = list.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller)));
       sendJson(ctx.res, 200, { value: await Promise.all(views) });
     }),
-    route('GET', '/v1/gateways/{id}', async (ctx) => {
+    route('GET', '/v1/gateways/{id}', GATEWAY_DOCS.get, async (ctx) => {
       const { gateway, role } = await gatewayFor(deps, ctx, ctx.params[0]!, 'see');
       sendJson(ctx.res, 200, await gatewayView(deps, gateway, role));
     }),
-    route('GET', '/v1/gateways/{id}/connections', async (ctx) => {
+    route('GET', '/v1/gateways/{id}/connections', GATEWAY_DOCS.connections, async (ctx) => {
       // Admins see every connection on the gateway: metadata and owner, never credentials, never the use of it.
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       const list = await deps.store.listGatewayConnections(gateway.id);
       sendJson(ctx.res, 200, { value: list.map((c) => ({ ...connectionView(c), owner: { tenantId: c.ownerTid, objectId: c.ownerOid } })) });
     }),
-    route('POST', '/v1/gateways/{id}/registration-keys', async (ctx) => {
+    route('POST', '/v1/gateways/{id}/registration-keys', GATEWAY_DOCS.registrationKey, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const registrationKey = await newRegistrationKey(deps, g.id);
       // (never the key, nor its hash)
       await recordByCaller(deps, ctx, { action: 'registrationKey.create', target: { type: 'gateway', id: g.id }, gatewayId: g.id });
       sendJson(ctx.res, 201, { registrationKey });
     }),
-    route('PATCH', '/v1/gateways/{id}', async (ctx) => {
+    route('PATCH', '/v1/gateways/{id}', GATEWAY_DOCS.update, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const routing = optString(body, 'routing', 16);
@@ -115,7 +116,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       });
       sendJson(ctx.res, 200, await gatewayView(deps, { ...g, routing }, 'Admin'));
     }),
-    route('DELETE', '/v1/gateways/{id}', async (ctx) => {
+    route('DELETE', '/v1/gateways/{id}', GATEWAY_DOCS.remove, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       if (!(await deps.store.deleteGateway(g.id))) {
         const using = (await deps.store.listGatewayConnections(g.id)).map((c) => c.id);
@@ -127,7 +128,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       await recordByCaller(deps, ctx, { action: 'gateway.delete', target: { type: 'gateway', id: g.id }, gatewayId: g.id, details: { name: g.name } });
       ctx.res.writeHead(204).end();
     }),
-    route('PATCH', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+    route('PATCH', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.updateMember, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
@@ -147,7 +148,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       });
       sendJson(ctx.res, 200, await gatewayView(deps, g, 'Admin'));
     }),
-    route('DELETE', '/v1/gateways/{id}/members/{memberId}', async (ctx) => {
+    route('DELETE', '/v1/gateways/{id}/members/{memberId}', GATEWAY_DOCS.removeMember, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');

@@ -1,6 +1,7 @@
 // A small method+path router: routes are data, so the API surface is readable in one place (hub.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessFields, AccessLine, Logger } from '../log.js';
+import type { RouteDoc } from './route-doc.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -54,14 +55,25 @@ export type Handler = (ctx: Ctx) => Promise<void>;
 /** `method` '*': any method (the handler decides). */
 export interface Route {
   method: string;
+  /** The path template ('/v1/connections/{id}'): what GET /openapi.json and its test list. */
+  path: string;
   pattern: RegExp;
   handler: Handler;
+  /** How GET /openapi.json describes it, or why it leaves it out (http/route-doc.ts). A caller-facing route without
+   *  one fails test/suites/openapi.test.ts. */
+  doc?: RouteDoc;
 }
 
-export function route(method: string, path: string, handler: Handler): Route {
-  // '{id}' segments match one path segment of safe characters.
-  const pattern = new RegExp(`^${path.replace(/\{[a-zA-Z]+\}/g, '([A-Za-z0-9_-]{1,64})')}$`);
-  return { method, pattern, handler };
+/** A '{name}' segment of a path template: one path segment of safe characters. */
+export const PARAM_SEGMENT = '[A-Za-z0-9_-]{1,64}';
+
+/** `route(method, path, doc, handler)`: the route with its description (http/route-doc.ts), written where it is. */
+export function route(method: string, path: string, handler: Handler): Route;
+export function route(method: string, path: string, doc: RouteDoc, handler: Handler): Route;
+export function route(method: string, path: string, docOrHandler: RouteDoc | Handler, orHandler?: Handler): Route {
+  const pattern = new RegExp(`^${path.replace(/\{[a-zA-Z]+\}/g, `(${PARAM_SEGMENT})`)}$`);
+  if (typeof docOrHandler === 'function') return { method, path, pattern, handler: docOrHandler, doc: undefined };
+  return { method, path, pattern, handler: orHandler!, doc: docOrHandler };
 }
 
 export function match(routes: readonly Route[], method: string, path: string): { route: Route; params: string[] } | 'method' | undefined {

@@ -16,6 +16,7 @@ import { admitCall } from '../http/call-caps.js';
 import { connectionFor } from '../auth/access.js';
 import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
+import type { OperationDoc } from '../http/route-doc.js';
 import { startCall, takeThrottle, type StartedCall } from './relay.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
 import { MAX_SKELETON_CHARS, SMALL_BODY_BYTES, readInvoke, type HeldShare } from './invoke-body.js';
@@ -127,9 +128,38 @@ async function readAnswer(call: StartedCall, held: HeldShare): Promise<Buffer | 
   }
 }
 
+/** How GET /openapi.json describes the invoke route. */
+const INVOKE_DOC: OperationDoc = {
+  operationId: 'invoke',
+  summary: 'Invoke an HTTP request',
+  description:
+    "The connector's action: the hub (EntraAuth, with an On-Behalf-Of token) or the gateway's agent calls the service and answers its status, " +
+    "headers and body (base64) in a 200 whatever the service's status. A 202 with Location is returned as is, not polled. " +
+    "Timeout: the connection's (default 120 s), then 504 GatewayTimeout.",
+  tag: 'Relay',
+  params: { id: 'The connection.' },
+  body: 'InvokeRequest',
+  ok: { status: 200, description: "The service's answer.", schema: 'InvokeResponse' },
+  errors: [
+    'InvalidRequest',
+    'UrlNotAllowed',
+    'Forbidden',
+    'ConsentRequired',
+    'NotFound',
+    'PayloadTooLarge',
+    'UriTooLong',
+    'GatewayOffline',
+    'BackendUnreachable',
+    'BadGateway',
+    'ServiceUnavailable',
+    'GatewayTimeout',
+  ],
+  throttled: true,
+};
+
 export function invokeRoutes(deps: HubDeps): Route[] {
   return [
-    route('POST', '/v1/connections/{id}/invoke', async (ctx) => {
+    route('POST', '/v1/connections/{id}/invoke', INVOKE_DOC, async (ctx) => {
       ctx.tags.route = 'invoke';
       const { conn } = await connectionFor(deps, ctx, ctx.params[0]!, 'use');
       ctx.tags.authType = conn.authType;

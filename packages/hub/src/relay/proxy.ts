@@ -7,6 +7,7 @@ import { admitCall } from '../http/call-caps.js';
 import { connectionFor } from '../auth/access.js';
 import { writeHeadFromList } from '../http/respond.js';
 import type { Ctx, Route } from '../http/router.js';
+import type { OperationDoc } from '../http/route-doc.js';
 import { rawAnswerHeaders } from './raw-answer.js';
 import { startCall, takeThrottle } from './relay.js';
 
@@ -111,6 +112,35 @@ async function proxy(deps: HubDeps, ctx: Ctx): Promise<void> {
   else call.pipeResponse(ctx.res);
 }
 
+/** How GET /openapi.json describes the raw route (every method but CONNECT and TRACE is relayed; these are listed). */
+const PROXY_DOC: OperationDoc = {
+  operationId: 'proxy',
+  summary: 'Call the service through a connection as plain HTTP',
+  description:
+    "The raw route: {path} and the query are appended to the connection's baseResourceUrl; the request and answer bytes stream both ways and " +
+    "the service's status and headers pass through. Any method but CONNECT and TRACE is relayed (WebDAV's among them); the common ones are listed. " +
+    'Hub-side failures answer the error body with an x-gatehouse-error header. The hub token may come in X-Gatehouse-Authorization, leaving Authorization to the service.',
+  tag: 'Relay',
+  params: { id: 'The connection.', path: "The rest of the target URL under the connection's baseResourceUrl (may be empty)." },
+  ok: { status: 200, description: "The service's answer: its own status (any), headers and body, as they are." },
+  errors: [
+    'InvalidRequest',
+    'UrlNotAllowed',
+    'Forbidden',
+    'ConsentRequired',
+    'NotFound',
+    'PayloadTooLarge',
+    'UriTooLong',
+    'GatewayOffline',
+    'BackendUnreachable',
+    'BadGateway',
+    'ServiceUnavailable',
+    'GatewayTimeout',
+  ],
+  throttled: true,
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'],
+};
+
 export function proxyRoutes(deps: HubDeps): Route[] {
-  return [{ method: '*', pattern: PATTERN, handler: (ctx: Ctx) => proxy(deps, ctx) }];
+  return [{ method: '*', path: '/v1/connections/{id}/proxy/{path}', pattern: PATTERN, handler: (ctx: Ctx) => proxy(deps, ctx), doc: PROXY_DOC }];
 }
