@@ -349,7 +349,7 @@ describe('audit retention (GATEHOUSE_AUDIT_DAYS)', () => {
     expect(await audit()).toEqual(['gateway.update']);
   });
 
-  it('records past the retention are deleted when the hub starts', async () => {
+  it('records past the retention are deleted when the hub starts, in batches however many there are', async () => {
     const dbDir = hub.dbDir;
     await hub.stop();
     const db = new Database(join(dbDir, 'hub.db'));
@@ -358,11 +358,14 @@ describe('audit retention (GATEHOUSE_AUDIT_DAYS)', () => {
     );
     const old = new Date(Date.now() - 91 * 86_400_000);
     const young = new Date(Date.now() - 89 * 86_400_000);
-    insert.run(`${String(old.getTime()).padStart(15, '0')}00000012345678`, old.toISOString(), TENANT_A, USER_1);
+    // many batches (AUDIT_DELETE_BATCH, 1,000) of old records: all of them go
+    db.transaction(() => {
+      for (let i = 0; i < 12_001; i++) insert.run(`${String(old.getTime() - i).padStart(15, '0')}00000012345678`, old.toISOString(), TENANT_A, USER_1);
+    })();
     insert.run(`${String(young.getTime()).padStart(15, '0')}00000012345678`, young.toISOString(), TENANT_A, USER_1);
     db.close();
     hub = await startHub(entra, {}, { dbDir });
-    expect(JSON.parse(await hub.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 1 });
+    expect(JSON.parse(await hub.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 12_001 });
     const check = new Database(join(dbDir, 'hub.db'), { readonly: true });
     const left = check.prepare("SELECT time FROM audit_log WHERE gateway_id = 'g-old'").all() as Array<{ time: string }>;
     check.close();
@@ -466,15 +469,15 @@ describe.skipIf(!postgresAvailable())('the audit log on two hubs sharing Postgre
     expectNoSecret(secrets, hubs, rows);
   });
 
-  it('records past the retention go when a hub starts', async () => {
-    const old = new Date(Date.now() - 100 * 86_400_000);
+  it('records past the retention go when a hub starts, in batches however many there are', async () => {
+    const old = Date.now() - 100 * 86_400_000;
     psql(
-      `INSERT INTO audit_log (id, time, actor_type, actor_tid, actor_oid, action, target_type, target_id, gateway_id, details) VALUES ('${String(old.getTime()).padStart(15, '0')}00000012345678', '${old.toISOString()}', 'User', '${TENANT_A}', '${USER_1}', 'gateway.update', 'gateway', 'g-old', 'g-old', '{}')`,
+      `INSERT INTO audit_log (id, time, actor_type, actor_tid, actor_oid, action, target_type, target_id, gateway_id, details) SELECT lpad((${old} - g)::text, 15, '0') || '00000012345678', '${new Date(old).toISOString()}', 'User', '${TENANT_A}', '${USER_1}', 'gateway.update', 'gateway', 'g-old', 'g-old', '{}' FROM generate_series(1, 2500) AS g`,
     );
-    expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('1');
+    expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('2500');
     const third = await clusterHub();
     hubs.push(third);
-    expect(JSON.parse(await third.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 1 });
+    expect(JSON.parse(await third.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 2500 });
     expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('0');
     expect(Number(psql('SELECT count(*) FROM audit_log').trim())).toBeGreaterThan(10);
   });
