@@ -186,6 +186,7 @@ describe.each(variants)('teams on %s', (_name, start) => {
     expect((await invoke(t.carol, made.json.id)).status).toBe(200);
     // a token with groups overage lists no groups: the group's role does not reach it (docs/operations.md)
     expect((await api(s.read.url, t.carolOverage, 'GET', `/v1/gateways/${gatewayId}`)).status).toBe(404);
+    await s.read.waitForLine((l) => l.includes('groups overage') && l.includes(CAROL));
     expect((await api(s.read.url, t.carol, 'GET', `/v1/gateways/${gatewayId}`)).json.role).toBe('ConnectionCreator');
   });
 
@@ -320,7 +321,11 @@ describe.each(variants)('teams on %s', (_name, start) => {
       (x) => x.status === 200,
     );
     expect(back.status, back.text).toBe(200);
-    expect((await invoke(t.bob, aliceConn)).status).toBe(200);
+    const viaShare = await invoke(t.bob, aliceConn);
+    expect(viaShare.status).toBe(200);
+    // one throttle per connection, whoever calls: bob's call counted against the same window as alice's
+    const after = await invoke(t.alice, aliceConn);
+    expect(Number(after.headers['ratelimit-remaining'])).toBe(Number(viaShare.headers['ratelimit-remaining']) - 1);
   });
 
   it('a service principal with Gatehouse.Invoke and a share calls a gateway connection; without the role 403; on an EntraAuth connection 403 with the On-Behalf-Of message', async () => {
@@ -368,6 +373,33 @@ describe.each(variants)('teams on %s', (_name, start) => {
     expect(entra.tokenRequests.filter((x) => x.grant === 'obo' && x.oid === BOB).length).toBe(oboBefore + 1);
     const sent = String(echo.received.at(-1)!.headers.authorization).replace(/^Bearer /, '');
     expect(JSON.parse(Buffer.from(sent.split('.')[1]!, 'base64url').toString()).oid).toBe(BOB);
+  });
+
+  it('every role and share change is on the gateway audit record in order, with its actor; the password never', async () => {
+    const a = await api(s.read.url, t.admin, 'GET', `/v1/gateways/${gatewayId}/audit?top=200`);
+    expect(a.status, a.text).toBe(200);
+    const changes = (a.json.value as Array<{ action: string; actor: { oid: string; type: string }; target: { id: string } }>)
+      .filter((r) => /^(role|share)\./.test(r.action))
+      .reverse()
+      .map((r) => `${r.action} by ${r.actor.oid} on ${r.target.id}`);
+    expect(changes).toEqual([
+      `role.set by ${ADMIN} on ${ALICE}`,
+      `role.set by ${ADMIN} on ${GROUP_1}`,
+      `role.set by ${ADMIN} on ${DAVE}`,
+      `role.delete by ${DAVE} on ${DAVE}`,
+      `role.set by ${ADMIN} on ${ALICE}`,
+      `share.set by ${ALICE} on ${BOB}`,
+      `share.delete by ${ALICE} on ${BOB}`,
+      `share.set by ${ALICE} on ${GROUP_1}`,
+      `share.set by ${ALICE} on ${BOB}`,
+      `role.delete by ${ADMIN} on ${ALICE}`,
+      `role.set by ${ADMIN} on ${ALICE}`,
+      `share.set by ${ALICE} on ${APP_1}`,
+    ]);
+    expect(a.text).not.toContain(PASSWORD);
+    expect(a.text).not.toContain(b64(`alice:${PASSWORD}`));
+    // the gateway's audit is its Admins' alone
+    expect((await api(s.read.url, t.alice, 'GET', `/v1/gateways/${gatewayId}/audit`)).status).toBe(403);
   });
 });
 

@@ -30,7 +30,8 @@ export const ErrorCodes = {
   Forbidden: {
     status: 403,
     retryable: false,
-    meaning: 'The caller is authenticated but may not do this (for example administer a gateway it did not create).',
+    meaning:
+      'The caller is authenticated but may not do this: a gateway route that needs a higher role than the caller holds, a change to a connection only shared with the caller, a call on a gateway connection whose owner no longer holds a role on the gateway, an app-only token without GATEHOUSE_APP_ROLE, or an app on an EntraAuth connection (On-Behalf-Of needs a signed-in user).',
   },
   ConsentRequired: {
     status: 403,

@@ -11,6 +11,9 @@ import { AuthFailure, unauthorized, type Authenticate, type Caller } from './cal
  *  RequestCtx and docs/performance.md, session 10). */
 const CALLER = Symbol('caller');
 
+/** Callers (one object per verified token) whose groups overage has been logged: once per token, not per request. */
+const overageTold = new WeakSet<Caller>();
+
 /** `HubDeps.caller`: made once per hub; what it is given per request is the request's context. */
 export function callerIdentifier(authenticate: Authenticate): (ctx: Ctx) => Promise<Caller> {
   async function identify(ctx: Ctx): Promise<Caller> {
@@ -20,6 +23,10 @@ export function callerIdentifier(authenticate: Authenticate): (ctx: Ctx) => Prom
     try {
       const caller = await authenticate(auth);
       ctx.tags.caller = { tid: caller.tid, oid: caller.oid };
+      if (caller.groupsOverage && !overageTold.has(caller)) {
+        overageTold.add(caller);
+        ctx.log.info({ kind: caller.kind }, 'caller token has groups overage (no groups listed): group roles and shares do not apply to it');
+      }
       return caller;
     } catch (err) {
       if (err instanceof AuthFailure) {

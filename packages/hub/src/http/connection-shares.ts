@@ -1,7 +1,7 @@
 // Connection shares (SPEC section 3 ★): `PUT`/`GET`/`DELETE /v1/connections/{id}/shares[/{principalId}]`, for the
 // connection's owner. A share lets a user, a group's members or an app use the connection (invoke, raw route, its
 // metadata), never change or delete it or see its credentials. On a gateway, sharing needs the owner's
-// ConnectionCreatorWithSharing or Admin role there.
+// ConnectionCreatorWithSharing or Admin role there. Every change is on the audit record (audit/audit.ts).
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { allows, connectionFor, gatewayRole } from '../auth/access.js';
@@ -9,6 +9,7 @@ import type { ShareRecord } from '../store/store.js';
 import { principalIdOf, principalTypeOf } from './principal-input.js';
 import { invalid, readJson, sendJson } from './respond.js';
 import { route, type Route } from './router.js';
+import { recordByCaller } from './audit-record.js';
 
 /** Most principals one connection is shared with; docs/operations.md "Teams". */
 export const MAX_SHARES_PER_CONNECTION = 100;
@@ -44,7 +45,13 @@ export function connectionShareRoutes(deps: HubDeps): Route[] {
       // The owner's groups as of now: whether they still hold a role on the gateway when others call is judged by them.
       if (conn.gatewayId !== null && conn.ownerGroups.join() !== caller.groups.join())
         await deps.store.updateConnection({ ...conn, ownerGroups: caller.groups });
-      ctx.log.info({ connection: conn.id, principal: principalId, principalType }, 'connection shared');
+      await recordByCaller(deps, ctx, {
+        action: 'share.set',
+        target: { type: 'share', id: principalId },
+        connectionId: conn.id,
+        gatewayId: conn.gatewayId,
+        details: { principalId, principalType },
+      });
       sendJson(ctx.res, 200, shareView(share));
     }),
     route('DELETE', '/v1/connections/{id}/shares/{principalId}', async (ctx) => {
@@ -52,7 +59,13 @@ export function connectionShareRoutes(deps: HubDeps): Route[] {
       const principalId = principalIdOf(ctx.params[1]!);
       if (!(await deps.store.deleteShare(conn.id, caller.tid, principalId)))
         throw new GatehouseError('NotFound', 'caller -> hub: the connection is not shared with that principal');
-      ctx.log.info({ connection: conn.id, principal: principalId }, 'connection share removed');
+      await recordByCaller(deps, ctx, {
+        action: 'share.delete',
+        target: { type: 'share', id: principalId },
+        connectionId: conn.id,
+        gatewayId: conn.gatewayId,
+        details: { principalId },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];

@@ -1,5 +1,5 @@
 // Gateway roles (SPEC section 6): `GET /v1/gateways/{id}/roles`, `PUT`/`DELETE …/roles/{principalId}`, for the
-// gateway's Admins. Principals are of the caller's tenant; the gateway always keeps an Admin.
+// gateway's Admins. Principals are of the caller's tenant; the gateway always keeps an Admin. Every change is on the audit record (audit/audit.ts).
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { gatewayFor } from '../auth/access.js';
@@ -7,6 +7,7 @@ import type { GatewayRole, GatewayRoleRecord } from '../store/store.js';
 import { principalIdOf, principalTypeOf } from './principal-input.js';
 import { invalid, readJson, sendJson } from './respond.js';
 import { route, type Route } from './router.js';
+import { recordByCaller } from './audit-record.js';
 
 const ROLES: readonly GatewayRole[] = ['Admin', 'ConnectionCreator', 'ConnectionCreatorWithSharing'];
 /** Most roles one gateway holds (principals and groups together); docs/operations.md "Teams". */
@@ -41,18 +42,30 @@ export function gatewayRoleRoutes(deps: HubDeps): Route[] {
         role: role as GatewayRole,
         createdAt: deps.now().toISOString(),
       };
+      const previous = existing.find((r) => r.principalTid === caller.tid && r.principalId === principalId)?.role ?? null;
       if (!(await deps.store.setGatewayRole(record))) throw lastAdmin();
-      ctx.log.info({ gateway: gateway.id, principal: principalId, principalType, role }, 'gateway role set');
+      await recordByCaller(deps, ctx, {
+        action: 'role.set',
+        target: { type: 'role', id: principalId },
+        gatewayId: gateway.id,
+        details: { principalId, principalType, role: record.role, previousRole: previous },
+      });
       sendJson(ctx.res, 200, roleView(record));
     }),
     route('DELETE', '/v1/gateways/{id}/roles/{principalId}', async (ctx) => {
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       const caller = await deps.caller(ctx);
       const principalId = principalIdOf(ctx.params[1]!);
+      const before = (await deps.store.listGatewayRoles(gateway.id)).find((r) => r.principalTid === caller.tid && r.principalId === principalId);
       const done = await deps.store.deleteGatewayRole(gateway.id, caller.tid, principalId);
       if (done === 'absent') throw new GatehouseError('NotFound', 'caller -> hub: that principal holds no role on this gateway');
       if (done === 'last-admin') throw lastAdmin();
-      ctx.log.info({ gateway: gateway.id, principal: principalId }, 'gateway role removed');
+      await recordByCaller(deps, ctx, {
+        action: 'role.delete',
+        target: { type: 'role', id: principalId },
+        gatewayId: gateway.id,
+        details: { principalId, principalType: before?.principalType ?? null, previousRole: before?.role ?? null },
+      });
       ctx.res.writeHead(204).end();
     }),
   ];
