@@ -225,7 +225,7 @@ describe('the audit log on one hub (SQLite)', () => {
     ]);
   });
 
-  it("a gateway's audit is for its Admins: a ConnectionCreator gets 403, an Admin the list", async () => {
+  it("a gateway's audit is for its Admins: a ConnectionCreator gets 403, an Admin the list; role changes are on it", async () => {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'team' });
     const path = `/v1/gateways/${gw.json.id}/audit`;
     const role = (r: string) => api(hub.url, token, 'PUT', `/v1/gateways/${gw.json.id}/roles/${USER_2}`, { principalType: 'User', role: r });
@@ -236,17 +236,32 @@ describe('the audit log on one hub (SQLite)', () => {
     expect((await role('Admin')).status).toBe(200);
     const seen = await api(hub.url, bob, 'GET', path);
     expect(seen.status).toBe(200);
-    expect(seen.json.value.at(-1)).toMatchObject({ action: 'gateway.create', actor: user });
+    // the role changes are on the record, with who made them, newest first
+    expect((await api(hub.url, bob, 'DELETE', `/v1/gateways/${gw.json.id}/roles/${USER_2}`)).status).toBe(204);
+    const target = { type: 'role', id: USER_2 };
+    expectRecords(await wholeAudit(hub.url, token, path), [
+      { action: 'role.delete', actor: { type: 'User', tid: TENANT_A, oid: USER_2 }, target, details: { principalType: 'User', previousRole: 'Admin' } },
+      { action: 'role.set', actor: user, target, details: { principalType: 'User', role: 'Admin', previousRole: 'ConnectionCreator' } },
+      { action: 'role.set', actor: user, target, details: { principalType: 'User', role: 'ConnectionCreator', previousRole: null } },
+      { action: 'gateway.create', actor: user },
+    ]);
   });
 
-  it("a connection's audit is its owner's: a principal it is shared with gets 403", async () => {
+  it("a connection's audit is its owner's: a principal it is shared with gets 403; sharing and unsharing are on it", async () => {
     const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'api://svc', baseResourceUrl: echo.url });
     const path = `/v1/connections/${c.json.id}/audit`;
     expect((await api(hub.url, token, 'PUT', `/v1/connections/${c.json.id}/shares/${USER_2}`, { principalType: 'User' })).status).toBe(200);
     const refused = await api(hub.url, bob, 'GET', path);
     expect(refused.status).toBe(403);
     expect(refused.json.error.code).toBe('Forbidden');
-    expect((await api(hub.url, token, 'GET', path)).json.value.at(-1)).toMatchObject({ action: 'connection.create', actor: user });
+    expect((await api(hub.url, token, 'DELETE', `/v1/connections/${c.json.id}/shares/${USER_2}`)).status).toBe(204);
+    expect((await api(hub.url, bob, 'GET', path)).status).toBe(404);
+    const target = { type: 'share', id: USER_2 };
+    expectRecords(await wholeAudit(hub.url, token, path), [
+      { action: 'share.delete', actor: user, target },
+      { action: 'share.set', actor: user, target, details: { principalType: 'User' } },
+      { action: 'connection.create', actor: user },
+    ]);
   });
 
   it('pages: top bounds a page, nextLink carries on to the end with nothing repeated or left out; bad top or skipToken is a coded 400', async () => {
