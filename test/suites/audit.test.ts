@@ -225,7 +225,7 @@ describe('the audit log on one hub (SQLite)', () => {
     ]);
   });
 
-  it("a gateway's audit is for its Admins: a ConnectionCreator gets 403, an Admin the list", async () => {
+  it("a gateway's audit is for its Admins: a ConnectionCreator gets 403, an Admin the list; role changes are on it", async () => {
     const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'team' });
     const path = `/v1/gateways/${gw.json.id}/audit`;
     const role = (r: string) => api(hub.url, token, 'PUT', `/v1/gateways/${gw.json.id}/roles/${USER_2}`, { principalType: 'User', role: r });
@@ -236,17 +236,32 @@ describe('the audit log on one hub (SQLite)', () => {
     expect((await role('Admin')).status).toBe(200);
     const seen = await api(hub.url, bob, 'GET', path);
     expect(seen.status).toBe(200);
-    expect(seen.json.value.at(-1)).toMatchObject({ action: 'gateway.create', actor: user });
+    // the role changes are on the record, with who made them, newest first
+    expect((await api(hub.url, bob, 'DELETE', `/v1/gateways/${gw.json.id}/roles/${USER_2}`)).status).toBe(204);
+    const target = { type: 'role', id: USER_2 };
+    expectRecords(await wholeAudit(hub.url, token, path), [
+      { action: 'role.delete', actor: { type: 'User', tid: TENANT_A, oid: USER_2 }, target, details: { principalType: 'User', previousRole: 'Admin' } },
+      { action: 'role.set', actor: user, target, details: { principalType: 'User', role: 'Admin', previousRole: 'ConnectionCreator' } },
+      { action: 'role.set', actor: user, target, details: { principalType: 'User', role: 'ConnectionCreator', previousRole: null } },
+      { action: 'gateway.create', actor: user },
+    ]);
   });
 
-  it("a connection's audit is its owner's: a principal it is shared with gets 403", async () => {
+  it("a connection's audit is its owner's: a principal it is shared with gets 403; sharing and unsharing are on it", async () => {
     const c = await api(hub.url, token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'api://svc', baseResourceUrl: echo.url });
     const path = `/v1/connections/${c.json.id}/audit`;
     expect((await api(hub.url, token, 'PUT', `/v1/connections/${c.json.id}/shares/${USER_2}`, { principalType: 'User' })).status).toBe(200);
     const refused = await api(hub.url, bob, 'GET', path);
     expect(refused.status).toBe(403);
     expect(refused.json.error.code).toBe('Forbidden');
-    expect((await api(hub.url, token, 'GET', path)).json.value.at(-1)).toMatchObject({ action: 'connection.create', actor: user });
+    expect((await api(hub.url, token, 'DELETE', `/v1/connections/${c.json.id}/shares/${USER_2}`)).status).toBe(204);
+    expect((await api(hub.url, bob, 'GET', path)).status).toBe(404);
+    const target = { type: 'share', id: USER_2 };
+    expectRecords(await wholeAudit(hub.url, token, path), [
+      { action: 'share.delete', actor: user, target },
+      { action: 'share.set', actor: user, target, details: { principalType: 'User' } },
+      { action: 'connection.create', actor: user },
+    ]);
   });
 
   it('pages: top bounds a page, nextLink carries on to the end with nothing repeated or left out; bad top or skipToken is a coded 400', async () => {
@@ -351,7 +366,7 @@ describe('audit retention (GATEHOUSE_AUDIT_DAYS)', () => {
     expect(await audit()).toEqual(['gateway.update']);
   });
 
-  it('records past the retention are deleted when the hub starts', async () => {
+  it('records past the retention are deleted when the hub starts, in batches however many there are', async () => {
     const dbDir = hub.dbDir;
     await hub.stop();
     const db = new Database(join(dbDir, 'hub.db'));
@@ -360,11 +375,14 @@ describe('audit retention (GATEHOUSE_AUDIT_DAYS)', () => {
     );
     const old = new Date(Date.now() - 91 * 86_400_000);
     const young = new Date(Date.now() - 89 * 86_400_000);
-    insert.run(`${String(old.getTime()).padStart(15, '0')}00000012345678`, old.toISOString(), TENANT_A, USER_1);
+    // many batches (AUDIT_DELETE_BATCH, 1,000) of old records: all of them go
+    db.transaction(() => {
+      for (let i = 0; i < 12_001; i++) insert.run(`${String(old.getTime() - i).padStart(15, '0')}00000012345678`, old.toISOString(), TENANT_A, USER_1);
+    })();
     insert.run(`${String(young.getTime()).padStart(15, '0')}00000012345678`, young.toISOString(), TENANT_A, USER_1);
     db.close();
     hub = await startHub(entra, {}, { dbDir });
-    expect(JSON.parse(await hub.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 1 });
+    expect(JSON.parse(await hub.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 12_001 });
     const check = new Database(join(dbDir, 'hub.db'), { readonly: true });
     const left = check.prepare("SELECT time FROM audit_log WHERE gateway_id = 'g-old'").all() as Array<{ time: string }>;
     check.close();
@@ -468,15 +486,15 @@ describe.skipIf(!postgresAvailable())('the audit log on two hubs sharing Postgre
     expectNoSecret(secrets, hubs, rows);
   });
 
-  it('records past the retention go when a hub starts', async () => {
-    const old = new Date(Date.now() - 100 * 86_400_000);
+  it('records past the retention go when a hub starts, in batches however many there are', async () => {
+    const old = Date.now() - 100 * 86_400_000;
     psql(
-      `INSERT INTO audit_log (id, time, actor_type, actor_tid, actor_oid, action, target_type, target_id, gateway_id, details) VALUES ('${String(old.getTime()).padStart(15, '0')}00000012345678', '${old.toISOString()}', 'User', '${TENANT_A}', '${USER_1}', 'gateway.update', 'gateway', 'g-old', 'g-old', '{}')`,
+      `INSERT INTO audit_log (id, time, actor_type, actor_tid, actor_oid, action, target_type, target_id, gateway_id, details) SELECT lpad((${old} - g)::text, 15, '0') || '00000012345678', '${new Date(old).toISOString()}', 'User', '${TENANT_A}', '${USER_1}', 'gateway.update', 'gateway', 'g-old', 'g-old', '{}' FROM generate_series(1, 2500) AS g`,
     );
-    expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('1');
+    expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('2500');
     const third = await clusterHub();
     hubs.push(third);
-    expect(JSON.parse(await third.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 1 });
+    expect(JSON.parse(await third.waitForLine((l) => l.includes('audit records past retention deleted')))).toMatchObject({ deleted: 2500 });
     expect(psql("SELECT count(*) FROM audit_log WHERE gateway_id = 'g-old'").trim()).toBe('0');
     expect(Number(psql('SELECT count(*) FROM audit_log').trim())).toBeGreaterThan(10);
   });

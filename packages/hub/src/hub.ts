@@ -75,14 +75,13 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     server,
     deps,
     routes,
-    async start() {
-      // Records past retention go before the hub serves (then periodically, audit/retention.ts).
+    start() {
+      // Records past retention go now, in batches while the hub serves, then periodically (audit/retention.ts).
       retention ??= startAuditRetention(storeItself.audit, config.auditRetentionMs, log, deps.now);
-      await retention.first;
       return listen(server, config, log);
     },
     async stop() {
-      retention?.stop();
+      await retention?.stop();
       // Drain: /readyz turns red and no new connection is taken; calls in flight (which may need their agents'
       // sessions) get up to drainTimeoutMs to finish; then agents are told to go and whatever is left is cut.
       inFlight.stopping = true;

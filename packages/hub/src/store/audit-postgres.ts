@@ -15,8 +15,9 @@ export function postgresAuditStore(q: Query): AuditStore {
         : await q(`SELECT * FROM audit_log WHERE ${column} = $1 ORDER BY id DESC LIMIT $2`, [id, limit]);
       return rows.map(auditFrom);
     },
-    async deleteBefore(time) {
-      return Number((await q('WITH d AS (DELETE FROM audit_log WHERE time < $1 RETURNING 1) SELECT count(*) AS n FROM d', [time]))[0]?.n ?? 0);
+    async deleteBefore(time, limit) {
+      const sql = 'WITH d AS (DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE time < $1 LIMIT $2) RETURNING 1) SELECT count(*) AS n FROM d';
+      return Number((await q(sql, [time, limit]))[0]?.n ?? 0);
     },
   };
 }

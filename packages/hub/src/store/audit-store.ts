@@ -31,8 +31,8 @@ export interface AuditStore {
   insert(r: AuditRecord): Promise<void>;
   /** Newest first: up to `limit` records of the scope with an id below `before` (all, when undefined). */
   page(scope: AuditScope, before: string | undefined, limit: number): Promise<AuditRecord[]>;
-  /** Deletes the records older than `time` (ISO 8601); how many went. */
-  deleteBefore(time: string): Promise<number>;
+  /** Deletes up to `limit` of the records older than `time` (ISO 8601); how many went. */
+  deleteBefore(time: string, limit: number): Promise<number>;
 }
 
 type Row = Record<string, unknown>;
