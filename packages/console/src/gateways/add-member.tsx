@@ -1,6 +1,6 @@
 // "Add a member": a new one-time registration key and the command to run on the new agent's machine: `register`
 // while the gateway has no key pair, `join` with the recovery key once it has one (agent-command.ts).
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api/client.js';
 import { CopyButton } from '../components/copy-button.js';
 import { ErrorMessage } from '../components/error-message.js';
@@ -30,10 +30,14 @@ export function AddMember({
   freshKey?: string;
   onIssued(): void;
 }) {
-  // The key with the member count when it was issued: a member more since means the key is spent. A gateway just
-  // created has no key pair yet: its first member registers.
-  const [issued, setIssued] = useState(freshKey ? { key: freshKey, members, join: false } : undefined);
-  const spent = issued !== undefined && members > issued.members;
+  // The key with the member count when it was issued: a member more since means the key is spent, and stays so
+  // (a member removed afterwards does not bring it back). A gateway just created has no key pair: its first member
+  // registers.
+  const [issued, setIssued] = useState(freshKey ? { key: freshKey, members, join: false, spent: false } : undefined);
+  useEffect(() => {
+    if (issued && !issued.spent && members > issued.members) setIssued({ ...issued, spent: true });
+  }, [members, issued]);
+  const spent = issued?.spent === true || (issued !== undefined && members > issued.members);
   const key = spent ? undefined : issued?.key;
   const [allow, setAllow] = useState('');
   const [name, setName] = useState('');
@@ -43,7 +47,7 @@ export function AddMember({
     try {
       const r = await api.call<{ registrationKey: string }>('POST', `/v1/gateways/${gatewayId}/registration-keys`);
       onIssued();
-      setIssued({ key: r.registrationKey, members, join: await hasKeyPair(api, gatewayId) });
+      setIssued({ key: r.registrationKey, members, join: await hasKeyPair(api, gatewayId), spent: false });
     } catch (err) {
       setError(err);
     }

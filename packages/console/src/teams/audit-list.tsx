@@ -8,9 +8,9 @@ import { ErrorMessage } from '../components/error-message.js';
 /** Records per page (the hub allows 1 to 200). */
 export const AUDIT_PAGE = 20;
 
-function actorText(a: AuditEntry['actor'], memberNames: ReadonlyMap<string, string>): string {
+function actorText(a: AuditEntry['actor'], memberNames: ReadonlyMap<string, string>, selfOid: string | undefined): string {
   if (a.type === 'Agent') return `Agent ${memberNames.get(a.memberId) ?? a.memberId}`;
-  return `${a.type === 'ServicePrincipal' ? 'Service principal' : 'User'} ${a.oid}`;
+  return `${a.type === 'ServicePrincipal' ? 'Service principal' : 'User'} ${a.oid}${a.oid === selfOid ? ' (you)' : ''}`;
 }
 
 function detailsText(d: AuditEntry['details']): string {
@@ -88,7 +88,7 @@ export function AuditList({
                 <td>
                   <time dateTime={r.time}>{new Date(r.time).toLocaleString()}</time>
                 </td>
-                <td class="mono">{actorText(r.actor, memberNames)}</td>
+                <td class="mono">{actorText(r.actor, memberNames, api.selfOid)}</td>
                 <th scope="row">{r.action}</th>
                 <td class="mono">
                   {r.target.type} {r.target.id}
