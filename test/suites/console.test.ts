@@ -344,6 +344,24 @@ describe('roles, shares and audit in the console (issue 25 follow-up)', () => {
     await shared.waitFor();
     expect(await shared.locator('td').nth(3).textContent()).toBe('User (shared with you)');
     expect(await shared.getByRole('button').allTextContents()).toEqual(['Test']);
+    // Its own connection on the gateway: a ConnectionCreator may not share it, so no share form, and the page says why.
+    const own = await api(devUrl, token2, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      displayName: 'Second echo',
+      baseResourceUrl: echo.url,
+      gatewayId,
+    });
+    expect(own.status).toBe(201);
+    await other.page.reload();
+    const mine = other.page.locator('tr[data-connection="Second echo"]');
+    await mine.getByRole('button', { name: 'Shares and audit of Second echo' }).click();
+    const minePanel = other.page.locator('tr[data-connection-panel="Second echo"]');
+    await minePanel.getByText('Not shared with anyone.').waitFor();
+    expect(await minePanel.textContent()).toContain(
+      'Sharing a connection on the gateway team-gw needs the Connection creator with sharing or Admin role there; you hold ConnectionCreator.',
+    );
+    expect(await minePanel.getByRole('button', { name: 'Share', exact: true }).count()).toBe(0);
+    expect(await minePanel.getByLabel('Principal object id').count()).toBe(0);
     await expectAccessible(other.page);
     expect(other.problems).toEqual([]);
     await other.page.close();
@@ -368,6 +386,7 @@ describe('roles, shares and audit in the console (issue 25 follow-up)', () => {
     const expected = [
       ...Array<string>(15).fill('gateway.update'),
       'share.delete',
+      'connection.create',
       'share.set',
       'connection.create',
       'role.set',
