@@ -8,7 +8,7 @@ import { copyFileSync, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { launchChromium, seriousA11yViolations } from '../helpers/browser.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
@@ -72,7 +72,7 @@ describe('the console in a real browser', () => {
     await page.getByText('Signed in as').waitFor();
     expect(await page.locator('header.top').textContent()).toContain('Gatehouse Developer');
     await page.locator('[data-gateway="dev-gateway"]').waitFor();
-    // Routes this hub may not have (roles, audit) leave no error behind.
+    // Nothing on the first page fails (roles and audit load only when their sections are opened).
     expect(await page.getByRole('alert').count()).toBe(0);
     await expectAccessible(page);
 
@@ -185,6 +185,228 @@ describe('the console in a real browser', () => {
     expect(created[0]).toMatch(/"sealedCredentials":\{"keyId":"[A-Za-z0-9_-]{43}","sealed":"/);
     expect(created[0]).not.toMatch(/"password"|"username"/);
     expect(sent.filter((s) => s.includes(password))).toEqual([]);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
+});
+
+/** The development identity's object id (packages/hub/src/auth/dev-identity.ts), the gateways' creator in dev. */
+const DEV_USER = '00000000-0000-4000-8000-0000000000bb';
+/** A second principal of the development tenant. */
+const SECOND = '00000000-0000-4000-8000-0000000000cc';
+
+/** A caller token from the dev hub itself (`gatehouse-hub token`), for the development identity or another oid. */
+async function devToken(oid?: string): Promise<string> {
+  const p = startProc([HUB_MAIN, 'token', '--dir', devDir, ...(oid ? ['--oid', oid] : [])], {});
+  const token = await p.waitForLine((l) => l.startsWith('eyJ'));
+  expect(await p.exited).toBe(0);
+  return token;
+}
+
+/** The audit rows' actions as the console lists them, top to bottom. */
+async function auditActions(list: Locator): Promise<string[]> {
+  return list.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action') ?? ''));
+}
+
+describe('roles, shares and audit in the console (issue 25 follow-up)', () => {
+  it('add a member after every member was removed: the console suggests join with the recovery key, and that command works', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${devUrl}/console/`);
+    await page.getByLabel('Gateway name').fill('rejoin-gw');
+    await page.getByLabel('Gateway name').press('Enter');
+    const card = page.locator('[data-gateway="rejoin-gw"]');
+    await card.getByLabel('URL prefix the agent may call').fill(`${echo.url}/`);
+    const first = await card.getByLabel('Agent command', { exact: true }).inputValue();
+    expect(first).toMatch(/^gatehouse-agent register /);
+    const reg = startProc([AGENT_MAIN, ...first.split(' ').slice(1), '--config', join(tempDir(), 'first.json')], {});
+    // register prints the recovery key once (24 random bytes, base64url)
+    const recoveryKey = (await reg.waitForLine((l) => /^ {2}[A-Za-z0-9_-]{32}$/.test(l))).trim();
+    expect(await reg.exited).toBe(0);
+    await card.getByRole('button', { name: 'Remove agent' }).click();
+    await card.getByText('No members: add one below.').waitFor();
+
+    // The gateway has its key pair although it has no member: a new member joins, with the recovery key.
+    await card.getByRole('button', { name: 'New registration key' }).click();
+    await card.getByLabel('URL prefix the agent may call').fill(`${echo.url}/`);
+    await card.getByLabel('Member name (optional)').fill('rejoined');
+    const command = await card.getByLabel('Agent command', { exact: true }).inputValue();
+    const gatewayId = /--gateway (\S+)/.exec(first)![1]!;
+    expect(command).toMatch(
+      new RegExp(
+        `^gatehouse-agent join --hub ${devUrl} --gateway ${gatewayId} --key ghr_\\S+ --recovery-key RECOVERY-KEY --name rejoined --allow ${echo.url}/$`,
+      ),
+    );
+    expect(await card.locator('.add-member').textContent()).toMatch(/replace RECOVERY-KEY with the recovery key that gatehouse-agent register printed/);
+    const joined = startProc([AGENT_MAIN, ...command.replace('RECOVERY-KEY', recoveryKey).split(' ').slice(1), '--config', join(tempDir(), 'j.json')], {});
+    expect(await joined.exited).toBe(0);
+    await card.locator('tr[data-member="rejoined"]').waitFor();
+    await card.getByText('A member joined with the last key').waitFor();
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 120_000);
+
+  it('an admin gives a role, changes and removes it, keeps the last Admin, shares a connection and unshares it, and reads it all in the audit lists; the second principal sees only what its role allows', async () => {
+    const { page, problems } = await openPage();
+    await page.goto(`${devUrl}/console/`);
+    await page.getByLabel('Gateway name').fill('team-gw');
+    await page.getByLabel('Gateway name').press('Enter');
+    const card = page.locator('[data-gateway="team-gw"]');
+    await card.waitFor();
+    const gatewayId = (/id (\S+)/.exec((await card.locator('header .note').textContent()) ?? '') ?? [])[1]!;
+    expect(await card.locator('header').textContent()).toContain('your role: Admin');
+    // A member (registered, not run: offline is enough here), for the member rows each view shows.
+    await card.getByLabel('URL prefix the agent may call').fill(`${echo.url}/`);
+    await card.getByLabel('Member name (optional)').fill('team-agent');
+    const command = await card.getByLabel('Agent command', { exact: true }).inputValue();
+    const reg = startProc([AGENT_MAIN, ...command.split(' ').slice(1), '--config', join(tempDir(), 'team.json')], {});
+    expect(await reg.exited).toBe(0);
+    await card.locator('tr[data-member="team-agent"]').waitFor();
+    const token2 = await devToken(SECOND);
+
+    // Roles, opened by keyboard: the creator is the gateway's Admin.
+    await card.locator('summary', { hasText: 'Roles' }).focus();
+    await page.keyboard.press('Enter');
+    const roles = card.locator('.roles');
+    await roles.locator(`tr[data-principal="${DEV_USER}"]`).waitFor();
+    expect(await roles.getByLabel(`Role of ${DEV_USER}`, { exact: true }).inputValue()).toBe('Admin');
+    // Give the second principal a role (the form submitted with Enter).
+    await roles.getByLabel('Principal object id').fill(SECOND);
+    await roles.getByLabel('Principal type').selectOption('User');
+    await roles.getByLabel('Role', { exact: true }).selectOption('ConnectionCreator');
+    await roles.getByLabel('Principal object id').press('Enter');
+    const second = roles.locator(`tr[data-principal="${SECOND}"]`);
+    await second.waitFor();
+    expect(await second.getByLabel(`Role of ${SECOND}`, { exact: true }).inputValue()).toBe('ConnectionCreator');
+    expect((await api(devUrl, token2, 'GET', `/v1/gateways/${gatewayId}`)).json.role).toBe('ConnectionCreator');
+    // Change it, then remove it: the second principal has the gateway no more.
+    await second.getByLabel(`Role of ${SECOND}`, { exact: true }).selectOption('Admin');
+    await expect.poll(async () => (await api(devUrl, token2, 'GET', `/v1/gateways/${gatewayId}`)).json.role).toBe('Admin');
+    await second.getByRole('button', { name: `Remove the role of ${SECOND}` }).click();
+    await second.waitFor({ state: 'detached' });
+    expect((await api(devUrl, token2, 'GET', `/v1/gateways/${gatewayId}`)).status).toBe(404);
+    // The last Admin stays: the hub's coded refusal is shown, and the role is still listed.
+    await roles.getByRole('button', { name: `Remove the role of ${DEV_USER}` }).click();
+    const refusal = roles.getByRole('alert');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).toBe(
+      "InvalidRequest: caller -> hub: this is the gateway's last Admin: give another principal the Admin role first (a gateway always keeps one)",
+    );
+    expect(await roles.getByLabel(`Role of ${DEV_USER}`, { exact: true }).inputValue()).toBe('Admin');
+    await expectAccessible(page);
+    // The second principal gets ConnectionCreator again, for its own view below.
+    await roles.getByLabel('Principal object id').fill(SECOND);
+    await roles.getByLabel('Role', { exact: true }).selectOption('ConnectionCreator');
+    await roles.getByRole('button', { name: 'Give the role' }).click();
+    await second.waitFor();
+
+    // A connection on the gateway, shared with the second principal from its "Shares and audit" row.
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.getByLabel('Type', { exact: true }).selectOption('AnonymousGateway');
+    await page.getByLabel('Display name').fill('Team echo');
+    await page.getByLabel('Base URL', { exact: true }).fill(echo.url);
+    await page.getByLabel('Gateway', { exact: true }).selectOption(gatewayId);
+    await page.getByRole('button', { name: 'Create connection' }).click();
+    const row = page.locator('tr[data-connection="Team echo"]');
+    await row.waitFor();
+    expect(await row.locator('td').nth(3).textContent()).toBe('Owner');
+    await row.getByRole('button', { name: 'Shares and audit of Team echo' }).click();
+    const panel = page.locator('tr[data-connection-panel="Team echo"]');
+    await panel.getByText('Not shared with anyone.').waitFor();
+    await panel.getByLabel('Principal object id').fill(SECOND);
+    await panel.getByLabel('Principal type').selectOption('User');
+    await panel.getByRole('button', { name: 'Share', exact: true }).click();
+    await panel.locator(`tr[data-principal="${SECOND}"]`).waitFor();
+    const connectionId = ((await api(devUrl, token2, 'GET', '/v1/connections')).json.value as Array<{ id: string; displayName: string; access: string }>).find(
+      (c) => c.displayName === 'Team echo',
+    )!;
+    expect(connectionId.access).toBe('User');
+    await expectAccessible(page);
+
+    // The second principal's console (the dev hub's token for its oid, given to the page instead of the
+    // development identity's): its role shows, and nothing it has no right to.
+    const other = await openPage();
+    await other.page.route('**/console/dev-token', (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ accessToken: token2, expiresOn: Date.now() + 3_600_000 }) }),
+    );
+    await other.page.goto(`${devUrl}/console/`);
+    const seen = other.page.locator('[data-gateway="team-gw"]');
+    await seen.waitFor();
+    expect(await seen.locator('header').textContent()).toContain('your role: Connection creator');
+    await seen.locator('tr[data-member="team-agent"]').waitFor();
+    expect(await seen.locator('table.members th[scope="col"]').allTextContents()).not.toContain('Actions');
+    for (const absent of ['Roles', 'Audit', 'Add a member', 'Remove gateway', 'New registration key'])
+      expect(await seen.getByText(absent, { exact: true }).count(), absent).toBe(0);
+    expect(await seen.getByRole('button').count()).toBe(0);
+    expect(await seen.getByLabel('Routing').count()).toBe(0);
+    await expectAccessible(other.page);
+    await other.page.getByRole('link', { name: 'Connections' }).click();
+    const shared = other.page.locator('tr[data-connection="Team echo"]');
+    await shared.waitFor();
+    expect(await shared.locator('td').nth(3).textContent()).toBe('User (shared with you)');
+    expect(await shared.getByRole('button').allTextContents()).toEqual(['Test']);
+    // Its own connection on the gateway: a ConnectionCreator may not share it, so no share form, and the page says why.
+    const own = await api(devUrl, token2, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      displayName: 'Second echo',
+      baseResourceUrl: echo.url,
+      gatewayId,
+    });
+    expect(own.status).toBe(201);
+    await other.page.reload();
+    const mine = other.page.locator('tr[data-connection="Second echo"]');
+    await mine.getByRole('button', { name: 'Shares and audit of Second echo' }).click();
+    const minePanel = other.page.locator('tr[data-connection-panel="Second echo"]');
+    await minePanel.getByText('Not shared with anyone.').waitFor();
+    expect(await minePanel.textContent()).toContain(
+      'Sharing a connection on the gateway team-gw needs the Connection creator with sharing or Admin role there; you hold ConnectionCreator.',
+    );
+    expect(await minePanel.getByRole('button', { name: 'Share', exact: true }).count()).toBe(0);
+    expect(await minePanel.getByLabel('Principal object id').count()).toBe(0);
+    await expectAccessible(other.page);
+    expect(other.problems).toEqual([]);
+    await other.page.close();
+
+    // Unshare: the second principal has the connection no more.
+    await panel.getByRole('button', { name: `Unshare with ${SECOND}` }).click();
+    await panel.getByText('Not shared with anyone.').waitFor();
+    expect((await api(devUrl, token2, 'GET', `/v1/connections/${connectionId.id}`)).status).toBe(404);
+    // The connection's audit list, newest first, with the actor.
+    const connAudit = panel.locator('.audit');
+    await expect.poll(() => auditActions(connAudit)).toEqual(['share.delete', 'share.set', 'connection.create']);
+    expect(await connAudit.locator('tbody tr').first().locator('td').nth(1).textContent()).toBe(`User ${DEV_USER} (you)`);
+
+    // The gateway's audit list: more changes than a page (routing changed through the API), newest first, the
+    // rest behind "Older records".
+    const admin = await devToken();
+    for (let i = 0; i < 15; i++)
+      expect((await api(devUrl, admin, 'PATCH', `/v1/gateways/${gatewayId}`, { routing: i % 2 === 0 ? 'distribute' : 'primary' })).status).toBe(200);
+    await page.getByRole('link', { name: 'Gateways' }).click();
+    await card.locator('summary', { hasText: 'Audit' }).click();
+    const gwAudit = card.locator('.audit');
+    const expected = [
+      ...Array<string>(15).fill('gateway.update'),
+      'share.delete',
+      'connection.create',
+      'share.set',
+      'connection.create',
+      'role.set',
+      'role.delete',
+      'role.set',
+      'role.set',
+      'member.register',
+      'gateway.create',
+    ];
+    await expect.poll(() => auditActions(gwAudit)).toEqual(expected.slice(0, 20));
+    await gwAudit.getByRole('button', { name: 'Older records' }).click();
+    await expect.poll(() => auditActions(gwAudit)).toEqual(expected);
+    expect(await gwAudit.getByRole('button', { name: 'Older records' }).count()).toBe(0);
+    expect(await gwAudit.locator('tbody tr[data-action="member.register"] td').nth(1).textContent()).toBe('Agent team-agent');
+    const roleSet = gwAudit.locator('tbody tr[data-action="role.set"]').first();
+    expect(await roleSet.locator('td').nth(1).textContent()).toBe(`User ${DEV_USER} (you)`);
+    expect(await roleSet.locator('td').nth(3).textContent()).toMatch(
+      new RegExp(`principalId: ${SECOND}; principalType: User; role: ConnectionCreator; previousRole: —`),
+    );
+    await expectAccessible(page);
     expect(problems).toEqual([]);
     await page.close();
   }, 180_000);

@@ -6,10 +6,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { gatewayKeyInfo, generateGatewayKeyPair, openSecret } from '@gatehouse/shared';
+import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DIST = dirname(createRequire(import.meta.url).resolve('@gatehouse/shared'));
 const key = generateGatewayKeyPair();
 let server: Server;
@@ -26,7 +26,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  if (existsSync(CHROMIUM)) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  if (existsSync(CHROMIUM)) browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

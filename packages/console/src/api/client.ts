@@ -14,10 +14,13 @@ export class ApiError extends Error {
 
 export interface Api {
   call<T>(method: string, path: string, body?: unknown): Promise<T>;
+  /** The signed-in caller's object id, when known (Session.oid). */
+  readonly selfOid?: string;
 }
 
 export function createApi(session: Session): Api {
   return {
+    selfOid: session.oid,
     async call<T>(method: string, path: string, body?: unknown): Promise<T> {
       let res: Response;
       try {

@@ -20,6 +20,8 @@ export interface Gateway {
   status: 'online' | 'offline';
   routing: 'primary' | 'distribute';
   members: Member[];
+  /** The caller's role on it (absent from a hub older than roles: its creator, who is its Admin). */
+  role?: GatewayRole;
 }
 
 export type AuthType = 'EntraAuth' | 'AnonymousGateway' | 'BasicGateway' | 'WindowsGateway';
@@ -39,4 +41,35 @@ export interface Envelope {
   statusCode: number;
   headers: Record<string, string | string[]>;
   body: string;
+}
+
+export type GatewayRole = 'Admin' | 'ConnectionCreator' | 'ConnectionCreatorWithSharing';
+export type PrincipalType = 'User' | 'Group' | 'ServicePrincipal';
+
+/** `GET /v1/gateways/{id}/roles`: one principal's role on the gateway. */
+export interface RoleEntry {
+  principalId: string;
+  principalType: PrincipalType;
+  role: GatewayRole;
+}
+
+/** `GET /v1/connections/{id}/shares`: one principal the connection is shared with. */
+export interface ShareEntry {
+  principalId: string;
+  principalType: PrincipalType;
+}
+
+/** One audit record (docs/operations.md, "Audit log"). */
+export interface AuditEntry {
+  time: string;
+  actor: { type: 'User' | 'ServicePrincipal'; tid: string; oid: string } | { type: 'Agent'; memberId: string };
+  action: string;
+  target: { type: string; id: string };
+  details: Record<string, string | number | boolean | null | string[]>;
+}
+
+/** A page of an audit list, newest first; `nextLink` names the next (older) page. */
+export interface AuditPage {
+  value: AuditEntry[];
+  nextLink?: string;
 }

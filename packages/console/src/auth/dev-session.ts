@@ -12,6 +12,15 @@ export async function devSession(): Promise<Session> {
     }
     return current.accessToken;
   };
-  await token();
-  return { who: 'Gatehouse Developer (development identity)', token };
+  return { who: 'Gatehouse Developer (development identity)', oid: oidOf(await token()), token };
+}
+
+/** The token's `oid` claim (read for display only; the hub is what checks the token). */
+function oidOf(jwt: string): string | undefined {
+  try {
+    const claims = JSON.parse(atob((jwt.split('.')[1] ?? '').replace(/-/g, '+').replace(/_/g, '/'))) as { oid?: unknown };
+    return typeof claims.oid === 'string' ? claims.oid : undefined;
+  } catch {
+    return undefined;
+  }
 }

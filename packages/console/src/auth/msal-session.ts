@@ -46,5 +46,6 @@ export async function msalSession(s: EntraSettings): Promise<{ session?: Session
       throw err;
     }
   };
-  return { session: { who: account.name ?? account.username, token, signOut: () => app.logoutRedirect({ account }) }, signIn };
+  const oid = typeof account.idTokenClaims?.oid === 'string' ? account.idTokenClaims.oid : account.localAccountId;
+  return { session: { who: account.name ?? account.username, oid, token, signOut: () => app.logoutRedirect({ account }) }, signIn };
 }

@@ -1,18 +1,16 @@
-// Connections: the caller's own and those shared with them, a form to create one, and their shares where the hub
-// has that route.
+// Connections: the caller's own and those shared with them (each with the caller's access), a form to create one;
+// an owner's row opens its shares and audit list.
 import type { Api } from '../api/client.js';
 import type { Connection, Gateway } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
-import { OptionalTable } from '../components/optional-table.js';
 import { usePoll } from '../use-poll.js';
 import { ConnectionForm } from './connection-form.js';
-import { ConnectionRow } from './connection-row.js';
+import { CONNECTION_COLUMNS, ConnectionRow } from './connection-row.js';
 
 export function ConnectionsPage({ api }: { api: Api }) {
   const list = usePoll(() => api.call<{ value: Connection[] }>('GET', '/v1/connections'), 10_000);
   const gateways = usePoll(() => api.call<{ value: Gateway[] }>('GET', '/v1/gateways'), 10_000);
-  const names = new Map((gateways.data?.value ?? []).map((g) => [g.id, g.name]));
-  const own = (list.data?.value ?? []).filter((c) => c.access !== 'User');
+  const byId = new Map((gateways.data?.value ?? []).map((g) => [g.id, g]));
   return (
     <section aria-labelledby="connections-title">
       <h2 id="connections-title">Connections</h2>
@@ -24,7 +22,7 @@ export function ConnectionsPage({ api }: { api: Api }) {
           <caption>Your connections and those shared with you</caption>
           <thead>
             <tr>
-              {['Name', 'Type', 'Base URL', 'Gateway', 'Access', 'Actions'].map((h) => (
+              {CONNECTION_COLUMNS.map((h) => (
                 <th scope="col" key={h}>
                   {h}
                 </th>
@@ -33,20 +31,18 @@ export function ConnectionsPage({ api }: { api: Api }) {
           </thead>
           <tbody>
             {list.data?.value.map((c) => (
-              <ConnectionRow key={c.id} api={api} c={c} gatewayName={c.gatewayId ? names.get(c.gatewayId) : undefined} onChange={list.reload} />
+              <ConnectionRow
+                key={c.id}
+                api={api}
+                c={c}
+                gatewayName={c.gatewayId ? byId.get(c.gatewayId)?.name : undefined}
+                gatewayRole={c.gatewayId ? byId.get(c.gatewayId)?.role : undefined}
+                onChange={list.reload}
+              />
             ))}
           </tbody>
         </table>
       )}
-      {own.slice(0, 20).map((c) => (
-        <OptionalTable
-          key={c.id}
-          api={api}
-          path={`/v1/connections/${c.id}/shares`}
-          title={`Shares of ${c.displayName}`}
-          columns={['principalId', 'principalType']}
-        />
-      ))}
       <ConnectionForm api={api} gateways={gateways.data?.value ?? []} onCreated={list.reload} />
     </section>
   );

@@ -1,4 +1,4 @@
-// A gateway's members as the hub sees them, each with enable/disable and remove.
+// A gateway's members as the hub sees them; for the gateway's Admins (`manage`) each with enable/disable and remove.
 import type { Api } from '../api/client.js';
 import type { Member } from '../api/types.js';
 
@@ -10,8 +10,21 @@ function orDash(v: unknown, unit = ''): string {
   return v === undefined || v === null || v === '' ? '—' : `${String(v)}${unit}`;
 }
 
-export function MembersTable({ api, gatewayId, members, onChange }: { api: Api; gatewayId: string; members: Member[]; onChange(err?: unknown): void }) {
-  if (members.length === 0) return <p class="note">No members yet: add one below.</p>;
+export function MembersTable({
+  api,
+  gatewayId,
+  members,
+  manage,
+  onChange,
+}: {
+  api: Api;
+  gatewayId: string;
+  members: Member[];
+  manage: boolean;
+  onChange(err?: unknown): void;
+}) {
+  if (members.length === 0) return <p class="note">{manage ? 'No members: add one below.' : 'No members.'}</p>;
+  const columns = ['Name', 'Status', 'Connected since', 'Agent version', 'Round trip', 'Calls in flight', 'Last error', 'Hubs'];
   const act = (method: string, m: Member, body?: unknown) => () => {
     api.call(method, `/v1/gateways/${gatewayId}/members/${m.id}`, body).then(
       () => onChange(),
@@ -23,7 +36,7 @@ export function MembersTable({ api, gatewayId, members, onChange }: { api: Api; 
       <caption>Members</caption>
       <thead>
         <tr>
-          {['Name', 'Status', 'Connected since', 'Agent version', 'Round trip', 'Calls in flight', 'Last error', 'Hubs', 'Actions'].map((h) => (
+          {(manage ? [...columns, 'Actions'] : columns).map((h) => (
             <th scope="col" key={h}>
               {h}
             </th>
@@ -47,18 +60,20 @@ export function MembersTable({ api, gatewayId, members, onChange }: { api: Api; 
             <td>{orDash(m.inFlight)}</td>
             <td>{orDash(m.lastError)}</td>
             <td>{orDash(m.hubs)}</td>
-            <td>
-              <button
-                type="button"
-                onClick={act('PATCH', m, { enabled: m.enabled === false })}
-                aria-label={`${m.enabled === false ? 'Enable' : 'Disable'} ${m.name}`}
-              >
-                {m.enabled === false ? 'Enable' : 'Disable'}
-              </button>{' '}
-              <button type="button" onClick={act('DELETE', m)} aria-label={`Remove ${m.name}`}>
-                Remove
-              </button>
-            </td>
+            {manage && (
+              <td>
+                <button
+                  type="button"
+                  onClick={act('PATCH', m, { enabled: m.enabled === false })}
+                  aria-label={`${m.enabled === false ? 'Enable' : 'Disable'} ${m.name}`}
+                >
+                  {m.enabled === false ? 'Enable' : 'Disable'}
+                </button>{' '}
+                <button type="button" onClick={act('DELETE', m)} aria-label={`Remove ${m.name}`}>
+                  Remove
+                </button>
+              </td>
+            )}
           </tr>
         ))}
       </tbody>
