@@ -9,7 +9,7 @@ import { authenticateAgent, newAgentCredential } from '../agents/agent-credentia
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
 import { internal } from './route-doc.js';
-import { readAgentRouteJson } from './agent-route-body.js';
+import { readRegistrationBody } from './agent-route-body.js';
 import { gatewayForKey } from './registration-keys.js';
 
 /** The agents' API (registration key or member credential, never a caller's token): not in GET /openapi.json. */
@@ -29,8 +29,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', AGENT_ONLY, async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
-      const body = await readAgentRouteJson(ctx.req);
-      const g = await gatewayForKey(deps, ctx, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
+      const { gatewayId, key } = await readRegistrationBody(deps, ctx);
+      const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
     }),
@@ -92,9 +92,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
     route('POST', '/v1/agent/register', AGENT_ONLY, async (ctx) => {
-      const body = await readAgentRouteJson(ctx.req);
-      const gatewayId = reqString(body, 'gatewayId', 64);
-      const key = reqString(body, 'registrationKey', 128);
+      const { body, gatewayId, key } = await readRegistrationBody(deps, ctx);
       const name = optString(body, 'name', 128) ?? 'agent';
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';
