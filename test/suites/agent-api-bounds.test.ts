@@ -105,6 +105,16 @@ describe('agent API bounds (red team B1, B5)', () => {
     await otherTenantServed();
   }, 60_000);
 
+  it('limit: a gateway takes at most 256 connections (the bound of a rotation commit)', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'many' });
+    const create = () => api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id });
+    for (let i = 0; i < 256; i++) expect((await create()).status).toBe(201);
+    const over = await create();
+    expect(over.status).toBe(400);
+    expect(over.json.error.code).toBe('InvalidRequest');
+    expect(over.json.error.message).toContain('at most 256 connections');
+  }, 60_000);
+
   // Runs last: its failures lock 127.0.0.1 out of the agent routes for the rest of the window.
   it('B5: register flood with heavy bodies naming no gateway is counted by the limiter and refused before reading', async () => {
     const body = junkKeys(30_000, (inner) => `{${inner}}`);
