@@ -2,14 +2,15 @@
 // (http/registration-keys.ts), the gateway key and its rotation by the member's credential
 // (agents/agent-credential.ts); never by a caller's bearer token.
 import { randomUUID, verify as cryptoVerify } from 'node:crypto';
-import { AgentBounds, CloseCode, GatehouseError, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
+import { AgentBounds, CloseCode, GatehouseError, gatewayKeyInfo, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
-import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
+import { invalid, optString, reqString, sendJson } from './respond.js';
+import { MAX_ROTATED_KEY_BITS, readCommitBody } from './rotate-commit-body.js';
 import { route, type Ctx, type Route } from './router.js';
 import { internal } from './route-doc.js';
-import { readAgentRouteJson } from './agent-route-body.js';
+import { readRegistrationBody } from './agent-route-body.js';
 import { gatewayForKey } from './registration-keys.js';
 
 /** The agents' API (registration key or member credential, never a caller's token): not in GET /openapi.json. */
@@ -24,13 +25,30 @@ async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
   return m;
 }
 
+/** A key rotation's two steps, one request at a time per member (red team B1: nothing capped concurrent agent API
+ *  requests, and four 16 MB commits at once from one credential held the hub for 25 s). The next one while one is
+ *  in progress gets 429; the place is given back when the answer is over or the connection closes. */
+function oneAtATime(busy: Map<string, Ctx>, ctx: Ctx, memberId: string): void {
+  if (busy.has(memberId)) {
+    throw new GatehouseError('TooManyRequests', 'agent -> hub: this member has a key rotation request in progress; one at a time', { 'retry-after': '1' });
+  }
+  busy.set(memberId, ctx);
+  // At 'finish' (the answer sent: an agent may send its next step on the same connection at once) or 'close'.
+  const done = () => {
+    if (busy.get(memberId) === ctx) busy.delete(memberId);
+  };
+  ctx.res.once('finish', done);
+  ctx.res.once('close', done);
+}
+
 export function agentRoutes(deps: HubDeps): Route[] {
+  const rotating = new Map<string, Ctx>();
   return [
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', AGENT_ONLY, async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
-      const body = await readAgentRouteJson(ctx.req);
-      const g = await gatewayForKey(deps, ctx, reqString(body, 'gatewayId', 64), reqString(body, 'registrationKey', 128), false);
+      const { gatewayId, key } = await readRegistrationBody(deps, ctx);
+      const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
     }),
@@ -48,19 +66,26 @@ export function agentRoutes(deps: HubDeps): Route[] {
     }),
     route('POST', '/v1/agent/rotate/begin', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
+      oneAtATime(rotating, ctx, m.id);
       const list = (await deps.store.listGatewayConnections(m.gatewayId)).filter((c) => c.sealedCredentials);
       sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealedCredentials })) });
     }),
     route('POST', '/v1/agent/rotate/commit', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
-      const body = await readJson(ctx.req, 16 * 1024 * 1024, deps.config.idleTimeoutMs);
+      oneAtATime(rotating, ctx, m.id);
       const g = (await deps.store.getGateway(m.gatewayId))!;
+      const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).length;
+      const held = deps.heldBodies.share({ tenant: g.ownerTid, caller: undefined, gateway: g.id, connection: `member:${m.id}` });
+      ctx.res.once('close', held.release);
+      const body = await readCommitBody(ctx.req, sealed, deps.config.idleTimeoutMs, held);
       const previous = reqString(body, 'previousPublicKeyPem', 8192);
       if (!samePublicKey(previous, g.publicKeyPem)) {
         throw invalid('the gateway key changed since this rotation began: run it again');
       }
       const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
-      if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
+      if (!isGatewayPublicKey(publicKeyPem) || gatewayKeyInfo(publicKeyPem).modulusBytes * 8 > MAX_ROTATED_KEY_BITS) {
+        throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits`);
+      }
       const resealed = Array.isArray(body.resealed) ? (body.resealed as Array<{ connectionId: unknown; sealed: unknown }>) : [];
       const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).map((c) => c.id));
       const got = new Set(resealed.map((r) => String(r.connectionId)));
@@ -92,9 +117,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       sendJson(ctx.res, 200, { resealed: resealed.length });
     }),
     route('POST', '/v1/agent/register', AGENT_ONLY, async (ctx) => {
-      const body = await readAgentRouteJson(ctx.req);
-      const gatewayId = reqString(body, 'gatewayId', 64);
-      const key = reqString(body, 'registrationKey', 128);
+      const { body, gatewayId, key } = await readRegistrationBody(deps, ctx);
       const name = optString(body, 'name', 128) ?? 'agent';
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';

@@ -13,6 +13,7 @@ import { invalid, optString, readJson, sendJson, type JsonObject } from './respo
 import { route, type Ctx, type Route } from './router.js';
 import { CONNECTION_DOCS } from './connection-docs.js';
 import { recordByCaller } from './audit-record.js';
+import { MAX_CONNECTIONS_PER_GATEWAY } from './rotate-commit-body.js';
 
 const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway'];
 /** Built so far; the others answer a clear 400 until their issue lands. */
@@ -177,6 +178,10 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       // Any role on the gateway lets the caller create connections on it; without one it is as if there were none.
       const found = await gatewayRole(deps, caller, gatewayId);
       if (!found || !allows(found.role, 'create')) throw invalid('gatewayId does not name a gateway you can use');
+      // A key rotation reseals every connection in one request, whose body is bounded by their number (red team B1).
+      if ((await deps.store.listGatewayConnections(gatewayId)).length >= MAX_CONNECTIONS_PER_GATEWAY) {
+        throw invalid(`a gateway has at most ${MAX_CONNECTIONS_PER_GATEWAY} connections; delete one first`);
+      }
       const now = deps.now().toISOString();
       const c: ConnectionRecord = {
         id: randomUUID(),

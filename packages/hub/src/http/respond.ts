@@ -153,7 +153,8 @@ export function setWholeBodyTimeout(ms: number): void {
 
 /** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin;
  *  not all in within GATEHOUSE_HELD_BODY_TIMEOUT, 408. */
-export async function readBody(req: IncomingMessage, limit: number, stallMs: number): Promise<Buffer> {
+/** `take`: told each chunk's size before it is kept (it may throw to refuse it: a held-body share). */
+export async function readBody(req: IncomingMessage, limit: number, stallMs: number, take?: (bytes: number) => void): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
@@ -165,6 +166,7 @@ export async function readBody(req: IncomingMessage, limit: number, stallMs: num
   for await (const chunk of chunksWithin(req, stallMs, deadline)) {
     total += chunk.length;
     if (total > limit) throw tooLarge(limit);
+    take?.(chunk.length);
     chunks.push(chunk);
   }
   return joinChunks(chunks, total);
@@ -186,7 +188,11 @@ export function requireJson(req: IncomingMessage): void {
 
 export async function readJson(req: IncomingMessage, limit: number, stallMs: number): Promise<JsonObject> {
   requireJson(req);
-  const raw = await readBody(req, limit, stallMs);
+  return parseJsonObject(await readBody(req, limit, stallMs));
+}
+
+/** A body read whole, as the JSON object it must be (coded 400 otherwise). */
+export function parseJsonObject(raw: Buffer): JsonObject {
   let v: unknown;
   const text = raw.toString('utf8');
   // A UTF-8 byte order mark (Windows tools write one; RFC 8259 lets a parser ignore it) is not part of the JSON.

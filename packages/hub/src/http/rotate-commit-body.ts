@@ -1,0 +1,57 @@
+// What the body of POST /v1/agent/rotate/commit may be, and reading it (red team B1: one member credential posting
+// 16 MB of tiny JSON keys blocked the hub's event loop 2.5 s and grew its heap 200 MB; four at once made it
+// unresponsive for 25 s). The bound is what the route really needs, worked out from the gateway before a byte is
+// read; the bytes count in the held-body pool (GATEHOUSE_MAX_HELD_BODIES and its per-tenant share) while read; and
+// the body's shape (keys, depth) is checked by a linear scan before JSON.parse builds anything.
+import type { IncomingMessage } from 'node:http';
+import { maxSealedChars } from '@gatehouse/shared';
+import type { HeldShare } from '../relay/invoke-body.js';
+import { invalid, parseJsonObject, readBody, requireJson, type JsonObject } from './respond.js';
+
+/** Connections one gateway may have: each sealed one is an entry of the rotation's resealed list. */
+export const MAX_CONNECTIONS_PER_GATEWAY = 256;
+/** The largest new gateway key a rotation takes, in bits (the agent makes 3072-bit keys). */
+export const MAX_ROTATED_KEY_BITS = 4096;
+/** The fields besides the list: two public keys (8 KiB each), the sealed private key and the hand-off (16 KiB
+ *  each), with room for JSON's quotes and escapes. */
+export const COMMIT_FIXED_BYTES = 64 * 1024;
+/** One resealed entry: a blob sealed to a key of MAX_ROTATED_KEY_BITS (11,648 base64 characters) with its
+ *  connection id and JSON around it. */
+export const RESEALED_ENTRY_BYTES = maxSealedChars(MAX_ROTATED_KEY_BITS / 8) + 128;
+
+/** The body bound for a gateway with `sealed` connections holding credentials (at most 256: about 3 MiB). */
+export function commitBodyLimit(sealed: number): number {
+  return COMMIT_FIXED_BYTES + sealed * RESEALED_ENTRY_BYTES;
+}
+
+/** Object keys and nesting the body may have: five fields at the top, a list, two fields per entry. */
+function shapeProblem(raw: Buffer, maxKeys: number, maxDepth: number): string | undefined {
+  let keys = 0;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x3a && ++keys > maxKeys) return `has more than ${maxKeys} keys`;
+    else if ((b === 0x7b || b === 0x5b) && ++depth > maxDepth) return `is nested deeper than ${maxDepth}`;
+    else if (b === 0x7d || b === 0x5d) depth--;
+  }
+  return undefined;
+}
+
+/** The commit body of a gateway with `sealed` connections holding credentials, its bytes taken from `held` as
+ *  they arrive (503 past the pool or the tenant's share), refused (400) before parsing when its shape could not
+ *  be a commit. */
+export async function readCommitBody(req: IncomingMessage, sealed: number, stallMs: number, held: HeldShare): Promise<JsonObject> {
+  requireJson(req);
+  const raw = await readBody(req, commitBodyLimit(sealed), stallMs, (n) => held.take(n));
+  const problem = shapeProblem(raw, 16 + 2 * sealed, 3);
+  if (problem)
+    throw invalid(
+      `the rotation's body ${problem}: it is {previousPublicKeyPem, publicKeyPem, sealedPrivateKey, keyHandoff, resealed: [{connectionId, sealed}]}`,
+    );
+  return parseJsonObject(raw);
+}

@@ -1,0 +1,137 @@
+// Red team (issue 22): one tenant cannot hurt the hub or another tenant through the agents' own routes.
+// B1: a member credential posting huge or junk bodies to /v1/agent/rotate/commit; B5: strangers flooding
+// /v1/agent/register with heavy bodies that never named a gateway. Real hub and agent; another tenant's calls
+// through its own agent keep being answered.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request as httpRequest } from 'node:http';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+import { registerMember } from '../helpers/hostile-agent.js';
+
+const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+/** The per-tenant share of held bodies this hub runs with: small, so that a commit body can be seen to count. */
+const SHARE = 48 * 1024;
+
+/** A JSON object of `bytes` characters made of many tiny keys: the costliest shape to parse per byte. */
+function junkKeys(bytes: number, wrap: (inner: string) => string): string {
+  const parts: string[] = [];
+  let len = 20;
+  for (let i = 0; len < bytes; i++) {
+    const s = `"k${i}":{}`;
+    parts.push(s);
+    len += s.length + 1;
+  }
+  return wrap(parts.join(','));
+}
+
+describe('agent API bounds (red team B1, B5)', () => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let token: string;
+  let good: AgentProc;
+  let goodConn: string;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    token = await entra.token();
+    hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s', GATEHOUSE_MAX_HELD_BODIES_SHARE: String(SHARE) });
+    const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-a');
+    good = g.agent;
+    goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
+      .id;
+  }, 60_000);
+  afterAll(async () => {
+    await good?.stop();
+    await hub?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  /** Another tenant's call through its own agent, answered within a few seconds. */
+  async function otherTenantServed(): Promise<void> {
+    const r = await api(hub.url, token, 'POST', `/v1/connections/${goodConn}/invoke`, { method: 'GET', url: 'echo/still-served' });
+    expect(r.status).toBe(200);
+  }
+
+  it('B1: one agent credential cannot stall the hub or grow its memory with rotate/commit bodies', async () => {
+    const tB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+    const m = await registerMember(hub.url, tB, 'attacker');
+    const commit = async (body: string) => {
+      const r = await request(`${hub.url}/v1/agent/rotate/commit`, {
+        method: 'POST',
+        headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json' },
+        body,
+      });
+      return { status: r.statusCode, code: ((await r.body.json()) as { error?: { code: string } }).error?.code };
+    };
+    // The probe's 16 MB of tiny keys: the gateway has no sealed connections, so the bound is 64 KiB.
+    expect(await commit(junkKeys(16_000_000, (inner) => `{"junk":{${inner}}}`))).toEqual({ status: 413, code: 'PayloadTooLarge' });
+    // Within the bound, but shaped like no commit: refused before it is parsed.
+    expect(await commit(junkKeys(40_000, (inner) => `{"junk":{${inner}}}`))).toEqual({ status: 400, code: 'InvalidRequest' });
+    // Its bytes count in the held-body pool: past the tenant's share, 503.
+    expect(await commit(JSON.stringify({ previousPublicKeyPem: 'x'.repeat(SHARE + 4096) }))).toEqual({ status: 503, code: 'ServiceUnavailable' });
+
+    // One rotation request in progress per member: a second one gets 429 while the first is still sending.
+    const first = httpRequest(`${hub.url}/v1/agent/rotate/commit`, {
+      method: 'POST',
+      headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json', 'content-length': '1000' },
+    });
+    const firstDone = new Promise<void>((resolve) => {
+      first.on('error', () => resolve());
+      first.on('close', () => resolve());
+    });
+    first.write('{"previousPublicKeyPem":"');
+    let second = { status: 0, code: undefined as string | undefined };
+    for (let i = 0; i < 50 && second.status !== 429; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      second = await commit('{}');
+    }
+    expect(second).toEqual({ status: 429, code: 'TooManyRequests' });
+    first.destroy();
+    await firstDone;
+    // Its place is given back once the first is gone.
+    let third = second;
+    for (let i = 0; i < 50 && third.status === 429; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      third = await commit('{}');
+    }
+    expect(third).toEqual({ status: 400, code: 'InvalidRequest' });
+    await otherTenantServed();
+  }, 60_000);
+
+  it('limit: a gateway takes at most 256 connections (the bound of a rotation commit)', async () => {
+    const gw = await api(hub.url, token, 'POST', '/v1/gateways', { name: 'many' });
+    const create = () => api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gw.json.id });
+    for (let i = 0; i < 256; i++) expect((await create()).status).toBe(201);
+    const over = await create();
+    expect(over.status).toBe(400);
+    expect(over.json.error.code).toBe('InvalidRequest');
+    expect(over.json.error.message).toContain('at most 256 connections');
+  }, 60_000);
+
+  // Runs last: its failures lock 127.0.0.1 out of the agent routes for the rest of the window.
+  it('B5: register flood with heavy bodies naming no gateway is counted by the limiter and refused before reading', async () => {
+    const body = junkKeys(30_000, (inner) => `{${inner}}`);
+    const statuses: number[] = [];
+    let limited: { code: string; retryAfter: unknown } | undefined;
+    for (let i = 0; i < 300 && !limited; i++) {
+      const path = i % 2 === 0 ? '/v1/agent/register' : '/v1/agent/join-info';
+      const r = await request(`${hub.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const j = (await r.body.json()) as { error: { code: string } };
+      statuses.push(r.statusCode);
+      if (r.statusCode === 429) limited = { code: j.error.code, retryAfter: r.headers['retry-after'] };
+    }
+    // 100 failures per 60 s from one address (GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS): the 101st is refused.
+    expect(statuses.slice(0, 100).every((s) => s === 400)).toBe(true);
+    expect(statuses.length).toBe(101);
+    expect(limited?.code).toBe('TooManyRequests');
+    expect(Number(limited?.retryAfter)).toBeGreaterThan(0);
+    await otherTenantServed();
+  }, 60_000);
+});
