@@ -337,14 +337,14 @@ const SETTINGS = {
     flag: 'agent-auth-failures',
     default: '10/60s',
     parse: perPeriod({ expected: 'N/period, like 10/60s' }),
-    help: 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup',
+    help: 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup (a credential matching the hash the hub holds for its member is still let through)',
   }),
   agentAuthFailuresPerAddress: setting({
     env: 'GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS',
     flag: 'agent-auth-failures-per-address',
     default: '100/60s',
     parse: perPeriod({ expected: 'N/period, like 100/60s' }),
-    help: 'failed agent authentications per source address per period; beyond it 429 before any lookup',
+    help: 'failed agent authentications per source address per period; beyond it 429 before any lookup (a credential matching the hash the hub holds for its member is still let through)',
   }),
   auditDays: setting({
     env: 'GATEHOUSE_AUDIT_DAYS',

@@ -64,7 +64,7 @@ export const ErrorCodes = {
     status: 429,
     retryable: true,
     meaning:
-      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS); Retry-After says when to try again.',
+      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS; a credential the hub knows to be valid is not refused); Retry-After says when to try again.',
   },
   GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
   BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },

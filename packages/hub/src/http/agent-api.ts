@@ -141,6 +141,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
       ) {
         throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first (this registration key has been used)`);
       }
+      // Its first connection must get through even while its address is over the failure limit (agents/auth-guard.ts).
+      deps.agentAuth.known.remember(memberId, hash);
       await deps.audit.record(
         {
           actor: { type: 'Agent', memberId },

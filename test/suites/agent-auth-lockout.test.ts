@@ -1,0 +1,110 @@
+// Red team B3 (issue 22): the agent authentication limiter must never lock real agents out. Failures are what is
+// limited; a valid credential still gets in while its address or member id is over the limit, and behind a
+// trusted reverse proxy (GATEHOUSE_TRUSTED_PROXIES) each client is limited by its own address.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, runAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { openHostileAgent } from '../helpers/hostile-agent-socket.js';
+import { registerMember } from '../helpers/hostile-agent.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let token: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  token = await entra.token();
+});
+afterAll(async () => {
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+/** A hub with a victim gateway (a real agent, an Anonymous connection) and another tenant's gateway likewise. */
+function hubWithTwoTenants(env: Record<string, string> = {}) {
+  const t = {} as { hub: HubProc; victim: AgentProc; victimConn: string; other: AgentProc; otherConn: string };
+  beforeAll(async () => {
+    t.hub = await startHub(entra, env);
+    const conn = async (gatewayId: string) =>
+      (await api(t.hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const v = await gatewayWithAgent(t.hub.url, token, [`${echo.url}/`], 'victim');
+    t.victim = v.agent;
+    t.victimConn = await conn(v.gatewayId);
+    const o = await gatewayWithAgent(t.hub.url, token, [`${echo.url}/`], 'other');
+    t.other = o.agent;
+    t.otherConn = await conn(o.gatewayId);
+  }, 60_000);
+  afterAll(async () => {
+    await t.victim?.stop();
+    await t.other?.stop();
+    await t.hub?.stop();
+  });
+  return t;
+}
+
+const invoke = (hub: HubProc, conn: string, path: string) =>
+  api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: `echo/${path}` });
+
+/** The real agent stopped and started again (a network blip, an update): it must come back within a few seconds. */
+async function restart(agent: AgentProc): Promise<AgentProc> {
+  await agent.stop();
+  const again = await runAgent(agent.configPath);
+  expect(again.lines.filter((l) => l.includes('429') || l.includes('TooManyRequests'))).toEqual([]);
+  return again;
+}
+
+describe('red team B3: a flood of bad agent credentials from one address', () => {
+  const t = hubWithTwoTenants();
+
+  it('red team B3: 101 bad credentials from one address do not lock out the real agents on it: a restarted agent and a new member connect at once, a wrong credential is still refused with 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 101; i++) {
+      const r = await request(`${t.hub.url}/v1/agent/key`, { headers: { authorization: 'GatehouseAgent nobody' } });
+      await r.body.text();
+      statuses.push(r.statusCode);
+    }
+    expect(statuses.slice(0, 100)).toEqual(Array(100).fill(401));
+    expect(statuses[100]).toBe(429);
+    // A member registered just now (never connected) gets in from the limited address.
+    const fresh = await registerMember(t.hub.url, token, 'fresh');
+    const up = await openHostileAgent(t.hub.port, fresh.credential);
+    expect(up.status).toBe(101);
+    expect(await up.agent!.hello()).toBeGreaterThan(0);
+    up.agent!.destroy();
+    // A guess at that member's secret is still refused before any lookup.
+    const guess = await openHostileAgent(t.hub.port, `${fresh.memberId}.wrong`);
+    expect(guess.status).toBe(429);
+    expect(JSON.parse(guess.body).error.code).toBe('TooManyRequests');
+    // The victim's real agent restarts and is back: its calls are served, as are the other tenant's.
+    t.victim = await restart(t.victim);
+    expect((await invoke(t.hub, t.victimConn, 'after-flood')).status).toBe(200);
+    expect((await invoke(t.hub, t.otherConn, 'after-flood')).status).toBe(200);
+    expect((await api(t.hub.url, token, 'GET', '/v1/agent/key', undefined, { authorization: 'GatehouseAgent nobody' })).status).toBe(429);
+  }, 90_000);
+});
+
+describe('red team B3: a member-id lockout attempt', () => {
+  const t = hubWithTwoTenants();
+
+  it('red team B3: wrong secrets for a known member id (past GATEHOUSE_AGENT_AUTH_FAILURES) do not keep that member’s real agent out', async () => {
+    const memberId = t.victim.memberId;
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const r = await openHostileAgent(t.hub.port, `${memberId}.wrong-${i}`);
+      statuses.push(r.status);
+      r.agent?.destroy();
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual(Array(5).fill(429));
+    t.victim = await restart(t.victim);
+    expect((await invoke(t.hub, t.victimConn, 'after-member-flood')).status).toBe(200);
+    expect((await invoke(t.hub, t.otherConn, 'after-member-flood')).status).toBe(200);
+    // Still limited for guesses.
+    expect((await openHostileAgent(t.hub.port, `${memberId}.wrong-again`)).status).toBe(429);
+  }, 90_000);
+});
