@@ -2,6 +2,8 @@
 // limited; a valid credential still gets in while its address or member id is over the limit, and behind a
 // trusted reverse proxy (GATEHOUSE_TRUSTED_PROXIES) each client is limited by its own address.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
@@ -107,4 +109,75 @@ describe('red team B3: a member-id lockout attempt', () => {
     // Still limited for guesses.
     expect((await openHostileAgent(t.hub.port, `${memberId}.wrong-again`)).status).toBe(429);
   }, 90_000);
+});
+
+/** A reverse proxy in front of the hub on 127.0.0.1 that appends the client's address to X-Forwarded-For, as a TLS
+ *  proxy of the documented deployment does (plain HTTP here; the agent routes only). */
+async function startForwardingProxy(hubPort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const forwarded = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+    const up = httpRequest(
+      { host: '127.0.0.1', port: hubPort, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': forwarded } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** GET /v1/agent/key with a bad credential, to `port` from `localAddress`: the status. */
+function badKeyRequest(port: number, localAddress: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = httpRequest(
+      { host: '127.0.0.1', port, localAddress, path: '/v1/agent/key', agent: false, headers: { authorization: 'GatehouseAgent nobody', ...headers } },
+      (answer) => {
+        answer.resume();
+        answer.on('end', () => resolve(answer.statusCode ?? 0));
+      },
+    );
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+describe('red team B3: the client address behind a trusted reverse proxy (GATEHOUSE_TRUSTED_PROXIES)', () => {
+  const t = hubWithTwoTenants({ GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1', GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '20/60s' });
+  let proxy: { port: number; close(): Promise<void> };
+  beforeAll(async () => {
+    proxy = await startForwardingProxy(t.hub.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('red team B3: behind a trusted proxy two clients are limited separately, by the address the proxy forwards', async () => {
+    const first: number[] = [];
+    for (let i = 0; i < 21; i++) first.push(await badKeyRequest(proxy.port, '127.0.0.2'));
+    expect(first.slice(0, 20)).toEqual(Array(20).fill(401));
+    expect(first[20]).toBe(429);
+    // Another client through the same proxy is not limited by the first one's failures.
+    expect(await badKeyRequest(proxy.port, '127.0.0.3')).toBe(401);
+    // A client that writes its own X-Forwarded-For through the proxy is still named by the address the proxy saw.
+    expect(await badKeyRequest(proxy.port, '127.0.0.2', { 'x-forwarded-for': '10.9.9.9' })).toBe(429);
+    expect((await invoke(t.hub, t.otherConn, 'behind-proxy')).status).toBe(200);
+  }, 60_000);
+
+  it("red team B3: an untrusted peer's X-Forwarded-For is ignored: its failures count against its own address", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push(await badKeyRequest(t.hub.port, '127.0.0.4', { 'x-forwarded-for': `10.0.0.${i}` }));
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
+    expect(statuses[20]).toBe(429);
+    expect((await invoke(t.hub, t.victimConn, 'untrusted-forwarded')).status).toBe(200);
+  }, 60_000);
 });

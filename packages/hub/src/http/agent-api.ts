@@ -4,6 +4,7 @@
 import { randomUUID, verify as cryptoVerify } from 'node:crypto';
 import { AgentBounds, CloseCode, GatehouseError, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import { clientAddress } from './client-address.js';
 import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
@@ -19,7 +20,7 @@ const AGENT_ONLY = internal("the agents' API (gatehouse-agent register, join, ke
 export const MAX_MEMBERS = AgentBounds.membersPerGateway;
 
 async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
-  const m = await authenticateAgent(deps, ctx.req.socket.remoteAddress, ctx.req.headers.authorization, 'agent route');
+  const m = await authenticateAgent(deps, clientAddress(ctx.req, deps.config.trustedProxies), ctx.req.headers.authorization, 'agent route');
   if (m instanceof GatehouseError) throw m;
   return m;
 }
@@ -118,7 +119,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
           ok = false;
         }
         if (!ok) {
-          deps.agentAuth.failure(ctx.req.socket.remoteAddress, `gateway:${gatewayId}`, 'registration');
+          deps.agentAuth.failure(clientAddress(ctx.req, deps.config.trustedProxies), `gateway:${gatewayId}`, 'registration');
           throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
         }
         await gatewayForKey(deps, ctx, gatewayId, key, true);

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import { clientAddress } from './client-address.js';
 import type { GatewayRecord } from '../store/store.js';
 import { secretHash } from '../auth/secret-hash.js';
 import type { Ctx } from './router.js';
@@ -22,7 +23,7 @@ export async function newRegistrationKey(deps: HubDeps, gatewayId: string): Prom
  *  toward the agent authentication limits (per address and gateway id), checked before the lookup; the newest key
  *  this hub issued for the gateway passes them. */
 export async function gatewayForKey(deps: HubDeps, ctx: Ctx, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
-  const address = ctx.req.socket.remoteAddress;
+  const address = clientAddress(ctx.req, deps.config.trustedProxies);
   const limited = deps.agentAuth.refusal(address, `gateway:${gatewayId}`, key);
   if (limited) throw limited;
   const refused = () => {
