@@ -19,9 +19,9 @@ let token: string;
 beforeAll(async () => {
   entra = await startFakeEntra();
   echo = await startEchoServer();
-  // Two failed authentications of a member id from one address within 6 s: the next upgrade of that member
-  // gets 429 with Retry-After (about 6 s) before any lookup.
-  hub = await startHub(entra, { GATEHOUSE_AGENT_AUTH_FAILURES: '2/6s' });
+  // Two failed agent authentications from one address within 6 s: the next upgrade from it, of a member this hub
+  // has not looked up since it started, gets 429 with Retry-After (about 6 s) before any lookup.
+  hub = await startHub(entra, HUB_ENV);
   token = await entra.token();
 });
 afterAll(async () => {
@@ -31,15 +31,21 @@ afterAll(async () => {
   cleanupTempDirs();
 });
 
+const HUB_ENV = { GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '2/6s' };
+
 const logged = (line: string): Record<string, unknown> => JSON.parse(line) as Record<string, unknown>;
 
 describe('the agent honours Retry-After on a refused upgrade', () => {
   it('issue 23: refused with Retry-After: N, the real agent makes no attempt before N s, then connects at its next attempt', async () => {
     const { agent } = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'paced');
     await agent.stop();
-    // Two bad secrets for its member id: the window is full, the real credential is refused before any lookup.
-    for (let i = 0; i < 2; i++) expect((await openHostileAgent(hub.port, `${agent.memberId}.not-the-secret`)).status).toBe(401);
-    const probe = await openHostileAgent(hub.port, `${agent.memberId}.not-the-secret`);
+    // A valid credential passes the failure limits once the hub knows its member (red team B3), so the hub is
+    // restarted (same port and database): it knows no member yet. Two bad credentials from this address fill the
+    // address's window; the real credential, unknown to the restarted hub, is refused before any lookup.
+    await hub.stop();
+    hub = await startHub(entra, HUB_ENV, { port: hub.port, dbDir: hub.dbDir });
+    for (let i = 0; i < 2; i++) expect((await openHostileAgent(hub.port, `${crypto.randomUUID()}.not-the-secret`)).status).toBe(401);
+    const probe = await openHostileAgent(hub.port, `${crypto.randomUUID()}.not-the-secret`);
     expect(probe.status).toBe(429);
     const asked = Number(probe.headers['retry-after']);
     expect(asked).toBeGreaterThanOrEqual(2);

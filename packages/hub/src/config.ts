@@ -2,6 +2,7 @@
 // into HubConfig. The only file that reads process.env. Validated once, every error collected, then frozen.
 import type { BlockList } from 'node:net';
 import { parseNetworks } from './relay/direct-networks.js';
+import { parseTrustedProxies } from './http/client-address.js';
 import { agentUrlOf } from './cluster/agent-url.js';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
@@ -39,6 +40,8 @@ export interface HubConfig {
   /** Private networks (CIDR) the hub may call for EntraAuth connections; loopback, link-local and private
    *  addresses are refused otherwise (relay/direct-networks.ts). */
   entraAllowNetworks: BlockList;
+  /** GATEHOUSE_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the agent's address (http/client-address.ts). Default none. */
+  trustedProxies: BlockList;
   throttle: { limit: number; periodMs: number };
   /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
   maxBodyBytes: number;
@@ -175,6 +178,7 @@ export function loadConfig(
     authorityHost,
     allowedTenants,
     entraAllowNetworks: parseNetworks(v.entraAllowNetworks!) as BlockList,
+    trustedProxies: parseTrustedProxies(v.trustedProxies!) as BlockList,
     jwksCooldownMs: v.jwksCooldownMs!,
     throttle: v.throttle!,
     maxBodyBytes: v.maxBodyBytes!,

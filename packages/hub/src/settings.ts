@@ -22,10 +22,16 @@ import {
 } from '@gatehouse/shared';
 import { CLOUDS, type Cloud } from './auth/clouds.js';
 import { parseNetworks } from './relay/direct-networks.js';
+import { parseTrustedProxies } from './http/client-address.js';
 
 const networks = refine(text(), (v) => {
   const r = parseNetworks(v);
   return typeof r === 'string' ? `CIDR networks like 10.20.0.0/16 (not ${r})` : undefined;
+});
+
+const proxies = refine(text(), (v) => {
+  const r = parseTrustedProxies(v);
+  return typeof r === 'string' ? `addresses or CIDR networks like 10.0.0.5,10.1.0.0/16 (not ${r})` : undefined;
 });
 
 /** A share of a pool: a percentage of it (1% to 100%) or a size. */
@@ -337,14 +343,22 @@ const SETTINGS = {
     flag: 'agent-auth-failures',
     default: '10/60s',
     parse: perPeriod({ expected: 'N/period, like 10/60s' }),
-    help: 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup',
+    help: 'failed agent authentications per member id (registration: per gateway id) from one source address, per period; beyond it 429 before any lookup (a credential matching the hash the hub holds for its member is still let through)',
   }),
   agentAuthFailuresPerAddress: setting({
     env: 'GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS',
     flag: 'agent-auth-failures-per-address',
     default: '100/60s',
     parse: perPeriod({ expected: 'N/period, like 100/60s' }),
-    help: 'failed agent authentications per source address per period; beyond it 429 before any lookup',
+    help: 'failed agent authentications per source address per period; beyond it 429 before any lookup (a credential matching the hash the hub holds for its member is still let through)',
+  }),
+  trustedProxies: setting({
+    env: 'GATEHOUSE_TRUSTED_PROXIES',
+    flag: 'trusted-proxies',
+    default: '',
+    shownDefault: '',
+    parse: proxies,
+    help: "reverse proxies (addresses or CIDR, comma-separated) whose X-Forwarded-For the hub believes for the agent authentication limits: the rightmost hop that is not one of them is the agent's address; unset: every connection is named by its peer address",
   }),
   auditDays: setting({
     env: 'GATEHOUSE_AUDIT_DAYS',

@@ -47,7 +47,8 @@ export const ErrorCodes = {
   PayloadTooLarge: {
     status: 413,
     retryable: false,
-    meaning: 'The request body is over the hub limit (invoke: GATEHOUSE_MAX_BODY, default 100 MiB; raw proxy route: GATEHOUSE_MAX_RAW_BODY, default 1 GiB).',
+    meaning:
+      "The request body is over the hub limit (invoke: GATEHOUSE_MAX_BODY, default 100 MiB; raw proxy route: GATEHOUSE_MAX_RAW_BODY, default 1 GiB; the agents' routes: 32 KiB for `register` and `join-info`, 64 KiB + 11,776 bytes per connection of the gateway with sealed credentials for `rotate/commit`).",
   },
   UriTooLong: {
     status: 414,
@@ -58,13 +59,13 @@ export const ErrorCodes = {
     status: 408,
     retryable: true,
     meaning:
-      'caller -> hub: the request came too slowly: its line and headers not within GATEHOUSE_HEAD_TIMEOUT (10 s), its body under GATEHOUSE_MIN_BODY_RATE (1 KiB/s averaged over 10 s, after a 10 s grace), or a body to an unauthenticated agent route not within 10 s. The connection is closed.',
+      "caller -> hub: the request came too slowly: its line and headers not within GATEHOUSE_HEAD_TIMEOUT (10 s), its body under GATEHOUSE_MIN_BODY_RATE (1 KiB/s averaged over 10 s, after a 10 s grace), an invoke body the hub reads whole (up to 1 MiB, or one before method/url/headers) not within GATEHOUSE_HELD_BODY_TIMEOUT (60 s: `caller -> hub: the invoke body, read whole, did not arrive within 60 s (GATEHOUSE_HELD_BODY_TIMEOUT)`; an API route's body: `caller -> hub: the request body did not arrive within 60 s (GATEHOUSE_HELD_BODY_TIMEOUT)`), or a body to an unauthenticated agent route not within 10 s. The connection is closed.",
   },
   TooManyRequests: {
     status: 429,
     retryable: true,
     meaning:
-      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS); Retry-After says when to try again.',
+      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS; a credential the hub knows to be valid is not refused; a registration body that is too large, late, not JSON or names no gateway and key counts as one), or a member sent a key rotation request while its previous one is in progress (`agent -> hub: this member has a key rotation request in progress; one at a time`); Retry-After says when to try again.',
   },
   GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
   BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },
@@ -78,7 +79,7 @@ export const ErrorCodes = {
     status: 503,
     retryable: true,
     meaning:
-      "The hub is starting or shutting down, an agent's upgrade came while every place for connections awaiting HELLO was held by one that has not had its chance yet (`agent -> hub: the hub is busy with other agents connecting`, a reconnect storm; `GATEHOUSE_AGENT_PENDING_MAX`), a store it needs is unreachable, it holds as many invoke bodies as GATEHOUSE_MAX_HELD_BODIES allows (or as many as one caller, gateway or connection may hold, GATEHOUSE_MAX_HELD_BODIES_SHARE), the gateway has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_GATEWAY allows, or every available member of the gateway carries as many calls as one agent connection takes (GATEHOUSE_AGENT_MAX_STREAMS).",
+      "The hub is starting or shutting down, an agent's upgrade came while every place for connections awaiting HELLO was held by one that has not had its chance yet (`agent -> hub: the hub is busy with other agents connecting`, a reconnect storm; `GATEHOUSE_AGENT_PENDING_MAX`), a store it needs is unreachable, it holds as many invoke bodies as GATEHOUSE_MAX_HELD_BODIES allows (or as many as one tenant, caller, gateway or connection may hold, GATEHOUSE_MAX_HELD_BODIES_SHARE: `hub: this caller's tenant holds as many invoke bodies in memory as one tenant may (...)`, and the same for `this caller`, `gateway {id}`, `connection {id}`), the gateway has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_GATEWAY allows, or every available member of the gateway carries as many calls as one agent connection takes (GATEHOUSE_AGENT_MAX_STREAMS).",
   },
   GatewayTimeout: {
     status: 504,

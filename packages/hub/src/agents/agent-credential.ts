@@ -8,6 +8,7 @@ import type { HubDeps } from '../deps.js';
 import type { MemberRecord, Store } from '../store/store.js';
 import { secretHash } from '../auth/secret-hash.js';
 import type { AuthPlace } from './auth-guard.js';
+import type { KnownCredentials } from './known-credentials.js';
 
 const PREFIX = `${AGENT_AUTH_SCHEME} `;
 
@@ -42,9 +43,9 @@ export async function authenticateAgent(
 ): Promise<MemberRecord | GatehouseError> {
   const credential = agentCredentialOf(authorization);
   const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
-  const limited = deps.agentAuth.refusal(address, memberKey);
+  const limited = deps.agentAuth.refusal(address, memberKey, credential);
   if (limited) return limited;
-  const member = credential === undefined ? undefined : await verifyAgentCredential(deps.store, credential);
+  const member = credential === undefined ? undefined : await verifyAgentCredential(deps.store, deps.agentAuth.known, credential);
   if (!member) {
     deps.agentAuth.failure(address, memberKey, place);
     return new GatehouseError('Unauthorized', 'agent -> hub: the agent credential is missing or invalid');
@@ -52,12 +53,16 @@ export async function authenticateAgent(
   return member;
 }
 
-async function verifyAgentCredential(store: Store, credential: string): Promise<MemberRecord | undefined> {
+async function verifyAgentCredential(store: Store, known: KnownCredentials, credential: string): Promise<MemberRecord | undefined> {
   const memberId = credentialMemberId(credential);
   if (!memberId) return undefined;
   const m = await store.getMember(memberId);
   // A disabled member may connect (so enabling it takes effect at once); it is given no calls.
-  if (!m) return undefined;
+  if (!m) {
+    known.forget(memberId);
+    return undefined;
+  }
+  known.remember(m.id, m.credentialHash);
   const a = Buffer.from(secretHash(credential), 'hex');
   const b = Buffer.from(m.credentialHash, 'hex');
   return a.length === b.length && timingSafeEqual(a, b) ? m : undefined;

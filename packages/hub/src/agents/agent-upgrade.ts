@@ -10,6 +10,7 @@ import type { WebSocketServer } from 'ws';
 import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
+import { clientAddress } from '../http/client-address.js';
 import { authenticateAgent } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
@@ -38,7 +39,7 @@ export async function acceptAgent(
   head: Buffer,
 ): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
-  const address = req.socket.remoteAddress;
+  const address = clientAddress(req, deps.config.trustedProxies);
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
   if (pending.refusal()) {

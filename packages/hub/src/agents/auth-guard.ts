@@ -5,9 +5,14 @@
 // The member count is kept per address too: keyed by the member id alone, anyone who learnt a member id could
 // keep that member's real agent out (10 bad attempts a minute from anywhere); the secret itself (256 bits) needs
 // no limit to stay unguessable, the limits only bound the work and the log lines.
+// The limits never refuse a valid credential: while an address or member id is over its limit, a credential whose
+// hash matches the one this hub last read for its member (agents/known-credentials.ts) still goes on to the real
+// check. Behind a reverse proxy every agent would otherwise share the proxy's address, and 100 bad attempts from
+// anyone would lock every agent out (red team B3).
 import { GatehouseError } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FailureWindow, type FailureLimit } from './failure-window.js';
+import { KnownCredentials } from './known-credentials.js';
 
 /** How often the summary of refused agent authentications is logged (when there were any). */
 export const LOG_INTERVAL_MS = 10_000;
@@ -32,8 +37,11 @@ export class AgentAuthGuard {
   private readonly byAddress: FailureWindow;
   private readonly byMember: FailureWindow;
   private readonly connects: FailureWindow;
+  /** The credential hashes of members looked up lately: what lets a valid credential through a limit. */
+  readonly known = new KnownCredentials(MAX_TRACKED_KEYS);
   private failed = 0;
   private limited = 0;
+  private vouched = 0;
   private readonly addresses = new Set<string>();
   private readonly places = new Set<AuthPlace>();
   private readonly timer: NodeJS.Timeout;
@@ -53,11 +61,16 @@ export class AgentAuthGuard {
   /**
    * Before any lookup: a coded 429 (with Retry-After) when this address, or this member id from this address,
    * has failed too often lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
-   * key, when the request names one.
+   * key, when the request names one. `credential`: the agent credential presented; one whose hash matches its
+   * member's known hash is never refused here (it goes on to the real check).
    */
-  refusal(address: string | undefined, memberKey: string | undefined): GatehouseError | undefined {
+  refusal(address: string | undefined, memberKey: string | undefined, credential?: string): GatehouseError | undefined {
     const waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
     if (waitMs === 0) return undefined;
+    if (memberKey && credential !== undefined && this.known.vouches(memberKey, credential)) {
+      this.vouched++;
+      return undefined;
+    }
     this.limited++;
     this.note(address);
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
@@ -113,11 +126,19 @@ export class AgentAuthGuard {
   private flush(): void {
     if (this.failed === 0 && this.limited === 0) return;
     this.log.warn(
-      { failed: this.failed, limited: this.limited, addresses: this.addresses.size, where: [...this.places], intervalMs: LOG_INTERVAL_MS },
+      {
+        failed: this.failed,
+        limited: this.limited,
+        validWhileLimited: this.vouched,
+        addresses: this.addresses.size,
+        where: [...this.places],
+        intervalMs: LOG_INTERVAL_MS,
+      },
       'agent authentications refused',
     );
     this.failed = 0;
     this.limited = 0;
+    this.vouched = 0;
     this.addresses.clear();
     this.places.clear();
   }

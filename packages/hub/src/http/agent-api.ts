@@ -4,6 +4,7 @@
 import { randomUUID, verify as cryptoVerify } from 'node:crypto';
 import { AgentBounds, CloseCode, GatehouseError, gatewayKeyInfo, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
+import { clientAddress } from './client-address.js';
 import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
 import { invalid, optString, reqString, sendJson } from './respond.js';
@@ -20,7 +21,7 @@ const AGENT_ONLY = internal("the agents' API (gatehouse-agent register, join, ke
 export const MAX_MEMBERS = AgentBounds.membersPerGateway;
 
 async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
-  const m = await authenticateAgent(deps, ctx.req.socket.remoteAddress, ctx.req.headers.authorization, 'agent route');
+  const m = await authenticateAgent(deps, clientAddress(ctx.req, deps.config.trustedProxies), ctx.req.headers.authorization, 'agent route');
   if (m instanceof GatehouseError) throw m;
   return m;
 }
@@ -141,7 +142,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
           ok = false;
         }
         if (!ok) {
-          deps.agentAuth.failure(ctx.req.socket.remoteAddress, `gateway:${gatewayId}`, 'registration');
+          deps.agentAuth.failure(clientAddress(ctx.req, deps.config.trustedProxies), `gateway:${gatewayId}`, 'registration');
           throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
         }
         await gatewayForKey(deps, ctx, gatewayId, key, true);
@@ -164,6 +165,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
       ) {
         throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first (this registration key has been used)`);
       }
+      // Its first connection must get through even while its address is over the failure limit (agents/auth-guard.ts).
+      deps.agentAuth.known.remember(memberId, hash);
       await deps.audit.record(
         {
           actor: { type: 'Agent', memberId },

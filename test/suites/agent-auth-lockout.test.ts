@@ -1,0 +1,183 @@
+// Red team B3 (issue 22): the agent authentication limiter must never lock real agents out. Failures are what is
+// limited; a valid credential still gets in while its address or member id is over the limit, and behind a
+// trusted reverse proxy (GATEHOUSE_TRUSTED_PROXIES) each client is limited by its own address.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, runAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { openHostileAgent } from '../helpers/hostile-agent-socket.js';
+import { registerMember } from '../helpers/hostile-agent.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let token: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  token = await entra.token();
+});
+afterAll(async () => {
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+/** A hub with a victim gateway (a real agent, an Anonymous connection) and another tenant's gateway likewise. */
+function hubWithTwoTenants(env: Record<string, string> = {}) {
+  const t = {} as { hub: HubProc; victim: AgentProc; victimConn: string; other: AgentProc; otherConn: string };
+  beforeAll(async () => {
+    t.hub = await startHub(entra, env);
+    const conn = async (gatewayId: string) =>
+      (await api(t.hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string;
+    const v = await gatewayWithAgent(t.hub.url, token, [`${echo.url}/`], 'victim');
+    t.victim = v.agent;
+    t.victimConn = await conn(v.gatewayId);
+    const o = await gatewayWithAgent(t.hub.url, token, [`${echo.url}/`], 'other');
+    t.other = o.agent;
+    t.otherConn = await conn(o.gatewayId);
+  }, 60_000);
+  afterAll(async () => {
+    await t.victim?.stop();
+    await t.other?.stop();
+    await t.hub?.stop();
+  });
+  return t;
+}
+
+const invoke = (hub: HubProc, conn: string, path: string) =>
+  api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: `echo/${path}` });
+
+/** The real agent stopped and started again (a network blip, an update): it must come back within a few seconds. */
+async function restart(agent: AgentProc): Promise<AgentProc> {
+  await agent.stop();
+  const again = await runAgent(agent.configPath);
+  expect(again.lines.filter((l) => l.includes('429') || l.includes('TooManyRequests'))).toEqual([]);
+  return again;
+}
+
+describe('red team B3: a flood of bad agent credentials from one address', () => {
+  const t = hubWithTwoTenants();
+
+  it('red team B3: 101 bad credentials from one address do not lock out the real agents on it: a restarted agent and a new member connect at once, a wrong credential is still refused with 429', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 101; i++) {
+      const r = await request(`${t.hub.url}/v1/agent/key`, { headers: { authorization: 'GatehouseAgent nobody' } });
+      await r.body.text();
+      statuses.push(r.statusCode);
+    }
+    expect(statuses.slice(0, 100)).toEqual(Array(100).fill(401));
+    expect(statuses[100]).toBe(429);
+    // A member registered just now (never connected) gets in from the limited address.
+    const fresh = await registerMember(t.hub.url, token, 'fresh');
+    const up = await openHostileAgent(t.hub.port, fresh.credential);
+    expect(up.status).toBe(101);
+    expect(await up.agent!.hello()).toBeGreaterThan(0);
+    up.agent!.destroy();
+    // A guess at that member's secret is still refused before any lookup.
+    const guess = await openHostileAgent(t.hub.port, `${fresh.memberId}.wrong`);
+    expect(guess.status).toBe(429);
+    expect(JSON.parse(guess.body).error.code).toBe('TooManyRequests');
+    // The victim's real agent restarts and is back: its calls are served, as are the other tenant's.
+    t.victim = await restart(t.victim);
+    expect((await invoke(t.hub, t.victimConn, 'after-flood')).status).toBe(200);
+    expect((await invoke(t.hub, t.otherConn, 'after-flood')).status).toBe(200);
+    expect((await api(t.hub.url, token, 'GET', '/v1/agent/key', undefined, { authorization: 'GatehouseAgent nobody' })).status).toBe(429);
+  }, 90_000);
+});
+
+describe('red team B3: a member-id lockout attempt', () => {
+  const t = hubWithTwoTenants();
+
+  it('red team B3: wrong secrets for a known member id (past GATEHOUSE_AGENT_AUTH_FAILURES) do not keep that member’s real agent out', async () => {
+    const memberId = t.victim.memberId;
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      const r = await openHostileAgent(t.hub.port, `${memberId}.wrong-${i}`);
+      statuses.push(r.status);
+      r.agent?.destroy();
+    }
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses.slice(10)).toEqual(Array(5).fill(429));
+    t.victim = await restart(t.victim);
+    expect((await invoke(t.hub, t.victimConn, 'after-member-flood')).status).toBe(200);
+    expect((await invoke(t.hub, t.otherConn, 'after-member-flood')).status).toBe(200);
+    // Still limited for guesses.
+    expect((await openHostileAgent(t.hub.port, `${memberId}.wrong-again`)).status).toBe(429);
+  }, 90_000);
+});
+
+/** A reverse proxy in front of the hub on 127.0.0.1 that appends the client's address to X-Forwarded-For, as a TLS
+ *  proxy of the documented deployment does (plain HTTP here; the agent routes only). */
+async function startForwardingProxy(hubPort: number): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const forwarded = [req.headers['x-forwarded-for'], req.socket.remoteAddress].filter(Boolean).join(', ');
+    const up = httpRequest(
+      { host: '127.0.0.1', port: hubPort, method: req.method, path: req.url, headers: { ...req.headers, 'x-forwarded-for': forwarded } },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** GET /v1/agent/key with a bad credential, to `port` from `localAddress`: the status. */
+function badKeyRequest(port: number, localAddress: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = httpRequest(
+      { host: '127.0.0.1', port, localAddress, path: '/v1/agent/key', agent: false, headers: { authorization: 'GatehouseAgent nobody', ...headers } },
+      (answer) => {
+        answer.resume();
+        answer.on('end', () => resolve(answer.statusCode ?? 0));
+      },
+    );
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+describe('red team B3: the client address behind a trusted reverse proxy (GATEHOUSE_TRUSTED_PROXIES)', () => {
+  const t = hubWithTwoTenants({ GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1', GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS: '20/60s' });
+  let proxy: { port: number; close(): Promise<void> };
+  beforeAll(async () => {
+    proxy = await startForwardingProxy(t.hub.port);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+  });
+
+  it('red team B3: behind a trusted proxy two clients are limited separately, by the address the proxy forwards', async () => {
+    const first: number[] = [];
+    for (let i = 0; i < 21; i++) first.push(await badKeyRequest(proxy.port, '127.0.0.2'));
+    expect(first.slice(0, 20)).toEqual(Array(20).fill(401));
+    expect(first[20]).toBe(429);
+    // Another client through the same proxy is not limited by the first one's failures.
+    expect(await badKeyRequest(proxy.port, '127.0.0.3')).toBe(401);
+    // A client that writes its own X-Forwarded-For through the proxy is still named by the address the proxy saw.
+    expect(await badKeyRequest(proxy.port, '127.0.0.2', { 'x-forwarded-for': '10.9.9.9' })).toBe(429);
+    expect((await invoke(t.hub, t.otherConn, 'behind-proxy')).status).toBe(200);
+  }, 60_000);
+
+  it("red team B3: an untrusted peer's X-Forwarded-For is ignored: its failures count against its own address", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push(await badKeyRequest(t.hub.port, '127.0.0.4', { 'x-forwarded-for': `10.0.0.${i}` }));
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(401));
+    expect(statuses[20]).toBe(429);
+    expect((await invoke(t.hub, t.victimConn, 'untrusted-forwarded')).status).toBe(200);
+  }, 60_000);
+});
