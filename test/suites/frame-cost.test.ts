@@ -1,0 +1,120 @@
+// Issue 22, red-team findings on what one agent's frames cost the hub (real hub, real agent of another tenant):
+// B2 (heavy frames): the frame budget counted frames, not work: a GOAWAY of 64,007 bytes of `"k0":{},"k1":{},…`
+//   cost about 11 ms to parse and was charged as one frame, so 100 a second (1 % of the tenant's budget) took another
+//   tenant from 320 calls in 2 s to 5 in 4 s. Now each JSON message is held to its members and a byte bound of its
+//   own (codec.ts JSON_MESSAGES) and a frame's JSON or head past its first KiB is charged by its bytes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame } from '@gatehouse/shared';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { agentHandshake, connectAgentSocket, otherTenantCalls, registerMember } from '../helpers/hostile-agent.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let hub: HubProc;
+let token: string;
+let tokenB: string;
+let good: AgentProc;
+let goodConn: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  token = await entra.token();
+  tokenB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+  // The default frame budgets (10,000 units a second per tenant); the caller throttle out of the way.
+  hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s' });
+  const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-a');
+  good = g.agent;
+  goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
+    .id;
+}, 60_000);
+afterAll(async () => {
+  await good?.stop();
+  await hub?.stop();
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+/** A member of tenant B's new gateway, connected and past HELLO (protocol version 4). */
+async function tenantBAgent(name: string): Promise<{ ws: WebSocket; memberId: string; closed: Promise<number> }> {
+  const m = await registerMember(hub.url, tokenB, name);
+  const ws = await connectAgentSocket(hub.url, m.credential);
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  ws.on('error', () => {});
+  expect(await agentHandshake(ws, [4, 3, 2, 1])).toBe(4);
+  return { ws, memberId: m.memberId, closed };
+}
+
+/** A frame of `type` on `stream` whose JSON is `json` as written (members a real agent never sends). */
+const rawJsonFrame = (type: number, stream: number, json: string): Buffer => {
+  const head = Buffer.alloc(5);
+  head[0] = type;
+  head.writeUInt32BE(stream, 1);
+  return Buffer.concat([head, Buffer.from(json, 'utf8')]);
+};
+const members = (bytes: number): string => {
+  const parts: string[] = [];
+  for (let i = 0, len = 20; len < bytes; i++) {
+    parts.push(`"k${i}":{}`);
+    len += parts[i]!.length + 1;
+  }
+  return `{"reason":"r",${parts.join(',')}}`;
+};
+const within = <T>(p: Promise<T>, ms: number): Promise<T | 'not in time'> =>
+  Promise.race([p, new Promise<'not in time'>((r) => setTimeout(() => r('not in time'), ms))]);
+
+describe('B2: heavy agent frames', () => {
+  it('B2 heavy frames: a GOAWAY of 64,007 bytes of members it does not have, or of 8 KiB of them, closes its connection (4xxx malformed frame); another tenant is served throughout', async () => {
+    const calls = otherTenantCalls(hub.url, token, goodConn);
+    for (const json of [members(64_000), members(7_000), '{"reason":"r","p":[0,0,0]}']) {
+      const a = await tenantBAgent('b2-members');
+      a.ws.send(rawJsonFrame(FrameType.GoAway, 0, json));
+      expect(await within(a.closed, 10_000)).toBe(CloseCode.MalformedFrame);
+    }
+    // FAILURE and a v2 RESPONSE_HEAD are held to their members too; a CANCEL to the reason's 8 KiB.
+    expect(JSON_MESSAGES.reason.maxBytes).toBe(8 * 1024);
+    const c = await tenantBAgent('b2-cancel');
+    c.ws.send(rawJsonFrame(FrameType.Cancel, 1, JSON.stringify({ reason: 'r'.repeat(1024), pad: 'x'.repeat(8 * 1024) })));
+    expect(await within(c.closed, 10_000)).toBe(CloseCode.MalformedFrame);
+    const lines = hub.lines.filter((l) => l.includes('protocol violation by agent'));
+    expect(lines.some((l) => l.includes('over its 8192-byte limit'))).toBe(true);
+    expect(lines.some((l) => l.includes('a member it does not have (it has reason)'))).toBe(true);
+    const { ok, wrong } = await calls.stop();
+    expect(wrong).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+  });
+
+  it("B2 heavy frames: JSON past a frame's first KiB is charged to its tenant's budget by its bytes: 1,000 GOAWAYs a second of 6 KiB each (a tenth of the frame budget) are throttled, the connection is never cut; another tenant is served throughout", async () => {
+    const a = await tenantBAgent('b2-charge');
+    // 1,024 control characters: 6,157 bytes of JSON, 41 units each past the first KiB.
+    const frame = encodeFrame({ type: FrameType.GoAway, stream: 0, msg: { reason: '\u0001'.repeat(1024) } });
+    expect(frame.length).toBeGreaterThan(6_000);
+    const calls = otherTenantCalls(hub.url, token, goodConn);
+    let sent = 0;
+    const timer = setInterval(() => {
+      // 50 frames every 50 ms, at most 4,000 in all; none while ws's own buffer is backed up (the hub not reading).
+      if (a.ws.bufferedAmount > 1024 * 1024 || sent >= 4_000) return;
+      for (let i = 0; i < 50; i++) a.ws.send(frame);
+      sent += 50;
+    }, 50);
+    try {
+      const throttled = await hub.waitForLine((l) => l.includes('"agent frames throttled') && l.includes(a.memberId), 10_000);
+      expect(throttled).toContain('waitMs');
+    } finally {
+      clearInterval(timer);
+    }
+    const { ok, wrong } = await calls.stop();
+    expect(wrong).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    // Throttled, not cut: the connection is still open.
+    expect(await within(a.closed, 500)).toBe('not in time');
+    a.ws.terminate();
+  });
+});
