@@ -3,6 +3,9 @@
 //   cost about 11 ms to parse and was charged as one frame, so 100 a second (1 % of the tenant's budget) took another
 //   tenant from 320 calls in 2 s to 5 in 4 s. Now each JSON message is held to its members and a byte bound of its
 //   own (codec.ts JSON_MESSAGES) and a frame's JSON or head past its first KiB is charged by its bytes.
+// B6 (a log line per frame): GOAWAY with a 1,024-character reason at about 7,000 a second wrote 25,069 `agent
+//   draining` lines in 6 s (about 30 MB) and slowed another tenant's calls from 489 in 2 s to 26 in 4 s. Now logged
+//   once per connection.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame } from '@gatehouse/shared';
@@ -115,6 +118,43 @@ describe('B2: heavy agent frames', () => {
     expect(ok).toBeGreaterThan(0);
     // Throttled, not cut: the connection is still open.
     expect(await within(a.closed, 500)).toBe('not in time');
+    a.ws.terminate();
+  });
+});
+
+/** Sends a protocol PING and waits for its PONG: the hub has handled every frame sent before it. */
+async function roundTrip(ws: WebSocket): Promise<void> {
+  const payload = Buffer.from('roundtri');
+  const pong = new Promise<void>((resolve) => {
+    const on = (d: Buffer) => {
+      if (d[0] === FrameType.Pong && d.subarray(5).equals(payload)) {
+        ws.off('message', on);
+        resolve();
+      }
+    };
+    ws.on('message', on);
+  });
+  ws.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: payload }));
+  expect(await within(pong, 30_000)).toBeUndefined();
+}
+
+describe('B6: one log line per agent frame', () => {
+  it("B6 log per frame: 3,000 GOAWAYs with a 1,024-character reason on one connection write one 'agent draining' line; another tenant is served throughout", async () => {
+    const a = await tenantBAgent('b6-goaway');
+    const frame = encodeFrame({ type: FrameType.GoAway, stream: 0, msg: { reason: 'R'.repeat(1024) } });
+    const calls = otherTenantCalls(hub.url, token, goodConn);
+    for (let i = 0; i < 30; i++) {
+      for (let j = 0; j < 100; j++) a.ws.send(frame);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await roundTrip(a.ws);
+    const { ok, wrong } = await calls.stop();
+    const draining = hub.lines.filter((l) => l.includes('"agent draining"') && l.includes(a.memberId));
+    expect(draining.length).toBe(1);
+    expect(wrong).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    // Still connected: a GOAWAY is not a violation, only a member that takes no new calls.
+    expect(await within(a.closed, 200)).toBe('not in time');
     a.ws.terminate();
   });
 });

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
   AgentBounds,
+  agentWords,
   CloseCode,
   closeReason,
   FrameType,
@@ -103,6 +104,7 @@ export class AgentSession {
   /** Set while the hub does not read the socket because its tenant's (or the hub's) frame budget is spent. */
   private resumeTimer: NodeJS.Timeout | undefined;
   private throttleLogged = false;
+  private goAwayLogged = false;
   private readonly socket: Socket;
   /** Frames read from the agent (logged when it disconnects). */
   private framesRead: () => number = () => 0;
@@ -378,8 +380,11 @@ export class AgentSession {
         }
         return;
       case FrameType.GoAway:
+        // Logged once per connection: a GOAWAY a real agent sends once, and one logged per frame let an agent write
+        // 25,069 lines in 6 s and slow other tenants' calls (red-team finding B6). The reason as the hub quotes it.
+        if (!this.goAwayLogged) this.log.info({ member: this.member.memberId, reason: agentWords(f.msg.reason) }, 'agent draining');
+        this.goAwayLogged = true;
         this.draining = true;
-        this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
         return;
       case FrameType.Response: {
         if (this.version < WHOLE_MESSAGES_VERSION) throw new ProtocolError(CloseCode.UnexpectedFrame, 'RESPONSE frame on a version-1 connection');
