@@ -6,13 +6,17 @@
 // B6 (a log line per frame): GOAWAY with a 1,024-character reason at about 7,000 a second wrote 25,069 `agent
 //   draining` lines in 6 s (about 30 MB) and slowed another tenant's calls from 489 in 2 s to 26 in 4 s. Now logged
 //   once per connection.
+// B8 (an agent's invisible characters reach callers): a HELLO with hostname "host\u202egnp.exe\u2028\u00ad\u009b31m"
+//   was accepted and shown by GET /v1/gateways/{id}, and x-gatehouse-windows-auth (the hub's own header namespace)
+//   passed C1 characters. Now HELLO's text is refused (close 4000) by the rule the hub quotes an agent by, and the
+//   windows-auth header is passed on only as visible ASCII words.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
-import { agentHandshake, connectAgentSocket, otherTenantCalls, registerMember } from '../helpers/hostile-agent.js';
+import { agentHandshake, connectAgentSocket, otherTenantCalls, registerMember, startHostileAgent } from '../helpers/hostile-agent.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
@@ -156,5 +160,79 @@ describe('B6: one log line per agent frame', () => {
     // Still connected: a GOAWAY is not a violation, only a member that takes no new calls.
     expect(await within(a.closed, 200)).toBe('not in time');
     a.ws.terminate();
+  });
+});
+
+describe("B8: an agent's invisible and control characters", () => {
+  const hello = (fields: { agentVersion?: string; hostname?: string; capabilities?: string[] }) =>
+    encodeFrame({
+      type: FrameType.Hello,
+      stream: 0,
+      msg: {
+        versions: [4, 3, 2, 1],
+        agentVersion: fields.agentVersion ?? '1.0.0',
+        hostname: fields.hostname ?? 'host-1',
+        capabilities: fields.capabilities ?? [],
+      },
+    });
+
+  it('B8 invisible characters: a HELLO whose hostname, agentVersion or capability holds a format, line-separator, soft-hyphen, C1 or lone-surrogate character is refused (close 4000) and never shown; a Unicode hostname is; another tenant is served throughout', async () => {
+    const calls = otherTenantCalls(hub.url, token, goodConn);
+    const refused = [
+      { hostname: 'host\u202egnp.exe\u2028\u00ad\u009b31m' },
+      { hostname: 'host\u200b' },
+      { hostname: 'host\ud800' },
+      { agentVersion: '1.0\u2028' },
+      { agentVersion: '1.0\u0085' },
+      { capabilities: ['basic\u2066'] },
+    ];
+    for (const fields of refused) {
+      const m = await registerMember(hub.url, tokenB, 'b8-hello');
+      const ws = await connectAgentSocket(hub.url, m.credential);
+      const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+      ws.send(hello(fields));
+      expect(await within(closed, 10_000)).toBe(CloseCode.MalformedFrame);
+      const gw = await api(hub.url, tokenB, 'GET', `/v1/gateways/${m.gatewayId}`);
+      expect(gw.status).toBe(200);
+      expect(JSON.stringify(gw.json)).not.toMatch(/gnp|\\u200b|\\ud800|\\u2028|\\u0085|\\u2066|\u2028|\u0085/);
+    }
+    const m = await registerMember(hub.url, tokenB, 'b8-unicode');
+    const ws = await connectAgentSocket(hub.url, m.credential);
+    const welcome = new Promise<Buffer>((r) => ws.once('message', (d) => r(d as Buffer)));
+    ws.send(hello({ hostname: 'hôte-北京 1' }));
+    expect((await within(welcome, 10_000)) as Buffer).toBeInstanceOf(Buffer);
+    const gw = await api(hub.url, tokenB, 'GET', `/v1/gateways/${m.gatewayId}`);
+    expect(gw.json.members.map((x: { hostname: string }) => x.hostname)).toEqual(['hôte-北京 1']);
+    ws.terminate();
+    const { ok, wrong } = await calls.stop();
+    expect(wrong).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+  });
+
+  it('B8 windows-auth header: x-gatehouse-windows-auth reaches the caller only as visible ASCII words; with a C1 character (0x9B, 0x85, 0xAD), a tab or a double space it is dropped', async () => {
+    const hostile = await startHostileAgent(hub.url, token);
+    try {
+      const conn = (
+        await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: hostile.gatewayId })
+      ).json.id;
+      let value = '';
+      hostile.answer = async ({ stream }, a) => {
+        await a.send({ type: FrameType.Response, stream, msg: { status: 401, headers: [['x-gatehouse-windows-auth', value]] }, data: Buffer.alloc(0) });
+      };
+      const seen = async (v: string) => {
+        value = v;
+        const inv = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'hint' });
+        const raw = await fetch(`${hub.url}/v1/connections/${conn}/proxy/hint`, { headers: { authorization: `Bearer ${token}` } });
+        await raw.arrayBuffer();
+        expect([inv.status, inv.json.statusCode, raw.status]).toEqual([200, 401, 401]);
+        return [inv.json.headers['x-gatehouse-windows-auth'] ?? null, raw.headers.get('x-gatehouse-windows-auth')];
+      };
+      const fine = "failed (kerberos: no ticket for the connection's user: wrong password)";
+      expect(await seen(fine)).toEqual([fine, fine]);
+      for (const bad of ['failed \u009b31m', 'failed (ntlm:\u0085x)', 'fai\u00adled', 'failed\t(x)', 'failed  (x)', 'é'])
+        expect(await seen(bad)).toEqual([null, null]);
+    } finally {
+      await hostile.close();
+    }
   });
 });

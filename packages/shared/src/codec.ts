@@ -14,6 +14,7 @@ import {
   type RequestHeadMessage,
   type ResponseHeadMessage,
 } from './protocol.js';
+import { hasUnquotable } from './agent-answer.js';
 
 export class ProtocolError extends Error {
   readonly code = 'GATEHOUSE_PROTOCOL_ERROR';
@@ -209,7 +210,6 @@ type Obj = Record<string, unknown>;
 const malformed = (why: string): never => {
   throw new ProtocolError(CloseCode.MalformedFrame, why);
 };
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const checkStr = (k: string, v: unknown, max: number): string => {
   if (typeof v !== 'string' || v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
@@ -459,9 +459,12 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
         hostname: str(o, 'hostname', 255),
         capabilities: strList(o, 'capabilities'),
       };
-      // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text): printable text only.
-      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some((v) => CONTROL_CHARACTER.test(v)))
-        malformed('HELLO fields must not hold control characters');
+      // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text), and GET /v1/gateways/{id}
+      // hands it to callers: visible text only, by the property rule the hub quotes an agent by (agentWords): no
+      // control, format, default-ignorable or line-separator character, no lone surrogate (red-team finding B8: a
+      // hostname "host\u202egnp.exe\u2028\u00ad\u009b31m" was accepted and shown).
+      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some(hasUnquotable))
+        malformed('HELLO fields must be visible text (no control, format, invisible or line-separator characters)');
       return { type, stream: 0, msg };
     }
     case FrameType.Welcome: {
