@@ -12,7 +12,7 @@
 //   windows-auth header is passed on only as visible ASCII words.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame } from '@gatehouse/shared';
+import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame, frameExtraUnits } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -103,6 +103,13 @@ describe('B2: heavy agent frames', () => {
     // 1,024 control characters: 6,157 bytes of JSON, 41 units each past the first KiB.
     const frame = encodeFrame({ type: FrameType.GoAway, stream: 0, msg: { reason: '\u0001'.repeat(1024) } });
     expect(frame.length).toBeGreaterThan(6_000);
+    expect(frameExtraUnits(frame)).toBe(41);
+    // Body bytes are copied, not parsed: DATA and a RESPONSE's body cost one unit whatever their size, as does a small head.
+    const body = Buffer.alloc(60_000);
+    expect(frameExtraUnits(encodeFrame({ type: FrameType.Data, stream: 1, data: body }))).toBe(0);
+    expect(
+      frameExtraUnits(encodeFrame({ type: FrameType.Response, stream: 1, msg: { status: 200, headers: [['content-type', 'text/plain']] }, data: body }, 4)),
+    ).toBe(0);
     const calls = otherTenantCalls(hub.url, token, goodConn);
     let sent = 0;
     const timer = setInterval(() => {
