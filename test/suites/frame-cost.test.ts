@@ -12,7 +12,8 @@
 //   windows-auth header is passed on only as visible ASCII words.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { CloseCode, FrameType, JSON_MESSAGES, encodeFrame, frameExtraUnits } from '@gatehouse/shared';
+import { generateKeyPairSync } from 'node:crypto';
+import { AGENT_REGISTER_PATH, CloseCode, FrameType, JSON_MESSAGES, encodeFrame, frameExtraUnits } from '@gatehouse/shared';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -214,6 +215,23 @@ describe("B8: an agent's invisible and control characters", () => {
     const { ok, wrong } = await calls.stop();
     expect(wrong).toEqual([]);
     expect(ok).toBeGreaterThan(0);
+  });
+
+  it('B8 registration: a registration whose hostname or version holds such a character is refused (400 InvalidRequest), so GET /v1/gateways/{id} never shows one', async () => {
+    for (const fields of [{ hostname: 'host\u202egnp.exe' }, { version: '1.0\u009b31m' }]) {
+      const gw = await api(hub.url, tokenB, 'POST', '/v1/gateways', { name: 'b8-register' });
+      const reg = await api(hub.url, undefined, 'POST', AGENT_REGISTER_PATH, {
+        gatewayId: gw.json.id,
+        registrationKey: gw.json.registrationKey,
+        name: 'b8',
+        publicKeyPem: generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        sealedPrivateKey: 'sealed',
+        ...fields,
+      });
+      expect([reg.status, reg.json.error.code]).toEqual([400, 'InvalidRequest']);
+      expect(reg.json.error.message).toContain('visible text');
+      expect((await api(hub.url, tokenB, 'GET', `/v1/gateways/${gw.json.id}`)).json.members).toEqual([]);
+    }
   });
 
   it('B8 windows-auth header: x-gatehouse-windows-auth reaches the caller only as visible ASCII words; with a C1 character (0x9B, 0x85, 0xAD), a tab or a double space it is dropped', async () => {
