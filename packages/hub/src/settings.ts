@@ -315,7 +315,7 @@ const SETTINGS = {
     flag: 'agent-tenant-frame-rate',
     default: `${AgentBounds.tenantFrameRate.limit}/${formatDuration(AgentBounds.tenantFrameRate.periodMs)}`,
     parse: perPeriod({ expected: 'N/period, like 50000/1s' }),
-    help: "WebSocket frames all agent connections of one tenant (its gateways' owner) may send per period, however many it opens; past it the hub stops reading the connection that overspent until the budget refills",
+    help: "WebSocket frames all agent connections of one tenant (its gateways' owner) may send per period, however many it opens (a frame's JSON past its first KiB counts one more per 128 bytes); past it the hub stops reading the connection that overspent until the budget refills",
   }),
   agentHubFrameRate: setting({
     env: 'GATEHOUSE_AGENT_HUB_FRAME_RATE',

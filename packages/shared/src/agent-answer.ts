@@ -14,9 +14,21 @@ export const HUB_HEADER_PREFIX = 'x-gatehouse-';
 export const AGENT_WINDOWS_AUTH_HEADER = 'x-gatehouse-windows-auth';
 export const MAX_WINDOWS_AUTH_HINT = 512;
 
+/** The diagnostic's vocabulary (`failed (<kerberos|ntlm>: <reason>)`, docs/windows-auth.md): visible ASCII words
+ *  separated by single spaces. It sits in the hub's own header namespace, so nothing else passes (red-team finding
+ *  B8: C1 characters such as 0x9B, a terminal's escape, and 0x85, 0xAD passed as any header value may). */
+const WINDOWS_AUTH_HINT = /^[\x21-\x7e]+(?: [\x21-\x7e]+)*$/;
+
+/** The agent's diagnostic header value for `why`: `failed (why)` with every run of anything but visible ASCII one
+ *  space (a non-ASCII user name in an error message), cut to MAX_WINDOWS_AUTH_HINT: what the hub passes on. */
+export function windowsAuthHint(why: string): string {
+  const words = why.replace(/[^\x21-\x7e]+/g, ' ').trim();
+  return `failed (${words.slice(0, MAX_WINDOWS_AUTH_HINT - 10).trim()})`;
+}
+
 /** Whether an agent's answer header (its name lower-cased) is the hub's to write, so never taken from an agent. */
 const hubOwned = (n: string, value: string): boolean =>
-  n.startsWith(HUB_HEADER_PREFIX) && (n !== AGENT_WINDOWS_AUTH_HEADER || value.length > MAX_WINDOWS_AUTH_HINT);
+  n.startsWith(HUB_HEADER_PREFIX) && (n !== AGENT_WINDOWS_AUTH_HEADER || value.length > MAX_WINDOWS_AUTH_HINT || !WINDOWS_AUTH_HINT.test(value));
 
 export type AgentAnswer =
   | {
@@ -102,6 +114,11 @@ export const MAX_AGENT_WORDS = 200;
  * and line and paragraph separators (Zl, Zp: U+2028 and U+2029 break a line to many log readers and JavaScript).
  */
 const UNQUOTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]+/gu;
+
+const HAS_UNQUOTABLE = new RegExp(UNQUOTABLE.source, 'u');
+
+/** Whether `text` holds a character the hub never quotes from an agent (UNQUOTABLE). */
+export const hasUnquotable = (text: string): boolean => HAS_UNQUOTABLE.test(text);
 
 /**
  * An agent's text as the hub quotes it: every run of UNQUOTABLE characters replaced by one space, trimmed, and cut

@@ -14,6 +14,7 @@ import {
   type RequestHeadMessage,
   type ResponseHeadMessage,
 } from './protocol.js';
+import { hasUnquotable } from './agent-answer.js';
 
 export class ProtocolError extends Error {
   readonly code = 'GATEHOUSE_PROTOCOL_ERROR';
@@ -209,7 +210,6 @@ type Obj = Record<string, unknown>;
 const malformed = (why: string): never => {
   throw new ProtocolError(CloseCode.MalformedFrame, why);
 };
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const checkStr = (k: string, v: unknown, max: number): string => {
   if (typeof v !== 'string' || v.length > max) malformed(`field ${k} must be a string of at most ${max} characters`);
@@ -355,7 +355,47 @@ function jsonRequestHead(o: Obj): RequestHeadMessage {
   };
 }
 
-function parseJson(payload: Buffer): Obj {
+/**
+ * The members and the byte bound of each JSON message (red-team finding B2, heavy frames): a GOAWAY of 64,007 bytes
+ * of `"k0":{},"k1":{},…` cost the hub about 11 ms to parse, and one frame was charged as any other. A message is held
+ * to the bytes its members can take (a string of n characters is at most 6n bytes of JSON, every one `\u00XX`) and
+ * a member it does not have closes the connection, so bytes of JSON buy no more parsing than its fields need.
+ */
+export const JSON_MESSAGES = {
+  /** reason: at most 1,024 characters. */
+  reason: { members: ['reason'], maxBytes: 8 * 1024 },
+  /** code (at most 64), message (at most 2,048 characters), notSent. */
+  failure: { members: ['code', 'message', 'notSent'], maxBytes: 16 * 1024 },
+  /** A head's header lines are many by nature: the frame's own cap, with the members checked. */
+  responseHead: { members: ['status', 'headers', 'backendMs'], maxBytes: Limits.maxJsonBytes },
+  hello: { members: ['versions', 'agentVersion', 'hostname', 'capabilities'], maxBytes: Limits.maxJsonBytes },
+} as const;
+
+type JsonMessage = (typeof JSON_MESSAGES)[keyof typeof JSON_MESSAGES];
+
+/** Bytes of a frame's JSON or head that its one unit of the frame budget pays for. */
+export const FREE_HEAD_BYTES = 1024;
+/** Past FREE_HEAD_BYTES, one more unit per this many bytes: parsing a KiB of the costliest JSON or head a message
+ *  may hold (1,000 short header lines) takes about as long as reading eight small frames (bench/frame-decode-cost.mjs). */
+export const HEAD_BYTES_PER_UNIT = 128;
+
+/**
+ * The frame budget's units a frame costs beyond its one (red-team finding B2, heavy frames): its JSON or head
+ * bytes past the first KiB, one unit per 128. DATA and a RESPONSE's body cost none (they are copied, not parsed),
+ * nor do the fixed-size frames. Read from the frame's header and length only, before it is decoded.
+ */
+export function frameExtraUnits(raw: Buffer): number {
+  if (raw.length < Limits.frameHeaderBytes) return 0;
+  const type = raw[0];
+  let bytes = raw.length - Limits.frameHeaderBytes;
+  if (type === FrameType.Data || type === FrameType.Ping || type === FrameType.Pong || type === FrameType.End || type === FrameType.Credit) return 0;
+  if (type === FrameType.Response) bytes = bytes < 4 ? 0 : Math.min(bytes - 4, raw.readUInt32BE(Limits.frameHeaderBytes));
+  return bytes <= FREE_HEAD_BYTES ? 0 : Math.ceil((bytes - FREE_HEAD_BYTES) / HEAD_BYTES_PER_UNIT);
+}
+
+/** `shape`: the message's members and byte bound (JSON_MESSAGES); none for the messages only the agent reads. */
+function parseJson(payload: Buffer, shape?: JsonMessage): Obj {
+  if (shape && payload.length > shape.maxBytes) malformed(`JSON message of ${payload.length} bytes is over its ${shape.maxBytes}-byte limit`);
   let v: unknown;
   try {
     v = JSON.parse(payload.toString('utf8'));
@@ -363,6 +403,10 @@ function parseJson(payload: Buffer): Obj {
     return malformed('payload is not valid JSON');
   }
   if (!isObj(v)) malformed('payload must be a JSON object');
+  if (shape) {
+    const members: readonly string[] = shape.members;
+    for (const k in v as Obj) if (!members.includes(k)) malformed(`JSON message holds a member it does not have (it has ${members.join(', ')})`);
+  }
   return v as Obj;
 }
 
@@ -405,7 +449,7 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
       if (payload.length !== 8) malformed('Ping/Pong must carry 8 bytes');
       return { type, stream: 0, data: payload };
     case FrameType.Hello: {
-      const o = parseJson(payload);
+      const o = parseJson(payload, JSON_MESSAGES.hello);
       const versions = o.versions;
       if (!Array.isArray(versions) || versions.length === 0 || versions.length > 16 || !versions.every((x) => Number.isInteger(x) && x > 0))
         malformed('field versions must be a list of positive integers');
@@ -415,9 +459,12 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
         hostname: str(o, 'hostname', 255),
         capabilities: strList(o, 'capabilities'),
       };
-      // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text): printable text only.
-      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some((v) => CONTROL_CHARACTER.test(v)))
-        malformed('HELLO fields must not hold control characters');
+      // The hub shows and stores what HELLO says (PostgreSQL refuses a NUL in text), and GET /v1/gateways/{id}
+      // hands it to callers: visible text only, by the property rule the hub quotes an agent by (agentWords): no
+      // control, format, default-ignorable or line-separator character, no lone surrogate (red-team finding B8: a
+      // hostname "host\u202egnp.exe\u2028\u00ad\u009b31m" was accepted and shown).
+      if ([msg.agentVersion, msg.hostname, ...msg.capabilities].some(hasUnquotable))
+        malformed('HELLO fields must be visible text (no control, format, invisible or line-separator characters)');
       return { type, stream: 0, msg };
     }
     case FrameType.Welcome: {
@@ -443,14 +490,16 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
     }
     case FrameType.ResponseHead:
       if (version >= BINARY_HEADS_VERSION) return { type, stream, msg: binaryResponseHead(raw, Limits.frameHeaderBytes, raw.length) };
-      return { type, stream, msg: responseHead(parseJson(payload)) };
+      return { type, stream, msg: responseHead(parseJson(payload, JSON_MESSAGES.responseHead)) };
     case FrameType.Response: {
       if (payload.length < 4) malformed('RESPONSE frame without its head length');
       const headBytes = payload.readUInt32BE(0);
       if (headBytes > payload.length - 4) malformed(`RESPONSE head of ${headBytes} bytes runs past the frame`);
       const head = Limits.frameHeaderBytes + 4;
       const msg =
-        version >= BINARY_HEADS_VERSION ? binaryResponseHead(raw, head, head + headBytes) : responseHead(parseJson(payload.subarray(4, 4 + headBytes)));
+        version >= BINARY_HEADS_VERSION
+          ? binaryResponseHead(raw, head, head + headBytes)
+          : responseHead(parseJson(payload.subarray(4, 4 + headBytes), JSON_MESSAGES.responseHead));
       return { type, stream, msg, data: payload.subarray(4 + headBytes) };
     }
     case FrameType.Hubs: {
@@ -464,11 +513,11 @@ export function decodeFrame(raw: Buffer, accepted: ReadonlySet<number>, version 
     }
     case FrameType.Cancel:
     case FrameType.GoAway: {
-      const o = parseJson(payload);
+      const o = parseJson(payload, JSON_MESSAGES.reason);
       return { type, stream, msg: { reason: str(o, 'reason', 1024) } } as Frame;
     }
     case FrameType.Failure: {
-      const o = parseJson(payload);
+      const o = parseJson(payload, JSON_MESSAGES.failure);
       const code = str(o, 'code', 64);
       if (!(AgentFailureCodes as readonly string[]).includes(code)) malformed(`unknown failure code ${code}`);
       if (o.notSent !== undefined && typeof o.notSent !== 'boolean') malformed('field notSent must be a boolean');

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import { AGENT_WINDOWS_AUTH_HEADER, headerListFrom, withHeader, type HeaderList } from '@gatehouse/shared';
+import { AGENT_WINDOWS_AUTH_HEADER, headerListFrom, windowsAuthHint, withHeader, type HeaderList } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { ExecError, execFailure, toUndiciHeaders, type ExecRequest, type ExecResponse } from './http-executor.js';
 import type { ServicePools } from './service-pools.js';
@@ -217,7 +217,7 @@ export class WindowsExecutor {
 
   /** A 401 after authenticating means the credentials were refused: say so in a header, never why in detail. */
   private answer(status: number, headers: HeaderList, body: Readable, whyIf401: string): ExecResponse {
-    return { status, headers: status === 401 ? [...headers, [AGENT_WINDOWS_AUTH_HEADER, `failed (${whyIf401})`]] : headers, body };
+    return { status, headers: status === 401 ? [...headers, [AGENT_WINDOWS_AUTH_HEADER, windowsAuthHint(whyIf401)]] : headers, body };
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import {
   AgentBounds,
+  agentWords,
   CloseCode,
   closeReason,
   FrameType,
@@ -22,6 +23,7 @@ import {
   decodeFrame,
   directDataWriter,
   encodeFrame,
+  frameExtraUnits,
   HUB_RECEIVES,
   type Frame,
   type HelloMessage,
@@ -102,6 +104,8 @@ export class AgentSession {
   /** Set while the hub does not read the socket because its tenant's (or the hub's) frame budget is spent. */
   private resumeTimer: NodeJS.Timeout | undefined;
   private throttleLogged = false;
+  private goAwayLogged = false;
+  private readonly socket: Socket;
   /** Frames read from the agent (logged when it disconnects). */
   private framesRead: () => number = () => 0;
 
@@ -118,6 +122,7 @@ export class AgentSession {
   ) {
     // ws keeps its net.Socket in _socket; corking it batches the frames of one event-loop turn into one write.
     const socket = (ws as unknown as { _socket: Socket })._socket;
+    this.socket = socket;
     this.gate = new WriteGate(
       (frame, done) => ws.send(frame, { binary: true }, done),
       Limits.socketHighWaterBytes,
@@ -163,6 +168,15 @@ export class AgentSession {
       if (waitMs > 0) this.holdReading(socket, waitMs);
     };
     socket.on('data', count);
+  }
+
+  /** A frame's JSON or head past its first KiB is charged to the tenant's budget by its bytes (frameExtraUnits),
+   *  before it is parsed: bytes of JSON buy no more of the hub's time than the budget gives in small frames. */
+  private chargeHead(data: Buffer): void {
+    const units = frameExtraUnits(data);
+    if (units === 0 || !this.frames) return;
+    const waitMs = this.frames.charge(units);
+    if (waitMs > 0) this.holdReading(this.socket, waitMs);
   }
 
   /** Backpressure: the socket is not read for `ms` (its kernel buffers fill, then the agent's writes wait). */
@@ -308,6 +322,7 @@ export class AgentSession {
     this.lastSeenAt = new Date();
     try {
       if (!isBinary) throw new ProtocolError(CloseCode.MalformedFrame, 'text messages are not part of the protocol');
+      this.chargeHead(data);
       this.dispatch(decodeFrame(data, HUB_RECEIVES, this.version));
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -365,8 +380,11 @@ export class AgentSession {
         }
         return;
       case FrameType.GoAway:
+        // Logged once per connection: a GOAWAY a real agent sends once, and one logged per frame let an agent write
+        // 25,069 lines in 6 s and slow other tenants' calls (red-team finding B6). The reason as the hub quotes it.
+        if (!this.goAwayLogged) this.log.info({ member: this.member.memberId, reason: agentWords(f.msg.reason) }, 'agent draining');
+        this.goAwayLogged = true;
         this.draining = true;
-        this.log.info({ member: this.member.memberId, reason: f.msg.reason }, 'agent draining');
         return;
       case FrameType.Response: {
         if (this.version < WHOLE_MESSAGES_VERSION) throw new ProtocolError(CloseCode.UnexpectedFrame, 'RESPONSE frame on a version-1 connection');

@@ -2,7 +2,7 @@
 // (http/registration-keys.ts), the gateway key and its rotation by the member's credential
 // (agents/agent-credential.ts); never by a caller's bearer token.
 import { randomUUID, verify as cryptoVerify } from 'node:crypto';
-import { AgentBounds, CloseCode, GatehouseError, gatewayKeyInfo, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
+import { AgentBounds, CloseCode, GatehouseError, gatewayKeyInfo, hasUnquotable, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { clientAddress } from './client-address.js';
 import type { MemberRecord } from '../store/store.js';
@@ -122,6 +122,9 @@ export function agentRoutes(deps: HubDeps): Route[] {
       const name = optString(body, 'name', 128) ?? 'agent';
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';
+      // Shown to callers as HELLO's are: visible text only (red-team finding B8).
+      if (hasUnquotable(hostname) || hasUnquotable(version))
+        throw invalid('hostname and version must be visible text (no control, format, invisible or line-separator characters)');
       const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
       const members = await deps.store.listMembers(g.id);
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
