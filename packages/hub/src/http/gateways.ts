@@ -12,6 +12,7 @@ import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
 import { recordByCaller } from './audit-record.js';
+import { listPage } from './list-page.js';
 
 /** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
@@ -82,8 +83,10 @@ export function adminRoutes(deps: HubDeps): Route[] {
     route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller));
-      const views = list.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller)));
-      sendJson(ctx.res, 200, { value: await Promise.all(views) });
+      // Views (members, roles, presence) only for the page asked for.
+      const { page, nextLink } = listPage(ctx.req.url ?? '', '/v1/gateways', list);
+      const views = page.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller)));
+      sendJson(ctx.res, 200, { value: await Promise.all(views), ...(nextLink ? { nextLink } : {}) });
     }),
     route('GET', '/v1/gateways/{id}', GATEWAY_DOCS.get, async (ctx) => {
       const { gateway, role } = await gatewayFor(deps, ctx, ctx.params[0]!, 'see');

@@ -98,8 +98,9 @@ const SCHEMAS_RAW = {
   },
   ConnectionList: {
     type: 'object',
+    description: 'Oldest first, a page at a time. nextLink, when there are more: the next page, to be followed as it is.',
     required: ['value'],
-    properties: { value: { type: 'array', items: ref('Connection') } },
+    properties: { value: { type: 'array', items: ref('Connection') }, nextLink: { type: 'string' } },
     examples: [{ value: [connectionExample] }],
   },
   ConnectionCreate: {
@@ -279,8 +280,9 @@ const SCHEMAS_RAW = {
   },
   GatewayList: {
     type: 'object',
+    description: 'Oldest first, a page at a time. nextLink, when there are more: the next page, to be followed as it is.',
     required: ['value'],
-    properties: { value: { type: 'array', items: ref('Gateway') } },
+    properties: { value: { type: 'array', items: ref('Gateway') }, nextLink: { type: 'string' } },
     examples: [{ value: [gatewayExample] }],
   },
   GatewayCreate: {

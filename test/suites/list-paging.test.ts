@@ -1,0 +1,94 @@
+// Red team B7 (issue 22): one caller made 3,000 gateways and 3,000 connections, and every GET /v1/gateways then
+// built 3,000 views (a member query each) into one 455 KB answer, 0.2 s of the hub's event loop, and another
+// tenant's calls waited. The lists are now paged (`?top=&skipToken=`, `nextLink`, at most 500 a page, 100 by
+// default); the first page keeps the `{"value": [...]}` shape.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+
+const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+
+describe('the gateway and connection lists are paged (red team B7)', () => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let tokenA: string;
+  let tokenB: string;
+  let agentA: AgentProc;
+  let connA: string;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    tokenA = await entra.token();
+    tokenB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+    hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s' });
+    const g = await gatewayWithAgent(hub.url, tokenA, [`${echo.url}/`], 'tenant-a');
+    agentA = g.agent;
+    connA = (await api(hub.url, tokenA, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
+      .id;
+  }, 60_000);
+
+  afterAll(async () => {
+    await agentA?.stop();
+    await hub?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  async function all(token: string, first: string): Promise<{ ids: string[]; pages: number; firstLength: number }> {
+    const ids: string[] = [];
+    let next: string | undefined = first;
+    let pages = 0;
+    let firstLength = -1;
+    while (next && pages < 20) {
+      const r = await api(hub.url, token, 'GET', next);
+      expect(r.status).toBe(200);
+      if (firstLength === -1) firstLength = r.json.value.length;
+      ids.push(...r.json.value.map((x: { id: string }) => x.id));
+      next = r.json.nextLink;
+      pages++;
+    }
+    return { ids, pages, firstLength };
+  }
+
+  it('B7: GET /v1/gateways and /v1/connections answer a page of at most 100 by default with a nextLink, and every item once across pages', async () => {
+    const gateways: string[] = [];
+    for (let i = 0; i < 105; i++) gateways.push((await api(hub.url, tokenB, 'POST', '/v1/gateways', { name: `g${i}` })).json.id);
+    const conns: string[] = [];
+    for (let i = 0; i < 7; i++)
+      conns.push(
+        (await api(hub.url, tokenB, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gateways[0] })).json.id,
+      );
+
+    const g = await all(tokenB, '/v1/gateways');
+    expect(g.firstLength).toBe(100);
+    expect(g.pages).toBe(2);
+    expect(g.ids.length).toBe(gateways.length);
+    expect([...g.ids].sort()).toEqual([...gateways].sort());
+
+    const c = await all(tokenB, '/v1/connections?top=3');
+    expect(c.firstLength).toBe(3);
+    expect(c.pages).toBe(3);
+    expect(c.ids.length).toBe(conns.length);
+    expect([...c.ids].sort()).toEqual([...conns].sort());
+
+    // a list that fits keeps the old shape: no nextLink
+    const one = await api(hub.url, tokenA, 'GET', '/v1/connections');
+    expect(one.json).toEqual({ value: [expect.objectContaining({ id: connA })] });
+    // and tenant A is served meanwhile
+    const call = await api(hub.url, tokenA, 'POST', `/v1/connections/${connA}/invoke`, { method: 'GET', url: 'echo/after' });
+    expect(call.status).toBe(200);
+  }, 120_000);
+
+  it('B7: a top outside 1-500 or a skipToken the hub did not give is 400 InvalidRequest', async () => {
+    for (const q of ['top=0', 'top=501', 'top=x', 'skipToken=bm90LWEta2V5', 'skipToken=%2F%2F']) {
+      const r = await api(hub.url, tokenA, 'GET', `/v1/gateways?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.error.code).toBe('InvalidRequest');
+    }
+  }, 30_000);
+});
