@@ -7,6 +7,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
+import { postgresAvailable, startPostgres, type Postgres } from '../helpers/datastores.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
 
@@ -91,4 +92,67 @@ describe('the gateway and connection lists are paged (red team B7)', () => {
       expect(r.json.error.code).toBe('InvalidRequest');
     }
   }, 30_000);
+});
+
+const stores = [['SQLite', false]] as Array<[string, boolean]>;
+if (postgresAvailable()) stores.push(['PostgreSQL', true]);
+
+describe.each(stores)('what one caller and one tenant may own (red team B7), on %s', (_name, usePostgres) => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let pg: Postgres | undefined;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    pg = usePostgres ? await startPostgres() : undefined;
+    hub = await startHub(entra, {
+      ...(pg ? { GATEHOUSE_DATABASE: pg.url } : {}),
+      GATEHOUSE_MAX_GATEWAYS_PER_CALLER: '2',
+      GATEHOUSE_MAX_GATEWAYS_PER_TENANT: '3',
+      GATEHOUSE_MAX_CONNECTIONS_PER_CALLER: '2',
+      GATEHOUSE_MAX_CONNECTIONS_PER_TENANT: '3',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await pg?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  it('B7: gateways and connections past the caller and tenant caps are refused with 400 InvalidRequest naming the setting; another tenant still creates', async () => {
+    const b1 = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+    const b2 = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000002' });
+    const a = await entra.token();
+    const gw = async (t: string) => api(hub.url, t, 'POST', '/v1/gateways', { name: 'g' });
+    const conn = async (t: string, gatewayId: string) =>
+      api(hub.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId });
+
+    const g1 = await gw(b1);
+    expect(g1.status).toBe(201);
+    expect((await gw(b1)).status).toBe(201);
+    const over = await gw(b1);
+    expect(over.status).toBe(400);
+    expect(over.json.error.code).toBe('InvalidRequest');
+    expect(over.json.error.message).toContain('GATEHOUSE_MAX_GATEWAYS_PER_CALLER');
+    expect((await gw(b2)).status).toBe(201);
+    const tenantOver = await gw(b2);
+    expect(tenantOver.status).toBe(400);
+    expect(tenantOver.json.error.message).toContain('GATEHOUSE_MAX_GATEWAYS_PER_TENANT');
+
+    expect((await conn(b1, g1.json.id)).status).toBe(201);
+    expect((await conn(b1, g1.json.id)).status).toBe(201);
+    const cOver = await conn(b1, g1.json.id);
+    expect(cOver.status).toBe(400);
+    expect(cOver.json.error.message).toContain('GATEHOUSE_MAX_CONNECTIONS_PER_CALLER');
+
+    // another tenant is not counted against tenant B
+    const ga = await gw(a);
+    expect(ga.status).toBe(201);
+    expect((await conn(a, ga.json.id)).status).toBe(201);
+  }, 60_000);
 });

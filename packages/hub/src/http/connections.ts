@@ -2,6 +2,7 @@
 // which it may do what with); secrets write-only, sealed at once or sealed by the client (connection-credentials.ts).
 // Shares themselves: http/connection-shares.ts.
 import { randomUUID } from 'node:crypto';
+import { checkOwnershipCap } from './ownership-caps.js';
 import { listPage } from './list-page.js';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
@@ -164,6 +165,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
     route('POST', '/v1/connections', CONNECTION_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      await checkOwnershipCap(deps, 'connections', caller);
       const authType = authTypeOf(body);
       if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);

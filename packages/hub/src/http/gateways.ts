@@ -13,6 +13,7 @@ import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
 import { recordByCaller } from './audit-record.js';
 import { listPage } from './list-page.js';
+import { checkOwnershipCap } from './ownership-caps.js';
 
 /** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
@@ -63,6 +64,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
+      await checkOwnershipCap(deps, 'gateways', caller);
       const g: GatewayRecord = {
         id: randomUUID(),
         name,

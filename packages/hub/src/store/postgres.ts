@@ -78,6 +78,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
     JSON.stringify(c.ownerGroups),
   ];
   return {
+    async countOwned(kind, tid, oid) {
+      const table = kind === 'gateways' ? 'gateways' : 'connections';
+      const row = (
+        await pool.query(`SELECT count(*) AS tenant, count(*) FILTER (WHERE owner_oid = $1) AS caller FROM ${table} WHERE owner_tid = $2`, [oid, tid])
+      ).rows[0];
+      return { caller: Number(row.caller), tenant: Number(row.tenant) };
+    },
     async createGateway(g: GatewayRecord, creatorType) {
       await transaction(async (client) => {
         await client.query(

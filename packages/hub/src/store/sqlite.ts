@@ -81,6 +81,14 @@ export function openSqliteStore(path: string, log?: Logger): Store {
   };
 
   return {
+    async countOwned(kind, tid, oid) {
+      const table = kind === 'gateways' ? 'gateways' : 'connections';
+      const row = db.prepare(`SELECT count(*) AS tenant, count(*) FILTER (WHERE owner_oid = ?) AS caller FROM ${table} WHERE owner_tid = ?`).get(oid, tid) as {
+        tenant: number;
+        caller: number;
+      };
+      return { caller: Number(row.caller), tenant: Number(row.tenant) };
+    },
     async createGateway(g, creatorType) {
       db.transaction(() => {
         q.createGateway.run(g);

@@ -82,6 +82,8 @@ export interface ConnectionRecord {
 export interface Store {
   /** Creates a gateway with its creator as its first Admin, in one transaction. */
   createGateway(g: GatewayRecord, creatorType: PrincipalType): Promise<void>;
+  /** How many gateways or connections the caller (tid, oid) owns, and its whole tenant. */
+  countOwned(kind: 'gateways' | 'connections', tid: string, oid: string): Promise<{ caller: number; tenant: number }>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   /** The gateways on which any of `principalIds` (of tenant `tid`) holds a role. */
   listGatewaysFor(tid: string, principalIds: readonly string[]): Promise<GatewayRecord[]>;
