@@ -80,6 +80,12 @@ describe('the gateway and connection lists are paged (red team B7)', () => {
     // a list that fits keeps the old shape: no nextLink
     const one = await api(hub.url, tokenA, 'GET', '/v1/connections');
     expect(one.json).toEqual({ value: [expect.objectContaining({ id: connA })] });
+    // a page's members are read in one query and still shown per gateway
+    const gA = await api(hub.url, tokenA, 'GET', '/v1/gateways');
+    expect(gA.json.value).toHaveLength(1);
+    expect(gA.json.value[0].members).toEqual([expect.objectContaining({ status: 'online' })]);
+    const gB = await api(hub.url, tokenB, 'GET', '/v1/gateways?top=5');
+    expect(gB.json.value.every((x: { members: unknown[] }) => x.members.length === 0)).toBe(true);
     // and tenant A is served meanwhile
     const call = await api(hub.url, tokenA, 'POST', `/v1/connections/${connA}/invoke`, { method: 'GET', url: 'echo/after' });
     expect(call.status).toBe(200);

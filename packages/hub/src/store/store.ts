@@ -123,6 +123,8 @@ export interface Store {
   addMember(m: MemberRecord, maxMembers: number): Promise<boolean>;
   getMember(id: string): Promise<MemberRecord | undefined>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
+  /** The members of several gateways in one query (a page of GET /v1/gateways), each gateway's in listMembers' order. */
+  listMembersOf(gatewayIds: readonly string[]): Promise<Map<string, MemberRecord[]>>;
   /** The members with these ids that exist (any gateway), in one read. */
   getMembers(ids: readonly string[]): Promise<MemberRecord[]>;
   touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;
