@@ -50,6 +50,8 @@ export class InvokeParser {
   private sawText = false;
   private sawBody = false;
   private headerMembers = 0;
+  /** Members of the invoke object read so far. */
+  private members = 0;
 
   constructor(
     private readonly maxSkeleton: number,
@@ -252,8 +254,19 @@ export class InvokeParser {
         throw new InvokeParseError('invalid', 'the body is not valid JSON');
       }
     }
-    if (!MEMBERS.has(name))
-      throw new InvokeParseError('invalid', `the invoke object has no member ${JSON.stringify(name.slice(0, 64))}: it takes method, url, headers and body`);
+    this.members += 1;
+    if (!MEMBERS.has(name)) {
+      // Named by position, never by its text: a member name is the caller's text and may be anything (a header
+      // name and value pasted one level up, a token), and messages never repeat such text. A known member spelled
+      // in another case is the usual mistake, and says so.
+      const known = [...MEMBERS].find((m) => m === name.toLowerCase());
+      throw new InvokeParseError(
+        'invalid',
+        known
+          ? `member ${this.members} of the invoke object is ${known} in another case: member names are case-sensitive (method, url, headers, body)`
+          : `member ${this.members} of the invoke object is not one it has: it takes method, url, headers and body, no others`,
+      );
+    }
     return name;
   }
 
