@@ -154,9 +154,11 @@ const SCHEMAS_RAW = {
     properties: {
       method: { type: 'string', enum: ['GET', 'DELETE', 'PATCH', 'POST', 'PUT'] },
       url: { type: 'string', minLength: 1, description: "Absolute or relative; it must lie under the connection's baseResourceUrl." },
-      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      headers: { type: 'object', maxProperties: 1000, additionalProperties: { type: 'string' } },
       body: { type: 'string', format: 'byte', description: 'The request body, base64.' },
     },
+    // The hub refuses any other member (red team B4), and everything but body over 256 KiB.
+    additionalProperties: false,
     examples: [{ method: 'POST', url: 'orders', headers: { 'content-type': 'application/json' }, body: 'eyJpdGVtIjoiYm9sdHMiLCJxdHkiOjR9' }],
   },
   InvokeResponse: {
