@@ -70,6 +70,12 @@ export interface HubConfig {
   maxCallsPerConnection: number;
   maxCallsPerCaller: number;
   maxCallsPerGateway: number;
+  /** Gateways and connections one caller (tid, oid) and one tenant may own (red team B7: one caller made 3,000 of
+   *  each in 9 s). Defaults 200 and 2,000 gateways, 1,000 and 10,000 connections. */
+  maxGatewaysPerCaller: number;
+  maxGatewaysPerTenant: number;
+  maxConnectionsPerCaller: number;
+  maxConnectionsPerTenant: number;
   /** Raw route: a call with no body bytes moving either way for this long is cancelled. Default 60 s. */
   idleTimeoutMs: number;
   /** Largest per-connection timeout a caller may set. Default 600 s. */
@@ -195,6 +201,10 @@ export function loadConfig(
     maxCallsPerConnection: v.maxCallsPerConnection!,
     maxCallsPerCaller: v.maxCallsPerCaller!,
     maxCallsPerGateway: v.maxCallsPerGateway!,
+    maxGatewaysPerCaller: v.maxGatewaysPerCaller!,
+    maxGatewaysPerTenant: v.maxGatewaysPerTenant!,
+    maxConnectionsPerCaller: v.maxConnectionsPerCaller!,
+    maxConnectionsPerTenant: v.maxConnectionsPerTenant!,
     idleTimeoutMs: v.idleTimeoutMs!,
     maxTimeoutMs,
     drainTimeoutMs: v.drainTimeoutMs!,

@@ -19,8 +19,12 @@ export const CONNECTION_DOCS = {
     operationId: 'listConnections',
     summary: "List the caller's connections and those shared with the caller",
     tag: 'Connections',
+    query: {
+      top: { description: 'Items per page (default 100), oldest first.', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+      skipToken: { description: "Where the page starts: from the previous page's nextLink.", schema: { type: 'string' } },
+    },
     ok: { status: 200, description: 'The connections.', schema: 'ConnectionList' },
-    errors: [],
+    errors: ['InvalidRequest'],
   },
   get: {
     operationId: 'getConnection',

@@ -2,6 +2,8 @@
 // which it may do what with); secrets write-only, sealed at once or sealed by the client (connection-credentials.ts).
 // Shares themselves: http/connection-shares.ts.
 import { randomUUID } from 'node:crypto';
+import { checkOwnershipCap } from './ownership-caps.js';
+import { listPage } from './list-page.js';
 import { GatehouseError, normaliseBaseUrl, parseBaseUrl } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
@@ -164,6 +166,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
     route('POST', '/v1/connections', CONNECTION_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      await checkOwnershipCap(deps, 'connections', caller);
       const authType = authTypeOf(body);
       if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
       const baseResourceUrl = baseUrlOf(deps, body.baseResourceUrl);
@@ -207,9 +210,8 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       const caller = await deps.caller(ctx);
       const [own, shared] = await Promise.all([deps.store.listConnections(caller), deps.store.listSharedConnections(caller.tid, principalIds(caller))]);
       const mine = new Set(own.map((c) => c.id));
-      sendJson(ctx.res, 200, {
-        value: [...own.map((c) => connectionView(c, 'Owner')), ...shared.filter((c) => !mine.has(c.id)).map((c) => connectionView(c, 'User'))],
-      });
+      const { page, nextLink } = listPage(ctx.req.url ?? '', '/v1/connections', [...own, ...shared.filter((c) => !mine.has(c.id))]);
+      sendJson(ctx.res, 200, { value: page.map((c) => connectionView(c, mine.has(c.id) ? 'Owner' : 'User')), ...(nextLink ? { nextLink } : {}) });
     }),
     route('GET', '/v1/connections/{id}', CONNECTION_DOCS.get, async (ctx) => {
       const { conn, access } = await connectionFor(deps, ctx, ctx.params[0]!, 'see');

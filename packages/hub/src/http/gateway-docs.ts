@@ -19,8 +19,12 @@ export const GATEWAY_DOCS = {
     operationId: 'listGateways',
     summary: 'List the gateways the caller may see',
     tag: 'Gateways',
+    query: {
+      top: { description: 'Items per page (default 100), oldest first.', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+      skipToken: { description: "Where the page starts: from the previous page's nextLink.", schema: { type: 'string' } },
+    },
     ok: { status: 200, description: 'The gateways, with their members.', schema: 'GatewayList' },
-    errors: [],
+    errors: ['InvalidRequest'],
   },
   get: {
     operationId: 'getGateway',

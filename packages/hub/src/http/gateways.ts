@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { CloseCode, GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
-import type { GatewayRecord, GatewayRole } from '../store/store.js';
+import type { GatewayRecord, GatewayRole, MemberRecord } from '../store/store.js';
 import { gatewayFor, principalIds, roleAmong } from '../auth/access.js';
 import { invalid, optString, readJson, reqString, sendJson } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
@@ -12,14 +12,17 @@ import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
 import { recordByCaller } from './audit-record.js';
+import { listPage } from './list-page.js';
+import { checkOwnershipCap } from './ownership-caps.js';
 
 /** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
   return (await gatewayFor(deps, ctx, id, 'admin')).gateway;
 }
 
-export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: GatewayRole) {
-  const [members, entries] = await Promise.all([deps.store.listMembers(g.id), deps.presence.entries(g.id)]);
+/** `known`: the gateway's members when the caller read them already (a page of the list reads them in one query). */
+export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: GatewayRole, known?: MemberRecord[]) {
+  const [members, entries] = await Promise.all([known ?? deps.store.listMembers(g.id), deps.presence.entries(g.id)]);
   const view = members.map((m) => {
     // A member may be connected to several hubs: the earliest connection speaks for it.
     const here = entries.filter((e) => e.memberId === m.id).sort((a, b) => a.connectedAt.localeCompare(b.connectedAt));
@@ -62,6 +65,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const caller = await deps.caller(ctx);
       const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
       const name = reqString(body, 'name', 128);
+      await checkOwnershipCap(deps, 'gateways', caller);
       const g: GatewayRecord = {
         id: randomUUID(),
         name,
@@ -82,8 +86,11 @@ export function adminRoutes(deps: HubDeps): Route[] {
     route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
       const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller));
-      const views = list.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller)));
-      sendJson(ctx.res, 200, { value: await Promise.all(views) });
+      // Views (members, roles, presence) only for the page asked for.
+      const { page, nextLink } = listPage(ctx.req.url ?? '', '/v1/gateways', list);
+      const members = await deps.store.listMembersOf(page.map((g) => g.id));
+      const views = page.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller), members.get(g.id)));
+      sendJson(ctx.res, 200, { value: await Promise.all(views), ...(nextLink ? { nextLink } : {}) });
     }),
     route('GET', '/v1/gateways/{id}', GATEWAY_DOCS.get, async (ctx) => {
       const { gateway, role } = await gatewayFor(deps, ctx, ctx.params[0]!, 'see');

@@ -98,8 +98,9 @@ const SCHEMAS_RAW = {
   },
   ConnectionList: {
     type: 'object',
+    description: 'Oldest first, a page at a time. nextLink, when there are more: the next page, to be followed as it is.',
     required: ['value'],
-    properties: { value: { type: 'array', items: ref('Connection') } },
+    properties: { value: { type: 'array', items: ref('Connection') }, nextLink: { type: 'string' } },
     examples: [{ value: [connectionExample] }],
   },
   ConnectionCreate: {
@@ -153,9 +154,11 @@ const SCHEMAS_RAW = {
     properties: {
       method: { type: 'string', enum: ['GET', 'DELETE', 'PATCH', 'POST', 'PUT'] },
       url: { type: 'string', minLength: 1, description: "Absolute or relative; it must lie under the connection's baseResourceUrl." },
-      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      headers: { type: 'object', maxProperties: 1000, additionalProperties: { type: 'string' } },
       body: { type: 'string', format: 'byte', description: 'The request body, base64.' },
     },
+    // The hub refuses any other member (red team B4), and everything but body over 256 KiB.
+    additionalProperties: false,
     examples: [{ method: 'POST', url: 'orders', headers: { 'content-type': 'application/json' }, body: 'eyJpdGVtIjoiYm9sdHMiLCJxdHkiOjR9' }],
   },
   InvokeResponse: {
@@ -279,8 +282,9 @@ const SCHEMAS_RAW = {
   },
   GatewayList: {
     type: 'object',
+    description: 'Oldest first, a page at a time. nextLink, when there are more: the next page, to be followed as it is.',
     required: ['value'],
-    properties: { value: { type: 'array', items: ref('Gateway') } },
+    properties: { value: { type: 'array', items: ref('Gateway') }, nextLink: { type: 'string' } },
     examples: [{ value: [gatewayExample] }],
   },
   GatewayCreate: {

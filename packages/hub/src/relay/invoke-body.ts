@@ -8,8 +8,9 @@ import { chunksWithin, type BodyDeadline } from '../http/respond.js';
 
 /** Bodies up to this size are read whole so the service gets an exact Content-Length. */
 export const SMALL_BODY_BYTES = 1024 * 1024;
-/** The invoke object without its body (method, url, headers) may hold at most this many characters. */
-export const MAX_SKELETON_CHARS = 1024 * 1024;
+/** The invoke object without its body (method, url, headers) may hold at most this many characters: four times
+ *  the relay's 64 KiB head (room for JSON escapes), and a bound on what JSON.parse is given (red team B4). */
+export const MAX_SKELETON_CHARS = 256 * 1024;
 
 export interface HeldShare {
   /** Takes `bytes` or throws 503 ServiceUnavailable (a request body that must be read whole). */

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { GatehouseError } from '@gatehouse/shared';
 import { MIGRATIONS } from './migrations.js';
-import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
 import { postgresAuditStore } from './audit-postgres.js';
 
@@ -78,6 +78,13 @@ export async function openPostgresStore(url: string): Promise<Store> {
     JSON.stringify(c.ownerGroups),
   ];
   return {
+    async countOwned(kind, tid, oid) {
+      const table = kind === 'gateways' ? 'gateways' : 'connections';
+      const row = (
+        await pool.query(`SELECT count(*) AS tenant, count(*) FILTER (WHERE owner_oid = $1) AS caller FROM ${table} WHERE owner_tid = $2`, [oid, tid])
+      ).rows[0];
+      return { caller: Number(row.caller), tenant: Number(row.tenant) };
+    },
     async createGateway(g: GatewayRecord, creatorType) {
       await transaction(async (client) => {
         await client.query(
@@ -213,6 +220,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
     },
     async getMembers(ids) {
       return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom);
+    },
+    async listMembersOf(gatewayIds) {
+      const rows =
+        gatewayIds.length === 0 ? [] : (await q('SELECT * FROM members WHERE gateway_id = ANY($1) ORDER BY created_at, id', [[...gatewayIds]])).map(memberFrom);
+      return byGateway(gatewayIds, rows);
     },
     async listMembers(gatewayId) {
       return (await q('SELECT * FROM members WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(memberFrom);

@@ -65,3 +65,10 @@ export const shareFrom = (r: Row): ShareRecord => ({
   principalType: r.principal_type as ShareRecord['principalType'],
   createdAt: r.created_at as string,
 });
+
+/** Members grouped by their gateway, every one of `gatewayIds` present (an empty list for a gateway without any). */
+export function byGateway(gatewayIds: readonly string[], members: readonly MemberRecord[]): Map<string, MemberRecord[]> {
+  const out = new Map<string, MemberRecord[]>(gatewayIds.map((id) => [id, []]));
+  for (const m of members) out.get(m.gatewayId)?.push(m);
+  return out;
+}

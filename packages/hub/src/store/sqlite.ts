@@ -4,7 +4,7 @@ import { MIGRATIONS } from './migrations.js';
 import type { MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
-import { connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import { sqliteAuditStore } from './audit-sqlite.js';
 
 /** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
@@ -57,6 +57,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     ),
     getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
     listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
+    listMembersOf: db.prepare('SELECT * FROM members WHERE gateway_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id'),
     getMembers: db.prepare('SELECT * FROM members WHERE id IN (SELECT value FROM json_each(?))'),
     touchMember: db.prepare(
       'UPDATE members SET hostname = COALESCE(@hostname, hostname), version = COALESCE(@version, version), last_seen_at = @lastSeenAt WHERE id = @id',
@@ -81,6 +82,14 @@ export function openSqliteStore(path: string, log?: Logger): Store {
   };
 
   return {
+    async countOwned(kind, tid, oid) {
+      const table = kind === 'gateways' ? 'gateways' : 'connections';
+      const row = db.prepare(`SELECT count(*) AS tenant, count(*) FILTER (WHERE owner_oid = ?) AS caller FROM ${table} WHERE owner_tid = ?`).get(oid, tid) as {
+        tenant: number;
+        caller: number;
+      };
+      return { caller: Number(row.caller), tenant: Number(row.tenant) };
+    },
     async createGateway(g, creatorType) {
       db.transaction(() => {
         q.createGateway.run(g);
@@ -147,6 +156,10 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     },
     async getMembers(ids) {
       return (q.getMembers.all(JSON.stringify(ids)) as Row[]).map(memberFrom);
+    },
+    async listMembersOf(gatewayIds) {
+      const rows = gatewayIds.length === 0 ? [] : (q.listMembersOf.all(JSON.stringify(gatewayIds)) as Row[]).map(memberFrom);
+      return byGateway(gatewayIds, rows);
     },
     async listMembers(gatewayId) {
       return (q.listMembers.all(gatewayId) as Row[]).map(memberFrom);

@@ -82,6 +82,8 @@ export interface ConnectionRecord {
 export interface Store {
   /** Creates a gateway with its creator as its first Admin, in one transaction. */
   createGateway(g: GatewayRecord, creatorType: PrincipalType): Promise<void>;
+  /** How many gateways or connections the caller (tid, oid) owns, and its whole tenant. */
+  countOwned(kind: 'gateways' | 'connections', tid: string, oid: string): Promise<{ caller: number; tenant: number }>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   /** The gateways on which any of `principalIds` (of tenant `tid`) holds a role. */
   listGatewaysFor(tid: string, principalIds: readonly string[]): Promise<GatewayRecord[]>;
@@ -121,6 +123,8 @@ export interface Store {
   addMember(m: MemberRecord, maxMembers: number): Promise<boolean>;
   getMember(id: string): Promise<MemberRecord | undefined>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
+  /** The members of several gateways in one query (a page of GET /v1/gateways), each gateway's in listMembers' order. */
+  listMembersOf(gatewayIds: readonly string[]): Promise<Map<string, MemberRecord[]>>;
   /** The members with these ids that exist (any gateway), in one read. */
   getMembers(ids: readonly string[]): Promise<MemberRecord[]>;
   touchMember(id: string, fields: { hostname?: string; version?: string; lastSeenAt: string }): Promise<void>;

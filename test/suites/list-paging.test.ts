@@ -1,0 +1,164 @@
+// Red team B7 (issue 22): one caller made 3,000 gateways and 3,000 connections, and every GET /v1/gateways then
+// built 3,000 views (a member query each) into one 455 KB answer, 0.2 s of the hub's event loop, and another
+// tenant's calls waited. The lists are now paged (`?top=&skipToken=`, `nextLink`, at most 500 a page, 100 by
+// default); the first page keeps the `{"value": [...]}` shape.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+import { postgresAvailable, startPostgres, type Postgres } from '../helpers/datastores.js';
+
+const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+
+describe('the gateway and connection lists are paged (red team B7)', () => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let tokenA: string;
+  let tokenB: string;
+  let agentA: AgentProc;
+  let connA: string;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    tokenA = await entra.token();
+    tokenB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+    hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s' });
+    const g = await gatewayWithAgent(hub.url, tokenA, [`${echo.url}/`], 'tenant-a');
+    agentA = g.agent;
+    connA = (await api(hub.url, tokenA, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
+      .id;
+  }, 60_000);
+
+  afterAll(async () => {
+    await agentA?.stop();
+    await hub?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  async function all(token: string, first: string): Promise<{ ids: string[]; pages: number; firstLength: number }> {
+    const ids: string[] = [];
+    let next: string | undefined = first;
+    let pages = 0;
+    let firstLength = -1;
+    while (next && pages < 20) {
+      const r = await api(hub.url, token, 'GET', next);
+      expect(r.status).toBe(200);
+      if (firstLength === -1) firstLength = r.json.value.length;
+      ids.push(...r.json.value.map((x: { id: string }) => x.id));
+      next = r.json.nextLink;
+      pages++;
+    }
+    return { ids, pages, firstLength };
+  }
+
+  it('B7: GET /v1/gateways and /v1/connections answer a page of at most 100 by default with a nextLink, and every item once across pages', async () => {
+    const gateways: string[] = [];
+    for (let i = 0; i < 105; i++) gateways.push((await api(hub.url, tokenB, 'POST', '/v1/gateways', { name: `g${i}` })).json.id);
+    const conns: string[] = [];
+    for (let i = 0; i < 7; i++)
+      conns.push(
+        (await api(hub.url, tokenB, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: gateways[0] })).json.id,
+      );
+
+    const g = await all(tokenB, '/v1/gateways');
+    expect(g.firstLength).toBe(100);
+    expect(g.pages).toBe(2);
+    expect(g.ids.length).toBe(gateways.length);
+    expect([...g.ids].sort()).toEqual([...gateways].sort());
+
+    const c = await all(tokenB, '/v1/connections?top=3');
+    expect(c.firstLength).toBe(3);
+    expect(c.pages).toBe(3);
+    expect(c.ids.length).toBe(conns.length);
+    expect([...c.ids].sort()).toEqual([...conns].sort());
+
+    // a list that fits keeps the old shape: no nextLink
+    const one = await api(hub.url, tokenA, 'GET', '/v1/connections');
+    expect(one.json).toEqual({ value: [expect.objectContaining({ id: connA })] });
+    // a page's members are read in one query and still shown per gateway
+    const gA = await api(hub.url, tokenA, 'GET', '/v1/gateways');
+    expect(gA.json.value).toHaveLength(1);
+    expect(gA.json.value[0].members).toEqual([expect.objectContaining({ status: 'online' })]);
+    const gB = await api(hub.url, tokenB, 'GET', '/v1/gateways?top=5');
+    expect(gB.json.value.every((x: { members: unknown[] }) => x.members.length === 0)).toBe(true);
+    // and tenant A is served meanwhile
+    const call = await api(hub.url, tokenA, 'POST', `/v1/connections/${connA}/invoke`, { method: 'GET', url: 'echo/after' });
+    expect(call.status).toBe(200);
+  }, 120_000);
+
+  it('B7: a top outside 1-500 or a skipToken the hub did not give is 400 InvalidRequest', async () => {
+    for (const q of ['top=0', 'top=501', 'top=x', 'skipToken=bm90LWEta2V5', 'skipToken=%2F%2F']) {
+      const r = await api(hub.url, tokenA, 'GET', `/v1/gateways?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.json.error.code).toBe('InvalidRequest');
+    }
+  }, 30_000);
+});
+
+const stores = [['SQLite', false]] as Array<[string, boolean]>;
+if (postgresAvailable()) stores.push(['PostgreSQL', true]);
+
+describe.each(stores)('what one caller and one tenant may own (red team B7), on %s', (_name, usePostgres) => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let pg: Postgres | undefined;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    pg = usePostgres ? await startPostgres() : undefined;
+    hub = await startHub(entra, {
+      ...(pg ? { GATEHOUSE_DATABASE: pg.url } : {}),
+      GATEHOUSE_MAX_GATEWAYS_PER_CALLER: '2',
+      GATEHOUSE_MAX_GATEWAYS_PER_TENANT: '3',
+      GATEHOUSE_MAX_CONNECTIONS_PER_CALLER: '2',
+      GATEHOUSE_MAX_CONNECTIONS_PER_TENANT: '3',
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await pg?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  it('B7: gateways and connections past the caller and tenant caps are refused with 400 InvalidRequest naming the setting; another tenant still creates', async () => {
+    const b1 = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000001' });
+    const b2 = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000002' });
+    const a = await entra.token();
+    const gw = async (t: string) => api(hub.url, t, 'POST', '/v1/gateways', { name: 'g' });
+    const conn = async (t: string, gatewayId: string) =>
+      api(hub.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId });
+
+    const g1 = await gw(b1);
+    expect(g1.status).toBe(201);
+    expect((await gw(b1)).status).toBe(201);
+    const over = await gw(b1);
+    expect(over.status).toBe(400);
+    expect(over.json.error.code).toBe('InvalidRequest');
+    expect(over.json.error.message).toContain('GATEHOUSE_MAX_GATEWAYS_PER_CALLER');
+    expect((await gw(b2)).status).toBe(201);
+    const tenantOver = await gw(b2);
+    expect(tenantOver.status).toBe(400);
+    expect(tenantOver.json.error.message).toContain('GATEHOUSE_MAX_GATEWAYS_PER_TENANT');
+
+    expect((await conn(b1, g1.json.id)).status).toBe(201);
+    expect((await conn(b1, g1.json.id)).status).toBe(201);
+    const cOver = await conn(b1, g1.json.id);
+    expect(cOver.status).toBe(400);
+    expect(cOver.json.error.message).toContain('GATEHOUSE_MAX_CONNECTIONS_PER_CALLER');
+
+    // another tenant is not counted against tenant B
+    const ga = await gw(a);
+    expect(ga.status).toBe(201);
+    expect((await conn(a, ga.json.id)).status).toBe(201);
+  }, 60_000);
+});
