@@ -87,8 +87,12 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
     void (async () => {
       if (url.length > config.maxUrlLength) throw new GatehouseError('UriTooLong', `caller -> hub: the request URL is over ${config.maxUrlLength} characters`);
       // Node's own check (requireHostHeader) answered a bare 400 without a word; RFC 9112 3.2 asks for the 400.
-      if (req.headers.host === undefined && req.httpVersion === '1.1')
+      // The request is malformed: answer, then close the connection (it was closed by the idle timer within 5 s until
+      // GATEHOUSE_KEEP_ALIVE_TIMEOUT made that 75 s; a client this broken should not keep a socket).
+      if (req.headers.host === undefined && req.httpVersion === '1.1') {
+        res.shouldKeepAlive = false;
         throw new GatehouseError('InvalidRequest', 'caller -> hub: an HTTP/1.1 request must carry a Host header');
+      }
       const answered = health(req.method, path, res);
       if (answered !== undefined) return await answered;
       const m = match(routes, req.method ?? '', path);
