@@ -115,6 +115,43 @@ describe('agent API bounds (red team B1, B5)', () => {
     expect(over.json.error.message).toContain('at most 256 connections');
   }, 60_000);
 
+  it('red team second pass R1: a rotate/commit body of a million empty arrays is refused by its shape before it is parsed', async () => {
+    // Before: the shape check counted keys and depth only, so `{"resealed":[[],[],…]}` up to the body bound was
+    // parsed whole (385 ms for 3 MB) and answered "previousPublicKeyPem is required".
+    const tB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000003' });
+    const m = await registerMember(hub.url, tB, 'arrays');
+    // 30 KB: under the body bound (64 KiB with no sealed connection) and this hub's held-body share (48 KiB).
+    const arrays = `{"resealed":[${Array.from({ length: 10_000 }, () => '[]').join(',')}]}`;
+    const r = await request(`${hub.url}/v1/agent/rotate/commit`, {
+      method: 'POST',
+      headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json' },
+      body: arrays,
+    });
+    const body = (await r.body.json()) as { error: { code: string; message: string } };
+    expect([r.statusCode, body.error.code]).toEqual([400, 'InvalidRequest']);
+    expect(body.error.message).toMatch(/the rotation's body holds more than 16 keys and values/);
+    await otherTenantServed();
+  }, 60_000);
+
+  it('red team second pass R3: a management API body of many tiny values is refused by its shape before it is parsed', async () => {
+    // Before: PATCH /v1/gateways/{id} parsed 64 KiB of `[[],[],…]` whole on every request (one caller at 4
+    // connections took another tenant's p50 from 2.9 to 46 ms) and answered about the routing value.
+    const tB = await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000004' });
+    const gw = await api(hub.url, tB, 'POST', '/v1/gateways', { name: 'shape' });
+    const junk = `{"routing":"bogus","x":[${Array.from({ length: 20_000 }, () => '[]').join(',')}]}`;
+    const r = await request(`${hub.url}/v1/gateways/${gw.json.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${tB}`, 'content-type': 'application/json' },
+      body: junk,
+    });
+    const body = (await r.body.json()) as { error: { code: string; message: string } };
+    expect([r.statusCode, body.error.code]).toEqual([400, 'InvalidRequest']);
+    expect(body.error.message).toBe('caller -> hub: the body holds more than 512 keys and values');
+    // A real change still goes through.
+    expect((await api(hub.url, tB, 'PATCH', `/v1/gateways/${gw.json.id}`, { routing: 'distribute' })).status).toBe(200);
+    await otherTenantServed();
+  }, 60_000);
+
   // Runs last: its failures lock 127.0.0.1 out of the agent routes for the rest of the window.
   it('B5: register flood with heavy bodies naming no gateway is counted by the limiter and refused before reading', async () => {
     const body = junkKeys(30_000, (inner) => `{${inner}}`);

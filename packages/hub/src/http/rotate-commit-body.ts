@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { maxSealedChars } from '@gatehouse/shared';
 import type { HeldShare } from '../relay/invoke-body.js';
-import { invalid, parseJsonObject, readBody, requireJson, type JsonObject } from './respond.js';
+import { invalid, jsonShapeProblem, parseJsonObject, readBody, requireJson, type JsonObject } from './respond.js';
 
 /** Connections one gateway may have: each sealed one is an entry of the rotation's resealed list. */
 export const MAX_CONNECTIONS_PER_GATEWAY = 256;
@@ -24,34 +24,19 @@ export function commitBodyLimit(sealed: number): number {
   return COMMIT_FIXED_BYTES + sealed * RESEALED_ENTRY_BYTES;
 }
 
-/** Object keys and nesting the body may have: five fields at the top, a list, two fields per entry. */
-function shapeProblem(raw: Buffer, maxKeys: number, maxDepth: number): string | undefined {
-  let keys = 0;
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const b = raw[i]!;
-    if (inString) {
-      if (b === 0x5c) i++;
-      else if (b === 0x22) inString = false;
-    } else if (b === 0x22) inString = true;
-    else if (b === 0x3a && ++keys > maxKeys) return `has more than ${maxKeys} keys`;
-    else if ((b === 0x7b || b === 0x5b) && ++depth > maxDepth) return `is nested deeper than ${maxDepth}`;
-    else if (b === 0x7d || b === 0x5d) depth--;
-  }
-  return undefined;
-}
-
 /** The commit body of a gateway with `sealed` connections holding credentials, its bytes taken from `held` as
  *  they arrive (503 past the pool or the tenant's share), refused (400) before parsing when its shape could not
  *  be a commit. */
 export async function readCommitBody(req: IncomingMessage, sealed: number, stallMs: number, held: HeldShare): Promise<JsonObject> {
   requireJson(req);
   const raw = await readBody(req, commitBodyLimit(sealed), stallMs, (n) => held.take(n));
-  const problem = shapeProblem(raw, 16 + 2 * sealed, 3);
+  // Five fields and a list at the top; each resealed entry `{"connectionId":…,"sealed":…}` and the comma after it
+  // count 5 (an object, two keys, a comma inside, a comma between).
+  const shape = { tokens: 16 + 5 * sealed, depth: 3 };
+  const problem = jsonShapeProblem(raw, shape);
   if (problem)
     throw invalid(
       `the rotation's body ${problem}: it is {previousPublicKeyPem, publicKeyPem, sealedPrivateKey, keyHandoff, resealed: [{connectionId, sealed}]}`,
     );
-  return parseJsonObject(raw);
+  return parseJsonObject(raw, shape);
 }
