@@ -176,7 +176,10 @@ describe('the audit log on one hub (SQLite)', () => {
       await wholeAudit(hub.url, token, `/v1/connections/${run.connectionId}/audit`),
       run.expected.filter((e) => e.target.type === 'connection').reverse(),
     );
-    // one `audit` log line per change, naming the same action and actor
+    // one `audit` log line per change, naming the same action and actor (the hub's stdout may reach the test after
+    // the answer did: wait for the last change's line first)
+    const last = run.expected.at(-1)!.action;
+    await hub.waitForLine((l) => l.includes('"msg":"audit"') && l.includes(`"action":"${last}"`) && l.includes(run.gatewayId));
     const lines = hub.lines.filter((l) => l.includes('"msg":"audit"') && l.includes(run.gatewayId)).map((l) => JSON.parse(l));
     expect(lines.map((l) => l.action)).toEqual(run.expected.map((e) => e.action));
     expect(lines[0]).toMatchObject({ actor: user, target: { type: 'gateway', id: run.gatewayId }, gateway: run.gatewayId });

@@ -14,7 +14,7 @@ export const ErrorCodes = {
     status: 400,
     retryable: false,
     meaning:
-      "The request is malformed: bad JSON, a missing or invalid field, bad base64, no Host header (HTTP/1.1), a transfer coding other than chunked, an invoke body that does not match the Content-Length its headers give, a method outside GET/DELETE/PATCH/POST/PUT (invoke) or CONNECT/TRACE (raw route), a header name that is not an RFC 9110 token of at most 256 characters or a value with control characters, over 1,000 header lines as the relay sends them (the hub's own Via, X-Forwarded-For, X-Forwarded-Proto and X-Request-Id counted), or a head over the relay's 64 KiB as it encodes it.",
+      "The request is malformed: bad JSON, a missing or invalid field, bad base64, no Host header (HTTP/1.1), a transfer coding other than chunked, an invoke body that does not match the Content-Length its headers give, a method outside GET/DELETE/PATCH/POST/PUT (invoke) or CONNECT/TRACE (raw route), a header name that is not an RFC 9110 token of at most 256 characters or a value with control characters, over 1,000 header lines as the relay sends them (the hub's own Via, X-Forwarded-For, X-Forwarded-Proto and X-Request-Id counted), or a head over the relay's 64 KiB as it encodes it; an invoke object with a member other than `method`, `url`, `headers`, `body` (named by its position, never its text), a `headers` object of over 2,000 members, or anything nested inside a header value.",
   },
   UrlNotAllowed: {
     status: 400,

@@ -6,6 +6,9 @@ import { Buffer } from 'node:buffer';
 import { StringDecoder } from 'node:string_decoder';
 import { Limits } from '@gatehouse/shared';
 
+/** The most members the invoke object's `headers` may have before the parse stops (red team B4). */
+const MAX_HEADER_MEMBERS = 2 * Limits.maxHeaderLines;
+
 export class InvokeParseError extends Error {
   constructor(
     readonly kind: 'invalid' | 'too-large',
@@ -218,10 +221,12 @@ export class InvokeParser {
           break;
         case ':':
           if (this.depth === 1) this.afterColon = true;
-          else if (this.lastKey === 'headers' && ++this.headerMembers > Limits.maxHeaderLines)
+          // Twice the relay's line limit: a bound on the parse, while the relay's own count (which adds the hub's
+          // lines and names the total, relay/request-head.ts) answers the usual case of a few too many.
+          else if (this.lastKey === 'headers' && ++this.headerMembers > MAX_HEADER_MEMBERS)
             throw new InvokeParseError(
               'invalid',
-              `headers holds over ${Limits.maxHeaderLines} members (the relay sends at most ${Limits.maxHeaderLines} header lines)`,
+              `headers holds over ${MAX_HEADER_MEMBERS} members (the relay sends at most ${Limits.maxHeaderLines} header lines)`,
             );
           break;
         case ',':
