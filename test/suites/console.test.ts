@@ -526,9 +526,17 @@ describe('how the hub serves the console', () => {
     expect(problems).toEqual([]);
     // Signing in: authorization code with PKCE at the tenant's authorize endpoint, for the hub's scope, back to
     // /console/; MSAL keeps its state in session storage, nothing in local storage.
-    const authorize = page.waitForRequest((r) => r.url().startsWith(`${entra!.authorityHost}/${TENANT_A}/oauth2/v2.0/authorize?`));
+    // The authorize page is answered here (this browser cannot load the fake's), so the navigation ends on a page
+    // before the next one starts; a failed one lands on chrome-error later and interrupts whatever comes next.
+    const isAuthorize = (u: string) => u.startsWith(`${entra!.authorityHost}/${TENANT_A}/oauth2/v2.0/authorize?`);
+    await page.route(
+      (u) => isAuthorize(u.href),
+      (r) => r.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>Sign in</title>' }),
+    );
+    const authorize = page.waitForRequest((r) => isAuthorize(r.url()));
     await page.getByRole('button', { name: 'Sign in' }).click();
     const q = new URL((await authorize).url()).searchParams;
+    await page.waitForURL((u) => isAuthorize(u.href));
     expect(q.get('client_id')).toBe(CLIENT_ID);
     expect(q.get('response_type')).toBe('code');
     expect(q.get('code_challenge_method')).toBe('S256');

@@ -11,6 +11,16 @@ import type { Ctx } from '../http/router.js';
 import type { Logger } from '../log.js';
 import type { CallFields, Watched, WatchOptions } from './call-types.js';
 
+/** A call cancelled because its caller closed the connection: normal, worth a debug line, never a warning. */
+export class CallerGone extends GatehouseError {
+  constructor() {
+    super('BadGateway', 'caller -> hub: the caller went away');
+  }
+}
+
+/** Whether a stream's failure is its caller going away (Node names it by code, or the call carries CallerGone). */
+export const callerWentAway = (err: Error): boolean => err instanceof CallerGone || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+
 export class CallWatch {
   /** The running attempt; replaced when a call moves to another member or hub. */
   current: Watched | undefined;
@@ -42,7 +52,7 @@ export class CallWatch {
       // Whatever the caller got (the answer, a hub error written instead of it, or nothing: its connection gone),
       // a call still running is cancelled toward the agent, so its stream and buffers go now, not when the agent
       // stops sending. A call that ended normally is over already, and cancel does nothing.
-      if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new GatehouseError('BadGateway', 'caller -> hub: the caller went away'));
+      if (!ctx.res.writableFinished) this.current?.cancel('caller disconnected', new CallerGone());
       else this.current?.cancel("the caller's answer is over", new GatehouseError('BadGateway', "hub: the caller's answer is over"));
       this.report();
     });

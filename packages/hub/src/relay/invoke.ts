@@ -17,6 +17,7 @@ import { connectionFor } from '../auth/access.js';
 import { invalid, requireJson } from '../http/respond.js';
 import { route, type Route } from '../http/router.js';
 import type { OperationDoc } from '../http/route-doc.js';
+import { callerWentAway } from './call-watch.js';
 import { startCall, takeThrottle, type StartedCall } from './relay.js';
 import { Base64Envelope, envelopePrefix } from './envelope.js';
 import { MAX_SKELETON_CHARS, SMALL_BODY_BYTES, readInvoke, type HeldShare } from './invoke-body.js';
@@ -229,7 +230,8 @@ export function invokeRoutes(deps: HubDeps): Route[] {
         call.settle();
         if (err) {
           // The caller closed its connection mid-answer: normal, not worth a warning per call (red team session 15).
-          if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') call.logger().debug('caller went away');
+          // Node 20 names it ERR_STREAM_PREMATURE_CLOSE; Node 24 first fails the answer with the call's cancel.
+          if (callerWentAway(err)) call.logger().debug('caller went away');
           else call.logger().warn({ err: err.message }, 'response stream ended early');
           call.cancel(err.message);
           ctx.res.destroy();
