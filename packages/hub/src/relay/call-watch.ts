@@ -18,8 +18,12 @@ export class CallerGone extends GatehouseError {
   }
 }
 
-/** Whether a stream's failure is its caller going away (Node names it by code, or the call carries CallerGone). */
-export const callerWentAway = (err: Error): boolean => err instanceof CallerGone || (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+/** Whether a stream's failure is its caller going away: Node 20's pipeline names it ERR_STREAM_PREMATURE_CLOSE;
+ *  Node 24's gives the call's own cancel (CallerGone), wrapped in an AggregateError with the premature close. */
+export function callerWentAway(err: unknown): boolean {
+  if (err instanceof AggregateError) return err.errors.some(callerWentAway);
+  return err instanceof CallerGone || (err as NodeJS.ErrnoException | undefined)?.code === 'ERR_STREAM_PREMATURE_CLOSE';
+}
 
 export class CallWatch {
   /** The running attempt; replaced when a call moves to another member or hub. */

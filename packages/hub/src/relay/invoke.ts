@@ -230,7 +230,7 @@ export function invokeRoutes(deps: HubDeps): Route[] {
         call.settle();
         if (err) {
           // The caller closed its connection mid-answer: normal, not worth a warning per call (red team session 15).
-          // Node 20 names it ERR_STREAM_PREMATURE_CLOSE; Node 24 first fails the answer with the call's cancel.
+          // Node 20 and Node 24 name it differently (callerWentAway).
           if (callerWentAway(err)) call.logger().debug('caller went away');
           else call.logger().warn({ err: err.message }, 'response stream ended early');
           call.cancel(err.message);
