@@ -14,7 +14,6 @@ import { createFrontDoor } from './http/front-door.js';
 import { healthRoutes } from './http/health.js';
 import { InFlight } from './http/in-flight.js';
 import { BodyRateGuard } from './http/body-rate.js';
-import { setWholeBodyTimeout } from './http/respond.js';
 import { adminRoutes } from './http/gateways.js';
 import { gatewayKeyRoutes } from './http/gateway-public-key.js';
 import { agentRoutes } from './http/agent-api.js';
@@ -64,7 +63,6 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     ...auditRoutes(deps),
     ...consoleRoutes({ config, log, devToken: opts.consoleDevToken }),
   ];
-  setWholeBodyTimeout(config.heldBodyTimeoutMs);
   routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
   const health = healthRoutes({ store, redis, metrics, inFlight });

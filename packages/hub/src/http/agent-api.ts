@@ -7,7 +7,7 @@ import type { HubDeps } from '../deps.js';
 import { clientAddress } from './client-address.js';
 import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
-import { invalid, optString, reqString, sendJson } from './respond.js';
+import { apiBodyTimes, invalid, optString, reqString, sendJson } from './respond.js';
 import { MAX_ROTATED_KEY_BITS, readCommitBody } from './rotate-commit-body.js';
 import { route, type Ctx, type Route } from './router.js';
 import { internal } from './route-doc.js';
@@ -78,7 +78,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).length;
       const held = deps.heldBodies.share({ tenant: g.ownerTid, caller: undefined, gateway: g.id, connection: `member:${m.id}` });
       ctx.res.once('close', held.release);
-      const body = await readCommitBody(ctx.req, sealed, deps.config.idleTimeoutMs, held);
+      const body = await readCommitBody(ctx.req, sealed, apiBodyTimes(deps.config), held);
       const previous = reqString(body, 'previousPublicKeyPem', 8192);
       if (!samePublicKey(previous, g.publicKeyPem)) {
         throw invalid('the gateway key changed since this rotation began: run it again');

@@ -4,7 +4,6 @@
 // before a byte is read, and a body that does not name a gateway and key counts as a failure (red team B5: 706
 // junk-key bodies in 4 s were parsed and answered 400, never 429).
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { clientAddress } from './client-address.js';
 import { parseJsonObject, readBody, reqString, requireJson, type JsonObject } from './respond.js';
@@ -20,26 +19,11 @@ export async function readAgentRouteJson(req: IncomingMessage): Promise<JsonObje
   return parseJsonObject(await readAgentRouteBody(req));
 }
 
+/** An unauthenticated agent route's body: AGENT_ROUTE_MAX_BODY bytes within AGENT_ROUTE_DEADLINE_MS, however it
+ *  trickles in. */
 async function readAgentRouteBody(req: IncomingMessage): Promise<Buffer> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new GatehouseError(
-            'RequestTimeout',
-            `caller -> hub: the request body did not arrive within ${AGENT_ROUTE_DEADLINE_MS / 1000} s (unauthenticated agent route)`,
-          ),
-        ),
-      AGENT_ROUTE_DEADLINE_MS,
-    );
-  });
-  try {
-    requireJson(req);
-    return await Promise.race([readBody(req, AGENT_ROUTE_MAX_BODY, AGENT_ROUTE_DEADLINE_MS), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  requireJson(req);
+  return readBody(req, AGENT_ROUTE_MAX_BODY, { stallMs: AGENT_ROUTE_DEADLINE_MS, wholeMs: AGENT_ROUTE_DEADLINE_MS, setBy: 'unauthenticated agent route' });
 }
 
 /** The two fields a registration body must name, read from its raw text without parsing it (bounded: the body is

@@ -26,7 +26,7 @@ export function connectionShareRoutes(deps: HubDeps): Route[] {
     route('PUT', '/v1/connections/{id}/shares/{principalId}', CONNECTION_DOCS.share, async (ctx) => {
       const { conn, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
       const principalId = principalIdOf(ctx.params[1]!);
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       const principalType = principalTypeOf(body);
       if (principalId === caller.oid) throw invalid('the owner already has the connection: share it with another principal');
       if (conn.gatewayId !== null) {

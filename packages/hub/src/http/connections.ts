@@ -165,7 +165,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/connections', CONNECTION_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       await checkOwnershipCap(deps, 'connections', caller);
       const authType = authTypeOf(body);
       if (!SUPPORTED.has(authType)) throw invalid(`authType ${authType} is not supported by this hub yet`);
@@ -219,7 +219,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
     }),
     route('PATCH', '/v1/connections/{id}', CONNECTION_DOCS.update, async (ctx) => {
       const { conn: c, caller } = await connectionFor(deps, ctx, ctx.params[0]!, 'own');
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       for (const k of ['authType', 'authenticationType', 'gatewayId', 'resourceUri']) {
         if (body[k] !== undefined) throw invalid(`${k} cannot be changed: create a new connection`);
       }

@@ -28,7 +28,7 @@ export function gatewayRoleRoutes(deps: HubDeps): Route[] {
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
       const caller = await deps.caller(ctx);
       const principalId = principalIdOf(ctx.params[1]!);
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       const principalType = principalTypeOf(body);
       const role = body.role;
       if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) throw invalid(`role must be one of ${ROLES.join(', ')}`);

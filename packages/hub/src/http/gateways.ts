@@ -63,7 +63,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
   return [
     route('POST', '/v1/gateways', GATEWAY_DOCS.create, async (ctx) => {
       const caller = await deps.caller(ctx);
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       const name = reqString(body, 'name', 128);
       await checkOwnershipCap(deps, 'gateways', caller);
       const g: GatewayRecord = {
@@ -111,7 +111,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
     }),
     route('PATCH', '/v1/gateways/{id}', GATEWAY_DOCS.update, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       const routing = optString(body, 'routing', 16);
       if (routing !== 'primary' && routing !== 'distribute') throw invalid('routing must be primary or distribute');
       await deps.store.setGatewayRouting(g.id, routing);
@@ -139,7 +139,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
-      const body = await readJson(ctx.req, 64 * 1024, deps.config.idleTimeoutMs);
+      const body = await readJson(ctx.req, deps.config);
       if (typeof body.enabled !== 'boolean') throw invalid('enabled must be true or false');
       await deps.store.setMemberEnabled(m.id, body.enabled);
       for (const s of deps.registry.sessions(g.id))

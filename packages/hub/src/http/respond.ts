@@ -126,7 +126,7 @@ export async function* chunksWithin(req: IncomingMessage, stallMs: number, deadl
       timer = setTimeout(
         () =>
           reject(
-            left < stallMs
+            left <= stallMs
               ? new GatehouseError('RequestTimeout', deadline!.message)
               : new GatehouseError('InvalidRequest', `caller -> hub: the request body stalled (nothing arrived for ${stallMs / 1000} s)`),
           ),
@@ -143,27 +143,38 @@ export async function* chunksWithin(req: IncomingMessage, stallMs: number, deadl
   }
 }
 
-/** How long a body an API route reads whole may take to arrive, from when it starts reading
- *  (GATEHOUSE_HELD_BODY_TIMEOUT, set once at the hub's start): a body held in memory is bounded in time as well as
- *  in size, not only by the rate floor (red team session 15, B1b). */
-let wholeBodyMs = 60_000;
-export function setWholeBodyTimeout(ms: number): void {
-  wholeBodyMs = ms;
+/** How long a body read whole may take: `stallMs` with nothing arriving, `wholeMs` in all from when reading starts
+ *  (a body held in memory is bounded in time as well as in size, not only by the rate floor: red team session 15,
+ *  B1b); `setBy` names what sets `wholeMs` in the 408's message. */
+export interface BodyTimes {
+  stallMs: number;
+  wholeMs: number;
+  setBy: string;
 }
 
-/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as chunksWithin;
- *  not all in within GATEHOUSE_HELD_BODY_TIMEOUT, 408. */
-/** `take`: told each chunk's size before it is kept (it may throw to refuse it: a held-body share). */
-export async function readBody(req: IncomingMessage, limit: number, stallMs: number, take?: (bytes: number) => void): Promise<Buffer> {
+/** The times of the management API's bodies: GATEHOUSE_IDLE_TIMEOUT between chunks, GATEHOUSE_HELD_BODY_TIMEOUT in all. */
+export const apiBodyTimes = (config: { idleTimeoutMs: number; heldBodyTimeoutMs: number }): BodyTimes => ({
+  stallMs: config.idleTimeoutMs,
+  wholeMs: config.heldBodyTimeoutMs,
+  setBy: 'GATEHOUSE_HELD_BODY_TIMEOUT',
+});
+
+/** The most a management API body may be (a JSON object of a handful of fields; a rotation commit has its own). */
+export const API_BODY_BYTES = 64 * 1024;
+
+/** Reads a whole request body of at most `limit` bytes; over it, 413 without reading further; a stall as
+ *  chunksWithin; not all in within `times.wholeMs`, 408. `take`: told each chunk's size before it is kept (it may
+ *  throw to refuse it: a held-body share). */
+export async function readBody(req: IncomingMessage, limit: number, times: BodyTimes, take?: (bytes: number) => void): Promise<Buffer> {
   const declared = req.headers['content-length'];
   if (declared !== undefined && Number(declared) > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let total = 0;
   const deadline: BodyDeadline = {
-    at: Date.now() + wholeBodyMs,
-    message: `caller -> hub: the request body did not arrive within ${wholeBodyMs / 1000} s (GATEHOUSE_HELD_BODY_TIMEOUT)`,
+    at: Date.now() + times.wholeMs,
+    message: `caller -> hub: the request body did not arrive within ${times.wholeMs / 1000} s (${times.setBy})`,
   };
-  for await (const chunk of chunksWithin(req, stallMs, deadline)) {
+  for await (const chunk of chunksWithin(req, times.stallMs, deadline)) {
     total += chunk.length;
     if (total > limit) throw tooLarge(limit);
     take?.(chunk.length);
@@ -186,9 +197,10 @@ export function requireJson(req: IncomingMessage): void {
   }
 }
 
-export async function readJson(req: IncomingMessage, limit: number, stallMs: number): Promise<JsonObject> {
+/** A management API body: JSON, at most API_BODY_BYTES, within API_BODY_SHAPE and the API's body times. */
+export async function readJson(req: IncomingMessage, config: { idleTimeoutMs: number; heldBodyTimeoutMs: number }): Promise<JsonObject> {
   requireJson(req);
-  return parseJsonObject(await readBody(req, limit, stallMs));
+  return parseJsonObject(await readBody(req, API_BODY_BYTES, apiBodyTimes(config)));
 }
 
 /** What a JSON body may hold, checked by a linear scan before JSON.parse builds anything: `tokens` counts the

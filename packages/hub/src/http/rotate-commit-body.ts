@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { maxSealedChars } from '@gatehouse/shared';
 import type { HeldShare } from '../relay/invoke-body.js';
-import { invalid, jsonShapeProblem, parseJsonObject, readBody, requireJson, type JsonObject } from './respond.js';
+import { invalid, jsonShapeProblem, parseJsonObject, readBody, requireJson, type BodyTimes, type JsonObject } from './respond.js';
 
 /** Connections one gateway may have: each sealed one is an entry of the rotation's resealed list. */
 export const MAX_CONNECTIONS_PER_GATEWAY = 256;
@@ -27,9 +27,9 @@ export function commitBodyLimit(sealed: number): number {
 /** The commit body of a gateway with `sealed` connections holding credentials, its bytes taken from `held` as
  *  they arrive (503 past the pool or the tenant's share), refused (400) before parsing when its shape could not
  *  be a commit. */
-export async function readCommitBody(req: IncomingMessage, sealed: number, stallMs: number, held: HeldShare): Promise<JsonObject> {
+export async function readCommitBody(req: IncomingMessage, sealed: number, times: BodyTimes, held: HeldShare): Promise<JsonObject> {
   requireJson(req);
-  const raw = await readBody(req, commitBodyLimit(sealed), stallMs, (n) => held.take(n));
+  const raw = await readBody(req, commitBodyLimit(sealed), times, (n) => held.take(n));
   // Five fields and a list at the top; each resealed entry `{"connectionId":…,"sealed":…}` and the comma after it
   // count 5 (an object, two keys, a comma inside, a comma between).
   const shape = { tokens: 16 + 5 * sealed, depth: 3 };
