@@ -217,8 +217,8 @@ describe("B8: an agent's invisible and control characters", () => {
     expect(ok).toBeGreaterThan(0);
   });
 
-  it('B8 registration: a registration whose hostname or version holds such a character is refused (400 InvalidRequest), so GET /v1/gateways/{id} never shows one', async () => {
-    for (const fields of [{ hostname: 'host\u202egnp.exe' }, { version: '1.0\u009b31m' }]) {
+  it('B8 registration: a registration whose name, hostname or version holds such a character is refused (400 InvalidRequest), so GET /v1/gateways/{id} never shows one', async () => {
+    for (const fields of [{ hostname: 'host\u202egnp.exe' }, { version: '1.0\u009b31m' }, { name: 'agent\u202e1' }]) {
       const gw = await api(hub.url, tokenB, 'POST', '/v1/gateways', { name: 'b8-register' });
       const reg = await api(hub.url, undefined, 'POST', AGENT_REGISTER_PATH, {
         gatewayId: gw.json.id,

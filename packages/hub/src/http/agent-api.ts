@@ -123,8 +123,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
       const hostname = optString(body, 'hostname', 255) ?? '';
       const version = optString(body, 'version', 64) ?? '';
       // Shown to callers as HELLO's are: visible text only (red-team finding B8).
-      if (hasUnquotable(hostname) || hasUnquotable(version))
-        throw invalid('hostname and version must be visible text (no control, format, invisible or line-separator characters)');
+      if (hasUnquotable(name) || hasUnquotable(hostname) || hasUnquotable(version))
+        throw invalid('name, hostname and version must be visible text (no control, format, invisible or line-separator characters)');
       const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
       const members = await deps.store.listMembers(g.id);
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
