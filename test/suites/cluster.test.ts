@@ -61,7 +61,7 @@ describe('membership', () => {
     expect(s.members.every((m: { status: string; version: string }) => m.status === 'online' && m.version === '0.1.0')).toBe(true);
   });
 
-  it('join with a wrong recovery key is refused before anything is registered', async () => {
+  it('join with a wrong recovery key is refused before anything is registered; the right one from GATEHOUSE_RECOVERY_KEY joins', async () => {
     const k = await api(hub.url, token, 'POST', `/v1/gateways/${gatewayId}/registration-keys`);
     const p = startProc(
       [
@@ -100,10 +100,9 @@ describe('membership', () => {
         `${echo.url}/`,
         '--config',
         join(tempDir(), 'b.json'),
-        '--recovery-key',
-        'test-recovery-key-0123456789',
       ],
-      {},
+      // The right key from the variable: kept out of the process list (ps shows every flag).
+      { GATEHOUSE_RECOVERY_KEY: 'test-recovery-key-0123456789' },
     );
     expect(await again.exited).toBe(0);
     const members = (await status()).members as Array<{ id: string }>;

@@ -252,7 +252,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'rotate-key': {
       const recovery = s.recoveryKey;
-      if (!recovery) throw new AgentConfigError('--recovery-key is required (the new key is sealed under it for `join`)');
+      if (!recovery) throw new AgentConfigError('--recovery-key (or GATEHOUSE_RECOVERY_KEY) is required (the new key is sealed under it for `join`)');
       const config = readAgentConfig(configPath);
       const r = await rotateKey(config, recovery);
       writeAgentConfig(configPath, { ...config, privateKeyPem: r.privateKeyPem });

@@ -31,7 +31,8 @@ export async function register(o: RegisterOptions): Promise<{ config: AgentConfi
   checkAllow(o.allow);
   if (!o.gatewayId) throw new AgentConfigError('--gateway is required');
   if (!o.key) throw new AgentConfigError('--key is required (the registration key shown when the gateway was created)');
-  if (o.recoveryKey !== undefined && o.recoveryKey.length < 16) throw new AgentConfigError('--recovery-key must be at least 16 characters');
+  if (o.recoveryKey !== undefined && o.recoveryKey.length < 16)
+    throw new AgentConfigError('--recovery-key (or GATEHOUSE_RECOVERY_KEY) must be at least 16 characters');
   const recoveryKey = o.recoveryKey ?? randomBytes(24).toString('base64url');
   const pair = generateGatewayKeyPair();
   const body = await postToHub<{ memberId: string; credential: string; gatewayId: string }>(
@@ -71,7 +72,7 @@ export async function join(o: RegisterOptions & { recoveryKey: string }): Promis
   checkAllow(o.allow);
   if (!o.gatewayId) throw new AgentConfigError('--gateway is required');
   if (!o.key) throw new AgentConfigError('--key is required (a registration key from POST /v1/gateways/{id}/registration-keys)');
-  if (!o.recoveryKey) throw new AgentConfigError('--recovery-key is required: it opens the gateway key this member needs');
+  if (!o.recoveryKey) throw new AgentConfigError('--recovery-key (or GATEHOUSE_RECOVERY_KEY) is required: it opens the gateway key this member needs');
   const info = await postToHub<{ publicKeyPem: string; sealedPrivateKey: string }>(
     hubs[0]!,
     AGENT_JOIN_INFO_PATH,

@@ -23,9 +23,10 @@ export const AGENT_SETTINGS = {
   name: setting({ flag: 'name', arg: 'NAME', default: 'agent', parse: text(), help: "register, join: this member's name" }),
   recoveryKey: setting({
     flag: 'recovery-key',
+    env: 'GATEHOUSE_RECOVERY_KEY',
     arg: 'SECRET',
     parse: text(),
-    help: 'register (generated if not given), join, rotate-key: the secret the gateway key is sealed under',
+    help: 'register (generated if not given), join, rotate-key: the secret the gateway key is sealed under (the variable keeps it out of the process list and shell history)',
   }),
   add: repeatedSetting({ flag: 'add', arg: 'URL-PREFIX', parse: text({ nonEmpty: true }), help: 'allow: add a URL prefix (repeat)' }),
   remove: repeatedSetting({ flag: 'remove', arg: 'URL-PREFIX', parse: text({ nonEmpty: true }), help: 'allow: remove a URL prefix (repeat)' }),
