@@ -222,12 +222,18 @@ export class RelayCall {
     this.t.forget(this.stream);
     return true;
   }
-  onFailure(f: FailureMessage): void {
+  /** The agent's FAILURE: the call fails with it; returned for the member's last error (agents/member-errors.ts). */
+  onFailure(f: FailureMessage): GatehouseError {
     this.notSent = f.notSent === true;
-    this.finish(failureToError(f));
+    const err = failureToError(f);
+    this.finish(err);
+    return err;
   }
-  onPeerCancel(reason: string): void {
-    this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`));
+  /** The agent's CANCEL: the call fails with a 502 naming it; returned for the member's last error. */
+  onPeerCancel(reason: string): GatehouseError {
+    const err = new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`);
+    this.finish(err);
+    return err;
   }
   onSessionLost(why: string): void {
     this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`));
