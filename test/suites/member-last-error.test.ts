@@ -97,7 +97,7 @@ describe("a member's last error as the hub saw it", () => {
     expect(Number.isNaN(Date.parse(m.lastError!.at))).toBe(false);
   }, 60_000);
 
-  it("an agent's CANCEL is its last error; the caller going away and the agent's normal close are not", async () => {
+  it("an agent's CANCEL, then an answer the hub refuses, are its last error; the caller going away and the agent's normal close are not", async () => {
     const hostile = await startHostileAgent(hub.url, token);
     hostiles.push(hostile);
     const conn = await connectionOn(hostile.gatewayId, 'http://intranet.example/api');
@@ -133,9 +133,20 @@ describe("a member's last error as the hub saw it", () => {
     });
     expect(m.lastError?.message).toBe(r.json.error.message);
 
-    // Its own close (1005, no code): no error; the member goes offline with the CANCEL as its last error.
+    // An answer the hub refuses (its body longer than its head declared): the refusal is the last error now.
+    hostile.answer = async ({ stream }, a) => {
+      await a.send({ type: FrameType.Response, stream, msg: { status: 200, headers: [['content-length', '5']] }, data: Buffer.from('hello, and more') });
+    };
+    const refused = await api(hub.url, token, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'y' });
+    expect(refused.status).toBe(502);
+    const after = (await member(hostile.gatewayId)).lastError;
+    expect(after?.code).toBe('BadGateway');
+    expect(after?.message).toMatch(new RegExp(`^hub <- agent: the answer of agent ${hostile.memberId} was (cut off|refused)`));
+    expect(after?.message).toBe(refused.json.error.message);
+
+    // Its own close (1005, no code): no error; the member goes offline with its last error kept.
     await hostile.close();
     await expect.poll(async () => (await member(hostile.gatewayId)).status, { timeout: 10_000 }).toBe('offline');
-    expect((await member(hostile.gatewayId)).lastError).toEqual(m.lastError);
+    expect((await member(hostile.gatewayId)).lastError).toEqual(after);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 // The last error of each member as this hub saw it (issue 25: the console's "Last error" column): an agent's
-// FAILURE of a call, an agent's CANCEL of one, or its connection closed for an error (a protocol violation, a
+// FAILURE of a call, an agent's CANCEL of one, an answer the hub refused, or its connection closed for an error (a protocol violation, a
 // heartbeat timeout, not reading, a frame flood, a close without a close frame...). Not the caller going away, not
 // throttling, not a normal stop of the agent or of the hub: the session reports only the agent's part
 // (agents/session.ts). Kept in memory per hub, one entry a member, past the session's close (a member that went

@@ -27,6 +27,8 @@ export interface CallTransport {
   method: string;
   /** Called once when the call is over, whatever the outcome, so the session forgets the stream. */
   forget(stream: number): void;
+  /** The hub refused the agent's answer (the member's last error, agents/member-errors.ts). */
+  refusedAnswer?(err: GatehouseError): void;
 }
 
 const FAILURE_PREFIX: Record<FailureMessage['code'], string> = {
@@ -241,7 +243,9 @@ export class RelayCall {
 
   /** The hub's refusal of something the agent sent: a 502 naming the link and the member. */
   private refused(what: string): GatehouseError {
-    return new GatehouseError('BadGateway', `hub <- agent: the answer of agent ${this.t.member} ${what}`);
+    const err = new GatehouseError('BadGateway', `hub <- agent: the answer of agent ${this.t.member} ${what}`);
+    this.t.refusedAnswer?.(err);
+    return err;
   }
 
   private finish(err: Error): void {

@@ -50,7 +50,8 @@ export interface SessionEvents {
   /** Once, when the connection stops waiting for HELLO (it got one, or it closed). */
   onHandshakeOver?(s: AgentSession): void;
   /** An error of the agent's part, as the member's last error (agents/member-errors.ts): a call it answered with
-   *  FAILURE or cancelled, or the connection closed for an error (ERROR_CLOSES). Never the caller's going away,
+   *  FAILURE or cancelled, an answer the hub refused (RelayCall.refused), or the connection closed for an error
+   *  (ERROR_CLOSES). Never the caller's going away,
    *  throttling, or a normal stop of either side. */
   onError?(s: AgentSession, code: ErrorCode, message: string): void;
 }
@@ -321,6 +322,7 @@ export class AgentSession {
         forget: (s) => {
           this.calls.delete(s);
         },
+        refusedAnswer: (err) => this.noteError(err.code, err.message),
       },
       this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0,
     );

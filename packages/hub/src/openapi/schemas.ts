@@ -202,7 +202,7 @@ const SCHEMAS_RAW = {
       lastError: {
         type: 'object',
         description:
-          "The member's last error as the hub answering saw it (kept in that hub's memory, also after the member went offline; absent when none): a call the agent failed (its FAILURE code) or cancelled, or its connection closed for an error (a protocol violation, a heartbeat timeout, not reading, a frame flood, a connection lost; BadGateway, the message naming the close code). Never the caller going away, throttling, or a normal stop.",
+          "The member's last error as the hub answering saw it (kept in that hub's memory, also after the member went offline; absent when none): a call the agent failed (its FAILURE code) or cancelled, an answer of the agent the hub refused, or its connection closed for an error (a protocol violation, a heartbeat timeout, not reading, a frame flood, a connection lost; BadGateway, the message naming the close code). Never the caller going away, throttling, or a normal stop.",
         required: ['code', 'message', 'at'],
         properties: {
           code: { type: 'string', enum: Object.keys(ErrorCodes) },
