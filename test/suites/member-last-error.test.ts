@@ -2,7 +2,7 @@
 // with the real hub, a real agent whose service refuses, and hostile agents (a protocol violation, a CANCEL). Not
 // an error: the caller going away, an agent's normal stop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameType } from '@gatehouse/shared';
+import { FrameType, encodeFrame } from '@gatehouse/shared';
 import { freePort } from '../helpers/apache.js';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startHostileAgent, type HostileAgent } from '../helpers/hostile-agent.js';
@@ -95,6 +95,33 @@ describe("a member's last error as the hub saw it", () => {
       "hub -> agent: the hub closed the agent's connection (close code 4002, protocol violation: unexpected frame): stream 77 was never opened",
     );
     expect(Number.isNaN(Date.parse(m.lastError!.at))).toBe(false);
+  }, 60_000);
+
+  it('abnormal closes: an agent that stops reading (4011) and one that floods frames (4013) show why they went offline', async () => {
+    // A hub that gives an agent 2 s to answer its ping (the hostile agent never answers it) and 100 frames a second.
+    const strict = await startHub(entra, { GATEHOUSE_AGENT_READ_TIMEOUT: '2s', GATEHOUSE_AGENT_FRAME_RATE: '100/1s' });
+    try {
+      const view = async (gatewayId: string): Promise<MemberView> => (await api(strict.url, token, 'GET', `/v1/gateways/${gatewayId}`)).json.members[0];
+      const silent = await startHostileAgent(strict.url, token);
+      hostiles.push(silent);
+      const flooder = await startHostileAgent(strict.url, token);
+      hostiles.push(flooder);
+      for (let i = 0; i < 500; i++) flooder.ws.send(encodeFrame({ type: FrameType.Ping, stream: 0, data: Buffer.alloc(8) }));
+      await expect.poll(() => flooder.closeCode, { timeout: 10_000 }).toBe(4013);
+      await expect.poll(() => silent.closeCode, { timeout: 15_000 }).toBe(4011);
+      await expect.poll(async () => (await view(flooder.gatewayId)).status, { timeout: 10_000 }).toBe('offline');
+      await expect.poll(async () => (await view(silent.gatewayId)).status, { timeout: 10_000 }).toBe('offline');
+      const flood = (await view(flooder.gatewayId)).lastError;
+      expect(flood?.code).toBe('BadGateway');
+      expect(flood?.message).toMatch(
+        /^hub -> agent: the hub closed the agent's connection \(close code 4013, frame flood\): agent frame flood: \d+ frames within 1000 ms, over the 100 GATEHOUSE_AGENT_FRAME_RATE allows$/,
+      );
+      expect((await view(silent.gatewayId)).lastError?.message).toBe(
+        "hub -> agent: the hub closed the agent's connection (close code 4011, agent not reading): agent not reading: no answer to the hub's ping in 2 s",
+      );
+    } finally {
+      await strict.stop();
+    }
   }, 60_000);
 
   it("an agent's CANCEL, then an answer the hub refuses, are its last error; the caller going away and the agent's normal close are not", async () => {
