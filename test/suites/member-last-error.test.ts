@@ -8,6 +8,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startHostileAgent, type HostileAgent } from '../helpers/hostile-agent.js';
 import { api, gatewayWithAgent, type AgentProc, type HubProc, startHub } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
+import { MAX_ERROR_MESSAGE, MAX_MEMBER_ERRORS, MemberErrors } from '../../packages/hub/dist/agents/member-errors.js';
 
 let entra: FakeEntra;
 let hub: HubProc;
@@ -176,4 +177,28 @@ describe("a member's last error as the hub saw it", () => {
     await expect.poll(async () => (await member(hostile.gatewayId)).status, { timeout: 10_000 }).toBe('offline');
     expect((await member(hostile.gatewayId)).lastError).toEqual(after);
   }, 60_000);
+});
+
+describe('what one hub keeps of last errors is bounded', () => {
+  it('one entry a member, at most MAX_MEMBER_ERRORS members (the oldest error forgotten first), a message cut at MAX_ERROR_MESSAGE code points', () => {
+    expect([MAX_MEMBER_ERRORS, MAX_ERROR_MESSAGE]).toEqual([10_000, 600]);
+    const kept = new MemberErrors(3);
+    for (const m of ['a', 'b', 'c']) kept.record(m, 'BadGateway', `error of ${m}`);
+    // A newer error of `a` replaces its old one and makes it the newest: `b` is the oldest now.
+    kept.record('a', 'BackendUnreachable', 'again');
+    kept.record('d', 'BadGateway', 'error of d');
+    expect(kept.size).toBe(3);
+    expect(kept.get('b')).toBeUndefined();
+    expect(kept.get('a')?.code).toBe('BackendUnreachable');
+    for (let i = 0; i < MAX_MEMBER_ERRORS + 50; i++) kept.record(`m${i}`, 'BadGateway', 'x');
+    expect(kept.size).toBe(3);
+    const full = new MemberErrors();
+    for (let i = 0; i < MAX_MEMBER_ERRORS + 50; i++) full.record(`m${i}`, 'BadGateway', 'x');
+    expect(full.size).toBe(MAX_MEMBER_ERRORS);
+    expect(full.get('m49')).toBeUndefined();
+    expect(full.get('m50')).toBeDefined();
+    // 700 emoji: 600 whole ones and "...", never half a surrogate pair.
+    full.record('long', 'BadGateway', '😀'.repeat(700));
+    expect(full.get('long')?.message).toBe(`${'😀'.repeat(MAX_ERROR_MESSAGE)}...`);
+  });
 });
