@@ -98,6 +98,16 @@ describe("a member's last error as the hub saw it", () => {
     expect(Number.isNaN(Date.parse(m.lastError!.at))).toBe(false);
   }, 60_000);
 
+  it('a hostile agent that sends a WebSocket message over the 64 KiB + 5 bytes limit (ws refuses it): its last error says so', async () => {
+    const hostile = await startHostileAgent(hub.url, token);
+    hostiles.push(hostile);
+    hostile.ws.send(Buffer.alloc(70_000));
+    await expect.poll(async () => (await member(hostile.gatewayId)).status, { timeout: 10_000 }).toBe('offline');
+    const m = await member(hostile.gatewayId);
+    expect(m.lastError?.code).toBe('BadGateway');
+    expect(m.lastError?.message).toBe("hub -> agent: the hub closed the agent's connection (WebSocket protocol violation): Max payload size exceeded");
+  }, 60_000);
+
   it('abnormal closes: an agent that stops reading (4011) and one that floods frames (4013) show why they went offline', async () => {
     // A hub that gives an agent 2 s to answer its ping (the hostile agent never answers it) and 100 frames a second.
     const strict = await startHub(entra, { GATEHOUSE_AGENT_READ_TIMEOUT: '2s', GATEHOUSE_AGENT_FRAME_RATE: '100/1s' });

@@ -51,8 +51,7 @@ export interface SessionEvents {
   onHandshakeOver?(s: AgentSession): void;
   /** An error of the agent's part, as the member's last error (agents/member-errors.ts): a call it answered with
    *  FAILURE or cancelled, an answer the hub refused (RelayCall.refused), or the connection closed for an error
-   *  (ERROR_CLOSES). Never the caller's going away,
-   *  throttling, or a normal stop of either side. */
+   *  (ERROR_CLOSES). Never the caller's going away, throttling, or a normal stop of either side. */
   onError?(s: AgentSession, code: ErrorCode, message: string): void;
 }
 
@@ -135,6 +134,8 @@ export class AgentSession {
   private readonly socket: Socket;
   /** Set when the hub closes the connection for a fault of its own (not the member's last error). */
   private hubFault = false;
+  /** The first error ws or the socket reported (its own text, never the agent's bytes). */
+  private socketError: { text: string; refused: boolean } | undefined;
   /** Frames read from the agent (logged when it disconnects). */
   private framesRead: () => number = () => 0;
 
@@ -166,7 +167,12 @@ export class AgentSession {
     this.watchFrameRate(socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error');
+      // ws's (or the socket's) own words, such as "Max payload size exceeded": named in the member's last error.
+      // A WS_ERR_ code is ws refusing what the agent sent: it closes the connection itself.
+      if (this.socketError === undefined) this.socketError = { text: agentWords(err.message), refused: err.code?.startsWith('WS_ERR_') === true };
+    });
     this.timers.push(
       setTimeout(() => {
         if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time');
@@ -479,12 +485,14 @@ export class AgentSession {
     // After its GOAWAY the agent is stopping: however its connection ends (a stopping agent's process may exit
     // before its close frame leaves: 1006), that is its normal stop.
     const stopping = this.draining && !byHub;
-    if (name !== undefined && !this.hubFault && !stopping)
+    const e = this.socketError;
+    if (e?.refused && !byHub) this.noteError('BadGateway', `hub -> agent: the hub closed the agent's connection (WebSocket protocol violation): ${e.text}`);
+    else if (name !== undefined && !this.hubFault && !stopping)
       this.noteError(
         'BadGateway',
         byHub
           ? `hub -> agent: the hub closed the agent's connection (close code ${code}, ${name}): ${reason}`
-          : `agent -> hub: the agent's connection closed (close code ${code}, ${name})${reason ? `; the reason given: ${agentWords(reason)}` : ''}`,
+          : `agent -> hub: the agent's connection closed (close code ${code}, ${name})${e ? `: ${e.text}` : ''}${reason ? `; the reason given: ${agentWords(reason)}` : ''}`,
       );
     const wasOpen = this.state === 'open';
     this.state = 'closed';
