@@ -412,6 +412,120 @@ describe('roles, shares and audit in the console (issue 25 follow-up)', () => {
   }, 180_000);
 });
 
+/** A third principal of the development tenant: its own gateways and connections, for the paged lists. */
+const THIRD = '00000000-0000-4000-8000-0000000000dd';
+
+describe('complete lists and last errors (issue 25, last part)', () => {
+  it("the console follows nextLink through every page of the gateways and connections, says when it stops at its page bound, and shows a member's last error", async () => {
+    const token3 = await devToken(THIRD);
+    // A gateway whose agent's service refuses (a port nothing listens on): one call, and its member has a last error.
+    const closed = await freePort();
+    const base = `http://127.0.0.1:${closed}/api`;
+    const gw = await api(devUrl, token3, 'POST', '/v1/gateways', { name: 'refusing-gw' });
+    expect(gw.status).toBe(201);
+    const configPath = join(tempDir(), 'refusing.json');
+    const reg = startProc(
+      [
+        AGENT_MAIN,
+        'register',
+        '--hub',
+        devUrl,
+        '--gateway',
+        gw.json.id,
+        '--key',
+        gw.json.registrationKey,
+        '--name',
+        'refusing-agent',
+        '--allow',
+        `${base}/`,
+        '--config',
+        configPath,
+      ],
+      {},
+    );
+    expect(await reg.exited).toBe(0);
+    agents.push(await runAgent(configPath));
+    const refusing = await api(devUrl, token3, 'POST', '/v1/connections', {
+      authType: 'AnonymousGateway',
+      displayName: 'Refusing',
+      baseResourceUrl: base,
+      gatewayId: gw.json.id,
+    });
+    expect(refusing.status).toBe(201);
+    const failed = await api(devUrl, token3, 'POST', `/v1/connections/${refusing.json.id}/invoke`, { method: 'GET', url: 'orders' });
+    expect([failed.status, failed.json.error.code]).toEqual([502, 'BackendUnreachable']);
+    // Three more gateways and 21 more connections: 4 gateways and 22 connections in all.
+    for (let i = 1; i <= 3; i++) expect((await api(devUrl, token3, 'POST', '/v1/gateways', { name: `page-gw-${i}` })).status).toBe(201);
+    for (let i = 1; i <= 21; i++) {
+      const c = await api(devUrl, token3, 'POST', '/v1/connections', {
+        authType: 'AnonymousGateway',
+        displayName: `page-conn-${String(i).padStart(2, '0')}`,
+        baseResourceUrl: `${echo.url}/${i}`,
+        gatewayId: gw.json.id,
+      });
+      expect(c.status).toBe(201);
+    }
+
+    // The third principal's console. Its first request of each list asks for a small page (`top`, as the hub
+    // takes it from any client): the hub answers real pages with real nextLinks, which the console follows itself.
+    const { page, problems } = await openPage();
+    await page.route('**/console/dev-token', (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ accessToken: token3, expiresOn: Date.now() + 3_600_000 }) }),
+    );
+    const top: Record<string, number> = { '/v1/gateways': 1, '/v1/connections': 2 };
+    const firstPages: string[] = [];
+    const followed: string[] = [];
+    await page.route(
+      (u) => u.pathname in top && !u.searchParams.has('skipToken'),
+      (r) => {
+        const u = new URL(r.request().url());
+        firstPages.push(u.pathname);
+        u.searchParams.set('top', String(top[u.pathname]));
+        return r.continue({ url: u.href });
+      },
+    );
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.searchParams.has('skipToken')) followed.push(u.pathname);
+    });
+    await page.goto(`${devUrl}/console/`);
+    // Gateways one a page: all four are shown, the last one from the fourth page.
+    for (const name of ['refusing-gw', 'page-gw-1', 'page-gw-2', 'page-gw-3']) await page.locator(`[data-gateway="${name}"]`).waitFor();
+    expect(await page.locator('article.card').count()).toBe(4);
+    expect(followed.filter((p) => p === '/v1/gateways').length).toBeGreaterThanOrEqual(3);
+    expect(await page.locator('.list-cut').count()).toBe(0);
+    // The member's last error: the agent's code, the hub's message, when.
+    const row = page.locator('[data-gateway="refusing-gw"] tr[data-member="refusing-agent"]');
+    const lastError = row.locator('td.last-error');
+    await lastError.getByText('BackendUnreachable').waitFor();
+    expect(await lastError.textContent()).toContain(failed.json.error.message);
+    expect(await lastError.textContent()).toMatch(/^BackendUnreachable at \S/);
+    await expectAccessible(page);
+
+    // Connections two a page: all 22 listed (eleven pages), and all 22 to choose from in "Try a call".
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.locator('tr[data-connection="page-conn-21"]').waitFor();
+    expect(await page.locator('tr[data-connection]').count()).toBe(22);
+    expect(followed.filter((p) => p === '/v1/connections').length).toBeGreaterThanOrEqual(10);
+    await page.getByRole('link', { name: 'Try a call' }).click();
+    await expect.poll(() => page.getByLabel('Connection', { exact: true }).locator('option').count()).toBe(22);
+
+    // One a page: 22 pages, over the console's bound of 20. It shows the first 20 and says the list goes on.
+    top['/v1/connections'] = 1;
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.reload();
+    const cut = page.locator('.list-cut', { hasText: 'connections' }).first();
+    await cut.waitFor();
+    expect(await cut.textContent()).toBe('Showing the first 20 connections: the console reads at most 20 pages of a list, and there are more.');
+    expect(await page.locator('tr[data-connection]').count()).toBe(20);
+    expect(await page.locator('tr[data-connection="page-conn-21"]').count()).toBe(0);
+    await expectAccessible(page);
+    expect(firstPages.length).toBeGreaterThan(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 180_000);
+});
+
 describe('how the hub serves the console', () => {
   it('dev answers every file with its type, a strict CSP, nosniff and no cookie; hashed assets cache for a year', async () => {
     const index = await api(devUrl, undefined, 'GET', '/console/');

@@ -117,7 +117,16 @@ export class Tunnel {
         setTimeout(resolve, maxMs).unref();
       });
     }
+    const ws = this.ws;
     this.stop();
+    // The close handshake (1001) completes before the process may exit: one that exits at once leaves the hub a
+    // connection lost without a close frame (1006), which it shows as the member's last error. At most 2 s, when
+    // stop() cuts the socket off.
+    if (ws && ws.readyState !== WebSocket.CLOSED)
+      await new Promise<void>((resolve) => {
+        ws.once('close', () => resolve());
+        setTimeout(resolve, 2000).unref();
+      });
   }
 
   stop(): void {

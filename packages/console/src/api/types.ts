@@ -11,7 +11,8 @@ export interface Member {
   lastSeenAt?: string | null;
   roundTripMs?: number;
   inFlight?: number;
-  lastError?: string | null;
+  /** Its last error as the hub answering saw it (packages/hub/src/agents/member-errors.ts). */
+  lastError?: { code: string; message: string; at: string };
 }
 
 export interface Gateway {

@@ -1,8 +1,11 @@
-// Gateways: the caller's gateways with their members, refreshed every few seconds, and a form to create one.
+// Gateways: the caller's gateways (every page of the list, api/all-pages.ts) with their members, refreshed every few
+// seconds, and a form to create one.
 import { useState } from 'preact/hooks';
+import { readAllPages } from '../api/all-pages.js';
 import type { Api } from '../api/client.js';
 import type { Gateway } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { ListCut } from '../components/list-cut.js';
 import { usePoll } from '../use-poll.js';
 import { GatewayCard } from './gateway-card.js';
 
@@ -10,7 +13,7 @@ import { GatewayCard } from './gateway-card.js';
 const REFRESH_MS = 3000;
 
 export function GatewaysPage({ api }: { api: Api }) {
-  const list = usePoll(() => api.call<{ value: Gateway[] }>('GET', '/v1/gateways'), REFRESH_MS);
+  const list = usePoll(() => readAllPages<Gateway>(api, '/v1/gateways'), REFRESH_MS);
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ id: string; registrationKey: string }>();
   const [error, setError] = useState<unknown>();
@@ -41,6 +44,7 @@ export function GatewaysPage({ api }: { api: Api }) {
       {list.data?.value.map((g) => (
         <GatewayCard key={g.id} api={api} gateway={g} freshKey={created?.id === g.id ? created.registrationKey : undefined} onChange={list.reload} />
       ))}
+      <ListCut list={list.data} what="gateways" />
     </section>
   );
 }

@@ -58,7 +58,17 @@ export function MembersTable({
             <td>{orDash(m.version)}</td>
             <td>{orDash(m.roundTripMs, ' ms')}</td>
             <td>{orDash(m.inFlight)}</td>
-            <td>{orDash(m.lastError)}</td>
+            <td class="last-error">
+              {m.lastError ? (
+                <>
+                  <strong>{m.lastError.code}</strong> <span class="note">at {since(m.lastError.at)}</span>
+                  <br />
+                  {m.lastError.message}
+                </>
+              ) : (
+                '—'
+              )}
+            </td>
             <td>{orDash(m.hubs)}</td>
             {manage && (
               <td>

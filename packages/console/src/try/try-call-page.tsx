@@ -1,9 +1,11 @@
 // Try a call: method, URL relative to the connection's base, headers, a body typed or read from a file; sent
 // through the invoke route, answered with the service's status, headers and body.
 import { useState } from 'preact/hooks';
+import { readAllPages } from '../api/all-pages.js';
 import type { Api } from '../api/client.js';
 import type { Connection, Envelope } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { ListCut } from '../components/list-cut.js';
 import { usePoll } from '../use-poll.js';
 import { MAX_FILE_BYTES, toBase64 } from './body-bytes.js';
 import { ResponseView } from './response-view.js';
@@ -22,7 +24,7 @@ function parseHeaders(text: string): Record<string, string> {
 }
 
 export function TryCallPage({ api }: { api: Api }) {
-  const list = usePoll(() => api.call<{ value: Connection[] }>('GET', '/v1/connections'), 30_000);
+  const list = usePoll(() => readAllPages<Connection>(api, '/v1/connections'), 30_000);
   const [f, setF] = useState({ connection: '', method: 'GET', url: '', headers: '', body: '' });
   const [file, setFile] = useState<File>();
   // A new key empties the file input when the file is given up.
@@ -55,6 +57,7 @@ export function TryCallPage({ api }: { api: Api }) {
     <section aria-labelledby="try-title">
       <h2 id="try-title">Try a call</h2>
       <ErrorMessage error={list.error} />
+      <ListCut list={list.data} what="connections" />
       <form class="stack" onSubmit={send}>
         <div class="field">
           <label for="try-connection">Connection</label>

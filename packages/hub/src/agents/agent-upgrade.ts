@@ -87,6 +87,7 @@ export async function acceptAgent(
             .touchMember(member.id, { hostname: s.hello?.hostname, version: s.hello?.agentVersion, lastSeenAt: new Date().toISOString() })
             .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
         },
+        onError: (s, code, message) => registry.lastErrors.record(s.member.memberId, code, message),
         onClose: (s) => {
           if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
           registry.remove(s);

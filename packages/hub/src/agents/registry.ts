@@ -1,7 +1,10 @@
 // Which agent sessions are connected, per gateway, and which one takes the next call (routing).
+import { MemberErrors } from './member-errors.js';
 import type { AgentSession } from './session.js';
 
 export class AgentRegistry {
+  /** Each member's last error as this hub saw it, kept past its sessions (the member view's `lastError`). */
+  readonly lastErrors = new MemberErrors();
   private readonly byGateway = new Map<string, AgentSession[]>();
 
   add(s: AgentSession): AgentSession | undefined {

@@ -27,6 +27,8 @@ export interface CallTransport {
   method: string;
   /** Called once when the call is over, whatever the outcome, so the session forgets the stream. */
   forget(stream: number): void;
+  /** The hub refused the agent's answer (the member's last error, agents/member-errors.ts). */
+  refusedAnswer?(err: GatehouseError): void;
 }
 
 const FAILURE_PREFIX: Record<FailureMessage['code'], string> = {
@@ -222,12 +224,18 @@ export class RelayCall {
     this.t.forget(this.stream);
     return true;
   }
-  onFailure(f: FailureMessage): void {
+  /** The agent's FAILURE: the call fails with it; returned for the member's last error (agents/member-errors.ts). */
+  onFailure(f: FailureMessage): GatehouseError {
     this.notSent = f.notSent === true;
-    this.finish(failureToError(f));
+    const err = failureToError(f);
+    this.finish(err);
+    return err;
   }
-  onPeerCancel(reason: string): void {
-    this.finish(new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`));
+  /** The agent's CANCEL: the call fails with a 502 naming it; returned for the member's last error. */
+  onPeerCancel(reason: string): GatehouseError {
+    const err = new GatehouseError('BadGateway', `agent -> hub: the agent cancelled the call; the agent reported: ${agentWords(reason)}`);
+    this.finish(err);
+    return err;
   }
   onSessionLost(why: string): void {
     this.finish(new GatehouseError('BadGateway', `hub -> agent: the agent connection was lost mid-call (${why})`));
@@ -235,7 +243,9 @@ export class RelayCall {
 
   /** The hub's refusal of something the agent sent: a 502 naming the link and the member. */
   private refused(what: string): GatehouseError {
-    return new GatehouseError('BadGateway', `hub <- agent: the answer of agent ${this.t.member} ${what}`);
+    const err = new GatehouseError('BadGateway', `hub <- agent: the answer of agent ${this.t.member} ${what}`);
+    this.t.refusedAnswer?.(err);
+    return err;
   }
 
   private finish(err: Error): void {

@@ -28,6 +28,7 @@ import {
   type Frame,
   type HelloMessage,
   type HubsMessage,
+  type ErrorCode,
   type RequestHeadMessage,
 } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
@@ -48,7 +49,32 @@ export interface SessionEvents {
   onClose(s: AgentSession): void;
   /** Once, when the connection stops waiting for HELLO (it got one, or it closed). */
   onHandshakeOver?(s: AgentSession): void;
+  /** An error of the agent's part, as the member's last error (agents/member-errors.ts): a call it answered with
+   *  FAILURE or cancelled, an answer the hub refused (RelayCall.refused), or the connection closed for an error
+   *  (ERROR_CLOSES). Never the caller's going away, throttling, or a normal stop of either side. */
+  onError?(s: AgentSession, code: ErrorCode, message: string): void;
 }
+
+/** Close codes that end a connection for an error on the agent's side of it (the agent's or its link's), named
+ *  in the member's last error; any other close (1000, 1001, 1005, replaced, credential revoked, the hub's stop,
+ *  a key rotation, too many pending) is no error of the member's. */
+export const ERROR_CLOSES: Readonly<Record<number, string>> = {
+  1002: 'WebSocket protocol error',
+  1003: 'unacceptable data',
+  1006: 'connection lost without a close frame',
+  1007: 'invalid frame payload',
+  1009: 'message too big',
+  1011: 'unexpected condition',
+  [CloseCode.MalformedFrame]: 'protocol violation: malformed frame',
+  [CloseCode.UnknownFrameType]: 'protocol violation: unknown frame type',
+  [CloseCode.UnexpectedFrame]: 'protocol violation: unexpected frame',
+  [CloseCode.FlowControlViolation]: 'protocol violation: flow control',
+  [CloseCode.UnsupportedVersion]: 'no common protocol version',
+  [CloseCode.HandshakeTimeout]: 'handshake timeout',
+  [CloseCode.HeartbeatTimeout]: 'heartbeat timeout',
+  [CloseCode.NotReading]: 'agent not reading',
+  [CloseCode.FrameFlood]: 'frame flood',
+};
 
 /** What one agent connection may make the hub hold and wait for (hub settings GATEHOUSE_AGENT_*). */
 export interface SessionBounds {
@@ -106,6 +132,10 @@ export class AgentSession {
   private throttleLogged = false;
   private goAwayLogged = false;
   private readonly socket: Socket;
+  /** Set when the hub closes the connection for a fault of its own (not the member's last error). */
+  private hubFault = false;
+  /** The first error ws or the socket reported (its own text, never the agent's bytes). */
+  private socketError: { text: string; refused: boolean } | undefined;
   /** Frames read from the agent (logged when it disconnects). */
   private framesRead: () => number = () => 0;
 
@@ -137,7 +167,12 @@ export class AgentSession {
     this.watchFrameRate(socket);
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
-    ws.on('error', (err) => this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error'));
+    ws.on('error', (err: Error & { code?: string }) => {
+      this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error');
+      // ws's (or the socket's) own words, such as "Max payload size exceeded": named in the member's last error.
+      // A WS_ERR_ code is ws refusing what the agent sent: it closes the connection itself.
+      if (this.socketError === undefined) this.socketError = { text: agentWords(err.message), refused: err.code?.startsWith('WS_ERR_') === true };
+    });
     this.timers.push(
       setTimeout(() => {
         if (this.state === 'handshake') this.close(CloseCode.HandshakeTimeout, 'no HELLO in time');
@@ -293,6 +328,7 @@ export class AgentSession {
         forget: (s) => {
           this.calls.delete(s);
         },
+        refusedAnswer: (err) => this.noteError(err.code, err.message),
       },
       this.version >= WHOLE_MESSAGES_VERSION && head.bodyLength === 0,
     );
@@ -314,7 +350,12 @@ export class AgentSession {
     this.ws.close(code, closeReason(reason));
     // A peer that ignores the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 5000).unref();
-    this.onClosed(code, reason);
+    this.onClosed(code, reason, true);
+  }
+
+  /** The member's last error (SessionEvents.onError). */
+  private noteError(code: ErrorCode, message: string): void {
+    this.events.onError?.(this, code, message);
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
@@ -330,6 +371,8 @@ export class AgentSession {
         this.close(err.closeCode, err.message);
       } else {
         this.log.error({ member: this.member.memberId, err }, 'fault handling agent frame');
+        // The hub's own fault, not the member's: not its last error.
+        this.hubFault = true;
         this.close(CloseCode.MalformedFrame, 'internal fault');
       }
     }
@@ -408,12 +451,17 @@ export class AgentSession {
         if (c && !c.onEnd()) throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${f.stream}: end before the head`);
         return;
       }
-      case FrameType.Failure:
-        this.call(f.stream)?.onFailure(f.msg);
+      case FrameType.Failure: {
+        // Only a call in progress: a late FAILURE of one the hub ended (its caller gone) is no error of the member's.
+        const err = this.call(f.stream)?.onFailure(f.msg);
+        if (err) this.noteError(err.code, err.message);
         return;
-      case FrameType.Cancel:
-        this.call(f.stream)?.onPeerCancel(f.msg.reason);
+      }
+      case FrameType.Cancel: {
+        const err = this.call(f.stream)?.onPeerCancel(f.msg.reason);
+        if (err) this.noteError(err.code, err.message);
         return;
+      }
       case FrameType.Credit:
         this.call(f.stream)?.requestBody.addCredit(f.bytes);
         return;
@@ -430,8 +478,22 @@ export class AgentSession {
     throw new ProtocolError(CloseCode.UnexpectedFrame, `stream ${stream} was never opened`);
   }
 
-  private onClosed(code: number, reason: string): void {
+  /** `byHub`: the hub closed it (its reason is the hub's words); otherwise the agent or the link did. */
+  private onClosed(code: number, reason: string, byHub = false): void {
     if (this.state === 'closed') return;
+    const name = ERROR_CLOSES[code];
+    // After its GOAWAY the agent is stopping: however its connection ends (a stopping agent's process may exit
+    // before its close frame leaves: 1006), that is its normal stop.
+    const stopping = this.draining && !byHub;
+    const e = this.socketError;
+    if (e?.refused && !byHub) this.noteError('BadGateway', `hub -> agent: the hub closed the agent's connection (WebSocket protocol violation): ${e.text}`);
+    else if (name !== undefined && !this.hubFault && !stopping)
+      this.noteError(
+        'BadGateway',
+        byHub
+          ? `hub -> agent: the hub closed the agent's connection (close code ${code}, ${name}): ${reason}`
+          : `agent -> hub: the agent's connection closed (close code ${code}, ${name})${e ? `: ${e.text}` : ''}${reason ? `; the reason given: ${agentWords(reason)}` : ''}`,
+      );
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     if (!wasOpen) this.events.onHandshakeOver?.(this);

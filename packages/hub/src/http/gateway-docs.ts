@@ -5,6 +5,9 @@ const ID = { id: 'The gateway.' };
 const MEMBER = { id: 'The gateway.', memberId: 'The member (an agent of the gateway).' };
 const PRINCIPAL = { id: 'The gateway.', principalId: "The principal's Entra ID object id (a user, a group or a service principal of the caller's tenant)." };
 
+const MEMBER_VIEW =
+  "Each member's status as the hubs see it; from the hub answering, while the member is connected to it, its calls in flight (inFlight) and heartbeat round trip (roundTripMs), and its last error as that hub saw it (lastError: code, message, at; kept in that hub's memory after the member went offline).";
+
 export const GATEWAY_DOCS = {
   create: {
     operationId: 'createGateway',
@@ -18,6 +21,7 @@ export const GATEWAY_DOCS = {
   list: {
     operationId: 'listGateways',
     summary: 'List the gateways the caller may see',
+    description: `Paged, oldest first: follow nextLink as it is. ${MEMBER_VIEW}`,
     tag: 'Gateways',
     query: {
       top: { description: 'Items per page (default 100), oldest first.', schema: { type: 'integer', minimum: 1, maximum: 500 } },
@@ -29,6 +33,7 @@ export const GATEWAY_DOCS = {
   get: {
     operationId: 'getGateway',
     summary: 'Get a gateway and its members',
+    description: MEMBER_VIEW,
     tag: 'Gateways',
     params: ID,
     ok: { status: 200, description: 'The gateway.', schema: 'Gateway' },

@@ -30,6 +30,8 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: Gatewa
     // What this hub itself sees of the member's connections to it (other hubs' are not shared).
     const local = deps.registry.sessions(g.id).filter((s) => s.member.memberId === m.id && s.isOpen);
     const trips = local.map((s) => s.roundTripMs).filter((t) => t !== undefined);
+    // Its last error as this hub saw it (agents/member-errors.ts), kept after it went offline.
+    const lastError = deps.registry.lastErrors.get(m.id);
     return {
       id: m.id,
       name: m.name,
@@ -46,6 +48,7 @@ export async function gatewayView(deps: HubDeps, g: GatewayRecord, role?: Gatewa
           .at(-1) ?? m.lastSeenAt,
       ...(local.length > 0 ? { inFlight: local.reduce((n, s) => n + s.inFlight, 0) } : {}),
       ...(trips.length > 0 ? { roundTripMs: Math.min(...trips) } : {}),
+      ...(lastError ? { lastError } : {}),
     };
   });
   return {
@@ -160,6 +163,7 @@ export function adminRoutes(deps: HubDeps): Route[] {
       const m = await deps.store.getMember(ctx.params[1]!);
       if (!m || m.gatewayId !== g.id) throw new GatehouseError('NotFound', 'caller -> hub: no such member');
       await deps.store.deleteMember(m.id);
+      deps.registry.lastErrors.forget(m.id);
       for (const s of deps.registry.sessions(g.id)) if (s.member.memberId === m.id) s.close(CloseCode.CredentialRevoked, 'member removed');
       await recordByCaller(deps, ctx, {
         action: 'member.delete',

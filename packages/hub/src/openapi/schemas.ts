@@ -43,6 +43,13 @@ const memberExample = {
   hubs: 1,
   connectedAt: WHEN,
   lastSeenAt: WHEN,
+  inFlight: 2,
+  roundTripMs: 4,
+  lastError: {
+    code: 'BackendUnreachable',
+    message: 'agent -> service: the agent reported: could not reach http://orders.corp.example/api/orders (ECONNREFUSED)',
+    at: WHEN,
+  },
 };
 const gatewayExample = { id: GATEWAY_ID, name: 'Head office', status: 'online', routing: 'primary', members: [memberExample], createdAt: WHEN, role: 'Admin' };
 const gatewayConnectionExample = { ...connectionBase, owner: { tenantId: TENANT_ID, objectId: PRINCIPAL_ID } };
@@ -186,6 +193,23 @@ const SCHEMAS_RAW = {
       hubs: { type: 'integer', minimum: 0, description: 'How many hubs it is connected to now.' },
       connectedAt: nullable('string', { format: 'date-time' }),
       lastSeenAt: nullable('string', { format: 'date-time' }),
+      inFlight: { type: 'integer', minimum: 0, description: 'Its calls in progress on the hub answering; only while it is connected to that hub.' },
+      roundTripMs: {
+        type: 'integer',
+        minimum: 0,
+        description: "Its last heartbeat's round trip (ms) on the hub answering; only while it is connected to that hub.",
+      },
+      lastError: {
+        type: 'object',
+        description:
+          "The member's last error as the hub answering saw it (kept in that hub's memory, also after the member went offline; absent when none): a call the agent failed (its FAILURE code) or cancelled, an answer of the agent the hub refused, or its connection closed for an error (a protocol violation, a heartbeat timeout, not reading, a frame flood, a connection lost; BadGateway, the message naming the close code). Never the caller going away, throttling, or a normal stop.",
+        required: ['code', 'message', 'at'],
+        properties: {
+          code: { type: 'string', enum: Object.keys(ErrorCodes) },
+          message: { type: 'string', maxLength: 603, description: "The hub's coded message; the agent's own text in it is quoted, filtered and bounded." },
+          at: { type: 'string', format: 'date-time' },
+        },
+      },
     },
     examples: [memberExample],
   },
