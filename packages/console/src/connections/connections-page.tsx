@@ -8,6 +8,7 @@ import { ListCut } from '../components/list-cut.js';
 import { usePoll } from '../use-poll.js';
 import { ConnectionForm } from './connection-form.js';
 import { CONNECTION_COLUMNS, ConnectionRow } from './connection-row.js';
+import { ColumnHeads } from '../components/column-heads.js';
 
 export function ConnectionsPage({ api }: { api: Api }) {
   const list = usePoll(() => readAllPages<Connection>(api, '/v1/connections'), 10_000);
@@ -23,15 +24,7 @@ export function ConnectionsPage({ api }: { api: Api }) {
       ) : (
         <table class="connections">
           <caption>Your connections and those shared with you</caption>
-          <thead>
-            <tr>
-              {CONNECTION_COLUMNS.map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <ColumnHeads names={CONNECTION_COLUMNS} />
           <tbody>
             {list.data?.value.map((c) => (
               <ConnectionRow

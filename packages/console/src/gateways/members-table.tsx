@@ -1,6 +1,7 @@
 // A gateway's members as the hub sees them; for the gateway's Admins (`manage`) each with enable/disable and remove.
 import type { Api } from '../api/client.js';
 import type { Member } from '../api/types.js';
+import { ColumnHeads } from '../components/column-heads.js';
 
 function since(iso: string | null | undefined): string {
   return iso ? new Date(iso).toLocaleString() : '—';
@@ -34,15 +35,7 @@ export function MembersTable({
   return (
     <table class="members">
       <caption>Members</caption>
-      <thead>
-        <tr>
-          {(manage ? [...columns, 'Actions'] : columns).map((h) => (
-            <th scope="col" key={h}>
-              {h}
-            </th>
-          ))}
-        </tr>
-      </thead>
+      <ColumnHeads names={manage ? [...columns, 'Actions'] : columns} />
       <tbody>
         {members.map((m) => (
           <tr key={m.id} data-member={m.name}>

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api/client.js';
 import type { AuditEntry, AuditPage } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
+import { ColumnHeads } from '../components/column-heads.js';
 
 /** Records per page (the hub allows 1 to 200). */
 export const AUDIT_PAGE = 20;
@@ -73,15 +74,7 @@ export function AuditList({
       {rows && rows.length > 0 && (
         <table>
           <caption>{caption} (newest first)</caption>
-          <thead>
-            <tr>
-              {['Time', 'Actor', 'Action', 'Target', 'Details'].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <ColumnHeads names={['Time', 'Actor', 'Action', 'Target', 'Details']} />
           <tbody>
             {rows.map((r, i) => (
               <tr key={`${r.time}-${i}`} data-action={r.action}>

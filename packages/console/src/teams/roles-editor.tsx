@@ -5,7 +5,8 @@ import type { Api } from '../api/client.js';
 import type { GatewayRole, PrincipalType, RoleEntry } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { PrincipalFields } from '../components/principal-fields.js';
-import { useList } from './use-list.js';
+import { useChanges, useList } from './use-list.js';
+import { ColumnHeads } from '../components/column-heads.js';
 
 export const ROLES: Array<{ value: GatewayRole; label: string }> = [
   { value: 'Admin', label: 'Admin' },
@@ -16,27 +17,10 @@ export const ROLES: Array<{ value: GatewayRole; label: string }> = [
 export function RolesEditor({ api, gatewayId, gatewayName, onChanged }: { api: Api; gatewayId: string; gatewayName: string; onChanged(): void }) {
   const base = `/v1/gateways/${gatewayId}/roles`;
   const list = useList(() => api.call<{ value: RoleEntry[] }>('GET', base), base);
-  const [error, setError] = useState<unknown>();
+  const { error, busy, change } = useChanges(api, base, list, onChanged);
   const [principalId, setPrincipalId] = useState('');
   const [principalType, setPrincipalType] = useState<PrincipalType>('User');
   const [role, setRole] = useState<GatewayRole>('ConnectionCreator');
-  const [busy, setBusy] = useState(false);
-  const change = async (method: 'PUT' | 'DELETE', id: string, body?: { principalType: PrincipalType; role: GatewayRole }) => {
-    setError(undefined);
-    setBusy(true);
-    try {
-      await api.call(method, `${base}/${encodeURIComponent(id)}`, body);
-      onChanged();
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    } finally {
-      setBusy(false);
-      // Also after a refusal: a role select shows what the hub holds, not what was asked.
-      list.reload();
-    }
-  };
   const add = async (e: Event) => {
     e.preventDefault();
     if (await change('PUT', principalId, { principalType, role })) setPrincipalId('');
@@ -48,15 +32,7 @@ export function RolesEditor({ api, gatewayId, gatewayName, onChanged }: { api: A
       {list.rows && (
         <table>
           <caption>Roles on {gatewayName}</caption>
-          <thead>
-            <tr>
-              {['Principal', 'Type', 'Role', 'Actions'].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <ColumnHeads names={['Principal', 'Type', 'Role', 'Actions']} />
           <tbody>
             {list.rows.map((r) => (
               <tr key={r.principalId} data-principal={r.principalId}>

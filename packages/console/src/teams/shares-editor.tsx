@@ -6,7 +6,8 @@ import type { Api } from '../api/client.js';
 import type { GatewayRole, PrincipalType, ShareEntry } from '../api/types.js';
 import { ErrorMessage } from '../components/error-message.js';
 import { PrincipalFields } from '../components/principal-fields.js';
-import { useList } from './use-list.js';
+import { useChanges, useList } from './use-list.js';
+import { ColumnHeads } from '../components/column-heads.js';
 
 /** Whether the owner may share a connection: one without a gateway always; on a gateway, by their role there. */
 export function maySharePer(gatewayId: string | undefined, role: GatewayRole | undefined): boolean {
@@ -32,25 +33,9 @@ export function SharesEditor({
 }) {
   const base = `/v1/connections/${connectionId}/shares`;
   const list = useList(() => api.call<{ value: ShareEntry[] }>('GET', base), base);
-  const [error, setError] = useState<unknown>();
+  const { error, busy, change } = useChanges(api, base, list, onChanged);
   const [principalId, setPrincipalId] = useState('');
   const [principalType, setPrincipalType] = useState<PrincipalType>('User');
-  const [busy, setBusy] = useState(false);
-  const change = async (method: 'PUT' | 'DELETE', id: string, body?: { principalType: PrincipalType }) => {
-    setError(undefined);
-    setBusy(true);
-    try {
-      await api.call(method, `${base}/${encodeURIComponent(id)}`, body);
-      onChanged();
-      return true;
-    } catch (err) {
-      setError(err);
-      return false;
-    } finally {
-      setBusy(false);
-      list.reload();
-    }
-  };
   const share = async (e: Event) => {
     e.preventDefault();
     if (await change('PUT', principalId, { principalType })) setPrincipalId('');
@@ -63,15 +48,7 @@ export function SharesEditor({
       {list.rows && list.rows.length > 0 && (
         <table>
           <caption>Shared with</caption>
-          <thead>
-            <tr>
-              {['Principal', 'Type', 'Actions'].map((h) => (
-                <th scope="col" key={h}>
-                  {h}
-                </th>
-              ))}
-            </tr>
-          </thead>
+          <ColumnHeads names={['Principal', 'Type', 'Actions']} />
           <tbody>
             {list.rows.map((s) => (
               <tr key={s.principalId} data-principal={s.principalId}>
