@@ -110,7 +110,10 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
         ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs)
         : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now,
-    agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
+    // The store itself (past the read cache): what other hubs added is read when needed (agents/known-credentials.ts).
+    agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log, Date.now, (limit) =>
+      storeItself.agentSecretHashes(limit, now().getTime()),
+    ),
     caller: callerIdentifier(authenticate),
     audit: createAudit(storeItself.audit, log, now),
   };
