@@ -8,7 +8,7 @@ import type { GatewayRecord } from '../store/store.js';
 import { secretHash } from '../auth/secret-hash.js';
 import type { Ctx } from './router.js';
 
-const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
+export const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
 
 export async function newRegistrationKey(deps: HubDeps, gatewayId: string): Promise<string> {
   const key = `ghr_${randomBytes(32).toString('base64url')}`;

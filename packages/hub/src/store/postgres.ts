@@ -218,9 +218,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const r = await q('SELECT * FROM members WHERE id = $1', [id]);
       return r[0] && memberFrom(r[0]);
     },
-    async agentSecretHashes(limit, now) {
-      const members = (await q(AGENT_SECRET_SQL.members, [limit])).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
-      const keys = await q(AGENT_SECRET_SQL.registrationKeys, [limit, now]);
+    async agentSecretHashes(limit, since, expiringAfter) {
+      const members = (await q(AGENT_SECRET_SQL.members, [limit, since])).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
+      const keys = await q(AGENT_SECRET_SQL.registrationKeys, [limit, expiringAfter]);
       return { members, registrationKeys: keys.map((r) => ({ gatewayId: r.gateway_id as string, keyHash: r.key_hash as string })) };
     },
     async getMembers(ids) {

@@ -157,9 +157,9 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       const r = q.getMember.get(id) as Row | undefined;
       return r && memberFrom(r);
     },
-    async agentSecretHashes(limit, now) {
-      const members = (q.memberSecrets.all({ 1: limit }) as Row[]).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
-      const keys = q.keySecrets.all({ 1: limit, 2: now }) as Row[];
+    async agentSecretHashes(limit, since, expiringAfter) {
+      const members = (q.memberSecrets.all({ 1: limit, 2: since }) as Row[]).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
+      const keys = q.keySecrets.all({ 1: limit, 2: expiringAfter }) as Row[];
       return { members, registrationKeys: keys.map((r) => ({ gatewayId: r.gateway_id as string, keyHash: r.key_hash as string })) };
     },
     async getMembers(ids) {

@@ -130,9 +130,10 @@ export interface Store {
    *  takes concurrent registrations); false when it has. */
   addMember(m: MemberRecord, maxMembers: number): Promise<boolean>;
   getMember(id: string): Promise<MemberRecord | undefined>;
-  /** The credential hashes of at most `limit` members (most recently seen first) and the newest unused registration
-   *  key unexpired at `now` of at most `limit` gateways, in two reads (agents/known-credentials.ts). */
-  agentSecretHashes(limit: number, now: number): Promise<AgentSecretHashes>;
+  /** The credential hashes of at most `limit` members created at `membersCreatedSince` (ISO 8601; '' for all) or
+   *  later, most recently seen first, and each gateway's newest unused registration key among those expiring after
+   *  `keysExpiringAfter` (ms), for at most `limit` gateways: two reads (agents/known-credentials.ts). */
+  agentSecretHashes(limit: number, membersCreatedSince: string, keysExpiringAfter: number): Promise<AgentSecretHashes>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
   /** The members of several gateways in one query (a page of GET /v1/gateways), each gateway's in listMembers' order. */
   listMembersOf(gatewayIds: readonly string[]): Promise<Map<string, MemberRecord[]>>;
