@@ -316,10 +316,14 @@ describe.skipIf(!postgresAvailable())('red team R2: two hubs sharing PostgreSQL'
     await stack?.stop();
   });
 
-  it('red team R2: a member and a registration key made through hub B get through hub A while A has the address limited', async () => {
+  it('red team R2: a member and registration keys issued through hub B get through hub A while A has the address limited', async () => {
     await limitAddress(a);
     const member = await registerMember(b.url, stack.token, 'via-b');
     const gw = await api(b.url, stack.token, 'POST', '/v1/gateways', { name: 'key-from-b' });
+    // A gateway made through A (A knows its first key), then a newer key issued through B.
+    const gw2 = await api(a.url, stack.token, 'POST', '/v1/gateways', { name: 'newer-key-from-b' });
+    const newer = await api(b.url, stack.token, 'POST', `/v1/gateways/${gw2.json.id}/registration-keys`);
+    expect((await registerWithKey(a.url, gw2.json.id as string, newer.json.registrationKey as string)).status).toBe(201);
     const up = await openHostileAgent(a.port, member.credential);
     expect(up.status).toBe(101);
     expect(await up.agent!.hello()).toBeGreaterThan(0);

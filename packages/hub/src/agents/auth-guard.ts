@@ -69,20 +69,29 @@ export class AgentAuthGuard {
    * has failed too often lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
    * key, when the request names one. `credential`: the agent credential (or registration key) presented; one whose
    * hash matches its member's known hash is never refused here (it goes on to the real check). While limited, a
-   * `memberKey` this hub does not know waits for a reload from the store (shared, at most one per
-   * RELOAD_INTERVAL_MS hub-wide) or, when one ran lately, is refused with a Retry-After no later than the next.
+   * `memberKey` this hub does not know (or a gateway whose known key is not the one presented) waits for a reload
+   * from the store (shared, at most one per RELOAD_INTERVAL_MS hub-wide) or, when one ran lately, is refused with
+   * a Retry-After no later than the next.
    */
   async refusal(address: string | undefined, memberKey: string | undefined, credential?: string): Promise<GatehouseError | undefined> {
     let waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
     if (waitMs === 0) return undefined;
     if (memberKey && credential !== undefined) {
-      if (!this.known.knows(memberKey)) await this.known.reloadForUnknown();
       if (this.known.vouches(memberKey, credential)) {
         this.vouched++;
         return undefined;
       }
-      // Still unknown: back when the next reload may run, which will find a member made since.
-      if (!this.known.knows(memberKey)) waitMs = Math.min(waitMs, this.known.msUntilReload());
+      // A member's credential never changes, so a reload can only find a member not known yet; a gateway's newest
+      // registration key may have been issued through another hub since.
+      if (!this.known.knows(memberKey) || memberKey.startsWith('gateway:')) {
+        await this.known.reloadForUnknown();
+        if (this.known.vouches(memberKey, credential)) {
+          this.vouched++;
+          return undefined;
+        }
+        // Back when the next reload may run, which will find what was made since.
+        waitMs = Math.min(waitMs, this.known.msUntilReload());
+      }
     }
     this.limited++;
     this.note(address);

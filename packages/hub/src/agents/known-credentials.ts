@@ -7,7 +7,8 @@
 // newest unused unexpired registration key, under `gateway:ID`), every lookup of a member (a guess at a real member
 // id loads that member's hash too, so a member-id lockout attempt never keeps its real agent out), each
 // registration and each registration key issued on this hub, and a reload from the store when a limited request
-// names a member or gateway this hub does not know (one made through another hub of the cluster, or forgotten).
+// names a member this hub does not know (one made through another hub of the cluster, or forgotten) or a
+// registration key other than the gateway's newest it knows (a newer one issued through another hub).
 // What a flood costs: a request whose key is known costs a map lookup (and a SHA-256 of what it presents); one whose
 // key is unknown shares the reload in progress, or starts one if none ran in the last RELOAD_INTERVAL_MS, else is
 // refused at once; so however many attempts, random member ids or not, the hub reads the store at most once per
