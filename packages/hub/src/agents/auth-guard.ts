@@ -12,7 +12,7 @@
 // one address, and 100 bad attempts from anyone would lock every agent out (red team B3; after a restart, or for a
 // member made through another hub, red team R2).
 // A flood while limited thus costs a map lookup per attempt (a SHA-256 for one naming a known member), plus at most
-// one store read per RELOAD_INTERVAL_MS however many attempts name unknown members.
+// one store read per RELOAD_INTERVAL_MS however many attempts name unknown members (or stale registration keys).
 import { GatehouseError } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FailureWindow, type FailureLimit } from './failure-window.js';
