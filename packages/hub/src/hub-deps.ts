@@ -26,6 +26,7 @@ import { HeldBodies } from './relay/invoke-body.js';
 import { DirectNetworks } from './relay/direct-networks.js';
 import { CallCaps } from './http/call-caps.js';
 import { createAudit } from './audit/audit.js';
+import { REGISTRATION_KEY_TTL_MS } from './http/registration-keys.js';
 
 /** What tests and `dev` may put in place of the real thing. */
 export interface HubOptions {
@@ -110,7 +111,19 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
         ? createRedisThrottle(redis, config.throttle.limit, config.throttle.periodMs)
         : createMemoryThrottle(config.throttle.limit, config.throttle.periodMs)),
     now,
-    agentAuth: new AgentAuthGuard({ perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember }, log),
+    // The store itself (past the read cache): what other hubs added is read when needed (agents/known-credentials.ts).
+    agentAuth: new AgentAuthGuard(
+      { perAddress: config.agent.authFailuresPerAddress, perMember: config.agent.authFailuresPerMember },
+      log,
+      Date.now,
+      (limit, since) =>
+        // A key issued at `since` or later expires REGISTRATION_KEY_TTL_MS after it.
+        storeItself.agentSecretHashes(
+          limit,
+          since === undefined ? '' : new Date(since).toISOString(),
+          Math.max(now().getTime(), since === undefined ? 0 : since + REGISTRATION_KEY_TTL_MS),
+        ),
+    ),
     caller: callerIdentifier(authenticate),
     audit: createAudit(storeItself.audit, log, now),
   };

@@ -73,9 +73,12 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
     server,
     deps,
     routes,
-    start() {
+    async start() {
       // Records past retention go now, in batches while the hub serves, then periodically (audit/retention.ts).
       retention ??= startAuditRetention(storeItself.audit, config.auditRetentionMs, log, deps.now);
+      // The credentials the agent authentication limiter lets through (agents/known-credentials.ts): waited for a
+      // few seconds at most, so that a flood from the agents' address right after a restart locks none of them out.
+      await deps.agentAuth.known.loadAtStart();
       return listen(server, config, log);
     },
     async stop() {

@@ -43,7 +43,7 @@ export async function authenticateAgent(
 ): Promise<MemberRecord | GatehouseError> {
   const credential = agentCredentialOf(authorization);
   const memberKey = credential === undefined ? undefined : credentialMemberId(credential);
-  const limited = deps.agentAuth.refusal(address, memberKey, credential);
+  const limited = await deps.agentAuth.refusal(address, memberKey, credential);
   if (limited) return limited;
   const member = credential === undefined ? undefined : await verifyAgentCredential(deps.store, deps.agentAuth.known, credential);
   if (!member) {

@@ -6,13 +6,17 @@
 // keep that member's real agent out (10 bad attempts a minute from anywhere); the secret itself (256 bits) needs
 // no limit to stay unguessable, the limits only bound the work and the log lines.
 // The limits never refuse a valid credential: while an address or member id is over its limit, a credential whose
-// hash matches the one this hub last read for its member (agents/known-credentials.ts) still goes on to the real
-// check. Behind a reverse proxy every agent would otherwise share the proxy's address, and 100 bad attempts from
-// anyone would lock every agent out (red team B3).
+// hash matches the one this hub knows for its member (agents/known-credentials.ts: loaded from the store at start,
+// and reloaded, at most once per RELOAD_INTERVAL_MS hub-wide, when a limited request names a member or gateway it
+// does not know) still goes on to the real check. Behind a reverse proxy or NAT every agent would otherwise share
+// one address, and 100 bad attempts from anyone would lock every agent out (red team B3; after a restart, or for a
+// member made through another hub, red team R2).
+// A flood while limited thus costs a map lookup per attempt (a SHA-256 for one naming a known member), plus at most
+// one store read per RELOAD_INTERVAL_MS however many attempts name unknown members (or stale registration keys).
 import { GatehouseError } from '@gatehouse/shared';
 import type { Logger } from '../log.js';
 import { FailureWindow, type FailureLimit } from './failure-window.js';
-import { KnownCredentials } from './known-credentials.js';
+import { type AgentSecretLoader, KnownCredentials, MAX_KNOWN_CREDENTIALS } from './known-credentials.js';
 
 /** How often the summary of refused agent authentications is logged (when there were any). */
 export const LOG_INTERVAL_MS = 10_000;
@@ -37,8 +41,8 @@ export class AgentAuthGuard {
   private readonly byAddress: FailureWindow;
   private readonly byMember: FailureWindow;
   private readonly connects: FailureWindow;
-  /** The credential hashes of members looked up lately: what lets a valid credential through a limit. */
-  readonly known = new KnownCredentials(MAX_TRACKED_KEYS);
+  /** The credential hashes this hub knows: what lets a valid credential through a limit. */
+  readonly known: KnownCredentials;
   private failed = 0;
   private limited = 0;
   private vouched = 0;
@@ -50,7 +54,9 @@ export class AgentAuthGuard {
     limits: AgentAuthLimits,
     private readonly log: Logger,
     now: () => number = Date.now,
+    loader?: AgentSecretLoader,
   ) {
+    this.known = new KnownCredentials(MAX_KNOWN_CREDENTIALS, loader, log, now);
     this.byAddress = new FailureWindow(limits.perAddress, MAX_TRACKED_KEYS, now);
     this.byMember = new FailureWindow(limits.perMember, MAX_TRACKED_KEYS, now);
     this.connects = new FailureWindow(CONNECTS_PER_MEMBER, MAX_TRACKED_KEYS, now);
@@ -61,15 +67,31 @@ export class AgentAuthGuard {
   /**
    * Before any lookup: a coded 429 (with Retry-After) when this address, or this member id from this address,
    * has failed too often lately, else undefined. `memberKey`: the member id the credential names, or `gateway:ID` for a registration
-   * key, when the request names one. `credential`: the agent credential presented; one whose hash matches its
-   * member's known hash is never refused here (it goes on to the real check).
+   * key, when the request names one. `credential`: the agent credential (or registration key) presented; one whose
+   * hash matches its member's known hash is never refused here (it goes on to the real check). While limited, a
+   * `memberKey` this hub does not know (or a gateway whose known key is not the one presented) waits for a reload
+   * from the store (shared, at most one per RELOAD_INTERVAL_MS hub-wide) or, when one ran lately, is refused with
+   * a Retry-After no later than the next.
    */
-  refusal(address: string | undefined, memberKey: string | undefined, credential?: string): GatehouseError | undefined {
-    const waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
+  async refusal(address: string | undefined, memberKey: string | undefined, credential?: string): Promise<GatehouseError | undefined> {
+    let waitMs = Math.max(this.byAddress.waitMs(address ?? '?'), memberKey ? this.byMember.waitMs(`${memberKey}@${address ?? '?'}`) : 0);
     if (waitMs === 0) return undefined;
-    if (memberKey && credential !== undefined && this.known.vouches(memberKey, credential)) {
-      this.vouched++;
-      return undefined;
+    if (memberKey && credential !== undefined) {
+      if (this.known.vouches(memberKey, credential)) {
+        this.vouched++;
+        return undefined;
+      }
+      // A member's credential never changes, so a reload can only find a member not known yet; a gateway's newest
+      // registration key may have been issued through another hub since.
+      if (!this.known.knows(memberKey) || memberKey.startsWith('gateway:')) {
+        await this.known.reloadForUnknown();
+        if (this.known.vouches(memberKey, credential)) {
+          this.vouched++;
+          return undefined;
+        }
+        // Back when the next reload may run, which will find what was made since.
+        waitMs = Math.min(waitMs, this.known.msUntilReload());
+      }
     }
     this.limited++;
     this.note(address);

@@ -38,22 +38,25 @@ function namedKey(raw: Buffer): { gatewayId: string; key: string } | undefined {
 
 /** A registration route's body, with the gateway id and registration key it must name. A body that is late, too
  *  large, not JSON or without the two fields counts as one failed agent authentication from that address. While the
- *  address is over its failure limit, the body (small, bounded) is read but parsed only when it names a
- *  registration key this hub issued and knows (agents/known-credentials.ts: a valid key is never refused, red team
- *  B3); anything else gets 429 without a parse (red team B5: 706 junk-key bodies in 4 s were parsed, never 429). */
+ *  address is over its failure limit, the body (small, bounded) is read but parsed only when it names its gateway's
+ *  newest registration key (agents/known-credentials.ts, reloaded from the store at most once per
+ *  RELOAD_INTERVAL_MS for a gateway this hub does not know: a valid key is never refused, red team B3 and R2);
+ *  anything else gets 429 without a parse (red team B5: 706 junk-key bodies in 4 s were parsed, never 429). */
 export async function readRegistrationBody(deps: HubDeps, ctx: Ctx): Promise<{ body: JsonObject; gatewayId: string; key: string }> {
   const address = clientAddress(ctx.req, deps.config.trustedProxies);
-  const limited = deps.agentAuth.refusal(address, undefined);
+  const limited = await deps.agentAuth.refusal(address, undefined);
+  let refused: GatehouseError | undefined;
   try {
     const raw = await readAgentRouteBody(ctx.req);
     if (limited) {
       const named = namedKey(raw);
-      if (!named || deps.agentAuth.refusal(address, `gateway:${named.gatewayId}`, named.key)) throw limited;
+      refused = named ? await deps.agentAuth.refusal(address, `gateway:${named.gatewayId}`, named.key) : limited;
+      if (refused) throw refused;
     }
     const body = parseJsonObject(raw);
     return { body, gatewayId: reqString(body, 'gatewayId', 64), key: reqString(body, 'registrationKey', 128) };
   } catch (err) {
-    if (err !== limited) deps.agentAuth.failure(address, undefined, 'registration');
+    if (err !== refused) deps.agentAuth.failure(address, undefined, 'registration');
     throw err;
   }
 }

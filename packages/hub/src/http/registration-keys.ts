@@ -8,23 +8,23 @@ import type { GatewayRecord } from '../store/store.js';
 import { secretHash } from '../auth/secret-hash.js';
 import type { Ctx } from './router.js';
 
-const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
+export const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
 
 export async function newRegistrationKey(deps: HubDeps, gatewayId: string): Promise<string> {
   const key = `ghr_${randomBytes(32).toString('base64url')}`;
   await deps.store.addRegistrationKey(secretHash(key), gatewayId, deps.now().getTime() + REGISTRATION_KEY_TTL_MS);
   // Its registration must get through even while the agent's address is over the failure limit (agents/auth-guard.ts):
-  // the newest key this hub issued for a gateway is known.
+  // the newest key issued for a gateway is known (here at once; other hubs load it from the store).
   deps.agentAuth.known.remember(`gateway:${gatewayId}`, secretHash(key));
   return key;
 }
 
 /** The gateway a registration key opens; `consume` uses the key up (one registration per key). Failures count
- *  toward the agent authentication limits (per address and gateway id), checked before the lookup; the newest key
- *  this hub issued for the gateway passes them. */
+ *  toward the agent authentication limits (per address and gateway id), checked before the lookup; the gateway's
+ *  newest key passes them (agents/known-credentials.ts). */
 export async function gatewayForKey(deps: HubDeps, ctx: Ctx, gatewayId: string, key: string, consume: boolean): Promise<GatewayRecord> {
   const address = clientAddress(ctx.req, deps.config.trustedProxies);
-  const limited = deps.agentAuth.refusal(address, `gateway:${gatewayId}`, key);
+  const limited = await deps.agentAuth.refusal(address, `gateway:${gatewayId}`, key);
   if (limited) throw limited;
   const refused = () => {
     deps.agentAuth.failure(address, `gateway:${gatewayId}`, 'registration');

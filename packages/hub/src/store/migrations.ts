@@ -74,4 +74,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX audit_log_time ON audit_log (time);
     `,
   },
+  {
+    version: 5,
+    name: 'members by creation, registration keys by expiry',
+    // What the agent authentication limiter's reload reads (Store.agentSecretHashes): the members made and the
+    // keys issued lately, without a scan of every member.
+    sql: `
+      CREATE INDEX members_created ON members (created_at);
+      CREATE INDEX registration_keys_expires ON registration_keys (expires_at);
+    `,
+  },
 ];

@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { GatehouseError } from '@gatehouse/shared';
 import { MIGRATIONS } from './migrations.js';
-import { byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { AGENT_SECRET_SQL, byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
 import { postgresAuditStore } from './audit-postgres.js';
 
@@ -217,6 +217,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async getMember(id) {
       const r = await q('SELECT * FROM members WHERE id = $1', [id]);
       return r[0] && memberFrom(r[0]);
+    },
+    async agentSecretHashes(limit, since, expiringAfter) {
+      const members = (await q(AGENT_SECRET_SQL.members, [limit, since])).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
+      const keys = await q(AGENT_SECRET_SQL.registrationKeys, [limit, expiringAfter]);
+      return { members, registrationKeys: keys.map((r) => ({ gatewayId: r.gateway_id as string, keyHash: r.key_hash as string })) };
     },
     async getMembers(ids) {
       return ids.length === 0 ? [] : (await q('SELECT * FROM members WHERE id = ANY($1)', [ids])).map(memberFrom);

@@ -66,6 +66,16 @@ export const shareFrom = (r: Row): ShareRecord => ({
   createdAt: r.created_at as string,
 });
 
+/** The agent secret hashes the limiter loads (Store.agentSecretHashes), the same SQL for SQLite and PostgreSQL with
+ *  `$1` the limit and `$2` the creation time (ISO 8601) members must have at least, or the time (ms) keys must
+ *  expire after: members by when they were last seen (else created; both ISO 8601 text, so they sort as text), each
+ *  gateway's newest unused registration key (keys last 24 hours from issue, so the newest expires last). */
+export const AGENT_SECRET_SQL = {
+  members: 'SELECT id, credential_hash FROM members WHERE created_at >= $2 ORDER BY COALESCE(last_seen_at, created_at) DESC, id LIMIT $1',
+  registrationKeys:
+    'SELECT gateway_id, key_hash FROM (SELECT gateway_id, key_hash, expires_at, row_number() OVER (PARTITION BY gateway_id ORDER BY expires_at DESC, key_hash) AS n FROM registration_keys WHERE used_at IS NULL AND expires_at > $2) AS newest WHERE n = 1 ORDER BY expires_at DESC, gateway_id LIMIT $1',
+};
+
 /** Members grouped by their gateway, every one of `gatewayIds` present (an empty list for a gateway without any). */
 export function byGateway(gatewayIds: readonly string[], members: readonly MemberRecord[]): Map<string, MemberRecord[]> {
   const out = new Map<string, MemberRecord[]>(gatewayIds.map((id) => [id, []]));

@@ -4,7 +4,7 @@ import { MIGRATIONS } from './migrations.js';
 import type { MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
-import { byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import { AGENT_SECRET_SQL, byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
 import { sqliteAuditStore } from './audit-sqlite.js';
 
 /** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
@@ -56,6 +56,9 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       'INSERT INTO members (id, gateway_id, name, hostname, version, credential_hash, enabled, created_at, last_seen_at) SELECT @id, @gatewayId, @name, @hostname, @version, @credentialHash, @enabled, @createdAt, @lastSeenAt WHERE (SELECT count(*) FROM members WHERE gateway_id = @gatewayId) < @maxMembers',
     ),
     getMember: db.prepare('SELECT * FROM members WHERE id = ?'),
+    // SQLite takes `$1`, `$2` as named parameters `1`, `2`.
+    memberSecrets: db.prepare(AGENT_SECRET_SQL.members),
+    keySecrets: db.prepare(AGENT_SECRET_SQL.registrationKeys),
     listMembers: db.prepare('SELECT * FROM members WHERE gateway_id = ? ORDER BY created_at, id'),
     listMembersOf: db.prepare('SELECT * FROM members WHERE gateway_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id'),
     getMembers: db.prepare('SELECT * FROM members WHERE id IN (SELECT value FROM json_each(?))'),
@@ -153,6 +156,11 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     async getMember(id) {
       const r = q.getMember.get(id) as Row | undefined;
       return r && memberFrom(r);
+    },
+    async agentSecretHashes(limit, since, expiringAfter) {
+      const members = (q.memberSecrets.all({ 1: limit, 2: since }) as Row[]).map((r) => ({ id: r.id as string, credentialHash: r.credential_hash as string }));
+      const keys = q.keySecrets.all({ 1: limit, 2: expiringAfter }) as Row[];
+      return { members, registrationKeys: keys.map((r) => ({ gatewayId: r.gateway_id as string, keyHash: r.key_hash as string })) };
     },
     async getMembers(ids) {
       return (q.getMembers.all(JSON.stringify(ids)) as Row[]).map(memberFrom);

@@ -79,6 +79,14 @@ export interface ConnectionRecord {
   ownerGroups: readonly string[];
 }
 
+/** What the agent authentication limiter knows a valid agent secret by (agents/known-credentials.ts): hashes only. */
+export interface AgentSecretHashes {
+  /** Members, most recently seen (or, never seen, created) first. */
+  members: Array<{ id: string; credentialHash: string }>;
+  /** Each gateway's newest unused, unexpired registration key, newest first. */
+  registrationKeys: Array<{ gatewayId: string; keyHash: string }>;
+}
+
 export interface Store {
   /** Creates a gateway with its creator as its first Admin, in one transaction. */
   createGateway(g: GatewayRecord, creatorType: PrincipalType): Promise<void>;
@@ -122,6 +130,10 @@ export interface Store {
    *  takes concurrent registrations); false when it has. */
   addMember(m: MemberRecord, maxMembers: number): Promise<boolean>;
   getMember(id: string): Promise<MemberRecord | undefined>;
+  /** The credential hashes of at most `limit` members created at `membersCreatedSince` (ISO 8601; '' for all) or
+   *  later, most recently seen first, and each gateway's newest unused registration key among those expiring after
+   *  `keysExpiringAfter` (ms), for at most `limit` gateways: two reads (agents/known-credentials.ts). */
+  agentSecretHashes(limit: number, membersCreatedSince: string, keysExpiringAfter: number): Promise<AgentSecretHashes>;
   listMembers(gatewayId: string): Promise<MemberRecord[]>;
   /** The members of several gateways in one query (a page of GET /v1/gateways), each gateway's in listMembers' order. */
   listMembersOf(gatewayIds: readonly string[]): Promise<Map<string, MemberRecord[]>>;
