@@ -2,6 +2,7 @@
 // WWW-Authenticate, and connections are private to their creator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url } from 'jose';
+import { connect } from 'node:net';
 import { CLIENT_ID, TENANT_A, TENANT_B, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { api, startHub, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
@@ -150,3 +151,49 @@ describe('ownership', () => {
     expect(TENANT_A).not.toBe(TENANT_B);
   });
 });
+
+describe('a flood of bad tokens costs the log a bounded number of short lines (red team, session 17, F1)', () => {
+  it('200 unsigned tokens whose alg is 22,000 characters, and 200 requests the HTTP parser refuses: each answered, at most 100 lines of each kind per 10 s, each short, then one line saying how many were left out', async () => {
+    const flood = await startHub(entra);
+    try {
+      const alg = 'A'.repeat(22_000);
+      const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const token = `${enc({ alg, kid: 'k', typ: 'JWT' })}.${enc({ tid: TENANT_A, aud: CLIENT_ID })}.`;
+      const from = flood.lines.length;
+      for (let i = 0; i < 200; i++) expect((await api(flood.url, token, 'GET', '/v1/connections')).status).toBe(401);
+      for (let i = 0; i < 200; i++) {
+        const answer = await rawRequest(flood.port, 'GET /v1/connections HTTP/1.1\r\nHost: hub\r\nBad Header: x\r\n\r\n');
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      }
+      const refused = () => flood.lines.slice(from).filter((l) => l.includes('"caller refused"'));
+      const parser = () => flood.lines.slice(from).filter((l) => l.includes('"request refused by the HTTP parser"'));
+      expect(refused()).toHaveLength(100);
+      expect(parser()).toHaveLength(100);
+      for (const l of [...refused(), ...parser()]) expect(l.length).toBeLessThan(1000);
+      expect(JSON.parse(refused()[0]!).why).toMatch(/^alg "A{32}" is not allowed$/);
+      // At the interval's end: one line per kind with the count left out.
+      const left = JSON.parse(await flood.waitForLine((l) => l.includes('caller refused: more lines than the log budget'), 15_000));
+      expect(left).toMatchObject({ skipped: 100, limit: 100, intervalMs: 10_000, level: 40 });
+      const parserLeft = JSON.parse(await flood.waitForLine((l) => l.includes('request refused by the HTTP parser: more lines than the log budget'), 15_000));
+      expect(parserLeft.skipped).toBe(100);
+      // The hub serves on.
+      expect((await api(flood.url, await entra.token(), 'GET', '/v1/connections')).status).toBe(200);
+    } finally {
+      await flood.stop();
+    }
+  }, 60_000);
+});
+
+/** Writes `text` on a new connection and gives what comes back until the hub closes it. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(text));
+    let data = '';
+    s.on('data', (c: Buffer) => {
+      data += c.toString('latin1');
+    });
+    s.on('close', () => resolve(data));
+    s.on('error', reject);
+    s.setTimeout(10_000, () => s.destroy(new Error('no answer in 10 s')));
+  });
+}

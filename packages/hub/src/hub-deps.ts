@@ -124,7 +124,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
           Math.max(now().getTime(), since === undefined ? 0 : since + REGISTRATION_KEY_TTL_MS),
         ),
     ),
-    caller: callerIdentifier(authenticate),
+    caller: callerIdentifier(authenticate, log),
     audit: createAudit(storeItself.audit, log, now),
   };
   return { deps, storeItself, redis };

@@ -67,3 +67,50 @@ function stdoutWriter(): (buf: Buffer) => number {
   void process.stdout;
   return (buf) => writeSync(1, buf);
 }
+
+/** How many lines of one kind a LineBudget writes per interval, and the interval. */
+export const LOG_BUDGET = { lines: 100, intervalMs: 10_000 } as const;
+
+/**
+ * Lines that anyone can cause (a refused token, a request the HTTP parser refuses), written at most
+ * LOG_BUDGET.lines per interval: past it they are counted, and one line at the interval's end says how many were
+ * left out. A stranger's flood then costs the log a bounded number of lines, however fast it comes (red team,
+ * session 17: an unsigned token with a 22,000-character `alg` made one 22 KB line per request, 22 MB/s).
+ */
+export class LineBudget {
+  private written = 0;
+  private skipped = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly what: string,
+    private readonly budget: { lines: number; intervalMs: number } = LOG_BUDGET,
+  ) {}
+
+  /** Whether a line may be written now (the caller writes it, with its own logger); when not, it is counted. */
+  allow(): boolean {
+    this.arm();
+    if (this.written < this.budget.lines) {
+      this.written++;
+      return true;
+    }
+    this.skipped++;
+    return false;
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.skipped > 0)
+        this.log.warn(
+          { skipped: this.skipped, intervalMs: this.budget.intervalMs, limit: this.budget.lines },
+          `${this.what}: more lines than the log budget, not written`,
+        );
+      this.written = 0;
+      this.skipped = 0;
+    }, this.budget.intervalMs);
+    this.timer.unref();
+  }
+}

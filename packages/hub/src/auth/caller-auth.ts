@@ -34,11 +34,19 @@ export interface CallerAuthOptions {
   clockToleranceSec: number;
 }
 
+/** Why a token was refused, for the hub's log (never the caller's answer). Cut to MAX_REASON characters: parts of
+ *  it come from the token, which anyone can write. */
 export class AuthFailure extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
+  readonly reason: string;
+  constructor(reason: string) {
+    const cut = reason.length > MAX_REASON ? `${reason.slice(0, MAX_REASON)}...` : reason;
+    super(cut);
+    this.reason = cut;
   }
 }
+
+/** The longest refusal reason logged. */
+export const MAX_REASON = 200;
 
 /** Verified tokens, so a caller's every call does not pay an RSA verification. Keyed by the Authorization value's
  *  last characters (the token's signature) and matched on the whole value: a 1 KB header arrives as a new string
@@ -64,7 +72,7 @@ export function createCallerAuth(source: KeySource, opts: CallerAuthOptions, now
     if (tenants && !tenants.has(tid)) throw new AuthFailure(`tenant ${tid} is not allowed`);
     // The token's own `ver` picks the metadata (v1 issuer https://sts.windows.net/{tid}/, v2 {authority}/{tid}/v2.0).
     const version: TokenVersion = claims.ver === '1.0' ? '1.0' : '2.0';
-    if (header.alg !== 'RS256') throw new AuthFailure(`alg ${String(header.alg)} is not allowed`);
+    if (header.alg !== 'RS256') throw new AuthFailure(`alg ${JSON.stringify(String(header.alg).slice(0, 32))} is not allowed`);
     if (typeof header.kid !== 'string') throw new AuthFailure('token has no kid');
     const signing = await source.key(version, header.kid);
     if (!signing) throw new AuthFailure(`unknown signing key ${header.kid.slice(0, 64)}`);

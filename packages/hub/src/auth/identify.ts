@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError, HUB_TOKEN_HEADER } from '@gatehouse/shared';
 import type { Ctx } from '../http/router.js';
+import { LineBudget, type Logger } from '../log.js';
 import { AuthFailure, unauthorized, type Authenticate, type Caller } from './caller-auth.js';
 
 /** A request's caller, once its token is checked. On the request rather than in a WeakMap keyed by it: a
@@ -15,7 +16,9 @@ const CALLER = Symbol('caller');
 const overageTold = new WeakSet<Caller>();
 
 /** `HubDeps.caller`: made once per hub; what it is given per request is the request's context. */
-export function callerIdentifier(authenticate: Authenticate): (ctx: Ctx) => Promise<Caller> {
+export function callerIdentifier(authenticate: Authenticate, log: Logger): (ctx: Ctx) => Promise<Caller> {
+  // Anyone can send a bad token: the refusals' lines are bounded in rate (LineBudget).
+  const refusals = new LineBudget(log, 'caller refused');
   async function identify(ctx: Ctx): Promise<Caller> {
     // X-Gatehouse-Authorization, when given, is the caller's token; Authorization is then the service's.
     const given = ctx.req.headers[HUB_TOKEN_HEADER];
@@ -30,7 +33,7 @@ export function callerIdentifier(authenticate: Authenticate): (ctx: Ctx) => Prom
       return caller;
     } catch (err) {
       if (err instanceof AuthFailure) {
-        ctx.log.info({ why: err.reason }, 'caller refused');
+        if (refusals.allow()) ctx.log.info({ why: err.reason }, 'caller refused');
         throw unauthorized(auth !== undefined);
       }
       if (err instanceof GatehouseError) throw err;

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { GatehouseError } from '@gatehouse/shared';
-import type { Logger } from '../log.js';
+import type { LineBudget, Logger } from '../log.js';
 import { writeErrorToSocket } from './respond.js';
 
 export interface ParserError extends Error {
@@ -45,13 +45,14 @@ export function parserRefusal(err: ParserError, limits: HeadLimits): { status: n
  * The server's 'clientError' listener. `busy` says whether a response is being written on the socket (a
  * pipelined or mid-body failure): then an answer would corrupt it, and the socket is only closed, as Node does.
  */
-export function answerClientError(err: ParserError, socket: Duplex, busy: boolean, limits: HeadLimits, log: Logger): void {
+export function answerClientError(err: ParserError, socket: Duplex, busy: boolean, limits: HeadLimits, log: Logger, lines: LineBudget): void {
   if (err.code === 'ECONNRESET' || !socket.writable || busy) {
     socket.destroy();
     return;
   }
   const { status, error } = parserRefusal(err, limits);
   const requestId = randomUUID();
-  log.info({ requestId, code: error.code, status, why: error.message, parser: err.code }, 'request refused by the HTTP parser');
+  // Anyone can send a malformed request: these lines are bounded in rate (LineBudget).
+  if (lines.allow()) log.info({ requestId, code: error.code, status, why: error.message, parser: err.code }, 'request refused by the HTTP parser');
   writeErrorToSocket(socket, error, requestId, status);
 }

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { GatehouseError, chunkedOnly } from '@gatehouse/shared';
 import type { HubConfig } from '../config.js';
-import type { AccessLine, Logger } from '../log.js';
+import { LineBudget, type AccessLine, type Logger } from '../log.js';
 import type { HubMetrics } from '../metrics.js';
 import type { BodyRateGuard } from './body-rate.js';
 import { answerClientError, type ParserError } from './client-error.js';
@@ -148,13 +148,14 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);
+  const parserRefusals = new LineBudget(log, 'request refused by the HTTP parser');
   server.on('clientError', (err: ParserError, socket: Duplex) => {
     // The refusal is out; the lingering close reads and drops the rest, so the caller gets to read it.
     if (unframed.has(socket)) {
       socket.resume();
       return;
     }
-    answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config, log);
+    answerClientError(err, socket, (answering.get(socket) ?? 0) > 0, config, log, parserRefusals);
   });
   server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
     socket.on('error', () => socket.destroy());
