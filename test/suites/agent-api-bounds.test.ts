@@ -10,8 +10,12 @@ import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { registerMember } from '../helpers/hostile-agent.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { sealSecret } from '@gatehouse/shared';
+import { ROTATION_STEPS_PER_GATEWAY } from '../../packages/hub/dist/http/agent-api.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
+const TENANT_C = 'cccccccc-0000-4000-8000-00000000000c';
 /** The per-tenant share of held bodies this hub runs with: small, so that a commit body can be seen to count. */
 const SHARE = 48 * 1024;
 
@@ -102,6 +106,66 @@ describe('agent API bounds (red team B1, B5)', () => {
       third = await commit('{}');
     }
     expect(third).toEqual({ status: 400, code: 'InvalidRequest' });
+    await otherTenantServed();
+  }, 60_000);
+
+  it("red team session 17 F3 and F2: a commit's resealed credentials are checked as the connections API checks them; rotation steps are limited per gateway and per tenant (429 with Retry-After), and other gateways and tenants are not", async () => {
+    const tC = await entra.token({ tid: TENANT_C, oid: 'cccccccc-0000-4000-8000-000000000001' });
+    const m = await registerMember(hub.url, tC, 'rotator');
+    const agentAuth = { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json' };
+    const step = async (path: 'begin' | 'commit', body?: object) => {
+      const r = await request(`${hub.url}/v1/agent/rotate/${path}`, { method: 'POST', headers: agentAuth, body: JSON.stringify(body ?? {}) });
+      const json = (await r.body.json()) as { error?: { code: string; message: string } };
+      return { status: r.statusCode, code: json.error?.code, message: json.error?.message ?? '', retryAfter: r.headers['retry-after'] };
+    };
+    const conn = await api(hub.url, tC, 'POST', '/v1/connections', {
+      authType: 'BasicGateway',
+      baseResourceUrl: echo.url,
+      gatewayId: m.gatewayId,
+      username: 'svc',
+      password: 'pa55word-for-f3',
+    });
+    expect(conn.status).toBe(201);
+    const key = await request(`${hub.url}/v1/agent/key`, { headers: agentAuth });
+    const previousPublicKeyPem = ((await key.body.json()) as { publicKeyPem: string }).publicKeyPem;
+    const next = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const publicKeyPem = next.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const commit = (sealed: string) =>
+      step('commit', {
+        previousPublicKeyPem,
+        publicKeyPem,
+        sealedPrivateKey: 'sealed',
+        keyHandoff: 'handoff',
+        resealed: [{ connectionId: conn.json.id, sealed }],
+      });
+    // F3: 20,000 characters on one connection (the probe stored 3 MB) and a blob of no structure are refused naming
+    // the entry; before, both were stored.
+    const big = await commit('A'.repeat(20_000));
+    expect([big.status, big.code]).toEqual([400, 'InvalidRequest']);
+    expect(big.message).toMatch(/^caller -> hub: resealed\[0\]\.sealed is over \d+ characters/);
+    const junk = await commit('AAAA');
+    expect([junk.status, junk.message]).toEqual([400, expect.stringMatching(/^caller -> hub: resealed\[0\]\.sealed has version 0/)]);
+    // A credential sealed for the new key is taken.
+    const good = await commit(sealSecret({ username: 'svc', password: 'pa55word-for-f3' }, publicKeyPem, m.gatewayId));
+    expect(good.status).toBe(200);
+    // F2: that was 3 steps; 9 more begins reach the gateway's 12 in 10 minutes, the next is refused.
+    for (let i = 0; i < ROTATION_STEPS_PER_GATEWAY.limit - 3; i++) expect((await step('begin')).status).toBe(200);
+    const refused = await step('begin');
+    expect([refused.status, refused.code]).toEqual([429, 'TooManyRequests']);
+    expect(refused.message).toMatch(/key rotation requests are limited to 12 per gateway and 60 per tenant in 10 minutes; try again in \d+ seconds/);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+    expect(Number(refused.retryAfter)).toBeLessThanOrEqual(600);
+    expect((await step('commit', {})).status).toBe(429);
+    // The tenant's other gateways share 60: four more gateways of 12 steps each reach it, a sixth is refused.
+    const others = [];
+    for (let g = 0; g < 5; g++) others.push(await registerMember(hub.url, tC, `rotator-${g}`));
+    const begin = async (c: string) =>
+      (await request(`${hub.url}/v1/agent/rotate/begin`, { method: 'POST', headers: { authorization: `GatehouseAgent ${c}` } })).statusCode;
+    for (const o of others.slice(0, 4)) for (let i = 0; i < ROTATION_STEPS_PER_GATEWAY.limit; i++) expect(await begin(o.credential)).toBe(200);
+    expect(await begin(others[4]!.credential)).toBe(429);
+    // Another tenant's gateway rotates as before, and its calls are served.
+    const b = await registerMember(hub.url, await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000002' }), 'b-rotator');
+    expect(await begin(b.credential)).toBe(200);
     await otherTenantServed();
   }, 60_000);
 

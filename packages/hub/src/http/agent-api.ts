@@ -2,7 +2,17 @@
 // (http/registration-keys.ts), the gateway key and its rotation by the member's credential
 // (agents/agent-credential.ts); never by a caller's bearer token.
 import { randomUUID, verify as cryptoVerify } from 'node:crypto';
-import { AgentBounds, CloseCode, GatehouseError, gatewayKeyInfo, hasUnquotable, isGatewayPublicKey, samePublicKey } from '@gatehouse/shared';
+import {
+  AgentBounds,
+  CloseCode,
+  GatehouseError,
+  gatewayKeyInfo,
+  hasUnquotable,
+  isGatewayPublicKey,
+  samePublicKey,
+  sealedStructureProblem,
+} from '@gatehouse/shared';
+import { FailureWindow, type FailureLimit } from '../agents/failure-window.js';
 import type { HubDeps } from '../deps.js';
 import { clientAddress } from './client-address.js';
 import type { MemberRecord } from '../store/store.js';
@@ -42,8 +52,35 @@ function oneAtATime(busy: Map<string, Ctx>, ctx: Ctx, memberId: string): void {
   ctx.res.once('close', done);
 }
 
+/** Key rotation steps (begin and commit, answered or refused) a gateway, and a tenant's gateways together, may make
+ *  per period. A rotation is a rare, manual act (`gatehouse-agent rotate-key`: one begin, one commit, a retry when
+ *  a connection changed meanwhile); each step reads every sealed connection of the gateway and a commit of 255
+ *  resealed connections is about 3 MiB to read, check and write. Looped from one compromised agent host, 71
+ *  commits in 8 s took another tenant's p50 from 2.6 to 192 ms (red team, session 17, F2). Past it: 429. */
+export const ROTATION_STEPS_PER_GATEWAY: FailureLimit = { limit: 12, periodMs: 600_000 };
+export const ROTATION_STEPS_PER_TENANT: FailureLimit = { limit: 60, periodMs: 600_000 };
+
+/** Counts a rotation step of gateway `g`, or throws the coded 429 when its gateway or tenant is past its limit. */
+function rotationStep(windows: { gateway: FailureWindow; tenant: FailureWindow }, g: { id: string; ownerTid: string }): void {
+  const wait = Math.max(windows.gateway.waitMs(g.id), windows.tenant.waitMs(g.ownerTid));
+  if (wait > 0) {
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
+    throw new GatehouseError(
+      'TooManyRequests',
+      `agent -> hub: key rotation requests are limited to ${ROTATION_STEPS_PER_GATEWAY.limit} per gateway and ${ROTATION_STEPS_PER_TENANT.limit} per tenant in ${ROTATION_STEPS_PER_GATEWAY.periodMs / 60_000} minutes; try again in ${seconds} seconds`,
+      { 'retry-after': String(seconds) },
+    );
+  }
+  windows.gateway.add(g.id);
+  windows.tenant.add(g.ownerTid);
+}
+
 export function agentRoutes(deps: HubDeps): Route[] {
   const rotating = new Map<string, Ctx>();
+  const rotations = {
+    gateway: new FailureWindow(ROTATION_STEPS_PER_GATEWAY, 100_000, Date.now),
+    tenant: new FailureWindow(ROTATION_STEPS_PER_TENANT, 100_000, Date.now),
+  };
   return [
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', AGENT_ONLY, async (ctx) => {
@@ -68,6 +105,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
     route('POST', '/v1/agent/rotate/begin', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
       oneAtATime(rotating, ctx, m.id);
+      rotationStep(rotations, (await deps.store.getGateway(m.gatewayId))!);
       const list = (await deps.store.listGatewayConnections(m.gatewayId)).filter((c) => c.sealedCredentials);
       sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealedCredentials })) });
     }),
@@ -75,6 +113,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       const m = await agentMember(deps, ctx);
       oneAtATime(rotating, ctx, m.id);
       const g = (await deps.store.getGateway(m.gatewayId))!;
+      rotationStep(rotations, g);
       const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).length;
       const held = deps.heldBodies.share({ tenant: g.ownerTid, caller: undefined, gateway: g.id, connection: `member:${m.id}` });
       ctx.res.once('close', held.release);
@@ -93,6 +132,13 @@ export function agentRoutes(deps: HubDeps): Route[] {
       if (want.size !== got.size || [...want].some((id) => !got.has(id)) || resealed.some((r) => typeof r.sealed !== 'string')) {
         throw invalid('the connections changed since this rotation began: run it again');
       }
+      // Each resealed credential is held to what the connections API takes: sealed for the new key, its size and
+      // structure checked (red team, session 17, F3: a commit stored 3 MB on one connection, and every list read it).
+      const modulusBytes = gatewayKeyInfo(publicKeyPem).modulusBytes;
+      resealed.forEach((r, i) => {
+        const problem = sealedStructureProblem(r.sealed as string, modulusBytes);
+        if (problem) throw invalid(`resealed[${i}].sealed ${problem} (sealed credentials for the new gateway key)`);
+      });
       await deps.store.rotateGatewayKey(
         g.id,
         {

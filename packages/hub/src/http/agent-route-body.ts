@@ -4,7 +4,7 @@
 // before a byte is read, and a body that does not name a gateway and key counts as a failure (red team B5: 706
 // junk-key bodies in 4 s were parsed and answered 400, never 429).
 import type { IncomingMessage } from 'node:http';
-import { GatehouseError } from '@gatehouse/shared';
+import type { GatehouseError } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { clientAddress } from './client-address.js';
 import { parseJsonObject, readBody, reqString, requireJson, type JsonObject } from './respond.js';

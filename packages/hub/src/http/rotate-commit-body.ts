@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { maxSealedChars } from '@gatehouse/shared';
 import type { HeldShare } from '../relay/invoke-body.js';
-import { invalid, jsonShapeProblem, parseJsonObject, readBody, requireJson, type BodyTimes, type JsonObject } from './respond.js';
+import { invalid, jsonShapeProblem, parseShapedObject, readBody, requireJson, type BodyTimes, type JsonObject } from './respond.js';
 
 /** Connections one gateway may have: each sealed one is an entry of the rotation's resealed list. */
 export const MAX_CONNECTIONS_PER_GATEWAY = 256;
@@ -38,5 +38,5 @@ export async function readCommitBody(req: IncomingMessage, sealed: number, times
     throw invalid(
       `the rotation's body ${problem}: it is {previousPublicKeyPem, publicKeyPem, sealedPrivateKey, keyHandoff, resealed: [{connectionId, sealed}]}`,
     );
-  return parseJsonObject(raw, shape);
+  return parseShapedObject(raw);
 }
