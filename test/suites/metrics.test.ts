@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
-import { api, b64, type HubProc } from '../helpers/stack.js';
+import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
 import { startStandardStack, type StandardStack } from '../helpers/standard-stack.js';
 
 let echo: EchoServer;
@@ -81,5 +81,33 @@ describe('metrics', () => {
     expect(text).toContain('# TYPE gatehouse_agent_backend_seconds histogram');
     // Node's process metrics too (collected only when served: their event-loop monitor wakes the agent every 10 ms)
     expect(value(text, 'gatehouse_agent_process_cpu_seconds_total')).toBeGreaterThan(0);
+  });
+});
+
+describe('who may read the hub metrics (red team, session 17, F5: strangers scraped every tenant gateway ids)', () => {
+  it('on the main port only a connection from this machine that no proxy forwarded reads /metrics; anyone else gets the 404 of an unknown route', async () => {
+    expect(await scrape(`${hub.url}/metrics`)).toContain('gatehouse_agents_online');
+    for (const forwarded of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }]) {
+      const r = await request(`${hub.url}/metrics`, { headers: forwarded });
+      const body = (await r.body.json()) as { error: { code: string; message: string } };
+      expect([r.statusCode, body.error.code, body.error.message]).toEqual([404, 'NotFound', 'caller -> hub: no such route']);
+    }
+  });
+
+  it('with GATEHOUSE_METRICS_LISTEN the metrics are served on that address only, and the main port has no /metrics', async () => {
+    const port = await freePort();
+    const own = await startHub(stack!.entra, { GATEHOUSE_METRICS_LISTEN: `127.0.0.1:${port}` });
+    try {
+      const at = JSON.parse(own.lines.find((l) => l.includes('"metrics listening"'))!);
+      expect(at).toMatchObject({ host: '127.0.0.1', port });
+      expect(await scrape(`http://127.0.0.1:${port}/metrics`)).toContain('gatehouse_agents_online');
+      const main = await request(`${own.url}/metrics`);
+      expect([main.statusCode, ((await main.body.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NotFound']);
+      const other = await request(`http://127.0.0.1:${port}/v1/connections`);
+      expect([other.statusCode, ((await other.body.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NotFound']);
+      expect((await request(`${own.url}/healthz`)).statusCode).toBe(200);
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -15,6 +15,8 @@ export type { Cloud } from './auth/clouds.js';
 
 export interface HubConfig {
   listen: { host: string; port: number };
+  /** Where GET /metrics is served instead of the main port (GATEHOUSE_METRICS_LISTEN). */
+  metricsListen: { host: string; port: number } | undefined;
   database: string;
   redisUrl: string | undefined;
   /** Several hubs: how the other hubs reach this one (relaying calls to agents connected here). */
@@ -169,6 +171,7 @@ export function loadConfig(
   const [pendingPerMember, pendingTotal] = v.agentPendingMax!;
   return deepFreeze({
     listen: v.listen!,
+    metricsListen: v.metricsListen,
     database,
     redisUrl: v.redisUrl,
     advertiseUrl,

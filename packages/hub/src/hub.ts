@@ -5,13 +5,13 @@ import type { Server } from 'node:http';
 import { CloseCode } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import type { HubDeps } from './deps.js';
-import { accessLogger, createLogger, type Logger } from './log.js';
+import { accessLogger, createLogger } from './log.js';
 import { createHubDeps, type HubOptions } from './hub-deps.js';
 import { syncMembers } from './agents/member-sync.js';
 import { serveAgentUpgrades } from './agents/upgrade-server.js';
 import type { Route } from './http/router.js';
 import { createFrontDoor } from './http/front-door.js';
-import { healthRoutes } from './http/health.js';
+import { healthRoutes, metricsServer } from './http/health.js';
 import { InFlight } from './http/in-flight.js';
 import { BodyRateGuard } from './http/body-rate.js';
 import { adminRoutes } from './http/gateways.js';
@@ -65,7 +65,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   ];
   routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
-  const health = healthRoutes({ store, redis, metrics, inFlight });
+  const health = healthRoutes({ store, redis, metrics, inFlight, metricsElsewhere: config.metricsListen !== undefined });
+  const metricsAt = config.metricsListen ? metricsServer(metrics) : undefined;
   const server = createFrontDoor({ config, log, access: accessLogger(log), metrics, routes, health, inFlight, bodyRate });
   serveAgentUpgrades(server, deps, inFlight);
 
@@ -79,7 +80,13 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       // The credentials the agent authentication limiter lets through (agents/known-credentials.ts): waited for a
       // few seconds at most, so that a flood from the agents' address right after a restart locks none of them out.
       await deps.agentAuth.known.loadAtStart();
-      return listen(server, config, log);
+      if (metricsAt && config.metricsListen) {
+        const at = await listen(metricsAt, config.metricsListen);
+        log.info(at, 'metrics listening');
+      }
+      const at = await listen(server, config.listen);
+      log.info(at, 'hub listening');
+      return at;
     },
     async stop() {
       await retention?.stop();
@@ -108,6 +115,8 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await new Promise((r) => setTimeout(r, 100));
       server.closeAllConnections();
       presence.close();
+      metricsAt?.close();
+      metricsAt?.closeAllConnections();
       deps.agentAuth.close();
       await store.close();
       await deps.dispatcher.close();
@@ -117,15 +126,13 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   };
 }
 
-function listen(server: Server, config: Readonly<HubConfig>, log: Logger): Promise<{ host: string; port: number }> {
+function listen(server: Server, where: { host: string; port: number }): Promise<{ host: string; port: number }> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => {
+    server.listen(where.port, where.host, () => {
       server.off('error', reject);
       const a = server.address();
-      const addr = typeof a === 'object' && a ? { host: a.address, port: a.port } : config.listen;
-      log.info(addr, 'hub listening');
-      resolve(addr);
+      resolve(typeof a === 'object' && a ? { host: a.address, port: a.port } : where);
     });
   });
 }

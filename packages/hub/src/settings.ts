@@ -56,6 +56,12 @@ const days: Parser<number> = (raw) => {
 
 const SETTINGS = {
   listen: setting({ env: 'GATEHOUSE_LISTEN', flag: 'listen', default: '127.0.0.1:8080', parse: hostPort(), help: 'host:port to listen on' }),
+  metricsListen: setting({
+    env: 'GATEHOUSE_METRICS_LISTEN',
+    flag: 'metrics-listen',
+    parse: hostPort(),
+    help: 'serve GET /metrics on this host:port (for the scraper, not the public port); unset: /metrics on the main port answers only connections from this machine that no proxy forwarded',
+  }),
   database: setting({
     env: 'GATEHOUSE_DATABASE',
     flag: 'database',

@@ -93,7 +93,7 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
         res.shouldKeepAlive = false;
         throw new GatehouseError('InvalidRequest', 'caller -> hub: an HTTP/1.1 request must carry a Host header');
       }
-      const answered = health(req.method, path, res);
+      const answered = health(req, path, res);
       if (answered !== undefined) return await answered;
       const m = match(routes, req.method ?? '', path);
       if (m === undefined) throw new GatehouseError('NotFound', 'caller -> hub: no such route');
