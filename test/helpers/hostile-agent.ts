@@ -18,9 +18,12 @@ import {
 import { api, b64 } from './stack.js';
 
 /** Connects to the hub's agent endpoint with `credential`; rejects with `status` when the upgrade is refused. */
-export function connectAgentSocket(hubUrl: string, credential: string): Promise<WebSocket> {
+export function connectAgentSocket(hubUrl: string, credential: string, localAddress?: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${hubUrl.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, { headers: { authorization: `GatehouseAgent ${credential}` } });
+    const ws = new WebSocket(`${hubUrl.replace('http', 'ws')}${AGENT_CONNECT_PATH}`, {
+      headers: { authorization: `GatehouseAgent ${credential}` },
+      ...(localAddress ? { localAddress } : {}),
+    });
     ws.once('open', () => resolve(ws));
     ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`status ${res.statusCode}`), { status: res.statusCode })));
     ws.once('error', reject);

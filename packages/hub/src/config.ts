@@ -69,6 +69,7 @@ export interface HubConfig {
   /** How long a request may run before the body rate floor applies (then it is averaged over BODY_RATE_WINDOW_SEC). Default 10 s. */
   bodyRateGraceMs: number;
   /** Calls in progress (invoke and raw route) at once: per connection, per caller (tid, oid), per gateway. Defaults 100, 200, 500. */
+  maxConnectionsPerAddress: number;
   maxCallsPerConnection: number;
   maxCallsPerCaller: number;
   maxCallsPerGateway: number;
@@ -201,6 +202,7 @@ export function loadConfig(
     keepAliveTimeoutMs: v.keepAliveTimeoutMs!,
     minBodyRate: v.minBodyRate!,
     bodyRateGraceMs: v.bodyRateGraceMs!,
+    maxConnectionsPerAddress: v.maxConnectionsPerAddress!,
     maxCallsPerConnection: v.maxCallsPerConnection!,
     maxCallsPerCaller: v.maxCallsPerCaller!,
     maxCallsPerGateway: v.maxCallsPerGateway!,

@@ -237,6 +237,13 @@ const SETTINGS = {
     parse: duration({ expected: 'a duration like 10s' }),
     help: 'how long a request runs before GATEHOUSE_MIN_BODY_RATE applies',
   }),
+  maxConnectionsPerAddress: setting({
+    env: 'GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS',
+    flag: 'max-connections-per-address',
+    default: '1000',
+    parse: integer({ min: 0 }),
+    help: 'connections open at once from one client address (an IPv6 /64), until they close or upgrade to an agent tunnel; over it 429 TooManyRequests and closed; GATEHOUSE_TRUSTED_PROXIES are not counted; 0: off',
+  }),
   maxCallsPerConnection: setting({
     env: 'GATEHOUSE_MAX_CALLS_PER_CONNECTION',
     flag: 'max-calls-per-connection',

@@ -4,6 +4,8 @@
 // (http/client-error.ts) and CONNECT. The agents' WebSocket upgrade is agents/upgrade-server.ts.
 // Runs for every call: what it allocates per request is the request's own state and nothing more.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { ConnectionsPerAddress } from './address-connections.js';
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { GatehouseError, chunkedOnly } from '@gatehouse/shared';
@@ -145,6 +147,11 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   // Node's default keeps the first ~1,000 header lines and drops the rest without a word (an Authorization
   // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
   server.maxHeadersCount = 0;
+  // Connections per client address (http/address-connections.ts): counted before anything else sees them, let go
+  // when one upgrades to an agent's tunnel.
+  const perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress, config.trustedProxies);
+  server.prependListener('connection', (socket: Socket) => perAddress.admit(socket));
+  server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => perAddress.release(socket));
   // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);
