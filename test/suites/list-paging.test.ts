@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { postgresAvailable, startPostgres, type Postgres } from '../helpers/datastores.js';
+import { registerMember } from '../helpers/hostile-agent.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
 
@@ -210,10 +212,21 @@ describe.each(stores)('the connection lists never read the sealed credentials (r
     hub = await startHub(entra, env(), { port: hub.port, dbDir: hub.dbDir });
   }
 
-  it('F4: GET /v1/connections (own and shared), GET /v1/gateways/{id}/connections and the per-gateway count answer as before while a connection holds sealed credentials only a whole-row read would refuse', async () => {
+  it('F4: rotate/begin reads (id, sealed) of the connections that have them; GET /v1/connections (own and shared), GET /v1/gateways/{id}/connections and the per-gateway count answer as before while a connection holds sealed credentials only a whole-row read would refuse', async () => {
     const alice = await entra.token();
     const BOB = 'aaaaaaaa-0000-4000-8000-0000000000b0';
     const bob = await entra.userToken(BOB);
+    // A key rotation's begin reads the blobs themselves: the id and sealed credentials of each of the gateway's
+    // connections that has them, and no other.
+    const m = await registerMember(hub.url, alice, 'f4-rotating');
+    const onRotating = async (body: Record<string, unknown>) =>
+      (await api(hub.url, alice, 'POST', '/v1/connections', { baseResourceUrl: echo.url, gatewayId: m.gatewayId, ...body })).json.id as string;
+    const basic = await onRotating({ authType: 'BasicGateway', username: 'svc', password: 'pa55word-for-f4' });
+    const anonymous = await onRotating({ authType: 'AnonymousGateway' });
+    const begin = await request(`${hub.url}/v1/agent/rotate/begin`, { method: 'POST', headers: { authorization: `GatehouseAgent ${m.credential}` } });
+    expect(begin.statusCode).toBe(200);
+    expect(await begin.body.json()).toEqual({ connections: [{ id: basic, sealed: expect.stringMatching(/^[A-Za-z0-9+/=_-]{300,}$/) }] });
+
     const gatewayId = (await api(hub.url, alice, 'POST', '/v1/gateways', { name: 'f4' })).json.id as string;
     const create = async () =>
       (await api(hub.url, alice, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId, displayName: 'f4' })).json
@@ -226,7 +239,7 @@ describe.each(stores)('the connection lists never read the sealed credentials (r
       shared: (await api(hub.url, bob, 'GET', '/v1/connections')).json,
       gateway: (await api(hub.url, alice, 'GET', `/v1/gateways/${gatewayId}/connections`)).json,
     };
-    expect(before.own.value.map((c: { id: string }) => c.id)).toEqual([poisoned, plain]);
+    expect(before.own.value.map((c: { id: string }) => c.id)).toEqual([basic, anonymous, poisoned, plain]);
     expect(before.shared.value.map((c: { id: string; access: string }) => [c.id, c.access])).toEqual([[poisoned, 'User']]);
 
     await poison(poisoned);
@@ -247,7 +260,7 @@ describe.each(stores)('the connection lists never read the sealed credentials (r
     const own = await api(hub.url, alice, 'GET', '/v1/connections');
     expect(own.status).toBe(200);
     expect(own.json).toEqual(withCredentials(before.own));
-    expect(own.json.value.map((c: { hasCredentials: boolean }) => c.hasCredentials)).toEqual([true, false]);
+    expect(own.json.value.map((c: { hasCredentials: boolean }) => c.hasCredentials)).toEqual([true, false, true, false]);
     const shared = await api(hub.url, bob, 'GET', '/v1/connections');
     expect(shared.status).toBe(200);
     expect(shared.json).toEqual(withCredentials(before.shared));
