@@ -2,12 +2,19 @@
 // built 3,000 views (a member query each) into one 455 KB answer, 0.2 s of the hub's event loop, and another
 // tenant's calls waited. The lists are now paged (`?top=&skipToken=`, `nextLink`, at most 500 a page, 100 by
 // default); the first page keeps the `{"value": [...]}` shape.
+// Red team session 17 F4: the connection lists read whole rows, each connection's sealed credentials with it (up to
+// 11.6 KB, for lists that never show them); now they select every column but that one.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { postgresAvailable, startPostgres, type Postgres } from '../helpers/datastores.js';
+import { registerMember } from '../helpers/hostile-agent.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
 
@@ -161,4 +168,111 @@ describe.each(stores)('what one caller and one tenant may own (red team B7), on 
     expect(ga.status).toBe(201);
     expect((await conn(a, ga.json.id)).status).toBe(201);
   }, 60_000);
+});
+
+describe.each(stores)('the connection lists never read the sealed credentials (red team session 17 F4), on %s', (_name, usePostgres) => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let postgres: Postgres | undefined;
+  const env = (): Record<string, string> => (postgres ? { GATEHOUSE_DATABASE: postgres.url } : {});
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    postgres = usePostgres ? await startPostgres() : undefined;
+    hub = await startHub(entra, env());
+  }, 60_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await postgres?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  /** Puts a value no reader of the whole row accepts in place of the connection's sealed credentials: 11,648 bytes
+   *  (a 4096-bit key's blob) that are binary, not text. SQLite keeps a BLOB as given in a TEXT column; PostgreSQL
+   *  needs the column made bytea first. The hub is stopped meanwhile, so that nothing it read before is cached. */
+  async function poison(connectionId: string): Promise<void> {
+    await hub.stop();
+    const blob = Buffer.alloc(11_648, 0xa5);
+    if (postgres) {
+      const client = new pg.Client({ connectionString: postgres.url });
+      await client.connect();
+      await client.query("ALTER TABLE connections ALTER COLUMN sealed_credentials TYPE bytea USING convert_to(sealed_credentials, 'UTF8')");
+      await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2', [blob, connectionId]);
+      await client.end();
+    } else {
+      const db = new Database(join(hub.dbDir, 'hub.db'));
+      expect(db.prepare('UPDATE connections SET sealed_credentials = ? WHERE id = ?').run(blob, connectionId).changes).toBe(1);
+      db.close();
+    }
+    hub = await startHub(entra, env(), { port: hub.port, dbDir: hub.dbDir });
+  }
+
+  it('F4: rotate/begin reads (id, sealed) of the connections that have them; GET /v1/connections (own and shared), GET /v1/gateways/{id}/connections and the per-gateway count answer as before while a connection holds sealed credentials only a whole-row read would refuse', async () => {
+    const alice = await entra.token();
+    const BOB = 'aaaaaaaa-0000-4000-8000-0000000000b0';
+    const bob = await entra.userToken(BOB);
+    // A key rotation's begin reads the blobs themselves: the id and sealed credentials of each of the gateway's
+    // connections that has them, and no other.
+    const m = await registerMember(hub.url, alice, 'f4-rotating');
+    const onRotating = async (body: Record<string, unknown>) =>
+      (await api(hub.url, alice, 'POST', '/v1/connections', { baseResourceUrl: echo.url, gatewayId: m.gatewayId, ...body })).json.id as string;
+    const basic = await onRotating({ authType: 'BasicGateway', username: 'svc', password: 'pa55word-for-f4' });
+    const anonymous = await onRotating({ authType: 'AnonymousGateway' });
+    const begin = await request(`${hub.url}/v1/agent/rotate/begin`, { method: 'POST', headers: { authorization: `GatehouseAgent ${m.credential}` } });
+    expect(begin.statusCode).toBe(200);
+    expect(await begin.body.json()).toEqual({ connections: [{ id: basic, sealed: expect.stringMatching(/^[A-Za-z0-9+/=_-]{300,}$/) }] });
+
+    const gatewayId = (await api(hub.url, alice, 'POST', '/v1/gateways', { name: 'f4' })).json.id as string;
+    const create = async () =>
+      (await api(hub.url, alice, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId, displayName: 'f4' })).json
+        .id as string;
+    const poisoned = await create();
+    const plain = await create();
+    expect((await api(hub.url, alice, 'PUT', `/v1/connections/${poisoned}/shares/${BOB}`, { principalType: 'User' })).status).toBe(200);
+    const before = {
+      own: (await api(hub.url, alice, 'GET', '/v1/connections')).json,
+      shared: (await api(hub.url, bob, 'GET', '/v1/connections')).json,
+      gateway: (await api(hub.url, alice, 'GET', `/v1/gateways/${gatewayId}/connections`)).json,
+    };
+    expect(before.own.value.map((c: { id: string }) => c.id)).toEqual([basic, anonymous, poisoned, plain]);
+    expect(before.shared.value.map((c: { id: string; access: string }) => [c.id, c.access])).toEqual([[poisoned, 'User']]);
+
+    await poison(poisoned);
+
+    // Control: a read of the whole row (one connection) refuses the value, 500 InternalError, so a list that read it
+    // would fail the same way.
+    const whole = await api(hub.url, alice, 'GET', `/v1/connections/${poisoned}`);
+    expect(whole.status).toBe(500);
+    expect(whole.json.error.code).toBe('InternalError');
+    expect(whole.text).not.toContain('paWl'); // (nor any of the value: 0xa5 bytes are paWl… in base64)
+    expect((await api(hub.url, alice, 'GET', `/v1/connections/${plain}`)).status).toBe(200);
+
+    // The lists answer as before; the only change is that the connection now has credentials.
+    const withCredentials = (list: { value: Array<{ id: string }> }) => ({
+      ...list,
+      value: list.value.map((c) => (c.id === poisoned ? { ...c, hasCredentials: true } : c)),
+    });
+    const own = await api(hub.url, alice, 'GET', '/v1/connections');
+    expect(own.status).toBe(200);
+    expect(own.json).toEqual(withCredentials(before.own));
+    expect(own.json.value.map((c: { hasCredentials: boolean }) => c.hasCredentials)).toEqual([true, false, true, false]);
+    const shared = await api(hub.url, bob, 'GET', '/v1/connections');
+    expect(shared.status).toBe(200);
+    expect(shared.json).toEqual(withCredentials(before.shared));
+    const onGateway = await api(hub.url, alice, 'GET', `/v1/gateways/${gatewayId}/connections`);
+    expect(onGateway.status).toBe(200);
+    expect(onGateway.json).toEqual(withCredentials(before.gateway));
+    // The gateway cannot go while connections use it (their ids, from the same light list) ...
+    const remove = await api(hub.url, alice, 'DELETE', `/v1/gateways/${gatewayId}`);
+    expect(remove.status).toBe(400);
+    expect(remove.json.error.message).toContain(poisoned);
+    // ... and a new connection on it is counted against MAX_CONNECTIONS_PER_GATEWAY without reading any.
+    const third = await api(hub.url, alice, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId });
+    expect(third.status).toBe(201);
+  }, 90_000);
 });

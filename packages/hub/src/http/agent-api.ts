@@ -106,15 +106,17 @@ export function agentRoutes(deps: HubDeps): Route[] {
       const m = await agentMember(deps, ctx);
       oneAtATime(rotating, ctx, m.id);
       rotationStep(rotations, (await deps.store.getGateway(m.gatewayId))!);
-      const list = (await deps.store.listGatewayConnections(m.gatewayId)).filter((c) => c.sealedCredentials);
-      sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealedCredentials })) });
+      // The one read of the gateway's blobs: only those, with their ids.
+      const list = await deps.store.listGatewaySealedCredentials(m.gatewayId);
+      sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealed })) });
     }),
     route('POST', '/v1/agent/rotate/commit', AGENT_ONLY, async (ctx) => {
       const m = await agentMember(deps, ctx);
       oneAtATime(rotating, ctx, m.id);
       const g = (await deps.store.getGateway(m.gatewayId))!;
       rotationStep(rotations, g);
-      const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).length;
+      // Which connections have credentials is all the commit needs, not the blobs (red team session 17 F4).
+      const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.hasCredentials).length;
       const held = deps.heldBodies.share({ tenant: g.ownerTid, caller: undefined, gateway: g.id, connection: `member:${m.id}` });
       ctx.res.once('close', held.release);
       const body = await readCommitBody(ctx.req, sealed, apiBodyTimes(deps.config), held);
@@ -127,7 +129,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
         throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits`);
       }
       const resealed = Array.isArray(body.resealed) ? (body.resealed as Array<{ connectionId: unknown; sealed: unknown }>) : [];
-      const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.sealedCredentials).map((c) => c.id));
+      const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.hasCredentials).map((c) => c.id));
       const got = new Set(resealed.map((r) => String(r.connectionId)));
       if (want.size !== got.size || [...want].some((id) => !got.has(id)) || resealed.some((r) => typeof r.sealed !== 'string')) {
         throw invalid('the connections changed since this rotation began: run it again');

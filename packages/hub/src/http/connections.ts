@@ -9,7 +9,7 @@ import type { HubDeps } from '../deps.js';
 import type { Caller } from '../auth/caller-auth.js';
 import { allows, connectionFor, gatewayRole, principalIds, type ConnectionAccess } from '../auth/access.js';
 import { ENTRA_ID_GUID, cloudsOfResource } from '../auth/clouds.js';
-import type { AuthType, ConnectionRecord } from '../store/store.js';
+import type { AuthType, ConnectionRecord, ConnectionSummary } from '../store/store.js';
 import { credentialsFor, hasCredentials } from './connection-credentials.js';
 import { invalid, optString, readJson, sendJson, type JsonObject } from './respond.js';
 import { route, type Ctx, type Route } from './router.js';
@@ -22,7 +22,8 @@ const AUTH_TYPES: readonly AuthType[] = ['EntraAuth', 'AnonymousGateway', 'Basic
 const SUPPORTED: ReadonlySet<AuthType> = new Set(['EntraAuth', 'AnonymousGateway', 'BasicGateway', 'WindowsGateway']);
 const LEGACY: Record<string, AuthType> = { anonymous: 'AnonymousGateway', basic: 'BasicGateway', windows: 'WindowsGateway' };
 
-export function connectionView(c: ConnectionRecord, access?: ConnectionAccess) {
+/** What the API shows of a connection, whole or as the lists read it (never the credentials, only whether it has them). */
+export function connectionView(c: ConnectionRecord | ConnectionSummary, access?: ConnectionAccess) {
   return {
     id: c.id,
     ...(access ? { access } : {}),
@@ -31,7 +32,7 @@ export function connectionView(c: ConnectionRecord, access?: ConnectionAccess) {
     baseResourceUrl: c.baseResourceUrl,
     ...(c.resourceUri ? { resourceUri: c.resourceUri } : {}),
     ...(c.gatewayId ? { gatewayId: c.gatewayId } : {}),
-    hasCredentials: c.sealedCredentials !== null,
+    hasCredentials: 'hasCredentials' in c ? c.hasCredentials : c.sealedCredentials !== null,
     bodyEncoding: c.bodyEncoding,
     timeoutSeconds: c.timeoutMs / 1000,
     createdAt: c.createdAt,
@@ -182,7 +183,7 @@ export function connectionRoutes(deps: HubDeps): Route[] {
       const found = await gatewayRole(deps, caller, gatewayId);
       if (!found || !allows(found.role, 'create')) throw invalid('gatewayId does not name a gateway you can use');
       // A key rotation reseals every connection in one request, whose body is bounded by their number (red team B1).
-      if ((await deps.store.listGatewayConnections(gatewayId)).length >= MAX_CONNECTIONS_PER_GATEWAY) {
+      if ((await deps.store.countGatewayConnections(gatewayId)) >= MAX_CONNECTIONS_PER_GATEWAY) {
         throw invalid(`a gateway has at most ${MAX_CONNECTIONS_PER_GATEWAY} connections; delete one first`);
       }
       const now = deps.now().toISOString();

@@ -3,7 +3,19 @@
 import pg from 'pg';
 import { GatehouseError } from '@gatehouse/shared';
 import { MIGRATIONS } from './migrations.js';
-import { AGENT_SECRET_SQL, byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import {
+  AGENT_SECRET_SQL,
+  CONNECTION_SUMMARY_COLUMNS,
+  byGateway,
+  connectionFrom,
+  connectionSummaryFrom,
+  gatewayFrom,
+  memberFrom,
+  roleFrom,
+  sealedCredentialsFrom,
+  shareFrom,
+  type Row,
+} from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
 import { postgresAuditStore } from './audit-postgres.js';
 
@@ -152,10 +164,10 @@ export async function openPostgresStore(url: string): Promise<Store> {
     async listSharedConnections(tid, ids) {
       return (
         await q(
-          'SELECT * FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id',
+          `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id`,
           [tid, ids],
         )
-      ).map(connectionFrom);
+      ).map(connectionSummaryFrom);
     },
     async claimGatewayKeys(id, pub, sealed) {
       return (
@@ -183,7 +195,17 @@ export async function openPostgresStore(url: string): Promise<Store> {
       });
     },
     async listGatewayConnections(gatewayId) {
-      return (await q('SELECT * FROM connections WHERE gateway_id = $1 ORDER BY created_at, id', [gatewayId])).map(connectionFrom);
+      return (await q(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = $1 ORDER BY created_at, id`, [gatewayId])).map(
+        connectionSummaryFrom,
+      );
+    },
+    async countGatewayConnections(gatewayId) {
+      return Number((await q('SELECT count(*) AS n FROM connections WHERE gateway_id = $1', [gatewayId]))[0]!.n);
+    },
+    async listGatewaySealedCredentials(gatewayId) {
+      return (
+        await q('SELECT id, sealed_credentials FROM connections WHERE gateway_id = $1 AND sealed_credentials IS NOT NULL ORDER BY created_at, id', [gatewayId])
+      ).map(sealedCredentialsFrom);
     },
     async addRegistrationKey(hash, gatewayId, expiresAt) {
       await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]);
@@ -266,7 +288,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
       return r[0] && connectionFrom(r[0]);
     },
     async listConnections(o) {
-      return (await q('SELECT * FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id', [o.tid, o.oid])).map(connectionFrom);
+      return (
+        await q(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id`, [o.tid, o.oid])
+      ).map(connectionSummaryFrom);
     },
     async updateConnection(c) {
       await q(

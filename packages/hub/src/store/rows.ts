@@ -1,5 +1,5 @@
 // Database rows -> records, shared by the SQLite and PostgreSQL stores.
-import type { ConnectionRecord, GatewayRecord, GatewayRoleRecord, MemberRecord, ShareRecord } from './store.js';
+import type { ConnectionRecord, ConnectionSummary, GatewayRecord, GatewayRoleRecord, MemberRecord, SealedCredentials, ShareRecord } from './store.js';
 
 export type Row = Record<string, unknown>;
 
@@ -26,7 +26,12 @@ export const memberFrom = (r: Row): MemberRecord => ({
   createdAt: r.created_at as string,
   lastSeenAt: (r.last_seen_at as string | null) ?? null,
 });
-export const connectionFrom = (r: Row): ConnectionRecord => ({
+/** A connection's columns but its sealed credentials, with whether it has them (true/false from PostgreSQL, 1/0 from
+ *  SQLite): what the lists select instead of `*` (red team session 17 F4), the same SQL for both stores. */
+export const CONNECTION_SUMMARY_COLUMNS =
+  'id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials IS NOT NULL AS has_credentials, body_encoding, timeout_ms, created_at, updated_at, owner_groups';
+
+const connectionFields = (r: Row): Omit<ConnectionRecord, 'sealedCredentials'> => ({
   id: r.id as string,
   ownerTid: r.owner_tid as string,
   ownerOid: r.owner_oid as string,
@@ -35,13 +40,28 @@ export const connectionFrom = (r: Row): ConnectionRecord => ({
   baseResourceUrl: r.base_resource_url as string,
   resourceUri: (r.resource_uri as string | null) ?? null,
   gatewayId: (r.gateway_id as string | null) ?? null,
-  sealedCredentials: (r.sealed_credentials as string | null) ?? null,
   bodyEncoding: r.body_encoding as ConnectionRecord['bodyEncoding'],
   timeoutMs: r.timeout_ms as number,
   createdAt: r.created_at as string,
   updatedAt: r.updated_at as string,
   ownerGroups: groupsFrom(r.owner_groups),
 });
+/** A whole connection row (`SELECT *`): one connection, or one whose credentials are used. */
+export const connectionFrom = (r: Row): ConnectionRecord => ({ ...connectionFields(r), sealedCredentials: sealedFrom(r, r.sealed_credentials) });
+/** A row of CONNECTION_SUMMARY_COLUMNS. */
+export const connectionSummaryFrom = (r: Row): ConnectionSummary => ({
+  ...connectionFields(r),
+  hasCredentials: r.has_credentials === true || r.has_credentials === 1,
+});
+/** A row of `id, sealed_credentials` (Store.listGatewaySealedCredentials). */
+export const sealedCredentialsFrom = (r: Row): SealedCredentials => ({ id: r.id as string, sealed: sealedFrom(r, r.sealed_credentials) ?? '' });
+/** Sealed credentials are base64 text the hub wrote; anything else (a BLOB written into the file by hand, a changed
+ *  column type) is a fault of the database, refused here rather than handed to an agent. The value is never named. */
+function sealedFrom(r: Row, v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'string') return v;
+  throw new Error(`store: the sealed credentials of connection ${String(r.id)} are not text (${Buffer.isBuffer(v) ? 'binary' : typeof v})`);
+}
 function groupsFrom(v: unknown): readonly string[] {
   try {
     const list = JSON.parse(typeof v === 'string' ? v : '[]') as unknown;

@@ -4,7 +4,19 @@ import { MIGRATIONS } from './migrations.js';
 import type { MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
-import { AGENT_SECRET_SQL, byGateway, connectionFrom, gatewayFrom, memberFrom, roleFrom, shareFrom, type Row } from './rows.js';
+import {
+  AGENT_SECRET_SQL,
+  CONNECTION_SUMMARY_COLUMNS,
+  byGateway,
+  connectionFrom,
+  connectionSummaryFrom,
+  gatewayFrom,
+  memberFrom,
+  roleFrom,
+  sealedCredentialsFrom,
+  shareFrom,
+  type Row,
+} from './rows.js';
 import { sqliteAuditStore } from './audit-sqlite.js';
 
 /** The database file and its -wal/-shm are owner-only (0600): see private-files.ts. */
@@ -45,7 +57,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     ),
     deleteShare: db.prepare('DELETE FROM connection_shares WHERE connection_id = ? AND principal_tid = ? AND principal_id = ?'),
     sharedConnections: db.prepare(
-      'SELECT * FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id',
+      `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id`,
     ),
     claimGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ? AND public_key_pem IS NULL'),
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
@@ -70,7 +82,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at, owner_groups) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt, @ownerGroups)',
     ),
     getConnection: db.prepare('SELECT * FROM connections WHERE id = ?'),
-    listConnections: db.prepare('SELECT * FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id'),
+    listConnections: db.prepare(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id`),
     updateConnection: db.prepare(
       'UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt, owner_groups = @ownerGroups WHERE id = @id',
     ),
@@ -80,7 +92,9 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     rotate: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ?, key_handoff = ?, previous_public_key_pem = ? WHERE id = ?'),
     setEnabled: db.prepare('UPDATE members SET enabled = ? WHERE id = ?'),
     deleteMember: db.prepare('DELETE FROM members WHERE id = ?'),
-    gatewayConnections: db.prepare('SELECT * FROM connections WHERE gateway_id = ? ORDER BY created_at, id'),
+    gatewayConnections: db.prepare(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = ? ORDER BY created_at, id`),
+    countGatewayConnections: db.prepare('SELECT count(*) AS n FROM connections WHERE gateway_id = ?'),
+    gatewaySealed: db.prepare('SELECT id, sealed_credentials FROM connections WHERE gateway_id = ? AND sealed_credentials IS NOT NULL ORDER BY created_at, id'),
     reseal: db.prepare('UPDATE connections SET sealed_credentials = ? WHERE id = ? AND gateway_id = ?'),
   };
 
@@ -135,7 +149,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       return q.deleteShare.run(c, t, p).changes === 1;
     },
     async listSharedConnections(tid, ids) {
-      return (q.sharedConnections.all(tid, JSON.stringify(ids)) as Row[]).map(connectionFrom);
+      return (q.sharedConnections.all(tid, JSON.stringify(ids)) as Row[]).map(connectionSummaryFrom);
     },
     async claimGatewayKeys(id, pub, sealed) {
       return q.claimGatewayKeys.run(pub, sealed, id).changes === 1;
@@ -188,7 +202,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       return r && connectionFrom(r);
     },
     async listConnections(o) {
-      return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionFrom);
+      return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionSummaryFrom);
     },
     async updateConnection(c) {
       q.updateConnection.run({ ...c, ownerGroups: JSON.stringify(c.ownerGroups) });
@@ -209,7 +223,13 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       }).immediate();
     },
     async listGatewayConnections(gatewayId) {
-      return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionFrom);
+      return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionSummaryFrom);
+    },
+    async countGatewayConnections(gatewayId) {
+      return Number((q.countGatewayConnections.get(gatewayId) as Row).n);
+    },
+    async listGatewaySealedCredentials(gatewayId) {
+      return (q.gatewaySealed.all(gatewayId) as Row[]).map(sealedCredentialsFrom);
     },
     async setMemberEnabled(id, enabled) {
       q.setEnabled.run(enabled ? 1 : 0, id);

@@ -79,6 +79,19 @@ export interface ConnectionRecord {
   ownerGroups: readonly string[];
 }
 
+/** A connection as the lists read it: every field but the sealed credentials, whose presence the database reports
+ *  (`sealed_credentials IS NOT NULL`) without handing over the blob (up to about 11.6 KB each, and a caller may own
+ *  1,000 connections: red team session 17 F4). Code holding a summary cannot reach for the blob: it has no such field. */
+export interface ConnectionSummary extends Omit<ConnectionRecord, 'sealedCredentials'> {
+  hasCredentials: boolean;
+}
+
+/** A connection's sealed credentials alone (a key rotation reseals them). */
+export interface SealedCredentials {
+  id: string;
+  sealed: string;
+}
+
 /** What the agent authentication limiter knows a valid agent secret by (agents/known-credentials.ts): hashes only. */
 export interface AgentSecretHashes {
   /** Members, most recently seen (or, never seen, created) first. */
@@ -105,8 +118,8 @@ export interface Store {
   /** Adds or updates a share. */
   putShare(s: ShareRecord): Promise<void>;
   deleteShare(connectionId: string, principalTid: string, principalId: string): Promise<boolean>;
-  /** Connections shared with any of `principalIds` (of tenant `tid`). */
-  listSharedConnections(tid: string, principalIds: readonly string[]): Promise<ConnectionRecord[]>;
+  /** Connections shared with any of `principalIds` (of tenant `tid`), without their sealed credentials. */
+  listSharedConnections(tid: string, principalIds: readonly string[]): Promise<ConnectionSummary[]>;
   /** Gives a gateway its key pair if it has none yet (first registration); false if another registration
    *  gave it one first (checked in the same statement, so concurrent registrations on any hub cannot both win). */
   claimGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<boolean>;
@@ -120,7 +133,13 @@ export interface Store {
     keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string },
     resealed: Array<{ connectionId: string; sealed: string }>,
   ): Promise<void>;
-  listGatewayConnections(gatewayId: string): Promise<ConnectionRecord[]>;
+  /** The gateway's connections, without their sealed credentials. */
+  listGatewayConnections(gatewayId: string): Promise<ConnectionSummary[]>;
+  /** How many connections use the gateway (one COUNT). */
+  countGatewayConnections(gatewayId: string): Promise<number>;
+  /** The id and sealed credentials of each of the gateway's connections that has them, and nothing else: what a
+   *  key rotation reseals. */
+  listGatewaySealedCredentials(gatewayId: string): Promise<SealedCredentials[]>;
   addRegistrationKey(hash: string, gatewayId: string, expiresAt: number): Promise<void>;
   /** Marks the key used and returns its gateway, atomically; undefined when unknown, used or expired. */
   consumeRegistrationKey(hash: string, now: number): Promise<string | undefined>;
@@ -146,7 +165,8 @@ export interface Store {
   deleteMember(id: string): Promise<void>;
   createConnection(c: ConnectionRecord): Promise<void>;
   getConnection(id: string): Promise<ConnectionRecord | undefined>;
-  listConnections(owner: Owner): Promise<ConnectionRecord[]>;
+  /** The owner's connections, without their sealed credentials. */
+  listConnections(owner: Owner): Promise<ConnectionSummary[]>;
   updateConnection(c: ConnectionRecord): Promise<void>;
   deleteConnection(id: string): Promise<void>;
   /** The audit log (store/audit-store.ts). */
