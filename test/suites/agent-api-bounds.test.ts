@@ -13,6 +13,7 @@ import { registerMember } from '../helpers/hostile-agent.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { sealSecret } from '@gatehouse/shared';
 import { ROTATION_STEPS_PER_GATEWAY } from '../../packages/hub/dist/http/agent-api.js';
+import { LIVE_REGISTRATION_KEYS } from '../../packages/hub/dist/http/registration-keys.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
 const TENANT_C = 'cccccccc-0000-4000-8000-00000000000c';
@@ -234,5 +235,22 @@ describe('agent API bounds (red team B1, B5)', () => {
     expect(limited?.code).toBe('TooManyRequests');
     expect(Number(limited?.retryAfter)).toBeGreaterThan(0);
     await otherTenantServed();
+  }, 60_000);
+
+  it(`red team session 17: a gateway holds at most ${LIVE_REGISTRATION_KEYS} unused registration keys; issuing more voids the oldest (before: 47,620 in 40 s, all kept for a day)`, async () => {
+    // A hub of its own: its refusals must not count toward B5's limit on this one.
+    const own = await startHub(entra);
+    const gw = await api(own.url, token, 'POST', '/v1/gateways', { name: 'keys' });
+    const keys = [gw.json.registrationKey as string];
+    for (let i = 0; i < LIVE_REGISTRATION_KEYS + 4; i++)
+      keys.push((await api(own.url, token, 'POST', `/v1/gateways/${gw.json.id}/registration-keys`)).json.registrationKey);
+    const register = async (key: string) => {
+      const r = await api(own.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: gw.json.id, registrationKey: key });
+      return [r.status, r.json.error?.code];
+    };
+    // join-info checks a key without using it up: the gateway has no key pair yet, so a live key gets 400 saying so.
+    for (const old of keys.slice(0, 5)) expect(await register(old)).toEqual([401, 'Unauthorized']);
+    for (const live of [keys[5]!, keys.at(-1)!]) expect(await register(live)).toEqual([400, 'InvalidRequest']);
+    await own.stop();
   }, 60_000);
 });

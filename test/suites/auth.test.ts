@@ -2,7 +2,7 @@
 // WWW-Authenticate, and connections are private to their creator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT, base64url } from 'jose';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { CLIENT_ID, TENANT_A, TENANT_B, USER_2, startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { api, startHub, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
@@ -197,3 +197,36 @@ function rawRequest(port: number, text: string): Promise<string> {
     s.setTimeout(10_000, () => s.destroy(new Error('no answer in 10 s')));
   });
 }
+
+describe('while the signing keys cannot be had (red team, session 17)', () => {
+  it('150 tokens while Entra ID is unreachable: each a coded 503, one key fetch per 5 s at most (not one per token), and at most 100 lines of each kind', async () => {
+    // The "sign-in host": a TCP listener that counts connections (each fetch of the metadata is one) and drops them.
+    let fetches = 0;
+    const down = createServer((s) => {
+      fetches++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => down.listen(0, '127.0.0.1', r));
+    const port = (down.address() as { port: number }).port;
+    const dark = await startHub(entra, { GATEHOUSE_AUTHORITY_HOST: `https://127.0.0.1:${port}` });
+    try {
+      const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const token = `${enc({ alg: 'RS256', kid: 'any', typ: 'JWT' })}.${enc({ tid: TENANT_A, aud: CLIENT_ID, ver: '2.0' })}.${enc({ sig: 1 })}`;
+      const from = dark.lines.length;
+      const started = Date.now();
+      for (let i = 0; i < 150; i++) {
+        const r = await api(dark.url, token, 'GET', '/v1/connections');
+        expect([r.status, r.json.error.code]).toEqual([503, 'ServiceUnavailable']);
+      }
+      const seconds = (Date.now() - started) / 1000;
+      expect(fetches).toBeGreaterThan(0);
+      expect(fetches).toBeLessThanOrEqual(1 + Math.ceil(seconds / 5));
+      const lines = dark.lines.slice(from);
+      expect(lines.filter((l) => l.includes('"cannot validate tokens: signing keys unavailable"')).length).toBeLessThanOrEqual(100);
+      expect(lines.filter((l) => l.includes('"call failed"')).length).toBeLessThanOrEqual(100);
+    } finally {
+      await dark.stop();
+      down.close();
+    }
+  }, 60_000);
+});

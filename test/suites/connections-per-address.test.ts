@@ -16,9 +16,10 @@ const CAP = 20;
 
 /** Opens a connection from `from`, sends `text`, and resolves with the socket and the first answer's text once the
  *  answer's body is in (the connection stays open when the hub keeps it alive). */
-function ask(port: number, from: string, text: string): Promise<{ socket: Socket; answer: string }> {
+function ask(port: number, from: string, text: string, halfOpen = false): Promise<{ socket: Socket; answer: string }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1', localAddress: from }, () => socket.write(text));
+    // halfOpen: when the hub ends its side, this one stays open (as a hostile client keeps it).
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from, allowHalfOpen: halfOpen }, () => socket.write(text));
     let data = '';
     const done = () => resolve({ socket, answer: data });
     socket.on('data', (c: Buffer) => {
@@ -109,6 +110,30 @@ describe('connections per address (red team, session 17, F6)', () => {
     expect(again).toMatch(/^HTTP\/1\.1 200 /);
     expect((await api(hub.url, token, 'GET', '/v1/connections')).status).toBe(200);
   }, 60_000);
+
+  it('a refused upgrade (a wrong path, a bad agent credential) stays counted until it closes, and the hub closes it soon after its answer: the cap holds, and the address is served again once they are gone', async () => {
+    const upgrade = (path: string, auth = '') =>
+      `GET ${path} HTTP/1.1\r\nHost: hub\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${auth}\r\n`;
+    const refused: Array<{ socket: Socket; answer: string }> = [];
+    for (let i = 0; i < CAP; i++) {
+      const r = await ask(
+        hub.port,
+        '127.0.0.4',
+        i % 2 ? upgrade('/not-the-agent-path') : upgrade('/v1/agent/connect', 'Authorization: GatehouseAgent nobody.wrong\r\n'),
+        true,
+      );
+      expect(r.answer).toMatch(/^HTTP\/1\.1 (400|401) /);
+      refused.push(r);
+    }
+    // Before: each was let go at its upgrade and stayed open on the client's side: 1,100 held the hub's descriptors.
+    const over = await ask(hub.port, '127.0.0.4', upgrade('/not-the-agent-path'));
+    expect(over.answer).toMatch(/^HTTP\/1\.1 429 /);
+    // The hub closes each refused socket itself, whatever the client does (it never closes them here).
+    await Promise.all(refused.map((r) => new Promise((done) => (r.socket.destroyed ? done(undefined) : r.socket.once('close', done)))));
+    const again = await ask(hub.port, '127.0.0.4', healthz);
+    expect(again.answer).toMatch(/^HTTP\/1\.1 200 /);
+    again.socket.destroy();
+  }, 30_000);
 
   it('IPv6 addresses count per /64; IPv4-mapped ones as IPv4', () => {
     expect(addressKey('2001:db8:1:2:aaaa::1')).toBe(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));

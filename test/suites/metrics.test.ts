@@ -87,7 +87,16 @@ describe('metrics', () => {
 describe('who may read the hub metrics (red team, session 17, F5: strangers scraped every tenant gateway ids)', () => {
   it('on the main port only a connection from this machine that no proxy forwarded reads /metrics; anyone else gets the 404 of an unknown route', async () => {
     expect(await scrape(`${hub.url}/metrics`)).toContain('gatehouse_agents_online');
-    for (const forwarded of [{ 'x-forwarded-for': '203.0.113.7' }, { forwarded: 'for=203.0.113.7' }]) {
+    for (const forwarded of [
+      { 'x-forwarded-for': '203.0.113.7' },
+      { forwarded: 'for=203.0.113.7' },
+      { 'X-Real-IP': '203.0.113.7' },
+      { via: '1.1 nginx' },
+      { 'x-forwarded-host': 'hub.example' },
+      { 'cf-connecting-ip': '203.0.113.7' },
+      { 'true-client-ip': '203.0.113.7' },
+      { 'x-forwarded-for': '' },
+    ]) {
       const r = await request(`${hub.url}/metrics`, { headers: forwarded });
       const body = (await r.body.json()) as { error: { code: string; message: string } };
       expect([r.statusCode, body.error.code, body.error.message]).toEqual([404, 'NotFound', 'caller -> hub: no such route']);

@@ -10,6 +10,7 @@ import type { WebSocketServer } from 'ws';
 import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
+import { tunnelled } from '../http/address-connections.js';
 import { clientAddress } from '../http/client-address.js';
 import { authenticateAgent } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
@@ -63,6 +64,8 @@ export async function acceptAgent(
   const gateway = await store.getGateway(member.gatewayId);
   const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
   wss.handleUpgrade(req, socket, head, (ws) => {
+    // A tunnel now: no longer one of its address's connections (GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS).
+    tunnelled(socket);
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
     let session: AgentSession | undefined;

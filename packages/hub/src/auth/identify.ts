@@ -19,6 +19,7 @@ const overageTold = new WeakSet<Caller>();
 export function callerIdentifier(authenticate: Authenticate, log: Logger): (ctx: Ctx) => Promise<Caller> {
   // Anyone can send a bad token: the refusals' lines are bounded in rate (LineBudget).
   const refusals = new LineBudget(log, 'caller refused');
+  const keysDown = new LineBudget(log, 'cannot validate tokens');
   async function identify(ctx: Ctx): Promise<Caller> {
     // X-Gatehouse-Authorization, when given, is the caller's token; Authorization is then the service's.
     const given = ctx.req.headers[HUB_TOKEN_HEADER];
@@ -37,7 +38,7 @@ export function callerIdentifier(authenticate: Authenticate, log: Logger): (ctx:
         throw unauthorized(auth !== undefined);
       }
       if (err instanceof GatehouseError) throw err;
-      ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
+      if (keysDown.allow()) ctx.log.error({ err: (err as Error).message }, 'cannot validate tokens: signing keys unavailable');
       throw new GatehouseError('ServiceUnavailable', 'hub -> Entra ID: signing keys are unavailable, try again shortly');
     }
   }

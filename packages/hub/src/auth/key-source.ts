@@ -4,6 +4,9 @@
 // kids cannot hammer the authority.
 import { importJWK, type JWK } from 'jose';
 
+/** How long a failed fetch of the signing keys stands, while the hub has none, before the next token tries again. */
+export const FAILED_FETCH_RETRY_MS = 5_000;
+
 export type TokenVersion = '1.0' | '2.0';
 type Key = Awaited<ReturnType<typeof importJWK>>;
 
@@ -75,9 +78,14 @@ export function openIdKeySource(authorityHost: string, o: OpenIdKeySourceOptions
 
   const inflight = new Map<TokenVersion, Promise<void>>();
   const lastAttempt = new Map<TokenVersion, number>();
+  // With no key set yet (Entra ID unreachable at start or since), a failed fetch is the answer for
+  // FAILED_FETCH_RETRY_MS: a flood of tokens then costs no fetch each (red team, session 17).
+  const failed = new Map<TokenVersion, { at: number; err: unknown }>();
   return {
     async key(v, kid) {
       const set = sets.get(v);
+      const f = failed.get(v);
+      if (!set && f && now() - f.at < FAILED_FETCH_RETRY_MS) throw f.err;
       const stale = !set || now() - set.fetchedAt > maxAgeMs;
       const unknown = !set?.keys.has(kid);
       const cooled = now() - (lastAttempt.get(v) ?? -Infinity) >= cooldownMs;
@@ -85,7 +93,15 @@ export function openIdKeySource(authorityHost: string, o: OpenIdKeySourceOptions
         let p = inflight.get(v);
         if (!p) {
           lastAttempt.set(v, now());
-          p = refresh(v).finally(() => inflight.delete(v));
+          p = refresh(v)
+            .then(
+              () => void failed.delete(v),
+              (err: unknown) => {
+                failed.set(v, { at: now(), err });
+                throw err;
+              },
+            )
+            .finally(() => inflight.delete(v));
           inflight.set(v, p);
         }
         await p;

@@ -25,6 +25,16 @@ export function addressKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/** Which count each counted socket is in, so the agent upgrade can let a tunnel go (tunnelled) without a handle. */
+const owners = new WeakMap<object, ConnectionsPerAddress>();
+
+/** An agent's WebSocket was accepted on `socket`: it no longer counts toward its address. Only an accepted upgrade
+ *  is let go: a refused one (401, 429, a wrong path) stays counted until it closes (red team, session 17: refused
+ *  upgrades were let go at once and held the hub's descriptors past the cap). */
+export function tunnelled(socket: object): void {
+  owners.get(socket)?.release(socket as Socket);
+}
+
 export class ConnectionsPerAddress {
   private readonly open = new Map<string, number>();
   private readonly counted = new WeakMap<Socket, string>();
@@ -57,6 +67,7 @@ export class ConnectionsPerAddress {
     }
     this.open.set(key, n + 1);
     this.counted.set(socket, key);
+    owners.set(socket, this);
     socket.once('close', () => this.release(socket));
   }
 
@@ -65,6 +76,7 @@ export class ConnectionsPerAddress {
     const key = this.counted.get(socket);
     if (key === undefined) return;
     this.counted.delete(socket);
+    owners.delete(socket);
     const n = (this.open.get(key) ?? 1) - 1;
     if (n <= 0) this.open.delete(key);
     else this.open.set(key, n);

@@ -37,6 +37,8 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   const { config, log, access, metrics, routes, health, inFlight, bodyRate } = o;
   // Responses being written per connection: a parser error on a busy connection closes it without an answer.
   const answering = new WeakMap<object, number>();
+  // Lines anyone can cause per request are bounded in rate (log.ts LineBudget).
+  const failures = new LineBudget(log, 'call failed');
   // Connections whose request was refused for a transfer coding it cannot be read with (closing after the answer).
   const unframed = new WeakSet<object>();
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -115,7 +117,9 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
         return;
       }
       if (err instanceof GatehouseError) {
-        if (err.status >= 500) rlog().warn({ code: err.code, why: err.message }, 'call failed');
+        // Before the caller is known (Entra ID's keys unavailable, /readyz while the database is down) anyone can
+        // cause these, one per request: budgeted. A known caller's failures are its calls' (bounded by its throttle).
+        if (err.status >= 500 && (tags.caller !== undefined || failures.allow())) rlog().warn({ code: err.code, why: err.message }, 'call failed');
         // The rest of an unread request body is not wanted: close after the answer (lingering, so it arrives).
         if (!req.complete && !res.headersSent) closeAfterAnswer(req, res);
         sendError(res, err, requestId);
@@ -148,10 +152,9 @@ export function createFrontDoor(o: FrontDoorOptions): Server {
   // among them). The head's bytes are bounded by maxHeaderSize; the relay refuses over Limits.maxHeaderLines.
   server.maxHeadersCount = 0;
   // Connections per client address (http/address-connections.ts): counted before anything else sees them, let go
-  // when one upgrades to an agent's tunnel.
+  // when one becomes an agent's tunnel (agents/agent-upgrade.ts: tunnelled).
   const perAddress = new ConnectionsPerAddress(config.maxConnectionsPerAddress, config.trustedProxies);
   server.prependListener('connection', (socket: Socket) => perAddress.admit(socket));
-  server.prependListener('upgrade', (_req: IncomingMessage, socket: Socket) => perAddress.release(socket));
   // Node would answer an Expect other than 100-continue with a bare 417; RFC 9110 10.1.1 lets a server ignore
   // it, and the relay never passes Expect on, so the request is served like any other.
   server.on('checkExpectation', onRequest);

@@ -28,11 +28,29 @@ export interface HealthOptions {
  *  front door to send), or returns undefined for any other request: one comparison per request, no allocation. */
 export type HealthAnswer = (req: IncomingMessage, path: string, res: ServerResponse) => Promise<void> | undefined;
 
-/** A connection from this machine (loopback) carrying no proxy's forwarding header: a local scraper or operator. */
+/** Headers a proxy adds when it forwards a request (any `x-forwarded-*` counts too): their presence on a loopback
+ *  connection means a proxy on this machine forwarded someone else's request. */
+const PROXY_HEADERS = [
+  'forwarded',
+  'via',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'cf-connecting-ip',
+  'true-client-ip',
+  'fastly-client-ip',
+  'x-original-forwarded-for',
+];
+
+/** A connection from this machine (loopback) carrying no proxy's forwarding header: a local scraper or operator.
+ *  (A proxy on this machine that forwards without any such header, a plain TCP proxy, cannot be told from a local
+ *  client: docs/operations.md says to set GATEHOUSE_METRICS_LISTEN then.) */
 export function fromThisMachine(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
   const loopback = a === '::1' || a.startsWith('127.') || a.startsWith('::ffff:127.');
-  return loopback && req.headers['x-forwarded-for'] === undefined && req.headers.forwarded === undefined;
+  if (!loopback) return false;
+  for (const name of Object.keys(req.headers)) if (name.startsWith('x-forwarded-') || PROXY_HEADERS.includes(name)) return false;
+  return true;
 }
 
 /** Prometheus text of the hub's registry. */

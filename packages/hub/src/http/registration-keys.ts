@@ -10,9 +10,14 @@ import type { Ctx } from './router.js';
 
 export const REGISTRATION_KEY_TTL_MS = 24 * 3600_000;
 
+/** Unused registration keys a gateway holds at most: issuing one more voids the oldest (red team, session 17: a
+ *  caller issued 47,620 in 40 s, and each reload of the agent limiter's known keys read them all). */
+export const LIVE_REGISTRATION_KEYS = 20;
+
 export async function newRegistrationKey(deps: HubDeps, gatewayId: string): Promise<string> {
   const key = `ghr_${randomBytes(32).toString('base64url')}`;
-  await deps.store.addRegistrationKey(secretHash(key), gatewayId, deps.now().getTime() + REGISTRATION_KEY_TTL_MS);
+  const now = deps.now().getTime();
+  await deps.store.addRegistrationKey(secretHash(key), gatewayId, now + REGISTRATION_KEY_TTL_MS, LIVE_REGISTRATION_KEYS, now);
   // Its registration must get through even while the agent's address is over the failure limit (agents/auth-guard.ts):
   // the newest key issued for a gateway is known (here at once; other hubs load it from the store).
   deps.agentAuth.known.remember(`gateway:${gatewayId}`, secretHash(key));

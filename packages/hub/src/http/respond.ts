@@ -59,6 +59,11 @@ export function writeErrorToSocket(socket: Duplex, err: GatehouseError, requestI
   const extra = Object.entries(err.headers)
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
+  // Ended, then destroyed after LINGER_MS: a peer that never closes its side does not keep the socket (red team,
+  // session 17: refused upgrades stayed half-open and held the hub's file descriptors).
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `x-gatehouse-error: ${err.code}\r\nx-request-id: ${requestId}\r\n${extra}connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

@@ -15,6 +15,7 @@ import {
   sealedCredentialsFrom,
   shareFrom,
   type Row,
+  VOID_OLD_KEYS_SQL,
 } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
 import { postgresAuditStore } from './audit-postgres.js';
@@ -207,8 +208,9 @@ export async function openPostgresStore(url: string): Promise<Store> {
         await q('SELECT id, sealed_credentials FROM connections WHERE gateway_id = $1 AND sealed_credentials IS NOT NULL ORDER BY created_at, id', [gatewayId])
       ).map(sealedCredentialsFrom);
     },
-    async addRegistrationKey(hash, gatewayId, expiresAt) {
+    async addRegistrationKey(hash, gatewayId, expiresAt, keep, now) {
       await q('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES ($1, $2, $3)', [hash, gatewayId, expiresAt]);
+      await q(VOID_OLD_KEYS_SQL, [gatewayId, now, gatewayId, keep]);
     },
     async consumeRegistrationKey(hash, now) {
       const r = await q('UPDATE registration_keys SET used_at = $1 WHERE key_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING gateway_id', [

@@ -102,3 +102,8 @@ export function byGateway(gatewayIds: readonly string[], members: readonly Membe
   for (const m of members) out.get(m.gatewayId)?.push(m);
   return out;
 }
+
+/** A gateway's unused registration keys that are expired, or older than its newest `keep` unused ones: deleted
+ *  after each new key ($1 and $3 the gateway, $2 now, $4 keep; one SQL for both stores). */
+export const VOID_OLD_KEYS_SQL =
+  'DELETE FROM registration_keys WHERE gateway_id = $1 AND used_at IS NULL AND (expires_at <= $2 OR key_hash NOT IN (SELECT key_hash FROM registration_keys WHERE gateway_id = $3 AND used_at IS NULL ORDER BY expires_at DESC, key_hash LIMIT $4))';

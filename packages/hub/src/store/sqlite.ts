@@ -16,6 +16,7 @@ import {
   sealedCredentialsFrom,
   shareFrom,
   type Row,
+  VOID_OLD_KEYS_SQL,
 } from './rows.js';
 import { sqliteAuditStore } from './audit-sqlite.js';
 
@@ -61,6 +62,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     ),
     claimGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ? AND public_key_pem IS NULL'),
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
+    voidOldKeys: db.prepare(VOID_OLD_KEYS_SQL.replace(/\$\d/g, '?')),
     useKey: db.prepare('UPDATE registration_keys SET used_at = ? WHERE key_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING gateway_id'),
     keyValid: db.prepare('SELECT 1 FROM registration_keys WHERE key_hash = ? AND gateway_id = ? AND used_at IS NULL AND expires_at > ?'),
     // One statement: SQLite runs it alone, so the count cannot change between the check and the insert.
@@ -154,8 +156,11 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     async claimGatewayKeys(id, pub, sealed) {
       return q.claimGatewayKeys.run(pub, sealed, id).changes === 1;
     },
-    async addRegistrationKey(hash, gatewayId, expiresAt) {
-      q.addKey.run(hash, gatewayId, expiresAt);
+    async addRegistrationKey(hash, gatewayId, expiresAt, keep, now) {
+      db.transaction(() => {
+        q.addKey.run(hash, gatewayId, expiresAt);
+        q.voidOldKeys.run(gatewayId, now, gatewayId, keep);
+      })();
     },
     async consumeRegistrationKey(hash, now) {
       const r = q.useKey.get(now, hash, now) as Row | undefined;
