@@ -7,12 +7,12 @@
 import { type BlockList, type Socket, isIPv6 } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { GatehouseError } from '@gatehouse/shared';
+import { plainAddress, trusts } from './client-address.js';
 import { writeErrorToSocket } from './respond.js';
 
 /** An address as counted: IPv4 (also when IPv4-mapped), or an IPv6 address's /64. */
-export function addressKey(address: string): string {
-  const v4 = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address)?.[1];
-  if (v4) return v4;
+export function addressKey(raw: string): string {
+  const address = plainAddress(raw) ?? raw;
   if (!isIPv6(address)) return address;
   // Expand "::" so the first four groups are the /64.
   const [head = '', tail = ''] = address.split('::');
@@ -49,8 +49,7 @@ export class ConnectionsPerAddress {
   admit(socket: Socket): void {
     const peer = socket.remoteAddress;
     if (this.max === 0 || peer === undefined) return;
-    const plain = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(peer)?.[1] ?? peer;
-    if (this.proxies.rules.length > 0 && this.proxies.check(plain, isIPv6(plain) ? 'ipv6' : 'ipv4')) return;
+    if (this.proxies.rules.length > 0 && trusts(this.proxies, plainAddress(peer) ?? peer)) return;
     const key = addressKey(peer);
     const n = this.open.get(key) ?? 0;
     if (n >= this.max) {

@@ -22,14 +22,15 @@ export function parseTrustedProxies(raw: string): BlockList | string {
 
 /** An address as the limiter keys it: IPv4-mapped IPv6 written as IPv4; one X-Forwarded-For hop with its port or
  *  brackets taken off (some proxies write `1.2.3.4:5678` or `[::1]:5678`); undefined when it is no address. */
-function plainAddress(raw: string): string | undefined {
+export function plainAddress(raw: string): string | undefined {
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(raw);
   const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(raw);
   const a = (bracketed?.[1] ?? withPort?.[1] ?? raw).replace(/^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i, '$1');
   return isIP(a) ? a : undefined;
 }
 
-function trusts(proxies: BlockList, address: string): boolean {
+/** Whether `address` (plain: see plainAddress) is one of the trusted proxies. */
+export function trusts(proxies: BlockList, address: string): boolean {
   return proxies.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
 }
 
