@@ -42,7 +42,7 @@ export const ErrorCodes = {
     status: 404,
     retryable: false,
     meaning:
-      "No such route, or no such connection/gateway owned by the caller (another user's connection answers 404 too), or a gateway's public key before its first agent registered.",
+      "No such route (also `/metrics` on the main port, asked by anyone but the hub's own machine or when GATEHOUSE_METRICS_LISTEN is set, and anything but `GET /metrics` on that address), or no such connection/gateway owned by the caller (another user's connection answers 404 too), or a gateway's public key before its first agent registered.",
   },
   PayloadTooLarge: {
     status: 413,
@@ -65,7 +65,7 @@ export const ErrorCodes = {
     status: 429,
     retryable: true,
     meaning:
-      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS; a credential the hub knows to be valid is not refused; a registration body that is too large, late, not JSON or names no gateway and key counts as one), or a member sent a key rotation request while its previous one is in progress (`agent -> hub: this member has a key rotation request in progress; one at a time`); Retry-After says when to try again.',
+      'The connection used its calls for this window (GATEHOUSE_THROTTLE, default 100/60s), or it or its caller has as many calls in progress as GATEHOUSE_MAX_CALLS_PER_CONNECTION / GATEHOUSE_MAX_CALLS_PER_CALLER allow (the message names the cap), or agent authentications from this address (for one member or gateway, or overall) failed too often lately (GATEHOUSE_AGENT_AUTH_FAILURES, GATEHOUSE_AGENT_AUTH_FAILURES_PER_ADDRESS; a credential the hub knows to be valid is not refused; a registration body that is too large, late, not JSON or names no gateway and key counts as one), or a member sent a key rotation request while its previous one is in progress (`agent -> hub: this member has a key rotation request in progress; one at a time`), or a gateway or tenant made as many key rotation requests as the hub takes in 10 minutes (12 per gateway, 60 per tenant), or a new connection came from an address that holds GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS open already (it is then closed); Retry-After says when to try again.',
   },
   GatewayOffline: { status: 502, retryable: true, meaning: 'hub -> agent: the gateway has no online member to run the call.' },
   BackendUnreachable: { status: 502, retryable: true, meaning: 'agent -> service: the agent could not connect to the intranet service (refused, DNS, TLS).' },
