@@ -5,6 +5,7 @@
 // else); another address (127.0.0.2) is served throughout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Socket } from 'node:net';
+import fc from 'fast-check';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -134,6 +135,42 @@ describe('connections per address (red team, session 17, F6)', () => {
     expect(again.answer).toMatch(/^HTTP\/1\.1 200 /);
     again.socket.destroy();
   }, 30_000);
+
+  it('any IPv6 spelling (generated: compressed or not, any case, leading zeros): one key per /64, the same however the last 64 bits or the spelling vary', () => {
+    const group = fc.integer({ min: 0, max: 0xffff });
+    const groups = fc.array(group, { minLength: 8, maxLength: 8 });
+    // A spelling of eight groups: hex in either case, with or without leading zeros, one run of zero groups "::"d.
+    const spell = (g: number[], upper: boolean, pad: boolean, squeeze: boolean): string => {
+      const parts = g.map((x) => {
+        const h = pad ? x.toString(16).padStart(4, '0') : x.toString(16);
+        return upper ? h.toUpperCase() : h;
+      });
+      if (!squeeze) return parts.join(':');
+      let best = -1;
+      let len = 0;
+      for (let i = 0; i < 8; i++) {
+        let j = i;
+        while (j < 8 && g[j] === 0) j++;
+        if (j - i > len) [best, len] = [i, j - i];
+      }
+      return len < 2 ? parts.join(':') : `${parts.slice(0, best).join(':')}::${parts.slice(best + len).join(':')}`;
+    };
+    fc.assert(
+      fc.property(groups, groups, fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), (a, b, upper, pad, squeeze, squeeze2) => {
+        const sameNet = [...a.slice(0, 4), ...b.slice(4)];
+        expect(addressKey(spell(a, upper, pad, squeeze))).toBe(addressKey(spell(sameNet, !upper, !pad, squeeze2)));
+        expect(addressKey(spell(a, upper, pad, squeeze))).toBe(
+          `${a
+            .slice(0, 4)
+            .map((x) => x.toString(16))
+            .join(':')}::/64`,
+        );
+        if (a.slice(0, 4).join() !== b.slice(0, 4).join())
+          expect(addressKey(spell(a, upper, pad, squeeze))).not.toBe(addressKey(spell(b, upper, pad, squeeze)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
 
   it('IPv6 addresses count per /64; IPv4-mapped ones as IPv4', () => {
     expect(addressKey('2001:db8:1:2:aaaa::1')).toBe(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee'));
