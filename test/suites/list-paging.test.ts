@@ -98,6 +98,51 @@ describe('the gateway and connection lists are paged (red team B7)', () => {
     expect(call.status).toBe(200);
   }, 120_000);
 
+  it('red team session 17: own and shared connections, paged together from the store (a page and one more of each), give every page of their union right: each once, in creation order, owned ones as Owner (also when shared with a group of the owner), shared ones as User', async () => {
+    const C = 'cccccccc-0000-4000-8000-00000000000c';
+    const c1id = 'cccccccc-0000-4000-8000-000000000001';
+    const GROUP = 'cccccccc-0000-4000-8000-0000000000a1';
+    const c1 = await entra.token({ tid: C, oid: c1id, groups: [GROUP] });
+    const c2 = await entra.token({ tid: C, oid: 'cccccccc-0000-4000-8000-000000000002' });
+    const g1 = (await api(hub.url, c1, 'POST', '/v1/gateways', { name: 'c1' })).json.id;
+    const g2 = (await api(hub.url, c2, 'POST', '/v1/gateways', { name: 'c2' })).json.id;
+    const make = async (t: string, g: string) =>
+      (await api(hub.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g })).json.id as string;
+    const own: string[] = [];
+    const shared: string[] = [];
+    // Interleaved in creation time, so every page mixes the two lists.
+    for (let i = 0; i < 5; i++) {
+      own.push(await make(c1, g1));
+      const theirs = await make(c2, g2);
+      if (i !== 2) {
+        expect((await api(hub.url, c2, 'PUT', `/v1/connections/${theirs}/shares/${c1id}`, { principalType: 'User' })).status).toBe(200);
+        shared.push(theirs);
+      }
+    }
+    // One of c1's own is also shared with a group c1 is in: listed once, as Owner.
+    expect((await api(hub.url, c1, 'PUT', `/v1/connections/${own[1]}/shares/${GROUP}`, { principalType: 'Group' })).status).toBe(200);
+    const whole = await api(hub.url, c1, 'GET', '/v1/connections?top=500');
+    expect(whole.json.value.map((c: { id: string }) => c.id)).toHaveLength(9);
+    const order = whole.json.value.map((c: { id: string }) => c.id);
+    for (const top of [1, 2, 3, 4, 8, 9]) {
+      const seen: Array<{ id: string; access: string }> = [];
+      let next: string | undefined = `/v1/connections?top=${top}`;
+      let pages = 0;
+      while (next && pages < 20) {
+        const r = await api(hub.url, c1, 'GET', next);
+        expect(r.status).toBe(200);
+        expect(r.json.value.length).toBeLessThanOrEqual(top);
+        seen.push(...r.json.value.map((c: { id: string; access: string }) => ({ id: c.id, access: c.access })));
+        next = r.json.nextLink;
+        pages++;
+      }
+      expect(pages).toBe(Math.ceil(9 / top));
+      expect(seen.map((x) => x.id)).toEqual(order);
+      for (const x of seen) expect(x.access).toBe(own.includes(x.id) ? 'Owner' : 'User');
+      expect(new Set(seen.map((x) => x.id))).toEqual(new Set([...own, ...shared]));
+    }
+  }, 60_000);
+
   it('B7: a top outside 1-500 or a skipToken the hub did not give is 400 InvalidRequest', async () => {
     for (const q of ['top=0', 'top=501', 'top=x', 'skipToken=bm90LWEta2V5', 'skipToken=%2F%2F']) {
       const r = await api(hub.url, tokenA, 'GET', `/v1/gateways?${q}`);

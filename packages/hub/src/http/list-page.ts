@@ -16,8 +16,8 @@ export interface Listed {
 
 const KEY = /^[0-9A-Za-z:.+-]{1,40}\n[0-9A-Za-z-]{1,64}$/;
 
-/** The page of `items` (any order) that `?top=&skipToken=` in `url` asks for, and the link to the next one. */
-export function listPage<T extends Listed>(url: string, path: string, items: readonly T[]): { page: T[]; nextLink: string | undefined } {
+/** What `?top=&skipToken=` in `url` asks for: the page size and the (createdAt, id) the page starts after. */
+export function listWindow(url: string): { top: number; after: Listed | undefined } {
   const q = new URL(url, 'http://hub').searchParams;
   const rawTop = q.get('top');
   let top = LIST_PAGE_DEFAULT;
@@ -25,23 +25,32 @@ export function listPage<T extends Listed>(url: string, path: string, items: rea
     if (!/^\d{1,4}$/.test(rawTop) || Number(rawTop) < 1 || Number(rawTop) > LIST_PAGE_MAX) throw invalid(`top must be an integer from 1 to ${LIST_PAGE_MAX}`);
     top = Number(rawTop);
   }
-  const sorted = [...items].sort(byCreation);
-  let from = 0;
   const token = q.get('skipToken');
-  if (token !== null) {
-    const key = /^[A-Za-z0-9_-]{1,160}$/.test(token) ? Buffer.from(token, 'base64url').toString('latin1') : '';
-    if (!KEY.test(key)) throw invalid('skipToken is not one this hub gave: use the nextLink of the previous page as it is');
-    const [createdAt, id] = key.split('\n') as [string, string];
-    from = sorted.findIndex((x) => byCreation(x, { createdAt, id }) > 0);
-    if (from === -1) from = sorted.length;
-  }
-  const page = sorted.slice(from, from + top);
+  if (token === null) return { top, after: undefined };
+  const key = /^[A-Za-z0-9_-]{1,160}$/.test(token) ? Buffer.from(token, 'base64url').toString('latin1') : '';
+  if (!KEY.test(key)) throw invalid('skipToken is not one this hub gave: use the nextLink of the previous page as it is');
+  const [createdAt, id] = key.split('\n') as [string, string];
+  return { top, after: { createdAt, id } };
+}
+
+/** The page of `items` (any order) that `?top=&skipToken=` in `url` asks for, and the link to the next one. */
+export function listPage<T extends Listed>(url: string, path: string, items: readonly T[]): { page: T[]; nextLink: string | undefined } {
+  const { top, after } = listWindow(url);
+  const sorted = [...items].sort(byCreation);
+  const from = after ? sorted.findIndex((x) => byCreation(x, after) > 0) : 0;
+  return pageOf(path, top, from === -1 ? [] : sorted.slice(from, from + top + 1));
+}
+
+/** A page from the items after the window's start, in order, of which at most `top + 1` are given (the store read
+ *  them so: one more than the page tells whether a next page exists). */
+export function pageOf<T extends Listed>(path: string, top: number, following: readonly T[]): { page: T[]; nextLink: string | undefined } {
+  const page = following.slice(0, top);
   const last = page.at(-1);
-  const more = from + top < sorted.length && last !== undefined;
+  const more = following.length > top && last !== undefined;
   return { page, nextLink: more ? `${path}?top=${top}&skipToken=${Buffer.from(`${last.createdAt}\n${last.id}`, 'latin1').toString('base64url')}` : undefined };
 }
 
-function byCreation(a: Listed, b: Listed): number {
+export function byCreation(a: Listed, b: Listed): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

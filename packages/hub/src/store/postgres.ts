@@ -16,6 +16,7 @@ import {
   shareFrom,
   type Row,
   VOID_OLD_KEYS_SQL,
+  AFTER_SQL,
 } from './rows.js';
 import type { ConnectionRecord, GatewayRecord, MemberRecord, Store } from './store.js';
 import { postgresAuditStore } from './audit-postgres.js';
@@ -162,11 +163,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
         (await q('DELETE FROM connection_shares WHERE connection_id = $1 AND principal_tid = $2 AND principal_id = $3 RETURNING 1', [c, t, p])).length === 1
       );
     },
-    async listSharedConnections(tid, ids) {
+    async listSharedConnections(tid, ids, w) {
       return (
         await q(
-          `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id`,
-          [tid, ids],
+          `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = $1 AND principal_id = ANY($2)) AND ${AFTER_SQL('$3', '$4')} ORDER BY created_at, id LIMIT $5`,
+          [tid, ids, w.after?.createdAt ?? '', w.after?.id ?? '', w.limit],
         )
       ).map(connectionSummaryFrom);
     },
@@ -289,9 +290,12 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const r = await q('SELECT * FROM connections WHERE id = $1', [id]);
       return r[0] && connectionFrom(r[0]);
     },
-    async listConnections(o) {
+    async listConnections(o, w) {
       return (
-        await q(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = $1 AND owner_oid = $2 ORDER BY created_at, id`, [o.tid, o.oid])
+        await q(
+          `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = $1 AND owner_oid = $2 AND ${AFTER_SQL('$3', '$4')} ORDER BY created_at, id LIMIT $5`,
+          [o.tid, o.oid, w.after?.createdAt ?? '', w.after?.id ?? '', w.limit],
+        )
       ).map(connectionSummaryFrom);
     },
     async updateConnection(c) {

@@ -107,3 +107,7 @@ export function byGateway(gatewayIds: readonly string[], members: readonly Membe
  *  after each new key ($1 and $3 the gateway, $2 now, $4 keep; one SQL for both stores). */
 export const VOID_OLD_KEYS_SQL =
   'DELETE FROM registration_keys WHERE gateway_id = $1 AND used_at IS NULL AND (expires_at <= $2 OR key_hash NOT IN (SELECT key_hash FROM registration_keys WHERE gateway_id = $3 AND used_at IS NULL ORDER BY expires_at DESC, key_hash LIMIT $4))';
+
+/** The keyset condition of a ListWindow (store.ts) (both stores): `$a` the createdAt, `$b` the id it starts after ('' when
+ *  it starts at the beginning: every real value sorts after ''). */
+export const AFTER_SQL = (a: string, b: string) => `(created_at > ${a} OR (created_at = ${a} AND id > ${b}))`;

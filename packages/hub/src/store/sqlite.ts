@@ -1,7 +1,7 @@
 // SQLite store (better-sqlite3): the single-node default. Migrations run in one transaction at open.
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
-import type { MemberRecord, Store } from './store.js';
+import type { ListWindow, MemberRecord, Store } from './store.js';
 import type { Logger } from '../log.js';
 import { narrowDatabaseFiles, prepareDatabaseFiles } from './private-files.js';
 import {
@@ -17,6 +17,7 @@ import {
   shareFrom,
   type Row,
   VOID_OLD_KEYS_SQL,
+  AFTER_SQL,
 } from './rows.js';
 import { sqliteAuditStore } from './audit-sqlite.js';
 
@@ -58,7 +59,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     ),
     deleteShare: db.prepare('DELETE FROM connection_shares WHERE connection_id = ? AND principal_tid = ? AND principal_id = ?'),
     sharedConnections: db.prepare(
-      `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id`,
+      `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE id IN (SELECT connection_id FROM connection_shares WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) AND ${AFTER_SQL('@a', '@b')} ORDER BY created_at, id LIMIT @n`,
     ),
     claimGatewayKeys: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ? WHERE id = ? AND public_key_pem IS NULL'),
     addKey: db.prepare('INSERT INTO registration_keys (key_hash, gateway_id, expires_at) VALUES (?, ?, ?)'),
@@ -84,7 +85,9 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       'INSERT INTO connections (id, owner_tid, owner_oid, display_name, auth_type, base_resource_url, resource_uri, gateway_id, sealed_credentials, body_encoding, timeout_ms, created_at, updated_at, owner_groups) VALUES (@id, @ownerTid, @ownerOid, @displayName, @authType, @baseResourceUrl, @resourceUri, @gatewayId, @sealedCredentials, @bodyEncoding, @timeoutMs, @createdAt, @updatedAt, @ownerGroups)',
     ),
     getConnection: db.prepare('SELECT * FROM connections WHERE id = ?'),
-    listConnections: db.prepare(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = ? AND owner_oid = ? ORDER BY created_at, id`),
+    listConnections: db.prepare(
+      `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE owner_tid = @t AND owner_oid = @o AND ${AFTER_SQL('@a', '@b')} ORDER BY created_at, id LIMIT @n`,
+    ),
     updateConnection: db.prepare(
       'UPDATE connections SET display_name = @displayName, base_resource_url = @baseResourceUrl, resource_uri = @resourceUri, gateway_id = @gatewayId, sealed_credentials = @sealedCredentials, body_encoding = @bodyEncoding, timeout_ms = @timeoutMs, updated_at = @updatedAt, owner_groups = @ownerGroups WHERE id = @id',
     ),
@@ -150,8 +153,8 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     async deleteShare(c, t, p) {
       return q.deleteShare.run(c, t, p).changes === 1;
     },
-    async listSharedConnections(tid, ids) {
-      return (q.sharedConnections.all(tid, JSON.stringify(ids)) as Row[]).map(connectionSummaryFrom);
+    async listSharedConnections(tid, ids, w) {
+      return (q.sharedConnections.all(tid, JSON.stringify(ids), windowParams(w)) as Row[]).map(connectionSummaryFrom);
     },
     async claimGatewayKeys(id, pub, sealed) {
       return q.claimGatewayKeys.run(pub, sealed, id).changes === 1;
@@ -206,8 +209,8 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       const r = q.getConnection.get(id) as Row | undefined;
       return r && connectionFrom(r);
     },
-    async listConnections(o) {
-      return (q.listConnections.all(o.tid, o.oid) as Row[]).map(connectionSummaryFrom);
+    async listConnections(o, w) {
+      return (q.listConnections.all({ t: o.tid, o: o.oid, ...windowParams(w) }) as Row[]).map(connectionSummaryFrom);
     },
     async updateConnection(c) {
       q.updateConnection.run({ ...c, ownerGroups: JSON.stringify(c.ownerGroups) });
@@ -263,4 +266,9 @@ function migrate(db: Database.Database): void {
     }
   });
   apply.immediate();
+}
+
+/** A ListWindow as named SQLite parameters. */
+function windowParams(w: ListWindow): { a: string; b: string; n: number } {
+  return { a: w.after?.createdAt ?? '', b: w.after?.id ?? '', n: w.limit };
 }

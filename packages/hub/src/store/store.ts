@@ -82,6 +82,12 @@ export interface ConnectionRecord {
 /** A connection as the lists read it: every field but the sealed credentials, whose presence the database reports
  *  (`sealed_credentials IS NOT NULL`) without handing over the blob (up to about 11.6 KB each, and a caller may own
  *  1,000 connections: red team session 17 F4). Code holding a summary cannot reach for the blob: it has no such field. */
+/** Part of a list in (createdAt, id) order: the items after `after` (from the start when undefined), at most `limit`. */
+export interface ListWindow {
+  after: { createdAt: string; id: string } | undefined;
+  limit: number;
+}
+
 export interface ConnectionSummary extends Omit<ConnectionRecord, 'sealedCredentials'> {
   hasCredentials: boolean;
 }
@@ -118,8 +124,9 @@ export interface Store {
   /** Adds or updates a share. */
   putShare(s: ShareRecord): Promise<void>;
   deleteShare(connectionId: string, principalTid: string, principalId: string): Promise<boolean>;
-  /** Connections shared with any of `principalIds` (of tenant `tid`), without their sealed credentials. */
-  listSharedConnections(tid: string, principalIds: readonly string[]): Promise<ConnectionSummary[]>;
+  /** Connections shared with any of `principalIds` (of tenant `tid`), without their sealed credentials, in
+   *  (createdAt, id) order from `window` (a page is read, not the whole list: red team session 17). */
+  listSharedConnections(tid: string, principalIds: readonly string[], window: ListWindow): Promise<ConnectionSummary[]>;
   /** Gives a gateway its key pair if it has none yet (first registration); false if another registration
    *  gave it one first (checked in the same statement, so concurrent registrations on any hub cannot both win). */
   claimGatewayKeys(id: string, publicKeyPem: string, sealedPrivateKey: string): Promise<boolean>;
@@ -167,8 +174,8 @@ export interface Store {
   deleteMember(id: string): Promise<void>;
   createConnection(c: ConnectionRecord): Promise<void>;
   getConnection(id: string): Promise<ConnectionRecord | undefined>;
-  /** The owner's connections, without their sealed credentials. */
-  listConnections(owner: Owner): Promise<ConnectionSummary[]>;
+  /** The owner's connections, without their sealed credentials, in (createdAt, id) order from `window`. */
+  listConnections(owner: Owner, window: ListWindow): Promise<ConnectionSummary[]>;
   updateConnection(c: ConnectionRecord): Promise<void>;
   deleteConnection(id: string): Promise<void>;
   /** The audit log (store/audit-store.ts). */
