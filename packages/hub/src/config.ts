@@ -45,6 +45,9 @@ export interface HubConfig {
   /** GATEHOUSE_TRUSTED_PROXIES: proxies whose X-Forwarded-For names the agent's address (http/client-address.ts). Default none. */
   trustedProxies: BlockList;
   throttle: { limit: number; periodMs: number };
+  /** Management API requests per caller / per tenant (http/api-rate.ts). */
+  apiRate: { limit: number; periodMs: number };
+  apiTenantRate: { limit: number; periodMs: number };
   /** Largest invoke request body (decoded) and relayed response body. Default 100 MiB (Logic Apps message size). */
   maxBodyBytes: number;
   /** All invoke bodies the hub holds in memory at once (those it reads whole), across calls. */
@@ -191,6 +194,8 @@ export function loadConfig(
     trustedProxies: parseTrustedProxies(v.trustedProxies!) as BlockList,
     jwksCooldownMs: v.jwksCooldownMs!,
     throttle: v.throttle!,
+    apiRate: v.apiRate!,
+    apiTenantRate: v.apiTenantRate!,
     maxBodyBytes: v.maxBodyBytes!,
     maxHeldBodyBytes: v.maxHeldBodyBytes!,
     maxHeldBodyShareBytes: 'percent' in v.maxHeldBodyShare! ? Math.floor((v.maxHeldBodyBytes! * v.maxHeldBodyShare.percent) / 100) : v.maxHeldBodyShare!.bytes,

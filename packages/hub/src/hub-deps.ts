@@ -16,6 +16,7 @@ import { AgentRegistry } from './agents/registry.js';
 import { AgentAuthGuard } from './agents/auth-guard.js';
 import { createCallerAuth, openIdKeySource, type KeySource } from './auth/caller-auth.js';
 import { callerIdentifier } from './auth/identify.js';
+import { ApiRate } from './http/api-rate.js';
 import { createOboClient, type OboClient } from './auth/obo.js';
 import { createMemoryThrottle, type Throttle } from './throttle/memory-throttle.js';
 import { createRedisThrottle } from './throttle/redis-throttle.js';
@@ -124,7 +125,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
           Math.max(now().getTime(), since === undefined ? 0 : since + REGISTRATION_KEY_TTL_MS),
         ),
     ),
-    caller: callerIdentifier(authenticate, log),
+    caller: callerIdentifier(authenticate, log, new ApiRate(config.apiRate, config.apiTenantRate)),
     audit: createAudit(storeItself.audit, log, now),
   };
   return { deps, storeItself, redis };

@@ -160,6 +160,20 @@ const SETTINGS = {
     parse: perPeriod({ expected: 'N/period, like 100/60s' }),
     help: 'calls per period per connection, e.g. 100/60s, 1000/1h',
   }),
+  apiRate: setting({
+    env: 'GATEHOUSE_API_RATE',
+    flag: 'api-rate',
+    default: '1200/60s',
+    parse: perPeriod({ expected: 'N/period, like 1200/60s' }),
+    help: 'management API requests (every route but invoke and the raw route) per period per caller (tenant, object id), a tenth of them at once at most; over it 429 TooManyRequests with Retry-After',
+  }),
+  apiTenantRate: setting({
+    env: 'GATEHOUSE_API_TENANT_RATE',
+    flag: 'api-tenant-rate',
+    default: '6000/60s',
+    parse: perPeriod({ expected: 'N/period, like 6000/60s' }),
+    help: 'the same for all callers of one tenant together; over it 429 TooManyRequests with Retry-After',
+  }),
   maxBodyBytes: setting({
     env: 'GATEHOUSE_MAX_BODY',
     flag: 'max-body',

@@ -5,6 +5,7 @@ import { GatehouseError, HUB_TOKEN_HEADER } from '@gatehouse/shared';
 import type { Ctx } from '../http/router.js';
 import { LineBudget, type Logger } from '../log.js';
 import { AuthFailure, unauthorized, type Authenticate, type Caller } from './caller-auth.js';
+import type { ApiRate } from '../http/api-rate.js';
 
 /** A request's caller, once its token is checked. On the request rather than in a WeakMap keyed by it: a
  *  WeakMap entry per request kept requests alive through V8's young collections (a bare HTTP server that set
@@ -15,12 +16,27 @@ const CALLER = Symbol('caller');
 /** Callers (one object per verified token) whose groups overage has been logged: once per token, not per request. */
 const overageTold = new WeakSet<Caller>();
 
-/** `HubDeps.caller`: made once per hub; what it is given per request is the request's context. */
-export function callerIdentifier(authenticate: Authenticate, log: Logger): (ctx: Ctx) => Promise<Caller> {
+/** `HubDeps.caller`: made once per hub; what it is given per request is the request's context. A request that is
+ *  not a call (no `ctx.tags.route`: the calls' handlers set it before they ask who the caller is) is a management
+ *  API request and counts toward `apiRate` once its caller is known. */
+export function callerIdentifier(authenticate: Authenticate, log: Logger, apiRate?: ApiRate): (ctx: Ctx) => Promise<Caller> {
   // Anyone can send a bad token: the refusals' lines are bounded in rate (LineBudget).
   const refusals = new LineBudget(log, 'caller refused');
   const keysDown = new LineBudget(log, 'cannot validate tokens');
+  const overRate = new LineBudget(log, 'caller over the management API rate');
   async function identify(ctx: Ctx): Promise<Caller> {
+    const caller = await verify(ctx);
+    if (apiRate && ctx.tags.route === undefined) {
+      try {
+        apiRate.admit(caller);
+      } catch (err) {
+        if (overRate.allow()) ctx.log.info({ why: (err as Error).message }, 'caller over the management API rate');
+        throw err;
+      }
+    }
+    return caller;
+  }
+  async function verify(ctx: Ctx): Promise<Caller> {
     // X-Gatehouse-Authorization, when given, is the caller's token; Authorization is then the service's.
     const given = ctx.req.headers[HUB_TOKEN_HEADER];
     const auth = typeof given === 'string' ? given : ctx.req.headers.authorization;

@@ -58,7 +58,8 @@ function pathParameters(path: string, doc: OperationDoc): Json[] {
 function errorResponses(doc: OperationDoc): Record<string, Json> {
   const codes = new Set<ErrorCode>(doc.errors);
   if (!doc.public) codes.add('Unauthorized');
-  if (doc.throttled) codes.add('TooManyRequests');
+  // Throttled calls; and every other route with a token has the management API rate (http/api-rate.ts).
+  if (doc.throttled || !doc.public) codes.add('TooManyRequests');
   const byStatus = new Map<number, ErrorCode[]>();
   for (const code of codes) {
     const status = ErrorCodes[code].status;
