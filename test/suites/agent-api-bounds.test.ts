@@ -12,7 +12,7 @@ import { cleanupTempDirs } from '../helpers/tmp.js';
 import { registerMember } from '../helpers/hostile-agent.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { sealSecret } from '@gatehouse/shared';
-import { ROTATION_STEPS_PER_GATEWAY } from '../../packages/hub/dist/http/agent-api.js';
+import { ROTATION_STEPS_PER_GATEWAY, ROTATIONS_AT_ONCE_PER_TENANT } from '../../packages/hub/dist/http/agent-api.js';
 import { LIVE_REGISTRATION_KEYS } from '../../packages/hub/dist/http/registration-keys.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
@@ -44,7 +44,13 @@ describe('agent API bounds (red team B1, B5)', () => {
     entra = await startFakeEntra();
     echo = await startEchoServer();
     token = await entra.token();
-    hub = await startHub(entra, { GATEHOUSE_THROTTLE: '100000/60s', GATEHOUSE_MAX_HELD_BODIES_SHARE: String(SHARE) });
+    // It makes hundreds of connections in a few seconds: the management API rate (api-rate.test.ts) raised.
+    hub = await startHub(entra, {
+      GATEHOUSE_THROTTLE: '100000/60s',
+      GATEHOUSE_MAX_HELD_BODIES_SHARE: String(SHARE),
+      GATEHOUSE_API_RATE: '100000/60s',
+      GATEHOUSE_API_TENANT_RATE: '100000/60s',
+    });
     const g = await gatewayWithAgent(hub.url, token, [`${echo.url}/`], 'tenant-a');
     good = g.agent;
     goodConn = (await api(hub.url, token, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId })).json
@@ -107,6 +113,58 @@ describe('agent API bounds (red team B1, B5)', () => {
       third = await commit('{}');
     }
     expect(third).toEqual({ status: 400, code: 'InvalidRequest' });
+    await otherTenantServed();
+  }, 60_000);
+
+  it(`red team session 17 (a tenant's rotation steps in one burst): at most ${ROTATIONS_AT_ONCE_PER_TENANT} key rotation requests of one tenant in progress at once; the next gets 429, another tenant's goes on`, async () => {
+    const tD = await entra.token({ tid: 'dddddddd-0000-4000-8000-00000000000d', oid: 'dddddddd-0000-4000-8000-000000000001' });
+    const members = [];
+    for (let g = 0; g <= ROTATIONS_AT_ONCE_PER_TENANT; g++) members.push(await registerMember(hub.url, tD, `burst-${g}`));
+    const begin = async (c: string) => {
+      const r = await request(`${hub.url}/v1/agent/rotate/begin`, { method: 'POST', headers: { authorization: `GatehouseAgent ${c}` } });
+      const body = (await r.body.json()) as { error?: { message: string } };
+      return { status: r.statusCode, message: body.error?.message, retryAfter: r.headers['retry-after'] };
+    };
+    // The tenant's first members each hold a commit open (its body still arriving).
+    const held = members.slice(0, ROTATIONS_AT_ONCE_PER_TENANT).map((m) => {
+      const req = httpRequest(`${hub.url}/v1/agent/rotate/commit`, {
+        method: 'POST',
+        headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json', 'content-length': '1000' },
+      });
+      const done = new Promise<void>((resolve) => {
+        req.on('error', () => resolve());
+        req.on('close', () => resolve());
+      });
+      req.write('{"previousPublicKeyPem":"');
+      return { req, done };
+    });
+    const last = members[ROTATIONS_AT_ONCE_PER_TENANT]!;
+    let refused = await begin(last.credential);
+    for (let i = 0; i < 50 && refused.status !== 429; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      refused = await begin(last.credential);
+    }
+    expect(refused.status).toBe(429);
+    expect(refused.message).toBe(
+      `agent -> hub: this gateway's tenant has ${ROTATIONS_AT_ONCE_PER_TENANT} key rotation requests in progress, the most it may have at once; try again in a second`,
+    );
+    expect(refused.retryAfter).toBe('1');
+    // Another tenant's rotation is not held up by them.
+    const e = await registerMember(
+      hub.url,
+      await entra.token({ tid: 'eeeeeeee-0000-4000-8000-00000000000e', oid: 'eeeeeeee-0000-4000-8000-000000000001' }),
+      'e-rotator',
+    );
+    expect((await begin(e.credential)).status).toBe(200);
+    // Once the held requests are gone, the tenant's next one goes through.
+    for (const h of held) h.req.destroy();
+    await Promise.all(held.map((h) => h.done));
+    let after = refused;
+    for (let i = 0; i < 50 && after.status === 429; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await begin(last.credential);
+    }
+    expect(after.status).toBe(200);
     await otherTenantServed();
   }, 60_000);
 

@@ -27,7 +27,28 @@ export interface KeyInfo {
   previousPublicKeyPem: string | null;
 }
 
+/** A 429 whose Retry-After is at most this many seconds is waited out and the request sent again, at most
+ *  RETRIES_429 times: the hub lets a tenant have two key rotation requests in progress at once, and another of
+ *  the same tenant's gateways rotating at the same moment is a reason to wait a second, not to fail. */
+const SHORT_RETRY_AFTER_S = 5;
+const RETRIES_429 = 5;
+
 async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await callOnce<T>(hub, credential, method, path, body);
+    if (!('retryAfterS' in answer)) return answer.value;
+    if (attempt >= RETRIES_429 || answer.retryAfterS > SHORT_RETRY_AFTER_S) throw answer.error;
+    await new Promise((r) => setTimeout(r, answer.retryAfterS * 1000));
+  }
+}
+
+async function callOnce<T>(
+  hub: string,
+  credential: string,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+): Promise<{ value: T } | { retryAfterS: number; error: AgentConfigError }> {
   const proxy = proxyForHub(hub);
   const res = await request(`${hub}${path}`, {
     ...(proxy ? { dispatcher: new ProxyAgent(proxy.href) } : {}),
@@ -47,9 +68,13 @@ async function call<T>(hub: string, credential: string, method: 'GET' | 'POST', 
     } catch {
       /* raw */
     }
-    throw new AgentConfigError(`the hub refused ${path} (${res.statusCode}): ${message}`);
+    const error = new AgentConfigError(`the hub refused ${path} (${res.statusCode}): ${message}`);
+    const retryAfter = res.headers['retry-after'];
+    if (res.statusCode === 429 && typeof retryAfter === 'string' && /^\d{1,4}$/.test(retryAfter))
+      return { retryAfterS: Math.max(1, Number(retryAfter)), error };
+    throw error;
   }
-  return JSON.parse(text) as T;
+  return { value: JSON.parse(text) as T };
 }
 
 export function fetchKey(config: AgentConfig): Promise<KeyInfo> {
