@@ -26,6 +26,9 @@ const env = {
   GATEHOUSE_MAX_GATEWAYS_PER_TENANT: String(N + 1),
   GATEHOUSE_MAX_CONNECTIONS_PER_CALLER: String(N + 1),
   GATEHOUSE_MAX_CONNECTIONS_PER_TENANT: String(N + 1),
+  // It creates thousands of objects in seconds: the management API rate raised.
+  GATEHOUSE_API_RATE: '100000000/60s',
+  GATEHOUSE_API_TENANT_RATE: '100000000/60s',
 };
 let hub = await startHub(entra, env);
 try {
