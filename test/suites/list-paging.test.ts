@@ -321,3 +321,156 @@ describe.each(stores)('the connection lists never read the sealed credentials (r
     expect(third.status).toBe(201);
   }, 90_000);
 });
+
+describe.each(stores)('the gateway lists read one page from the store (multi-tenant isolation), on %s', (_name, usePostgres) => {
+  let entra: FakeEntra;
+  let echo: EchoServer;
+  let hub: HubProc;
+  let postgres: Postgres | undefined;
+  const T = 'dddddddd-0000-4000-8000-00000000000d';
+  const ADMIN = 'dddddddd-0000-4000-8000-000000000001';
+  const OTHER = 'dddddddd-0000-4000-8000-000000000002';
+  const GROUP = 'dddddddd-0000-4000-8000-0000000000a1';
+  let admin: string;
+  let other: string;
+
+  beforeAll(async () => {
+    entra = await startFakeEntra();
+    echo = await startEchoServer();
+    postgres = usePostgres ? await startPostgres() : undefined;
+    hub = await startHub(entra, { ...(postgres ? { GATEHOUSE_DATABASE: postgres.url } : {}), GATEHOUSE_THROTTLE: '100000/60s' });
+    admin = await entra.token({ tid: T, oid: ADMIN, groups: [GROUP] });
+    other = await entra.token({ tid: T, oid: OTHER });
+  }, 60_000);
+
+  afterAll(async () => {
+    await hub?.stop();
+    await postgres?.stop();
+    await echo?.close();
+    await entra?.close();
+    cleanupTempDirs();
+  });
+
+  /** Every page of a list from `first`, each page checked: at most `top` items, and a nextLink naming the same list. */
+  async function walk(token: string, list: string, top: number): Promise<{ ids: string[]; pages: number[] }> {
+    const ids: string[] = [];
+    const pages: number[] = [];
+    let next: string | undefined = `${list}?top=${top}`;
+    while (next && pages.length < 50) {
+      const r = await api(hub.url, token, 'GET', next);
+      expect(r.status, next).toBe(200);
+      expect(r.json.value.length).toBeLessThanOrEqual(top);
+      ids.push(...r.json.value.map((x: { id: string }) => x.id));
+      pages.push(r.json.value.length);
+      next = r.json.nextLink;
+      if (next !== undefined) expect(next.startsWith(`${list}?top=${top}&skipToken=`), next).toBe(true);
+    }
+    return { ids, pages };
+  }
+
+  const byCreated = (list: Array<{ id: string; createdAt: string }>) =>
+    [...list].sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? -1 : 1) : a.id < b.id ? -1 : 1)).map((x) => x.id);
+
+  it('GET /v1/gateways: the gateways held directly, through a group or both, walked with small pages, each once and in (createdAt, id) order', async () => {
+    const mine: string[] = [];
+    for (let i = 0; i < 4; i++) mine.push((await api(hub.url, admin, 'POST', '/v1/gateways', { name: `mine-${i}` })).json.id);
+    // Gateways of another user on which the caller holds a role through its group, and one through both.
+    const theirs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = (await api(hub.url, other, 'POST', '/v1/gateways', { name: `theirs-${i}` })).json.id as string;
+      expect((await api(hub.url, other, 'PUT', `/v1/gateways/${id}/roles/${GROUP}`, { principalType: 'Group', role: 'ConnectionCreator' })).status).toBe(200);
+      if (i === 1) expect((await api(hub.url, other, 'PUT', `/v1/gateways/${id}/roles/${ADMIN}`, { principalType: 'User', role: 'Admin' })).status).toBe(200);
+      theirs.push(id);
+    }
+    // one the caller holds no role on: never listed
+    const hidden = (await api(hub.url, other, 'POST', '/v1/gateways', { name: 'hidden' })).json.id as string;
+    const whole = await api(hub.url, admin, 'GET', '/v1/gateways?top=500');
+    expect(whole.json.nextLink).toBeUndefined();
+    const order = byCreated(whole.json.value);
+    expect(whole.json.value.map((g: { id: string }) => g.id)).toEqual(order);
+    expect(new Set(order)).toEqual(new Set([...mine, ...theirs]));
+    expect(order).not.toContain(hidden);
+    expect(whole.json.value.find((g: { id: string }) => g.id === theirs[1]).role).toBe('Admin');
+    for (const top of [1, 2, 3, 6, 7]) {
+      const w = await walk(admin, '/v1/gateways', top);
+      expect(w.ids, `top=${top}`).toEqual(order);
+      expect(w.pages.length).toBe(Math.ceil(7 / top));
+      expect(w.pages.slice(0, -1).every((n) => n === top)).toBe(true);
+    }
+  }, 90_000);
+
+  it('GET /v1/gateways/{id}/connections is paged: more connections than top answer top of them and a nextLink; walked with small pages, every owner’s connection once, in order; a deleted item’s token still goes on from its place', async () => {
+    const gatewayId = (await api(hub.url, admin, 'POST', '/v1/gateways', { name: 'paged' })).json.id as string;
+    const elsewhere = (await api(hub.url, admin, 'POST', '/v1/gateways', { name: 'elsewhere' })).json.id as string;
+    expect((await api(hub.url, admin, 'PUT', `/v1/gateways/${gatewayId}/roles/${OTHER}`, { principalType: 'User', role: 'ConnectionCreator' })).status).toBe(
+      200,
+    );
+    const make = async (t: string, g: string) =>
+      (await api(hub.url, t, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g })).json.id as string;
+    const made: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      made.push(await make(admin, gatewayId));
+      made.push(await make(other, gatewayId));
+      await make(admin, elsewhere);
+    }
+    const list = `/v1/gateways/${gatewayId}/connections`;
+
+    // Today's answer was every connection at once; now a page of top and a link to the next.
+    const first = await api(hub.url, admin, 'GET', `${list}?top=3`);
+    expect(first.status).toBe(200);
+    expect(first.json.value).toHaveLength(3);
+    expect(first.json.nextLink).toMatch(new RegExp(`^${list}\\?top=3&skipToken=[A-Za-z0-9_-]+$`));
+    // the default page (100) holds all 8: the old shape, no nextLink
+    const whole = await api(hub.url, admin, 'GET', list);
+    expect(whole.json.nextLink).toBeUndefined();
+    const order = byCreated(whole.json.value);
+    expect(whole.json.value.map((c: { id: string }) => c.id)).toEqual(order);
+    expect(new Set(order)).toEqual(new Set(made));
+    const owners = new Set(whole.json.value.map((c: { owner: { objectId: string } }) => c.owner.objectId));
+    expect(owners).toEqual(new Set([ADMIN, OTHER]));
+
+    for (const top of [1, 2, 3, 7, 8]) {
+      const w = await walk(admin, list, top);
+      expect(w.ids, `top=${top}`).toEqual(order);
+      expect(w.pages.length).toBe(Math.ceil(8 / top));
+      expect(w.pages.slice(0, -1).every((n) => n === top)).toBe(true);
+    }
+
+    // The token names a place in (createdAt, id) order, not an item: the last item of a page deleted, its nextLink
+    // goes on with the one after it.
+    const page = await api(hub.url, admin, 'GET', `${list}?top=2`);
+    const last = page.json.value[1].id as string;
+    expect(last).toBe(order[1]);
+    const lastOwner = whole.json.value.find((c: { id: string }) => c.id === last).owner.objectId;
+    expect((await api(hub.url, lastOwner === ADMIN ? admin : other, 'DELETE', `/v1/connections/${last}`)).status).toBe(204);
+    const after = await api(hub.url, admin, 'GET', page.json.nextLink);
+    expect(after.status).toBe(200);
+    expect(after.json.value.map((c: { id: string }) => c.id)).toEqual(order.slice(2, 4));
+  }, 90_000);
+
+  it('a refused DELETE /v1/gateways/{id} names the 5 oldest connections still using it and "…" for the rest', async () => {
+    const gatewayId = (await api(hub.url, admin, 'POST', '/v1/gateways', { name: 'in-use' })).json.id as string;
+    const made: string[] = [];
+    for (let i = 0; i < 7; i++)
+      made.push(
+        (await api(hub.url, admin, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId })).json.id as string,
+      );
+    const order = byCreated((await api(hub.url, admin, 'GET', `/v1/gateways/${gatewayId}/connections`)).json.value);
+    const r = await api(hub.url, admin, 'DELETE', `/v1/gateways/${gatewayId}`);
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('InvalidRequest');
+    expect(r.json.error.message).toContain(`(${order.slice(0, 5).join(', ')}, …)`);
+    for (const id of order.slice(5)) expect(r.json.error.message).not.toContain(id);
+  }, 60_000);
+
+  it('a top outside 1-500 or a skipToken the hub did not give is 400 InvalidRequest on GET /v1/gateways/{id}/connections too', async () => {
+    const gatewayId = (await api(hub.url, admin, 'POST', '/v1/gateways', { name: 'bad-token' })).json.id as string;
+    for (const q of ['top=0', 'top=501', 'top=x', 'skipToken=bm90LWEta2V5', 'skipToken=%2F%2F']) {
+      for (const path of ['/v1/gateways', `/v1/gateways/${gatewayId}/connections`]) {
+        const r = await api(hub.url, admin, 'GET', `${path}?${q}`);
+        expect(r.status, `${path}?${q}`).toBe(400);
+        expect(r.json.error.code).toBe('InvalidRequest');
+      }
+    }
+  }, 30_000);
+});

@@ -134,7 +134,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       oneAtATime(rotating, ctx, m.id, g.ownerTid);
       rotationStep(rotations, g);
       // Which connections have credentials is all the commit needs, not the blobs (red team session 17 F4).
-      const sealed = (await deps.store.listGatewayConnections(g.id)).filter((c) => c.hasCredentials).length;
+      const sealed = (await deps.store.listGatewaySealedIds(g.id)).length;
       const held = deps.heldBodies.share({ tenant: g.ownerTid, caller: undefined, gateway: g.id, connection: `member:${m.id}` });
       ctx.res.once('close', held.release);
       const body = await readCommitBody(ctx.req, sealed, apiBodyTimes(deps.config), held);
@@ -147,7 +147,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
         throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits`);
       }
       const resealed = Array.isArray(body.resealed) ? (body.resealed as Array<{ connectionId: unknown; sealed: unknown }>) : [];
-      const want = new Set((await deps.store.listGatewayConnections(g.id)).filter((c) => c.hasCredentials).map((c) => c.id));
+      const want = new Set(await deps.store.listGatewaySealedIds(g.id));
       const got = new Set(resealed.map((r) => String(r.connectionId)));
       if (want.size !== got.size || [...want].some((id) => !got.has(id)) || resealed.some((r) => typeof r.sealed !== 'string')) {
         throw invalid('the connections changed since this rotation began: run it again');

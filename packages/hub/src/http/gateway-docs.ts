@@ -89,11 +89,15 @@ export const GATEWAY_DOCS = {
   connections: {
     operationId: 'listGatewayConnections',
     summary: "List every connection on a gateway (its Admins')",
-    description: 'Metadata and owner only: never credentials, and seeing them grants no use.',
+    description: 'Paged, oldest first: follow nextLink as it is. Metadata and owner only: never credentials, and seeing them grants no use.',
     tag: 'Gateways',
     params: ID,
+    query: {
+      top: { description: 'Items per page (default 100), oldest first.', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+      skipToken: { description: "Where the page starts: from the previous page's nextLink.", schema: { type: 'string' } },
+    },
     ok: { status: 200, description: 'The connections on the gateway.', schema: 'GatewayConnectionList' },
-    errors: ['Forbidden', 'NotFound'],
+    errors: ['InvalidRequest', 'Forbidden', 'NotFound'],
   },
   roles: {
     operationId: 'listGatewayRoles',

@@ -12,8 +12,11 @@ import { GATEWAY_DOCS } from './gateway-docs.js';
 import { newRegistrationKey } from './registration-keys.js';
 import { connectionView } from './connections.js';
 import { recordByCaller } from './audit-record.js';
-import { listPage } from './list-page.js';
+import { listWindow, pageOf } from './list-page.js';
 import { checkOwnershipCap } from './ownership-caps.js';
+
+/** How many of the connections still using a gateway its refused delete names. */
+const NAMED_IN_USE = 5;
 
 /** The gateway, when the caller is one of its Admins (404 without a role, 403 with a lesser one). */
 export async function ownGateway(deps: HubDeps, ctx: Ctx, id: string): Promise<GatewayRecord> {
@@ -88,9 +91,11 @@ export function adminRoutes(deps: HubDeps): Route[] {
     }),
     route('GET', '/v1/gateways', GATEWAY_DOCS.list, async (ctx) => {
       const caller = await deps.caller(ctx);
-      const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller));
-      // Views (members, roles, presence) only for the page asked for.
-      const { page, nextLink } = listPage(ctx.req.url ?? '', '/v1/gateways', list);
+      // One page (and one gateway more, to know whether there is a next) read in order by the store, not every
+      // gateway the caller has a role on; views (members, roles, presence) only for that page.
+      const { top, after } = listWindow(ctx.req.url ?? '');
+      const list = await deps.store.listGatewaysFor(caller.tid, principalIds(caller), { after, limit: top + 1 });
+      const { page, nextLink } = pageOf('/v1/gateways', top, list);
       const members = await deps.store.listMembersOf(page.map((g) => g.id));
       const views = page.map(async (g) => gatewayView(deps, g, roleAmong(await deps.store.listGatewayRoles(g.id), caller), members.get(g.id)));
       sendJson(ctx.res, 200, { value: await Promise.all(views), ...(nextLink ? { nextLink } : {}) });
@@ -101,9 +106,15 @@ export function adminRoutes(deps: HubDeps): Route[] {
     }),
     route('GET', '/v1/gateways/{id}/connections', GATEWAY_DOCS.connections, async (ctx) => {
       // Admins see every connection on the gateway: metadata and owner, never credentials, never the use of it.
+      // Paged as the other lists, a page (and one more) read in order by the store.
       const { gateway } = await gatewayFor(deps, ctx, ctx.params[0]!, 'admin');
-      const list = await deps.store.listGatewayConnections(gateway.id);
-      sendJson(ctx.res, 200, { value: list.map((c) => ({ ...connectionView(c), owner: { tenantId: c.ownerTid, objectId: c.ownerOid } })) });
+      const { top, after } = listWindow(ctx.req.url ?? '');
+      const list = await deps.store.listGatewayConnections(gateway.id, { after, limit: top + 1 });
+      const { page, nextLink } = pageOf(`/v1/gateways/${gateway.id}/connections`, top, list);
+      sendJson(ctx.res, 200, {
+        value: page.map((c) => ({ ...connectionView(c), owner: { tenantId: c.ownerTid, objectId: c.ownerOid } })),
+        ...(nextLink ? { nextLink } : {}),
+      });
     }),
     route('POST', '/v1/gateways/{id}/registration-keys', GATEWAY_DOCS.registrationKey, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
@@ -129,8 +140,11 @@ export function adminRoutes(deps: HubDeps): Route[] {
     route('DELETE', '/v1/gateways/{id}', GATEWAY_DOCS.remove, async (ctx) => {
       const g = await ownGateway(deps, ctx, ctx.params[0]!);
       if (!(await deps.store.deleteGateway(g.id))) {
-        const using = (await deps.store.listGatewayConnections(g.id)).map((c) => c.id);
-        throw invalid(`connections still use this gateway (${using.slice(0, 5).join(', ')}${using.length > 5 ? ', …' : ''}): delete them first`);
+        // The first five by creation are named, and one more read tells whether there are others.
+        const using = (await deps.store.listGatewayConnections(g.id, { after: undefined, limit: NAMED_IN_USE + 1 })).map((c) => c.id);
+        throw invalid(
+          `connections still use this gateway (${using.slice(0, NAMED_IN_USE).join(', ')}${using.length > NAMED_IN_USE ? ', …' : ''}): delete them first`,
+        );
       }
       // Its agents are told their credential is gone (they stop reconnecting); other hubs close theirs within
       // MEMBER_SYNC_MS (agents/member-sync.ts).

@@ -1,7 +1,9 @@
 // Paging for the gateway and connection lists (red team B7: 3,000 of each in one answer took 0.2 s of the hub's
 // event loop per GET): `?top=&skipToken=` and a `nextLink`, with the rules of the audit lists (http/audit-routes.ts).
 // A list is ordered by creation time then id; the token is the last item's (createdAt, id), so a page stays right
-// when items before it are deleted.
+// when items before it are deleted. The store reads the page itself (Store ListWindow, keyset AFTER_SQL in
+// store/rows.ts): `top + 1` rows from the token on, never the whole list (GET /v1/gateways, GET /v1/connections and
+// GET /v1/gateways/{id}/connections).
 import { invalid } from './respond.js';
 
 /** Items per page: `top` defaults to this… */
@@ -31,14 +33,6 @@ export function listWindow(url: string): { top: number; after: Listed | undefine
   if (!KEY.test(key)) throw invalid('skipToken is not one this hub gave: use the nextLink of the previous page as it is');
   const [createdAt, id] = key.split('\n') as [string, string];
   return { top, after: { createdAt, id } };
-}
-
-/** The page of `items` (any order) that `?top=&skipToken=` in `url` asks for, and the link to the next one. */
-export function listPage<T extends Listed>(url: string, path: string, items: readonly T[]): { page: T[]; nextLink: string | undefined } {
-  const { top, after } = listWindow(url);
-  const sorted = [...items].sort(byCreation);
-  const from = after ? sorted.findIndex((x) => byCreation(x, after) > 0) : 0;
-  return pageOf(path, top, from === -1 ? [] : sorted.slice(from, from + top + 1));
 }
 
 /** A page from the items after the window's start, in order, of which at most `top + 1` are given (the store read

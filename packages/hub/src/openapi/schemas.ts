@@ -229,7 +229,8 @@ const SCHEMAS_RAW = {
   },
   GatewayConnectionList: {
     type: 'object',
-    description: "Every connection on the gateway (its Admins'): metadata and owner, never credentials.",
+    description:
+      "Every connection on the gateway (its Admins'): metadata and owner, never credentials. Oldest first, a page at a time. nextLink, when there are more: the next page, to be followed as it is.",
     required: ['value'],
     properties: {
       value: {
@@ -247,6 +248,7 @@ const SCHEMAS_RAW = {
           },
         },
       },
+      nextLink: { type: 'string' },
     },
     examples: [{ value: [gatewayConnectionExample] }],
   },

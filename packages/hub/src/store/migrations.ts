@@ -84,4 +84,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE INDEX registration_keys_expires ON registration_keys (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'connections by gateway and creation',
+    // A page of GET /v1/gateways/{id}/connections (Store.listGatewayConnections: gateway_id, then the keyset on
+    // (created_at, id)) read from the index in order, not by a scan of every tenant's connections; the per-gateway
+    // count, the delete's "still used" check and a key rotation's reads find the gateway's rows by it too.
+    sql: `
+      CREATE INDEX connections_gateway ON connections (gateway_id, created_at, id);
+    `,
+  },
 ];

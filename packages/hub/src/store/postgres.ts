@@ -115,11 +115,11 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const r = await q('SELECT * FROM gateways WHERE id = $1', [id]);
       return r[0] && gatewayFrom(r[0]);
     },
-    async listGatewaysFor(tid, ids) {
+    async listGatewaysFor(tid, ids, w) {
       return (
         await q(
-          'SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = $1 AND principal_id = ANY($2)) ORDER BY created_at, id',
-          [tid, ids],
+          `SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = $1 AND principal_id = ANY($2)) AND ${AFTER_SQL('$3', '$4')} ORDER BY created_at, id LIMIT $5`,
+          [tid, ids, w.after?.createdAt ?? '', w.after?.id ?? '', w.limit],
         )
       ).map(gatewayFrom);
     },
@@ -196,9 +196,19 @@ export async function openPostgresStore(url: string): Promise<Store> {
           await client.query('UPDATE connections SET sealed_credentials = $1 WHERE id = $2 AND gateway_id = $3', [r.sealed, r.connectionId, id]);
       });
     },
-    async listGatewayConnections(gatewayId) {
-      return (await q(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = $1 ORDER BY created_at, id`, [gatewayId])).map(
-        connectionSummaryFrom,
+    async listGatewayConnections(gatewayId, w) {
+      return (
+        await q(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = $1 AND ${AFTER_SQL('$2', '$3')} ORDER BY created_at, id LIMIT $4`, [
+          gatewayId,
+          w.after?.createdAt ?? '',
+          w.after?.id ?? '',
+          w.limit,
+        ])
+      ).map(connectionSummaryFrom);
+    },
+    async listGatewaySealedIds(gatewayId) {
+      return (await q('SELECT id FROM connections WHERE gateway_id = $1 AND sealed_credentials IS NOT NULL ORDER BY created_at, id', [gatewayId])).map(
+        (r) => r.id as string,
       );
     },
     async countGatewayConnections(gatewayId) {

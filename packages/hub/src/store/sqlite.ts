@@ -42,7 +42,7 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       'INSERT INTO gateway_roles (gateway_id, principal_tid, principal_id, principal_type, role, created_at) VALUES (@gatewayId, @principalTid, @principalId, @principalType, @role, @createdAt)',
     ),
     gatewaysFor: db.prepare(
-      'SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) ORDER BY created_at, id',
+      `SELECT * FROM gateways WHERE id IN (SELECT gateway_id FROM gateway_roles WHERE principal_tid = ? AND principal_id IN (SELECT value FROM json_each(?))) AND ${AFTER_SQL('@a', '@b')} ORDER BY created_at, id LIMIT @n`,
     ),
     listRoles: db.prepare('SELECT * FROM gateway_roles WHERE gateway_id = ? ORDER BY created_at, principal_id'),
     // One statement: the count of Admins cannot change between the check and the change.
@@ -97,7 +97,10 @@ export function openSqliteStore(path: string, log?: Logger): Store {
     rotate: db.prepare('UPDATE gateways SET public_key_pem = ?, sealed_private_key = ?, key_handoff = ?, previous_public_key_pem = ? WHERE id = ?'),
     setEnabled: db.prepare('UPDATE members SET enabled = ? WHERE id = ?'),
     deleteMember: db.prepare('DELETE FROM members WHERE id = ?'),
-    gatewayConnections: db.prepare(`SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = ? ORDER BY created_at, id`),
+    gatewayConnections: db.prepare(
+      `SELECT ${CONNECTION_SUMMARY_COLUMNS} FROM connections WHERE gateway_id = @g AND ${AFTER_SQL('@a', '@b')} ORDER BY created_at, id LIMIT @n`,
+    ),
+    gatewaySealedIds: db.prepare('SELECT id FROM connections WHERE gateway_id = ? AND sealed_credentials IS NOT NULL ORDER BY created_at, id'),
     countGatewayConnections: db.prepare('SELECT count(*) AS n FROM connections WHERE gateway_id = ?'),
     gatewaySealed: db.prepare('SELECT id, sealed_credentials FROM connections WHERE gateway_id = ? AND sealed_credentials IS NOT NULL ORDER BY created_at, id'),
     reseal: db.prepare('UPDATE connections SET sealed_credentials = ? WHERE id = ? AND gateway_id = ?'),
@@ -129,8 +132,8 @@ export function openSqliteStore(path: string, log?: Logger): Store {
       const r = q.getGateway.get(id) as Row | undefined;
       return r && gatewayFrom(r);
     },
-    async listGatewaysFor(tid, ids) {
-      return (q.gatewaysFor.all(tid, JSON.stringify(ids)) as Row[]).map(gatewayFrom);
+    async listGatewaysFor(tid, ids, w) {
+      return (q.gatewaysFor.all(tid, JSON.stringify(ids), windowParams(w)) as Row[]).map(gatewayFrom);
     },
     async listGatewayRoles(gatewayId) {
       return (q.listRoles.all(gatewayId) as Row[]).map(roleFrom);
@@ -230,8 +233,11 @@ export function openSqliteStore(path: string, log?: Logger): Store {
         for (const r of resealed) q.reseal.run(r.sealed, r.connectionId, id);
       }).immediate();
     },
-    async listGatewayConnections(gatewayId) {
-      return (q.gatewayConnections.all(gatewayId) as Row[]).map(connectionSummaryFrom);
+    async listGatewayConnections(gatewayId, w) {
+      return (q.gatewayConnections.all({ g: gatewayId, ...windowParams(w) }) as Row[]).map(connectionSummaryFrom);
+    },
+    async listGatewaySealedIds(gatewayId) {
+      return (q.gatewaySealedIds.all(gatewayId) as Row[]).map((r) => r.id as string);
     },
     async countGatewayConnections(gatewayId) {
       return Number((q.countGatewayConnections.get(gatewayId) as Row).n);

@@ -79,15 +79,15 @@ export interface ConnectionRecord {
   ownerGroups: readonly string[];
 }
 
-/** A connection as the lists read it: every field but the sealed credentials, whose presence the database reports
- *  (`sealed_credentials IS NOT NULL`) without handing over the blob (up to about 11.6 KB each, and a caller may own
- *  1,000 connections: red team session 17 F4). Code holding a summary cannot reach for the blob: it has no such field. */
 /** Part of a list in (createdAt, id) order: the items after `after` (from the start when undefined), at most `limit`. */
 export interface ListWindow {
   after: { createdAt: string; id: string } | undefined;
   limit: number;
 }
 
+/** A connection as the lists read it: every field but the sealed credentials, whose presence the database reports
+ *  (`sealed_credentials IS NOT NULL`) without handing over the blob (up to about 11.6 KB each, and a caller may own
+ *  1,000 connections: red team session 17 F4). Code holding a summary cannot reach for the blob: it has no such field. */
 export interface ConnectionSummary extends Omit<ConnectionRecord, 'sealedCredentials'> {
   hasCredentials: boolean;
 }
@@ -112,8 +112,9 @@ export interface Store {
   /** How many gateways or connections the caller (tid, oid) owns, and its whole tenant. */
   countOwned(kind: 'gateways' | 'connections', tid: string, oid: string): Promise<{ caller: number; tenant: number }>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
-  /** The gateways on which any of `principalIds` (of tenant `tid`) holds a role. */
-  listGatewaysFor(tid: string, principalIds: readonly string[]): Promise<GatewayRecord[]>;
+  /** The gateways on which any of `principalIds` (of tenant `tid`) holds a role, in (createdAt, id) order from
+   *  `window`: a page is read, not every gateway the caller may see (up to 2,000 a tenant). */
+  listGatewaysFor(tid: string, principalIds: readonly string[], window: ListWindow): Promise<GatewayRecord[]>;
   listGatewayRoles(gatewayId: string): Promise<GatewayRoleRecord[]>;
   /** Gives (or changes) a principal's role, unless that would leave the gateway without an Admin (checked in the
    *  same transaction, whichever hub takes concurrent changes); false when it would. */
@@ -140,8 +141,12 @@ export interface Store {
     keys: { publicKeyPem: string; sealedPrivateKey: string; keyHandoff: string; previousPublicKeyPem: string },
     resealed: Array<{ connectionId: string; sealed: string }>,
   ): Promise<void>;
-  /** The gateway's connections, without their sealed credentials. */
-  listGatewayConnections(gatewayId: string): Promise<ConnectionSummary[]>;
+  /** The gateway's connections, without their sealed credentials, in (createdAt, id) order from `window` (read
+   *  with the index connections_gateway, migration 6). */
+  listGatewayConnections(gatewayId: string, window: ListWindow): Promise<ConnectionSummary[]>;
+  /** The ids of the gateway's connections that have sealed credentials, in (createdAt, id) order: all of them (a key
+   *  rotation's commit must name each), at most MAX_CONNECTIONS_PER_GATEWAY (256) as POST /v1/connections allows. */
+  listGatewaySealedIds(gatewayId: string): Promise<string[]>;
   /** How many connections use the gateway (one COUNT). */
   countGatewayConnections(gatewayId: string): Promise<number>;
   /** The id and sealed credentials of each of the gateway's connections that has them, and nothing else: what a
