@@ -165,7 +165,7 @@ const SETTINGS = {
     flag: 'api-rate',
     default: '1200/60s',
     parse: perPeriod({ expected: 'N/period, like 1200/60s' }),
-    help: 'management API requests (every route but invoke and the raw route) per period per caller (tenant, object id), a tenth of them at once at most; over it 429 TooManyRequests with Retry-After',
+    help: 'management API requests (every route but invoke and the raw route) per period per caller (tenant, object id), a quarter of them at once at most; over it 429 TooManyRequests with Retry-After',
   }),
   apiTenantRate: setting({
     env: 'GATEHOUSE_API_TENANT_RATE',

@@ -15,8 +15,9 @@ export interface Rate {
 const MAX_KEYS = 100_000;
 
 /**
- * Token buckets, one per key: `limit` requests per `periodMs`, refilled evenly, holding a tenth of `limit` (at
- * least 1), so a burst is at most a tenth of the period's allowance and the rest comes at the steady pace.
+ * Token buckets, one per key: `limit` requests per `periodMs`, refilled evenly, holding a quarter of `limit`
+ * (at least 1), so a burst is at most a quarter of the period's allowance (room for a script that makes a few hundred
+ * objects, or a console reading 20 pages of each list) and the rest comes at the steady pace.
  */
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
@@ -27,7 +28,7 @@ export class TokenBuckets {
     rate: Rate,
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.capacity = Math.max(1, Math.floor(rate.limit / 10));
+    this.capacity = Math.max(1, Math.floor(rate.limit / 4));
     this.perMs = rate.limit / rate.periodMs;
   }
 
