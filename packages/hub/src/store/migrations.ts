@@ -86,12 +86,15 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
   },
   {
     version: 6,
-    name: 'connections by gateway and creation',
+    name: 'connections by gateway and by owner, in creation order',
     // A page of GET /v1/gateways/{id}/connections (Store.listGatewayConnections: gateway_id, then the keyset on
     // (created_at, id)) read from the index in order, not by a scan of every tenant's connections; the per-gateway
     // count, the delete's "still used" check and a key rotation's reads find the gateway's rows by it too.
+    // The owner's list (Store.listConnections) the same way: a page from the index in order, no sort of the owner's
+    // up to 1,000 rows per GET.
     sql: `
       CREATE INDEX connections_gateway ON connections (gateway_id, created_at, id);
+      CREATE INDEX connections_owner_created ON connections (owner_tid, owner_oid, created_at, id);
     `,
   },
 ];
