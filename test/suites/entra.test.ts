@@ -122,6 +122,25 @@ describe('EntraAuth connections and On-Behalf-Of', () => {
     expect(oboCount()).toBe(before + 1);
   });
 
+  it("red team session 18: msal's own token cache stays empty however many users redeem tokens; the hub's bounded cache holds them", async () => {
+    const metric = async (cache: string) => {
+      const text = await (await request(`${hub.url}/metrics`)).body.text();
+      return Number(new RegExp(`^gatehouse_obo_tokens_held\\{cache="${cache}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    };
+    const before = await metric('hub');
+    // 30 users of the tenant, each a first On-Behalf-Of (creating an EntraAuth connection proves consent with one).
+    const users = Array.from({ length: 30 }, (_, i) => `aaaaaaaa-0000-4000-8000-0000000010${String(i).padStart(2, '0')}`);
+    for (const oid of users) {
+      const t = await entra.token({ oid });
+      const c = await entraConnection({}, t);
+      expect(c.status, c.text).toBe(201);
+      expect((await invoke(c.json.id, { method: 'GET', url: 'me/events' }, t)).json.statusCode).toBe(200);
+    }
+    // msal saved each token (with its account and id token) in a cache nothing bounded: 90+ entries here before.
+    expect(await metric('msal')).toBe(0);
+    expect(await metric('hub')).toBe(before + users.length);
+  });
+
   it("the service gets an OBO token for its own audience, never the caller's token", async () => {
     const r = await invoke(connId, { method: 'POST', url: '/echo', headers: { authorization: `Bearer ${token}`, cookie: 'k=v' }, body: b64('payload') });
     expect(r.json.statusCode).toBe(200);

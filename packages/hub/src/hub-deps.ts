@@ -75,6 +75,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
       audiences,
       log,
     });
+  metrics.oboHeld.read = () => obo.held();
   const httpClient = (maxHeaderSize: number, lookup?: DirectNetworks['lookup']) =>
     new UndiciAgent({ connect: { timeout: 10_000, ...(lookup ? { lookup } : {}) }, keepAliveTimeout: 4_000, maxHeaderSize });
   // EntraAuth calls connect only to addresses the hub may call; relays to other hubs go to their advertise URLs.

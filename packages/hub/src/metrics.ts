@@ -142,6 +142,18 @@ export function createHubMetrics(agentsOnline: () => number, streamsOpen: () => 
   );
   const bytes = new PerCallCounter('gatehouse_relayed_bytes_total', 'Body bytes relayed, by direction (request: caller to service)', ['direction'], registry);
   const phases = (route: RouteKind) => ({ hub: phase.of(route, 'hub'), relay: phase.of(route, 'relay'), backend: phase.of(route, 'backend') });
+  const oboHeld = { read: (): { hub: number; msal: number } => ({ hub: 0, msal: 0 }) };
+  new Gauge({
+    name: 'gatehouse_obo_tokens_held',
+    help: "On-Behalf-Of tokens held in memory: cache hub (the hub's own, at most 10,000) and cache msal (the library's, emptied after each request)",
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      const held = oboHeld.read();
+      this.set({ cache: 'hub' }, held.hub);
+      this.set({ cache: 'msal' }, held.msal);
+    },
+  });
   return {
     registry,
     requests: new PerCallCounter(
@@ -177,6 +189,8 @@ export function createHubMetrics(agentsOnline: () => number, streamsOpen: () => 
         for (const [gateway, n] of streamsOpen()) this.set({ gateway }, n);
       },
     }),
+    /** Set once the On-Behalf-Of client exists (hub-deps.ts): what it holds, for `gatehouse_obo_tokens_held`. */
+    oboHeld,
     phaseOf: { invoke: phases('invoke'), proxy: phases('proxy') } as Record<RouteKind, ReturnType<typeof phases>>,
     requestBytes: bytes.of('request'),
     responseBytes: bytes.of('response'),
