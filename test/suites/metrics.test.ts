@@ -115,6 +115,31 @@ describe('who may read the hub metrics (red team, session 17, F5: strangers scra
       const other = await request(`http://127.0.0.1:${port}/v1/connections`);
       expect([other.statusCode, ((await other.body.json()) as { error: { code: string } }).error.code]).toEqual([404, 'NotFound']);
       expect((await request(`${own.url}/healthz`)).statusCode).toBe(200);
+
+      // Red team, session 18: with the metrics listener on a network EntraAuth calls may reach (here loopback, which
+      // the test hub allows: GATEHOUSE_ENTRA_ALLOW_NETWORKS=127.0.0.0/8), an EntraAuth connection read the metrics,
+      // every tenant's gateway ids in them. The hub's own listeners are refused, its API port too; other services on
+      // the same addresses are not.
+      const entraConn = async (baseResourceUrl: string) => {
+        const c = await api(own.url, stack!.token, 'POST', '/v1/connections', { authType: 'EntraAuth', resourceUri: 'api://backend-api', baseResourceUrl });
+        expect(c.status, c.text).toBe(201);
+        return c.json.id as string;
+      };
+      for (const [base, path] of [
+        [`http://127.0.0.1:${port}`, 'metrics'],
+        [own.url, 'metrics'],
+        [`http://localhost:${port}`, 'metrics'],
+      ] as const) {
+        const id = await entraConn(base);
+        const r = await api(own.url, stack!.token, 'POST', `/v1/connections/${id}/invoke`, { method: 'GET', url: path });
+        expect(r.status, r.text).toBe(400);
+        expect(r.json.error.code).toBe('UrlNotAllowed');
+        expect(r.json.error.message).toMatch(/this hub's own listener/);
+        expect(r.text).not.toContain('gatehouse_agents_online');
+      }
+      const echoConn = await entraConn(echo.url);
+      const fine = await api(own.url, stack!.token, 'POST', `/v1/connections/${echoConn}/invoke`, { method: 'GET', url: 'echo/x' });
+      expect([fine.status, fine.json.statusCode]).toEqual([200, 200]);
     } finally {
       await own.stop();
     }

@@ -3,7 +3,7 @@
 // several hubs share it, in memory otherwise), and the per-call caps.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { Agent as UndiciAgent } from 'undici';
+import { Agent as UndiciAgent, buildConnector } from 'undici';
 import { Limits } from '@gatehouse/shared';
 import type { HubConfig } from './config.js';
 import type { HubDeps } from './deps.js';
@@ -24,7 +24,7 @@ import { localPresence, redisPresence } from './cluster/presence.js';
 import { connectRedis } from './cluster/redis.js';
 import { startHubDirectory } from './cluster/hubs.js';
 import { HeldBodies } from './relay/invoke-body.js';
-import { DirectNetworks } from './relay/direct-networks.js';
+import { DirectNetworks, REFUSED_ADDRESS } from './relay/direct-networks.js';
 import { CallCaps } from './http/call-caps.js';
 import { createAudit } from './audit/audit.js';
 import { REGISTRATION_KEY_TTL_MS } from './http/registration-keys.js';
@@ -76,11 +76,22 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
       log,
     });
   metrics.oboHeld.read = () => obo.held();
-  const httpClient = (maxHeaderSize: number, lookup?: DirectNetworks['lookup']) =>
-    new UndiciAgent({ connect: { timeout: 10_000, ...(lookup ? { lookup } : {}) }, keepAliveTimeout: 4_000, maxHeaderSize });
+  const httpClient = (maxHeaderSize: number) => new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize });
   // EntraAuth calls connect only to addresses the hub may call; relays to other hubs go to their advertise URLs.
   const directNetworks = new DirectNetworks(config.entraAllowNetworks);
-  const dispatcher = httpClient(Limits.maxResponseHeadBytes, directNetworks.lookup);
+  // Permitted addresses only (the lookup), and never the hub's own listeners (checked on the connected socket).
+  const toPermitted = buildConnector({ timeout: 10_000, lookup: directNetworks.lookup });
+  const dispatcher = new UndiciAgent({
+    connect: (options, callback) =>
+      toPermitted(options, (err, socket) => {
+        if (err || !socket) return callback(err ?? new Error('no socket'), null);
+        if (!directNetworks.reachesOwnListener(socket)) return callback(null, socket);
+        socket.destroy();
+        callback(Object.assign(new Error(directNetworks.ownListenerRefusal(options.hostname, Number(options.port))), { code: REFUSED_ADDRESS }), null);
+      }),
+    keepAliveTimeout: 4_000,
+    maxHeaderSize: Limits.maxResponseHeadBytes,
+  });
   const hubDispatcher = httpClient(Limits.maxResponseHeadBytes + 1024);
   const hubId = randomUUID();
   // Several hubs share throttling and agent presence through Redis; a single hub keeps both in memory.

@@ -82,9 +82,11 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
       await deps.agentAuth.known.loadAtStart();
       if (metricsAt && config.metricsListen) {
         const at = await listen(metricsAt, config.metricsListen);
+        deps.directNetworks.addOwnListener(at.port);
         log.info(at, 'metrics listening');
       }
       const at = await listen(server, config.listen);
+      deps.directNetworks.addOwnListener(at.port);
       log.info(at, 'hub listening');
       return at;
     },

@@ -5,6 +5,8 @@
 // names the private networks it may use. Checked on the address a host name resolves to when connecting, so
 // a name that resolves (or later re-resolves) to a refused address is refused too.
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { networkInterfaces } from 'node:os';
+import type { Socket } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { GatehouseError } from '@gatehouse/shared';
 
@@ -43,11 +45,27 @@ export function parseNetworks(raw: string): BlockList | string {
   return list;
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** An address as sockets and interfaces report it: IPv4-mapped IPv6 as IPv4, lower case, no zone. */
+function normal(address: string): string {
+  return address
+    .replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1')
+    .replace(/%.*$/, '')
+    .toLowerCase();
+}
+
 /** The error code of a connection the lookup refused (what undici's request fails with). */
 export const REFUSED_ADDRESS = 'GATEHOUSE_REFUSED_ADDRESS';
 
 export class DirectNetworks {
   private readonly refused = new BlockList();
+  /** The ports the hub itself listens on (its API, its metrics listener), set once it listens. */
+  private readonly ownPorts = new Set<number>();
+  /** This machine's addresses (every interface's, loopback included), read when a listener is added. */
+  private ownAddresses = new Set<string>();
 
   constructor(private readonly allowed: BlockList) {
     for (const [net, prefix, family] of REFUSED) this.refused.addSubnet(net, prefix, family);
@@ -63,6 +81,30 @@ export class DirectNetworks {
       return this.permits([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.'));
     }
     return !this.refused.check(address, family) || this.allowed.check(address, family);
+  }
+
+  /** The hub listens on `port` (any of this machine's addresses): its own calls may not connect there. An EntraAuth
+   *  connection to the hub's own metrics listener, on a network GATEHOUSE_ENTRA_ALLOW_NETWORKS allows, read every
+   *  tenant's gateway ids (red team, session 18); to its API port it would call the hub through itself. */
+  addOwnListener(port: number): void {
+    this.ownPorts.add(port);
+    const addresses = new Set<string>();
+    for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) addresses.add(normal(a.address));
+    this.ownAddresses = addresses;
+  }
+
+  /** Whether a connected socket reached one of the hub's own listeners (on a loopback or this machine's address). */
+  reachesOwnListener(socket: Socket): boolean {
+    if (socket.remotePort === undefined || !this.ownPorts.has(socket.remotePort)) return false;
+    const address = normal(socket.remoteAddress ?? '');
+    if (this.ownAddresses.has(address)) return true;
+    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    return LOOPBACK.check(address, family);
+  }
+
+  /** The message of a connection refused because it reached the hub's own listener. */
+  ownListenerRefusal(host: string, port: number): string {
+    return `hub -> service: ${host}:${port} is this hub's own listener (its API or metrics port), which EntraAuth connections do not call`;
   }
 
   /** The error for a refused address of `host`; `link` names where it was found. */
