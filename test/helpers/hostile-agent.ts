@@ -2,6 +2,7 @@
 // real registration key from the hub's API), connects with the real credential, speaks the real protocol through
 // the shared codec, and answers every request head with whatever the test scripts (`answer`), including what a
 // real agent never sends. It records what the hub sends it (request heads, CANCELs).
+import { request as httpRequest } from 'node:http';
 import { WebSocket } from 'ws';
 import { generateKeyPairSync } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
@@ -198,6 +199,27 @@ export function otherTenantCalls(hubUrl: string, token: string, goodConn: string
       running = false;
       await loop;
       return { ok, wrong };
+    },
+  };
+}
+
+/** A key rotation commit from `credential` whose body is still arriving (1,000 bytes declared, 26 sent): it holds the
+ *  member's (and its tenant's) place among rotation requests in progress until `release()`, which resolves once the
+ *  connection is gone. */
+export function holdRotationCommit(hubUrl: string, credential: string): { release(): Promise<void> } {
+  const req = httpRequest(`${hubUrl}/v1/agent/rotate/commit`, {
+    method: 'POST',
+    headers: { authorization: `GatehouseAgent ${credential}`, 'content-type': 'application/json', 'content-length': '1000' },
+  });
+  const done = new Promise<void>((resolve) => {
+    req.on('error', () => resolve());
+    req.on('close', () => resolve());
+  });
+  req.write('{"previousPublicKeyPem":"');
+  return {
+    release() {
+      req.destroy();
+      return done;
     },
   };
 }

@@ -3,13 +3,12 @@
 // /v1/agent/register with heavy bodies that never named a gateway. Real hub and agent; another tenant's calls
 // through its own agent keep being answered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request as httpRequest } from 'node:http';
 import { request } from 'undici';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
-import { registerMember } from '../helpers/hostile-agent.js';
+import { holdRotationCommit, registerMember } from '../helpers/hostile-agent.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { sealSecret } from '@gatehouse/shared';
 import { ROTATION_STEPS_PER_GATEWAY, ROTATIONS_AT_ONCE_PER_TENANT } from '../../packages/hub/dist/http/agent-api.js';
@@ -89,23 +88,14 @@ describe('agent API bounds (red team B1, B5)', () => {
     expect(await commit(JSON.stringify({ previousPublicKeyPem: 'x'.repeat(SHARE + 4096) }))).toEqual({ status: 503, code: 'ServiceUnavailable' });
 
     // One rotation request in progress per member: a second one gets 429 while the first is still sending.
-    const first = httpRequest(`${hub.url}/v1/agent/rotate/commit`, {
-      method: 'POST',
-      headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json', 'content-length': '1000' },
-    });
-    const firstDone = new Promise<void>((resolve) => {
-      first.on('error', () => resolve());
-      first.on('close', () => resolve());
-    });
-    first.write('{"previousPublicKeyPem":"');
+    const first = holdRotationCommit(hub.url, m.credential);
     let second = { status: 0, code: undefined as string | undefined };
     for (let i = 0; i < 50 && second.status !== 429; i++) {
       await new Promise((r) => setTimeout(r, 100));
       second = await commit('{}');
     }
     expect(second).toEqual({ status: 429, code: 'TooManyRequests' });
-    first.destroy();
-    await firstDone;
+    await first.release();
     // Its place is given back once the first is gone.
     let third = second;
     for (let i = 0; i < 50 && third.status === 429; i++) {
@@ -126,18 +116,7 @@ describe('agent API bounds (red team B1, B5)', () => {
       return { status: r.statusCode, message: body.error?.message, retryAfter: r.headers['retry-after'] };
     };
     // The tenant's first members each hold a commit open (its body still arriving).
-    const held = members.slice(0, ROTATIONS_AT_ONCE_PER_TENANT).map((m) => {
-      const req = httpRequest(`${hub.url}/v1/agent/rotate/commit`, {
-        method: 'POST',
-        headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json', 'content-length': '1000' },
-      });
-      const done = new Promise<void>((resolve) => {
-        req.on('error', () => resolve());
-        req.on('close', () => resolve());
-      });
-      req.write('{"previousPublicKeyPem":"');
-      return { req, done };
-    });
+    const held = members.slice(0, ROTATIONS_AT_ONCE_PER_TENANT).map((m) => holdRotationCommit(hub.url, m.credential));
     const last = members[ROTATIONS_AT_ONCE_PER_TENANT]!;
     let refused = await begin(last.credential);
     for (let i = 0; i < 50 && refused.status !== 429; i++) {
@@ -157,8 +136,7 @@ describe('agent API bounds (red team B1, B5)', () => {
     );
     expect((await begin(e.credential)).status).toBe(200);
     // Once the held requests are gone, the tenant's next one goes through.
-    for (const h of held) h.req.destroy();
-    await Promise.all(held.map((h) => h.done));
+    await Promise.all(held.map((h) => h.release()));
     let after = refused;
     for (let i = 0; i < 50 && after.status === 429; i++) {
       await new Promise((r) => setTimeout(r, 100));

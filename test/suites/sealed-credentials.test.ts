@@ -12,8 +12,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startApacheBasic, type Apache } from '../helpers/apache.js';
 import { AGENT_MAIN, RECOVERY_KEY, api, gatewayWithAgent, startHub, startProc, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
-import { registerMember } from '../helpers/hostile-agent.js';
-import { request as httpRequest } from 'node:http';
+import { holdRotationCommit, registerMember } from '../helpers/hostile-agent.js';
 
 const PASSWORD = 'Sealed-In-The-Browser-7q!';
 let entra: FakeEntra;
@@ -260,19 +259,11 @@ describe('key rotation and the sealed form', () => {
     // hub refuses this one's first step 429 with `Retry-After: 1` (ROTATIONS_AT_ONCE_PER_TENANT): rotate-key waits and
     // asks again rather than failing.
     const busy = await Promise.all([registerMember(hub.url, token, 'busy-1'), registerMember(hub.url, token, 'busy-2')]);
-    const held = busy.map((m) => {
-      const req = httpRequest(`${hub.url}/v1/agent/rotate/commit`, {
-        method: 'POST',
-        headers: { authorization: `GatehouseAgent ${m.credential}`, 'content-type': 'application/json', 'content-length': '1000' },
-      });
-      req.on('error', () => {});
-      req.write('{"previousPublicKeyPem":"');
-      return req;
-    });
+    const held = busy.map((m) => holdRotationCommit(hub.url, m.credential));
     const rot = startProc([AGENT_MAIN, 'rotate-key', '--config', agent.configPath, '--recovery-key', RECOVERY_KEY], {});
     const early = await Promise.race([rot.exited, new Promise((r) => setTimeout(() => r('still waiting'), 5000))]);
     expect(early, rot.lines.join('\n')).toBe('still waiting');
-    for (const req of held) req.destroy();
+    await Promise.all(held.map((h) => h.release()));
     // On failure, the hub's last lines too: `rotate-key` failed a few times under load with `cannot reach the hub
     // (UND_ERR_SOCKET)`, as cluster.test's rotation did (cause open; the hub closing a kept-alive connection?).
     expect(await rot.exited, `${rot.lines.join('\n')}\nhub:\n${hub.lines.slice(-12).join('\n')}`).toBe(0);
