@@ -1,7 +1,8 @@
 // An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (agents/agent-credential.ts;
 // failures limited before any lookup), the socket admitted only while few wait for HELLO
 // (agents/pending-hellos.ts; in a reconnect storm a coded 503 before any lookup, its Retry-After spread by
-// agents/upgrade-pacer.ts), then the session started with
+// agents/upgrade-pacer.ts), the tenant's tunnels on this hub counted (agents/tunnels-per-tenant.ts; over
+// GATEHOUSE_MAX_TUNNELS_PER_TENANT a coded 429 before the WebSocket is made), then the session started with
 // the hub's GATEHOUSE_AGENT_* bounds.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +17,8 @@ import { authenticateAgent } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
+import { TUNNEL_RETRY_AFTER_S, type TunnelsPerTenant } from './tunnels-per-tenant.js';
+import type { LineBudget } from '../log.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
@@ -35,6 +38,7 @@ export async function acceptAgent(
   pending: PendingHellos,
   pacer: UpgradePacer,
   budgets: FrameBudgets,
+  tunnels: { count: TunnelsPerTenant; refusals: LineBudget },
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -63,6 +67,21 @@ export async function acceptAgent(
   // and members it has); a gateway gone meanwhile has a budget of its own.
   const gateway = await store.getGateway(member.gatewayId);
   const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
+  // At most GATEHOUSE_MAX_TUNNELS_PER_TENANT tunnels of one tenant on this hub (waiting for HELLO or open), counted
+  // until the socket closes: refused before the WebSocket is made, and the agent comes back after Retry-After.
+  if (!tunnels.count.take(tenant, socket)) {
+    if (tunnels.refusals.allow())
+      log.warn({ tenant, member: member.id, max: tunnels.count.max }, 'agent tunnel refused: its tenant holds as many as one tenant may');
+    return writeErrorToSocket(
+      socket,
+      new GatehouseError(
+        'TooManyRequests',
+        `agent -> hub: this gateway's tenant has ${tunnels.count.max} agent connections open on this hub, the most one tenant may (GATEHOUSE_MAX_TUNNELS_PER_TENANT); try again in ${TUNNEL_RETRY_AFTER_S} s`,
+        { 'retry-after': String(TUNNEL_RETRY_AFTER_S) },
+      ),
+      randomUUID(),
+    );
+  }
   wss.handleUpgrade(req, socket, head, (ws) => {
     // A tunnel now: no longer one of its address's connections (GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS).
     tunnelled(socket);
