@@ -88,8 +88,8 @@ export async function acceptAgent(
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
     let session: AgentSession | undefined;
-    const place = pending.admit(member.id, () =>
-      session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'),
+    const place = pending.admit(member.id, tenant, () =>
+      session?.close(CloseCode.TooManyPending, 'too many connections of this member, its tenant or this hub waiting to send HELLO: this one lost its place'),
     );
     session = new AgentSession(
       ws,

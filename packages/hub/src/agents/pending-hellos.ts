@@ -1,6 +1,10 @@
-// Authenticated agent connections that have not sent HELLO yet: at most `perMember` per member and `total` on
-// the hub. A valid credential therefore cannot hold more than a few idle sockets open (each for at most the
-// HELLO deadline). At the member cap the member's own longest-waiting connection is closed with 4012 at once.
+// Authenticated agent connections that have not sent HELLO yet: at most `perMember` per member, `perTenant` per
+// tenant (its gateways' owner: a quarter of `total`, at least `perMember`) and `total` on the hub. A valid
+// credential therefore cannot hold more than a few idle sockets open (each for at most the HELLO deadline). At the
+// member's or the tenant's cap its own longest-waiting connection is closed with 4012 at once: one tenant (however
+// many members it has, however late it sends HELLO) holds at most a quarter of the places and cannot fill the hub
+// so that another tenant's agent is refused or loses its place (red team, session 18, P24: a tenant that sent HELLO
+// late and held every place kept a restarted agent of another tenant out for 16 s).
 // At the hub's cap the longest-waiting connection is closed with 4012 to make room, so a real agent that connects
 // while another tenant keeps the places full still gets in, but only a connection that has had its chance: one
 // admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
@@ -14,6 +18,7 @@
 /** One waiting connection's place. */
 export interface PendingPlace {
   readonly memberId: string;
+  readonly tenant: string;
   readonly evict: () => void;
   readonly turn: number;
   readonly at: number;
@@ -29,6 +34,9 @@ export class PendingHellos {
   /** Waiting connections, longest-waiting first (a Set keeps insertion order). */
   private readonly waiting = new Set<PendingPlace>();
   private readonly byMember = new Map<string, Set<PendingPlace>>();
+  private readonly byTenant = new Map<string, Set<PendingPlace>>();
+  /** Places one tenant may hold: a quarter of the hub's, at least a member's. */
+  readonly perTenant: number;
   /** Places to close at the end of this turn unless their HELLO arrives first. */
   private readonly doomed = new Set<PendingPlace>();
   /** Event-loop turns, counted from each admission until GRACE_TURNS have passed after the last one (nothing
@@ -42,7 +50,9 @@ export class PendingHellos {
   constructor(
     private readonly perMember: number,
     private readonly total: number,
-  ) {}
+  ) {
+    this.perTenant = Math.max(perMember, Math.floor(total / 4));
+  }
 
   /** Whether a new connection would find no place it may take (every place at the hub's cap held by one that has
    *  not had its chance yet): refuse it before the upgrade. */
@@ -50,15 +60,18 @@ export class PendingHellos {
     return this.waiting.size - this.doomed.size >= this.total && this.evictable() === undefined;
   }
 
-  /** Takes a place for `memberId`. At the member cap the member's longest-waiting connection is closed at once;
+  /** Takes a place for `memberId` of `tenant`. At the member's or the tenant's cap its own longest-waiting
+   *  connection is closed at once;
    *  at the hub's cap the longest-waiting one that has had its chance is closed at the end of the turn, and when
    *  none has (connections that passed refusal() together, with an asynchronous lookup between), this one is
    *  closed instead. `evict` closes this connection if it loses its place. Give the place back with release once
    *  HELLO arrived or the connection closed. */
-  admit(memberId: string, evict: () => void): PendingPlace {
+  admit(memberId: string, tenant: string, evict: () => void): PendingPlace {
     const mine = this.byMember.get(memberId);
     if (mine && mine.size >= this.perMember) this.evict(mine.values().next().value!);
-    const place: PendingPlace = { memberId, evict, turn: this.turn, at: performance.now() };
+    const ours = this.byTenant.get(tenant);
+    if (ours && ours.size >= this.perTenant) this.evict(ours.values().next().value!);
+    const place: PendingPlace = { memberId, tenant, evict, turn: this.turn, at: performance.now() };
     let overflow = false;
     if (this.waiting.size - this.doomed.size >= this.total) {
       const oldest = this.evictable();
@@ -69,6 +82,9 @@ export class PendingHellos {
     const set = this.byMember.get(memberId) ?? new Set<PendingPlace>();
     set.add(place);
     this.byMember.set(memberId, set);
+    const tenantSet = this.byTenant.get(tenant) ?? new Set<PendingPlace>();
+    tenantSet.add(place);
+    this.byTenant.set(tenant, tenantSet);
     this.lastAdmitTurn = this.turn;
     this.turnEnds ??= setImmediate(() => this.endTurn());
     if (overflow) this.doomed.add(place);
@@ -83,6 +99,9 @@ export class PendingHellos {
     const set = this.byMember.get(place.memberId);
     set?.delete(place);
     if (set?.size === 0) this.byMember.delete(place.memberId);
+    const tenantSet = this.byTenant.get(place.tenant);
+    tenantSet?.delete(place);
+    if (tenantSet?.size === 0) this.byTenant.delete(place.tenant);
   }
 
   /** The longest-waiting place not already doomed, if it has had its chance. */
