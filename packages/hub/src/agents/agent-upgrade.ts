@@ -13,7 +13,7 @@ import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
 import { tunnelled } from '../http/address-connections.js';
 import { clientAddress } from '../http/client-address.js';
-import { authenticateAgent } from './agent-credential.js';
+import { agentCredentialOf, authenticateAgent, credentialMemberId } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
@@ -45,11 +45,12 @@ export async function acceptAgent(
 ): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = clientAddress(req, deps.config.trustedProxies);
-  // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
+  // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance
+  // (and no other tenant than the member's, when the hub knows it, holds more than its share: then after it).
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
-  if (pending.refusal()) {
+  const busy = (): void => {
     const retryAfter = pacer.retryAfterS();
-    return writeErrorToSocket(
+    writeErrorToSocket(
       socket,
       new GatehouseError(
         'ServiceUnavailable',
@@ -58,7 +59,9 @@ export async function acceptAgent(
       ),
       randomUUID(),
     );
-  }
+  };
+  const claimed = agentCredentialOf(req.headers.authorization);
+  if (pending.refusal(claimed === undefined ? undefined : credentialMemberId(claimed))) return busy();
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);
@@ -67,6 +70,7 @@ export async function acceptAgent(
   // and members it has); a gateway gone meanwhile has a budget of its own.
   const gateway = await store.getGateway(member.gatewayId);
   const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
+  if (pending.refusalFor(member.id, tenant)) return busy();
   // At most GATEHOUSE_MAX_TUNNELS_PER_TENANT tunnels of one tenant on this hub (waiting for HELLO or open), counted
   // until the socket closes: refused before the WebSocket is made, and the agent comes back after Retry-After.
   if (!tunnels.count.take(tenant, socket)) {
