@@ -391,7 +391,7 @@ const SETTINGS = {
     flag: 'agent-pending-max',
     default: `${AgentBounds.pendingPerMember}/${AgentBounds.pendingTotal}`,
     parse: pair({ expected: 'N/M, like 4/256 (per member/whole hub, at least 1)' }),
-    help: "agent connections waiting for HELLO, per member/on the whole hub (one tenant: a quarter of the hub's, at least a member's; at a member's or tenant's cap its own longest-waiting is closed with 4012); at the hub's cap a new upgrade gets 503 (a reconnect storm) unless the longest-waiting has had its chance, which is then closed with 4012",
+    help: "agent connections waiting for HELLO, per member/on the whole hub (at the hub's cap a tenant over a quarter of it, at least a member's, loses its longest-waiting place to another tenant's newcomer, 4012); at the hub's cap a new upgrade gets 503 (a reconnect storm) unless the longest-waiting has had its chance, which is then closed with 4012",
   }),
   maxTunnelsPerTenant: setting({
     env: 'GATEHOUSE_MAX_TUNNELS_PER_TENANT',
