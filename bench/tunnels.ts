@@ -181,7 +181,12 @@ async function main(): Promise<void> {
   setLineLimit(5_000); // the hub logs a line per connect: keep the harness's memory flat
   const dir = tempDir('gatehouse-tunnels-');
   // Every agent dials from 127.0.0.1 here, standing for 10,000 machines: the per-address cap does not apply.
-  const env: Record<string, string> = { GATEHOUSE_THROTTLE: '1000000000/60s', GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: '0' };
+  const env: Record<string, string> = {
+    GATEHOUSE_THROTTLE: '1000000000/60s',
+    GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    // One tenant's 10,000 tunnels on one hub: the per-tenant cap does not apply either.
+    GATEHOUSE_MAX_TUNNELS_PER_TENANT: '0',
+  };
   if (process.env.GATEHOUSE_AGENT_PENDING_MAX) env.GATEHOUSE_AGENT_PENDING_MAX = process.env.GATEHOUSE_AGENT_PENDING_MAX;
   // PROFILE=dir: the hubs and the simulator write CPU profiles there as they stop.
   if (process.env.PROFILE) setProcessPrefix(['sh', '-c', `exec "$0" --cpu-prof --cpu-prof-dir=${process.env.PROFILE} "$@"`]);

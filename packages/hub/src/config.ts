@@ -110,6 +110,8 @@ export interface HubConfig {
     /** Connections waiting for HELLO, per member and on the whole hub (else close 4012). Default 4 and 256. */
     pendingPerMember: number;
     pendingTotal: number;
+    /** Agent tunnels (waiting for HELLO or open) one tenant may hold on this hub; over it 429. 0: no cap. Default 1000. */
+    maxTunnelsPerTenant: number;
     /** Failed agent authentications allowed per member (or gateway) id from one source address, and per source address; beyond, 429. */
     authFailuresPerMember: { limit: number; periodMs: number };
     authFailuresPerAddress: { limit: number; periodMs: number };
@@ -230,6 +232,7 @@ export function loadConfig(
       helloTimeoutMs: v.agentHelloTimeoutMs!,
       pendingPerMember,
       pendingTotal,
+      maxTunnelsPerTenant: v.maxTunnelsPerTenant!,
       authFailuresPerMember: v.agentAuthFailures!,
       authFailuresPerAddress: v.agentAuthFailuresPerAddress!,
       frameRate: v.agentFrameRate!,

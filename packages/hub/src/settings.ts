@@ -391,7 +391,14 @@ const SETTINGS = {
     flag: 'agent-pending-max',
     default: `${AgentBounds.pendingPerMember}/${AgentBounds.pendingTotal}`,
     parse: pair({ expected: 'N/M, like 4/256 (per member/whole hub, at least 1)' }),
-    help: "agent connections waiting for HELLO, per member/on the whole hub; at the hub's cap a new upgrade gets 503 (a reconnect storm) unless the longest-waiting has had its chance, which is then closed with 4012",
+    help: "agent connections waiting for HELLO, per member/on the whole hub (at the hub's cap a tenant over a quarter of it, at least a member's, loses its longest-waiting place to another tenant's newcomer, 4012); at the hub's cap a new upgrade gets 503 (a reconnect storm) unless the longest-waiting has had its chance, which is then closed with 4012",
+  }),
+  maxTunnelsPerTenant: setting({
+    env: 'GATEHOUSE_MAX_TUNNELS_PER_TENANT',
+    flag: 'max-tunnels-per-tenant',
+    default: '1000',
+    parse: integer({ min: 0 }),
+    help: "agent tunnels (open or waiting for HELLO) the members of one tenant's gateways may hold on this hub; over it the upgrade gets 429 TooManyRequests (Retry-After: 30); 0: off",
   }),
   agentAuthFailures: setting({
     env: 'GATEHOUSE_AGENT_AUTH_FAILURES',

@@ -1,7 +1,8 @@
 // An agent's WebSocket upgrade at /v1/agent/connect, once the path is right: the credential checked (agents/agent-credential.ts;
 // failures limited before any lookup), the socket admitted only while few wait for HELLO
 // (agents/pending-hellos.ts; in a reconnect storm a coded 503 before any lookup, its Retry-After spread by
-// agents/upgrade-pacer.ts), then the session started with
+// agents/upgrade-pacer.ts), the tenant's tunnels on this hub counted (agents/tunnels-per-tenant.ts; over
+// GATEHOUSE_MAX_TUNNELS_PER_TENANT a coded 429 before the WebSocket is made), then the session started with
 // the hub's GATEHOUSE_AGENT_* bounds.
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -12,10 +13,12 @@ import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
 import { tunnelled } from '../http/address-connections.js';
 import { clientAddress } from '../http/client-address.js';
-import { authenticateAgent } from './agent-credential.js';
+import { agentCredentialOf, authenticateAgent, credentialMemberId } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
+import { TUNNEL_RETRY_AFTER_S, type TunnelsPerTenant } from './tunnels-per-tenant.js';
+import type { LineBudget } from '../log.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
@@ -35,17 +38,19 @@ export async function acceptAgent(
   pending: PendingHellos,
   pacer: UpgradePacer,
   budgets: FrameBudgets,
+  tunnels: { count: TunnelsPerTenant; refusals: LineBudget },
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
 ): Promise<void> {
   const { store, registry, presence, log, agentAuth } = deps;
   const address = clientAddress(req, deps.config.trustedProxies);
-  // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance.
+  // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance
+  // (and no other tenant than the member's, when the hub knows it, holds more than its share: then after it).
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
-  if (pending.refusal()) {
+  const busy = (): void => {
     const retryAfter = pacer.retryAfterS();
-    return writeErrorToSocket(
+    writeErrorToSocket(
       socket,
       new GatehouseError(
         'ServiceUnavailable',
@@ -54,7 +59,9 @@ export async function acceptAgent(
       ),
       randomUUID(),
     );
-  }
+  };
+  const claimed = agentCredentialOf(req.headers.authorization);
+  if (pending.refusal(claimed === undefined ? undefined : credentialMemberId(claimed))) return busy();
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);
@@ -63,14 +70,30 @@ export async function acceptAgent(
   // and members it has); a gateway gone meanwhile has a budget of its own.
   const gateway = await store.getGateway(member.gatewayId);
   const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
+  if (pending.refusalFor(member.id, tenant)) return busy();
+  // At most GATEHOUSE_MAX_TUNNELS_PER_TENANT tunnels of one tenant on this hub (waiting for HELLO or open), counted
+  // until the socket closes: refused before the WebSocket is made, and the agent comes back after Retry-After.
+  if (!tunnels.count.take(tenant, socket)) {
+    if (tunnels.refusals.allow())
+      log.warn({ tenant, member: member.id, max: tunnels.count.max }, 'agent tunnel refused: its tenant holds as many as one tenant may');
+    return writeErrorToSocket(
+      socket,
+      new GatehouseError(
+        'TooManyRequests',
+        `agent -> hub: this gateway's tenant has ${tunnels.count.max} agent connections open on this hub, the most one tenant may (GATEHOUSE_MAX_TUNNELS_PER_TENANT); try again in ${TUNNEL_RETRY_AFTER_S} s`,
+        { 'retry-after': String(TUNNEL_RETRY_AFTER_S) },
+      ),
+      randomUUID(),
+    );
+  }
   wss.handleUpgrade(req, socket, head, (ws) => {
     // A tunnel now: no longer one of its address's connections (GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS).
     tunnelled(socket);
     // Counted once the WebSocket exists (an upgrade ws refuses never takes a place). The session holds the
     // socket's error listener; until it exists, a refused or failing socket must not throw on the hub.
     let session: AgentSession | undefined;
-    const place = pending.admit(member.id, () =>
-      session?.close(CloseCode.TooManyPending, 'too many connections of this member (or on this hub) waiting to send HELLO: this one lost its place'),
+    const place = pending.admit(member.id, tenant, () =>
+      session?.close(CloseCode.TooManyPending, 'too many connections of this member, its tenant or this hub waiting to send HELLO: this one lost its place'),
     );
     session = new AgentSession(
       ws,

@@ -10,10 +10,19 @@
 // connection is refused instead (refusal() before the upgrade: a coded 503, no lookup), and the agent comes back
 // on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
 // one.
+// A tenant's share (its gateways' owner): `perTenant`, a quarter of `total` (at least `perMember`). At the hub's
+// cap a place held by a tenant over its share is taken for another tenant's newcomer whether or not it has had its
+// chance, and a newcomer is refused only while no other tenant is over its share: one tenant (however many members
+// it has, however late it sends HELLO, which lengthens everyone's grace) cannot keep another tenant's agent out
+// (red team, session 18, P24: a tenant that sent HELLO late held all 256 places, and a restarted agent of another
+// tenant was refused 503 for 16 s). A tenant alone in a storm still fills every place and is refused as before.
+// Whether a newcomer is of the tenant over its share is known before any lookup when its member was seen lately
+// (the member id is in the credential; at most MAX_KNOWN_MEMBERS kept), else after the lookup (refusalFor).
 
 /** One waiting connection's place. */
 export interface PendingPlace {
   readonly memberId: string;
+  readonly tenant: string;
   readonly evict: () => void;
   readonly turn: number;
   readonly at: number;
@@ -24,11 +33,16 @@ export const GRACE_TURNS = 3;
 /** The most time a waiting connection is given (however slowly HELLOs came lately): an authenticated tenant that
  *  sends HELLO late cannot keep newer connections out for longer. */
 export const MAX_GRACE_MS = 1000;
+/** Members whose tenant is remembered (so a refusal in a storm needs no lookup); the oldest is forgotten past it. */
+export const MAX_KNOWN_MEMBERS = 100_000;
 
 export class PendingHellos {
   /** Waiting connections, longest-waiting first (a Set keeps insertion order). */
   private readonly waiting = new Set<PendingPlace>();
   private readonly byMember = new Map<string, Set<PendingPlace>>();
+  private readonly byTenant = new Map<string, Set<PendingPlace>>();
+  /** The tenant of members seen lately, oldest first. */
+  private readonly tenantOf = new Map<string, string>();
   /** Places to close at the end of this turn unless their HELLO arrives first. */
   private readonly doomed = new Set<PendingPlace>();
   /** Event-loop turns, counted from each admission until GRACE_TURNS have passed after the last one (nothing
@@ -38,30 +52,47 @@ export class PendingHellos {
   private turnEnds: NodeJS.Immediate | undefined;
   /** Moving average of the time from the upgrade to HELLO, in ms. */
   private helloWaitMs = 0;
+  /** Places one tenant may hold before another tenant's newcomer may take them: a quarter of the hub's, at
+   *  least a member's. */
+  readonly perTenant: number;
 
   constructor(
     private readonly perMember: number,
     private readonly total: number,
-  ) {}
-
-  /** Whether a new connection would find no place it may take (every place at the hub's cap held by one that has
-   *  not had its chance yet): refuse it before the upgrade. */
-  refusal(): boolean {
-    return this.waiting.size - this.doomed.size >= this.total && this.evictable() === undefined;
+  ) {
+    this.perTenant = Math.max(perMember, Math.floor(total / 4));
   }
 
-  /** Takes a place for `memberId`. At the member cap the member's longest-waiting connection is closed at once;
-   *  at the hub's cap the longest-waiting one that has had its chance is closed at the end of the turn, and when
-   *  none has (connections that passed refusal() together, with an asynchronous lookup between), this one is
-   *  closed instead. `evict` closes this connection if it loses its place. Give the place back with release once
-   *  HELLO arrived or the connection closed. */
-  admit(memberId: string, evict: () => void): PendingPlace {
+  /** Whether a new connection of `memberId` (read from its credential, not yet checked) would find no place it may
+   *  take (every place at the hub's cap held by one that has not had its chance yet, and no other tenant over its
+   *  share): refuse it before the upgrade. A member whose tenant is not known is let through to the lookup. */
+  refusal(memberId?: string): boolean {
+    if (!this.full() || this.evictable() !== undefined) return false;
+    // (an unknown tenant: any tenant over its share may be another's)
+    return this.overShare(memberId === undefined ? undefined : this.tenantOf.get(memberId)) === undefined;
+  }
+
+  /** refusal() once the connection's tenant is known (after the lookup); remembers the member's tenant. */
+  refusalFor(memberId: string, tenant: string): boolean {
+    this.tenantOf.delete(memberId);
+    this.tenantOf.set(memberId, tenant);
+    if (this.tenantOf.size > MAX_KNOWN_MEMBERS) this.tenantOf.delete(this.tenantOf.keys().next().value!);
+    return this.full() && this.evictable() === undefined && this.overShare(tenant) === undefined;
+  }
+
+  /** Takes a place for `memberId` of `tenant`. At the member cap the member's longest-waiting connection is closed
+   *  at once; at the hub's cap the longest-waiting one that has had its chance (else the longest-waiting of
+   *  another tenant over its share) is closed at the end of the turn, and when there is none (connections that
+   *  passed refusal() together, with an asynchronous lookup between), this one is closed instead. `evict` closes
+   *  this connection if it loses its place. Give the place back with release once HELLO arrived or the
+   *  connection closed. */
+  admit(memberId: string, tenant: string, evict: () => void): PendingPlace {
     const mine = this.byMember.get(memberId);
     if (mine && mine.size >= this.perMember) this.evict(mine.values().next().value!);
-    const place: PendingPlace = { memberId, evict, turn: this.turn, at: performance.now() };
+    const place: PendingPlace = { memberId, tenant, evict, turn: this.turn, at: performance.now() };
     let overflow = false;
-    if (this.waiting.size - this.doomed.size >= this.total) {
-      const oldest = this.evictable();
+    if (this.full()) {
+      const oldest = this.evictable() ?? this.overShare(tenant);
       if (oldest) this.doomed.add(oldest);
       else overflow = true;
     }
@@ -69,6 +100,9 @@ export class PendingHellos {
     const set = this.byMember.get(memberId) ?? new Set<PendingPlace>();
     set.add(place);
     this.byMember.set(memberId, set);
+    const ours = this.byTenant.get(tenant) ?? new Set<PendingPlace>();
+    ours.add(place);
+    this.byTenant.set(tenant, ours);
     this.lastAdmitTurn = this.turn;
     this.turnEnds ??= setImmediate(() => this.endTurn());
     if (overflow) this.doomed.add(place);
@@ -83,6 +117,13 @@ export class PendingHellos {
     const set = this.byMember.get(place.memberId);
     set?.delete(place);
     if (set?.size === 0) this.byMember.delete(place.memberId);
+    const ours = this.byTenant.get(place.tenant);
+    ours?.delete(place);
+    if (ours?.size === 0) this.byTenant.delete(place.tenant);
+  }
+
+  private full(): boolean {
+    return this.waiting.size - this.doomed.size >= this.total;
   }
 
   /** The longest-waiting place not already doomed, if it has had its chance. */
@@ -91,6 +132,22 @@ export class PendingHellos {
       if (this.doomed.has(p)) continue;
       const graceMs = Math.min(MAX_GRACE_MS, 2 * this.helloWaitMs);
       return p.turn <= this.turn - GRACE_TURNS && performance.now() - p.at >= graceMs ? p : undefined;
+    }
+    return undefined;
+  }
+
+  /** The longest-waiting place (not doomed) of a tenant other than `tenant` that holds more than its share. */
+  private overShare(tenant: string | undefined): PendingPlace | undefined {
+    for (const [t, places] of this.byTenant) {
+      if (t === tenant || places.size <= this.perTenant) continue;
+      let held = 0;
+      let first: PendingPlace | undefined;
+      for (const p of places) {
+        if (this.doomed.has(p)) continue;
+        held++;
+        first ??= p;
+      }
+      if (held > this.perTenant) return first;
     }
     return undefined;
   }

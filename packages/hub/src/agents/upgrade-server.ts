@@ -14,6 +14,8 @@ import { acceptAgent } from './agent-upgrade.js';
 import { FrameBudgets } from './frame-budget.js';
 import { PendingHellos } from './pending-hellos.js';
 import { UpgradePacer } from './upgrade-pacer.js';
+import { TunnelsPerTenant } from './tunnels-per-tenant.js';
+import { LineBudget } from '../log.js';
 
 /** Takes the server's upgrades from now on. */
 export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFlight): void {
@@ -22,6 +24,7 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
   const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
   const pacer = new UpgradePacer();
   const budgets = new FrameBudgets({ tenant: config.agent.tenantFrameRate, hub: config.agent.hubFrameRate });
+  const tunnels = { count: new TunnelsPerTenant(config.agent.maxTunnelsPerTenant), refusals: new LineBudget(log, 'agent tunnel refused') };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       serveWithoutUpgrade(server, req, socket, head);
@@ -43,6 +46,6 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
       );
     }
     if (inFlight.stopping) return writeErrorToSocket(socket, new GatehouseError('ServiceUnavailable', 'hub: shutting down'), randomUUID());
-    await acceptAgent(deps, wss, pendingHellos, pacer, budgets, req, socket, head);
+    await acceptAgent(deps, wss, pendingHellos, pacer, budgets, tunnels, req, socket, head);
   }
 }

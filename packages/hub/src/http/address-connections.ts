@@ -1,7 +1,8 @@
 // Connections open per client address (GATEHOUSE_MAX_CONNECTIONS_PER_ADDRESS): one address holding thousands of
 // idle kept-alive connections used up the hub's file descriptors, and every other caller's new connection was
 // reset (red team, session 17, F6). Counted from the connection's start to its close, or to its upgrade: an agent's
-// WebSocket tunnel is a member's, bounded per member elsewhere, and a site's agents behind one NAT may be many.
+// WebSocket tunnel is a member's, bounded per tenant on the hub instead (agents/tunnels-per-tenant.ts,
+// GATEHOUSE_MAX_TUNNELS_PER_TENANT), and a site's agents behind one NAT may be many.
 // IPv6 clients are counted per /64 (one host usually holds a whole /64). Reverse proxies listed in
 // GATEHOUSE_TRUSTED_PROXIES are not counted: every caller behind one shares its address.
 import { type BlockList, type Socket, isIPv6 } from 'node:net';

@@ -1,0 +1,142 @@
+// Red team, session 18: one tenant holding valid credentials of its own gateways could hurt another tenant through
+// agent tunnels. P21: tunnels leave the per-address count once upgraded, so one tenant held ~1,000 of them and the
+// hub ran out of file descriptors (GATEHOUSE_MAX_TUNNELS_PER_TENANT now caps a tenant's tunnels on a hub). P24: a
+// tenant kept every place for connections awaiting HELLO (GATEHOUSE_AGENT_PENDING_MAX), so another tenant's agent
+// was refused 503; a tenant now holds at most a quarter of the places and loses its own longest-waiting one.
+// Real hub, real agent for the victim tenant; the attacker is a raw socket speaking the real protocol.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode } from '@gatehouse/shared';
+import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
+import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
+import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
+import { cleanupTempDirs } from '../helpers/tmp.js';
+import { registerMember } from '../helpers/hostile-agent.js';
+import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+
+const TENANT_X = 'cccccccc-0000-4000-8000-00000000000c';
+
+let entra: FakeEntra;
+let echo: EchoServer;
+let victimToken: string;
+let attackerToken: string;
+
+beforeAll(async () => {
+  entra = await startFakeEntra();
+  echo = await startEchoServer();
+  victimToken = await entra.token();
+  attackerToken = await entra.token({ tid: TENANT_X, oid: 'cccccccc-0000-4000-8000-000000000001' });
+});
+afterAll(async () => {
+  await echo?.close();
+  await entra?.close();
+  cleanupTempDirs();
+});
+
+/** The victim tenant's real agent connects now, and a call through it is served. */
+async function victimServes(hub: HubProc): Promise<AgentProc> {
+  const g = await gatewayWithAgent(hub.url, victimToken, [`${echo.url}/`], 'victim');
+  const conn = await api(hub.url, victimToken, 'POST', '/v1/connections', { authType: 'AnonymousGateway', baseResourceUrl: echo.url, gatewayId: g.gatewayId });
+  expect(conn.status).toBe(201);
+  const r = await api(hub.url, victimToken, 'POST', `/v1/connections/${conn.json.id}/invoke`, { method: 'GET', url: 'echo/victim' });
+  expect(r.status).toBe(200);
+  return g.agent;
+}
+
+describe('GATEHOUSE_MAX_TUNNELS_PER_TENANT', () => {
+  let hub: HubProc;
+  const held: HostileAgent[] = [];
+  let victim: AgentProc | undefined;
+  beforeAll(async () => {
+    hub = await startHub(entra, { GATEHOUSE_MAX_TUNNELS_PER_TENANT: '3' });
+  });
+  afterAll(async () => {
+    for (const a of held) a.destroy();
+    await victim?.stop();
+    await hub?.stop();
+  });
+
+  it("red team P21: at 3 a tenant's 4th tunnel is refused 429 before the WebSocket is made; another tenant's agent still connects and serves; closing a tunnel frees a place", async () => {
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await registerMember(hub.url, attackerToken, `x${i}`));
+    // Two open tunnels and one still waiting for HELLO: that one counts too.
+    for (const [i, m] of members.slice(0, 3).entries()) {
+      const r = await openHostileAgent(hub.port, m.credential);
+      expect(r.status).toBe(101);
+      held.push(r.agent!);
+      if (i < 2) expect(await r.agent!.hello()).toBeGreaterThan(0);
+    }
+    const refused = await openHostileAgent(hub.port, members[3]!.credential);
+    expect(refused.status).toBe(429);
+    expect(refused.agent).toBeUndefined();
+    expect(refused.headers['retry-after']).toBe('30');
+    expect(JSON.parse(refused.body).error.code).toBe('TooManyRequests');
+    expect(refused.body).toContain('GATEHOUSE_MAX_TUNNELS_PER_TENANT');
+    expect((await openHostileAgent(hub.port, members[0]!.credential)).status).toBe(429);
+    await hub.waitForLine((l) => l.includes('agent tunnel refused'));
+
+    // Another tenant's real agent connects and its call is served.
+    victim = await victimServes(hub);
+
+    // One of the attacker's tunnels closes: its place is free again (once the hub has seen the close).
+    held.shift()!.destroy();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 101; i++) {
+      const r = await openHostileAgent(hub.port, members[3]!.credential);
+      status = r.status;
+      if (r.agent) held.push(r.agent);
+      else await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(status).toBe(101);
+  });
+});
+
+describe("GATEHOUSE_AGENT_PENDING_MAX: a tenant's share of the places waiting for HELLO", () => {
+  let hub: HubProc;
+  const held: HostileAgent[] = [];
+  let victim: AgentProc | undefined;
+  beforeAll(async () => {
+    // 2 per member, 8 on the hub: a tenant's share is 2 (a quarter of 8, at least a member's 2).
+    hub = await startHub(entra, { GATEHOUSE_AGENT_PENDING_MAX: '2/8', GATEHOUSE_AGENT_HELLO_TIMEOUT: '30s' });
+  });
+  afterAll(async () => {
+    for (const a of held) a.destroy();
+    await victim?.stop();
+    await hub?.stop();
+  });
+
+  /** 2 connections of each member, opened together, that have not sent HELLO. */
+  const fill = async (members: Array<{ credential: string }>): Promise<HostileAgent[]> =>
+    Promise.all(
+      members.flatMap((m) =>
+        [0, 1].map(async () => {
+          const r = await openHostileAgent(hub.port, m.credential);
+          expect(r.status).toBe(101);
+          held.push(r.agent!);
+          return r.agent!;
+        }),
+      ),
+    );
+
+  it("red team P24: a tenant that sends HELLO late and keeps every place full cannot keep another tenant's agent out: the newcomer takes the over-share tenant's longest-waiting place (4012)", async () => {
+    const members = [];
+    for (let i = 0; i < 4; i++) members.push(await registerMember(hub.url, attackerToken, `x${i}`));
+    const v = await registerMember(hub.url, victimToken, 'v-raw');
+    // The attacker sends HELLO 950 ms late, 32 times: the hub's grace for a waiting connection grows to its 1 s cap.
+    for (let round = 0; round < 4; round++) {
+      const late = await fill(members);
+      await new Promise((res) => setTimeout(res, 950));
+      expect((await Promise.all(late.map((a) => a.hello()))).every((version) => version > 0)).toBe(true);
+      for (const a of late) a.destroy();
+    }
+    // Now it fills all 8 places with connections still in their grace; another tenant's agent connects at once.
+    const waiting = await fill(members);
+    const fresh = await openHostileAgent(hub.port, v.credential);
+    expect(fresh.status).toBe(101);
+    held.push(fresh.agent!);
+    expect(await fresh.agent!.hello()).toBeGreaterThan(0);
+    // The place it took was the attacker's longest-waiting one.
+    expect(await waiting[0]!.readUntilClose(10_000)).toBe(CloseCode.TooManyPending);
+    // And the victim's real agent connects and serves a call.
+    victim = await victimServes(hub);
+  });
+});
