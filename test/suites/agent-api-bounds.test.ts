@@ -11,7 +11,7 @@ import { cleanupTempDirs } from '../helpers/tmp.js';
 import { holdRotationCommit, registerMember } from '../helpers/hostile-agent.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { sealSecret } from '@gatehouse/shared';
-import { ROTATION_STEPS_PER_GATEWAY, ROTATIONS_AT_ONCE_PER_TENANT } from '../../packages/hub/dist/http/agent-api.js';
+import { JOIN_FAILURES_PER_GATEWAY, ROTATION_STEPS_PER_GATEWAY, ROTATIONS_AT_ONCE_PER_TENANT } from '../../packages/hub/dist/http/agent-api.js';
 import { LIVE_REGISTRATION_KEYS } from '../../packages/hub/dist/http/registration-keys.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
@@ -270,6 +270,42 @@ describe('agent API bounds (red team B1, B5)', () => {
     expect(statuses.length).toBe(101);
     expect(limited?.code).toBe('TooManyRequests');
     expect(Number(limited?.retryAfter)).toBeGreaterThan(0);
+    await otherTenantServed();
+  }, 60_000);
+
+  it('red team session 18: a gateway key is RSA of 2048-4096 bits with exponent 65537; failed join proofs are limited per gateway even with a valid registration key', async () => {
+    const tF = await entra.token({ tid: 'ffffffff-0000-4000-8000-00000000000f', oid: 'ffffffff-0000-4000-8000-000000000001' });
+    const register = async (gatewayId: string, registrationKey: string, extra: Record<string, unknown>) =>
+      api(hub.url, undefined, 'POST', '/v1/agent/register', { gatewayId, registrationKey, name: 'm', sealedPrivateKey: 'sealed', ...extra });
+    const pem = (opts: { modulusLength: number; publicExponent?: number }) =>
+      generateKeyPairSync('rsa', opts).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const gw = (await api(hub.url, tF, 'POST', '/v1/gateways', { name: 'heavy-key' })).json;
+    // The key the probe used: a large exponent makes every check of a signature with it cost 20 times more.
+    for (const bad of [
+      pem({ modulusLength: 2048, publicExponent: 3 }),
+      pem({ modulusLength: 2048, publicExponent: 0x1000001 }),
+      pem({ modulusLength: 1024 }),
+    ]) {
+      const r = await register(gw.id, gw.registrationKey, { publicKeyPem: bad });
+      expect(r.status).toBe(400);
+      expect(r.json.error.message).toBe('caller -> hub: publicKeyPem must be an RSA public key of 2048 to 4096 bits with the public exponent 65537');
+    }
+    const first = await register(gw.id, gw.registrationKey, { publicKeyPem: pem({ modulusLength: 2048 }) });
+    expect(first.status, first.text).toBe(201);
+    // Joining needs a proof made with the gateway's private key; wrong proofs with a valid registration key are 401,
+    // until the gateway has had JOIN_FAILURES_PER_GATEWAY of them: then 429 before any signature is checked.
+    const key = (await api(hub.url, tF, 'POST', `/v1/gateways/${gw.id}/registration-keys`)).json.registrationKey;
+    const statuses: number[] = [];
+    for (let i = 0; i < JOIN_FAILURES_PER_GATEWAY.limit + 3; i++)
+      statuses.push((await register(gw.id, key, { proof: Buffer.alloc(256, i).toString('base64') })).status);
+    expect(statuses.slice(0, JOIN_FAILURES_PER_GATEWAY.limit)).toEqual(Array(JOIN_FAILURES_PER_GATEWAY.limit).fill(401));
+    const limited = await register(gw.id, key, { proof: 'AAAA' });
+    expect(limited.status).toBe(429);
+    expect(limited.json.error.message).toMatch(/join proofs for this gateway failed in 10 minutes; try again in \d+ seconds/);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Another gateway's registration is not held up.
+    const other = (await api(hub.url, tF, 'POST', '/v1/gateways', { name: 'other' })).json;
+    expect((await register(other.id, other.registrationKey, { publicKeyPem: pem({ modulusLength: 2048 }) })).status).toBe(201);
     await otherTenantServed();
   }, 60_000);
 

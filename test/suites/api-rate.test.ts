@@ -100,6 +100,19 @@ describe('the management API rate per caller and per tenant', () => {
     expect((await api(hub.url, await entra.token({ tid: TENANT_B, oid: 'bbbbbbbb-0000-4000-8000-000000000002' }), 'GET', '/v1/gateways')).status).toBe(200);
   });
 
+  it('red team session 18: calls refused before they start (connections the caller cannot use) count against the management API rate', async () => {
+    const t = await entra.token({ tid: 'cccccccc-0000-4000-8000-00000000000c', oid: 'cccccccc-0000-4000-8000-000000000001' });
+    const answers = [];
+    for (let i = 0; i < 25; i++) answers.push(await api(hub.url, t, 'POST', `/v1/connections/${crypto.randomUUID()}/invoke`, { method: 'GET', url: 'x' }));
+    const notFound = answers.filter((r) => r.status === 404).length;
+    expect(notFound).toBeGreaterThanOrEqual(10);
+    expect(notFound).toBeLessThan(20);
+    const limited = answers.find((r) => r.status === 429)!;
+    expect(limited.json.error.message).toContain('GATEHOUSE_API_RATE');
+    // Another tenant's calls to its own connection are not touched.
+    expect((await api(hub.url, tokenB, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'still' })).json.statusCode).toBe(200);
+  });
+
   it('bad tokens are refused 401 before any rate (they do not use a caller up)', async () => {
     const rs = await Promise.all(Array.from({ length: 20 }, () => api(hub.url, 'not-a-token', 'GET', '/v1/connections')));
     expect(rs.every((r) => r.status === 401)).toBe(true);

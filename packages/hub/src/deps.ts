@@ -4,6 +4,7 @@ import type { Logger } from './log.js';
 import type { Store } from './store/store.js';
 import type { AgentRegistry } from './agents/registry.js';
 import type { Authenticate, Caller } from './auth/caller-auth.js';
+import type { ApiRate } from './http/api-rate.js';
 import type { Throttle } from './throttle/memory-throttle.js';
 import type { Ctx } from './http/router.js';
 import type { HubMetrics } from './metrics.js';
@@ -48,6 +49,8 @@ export interface HubDeps {
   callCaps: CallCaps;
   /** Records every change (audit/audit.ts). */
   audit: Audit;
+  /** The management API's rate per caller and tenant (http/api-rate.ts); calls refused before they start count too. */
+  apiRate: ApiRate;
   /** Resolves the caller or throws Unauthorized (logs the reason). */
   caller(ctx: Ctx): Promise<Caller>;
 }

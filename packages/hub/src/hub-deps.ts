@@ -102,6 +102,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
         for (const s of registry.all()) s.tellHubs(msg);
       })
     : undefined;
+  const apiRate = new ApiRate(config.apiRate, config.apiTenantRate);
   const now = opts.now ?? (() => new Date());
   const deps: HubDeps = {
     config,
@@ -137,7 +138,8 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
           Math.max(now().getTime(), since === undefined ? 0 : since + REGISTRATION_KEY_TTL_MS),
         ),
     ),
-    caller: callerIdentifier(authenticate, log, new ApiRate(config.apiRate, config.apiTenantRate)),
+    caller: callerIdentifier(authenticate, log, apiRate),
+    apiRate,
     audit: createAudit(storeItself.audit, log, now),
   };
   return { deps, storeItself, redis };

@@ -85,12 +85,24 @@ export async function connectionFor(
   need: ConnectionNeed,
 ): Promise<{ conn: ConnectionRecord; access: ConnectionAccess; caller: Caller }> {
   const caller = await deps.caller(ctx);
+  // A call (invoke, raw route) refused here never reaches the connection's throttle, and calls are not under the
+  // management API rate: a caller looping calls to connections it cannot use (1,140 404s a second, red team
+  // session 18) is counted against that rate instead, and gets its 429 past it.
+  const refused = (err: GatehouseError): GatehouseError => {
+    if (ctx.tags.route === undefined) return err;
+    try {
+      deps.apiRate.admit(caller);
+    } catch (over) {
+      return over as GatehouseError;
+    }
+    return err;
+  };
   const conn = await deps.store.getConnection(id);
-  if (!conn) throw new GatehouseError('NotFound', 'caller -> hub: no such connection');
+  if (!conn) throw refused(new GatehouseError('NotFound', 'caller -> hub: no such connection'));
   const owner = conn.ownerTid === caller.tid && conn.ownerOid === caller.oid;
   if (!owner) {
     // Another principal's connection, not shared with the caller, is indistinguishable from none.
-    if (!sharedWith(await deps.store.listShares(id), caller)) throw new GatehouseError('NotFound', 'caller -> hub: no such connection');
+    if (!sharedWith(await deps.store.listShares(id), caller)) throw refused(new GatehouseError('NotFound', 'caller -> hub: no such connection'));
     if (need === 'own')
       throw new GatehouseError('Forbidden', "caller -> hub: only the connection's owner may change, delete or share it; a share grants its use only");
   }
@@ -98,9 +110,11 @@ export async function connectionFor(
     // The owner as their own call shows them (their token's groups), or as they were when they last changed it.
     const ownerNow: Principal = { tid: conn.ownerTid, oid: conn.ownerOid, groups: owner ? caller.groups : conn.ownerGroups };
     if (!roleAmong(await deps.store.listGatewayRoles(conn.gatewayId), ownerNow))
-      throw new GatehouseError(
-        'Forbidden',
-        `caller -> hub: the connection's owner no longer holds a role on its gateway ${conn.gatewayId}: a gateway Admin must give them one for it to be used again`,
+      throw refused(
+        new GatehouseError(
+          'Forbidden',
+          `caller -> hub: the connection's owner no longer holds a role on its gateway ${conn.gatewayId}: a gateway Admin must give them one for it to be used again`,
+        ),
       );
   }
   return { conn, access: owner ? 'Owner' : 'User', caller };

@@ -77,6 +77,11 @@ export const ROTATIONS_AT_ONCE_PER_TENANT = 2;
 export const ROTATION_STEPS_PER_GATEWAY: FailureLimit = { limit: 12, periodMs: 600_000 };
 export const ROTATION_STEPS_PER_TENANT: FailureLimit = { limit: 60, periodMs: 600_000 };
 
+/** Failed join proofs per gateway per period (a wrong recovery key typed a few times is the honest case); past it
+ *  429 before any signature is checked (red team, session 18: 1,159 failed joins in 11 s, never limited, each a
+ *  signature check with a key the tenant chose). */
+export const JOIN_FAILURES_PER_GATEWAY: FailureLimit = { limit: 10, periodMs: 600_000 };
+
 /** Counts a rotation step of gateway `g`, or throws the coded 429 when its gateway or tenant is past its limit. */
 function rotationStep(windows: { gateway: FailureWindow; tenant: FailureWindow }, g: { id: string; ownerTid: string }): void {
   const wait = Math.max(windows.gateway.waitMs(g.id), windows.tenant.waitMs(g.ownerTid));
@@ -94,6 +99,7 @@ function rotationStep(windows: { gateway: FailureWindow; tenant: FailureWindow }
 
 export function agentRoutes(deps: HubDeps): Route[] {
   const rotating = { members: new Map<string, Ctx>(), tenants: new Map<string, Set<Ctx>>() };
+  const joinFailures = new FailureWindow(JOIN_FAILURES_PER_GATEWAY, 100_000, Date.now);
   const rotations = {
     gateway: new FailureWindow(ROTATION_STEPS_PER_GATEWAY, 100_000, Date.now),
     tenant: new FailureWindow(ROTATION_STEPS_PER_TENANT, 100_000, Date.now),
@@ -143,8 +149,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
         throw invalid('the gateway key changed since this rotation began: run it again');
       }
       const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
-      if (!isGatewayPublicKey(publicKeyPem) || gatewayKeyInfo(publicKeyPem).modulusBytes * 8 > MAX_ROTATED_KEY_BITS) {
-        throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits`);
+      if (!isGatewayPublicKey(publicKeyPem)) {
+        throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits with the public exponent 65537`);
       }
       const resealed = Array.isArray(body.resealed) ? (body.resealed as Array<{ connectionId: unknown; sealed: unknown }>) : [];
       const want = new Set(await deps.store.listGatewaySealedIds(g.id));
@@ -204,13 +210,28 @@ export function agentRoutes(deps: HubDeps): Route[] {
         // join: the new member proves it holds the gateway's private key (opened with the recovery key).
         if (body.proof === undefined) throw joinInstead();
         const proof = reqString(body, 'proof', 2048);
+        // A valid registration key passes the agent authentication limits, and a failed proof does not use it up:
+        // the failed proofs are counted per gateway, so no loop of them makes the hub check signatures for long.
+        const wait = joinFailures.waitMs(g.id);
+        if (wait > 0) {
+          const seconds = Math.max(1, Math.ceil(wait / 1000));
+          throw new GatehouseError(
+            'TooManyRequests',
+            `agent -> hub: ${JOIN_FAILURES_PER_GATEWAY.limit} join proofs for this gateway failed in ${JOIN_FAILURES_PER_GATEWAY.periodMs / 60_000} minutes; try again in ${seconds} seconds`,
+            { 'retry-after': String(seconds) },
+          );
+        }
         let ok = false;
         try {
-          ok = cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64'));
+          // A key stored before the hub held keys to 65537 and 4096 bits is not used (its check could cost much).
+          ok =
+            isGatewayPublicKey(g.publicKeyPem) &&
+            cryptoVerify('sha256', Buffer.from(`gatehouse-join:${gatewayId}:${key}`), g.publicKeyPem, Buffer.from(proof, 'base64'));
         } catch {
           ok = false;
         }
         if (!ok) {
+          joinFailures.add(g.id);
           deps.agentAuth.failure(clientAddress(ctx.req, deps.config.trustedProxies), `gateway:${gatewayId}`, 'registration');
           throw new GatehouseError('Unauthorized', 'agent -> hub: the join proof does not match the gateway key (wrong recovery key?)');
         }
@@ -218,7 +239,8 @@ export function agentRoutes(deps: HubDeps): Route[] {
       } else {
         const publicKeyPem = reqString(body, 'publicKeyPem', 8192);
         const sealedPrivateKey = reqString(body, 'sealedPrivateKey', 16384);
-        if (!isGatewayPublicKey(publicKeyPem)) throw invalid('publicKeyPem must be an RSA public key of at least 2048 bits');
+        if (!isGatewayPublicKey(publicKeyPem))
+          throw invalid(`publicKeyPem must be an RSA public key of 2048 to ${MAX_ROTATED_KEY_BITS} bits with the public exponent 65537`);
         // Claim first, then use the key up: a registration that lost the race keeps its key for `join`.
         if (!(await deps.store.claimGatewayKeys(g.id, publicKeyPem, sealedPrivateKey))) throw joinInstead();
         await gatewayForKey(deps, ctx, gatewayId, key, true);

@@ -4,14 +4,14 @@
 // read; the bytes count in the held-body pool (GATEHOUSE_MAX_HELD_BODIES and its per-tenant share) while read; and
 // the body's shape (keys, depth) is checked by a linear scan before JSON.parse builds anything.
 import type { IncomingMessage } from 'node:http';
-import { maxSealedChars } from '@gatehouse/shared';
+import { MAX_GATEWAY_KEY_BITS, maxSealedChars } from '@gatehouse/shared';
 import type { HeldShare } from '../relay/invoke-body.js';
 import { invalid, jsonShapeProblem, parseShapedObject, readBody, requireJson, type BodyTimes, type JsonObject } from './respond.js';
 
 /** Connections one gateway may have: each sealed one is an entry of the rotation's resealed list. */
 export const MAX_CONNECTIONS_PER_GATEWAY = 256;
 /** The largest new gateway key a rotation takes, in bits (the agent makes 3072-bit keys). */
-export const MAX_ROTATED_KEY_BITS = 4096;
+export const MAX_ROTATED_KEY_BITS = MAX_GATEWAY_KEY_BITS;
 /** The fields besides the list: two public keys (8 KiB each), the sealed private key and the hand-off (16 KiB
  *  each), with room for JSON's quotes and escapes. */
 export const COMMIT_FIXED_BYTES = 64 * 1024;
