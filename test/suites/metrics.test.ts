@@ -1,6 +1,7 @@
 // GET /metrics on the hub and the agent's --metrics-listen: the named series exist and move with traffic.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import type { EchoServer } from '../helpers/echo-server.js';
 import { freePort } from '../helpers/apache.js';
 import { api, b64, startHub, type HubProc } from '../helpers/stack.js';
@@ -136,6 +137,24 @@ describe('who may read the hub metrics (red team, session 17, F5: strangers scra
         expect(r.json.error.code).toBe('UrlNotAllowed');
         expect(r.json.error.message).toMatch(/this hub's own listener/);
         expect(r.text).not.toContain('gatehouse_agents_online');
+      }
+      // Through a port mapping (a TCP forwarder standing in for docker -p, a Service, a sidecar), the socket's own
+      // address and port are not the hub's: the answer is known by the hub's marker and refused all the same.
+      const forwarder = createServer((inbound) => {
+        const outbound = connect(port, '127.0.0.1');
+        inbound.pipe(outbound).pipe(inbound);
+        inbound.on('error', () => outbound.destroy());
+        outbound.on('error', () => inbound.destroy());
+      });
+      await new Promise<void>((r) => forwarder.listen(0, '127.0.0.1', () => r()));
+      try {
+        const mapped = await entraConn(`http://127.0.0.1:${(forwarder.address() as AddressInfo).port}`);
+        const r = await api(own.url, stack!.token, 'POST', `/v1/connections/${mapped}/invoke`, { method: 'GET', url: 'metrics' });
+        expect([r.status, r.json.error?.code], r.text.slice(0, 300)).toEqual([400, 'UrlNotAllowed']);
+        expect(r.json.error.message).toMatch(/answered as this hub/);
+        expect(r.text).not.toContain('gatehouse_agents_online');
+      } finally {
+        forwarder.close();
       }
       const echoConn = await entraConn(echo.url);
       const fine = await api(own.url, stack!.token, 'POST', `/v1/connections/${echoConn}/invoke`, { method: 'GET', url: 'echo/x' });

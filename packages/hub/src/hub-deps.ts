@@ -24,7 +24,7 @@ import { localPresence, redisPresence } from './cluster/presence.js';
 import { connectRedis } from './cluster/redis.js';
 import { startHubDirectory } from './cluster/hubs.js';
 import { HeldBodies } from './relay/invoke-body.js';
-import { DirectNetworks, REFUSED_ADDRESS } from './relay/direct-networks.js';
+import { DirectNetworks, REFUSED_ADDRESS, clusterMarker } from './relay/direct-networks.js';
 import { CallCaps } from './http/call-caps.js';
 import { createAudit } from './audit/audit.js';
 import { REGISTRATION_KEY_TTL_MS } from './http/registration-keys.js';
@@ -78,7 +78,7 @@ export async function createHubDeps(config: Readonly<HubConfig>, opts: HubOption
   metrics.oboHeld.read = () => obo.held();
   const httpClient = (maxHeaderSize: number) => new UndiciAgent({ connect: { timeout: 10_000 }, keepAliveTimeout: 4_000, maxHeaderSize });
   // EntraAuth calls connect only to addresses the hub may call; relays to other hubs go to their advertise URLs.
-  const directNetworks = new DirectNetworks(config.entraAllowNetworks);
+  const directNetworks = new DirectNetworks(config.entraAllowNetworks, config.clusterSecret ? clusterMarker(config.clusterSecret) : undefined);
   // Permitted addresses only (the lookup), and never the hub's own listeners (checked on the connected socket).
   const toPermitted = buildConnector({ timeout: 10_000, lookup: directNetworks.lookup });
   const dispatcher = new UndiciAgent({

@@ -65,8 +65,9 @@ export async function createHub(config: Readonly<HubConfig>, opts: HubOptions = 
   ];
   routes.push(openApiRoute(() => routes, config));
   const bodyRate = new BodyRateGuard({ minBytesPerSec: config.minBodyRate, graceMs: config.bodyRateGraceMs }, log);
-  const health = healthRoutes({ store, redis, metrics, inFlight, metricsElsewhere: config.metricsListen !== undefined });
-  const metricsAt = config.metricsListen ? metricsServer(metrics) : undefined;
+  const marker = deps.directNetworks.marker;
+  const health = healthRoutes({ store, redis, metrics, inFlight, marker, metricsElsewhere: config.metricsListen !== undefined });
+  const metricsAt = config.metricsListen ? metricsServer(metrics, marker) : undefined;
   const server = createFrontDoor({ config, log, access: accessLogger(log), metrics, routes, health, inFlight, bodyRate });
   serveAgentUpgrades(server, deps, inFlight);
 

@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Redis } from 'ioredis';
 import { GatehouseError } from '@gatehouse/shared';
 import type { HubMetrics } from '../metrics.js';
+import { HUB_MARKER_HEADER } from '../relay/direct-networks.js';
 import type { Store } from '../store/store.js';
 import type { InFlight } from './in-flight.js';
 import { sendError, sendJson } from './respond.js';
@@ -20,6 +21,8 @@ export interface HealthOptions {
   redis: Redis | undefined;
   metrics: HubMetrics;
   inFlight: InFlight;
+  /** This hub's marker, sent with /metrics (relay/direct-networks.ts, HUB_MARKER_HEADER). */
+  marker: string;
   /** GATEHOUSE_METRICS_LISTEN is set: /metrics is served there, never on the main port. */
   metricsElsewhere: boolean;
 }
@@ -54,16 +57,17 @@ export function fromThisMachine(req: IncomingMessage): boolean {
 }
 
 /** Prometheus text of the hub's registry. */
-export async function scrape(metrics: HubMetrics, res: ServerResponse): Promise<void> {
+export async function scrape(metrics: HubMetrics, res: ServerResponse, marker: string): Promise<void> {
   const text = await metrics.registry.metrics();
-  res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text);
+  // The hub's marker: its own EntraAuth calls refuse an answer that carries it (relay/direct-networks.ts).
+  res.writeHead(200, { 'content-type': metrics.registry.contentType, [HUB_MARKER_HEADER]: marker }).end(text);
 }
 
 /** The GATEHOUSE_METRICS_LISTEN server: GET /metrics, and a coded 404 for anything else. */
-export function metricsServer(metrics: HubMetrics): Server {
+export function metricsServer(metrics: HubMetrics, marker: string): Server {
   return createServer((req, res) => {
     if (req.method === 'GET' && (req.url ?? '').split('?')[0] === '/metrics') {
-      scrape(metrics, res).catch(() => res.destroy());
+      scrape(metrics, res, marker).catch(() => res.destroy());
       return;
     }
     sendError(res, new GatehouseError('NotFound', 'caller -> hub: this address serves GET /metrics only'), randomUUID());
@@ -95,7 +99,7 @@ export function healthRoutes(o: HealthOptions): HealthAnswer {
     }
     if (path === '/readyz') return ready(res);
     // Anyone else gets what an unknown route gets (the front door's 404).
-    if (path === '/metrics' && !o.metricsElsewhere && fromThisMachine(req)) return scrape(o.metrics, res);
+    if (path === '/metrics' && !o.metricsElsewhere && fromThisMachine(req)) return scrape(o.metrics, res, o.marker);
     return undefined;
   };
 }

@@ -6,6 +6,7 @@
 // a name that resolves (or later re-resolves) to a refused address is refused too.
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { networkInterfaces } from 'node:os';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { BlockList, isIP } from 'node:net';
 import { GatehouseError } from '@gatehouse/shared';
@@ -45,6 +46,17 @@ export function parseNetworks(raw: string): BlockList | string {
   return list;
 }
 
+/** The header the hub's metrics answers carry its marker in (DirectNetworks.marker). An EntraAuth call whose
+ *  answer carries this hub's marker reached the hub itself, through whatever port mapping, proxy or load balancer
+ *  (red team, session 18: a TCP forwarder in front of the metrics listener got past the check of the socket's own
+ *  address and port): it is refused before any of the answer is passed on. */
+export const HUB_MARKER_HEADER = 'x-gatehouse-hub';
+
+/** The marker of a cluster's hubs: the same on each, derived from the cluster secret (not the secret itself). */
+export function clusterMarker(clusterSecret: string): string {
+  return createHmac('sha256', clusterSecret).update('gatehouse hub marker').digest('base64url').slice(0, 24);
+}
+
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -67,7 +79,12 @@ export class DirectNetworks {
   /** This machine's addresses (every interface's, loopback included), read when a listener is added. */
   private ownAddresses = new Set<string>();
 
-  constructor(private readonly allowed: BlockList) {
+  /** `marker`: what the hub's own answers that must never be relayed (its metrics) carry in HUB_MARKER_HEADER: a
+   *  value derived from the cluster secret (every hub of a cluster the same) or random per process. */
+  constructor(
+    private readonly allowed: BlockList,
+    readonly marker: string = randomBytes(18).toString('base64url'),
+  ) {
     for (const [net, prefix, family] of REFUSED) this.refused.addSubnet(net, prefix, family);
   }
 

@@ -30,7 +30,7 @@ export async function startDirect(deps: HubDeps, ctx: Ctx, conn: ConnectionRecor
   const token = await deps.obo.token(caller, conn.resourceUri!);
   headers.push(['authorization', `Bearer ${token}`], ['x-request-id', requestId]);
   if (sendsLength) headers.push(['content-length', String(req.bodyLength)]);
-  const service = new ServiceUpstream(deps.dispatcher, req.method, req.url, headers.flat(), timing.maxResponseBytes);
+  const service = new ServiceUpstream(deps.dispatcher, req.method, req.url, headers.flat(), timing.maxResponseBytes, deps.directNetworks.marker);
   return runCall(
     deps,
     ctx,

@@ -15,7 +15,7 @@ import {
 } from '@gatehouse/shared';
 import type { Upstream } from './call-types.js';
 import { HttpAttempt } from './http-attempt.js';
-import { REFUSED_ADDRESS } from './direct-networks.js';
+import { HUB_MARKER_HEADER, REFUSED_ADDRESS } from './direct-networks.js';
 
 export class ServiceUpstream extends HttpAttempt implements Upstream {
   readonly member = undefined;
@@ -30,6 +30,8 @@ export class ServiceUpstream extends HttpAttempt implements Upstream {
     private readonly url: URL,
     private readonly headers: string[],
     private readonly maxResponseBytes: number,
+    /** This hub's marker (DirectNetworks.marker): an answer carrying it came from the hub itself. */
+    private readonly ownMarker: string,
   ) {
     super();
   }
@@ -57,6 +59,10 @@ export class ServiceUpstream extends HttpAttempt implements Upstream {
       if (unreadable) throw new GatehouseError('BadGateway', `hub -> service: ${unreadable}`);
       if (UNREACHABLE_CODES.has(code)) throw new GatehouseError('BackendUnreachable', `hub -> service: could not reach ${target} (${code})`);
       throw new GatehouseError('BadGateway', `hub -> service: the call to ${target} failed (${code || (err as Error).name})`);
+    }
+    if (res.headers[HUB_MARKER_HEADER] === this.ownMarker) {
+      res.body.on('error', () => {}).destroy();
+      throw new GatehouseError('UrlNotAllowed', `hub -> service: ${target} answered as this hub (its metrics), which EntraAuth connections do not call`);
     }
     const head = headerListFrom(res.headers);
     if (hasForeignTransferCoding(head)) {
