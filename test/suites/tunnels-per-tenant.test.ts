@@ -10,7 +10,7 @@ import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
 import { cleanupTempDirs } from '../helpers/tmp.js';
-import { registerMember } from '../helpers/hostile-agent.js';
+import { agentHandshake, connectAgentSocket, registerMember } from '../helpers/hostile-agent.js';
 import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
 
 const TENANT_X = 'cccccccc-0000-4000-8000-00000000000c';
@@ -139,4 +139,44 @@ describe("GATEHOUSE_AGENT_PENDING_MAX: a tenant's share of the places waiting fo
     // And the victim's real agent connects and serves a call.
     victim = await victimServes(hub);
   });
+});
+
+describe('agent connected and disconnected lines, a budget per tenant (red team session 18, P22)', () => {
+  it("one tenant's members reconnecting in a loop have at most 100 such lines per 10 s written; another tenant's agent's are written", async () => {
+    const hub = await startHub(entra);
+    let victim: AgentProc | undefined;
+    try {
+      const members = [];
+      for (let i = 0; i < 4; i++) members.push(await registerMember(hub.url, attackerToken, `churn-${i}`));
+      const lines0 = hub.lines.length;
+      // 4 members x 30 connections, each through HELLO and closed: 120 "agent connected" and 120 "agent disconnected".
+      let connected = 0;
+      for (let round = 0; round < 30; round++) {
+        for (const m of members) {
+          const ws = await connectAgentSocket(hub.url, m.credential);
+          if ((await agentHandshake(ws)) > 0) connected++;
+          const closed = new Promise((r) => ws.once('close', r));
+          ws.close();
+          await closed;
+        }
+      }
+      expect(connected).toBe(120);
+      victim = await victimServes(hub);
+      const lines = hub.lines.slice(lines0).map((l) => JSON.parse(l) as { msg: string; member?: string });
+      const attackerIds = new Set(members.map((m) => m.memberId));
+      const attackerLines = lines.filter((l) => (l.msg === 'agent connected' || l.msg === 'agent disconnected') && attackerIds.has(l.member ?? ''));
+      expect(attackerLines.length).toBe(100);
+      expect(lines.some((l) => l.msg === 'agent connected' && !attackerIds.has(l.member ?? ''))).toBe(true);
+      // At the end of the 10 s, one line says how many were not written.
+      await expect
+        .poll(() => hub.lines.some((l) => l.includes('agent connected and disconnected lines of one tenant') && l.includes('"skipped":')), {
+          timeout: 15_000,
+          interval: 500,
+        })
+        .toBe(true);
+    } finally {
+      await victim?.stop();
+      await hub.stop();
+    }
+  }, 60_000);
 });

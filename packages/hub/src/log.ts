@@ -114,3 +114,27 @@ export class LineBudget {
     this.timer.unref();
   }
 }
+
+/** A LineBudget per key (a tenant): one key's flood of lines is held to its own budget and leaves the others'
+ *  lines written. At most `maxKeys` budgets; past it the least recently used is dropped (a line it had skipped is
+ *  then counted in no summary). */
+export class KeyedLineBudgets {
+  private readonly budgets = new Map<string, LineBudget>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly what: string,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  allow(key: string): boolean {
+    let b = this.budgets.get(key);
+    if (b) this.budgets.delete(key);
+    else {
+      b = new LineBudget(this.log, `${this.what} (${key})`);
+      if (this.budgets.size >= this.maxKeys) this.budgets.delete(this.budgets.keys().next().value!);
+    }
+    this.budgets.set(key, b);
+    return b.allow();
+  }
+}

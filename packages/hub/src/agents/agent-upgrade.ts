@@ -18,7 +18,7 @@ import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
 import { TUNNEL_RETRY_AFTER_S, type TunnelsPerTenant } from './tunnels-per-tenant.js';
-import type { LineBudget } from '../log.js';
+import type { KeyedLineBudgets, LineBudget } from '../log.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
@@ -38,7 +38,7 @@ export async function acceptAgent(
   pending: PendingHellos,
   pacer: UpgradePacer,
   budgets: FrameBudgets,
-  tunnels: { count: TunnelsPerTenant; refusals: LineBudget },
+  tunnels: { count: TunnelsPerTenant; refusals: LineBudget; lines: KeyedLineBudgets },
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -114,6 +114,7 @@ export async function acceptAgent(
             .catch((err: Error) => log.warn({ member: member.id, err: err.message }, 'could not record the agent connection'));
         },
         onError: (s, code, message) => registry.lastErrors.record(s.member.memberId, code, message),
+        mayLog: () => tunnels.lines.allow(tenant),
         onClose: (s) => {
           if (!s.hello) return; // never open: nothing registered, announced or recorded (a storm closes many such)
           registry.remove(s);

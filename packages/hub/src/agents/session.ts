@@ -53,6 +53,9 @@ export interface SessionEvents {
    *  FAILURE or cancelled, an answer the hub refused (RelayCall.refused), or the connection closed for an error
    *  (ERROR_CLOSES). Never the caller's going away, throttling, or a normal stop of either side. */
   onError?(s: AgentSession, code: ErrorCode, message: string): void;
+  /** Whether this connection's "agent connected" and "agent disconnected" lines may be written (a budget per tenant:
+   *  one tenant's members reconnecting each second wrote about 750 lines a second, red team session 18). */
+  mayLog?(): boolean;
 }
 
 /** Close codes that end a connection for an error on the agent's side of it (the agent's or its link's), named
@@ -402,10 +405,11 @@ export class AgentSession {
           },
         }),
       );
-      this.log.info(
-        { member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname },
-        'agent connected',
-      );
+      if (this.events.mayLog?.() !== false)
+        this.log.info(
+          { member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname },
+          'agent connected',
+        );
       this.events.onOpen(this);
       return;
     }
@@ -507,7 +511,8 @@ export class AgentSession {
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
-    if (wasOpen && !this.quiet) this.log.info({ member: this.member.memberId, code, reason, frames: this.framesRead() }, 'agent disconnected');
+    if (wasOpen && !this.quiet && this.events.mayLog?.() !== false)
+      this.log.info({ member: this.member.memberId, code, reason, frames: this.framesRead() }, 'agent disconnected');
     this.events.onClose(this);
   }
 }

@@ -15,7 +15,7 @@ import { FrameBudgets } from './frame-budget.js';
 import { PendingHellos } from './pending-hellos.js';
 import { UpgradePacer } from './upgrade-pacer.js';
 import { TunnelsPerTenant } from './tunnels-per-tenant.js';
-import { LineBudget } from '../log.js';
+import { KeyedLineBudgets, LineBudget } from '../log.js';
 
 /** Takes the server's upgrades from now on. */
 export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFlight): void {
@@ -24,7 +24,11 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
   const pendingHellos = new PendingHellos(config.agent.pendingPerMember, config.agent.pendingTotal);
   const pacer = new UpgradePacer();
   const budgets = new FrameBudgets({ tenant: config.agent.tenantFrameRate, hub: config.agent.hubFrameRate });
-  const tunnels = { count: new TunnelsPerTenant(config.agent.maxTunnelsPerTenant), refusals: new LineBudget(log, 'agent tunnel refused') };
+  const tunnels = {
+    count: new TunnelsPerTenant(config.agent.maxTunnelsPerTenant),
+    refusals: new LineBudget(log, 'agent tunnel refused'),
+    lines: new KeyedLineBudgets(log, 'agent connected and disconnected lines of one tenant'),
+  };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
       serveWithoutUpgrade(server, req, socket, head);
