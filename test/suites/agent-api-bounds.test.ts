@@ -10,8 +10,16 @@ import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '.
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { holdRotationCommit, registerMember } from '../helpers/hostile-agent.js';
 import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { sealSecret } from '@gatehouse/shared';
-import { JOIN_FAILURES_PER_GATEWAY, ROTATION_STEPS_PER_GATEWAY, ROTATIONS_AT_ONCE_PER_TENANT } from '../../packages/hub/dist/http/agent-api.js';
+import {
+  AGENT_JOIN_INFO_RATE_PER_GATEWAY,
+  AGENT_ROUTE_RATE_PER_MEMBER,
+  JOIN_FAILURES_PER_GATEWAY,
+  ROTATION_STEPS_PER_GATEWAY,
+  ROTATIONS_AT_ONCE_PER_TENANT,
+} from '../../packages/hub/dist/http/agent-api.js';
 import { LIVE_REGISTRATION_KEYS } from '../../packages/hub/dist/http/registration-keys.js';
 
 const TENANT_B = 'bbbbbbbb-0000-4000-8000-00000000000b';
@@ -307,6 +315,64 @@ describe('agent API bounds (red team B1, B5)', () => {
     const other = (await api(hub.url, tF, 'POST', '/v1/gateways', { name: 'other' })).json;
     expect((await register(other.id, other.registrationKey, { publicKeyPem: pem({ modulusLength: 2048 }) })).status).toBe(201);
     await otherTenantServed();
+  }, 60_000);
+
+  it('red team session 18: the agent routes a valid credential opens have a rate per member (and per tenant); join-info one per gateway', async () => {
+    const tG = await entra.token({ tid: '99999999-0000-4000-8000-000000000009', oid: '99999999-0000-4000-8000-000000000001' });
+    const m = await registerMember(hub.url, tG, 'key-looper');
+    const key = async (credential: string) =>
+      request(`${hub.url}/v1/agent/key`, { headers: { authorization: `GatehouseAgent ${credential}` } }).then(async (r) => ({
+        status: r.statusCode,
+        retryAfter: r.headers['retry-after'],
+        body: (await r.body.json()) as { error?: { message: string } },
+      }));
+    const answers = [];
+    for (let i = 0; i < 30; i++) answers.push(await key(m.credential));
+    const ok = answers.filter((a) => a.status === 200).length;
+    // A quarter of 60 at once, then one a second: 30 in a row cannot all pass.
+    expect(ok).toBeGreaterThanOrEqual(AGENT_ROUTE_RATE_PER_MEMBER.limit / 4);
+    expect(ok).toBeLessThan(30);
+    const refused = answers.find((a) => a.status === 429)!;
+    expect(refused.body.error?.message).toMatch(/^agent -> hub: this member made 60 agent route requests in 60 s, the most the hub takes; try again in \d+ s$/);
+    expect(Number(refused.retryAfter)).toBeGreaterThan(0);
+    // Another member is not held up.
+    const other = await registerMember(hub.url, tG, 'key-reader');
+    expect((await key(other.credential)).status).toBe(200);
+    // join-info with a valid registration key: per gateway.
+    const gw = (await api(hub.url, tG, 'POST', `/v1/gateways/${m.gatewayId}/registration-keys`)).json.registrationKey;
+    const info = [];
+    for (let i = 0; i < 30; i++)
+      info.push((await api(hub.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: m.gatewayId, registrationKey: gw })).status);
+    expect(info.filter((st) => st === 200).length).toBeGreaterThanOrEqual(AGENT_JOIN_INFO_RATE_PER_GATEWAY.limit / 4);
+    expect(info).toContain(429);
+    await otherTenantServed();
+  }, 60_000);
+
+  it('red team session 18: a gateway key stored before the key rule is not sealed to (400 naming rotate-key), however the connection is written', async () => {
+    const tH = await entra.token({ tid: '88888888-0000-4000-8000-000000000008', oid: '88888888-0000-4000-8000-000000000001' });
+    const m = await registerMember(hub.url, tH, 'legacy-key');
+    const c = await api(hub.url, tH, 'POST', '/v1/connections', {
+      authType: 'BasicGateway',
+      baseResourceUrl: echo.url,
+      gatewayId: m.gatewayId,
+      username: 'u',
+      password: 'p',
+    });
+    expect(c.status, c.text).toBe(201);
+    // As if registered before the rule: exponent 3 (a large exponent is what made sealing cost 20 times more).
+    const legacy = generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const db = new Database(join(hub.dbDir, 'hub.db'));
+    db.prepare('UPDATE gateways SET public_key_pem = ? WHERE id = ?').run(legacy, m.gatewayId);
+    db.close();
+    // The hub keeps a gateway it read for 2 s.
+    await expect
+      .poll(async () => (await api(hub.url, tH, 'PATCH', `/v1/connections/${c.json.id}`, { username: 'u', password: 'p2' })).json.error?.message, {
+        timeout: 10_000,
+        interval: 500,
+      })
+      .toBe(
+        "caller -> hub: the gateway's key is not one the hub seals to (RSA of 2048 to 4096 bits, exponent 65537): rotate it with `gatehouse-agent rotate-key`",
+      );
   }, 60_000);
 
   it(`red team session 17: a gateway holds at most ${LIVE_REGISTRATION_KEYS} unused registration keys; issuing more voids the oldest (before: 47,620 in 40 s, all kept for a day)`, async () => {

@@ -142,21 +142,23 @@ describe("GATEHOUSE_AGENT_PENDING_MAX: a tenant's share of the places waiting fo
 });
 
 describe('agent connected and disconnected lines, a budget per tenant (red team session 18, P22)', () => {
-  it("one tenant's members reconnecting in a loop have at most 100 such lines per 10 s written; another tenant's agent's are written", async () => {
+  it("one tenant's members reconnecting in a loop, half of them with a protocol violation, have at most 100 lines per 10 s written; another tenant's agent's are written", async () => {
     const hub = await startHub(entra);
     let victim: AgentProc | undefined;
     try {
       const members = [];
       for (let i = 0; i < 4; i++) members.push(await registerMember(hub.url, attackerToken, `churn-${i}`));
       const lines0 = hub.lines.length;
-      // 4 members x 30 connections, each through HELLO and closed: 120 "agent connected" and 120 "agent disconnected".
+      // 4 members x 30 connections, each through HELLO and closed: unbudgeted, about 420 lines.
       let connected = 0;
       for (let round = 0; round < 30; round++) {
         for (const m of members) {
           const ws = await connectAgentSocket(hub.url, m.credential);
           if ((await agentHandshake(ws)) > 0) connected++;
           const closed = new Promise((r) => ws.once('close', r));
-          ws.close();
+          // Every other round a protocol violation (a text message): the hub closes it, with lines of its own.
+          if (round % 2 === 1) ws.send('not a frame');
+          else ws.close();
           await closed;
         }
       }
@@ -164,12 +166,14 @@ describe('agent connected and disconnected lines, a budget per tenant (red team 
       victim = await victimServes(hub);
       const lines = hub.lines.slice(lines0).map((l) => JSON.parse(l) as { msg: string; member?: string });
       const attackerIds = new Set(members.map((m) => m.memberId));
-      const attackerLines = lines.filter((l) => (l.msg === 'agent connected' || l.msg === 'agent disconnected') && attackerIds.has(l.member ?? ''));
+      // Every line about one of its connections (connected, closing, disconnected, protocol violation...) shares it.
+      const attackerLines = lines.filter((l) => attackerIds.has(l.member ?? ''));
       expect(attackerLines.length).toBe(100);
+      expect(attackerLines.some((l) => l.msg === 'protocol violation by agent')).toBe(true);
       expect(lines.some((l) => l.msg === 'agent connected' && !attackerIds.has(l.member ?? ''))).toBe(true);
       // At the end of the 10 s, one line says how many were not written.
       await expect
-        .poll(() => hub.lines.some((l) => l.includes('agent connected and disconnected lines of one tenant') && l.includes('"skipped":')), {
+        .poll(() => hub.lines.some((l) => l.includes('agent connection lines of one tenant') && l.includes('"skipped":')), {
           timeout: 15_000,
           interval: 500,
         })

@@ -18,7 +18,7 @@ import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
 import type { UpgradePacer } from './upgrade-pacer.js';
 import { TUNNEL_RETRY_AFTER_S, type TunnelsPerTenant } from './tunnels-per-tenant.js';
-import type { KeyedLineBudgets, LineBudget } from '../log.js';
+import type { KeyedLineBudgets } from '../log.js';
 import { AgentSession, type SessionBounds } from './session.js';
 
 export function sessionBounds(config: HubDeps['config']): SessionBounds {
@@ -38,7 +38,7 @@ export async function acceptAgent(
   pending: PendingHellos,
   pacer: UpgradePacer,
   budgets: FrameBudgets,
-  tunnels: { count: TunnelsPerTenant; refusals: LineBudget; lines: KeyedLineBudgets },
+  tunnels: { count: TunnelsPerTenant; refusals: KeyedLineBudgets; lines: KeyedLineBudgets },
   req: IncomingMessage,
   socket: Duplex,
   head: Buffer,
@@ -74,7 +74,7 @@ export async function acceptAgent(
   // At most GATEHOUSE_MAX_TUNNELS_PER_TENANT tunnels of one tenant on this hub (waiting for HELLO or open), counted
   // until the socket closes: refused before the WebSocket is made, and the agent comes back after Retry-After.
   if (!tunnels.count.take(tenant, socket)) {
-    if (tunnels.refusals.allow())
+    if (tunnels.refusals.allow(tenant))
       log.warn({ tenant, member: member.id, max: tunnels.count.max }, 'agent tunnel refused: its tenant holds as many as one tenant may');
     return writeErrorToSocket(
       socket,

@@ -171,7 +171,7 @@ export class AgentSession {
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on('close', (code, reason) => this.onClosed(code, reason.toString()));
     ws.on('error', (err: Error & { code?: string }) => {
-      this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error');
+      if (this.mayLog()) this.log.warn({ member: member.memberId, err: err.message }, 'agent socket error');
       // ws's (or the socket's) own words, such as "Max payload size exceeded": named in the member's last error.
       // A WS_ERR_ code is ws refusing what the agent sent: it closes the connection itself.
       if (this.socketError === undefined) this.socketError = { text: agentWords(err.message), refused: err.code?.startsWith('WS_ERR_') === true };
@@ -194,7 +194,7 @@ export class AgentSession {
     const meter = new FrameRate(this.bounds.frameRate, (frames) => {
       socket.off('data', count);
       const why = `agent frame flood: ${frames} frames within ${periodMs} ms, over the ${limit} GATEHOUSE_AGENT_FRAME_RATE allows`;
-      this.log.warn({ member: this.member.memberId, closeCode: CloseCode.FrameFlood, why }, 'agent frame flood');
+      if (this.mayLog()) this.log.warn({ member: this.member.memberId, closeCode: CloseCode.FrameFlood, why }, 'agent frame flood');
       this.close(CloseCode.FrameFlood, why);
       socket.pause();
     });
@@ -217,16 +217,25 @@ export class AgentSession {
     if (waitMs > 0) this.holdReading(this.socket, waitMs);
   }
 
+  /** Whether a line about this connection may be written: its tenant's budget (SessionEvents.mayLog), shared by every
+   *  line a connection writes once (connected, closing, disconnected, protocol violation, frame flood, socket error,
+   *  draining, throttled): one tenant's members reconnecting in a loop, each with a protocol violation, wrote about
+   *  1,500 lines a second (red team, session 18). */
+  private mayLog(): boolean {
+    return this.events.mayLog?.() !== false;
+  }
+
   /** Backpressure: the socket is not read for `ms` (its kernel buffers fill, then the agent's writes wait). */
   private holdReading(socket: Socket, ms: number): void {
     socket.pause();
     if (this.resumeTimer) return;
     if (!this.throttleLogged) {
       this.throttleLogged = true;
-      this.log.warn(
-        { member: this.member.memberId, gateway: this.member.gatewayId, waitMs: ms },
-        'agent frames throttled: its tenant (or the hub) is over its frame budget (GATEHOUSE_AGENT_TENANT_FRAME_RATE, GATEHOUSE_AGENT_HUB_FRAME_RATE); the hub stops reading it until the budget refills',
-      );
+      if (this.mayLog())
+        this.log.warn(
+          { member: this.member.memberId, gateway: this.member.gatewayId, waitMs: ms },
+          'agent frames throttled: its tenant (or the hub) is over its frame budget (GATEHOUSE_AGENT_TENANT_FRAME_RATE, GATEHOUSE_AGENT_HUB_FRAME_RATE); the hub stops reading it until the budget refills',
+        );
     }
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = undefined;
@@ -349,7 +358,7 @@ export class AgentSession {
   close(code: number, reason: string, quiet = false): void {
     if (this.state === 'closed') return;
     this.quiet = quiet;
-    if (!quiet) this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
+    if (!quiet && this.mayLog()) this.log.info({ member: this.member.memberId, code, reason }, 'closing agent session');
     this.ws.close(code, closeReason(reason));
     // A peer that ignores the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 5000).unref();
@@ -370,10 +379,10 @@ export class AgentSession {
       this.dispatch(decodeFrame(data, HUB_RECEIVES, this.version));
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.log.warn({ member: this.member.memberId, closeCode: err.closeCode, why: err.message }, 'protocol violation by agent');
+        if (this.mayLog()) this.log.warn({ member: this.member.memberId, closeCode: err.closeCode, why: err.message }, 'protocol violation by agent');
         this.close(err.closeCode, err.message);
       } else {
-        this.log.error({ member: this.member.memberId, err }, 'fault handling agent frame');
+        if (this.mayLog()) this.log.error({ member: this.member.memberId, err }, 'fault handling agent frame');
         // The hub's own fault, not the member's: not its last error.
         this.hubFault = true;
         this.close(CloseCode.MalformedFrame, 'internal fault');
@@ -405,7 +414,7 @@ export class AgentSession {
           },
         }),
       );
-      if (this.events.mayLog?.() !== false)
+      if (this.mayLog())
         this.log.info(
           { member: this.member.memberId, gateway: this.member.gatewayId, version, agentVersion: f.msg.agentVersion, hostname: f.msg.hostname },
           'agent connected',
@@ -429,7 +438,7 @@ export class AgentSession {
       case FrameType.GoAway:
         // Logged once per connection: a GOAWAY a real agent sends once, and one logged per frame let an agent write
         // 25,069 lines in 6 s and slow other tenants' calls (red-team finding B6). The reason as the hub quotes it.
-        if (!this.goAwayLogged) this.log.info({ member: this.member.memberId, reason: agentWords(f.msg.reason) }, 'agent draining');
+        if (!this.goAwayLogged && this.mayLog()) this.log.info({ member: this.member.memberId, reason: agentWords(f.msg.reason) }, 'agent draining');
         this.goAwayLogged = true;
         this.draining = true;
         return;
@@ -511,8 +520,7 @@ export class AgentSession {
     this.gate.close();
     for (const c of this.calls.list()) c.onSessionLost(`close code ${code}${code === CloseCode.NotReading ? ', the agent stopped reading' : ''}`);
     this.calls.clear();
-    if (wasOpen && !this.quiet && this.events.mayLog?.() !== false)
-      this.log.info({ member: this.member.memberId, code, reason, frames: this.framesRead() }, 'agent disconnected');
+    if (wasOpen && !this.quiet && this.mayLog()) this.log.info({ member: this.member.memberId, code, reason, frames: this.framesRead() }, 'agent disconnected');
     this.events.onClose(this);
   }
 }

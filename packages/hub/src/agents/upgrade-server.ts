@@ -15,7 +15,7 @@ import { FrameBudgets } from './frame-budget.js';
 import { PendingHellos } from './pending-hellos.js';
 import { UpgradePacer } from './upgrade-pacer.js';
 import { TunnelsPerTenant } from './tunnels-per-tenant.js';
-import { KeyedLineBudgets, LineBudget } from '../log.js';
+import { KeyedLineBudgets } from '../log.js';
 
 /** Takes the server's upgrades from now on. */
 export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFlight): void {
@@ -26,8 +26,8 @@ export function serveAgentUpgrades(server: Server, deps: HubDeps, inFlight: InFl
   const budgets = new FrameBudgets({ tenant: config.agent.tenantFrameRate, hub: config.agent.hubFrameRate });
   const tunnels = {
     count: new TunnelsPerTenant(config.agent.maxTunnelsPerTenant),
-    refusals: new LineBudget(log, 'agent tunnel refused'),
-    lines: new KeyedLineBudgets(log, 'agent connected and disconnected lines of one tenant'),
+    refusals: new KeyedLineBudgets(log, 'agent tunnel refused'),
+    lines: new KeyedLineBudgets(log, 'agent connection lines of one tenant'),
   };
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {

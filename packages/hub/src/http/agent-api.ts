@@ -19,6 +19,7 @@ import type { MemberRecord } from '../store/store.js';
 import { authenticateAgent, newAgentCredential } from '../agents/agent-credential.js';
 import { apiBodyTimes, invalid, optString, reqString, sendJson } from './respond.js';
 import { MAX_ROTATED_KEY_BITS, readCommitBody } from './rotate-commit-body.js';
+import { TokenBuckets, type Rate } from './api-rate.js';
 import { route, type Ctx, type Route } from './router.js';
 import { internal } from './route-doc.js';
 import { readRegistrationBody } from './agent-route-body.js';
@@ -30,10 +31,36 @@ const AGENT_ONLY = internal("the agents' API (gatehouse-agent register, join, ke
 /** Members per gateway (a cluster), as Microsoft's gateway allows. */
 export const MAX_MEMBERS = AgentBounds.membersPerGateway;
 
-async function agentMember(deps: HubDeps, ctx: Ctx): Promise<MemberRecord> {
+async function agentMember(deps: HubDeps, ctx: Ctx, rate: AgentRouteRate): Promise<MemberRecord> {
   const m = await authenticateAgent(deps, clientAddress(ctx.req, deps.config.trustedProxies), ctx.req.headers.authorization, 'agent route');
   if (m instanceof GatehouseError) throw m;
+  rate.admit(`member:${m.id}`, AGENT_ROUTE_RATE_PER_MEMBER);
   return m;
+}
+
+/** Requests to the agent routes a valid credential opens (`GET /v1/agent/key`, a rotation's steps), per member, and
+ *  `join-info` with a valid registration key, per gateway. An agent asks for its key when it starts and when a key is
+ *  handed off, and a rotation is three requests: the failed-authentication limits never count these, and one
+ *  compromised member looping `GET /v1/agent/key` got 2,645 answers a second, 613 MB in 14 s (red team, session 18).
+ *  Token buckets holding a quarter (http/api-rate.ts); past them 429 with Retry-After. */
+export const AGENT_ROUTE_RATE_PER_MEMBER: Rate = { limit: 60, periodMs: 60_000 };
+export const AGENT_JOIN_INFO_RATE_PER_GATEWAY: Rate = { limit: 60, periodMs: 60_000 };
+/** The same for all members of one tenant's gateways together (its gateways' owner). */
+export const AGENT_ROUTE_RATE_PER_TENANT: Rate = { limit: 600, periodMs: 60_000 };
+
+class AgentRouteRate {
+  private readonly buckets = new Map<Rate, TokenBuckets>();
+  admit(key: string, rate: Rate): void {
+    let b = this.buckets.get(rate);
+    if (!b) this.buckets.set(rate, (b = new TokenBuckets(rate)));
+    const wait = b.take(key);
+    if (wait > 0)
+      throw new GatehouseError(
+        'TooManyRequests',
+        `agent -> hub: this ${key.slice(0, key.indexOf(':'))} made ${rate.limit} agent route requests in ${rate.periodMs / 1000} s, the most the hub takes; try again in ${wait} s`,
+        { 'retry-after': String(wait) },
+      );
+  }
 }
 
 /** A key rotation's two steps, one request at a time per member (red team B1: nothing capped concurrent agent API
@@ -100,6 +127,7 @@ function rotationStep(windows: { gateway: FailureWindow; tenant: FailureWindow }
 export function agentRoutes(deps: HubDeps): Route[] {
   const rotating = { members: new Map<string, Ctx>(), tenants: new Map<string, Set<Ctx>>() };
   const joinFailures = new FailureWindow(JOIN_FAILURES_PER_GATEWAY, 100_000, Date.now);
+  const routeRate = new AgentRouteRate();
   const rotations = {
     gateway: new FailureWindow(ROTATION_STEPS_PER_GATEWAY, 100_000, Date.now),
     tenant: new FailureWindow(ROTATION_STEPS_PER_TENANT, 100_000, Date.now),
@@ -110,14 +138,16 @@ export function agentRoutes(deps: HubDeps): Route[] {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
       const { gatewayId, key } = await readRegistrationBody(deps, ctx);
       const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
+      routeRate.admit(`gateway:${g.id}`, AGENT_JOIN_INFO_RATE_PER_GATEWAY);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
     }),
     // Members authenticated by their credential: the current gateway key (and the hand-off after a rotation),
     // and the two steps of a rotation.
     route('GET', '/v1/agent/key', AGENT_ONLY, async (ctx) => {
-      const m = await agentMember(deps, ctx);
+      const m = await agentMember(deps, ctx, routeRate);
       const g = (await deps.store.getGateway(m.gatewayId))!;
+      routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
       sendJson(ctx.res, 200, {
         publicKeyPem: g.publicKeyPem,
         sealedPrivateKey: g.sealedPrivateKey,
@@ -126,8 +156,9 @@ export function agentRoutes(deps: HubDeps): Route[] {
       });
     }),
     route('POST', '/v1/agent/rotate/begin', AGENT_ONLY, async (ctx) => {
-      const m = await agentMember(deps, ctx);
+      const m = await agentMember(deps, ctx, routeRate);
       const g = (await deps.store.getGateway(m.gatewayId))!;
+      routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
       oneAtATime(rotating, ctx, m.id, g.ownerTid);
       rotationStep(rotations, g);
       // The one read of the gateway's blobs: only those, with their ids.
@@ -135,8 +166,9 @@ export function agentRoutes(deps: HubDeps): Route[] {
       sendJson(ctx.res, 200, { connections: list.map((c) => ({ id: c.id, sealed: c.sealed })) });
     }),
     route('POST', '/v1/agent/rotate/commit', AGENT_ONLY, async (ctx) => {
-      const m = await agentMember(deps, ctx);
+      const m = await agentMember(deps, ctx, routeRate);
       const g = (await deps.store.getGateway(m.gatewayId))!;
+      routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
       oneAtATime(rotating, ctx, m.id, g.ownerTid);
       rotationStep(rotations, g);
       // Which connections have credentials is all the commit needs, not the blobs (red team session 17 F4).

@@ -2,7 +2,15 @@
 // (`username`, `password`), which the hub seals to the gateway key at once, or the sealed form
 // (`sealedCredentials: {keyId, sealed}`, issue 25), which a client sealed itself (web-seal.ts): the hub checks
 // which key it names and the blob's structure, never opens it, and stores it as is.
-import { CredentialLimits, credentialsProblem, gatewayKeyInfo, sealSecret, sealedStructureProblem, type GatewayKeyInfo } from '@gatehouse/shared';
+import {
+  CredentialLimits,
+  credentialsProblem,
+  gatewayKeyInfo,
+  isGatewayPublicKey,
+  sealSecret,
+  sealedStructureProblem,
+  type GatewayKeyInfo,
+} from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import type { AuthType } from '../store/store.js';
 import { invalid, type JsonObject } from './respond.js';
@@ -35,6 +43,10 @@ function sealPlain(body: JsonObject, authType: CredentialType, publicKeyPem: str
   }
   const problem = credentialsProblem({ username, password }, authType);
   if (problem) throw invalid(problem);
+  // A key stored before gateway keys were held to 2048-4096 bits and exponent 65537 is not sealed to: each seal with
+  // a 3071-bit exponent cost 7.6 ms of the hub's event loop (red team, session 18).
+  if (!isGatewayPublicKey(publicKeyPem))
+    throw invalid("the gateway's key is not one the hub seals to (RSA of 2048 to 4096 bits, exponent 65537): rotate it with `gatehouse-agent rotate-key`");
   return sealSecret({ username, password }, publicKeyPem, gatewayId);
 }
 
