@@ -45,8 +45,10 @@ async function agentMember(deps: HubDeps, ctx: Ctx, rate: AgentRouteRate): Promi
  *  Token buckets holding a quarter (http/api-rate.ts); past them 429 with Retry-After. */
 export const AGENT_ROUTE_RATE_PER_MEMBER: Rate = { limit: 60, periodMs: 60_000 };
 export const AGENT_JOIN_INFO_RATE_PER_GATEWAY: Rate = { limit: 60, periodMs: 60_000 };
-/** The same for all members of one tenant's gateways together (its gateways' owner). */
-export const AGENT_ROUTE_RATE_PER_TENANT: Rate = { limit: 600, periodMs: 60_000 };
+/** The same for all members of one tenant's gateways together (its gateways' owner). A running agent asks for the key
+ *  after each (re)connection, of its first hub: after a hub restart a tenant's agents all ask at once, so this leaves
+ *  room for a burst of 1,500 (then 100 a second), and the member's own rate bounds each one. */
+export const AGENT_ROUTE_RATE_PER_TENANT: Rate = { limit: 6000, periodMs: 60_000 };
 
 class AgentRouteRate {
   private readonly buckets = new Map<Rate, TokenBuckets>();
