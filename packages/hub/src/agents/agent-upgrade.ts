@@ -43,7 +43,6 @@ export async function acceptAgent(
   socket: Duplex,
   head: Buffer,
 ): Promise<void> {
-  const { store, registry, presence, log, agentAuth } = deps;
   const address = clientAddress(req, deps.config.trustedProxies);
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance
   // (and no other tenant than the member's, when the hub knows it, holds more than its share: then after it).
@@ -62,6 +61,29 @@ export async function acceptAgent(
   };
   const claimed = agentCredentialOf(req.headers.authorization);
   if (pending.refusal(claimed === undefined ? undefined : credentialMemberId(claimed))) return busy();
+  const counted = pending.takeLookup();
+  try {
+    return await lookedUpAgent(deps, wss, pending, pacer, budgets, tunnels, req, socket, head, address, busy);
+  } finally {
+    if (counted) pending.lookedUp();
+  }
+}
+
+/** acceptAgent, from the lookup of the member on. */
+async function lookedUpAgent(
+  deps: HubDeps,
+  wss: WebSocketServer,
+  pending: PendingHellos,
+  pacer: UpgradePacer,
+  budgets: FrameBudgets,
+  tunnels: { count: TunnelsPerTenant; refusals: KeyedLineBudgets; lines: KeyedLineBudgets },
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  address: string | undefined,
+  busy: () => void,
+): Promise<void> {
+  const { store, registry, presence, log, agentAuth } = deps;
   const member = await authenticateAgent(deps, address, req.headers.authorization, 'upgrade');
   if (member instanceof GatehouseError) return writeErrorToSocket(socket, member, randomUUID());
   const tooOften = agentAuth.connectRefusal(member.id, address);

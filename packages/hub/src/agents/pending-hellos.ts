@@ -28,6 +28,9 @@ export interface PendingPlace {
   readonly at: number;
 }
 
+/** Newcomers whose tenant the hub does not know yet let through to their lookup at once while the hub is at its cap. */
+export const MAX_UNKNOWN_LOOKUPS = 8;
+
 /** Event-loop turns a waiting connection is given before it may lose its place to a newer one at the hub's cap. */
 export const GRACE_TURNS = 3;
 /** The most time a waiting connection is given (however slowly HELLOs came lately): an authenticated tenant that
@@ -43,6 +46,9 @@ export class PendingHellos {
   private readonly byTenant = new Map<string, Set<PendingPlace>>();
   /** The tenant of members seen lately, oldest first. */
   private readonly tenantOf = new Map<string, string>();
+  /** Newcomers of unknown tenant let through to their lookup at the cap, not yet looked up. */
+  private unknownLookups = 0;
+  private lookingUp = false;
   /** Places to close at the end of this turn unless their HELLO arrives first. */
   private readonly doomed = new Set<PendingPlace>();
   /** Event-loop turns, counted from each admission until GRACE_TURNS have passed after the last one (nothing
@@ -68,8 +74,28 @@ export class PendingHellos {
    *  share): refuse it before the upgrade. A member whose tenant is not known is let through to the lookup. */
   refusal(memberId?: string): boolean {
     if (!this.full() || this.evictable() !== undefined) return false;
-    // (an unknown tenant: any tenant over its share may be another's)
-    return this.overShare(memberId === undefined ? undefined : this.tenantOf.get(memberId)) === undefined;
+    const tenant = memberId === undefined ? undefined : this.tenantOf.get(memberId);
+    if (tenant !== undefined) return this.overShare(tenant) === undefined;
+    // An unknown tenant: any tenant over its share may be another's, so the newcomer goes on to the lookup that
+    // tells, but only MAX_UNKNOWN_LOOKUPS at a time: after a hub restart no member is known, and letting a whole
+    // reconnect storm through to its lookups turned the 503s before the upgrade into closes after it (4012).
+    if (this.overShare(undefined) === undefined || this.unknownLookups >= MAX_UNKNOWN_LOOKUPS) return true;
+    this.unknownLookups++;
+    this.lookingUp = true;
+    return false;
+  }
+
+  /** The lookup of a newcomer that refusal() let through as unknown is over (call once, whatever its outcome). */
+  lookedUp(): void {
+    if (this.unknownLookups > 0) this.unknownLookups--;
+  }
+
+  /** Whether the last refusal() let an unknown member through to its lookup (then lookedUp() must follow); reset
+   *  by reading it. */
+  takeLookup(): boolean {
+    const was = this.lookingUp;
+    this.lookingUp = false;
+    return was;
   }
 
   /** refusal() once the connection's tenant is known (after the lookup); remembers the member's tenant. */
