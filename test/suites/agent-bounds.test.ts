@@ -12,6 +12,7 @@ import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '.
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { clientMessage, openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
 import { FailureWindow } from '../../packages/hub/dist/agents/failure-window.js';
+import { MIN_GRACE_MS } from '../../packages/hub/dist/agents/pending-hellos.js';
 import { FrameRate, WsFrameCounter } from '../../packages/hub/dist/agents/frame-meter.js';
 import fc from 'fast-check';
 
@@ -419,9 +420,12 @@ describe('finding 6: bad credentials and sockets that never send HELLO', () => {
     // A 4th of member a: a's longest-waiting socket makes room.
     const newA = await hostile(t.hub, a.credential);
     expect(await waitingA[0]!.readUntilClose()).toBe(CloseCode.TooManyPending);
-    // Member b fills the hub to 5; its 3rd takes the hub's longest-waiting place (a's second).
+    // Member b fills the hub to 5; its 3rd, once a's second has had its chance (MIN_GRACE_MS after its upgrade:
+    // the hub has measured no HELLO yet), takes the hub's longest-waiting place (a's second).
     const waitingB: HostileAgent[] = [];
-    for (let i = 0; i < 3; i++) waitingB.push(await hostile(t.hub, b.credential));
+    for (let i = 0; i < 2; i++) waitingB.push(await hostile(t.hub, b.credential));
+    await new Promise((r) => setTimeout(r, MIN_GRACE_MS + 50));
+    waitingB.push(await hostile(t.hub, b.credential));
     expect(await waitingA[1]!.readUntilClose()).toBe(CloseCode.TooManyPending);
     // While the places are full, a real agent of another member still connects and is welcomed.
     const c = await member(t.hub.url);

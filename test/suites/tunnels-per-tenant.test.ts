@@ -12,6 +12,7 @@ import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '.
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { agentHandshake, connectAgentSocket, registerMember } from '../helpers/hostile-agent.js';
 import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
+import { GRACE_TURNS, MIN_GRACE_MS, PendingHellos } from '../../packages/hub/dist/agents/pending-hellos.js';
 
 const TENANT_X = 'cccccccc-0000-4000-8000-00000000000c';
 
@@ -183,4 +184,27 @@ describe('agent connected and disconnected lines, a budget per tenant (red team 
       await hub.stop();
     }
   }, 60_000);
+});
+
+describe('GATEHOUSE_AGENT_PENDING_MAX: the grace of a connection waiting for HELLO', () => {
+  const turns = async (n: number) => {
+    for (let i = 0; i < n; i++) await new Promise((res) => setImmediate(res));
+  };
+
+  it(`CI, session 18 (Node 24: 128 storm connections closed 4012 after their upgrade): before the hub has measured any HELLO, as after a restart, a waiting place is kept ${MIN_GRACE_MS} ms however many event-loop turns pass; a newcomer of the same tenant is refused before its upgrade until then, and takes the longest-waiting place after`, async () => {
+    const pending = new PendingHellos(4, 8);
+    const evicted: string[] = [];
+    const started = performance.now();
+    for (let i = 0; i < 8; i++) pending.admit(`m${i % 2}`, 'tid:t', () => evicted.push(`m${i % 2}#${i}`));
+    await turns(2 * GRACE_TURNS);
+    // Still within the floor (this test's own turns take microseconds): refused, nobody closed.
+    if (performance.now() - started < MIN_GRACE_MS) expect(pending.refusalFor('m9', 'tid:t')).toBe(true);
+    expect(evicted).toEqual([]);
+    await new Promise((res) => setTimeout(res, MIN_GRACE_MS + 20));
+    expect(pending.refusalFor('m9', 'tid:t')).toBe(false);
+    pending.admit('m9', 'tid:t', () => evicted.push('m9'));
+    await turns(1);
+    expect(evicted).toEqual(['m0#0']);
+    expect(pending.size).toBe(8);
+  });
 });

@@ -4,7 +4,7 @@
 // At the hub's cap the longest-waiting connection is closed with 4012 to make room, so a real agent that connects
 // while another tenant keeps the places full still gets in, but only a connection that has had its chance: one
 // admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
-// (twice their moving average, at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
+// (twice their moving average, at least MIN_GRACE_MS and at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
 // arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
 // read yet because it is busy upgrading others: closing them would waste the work done on them, so a new
 // connection is refused instead (refusal() before the upgrade: a coded 503, no lookup), and the agent comes back
@@ -33,6 +33,12 @@ export const MAX_UNKNOWN_LOOKUPS = 8;
 
 /** Event-loop turns a waiting connection is given before it may lose its place to a newer one at the hub's cap. */
 export const GRACE_TURNS = 3;
+/** The least time a waiting connection is given. The moving average measures only the HELLOs that arrived: after a
+ *  hub restart it starts at 0, and in a storm the connections closed for being slow never raise it,
+ *  so without a floor the grace shrank to a few milliseconds exactly when HELLOs were slowest (CI, session 18,
+ *  Node 24: 128 storm connections closed 4012 after their upgrade against 100 refused before it; measured here
+ *  under load, they were closed 20-180 ms after their upgrade while the average was 0-80 ms). */
+export const MIN_GRACE_MS = 250;
 /** The most time a waiting connection is given (however slowly HELLOs came lately): an authenticated tenant that
  *  sends HELLO late cannot keep newer connections out for longer. */
 export const MAX_GRACE_MS = 1000;
@@ -156,7 +162,7 @@ export class PendingHellos {
   private evictable(): PendingPlace | undefined {
     for (const p of this.waiting) {
       if (this.doomed.has(p)) continue;
-      const graceMs = Math.min(MAX_GRACE_MS, 2 * this.helloWaitMs);
+      const graceMs = Math.min(MAX_GRACE_MS, Math.max(MIN_GRACE_MS, 2 * this.helloWaitMs));
       return p.turn <= this.turn - GRACE_TURNS && performance.now() - p.at >= graceMs ? p : undefined;
     }
     return undefined;
