@@ -6,6 +6,7 @@
 // Real hub, real agent for the victim tenant; the attacker is a raw socket speaking the real protocol.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '@gatehouse/shared';
+import fc from 'fast-check';
 import { startFakeEntra, type FakeEntra } from '../helpers/fake-entra.js';
 import { startEchoServer, type EchoServer } from '../helpers/echo-server.js';
 import { api, gatewayWithAgent, startHub, type AgentProc, type HubProc } from '../helpers/stack.js';
@@ -206,5 +207,60 @@ describe('GATEHOUSE_AGENT_PENDING_MAX: the grace of a connection waiting for HEL
     await turns(1);
     expect(evicted).toEqual(['m0#0']);
     expect(pending.size).toBe(8);
+  });
+
+  it('property: whatever members of whatever tenants connect, send HELLO or go away, in any order, the hub holds at most its cap of waiting connections at the end of every event-loop turn and never more than twice it within one, a member never more than its cap, and a connection it refuses before its lookup is never counted', async () => {
+    const op = fc.oneof(
+      {
+        arbitrary: fc.record({ kind: fc.constant('connect' as const), member: fc.integer({ min: 0, max: 3 }), tenant: fc.integer({ min: 0, max: 2 }) }),
+        weight: 6,
+      },
+      { arbitrary: fc.record({ kind: fc.constant('gone' as const), which: fc.nat(), hello: fc.boolean() }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant('turn' as const) }), weight: 2 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { minLength: 40, maxLength: 150 }), async (ops) => {
+        const total = 8;
+        const pending = new PendingHellos(2, total);
+        const open: Array<{ place: ReturnType<PendingHellos['admit']>; member: string; closed: boolean }> = [];
+        let most = 0;
+        for (const o of ops) {
+          if (o.kind === 'connect') {
+            // As agent-upgrade.ts does: beforeLookup, the lookup (here none), refusalFor, then admit in one go.
+            const member = `t${o.tenant}m${o.member}`;
+            const entry = pending.beforeLookup(member);
+            if (entry === 'refuse') continue;
+            if (entry === 'counted') pending.lookedUp();
+            if (pending.refusalFor(member, `tid:${o.tenant}`)) continue;
+            const c = { place: undefined as unknown as ReturnType<PendingHellos['admit']>, member, closed: false };
+            c.place = pending.admit(member, `tid:${o.tenant}`, () => {
+              c.closed = true;
+            });
+            open.push(c);
+          } else if (o.kind === 'gone') {
+            const live = open.filter((c) => !c.closed);
+            const c = live[o.which % Math.max(1, live.length)];
+            if (c) {
+              c.closed = true;
+              pending.release(c.place, o.hello);
+            }
+          } else {
+            await new Promise((res) => setImmediate(res));
+            await new Promise((res) => setImmediate(res));
+            expect(pending.size).toBeLessThanOrEqual(total);
+          }
+          most = Math.max(most, pending.size);
+          const perMember = new Map<string, number>();
+          for (const c of open) if (!c.closed) perMember.set(c.member, (perMember.get(c.member) ?? 0) + 1);
+          expect(Math.max(0, ...perMember.values())).toBeLessThanOrEqual(2);
+          expect(pending.size).toBe(open.filter((c) => !c.closed).length);
+        }
+        expect(most).toBeLessThanOrEqual(2 * total);
+        await new Promise((res) => setImmediate(res));
+        await new Promise((res) => setImmediate(res));
+        expect(pending.size).toBeLessThanOrEqual(total);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

@@ -60,12 +60,12 @@ export async function acceptAgent(
     );
   };
   const claimed = agentCredentialOf(req.headers.authorization);
-  if (pending.refusal(claimed === undefined ? undefined : credentialMemberId(claimed))) return busy();
-  const counted = pending.takeLookup();
+  const entry = pending.beforeLookup(claimed === undefined ? undefined : credentialMemberId(claimed));
+  if (entry === 'refuse') return busy();
   try {
     return await lookedUp();
   } finally {
-    if (counted) pending.lookedUp();
+    if (entry === 'counted') pending.lookedUp();
   }
 
   /** The rest, from the lookup of the member on (its end gives back a counted lookup's place). */

@@ -7,7 +7,7 @@
 // (twice their moving average, at least MIN_GRACE_MS and at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
 // arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
 // read yet because it is busy upgrading others: closing them would waste the work done on them, so a new
-// connection is refused instead (refusal() before the upgrade: a coded 503, no lookup), and the agent comes back
+// connection is refused instead (beforeLookup() says 'refuse': a coded 503 before the upgrade, no lookup), and the agent comes back
 // on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
 // one.
 // A tenant's share (its gateways' owner): `perTenant`, a quarter of `total` (at least `perMember`). At the hub's
@@ -54,7 +54,6 @@ export class PendingHellos {
   private readonly tenantOf = new Map<string, string>();
   /** Newcomers of unknown tenant let through to their lookup at the cap, not yet looked up. */
   private unknownLookups = 0;
-  private lookingUp = false;
   /** Places to close at the end of this turn unless their HELLO arrives first. */
   private readonly doomed = new Set<PendingPlace>();
   /** Event-loop turns, counted from each admission until GRACE_TURNS have passed after the last one (nothing
@@ -75,47 +74,43 @@ export class PendingHellos {
     this.perTenant = Math.max(perMember, Math.floor(total / 4));
   }
 
-  /** Whether a new connection of `memberId` (read from its credential, not yet checked) would find no place it may
-   *  take (every place at the hub's cap held by one that has not had its chance yet, and no other tenant over its
-   *  share): refuse it before the upgrade. A member whose tenant is not known is let through to the lookup. */
-  refusal(memberId?: string): boolean {
-    if (!this.full() || this.evictable() !== undefined) return false;
+  /** What becomes of a new connection of `memberId` (read from its credential, not yet checked) before its lookup:
+   *  'refuse' when it would find no place it may take (every place at the hub's cap held by one that has not had
+   *  its chance yet, and no other tenant over its share): a 503 before the upgrade; 'go' on to its lookup; or
+   *  'counted': on to its lookup as one of the MAX_UNKNOWN_LOOKUPS newcomers of unknown tenant at the cap, and
+   *  lookedUp() must follow its lookup. */
+  beforeLookup(memberId?: string): 'refuse' | 'go' | 'counted' {
+    if (!this.full()) return 'go';
+    if (this.closingAll()) return 'refuse';
+    if (this.evictable() !== undefined) return 'go';
     const tenant = memberId === undefined ? undefined : this.tenantOf.get(memberId);
-    if (tenant !== undefined) return this.overShare(tenant) === undefined;
+    if (tenant !== undefined) return this.overShare(tenant) === undefined ? 'refuse' : 'go';
     // An unknown tenant: any tenant over its share may be another's, so the newcomer goes on to the lookup that
     // tells, but only MAX_UNKNOWN_LOOKUPS at a time: after a hub restart no member is known, and letting a whole
     // reconnect storm through to its lookups turned the 503s before the upgrade into closes after it (4012).
-    if (this.overShare(undefined) === undefined || this.unknownLookups >= MAX_UNKNOWN_LOOKUPS) return true;
+    if (this.overShare(undefined) === undefined || this.unknownLookups >= MAX_UNKNOWN_LOOKUPS) return 'refuse';
     this.unknownLookups++;
-    this.lookingUp = true;
-    return false;
+    return 'counted';
   }
 
-  /** The lookup of a newcomer that refusal() let through as unknown is over (call once, whatever its outcome). */
+  /** The lookup of a newcomer beforeLookup() counted is over (call once, whatever its outcome). */
   lookedUp(): void {
     if (this.unknownLookups > 0) this.unknownLookups--;
   }
 
-  /** Whether the last refusal() let an unknown member through to its lookup (then lookedUp() must follow); reset
-   *  by reading it. */
-  takeLookup(): boolean {
-    const was = this.lookingUp;
-    this.lookingUp = false;
-    return was;
-  }
-
-  /** refusal() once the connection's tenant is known (after the lookup); remembers the member's tenant. */
+  /** Whether to refuse the connection once its tenant is known (after the lookup), as beforeLookup() does; remembers
+   *  the member's tenant. */
   refusalFor(memberId: string, tenant: string): boolean {
     this.tenantOf.delete(memberId);
     this.tenantOf.set(memberId, tenant);
     if (this.tenantOf.size > MAX_KNOWN_MEMBERS) this.tenantOf.delete(this.tenantOf.keys().next().value!);
-    return this.full() && this.evictable() === undefined && this.overShare(tenant) === undefined;
+    return this.full() && (this.closingAll() || (this.evictable() === undefined && this.overShare(tenant) === undefined));
   }
 
   /** Takes a place for `memberId` of `tenant`. At the member cap the member's longest-waiting connection is closed
    *  at once; at the hub's cap the longest-waiting one that has had its chance (else the longest-waiting of
    *  another tenant over its share) is closed at the end of the turn, and when there is none (connections that
-   *  passed refusal() together, with an asynchronous lookup between), this one is closed instead. `evict` closes
+   *  passed beforeLookup() together, with an asynchronous lookup between), this one is closed instead. `evict` closes
    *  this connection if it loses its place. Give the place back with release once HELLO arrived or the
    *  connection closed. */
   admit(memberId: string, tenant: string, evict: () => void): PendingPlace {
@@ -156,6 +151,14 @@ export class PendingHellos {
 
   private full(): boolean {
     return this.waiting.size - this.doomed.size >= this.total;
+  }
+
+  /** Whether as many places as the hub's cap are to be closed at the end of this turn: then no newcomer takes one
+   *  before it ends (a place taken for another tenant's newcomer is taken whatever its age, so without this two
+   *  tenants' newcomers could take each other's places without end within one turn: the fast-check property in
+   *  tunnels-per-tenant.test.ts found 17 waiting at a cap of 8). */
+  private closingAll(): boolean {
+    return this.doomed.size >= this.total;
   }
 
   /** The longest-waiting place not already doomed, if it has had its chance. */
