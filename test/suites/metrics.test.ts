@@ -138,6 +138,35 @@ describe('who may read the hub metrics (red team, session 17, F5: strangers scra
         expect(r.json.error.message).toMatch(/this hub's own listener/);
         expect(r.text).not.toContain('gatehouse_agents_online');
       }
+      // Other spellings of this machine's addresses reach the same listener, or nothing; never its metrics.
+      for (const host of [
+        '127.1',
+        '2130706433',
+        '0x7f.0.0.1',
+        '0177.0.0.1',
+        '0.0.0.0',
+        '[::ffff:127.0.0.1]',
+        '[::ffff:7f00:1]',
+        '[::]',
+        '[::1]',
+        '127.0.0.2',
+      ]) {
+        const c = await api(own.url, stack!.token, 'POST', '/v1/connections', {
+          authType: 'EntraAuth',
+          resourceUri: 'api://backend-api',
+          baseResourceUrl: `http://${host}:${port}`,
+        });
+        if (c.status !== 201) {
+          expect([c.status, c.json.error?.code], `${host}: ${c.text}`).toEqual([400, 'UrlNotAllowed']);
+          continue;
+        }
+        const r = await api(own.url, stack!.token, 'POST', `/v1/connections/${c.json.id}/invoke`, { method: 'GET', url: 'metrics' });
+        expect(r.text, host).not.toContain('gatehouse_agents_online');
+        // 127.0.0.2 is this machine's too, but the listener is bound to 127.0.0.1 only: nothing answers there.
+        expect([r.status, r.json.error?.code], `${host}: ${r.text.slice(0, 300)}`).toEqual(
+          host === '127.0.0.2' ? [502, 'BackendUnreachable'] : [400, 'UrlNotAllowed'],
+        );
+      }
       // Through a port mapping (a TCP forwarder standing in for docker -p, a Service, a sidecar), the socket's own
       // address and port are not the hub's: the answer is known by the hub's marker and refused all the same.
       const forwarder = createServer((inbound) => {
