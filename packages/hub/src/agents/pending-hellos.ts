@@ -11,8 +11,8 @@
 // on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
 // one.
 // A tenant's share (its gateways' owner): `perTenant`, a quarter of `total` (at least `perMember`). At the hub's
-// cap a place held by a tenant over its share is taken for another tenant's newcomer whether or not it has had its
-// chance, and a newcomer is refused only while no other tenant is over its share: one tenant (however many members
+// cap a place held by a tenant over its share is taken for the newcomer of another tenant that holds less than its
+// own share, whether or not that place has had its chance, and a newcomer is refused only while no other tenant is over its share: one tenant (however many members
 // it has, however late it sends HELLO, which lengthens everyone's grace) cannot keep another tenant's agent out
 // (red team, session 18, P24: a tenant that sent HELLO late held all 256 places, and a restarted agent of another
 // tenant was refused 503 for 16 s). A tenant alone in a storm still fills every place and is refused as before.
@@ -93,6 +93,11 @@ export class PendingHellos {
     return 'counted';
   }
 
+  /** The tenant of `memberId` when its member was seen lately (the id read from a credential, not yet checked). */
+  knownTenant(memberId: string): string | undefined {
+    return this.tenantOf.get(memberId);
+  }
+
   /** The lookup of a newcomer beforeLookup() counted is over (call once, whatever its outcome). */
   lookedUp(): void {
     if (this.unknownLookups > 0) this.unknownLookups--;
@@ -171,8 +176,11 @@ export class PendingHellos {
     return undefined;
   }
 
-  /** The longest-waiting place (not doomed) of a tenant other than `tenant` that holds more than its share. */
+  /** The longest-waiting place (not doomed) of a tenant other than `tenant` that holds more than its share, for a
+   *  newcomer of `tenant` only while `tenant` holds less than its own (red team session 19, F2: a tenant at or over
+   *  its share took another's places, and two such tenants could take each other's without end). */
   private overShare(tenant: string | undefined): PendingPlace | undefined {
+    if (tenant !== undefined && this.held(tenant) >= this.perTenant) return undefined;
     for (const [t, places] of this.byTenant) {
       if (t === tenant || places.size <= this.perTenant) continue;
       let held = 0;
@@ -185,6 +193,13 @@ export class PendingHellos {
       if (held > this.perTenant) return first;
     }
     return undefined;
+  }
+
+  /** The places `tenant` holds that are not to be closed. */
+  private held(tenant: string): number {
+    let n = 0;
+    for (const p of this.byTenant.get(tenant) ?? []) if (!this.doomed.has(p)) n++;
+    return n;
   }
 
   /** After the turn's I/O (HELLOs included): the doomed places still waiting are closed. */
