@@ -104,21 +104,44 @@ describe('the hub spreads the Retry-After of a reconnect storm', () => {
     const pacer = new UpgradePacer();
     const t0 = performance.now() + 5000;
     // Nothing counted yet: MIN_ADMIT_RATE a second, so the first MIN_ADMIT_RATE refusals are told 1 s, the next 2 s.
-    const first = Array.from({ length: 2 * MIN_ADMIT_RATE }, () => pacer.retryAfterS(t0));
+    const first = Array.from({ length: 2 * MIN_ADMIT_RATE }, () => pacer.retryAfterS('addr:127.0.0.1', t0));
     expect(first[0]).toBe(1);
     expect(first[MIN_ADMIT_RATE - 1]).toBe(1);
     expect(first[MIN_ADMIT_RATE]).toBe(2);
     // 400 HELLOs in the next second: 400 a second from then on.
     for (let i = 0; i < 400; i++) pacer.hello(t0 + 1 + i * 2.4);
     const t1 = t0 + 1000;
-    const next = Array.from({ length: 4000 }, () => pacer.retryAfterS(t1));
+    const next = Array.from({ length: 4000 }, () => pacer.retryAfterS('addr:127.0.0.1', t1));
     expect(next.filter((s) => s <= 2).length).toBeLessThan(900);
     expect(Math.max(...next)).toBeGreaterThanOrEqual(10);
     // 100,000 refusals at once: never past the cap.
-    const many = Array.from({ length: 100_000 }, () => pacer.retryAfterS(t1));
+    const many = Array.from({ length: 100_000 }, () => pacer.retryAfterS('addr:127.0.0.1', t1));
     expect(Math.max(...many)).toBe(MAX_RETRY_AFTER_S);
     // Long after the storm, a refusal is told 1 s again.
-    expect(pacer.retryAfterS(t1 + 120_000)).toBe(1);
+    expect(pacer.retryAfterS('addr:127.0.0.1', t1 + 120_000)).toBe(1);
+  });
+
+  it("red team session 19, F1: the slots are fair between keys (a tenant the hub knows, else an address): one refused without end pushes its own Retry-After to the cap, not another's; a storm from many addresses is spread as one from one address is", () => {
+    const pacer = new UpgradePacer();
+    const t0 = performance.now() + 5000;
+    // Tenant X's upgrades refused 137,506 times: X is told the cap, and V's first refused agents 1 s.
+    const x = Array.from({ length: 137_506 }, () => pacer.retryAfterS('tid:x', t0));
+    expect(x.at(-1)).toBe(MAX_RETRY_AFTER_S);
+    const v = Array.from({ length: MIN_ADMIT_RATE / 4 }, () => pacer.retryAfterS('tid:v', t0));
+    expect(v.every((s) => s === 1)).toBe(true);
+    // V's storm on its own is paced as ever, at the rate between the two keys: a slot for each key in turn.
+    const more = Array.from({ length: 4 * MIN_ADMIT_RATE }, () => pacer.retryAfterS('tid:v', t0));
+    expect(more.at(-1)).toBeGreaterThanOrEqual(8);
+    expect(more.at(-1)).toBeLessThanOrEqual(10);
+    // After a restart no member is known: 10,000 agents from as many addresses, each refused once, are spread.
+    const fleet = new UpgradePacer();
+    const spread = Array.from({ length: 10_000 }, (_, i) => fleet.retryAfterS(`addr:10.0.${i >> 8}.${i & 255}`, t0));
+    expect(spread.filter((s) => s === 1).length).toBeLessThanOrEqual(MIN_ADMIT_RATE);
+    expect(Math.max(...spread)).toBe(MAX_RETRY_AFTER_S);
+    expect(fleet.keys).toBe(10_000);
+    // Long after, every key's slots are past: they are dropped.
+    expect(fleet.retryAfterS('addr:10.9.9.9', t0 + 120_000)).toBe(1);
+    expect(fleet.keys).toBe(1);
   });
 });
 

@@ -209,6 +209,22 @@ describe('GATEHOUSE_AGENT_PENDING_MAX: the grace of a connection waiting for HEL
     expect(pending.size).toBe(8);
   });
 
+  it("red team session 19, F2: at the hub's cap a tenant at or over its own share takes no other tenant's place, however far over its share that one is; a tenant under its share does", async () => {
+    const pending = new PendingHellos(2, 8);
+    const evicted: string[] = [];
+    const admit = (member: string, tenant: string) => pending.admit(member, tenant, () => evicted.push(member));
+    for (const m of ['v0', 'v0', 'v1', 'v1', 'v2']) admit(m, 'tid:v');
+    for (const m of ['x0', 'x0', 'x1']) admit(m, 'tid:x');
+    await turns(1);
+    // Both are over their share of 2: X's newcomer is refused rather than closing one of V's.
+    expect(pending.refusalFor('x2', 'tid:x')).toBe(true);
+    // W holds none: its newcomer takes the longest-waiting place of a tenant over its share (V's first).
+    expect(pending.refusalFor('w0', 'tid:w')).toBe(false);
+    admit('w0', 'tid:w');
+    await turns(1);
+    expect(evicted).toEqual(['v0']);
+  });
+
   it('property: whatever members of whatever tenants connect, send HELLO or go away, in any order, the hub holds at most its cap of waiting connections at the end of every event-loop turn and never more than twice it within one, a member never more than its cap, and a connection it refuses before its lookup is never counted', async () => {
     const op = fc.oneof(
       {

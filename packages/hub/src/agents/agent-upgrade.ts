@@ -11,7 +11,7 @@ import type { WebSocketServer } from 'ws';
 import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
-import { tunnelled } from '../http/address-connections.js';
+import { addressKey, tunnelled } from '../http/address-connections.js';
 import { clientAddress } from '../http/client-address.js';
 import { agentCredentialOf, authenticateAgent, credentialMemberId } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
@@ -47,8 +47,9 @@ export async function acceptAgent(
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance
   // (and no other tenant than the member's, when the hub knows it, holds more than its share: then after it).
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
-  const busy = (): void => {
-    const retryAfter = pacer.retryAfterS();
+  // Its slot is paced with those of its tenant when the hub knows it, else with its address's (upgrade-pacer.ts).
+  const busy = (tenant?: string): void => {
+    const retryAfter = pacer.retryAfterS(tenant ?? `addr:${address === undefined ? '?' : addressKey(address)}`);
     writeErrorToSocket(
       socket,
       new GatehouseError(
@@ -60,8 +61,9 @@ export async function acceptAgent(
     );
   };
   const claimed = agentCredentialOf(req.headers.authorization);
-  const entry = pending.beforeLookup(claimed === undefined ? undefined : credentialMemberId(claimed));
-  if (entry === 'refuse') return busy();
+  const claimedId = claimed === undefined ? undefined : credentialMemberId(claimed);
+  const entry = pending.beforeLookup(claimedId);
+  if (entry === 'refuse') return busy(claimedId === undefined ? undefined : pending.knownTenant(claimedId));
   try {
     return await lookedUp();
   } finally {
@@ -79,7 +81,7 @@ export async function acceptAgent(
     // and members it has); a gateway gone meanwhile has a budget of its own.
     const gateway = await store.getGateway(member.gatewayId);
     const tenant = gateway ? `tid:${gateway.ownerTid}` : `gateway:${member.gatewayId}`;
-    if (pending.refusalFor(member.id, tenant)) return busy();
+    if (pending.refusalFor(member.id, tenant)) return busy(tenant);
     // At most GATEHOUSE_MAX_TUNNELS_PER_TENANT tunnels of one tenant on this hub (waiting for HELLO or open), counted
     // until the socket closes: refused before the WebSocket is made, and the agent comes back after Retry-After.
     if (!tunnels.count.take(tenant, socket)) {

@@ -4,15 +4,28 @@
 // MIN_ADMIT_RATE), so the refused fleet comes back spread out, as the paced fill does. Bound: at most
 // MAX_RETRY_AFTER_S (the agent's own longest backoff step); at least 1 s. No timers: the rate is counted per
 // one-second window as HELLOs and refusals arrive.
+// The slots are handed out fairly between keys (the caller names the key: the refused member's tenant when the hub
+// knows it, else its address): each key has its own cursor, which a refusal moves on by one slot for every key
+// with slots still to come. One key refused alone is paced exactly at the rate; n keys refused together come back
+// at the rate between them; and a key refused without end pushes only its own cursor to the cap, other keys' by
+// one slot each (red team session 19, F1: with one cursor for the hub, one tenant's 137,506 refused upgrades in 30 s
+// gave every other tenant's refused agents a Retry-After of 30 s; alone they were back within 2 s).
 
 /** The admission rate assumed before any HELLO was counted, and the least ever assumed, per second. */
 export const MIN_ADMIT_RATE = 200;
 /** The longest Retry-After handed out, in seconds (the agent's last backoff step). */
 export const MAX_RETRY_AFTER_S = 30;
+/** Keys with slots to come held at once; past it, new keys share one cursor. */
+export const MAX_PACED_KEYS = 100_000;
+
+/** The key that new keys share past MAX_PACED_KEYS. */
+const SHARED_KEY = '';
 
 export class UpgradePacer {
-  /** When the last slot handed out falls (performance.now() ms). */
-  private cursor = 0;
+  /** When each key's last slot handed out falls (performance.now() ms); a key whose slots are all past is dropped
+   *  within a second. */
+  private readonly cursors = new Map<string, number>();
+  private sweptAt = performance.now();
   private windowStart = performance.now();
   private windowHellos = 0;
   private rate = MIN_ADMIT_RATE;
@@ -23,12 +36,28 @@ export class UpgradePacer {
     this.windowHellos++;
   }
 
-  /** The Retry-After, in whole seconds, for an upgrade refused now: the next free slot. */
-  retryAfterS(now = performance.now()): number {
+  /** The Retry-After, in whole seconds, for an upgrade of `key` refused now: its next free slot. */
+  retryAfterS(key: string, now = performance.now()): number {
     this.roll(now);
-    this.cursor = Math.min(Math.max(this.cursor, now) + 1000 / this.rate, now + MAX_RETRY_AFTER_S * 1000);
+    this.sweep(now);
+    if (!this.cursors.has(key) && this.cursors.size >= MAX_PACED_KEYS) key = SHARED_KEY;
+    const keys = this.cursors.size + (this.cursors.has(key) ? 0 : 1);
+    const cursor = Math.min(Math.max(this.cursors.get(key) ?? 0, now) + (keys * 1000) / this.rate, now + MAX_RETRY_AFTER_S * 1000);
+    this.cursors.set(key, cursor);
     // (less a rounding allowance: the slots are summed in floating point, and 1000.0000001 ms is still 1 s)
-    return Math.max(1, Math.ceil((this.cursor - now) / 1000 - 1e-6));
+    return Math.max(1, Math.ceil((cursor - now) / 1000 - 1e-6));
+  }
+
+  /** Keys with slots still to come (as of the last sweep, at most a second ago). */
+  get keys(): number {
+    return this.cursors.size;
+  }
+
+  /** Once a second: the keys whose slots are all past are dropped. */
+  private sweep(now: number): void {
+    if (now - this.sweptAt < 1000) return;
+    this.sweptAt = now;
+    for (const [key, cursor] of this.cursors) if (cursor <= now) this.cursors.delete(key);
   }
 
   /** Ends the one-second window when it is over: its HELLOs a second become the rate. */
