@@ -113,6 +113,24 @@ describe('the management API rate per caller and per tenant', () => {
     expect((await api(hub.url, tokenB, 'POST', `/v1/connections/${conn}/invoke`, { method: 'GET', url: 'still' })).json.statusCode).toBe(200);
   });
 
+  it("red team session 19, F4: the lines about callers over the rate are budgeted per tenant: one tenant's 150 refusals do not use up the lines that tell of another's", async () => {
+    const tenantE = 'eeeeeeee-0000-4000-8000-00000000000e';
+    const tenantF = 'ffffffff-0000-4000-8000-00000000000f';
+    const linesOf = (tid: string) => hub.lines.filter((l) => l.includes('"caller over the management API rate"') && l.includes(tid));
+    const e = await entra.token({ tid: tenantE, oid: 'eeeeeeee-0000-4000-8000-000000000001' });
+    const eAnswers = [];
+    for (let i = 0; i < 160; i++) eAnswers.push((await api(hub.url, e, 'GET', '/v1/gateways')).status);
+    expect(eAnswers.filter((st) => st === 429).length).toBeGreaterThan(140);
+    // At most 100 lines per 10 s for tenant E: the rest counted for its summary line.
+    expect(linesOf(tenantE).length).toBeLessThanOrEqual(100);
+    const f = await entra.token({ tid: tenantF, oid: 'ffffffff-0000-4000-8000-000000000001' });
+    const fAnswers = [];
+    for (let i = 0; i < 15; i++) fAnswers.push((await api(hub.url, f, 'GET', '/v1/gateways')).status);
+    expect(fAnswers.filter((st) => st === 429).length).toBeGreaterThan(0);
+    await sleep(200);
+    expect(linesOf(tenantF).length).toBe(fAnswers.filter((st) => st === 429).length);
+  });
+
   it('bad tokens are refused 401 before any rate (they do not use a caller up)', async () => {
     const rs = await Promise.all(Array.from({ length: 20 }, () => api(hub.url, 'not-a-token', 'GET', '/v1/connections')));
     expect(rs.every((r) => r.status === 401)).toBe(true);

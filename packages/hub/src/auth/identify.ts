@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError, HUB_TOKEN_HEADER } from '@gatehouse/shared';
 import type { Ctx } from '../http/router.js';
-import { LineBudget, type Logger } from '../log.js';
+import { KeyedLineBudgets, LineBudget, type Logger } from '../log.js';
 import { AuthFailure, unauthorized, type Authenticate, type Caller } from './caller-auth.js';
 import type { ApiRate } from '../http/api-rate.js';
 
@@ -23,14 +23,16 @@ export function callerIdentifier(authenticate: Authenticate, log: Logger, apiRat
   // Anyone can send a bad token: the refusals' lines are bounded in rate (LineBudget).
   const refusals = new LineBudget(log, 'caller refused');
   const keysDown = new LineBudget(log, 'cannot validate tokens');
-  const overRate = new LineBudget(log, 'caller over the management API rate');
+  // Per tenant: one tenant's callers over the rate cannot use up the lines that would tell of another's (red team,
+  // session 19, F4).
+  const overRate = new KeyedLineBudgets(log, 'caller over the management API rate');
   async function identify(ctx: Ctx): Promise<Caller> {
     const caller = await verify(ctx);
     if (apiRate && ctx.tags.route === undefined) {
       try {
         apiRate.admit(caller);
       } catch (err) {
-        if (overRate.allow()) ctx.log.info({ why: (err as Error).message }, 'caller over the management API rate');
+        if (overRate.allow(`tid:${caller.tid}`)) ctx.log.info({ why: (err as Error).message }, 'caller over the management API rate');
         throw err;
       }
     }
