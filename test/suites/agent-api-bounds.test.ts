@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { sealSecret } from '@gatehouse/shared';
 import {
-  AGENT_JOIN_INFO_RATE_PER_GATEWAY,
+  AGENT_REGISTRATION_RATE_PER_GATEWAY,
   AGENT_ROUTE_RATE_PER_MEMBER,
   JOIN_FAILURES_PER_GATEWAY,
   ROTATION_STEPS_PER_GATEWAY,
@@ -288,13 +288,15 @@ describe('agent API bounds (red team B1, B5)', () => {
     const pem = (opts: { modulusLength: number; publicExponent?: number }) =>
       generateKeyPairSync('rsa', opts).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const gw = (await api(hub.url, tF, 'POST', '/v1/gateways', { name: 'heavy-key' })).json;
+    // (the refused keys on a gateway of their own: register has a rate per gateway, 15 at once)
+    const refusing = (await api(hub.url, tF, 'POST', '/v1/gateways', { name: 'refused-keys' })).json;
     // The key the probe used: a large exponent makes every check of a signature with it cost 20 times more.
     for (const bad of [
       pem({ modulusLength: 2048, publicExponent: 3 }),
       pem({ modulusLength: 2048, publicExponent: 0x1000001 }),
       pem({ modulusLength: 1024 }),
     ]) {
-      const r = await register(gw.id, gw.registrationKey, { publicKeyPem: bad });
+      const r = await register(refusing.id, refusing.registrationKey, { publicKeyPem: bad });
       expect(r.status).toBe(400);
       expect(r.json.error.message).toBe('caller -> hub: publicKeyPem must be an RSA public key of 2048 to 4096 bits with the public exponent 65537');
     }
@@ -304,7 +306,7 @@ describe('agent API bounds (red team B1, B5)', () => {
     // until the gateway has had JOIN_FAILURES_PER_GATEWAY of them: then 429 before any signature is checked.
     const key = (await api(hub.url, tF, 'POST', `/v1/gateways/${gw.id}/registration-keys`)).json.registrationKey;
     const statuses: number[] = [];
-    for (let i = 0; i < JOIN_FAILURES_PER_GATEWAY.limit + 3; i++)
+    for (let i = 0; i < JOIN_FAILURES_PER_GATEWAY.limit + 1; i++)
       statuses.push((await register(gw.id, key, { proof: Buffer.alloc(256, i).toString('base64') })).status);
     expect(statuses.slice(0, JOIN_FAILURES_PER_GATEWAY.limit)).toEqual(Array(JOIN_FAILURES_PER_GATEWAY.limit).fill(401));
     const limited = await register(gw.id, key, { proof: 'AAAA' });
@@ -317,7 +319,7 @@ describe('agent API bounds (red team B1, B5)', () => {
     await otherTenantServed();
   }, 60_000);
 
-  it('red team session 18: the agent routes a valid credential opens have a rate per member (and per tenant); join-info one per gateway', async () => {
+  it('red team sessions 18 and 19: the agent routes a valid credential opens have a rate per member (and per tenant); join-info and register one per gateway', async () => {
     const tG = await entra.token({ tid: '99999999-0000-4000-8000-000000000009', oid: '99999999-0000-4000-8000-000000000001' });
     const m = await registerMember(hub.url, tG, 'key-looper');
     const key = async (credential: string) =>
@@ -343,8 +345,22 @@ describe('agent API bounds (red team B1, B5)', () => {
     const info = [];
     for (let i = 0; i < 30; i++)
       info.push((await api(hub.url, undefined, 'POST', '/v1/agent/join-info', { gatewayId: m.gatewayId, registrationKey: gw })).status);
-    expect(info.filter((st) => st === 200).length).toBeGreaterThanOrEqual(AGENT_JOIN_INFO_RATE_PER_GATEWAY.limit / 4);
+    // (the member's own registration was one of the gateway's 15 at once)
+    expect(info.filter((st) => st === 200).length).toBeGreaterThanOrEqual(AGENT_REGISTRATION_RATE_PER_GATEWAY.limit / 4 - 1);
     expect(info).toContain(429);
+    // Red team session 19, F3: register with a valid key that is refused after the key check (no join proof for a
+    // gateway that has its key pair) is limited per gateway too; it was never counted (24,234 in 14 s).
+    const otherKey = (await api(hub.url, tG, 'POST', `/v1/gateways/${other.gatewayId}/registration-keys`)).json.registrationKey;
+    const registers: Array<{ status: number; message: string }> = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await api(hub.url, undefined, 'POST', '/v1/agent/register', { gatewayId: other.gatewayId, registrationKey: otherKey, name: 'no-proof' });
+      registers.push({ status: r.status, message: r.json.error?.message ?? '' });
+    }
+    expect(registers[0]!.status).toBe(400);
+    expect(registers[0]!.message).toMatch(/gatehouse-agent join/);
+    // (less the registration of `other` itself, one of the 15 at once)
+    expect(registers.filter((r) => r.status === 400).length).toBeGreaterThanOrEqual(AGENT_REGISTRATION_RATE_PER_GATEWAY.limit / 4 - 1);
+    expect(registers.find((r) => r.status === 429)?.message).toMatch(/^agent -> hub: this gateway made 60 agent route requests in 60 s/);
     await otherTenantServed();
   }, 60_000);
 
