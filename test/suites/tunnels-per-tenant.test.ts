@@ -225,6 +225,37 @@ describe('GATEHOUSE_AGENT_PENDING_MAX: the grace of a connection waiting for HEL
     expect(evicted).toEqual(['v0']);
   });
 
+  it("red team session 19, pass 7, F1: at the hub's cap a newcomer takes a place that has had its chance only from its own tenant or from one holding at least two more places: a tenant churning connections cannot close the waiting places of another's slow agents", async () => {
+    const pending = new PendingHellos(2, 8);
+    const evicted: string[] = [];
+    const admit = (member: string, tenant: string) => pending.admit(member, tenant, () => evicted.push(member));
+    // V's three agents, 300 ms from the hub: their HELLO is on its way. X holds the other five places.
+    for (const m of ['v0', 'v1', 'v2']) admit(m, 'tid:v');
+    const xs = ['x0', 'x1', 'x2', 'x3', 'x4'].map((m) => ({ m, place: admit(m, 'tid:x') }));
+    await turns(GRACE_TURNS + 1);
+    await new Promise((res) => setTimeout(res, MIN_GRACE_MS + 20));
+    // X's connections drop and come back (fresh places): every place that has had its chance is V's, and X (5)
+    // holds more than V (3): X's newcomer is refused rather than closing one of V's.
+    for (const { m, place } of xs) {
+      pending.release(place);
+      admit(m, 'tid:x');
+    }
+    expect(pending.refusalFor('x9', 'tid:x')).toBe(true);
+    expect(pending.beforeLookup('x9')).toBe('refuse');
+    // Once X's own places have had their chance, its newcomer takes its own longest-waiting one, not V's.
+    await turns(GRACE_TURNS + 1);
+    await new Promise((res) => setTimeout(res, MIN_GRACE_MS + 20));
+    expect(pending.refusalFor('x9', 'tid:x')).toBe(false);
+    admit('x9', 'tid:x');
+    await turns(1);
+    expect(evicted).toEqual(['x0']);
+    // A tenant holding none takes the longest-waiting place that had its chance from one holding two or more (V's).
+    expect(pending.refusalFor('w0', 'tid:w')).toBe(false);
+    admit('w0', 'tid:w');
+    await turns(1);
+    expect(evicted).toEqual(['x0', 'v0']);
+  });
+
   it('property: whatever members of whatever tenants connect, send HELLO or go away, in any order, the hub holds at most its cap of waiting connections at the end of every event-loop turn and never more than twice it within one, a member never more than its cap, and a connection it refuses before its lookup is never counted', async () => {
     const op = fc.oneof(
       {

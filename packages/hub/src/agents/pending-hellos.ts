@@ -2,7 +2,8 @@
 // the hub. A valid credential therefore cannot hold more than a few idle sockets open (each for at most the
 // HELLO deadline). At the member cap the member's own longest-waiting connection is closed with 4012 at once.
 // At the hub's cap the longest-waiting connection is closed with 4012 to make room, so a real agent that connects
-// while another tenant keeps the places full still gets in, but only a connection that has had its chance: one
+// while another tenant keeps the places full still gets in, but only a connection that has had its chance, of the
+// newcomer's own tenant or of one that holds at least two places more (never of a tenant holding fewer): one
 // admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
 // (twice their moving average, at least MIN_GRACE_MS and at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
 // arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
@@ -82,8 +83,8 @@ export class PendingHellos {
   beforeLookup(memberId?: string): 'refuse' | 'go' | 'counted' {
     if (!this.full()) return 'go';
     if (this.closingAll()) return 'refuse';
-    if (this.evictable() !== undefined) return 'go';
     const tenant = memberId === undefined ? undefined : this.tenantOf.get(memberId);
+    if (this.evictable(tenant) !== undefined) return 'go';
     if (tenant !== undefined) return this.overShare(tenant) === undefined ? 'refuse' : 'go';
     // An unknown tenant: any tenant over its share may be another's, so the newcomer goes on to the lookup that
     // tells, but only MAX_UNKNOWN_LOOKUPS at a time: after a hub restart no member is known, and letting a whole
@@ -109,7 +110,7 @@ export class PendingHellos {
     this.tenantOf.delete(memberId);
     this.tenantOf.set(memberId, tenant);
     if (this.tenantOf.size > MAX_KNOWN_MEMBERS) this.tenantOf.delete(this.tenantOf.keys().next().value!);
-    return this.full() && (this.closingAll() || (this.evictable() === undefined && this.overShare(tenant) === undefined));
+    return this.full() && (this.closingAll() || (this.evictable(tenant) === undefined && this.overShare(tenant) === undefined));
   }
 
   /** Takes a place for `memberId` of `tenant`. At the member cap the member's longest-waiting connection is closed
@@ -124,7 +125,7 @@ export class PendingHellos {
     const place: PendingPlace = { memberId, tenant, evict, turn: this.turn, at: performance.now() };
     let overflow = false;
     if (this.full()) {
-      const oldest = this.evictable() ?? this.overShare(tenant);
+      const oldest = this.evictable(tenant) ?? this.overShare(tenant);
       if (oldest) this.doomed.add(oldest);
       else overflow = true;
     }
@@ -166,12 +167,25 @@ export class PendingHellos {
     return this.doomed.size >= this.total;
   }
 
-  /** The longest-waiting place not already doomed, if it has had its chance. */
-  private evictable(): PendingPlace | undefined {
+  /** The longest-waiting place not already doomed that has had its chance and that a newcomer of `tenant` may take:
+   *  one of its own tenant, or of a tenant that holds at least two places more than `tenant` does (so the places
+   *  end up shared evenly, never taken from a tenant holding fewer). Any tenant's for a newcomer whose tenant is not
+   *  known yet (it goes on to its lookup, and refusalFor asks again). Red team session 19, pass 7, F1: a tenant
+   *  whose connections each dropped 200 ms after the upgrade kept every other place the oldest, so its newcomers
+   *  closed another tenant's agents (300 ms from the hub) 4012 before their HELLO for as long as it went on. */
+  private evictable(tenant?: string): PendingPlace | undefined {
+    const graceMs = Math.min(MAX_GRACE_MS, Math.max(MIN_GRACE_MS, 2 * this.helloWaitMs));
+    const now = performance.now();
+    const mine = tenant === undefined ? 0 : this.held(tenant);
+    const held = new Map<string, number>(); // (each tenant counted once: one pass over the places at most)
     for (const p of this.waiting) {
       if (this.doomed.has(p)) continue;
-      const graceMs = Math.min(MAX_GRACE_MS, Math.max(MIN_GRACE_MS, 2 * this.helloWaitMs));
-      return p.turn <= this.turn - GRACE_TURNS && performance.now() - p.at >= graceMs ? p : undefined;
+      // Longest-waiting first: once one has not had its chance, none after it has.
+      if (p.turn > this.turn - GRACE_TURNS || now - p.at < graceMs) return undefined;
+      if (tenant === undefined || p.tenant === tenant) return p;
+      let theirs = held.get(p.tenant);
+      if (theirs === undefined) held.set(p.tenant, (theirs = this.held(p.tenant)));
+      if (theirs >= mine + 2) return p;
     }
     return undefined;
   }
