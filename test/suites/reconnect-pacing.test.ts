@@ -10,7 +10,7 @@ import { api, gatewayWithAgent, runAgent, startHub, type HubProc } from '../help
 import { cleanupTempDirs } from '../helpers/tmp.js';
 import { openHostileAgent, type HostileAgent } from '../helpers/hostile-agent-socket.js';
 import { registerMember } from '../helpers/hostile-agent.js';
-import { MAX_RETRY_AFTER_S, MIN_ADMIT_RATE, UpgradePacer } from '../../packages/hub/dist/agents/upgrade-pacer.js';
+import { MAX_RETRY_AFTER_S, MIN_ADMIT_RATE, UpgradePacer, networkKey } from '../../packages/hub/dist/agents/upgrade-pacer.js';
 import { MAX_BACKOFF_MS, reconnectDelay, retryAfterMs } from '../../packages/agent/dist/tunnel/backoff.js';
 
 let entra: FakeEntra;
@@ -104,21 +104,21 @@ describe('the hub spreads the Retry-After of a reconnect storm', () => {
     const pacer = new UpgradePacer();
     const t0 = performance.now() + 5000;
     // Nothing counted yet: MIN_ADMIT_RATE a second, so the first MIN_ADMIT_RATE refusals are told 1 s, the next 2 s.
-    const first = Array.from({ length: 2 * MIN_ADMIT_RATE }, () => pacer.retryAfterS('addr:127.0.0.1', t0));
+    const first = Array.from({ length: 2 * MIN_ADMIT_RATE }, () => pacer.retryAfterS(networkKey('127.0.0.1'), t0));
     expect(first[0]).toBe(1);
     expect(first[MIN_ADMIT_RATE - 1]).toBe(1);
     expect(first[MIN_ADMIT_RATE]).toBe(2);
     // 400 HELLOs in the next second: 400 a second from then on.
     for (let i = 0; i < 400; i++) pacer.hello(t0 + 1 + i * 2.4);
     const t1 = t0 + 1000;
-    const next = Array.from({ length: 4000 }, () => pacer.retryAfterS('addr:127.0.0.1', t1));
+    const next = Array.from({ length: 4000 }, () => pacer.retryAfterS(networkKey('127.0.0.1'), t1));
     expect(next.filter((s) => s <= 2).length).toBeLessThan(900);
     expect(Math.max(...next)).toBeGreaterThanOrEqual(10);
     // 100,000 refusals at once: never past the cap.
-    const many = Array.from({ length: 100_000 }, () => pacer.retryAfterS('addr:127.0.0.1', t1));
+    const many = Array.from({ length: 100_000 }, () => pacer.retryAfterS(networkKey('127.0.0.1'), t1));
     expect(Math.max(...many)).toBe(MAX_RETRY_AFTER_S);
     // Long after the storm, a refusal is told 1 s again.
-    expect(pacer.retryAfterS('addr:127.0.0.1', t1 + 120_000)).toBe(1);
+    expect(pacer.retryAfterS(networkKey('127.0.0.1'), t1 + 120_000)).toBe(1);
   });
 
   it("red team session 19, F1: the slots are fair between keys (a tenant the hub knows, else an address): one refused without end pushes its own Retry-After to the cap, not another's; a storm from many addresses is spread as one from one address is", () => {
@@ -135,13 +135,30 @@ describe('the hub spreads the Retry-After of a reconnect storm', () => {
     expect(more.at(-1)).toBeLessThanOrEqual(10);
     // After a restart no member is known: 10,000 agents from as many addresses, each refused once, are spread.
     const fleet = new UpgradePacer();
-    const spread = Array.from({ length: 10_000 }, (_, i) => fleet.retryAfterS(`addr:10.0.${i >> 8}.${i & 255}`, t0));
+    const spread = Array.from({ length: 10_000 }, (_, i) => fleet.retryAfterS(networkKey(`10.${i >> 8}.${i & 255}.1`), t0));
     expect(spread.filter((s) => s === 1).length).toBeLessThanOrEqual(MIN_ADMIT_RATE);
     expect(Math.max(...spread)).toBe(MAX_RETRY_AFTER_S);
     expect(fleet.keys).toBe(10_000);
     // Long after, every key's slots are past: they are dropped.
-    expect(fleet.retryAfterS('addr:10.9.9.9', t0 + 120_000)).toBe(1);
+    expect(fleet.retryAfterS(networkKey('10.9.9.9'), t0 + 120_000)).toBe(1);
     expect(fleet.keys).toBe(1);
+  });
+
+  it("red team session 19, pass 7, F2: networks cost nothing to have many of: for a tenant's refused agents they all count as one key; an address's key is its /24 (IPv4) or /48 (IPv6)", () => {
+    expect(networkKey('10.1.2.3')).toBe(networkKey('10.1.2.200'));
+    expect(networkKey('10.1.2.3')).not.toBe(networkKey('10.1.3.3'));
+    expect(networkKey('::ffff:10.1.2.3')).toBe(networkKey('10.1.2.3'));
+    expect(networkKey('2001:db8:1:2::5')).toBe(networkKey('2001:db8:1:ffff::9'));
+    expect(networkKey('2001:db8:1:2::5')).not.toBe(networkKey('2001:db8:2::5'));
+    const pacer = new UpgradePacer();
+    const t0 = performance.now() + 5000;
+    // A stranger refused from 1,500 networks, 40 times each.
+    for (let round = 0; round < 40; round++) for (let n = 0; n < 1500; n++) pacer.retryAfterS(networkKey(`127.${n >> 8}.${n & 255}.1`), t0);
+    // Three tenants' fleets of 12 the hub knows are refused together: each is told 1 s, as with nobody else.
+    const told = Array.from({ length: 36 }, (_, i) => pacer.retryAfterS(`tid:${i % 3}`, t0));
+    expect(told.every((s) => s === 1)).toBe(true);
+    // A member the hub has not seen lately shares slots with every network: it waits longer.
+    expect(pacer.retryAfterS(networkKey('192.0.2.1'), t0)).toBeGreaterThan(1);
   });
 });
 

@@ -11,12 +11,12 @@ import type { WebSocketServer } from 'ws';
 import { CloseCode, GatehouseError, StreamIds } from '@gatehouse/shared';
 import type { HubDeps } from '../deps.js';
 import { writeErrorToSocket } from '../http/respond.js';
-import { addressKey, tunnelled } from '../http/address-connections.js';
+import { tunnelled } from '../http/address-connections.js';
 import { clientAddress } from '../http/client-address.js';
 import { agentCredentialOf, authenticateAgent, credentialMemberId } from './agent-credential.js';
 import type { FrameBudgets } from './frame-budget.js';
 import type { PendingHellos } from './pending-hellos.js';
-import type { UpgradePacer } from './upgrade-pacer.js';
+import { networkKey, type UpgradePacer } from './upgrade-pacer.js';
 import { TUNNEL_RETRY_AFTER_S, type TunnelsPerTenant } from './tunnels-per-tenant.js';
 import type { KeyedLineBudgets } from '../log.js';
 import { AgentSession, type SessionBounds } from './session.js';
@@ -47,9 +47,9 @@ export async function acceptAgent(
   // A reconnect storm: refused before any lookup while every place is held by a connection still due its chance
   // (and no other tenant than the member's, when the hub knows it, holds more than its share: then after it).
   // Its Retry-After is the next free slot at the rate agents are being taken in, so the refused come back spread.
-  // Its slot is paced with those of its tenant when the hub knows it, else with its address's (upgrade-pacer.ts).
+  // Its slot is paced with those of its tenant when the hub knows it, else with its network's (upgrade-pacer.ts).
   const busy = (tenant?: string): void => {
-    const retryAfter = pacer.retryAfterS(tenant ?? `addr:${address === undefined ? '?' : addressKey(address)}`);
+    const retryAfter = pacer.retryAfterS(tenant ?? networkKey(address));
     writeErrorToSocket(
       socket,
       new GatehouseError(
