@@ -5,18 +5,18 @@
 // while another tenant keeps the places full still gets in, but only a connection that has had its chance, of the
 // newcomer's own tenant or of one that holds at least two places more (never of a tenant holding fewer): one
 // admitted at least GRACE_TURNS event-loop turns ago and longer ago than real agents lately took to send HELLO
-// (twice their moving average, at least MIN_GRACE_MS and at most MAX_GRACE_MS), and only at the end of the turn, after every HELLO that
-// arrived in it was read. In a reconnect storm the places are all taken by connections whose HELLO the hub has not
-// read yet because it is busy upgrading others: closing them would waste the work done on them, so a new
-// connection is refused instead (beforeLookup() says 'refuse': a coded 503 before the upgrade, no lookup), and the agent comes back
-// on its backoff. Bound: at most `total` waiting at the end of every turn, and never more than twice that within
-// one.
+// (twice their moving average, at least MIN_GRACE_MS and at most MAX_GRACE_MS), and only at the end of the turn,
+// after every HELLO that arrived in it was read. In a reconnect storm the places are all taken by connections whose
+// HELLO the hub has not read yet because it is busy upgrading others: closing them would waste the work done on
+// them, so a new connection is refused instead (beforeLookup() says 'refuse': a coded 503 before the upgrade, no
+// lookup), and the agent comes back on its backoff. Bound: at most `total` waiting at the end of every turn, and
+// never more than twice that within one (closingAll).
 // A tenant's share (its gateways' owner): `perTenant`, a quarter of `total` (at least `perMember`). At the hub's
 // cap a place held by a tenant over its share is taken for the newcomer of another tenant that holds less than its
-// own share, whether or not that place has had its chance, and a newcomer is refused only while no other tenant is over its share: one tenant (however many members
-// it has, however late it sends HELLO, which lengthens everyone's grace) cannot keep another tenant's agent out
-// (red team, session 18, P24: a tenant that sent HELLO late held all 256 places, and a restarted agent of another
-// tenant was refused 503 for 16 s). A tenant alone in a storm still fills every place and is refused as before.
+// own share, whether or not that place has had its chance, and a newcomer is refused only while no other tenant is
+// over its share: one tenant (however many members it has, however late it sends HELLO, which lengthens everyone's
+// grace) cannot keep another tenant's agent out (red team, session 18, P24: a tenant that sent HELLO late held all
+// 256 places, and a restarted agent of another tenant was refused 503 for 16 s). A tenant alone in a storm still fills every place and is refused as before.
 // Whether a newcomer is of the tenant over its share is known before any lookup when its member was seen lately
 // (the member id is in the credential; at most MAX_KNOWN_MEMBERS kept), else after the lookup (refusalFor).
 
@@ -76,8 +76,8 @@ export class PendingHellos {
   }
 
   /** What becomes of a new connection of `memberId` (read from its credential, not yet checked) before its lookup:
-   *  'refuse' when it would find no place it may take (every place at the hub's cap held by one that has not had
-   *  its chance yet, and no other tenant over its share): a 503 before the upgrade; 'go' on to its lookup; or
+   *  'refuse' when it would find no place it may take (at the hub's cap, no place that has had its chance that it
+   *  may take, and no other tenant over its share): a 503 before the upgrade; 'go' on to its lookup; or
    *  'counted': on to its lookup as one of the MAX_UNKNOWN_LOOKUPS newcomers of unknown tenant at the cap, and
    *  lookedUp() must follow its lookup. */
   beforeLookup(memberId?: string): 'refuse' | 'go' | 'counted' {
@@ -114,8 +114,8 @@ export class PendingHellos {
   }
 
   /** Takes a place for `memberId` of `tenant`. At the member cap the member's longest-waiting connection is closed
-   *  at once; at the hub's cap the longest-waiting one that has had its chance (else the longest-waiting of
-   *  another tenant over its share) is closed at the end of the turn, and when there is none (connections that
+   *  at once; at the hub's cap the longest-waiting one that has had its chance and that it may take (evictable;
+   *  else the longest-waiting of another tenant over its share) is closed at the end of the turn, and when there is none (connections that
    *  passed beforeLookup() together, with an asynchronous lookup between), this one is closed instead. `evict` closes
    *  this connection if it loses its place. Give the place back with release once HELLO arrived or the
    *  connection closed. */

@@ -39,17 +39,17 @@ async function agentMember(deps: HubDeps, ctx: Ctx, rate: AgentRouteRate): Promi
 }
 
 /** Requests to the agent routes a valid credential opens (`GET /v1/agent/key`, a rotation's steps), per member, and
- *  `join-info` and `register` with a valid registration key, per gateway (together: a join is one of each; a register
- *  that is refused after the key check was never limited: 24,234 in 14 s from one key, red team, session 19, F3). An agent asks for its key when it starts and when a key is
- *  handed off, and a rotation is three requests: the failed-authentication limits never count these, and one
+ *  `join-info` and `register` with a valid registration key, per gateway (together: a join is one of each; a
+ *  register refused after the key check was never limited: 24,234 in 14 s from one key, red team, session 19, F3).
+ *  An agent asks for its key when it starts and when a key is handed off, and a rotation is three requests: the failed-authentication limits never count these, and one
  *  compromised member looping `GET /v1/agent/key` got 2,645 answers a second, 613 MB in 14 s (red team, session 18).
  *  Token buckets holding a quarter (http/api-rate.ts); past them 429 with Retry-After. */
 export const AGENT_ROUTE_RATE_PER_MEMBER: Rate = { limit: 60, periodMs: 60_000 };
 export const AGENT_REGISTRATION_RATE_PER_GATEWAY: Rate = { limit: 60, periodMs: 60_000 };
 /** The same for all members of one tenant's gateways together (its gateways' owner), with its `join-info` and
- *  `register` requests. A running agent asks for the key
- *  after each (re)connection, of its first hub: after a hub restart a tenant's agents all ask at once, so this leaves
- *  room for a burst of 1,500 (then 100 a second), and the member's own rate bounds each one. */
+ *  `register` requests. A running agent asks for the key after each (re)connection, of its first hub: after a hub
+ *  restart a tenant's agents all ask at once, so this leaves room for a burst of 1,500 (then 100 a second), and the
+ *  member's own rate bounds each one. */
 export const AGENT_ROUTE_RATE_PER_TENANT: Rate = { limit: 6000, periodMs: 60_000 };
 
 class AgentRouteRate {
@@ -136,14 +136,18 @@ export function agentRoutes(deps: HubDeps): Route[] {
     gateway: new FailureWindow(ROTATION_STEPS_PER_GATEWAY, 100_000, Date.now),
     tenant: new FailureWindow(ROTATION_STEPS_PER_TENANT, 100_000, Date.now),
   };
+  /** join-info and register with a valid registration key: the gateway's rate, then its tenant's. */
+  const registrationRate = (g: { id: string; ownerTid: string }): void => {
+    routeRate.admit(`gateway:${g.id}`, AGENT_REGISTRATION_RATE_PER_GATEWAY);
+    routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
+  };
   return [
     // The agent's own endpoints: authenticated by the one-time registration key, not a bearer token.
     route('POST', '/v1/agent/join-info', AGENT_ONLY, async (ctx) => {
       // What `join` needs to check the recovery key before anything is registered; the key is not used up.
       const { gatewayId, key } = await readRegistrationBody(deps, ctx);
       const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
-      routeRate.admit(`gateway:${g.id}`, AGENT_REGISTRATION_RATE_PER_GATEWAY);
-      routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
+      registrationRate(g);
       if (!g.publicKeyPem || !g.sealedPrivateKey) throw invalid('this gateway has no key pair yet: make its first member with `gatehouse-agent register`');
       sendJson(ctx.res, 200, { publicKeyPem: g.publicKeyPem, sealedPrivateKey: g.sealedPrivateKey });
     }),
@@ -235,8 +239,7 @@ export function agentRoutes(deps: HubDeps): Route[] {
       if (hasUnquotable(name) || hasUnquotable(hostname) || hasUnquotable(version))
         throw invalid('name, hostname and version must be visible text (no control, format, invisible or line-separator characters)');
       const g = await gatewayForKey(deps, ctx, gatewayId, key, false);
-      routeRate.admit(`gateway:${g.id}`, AGENT_REGISTRATION_RATE_PER_GATEWAY);
-      routeRate.admit(`tenant:${g.ownerTid}`, AGENT_ROUTE_RATE_PER_TENANT);
+      registrationRate(g);
       const members = await deps.store.listMembers(g.id);
       if (members.length >= MAX_MEMBERS) throw invalid(`a gateway has at most ${MAX_MEMBERS} members; remove one first`);
       // Another member made the gateway's key pair first: this one must join with the recovery key. The
